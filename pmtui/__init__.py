@@ -1,0 +1,3 @@
+"""pmtui: a terminal dashboard for Binance Portfolio Margin accounts."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,248 @@
+"""Response models. Money is `Decimal` from the wire on; each model keeps its raw dict so JSON
+output can repeat the API's decimal strings exactly.
+
+Parsing is lenient where the live API varies (added fields, numbers as strings or ints) and strict
+where a wrong value would mislead (missing fields, non-numeric or non-finite amounts).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError
+
+from pmtui.errors import MalformedResponse, SchemaError
+
+# Decimals past this many digits are not money; refusing them keeps arithmetic cheap and bounded.
+_MAX_DIGITS = 60
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):  # bool is an int subclass; "true" is never an amount
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, (int, Decimal)):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            raise ValueError(f"expected a decimal number, got {value[:40]!r}") from None
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    else:
+        raise ValueError(f"expected a decimal number, got {type(value).__name__}")
+    if not number.is_finite():
+        raise ValueError("expected a finite number")
+    sign, digits, exponent = number.as_tuple()
+    if len(digits) > _MAX_DIGITS or not -_MAX_DIGITS <= int(exponent) <= _MAX_DIGITS:
+        raise ValueError("number out of range")
+    return number
+
+
+def _to_millis(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a time in milliseconds, got a boolean")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value < 10**15:
+        raise ValueError("expected a time in milliseconds")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_to_decimal)]
+Millis = Annotated[int, BeforeValidator(_to_millis)]
+Text = Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else _not_text(v))]
+
+
+def _not_text(value: Any) -> str:
+    raise ValueError(f"expected text, got {type(value).__name__}")
+
+
+class WireModel(BaseModel):
+    """A row as the API sent it: typed fields plus the untouched dict."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self._raw
+
+    @classmethod
+    def from_wire(cls, data: Any) -> "WireModel":
+        obj = cls.model_validate(data)
+        obj._raw = data
+        return obj
+
+
+class Asset(WireModel):
+    asset: Text
+    crossWalletBalance: Money
+    crossUnPnl: Money
+    maintMargin: Money
+    initialMargin: Money
+    positionInitialMargin: Money
+    openOrderInitialMargin: Money
+    updateTime: Millis
+
+    @property
+    def margin_balance(self) -> Decimal:
+        """Wallet balance plus unrealised PnL: what the maintenance margin is measured against."""
+        return self.crossWalletBalance + self.crossUnPnl
+
+    @property
+    def is_zero(self) -> bool:
+        return not any(
+            (self.crossWalletBalance, self.crossUnPnl, self.maintMargin, self.initialMargin)
+        )
+
+
+class Position(WireModel):
+    symbol: Text
+    positionSide: Text
+    positionAmt: Money
+    notional: Money
+    unrealizedProfit: Money
+    initialMargin: Money
+    maintMargin: Money
+    updateTime: Millis
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """A row's identity: one symbol has two rows (LONG, SHORT) in hedge mode."""
+        return (self.symbol, self.positionSide)
+
+    @property
+    def is_open(self) -> bool:
+        return self.positionAmt != 0
+
+    @property
+    def is_long(self) -> bool:
+        if self.positionSide == "SHORT":
+            return False
+        if self.positionSide == "LONG":
+            return True
+        return self.positionAmt > 0
+
+
+class UmAccount(BaseModel):
+    """`GET /papi/v2/um/account`."""
+
+    model_config = ConfigDict(frozen=True)
+    assets: tuple[Asset, ...]
+    positions: tuple[Position, ...]
+
+    @property
+    def open_positions(self) -> tuple[Position, ...]:
+        return tuple(p for p in self.positions if p.is_open)
+
+    @property
+    def hedge_mode(self) -> bool:
+        return any(p.positionSide in ("LONG", "SHORT") for p in self.positions)
+
+
+class PmAccount(WireModel):
+    """`GET /papi/v1/account`: the account-level view with uniMMR."""
+
+    uniMMR: Money
+    accountEquity: Money
+    actualEquity: Money
+    accountInitialMargin: Money
+    accountMaintMargin: Money
+    accountStatus: Text
+    virtualMaxWithdrawAmount: Money
+    totalAvailableBalance: Money
+    totalMarginOpenLoss: Money
+    updateTime: Millis
+
+
+class PositionRisk(WireModel):
+    """One row of `GET /papi/v1/um/positionRisk`."""
+
+    symbol: Text
+    positionSide: Text
+    positionAmt: Money
+    entryPrice: Money
+    markPrice: Money
+    liquidationPrice: Money
+    leverage: Money
+    unRealizedProfit: Money
+    notional: Money
+    maxNotionalValue: Money | None = None
+    breakEvenPrice: Money | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.symbol, self.positionSide)
+
+
+# --- parsing from bytes -------------------------------------------------------------------------
+
+M = TypeVar("M", bound=WireModel)
+
+
+def decode_json(body: bytes) -> Any:
+    """Bytes -> JSON with floats as Decimal; anything else is MalformedResponse."""
+    if not body.strip():
+        raise MalformedResponse("The exchange sent an empty response.")
+    if body.lstrip()[:1] == b"<":
+        raise MalformedResponse("The exchange sent a web page instead of data (a proxy or outage?).")
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        raise MalformedResponse("The exchange sent a response that is not valid JSON (cut off?).") from None
+
+
+def _describe(err: ValidationError, what: str) -> SchemaError:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the top level"
+    return SchemaError(
+        f"The {what} response changed shape: {where}: {first['msg'].lower()} "
+        f"({err.error_count()} problem{'s' if err.error_count() != 1 else ''})."
+    )
+
+
+def _rows(data: Any, field: str | None, model: type[M], what: str) -> tuple[M, ...]:
+    rows = data.get(field) if field is not None and isinstance(data, dict) else data
+    if field is not None and not isinstance(data, dict):
+        raise SchemaError(f"The {what} response is not a JSON object.")
+    if not isinstance(rows, list):
+        raise SchemaError(f"The {what} response has no list of {field or 'rows'}.")
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise SchemaError(f"The {what} response has a {field or 'row'} entry that is not an object (#{i}).")
+        try:
+            out.append(model.from_wire(row))
+        except ValidationError as err:
+            raise _prefix(_describe(err, what), f"{field or 'rows'}[{i}]") from None
+    return tuple(out)
+
+
+def _prefix(err: SchemaError, where: str) -> SchemaError:
+    return SchemaError(err.message.replace("changed shape: ", f"changed shape: {where}.", 1))
+
+
+def parse_um_account(data: Any) -> UmAccount:
+    """Parsed JSON of `/papi/v2/um/account` -> UmAccount, or SchemaError."""
+    what = "UM account"
+    assets = _rows(data, "assets", Asset, what)
+    positions = _rows(data, "positions", Position, what)
+    return UmAccount(assets=assets, positions=positions)
+
+
+def parse_pm_account(data: Any) -> PmAccount:
+    if not isinstance(data, dict):
+        raise SchemaError("The account response is not a JSON object.")
+    try:
+        return PmAccount.from_wire(data)
+    except ValidationError as err:
+        raise _describe(err, "account") from None
+
+
+def parse_position_risk(data: Any) -> tuple[PositionRisk, ...]:
+    return _rows(data, None, PositionRisk, "position risk")
