@@ -1,0 +1,829 @@
+"""Settings: a TOML file with profiles, environment variables, command-line overrides.
+
+Precedence, lowest first:
+
+1. the config file: the platformdirs user config dir's ``config.toml`` if it exists, or instead the
+   file named by ``config_path`` / ``PMTUI_CONFIG`` (which must exist). Its top-level keys apply to
+   every profile; ``[profiles.NAME]`` overrides them for one profile.
+2. environment variables ``PMTUI_API_KEY``, ``PMTUI_API_SECRET``, ``PMTUI_PRIVATE_KEY_FILE``,
+   ``PMTUI_PRIVATE_KEY_PASSPHRASE``, ``PMTUI_BASE_URL`` (and ``PMTUI_PROFILE`` to pick a profile).
+3. ``overrides`` from command-line flags (None values are ignored).
+
+Credentials are grouped so that a higher layer replaces a lower one's choice as a whole: setting
+``private_key_file`` in a profile drops an ``api_secret`` (or ``api_secret_command``) inherited from
+the top level, and an ``api_secret`` in the environment drops a ``private_key_file`` from the file.
+
+Every failure is a ``ConfigError`` whose message is one sentence for a person, says which key and
+which file (or variable) is at fault, and never contains a secret.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+import shlex
+import stat
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pmtui.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIME_BASE_URL",
+    "Settings",
+    "SettingProblem",
+    "Thresholds",
+    "default_config_path",
+    "load_settings",
+]
+
+DEFAULT_BASE_URL = "https://papi.binance.com"
+#: PAPI has no time endpoint; the USD-M futures one shares Binance's clock.
+DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
+
+MIN_INTERVAL = 1.0
+MIN_ACCOUNT_INTERVAL = 5.0
+MAX_INTERVAL = 3600.0
+MAX_RECV_WINDOW = 60000
+MAX_TIMEOUT = 300.0
+SECRET_COMMAND_TIMEOUT = 10.0
+
+
+class SettingProblem(ValueError):
+    """A value a validator refused, phrased so the loader can add where the value came from.
+
+    `template` is one sentence holding the marker ``{where}``, replaced by e.g.
+    `` in /x/config.toml`` or `` from environment variable PMTUI_BASE_URL`` (or nothing).
+    `keys` are the settings to blame, most likely first (``thresholds.x`` for thresholds).
+    """
+
+    def __init__(self, template: str, *keys: str) -> None:
+        self.template = template
+        self.keys = keys
+        super().__init__(self.sentence(""))
+
+    def sentence(self, where: str) -> str:
+        return self.template.replace("{where}", where)
+
+
+def _finite_decimal(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    if isinstance(value, float):
+        return Decimal(repr(value))  # 1.05 stays 1.05, not 1.0500000000000000444
+    return value
+
+
+class Thresholds(BaseModel):
+    """Health thresholds. uniMMR falls as risk rises; shares and losses rise."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    unimmr_warn: Decimal = Decimal("1.5")
+    unimmr_danger: Decimal = Decimal("1.2")
+    unimmr_critical: Decimal = Decimal("1.05")
+    #: A position's share of the account's maintenance margin.
+    position_share_warn: Decimal = Decimal("0.25")
+    position_share_danger: Decimal = Decimal("0.5")
+    #: A position's loss as a share of the account's margin balance.
+    position_loss_warn: Decimal = Decimal("0.05")
+    position_loss_danger: Decimal = Decimal("0.10")
+    position_loss_critical: Decimal = Decimal("0.25")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _before(cls, value: Any) -> Any:
+        return _finite_decimal(value)
+
+    @field_validator("*")
+    @classmethod
+    def _positive(cls, value: Decimal, info: Any) -> Decimal:
+        name = info.field_name
+        if not value.is_finite() or value <= 0:
+            raise SettingProblem(
+                f"{name}{{where}} must be a number above 0 (got {value}).", f"thresholds.{name}"
+            )
+        if name.startswith("position_share") and value > 1:
+            raise SettingProblem(
+                f"{name}{{where}} is a share of the account's maintenance margin, so it must be"
+                f" at most 1 (got {value}).",
+                f"thresholds.{name}",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        u = (self.unimmr_warn, self.unimmr_danger, self.unimmr_critical)
+        if not u[0] > u[1] > u[2]:
+            raise SettingProblem(
+                "uniMMR thresholds{where} must fall as risk rises, unimmr_warn > unimmr_danger >"
+                f" unimmr_critical, but they are {u[0]}, {u[1]} and {u[2]}.",
+                "thresholds.unimmr_danger",
+                "thresholds.unimmr_critical",
+                "thresholds.unimmr_warn",
+            )
+        if not self.position_share_warn < self.position_share_danger:
+            raise SettingProblem(
+                "position_share_warn{where} must be below position_share_danger, but they are"
+                f" {self.position_share_warn} and {self.position_share_danger}.",
+                "thresholds.position_share_warn",
+                "thresholds.position_share_danger",
+            )
+        loss = (self.position_loss_warn, self.position_loss_danger, self.position_loss_critical)
+        if not loss[0] < loss[1] < loss[2]:
+            raise SettingProblem(
+                "Position loss thresholds{where} must rise with risk, position_loss_warn <"
+                " position_loss_danger < position_loss_critical, but they are"
+                f" {loss[0]}, {loss[1]} and {loss[2]}.",
+                "thresholds.position_loss_danger",
+                "thresholds.position_loss_critical",
+                "thresholds.position_loss_warn",
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(value: str, name: str) -> str:
+    url = value.strip().rstrip("/")
+    shown = url if len(url) <= 80 else url[:77] + "..."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise SettingProblem(f"{name}{{where}} is not a valid URL ({shown!r}).", name) from None
+    if parts.username is not None or parts.password is not None:
+        # Do not echo it: whatever sits before the "@" may be a password.
+        raise SettingProblem(
+            f"{name}{{where}} must not contain a user name or password; pmtui sends the API key"
+            " in a header.",
+            name,
+        )
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise SettingProblem(
+            f"{name}{{where}} must be a URL like {DEFAULT_BASE_URL} (got {shown!r}).", name
+        )
+    if parts.query or parts.fragment:
+        raise SettingProblem(
+            f"{name}{{where}} must not have a query or fragment (got {shown!r}).", name
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise SettingProblem(
+            f"Refusing plain http:// to {host} ({name}{{where}}): API keys must only travel over"
+            " HTTPS (http is allowed for loopback test servers).",
+            name,
+        )
+    return url
+
+
+class Settings(BaseModel):
+    """Everything pmtui needs to know before the first request. Secrets never show in repr/dump."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    profile: str = "default"
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    #: Ed25519 or RSA private key in PEM (Binance "self-generated" keys); replaces api_secret.
+    private_key_file: Path | None = None
+    private_key_passphrase: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    #: None: resolved by `resolved_time_base_url()`.
+    time_base_url: str | None = None
+    #: Seconds between UM account polls.
+    interval: float = 2.0
+    #: Seconds between /papi/v1/account polls (weight 20).
+    account_interval: float = 10.0
+    #: recvWindow in milliseconds.
+    recv_window: int = 5000
+    #: Read timeout in seconds; the connect timeout is min(5, timeout).
+    timeout: float = 10.0
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    #: The config file actually read, if any.
+    config_path: Path | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _check_url(value, "base_url")
+
+    @field_validator("time_base_url")
+    @classmethod
+    def _time_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, "time_base_url")
+
+    @field_validator("interval", "account_interval", "timeout", "recv_window", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, bool):
+            raise SettingProblem(
+                f"{info.field_name}{{where}} must be a number, not true/false.", info.field_name
+            )
+        return value
+
+    @field_validator("interval", "account_interval")
+    @classmethod
+    def _interval(cls, value: float, info: Any) -> float:
+        name = info.field_name
+        low = MIN_INTERVAL if name == "interval" else MIN_ACCOUNT_INTERVAL
+        if not math.isfinite(value):
+            raise SettingProblem(f"{name}{{where}} must be a finite number of seconds.", name)
+        if value < low:
+            raise SettingProblem(
+                f"{name}{{where}} is {value:g} seconds but the minimum is {low:g}: polling"
+                " faster risks Binance's request-weight limit and an IP ban.",
+                name,
+            )
+        if value > MAX_INTERVAL:
+            raise SettingProblem(
+                f"{name}{{where}} is {value:g} seconds but the maximum is {MAX_INTERVAL:g}"
+                " (one hour).",
+                name,
+            )
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+            raise SettingProblem(
+                f"timeout{{where}} must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
+                f" (got {value:g}).",
+                "timeout",
+            )
+        return value
+
+    @field_validator("recv_window")
+    @classmethod
+    def _recv_window(cls, value: int) -> int:
+        if value > MAX_RECV_WINDOW:
+            raise SettingProblem(
+                f"recv_window{{where}} is {value} ms but Binance accepts at most"
+                f" {MAX_RECV_WINDOW} (one minute); the default is 5000.",
+                "recv_window",
+            )
+        if value < 1:
+            raise SettingProblem(
+                f"recv_window{{where}} must be at least 1 ms (got {value}); the default is 5000.",
+                "recv_window",
+            )
+        return value
+
+    @field_validator("api_key", "api_secret", "private_key_passphrase")
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise SettingProblem(f"{info.field_name}{{where}} is empty.", info.field_name)
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        if not value.strip():
+            raise SettingProblem("The profile name{where} is empty.", "profile")
+        return value
+
+    @model_validator(mode="after")
+    def _one_signing_key(self) -> Settings:
+        if self.api_secret is not None and self.private_key_file is not None:
+            raise SettingProblem(
+                "Both api_secret and private_key_file are set{where}; a Binance API key signs"
+                " with one or the other, so remove one.",
+                "private_key_file",
+                "api_secret",
+            )
+        return self
+
+    def resolved_time_base_url(self) -> str:
+        """Where to ask for server time: PAPI has no time endpoint, so fapi unless told."""
+        if self.time_base_url is not None:
+            return self.time_base_url
+        if self.base_url == DEFAULT_BASE_URL:
+            return DEFAULT_TIME_BASE_URL
+        return self.base_url
+
+    def has_credentials(self) -> bool:
+        """An API key plus something to sign with (an HMAC secret or a private key file)."""
+        return self.api_key is not None and (
+            self.api_secret is not None or self.private_key_file is not None
+        )
+
+    def secret_values(self) -> list[str]:
+        """The secrets' plain values, for a log filter that redacts them. Never display these."""
+        secrets = (self.api_key, self.api_secret, self.private_key_passphrase)
+        return [s.get_secret_value() for s in secrets if s is not None]
+
+
+def default_config_path() -> Path:
+    """The config file read when none is named: e.g. ~/.config/pmtui/config.toml on Linux."""
+    return platformdirs.user_config_path("pmtui") / "config.toml"
+
+
+# --------------------------------------------------------------------------- loading
+
+#: Keys a config table may hold, with the kind of value each expects.
+_FILE_KEYS: dict[str, str] = {
+    "api_key": "secret",
+    "api_secret": "secret",
+    "private_key_passphrase": "secret",
+    "api_key_command": "command",
+    "api_secret_command": "command",
+    "private_key_passphrase_command": "command",
+    "private_key_file": "path",
+    "base_url": "url",
+    "time_base_url": "url",
+    "interval": "seconds",
+    "account_interval": "seconds",
+    "timeout": "seconds",
+    "recv_window": "millis",
+}
+_THRESHOLD_KEYS = tuple(Thresholds.model_fields)
+_SECRET_KEYS = frozenset({"api_key", "api_secret", "private_key_passphrase"})
+_COMMANDS = {
+    "api_key_command": "api_key",
+    "api_secret_command": "api_secret",
+    "private_key_passphrase_command": "private_key_passphrase",
+}
+#: Keys naming the same thing; a layer that sets one drops the others from lower layers.
+_SLOTS = (
+    ("api_key", "api_key_command"),
+    ("api_secret", "api_secret_command", "private_key_file"),
+    ("private_key_passphrase", "private_key_passphrase_command"),
+)
+_SLOT_OF = {key: slot for slot in _SLOTS for key in slot}
+_ENV_KEYS = {
+    "PMTUI_API_KEY": "api_key",
+    "PMTUI_API_SECRET": "api_secret",
+    "PMTUI_PRIVATE_KEY_FILE": "private_key_file",
+    "PMTUI_PRIVATE_KEY_PASSPHRASE": "private_key_passphrase",
+    "PMTUI_BASE_URL": "base_url",
+}
+_EXPECTED = {
+    "secret": "a string in quotes",
+    "command": "a command line in quotes",
+    "path": "a file path in quotes",
+    "url": "a URL in quotes",
+    "seconds": "a number of seconds",
+    "millis": "a whole number of milliseconds",
+    "decimal": "a number such as 1.5",
+}
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a value came from, for messages and for resolving relative paths."""
+
+    kind: str  # "file", "env" or "cli"
+    path: Path | None = None
+    table: str | None = None  # e.g. 'profiles.work' or 'thresholds'
+    var: str | None = None
+
+    def where(self) -> str:
+        if self.kind == "file":
+            if self.table:
+                return f" in [{self.table}] of {self.path}"
+            return f" in {self.path}"
+        if self.kind == "env":
+            return f" from environment variable {self.var}"
+        return " given on the command line"
+
+
+_Layer = dict[str, tuple[Any, _Source]]
+
+
+def _table_name(*parts: str) -> str:
+    return ".".join(p if _BARE_KEY.match(p) else '"' + p.replace('"', '\\"') + '"' for p in parts)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return "a date or time"
+
+
+def _permissions_checkable() -> bool:
+    """POSIX modes mean nothing on Windows; skip the check there."""
+    return os.name != "nt"
+
+
+def _chmod_hint(path: Path) -> str:
+    return f"chmod 600 {shlex.quote(str(path))}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"Config file {path} is a folder, not a file.") from None
+    except PermissionError:
+        raise ConfigError(f"Cannot read config file {path}: permission denied.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {path} is not UTF-8 text, so it is not TOML.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's messages name keys and at most one character, never a value.
+        message = str(exc)
+        match = re.search(r"\(at (line \d+, column \d+|end of document)\)$", message)
+        reason = message[: match.start()].strip() if match else message
+        place = f" at {match.group(1)}" if match else ""
+        reason = reason[:1].lower() + reason[1:]
+        raise ConfigError(f"Config file {path} is not valid TOML{place}: {reason}.") from None
+
+
+def _holds_secret(table: Mapping[str, Any]) -> bool:
+    for key, value in table.items():
+        if key in _SECRET_KEYS:
+            return True
+        if isinstance(value, dict) and _holds_secret(value):
+            return True
+    return False
+
+
+def _check_file_permissions(path: Path, data: Mapping[str, Any]) -> None:
+    if not _permissions_checkable() or not _holds_secret(data):
+        return
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        what = "read" if mode & 0o044 else "change"
+        raise ConfigError(
+            f"Config file {path} holds a secret but other users can {what} it;"
+            f" run: {_chmod_hint(path)}"
+        )
+
+
+def _unknown_key(key: str, where: str, known: Any) -> ConfigError:
+    guess = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean {guess[0]!r}?)" if guess else " (see config.example.toml for the keys)"
+    return ConfigError(f"Unknown key {key!r}{where}{hint}.")
+
+
+def _check_value(key: str, value: Any, kind: str, source: _Source) -> Any:
+    """Check a TOML value's type; return it ready for the model."""
+    expected = _EXPECTED[kind]
+    if kind in ("secret", "command", "path", "url"):
+        ok = isinstance(value, str)
+    elif kind == "millis":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:  # seconds, decimal
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind == "decimal" and isinstance(value, str):
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                number = Decimal("NaN")
+            if not number.is_finite():
+                raise ConfigError(f"{key}{source.where()} must be {expected}, not {value[:40]!r}.")
+            return number
+    if not ok:
+        raise ConfigError(f"{key}{source.where()} must be {expected}, not {_type_name(value)}.")
+    if kind in ("command", "path") and not value.strip():
+        raise ConfigError(f"{key}{source.where()} is empty.")
+    if kind == "decimal":
+        return _finite_decimal(value)
+    return value
+
+
+def _table_layers(table: Mapping[str, Any], source: _Source, *, top: bool) -> tuple[_Layer, _Layer]:
+    """Check one table (top level or a profile); return its settings and thresholds layers."""
+    settings: _Layer = {}
+    thresholds: _Layer = {}
+    known = [*_FILE_KEYS, "thresholds", *(["profiles"] if top else [])]
+    for key, value in table.items():
+        if key == "profiles" and top:
+            continue
+        if key == "thresholds":
+            table = f"{source.table}.thresholds" if source.table else "thresholds"
+            inner = _Source("file", source.path, table)
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"thresholds{source.where()} must be a table ([thresholds]), not"
+                    f" {_type_name(value)}."
+                )
+            for name, number in value.items():
+                if name not in _THRESHOLD_KEYS:
+                    raise _unknown_key(name, inner.where(), _THRESHOLD_KEYS)
+                thresholds[name] = (_check_value(name, number, "decimal", inner), inner)
+            continue
+        if key not in _FILE_KEYS:
+            raise _unknown_key(key, source.where(), known)
+        settings[key] = (_check_value(key, value, _FILE_KEYS[key], source), source)
+    for slot in _SLOTS:
+        present = [k for k in slot if k in settings]
+        if len(present) > 1:
+            raise ConfigError(
+                f"Both {present[0]} and {present[1]} are set{source.where()}; keep only one."
+            )
+    return settings, thresholds
+
+
+def _file_layers(path: Path, data: Mapping[str, Any], profile: str) -> list[tuple[_Layer, _Layer]]:
+    """The top level, then the chosen profile. Every profile is checked, so typos surface early."""
+    top_source = _Source("file", path)
+    layers = [_table_layers(data, top_source, top=True)]
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(
+            f"profiles in {path} must be tables like [profiles.work], not {_type_name(profiles)}."
+        )
+    chosen = None
+    for name, table in profiles.items():
+        source = _Source("file", path, _table_name("profiles", name))
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"Profile {name!r} in {path} must be a table ([{source.table}]), not"
+                f" {_type_name(table)}."
+            )
+        checked = _table_layers(table, source, top=False)
+        if name == profile:
+            chosen = checked
+    if chosen is not None:
+        layers.append(chosen)
+    elif profile != "default":
+        known = ", ".join(sorted({"default", *profiles}))
+        raise ConfigError(f"Profile {profile!r} is not in {path}; known profiles: {known}.")
+    return layers
+
+
+def _merge(into: _Layer, layer: _Layer) -> None:
+    for key, entry in layer.items():
+        for other in _SLOT_OF.get(key, ()):
+            into.pop(other, None)
+        into[key] = entry
+
+
+def _env_layer(env: Mapping[str, str]) -> _Layer:
+    layer: _Layer = {}
+    for var, key in _ENV_KEYS.items():
+        value = env.get(var)
+        if value is not None and value.strip():
+            layer[key] = (value.strip(), _Source("env", var=var))
+    for slot in _SLOTS:
+        present = [k for k in slot if k in layer]
+        if len(present) > 1:
+            names = " and ".join(layer[k][1].var or k for k in present)
+            raise ConfigError(f"Both {names} are set; keep only one.")
+    return layer
+
+
+def _override_layers(overrides: Mapping[str, Any]) -> tuple[_Layer, _Layer]:
+    source = _Source("cli")
+    settings: _Layer = {}
+    thresholds: _Layer = {}
+    for key, value in overrides.items():
+        if value is None or key in ("profile", "config_path"):
+            continue
+        if key == "thresholds":
+            if isinstance(value, Thresholds):
+                value = value.model_dump()
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    "thresholds given on the command line must be a table of numbers."
+                )
+            for name, number in value.items():
+                if name not in _THRESHOLD_KEYS:
+                    raise _unknown_key(name, source.where(), _THRESHOLD_KEYS)
+                if number is not None:
+                    thresholds[name] = (number, source)
+            continue
+        if key not in _FILE_KEYS:
+            raise _unknown_key(key, source.where(), _FILE_KEYS)
+        if _FILE_KEYS[key] == "command" and not (isinstance(value, str) and value.strip()):
+            raise ConfigError(f"{key} given on the command line must be a non-empty command line.")
+        settings[key] = (value, source)
+    return settings, thresholds
+
+
+def _resolve_path(value: Any, source: _Source) -> Any:
+    if not isinstance(value, (str, os.PathLike)):
+        return value  # the model reports the wrong type
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        base = source.path.parent if source.kind == "file" and source.path else Path.cwd()
+        path = base / path
+    return path
+
+
+def _check_private_key_file(path: Path, source: _Source) -> None:
+    where = source.where()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"private_key_file{where} is {path}, which does not exist.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read private_key_file {path}{where}: {exc.strerror}.") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"private_key_file{where} is {path}, which is not a regular file.")
+    if _permissions_checkable() and st.st_mode & 0o077:
+        raise ConfigError(
+            f"Private key file {path} can be read or changed by other users;"
+            f" run: {_chmod_hint(path)}"
+        )
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"Cannot read private_key_file {path}{where}: permission denied.")
+
+
+def _run_secret_command(key: str, command: str, source: _Source) -> str:
+    label = f"{key}{source.where()}"
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:  # e.g. "No closing quotation"; never echo the command itself
+        raise ConfigError(f"{label} is not a valid command line ({str(exc).lower()}).") from None
+    if not argv:
+        raise ConfigError(f"{label} is empty.")
+    program = argv[0]
+    try:
+        result = subprocess.run(argv, capture_output=True, timeout=SECRET_COMMAND_TIMEOUT)
+    except FileNotFoundError:
+        raise ConfigError(f"{label} failed: program {program!r} was not found.") from None
+    except PermissionError:
+        raise ConfigError(f"{label} failed: program {program!r} is not executable.") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"{label} did not finish within {SECRET_COMMAND_TIMEOUT:g} seconds; is it waiting"
+            " for input?"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{label} could not be started: {exc.strerror}.") from None
+    output = result.stdout.decode("utf-8", errors="replace").strip()
+    if result.returncode != 0:
+        if result.returncode < 0:
+            status = f"was killed by signal {-result.returncode}"
+        else:
+            status = f"failed with exit status {result.returncode}"
+        detail = _safe_stderr(result.stderr, output)
+        raise ConfigError(f"{label} {status}{': ' + detail if detail else ''}.")
+    try:
+        text = result.stdout.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label} printed something that is not UTF-8 text.") from None
+    # The first line, as `pass` and git credential helpers do; a secret is never multi-line.
+    secret = text.splitlines()[0].strip() if text else ""
+    if not secret:
+        raise ConfigError(f"{label} printed nothing; it must print the secret on its first line.")
+    return secret
+
+
+def _safe_stderr(stderr: bytes, stdout: str) -> str:
+    """The first line of stderr if it is short and cannot be a leaked secret."""
+    lines = stderr.decode("utf-8", errors="replace").strip().splitlines()
+    if not lines:
+        return ""
+    line = lines[0].strip().rstrip(".")
+    if len(line) > 100 or not line.isprintable():
+        return ""
+    if any(part and part in line for part in stdout.splitlines() if len(part) >= 4):
+        return ""
+    return line
+
+
+def _build(values: _Layer, thresholds: _Layer, profile: str, config_path: Path | None) -> Settings:
+    data: dict[str, Any] = {k: v for k, (v, _) in values.items() if k not in _COMMANDS}
+    data["thresholds"] = {k: v for k, (v, _) in thresholds.items()}
+    origins = {k: s for k, (_, s) in values.items()}
+    origins.update({f"thresholds.{k}": s for k, (_, s) in thresholds.items()})
+    try:
+        return Settings(profile=profile, config_path=config_path, **data)
+    except ValidationError as exc:
+        raise _explain(exc, origins) from None
+
+
+def _explain(exc: ValidationError, origins: Mapping[str, _Source]) -> ConfigError:
+    error = exc.errors()[0]
+    loc = tuple(str(part) for part in error["loc"])
+    problem = (error.get("ctx") or {}).get("error")
+    if isinstance(problem, SettingProblem):
+        for key in problem.keys:
+            if key in origins:
+                return ConfigError(problem.sentence(origins[key].where()))
+        return ConfigError(problem.sentence(""))
+    # A type pydantic refused (only reachable through overrides or an odd profile name).
+    key = ".".join(loc) or "a setting"
+    source = origins.get(key)
+    name = loc[-1] if loc else key
+    kind = _FILE_KEYS.get(name) or ("decimal" if name in _THRESHOLD_KEYS else None)
+    expected = _EXPECTED[kind] if kind else "a valid value"
+    if source is None or source.kind != "file":
+        expected = expected.removesuffix(" in quotes")
+    return ConfigError(f"{name}{source.where() if source else ''} must be {expected}.")
+
+
+def load_settings(
+    *,
+    config_path: Path | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the config file, the environment and the overrides into checked `Settings`.
+
+    Raises `ConfigError` (one sentence, no secret) for anything wrong. Secret commands run here,
+    once, and only for secrets no higher layer provides.
+    """
+    env = os.environ if env is None else env
+    overrides = dict(overrides or {})
+    if config_path is None and overrides.get("config_path") is not None:
+        config_path = Path(overrides["config_path"])
+    if profile is None:
+        from_env = (env.get("PMTUI_PROFILE") or "").strip()
+        profile = overrides.get("profile") or from_env or "default"
+
+    # 1. the config file
+    if config_path is not None:
+        path: Path | None = Path(config_path).expanduser().absolute()
+        explicit = True
+    elif (env.get("PMTUI_CONFIG") or "").strip():
+        path = Path(env["PMTUI_CONFIG"].strip()).expanduser().absolute()
+        explicit = True
+    else:
+        path = default_config_path().absolute()
+        explicit = False
+    if path is not None and not path.exists():
+        if explicit:
+            via = "" if config_path is not None else " named by PMTUI_CONFIG"
+            raise ConfigError(f"Config file {path}{via} does not exist.")
+        path = None
+
+    values: _Layer = {}
+    thresholds: _Layer = {}
+    if path is not None:
+        data = _read_toml(path)
+        _check_file_permissions(path, data)
+        for settings_layer, threshold_layer in _file_layers(path, data, profile):
+            _merge(values, settings_layer)
+            thresholds.update(threshold_layer)
+    elif profile != "default":
+        raise ConfigError(
+            f"Profile {profile!r} was asked for but there is no config file"
+            f" (looked for {default_config_path()})."
+        )
+
+    # 2. environment, 3. overrides
+    _merge(values, _env_layer(env))
+    cli_values, cli_thresholds = _override_layers(overrides)
+    _merge(values, cli_values)
+    thresholds.update(cli_thresholds)
+
+    if "private_key_file" in values:
+        raw, source = values["private_key_file"]
+        values["private_key_file"] = (_resolve_path(raw, source), source)
+
+    # Check everything else before running commands (which may prompt for a gpg passphrase).
+    settings = _build(values, thresholds, profile, path)
+    if settings.private_key_file is not None:
+        _check_private_key_file(settings.private_key_file, values["private_key_file"][1])
+    commands = [key for key in _COMMANDS if key in values]
+    if not commands:
+        return settings
+    for key in commands:
+        command, source = values.pop(key)
+        secret = _run_secret_command(key, command, source)
+        values[_COMMANDS[key]] = (secret, source)
+    return _build(values, thresholds, profile, path)

@@ -1,0 +1,741 @@
+"""Settings: file discovery, profiles, precedence, secret sources, permission checks, validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pmtui import config as config_module
+from pmtui.config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIME_BASE_URL,
+    Settings,
+    Thresholds,
+    default_config_path,
+    load_settings,
+)
+from pmtui.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+KEY = "FAKEKEY-0123456789abcdef"
+SECRET = "FAKESECRET-do-not-print-9f8e7d6c"
+PASSPHRASE = "FAKEPASS-hunter2-hunter2"
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+
+
+def toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escaping is a subset of TOML's)."""
+    return json.dumps(value)
+
+
+def py_command(code: str) -> str:
+    """A secret command running this Python, quoted for shlex.split."""
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def cfg(tmp_path: Path):
+    """Write a config file and return its path."""
+
+    def make(text: str, mode: int = 0o600, name: str = "config.toml") -> Path:
+        return write(tmp_path / name, text, mode)
+
+    return make
+
+
+def load_error(**kwargs) -> str:
+    kwargs.setdefault("env", {})
+    with pytest.raises(ConfigError) as info:
+        load_settings(**kwargs)
+    message = str(info.value)
+    assert message == info.value.message
+    assert "\n" not in message, "a ConfigError is one sentence on one line"
+    assert "Traceback" not in message
+    for secret in (SECRET, PASSPHRASE, KEY):
+        assert secret not in message
+    return message
+
+
+# ---------------------------------------------------------------- discovery and precedence
+
+
+def test_no_file_gives_defaults():
+    settings = load_settings(env={})
+    assert settings == Settings()
+    assert settings.config_path is None
+    assert settings.profile == "default"
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.interval == 2.0 and settings.account_interval == 10.0
+    assert settings.recv_window == 5000 and settings.timeout == 10.0
+    assert not settings.has_credentials()
+
+
+def test_default_path_is_isolated_and_read_when_present(tmp_path_factory):
+    path = default_config_path()
+    assert path.name == "config.toml" and path.parent.name == "pmtui"
+    # The autouse fixture moved the user config dir into a pytest tmp folder.
+    assert str(tmp_path_factory.getbasetemp()) in str(path)
+    write(path, "interval = 3\n")
+    settings = load_settings(env={})
+    assert settings.interval == 3.0
+    assert settings.config_path == path.absolute()
+
+
+def test_env_defaults_to_os_environ(monkeypatch):
+    monkeypatch.setenv("PMTUI_BASE_URL", "https://env.example.com/")
+    assert load_settings().base_url == "https://env.example.com"
+
+
+def test_precedence_file_then_env_then_overrides(cfg):
+    path = cfg(
+        f'api_key = "file-key"\napi_secret = {toml_str(SECRET)}\n'
+        'base_url = "https://file.example.com"\ninterval = 3\nrecv_window = 7000\n'
+    )
+    only_file = load_settings(config_path=path, env={})
+    assert only_file.base_url == "https://file.example.com"
+    assert only_file.api_key.get_secret_value() == "file-key"
+
+    env = {"PMTUI_BASE_URL": "https://env.example.com", "PMTUI_API_KEY": "env-key"}
+    with_env = load_settings(config_path=path, env=env)
+    assert with_env.base_url == "https://env.example.com"
+    assert with_env.api_key.get_secret_value() == "env-key"
+    assert with_env.api_secret.get_secret_value() == SECRET  # untouched by env
+    assert with_env.interval == 3.0
+
+    overrides = {"base_url": "https://cli.example.com", "interval": None, "recv_window": 9000}
+    with_cli = load_settings(config_path=path, env=env, overrides=overrides)
+    assert with_cli.base_url == "https://cli.example.com"
+    assert with_cli.interval == 3.0  # None is ignored, the file's value stays
+    assert with_cli.recv_window == 9000
+
+
+def test_env_secret_and_key_file(tmp_path):
+    key = write(tmp_path / "keys" / "ed25519.pem", "-----BEGIN PRIVATE KEY-----\n")
+    env = {
+        "PMTUI_API_KEY": KEY,
+        "PMTUI_PRIVATE_KEY_FILE": str(key),
+        "PMTUI_PRIVATE_KEY_PASSPHRASE": PASSPHRASE,
+    }
+    settings = load_settings(env=env)
+    assert settings.private_key_file == key
+    assert settings.private_key_passphrase.get_secret_value() == PASSPHRASE
+    assert settings.has_credentials()
+    # Empty variables count as unset.
+    assert load_settings(env={"PMTUI_API_KEY": "", "PMTUI_BASE_URL": " "}) == Settings()
+
+
+def test_overrides_accept_any_field_and_thresholds(cfg):
+    path = cfg("[thresholds]\nunimmr_warn = 1.6\n")
+    settings = load_settings(
+        config_path=path,
+        env={},
+        overrides={"timeout": 20, "account_interval": 30, "thresholds": {"unimmr_danger": "1.3"}},
+    )
+    assert settings.timeout == 20.0 and settings.account_interval == 30.0
+    assert settings.thresholds.unimmr_warn == Decimal("1.6")
+    assert settings.thresholds.unimmr_danger == Decimal("1.3")
+
+
+def test_unknown_override_is_named():
+    message = load_error(overrides={"intervall": 3})
+    assert "'intervall'" in message and "command line" in message and "'interval'" in message
+
+
+def test_wrong_override_type_is_named():
+    message = load_error(overrides={"interval": "soon"})
+    assert message == "interval given on the command line must be a number of seconds."
+
+
+def test_pmtui_config_env(cfg):
+    path = cfg("interval = 4\n", name="elsewhere.toml")
+    settings = load_settings(env={"PMTUI_CONFIG": str(path)})
+    assert settings.interval == 4.0
+    assert settings.config_path == path
+
+
+def test_config_path_beats_pmtui_config(cfg):
+    first = cfg("interval = 4\n", name="first.toml")
+    second = cfg("interval = 6\n", name="second.toml")
+    settings = load_settings(config_path=second, env={"PMTUI_CONFIG": str(first)})
+    assert settings.interval == 6.0
+
+
+def test_explicit_file_replaces_default_file(cfg):
+    write(default_config_path(), "interval = 9\ntimeout = 3\n")
+    path = cfg("interval = 4\n")
+    settings = load_settings(config_path=path, env={})
+    assert settings.interval == 4.0 and settings.timeout == 10.0  # default file not read at all
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    missing = tmp_path / "nope.toml"
+    assert load_error(config_path=missing) == f"Config file {missing} does not exist."
+    message = load_error(env={"PMTUI_CONFIG": str(missing)})
+    assert str(missing) in message and "PMTUI_CONFIG" in message
+
+
+def test_tilde_is_expanded_in_config_path():
+    home = Path(os.environ["HOME"])
+    write(home / "my-pmtui.toml", "interval = 5\n")
+    assert load_settings(config_path=Path("~/my-pmtui.toml"), env={}).interval == 5.0
+    assert load_settings(env={"PMTUI_CONFIG": "~/my-pmtui.toml"}).interval == 5.0
+
+
+def test_config_path_is_a_folder(tmp_path):
+    assert "is a folder" in load_error(config_path=tmp_path)
+
+
+# ---------------------------------------------------------------- profiles
+
+PROFILES = f"""
+api_key = "top-key"
+api_secret = {toml_str(SECRET)}
+interval = 3
+
+[thresholds]
+unimmr_warn = 1.8
+
+[profiles.default]
+timeout = 7
+
+[profiles.work]
+api_key = "work-key"
+interval = 5
+base_url = "https://work.example.com"
+
+[profiles.work.thresholds]
+unimmr_danger = 1.4
+
+[profiles.ed]
+private_key_file = "ed.pem"
+"""
+
+
+def test_default_profile_is_top_level_plus_profiles_default(cfg):
+    settings = load_settings(config_path=cfg(PROFILES), env={})
+    assert settings.profile == "default"
+    assert settings.api_key.get_secret_value() == "top-key"
+    assert settings.interval == 3.0
+    assert settings.timeout == 7.0
+    assert settings.thresholds.unimmr_warn == Decimal("1.8")
+
+
+def test_named_profile_inherits_and_overrides(cfg):
+    settings = load_settings(config_path=cfg(PROFILES), profile="work", env={})
+    assert settings.profile == "work"
+    assert settings.api_key.get_secret_value() == "work-key"
+    assert settings.api_secret.get_secret_value() == SECRET  # inherited
+    assert settings.interval == 5.0
+    assert settings.timeout == 10.0  # [profiles.default] is not inherited by other profiles
+    assert settings.base_url == "https://work.example.com"
+    assert settings.thresholds.unimmr_warn == Decimal("1.8")  # inherited threshold
+    assert settings.thresholds.unimmr_danger == Decimal("1.4")  # profile threshold
+
+
+def test_profile_from_env_and_param_beats_env(cfg):
+    path = cfg(PROFILES)
+    assert load_settings(config_path=path, env={"PMTUI_PROFILE": "work"}).interval == 5.0
+    settings = load_settings(config_path=path, profile="default", env={"PMTUI_PROFILE": "work"})
+    assert settings.profile == "default" and settings.interval == 3.0
+
+
+def test_profile_key_file_replaces_inherited_secret(cfg, tmp_path):
+    path = cfg(PROFILES)
+    write(tmp_path / "ed.pem", "-----BEGIN PRIVATE KEY-----\n")
+    settings = load_settings(config_path=path, profile="ed", env={})
+    assert settings.api_secret is None
+    assert settings.private_key_file == tmp_path / "ed.pem"  # relative to the config's folder
+    assert settings.api_key.get_secret_value() == "top-key"
+    assert settings.has_credentials()
+
+
+def test_unknown_profile_lists_known_ones(cfg):
+    path = cfg(PROFILES)
+    message = load_error(config_path=path, profile="wrok")
+    assert message == f"Profile 'wrok' is not in {path}; known profiles: default, ed, work."
+
+
+def test_profile_without_any_file():
+    message = load_error(profile="work")
+    assert "'work'" in message and "no config file" in message
+
+
+def test_profile_must_be_a_table(cfg):
+    path = cfg('[profiles]\nwork = "x"\n')
+    message = load_error(config_path=path)
+    assert "'work'" in message and str(path) in message and "table" in message
+
+
+def test_two_signing_keys_in_one_table(cfg, tmp_path):
+    write(tmp_path / "k.pem", "x")
+    path = cfg(f'api_secret = {toml_str(SECRET)}\nprivate_key_file = "k.pem"\n')
+    message = load_error(config_path=path)
+    assert "api_secret" in message and "private_key_file" in message and "only one" in message
+
+
+def test_secret_and_its_command_in_one_table(cfg):
+    path = cfg(f'api_secret = {toml_str(SECRET)}\napi_secret_command = "true"\n')
+    assert "keep only one" in load_error(config_path=path)
+
+
+# ---------------------------------------------------------------- permissions
+
+
+@posix_only
+def test_world_readable_file_with_secret_is_refused(cfg):
+    path = cfg(f"api_secret = {toml_str(SECRET)}\n", mode=0o644)
+    message = load_error(config_path=path)
+    assert message == (
+        f"Config file {path} holds a secret but other users can read it; run: chmod 600 {path}"
+    )
+
+
+@posix_only
+@pytest.mark.parametrize("key", ["api_key", "private_key_passphrase"])
+def test_any_secret_in_any_table_counts(cfg, key):
+    path = cfg(f'[profiles.other]\n{key} = "{KEY}"\n', mode=0o640)
+    assert "chmod 600" in load_error(config_path=path)
+
+
+@posix_only
+def test_group_writable_file_with_secret_is_refused(cfg):
+    path = cfg(f'api_key = "{KEY}"\n', mode=0o620)
+    assert "other users can change it" in load_error(config_path=path)
+
+
+@posix_only
+def test_private_file_with_secret_is_fine(cfg):
+    path = cfg(f"api_secret = {toml_str(SECRET)}\n", mode=0o600)
+    assert load_settings(config_path=path, env={}).api_secret.get_secret_value() == SECRET
+
+
+@posix_only
+def test_world_readable_file_without_secret_is_fine(cfg):
+    path = cfg('interval = 3\napi_secret_command = "true"\n', mode=0o644)
+    # The command would run (and fail: `true` prints nothing), but permissions are not the issue.
+    assert "printed nothing" in load_error(config_path=path)
+    assert load_settings(config_path=cfg("interval = 3\n", mode=0o644), env={}).interval == 3.0
+
+
+@posix_only
+def test_permission_check_skipped_on_windows(cfg, monkeypatch):
+    monkeypatch.setattr(config_module, "_permissions_checkable", lambda: False)
+    path = cfg(f"api_secret = {toml_str(SECRET)}\n", mode=0o644)
+    assert load_settings(config_path=path, env={}).api_secret is not None
+
+
+@posix_only
+def test_world_readable_private_key_file_is_refused(cfg, tmp_path):
+    key = write(tmp_path / "id.pem", "-----BEGIN PRIVATE KEY-----\n", mode=0o644)
+    path = cfg(f'api_key = "{KEY}"\nprivate_key_file = "id.pem"\n')
+    message = load_error(config_path=path)
+    assert message == (
+        f"Private key file {key} can be read or changed by other users; run: chmod 600 {key}"
+    )
+    key.chmod(0o600)
+    assert load_settings(config_path=path, env={}).private_key_file == key
+
+
+def test_private_key_file_missing(tmp_path):
+    message = load_error(env={"PMTUI_PRIVATE_KEY_FILE": str(tmp_path / "gone.pem")})
+    assert "does not exist" in message and "PMTUI_PRIVATE_KEY_FILE" in message
+
+
+def test_private_key_file_tilde_expanded():
+    home = Path(os.environ["HOME"])
+    key = write(home / ".keys" / "pm.pem", "x")
+    settings = load_settings(overrides={"private_key_file": "~/.keys/pm.pem"}, env={})
+    assert settings.private_key_file == key
+
+
+# ---------------------------------------------------------------- malformed input
+
+
+def test_malformed_toml_names_file_line_and_column(cfg):
+    path = cfg('interval = 3\nbase_url = "https://x.example.com\ntimeout = 5\n')
+    message = load_error(config_path=path)
+    assert message.startswith(f"Config file {path} is not valid TOML at line 2, column ")
+    assert message.endswith(".")
+
+
+def test_malformed_toml_missing_equals(cfg):
+    path = cfg("interval = 3\n\napi_secret\n")
+    message = load_error(config_path=path)
+    assert "line 3" in message and str(path) in message
+
+
+def test_non_utf8_file(cfg, tmp_path):
+    path = tmp_path / "bin.toml"
+    path.write_bytes(b"interval = \xff\n")
+    assert "UTF-8" in load_error(config_path=path)
+
+
+def test_unknown_key_is_named_with_file_and_suggestion(cfg):
+    path = cfg(f"api_sercet = {toml_str(SECRET)}\n")
+    message = load_error(config_path=path)
+    assert message == f"Unknown key 'api_sercet' in {path} (did you mean 'api_secret'?)."
+
+
+def test_unknown_key_in_profile_and_thresholds(cfg):
+    path = cfg('[profiles.work]\nbase_ulr = "https://x.example.com"\n')
+    message = load_error(config_path=path)  # caught even though "work" is not the chosen profile
+    assert "'base_ulr'" in message and "[profiles.work]" in message and str(path) in message
+
+    path = cfg("[thresholds]\nunimmr_warning = 1.5\n")
+    message = load_error(config_path=path)
+    assert "'unimmr_warning'" in message and "[thresholds]" in message
+    assert "'unimmr_warn'" in message
+
+
+def test_unknown_key_without_close_match(cfg):
+    path = cfg("zzz = 1\n")
+    assert "Unknown key 'zzz'" in load_error(config_path=path)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('interval = "fast"', "interval in {path} must be a number of seconds, not a string."),
+        ("recv_window = 5000.5", "recv_window in {path} must be a whole number of milliseconds, not a decimal number."),
+        ("timeout = true", "timeout in {path} must be a number of seconds, not true/false."),
+        ("base_url = 443", "base_url in {path} must be a URL in quotes, not a whole number."),
+        ("private_key_file = []", "private_key_file in {path} must be a file path in quotes, not an array."),
+        ("api_secret = 123456", "api_secret in {path} must be a string in quotes, not a whole number."),
+        ("thresholds = 3", "thresholds in {path} must be a table ([thresholds]), not a whole number."),
+    ],
+)
+def test_wrong_type_names_key_file_and_expectation(cfg, line, expected):
+    path = cfg(line + "\n")
+    assert load_error(config_path=path) == expected.format(path=path)
+
+
+def test_wrong_threshold_value_is_named(cfg):
+    path = cfg('[thresholds]\nunimmr_warn = "high"\n')
+    message = load_error(config_path=path)
+    assert message == f"unimmr_warn in [thresholds] of {path} must be a number such as 1.5, not 'high'."
+
+
+def test_threshold_strings_and_floats_are_exact_decimals(cfg):
+    path = cfg('[thresholds]\nunimmr_critical = 1.05\nposition_loss_warn = "0.04"\n')
+    thresholds = load_settings(config_path=path, env={}).thresholds
+    assert thresholds.unimmr_critical == Decimal("1.05")
+    assert thresholds.position_loss_warn == Decimal("0.04")
+
+
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ("unimmr_warn = 1.1", "unimmr_warn > unimmr_danger > unimmr_critical"),
+        ("unimmr_critical = 1.3", "unimmr_warn > unimmr_danger > unimmr_critical"),
+        ("position_share_warn = 0.6", "position_share_warn"),
+        ("position_loss_danger = 0.3", "position_loss_warn < position_loss_danger"),
+        ("unimmr_critical = 0", "must be a number above 0"),
+        ("position_share_danger = 1.5", "at most 1"),
+    ],
+)
+def test_threshold_order_is_checked(cfg, table, fragment):
+    path = cfg(f"[thresholds]\n{table}\n")
+    message = load_error(config_path=path)
+    assert fragment in message and f"[thresholds] of {path}" in message
+
+
+def test_thresholds_model_defaults_and_order():
+    t = Thresholds()
+    assert t.unimmr_warn > t.unimmr_danger > t.unimmr_critical
+    assert t.position_share_warn < t.position_share_danger
+    assert t.position_loss_warn < t.position_loss_danger < t.position_loss_critical
+    with pytest.raises(ValidationError):
+        Thresholds(unimmr_warn="1.1")
+
+
+# ---------------------------------------------------------------- secret commands
+
+
+def test_secret_command_success(cfg):
+    command = py_command(f"print({SECRET!r})")
+    path = cfg(f'api_key = "{KEY}"\napi_secret_command = {toml_str(command)}\n', mode=0o600)
+    settings = load_settings(config_path=path, env={})
+    assert settings.api_secret.get_secret_value() == SECRET
+    assert settings.has_credentials()
+
+
+def test_secret_command_takes_the_first_line_and_may_live_in_a_world_readable_file(cfg):
+    command = py_command(f"print({SECRET!r}); print('url: https://accounts.example.com')")
+    path = cfg(f"api_key_command = {toml_str(command)}\n", mode=0o644)
+    assert load_settings(config_path=path, env={}).api_key.get_secret_value() == SECRET
+
+
+def test_all_three_secret_commands(cfg):
+    lines = [
+        f"{key}_command = {toml_str(py_command(f'print({value!r})'))}"
+        for key, value in (("api_key", KEY), ("api_secret", SECRET), ("private_key_passphrase", PASSPHRASE))
+    ]
+    settings = load_settings(config_path=cfg("\n".join(lines) + "\n"), env={})
+    assert settings.secret_values() == [KEY, SECRET, PASSPHRASE]
+
+
+def test_secret_command_not_run_when_env_gives_the_secret(cfg, tmp_path):
+    marker = tmp_path / "ran"
+    command = py_command(f"open({str(marker)!r}, 'w').close(); print('x')")
+    path = cfg(f"api_secret_command = {toml_str(command)}\n")
+    settings = load_settings(config_path=path, env={"PMTUI_API_SECRET": SECRET})
+    assert settings.api_secret.get_secret_value() == SECRET
+    assert not marker.exists()
+
+
+def test_secret_command_not_run_when_other_settings_are_wrong(cfg, tmp_path):
+    marker = tmp_path / "ran"
+    command = py_command(f"open({str(marker)!r}, 'w').close(); print('x')")
+    path = cfg(f"api_secret_command = {toml_str(command)}\ninterval = 0.1\n")
+    assert "interval" in load_error(config_path=path)
+    assert not marker.exists()
+
+
+def test_secret_command_failure_names_the_key_and_short_stderr(cfg):
+    code = "import sys; sys.stderr.write('gpg: decryption failed: No secret key\\n'); sys.exit(2)"
+    path = cfg(f"api_secret_command = {toml_str(py_command(code))}\n")
+    message = load_error(config_path=path)
+    assert message == (
+        f"api_secret_command in {path} failed with exit status 2:"
+        " gpg: decryption failed: No secret key."
+    )
+
+
+def test_secret_command_failure_never_echoes_stdout_or_long_stderr(cfg):
+    code = (
+        f"import sys; print({SECRET!r}); sys.stderr.write('got ' + {SECRET!r} + '\\n'); sys.exit(1)"
+    )
+    path = cfg(f"api_key_command = {toml_str(py_command(code))}\n")
+    message = load_error(config_path=path)
+    assert message == f"api_key_command in {path} failed with exit status 1."
+
+    code = "import sys; sys.stderr.write('x' * 500); sys.exit(3)"
+    path = cfg(f"api_key_command = {toml_str(py_command(code))}\n")
+    assert load_error(config_path=path) == f"api_key_command in {path} failed with exit status 3."
+
+
+def test_secret_command_timeout(cfg, monkeypatch):
+    monkeypatch.setattr(config_module, "SECRET_COMMAND_TIMEOUT", 0.5)
+    path = cfg(f"private_key_passphrase_command = {toml_str(py_command('import time; time.sleep(30)'))}\n")
+    message = load_error(config_path=path)
+    assert message.startswith(f"private_key_passphrase_command in {path} did not finish within 0.5")
+
+
+def test_secret_command_missing_program(cfg):
+    path = cfg('api_secret_command = "pmtui-no-such-program --get"\n')
+    message = load_error(config_path=path)
+    assert message == f"api_secret_command in {path} failed: program 'pmtui-no-such-program' was not found."
+
+
+def test_secret_command_prints_nothing(cfg):
+    path = cfg(f"api_secret_command = {toml_str(py_command('pass'))}\n")
+    assert "printed nothing" in load_error(config_path=path)
+
+
+def test_secret_command_bad_quoting(cfg):
+    path = cfg("api_secret_command = \"pass show 'binance\"\n")
+    message = load_error(config_path=path)
+    assert "not a valid command line" in message and "api_secret_command" in message
+
+
+def test_secret_command_from_profile(cfg):
+    command = py_command(f"print({SECRET!r})")
+    path = cfg(f'api_secret = "top-secret"\n[profiles.p]\napi_secret_command = {toml_str(command)}\n')
+    assert load_settings(config_path=path, profile="p", env={}).api_secret.get_secret_value() == SECRET
+    assert load_settings(config_path=path, env={}).api_secret.get_secret_value() == "top-secret"
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def test_plain_http_to_a_remote_host_is_refused(cfg):
+    path = cfg('base_url = "http://papi.example.com"\n')
+    message = load_error(config_path=path)
+    assert message == (
+        f"Refusing plain http:// to papi.example.com (base_url in {path}): API keys must only"
+        " travel over HTTPS (http is allowed for loopback test servers)."
+    )
+
+
+def test_plain_http_from_env_and_for_time_url():
+    message = load_error(env={"PMTUI_BASE_URL": "http://10.0.0.1:8080"})
+    assert "Refusing plain http:// to 10.0.0.1" in message and "PMTUI_BASE_URL" in message
+    message = load_error(overrides={"time_base_url": "http://fapi.binance.com"})
+    assert message.startswith("Refusing plain http:// to fapi.binance.com (time_base_url given on")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "http://127.5.6.7", "http://[::1]:9000", "http://localhost:1234", "http://LOCALHOST"],
+)
+def test_plain_http_to_loopback_is_allowed(url):
+    settings = load_settings(overrides={"base_url": url + "/"}, env={})
+    assert settings.base_url == url
+    assert settings.resolved_time_base_url() == url
+
+
+@pytest.mark.parametrize("url", ["ftp://papi.binance.com", "papi.binance.com", "https://", "https://x.example.com?a=1"])
+def test_malformed_base_url(url):
+    assert "base_url given on the command line must" in load_error(overrides={"base_url": url})
+
+
+def test_credentials_in_url_are_refused_without_echo():
+    message = load_error(overrides={"base_url": f"https://user:{SECRET}@papi.binance.com"})
+    assert "user name or password" in message
+
+
+def test_trailing_slash_stripped(cfg):
+    path = cfg('base_url = "https://papi.example.com/"\ntime_base_url = "https://time.example.com//"\n')
+    settings = load_settings(config_path=path, env={})
+    assert settings.base_url == "https://papi.example.com"
+    assert settings.time_base_url == "https://time.example.com"
+
+
+def test_time_base_url_resolution():
+    assert Settings().resolved_time_base_url() == DEFAULT_TIME_BASE_URL == "https://fapi.binance.com"
+    assert Settings(base_url="https://papi.binance.com/").resolved_time_base_url() == DEFAULT_TIME_BASE_URL
+    custom = Settings(base_url="http://127.0.0.1:9999")
+    assert custom.resolved_time_base_url() == "http://127.0.0.1:9999"
+    explicit = Settings(base_url="http://127.0.0.1:9999", time_base_url="https://fapi.binance.com/")
+    assert explicit.resolved_time_base_url() == "https://fapi.binance.com"
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("value", [60001, 120000])
+def test_recv_window_above_60000_is_refused(cfg, value):
+    path = cfg(f"recv_window = {value}\n")
+    message = load_error(config_path=path)
+    assert message == (
+        f"recv_window in {path} is {value} ms but Binance accepts at most 60000 (one minute);"
+        " the default is 5000."
+    )
+
+
+def test_recv_window_bounds():
+    assert load_settings(overrides={"recv_window": 60000}, env={}).recv_window == 60000
+    assert load_settings(overrides={"recv_window": 1}, env={}).recv_window == 1
+    assert "at least 1 ms" in load_error(overrides={"recv_window": 0})
+
+
+def test_interval_minimum_is_stated_not_clamped(cfg):
+    path = cfg("interval = 0.5\n")
+    message = load_error(config_path=path)
+    assert message.startswith(f"interval in {path} is 0.5 seconds but the minimum is 1:")
+    assert load_settings(overrides={"interval": 1}, env={}).interval == 1.0
+
+
+def test_account_interval_minimum_and_interval_maximum():
+    assert "the minimum is 5" in load_error(overrides={"account_interval": 4.9})
+    assert "the maximum is 3600" in load_error(overrides={"interval": 3601})
+    assert "finite" in load_error(overrides={"interval": float("nan")})
+
+
+def test_nan_in_toml_is_refused(cfg):
+    assert "finite" in load_error(config_path=cfg("interval = nan\n"))
+
+
+def test_timeout_bounds():
+    assert "timeout given on the command line must be more than 0" in load_error(overrides={"timeout": 0})
+    assert load_settings(overrides={"timeout": 0.5}, env={}).timeout == 0.5
+
+
+def test_settings_direct_construction_validates():
+    with pytest.raises(ValidationError):
+        Settings(interval=0.2)
+    with pytest.raises(ValidationError):
+        Settings(base_url="http://example.com")
+    with pytest.raises(ValidationError):
+        Settings(api_secret="x", private_key_file=Path("/k.pem"))
+
+
+# ---------------------------------------------------------------- secrets never shown
+
+
+def test_secrets_never_in_repr_str_or_dump(cfg):
+    path = cfg(
+        f'api_key = "{KEY}"\napi_secret = {toml_str(SECRET)}\n'
+        f"private_key_passphrase = {toml_str(PASSPHRASE)}\n"
+    )
+    settings = load_settings(config_path=path, env={})
+    shown = [
+        repr(settings),
+        str(settings),
+        str(settings.model_dump()),
+        settings.model_dump_json(),
+        repr(settings.api_secret),
+        f"{settings.api_secret}",
+    ]
+    for text in shown:
+        for secret in (KEY, SECRET, PASSPHRASE):
+            assert secret not in text
+    assert settings.api_secret.get_secret_value() == SECRET
+    assert settings.secret_values() == [KEY, SECRET, PASSPHRASE]
+
+
+def test_secrets_never_in_error_messages(cfg):
+    # Errors raised while secrets are loaded: each message goes through load_error's check.
+    base = f'api_key = "{KEY}"\napi_secret = {toml_str(SECRET)}\n'
+    load_error(config_path=cfg(base + "interval = 0\n"))
+    load_error(config_path=cfg(base + "bogus = 1\n"))
+    load_error(config_path=cfg(base + "oops\n"))
+    load_error(config_path=cfg(base + 'base_url = "http://example.com"\n'))
+    load_error(config_path=cfg(base, mode=0o644) if os.name != "nt" else cfg(base + "x=1\n"))
+    load_error(env={"PMTUI_API_SECRET": SECRET}, overrides={"api_key": KEY, "interval": "x"})
+    load_error(env={"PMTUI_API_SECRET": SECRET, "PMTUI_PRIVATE_KEY_FILE": "/k.pem"})
+    # A mistyped secret is named without echoing the value.
+    message = load_error(config_path=cfg(f"api_secret = [{toml_str(SECRET)}]\n"))
+    assert message.startswith("api_secret in ")
+
+
+def test_blank_secret_is_refused(cfg):
+    assert "api_key in" in load_error(config_path=cfg('api_key = "  "\n'))
+
+
+# ---------------------------------------------------------------- the example file
+
+
+def test_example_config_loads(tmp_path):
+    example = tmp_path / "config.toml"
+    shutil.copy(REPO / "config.example.toml", example)
+    example.chmod(0o600)
+    settings = load_settings(config_path=example, env={})
+    assert settings == Settings(
+        api_key=settings.api_key, api_secret=settings.api_secret, config_path=example
+    )
+    assert settings.has_credentials()
+    assert "FAKE" in settings.api_key.get_secret_value()
+    local = load_settings(config_path=example, profile="local", env={})
+    assert local.base_url == "http://127.0.0.1:8080" and local.recv_window == 10000
+
+
+def test_example_config_documents_every_field():
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    for key in [*config_module._FILE_KEYS, *Thresholds.model_fields, "[profiles.", "chmod 600"]:
+        assert key in text, key
+    assert "IP" in text and "Enable Reading" in text
+
+
+@posix_only
+def test_example_config_with_loose_mode_is_refused(tmp_path):
+    example = tmp_path / "config.toml"
+    shutil.copy(REPO / "config.example.toml", example)
+    example.chmod(0o644)
+    assert "chmod 600" in load_error(config_path=example)
