@@ -44,9 +44,12 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
+from pmtui.logs import Redactor
 from pmtui.signing import Signer
 
 log = logging.getLogger(__name__)
+# httpx logs each request URL at INFO, signature included: redact it wherever the record goes.
+logging.getLogger("httpx").addFilter(Redactor([]))
 
 DEFAULT_BASE_URL = "https://papi.binance.com"
 DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"

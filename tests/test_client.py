@@ -475,12 +475,6 @@ async def test_debug_log_file_redacts_signatures(make_client, papi_server, tmp_p
         assert secret not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="httpx logs each request URL, signature included, at INFO ('HTTP Request: GET "
-    "...&signature=...'). pmtui.logs redacts only in its own --debug file handler, so any other "
-    "handler (caplog, a root basicConfig, an embedding app) gets the raw signature",
-)
 async def test_http_library_logs_do_not_leak_signatures(client, papi_server, caplog):
     """httpx logs each request URL at INFO; the URL carries the signature."""
     await client.um_account()
