@@ -1,0 +1,101 @@
+"""When to fetch: interval, backoff after faults, staleness. No Textual here.
+
+A Poller wraps one fetch function. The caller (the app's timer, or a headless loop) awaits
+`poll()`, then sleeps `delay()` before the next one, so fetches never overlap. The last good
+result is kept through any number of failures.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Generic, TypeVar
+
+from pmtui.errors import PmtuiError
+
+T = TypeVar("T")
+
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 3600.0
+MAX_BACKOFF = 60.0
+# Data is stale once this many intervals pass without a good fetch (at least STALE_MIN_S).
+STALE_INTERVALS = 3
+STALE_MIN_S = 5.0
+
+
+@dataclass
+class Poller(Generic[T]):
+    fetch: Callable[[], Awaitable[T]]
+    interval: float = 2.0
+    min_interval: float = MIN_INTERVAL
+    #: Seconds the client still refuses to send (a ban or Retry-After), if it can tell.
+    blocked_for: Callable[[], float] = lambda: 0.0
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+
+    data: T | None = None
+    last_ok: float | None = None  # monotonic time of the last good fetch
+    last_ok_wall: float | None = None
+    error: PmtuiError | None = None  # the last fetch's error; None after a good one
+    failures: int = 0  # consecutive failed fetches
+    paused: bool = False
+    polls: int = 0
+    _random: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        self.interval = self.clamp(self.interval)
+
+    def clamp(self, interval: float) -> float:
+        return min(MAX_INTERVAL, max(self.min_interval, interval))
+
+    @property
+    def stopped(self) -> bool:
+        """A fault a person must fix (bad key, bad signature): don't keep knocking."""
+        return self.error is not None and not self.error.retryable
+
+    async def poll(self) -> bool:
+        """Fetch once; remember the result or the error. Never raises PmtuiError."""
+        self.polls += 1
+        try:
+            result = await self.fetch()
+        except PmtuiError as err:
+            self.error = err
+            self.failures += 1
+            return False
+        self.data = result
+        self.error = None
+        self.failures = 0
+        self.last_ok = self.monotonic()
+        self.last_ok_wall = self.wall()
+        return True
+
+    def delay(self) -> float | None:
+        """Seconds until the next fetch; None while paused or stopped (wait for a person)."""
+        if self.paused or self.stopped:
+            return None
+        if self.error is None:
+            return self.interval
+        # Exponential backoff with jitter, never shorter than the interval or a server's wait.
+        backoff = min(MAX_BACKOFF, self.interval * 2 ** (self.failures - 1))
+        backoff *= self._random.uniform(0.8, 1.2)
+        waits = [backoff, self.error.retry_after or 0.0, self.blocked_for()]
+        return max(self.interval, *waits)
+
+    def age(self) -> float | None:
+        """Seconds since the last good fetch."""
+        return None if self.last_ok is None else self.monotonic() - self.last_ok
+
+    def stale_after(self) -> float:
+        return max(STALE_MIN_S, STALE_INTERVALS * self.interval)
+
+    @property
+    def stale(self) -> bool:
+        age = self.age()
+        return age is not None and (self.error is not None or age > self.stale_after())
+
+    def reset_stop(self) -> None:
+        """After a person fixed the cause (or pressed refresh), try again."""
+        if self.stopped:
+            self.error = None
+            self.failures = 0
