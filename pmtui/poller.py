@@ -7,6 +7,7 @@ result is kept through any number of failures.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Awaitable, Callable, Generic, TypeVar
 from pmtui.errors import PmtuiError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 3600.0
@@ -61,6 +63,14 @@ class Poller(Generic[T]):
             result = await self.fetch()
         except PmtuiError as err:
             self.error = err
+            self.failures += 1
+            return False
+        except Exception as err:  # a bug, not a fault: keep the data and say so plainly
+            log.debug("unexpected error while fetching", exc_info=True)
+            self.error = PmtuiError(
+                f"Unexpected internal error while fetching ({type(err).__name__}); "
+                "retrying. Run with --debug for details."
+            )
             self.failures += 1
             return False
         self.data = result
