@@ -1,0 +1,305 @@
+"""The Textual dashboard. The poller fills the data; widgets only render views of it.
+
+A fetch runs in a worker; the next one is armed with a timer only after it finished, so fetches
+never overlap and a slow exchange slows the dashboard down instead of piling requests up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
+from textual.worker import Worker, WorkerState
+
+from pmtui import filters
+from pmtui.client import PapiClient
+from pmtui.config import Settings
+from pmtui.models import UmAccount
+from pmtui.poller import Poller
+from pmtui.views import AccountView, PositionRow, build_view
+from pmtui.widgets.assets import AssetsTable
+from pmtui.widgets.detail import DetailScreen
+from pmtui.widgets.help import HelpScreen
+from pmtui.widgets.positions import PositionsTable
+from pmtui.widgets.status import StatusBar, StatusInfo
+from pmtui.widgets.summary import SummaryBar
+
+log = logging.getLogger(__name__)
+
+# The steps `+` and `-` move the refresh interval through, in seconds.
+INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
+
+
+class PmtuiApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pmtui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("r", "refresh_now", "Refresh"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("slash", "filter", "Filter"),
+        Binding("a", "toggle_all", "All rows"),
+        Binding("plus", "slower", "Slower", key_display="+", show=False),
+        Binding("minus", "faster", "Faster", key_display="-", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, *, settings: Settings, client: PapiClient, title: str) -> None:
+        super().__init__()
+        self.settings = settings
+        self.client = client
+        self.account_title = title
+        self.poller: Poller[UmAccount] = Poller(
+            fetch=client.um_account, interval=settings.interval, blocked_for=client.blocked_for
+        )
+        self.view: AccountView | None = None
+        self.filter_text = ""
+        self.show_all = False
+        self._fetching = False
+        self._timer: Timer | None = None
+        self._next_at: float | None = None
+        self._last_error_kind: str | None = None
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(self.account_title, id="summary")
+        yield AssetsTable(id="assets")
+        yield Input(placeholder="filter: btc  side:long  asset:USDC  loss  profit  level:warn",
+                    id="filter")
+        yield PositionsTable(id="positions")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#assets").border_title = "Assets"
+        self.query_one("#filter").display = False
+        self.query_one(PositionsTable).focus()
+        self._title_positions()
+        self.set_interval(1.0, self._tick)
+        self._watch_terminal()
+        self._start_poll()
+
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
+
+    def _watch_terminal(self) -> None:
+        """A dropped SSH session hangs the terminal up: exit instead of spinning on a dead tty."""
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            pass  # not on Unix, or not the main thread (tests)
+
+    # --- polling ----------------------------------------------------------------------------
+
+    def _start_poll(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._next_at = None
+        if self._fetching:
+            return
+        self._fetching = True
+        self.run_worker(self._poll(), name="poll", group="poll", exit_on_error=False)
+
+    async def _poll(self) -> None:
+        try:
+            ok = await self.poller.poll()
+        finally:
+            self._fetching = False
+        self._after_poll(ok)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Poller.poll never raises; this is the last line of defence against a bug.
+        if event.worker.name == "poll" and event.state == WorkerState.ERROR:
+            log.debug("poll worker failed", exc_info=event.worker.error)
+            self._fetching = False
+            self._arm()
+
+    def _after_poll(self, ok: bool) -> None:
+        p = self.poller
+        if ok:
+            self.view = build_view(p.data, self.settings.thresholds)
+            if self._last_error_kind is not None:
+                self.notify("Live data again.", title="Recovered", timeout=3)
+            self._last_error_kind = None
+        elif p.error is not None and p.error.kind != self._last_error_kind:
+            self._last_error_kind = p.error.kind
+            self.notify(p.error.message, title="Refresh failed" if not p.stopped else "Action needed",
+                        severity="error" if p.stopped else "warning", timeout=6)
+        self._render_view()
+        self._arm()
+        self._render_status()
+
+    def _arm(self) -> None:
+        delay = self.poller.delay()
+        if delay is None:
+            self._next_at = None
+            return
+        self._next_at = time.monotonic() + delay
+        self._timer = self.set_timer(delay, self._start_poll)
+
+    # --- rendering --------------------------------------------------------------------------
+
+    def visible_positions(self) -> list[PositionRow]:
+        if self.view is None:
+            return []
+        rows: Iterable[PositionRow] = self.view.positions if self.show_all else self.view.open_positions
+        predicate = filters.parse(self.filter_text)
+        return [r for r in rows if predicate(r)] if predicate else list(rows)
+
+    def _render_view(self) -> None:
+        view = self.view
+        stale = self.poller.stale
+        self.query_one(SummaryBar).show(view, stale)
+        for table in self.query("#assets, #positions"):
+            table.set_class(stale, "-stale")
+        if view is None:
+            return
+        self.query_one(AssetsTable).show(view.visible_assets(self.show_all))
+        self.query_one(PositionsTable).show(self.visible_positions())
+        self._title_positions()
+        if isinstance(self.screen, DetailScreen):
+            self.screen.show(next((r for r in view.positions if r.key == self.screen.key), None))
+
+    def _title_positions(self) -> None:
+        table = self.query_one(PositionsTable)
+        shown = table.row_count
+        total = len(self.view.positions if self.show_all else self.view.open_positions) if self.view else 0
+        title = f"Positions {shown}" if shown == total else f"Positions {shown} of {total}"
+        title += " (all rows)" if self.show_all else " (open)"
+        if self.filter_text.strip():
+            title += f" · filter: {self.filter_text.strip()}"
+        table.border_title = title
+        table.border_subtitle = f"sort: {table.sort_description}"
+
+    def status_info(self) -> StatusInfo:
+        p = self.poller
+        return StatusInfo(
+            paused=p.paused,
+            stopped=p.stopped,
+            stale=p.stale,
+            error=p.error,
+            age=p.age(),
+            last_ok_wall=p.last_ok_wall,
+            interval=p.interval,
+            next_in=None if self._next_at is None else self._next_at - time.monotonic(),
+            fetching=self._fetching,
+            latency_ms=self.client.latency_ms,
+            used_weight=self.client.used_weight,
+            offset_ms=self.client.time_offset_ms,
+        )
+
+    def _render_status(self) -> None:
+        self.query_one(StatusBar).show(self.status_info())
+
+    def _tick(self) -> None:
+        stale = self.poller.stale
+        if stale != self.query_one("#positions").has_class("-stale"):
+            self._render_view()  # data just aged past the stale limit
+        else:
+            self.query_one(SummaryBar).show(self.view, stale)
+        self._render_status()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_refresh_now(self) -> None:
+        self.poller.reset_stop()
+        self._start_poll()
+        self._render_status()
+
+    def action_toggle_pause(self) -> None:
+        self.poller.paused = not self.poller.paused
+        if self.poller.paused:
+            if self._timer is not None:
+                self._timer.stop()
+            self._next_at = None
+        else:
+            self._start_poll()
+        self._render_status()
+
+    def _step_interval(self, direction: int) -> None:
+        current = self.poller.interval
+        if direction > 0:
+            steps = [s for s in INTERVAL_STEPS if s > current]
+            new = steps[0] if steps else current
+        else:
+            steps = [s for s in INTERVAL_STEPS if s < current]
+            new = steps[-1] if steps else current
+        self.poller.interval = self.poller.clamp(new)
+        if self._timer is not None and not self._fetching:
+            self._start_poll() if self.poller.error is None else None
+        self._render_status()
+
+    def action_slower(self) -> None:
+        self._step_interval(+1)
+
+    def action_faster(self) -> None:
+        self._step_interval(-1)
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self._render_view()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.display and not self.filter_text:
+            return
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self.query_one(PositionsTable).focus()
+        self._render_view()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value
+            self._render_view()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.display = bool(event.value.strip())
+            self.query_one(PositionsTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "positions" or self.view is None:
+            return
+        key = event.row_key.value
+        row = next((r for r in self.view.positions if r.key == key), None)
+        if row is not None:
+            self.push_screen(DetailScreen(key, row))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Refresh now", "Fetch the account now (r)", self.action_refresh_now)
+        yield SystemCommand("Pause or resume", "Stop or restart refreshing (p)", self.action_toggle_pause)
+        yield SystemCommand("Filter positions", "Narrow positions by symbol, side, asset… (/)",
+                            self.action_filter)
+        yield SystemCommand("Show all rows", "Toggle zero positions and assets (a)", self.action_toggle_all)
+        yield SystemCommand("Sort positions", "Sort by the next column (s)",
+                            self.query_one(PositionsTable).action_cycle_sort)
+        yield SystemCommand("Reverse sort", "Reverse the positions sort (S)",
+                            self.query_one(PositionsTable).action_reverse_sort)
+        yield SystemCommand("Refresh less often", "Longer interval (+)", self.action_slower)
+        yield SystemCommand("Refresh more often", "Shorter interval (-)", self.action_faster)
+        yield SystemCommand("Help", "Keys and colours (?)", self.action_help)

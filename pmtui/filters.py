@@ -1,0 +1,53 @@
+"""The positions filter language: space-separated terms, all of which must hold.
+
+    btc            symbol contains "btc" (any case)
+    side:long      long positions (side:short, side:both likewise)
+    asset:USDC     margined in USDC (the symbol's quote asset)
+    loss / profit  unrealised PnL below / above zero
+    level:warn     health at least warn (warn, danger, critical)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pmtui.health import Level
+from pmtui.views import PositionRow
+
+Predicate = Callable[[PositionRow], bool]
+_LEVELS = {lvl.label: lvl for lvl in Level} | {"crit": Level.CRITICAL}
+
+
+def _side(value: str) -> Predicate:
+    v = value.lower()
+    if v in ("long", "l"):
+        return lambda r: r.position.is_open and r.position.is_long
+    if v in ("short", "s"):
+        return lambda r: r.position.is_open and not r.position.is_long
+    return lambda r: r.position.positionSide.lower() == v
+
+
+def _term(term: str) -> Predicate:
+    lower = term.lower()
+    name, sep, value = lower.partition(":")
+    if sep and value:
+        if name == "side":
+            return _side(value)
+        if name == "asset":
+            return lambda r: r.position.symbol.lower().endswith(value)
+        if name == "level" and value in _LEVELS:
+            wanted = _LEVELS[value]
+            return lambda r: r.level >= wanted
+    if lower == "loss":
+        return lambda r: r.position.unrealizedProfit < 0
+    if lower == "profit":
+        return lambda r: r.position.unrealizedProfit > 0
+    return lambda r: lower in r.position.symbol.lower()
+
+
+def parse(text: str) -> Predicate | None:
+    """A predicate for the filter text, or None when the text filters nothing."""
+    terms = [_term(t) for t in text.split()]
+    if not terms:
+        return None
+    return lambda row: all(t(row) for t in terms)

@@ -1,0 +1,69 @@
+"""The `?` help screen: every key, and what the colours and marks mean."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from pmtui import filters
+
+KEYS = [
+    ("↑ ↓  j k", "move the cursor"),
+    ("PgUp PgDn  g G", "page up / down, top / bottom"),
+    ("tab", "switch between the assets and positions tables"),
+    ("enter", "details of the position under the cursor"),
+    ("s / S", "sort by the next column / reverse the sort (or click a header)"),
+    ("/", "filter positions (esc clears)"),
+    ("a", "show all positions, zero ones too / only open ones"),
+    ("r", "refresh now (also retries after an error you fixed)"),
+    ("p", "pause / resume refreshing"),
+    ("+ / -", "refresh less / more often"),
+    ("ctrl+p", "command palette"),
+    ("?", "this help"),
+    ("q", "quit"),
+]
+
+LEVELS = [
+    ("✓ OK", "level--ok", "uniMMR-like ratio above 1.5: normal"),
+    ("▲ WARN", "level--warn", "1.2 – 1.5: Binance's margin-call band"),
+    ("◆ DANGER", "level--danger", "1.05 – 1.2: reduce-only, new orders refused"),
+    ("✖ CRITICAL", "level--critical", "1.05 or below: liquidation"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(id="help-body")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#help-box")
+        box.border_title = "pmtui help"
+        box.border_subtitle = "esc to close"
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold")
+        keys.add_column()
+        for key, what in KEYS:
+            keys.add_row(key, what)
+        table_style = self.app.query_one("PositionsTable")
+        levels = Table.grid(padding=(0, 2))
+        levels.add_column()
+        levels.add_column()
+        for badge, cls, what in LEVELS:
+            levels.add_row(Text(f" {badge} ", style=table_style.style(cls)), what)
+        body = Table.grid()
+        body.add_row(keys)
+        body.add_row("")
+        body.add_row(Text("Health (accounts and assets: balance / maintenance margin)", style="bold"))
+        body.add_row(levels)
+        body.add_row("")
+        body.add_row(Text("Filter terms", style="bold"))
+        body.add_row(Text(filters.__doc__.split("\n", 2)[2].rstrip()))
+        self.query_one("#help-body", Static).update(body)

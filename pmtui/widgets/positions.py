@@ -1,0 +1,58 @@
+"""The positions table: one row per (symbol, side), most important columns first so an
+80-column terminal shows what matters without scrolling sideways."""
+
+from __future__ import annotations
+
+import time
+
+from pmtui import fmt
+from pmtui.views import PositionRow
+from pmtui.widgets.table import Cell, Column, KeyedTable
+
+_LEVEL_MARK = {0: "✓", 1: "▲", 2: "◆", 3: "✖"}
+
+
+class PositionsTable(KeyedTable):
+    COLUMNS = (
+        Column("health", "", width=2),
+        Column("symbol", "Symbol", numeric=False),
+        Column("side", "Side", width=7, numeric=False),
+        Column("notional", "Notional"),
+        Column("upnl", "uPnL"),
+        Column("share", "MM%"),
+        Column("mm", "Maint."),
+        Column("amount", "Amount"),
+        Column("im", "Initial"),
+        Column("age", "Upd."),
+    )
+    DEFAULT_SORT = ("mm", True)  # largest maintenance margin first: what drives the risk
+    TIE_COLUMN = "symbol"
+
+    def cells(self, row: PositionRow, now: float) -> list[Cell]:
+        p = row.position
+        level_style = self.level_style(row.level)
+        if p.is_open:
+            long = p.is_long
+            side = Cell("↑ LONG" if long else "↓ SHORT", sort_key=(0 if long else 1, p.positionSide),
+                        style=self.style("side--long" if long else "side--short"), justify="left")
+        else:
+            side = Cell(p.positionSide if p.positionSide != "BOTH" else "—", sort_key=(2, p.positionSide),
+                        style=self.style("muted"), justify="left")
+        pnl = p.unrealizedProfit
+        pnl_style = self.pnl_style(pnl)
+        return [
+            Cell(_LEVEL_MARK[row.level], sort_key=row.level, style=level_style, justify="center"),
+            Cell(p.symbol, style="bold" if p.is_open else self.style("muted"), justify="left"),
+            side,
+            Cell(fmt.money(abs(p.notional)), sort_key=abs(p.notional)),
+            Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl), style=pnl_style),
+            Cell(fmt.percent(row.share), sort_key=row.share, style=level_style if row.share else ""),
+            Cell(fmt.money(p.maintMargin), sort_key=p.maintMargin),
+            Cell(fmt.amount(p.positionAmt), sort_key=abs(p.positionAmt)),
+            Cell(fmt.money(p.initialMargin), sort_key=p.initialMargin),
+            Cell(fmt.since_ms(p.updateTime, now), sort_key=-p.updateTime, style=self.style("muted")),
+        ]
+
+    def show(self, rows: list[PositionRow]) -> bool:
+        now = time.time()
+        return self.set_rows({r.key: self.cells(r, now) for r in rows})

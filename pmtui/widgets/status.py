@@ -1,0 +1,77 @@
+"""The status bar: is what I see current, and if not, why not — in one sentence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from pmtui import fmt
+from pmtui.errors import PmtuiError
+from pmtui.widgets.styles import STYLE_CLASSES, Styled
+
+# Show the clock offset once it is large enough to matter to a person.
+OFFSET_SHOWN_MS = 1000
+WEIGHT_LIMIT = 6000
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """Everything the bar shows, gathered by the app from the poller and the client."""
+
+    paused: bool
+    stopped: bool
+    stale: bool
+    error: PmtuiError | None
+    age: float | None  # seconds since the last good update
+    last_ok_wall: float | None
+    interval: float
+    next_in: float | None  # seconds until the next fetch; None: none armed
+    fetching: bool
+    latency_ms: float | None
+    used_weight: int | None
+    offset_ms: int | None
+
+
+class StatusBar(Styled, Static):
+    COMPONENT_CLASSES = STYLE_CLASSES
+
+    def show(self, info: StatusInfo) -> None:
+        self.update(self.render_text(info))
+
+    def state_word(self, info: StatusInfo) -> tuple[str, str]:
+        if info.stopped:
+            return "ERROR", "state--error"
+        if info.paused:
+            return "PAUSED", "state--paused"
+        if info.error is not None or info.stale:
+            return "STALE", "state--stale"
+        if info.age is None:
+            return "CONNECTING", "state--paused"
+        return "LIVE", "state--live"
+
+    def render_text(self, info: StatusInfo) -> Text:
+        word, style = self.state_word(info)
+        text = Text(no_wrap=False, overflow="fold")
+        text.append(f" {word} ", style=self.style(style))
+        if info.last_ok_wall is not None:
+            text.append(f" {fmt.clock_time(info.last_ok_wall)} ({fmt.age(info.age)} ago)")
+        if info.fetching:
+            text.append(" · fetching…")
+        elif info.next_in is not None:
+            text.append(f" · next {max(0, round(info.next_in))}s of {info.interval:g}s")
+        else:
+            text.append(f" · every {info.interval:g}s")
+        if info.latency_ms is not None:
+            text.append(f" · {info.latency_ms:.0f} ms")
+        if info.used_weight is not None:
+            text.append(f" · weight {info.used_weight}/{WEIGHT_LIMIT}")
+        if info.offset_ms is not None and abs(info.offset_ms) >= OFFSET_SHOWN_MS:
+            text.append(f" · clock {info.offset_ms / 1000:+.1f}s", style=self.style("level--warn"))
+        if info.error is not None:
+            text.append("\n ")
+            text.append(info.error.message, style=self.style("state--error" if info.stopped else "state--stale"))
+            if info.stopped:
+                text.append(" Fix it, then press r.")
+        return text

@@ -1,0 +1,28 @@
+"""Colours are defined once, in app.tcss, as component classes; widgets read them from there
+(so themes can change them) instead of naming colours in code."""
+
+from __future__ import annotations
+
+from rich.style import Style
+
+from pmtui.health import Level
+
+STYLE_CLASSES = {
+    "level--ok", "level--warn", "level--danger", "level--critical",
+    "pnl--up", "pnl--down", "side--long", "side--short", "muted",
+    "state--live", "state--stale", "state--error", "state--paused",
+}
+
+
+class Styled:
+    """Mixin for widgets that colour rich Text by health level or meaning. Textual collects
+    COMPONENT_CLASSES only from widget classes, so each user sets `COMPONENT_CLASSES = STYLE_CLASSES`."""
+
+    def style(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)  # type: ignore[attr-defined]
+
+    def level_style(self, level: Level) -> Style:
+        return self.style(f"level--{level.label}")
+
+    def pnl_style(self, value) -> Style:
+        return self.style("pnl--up" if value > 0 else "pnl--down" if value < 0 else "muted")

@@ -1,0 +1,53 @@
+"""The header: who this is, how healthy the account is, the money totals, and the clock."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from pmtui import fmt
+from pmtui.views import AccountView
+from pmtui.widgets.styles import STYLE_CLASSES, Styled
+
+
+class SummaryBar(Styled, Static):
+    COMPONENT_CLASSES = STYLE_CLASSES
+
+    def __init__(self, title: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self.view: AccountView | None = None
+
+    def on_mount(self) -> None:
+        self.show(None)
+
+    def show(self, view: AccountView | None, stale: bool = False) -> None:
+        self.view = view
+        self.update(self.render_text(stale))
+
+    def render_text(self, stale: bool = False) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f" {self.title} ", style="bold reverse")
+        view = self.view
+        if view is None:
+            line.append("  waiting for the first update…", style=self.style("muted"))
+            line.append(f"\n {fmt.clock_time(time.time())}", style=self.style("muted"))
+            return line
+        t = view.totals
+        line.append("  ")
+        line.append(f" {view.level.badge} ", style=self.level_style(view.level))
+        line.append("  UM ratio ")
+        line.append(fmt.ratio(t.ratio), style="bold")
+        if stale:
+            line.append("  STALE", style=self.style("state--stale"))
+        line.append(f"   {fmt.clock_time(time.time())}", style=self.style("muted"))
+        line.append("\n Margin bal. ")
+        line.append(fmt.money(t.margin_balance), style="bold")
+        line.append("  uPnL ")
+        line.append(fmt.money(t.unrealized, sign=True), style=self.pnl_style(t.unrealized))
+        line.append("  Maint. ")
+        line.append(fmt.money(t.maint_margin), style="bold")
+        line.append(f"  Open {len(view.open_positions)}")
+        return line
