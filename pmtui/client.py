@@ -8,7 +8,6 @@ wait is in force it refuses to send anything and raises the same error again.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import random
 import re
@@ -20,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from pmtui import __version__
+from pmtui.config import is_loopback
 from pmtui.errors import (
     ApiError,
     AuthError,
@@ -73,17 +73,9 @@ AUTH_HELP = (
 _BAN_UNTIL = re.compile(r"banned until (\d{12,14})")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_url(url: str, what: str = "base URL") -> str:
-    """An API URL without its trailing slash; plain http only for loopback test servers."""
+    """An API URL without its trailing slash; plain http only for loopback test servers.
+    (Settings check URLs more thoroughly; this guards clients built without them.)"""
     parts = urlsplit(url.strip())
     host = parts.hostname or ""
     if parts.scheme not in ("http", "https") or not host:

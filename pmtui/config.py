@@ -163,7 +163,7 @@ class Thresholds(BaseModel):
         return self
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     host = host.lower().rstrip(".")
     if host == "localhost":
         return True
@@ -197,7 +197,7 @@ def _check_url(value: str, name: str) -> str:
         raise SettingProblem(
             f"{name}{{where}} must not have a query or fragment (got {shown!r}).", name
         )
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise SettingProblem(
             f"Refusing plain http:// to {host} ({name}{{where}}): API keys must only travel over"
             " HTTPS (http is allowed for loopback test servers).",
