@@ -239,7 +239,8 @@ class PmtuiApp(App[int]):
             new = steps[-1] if steps else current
         self.poller.interval = self.poller.clamp(new)
         if self._timer is not None and not self._fetching:
-            self._start_poll() if self.poller.error is None else None
+            self._timer.stop()  # count the new interval from now
+            self._arm()
         self._render_status()
 
     def action_slower(self) -> None:
