@@ -1,0 +1,778 @@
+"""An embedded, simulated Binance Portfolio Margin exchange, served as an httpx transport.
+
+    client = httpx.AsyncClient(transport=DemoExchange(seed=1), base_url="https://papi.binance.com")
+
+runs pmtui's real client code with no network and no real keys: requests are signed and checked
+the way Binance checks them, request weight is counted, and the account's prices move.
+
+The market moves in *steps*. Each priced endpoint (UM account, account, positionRisk, balance) sees
+the same snapshot until that endpoint is asked again, which advances the market one step. So the
+endpoints of one refresh agree with each other exactly, while any endpoint asked twice in a row shows
+new prices, and one step is one poll round whatever mix of endpoints the poller uses. The
+"margin-call" scenario is a function of the step count, never of wall time, so tests replay it
+exactly.
+
+Simulation arithmetic is float (speed); every money figure is then held in integer units of 1e-8 so
+that the strings sent and the sums over them (crossUnPnl, accountEquity...) agree to the last digit.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import json
+import math
+import random
+import string
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+# Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
+DEMO_API_KEY = "pmtui-demo-key"
+DEMO_API_SECRET = "pmtui-demo-secret"
+
+SCENARIOS = ("normal", "margin-call")
+
+_UNIT = 10**8  # money is held as integer units of 1e-8, Binance's balance precision
+_JSON_SEPARATORS = (",", ":")
+
+# --- the market --------------------------------------------------------------------------------
+
+# Well-known bases: reference price, price decimals, quantity decimals.
+_BASES: dict[str, tuple[float, int, int]] = {
+    "BTC": (64850.0, 1, 3), "ETH": (3412.0, 2, 3), "SOL": (148.3, 2, 0), "BNB": (581.4, 2, 2),
+    "XRP": (0.5234, 4, 1), "DOGE": (0.12345, 5, 0), "ADA": (0.4521, 4, 0), "AVAX": (35.12, 3, 0),
+    "LINK": (14.52, 3, 2), "DOT": (6.987, 3, 1), "LTC": (81.23, 2, 3), "TRX": (0.12121, 5, 0),
+    "BCH": (382.5, 2, 3), "ATOM": (8.123, 3, 2), "NEAR": (5.512, 3, 0), "APT": (8.95, 4, 1),
+    "ARB": (1.1023, 4, 1), "OP": (2.312, 4, 1), "SUI": (1.0345, 4, 1), "FIL": (5.812, 3, 1),
+    "INJ": (24.85, 3, 1), "UNI": (7.512, 3, 0), "AAVE": (95.4, 2, 1), "ETC": (26.14, 3, 2),
+    "1000PEPE": (0.010523, 7, 0), "WIF": (2.4123, 4, 1), "TIA": (7.89, 4, 0), "SEI": (0.4512, 4, 0),
+    "ORDI": (35.21, 3, 1), "TON": (6.512, 4, 1), "FET": (1.512, 4, 0), "RUNE": (5.123, 3, 0),
+    "LDO": (1.912, 4, 0), "STX": (1.823, 4, 0), "XLM": (0.1045, 5, 0), "HBAR": (0.0812, 5, 0),
+}
+# Listed first, in this order, so even a small market has the symbols people look for. The USDC
+# contracts share their USDT twin's base price.
+_NAMED = (
+    "BTCUSDT", "ETHUSDT", "SOLUSDT", "BTCUSDC", "ETHUSDC", "BNBUSDT", "XRPUSDT", "DOGEUSDT",
+    "SOLUSDC", "ADAUSDT", "AVAXUSDT", "LINKUSDT", "DOTUSDT", "LTCUSDT", "BNBUSDC", "TRXUSDT",
+    "BCHUSDT", "ATOMUSDT", "NEARUSDT", "APTUSDT", "ARBUSDT", "OPUSDT", "SUIUSDT", "XRPUSDC",
+    "FILUSDT", "INJUSDT", "UNIUSDT", "AAVEUSDT", "ETCUSDT", "1000PEPEUSDT", "WIFUSDT", "DOGEUSDC",
+    "TIAUSDT", "SEIUSDT", "ORDIUSDT", "TONUSDT", "FETUSDT", "RUNEUSDT", "LDOUSDT", "STXUSDT",
+    "XLMUSDT", "HBARUSDT",
+)
+_USDC_BASIS = 0.99985  # USDC contracts trade a hair below their USDT twins
+
+
+@dataclass(frozen=True, slots=True)
+class _Symbol:
+    name: str
+    quote: str  # the margin asset: USDT or USDC
+    base: int  # index into the exchange's base price list
+    basis: float  # this contract's price as a multiple of the base price
+    price_dp: int
+    qty_dp: int
+
+
+def _build_market(rng: random.Random, count: int) -> tuple[list[_Symbol], list[float]]:
+    """`count` symbols (named ones first, then invented ones) and their bases' reference prices."""
+    symbols: list[_Symbol] = []
+    prices: list[float] = []
+    index: dict[str, int] = {}
+    for name in _NAMED[:count]:
+        base, quote = name[:-4], name[-4:]
+        price, price_dp, qty_dp = _BASES[base]
+        if base not in index:
+            index[base] = len(prices)
+            prices.append(price)
+        basis = _USDC_BASIS if quote == "USDC" else 1.0
+        symbols.append(_Symbol(name, quote, index[base], basis, price_dp, qty_dp))
+    taken = set(_BASES) | {"USDT", "USDC"}
+    while len(symbols) < count:
+        base = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 5)))
+        if base in taken:
+            continue
+        taken.add(base)
+        price = math.exp(rng.uniform(math.log(0.002), math.log(300.0)))
+        magnitude = math.floor(math.log10(price))
+        price_dp = min(7, max(0, 4 - magnitude))  # a tick of about 1 bp
+        qty_dp = min(3, max(0, magnitude + 1))  # a quantity step worth about a dollar or less
+        symbols.append(_Symbol(base + "USDT", "USDT", len(prices), 1.0, price_dp, qty_dp))
+        prices.append(round(price, price_dp))
+    return symbols, prices
+
+
+# --- margin tiers --------------------------------------------------------------------------------
+
+# (notional cap, maintenance rate, max leverage), shaped like Binance's brackets. The maintenance
+# amount `cum` deducted per tier keeps the margin continuous across the tier edges.
+_BRACKETS = (
+    (50_000, 0.004, 125),
+    (250_000, 0.005, 75),
+    (1_000_000, 0.01, 50),
+    (10_000_000, 0.02, 20),
+    (50_000_000, 0.025, 10),
+)
+
+
+def _with_cum() -> tuple[tuple[float, float, float, int], ...]:
+    out, cum, prev_cap, prev_rate = [], 0.0, 0.0, 0.0
+    for cap, rate, max_leverage in _BRACKETS:
+        cum += prev_cap * (rate - prev_rate)
+        out.append((cap, rate, cum, max_leverage))
+        prev_cap, prev_rate = cap, rate
+    return tuple(out)
+
+
+_TIERS = _with_cum()
+_LEVERAGES = (5, 10, 20, 25, 50, 75)
+
+
+def _tier(notional: float) -> tuple[float, float]:
+    """(maintenance rate, maintenance amount) for an absolute notional."""
+    for cap, rate, cum, _ in _TIERS:
+        if notional <= cap:
+            return rate, cum
+    _, rate, cum, _ = _TIERS[-1]
+    return rate, cum
+
+
+def _max_notional(leverage: int) -> int:
+    return max(cap for cap, _, _, max_leverage in _TIERS if max_leverage >= leverage)
+
+
+# --- the book ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Leg:
+    symbol: _Symbol
+    side: str  # BOTH (one-way mode), LONG or SHORT (hedge mode)
+    amt: float  # signed quantity: negative is short
+    entry: float
+    leverage: int
+    update_ms: int
+    row: int  # index of this leg's row in the UM account's positions list
+
+
+_BOOK_SIZE = 12  # open positions in a one-way book
+_CORE = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BTCUSDC")  # always held when listed: the large ones
+_LARGE = ((2e6, 3.5e6), (1e6, 2e6), (4e5, 9e5))  # notional ranges of the first three positions
+_FEE = 0.0004  # taker fee, for the break-even price
+
+
+def _pick_symbols(rng: random.Random, market: list[_Symbol]) -> list[_Symbol]:
+    count = min(_BOOK_SIZE, len(market))
+    by_name = {s.name: s for s in market}
+    picked = [by_name[name] for name in _CORE if name in by_name][:count]
+    rest = [s for s in market if s.name not in _CORE]
+    return picked + rng.sample(rest, count - len(picked))
+
+
+def _lot(quantity: float, qty_dp: int) -> float:
+    """A quantity rounded to the symbol's step, and never below one step."""
+    return max(10.0**-qty_dp, round(quantity, qty_dp))
+
+
+def _leverage_for(rng: random.Random, notional: float, large: bool) -> int:
+    """Near the highest the bracket allows, as PM traders do: it keeps initial margin below equity."""
+    allowed = [lev for lev in _LEVERAGES if _max_notional(lev) >= notional * 1.2]
+    return allowed[-1] if large else rng.choice(allowed[-2:])
+
+
+def _open_book(
+    rng: random.Random, market: list[_Symbol], marks: list[float], hedge: bool, now_ms: int
+) -> list[_Leg]:
+    """About a dozen positions: three large, longs and shorts mixed, about half of them losing.
+
+    `marks` are the opening marks by market index. Entries sit 0.2%-4% away from them.
+    """
+    picked = _pick_symbols(rng, market)
+    sides = [1 if i % 2 == 0 else -1 for i in range(len(picked))]
+    losing = [i % 2 == 1 for i in range(len(picked))]
+    rng.shuffle(sides)
+    rng.shuffle(losing)
+    position = {s.name: i for i, s in enumerate(market)}
+    legs = []
+    for i, sym in enumerate(picked):
+        mark = marks[position[sym.name]]
+        large = i < len(_LARGE)
+        notional = rng.uniform(*_LARGE[i]) if large else math.exp(rng.uniform(math.log(5e3), math.log(3e5)))
+        offset = rng.uniform(0.002, 0.01) if large else rng.uniform(0.005, 0.04)
+        amt = sides[i] * _lot(notional / mark, sym.qty_dp)
+        # A loser's entry is on the wrong side of the mark: above it for a long, below for a short.
+        entry = mark * (1 + sides[i] * (offset if losing[i] else -offset))
+        leverage = _leverage_for(rng, abs(amt) * mark, large)
+        side = ("LONG" if amt > 0 else "SHORT") if hedge else "BOTH"
+        legs.append(_Leg(sym, side, amt, entry, leverage, _opened_at(rng, now_ms), 0))
+    if hedge:
+        legs += _opposite_legs(rng, legs[: min(3, len(legs))], marks, position, now_ms)
+    for leg in legs:
+        i = position[leg.symbol.name]
+        leg.row = (2 * i + (leg.side == "SHORT")) if hedge else i
+    return legs
+
+
+def _opposite_legs(
+    rng: random.Random, legs: list[_Leg], marks: list[float], position: dict[str, int], now_ms: int
+) -> list[_Leg]:
+    """Hedge mode: a smaller leg the other way on a few symbols, so they hold long and short at once."""
+    out = []
+    for leg in legs:
+        sym = leg.symbol
+        amt = -math.copysign(_lot(abs(leg.amt) * rng.uniform(0.3, 0.7), sym.qty_dp), leg.amt)
+        entry = marks[position[sym.name]] * (1 + rng.uniform(-0.01, 0.01))
+        side = "LONG" if amt > 0 else "SHORT"
+        out.append(_Leg(sym, side, amt, entry, leg.leverage, _opened_at(rng, now_ms), 0))
+    return out
+
+
+def _opened_at(rng: random.Random, now_ms: int) -> int:
+    return now_ms - rng.randrange(60_000, 7 * 86_400_000)
+
+
+# --- per-step views ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _LegView:
+    leg: _Leg
+    mark: float
+    upnl: int  # money in units of 1e-8
+    notional: int
+    maint: int
+    initial: int
+    rate: float  # the maintenance tier, kept for the liquidation estimate
+    cum: float
+
+
+@dataclass(slots=True)
+class _AssetView:
+    asset: str
+    wallet: int
+    upnl: int
+    maint: int
+    position_im: int
+    order_im: int
+    update_ms: int
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    legs: list[_LegView]
+    assets: list[_AssetView]
+    wallet: int
+    equity: int
+    maint: int
+    initial: int
+
+    @property
+    def uni_mmr(self) -> Decimal:
+        return (Decimal(self.equity) / Decimal(self.maint)).quantize(Decimal("1E-8"))
+
+
+def _units(value: float) -> int:
+    return round(value * _UNIT)
+
+
+def _money(units: int) -> str:
+    """Integer units of 1e-8 -> Binance's 8-decimal string, exactly (no float round trip)."""
+    whole, frac = divmod(abs(units), _UNIT)
+    return f"{'-' if units < 0 else ''}{whole}.{frac:08d}"
+
+
+def _fixed(value: float, places: int) -> str:
+    return f"{value:.{places}f}"
+
+
+def _view_leg(leg: _Leg, mark: float) -> _LegView:
+    notional = leg.amt * mark
+    rate, cum = _tier(abs(notional))
+    return _LegView(
+        leg,
+        mark,
+        upnl=_units(leg.amt * (mark - leg.entry)),
+        notional=_units(notional),
+        maint=_units(abs(notional) * rate - cum),
+        initial=_units(abs(notional) / leg.leverage),
+        rate=rate,
+        cum=cum,
+    )
+
+
+def _status(uni_mmr: Decimal) -> str:
+    """Binance's uniMMR bands."""
+    if uni_mmr > Decimal("1.5"):
+        return "NORMAL"
+    if uni_mmr > Decimal("1.2"):
+        return "MARGIN_CALL"
+    if uni_mmr > Decimal("1.05"):
+        return "REDUCE_ONLY"
+    return "ACTIVE_LIQUIDATION"
+
+
+def _liquidation_price(legs: list[_LegView], snap: _Snapshot) -> float:
+    """Mark at which the account's equity meets its maintenance margin if only this symbol moves.
+
+    Equity(p) = E + net*(p - mark); maintenance(p) = M_other + sum(|amt|*p*rate - cum) with each
+    leg's tier at price p. That is linear within a tier, so solve with today's tiers, re-tier at the
+    answer and solve again: margin is convex in notional, so this settles within one pass per tier.
+    0 when there is no such positive price (a long in a well-funded account).
+    """
+    net = sum(v.leg.amt for v in legs)
+    other_maint = (snap.maint - sum(v.maint for v in legs)) / _UNIT
+    constant = other_maint - snap.equity / _UNIT + net * legs[0].mark
+    tiers = [(v.rate, v.cum) for v in legs]
+    price = 0.0
+    for _ in range(len(_TIERS) + 1):
+        slope = net - sum(abs(v.leg.amt) * rate for v, (rate, _) in zip(legs, tiers))
+        if slope == 0:
+            return 0.0
+        price = (constant - sum(cum for _, cum in tiers)) / slope
+        if price <= 0:
+            return 0.0
+        retiered = [_tier(abs(v.leg.amt) * price) for v in legs]
+        if retiered == tiers:
+            break
+        tiers = retiered
+    return price
+
+
+# --- price path ----------------------------------------------------------------------------------
+
+# Per-step log-price noise and its pull back to the reference price: the pull keeps a demo left
+# running for hours near its starting health instead of wandering off.
+_NOISE = {"normal": (0.0005, 0.01), "margin-call": (0.00015, 0.1)}
+_TARGET_MMR = {"normal": (4.0, 6.0), "margin-call": (2.0, 2.0)}
+_FLOOR_MMR = 0.97  # where the margin-call slide bottoms out (below 1.05: liquidation colour)
+
+# The margin-call cycle in steps: calm, slide, hold at the bottom, recover, rest, repeat. At a 2 s
+# poll the slide takes 160 s: uniMMR passes 1.5 near step 45, 1.2 near 68 and 1.05 near 80.
+_CALM, _FALL, _LOW, _RISE, _REST = 5, 80, 6, 24, 25
+_PERIOD = _CALM + _FALL + _LOW + _RISE + _REST
+
+
+def _stress(step: int) -> float:
+    """How far into the margin-call move the market is at `step`: 0 is none, 1 is the worst."""
+    t = step % _PERIOD
+    if t < _CALM:
+        return 0.0
+    t -= _CALM
+    if t < _FALL:
+        return (t + 1) / _FALL
+    t -= _FALL
+    if t < _LOW:
+        return 1.0
+    t -= _LOW
+    if t < _RISE:
+        return 1.0 - (t + 1) / _RISE
+    return 0.0
+
+
+# --- the transport -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    weight: int
+    signed: bool  # signed routes read the account, and so take part in the step rule
+    handler: str
+
+
+_ROUTES = {
+    "/papi/v2/um/account": _Route(5, True, "_um_account"),
+    "/papi/v1/account": _Route(20, True, "_pm_account"),
+    "/papi/v1/um/positionRisk": _Route(5, True, "_position_risk"),
+    "/papi/v1/balance": _Route(20, True, "_balance"),
+    "/papi/v1/ping": _Route(1, False, "_ping"),
+    "/fapi/v1/time": _Route(1, False, "_time"),
+}
+_ASSETS = ("USDT", "USDC", "BNB")  # BNB: a collateral asset row with nothing in it
+_MAX_RECV_WINDOW = 60_000
+_WEIGHT_WINDOW = 60.0  # seconds
+
+
+class _Reject(Exception):
+    """A Binance-style error: HTTP status, code, message."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def _missing(param: str) -> _Reject:
+    return _Reject(400, -1102, f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.")
+
+
+class DemoExchange(httpx.AsyncBaseTransport):
+    """A simulated Portfolio Margin account behind the real PAPI paths. GET only, no network."""
+
+    def __init__(
+        self,
+        *,
+        hedge: bool = False,
+        scenario: str = "normal",
+        seed: int | None = None,
+        symbols: int = 300,
+        clock: Callable[[], float] = time.time,
+        api_key: str = DEMO_API_KEY,
+        api_secret: str = DEMO_API_SECRET,
+    ) -> None:
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown demo scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+        if symbols < 1:
+            raise ValueError("the demo market needs at least one symbol")
+        #: The seed in use: pass it back to replay a session (chosen at random when None).
+        self.seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+        self.hedge = hedge
+        self.scenario = scenario
+        #: Requests served, errors included.
+        self.requests = 0
+        self._clock = clock
+        self._api_key = api_key
+        self._secret = api_secret.encode()
+        self._rng = random.Random(self.seed)
+        self._weights: deque[tuple[float, int]] = deque()
+        self._used_weight = 0
+
+        self._market, self._prices = _build_market(self._rng, symbols)
+        now_ms = int(clock() * 1000)
+        marks = [round(self._prices[s.base] * s.basis, 8) for s in self._market]
+        self._legs = _open_book(self._rng, self._market, marks, hedge, now_ms)
+        self._zero_rows = self._flat_rows()
+        held = {leg.symbol.base for leg in self._legs}
+        self._noise = {base: 0.0 for base in sorted(held)}
+        self._drift = self._drift_directions()
+        self._stress_scale = 0.0
+        self._fund(now_ms)
+        if scenario == "margin-call":
+            self._stress_scale = self._solve_stress_scale()
+
+        self._step = 0
+        self._seen: set[str] = set()  # endpoints that have seen the current step
+        self._snapshot: _Snapshot | None = None
+
+    @property
+    def step(self) -> int:
+        """Market steps taken so far (one per poll round)."""
+        return self._step
+
+    # -- setup --
+
+    def _flat_rows(self) -> list[bytes]:
+        """Every position row as a flat row, encoded once: only open legs are re-encoded per call.
+
+        A template rather than json.dumps: 2000 rows in well under a millisecond. Symbol names are
+        [A-Z0-9] only, so they need no escaping.
+        """
+        template = (
+            '{"symbol":"%s","initialMargin":"0","maintMargin":"0","unrealizedProfit":"0.00000000",'
+            '"positionSide":"%s","positionAmt":"0","updateTime":0,"notional":"0"}'
+        )
+        sides = ("LONG", "SHORT") if self.hedge else ("BOTH",)
+        return [(template % (sym.name, side)).encode() for sym in self._market for side in sides]
+
+    def _drift_directions(self) -> dict[int, float]:
+        """Per held base, the way the margin-call move goes: against the book's net exposure."""
+        exposure: dict[int, float] = {base: 0.0 for base in self._noise}
+        for leg in self._legs:
+            exposure[leg.symbol.base] += leg.amt * leg.symbol.basis
+        return {base: -math.copysign(1.0, net) if net else 0.0 for base, net in exposure.items()}
+
+    def _fund(self, now_ms: int) -> None:
+        """Set the wallets so the opening uniMMR hits the scenario's target."""
+        low, high = _TARGET_MMR[self.scenario]
+        equity = round(self._rng.uniform(low, high) * sum(v.maint for v in self._opening_views()))
+        upnl = sum(v.upnl for v in self._opening_views())
+        # Keep the wallet comfortably positive whatever the opening PnL: shrink the entry offsets.
+        if upnl > equity // 2:
+            for leg in self._legs:
+                mark = self._mark(leg.symbol, 0)
+                leg.entry = mark + (leg.entry - mark) * (equity / 2 / upnl)
+        for leg in self._legs:  # entries as sent, so PnL recomputed from the strings agrees
+            leg.entry = round(leg.entry, leg.symbol.price_dp + 2)
+        wallet = equity - sum(v.upnl for v in self._opening_views())
+        usdc = int(round(wallet * self._rng.uniform(0.2, 0.35), -6))  # a round number of cents
+        self._wallets = {"USDT": wallet - usdc, "USDC": usdc, "BNB": 0}
+        self._order_im = {"USDT": _units(round(self._rng.uniform(500, 3000), 2)), "USDC": 0, "BNB": 0}
+        self._asset_times = {"USDT": now_ms - 3_600_000, "USDC": now_ms - 7_200_000, "BNB": 0}
+        for leg in self._legs:
+            asset = leg.symbol.quote
+            self._asset_times[asset] = max(self._asset_times[asset], leg.update_ms)
+
+    def _opening_views(self) -> list[_LegView]:
+        return [_view_leg(leg, self._mark(leg.symbol, 0)) for leg in self._legs]
+
+    def _solve_stress_scale(self) -> float:
+        """The size of the margin-call move that takes uniMMR down to _FLOOR_MMR (bisection)."""
+        low, high = 0.0, 0.5
+        for _ in range(40):
+            self._stress_scale = mid = (low + high) / 2
+            snap = self._build_snapshot(step=_CALM + _FALL - 1)
+            if snap.equity / snap.maint > _FLOOR_MMR:
+                low = mid
+            else:
+                high = mid
+        return high
+
+    # -- the market --
+
+    def _mark(self, sym: _Symbol, step: int) -> float:
+        log_move = self._noise.get(sym.base, 0.0)
+        if self._stress_scale:
+            log_move += self._drift.get(sym.base, 0.0) * self._stress_scale * _stress(step)
+        return round(self._prices[sym.base] * sym.basis * math.exp(log_move), 8)
+
+    def _advance(self) -> None:
+        """One step of the seeded walk: geometric, a few bp, pulled gently back to the reference."""
+        sigma, pull = _NOISE[self.scenario]
+        gauss = self._rng.gauss
+        for base, x in self._noise.items():
+            self._noise[base] = x * (1 - pull) + gauss(0.0, sigma)
+        self._step += 1
+        self._snapshot = None
+
+    def _observe(self, path: str) -> _Snapshot:
+        """The snapshot `path` should see: a repeat visit within a step moves the market on."""
+        if path in self._seen:
+            self._advance()
+            self._seen.clear()
+        self._seen.add(path)
+        if self._snapshot is None:
+            self._snapshot = self._build_snapshot(self._step)
+        return self._snapshot
+
+    def _build_snapshot(self, step: int) -> _Snapshot:
+        marks = {leg.symbol.name: self._mark(leg.symbol, step) for leg in self._legs}
+        legs = [_view_leg(leg, marks[leg.symbol.name]) for leg in self._legs]
+        assets = []
+        for asset in _ASSETS:
+            mine = [v for v in legs if v.leg.symbol.quote == asset]
+            assets.append(
+                _AssetView(
+                    asset,
+                    wallet=self._wallets[asset],
+                    upnl=sum(v.upnl for v in mine),
+                    maint=sum(v.maint for v in mine),
+                    position_im=sum(v.initial for v in mine),
+                    order_im=self._order_im[asset],
+                    update_ms=self._asset_times[asset],
+                )
+            )
+        wallet = sum(a.wallet for a in assets)
+        return _Snapshot(
+            legs,
+            assets,
+            wallet=wallet,
+            equity=wallet + sum(a.upnl for a in assets),  # USDT and USDC count 1:1
+            maint=sum(a.maint for a in assets),
+            initial=sum(a.position_im + a.order_im for a in assets),
+        )
+
+    # -- HTTP --
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        now = self._clock()
+        route = _ROUTES.get(request.url.path)
+        used = self._spend(now, route.weight if route and request.method == "GET" else 1)
+        try:
+            if request.method != "GET":
+                raise _Reject(405, -1000, f"Method {request.method} is not supported: the demo exchange answers GET only.")
+            if route is None:
+                raise _Reject(404, -5000, f"Path {request.url.path}, Method GET is invalid")
+            params = self._authenticate(request, now) if route.signed else {}
+            snap = self._observe(request.url.path) if route.signed else None
+            body = getattr(self, route.handler)(snap, params, now)
+        except _Reject as err:
+            body = json.dumps({"code": err.code, "msg": err.msg}).encode()
+            return self._response(err.status, body, used, now)
+        return self._response(200, body, used, now)
+
+    def _response(self, status: int, body: bytes, used: int, now: float) -> httpx.Response:
+        headers = {
+            "Content-Type": "application/json",
+            "X-MBX-USED-WEIGHT-1M": str(used),
+            "Date": email.utils.formatdate(now, usegmt=True),
+        }
+        return httpx.Response(status, headers=headers, content=body)
+
+    def _spend(self, now: float, weight: int) -> int:
+        """Add `weight` at `now`; the weight used in the last 60 s, this request included."""
+        window = self._weights
+        while window and window[0][0] <= now - _WEIGHT_WINDOW:
+            self._used_weight -= window.popleft()[1]
+        window.append((now, weight))
+        self._used_weight += weight
+        return self._used_weight
+
+    def _authenticate(self, request: httpx.Request, now: float) -> dict[str, str]:
+        """Check key, signature and timestamp the way Binance does; the request's parameters."""
+        if request.headers.get("X-MBX-APIKEY") != self._api_key:
+            raise _Reject(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        payload = self._verify_signature(request.url.query)
+        params = dict(parse_qsl(payload.decode("utf-8", "replace"), keep_blank_values=True))
+        timestamp = _int_param(params, "timestamp")
+        recv_window = _int_param(params, "recvWindow") if "recvWindow" in params else 5000
+        if timestamp is None:
+            raise _missing("timestamp")
+        if recv_window is None or not 0 < recv_window <= _MAX_RECV_WINDOW:
+            raise _Reject(400, -1102, f"Param 'recvWindow' must be between 1 and {_MAX_RECV_WINDOW}.")
+        server_ms = int(now * 1000)
+        if timestamp >= server_ms + 1000:
+            raise _Reject(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if server_ms - timestamp > recv_window:
+            raise _Reject(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+        return params
+
+    def _verify_signature(self, query: bytes) -> bytes:
+        """The signed part of the raw query, if `signature` comes last and matches it.
+
+        Anything after the signature ends up in the compared value, so it cannot match.
+        """
+        if query.startswith(b"signature="):
+            payload, signature = b"", query[len(b"signature="):]
+        else:
+            payload, marker, signature = query.rpartition(b"&signature=")
+            if not marker:
+                raise _missing("signature")
+        expected = hmac.new(self._secret, payload, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise _Reject(400, -1022, "Signature for this request is not valid.")
+        return payload
+
+    # -- endpoints: (snapshot, params, now) -> JSON bytes --
+
+    def _ping(self, snap: None, params: dict[str, str], now: float) -> bytes:
+        return b"{}"
+
+    def _time(self, snap: None, params: dict[str, str], now: float) -> bytes:
+        return b'{"serverTime":%d}' % int(now * 1000)
+
+    def _um_account(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
+        rows = self._zero_rows.copy()
+        for v in snap.legs:
+            rows[v.leg.row] = _dumps(_um_position(v))
+        assets = _dumps([_um_asset(a) for a in snap.assets])
+        return b'{"assets":' + assets + b',"positions":[' + b",".join(rows) + b"]}"
+
+    def _pm_account(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
+        uni_mmr = snap.uni_mmr
+        free = max(0, snap.equity - snap.initial)
+        return _dumps(
+            {
+                "uniMMR": str(uni_mmr),
+                "accountEquity": _money(snap.equity),
+                "actualEquity": _money(snap.equity),  # no collateral haircut on USDT/USDC
+                "accountInitialMargin": _money(snap.initial),
+                "accountMaintMargin": _money(snap.maint),
+                "accountStatus": _status(uni_mmr),
+                "virtualMaxWithdrawAmount": _money(min(free, max(0, snap.wallet))),
+                "totalAvailableBalance": _money(free),
+                "totalMarginOpenLoss": _money(0),
+                "updateTime": max(a.update_ms for a in snap.assets),
+            }
+        )
+
+    def _position_risk(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
+        by_symbol: dict[str, list[_LegView]] = {}
+        for v in snap.legs:
+            by_symbol.setdefault(v.leg.symbol.name, []).append(v)
+        wanted = params.get("symbol")
+        rows = [
+            _risk_row(v, _liquidation_price(legs, snap))
+            for name, legs in by_symbol.items()
+            if wanted is None or name == wanted
+            for v in legs
+        ]
+        return _dumps(rows)
+
+    def _balance(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
+        rows = [_balance_row(a) for a in snap.assets]
+        wanted = params.get("asset")
+        if wanted is None:
+            return _dumps(rows)
+        # With `asset`, Binance answers one object; an asset we do not hold is all zeros.
+        match = next((r for r in rows if r["asset"] == wanted), None)
+        return _dumps(match or _balance_row(_AssetView(wanted, 0, 0, 0, 0, 0, 0)))
+
+
+def _int_param(params: dict[str, str], name: str) -> int | None:
+    value = params.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=_JSON_SEPARATORS).encode()
+
+
+def _um_asset(a: _AssetView) -> dict[str, Any]:
+    return {
+        "asset": a.asset,
+        "crossWalletBalance": _money(a.wallet),
+        "crossUnPnl": _money(a.upnl),
+        "maintMargin": _money(a.maint),
+        "initialMargin": _money(a.position_im + a.order_im),
+        "positionInitialMargin": _money(a.position_im),
+        "openOrderInitialMargin": _money(a.order_im),
+        "updateTime": a.update_ms,
+    }
+
+
+def _um_position(v: _LegView) -> dict[str, Any]:
+    leg = v.leg
+    return {
+        "symbol": leg.symbol.name,
+        "initialMargin": _money(v.initial),
+        "maintMargin": _money(v.maint),
+        "unrealizedProfit": _money(v.upnl),
+        "positionSide": leg.side,
+        "positionAmt": _fixed(leg.amt, leg.symbol.qty_dp),
+        "updateTime": leg.update_ms,
+        "notional": _money(v.notional),
+    }
+
+
+def _risk_row(v: _LegView, liquidation: float) -> dict[str, Any]:
+    leg, sym = v.leg, v.leg.symbol
+    break_even = leg.entry * (1 + math.copysign(_FEE, leg.amt))
+    return {
+        "entryPrice": _fixed(leg.entry, sym.price_dp + 2),
+        "breakEvenPrice": _fixed(break_even, sym.price_dp + 2),
+        "leverage": str(leg.leverage),
+        "markPrice": _fixed(v.mark, 8),
+        "maxNotionalValue": str(_max_notional(leg.leverage)),
+        "positionAmt": _fixed(leg.amt, sym.qty_dp),
+        "notional": _money(v.notional),
+        "symbol": sym.name,
+        "unRealizedProfit": _money(v.upnl),
+        "liquidationPrice": _fixed(liquidation, 8) if liquidation else "0",
+        "positionSide": leg.side,
+        "updateTime": leg.update_ms,
+    }
+
+
+def _balance_row(a: _AssetView) -> dict[str, Any]:
+    zero = _money(0)
+    return {
+        "asset": a.asset,
+        "totalWalletBalance": _money(a.wallet),
+        "crossMarginAsset": zero,
+        "crossMarginBorrowed": zero,
+        "crossMarginFree": zero,
+        "crossMarginInterest": zero,
+        "crossMarginLocked": zero,
+        "umWalletBalance": _money(a.wallet),
+        "umUnrealizedPNL": _money(a.upnl),
+        "cmWalletBalance": zero,
+        "cmUnrealizedPNL": zero,
+        "updateTime": a.update_ms,
+        "negativeBalance": zero,
+    }
