@@ -53,13 +53,18 @@ def _to_millis(value: Any) -> int:
     return value
 
 
+def _to_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    # Control characters (an escape sequence in a symbol name) would reach the terminal as-is.
+    if not value.isprintable():
+        raise ValueError("expected printable text, got control characters")
+    return value
+
+
 Money = Annotated[Decimal, BeforeValidator(_to_decimal)]
 Millis = Annotated[int, BeforeValidator(_to_millis)]
-Text = Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else _not_text(v))]
-
-
-def _not_text(value: Any) -> str:
-    raise ValueError(f"expected text, got {type(value).__name__}")
+Text = Annotated[str, BeforeValidator(_to_text)]
 
 
 class WireModel(BaseModel):
@@ -192,7 +197,9 @@ def decode_json(body: bytes) -> Any:
     if body.lstrip()[:1] == b"<":
         raise MalformedResponse("The exchange sent a web page instead of data (a proxy or outage?).")
     try:
-        return json.loads(body, parse_float=Decimal)
+        # parse_constant: a bare NaN/Infinity becomes a Decimal that the models refuse, and that
+        # JSON output writes back as a string, never as the invalid token NaN.
+        return json.loads(body, parse_float=Decimal, parse_constant=Decimal)
     except (ValueError, RecursionError):
         raise MalformedResponse("The exchange sent a response that is not valid JSON (cut off?).") from None
 
@@ -232,6 +239,11 @@ def parse_um_account(data: Any) -> UmAccount:
     what = "UM account"
     assets = _rows(data, "assets", Asset, what)
     positions = _rows(data, "positions", Position, what)
+    # A row's identity is (symbol, positionSide); tables are keyed by it. Should the API repeat a
+    # key, the later row wins (it is the newer one in the list), keeping the first one's place.
+    unique = {p.key: p for p in positions}
+    if len(unique) != len(positions):
+        positions = tuple(unique.values())
     return UmAccount(assets=assets, positions=positions)
 
 
