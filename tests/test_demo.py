@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import statistics
-import time
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -509,24 +507,3 @@ async def test_every_money_field_is_a_decimal_string(demo):
         # Amounts carry the symbol's precision, not a float's noise.
         btc = next(p for p in um["positions"] if p["symbol"] == "BTCUSDT" and p["positionAmt"] != "0")
         assert re.fullmatch(r"-?\d+\.\d{3}", btc["positionAmt"])
-
-
-# --- speed ---------------------------------------------------------------------------------------
-
-
-async def median_build_ms(exchange: DemoExchange, clock: Clock, n: int = 15) -> float:
-    times = []
-    for _ in range(n):
-        url = BASE + signed_url(UM, [("timestamp", str(clock.ms))])
-        request = httpx.Request("GET", url, headers={"X-MBX-APIKEY": DEMO_API_KEY})
-        start = time.perf_counter()
-        resp = await exchange.handle_async_request(request)
-        times.append((time.perf_counter() - start) * 1000)
-        assert resp.status_code == 200
-    return statistics.median(times)
-
-
-async def test_payloads_are_cheap_to_build():
-    clock = Clock()
-    assert await median_build_ms(DemoExchange(seed=1, clock=clock, symbols=300), clock) < 5
-    assert await median_build_ms(DemoExchange(seed=1, clock=clock, symbols=1000, hedge=True), clock) < 30
