@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIME_BASE_URL",
     "Settings",
+    "AlertSettings",
     "SettingProblem",
     "Thresholds",
     "default_config_path",
@@ -110,6 +111,10 @@ class Thresholds(BaseModel):
     position_loss_warn: Decimal = Decimal("0.05")
     position_loss_danger: Decimal = Decimal("0.10")
     position_loss_critical: Decimal = Decimal("0.25")
+    #: A position's distance from mark to liquidation price, as a fraction of the mark price.
+    liq_distance_warn: Decimal = Decimal("0.20")
+    liq_distance_danger: Decimal = Decimal("0.10")
+    liq_distance_critical: Decimal = Decimal("0.05")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -127,6 +132,12 @@ class Thresholds(BaseModel):
         if name.startswith("position_share") and value > 1:
             raise SettingProblem(
                 f"{name}{{where}} is a share of the account's maintenance margin, so it must be"
+                f" at most 1 (got {value}).",
+                f"thresholds.{name}",
+            )
+        if name.startswith("liq_distance") and value > 1:
+            raise SettingProblem(
+                f"{name}{{where}} is a fraction of the mark price (0.10 is 10%), so it must be"
                 f" at most 1 (got {value}).",
                 f"thresholds.{name}",
             )
@@ -160,7 +171,147 @@ class Thresholds(BaseModel):
                 "thresholds.position_loss_critical",
                 "thresholds.position_loss_warn",
             )
+        liq = (self.liq_distance_warn, self.liq_distance_danger, self.liq_distance_critical)
+        if not liq[0] > liq[1] > liq[2]:
+            raise SettingProblem(
+                "Liquidation distance thresholds{where} must fall as risk rises, liq_distance_warn >"
+                " liq_distance_danger > liq_distance_critical, but they are"
+                f" {liq[0]}, {liq[1]} and {liq[2]}.",
+                "thresholds.liq_distance_danger",
+                "thresholds.liq_distance_critical",
+                "thresholds.liq_distance_warn",
+            )
         return self
+
+
+MAX_ALERT_SECONDS = 86400.0
+MAX_COMMAND_TIMEOUT = 300.0
+
+
+class AlertSettings(BaseModel):
+    """The `[alerts]` table: which rules watch the account, and where their events go.
+
+    A rule set to None (``false`` in TOML) is off. Amounts are Decimal; seconds are float.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    #: uniMMR (or, without /papi/v1/account, the UM margin ratio) below this.
+    unimmr_below: Decimal | None = Decimal("1.5")
+    #: accountStatus anything but NORMAL.
+    status_not_normal: bool = True
+    #: An open position's distance to its liquidation price below this fraction of mark.
+    liq_distance_below: Decimal | None = Decimal("0.10")
+    #: Total unrealised PnL (USD-like assets) below this amount; off by default.
+    upnl_below: Decimal | None = None
+    #: One position's unrealised PnL below this amount; off by default.
+    position_upnl_below: Decimal | None = None
+    #: No good refresh for this many seconds.
+    stale_for: float | None = 30.0
+    #: Seconds before the same rule and subject may fire again.
+    cooldown: float = 300.0
+    #: A fired rule clears only once the value is this fraction past its threshold.
+    hysteresis: Decimal = Decimal("0.02")
+    #: Also emit an event when a fired rule clears.
+    on_clear: bool = False
+    #: A command run for each event with the event as JSON on stdin (no shell).
+    command: str | None = None
+    command_timeout: float = 10.0
+    #: A desktop notification through notify-send, when it is installed.
+    desktop: bool = False
+
+    @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
+                     "hysteresis", mode="before")
+    @classmethod
+    def _decimal_before(cls, value: Any, info: Any) -> Any:
+        if value is False and info.field_name != "hysteresis":
+            return None  # `false` turns a rule off
+        return _finite_decimal(value)
+
+    @field_validator("stale_for", "cooldown", "command_timeout", mode="before")
+    @classmethod
+    def _seconds_before(cls, value: Any, info: Any) -> Any:
+        if value is False and info.field_name == "stale_for":
+            return None
+        if isinstance(value, bool):
+            raise SettingProblem(
+                f"{info.field_name}{{where}} must be a number of seconds, not true/false.",
+                f"alerts.{info.field_name}",
+            )
+        return value
+
+    @field_validator("status_not_normal", "on_clear", "desktop", mode="before")
+    @classmethod
+    def _strict_bool(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, bool):
+            raise SettingProblem(
+                f"{info.field_name}{{where}} must be true or false.", f"alerts.{info.field_name}"
+            )
+        return value
+
+    @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
+                     "hysteresis")
+    @classmethod
+    def _decimals(cls, value: Decimal | None, info: Any) -> Decimal | None:
+        name = info.field_name
+        if value is None:
+            return None
+        if not value.is_finite():
+            raise SettingProblem(f"{name}{{where}} must be a finite number.", f"alerts.{name}")
+        if name == "unimmr_below" and value <= 0:
+            raise SettingProblem(
+                f"unimmr_below{{where}} must be a number above 0 such as 1.5 (got {value}).",
+                "alerts.unimmr_below",
+            )
+        if name == "liq_distance_below" and not 0 < value <= 1:
+            raise SettingProblem(
+                "liq_distance_below{where} is a fraction of the mark price (0.10 is 10%), so it"
+                f" must be above 0 and at most 1 (got {value}).",
+                "alerts.liq_distance_below",
+            )
+        if name == "hysteresis" and not 0 <= value <= Decimal("0.5"):
+            raise SettingProblem(
+                f"hysteresis{{where}} is a fraction of the threshold (0.02 is 2%), so it must be"
+                f" from 0 to 0.5 (got {value}).",
+                "alerts.hysteresis",
+            )
+        return value
+
+    @field_validator("stale_for", "cooldown", "command_timeout")
+    @classmethod
+    def _seconds(cls, value: float | None, info: Any) -> float | None:
+        name = info.field_name
+        if value is None:
+            return None
+        high = MAX_COMMAND_TIMEOUT if name == "command_timeout" else MAX_ALERT_SECONDS
+        low_ok = value >= 0 if name == "cooldown" else value > 0
+        if not math.isfinite(value) or not low_ok or value > high:
+            low = "from 0" if name == "cooldown" else "more than 0"
+            raise SettingProblem(
+                f"{name}{{where}} must be {low} and at most {high:g} seconds (got {value:g}).",
+                f"alerts.{name}",
+            )
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:  # e.g. "No closing quotation"
+            raise SettingProblem(
+                f"command{{where}} is not a valid command line ({str(exc).lower()}).",
+                "alerts.command",
+            ) from None
+        if not argv:
+            raise SettingProblem("command{where} is empty.", "alerts.command")
+        return value
+
+    def argv(self) -> list[str] | None:
+        """The command split like a shell would (it runs without one), or None."""
+        return shlex.split(self.command) if self.command else None
 
 
 def is_loopback(host: str) -> bool:
@@ -229,6 +380,7 @@ class Settings(BaseModel):
     #: Read timeout in seconds; the connect timeout is min(5, timeout).
     timeout: float = 10.0
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     #: The config file actually read, if any.
     config_path: Path | None = None
 
@@ -368,6 +520,21 @@ _FILE_KEYS: dict[str, str] = {
     "recv_window": "millis",
 }
 _THRESHOLD_KEYS = tuple(Thresholds.model_fields)
+#: Keys of the [alerts] table, with the kind of value each expects.
+_ALERT_KEYS: dict[str, str] = {
+    "unimmr_below": "rule_decimal",
+    "status_not_normal": "bool",
+    "liq_distance_below": "rule_decimal",
+    "upnl_below": "rule_decimal",
+    "position_upnl_below": "rule_decimal",
+    "stale_for": "rule_seconds",
+    "cooldown": "seconds",
+    "hysteresis": "decimal",
+    "on_clear": "bool",
+    "command": "command",
+    "command_timeout": "seconds",
+    "desktop": "bool",
+}
 _SECRET_KEYS = frozenset({"api_key", "api_secret", "private_key_passphrase"})
 _COMMANDS = {
     "api_key_command": "api_key",
@@ -396,6 +563,9 @@ _EXPECTED = {
     "seconds": "a number of seconds",
     "millis": "a whole number of milliseconds",
     "decimal": "a number such as 1.5",
+    "bool": "true or false",
+    "rule_decimal": "a number, or false to turn the rule off",
+    "rule_seconds": "a number of seconds, or false to turn the rule off",
 }
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -406,7 +576,7 @@ class _Source:
 
     kind: str  # "file", "env" or "cli"
     path: Path | None = None
-    table: str | None = None  # e.g. 'profiles.work' or 'thresholds'
+    table: str | None = None  # e.g. 'profiles.work', 'thresholds' or 'alerts'
     var: str | None = None
 
     def where(self) -> str:
@@ -508,6 +678,18 @@ def _unknown_key(key: str, where: str, known: Any) -> ConfigError:
 def _check_value(key: str, value: Any, kind: str, source: _Source) -> Any:
     """Check a TOML value's type; return it ready for the model."""
     expected = _EXPECTED[kind]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}{source.where()} must be {expected}, not {_type_name(value)}.")
+        return value
+    if kind.startswith("rule_"):
+        if value is False:
+            return None  # the rule is off
+        if value is True:
+            raise ConfigError(
+                f"{key}{source.where()} must be {expected}; true is not a threshold."
+            )
+        kind = kind.removeprefix("rule_")
     if kind in ("secret", "command", "path", "url"):
         ok = isinstance(value, str)
     elif kind == "millis":
@@ -531,13 +713,28 @@ def _check_value(key: str, value: Any, kind: str, source: _Source) -> Any:
     return value
 
 
-def _table_layers(table: Mapping[str, Any], source: _Source, *, top: bool) -> tuple[_Layer, _Layer]:
-    """Check one table (top level or a profile); return its settings and thresholds layers."""
+def _table_layers(
+    table: Mapping[str, Any], source: _Source, *, top: bool
+) -> tuple[_Layer, _Layer, _Layer]:
+    """Check one table (top level or a profile); return its settings, thresholds and alerts layers."""
     settings: _Layer = {}
     thresholds: _Layer = {}
-    known = [*_FILE_KEYS, "thresholds", *(["profiles"] if top else [])]
+    alerts: _Layer = {}
+    known = [*_FILE_KEYS, "thresholds", "alerts", *(["profiles"] if top else [])]
     for key, value in table.items():
         if key == "profiles" and top:
+            continue
+        if key == "alerts":
+            name_of_table = f"{source.table}.alerts" if source.table else "alerts"
+            inner = _Source("file", source.path, name_of_table)
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"alerts{source.where()} must be a table ([alerts]), not {_type_name(value)}."
+                )
+            for name, item in value.items():
+                if name not in _ALERT_KEYS:
+                    raise _unknown_key(name, inner.where(), _ALERT_KEYS)
+                alerts[name] = (_check_value(name, item, _ALERT_KEYS[name], inner), inner)
             continue
         if key == "thresholds":
             table = f"{source.table}.thresholds" if source.table else "thresholds"
@@ -561,10 +758,12 @@ def _table_layers(table: Mapping[str, Any], source: _Source, *, top: bool) -> tu
             raise ConfigError(
                 f"Both {present[0]} and {present[1]} are set{source.where()}; keep only one."
             )
-    return settings, thresholds
+    return settings, thresholds, alerts
 
 
-def _file_layers(path: Path, data: Mapping[str, Any], profile: str) -> list[tuple[_Layer, _Layer]]:
+def _file_layers(
+    path: Path, data: Mapping[str, Any], profile: str
+) -> list[tuple[_Layer, _Layer, _Layer]]:
     """The top level, then the chosen profile. Every profile is checked, so typos surface early."""
     top_source = _Source("file", path)
     layers = [_table_layers(data, top_source, top=True)]
@@ -613,12 +812,24 @@ def _env_layer(env: Mapping[str, str]) -> _Layer:
     return layer
 
 
-def _override_layers(overrides: Mapping[str, Any]) -> tuple[_Layer, _Layer]:
+def _override_layers(overrides: Mapping[str, Any]) -> tuple[_Layer, _Layer, _Layer]:
     source = _Source("cli")
     settings: _Layer = {}
     thresholds: _Layer = {}
+    alerts: _Layer = {}
     for key, value in overrides.items():
         if value is None or key in ("profile", "config_path"):
+            continue
+        if key == "alerts":
+            if isinstance(value, AlertSettings):
+                value = value.model_dump()
+            if not isinstance(value, Mapping):
+                raise ConfigError("alerts given on the command line must be a table of settings.")
+            for name, item in value.items():
+                if name not in _ALERT_KEYS:
+                    raise _unknown_key(name, source.where(), _ALERT_KEYS)
+                if item is not None:  # None: not given; False turns a rule off
+                    alerts[name] = (item, source)
             continue
         if key == "thresholds":
             if isinstance(value, Thresholds):
@@ -638,7 +849,7 @@ def _override_layers(overrides: Mapping[str, Any]) -> tuple[_Layer, _Layer]:
         if _FILE_KEYS[key] == "command" and not (isinstance(value, str) and value.strip()):
             raise ConfigError(f"{key} given on the command line must be a non-empty command line.")
         settings[key] = (value, source)
-    return settings, thresholds
+    return settings, thresholds, alerts
 
 
 def _resolve_path(value: Any, source: _Source) -> Any:
@@ -724,11 +935,15 @@ def _safe_stderr(stderr: bytes, stdout: str) -> str:
     return line
 
 
-def _build(values: _Layer, thresholds: _Layer, profile: str, config_path: Path | None) -> Settings:
+def _build(
+    values: _Layer, thresholds: _Layer, alerts: _Layer, profile: str, config_path: Path | None
+) -> Settings:
     data: dict[str, Any] = {k: v for k, (v, _) in values.items() if k not in _COMMANDS}
     data["thresholds"] = {k: v for k, (v, _) in thresholds.items()}
+    data["alerts"] = {k: v for k, (v, _) in alerts.items()}
     origins = {k: s for k, (_, s) in values.items()}
     origins.update({f"thresholds.{k}": s for k, (_, s) in thresholds.items()})
+    origins.update({f"alerts.{k}": s for k, (_, s) in alerts.items()})
     try:
         return Settings(profile=profile, config_path=config_path, **data)
     except ValidationError as exc:
@@ -748,7 +963,10 @@ def _explain(exc: ValidationError, origins: Mapping[str, _Source]) -> ConfigErro
     key = ".".join(loc) or "a setting"
     source = origins.get(key)
     name = loc[-1] if loc else key
-    kind = _FILE_KEYS.get(name) or ("decimal" if name in _THRESHOLD_KEYS else None)
+    if loc[:1] == ("alerts",):
+        kind = _ALERT_KEYS.get(name)
+    else:
+        kind = _FILE_KEYS.get(name) or ("decimal" if name in _THRESHOLD_KEYS else None)
     expected = _EXPECTED[kind] if kind else "a valid value"
     if source is None or source.kind != "file":
         expected = expected.removesuffix(" in quotes")
@@ -793,12 +1011,14 @@ def load_settings(
 
     values: _Layer = {}
     thresholds: _Layer = {}
+    alerts: _Layer = {}
     if path is not None:
         data = _read_toml(path)
         _check_file_permissions(path, data)
-        for settings_layer, threshold_layer in _file_layers(path, data, profile):
+        for settings_layer, threshold_layer, alert_layer in _file_layers(path, data, profile):
             _merge(values, settings_layer)
             thresholds.update(threshold_layer)
+            alerts.update(alert_layer)
     elif profile != "default":
         raise ConfigError(
             f"Profile {profile!r} was asked for but there is no config file"
@@ -807,16 +1027,17 @@ def load_settings(
 
     # 2. environment, 3. overrides
     _merge(values, _env_layer(env))
-    cli_values, cli_thresholds = _override_layers(overrides)
+    cli_values, cli_thresholds, cli_alerts = _override_layers(overrides)
     _merge(values, cli_values)
     thresholds.update(cli_thresholds)
+    alerts.update(cli_alerts)
 
     if "private_key_file" in values:
         raw, source = values["private_key_file"]
         values["private_key_file"] = (_resolve_path(raw, source), source)
 
     # Check everything else before running commands (which may prompt for a gpg passphrase).
-    settings = _build(values, thresholds, profile, path)
+    settings = _build(values, thresholds, alerts, profile, path)
     if settings.private_key_file is not None:
         _check_private_key_file(settings.private_key_file, values["private_key_file"][1])
     commands = [key for key in _COMMANDS if key in values]
@@ -826,4 +1047,4 @@ def load_settings(
         command, source = values.pop(key)
         secret = _run_secret_command(key, command, source)
         values[_COMMANDS[key]] = (secret, source)
-    return _build(values, thresholds, profile, path)
+    return _build(values, thresholds, alerts, profile, path)

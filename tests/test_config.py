@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from pmtui import config as config_module
 from pmtui.config import (
+    AlertSettings,
     DEFAULT_BASE_URL,
     DEFAULT_TIME_BASE_URL,
     Settings,
@@ -728,7 +729,8 @@ def test_example_config_loads(tmp_path):
 
 def test_example_config_documents_every_field():
     text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    for key in [*config_module._FILE_KEYS, *Thresholds.model_fields, "[profiles.", "chmod 600"]:
+    for key in [*config_module._FILE_KEYS, *Thresholds.model_fields, *AlertSettings.model_fields,
+                "[alerts]", "[profiles.", "chmod 600"]:
         assert key in text, key
     assert "IP" in text and "Enable Reading" in text
 
@@ -739,3 +741,87 @@ def test_example_config_with_loose_mode_is_refused(tmp_path):
     shutil.copy(REPO / "config.example.toml", example)
     example.chmod(0o644)
     assert "chmod 600" in load_error(config_path=example)
+
+
+# ---------------------------------------------------------------- [alerts] and liquidation distance
+
+
+def test_alert_and_liq_distance_defaults():
+    settings = load_settings(env={})
+    a = settings.alerts
+    assert a.unimmr_below == Decimal("1.5") and a.status_not_normal is True
+    assert a.liq_distance_below == Decimal("0.10") and a.stale_for == 30.0
+    assert a.upnl_below is None and a.position_upnl_below is None  # off unless asked for
+    assert a.cooldown == 300.0 and a.hysteresis == Decimal("0.02")
+    assert a.command is None and a.desktop is False and a.on_clear is False
+    t = settings.thresholds
+    assert (t.liq_distance_warn, t.liq_distance_danger, t.liq_distance_critical) == (
+        Decimal("0.20"), Decimal("0.10"), Decimal("0.05"))
+
+
+def test_alerts_table_false_turns_rules_off_and_profiles_override(cfg):
+    path = cfg(
+        "[alerts]\nunimmr_below = 1.3\nstale_for = false\nupnl_below = -5000\n"
+        'command = "notify --to \'ops room\'"\ndesktop = true\ncooldown = 0\n'
+        "[profiles.quiet.alerts]\nunimmr_below = false\nstatus_not_normal = false\n"
+    )
+    a = load_settings(config_path=path, env={}).alerts
+    assert a.unimmr_below == Decimal("1.3") and a.stale_for is None
+    assert a.upnl_below == Decimal("-5000") and a.cooldown == 0.0 and a.desktop is True
+    assert a.argv() == ["notify", "--to", "ops room"]
+    quiet = load_settings(config_path=path, profile="quiet", env={}).alerts
+    assert quiet.unimmr_below is None and quiet.status_not_normal is False
+    assert quiet.upnl_below == Decimal("-5000")  # inherited from the top level
+
+
+def test_alert_overrides_and_liq_thresholds(cfg):
+    path = cfg("[thresholds]\nliq_distance_warn = \"0.3\"\n")
+    settings = load_settings(
+        config_path=path, env={}, overrides={"alerts": {"liq_distance_below": "0.07", "stale_for": False}}
+    )
+    assert settings.thresholds.liq_distance_warn == Decimal("0.3")
+    assert settings.alerts.liq_distance_below == Decimal("0.07") and settings.alerts.stale_for is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[alerts]\nstatus_not_normal = 1\n",
+         "status_not_normal in [alerts] of {path} must be true or false, not a whole number."),
+        ("[alerts]\nunimmr_below = true\n",
+         "unimmr_below in [alerts] of {path} must be a number, or false to turn the rule off;"
+         " true is not a threshold."),
+        ('[alerts]\nupnl_below = "lots"\n',
+         "upnl_below in [alerts] of {path} must be a number, or false to turn the rule off, not 'lots'."),
+        ("[alerts]\nliq_distance_below = 10\n",
+         "liq_distance_below in [alerts] of {path} is a fraction of the mark price (0.10 is 10%), so it"
+         " must be above 0 and at most 1 (got 10)."),
+        ("[alerts]\nhysteresis = 0.9\n",
+         "hysteresis in [alerts] of {path} is a fraction of the threshold (0.02 is 2%), so it must be"
+         " from 0 to 0.5 (got 0.9)."),
+        ("[alerts]\ncooldown = -1\n",
+         "cooldown in [alerts] of {path} must be from 0 and at most 86400 seconds (got -1)."),
+        ("[alerts]\ncommand = \"say 'hi\"\n",
+         "command in [alerts] of {path} is not a valid command line (no closing quotation)."),
+        ("alerts = 3\n", "alerts in {path} must be a table ([alerts]), not a whole number."),
+        ("[profiles.x.alerts]\nstale_for = 0\n",
+         "stale_for in [profiles.x.alerts] of {path} must be more than 0 and at most 86400 seconds (got 0)."),
+        ("[thresholds]\nliq_distance_critical = 0.15\n",
+         "Liquidation distance thresholds in [thresholds] of {path} must fall as risk rises,"
+         " liq_distance_warn > liq_distance_danger > liq_distance_critical, but they are 0.20, 0.10 and 0.15."),
+        ("[thresholds]\nliq_distance_warn = 20\n",
+         "liq_distance_warn in [thresholds] of {path} is a fraction of the mark price (0.10 is 10%), so it"
+         " must be at most 1 (got 20)."),
+    ],
+)
+def test_bad_alert_settings_are_one_sentence_naming_key_and_file(cfg, text, expected):
+    path = cfg(text)
+    profile = "x" if "profiles.x" in text else None
+    assert load_error(config_path=path, profile=profile) == expected.format(path=path)
+
+
+def test_unknown_alert_key_suggests_the_right_one(cfg):
+    path = cfg("[alerts]\nunimmr_bellow = 1.4\n")
+    message = load_error(config_path=path)
+    assert message == f"Unknown key 'unimmr_bellow' in [alerts] of {path} (did you mean 'unimmr_below'?)."
+    assert "'cooldwn'" in load_error(overrides={"alerts": {"cooldwn": 1}})
