@@ -152,4 +152,8 @@ def account_level(account: UmAccount, t: Thresholds, unimmr: Decimal | None = No
     """The account's level: from uniMMR when known, else the worst of the UM ratio and assets."""
     if unimmr is not None:
         return ratio_level(unimmr, t)
-    return worst([ratio_level(totals(account).ratio, t), *(asset_level(a, t) for a in account.assets)])
+    tot = totals(account)
+    if tot.margin_balance < 0:
+        # Negative equity starts liquidation even with no maintenance margin (no ratio to judge).
+        return Level.CRITICAL
+    return worst([ratio_level(tot.ratio, t), *(asset_level(a, t) for a in account.assets)])
