@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import time
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 _QUANTS = {n: Decimal(1).scaleb(-n) for n in range(0, 13)}
 
 
+def _round(value: Decimal, places: int) -> Decimal:
+    """Half-even to `places`, exact however many digits (the default context stops at 28)."""
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + places + 2)
+        q = value.quantize(_QUANTS[places], rounding=ROUND_HALF_EVEN)
+    return abs(q) if q == 0 else q  # no "-0.00"
+
+
 def money(value: Decimal | None, places: int = 2, *, sign: bool = False) -> str:
     """1234567.891 -> '1,234,567.89' (rounded half-even for display only)."""
-    if value is None:
+    if value is None or value.is_nan():
         return "—"
     if not value.is_finite():
         return "∞" if value > 0 else "-∞"
-    q = value.quantize(_QUANTS[places], rounding=ROUND_HALF_EVEN)
-    if q == 0:
-        q = abs(q)  # no "-0.00"
+    q = _round(value, places)
     return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
@@ -34,11 +41,11 @@ def plain(value: Decimal) -> str:
 
 
 def percent(fraction: Decimal | None, places: int = 1) -> str:
-    if fraction is None:
+    if fraction is None or fraction.is_nan():
         return "—"
     if not fraction.is_finite():
-        return "∞%"
-    return f"{(fraction * 100).quantize(_QUANTS[places], rounding=ROUND_HALF_EVEN):,.{places}f}%"
+        return "∞%" if fraction > 0 else "-∞%"
+    return f"{_round(fraction.scaleb(2), places):,.{places}f}%"
 
 
 def ratio(value: Decimal | None, places: int = 2) -> str:
@@ -50,8 +57,10 @@ def ratio(value: Decimal | None, places: int = 2) -> str:
 
 def age(seconds: float | None) -> str:
     """3.2 -> '3s', 125 -> '2m05s', 7300 -> '2h01m', 200000 -> '2d07h'."""
-    if seconds is None:
+    if seconds is None or math.isnan(seconds):
         return "—"
+    if math.isinf(seconds):
+        return "∞" if seconds > 0 else "0s"
     s = max(0, int(seconds))
     if s < 60:
         return f"{s}s"

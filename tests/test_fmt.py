@@ -1,0 +1,130 @@
+"""Formatting at the edge: Decimal in, text out, never scientific, never '-0.00'."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+
+import pytest
+
+from pmtui import fmt
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("0.125", "0.12"),  # half-even: ties go to the even digit
+        ("0.135", "0.14"),
+        ("0.145", "0.14"),
+        ("2.675", "2.68"),  # a float would say 2.67; Decimal holds 2.675 exactly
+        ("0.1250000001", "0.13"),
+        ("-0.125", "-0.12"),
+        ("1234567.891", "1,234,567.89"),
+        ("-1234567.891", "-1,234,567.89"),
+        ("999.995", "1,000.00"),
+        ("1000", "1,000.00"),
+        ("0", "0.00"),
+        ("0E-8", "0.00"),
+        ("-0", "0.00"),
+        ("-0.004", "0.00"),  # rounds to zero: no "-0.00"
+        ("-0.00000001", "0.00"),
+        ("-0.005", "0.00"),  # half-even tie down to 0
+        ("-0.0051", "-0.01"),
+        ("1E+3", "1,000.00"),
+        ("1e30", "1,000,000,000,000,000,000,000,000,000,000.00"),  # past 28 digits: still exact
+        ("123456789012345678901234567890.125", "123,456,789,012,345,678,901,234,567,890.12"),
+    ],
+)
+def test_money(value, text):
+    assert fmt.money(D(value)) == text
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [("12.345", "+12.34"), ("-12.345", "-12.34"), ("0", "+0.00"), ("-0.001", "+0.00"),
+     ("1000000", "+1,000,000.00")],
+)
+def test_money_with_sign(value, text):
+    assert fmt.money(D(value), sign=True) == text
+
+
+def test_money_places_none_and_non_finite():
+    assert fmt.money(D("1.23456"), 4) == "1.2346"
+    assert fmt.money(D("1.5"), 0) == "2"
+    assert fmt.money(D("2.5"), 0) == "2"
+    assert fmt.money(None) == "—"
+    assert fmt.money(D("Infinity")) == "∞"
+    assert fmt.money(D("-Infinity")) == "-∞"
+    assert fmt.money(D("NaN")) == "—"
+
+
+def test_money_does_not_change_the_value_it_shows():
+    value = D("0.125")
+    fmt.money(value)
+    assert value == D("0.125") and str(value) == "0.125"
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [("-0.0200", "-0.02"), ("0.010", "0.01"), ("100", "100"), ("1E+2", "100"), ("100.000", "100"),
+     ("0", "0"), ("0.000", "0"), ("-0", "0"), ("0E-8", "0"), ("12.5", "12.5"),
+     ("1E-8", "0.00000001"), ("37070595", "37070595")],
+)
+def test_amount_strips_trailing_zeros_only(value, text):
+    assert fmt.amount(D(value)) == text
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [("0E-8", "0.00000000"), ("1E-8", "0.00000001"), ("1E+5", "100000"), ("-2.50", "-2.50"),
+     ("1.23E-12", "0.00000000000123"), ("86.98650000", "86.98650000")],
+)
+def test_plain_is_exact_and_never_scientific(value, text):
+    out = fmt.plain(D(value))
+    assert out == text
+    assert "E" not in out.upper()
+    assert D(out) == D(value)
+
+
+@pytest.mark.parametrize(
+    "value, places, text",
+    [("0.1234", 1, "12.3%"), ("0.12345", 2, "12.34%"), ("0.12355", 2, "12.36%"), ("1", 1, "100.0%"),
+     ("12.5", 1, "1,250.0%"), ("0", 1, "0.0%"), ("-0.0001", 1, "0.0%"), ("-0.25", 1, "-25.0%"),
+     ("0.00049", 1, "0.0%"), ("0.0005", 1, "0.0%"), ("0.00051", 1, "0.1%")],
+)
+def test_percent(value, places, text):
+    assert fmt.percent(D(value), places) == text
+
+
+def test_percent_none_and_infinite():
+    assert fmt.percent(None) == "—"
+    assert fmt.percent(D("Infinity")) == "∞%"
+    assert fmt.percent(D("NaN")) == "—"
+    assert fmt.percent(D("1e40")).endswith(",000.0%")
+
+
+def test_ratio():
+    assert fmt.ratio(None) == "∞"
+    assert fmt.ratio(D("1.505")) == "1.50"
+    assert fmt.ratio(D("1.515")) == "1.52"
+    assert fmt.ratio(D("1234.5")) == "1,234.50"
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(None, "—"), (-5, "0s"), (0, "0s"), (0.99, "0s"), (3.2, "3s"), (59.999, "59s"), (60, "1m00s"),
+     (125, "2m05s"), (3599, "59m59s"), (3600, "1h00m"), (7300, "2h01m"), (86399, "23h59m"),
+     (86400, "1d00h"), (200000, "2d07h"), (float("nan"), "—"), (float("inf"), "∞")],
+)
+def test_age_boundaries(seconds, text):
+    assert fmt.age(seconds) == text
+
+
+def test_since_ms_and_utc_time():
+    now = 1_700_000_000.0
+    assert fmt.since_ms(0, now) == "—"
+    assert fmt.since_ms(int(now * 1000) - 125_000, now) == "2m05s"
+    assert fmt.since_ms(int(now * 1000) + 5000, now) == "0s"  # a clock ahead of ours: not negative
+    assert fmt.since_ms(int(time.time() * 1000) - 3000) in ("2s", "3s", "4s")
+    assert fmt.utc_time(0) == "—"
+    assert fmt.utc_time(1625474304765) == "2021-07-05 08:38:24 UTC"
