@@ -87,7 +87,8 @@ class Poller(Generic[T]):
         if self.error is None:
             return self.interval
         # Exponential backoff with jitter, never shorter than the interval or a server's wait.
-        backoff = min(MAX_BACKOFF, self.interval * 2 ** (self.failures - 1))
+        # The exponent is capped: past ~1000 failures (17 h offline) 2**n overflows a float.
+        backoff = min(MAX_BACKOFF, self.interval * 2 ** min(self.failures - 1, 32))
         backoff *= self._random.uniform(0.8, 1.2)
         waits = [backoff, self.error.retry_after or 0.0, self.blocked_for()]
         return max(self.interval, *waits)
