@@ -1,0 +1,284 @@
+"""Account risk as pure functions: positions joined to their positionRisk rows, distance to
+liquidation, headroom before liquidation, and a what-if price shock.
+
+Everything here is arithmetic on Decimal; nothing fetches, nothing formats. The what-if is an
+*estimate*: it moves each affected position's notional linearly with price, scales its maintenance
+margin by the same factor (so it ignores margin tier changes), and does not model Binance's
+collateral haircuts, interest or funding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pmtui.config import Thresholds
+from pmtui.health import Level, ratio_level, totals
+from pmtui.models import PmAccount, Position, PositionRisk, UmAccount
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+INFINITY = Decimal("Infinity")
+#: Binance liquidates at or below this uniMMR.
+LIQUIDATION_UNIMMR = Decimal("1.05")
+
+Key = tuple[str, str]  # (symbol, positionSide)
+
+
+# --- the join ------------------------------------------------------------------------------------
+
+
+def join(positions: Iterable[Position], risks: Iterable[PositionRisk]) -> dict[Key, PositionRisk]:
+    """Each position's positionRisk row, by (symbol, positionSide).
+
+    Risk rows for no listed position (zero `BOTH` rows in hedge mode, symbols the UM account left
+    out) are ignored; a position with no risk row is simply absent from the result. If the API
+    repeats a key, a row with a position beats a zero one, and otherwise the later row wins.
+    """
+    by_key: dict[Key, PositionRisk] = {}
+    for risk in risks:
+        held = by_key.get(risk.key)
+        if held is not None and held.positionAmt != 0 and risk.positionAmt == 0:
+            continue
+        by_key[risk.key] = risk
+    return {p.key: by_key[p.key] for p in positions if p.key in by_key}
+
+
+# --- liquidation distance ------------------------------------------------------------------------
+
+
+def _is_long(risk: PositionRisk) -> bool:
+    if risk.positionSide == "LONG":
+        return True
+    if risk.positionSide == "SHORT":
+        return False
+    return risk.positionAmt > 0
+
+
+def liq_distance(risk: PositionRisk | None) -> Decimal | None:
+    """|mark - liquidation| / mark, as a fraction (0.08 is 8%).
+
+    None when there is no risk row, no position, no liquidation price (Binance sends "0" when the
+    account could not be liquidated by this symbol's move alone) or no mark price. A liquidation
+    price already on the wrong side of the mark (a long's above it, a short's below) is 0: the
+    position is at or past liquidation.
+    """
+    if risk is None or risk.positionAmt == 0:
+        return None
+    mark, liquidation = risk.markPrice, risk.liquidationPrice
+    if mark <= 0 or liquidation <= 0:
+        return None
+    gap = mark - liquidation if _is_long(risk) else liquidation - mark
+    return max(gap, ZERO) / mark
+
+
+def liq_level(distance: Decimal | None, t: Thresholds) -> Level:
+    """Level of a liquidation distance: below warn WARN, below danger DANGER, below critical
+    CRITICAL (strictly below; exactly at a threshold is the milder level). None is OK."""
+    if distance is None or distance >= t.liq_distance_warn:
+        return Level.OK
+    if distance >= t.liq_distance_danger:
+        return Level.WARN
+    if distance >= t.liq_distance_critical:
+        return Level.DANGER
+    return Level.CRITICAL
+
+
+# --- account status ------------------------------------------------------------------------------
+
+_STATUS_LEVELS = {
+    "NORMAL": Level.OK,
+    "MARGIN_CALL": Level.WARN,
+    "SUPPLY_MARGIN": Level.WARN,
+    "REDUCE_ONLY": Level.DANGER,
+    "ACTIVE_LIQUIDATION": Level.CRITICAL,
+    "FORCE_LIQUIDATION": Level.CRITICAL,
+    "BANKRUPTED": Level.CRITICAL,
+}
+
+
+def status_level(status: str | None) -> Level:
+    """The level Binance's `accountStatus` stands for; an unknown status is WARN (look at it)."""
+    if status is None:
+        return Level.OK
+    return _STATUS_LEVELS.get(status.upper(), Level.WARN)
+
+
+def unimmr_band(unimmr: Decimal | None) -> str:
+    """Binance's name for the uniMMR band (its fixed edges, not the configured thresholds)."""
+    if unimmr is None or unimmr > Decimal("1.5"):
+        return "normal"
+    if unimmr > Decimal("1.2"):
+        return "margin call"
+    if unimmr > LIQUIDATION_UNIMMR:
+        return "reduce-only"
+    return "liquidation"
+
+
+# --- headroom ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """How far equity can fall before uniMMR reaches `target`.
+
+    `amount` = equity - target * maintenance margin (negative: already past it); `fraction` is that
+    share of equity. Both are Decimal('Infinity') with no maintenance margin and equity of at
+    least zero (nothing to liquidate); `fraction` is None when equity is zero or negative (a
+    share of it means nothing), and then negative equity is itself the (negative) amount.
+    """
+
+    amount: Decimal
+    fraction: Decimal | None
+    target: Decimal
+
+    @property
+    def infinite(self) -> bool:
+        return not self.amount.is_finite()
+
+
+def headroom(equity: Decimal, maint_margin: Decimal, target: Decimal = LIQUIDATION_UNIMMR) -> Headroom:
+    if maint_margin <= 0:
+        if equity < 0:  # negative equity is liquidated even with nothing at margin
+            return Headroom(equity, None, target)
+        return Headroom(INFINITY, INFINITY, target)
+    amount = equity - target * maint_margin
+    return Headroom(amount, amount / equity if equity > 0 else None, target)
+
+
+def account_headroom(pm: PmAccount, target: Decimal = LIQUIDATION_UNIMMR) -> Headroom:
+    """Headroom of the whole account from `/papi/v1/account` (accountEquity, accountMaintMargin)."""
+    return headroom(pm.accountEquity, pm.accountMaintMargin, target)
+
+
+def account_basis(account: UmAccount, pm: PmAccount | None = None) -> tuple[Decimal, Decimal]:
+    """(equity, maintenance margin) to measure against: the account's own figures when known,
+    else the UM account's USD-like totals (margin balance, maintenance margin)."""
+    if pm is not None:
+        return pm.accountEquity, pm.accountMaintMargin
+    tot = totals(account)
+    return tot.margin_balance, tot.maint_margin
+
+
+# --- what-if -------------------------------------------------------------------------------------
+
+
+def signed_notional(position: Position) -> Decimal:
+    """Notional with the position's direction: positive long, negative short, whatever sign the
+    API put on a hedge-mode SHORT row."""
+    size = abs(position.notional)
+    return size if position.is_long else -size
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One position's part in a shock."""
+
+    key: Key
+    notional: Decimal  # signed, before the shock
+    pnl_change: Decimal  # notional * move
+    maint_before: Decimal
+    maint_after: Decimal
+
+    @property
+    def symbol(self) -> str:
+        return self.key[0]
+
+    @property
+    def side(self) -> str:
+        return self.key[1]
+
+
+@dataclass(frozen=True, slots=True)
+class ShockResult:
+    """An *estimate* of the account after every price (or one symbol's) moves by `move`."""
+
+    move: Decimal  # fraction: -0.1 is every affected price down 10%
+    symbol: str | None  # None: every symbol
+    equity_before: Decimal
+    maint_before: Decimal
+    pnl_change: Decimal
+    equity_after: Decimal
+    maint_after: Decimal
+    unimmr_after: Decimal | None  # None: no maintenance margin left
+    level: Level
+    headroom_after: Headroom
+    contributions: tuple[Contribution, ...]  # largest |pnl_change| first
+
+    @property
+    def unimmr_before(self) -> Decimal | None:
+        return self.equity_before / self.maint_before if self.maint_before > 0 else None
+
+
+def shock(
+    positions: Iterable[Position],
+    *,
+    equity: Decimal,
+    maint_margin: Decimal,
+    move: Decimal,
+    symbol: str | None = None,
+    thresholds: Thresholds | None = None,
+    target: Decimal = LIQUIDATION_UNIMMR,
+) -> ShockResult:
+    """Move every open position's price (or only `symbol`'s) by `move` (a fraction, at least -1).
+
+    uPnL change = sum of signed notional * move. Each affected position's maintenance margin
+    scales by |1 + move|; the rest of the account's maintenance margin (other symbols, or margin
+    the positions do not explain) stays as it is. Estimated uniMMR = new equity / new maintenance
+    margin. Collateral haircuts, margin tier changes and funding are not modelled.
+    """
+    if not move.is_finite() or move < -1:
+        raise ValueError("a price can fall by at most 100% (move must be at least -1)")
+    wanted = symbol.upper() if symbol else None
+    factor = abs(ONE + move)
+    parts = []
+    for p in positions:
+        if not p.is_open or (wanted is not None and p.symbol.upper() != wanted):
+            continue
+        notional = signed_notional(p)
+        parts.append(Contribution(p.key, notional, notional * move, p.maintMargin, p.maintMargin * factor))
+    parts.sort(key=lambda c: (-abs(c.pnl_change), c.key))
+    pnl = sum((c.pnl_change for c in parts), ZERO)
+    moved_before = sum((c.maint_before for c in parts), ZERO)
+    moved_after = sum((c.maint_after for c in parts), ZERO)
+    maint_after = max(maint_margin - moved_before, ZERO) + moved_after
+    equity_after = equity + pnl
+    unimmr = equity_after / maint_after if maint_after > 0 else None
+    return ShockResult(
+        move=move,
+        symbol=wanted,
+        equity_before=equity,
+        maint_before=maint_margin,
+        pnl_change=pnl,
+        equity_after=equity_after,
+        maint_after=maint_after,
+        unimmr_after=unimmr,
+        level=ratio_level(unimmr, thresholds or Thresholds()),
+        headroom_after=headroom(equity_after, maint_after, target),
+        contributions=tuple(parts),
+    )
+
+
+def shock_account(
+    account: UmAccount,
+    pm: PmAccount | None,
+    move: Decimal,
+    *,
+    symbol: str | None = None,
+    thresholds: Thresholds | None = None,
+) -> ShockResult:
+    """`shock` on the account's positions, measured against `account_basis(account, pm)`."""
+    equity, maint = account_basis(account, pm)
+    return shock(account.positions, equity=equity, maint_margin=maint, move=move, symbol=symbol,
+                 thresholds=thresholds)
+
+
+def risk_map(risks: Mapping[Key, PositionRisk] | Iterable[PositionRisk] | None,
+             positions: Iterable[Position]) -> dict[Key, PositionRisk]:
+    """Accept either a joined mapping or the raw rows; return the join."""
+    if risks is None:
+        return {}
+    if isinstance(risks, Mapping):
+        return dict(risks)
+    return join(positions, risks)
