@@ -160,6 +160,8 @@ class KeyedTable(Styled, DataTable):
             column = self.columns.get(col.key)  # type: ignore[call-overload]
             if column is not None:
                 column.label = Text(col.label + arrow)
+        # The border says the sort too; set it here so `s`, `S` and clicks show at once.
+        self.border_subtitle = f"sort: {self.sort_description}"
         self.refresh()
 
     @property
