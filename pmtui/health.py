@@ -3,7 +3,9 @@
 The account scale is Binance's uniMMR (equity / maintenance margin) and its bands: above 1.5
 normal, down to 1.2 margin call, down to 1.05 reduce-only, below that liquidation. An asset is
 judged on the same scale (its margin balance / its maintenance margin), so one set of
-thresholds means the same thing everywhere.
+thresholds means the same thing everywhere. Collateral is shared across assets in Portfolio
+Margin, so an asset's own level says where the margin is used, not whether Binance liquidates:
+only the account-wide ratio sets the account's level.
 """
 
 from __future__ import annotations
@@ -149,11 +151,14 @@ def totals(account: UmAccount) -> Totals:
 
 
 def account_level(account: UmAccount, t: Thresholds, unimmr: Decimal | None = None) -> Level:
-    """The account's level: from uniMMR when known, else the worst of the UM ratio and assets."""
+    """The account's level: from uniMMR when known, else from the UM ratio over USD assets.
+
+    Not the worst asset: a USDT balance at 1.0 backed by a large USDC balance is normal in
+    Portfolio Margin, and `check` must not page anyone for it."""
     if unimmr is not None:
         return ratio_level(unimmr, t)
     tot = totals(account)
     if tot.margin_balance < 0:
         # Negative equity starts liquidation even with no maintenance margin (no ratio to judge).
         return Level.CRITICAL
-    return worst([ratio_level(tot.ratio, t), *(asset_level(a, t) for a in account.assets)])
+    return ratio_level(tot.ratio, t)

@@ -216,18 +216,22 @@ def test_account_level_follows_the_um_ratio(usdt_wallet, level):
     assert account_level(acct(asset("USDT", wallet=usdt_wallet, mm="1000")), T) is level
 
 
-def test_account_level_is_the_worst_of_ratio_and_assets():
-    # Together 2100 / 1010 is fine, but USDC alone is at 1.0: critical.
-    acc = acct(asset("USDT", wallet="2000", mm="910"), asset("USDC", wallet="100", mm="100"))
+def test_one_asset_low_on_its_own_does_not_set_the_account_level():
+    # Collateral is shared: USDC backs USDT's positions. USDT alone is at 1.0 (its own row says
+    # critical), the account at 2100 / 1010 is normal, as Binance's uniMMR would say.
+    acc = acct(asset("USDT", wallet="1000", mm="1000"), asset("USDC", wallet="1100", mm="10"))
     assert totals(acc).ratio > D("1.5")
-    assert asset_level(acc.assets[1], T) is Level.CRITICAL
-    assert account_level(acc, T) is Level.CRITICAL
+    assert asset_level(acc.assets[0], T) is Level.CRITICAL
+    assert account_level(acc, T) is Level.OK
+    assert build_view(acc, T).level is Level.OK
+    assert build_view(acc, T).assets[0].level is Level.CRITICAL
 
 
-def test_account_level_ignores_non_usd_assets_in_the_ratio_but_judges_them_alone():
+def test_non_usd_assets_stay_out_of_the_account_ratio():
     acc = acct(asset("USDT", wallet="1000", mm="10"), asset("BNB", wallet="1", mm="0.9"))
     assert totals(acc).maint_margin == 10
-    assert account_level(acc, T) is Level.DANGER  # BNB: 1 / 0.9 = 1.11
+    assert account_level(acc, T) is Level.OK
+    assert asset_level(acc.assets[1], T) is Level.DANGER  # BNB on its own: 1 / 0.9 = 1.11
 
 
 def test_negative_equity_without_maint_margin_is_critical():
