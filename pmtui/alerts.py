@@ -1,0 +1,490 @@
+"""Alert rules, the engine that decides when they fire, and where their events go.
+
+The engine is plain Python: `Alerts.evaluate(state, now)` looks at one refresh (an `AccountView`
+and the data's age) and returns events only when something *changes*:
+
+- ``fired``: a rule starts to hold for a subject (the account, or one position ``SYMBOL:SIDE``);
+- ``escalated``: while it holds, its level got worse (e.g. uniMMR went from the margin-call band
+  into reduce-only) -- at most once per level, so never a stream;
+- ``cleared`` (only with ``on_clear``): the value recovered past the threshold plus hysteresis.
+
+Hysteresis: a "below" rule with threshold X fires when value < X and clears only once value >=
+X + |X| * hysteresis (1.5 with 2% clears at 1.53); `stale_for` clears once the age <= X - X * h.
+Cooldown: after firing, the same rule and subject does not fire again for `cooldown` seconds;
+if it still holds when the cooldown ends, it fires then.
+
+`pmtui check` uses the same rules statelessly through `check_rules`.
+
+Outputs (`Notifier`): a user command run without a shell, the event as JSON on stdin, with a
+timeout; and a desktop notification through `notify-send` when it is installed. Both run as
+asyncio subprocesses scheduled on the running loop, never block it, and log failures instead of
+raising. The bell, toasts and the alert log pane are the UI's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from pmtui import fmt
+from pmtui.config import AlertSettings, Settings, Thresholds
+from pmtui.health import Level, ratio_level, worst
+from pmtui.risk import liq_level, status_level, unimmr_band
+from pmtui.views import AccountView, PositionRow
+
+log = logging.getLogger(__name__)
+
+ACCOUNT = "account"
+FIRED, ESCALATED, CLEARED = "fired", "escalated", "cleared"
+
+#: Rule kinds, and which config key makes each.
+KINDS = ("unimmr_below", "status_not_normal", "liq_distance_below", "upnl_below", "stale_for")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule. `name` is its config key (it identifies the rule in events); `kind` is what it
+    measures. `threshold` is Decimal for amounts and ratios, float seconds for `stale_for`, and
+    None for `status_not_normal`."""
+
+    name: str
+    kind: str
+    threshold: Decimal | float | None = None
+    per_position: bool = False
+
+
+def rules_from(alerts: AlertSettings) -> list[Rule]:
+    """The rules an `[alerts]` table turns on."""
+    rules = []
+    if alerts.unimmr_below is not None:
+        rules.append(Rule("unimmr_below", "unimmr_below", alerts.unimmr_below))
+    if alerts.status_not_normal:
+        rules.append(Rule("status_not_normal", "status_not_normal"))
+    if alerts.liq_distance_below is not None:
+        rules.append(Rule("liq_distance_below", "liq_distance_below", alerts.liq_distance_below, True))
+    if alerts.upnl_below is not None:
+        rules.append(Rule("upnl_below", "upnl_below", alerts.upnl_below))
+    if alerts.position_upnl_below is not None:
+        rules.append(Rule("position_upnl_below", "upnl_below", alerts.position_upnl_below, True))
+    if alerts.stale_for is not None:
+        rules.append(Rule("stale_for", "stale_for", alerts.stale_for))
+    return rules
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What the rules look at: the latest view (keep the last good one, with the last good
+    PmAccount in it, through failed refreshes) and seconds since the last good refresh."""
+
+    view: AccountView | None = None
+    age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    rule: str  # the rule's name, e.g. "unimmr_below" or "position_upnl_below"
+    subject: str  # "account" or "SYMBOL:SIDE"
+    value: Decimal | float | str | None
+    threshold: Decimal | float | str | None
+    message: str  # one sentence
+    level: Level
+    time: float  # epoch seconds
+    state: str = FIRED  # fired, escalated or cleared
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: decimals as exact strings, the level as a word, time in ms and ISO UTC."""
+        return {
+            "rule": self.rule,
+            "subject": self.subject,
+            "state": self.state,
+            "level": self.level.label,
+            "value": _jsonable(self.value),
+            "threshold": _jsonable(self.threshold),
+            "message": self.message,
+            "time_ms": int(self.time * 1000),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time)),
+        }
+
+    def to_json(self, **extra: Any) -> str:
+        return json.dumps({**self.to_dict(), **extra}, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return fmt.plain(value) if value.is_finite() else str(value)
+    return value
+
+
+# --- readings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One subject's value under one rule this refresh."""
+
+    subject: str
+    value: Decimal | float | str | None
+    start: bool  # the rule holds (it would fire)
+    recovered: bool  # past threshold plus hysteresis (a fired rule clears)
+    level: Level
+    message: str
+    clear_message: str
+
+
+def _show(value: Decimal, places: int, down: bool) -> str:
+    """A ratio without rounding it across its threshold: floor when it is low, ceiling when high."""
+    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR if down else ROUND_CEILING)
+    return fmt.amount(q)
+
+
+def _pct(fraction: Decimal, down: bool = True) -> str:
+    return _show(fraction * 100, 2, down) + "%"
+
+
+def _direction(row: PositionRow) -> str:
+    p = row.position
+    return "long" if p.is_long else "short"
+
+
+def _label(row: PositionRow) -> str:
+    p = row.position
+    if p.positionSide == "BOTH":
+        return f"{p.symbol} {_direction(row)}"
+    return f"{p.symbol} {p.positionSide}"
+
+
+class Alerts:
+    """The rule engine: remembers which rules hold, for hysteresis, cooldown and escalation."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        thresholds: Thresholds | None = None,
+        cooldown: float = 300.0,
+        hysteresis: Decimal = Decimal("0.02"),
+        on_clear: bool = False,
+    ) -> None:
+        self.rules = list(rules)
+        self.thresholds = thresholds or Thresholds()
+        self.cooldown = cooldown
+        self.hysteresis = Decimal(hysteresis)
+        self.on_clear = on_clear
+        self._tracks: dict[tuple[str, str], _Track] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Alerts:
+        a = settings.alerts
+        return cls(rules_from(a), thresholds=settings.thresholds, cooldown=a.cooldown,
+                   hysteresis=a.hysteresis, on_clear=a.on_clear)
+
+    def active(self) -> list[tuple[str, str, Level]]:
+        """(rule, subject, level) of every rule that fired and has not cleared."""
+        return [(rule, subject, t.level) for (rule, subject), t in self._tracks.items() if t.active]
+
+    def evaluate(self, state: AlertState, now: float | None = None) -> list[AlertEvent]:
+        """Events for what changed since the last call. `now`: epoch seconds (default: time.time())."""
+        now = time.time() if now is None else now
+        events: list[AlertEvent] = []
+        for rule in self.rules:
+            readings, present = self._read(rule, state)
+            for r in readings:
+                events.extend(self._step(rule, r, now))
+            if present is not None:  # subjects that went away (a closed position)
+                for (name, subject), track in self._tracks.items():
+                    if name == rule.name and track.active and subject not in present:
+                        track.active = False
+                        if self.on_clear:
+                            events.append(AlertEvent(rule.name, subject, None, rule.threshold,
+                                                     f"{subject} is no longer open.", Level.OK, now, CLEARED))
+        return events
+
+    def _step(self, rule: Rule, r: _Reading, now: float) -> list[AlertEvent]:
+        track = self._tracks.setdefault((rule.name, r.subject), _Track())
+        threshold = rule.threshold
+        if not track.active:
+            if not r.start:
+                return []
+            if track.last_fired is not None and now - track.last_fired < self.cooldown:
+                return []  # cooling down: fires once the cooldown ends, if it still holds
+            track.active, track.level, track.last_fired = True, r.level, now
+            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED)]
+        if r.recovered:
+            track.active = False
+            if self.on_clear:
+                return [AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message, Level.OK, now,
+                                   CLEARED)]
+            return []
+        if r.start and r.level > track.level:
+            track.level = r.level
+            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, ESCALATED)]
+        return []
+
+    # -- what each rule measures: (readings, subjects present or None when not applicable) --
+
+    def _read(self, rule: Rule, state: AlertState) -> tuple[list[_Reading], set[str] | None]:
+        view = state.view
+        if rule.kind == "stale_for":
+            return self._stale(rule, state.age), None
+        if view is None:
+            return [], None
+        if rule.kind == "unimmr_below":
+            return self._unimmr(rule, view), None
+        if rule.kind == "status_not_normal":
+            return self._status(view), None
+        if rule.kind == "upnl_below" and not rule.per_position:
+            return [self._below(rule, ACCOUNT, view.totals.unrealized, _upnl_msg("Total uPnL"))], None
+        rows = view.open_positions
+        present = {row.key for row in rows}
+        if rule.kind == "liq_distance_below":
+            return [r for row in rows if (r := self._liq(rule, row)) is not None], present
+        if rule.kind == "upnl_below":
+            return [self._below(rule, row.key, row.position.unrealizedProfit,
+                                _upnl_msg(f"{_label(row)} uPnL")) for row in rows], present
+        raise ValueError(f"unknown alert rule kind {rule.kind!r}")
+
+    def _clear_at(self, threshold: Decimal) -> Decimal:
+        return threshold + abs(threshold) * self.hysteresis
+
+    def _below(self, rule: Rule, subject: str, value: Decimal | None, words, level: Level = Level.WARN,
+               ) -> _Reading:
+        threshold = rule.threshold
+        assert isinstance(threshold, Decimal)
+        clear_at = self._clear_at(threshold)
+        if value is None:  # nothing at risk (no maintenance margin, no liquidation price)
+            return _Reading(subject, None, False, True, Level.OK, "", "")
+        fire, clear = words(value, threshold, clear_at)
+        return _Reading(subject, value, value < threshold, value >= clear_at, level, fire, clear)
+
+    def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
+        if view.pm is not None:
+            value, name = view.pm.uniMMR, "uniMMR"
+        else:
+            value, name = view.totals.ratio, "UM margin ratio"
+
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+            where = unimmr_band(v) + " band" if view.pm is not None else "uniMMR unavailable"
+            return (f"{name} {_show(v, 4, True)} is below {fmt.amount(x)} ({where}).",
+                    f"{name} {_show(v, 4, False)} is back above {fmt.amount(clear_at)}.")
+
+        level = max(Level.WARN, ratio_level(value, self.thresholds)) if value is not None else Level.OK
+        return [self._below(rule, ACCOUNT, value, words, level)]
+
+    def _status(self, view: AccountView) -> list[_Reading]:
+        if view.pm is None:
+            return []  # unknown, not recovered
+        status = view.pm.accountStatus
+        normal = status == "NORMAL"
+        level = Level.OK if normal else max(Level.WARN, status_level(status))
+        return [_Reading(ACCOUNT, status, not normal, normal, level,
+                         f"Account status is {status}, not NORMAL.", "Account status is NORMAL again.")]
+
+    def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
+        if row.risk is None:
+            return None  # not fetched or not listed: unknown, which is not recovered
+        distance = row.liq_distance
+        price = row.liquidation_price
+
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+            return (f"{_label(row)} is {_pct(v)} from its liquidation price {fmt.amount(price)}"
+                    f" (alert below {_pct(x)}).",
+                    f"{_label(row)} is {_pct(v, down=False)} from its liquidation price again,"
+                    f" above {_pct(clear_at, down=False)}.")
+
+        level = max(Level.WARN, liq_level(distance, self.thresholds)) if distance is not None else Level.OK
+        return self._below(rule, row.key, distance, words, level)
+
+    def _stale(self, rule: Rule, age: float | None) -> list[_Reading]:
+        if age is None:
+            return []
+        limit = float(rule.threshold)
+        clear_at = limit - limit * float(self.hysteresis)
+        return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
+                         f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
+                         "Data is fresh again.")]
+
+
+def _upnl_msg(what: str):
+    def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+        return (f"{what} {fmt.money(v, sign=True)} is below {fmt.money(x, sign=True)}.",
+                f"{what} {fmt.money(v, sign=True)} is back above {fmt.money(clear_at, sign=True)}.")
+    return words
+
+
+@dataclass(slots=True)
+class _Track:
+    active: bool = False
+    level: Level = Level.OK
+    last_fired: float | None = None
+
+
+# --- stateless: `pmtui check` --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Every rule that holds right now, with the worst level among them (OK when none holds)."""
+
+    level: Level
+    events: tuple[AlertEvent, ...]
+
+    @property
+    def messages(self) -> list[str]:
+        return [e.message for e in self.events]
+
+
+def check_rules(
+    settings: Settings | None,
+    view: AccountView,
+    *,
+    age: float | None = None,
+    now: float | None = None,
+    rules: Sequence[Rule] | None = None,
+) -> CheckResult:
+    """Evaluate the rules once on a snapshot, with no memory: no hysteresis, no cooldown."""
+    settings = settings or Settings()
+    engine = Alerts(rules if rules is not None else rules_from(settings.alerts),
+                    thresholds=settings.thresholds, cooldown=0, hysteresis=Decimal(0))
+    events = tuple(e for e in engine.evaluate(AlertState(view, age), now) if e.state == FIRED)
+    ranked = tuple(sorted(events, key=lambda e: e.level, reverse=True))  # stable: rule order within a level
+    return CheckResult(worst(e.level for e in ranked), ranked)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+_AUTO = object()
+
+
+class Notifier:
+    """Sends events to a user command and/or the desktop, in the background.
+
+    `send(events)` schedules one task per event and output on the running loop and returns at
+    once; `drain()` waits for them (tests, shutdown). Failures are logged (and kept in
+    `last_error`), never raised.
+    """
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] | str | None = None,
+        timeout: float = 10.0,
+        desktop: bool = False,
+        notify_send: Any = _AUTO,
+        profile: str | None = None,
+        max_running: int = 4,
+    ) -> None:
+        self.argv = shlex.split(command) if isinstance(command, str) else (list(command) if command else None)
+        self.timeout = timeout
+        program = shutil.which("notify-send") if notify_send is _AUTO else notify_send
+        self.notify_send: str | None = program if desktop else None
+        self.profile = profile
+        self.last_error: str | None = None
+        self.failures = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._limit = asyncio.Semaphore(max_running)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Notifier:
+        a = settings.alerts
+        return cls(command=a.argv(), timeout=a.command_timeout, desktop=a.desktop, profile=settings.profile)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.argv or self.notify_send)
+
+    def send(self, events: Iterable[AlertEvent]) -> list[asyncio.Task]:
+        """Schedule the outputs for `events`; needs a running event loop. Returns the tasks."""
+        started = []
+        for event in events:
+            if self.argv:
+                started.append(self._spawn(self.run_command(event)))
+            if self.notify_send:
+                started.append(self._spawn(self.notify_desktop(event)))
+        return started
+
+    async def drain(self, timeout: float | None = None) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run_command(self, event: AlertEvent) -> bool:
+        """Run the command with the event as one JSON object (and a newline) on stdin."""
+        assert self.argv
+        extra = {"profile": self.profile} if self.profile else {}
+        payload = (event.to_json(**extra) + "\n").encode()
+        async with self._limit:
+            return await _run(self, self.argv, payload, self.timeout, "alert command")
+
+    async def notify_desktop(self, event: AlertEvent) -> bool:
+        assert self.notify_send
+        urgency = "critical" if event.level >= Level.DANGER else "normal"
+        title = f"pmtui {event.level.label}" + (f" ({self.profile})" if self.profile else "")
+        argv = [self.notify_send, "--app-name=pmtui", f"--urgency={urgency}", title, event.message]
+        async with self._limit:
+            return await _run(self, argv, None, 5.0, "notify-send")
+
+
+async def _run(owner: Notifier, argv: Sequence[str], payload: bytes | None, timeout: float, what: str) -> bool:
+    program = argv[0]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if payload is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,  # never onto the dashboard's terminal
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout kills its children too
+        )
+    except FileNotFoundError:
+        return _failed(owner, f"{what} failed: program {program!r} was not found")
+    except PermissionError:
+        return _failed(owner, f"{what} failed: program {program!r} is not executable")
+    except OSError as exc:
+        return _failed(owner, f"{what} could not be started: {exc.strerror}")
+    try:
+        _, stderr = await asyncio.wait_for(proc.communicate(payload), timeout)
+    except (TimeoutError, asyncio.TimeoutError):
+        _kill(proc)
+        await proc.wait()
+        return _failed(owner, f"{what} {program!r} did not finish within {timeout:g} s and was stopped")
+    except asyncio.CancelledError:
+        _kill(proc)
+        raise
+    if proc.returncode != 0:
+        line = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        detail = f": {line[0][:200]}" if line else ""
+        status = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
+                  else f"failed with exit status {proc.returncode}")
+        return _failed(owner, f"{what} {program!r} {status}{detail}")
+    return True
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _failed(owner: Notifier, message: str) -> bool:
+    owner.failures += 1
+    owner.last_error = message + "."
+    log.warning("%s", owner.last_error)
+    return False
