@@ -1,0 +1,310 @@
+"""History: an optional SQLite record of each refresh, its export, and in-memory session series.
+
+One row per refresh: time (ms), profile, uniMMR, account equity, maintenance margin, total uPnL
+and the level as text. Decimals are stored as TEXT so they come back exactly as they went in.
+The file lives in the platformdirs user data dir (``history.sqlite3``) unless a path is given; it
+is created private to the user (0600, in a 0700 folder).
+
+sqlite3 calls block: in the dashboard use the async wrappers (`arecord`, `aread`), which run them
+in a worker thread. Each call opens its own short-lived connection, so any thread may call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import math
+import os
+import re
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any
+
+import platformdirs
+
+from pmtui import fmt
+from pmtui.errors import PmtuiError
+from pmtui.views import AccountView
+
+FILENAME = "history.sqlite3"
+COLUMNS = ("time_ms", "profile", "unimmr", "account_equity", "maint_margin", "total_upnl", "level")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    time_ms        INTEGER NOT NULL,
+    profile        TEXT    NOT NULL,
+    unimmr         TEXT,
+    account_equity TEXT,
+    maint_margin   TEXT,
+    total_upnl     TEXT,
+    level          TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_by_time ON samples (time_ms);
+"""
+
+
+class HistoryError(PmtuiError):
+    """The history file cannot be read or written."""
+
+    retryable = False
+    kind = "history"
+
+
+def default_path() -> Path:
+    """Where history is kept when no path is given: e.g. ~/.local/share/pmtui/history.sqlite3."""
+    return platformdirs.user_data_path("pmtui") / FILENAME
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    time_ms: int
+    profile: str
+    unimmr: Decimal | None
+    account_equity: Decimal | None
+    maint_margin: Decimal | None
+    total_upnl: Decimal | None
+    level: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Decimals as their exact strings (None stays null), plus an ISO UTC time."""
+        data = asdict(self)
+        for key in ("unimmr", "account_equity", "maint_margin", "total_upnl"):
+            data[key] = _text(data[key])
+        data["time"] = _iso(self.time_ms)
+        return data
+
+
+def sample_from_view(view: AccountView, profile: str, time_ms: int | None = None) -> Sample:
+    """A row for this refresh: uniMMR and account figures from /papi/v1/account when the view has
+    it, else the UM account's USD-like totals (and no uniMMR)."""
+    if time_ms is None:
+        time_ms = int(time.time() * 1000)
+    pm = view.pm
+    return Sample(
+        time_ms=time_ms,
+        profile=profile,
+        unimmr=pm.uniMMR if pm is not None else None,
+        account_equity=pm.accountEquity if pm is not None else view.totals.margin_balance,
+        maint_margin=pm.accountMaintMargin if pm is not None else view.totals.maint_margin,
+        total_upnl=view.totals.unrealized,
+        level=view.level.label,
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else fmt.plain(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return None
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+class History:
+    """The SQLite file. Sync methods block; `arecord`/`aread` run them in a thread."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_path()
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        if create:
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not self.path.exists():
+                    # Private from the first byte: equity figures are nobody else's business.
+                    os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise HistoryError(f"Cannot create the history file {self.path}: {exc.strerror}.") from None
+        elif not self.path.exists():
+            raise HistoryError(
+                f"There is no history file at {self.path} yet; record some with --record."
+            )
+        try:
+            conn = sqlite3.connect(self.path, timeout=5.0)
+            if create:
+                conn.executescript(_SCHEMA)
+            return conn
+        except sqlite3.Error as exc:
+            raise HistoryError(f"Cannot open the history file {self.path}: {_reason(exc)}.") from None
+
+    def record(self, sample: Sample) -> None:
+        conn = self._connect(create=True)
+        try:
+            with conn:
+                conn.execute(
+                    f"INSERT INTO samples ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (sample.time_ms, sample.profile, _text(sample.unimmr), _text(sample.account_equity),
+                     _text(sample.maint_margin), _text(sample.total_upnl), sample.level),
+                )
+        except sqlite3.Error as exc:
+            raise HistoryError(f"Cannot write to the history file {self.path}: {_reason(exc)}.") from None
+        finally:
+            conn.close()
+
+    def read(self, since_ms: int | None = None, until_ms: int | None = None,
+             profile: str | None = None) -> list[Sample]:
+        """Rows with since_ms <= time_ms < until_ms (either end open), oldest first."""
+        where, args = [], []
+        if since_ms is not None:
+            where.append("time_ms >= ?")
+            args.append(since_ms)
+        if until_ms is not None:
+            where.append("time_ms < ?")
+            args.append(until_ms)
+        if profile is not None:
+            where.append("profile = ?")
+            args.append(profile)
+        sql = f"SELECT {', '.join(COLUMNS)} FROM samples"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY time_ms, rowid"
+        conn = self._connect(create=False)
+        try:
+            rows = conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"Cannot read the history file {self.path}: {_reason(exc)}.") from None
+        finally:
+            conn.close()
+        return [
+            Sample(int(t), str(p), _decimal(u), _decimal(e), _decimal(m), _decimal(x), str(lv))
+            for t, p, u, e, m, x, lv in rows
+        ]
+
+    async def arecord(self, sample: Sample) -> None:
+        await asyncio.to_thread(self.record, sample)
+
+    async def aread(self, since_ms: int | None = None, until_ms: int | None = None,
+                    profile: str | None = None) -> list[Sample]:
+        return await asyncio.to_thread(self.read, since_ms, until_ms, profile)
+
+
+def _reason(exc: sqlite3.Error) -> str:
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+# --- export --------------------------------------------------------------------------------------
+
+EXPORT_FIELDS = ("time", *COLUMNS)
+
+
+def export_csv(rows: Iterable[Sample], file: IO[str]) -> None:
+    """CSV with a header; decimals as their exact strings, empty when unknown."""
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for row in rows:
+        d = row.to_dict()
+        writer.writerow(["" if d[k] is None else d[k] for k in EXPORT_FIELDS])
+
+
+def export_json(rows: Iterable[Sample], file: IO[str]) -> None:
+    """A JSON array of objects; decimals as exact strings (never floats), null when unknown."""
+    json.dump([{k: row.to_dict()[k] for k in EXPORT_FIELDS} for row in rows], file, indent=2)
+    file.write("\n")
+
+
+# --- --since / --until ---------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(text: str, now: float | None = None) -> int:
+    """'12h', '30m', '2d', '1w' (that long ago) or an ISO date/time (local time unless it has an
+    offset) -> epoch ms. ValueError with a sentence for anything else."""
+    now = time.time() if now is None else now
+    match = _DURATION.match(text)
+    if match:
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+        return int((now - seconds) * 1000)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use a duration like 12h, 30m or 2d, or a date like 2025-06-01T08:00."
+        ) from None
+    return int(when.timestamp() * 1000)  # naive: local time
+
+
+# --- session series for sparklines ---------------------------------------------------------------
+
+
+class Series:
+    """The last `maxlen` values of one figure (a ring buffer), with min and max.
+
+    None values (unknown) are kept as gaps in `values` but ignored by min, max and `floats()`.
+    """
+
+    def __init__(self, maxlen: int = 600) -> None:
+        if maxlen < 1:
+            raise ValueError("a series holds at least one value")
+        self._values: deque[Decimal | None] = deque(maxlen=maxlen)
+
+    @property
+    def maxlen(self) -> int:
+        return self._values.maxlen or 0
+
+    def append(self, value: Decimal | None) -> None:
+        self._values.append(value)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[Decimal | None]:
+        return iter(self._values)
+
+    @property
+    def values(self) -> list[Decimal | None]:
+        return list(self._values)
+
+    def _known(self) -> list[Decimal]:
+        return [v for v in self._values if v is not None and v.is_finite()]
+
+    @property
+    def last(self) -> Decimal | None:
+        return self._values[-1] if self._values else None
+
+    @property
+    def min(self) -> Decimal | None:
+        known = self._known()
+        return min(known) if known else None
+
+    @property
+    def max(self) -> Decimal | None:
+        known = self._known()
+        return max(known) if known else None
+
+    def floats(self) -> list[float]:
+        """Known values as floats, oldest first: what Textual's Sparkline takes."""
+        return [float(v) for v in self._known() if math.isfinite(float(v))]
+
+
+class SessionSeries:
+    """The dashboard's sparklines over this session: uniMMR, account equity and total uPnL."""
+
+    def __init__(self, maxlen: int = 600) -> None:
+        self.unimmr = Series(maxlen)
+        self.equity = Series(maxlen)
+        self.upnl = Series(maxlen)
+
+    def add(self, sample: Sample) -> None:
+        self.unimmr.append(sample.unimmr)
+        self.equity.append(sample.account_equity)
+        self.upnl.append(sample.total_upnl)
