@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -139,13 +140,8 @@ async def _check(settings, args) -> int:
     from pmtui import output
     from pmtui.health import Level
 
-    try:
-        async with make_client(settings, args) as client:
-            account = await client.um_account()
-    except PmtuiError as err:
-        print(f"PMTUI UNKNOWN - {err.message}")
-        print(f"pmtui: error: {err.message}", file=sys.stderr)
-        return EXIT_UNKNOWN
+    async with make_client(settings, args) as client:
+        account = await client.um_account()
     level, line = output.check_line(account, settings.thresholds)
     print(line)
     return {Level.OK: EXIT_OK, Level.WARN: EXIT_WARNING}.get(level, EXIT_CRITICAL)
@@ -163,8 +159,28 @@ def _dashboard(settings, args) -> int:
     return app.return_code or 0
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on a usage error, which a monitoring system reads as CRITICAL.
+        words = sys.argv[1:] if argv is None else list(argv)
+        if exc.code == 2 and "check" in words:
+            print("PMTUI UNKNOWN - invalid command-line arguments (see pmtui check --help)")
+            raise SystemExit(EXIT_UNKNOWN) from None
+        raise
+
+
+def _fail(command: str, message: str) -> int:
+    """One line on stderr; `check` also puts its UNKNOWN status line on stdout, as monitors read it."""
+    if command == "check":
+        print(f"PMTUI UNKNOWN - {message}")
+    print(f"pmtui: error: {message}", file=sys.stderr)
+    return EXIT_UNKNOWN if command == "check" else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     command = args.command or "dashboard"
     try:
         settings = load(args)
@@ -181,15 +197,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dashboard(settings, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)
-        print(f"pmtui: error: {err.message}", file=sys.stderr)
-        return EXIT_UNKNOWN if command == "check" else 1
+        return _fail(command, err.message)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pmtui snapshot | head`): nothing to report. Point stdout at
+        # devnull so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNKNOWN if command == "check" else 1
     except Exception as err:  # a bug: say so in one line; details only in the debug log
         log.debug("unexpected error", exc_info=True)
-        print(
-            f"pmtui: error: unexpected internal error ({type(err).__name__}); "
-            "run again with --debug and report the log.",
-            file=sys.stderr,
+        return _fail(
+            command,
+            f"unexpected internal error ({type(err).__name__}); run again with --debug and report the log.",
         )
-        return EXIT_UNKNOWN if command == "check" else 1

@@ -27,11 +27,13 @@ def _json_default(value: Any) -> str:
 
 
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None) -> str:
-    """The API's own rows (decimal strings untouched), open positions only unless include_zero."""
+    """The API's own rows (decimal strings untouched); like the table, open positions and
+    non-zero assets only unless include_zero."""
     positions = account.positions if include_zero else account.open_positions
+    assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
         "fetchedAt": int(time.time() * 1000),
-        "assets": [a.raw for a in account.assets],
+        "assets": [a.raw for a in assets],
         "positions": [p.raw for p in positions],
     }
     if extra:
@@ -42,7 +44,9 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
 def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = False,
                    width: int = 140) -> str:
     view = build_view(account, t)
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                      markup=False, highlight=False)
     tot = view.totals
     console.print(
         f"Account {view.level.badge}  margin balance {fmt.money(tot.margin_balance)}  "
