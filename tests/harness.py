@@ -1,0 +1,175 @@
+"""Driving the dashboard in tests: an app factory on the demo exchange, waits that are bounded,
+what is on screen as text, and a frozen clock for snapshots.
+
+    from tests.harness import frozen_clock, make_app  # noqa: F401  (registers the fixtures)
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import sys
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from rich.console import Console
+from textual.geometry import Region
+from textual.pilot import Pilot
+
+from pmtui.app import PmtuiApp
+from pmtui.client import PapiClient
+from pmtui.config import Settings
+from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+from pmtui.signing import HmacSigner
+
+SEED = 7
+UM_ACCOUNT = "/papi/v2/um/account"
+# 2025-01-15 12:00:00 UTC: what a frozen clock reads.
+FROZEN_EPOCH = 1_736_942_400.0
+
+
+class FrozenClock:
+    """Wall and monotonic time that move only when told to; `latency` is every request's round trip.
+
+    `install()` swaps a stand-in `time` module into every loaded pmtui module, so clock times, ages,
+    countdowns and latencies on screen are the same on every run (and in every time zone).
+    """
+
+    def __init__(self, epoch: float = FROZEN_EPOCH, latency_ms: float = 42.0) -> None:
+        self.now = epoch
+        self.start = epoch
+        self.latency = latency_ms / 1000
+        self._perf = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.now - self.start
+
+    def perf_counter(self) -> float:
+        self._perf += self.latency  # consecutive reads (a request's start and end) are `latency` apart
+        return self._perf
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def module(self) -> types.SimpleNamespace:
+        return types.SimpleNamespace(
+            time=self.time, monotonic=self.monotonic, perf_counter=self.perf_counter,
+            localtime=time.gmtime, gmtime=time.gmtime, strftime=time.strftime, sleep=time.sleep,
+        )
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake = self.module()
+        for name, module in list(sys.modules.items()):
+            if (name == "pmtui" or name.startswith("pmtui.")) and getattr(module, "time", None) is time:
+                monkeypatch.setattr(module, "time", fake)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    clock = FrozenClock()
+    clock.install(monkeypatch)
+    return clock
+
+
+class FlakyDemo(DemoExchange):
+    """The demo exchange, but the UM account endpoint can be made to fail on demand."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fault: str | None = None  # None, "503" or "network"
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.fault and request.url.path == UM_ACCOUNT:
+            if self.fault == "network":
+                raise httpx.ConnectError("connection refused", request=request)
+            return httpx.Response(503, content=b"Service Unavailable", request=request)
+        return await super().handle_async_request(request)
+
+
+def build_app(
+    *,
+    seed: int = SEED,
+    hedge: bool = False,
+    interval: float = 60.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+    base_url: str | None = None,
+    api_key: str = DEMO_API_KEY,
+    api_secret: str = DEMO_API_SECRET,
+    clock: FrozenClock | None = None,
+    title: str = "DEMO",
+) -> PmtuiApp:
+    """A dashboard on the demo exchange (or on any transport or base URL)."""
+    wall = clock.time if clock else time.time
+    if transport is None and base_url is None:
+        transport = FlakyDemo(seed=seed, hedge=hedge, clock=wall)
+    client = PapiClient(
+        api_key=api_key,
+        signer=HmacSigner(api_secret),
+        transport=transport,
+        clock=wall,
+        **({"base_url": base_url} if base_url else {}),
+    )
+    app = PmtuiApp(settings=Settings(interval=interval), client=client, title=title)
+    if clock is not None:
+        app.poller.monotonic, app.poller.wall = clock.monotonic, clock.time
+        app.poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
+    return app
+
+
+@pytest.fixture
+def make_app() -> Callable[..., PmtuiApp]:
+    return build_app
+
+
+# --- waiting ---------------------------------------------------------------------------------
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await pilot.pause(0.01)
+
+
+async def settled(pilot: Pilot, polls: int = 1) -> PmtuiApp:
+    """Wait until `polls` fetches have finished and their result is on screen."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.poller.polls >= polls and not app._fetching, what=f"{polls} polls")
+    await pilot.pause()
+    return app
+
+
+async def refresh(pilot: Pilot, key: str | None = "r") -> None:
+    """One refresh now (by key press, or by the action when key is None), waited for."""
+    app = pilot.app
+    before = app.poller.polls
+    if key:
+        await pilot.press(key)
+    else:
+        app.action_refresh_now()
+    await settled(pilot, before + 1)
+
+
+# --- what is on screen -----------------------------------------------------------------------
+
+
+def rendered(widget) -> str:
+    """The widget's lines exactly as drawn (border, title and all)."""
+    width, height = widget.outer_size
+    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height)))
+
+
+def screen_text(app: PmtuiApp) -> str:
+    """The whole terminal as text, modal screens and toasts included."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system=None, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

@@ -1,0 +1,733 @@
+"""The dashboard as a person uses it: Pilot drives real key presses and clicks at 80x24, and every
+test checks both the app's state and what is on the screen.
+
+Refreshes are driven with `r` (or `action_refresh_now`) and a long interval, so nothing depends on
+timer luck; the few tests about timing itself (pause, auto-recovery, auth stop) use the 1 s minimum.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
+
+from pmtui.app import PmtuiApp
+from pmtui.client import AUTH_HELP
+from pmtui.demo import DemoExchange
+from pmtui.widgets.assets import AssetsTable
+from pmtui.widgets.detail import DetailScreen
+from pmtui.widgets.help import HelpScreen
+from pmtui.widgets.positions import PositionsTable
+from pmtui.widgets.status import StatusBar
+from pmtui.widgets.summary import SummaryBar
+from tests.harness import make_app, refresh, rendered, screen_text, settled, wait_until  # noqa: F401
+from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, PapiServer, papi_server  # noqa: F401
+
+SIZE = (80, 24)
+OPEN_ROWS = 12  # the demo's one-way book
+MARKET = 300  # the demo's symbols: one zero row each when `a` shows all rows
+
+
+# --- harness (more in tests/harness.py) ------------------------------------------------------
+
+
+def positions(app: PmtuiApp) -> PositionsTable:
+    return app.query_one(PositionsTable)
+
+
+def keys(table: DataTable) -> list[str]:
+    """Row keys in display order."""
+    return [row.key.value for row in table.ordered_rows]
+
+
+def column(table: DataTable, key: str) -> list[str]:
+    return [str(table.get_cell(row.key, key)) for row in table.ordered_rows]
+
+
+def status(app: PmtuiApp) -> str:
+    """The status bar as drawn, its wrapped lines joined back into sentences."""
+    return " ".join(rendered(app.query_one(StatusBar)).split())
+
+
+def by_key(app: PmtuiApp) -> dict[str, Any]:
+    """The current view's position rows by row key."""
+    return {r.key: r for r in app.view.positions}
+
+
+def dec(text: str) -> Decimal:
+    return Decimal(text.replace(",", ""))
+
+
+# --- first look ------------------------------------------------------------------------------
+
+
+async def test_first_screen_shows_the_account_live(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        assert table.row_count == OPEN_ROWS
+        assert app.focused is table
+        shown = screen_text(app)
+        for word in ("DEMO", "UM ratio", "Margin bal.", "Assets", "Positions 12 (open)", "BTCUSDT", "LIVE"):
+            assert word in shown, word
+        assert "STALE" not in shown and "Traceback" not in shown
+        assert "LIVE" in status(app) and "weight" in status(app)
+        # The header totals are the view's totals, formatted.
+        summary = rendered(app.query_one(SummaryBar))
+        assert f"{app.view.totals.margin_balance:,.2f}" in summary
+        assert "✓ OK" in summary or "WARN" in summary or "DANGER" in summary or "CRITICAL" in summary
+
+
+async def test_default_sort_is_largest_maintenance_margin_first(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        rows = by_key(app)
+        mm = [rows[k].position.maintMargin for k in keys(table)]
+        assert mm == sorted(mm, reverse=True) and mm[0] > mm[-1]
+        assert "Maint. ▼" in rendered(table)
+        assert table.cursor_row == 0 and table.cursor_key() == keys(table)[0]
+
+
+# --- moving around ---------------------------------------------------------------------------
+
+
+async def test_cursor_keys_j_k_arrows_pages_top_bottom(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("down")
+        assert table.cursor_row == 3
+        await pilot.press("k")
+        assert table.cursor_row == 2
+        await pilot.press("up", "up")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == OPEN_ROWS - 1
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        # Pages need more rows than fit: show all rows (hundreds).
+        await pilot.press("a")
+        await pilot.pause()
+        assert table.row_count == MARKET
+        await pilot.press("pagedown")
+        page = table.cursor_row
+        assert 5 <= page < 30
+        await pilot.press("pagedown")
+        assert table.cursor_row >= 2 * page - 1
+        assert table.scroll_y > 0
+        await pilot.press("pageup", "pageup")
+        assert table.cursor_row == 0
+        await pilot.press("G")
+        assert table.cursor_row == MARKET - 1
+        assert table.scroll_y == table.max_scroll_y > 0
+        # The cursor row is drawn highlighted where the user looks: the last row is on screen.
+        last = table.ordered_rows[-1].key.value.split(":")[0]
+        assert last in rendered(table)
+
+
+async def test_tab_moves_between_the_assets_and_positions_panes(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assets = app.query_one(AssetsTable)
+        assert app.focused is positions(app)
+        await pilot.press("tab")
+        assert app.focused is assets
+        await pilot.press("j")
+        assert assets.cursor_row == 1
+        await pilot.press("tab")
+        assert app.focused is positions(app)  # the hidden filter box is skipped
+        await pilot.press("shift+tab")
+        assert app.focused is assets
+
+
+async def test_q_quits(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+        assert not app.is_running
+
+
+# --- refresh: r, p, + and - ----------------------------------------------------------------------
+
+
+async def test_r_refreshes_now_and_the_data_moves(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        demo: DemoExchange = app.client._http._transport
+        steps, before = demo.step, app.view
+        await refresh(pilot, "r")
+        assert app.poller.polls == 2 and demo.step == steps + 1
+        assert app.view is not before
+        pnl = column(positions(app), "upnl")
+        await refresh(pilot, "r")
+        assert column(positions(app), "upnl") != pnl  # prices moved, cells updated in place
+        assert "LIVE" in status(app)
+
+
+async def test_p_pauses_and_nothing_is_fetched_until_resumed(make_app):
+    app = make_app(interval=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("p")
+        assert app.poller.paused
+        polls = app.poller.polls
+        assert "PAUSED" in status(app)
+        assert "next" not in status(app)  # no countdown while paused
+        # Interval changes while paused must not fetch either.
+        await pilot.press("plus", "minus")
+        await pilot.pause(1.4)  # longer than the 1 s interval
+        assert app.poller.polls == polls
+        assert "PAUSED" in status(app)
+        await pilot.press("p")
+        assert not app.poller.paused
+        await settled(pilot, polls + 1)  # resuming fetches at once
+        assert "LIVE" in status(app)
+
+
+async def test_plus_and_minus_step_the_interval(make_app):
+    app = make_app(interval=2.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        seen = []
+        for _ in range(3):
+            await pilot.press("plus")
+            seen.append(app.poller.interval)
+        assert seen == [3, 5, 10]
+        assert "next 10s of 10s" in status(app)  # the pending refresh is re-armed with the new interval
+        assert app.poller.polls == 1  # changing the interval is not a refresh
+        await pilot.press(*["minus"] * 5)
+        assert app.poller.interval == 1  # 5, 3, 2, 1, and never faster than the 1 s minimum
+        await pilot.press(*["plus"] * 10)
+        assert app.poller.interval == 300  # the top step
+        assert "of 300s" in status(app)
+
+
+# --- sorting ---------------------------------------------------------------------------------
+
+
+async def test_s_cycles_the_sort_column_and_numbers_sort_as_numbers(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        rows = by_key(app)
+        await pilot.press("s")  # Maint. -> Amount (by size: largest first)
+        assert (table.sort_column, table.sort_reverse) == ("amount", True)
+        amounts = [rows[k].position.positionAmt for k in keys(table)]
+        assert [abs(a) for a in amounts] == sorted((abs(a) for a in amounts), reverse=True)
+        # As text these would sort differently (e.g. "4375" < "34.648"): prove it is numeric.
+        shown = column(table, "amount")
+        assert shown != sorted(shown, key=lambda t: t.lstrip("-"), reverse=True)
+        assert [abs(dec(t)) for t in shown] == sorted((abs(dec(t)) for t in shown), reverse=True)
+        assert "Amount ▼" in rendered(table) and "sort: Amount ▼" in rendered(table)
+        # Pressing s once per column comes back round to the start.
+        for _ in range(len(PositionsTable.COLUMNS) - 1):
+            await pilot.press("s")
+        assert table.sort_column == "mm"
+
+
+async def test_S_reverses_the_sort(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        before = keys(table)
+        await pilot.press("S")
+        assert table.sort_reverse is False
+        assert keys(table) == list(reversed(before))
+        assert "Maint. ▲" in rendered(table)
+        await pilot.press("S")
+        assert keys(table) == before
+
+
+async def test_notional_and_upnl_sort_by_absolute_value(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        rows = by_key(app)
+        table.sort_by("notional")
+        notional = [rows[k].position.notional for k in keys(table)]
+        assert [abs(n) for n in notional] == sorted((abs(n) for n in notional), reverse=True)
+        assert notional != sorted(notional, reverse=True)  # shorts are negative: signed order differs
+        table.sort_by("upnl")
+        pnl = [rows[k].position.unrealizedProfit for k in keys(table)]
+        assert [abs(p) for p in pnl] == sorted((abs(p) for p in pnl), reverse=True)
+        assert pnl != sorted(pnl, reverse=True)
+        # The biggest loser ranks with the biggest winners: its cell reads negative near the top.
+        shown = column(table, "upnl")
+        assert any(t.startswith("-") for t in shown[: len(shown) // 2])
+
+
+async def test_clicking_a_header_sorts_by_it_and_again_reverses(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        rows = by_key(app)
+
+        def header_offset(col_key: str) -> tuple[int, int]:
+            x = 1  # the left border
+            for col in table.ordered_columns:
+                if col.key.value == col_key:
+                    return x + 2, 1  # inside the label, on the header line below the top border
+                x += col.get_render_width(table)
+            raise KeyError(col_key)
+
+        assert await pilot.click(PositionsTable, offset=header_offset("upnl"))
+        await pilot.pause()
+        assert (table.sort_column, table.sort_reverse) == ("upnl", True)
+        pnl = [abs(rows[k].position.unrealizedProfit) for k in keys(table)]
+        assert pnl == sorted(pnl, reverse=True)
+        assert "uPnL ▼" in rendered(table)
+        assert await pilot.click(PositionsTable, offset=header_offset("upnl"))
+        await pilot.pause()
+        assert (table.sort_column, table.sort_reverse) == ("upnl", False)
+        assert "uPnL ▲" in rendered(table)
+        # A text column starts A to Z.
+        assert await pilot.click(PositionsTable, offset=header_offset("symbol"))
+        await pilot.pause()
+        assert keys(table) == sorted(keys(table))
+
+
+async def test_cursor_stays_on_its_row_across_re_sorts(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await pilot.press("j", "j", "j")
+        chosen = table.cursor_key()
+        moved = False
+        for key in ("s", "S", "s", "s", "S"):
+            await pilot.press(key)
+            assert table.cursor_key() == chosen, key
+            assert table.cursor_row == table.get_row_index(chosen)
+            moved |= table.cursor_row != 3
+        assert moved  # the row really changed place, and the cursor followed it
+
+
+# --- the filter ------------------------------------------------------------------------------
+
+
+async def type_filter(pilot: Pilot, text: str, submit: bool = False) -> None:
+    await pilot.press("slash")
+    await pilot.press(*text)
+    if submit:
+        await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_slash_filters_by_symbol_as_you_type_and_esc_clears(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        box = app.query_one("#filter", Input)
+        assert not box.display
+        await pilot.press("slash")
+        assert box.display and app.focused is box
+        counts = []
+        for char in "btc":
+            await pilot.press(char)
+            counts.append(table.row_count)
+        assert counts[0] < OPEN_ROWS  # narrows at the first letter
+        assert counts[-1] == 2
+        assert sorted(keys(table)) == ["BTCUSDC:BOTH", "BTCUSDT:BOTH"]
+        assert "filter: btc" in rendered(table) and "Positions 2 of 12" in rendered(table)
+        await pilot.press("B")  # any case: "btcB" matches nothing
+        assert table.row_count == 0
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "e", "t", "h")
+        assert keys(table) == ["ETHUSDT:BOTH"]
+        await pilot.press("escape")
+        assert not box.display and box.value == "" and app.filter_text == ""
+        assert app.focused is table
+        assert table.row_count == OPEN_ROWS
+        assert "filter" not in rendered(table)
+
+
+FILTER_TERMS = [
+    ("side:long", lambda r: r.position.positionAmt > 0),
+    ("side:short", lambda r: r.position.positionAmt < 0),
+    ("asset:USDC", lambda r: r.position.symbol.endswith("USDC")),
+    ("loss", lambda r: r.position.unrealizedProfit < 0),
+    ("profit", lambda r: r.position.unrealizedProfit > 0),
+    ("usdt side:short loss", lambda r: r.position.symbol.endswith("USDT")
+     and r.position.positionAmt < 0 and r.position.unrealizedProfit < 0),
+]
+
+
+async def test_filter_terms(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        box = app.query_one("#filter", Input)
+        for text, holds in FILTER_TERMS:
+            wanted = sorted(r.key for r in app.view.open_positions if holds(r))
+            assert 0 < len(wanted) < OPEN_ROWS, text  # the seed makes each term mean something
+            await pilot.press("slash")
+            box.value = text  # what typing does, without a key press per letter (typing: below)
+            await pilot.press("enter")
+            assert sorted(keys(table)) == wanted, text
+            assert f"filter: {text}" in rendered(table)  # the active filter is shown
+            assert f"Positions {len(wanted)} of {OPEN_ROWS}" in rendered(table)
+            assert app.focused is table  # enter hands the keys back to the table
+            await pilot.press("escape")  # esc clears from the table too
+            assert table.row_count == OPEN_ROWS and "filter" not in rendered(table)
+
+
+async def test_letters_typed_in_the_filter_are_text_not_commands(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        typed = "asset:USDC profit qgGjkS?+-"  # every letter the dashboard binds
+        await pilot.press("slash", *typed)
+        assert app.query_one("#filter", Input).value == typed
+        assert app.is_running and not app.poller.paused and not app.show_all
+        assert app.poller.polls == 1 and app.screen is app.screen_stack[0]
+        assert (table.sort_column, table.sort_reverse) == ("mm", True)
+        assert table.row_count == 0  # nothing matches all of that
+        assert "Positions 0 of 12" in rendered(table)
+
+
+# --- refresh keeps what the person set up --------------------------------------------------------
+
+
+async def test_filter_sort_and_cursor_survive_refreshes(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await type_filter(pilot, "usdt", submit=True)
+        await pilot.press(*"s" * 8)  # Maint. -> Amount, Initial, Upd., health, Symbol, Side, Notional, uPnL
+        assert table.sort_column == "upnl"
+        await pilot.press("j", "j")
+        chosen = table.cursor_key()
+        for _ in range(4):
+            await refresh(pilot)
+            rows = by_key(app)
+            assert app.filter_text == "usdt"
+            assert all(k.split(":")[0].endswith("USDT") for k in keys(table))
+            assert table.row_count == sum(1 for r in app.view.open_positions if "USDT" in r.key)
+            assert (table.sort_column, table.sort_reverse) == ("upnl", True)
+            pnl = [abs(rows[k].position.unrealizedProfit) for k in keys(table)]
+            assert pnl == sorted(pnl, reverse=True)
+            assert table.cursor_key() == chosen
+            assert "filter: usdt" in rendered(table) and "uPnL ▼" in rendered(table)
+
+
+async def test_scroll_position_survives_refresh(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await pilot.press("k", "k")
+        chosen, row, scroll = table.cursor_key(), table.cursor_row, table.scroll_y
+        assert scroll > 0
+        for _ in range(3):
+            await refresh(pilot)
+            assert table.row_count == MARKET
+            assert table.cursor_key() == chosen and table.cursor_row == row
+            assert table.scroll_y == scroll
+
+
+class ScriptedExchange(httpx.AsyncBaseTransport):
+    """UM account answers from a script (one per request, the last repeats). No signature check:
+    this exists to move rows around on purpose; the demo and the local server check signatures."""
+
+    def __init__(self, books: list[list[tuple[str, str, str]]]) -> None:
+        self.books = books  # each: (symbol, positionAmt, maintMargin)
+        self.served = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        now = int(time.time() * 1000)
+        if request.url.path == "/fapi/v1/time":
+            return httpx.Response(200, json={"serverTime": now})
+        book = self.books[min(self.served, len(self.books) - 1)]
+        self.served += 1
+        rows = [
+            {"symbol": s, "positionSide": "BOTH", "positionAmt": amt, "notional": str(Decimal(amt) * 100),
+             "unrealizedProfit": "1.5", "initialMargin": str(Decimal(mm) * 10), "maintMargin": mm,
+             "updateTime": now - 5000}
+            for s, amt, mm in book
+        ]
+        total = sum(Decimal(mm) for _, _, mm in book)
+        asset = {"asset": "USDT", "crossWalletBalance": "100000", "crossUnPnl": "0", "maintMargin": str(total),
+                 "initialMargin": "0", "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+                 "updateTime": now}
+        return httpx.Response(200, content=json.dumps({"assets": [asset], "positions": rows}).encode())
+
+
+async def test_cursor_follows_its_row_when_a_refresh_reorders_and_replaces_rows(make_app):
+    books = [
+        [("AAAUSDT", "1", "40"), ("BBBUSDT", "1", "30"), ("CCCUSDT", "1", "20"), ("DDDUSDT", "-1", "10")],
+        # CCC's margin jumps: it moves to the top; BBB goes away; EEE arrives.
+        [("AAAUSDT", "1", "40"), ("CCCUSDT", "1", "50"), ("DDDUSDT", "-1", "10"), ("EEEUSDT", "1", "45")],
+        # Most rows vanish at once (the table starts over internally): CCC stays, others are new.
+        [("CCCUSDT", "1", "5"), ("FFFUSDT", "1", "60"), ("GGGUSDT", "1", "70"), ("HHHUSDT", "1", "80"),
+         ("IIIUSDT", "1", "90")],
+    ]
+    app = make_app(transport=ScriptedExchange(books))
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        assert keys(table) == ["AAAUSDT:BOTH", "BBBUSDT:BOTH", "CCCUSDT:BOTH", "DDDUSDT:BOTH"]
+        await pilot.press("j", "j")
+        assert table.cursor_key() == "CCCUSDT:BOTH"
+        await refresh(pilot)
+        assert keys(table) == ["CCCUSDT:BOTH", "EEEUSDT:BOTH", "AAAUSDT:BOTH", "DDDUSDT:BOTH"]
+        assert table.cursor_key() == "CCCUSDT:BOTH" and table.cursor_row == 0
+        assert column(table, "mm")[0] == "50.00"
+        await refresh(pilot)
+        assert keys(table)[-1] == "CCCUSDT:BOTH"
+        assert table.cursor_key() == "CCCUSDT:BOTH" and table.cursor_row == 4
+
+
+# --- rows: zero rows, hedge mode ---------------------------------------------------------------
+
+
+async def test_zero_rows_are_hidden_until_a_shows_all(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table, assets = positions(app), app.query_one(AssetsTable)
+        assert table.row_count == OPEN_ROWS
+        assert len(app.view.positions) == MARKET  # the account sends hundreds of zero rows
+        assert keys(assets) == ["USDT", "USDC"]  # BNB is all zero
+        assert "(open)" in rendered(table)
+        chosen = table.cursor_key()
+        await pilot.press("a")
+        await pilot.pause()
+        assert table.row_count == MARKET
+        assert "BNB" in keys(assets)
+        assert f"Positions {MARKET} (all rows)" in rendered(table)
+        assert table.cursor_key() == chosen
+        sides = column(table, "side")
+        assert sides.count("—") == MARKET - OPEN_ROWS  # flat rows read as flat, not long or short
+        await refresh(pilot)
+        assert table.row_count == MARKET
+        await pilot.press("a")
+        await pilot.pause()
+        assert table.row_count == OPEN_ROWS and keys(assets) == ["USDT", "USDC"]
+        assert "Positions 12 (open)" in rendered(table)
+        assert table.cursor_key() == chosen
+
+
+async def test_hedge_mode_shows_long_and_short_rows_of_one_symbol(make_app):
+    app = make_app(hedge=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        shown = keys(table)
+        both = [k.split(":")[0] for k in shown if k.endswith(":LONG") and k.replace(":LONG", ":SHORT") in shown]
+        assert "BTCUSDT" in both and len(both) >= 2
+        long_row, short_row = table.get_row_index("BTCUSDT:LONG"), table.get_row_index("BTCUSDT:SHORT")
+        assert str(table.get_cell("BTCUSDT:LONG", "side")) == "↑ LONG"
+        assert str(table.get_cell("BTCUSDT:SHORT", "side")) == "↓ SHORT"
+        rows = by_key(app)
+        assert rows["BTCUSDT:LONG"].position.positionAmt > 0 > rows["BTCUSDT:SHORT"].position.positionAmt
+        assert long_row != short_row
+        # Both are on screen as separate lines, never merged.
+        lines = [ln for ln in rendered(table).splitlines() if "BTCUSDT" in ln]
+        assert len(lines) == 2 and any("LONG" in ln for ln in lines) and any("SHORT" in ln for ln in lines)
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "btcusdt side:short"
+        await pilot.press("enter")
+        assert keys(table) == ["BTCUSDT:SHORT"]
+        await pilot.press("escape", "a")
+        await pilot.pause()
+        assert table.row_count == 2 * MARKET
+
+
+# --- detail, help, command palette -------------------------------------------------------------
+
+
+async def test_enter_opens_the_detail_panel_with_every_raw_field(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await pilot.press("j")
+        key = table.cursor_key()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen) and app.screen.key == key
+        raw = by_key(app)[key].position.raw
+        assert len(raw) >= 8
+        shown = screen_text(app)
+        for name, value in raw.items():
+            assert name in shown, name
+            if name != "updateTime":
+                assert str(value) in shown, (name, value)
+        assert "UTC" in shown and "share of maint. margin" in shown
+        # It follows its row across a refresh, then esc closes it.
+        await refresh(pilot, key=None)
+        assert isinstance(app.screen, DetailScreen)
+        assert str(by_key(app)[key].position.raw["unrealizedProfit"]) in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailScreen)
+        assert app.filter_text == "" and app.focused is table
+
+
+async def test_question_mark_opens_help(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = screen_text(app)
+        for text in ("pmtui help", "move the cursor", "refresh now", "filter positions", "quit"):
+            assert text in shown, text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_lists_and_runs_the_apps_actions(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Refresh now", "Pause or resume", "Filter positions", "Show all rows", "Sort positions",
+                "Reverse sort", "Refresh less often", "Refresh more often", "Help"} <= titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"pause or")
+        await wait_until(pilot, lambda: "Pause or resume" in screen_text(app), what="palette match")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.poller.paused, what="paused via the palette")
+        assert "PAUSED" in status(app)
+
+
+# --- faults, over a real local HTTP server ----------------------------------------------------
+
+
+def server_app(make_app, server: PapiServer, interval: float = 60.0) -> PmtuiApp:
+    return make_app(base_url=server.base_url, api_key=API_KEY, api_secret=API_SECRET, interval=interval)
+
+
+def um_requests(server: PapiServer) -> int:
+    return sum(1 for r in server.requests if r.path == UM_ACCOUNT)
+
+
+async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app, papi_server):
+    app = server_app(make_app, papi_server)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        good = [table.get_row(k) for k in keys(table)]
+        assert keys(table) == ["BTCUSDT:BOTH", "ETHUSDT:BOTH"]  # SOLUSDT is flat: hidden
+        assert "LIVE" in status(app)
+
+        papi_server.inject("500", path=UM_ACCOUNT)
+        await refresh(pilot)
+        assert app.poller.stale and app.poller.error.kind == "server"
+        bar = status(app)
+        assert "STALE" in bar and "internal error (HTTP 500)" in bar
+        assert [table.get_row(k) for k in keys(table)] == good  # the last good data stays
+        assert table.has_class("-stale") and "STALE" in rendered(app.query_one(SummaryBar))
+
+        for garbage, sentence in (("html", "web page instead of data"), ("truncated", "not valid JSON"),
+                                  ("schema", "no list of positions")):
+            papi_server.inject(garbage, path=UM_ACCOUNT)
+            await refresh(pilot)
+            bar = status(app)
+            assert "STALE" in bar and sentence in bar, garbage
+            assert [table.get_row(k) for k in keys(table)] == good
+            assert app.is_running
+
+        await refresh(pilot)
+        assert app.poller.error is None and not app.poller.stale
+        bar = status(app)
+        assert "LIVE" in bar and "STALE" not in bar and "web page" not in bar
+        assert not table.has_class("-stale") and "STALE" not in rendered(app.query_one(SummaryBar))
+        assert um_requests(papi_server) == 6
+        assert "Traceback" not in screen_text(app)
+
+
+async def test_a_fault_recovers_by_itself(make_app, papi_server):
+    app = server_app(make_app, papi_server, interval=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        papi_server.inject("503", path=UM_ACCOUNT)
+        await wait_until(pilot, lambda: app.poller.failures == 1, timeout=3, what="the timed fetch to fail")
+        await pilot.pause()
+        assert "STALE" in status(app)
+        await wait_until(pilot, lambda: app.poller.error is None, timeout=5, what="recovery with no key pressed")
+        await pilot.pause()
+        assert "LIVE" in status(app)
+        assert app.poller.polls == 3 and um_requests(papi_server) == 3
+
+
+async def test_revoked_key_stops_polling_says_what_to_fix_and_r_retries(make_app, papi_server):
+    app = server_app(make_app, papi_server, interval=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        papi_server.revoke()
+        await refresh(pilot)
+        assert app.poller.stopped
+        bar = status(app)
+        assert "ERROR" in bar
+        assert "refused the API key" in bar
+        assert "Fix it, then press r." in bar  # the whole sentence fits, down to what to do
+        assert app.poller.error.message == AUTH_HELP
+        sent = len(papi_server.requests)
+        await pilot.pause(1.3)  # more than the interval: nothing may go out
+        assert len(papi_server.requests) == sent
+        assert app.poller.polls == 2
+        assert positions(app).row_count == 2  # the data is still there, marked stale
+        papi_server.restore()
+        await refresh(pilot)
+        assert not app.poller.stopped and app.poller.error is None
+        assert "LIVE" in status(app) and "API key" not in status(app)
+
+
+async def test_status_bar_shows_a_large_clock_offset(make_app, papi_server):
+    papi_server.clock_offset_ms = 4000  # the exchange's clock is 4 s ahead of this machine's
+    app = server_app(make_app, papi_server)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert app.poller.error is None  # the client synced its clock, so requests still pass
+        bar = status(app)
+        assert "LIVE" in bar and "weight" in bar and " ms" in bar
+        assert re.search(r"clock \+(3\.[89]|4\.[01])s", bar), bar  # measured over a real round trip
+
+
+async def test_exits_when_the_terminal_hangs_up(make_app):
+    import asyncio
+    import os
+    import signal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        handlers = getattr(asyncio.get_running_loop(), "_signal_handlers", {})
+        if signal.SIGHUP not in handlers:
+            pytest.skip("no SIGHUP handler on this loop (not the main thread?)")
+        os.kill(os.getpid(), signal.SIGHUP)  # what a dropped SSH session sends
+        await wait_until(pilot, lambda: not app.is_running, timeout=3, what="the app to exit")
+        assert app.return_code == 0
