@@ -1,0 +1,168 @@
+"""Render the dashboard screenshots (SVG) from the demo exchange:
+
+    python screenshots/make.py [--out DIR]
+
+Each picture runs the real app headless (`App.run_test`) on a seeded demo account and saves what
+the terminal shows. Clocks are pinned to one instant, so re-running gives identical files unless
+the dashboard itself changed.
+
+    dashboard.svg  the normal view, 100x30
+    hedge.svg      a hedge-mode account: LONG and SHORT rows of one symbol
+    stale.svg      the network went down after the first refresh: last data kept, marked STALE
+    filtered.svg   filtered to losing USDT positions, sorted by the size of the uPnL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+import types
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # a checkout works without installing pmtui
+
+import httpx  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
+
+from pmtui.app import PmtuiApp  # noqa: E402
+from pmtui.client import PapiClient  # noqa: E402
+from pmtui.config import Settings  # noqa: E402
+from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
+from pmtui.signing import HmacSigner  # noqa: E402
+
+SEED = 7
+SIZE = (100, 30)
+EPOCH = 1_736_942_400.0  # 2025-01-15 12:00:00 UTC, shown as such whatever the local zone
+UM_ACCOUNT = "/papi/v2/um/account"
+
+
+class PinnedClock:
+    """Wall and monotonic time that move only when told to; every request takes `latency_ms`."""
+
+    def __init__(self, latency_ms: float = 38.0) -> None:
+        self._latency = latency_ms / 1000
+        self.reset()
+
+    def reset(self) -> None:
+        self.now = EPOCH
+        self._perf = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now - EPOCH + 1000.0
+
+    def perf_counter(self) -> float:
+        self._perf += self._latency
+        return self._perf
+
+    def pin(self) -> None:
+        """Point the `time` of every pmtui module at this clock (clock times, ages, latency)."""
+        fake = types.SimpleNamespace(
+            time=self.time, monotonic=self.monotonic, perf_counter=self.perf_counter,
+            localtime=time.gmtime, gmtime=time.gmtime, strftime=time.strftime, sleep=time.sleep,
+        )
+        for name, module in list(sys.modules.items()):
+            if (name == "pmtui" or name.startswith("pmtui.")) and getattr(module, "time", None) is time:
+                module.time = fake
+
+
+class NetworkDropsAfter(DemoExchange):
+    """The demo exchange, until `ok` UM account requests have been served; then no network."""
+
+    def __init__(self, ok: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ok = ok
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == UM_ACCOUNT:
+            if self.ok <= 0:
+                raise httpx.ConnectError("network is unreachable", request=request)
+            self.ok -= 1
+        return await super().handle_async_request(request)
+
+
+CLOCK = PinnedClock()
+
+
+def demo_app(*, hedge: bool = False, transport: DemoExchange | None = None) -> PmtuiApp:
+    clock = CLOCK
+    clock.reset()
+    transport = transport or DemoExchange(seed=SEED, hedge=hedge, clock=clock.time)
+    client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=transport,
+                        clock=clock.time)
+    title = "DEMO hedge" if hedge else "DEMO"
+    app = PmtuiApp(settings=Settings(interval=2.0), client=client, title=title)
+    app.poller.monotonic, app.poller.wall = clock.monotonic, clock.time
+    app.poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
+    return app
+
+
+async def settle(pilot: Pilot, polls: int, timeout: float = 10.0) -> None:
+    """Wait for `polls` refreshes, then hold the next one back: the real-time timer must not add
+    refreshes (and move prices) depending on how fast this machine is. The countdown still shows."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while app.poller.polls < polls or app._fetching:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"make.py: the dashboard did not finish {polls} refresh(es) in {timeout:g} s")
+        await pilot.pause(0.01)
+    if app._timer is not None:
+        app._timer.stop()
+    await pilot.pause()
+
+
+async def shoot(app: PmtuiApp, path: Path, size: tuple[int, int],
+                steps: Callable[[Pilot], Awaitable[None]] | None = None) -> None:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, 1)
+        if steps is not None:
+            await steps(pilot)
+        app.clear_notifications()  # toasts fade after a few seconds: show the lasting screen
+        await pilot.pause()
+        app.save_screenshot(path.name, str(path.parent))
+    print(f"wrote {path}")
+
+
+async def make(out: Path, size: tuple[int, int]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+
+    await shoot(demo_app(), out / "dashboard.svg", size)
+    await shoot(demo_app(hedge=True), out / "hedge.svg", size)
+
+    stale = demo_app(transport=NetworkDropsAfter(1, seed=SEED, clock=CLOCK.time))
+
+    async def network_down(pilot: Pilot) -> None:
+        for _ in range(3):  # three refreshes fail, 9 s apart
+            CLOCK.now += 9
+            stale.action_refresh_now()
+            await settle(pilot, stale.poller.polls + 1)
+
+    await shoot(stale, out / "stale.svg", size, network_down)
+
+    async def losers_by_size(pilot: Pilot) -> None:
+        await pilot.press("slash", *"usdt loss", "enter")
+        await pilot.press(*"s" * 8)  # Maint. -> ... -> uPnL, largest first
+        await pilot.press("j")
+
+    await shoot(demo_app(), out / "filtered.svg", size, losers_by_size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=HERE, help="where to write the SVGs (default: %(default)s)")
+    parser.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="terminal COLUMNSxROWS (default: %(default)s)")
+    args = parser.parse_args()
+    columns, rows = (int(n) for n in args.size.lower().split("x"))
+    CLOCK.pin()
+    asyncio.run(make(args.out, (columns, rows)))
+
+
+if __name__ == "__main__":
+    main()
