@@ -344,17 +344,18 @@ class CheckResult:
 
 
 def check_rules(
-    settings: Settings | None,
     view: AccountView,
     *,
+    alerts: AlertSettings | None = None,
+    thresholds: Thresholds | None = None,
     age: float | None = None,
     now: float | None = None,
     rules: Sequence[Rule] | None = None,
 ) -> CheckResult:
-    """Evaluate the rules once on a snapshot, with no memory: no hysteresis, no cooldown."""
-    settings = settings or Settings()
-    engine = Alerts(rules if rules is not None else rules_from(settings.alerts),
-                    thresholds=settings.thresholds, cooldown=0, hysteresis=Decimal(0))
+    """Evaluate the rules (`rules`, else those `alerts` turns on, else the defaults) once on a
+    snapshot, with no memory: no hysteresis, no cooldown."""
+    engine = Alerts(rules if rules is not None else rules_from(alerts or AlertSettings()),
+                    thresholds=thresholds, cooldown=0, hysteresis=Decimal(0))
     events = tuple(e for e in engine.evaluate(AlertState(view, age), now) if e.state == FIRED)
     ranked = tuple(sorted(events, key=lambda e: e.level, reverse=True))  # stable: rule order within a level
     return CheckResult(worst(e.level for e in ranked), ranked)

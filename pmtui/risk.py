@@ -48,29 +48,20 @@ def join(positions: Iterable[Position], risks: Iterable[PositionRisk]) -> dict[K
 # --- liquidation distance ------------------------------------------------------------------------
 
 
-def _is_long(risk: PositionRisk) -> bool:
-    if risk.positionSide == "LONG":
-        return True
-    if risk.positionSide == "SHORT":
-        return False
-    return risk.positionAmt > 0
-
-
 def liq_distance(risk: PositionRisk | None) -> Decimal | None:
     """|mark - liquidation| / mark, as a fraction (0.08 is 8%).
 
     None when there is no risk row, no position, no liquidation price (Binance sends "0" when the
-    account could not be liquidated by this symbol's move alone) or no mark price. A liquidation
-    price already on the wrong side of the mark (a long's above it, a short's below) is 0: the
-    position is at or past liquidation.
+    account could not be liquidated by this symbol's move alone) or no mark price. The side of
+    the mark the price sits on is not checked: in hedge mode both legs of a symbol share one
+    liquidation price, so for one of them it lies the "wrong" way.
     """
     if risk is None or risk.positionAmt == 0:
         return None
     mark, liquidation = risk.markPrice, risk.liquidationPrice
     if mark <= 0 or liquidation <= 0:
         return None
-    gap = mark - liquidation if _is_long(risk) else liquidation - mark
-    return max(gap, ZERO) / mark
+    return abs(mark - liquidation) / mark
 
 
 def liq_level(distance: Decimal | None, t: Thresholds) -> Level:

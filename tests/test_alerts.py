@@ -214,12 +214,12 @@ def test_event_json_keeps_exact_decimals():
 def test_check_rules_is_stateless_and_ranks_the_worst_first():
     btc = position("BTCUSDT", amt="1")
     v = view("1.45", status="MARGIN_CALL", positions=[btc], risks=[risk(amt="1", mark="100", liq="96")])
-    result = check_rules(Settings(), v, now=5.0)
+    result = check_rules(v, alerts=AlertSettings(), thresholds=T, now=5.0)
     assert result.level == Level.CRITICAL  # 4% from liquidation
     assert [e.rule for e in result.events] == ["liq_distance_below", "unimmr_below", "status_not_normal"]
     assert result.messages[0] == "BTCUSDT long is 4% from its liquidation price 96 (alert below 10%)."
-    assert check_rules(Settings(), v, now=5.0).events == result.events  # same answer twice: no memory
-    healthy = check_rules(Settings(), view("3"))
+    assert check_rules(v, alerts=AlertSettings(), thresholds=T, now=5.0).events == result.events  # same answer twice: no memory
+    healthy = check_rules(view("3"))
     assert healthy.level == Level.OK and healthy.events == ()
 
 

@@ -104,8 +104,8 @@ def test_join_with_no_risk_rows_is_empty():
         (dict(amt="-2", mark="100", liq="125"), D("0.25")),  # one-way short
         (dict(side="SHORT", amt="-2", mark="80", liq="100"), D("0.25")),
         (dict(side="LONG", amt="3", mark="64000", liq="60800"), D("0.05")),
-        (dict(amt="1", mark="100", liq="105"), D("0")),  # past it: 0, not 5%
-        (dict(amt="-1", mark="100", liq="95"), D("0")),
+        # Hedge mode: both legs share the symbol's price, so it may sit on either side of the mark.
+        (dict(side="LONG", amt="1", mark="100", liq="105"), D("0.05")),
         (dict(amt="1", mark="100", liq="0"), None),  # Binance: no liquidation price
         (dict(amt="1", mark="0", liq="90"), None),
         (dict(amt="0", mark="100", liq="90"), None),  # no position
