@@ -43,6 +43,20 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    help="recvWindow in ms (1..60000, default 5000)")
     g.add_argument("--debug", action="store_true", default=d or False,
                    help="write a debug log (secrets redacted) to the user log dir")
+    g.add_argument("--record", action="store_true", default=d or False,
+                   help="record each refresh (uniMMR, equity, margin, uPnL) to the history file")
+    g.add_argument("--history-file", metavar="PATH", type=Path, default=d,
+                   help="history SQLite file (default: the user data dir's history.sqlite3)")
+
+
+def _when(text: str) -> int:
+    """--since/--until: '12h', '30m', '2d' ago, or an ISO date/time; epoch ms."""
+    from pmtui.history import parse_when
+
+    try:
+        return parse_when(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
     _common(check, suppress=True)
+
+    hist = sub.add_parser("history", help="print or export what --record recorded")
+    hist.add_argument("--since", metavar="WHEN", type=_when,
+                      help="from this long ago (12h, 30m, 2d) or this time (2025-06-01T08:00); default: all")
+    hist.add_argument("--until", metavar="WHEN", type=_when, help="up to (not including) this time")
+    hist.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                      help="table (default), or csv/json with the exact decimal strings")
+    _common(hist, suppress=True)
 
     dash = sub.add_parser("dashboard", help="open the dashboard (the default)")
     _common(dash, suppress=True)
@@ -124,27 +146,62 @@ def secrets_of(settings) -> list[str]:
     ]
 
 
+def _record(settings, args, snap) -> None:
+    """--record for the one-shot commands: this snapshot as one history row."""
+    from pmtui.history import History, sample_from_view
+
+    profile = "demo" if args.demo else settings.profile
+    History(args.history_file).record(sample_from_view(snap.view(settings.thresholds), profile))
+
+
 async def _snapshot(settings, args) -> int:
     from pmtui import output
+    from pmtui.snapshot import fetch_snapshot
 
     async with make_client(settings, args) as client:
-        account = await client.um_account()
+        snap = await fetch_snapshot(client)
+    parts = dict(pm=snap.pm, risks=snap.risks, unavailable=snap.unavailable)
     if args.json:
-        print(output.snapshot_json(account, include_zero=args.all))
+        print(output.snapshot_json(snap.account, include_zero=args.all, **parts))
     else:
-        print(output.snapshot_table(account, settings.thresholds, include_zero=args.all))
+        print(output.snapshot_table(snap.account, settings.thresholds, include_zero=args.all, **parts))
+    if args.record:
+        _record(settings, args, snap)
     return 0
 
 
 async def _check(settings, args) -> int:
     from pmtui import output
     from pmtui.health import Level
+    from pmtui.snapshot import fetch_snapshot
 
     async with make_client(settings, args) as client:
-        account = await client.um_account()
-    level, line = output.check_line(account, settings.thresholds)
+        snap = await fetch_snapshot(client)
+    level, line = output.check_line(
+        snap.account, settings.thresholds, pm=snap.pm, risks=snap.risks, alerts=settings.alerts,
+        unavailable=snap.unavailable,
+    )
     print(line)
+    if args.record:
+        try:
+            _record(settings, args, snap)
+        except PmtuiError as err:  # the account's state is the answer; recording is a side job
+            print(f"pmtui: warning: {err.message}", file=sys.stderr)
     return {Level.OK: EXIT_OK, Level.WARN: EXIT_WARNING}.get(level, EXIT_CRITICAL)
+
+
+def _history(settings, args) -> int:
+    from pmtui import output
+    from pmtui.history import History, export_csv, export_json
+
+    rows = History(args.history_file).read(args.since, args.until, profile=args.profile)
+    if args.format == "csv":
+        export_csv(rows, sys.stdout)
+    elif args.format == "json":
+        export_json(rows, sys.stdout)
+    else:
+        print(output.history_table(rows))
+    return 0
 
 
 def _dashboard(settings, args) -> int:
@@ -194,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_snapshot(settings, args))
         if command == "check":
             return asyncio.run(_check(settings, args))
+        if command == "history":
+            return _history(settings, args)
         return _dashboard(settings, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)

@@ -1,10 +1,11 @@
-"""Text for the headless commands: the snapshot table, snapshot JSON, and the check line."""
+"""Text for the headless commands: the snapshot table, snapshot JSON, the check line, history."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from pmtui import fmt
-from pmtui.config import Thresholds
-from pmtui.health import Level
-from pmtui.models import UmAccount
+from pmtui.alerts import check_rules
+from pmtui.config import AlertSettings, Thresholds
+from pmtui.health import Level, worst
+from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.history import Sample
+from pmtui.risk import unimmr_band
 from pmtui.views import AccountView, build_view
 
 
@@ -26,9 +30,15 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None) -> str:
+def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
+                  pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
+                  unavailable: Mapping[str, str] | None = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
-    non-zero assets only unless include_zero."""
+    non-zero assets only unless include_zero.
+
+    Given `pm`, `risks` or `unavailable`, it adds "account" (the raw /papi/v1/account object, or
+    null) and "positionRisk" (raw rows, open ones unless include_zero, or null), and
+    "unavailable" saying why a part is null."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
@@ -36,14 +46,25 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
         "assets": [a.raw for a in assets],
         "positions": [p.raw for p in positions],
     }
+    if pm is not None or risks is not None or unavailable:
+        doc["account"] = pm.raw if pm is not None else None
+        if risks is not None:
+            rows = risks if include_zero else [r for r in risks if r.positionAmt != 0]
+            doc["positionRisk"] = [r.raw for r in rows]
+        else:
+            doc["positionRisk"] = None
+        if unavailable:
+            doc["unavailable"] = dict(unavailable)
     if extra:
         doc.update(extra)
     return json.dumps(doc, indent=2, default=_json_default)
 
 
 def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = False,
-                   width: int = 140) -> str:
-    view = build_view(account, t)
+                   width: int = 140, pm: PmAccount | None = None,
+                   risks: Sequence[PositionRisk] | None = None,
+                   unavailable: Mapping[str, str] | None = None) -> str:
+    view = build_view(account, t, risks=risks, pm=pm)
     # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
                       markup=False, highlight=False)
@@ -53,8 +74,23 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
         f"uPnL {fmt.money(tot.unrealized, sign=True)}  maint. margin {fmt.money(tot.maint_margin)}  "
         f"UM margin ratio {fmt.ratio(tot.ratio)}"
     )
+    if pm is not None:
+        room = view.headroom
+        console.print(
+            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus}  "
+            f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
+        )
+        console.print(
+            f"Account equity {fmt.money(pm.accountEquity)}  actual equity {fmt.money(pm.actualEquity)}  "
+            f"maint. margin {fmt.money(pm.accountMaintMargin)}  initial margin "
+            f"{fmt.money(pm.accountInitialMargin)}  available {fmt.money(pm.totalAvailableBalance)}"
+        )
+    for part, why in (unavailable or {}).items():
+        console.print(f"Not shown ({part}): {why}.")
     console.print(_assets_table(view, include_zero))
     console.print(_positions_table(view, include_zero))
+    if risks is not None:
+        console.print(_risk_table(view, include_zero))
     return console.file.getvalue().rstrip()
 
 
@@ -74,6 +110,10 @@ def _assets_table(view: AccountView, include_zero: bool) -> Table:
     return table
 
 
+def _price(value: Decimal | None) -> str:
+    return "—" if value is None or value == 0 else fmt.amount(value)
+
+
 def _positions_table(view: AccountView, include_zero: bool) -> Table:
     rows = view.positions if include_zero else view.open_positions
     rows = sorted(rows, key=lambda r: r.position.maintMargin, reverse=True)
@@ -83,11 +123,35 @@ def _positions_table(view: AccountView, include_zero: bool) -> Table:
         table.add_column(name, justify="left" if name in ("Symbol", "Side", "Health") else "right")
     for row in rows:
         p = row.position
-        side = p.positionSide if p.positionSide != "BOTH" else ("LONG" if p.is_long else "SHORT")
         table.add_row(
-            p.symbol, side if p.is_open else "—", fmt.amount(p.positionAmt), fmt.money(p.notional),
+            p.symbol, _side(row), fmt.amount(p.positionAmt), fmt.money(p.notional),
             fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin),
             fmt.money(p.maintMargin), fmt.percent(row.share), row.level.badge,
+        )
+    return table
+
+
+def _side(row) -> str:
+    p = row.position
+    if not p.is_open:
+        return "—"
+    return p.positionSide if p.positionSide != "BOTH" else ("LONG" if p.is_long else "SHORT")
+
+
+def _risk_table(view: AccountView, include_zero: bool) -> Table:
+    """positionRisk joined to the positions: nearest to liquidation first."""
+    rows = view.positions if include_zero else view.open_positions
+    far = Decimal("Infinity")
+    rows = sorted(rows, key=lambda r: (r.liq_distance if r.liq_distance is not None else far, r.key))
+    table = Table(title="Liquidation", box=box.SIMPLE_HEAD, title_justify="left")
+    for name in ("Symbol", "Side", "Entry", "Mark", "Liq. price", "Liq. dist.", "Leverage", "Liq. level"):
+        table.add_column(name, justify="left" if name in ("Symbol", "Side", "Liq. level") else "right")
+    for row in rows:
+        table.add_row(
+            row.position.symbol, _side(row), _price(row.entry_price), _price(row.mark_price),
+            _price(row.liquidation_price), fmt.percent(row.liq_distance, 2),
+            f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
+            row.liq_level.badge if row.risk is not None else "—",
         )
     return table
 
@@ -95,18 +159,79 @@ def _positions_table(view: AccountView, include_zero: bool) -> Table:
 _CHECK_WORD = {Level.OK: "OK", Level.WARN: "WARNING", Level.DANGER: "CRITICAL", Level.CRITICAL: "CRITICAL"}
 
 
-def check_line(account: UmAccount, t: Thresholds) -> tuple[Level, str]:
-    """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for."""
-    view = build_view(account, t)
+def check_line(
+    account: UmAccount,
+    t: Thresholds,
+    *,
+    pm: PmAccount | None = None,
+    risks: Sequence[PositionRisk] | None = None,
+    alerts: AlertSettings | None = None,
+    unavailable: Mapping[str, str] | None = None,
+) -> tuple[Level, str]:
+    """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for.
+
+    With `pm` the level is uniMMR's band (and accountStatus); without it, the UM margin ratio's.
+    With `alerts`, the alert rules apply as well (the same ones the dashboard uses): one that holds
+    makes the line at least WARNING, a critical one CRITICAL; their messages follow the summary."""
+    unavailable = unavailable or {}
+    view = build_view(account, t, risks=risks, pm=pm)
     tot = view.totals
-    worst_asset = max(view.assets, key=lambda r: r.level, default=None)
-    detail = f"UM margin ratio {fmt.ratio(tot.ratio)}"
-    if worst_asset is not None and worst_asset.level > Level.OK:
-        detail += f", {worst_asset.asset.asset} maintenance margin at {fmt.percent(worst_asset.usage)} of balance"
-    line = (
-        f"PMTUI {_CHECK_WORD[view.level]} - {detail}, {len(view.open_positions)} open positions, "
-        f"uPnL {fmt.money(tot.unrealized, sign=True)} | "
+    level = view.level
+    if pm is not None:
+        room = view.headroom
+        detail = (
+            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
+            f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
+        )
+    else:
+        detail = f"UM margin ratio {fmt.ratio(tot.ratio)}"
+        if "account" in unavailable:
+            detail += f" (uniMMR unavailable: {unavailable['account']})"
+        worst_asset = max(view.assets, key=lambda r: r.level, default=None)
+        if worst_asset is not None and worst_asset.level > Level.OK:
+            detail += f", {worst_asset.asset.asset} maintenance margin at {fmt.percent(worst_asset.usage)} of balance"
+    detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(tot.unrealized, sign=True)}"
+    if alerts is not None:
+        result = check_rules(view, alerts=alerts, thresholds=t)
+        # A rule that holds is a WARNING, a critical one (within liq_distance_critical of a
+        # liquidation price, uniMMR or status in liquidation) CRITICAL; uniMMR's own bands above
+        # already make reduce-only CRITICAL.
+        level = worst([level, *(Level.CRITICAL if e.level >= Level.CRITICAL else Level.WARN
+                                for e in result.events)])
+        # uniMMR and status are in the summary already; the others say what else holds.
+        said = [e.message.rstrip(".") for e in result.events
+                if e.rule not in ("unimmr_below", "status_not_normal")]
+        if len(said) > 3:
+            said = [*said[:3], f"and {len(said) - 3} more alerts"]
+        detail += "".join(f"; {m}" for m in said)
+    if "positionRisk" in unavailable:
+        detail += "; liquidation distances unavailable"
+    perf = (
         f"margin_balance={fmt.plain(tot.margin_balance)} maint_margin={fmt.plain(tot.maint_margin)} "
         f"upnl={fmt.plain(tot.unrealized)}"
     )
-    return view.level, line
+    if pm is not None:
+        perf += (f" unimmr={fmt.plain(pm.uniMMR)} account_equity={fmt.plain(pm.accountEquity)}"
+                 f" account_maint_margin={fmt.plain(pm.accountMaintMargin)}")
+    line = f"PMTUI {_CHECK_WORD[level]} - {detail.replace('|', '/')} | {perf}"
+    return level, line
+
+
+def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:
+    """The recorded samples as a table, local times, oldest first."""
+    rows = list(rows)
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                      markup=False, highlight=False)
+    table = Table(title=f"History ({len(rows)} samples)", box=box.SIMPLE_HEAD, title_justify="left")
+    for name in ("Time", "Profile", "uniMMR", "Account equity", "Maint. margin", "uPnL", "Level"):
+        table.add_column(name, justify="left" if name in ("Time", "Profile", "Level") else "right")
+    for r in rows:
+        table.add_row(
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time_ms / 1000)), r.profile,
+            fmt.ratio(r.unimmr, 4) if r.unimmr is not None else "—",
+            fmt.money(r.account_equity), fmt.money(r.maint_margin),
+            fmt.money(r.total_upnl, sign=True) if r.total_upnl is not None else "—",
+            r.level.upper(),
+        )
+    console.print(table)
+    return console.file.getvalue().rstrip()

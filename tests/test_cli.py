@@ -342,11 +342,16 @@ def test_check_line_honours_thresholds():
 
 
 def test_check_demo_ok(capsys):
+    # The demo's big positions often sit within 10% of their liquidation price (an alert, so
+    # WARNING): here only the account's own health is judged. tests/test_cli_risk.py has the rest.
+    write_config("[alerts]\nliq_distance_below = false\n", 0o600)
     code, out, err = run(capsys, "check", "--demo")
     assert code == 0 and err == ""
     assert out.count("\n") == 1
-    assert re.match(r"PMTUI OK - UM margin ratio \d+\.\d\d, \d+ open positions, uPnL [+-][\d,]+\.\d\d \| "
-                    r"margin_balance=[\d.]+ maint_margin=[\d.]+ upnl=-?[\d.]+$", out.strip())
+    assert re.match(r"PMTUI OK - uniMMR \d+\.\d{4} \(normal band, status NORMAL\), headroom to 1\.05 "
+                    r"[\d,]+\.\d\d \(\d+\.\d%\), \d+ open positions, uPnL [+-][\d,]+\.\d\d \| "
+                    r"margin_balance=[\d.]+ maint_margin=[\d.]+ upnl=-?[\d.]+ "
+                    r"unimmr=[\d.]+ account_equity=[\d.]+ account_maint_margin=[\d.]+$", out.strip())
 
 
 def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:
@@ -373,6 +378,8 @@ def test_check_margin_call_demo_exits_by_level(capsys, use_demo):
     assert set(steps) == set(Level)
     expected = {Level.OK: (0, "OK"), Level.WARN: (1, "WARNING"), Level.DANGER: (2, "CRITICAL"),
                 Level.CRITICAL: (2, "CRITICAL")}
+    # uniMMR's bands only (the demo's uniMMR is its UM ratio); liquidation alerts are off here.
+    write_config("[alerts]\nliq_distance_below = false\n", 0o600)
     for level, step in sorted(steps.items()):
         exchange = demo("margin-call")
         if step:
@@ -526,8 +533,10 @@ def test_live_check(capsys, live):
     code, out, err = run(capsys, "check")
     assert (code, err) == (0, "")
     assert out == (
-        "PMTUI OK - UM margin ratio 164.72, 2 open positions, uPnL -132.55 | "
-        "margin_balance=10117.88812500 maint_margin=61.42300000 upnl=-132.55000000\n"
+        "PMTUI OK - uniMMR 166.1085 (normal band, status NORMAL), headroom to 1.05 10,053.93 (99.4%),"
+        " 2 open positions, uPnL -132.55 | margin_balance=10117.88812500 maint_margin=61.42300000"
+        " upnl=-132.55000000 unimmr=166.10853477 account_equity=10117.88812500"
+        " account_maint_margin=60.91300000\n"
     )
     assert live.count(UM_ACCOUNT) == 1
 
@@ -595,7 +604,7 @@ def test_process_snapshot_against_broken_server_with_debug(papi_server):  # noqa
     assert API_KEY not in text and API_SECRET not in text
     papi_server.clear_mode()
     proc = run_process("check", env=env)
-    assert proc.returncode == 0 and proc.stdout.startswith("PMTUI OK - UM margin ratio 164.72")
+    assert proc.returncode == 0 and proc.stdout.startswith("PMTUI OK - uniMMR 166.1085")
 
 
 def test_process_internal_error_is_one_line_and_logged():

@@ -1,0 +1,57 @@
+"""One fetch of everything the headless commands show: the UM account, and when the key may read
+them, `/papi/v1/account` (uniMMR) and `/papi/v1/um/positionRisk`.
+
+The UM account is required (its failure is the caller's error). The two others are optional: if the
+exchange refuses them (AuthError, ApiError: typically a key without access), the snapshot carries
+None and a note saying so, and the rest works. Any other failure (network, server, a changed
+response) propagates: the data would be incomplete for a reason that may pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pmtui.config import Thresholds
+from pmtui.errors import ApiError, AuthError, PmtuiError
+from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.views import AccountView, build_view
+
+#: Request weights (papi-notes): the UM account 5, the account 20, positionRisk 5.
+WEIGHTS = {"/papi/v2/um/account": 5, "/papi/v1/account": 20, "/papi/v1/um/positionRisk": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    account: UmAccount
+    pm: PmAccount | None = None
+    risks: tuple[PositionRisk, ...] | None = None
+    #: Why an optional part is missing, by part ("account", "positionRisk"): one sentence each.
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def view(self, t: Thresholds) -> AccountView:
+        return build_view(self.account, t, risks=self.risks, pm=self.pm)
+
+
+def refused(path: str, err: PmtuiError) -> str:
+    """A short sentence for an endpoint the key may not read."""
+    how = f"code {err.code}" if err.code is not None else f"HTTP {err.status}" if err.status else err.kind
+    return f"the exchange refused {path} ({how}); the API key may lack access to it"
+
+
+async def fetch_snapshot(client, *, account: bool = True, position_risk: bool = True) -> Snapshot:
+    """UM account first (it also syncs the clock), then the optional endpoints, in one step of the
+    demo exchange so all three agree."""
+    um = await client.um_account()
+    unavailable: dict[str, str] = {}
+    pm = risks = None
+    if account:
+        try:
+            pm = await client.pm_account()
+        except (AuthError, ApiError) as err:
+            unavailable["account"] = refused("/papi/v1/account", err)
+    if position_risk:
+        try:
+            risks = await client.position_risk()
+        except (AuthError, ApiError) as err:
+            unavailable["positionRisk"] = refused("/papi/v1/um/positionRisk", err)
+    return Snapshot(um, pm, risks, unavailable)

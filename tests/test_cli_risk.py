@@ -1,0 +1,368 @@
+"""The CLI's risk side: `check` by uniMMR band and alert rules, its fallback when /papi/v1/account
+is refused, `snapshot` with the account object and positionRisk, `--record` and `history`.
+
+The exchange here is a canned httpx transport put where `--demo` takes its exchange: the real
+client, parsing and error mapping run on hand-made payloads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pmtui.cli import main
+from pmtui.demo import DemoExchange
+from pmtui.history import History, Sample
+
+NOW_MS = 1_750_000_000_000
+
+
+def um_body(wallet="3000.00000000", upnl="0.00000000", mm="1000.00000000") -> dict:
+    return {
+        "assets": [{
+            "asset": "USDT", "crossWalletBalance": wallet, "crossUnPnl": upnl, "maintMargin": mm,
+            "initialMargin": "2500.00000000", "positionInitialMargin": "2500.00000000",
+            "openOrderInitialMargin": "0.00000000", "updateTime": NOW_MS,
+        }],
+        "positions": [{
+            "symbol": "BTCUSDT", "initialMargin": "2500.00000000", "maintMargin": mm,
+            "unrealizedProfit": upnl, "positionSide": "BOTH", "positionAmt": "1.000",
+            "updateTime": NOW_MS, "notional": "50000.00000000",
+        }],
+    }
+
+
+def pm_body(unimmr: str, status: str | None = None) -> dict:
+    u = Decimal(unimmr)
+    if status is None:
+        status = ("NORMAL" if u > Decimal("1.5") else "MARGIN_CALL" if u > Decimal("1.2")
+                  else "REDUCE_ONLY" if u > Decimal("1.05") else "ACTIVE_LIQUIDATION")
+    return {
+        "uniMMR": unimmr, "accountEquity": f"{u * 1000:.8f}", "actualEquity": f"{u * 1000:.8f}",
+        "accountInitialMargin": "2500.00000000", "accountMaintMargin": "1000.00000000",
+        "accountStatus": status, "virtualMaxWithdrawAmount": "0.00000000",
+        "totalAvailableBalance": "0.00000000", "totalMarginOpenLoss": "0.00000000", "updateTime": NOW_MS,
+    }
+
+
+def risk_body(liq="25000.00000000", mark="50000.00000000") -> list:
+    return [
+        {"symbol": "BTCUSDT", "positionSide": "BOTH", "positionAmt": "1.000", "entryPrice": "49000.0",
+         "markPrice": mark, "liquidationPrice": liq, "leverage": "20", "unRealizedProfit": "0.00000000",
+         "notional": "50000.00000000", "maxNotionalValue": "5000000", "breakEvenPrice": "49019.6"},
+        # Extra rows the join ignores: a hedge-mode leftover and a symbol the account does not hold.
+        {"symbol": "BTCUSDT", "positionSide": "LONG", "positionAmt": "0", "entryPrice": "0",
+         "markPrice": mark, "liquidationPrice": "0", "leverage": "20", "unRealizedProfit": "0",
+         "notional": "0"},
+        {"symbol": "ETHUSDT", "positionSide": "BOTH", "positionAmt": "2", "entryPrice": "3000",
+         "markPrice": "3000", "liquidationPrice": "2990", "leverage": "20", "unRealizedProfit": "0",
+         "notional": "6000"},
+    ]
+
+
+REFUSED = (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
+
+
+class Canned(httpx.AsyncBaseTransport):
+    """Answers each path with a fixed (status, JSON body); records the paths asked."""
+
+    def __init__(self, **routes: tuple[int, Any]) -> None:
+        self.routes = {
+            "/papi/v2/um/account": (200, um_body()),
+            "/papi/v1/account": (200, pm_body("3.00000000")),
+            "/papi/v1/um/positionRisk": (200, risk_body()),
+            "/fapi/v1/time": (200, {"serverTime": NOW_MS}),
+        }
+        self.routes.update({_PATHS[k]: v for k, v in routes.items()})
+        self.seen: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.url.path)
+        status, body = self.routes[request.url.path]
+        return httpx.Response(status, content=json.dumps(body).encode(),
+                              headers={"Content-Type": "application/json"})
+
+
+_PATHS = {"um": "/papi/v2/um/account", "pm": "/papi/v1/account", "risk": "/papi/v1/um/positionRisk"}
+
+
+@pytest.fixture
+def exchange(monkeypatch):
+    """`--demo` talks to the Canned transport made by this fixture's function."""
+
+    def install(**routes) -> Canned:
+        canned = Canned(**routes)
+        monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: canned)
+        return canned
+
+    return install
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def config(text: str) -> Path:
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "pmtui" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+# --- check: uniMMR bands -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unimmr, code, word",
+    [
+        ("9.00000000", 0, "OK"),
+        ("1.50000001", 0, "OK"),
+        ("1.50000000", 1, "WARNING"),  # the margin-call band includes 1.5
+        ("1.20000001", 1, "WARNING"),
+        ("1.20000000", 2, "CRITICAL"),  # reduce-only: at or below 1.2
+        ("1.05000000", 2, "CRITICAL"),  # liquidation
+        ("0.90000000", 2, "CRITICAL"),
+    ],
+)
+def test_check_exit_code_for_each_unimmr_band(capsys, exchange, unimmr, code, word):
+    canned = exchange(pm=(200, pm_body(unimmr)))
+    got, out, err = run(capsys, "check", "--demo")
+    assert (got, err) == (code, "")
+    assert out.startswith(f"PMTUI {word} - uniMMR {Decimal(unimmr):.4f} (") and out.count("\n") == 1
+    assert f" unimmr={unimmr} " in out  # perfdata: the exchange's own string
+    assert canned.seen.count("/papi/v1/account") == 1
+
+
+def test_check_line_says_band_status_and_headroom(capsys, exchange):
+    exchange(pm=(200, pm_body("1.40000000")))
+    _, out, _ = run(capsys, "check", "--demo")
+    # headroom: 1400 - 1.05 * 1000 = 350, which is 25% of 1400
+    assert out.startswith(
+        "PMTUI WARNING - uniMMR 1.4000 (margin call band, status MARGIN_CALL), headroom to 1.05 350.00 (25.0%),"
+        " 1 open positions, uPnL +0.00 | ")
+    assert out.rstrip().endswith("account_equity=1400.00000000 account_maint_margin=1000.00000000")
+
+
+def test_check_status_alone_can_make_it_worse(capsys, exchange):
+    exchange(pm=(200, pm_body("3.00000000", status="REDUCE_ONLY")))
+    code, out, _ = run(capsys, "check", "--demo")
+    assert code == 2 and out.startswith("PMTUI CRITICAL - uniMMR 3.0000 (normal band, status REDUCE_ONLY)")
+
+
+def test_check_thresholds_are_configurable(capsys, exchange):
+    config("[thresholds]\nunimmr_warn = 2.0\nunimmr_danger = 1.6\n")
+    exchange(pm=(200, pm_body("1.80000000")))
+    assert run(capsys, "check", "--demo")[0] == 1
+    exchange(pm=(200, pm_body("1.55000000")))
+    assert run(capsys, "check", "--demo")[0] == 2
+
+
+def test_check_unknown_when_the_um_account_cannot_be_fetched(capsys, exchange):
+    exchange(um=(500, {"code": -1001, "msg": "Internal error."}))
+    code, out, err = run(capsys, "check", "--demo")
+    assert code == 3 and out.startswith("PMTUI UNKNOWN - ") and err.startswith("pmtui: error: ")
+
+
+# --- check: fallback when /papi/v1/account is refused ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "refusal, how",
+    [
+        (REFUSED, "code -2015"),
+        ((400, {"code": -1002, "msg": "You are not authorized to execute this request."}), "code -1002"),
+    ],
+)
+def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal, how):
+    canned = exchange(pm=refusal, um=(200, um_body(wallet="1400.00000000")))
+    code, out, err = run(capsys, "check", "--demo")
+    assert (code, err) == (1, "")  # UM ratio 1400 / 1000 = 1.4: WARNING
+    assert out.startswith(
+        "PMTUI WARNING - UM margin ratio 1.40 (uniMMR unavailable: the exchange refused /papi/v1/account"
+        f" ({how}); the API key may lack access to it), ")
+    assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "unimmr=" not in out
+    assert canned.seen.count("/papi/v1/account") == 1
+
+
+def test_check_fallback_ok_band(capsys, exchange):
+    exchange(pm=REFUSED)
+    code, out, _ = run(capsys, "check", "--demo")
+    assert code == 0 and out.startswith("PMTUI OK - UM margin ratio 3.00 (uniMMR unavailable:")
+
+
+def test_check_does_not_fall_back_on_a_server_error(capsys, exchange):
+    exchange(pm=(503, {"code": -1001, "msg": "Service unavailable."}))
+    code, out, _ = run(capsys, "check", "--demo")
+    assert code == 3 and out.startswith("PMTUI UNKNOWN - The exchange had an internal error (HTTP 503)")
+
+
+def test_check_without_position_risk_says_so(capsys, exchange):
+    exchange(risk=REFUSED)
+    code, out, _ = run(capsys, "check", "--demo")
+    assert code == 0 and "; liquidation distances unavailable |" in out
+
+
+# --- check: the alert rules ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "liq, code, word, said",
+    [
+        ("25000.00000000", 0, "OK", None),  # 50% away
+        ("46000.00000000", 1, "WARNING", "BTCUSDT long is 8% from its liquidation price 46000 (alert below 10%)"),
+        ("48000.00000000", 2, "CRITICAL", "BTCUSDT long is 4% from its liquidation price 48000 (alert below 10%)"),
+    ],
+)
+def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code, word, said):
+    exchange(risk=(200, risk_body(liq=liq)))
+    got, out, _ = run(capsys, "check", "--demo")
+    assert got == code and out.startswith(f"PMTUI {word} - uniMMR 3.0000")
+    if said:
+        assert f"uPnL +0.00; {said} | " in out
+    assert "ETHUSDT" not in out  # its row is an extra: the account holds no ETH
+
+
+def test_check_rules_follow_the_alerts_table(capsys, exchange):
+    config("[alerts]\nliq_distance_below = false\nupnl_below = -100\n")
+    exchange(risk=(200, risk_body(liq="48000.00000000")),
+             um=(200, um_body(wallet="3200.00000000", upnl="-200.00000000")))
+    code, out, _ = run(capsys, "check", "--demo")
+    assert code == 1 and "liquidation price" not in out
+    assert "; Total uPnL -200.00 is below -100.00 | " in out
+
+
+# --- snapshot ------------------------------------------------------------------------------------
+
+
+def test_snapshot_json_has_the_account_object_and_risk_rows_with_exact_strings(capsys, exchange):
+    body = pm_body("1.50000000")
+    body["extraField"] = "kept"
+    exchange(pm=(200, body))
+    code, out, err = run(capsys, "snapshot", "--demo", "--json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["account"] == body  # every string as the exchange wrote it: "1.50000000", not 1.5
+    assert doc["account"]["uniMMR"] == "1.50000000" and doc["account"]["accountEquity"] == "1500.00000000"
+    assert '"uniMMR": "1.50000000"' in out
+    assert [r["symbol"] + ":" + r["positionSide"] for r in doc["positionRisk"]] == ["BTCUSDT:BOTH", "ETHUSDT:BOTH"]
+    assert doc["positionRisk"][0] == risk_body()[0]
+    assert "unavailable" not in doc
+    _, out, _ = run(capsys, "snapshot", "--demo", "--json", "--all")
+    assert len(json.loads(out)["positionRisk"]) == 3  # the zero row too
+
+
+def test_snapshot_json_when_the_account_is_refused(capsys, exchange):
+    exchange(pm=REFUSED)
+    code, out, _ = run(capsys, "snapshot", "--demo", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["account"] is None and doc["positionRisk"]
+    assert doc["unavailable"] == {
+        "account": "the exchange refused /papi/v1/account (code -2015); the API key may lack access to it"}
+
+
+def test_snapshot_table_shows_unimmr_and_the_joined_columns(capsys, exchange):
+    exchange(pm=(200, pm_body("1.40000000")), risk=(200, risk_body(liq="46000.00000000")))
+    code, out, _ = run(capsys, "snapshot", "--demo")
+    lines = [line.rstrip() for line in out.splitlines()]
+    assert code == 0 and lines[0].startswith("Account ▲ WARN  margin balance 3,000.00")
+    assert lines[1] == "uniMMR 1.4000 (margin call band)  status MARGIN_CALL  headroom to 1.05 350.00 (25.0%)"
+    assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  maint. margin 1,000.00")
+    row = next(line for line in lines[lines.index("Liquidation"):] if line.strip().startswith("BTCUSDT"))
+    assert row.split() == ["BTCUSDT", "LONG", "49000", "50000", "46000", "8.00%", "20x", "◆", "DANGER"]
+
+
+def test_snapshot_table_says_what_is_not_shown(capsys, exchange):
+    exchange(pm=REFUSED, risk=REFUSED)
+    code, out, _ = run(capsys, "snapshot", "--demo")
+    assert code == 0 and "uniMMR" not in out and "Liquidation" not in out
+    assert "Not shown (account): the exchange refused /papi/v1/account (code -2015)" in out
+    assert "Not shown (positionRisk): the exchange refused /papi/v1/um/positionRisk" in out
+
+
+# --- --record and history ------------------------------------------------------------------------
+
+
+def test_record_then_history_in_every_format(capsys, exchange, tmp_path):
+    file = tmp_path / "h.sqlite3"
+    exchange(pm=(200, pm_body("1.40000000")))
+    assert run(capsys, "check", "--demo", "--record", "--history-file", str(file))[0] == 1
+    exchange(pm=(200, pm_body("2.10000000")))
+    assert run(capsys, "--record", "--history-file", str(file), "snapshot", "--demo", "--json")[0] == 0
+    rows = History(file).read()
+    assert [(r.profile, r.unimmr, r.account_equity, r.maint_margin, r.level) for r in rows] == [
+        ("demo", Decimal("1.40000000"), Decimal("1400.00000000"), Decimal("1000.00000000"), "warn"),
+        ("demo", Decimal("2.10000000"), Decimal("2100.00000000"), Decimal("1000.00000000"), "ok"),
+    ]
+    assert str(rows[0].unimmr) == "1.40000000"
+
+    code, out, _ = run(capsys, "history", "--history-file", str(file), "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and [d["unimmr"] for d in data] == ["1.40000000", "2.10000000"]
+    assert data[0]["total_upnl"] == "0.00000000"
+    code, out, _ = run(capsys, "history", "--history-file", str(file), "--format", "csv")
+    assert [r["account_equity"] for r in csv.DictReader(io.StringIO(out))] == ["1400.00000000", "2100.00000000"]
+    code, out, _ = run(capsys, "history", "--history-file", str(file))
+    assert "History (2 samples)" in out and "1.4000" in out and "WARN" in out
+
+
+def test_history_since_and_default_file(capsys):
+    h = History()  # the user data dir (isolated by conftest)
+    old = Sample(NOW_MS - 48 * 3600_000, "default", Decimal("3"), Decimal("1"), Decimal("1"), Decimal("0"), "ok")
+    new = Sample(NOW_MS, "default", Decimal("1.3"), Decimal("1"), Decimal("1"), Decimal("0"), "warn")
+    h.record(old)
+    h.record(new)
+    code, out, _ = run(capsys, "history", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 2
+    code, out, _ = run(capsys, "history", "--since", "2025-06-14T00:00:00+00:00", "--format", "json")
+    assert [d["time_ms"] for d in json.loads(out)] == [NOW_MS]
+
+
+def test_history_errors_are_one_sentence(capsys, tmp_path):
+    code, out, err = run(capsys, "history", "--history-file", str(tmp_path / "none.sqlite3"))
+    assert code == 1 and out == ""
+    assert err == f"pmtui: error: There is no history file at {tmp_path / 'none.sqlite3'} yet; record some with --record.\n"
+    code, _, err = run(capsys, "history", "--since", "yesterday")
+    assert code == 2 and "not a time" in err
+
+
+def test_check_still_answers_when_recording_fails(capsys, exchange, tmp_path):
+    exchange()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run(capsys, "check", "--demo", "--record", "--history-file", str(blocker / "h.sqlite3"))
+    assert code == 0 and out.startswith("PMTUI OK")
+    assert err.startswith("pmtui: warning: Cannot create the history file ") and err.count("\n") == 1
+
+
+# --- the real demo: both endpoints, every band -------------------------------------------------------
+
+
+def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
+    """`check --demo --scenario margin-call` again and again on one exchange: each run is one
+    market step, and the word follows uniMMR's band all the way down to liquidation and back."""
+    exchange = DemoExchange(seed=3, scenario="margin-call", symbols=40, clock=lambda: 1_750_000_000.0)
+    monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: exchange)
+    config("[alerts]\nliq_distance_below = false\n")
+    bands = []
+    for _ in range(110):
+        code, out, _ = run(capsys, "check", "--demo", "--scenario", "margin-call")
+        unimmr = Decimal(out.split(" unimmr=")[1].split()[0])
+        word = ("OK" if unimmr > Decimal("1.5") else "WARNING" if unimmr > Decimal("1.2") else "CRITICAL")
+        assert out.startswith(f"PMTUI {word} - uniMMR ") and code == ("OK", "WARNING", "CRITICAL").index(word)
+        bands.append(out.split("(", 1)[1].split(" band")[0])
+    assert bands[0] == "normal" and bands[-1] == "normal"
+    assert {"normal", "margin call", "reduce-only", "liquidation"} <= set(bands)
