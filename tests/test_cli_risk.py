@@ -373,4 +373,4 @@ def test_weight_per_minute_of_the_default_cadence():
 
     # UM account (5) every 2 s, account (20) every 10 s, positionRisk (5) every 2 s: 150 + 120 + 150.
     assert weight_per_minute(2, 10, 2) == 420 and weight_per_minute(2) == 150
-    assert weight_per_minute(1, 5, 1) < 6000 / 10  # even the fastest allowed stays far below the cap
+    assert weight_per_minute(1, 5, 1) == 840  # the fastest allowed: still a seventh of the 6000 cap
