@@ -350,7 +350,7 @@ def _liquidation_price(legs: list[_LegView], snap: _Snapshot) -> float:
 # Per-step log-price noise and its pull back to the reference price: the pull keeps a demo left
 # running for hours near its starting health instead of wandering off.
 _NOISE = {"normal": (0.0005, 0.01), "margin-call": (0.00015, 0.1)}
-_TARGET_MMR = {"normal": (4.0, 6.0), "margin-call": (2.0, 2.0)}
+_TARGET_MMR = {"normal": (9.0, 12.0), "margin-call": (2.0, 2.0)}
 _FLOOR_MMR = 0.97  # where the margin-call slide bottoms out (below 1.05: liquidation colour)
 
 # The margin-call cycle in steps: calm, slide, hold at the bottom, recover, rest, repeat. At a 2 s

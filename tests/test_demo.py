@@ -143,7 +143,7 @@ async def test_um_account_is_the_whole_market_with_a_realistic_book(demo):
 async def test_account_is_healthy_in_the_normal_scenario(demo):
     d = demo()
     account = parse_pm_account(await d.data(ACCOUNT))
-    assert 3 <= account.uniMMR <= 8
+    assert 7 <= account.uniMMR <= 15
     assert account.accountStatus == "NORMAL"
     assert account.uniMMR == (account.accountEquity / account.accountMaintMargin).quantize(Decimal("1E-8"))
     assert account.actualEquity == account.accountEquity
@@ -453,7 +453,7 @@ async def test_normal_scenario_stays_healthy(demo):
         seen = await statuses(demo(seed=seed), 200)
         assert {s for s, _ in seen} == {"NORMAL"}
         mmrs = [m for _, m in seen]
-        assert all(3 <= m <= 8 for m in mmrs) and len(set(mmrs)) > 150
+        assert all(7 <= m <= 15 for m in mmrs) and len(set(mmrs)) > 150
 
 
 # --- determinism ---------------------------------------------------------------------------------
