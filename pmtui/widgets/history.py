@@ -1,0 +1,56 @@
+"""The history panel (`h`): sparklines of uniMMR, equity and uPnL over this session with their
+min and max, beside the alert log."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import RichLog, Sparkline, Static
+
+from pmtui import fmt
+from pmtui.alerts import AlertEvent
+from pmtui.history import SessionSeries, Series
+from pmtui.widgets.styles import STYLE_CLASSES, Styled
+
+# (series attribute, label, decimals)
+LINES = (("unimmr", "uniMMR", 2), ("equity", "Equity", 0), ("upnl", "uPnL", 0))
+
+
+class SeriesLabel(Styled, Static):
+    COMPONENT_CLASSES = STYLE_CLASSES
+
+    def show(self, label: str, series: Series, places: int) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{label:<7}", style="bold")
+        text.append(fmt.money(series.last, places) if series.last is not None else "—")
+        lo, hi = series.min, series.max
+        if lo is not None and hi is not None:
+            text.append(f"  min {fmt.money(lo, places)} max {fmt.money(hi, places)}", style=self.style("muted"))
+        self.update(text)
+
+
+class HistoryPanel(Horizontal):
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sparklines"):
+            for attr, _label, _places in LINES:
+                yield SeriesLabel(id=f"label-{attr}", classes="series-label")
+                yield Sparkline([], id=f"spark-{attr}", summary_function=max)
+        yield RichLog(id="alert-log", max_lines=500, wrap=True, markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#sparklines").border_title = "This session"
+        self.query_one("#alert-log").border_title = "Alerts"
+
+    def show(self, series: SessionSeries) -> None:
+        for attr, label, places in LINES:
+            values: Series = getattr(series, attr)
+            self.query_one(f"#label-{attr}", SeriesLabel).show(label, values, places)
+            self.query_one(f"#spark-{attr}", Sparkline).data = values.floats()
+
+    def log_alert(self, event: AlertEvent, style) -> None:
+        line = Text(no_wrap=False)
+        line.append(fmt.clock_time(event.time) + " ", style="dim")
+        line.append(f"{event.state.upper():<9} ", style=style)
+        line.append(event.message)
+        self.query_one(RichLog).write(line)
