@@ -45,11 +45,15 @@ class PmtuiApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("p", "toggle_pause", "Pause"),
-        Binding("slash", "filter", "Filter"),
+        # The filter's keys are priority bindings that move focus at once: keys typed right behind
+        # them (fast typing, a paste, a laggy SSH link) then reach the new focus, not the old one
+        # (where "/arb" would toggle rows and refresh, or "esc j" would type into the hidden box).
+        Binding("slash", "filter", "Filter", priority=True),
+        Binding("enter", "filter_done", "Done", show=False, priority=True),
         Binding("a", "toggle_all", "All rows"),
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
@@ -253,10 +257,26 @@ class PmtuiApp(App[int]):
         self.show_all = not self.show_all
         self._render_view()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("filter", "filter_done", "clear_filter"):
+            if self.screen is not self.screen_stack[0]:
+                return False  # a modal (help, detail, palette) has these keys to itself
+            box = self.query_one("#filter", Input)
+            if action == "filter_done":
+                return self.focused is box
+            if action == "clear_filter":
+                return box.display or bool(self.filter_text)
+        return True
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.screen.set_focus(box)  # now, not after the keys already queued (see BINDINGS)
+
+    def action_filter_done(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value.strip())
+        self.screen.set_focus(self.query_one(PositionsTable))
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -265,11 +285,13 @@ class PmtuiApp(App[int]):
         box.value = ""
         box.display = False
         self.filter_text = ""
-        self.query_one(PositionsTable).focus()
+        self.screen.set_focus(self.query_one(PositionsTable))
         self._render_view()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
+            if event.value.strip():
+                event.input.display = True  # an active filter is always shown, even if typed ahead of enter
             self.filter_text = event.value
             self._render_view()
 

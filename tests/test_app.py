@@ -363,6 +363,42 @@ async def test_slash_filters_by_symbol_as_you_type_and_esc_clears(make_app):
         assert "filter" not in rendered(table)
 
 
+async def burst(pilot: Pilot, *keys: str) -> None:
+    """Keys arriving together, as from a fast typist, a paste or `tmux send-keys`: all are queued
+    before the app handles the first (pilot.press waits for the app between keys)."""
+    from textual.app import _character_to_key
+    from textual import events
+
+    app = pilot.app
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        char = key if len(key) == 1 else {"enter": "\r", "escape": "\x1b"}.get(key)
+        app._driver.send_message(events.Key(name, char))
+    await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def test_fast_typing_lands_in_the_filter_and_back_in_the_table(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await burst(pilot, "slash", *"btc", "enter", "j")
+        box = app.query_one("#filter", Input)
+        assert box.value == "btc" and box.display  # the active filter stays on screen
+        assert sorted(keys(table)) == ["BTCUSDC:BOTH", "BTCUSDT:BOTH"]
+        assert app.focused is table and table.cursor_row == 1  # "j" after enter moved the cursor
+        assert table.cursor_key() == "BTCUSDC:BOTH"
+        await burst(pilot, "escape", "j", "j")
+        assert app.filter_text == "" and table.row_count == OPEN_ROWS  # no "jj" in the hidden box
+        # The cursor kept its row through the unfiltering, then moved two down.
+        assert app.focused is table and table.cursor_row == table.get_row_index("BTCUSDC:BOTH") + 2
+        # Bound letters right behind "/" are filter text, not commands (a: all rows, r: refresh, p: pause).
+        await burst(pilot, "slash", *"arp")
+        assert app.query_one("#filter", Input).value == "arp"
+        assert not app.show_all and not app.poller.paused and app.poller.polls == 1
+
+
 FILTER_TERMS = [
     ("side:long", lambda r: r.position.positionAmt > 0),
     ("side:short", lambda r: r.position.positionAmt < 0),
