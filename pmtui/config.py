@@ -634,10 +634,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise ConfigError(f"Config file {path} is not UTF-8 text, so it is not TOML.") from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text (line {line}), so it is not TOML."
+        ) from None
     try:
         return tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(
+            f"Config file {path} nests arrays or tables too deeply to be a pmtui config."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib's messages name keys and at most one character, never a value.
         message = str(exc)
@@ -649,11 +656,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _holds_secret(table: Mapping[str, Any]) -> bool:
-    for key, value in table.items():
-        if key in _SECRET_KEYS:
-            return True
-        if isinstance(value, dict) and _holds_secret(value):
-            return True
+    # A loop, not recursion: [a.a.a...] headers nest tables deeper than Python's recursion limit.
+    stack = [table]
+    while stack:
+        for key, value in stack.pop().items():
+            if key in _SECRET_KEYS:
+                return True
+            if isinstance(value, dict):
+                stack.append(value)
     return False
 
 

@@ -19,6 +19,19 @@ from pmtui.errors import MalformedResponse, SchemaError
 _MAX_DIGITS = 60
 
 
+def _json_type(value: Any) -> str:
+    """A value's type as JSON names it: a person reads "got null", not "got NoneType"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__  # list, dict
+
+
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):  # bool is an int subclass; "true" is never an amount
         raise ValueError("expected a number, got a boolean")
@@ -32,7 +45,7 @@ def _to_decimal(value: Any) -> Decimal:
     elif isinstance(value, float):
         number = Decimal(repr(value))
     else:
-        raise ValueError(f"expected a decimal number, got {type(value).__name__}")
+        raise ValueError(f"expected a decimal number, got {_json_type(value)}")
     if not number.is_finite():
         raise ValueError("expected a finite number")
     sign, digits, exponent = number.as_tuple()
@@ -46,7 +59,10 @@ def _to_millis(value: Any) -> int:
         raise ValueError("expected a time in milliseconds, got a boolean")
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    if isinstance(value, Decimal):
+        # Range first: int(Decimal("1e999999")) would build a million-digit integer (~30 s).
+        if not (value.is_finite() and 0 <= value < 10**15 and value == value.to_integral_value()):
+            raise ValueError("expected a time in milliseconds")
         value = int(value)
     if not isinstance(value, int) or not 0 <= value < 10**15:
         raise ValueError("expected a time in milliseconds")
@@ -55,7 +71,7 @@ def _to_millis(value: Any) -> int:
 
 def _to_text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected text, got {type(value).__name__}")
+        raise ValueError(f"expected text, got {_json_type(value)}")
     # Control characters (an escape sequence in a symbol name) would reach the terminal as-is.
     if not value.isprintable():
         raise ValueError("expected printable text, got control characters")
@@ -207,8 +223,11 @@ def decode_json(body: bytes) -> Any:
 def _describe(err: ValidationError, what: str) -> SchemaError:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "the top level"
+    # Pydantic's "Value error, " prefix says nothing to a person; lower-case only the first letter
+    # so a quoted value from the wire stays as it was sent.
+    msg = first["msg"].removeprefix("Value error, ")
     return SchemaError(
-        f"The {what} response changed shape: {where}: {first['msg'].lower()} "
+        f"The {what} response changed shape: {where}: {msg[:1].lower()}{msg[1:]} "
         f"({err.error_count()} problem{'s' if err.error_count() != 1 else ''})."
     )
 
