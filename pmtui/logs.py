@@ -47,7 +47,11 @@ def setup_debug_log(secrets: list[str], path: Path | None = None) -> Path:
     path = path or log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
+    try:
+        if hasattr(os, "fchmod"):  # the mode above applies only to a new file: tighten an old one
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(Redactor(secrets))

@@ -476,12 +476,16 @@ def test_unexpected_internal_error_is_one_line(capsys, monkeypatch, use_demo):
 
 
 def test_debug_log_is_written_without_secrets(capsys, live, restore_logging):
+    path = log_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("an earlier run\n", encoding="utf-8")
+    path.chmod(0o644)  # left readable by an older version, or by hand
     code, out, err = run(capsys, "snapshot", "--debug")
     assert code == 0
-    path = log_path()
     assert path.is_relative_to(Path(os.environ["XDG_STATE_HOME"]))  # the isolated state dir
     assert err == f"pmtui: debug log: {path}\n"
     text = path.read_text(encoding="utf-8")
+    assert text.startswith("an earlier run\n")  # appended, not replaced
     assert f"pmtui {__version__}, command snapshot" in text
     assert "GET /papi/v2/um/account -> 200" in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -608,14 +612,16 @@ def test_process_snapshot_against_broken_server_with_debug(papi_server):  # noqa
 
 
 def test_process_internal_error_is_one_line_and_logged():
+    secret = "canary-secret-Qw3rTy9"
     code = (
-        "import sys, pmtui.output as o\n"
-        "def boom(*a, **k): raise RuntimeError('internal detail')\n"
+        "import os, sys, pmtui.output as o\n"
+        "def boom(*a, **k): raise RuntimeError('internal detail ' + os.environ['PMTUI_API_SECRET'])\n"
         "o.check_line = boom\n"
         "from pmtui.cli import main\n"
         "raise SystemExit(main(sys.argv[1:]))\n"
     )
-    proc = run_process("check", "--demo", "--debug", code=code)
+    env = {"PMTUI_API_KEY": "canary-key-Zx8", "PMTUI_API_SECRET": secret}
+    proc = run_process("check", "--demo", "--debug", code=code, env=env)
     assert proc.returncode == 3
     assert proc.stdout.startswith("PMTUI UNKNOWN - unexpected internal error (RuntimeError)")
     err = proc.stderr.splitlines()
@@ -623,7 +629,8 @@ def test_process_internal_error_is_one_line_and_logged():
     no_traceback(proc.stdout, proc.stderr)
     assert "internal detail" not in proc.stdout + proc.stderr
     log = log_path().read_text(encoding="utf-8")  # the traceback goes here, and only here
-    assert "Traceback" in log and "RuntimeError: internal detail" in log
+    assert "Traceback" in log and "RuntimeError: internal detail <redacted>" in log
+    assert secret not in log and secret not in proc.stdout + proc.stderr
 
 
 def test_process_closed_stdout_is_quiet():
