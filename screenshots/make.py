@@ -33,6 +33,7 @@ from pmtui.app import PmtuiApp  # noqa: E402
 from pmtui.client import PapiClient  # noqa: E402
 from pmtui.config import Settings  # noqa: E402
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
+from pmtui.poller import Poller  # noqa: E402
 from pmtui.signing import HmacSigner  # noqa: E402
 
 SEED = 7
@@ -99,8 +100,9 @@ def demo_app(*, hedge: bool = False, transport: DemoExchange | None = None) -> P
                         clock=clock.time)
     title = "DEMO hedge" if hedge else "DEMO"
     app = PmtuiApp(settings=Settings(interval=2.0), client=client, title=title)
-    app.poller.monotonic, app.poller.wall = clock.monotonic, clock.time
-    app.poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
+    for poller in (v for v in vars(app).values() if isinstance(v, Poller)):
+        poller.monotonic, poller.wall = clock.monotonic, clock.time
+        poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
     return app
 
 

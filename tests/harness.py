@@ -24,6 +24,7 @@ from pmtui.app import PmtuiApp
 from pmtui.client import PapiClient
 from pmtui.config import Settings
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+from pmtui.poller import Poller
 from pmtui.signing import HmacSigner
 
 SEED = 7
@@ -118,9 +119,15 @@ def build_app(
     )
     app = PmtuiApp(settings=Settings(interval=interval), client=client, title=title)
     if clock is not None:
-        app.poller.monotonic, app.poller.wall = clock.monotonic, clock.time
-        app.poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
+        for poller in pollers(app):
+            poller.monotonic, poller.wall = clock.monotonic, clock.time
+            poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
     return app
+
+
+def pollers(app: PmtuiApp) -> list[Poller]:
+    """Every Poller the app owns (the UM account's, and any slower ones)."""
+    return [value for value in vars(app).values() if isinstance(value, Poller)]
 
 
 @pytest.fixture
