@@ -13,6 +13,7 @@ NOISE = re.compile(
     r"Traceback \(most recent call last\)"
     r"|File \"[^\"]*\", line \d+"
     r"|\b[A-Z][A-Za-z]*(?:Error|Exception|Warning)\b"  # exception class names (ValueError, ...)
+    r"|\b[A-Z][a-z]+[A-Z][A-Za-z]*\("  # a repr like MalformedResponse('...') or PapiClient(
     r"|\bobject at 0x[0-9a-fA-F]+"
     r"|<class '|<[a-z_.]+\.[A-Za-z_]+ object"
     r"|\bDecimal\('|\bdatetime\.|\bPosixPath\("

@@ -1,0 +1,601 @@
+"""Fault soak: the real dashboard, headless, against the imitation PAPI server on a seeded schedule.
+
+The app runs under `App.run_test()` exactly as a person would run it (same client, poller, timers
+and widgets) but at an accelerated pace: a refresh every 20 ms, 1-2 s Retry-After and bans, a
+0.5 s client timeout. Between stretches of good refreshes the schedule injects one fault at a time:
+429 with and without Retry-After, 418, 500, 503, -1001, 403, an HTML page, truncated and empty
+bodies, a schema change, a reply slower than the timeout, a connection reset, clock jumps of
+several seconds both ways (also with the time endpoint down), and a revoked key. For every fault it
+checks, and raises SoakFailure with the seed and step otherwise, that
+
+- the app never crashes or exits, and no traceback or Python noise ever reaches the screen;
+- the fault shows in the status bar as one plain sentence, wholly visible at 80x24;
+- no request reaches the server while a ban or Retry-After is in force, even when `r` is pressed;
+- a revoked key stops polling until the key works again and `r` is pressed;
+- the dashboard is LIVE again after each fault, and memory stays flat over the run.
+
+    python -m tests.soak --refreshes 5000            # the long soak (a few minutes)
+    PMTUI_SOAK=long .venv/bin/pytest tests/test_soak.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import io
+import json
+import logging
+import os
+import random
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from pmtui.app import PmtuiApp
+from pmtui.cli import make_client
+from pmtui.client import READ_ONLY_PATHS
+from pmtui.config import Settings
+from pmtui.widgets.status import StatusBar
+from tests.papi_server import API_KEY, API_SECRET, TIME, UM_ACCOUNT, PapiServer
+from tests.sentences import noise, sentence_problem
+
+SIZE = (80, 24)  # the smallest terminal pmtui promises to fit
+FAST = 0.02  # seconds between refreshes while all is well
+SHOWN = 0.1  # the interval while a fault is on screen, so a capture sees it before the retry
+TIMEOUT = 0.5  # the client's timeout; "slow" replies take 2.5 times as long
+
+# Fault name -> the PmtuiError.kind the status bar must show (None: handled without an error).
+EXPECTED = {
+    "500": "server",
+    "503": "server",
+    "-1001": "server",
+    "403": "blocked",
+    "html": "malformed",
+    "truncated": "malformed",
+    "empty": "malformed",
+    "schema": "schema",
+    "slow": "timeout",
+    "reset": "network",
+    "429": "rate-limit",
+    "429-no-retry-after": "rate-limit",
+    "418": "banned",
+    "clock": None,
+    "clock-time-down": None,
+    "revoked": "auth",
+}
+TRANSIENT = ("500", "503", "-1001", "403", "html", "truncated", "empty", "schema", "slow", "reset")
+BANS = ("429", "429-no-retry-after", "418")
+WEIGHTS = {**{k: 6 for k in TRANSIENT}, "429": 3, "429-no-retry-after": 2, "418": 2,
+           "clock": 4, "clock-time-down": 2, "revoked": 1}
+# A 429 without Retry-After: the client picks its own wait (2 s +-20% on the first strike).
+SELF_CHOSEN_WAIT = 1.5
+MAX_OFFSET_MS = 15_000
+
+
+class SoakFailure(AssertionError):
+    pass
+
+
+# --- the schedule --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    fault: str
+    gap: int  # good refreshes before the fault
+    count: int = 1  # consecutive faulty replies
+    opts: tuple[tuple[str, Any], ...] = ()
+
+    def opt(self, name: str, default: Any = None) -> Any:
+        return dict(self.opts).get(name, default)
+
+
+def make_schedule(seed: int, refreshes: int) -> list[Step]:
+    """About `refreshes` refreshes' worth of steps; every fault kind appears at least once."""
+    rng = random.Random(seed)
+    first = list(EXPECTED)
+    rng.shuffle(first)
+    names, weights = zip(*WEIGHTS.items())
+    steps: list[Step] = []
+    used = 0
+    while used < refreshes or first:
+        kind = first.pop() if first else rng.choices(names, weights)[0]
+        gap = rng.randint(2, 10)
+        count = rng.choice((1, 1, 1, 2, 3)) if kind in TRANSIENT else 1
+        opts: dict[str, Any] = {}
+        if kind == "429":
+            opts["retry_after"] = rng.choice((1, 1, 2))
+        elif kind == "418":
+            opts["retry_after"] = rng.choice((1, 2))
+        elif kind == "schema":
+            opts["variant"] = rng.choice(("missing", "renamed"))
+        elif kind == "-1001":
+            opts["status"] = rng.choice((400, 500, 503))
+        elif kind in ("clock", "clock-time-down"):
+            opts["jump_ms"] = rng.choice((-1, 1)) * rng.randint(2000, 9000)
+        steps.append(Step(kind, gap, count, tuple(sorted(opts.items()))))
+        used += gap + count + 1
+    return steps
+
+
+# --- a server that says which fault it served ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    time: float  # time.time() when the reply was decided (it leaves right after)
+    path: str
+    status: int  # 0: connection reset
+    code: int | None
+    retry_after: float | None
+    fault: str | None
+
+
+class SoakServer(PapiServer):
+    """PapiServer that also logs each reply, and hands both logs over in pieces (memory stays flat)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.served: list[Served] = []
+        self._tls = threading.local()
+
+    def start(self) -> "SoakServer":
+        super().start()
+        # Writing a slow reply to a client that gave up is expected here: no tracebacks on stderr.
+        self._httpd.handle_error = lambda request, address: None  # type: ignore[union-attr]
+        return self
+
+    def _next_fault(self, path: str):  # type: ignore[override]
+        fault = super()._next_fault(path)
+        self._tls.fault = fault
+        return fault
+
+    def reply(self, method: str, path: str, query: str, headers: dict[str, str]):  # type: ignore[override]
+        self._tls.fault = None
+        reply = super().reply(method, path, query, headers)
+        code = None
+        if reply.status not in (0, 200):
+            try:
+                code = json.loads(reply.body).get("code")
+            except (ValueError, AttributeError):
+                pass
+        retry = reply.headers.get("Retry-After")
+        fault = self._tls.fault
+        with self._lock:
+            self.served.append(Served(time.time(), path, reply.status, code,
+                                      float(retry) if retry else None, fault.kind if fault else None))
+        return reply
+
+    def take(self) -> tuple[list, list[Served]]:
+        with self._lock:
+            requests, served = self.requests[:], self.served[:]
+            self.requests.clear()
+            self.served.clear()
+        return requests, served
+
+
+# --- watching the app ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Render:
+    time: float  # time.monotonic()
+    word: str  # LIVE, STALE, ERROR, PAUSED, CONNECTING
+    kind: str | None  # the error's kind
+    message: str | None  # the error's sentence
+    text: str  # the whole status bar, plain
+
+
+def screen_text(app: PmtuiApp) -> str:
+    """What the terminal shows right now, as plain text (the same render as export_screenshot)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system=None, record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Problems(logging.Handler):
+    """Collects pmtui log records that mean a bug slipped past the error types."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or "unexpected" in record.getMessage() or "worker failed" in record.getMessage():
+            self.records.append(f"{record.name}: {record.getMessage()}")
+
+
+class Watcher:
+    """Records every status bar render and notification of a running app."""
+
+    def __init__(self, app: PmtuiApp) -> None:
+        self.app = app
+        self.renders: list[Render] = []
+        self.notes: list[str] = []
+        self.checked = 0
+        bar = app.query_one(StatusBar)
+        original_render, original_notify = bar.render_text, app.notify
+
+        def render_text(info):
+            text = original_render(info)
+            word = bar.state_word(info)[0]
+            err = info.error
+            self.renders.append(Render(time.monotonic(), word, err.kind if err else None,
+                                       err.message if err else None, text.plain))
+            return text
+
+        def notify(message, *args, **kwargs):
+            self.notes.append(str(message))
+            return original_notify(message, *args, **kwargs)
+
+        bar.render_text = render_text  # type: ignore[method-assign]
+        app.notify = notify  # type: ignore[method-assign]
+
+    def since(self, index: int) -> list[Render]:
+        return self.renders[index:]
+
+    def drain(self) -> None:
+        """Check what was recorded so far, then forget it (memory stays flat)."""
+        for r in self.renders:
+            self.checked += 1
+            if found := noise(r.text):
+                raise SoakFailure(f"Python noise {found!r} in the status bar: {r.text!r}")
+            if r.message is not None:
+                message = r.message
+                if problem := sentence_problem(message):
+                    raise SoakFailure(f"status bar message {message!r}: {problem}")
+                if "Unexpected internal error" in message:
+                    raise SoakFailure(f"a bug surfaced as an internal error: {message!r}")
+        for note in self.notes:
+            if found := noise(note):
+                raise SoakFailure(f"Python noise {found!r} in a notification: {note!r}")
+        self.renders.clear()
+        self.notes.clear()
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+@dataclass
+class SoakReport:
+    seed: int
+    steps: int = 0
+    refreshes: int = 0  # polls the app made
+    failed_refreshes: int = 0
+    faults: Counter = field(default_factory=Counter)  # fault steps by name
+    faulty_replies: int = 0  # replies the server sent with a fault
+    recoveries: int = 0
+    max_recovery_s: float = 0.0
+    requests: int = 0
+    ban_windows: int = 0  # 429/418 replies whose quiet period was checked
+    refresh_presses_in_bans: int = 0
+    screens: int = 0  # full-screen captures checked
+    renders: int = 0  # status bar renders checked
+    seconds: float = 0.0
+    rss_mb: list[tuple[int, float]] = field(default_factory=list)  # (refreshes, MB)
+
+    @property
+    def rss_growth_mb(self) -> float:
+        """RSS growth from the first sample (after warm-up) to the last."""
+        return self.rss_mb[-1][1] - self.rss_mb[0][1] if len(self.rss_mb) > 1 else 0.0
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.faults.items()))
+        rss = " -> ".join(f"{mb:.1f}" for _, mb in self.rss_mb[:: max(1, len(self.rss_mb) // 6)])
+        return (
+            f"soak seed {self.seed}: {self.refreshes} refreshes ({self.failed_refreshes} failed) in "
+            f"{self.seconds:.1f} s; {sum(self.faults.values())} faults ({self.faulty_replies} faulty "
+            f"replies): {kinds}; {self.recoveries} recoveries to LIVE (slowest {self.max_recovery_s:.2f} s); "
+            f"{self.requests} requests, {self.ban_windows} ban windows kept "
+            f"({self.refresh_presses_in_bans} r presses during bans); {self.screens} screens and "
+            f"{self.renders} status renders checked; RSS MB {rss} (growth {self.rss_growth_mb:+.1f} MB "
+            f"after warm-up)"
+        )
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: the peak is the best we have
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+class Soak:
+    def __init__(self, server: SoakServer, app: PmtuiApp, pilot: Any, report: SoakReport,
+                 rng: random.Random) -> None:
+        self.server, self.app, self.pilot, self.report, self.rng = server, app, pilot, report, rng
+        self.watch = Watcher(app)
+        self.step_no = 0
+        self.step: Step | None = None
+        poll = app.poller.poll
+
+        async def counted_poll() -> bool:
+            ok = await poll()
+            report.failed_refreshes += not ok
+            return ok
+
+        app.poller.poll = counted_poll  # type: ignore[method-assign]
+
+    # helpers
+
+    def fail(self, what: str) -> SoakFailure:
+        recent = [f"{r.word} {r.message or ''}".strip() for r in self.watch.renders[-5:]]
+        return SoakFailure(
+            f"seed {self.report.seed}, step {self.step_no} ({self.step}): {what}; "
+            f"last status renders: {recent}"
+        )
+
+    def alive(self) -> None:
+        app = self.app
+        crash = getattr(app, "_exception", None)
+        if not app.is_running or app.return_code is not None or crash is not None:
+            raise self.fail(f"the app stopped (return code {app.return_code}, {crash!r})")
+
+    async def until(self, cond: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.alive()
+            if result := cond():
+                return result
+            if time.monotonic() > deadline:
+                raise self.fail(f"timed out after {timeout:g} s waiting for {what}")
+            await asyncio.sleep(0.005)
+
+    def first(self, start: int, pred: Callable[[Render], bool]) -> tuple[int, Render] | None:
+        for i, r in enumerate(self.watch.renders[start:], start):
+            if pred(r):
+                return i, r
+        return None
+
+    async def check_screen(self, message: str | None = None) -> None:
+        # Two frames for the screen to catch up (pilot.pause() waits for an idle app, which a
+        # dashboard refreshing every 20 ms seldom is).
+        await asyncio.sleep(0.04)
+        text = screen_text(self.app)
+        self.report.screens += 1
+        if "Traceback" in text or (found := noise(text)):
+            raise self.fail(f"Python noise on screen: {found if 'Traceback' not in text else 'Traceback'!r}")
+        if message is not None and self.app.poller.error is not None:
+            shown = self.app.poller.error.message
+            if _flat(shown) not in _flat(text):
+                raise self.fail(f"the status message is cut off on an {SIZE[0]}x{SIZE[1]} screen: "
+                                f"{shown!r}\n{text}")
+
+    # phases
+
+    async def good_refreshes(self, n: int) -> None:
+        start_polls = self.app.poller.polls
+        mark = len(self.watch.renders)
+        await self.until(lambda: self.app.poller.polls >= start_polls + n and not self.app._fetching,
+                         10 + n * 0.5, f"{n} good refreshes")
+        if bad := self.first(mark, lambda r: r.message is not None):
+            raise self.fail(f"an error with no fault injected: {bad[1].message!r}")
+
+    def inject(self, step: Step) -> None:
+        server, kind = self.server, step.fault
+        if kind == "revoked":
+            server.revoke()
+        elif kind in ("clock", "clock-time-down"):
+            offset = server.clock_offset_ms + step.opt("jump_ms")
+            if abs(offset) > MAX_OFFSET_MS:
+                offset = server.clock_offset_ms - step.opt("jump_ms")
+            if kind == "clock-time-down":
+                # Behind the client's idea of server time: -1021, then a resync that fails.
+                offset = min(offset, (self.app.client.time_offset_ms or 0) - 2000)
+                server.inject("500", path=TIME)
+            server.clock_offset_ms = offset
+        elif kind == "429-no-retry-after":
+            server.inject("429", path=UM_ACCOUNT, retry_after=None)
+        else:
+            server.inject(kind, step.count, path=UM_ACCOUNT, **dict(step.opts))
+
+    async def fault(self, step: Step) -> None:
+        app, report = self.app, self.report
+        expected = EXPECTED[step.fault]
+        mark = len(self.watch.renders)
+        app.poller.interval = SHOWN
+        started = time.monotonic()
+        self.inject(step)
+        if expected is None:
+            await self.clock_step(step, mark)
+            app.poller.interval = FAST
+            return
+        found = await self.until(lambda: self.first(mark, lambda r: r.message is not None),
+                                 10 + TIMEOUT * 3, f"the {step.fault} fault in the status bar")
+        index, render = found
+        if render.kind != expected:
+            raise self.fail(f"expected a {expected!r} error, the status bar shows {render.kind!r}: "
+                            f"{render.message!r}")
+        await self.check_screen(render.message)
+        app.poller.interval = FAST
+        if step.fault == "revoked":
+            await self.revoked(index)
+        elif step.fault in BANS:
+            for _ in range(self.rng.randint(1, 2)):  # impatient: must not send anything
+                await asyncio.sleep(self.rng.uniform(0.05, 0.4))
+                await self.pilot.press("r")
+                report.refresh_presses_in_bans += 1
+        waited = step.opt("retry_after") or 5
+        live = await self.until(lambda: self.first(index, lambda r: r.word == "LIVE"),
+                                15 + 2 * waited, "LIVE again after the fault")
+        report.recoveries += 1
+        report.max_recovery_s = max(report.max_recovery_s, live[1].time - started)
+        if self.server.pending_faults:
+            raise self.fail(f"{self.server.pending_faults} injected faults were never requested")
+
+    async def revoked(self, index: int) -> None:
+        app, server = self.app, self.server
+        render = self.watch.renders[index]
+        if render.word != "ERROR" or "press r" not in render.text:
+            raise self.fail(f"a revoked key must show ERROR and how to resume: {render.text!r}")
+        await self.until(lambda: not app._fetching, 5, "the failed refresh to end")
+        before = server.count()
+        await asyncio.sleep(0.3)  # 15 intervals: a poller that kept knocking would show here
+        if server.count() != before:
+            raise self.fail(f"{server.count() - before} requests while stopped on a revoked key")
+        server.restore()
+        await asyncio.sleep(0.1)
+        if server.count() != before:
+            raise self.fail("polling resumed before r was pressed")
+        await self.pilot.press("r")
+
+    async def clock_step(self, step: Step, mark: int) -> None:
+        """A clock jump is handled inside the client (-1021, resync, retry once): data stays live,
+        and a large offset shows in the status bar."""
+        app, server = self.app, self.server
+        start_polls = app.poller.polls
+        await self.until(lambda: app.poller.polls >= start_polls + 3 and not app._fetching,
+                         10, "refreshes after a clock jump")
+        errors = [r for r in self.watch.since(mark) if r.message is not None]
+        if any(r.kind != "clock" for r in errors):
+            raise self.fail(f"unexpected error after a clock jump: {errors[0].message!r}")
+        await self.until(lambda: self.first(mark, lambda r: r.word == "LIVE") and app.poller.error is None,
+                         10, "LIVE after a clock jump")
+        await self.until(lambda: not app._fetching, 5, "the refresh to end")
+        rejected = any(s.code == -1021 for s in list(self.server.served))
+        offset = app.client.time_offset_ms or 0
+        if rejected and step.fault == "clock" and abs(offset - server.clock_offset_ms) > 1000:
+            raise self.fail(f"after a resync the client's offset is {offset} ms, the server's "
+                            f"{server.clock_offset_ms} ms")
+        if rejected and step.fault == "clock-time-down" and abs(offset - server.clock_offset_ms) > 2000:
+            raise self.fail(f"the Date-header fallback is off: {offset} ms vs {server.clock_offset_ms} ms")
+        text = app.query_one(StatusBar).render_text(app.status_info()).plain
+        shows = re.search(r"clock [+-]\d+\.\ds", text) is not None
+        if shows != (abs(offset) >= 1000):
+            raise self.fail(f"clock offset {offset} ms, status bar: {text!r}")
+        self.report.recoveries += 1
+        self.server.clear()  # a time-endpoint fault not needed (no -1021) must not linger
+
+    def audit(self) -> None:
+        """The server's side of the step: only read-only GETs, and silence during every ban."""
+        requests, served = self.server.take()
+        report = self.report
+        report.requests += len(requests)
+        report.faulty_replies += sum(1 for s in served if s.fault is not None)
+        for r in requests:
+            if r.method != "GET" or r.path not in READ_ONLY_PATHS:
+                raise self.fail(f"a {r.method} request to {r.path} was sent")
+        arrivals = sorted(r.time for r in requests)
+        for s in served:
+            if s.status not in (418, 429):
+                continue
+            wait = s.retry_after if s.retry_after is not None else SELF_CHOSEN_WAIT
+            report.ban_windows += 1
+            early = [t - s.time for t in arrivals if s.time < t < s.time + wait - 0.005]
+            if early:
+                raise self.fail(f"{len(early)} request(s) reached the server {early[0]:.3f} s into "
+                                f"a {wait:g} s {'ban' if s.status == 418 else 'Retry-After'} wait")
+
+    async def run(self, schedule: Iterable[Step], samples: int = 8) -> None:
+        app, report = self.app, self.report
+        schedule = list(schedule)
+        await self.until(lambda: self.first(0, lambda r: r.word == "LIVE"), 15, "the first LIVE")
+        sample_every = max(1, len(schedule) // samples)
+        warm = max(1, len(schedule) // 5)
+        for self.step_no, self.step in enumerate(schedule, 1):
+            await self.good_refreshes(self.step.gap)
+            await self.fault(self.step)
+            report.faults[self.step.fault] += 1
+            report.steps += 1
+            self.audit()
+            report.renders += len(self.watch.renders)
+            self.watch.drain()
+            if self.step_no >= warm and (self.step_no - warm) % sample_every == 0:
+                await self.check_screen()
+                gc.collect()
+                report.rss_mb.append((app.poller.polls, rss_mb()))
+        await self.good_refreshes(5)
+        await self.check_screen()
+        self.audit()
+        self.watch.drain()
+        gc.collect()
+        report.rss_mb.append((app.poller.polls, rss_mb()))
+
+
+async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | None = None,
+               progress: Callable[[str], None] | None = None,
+               setup: Callable[[PmtuiApp], None] | None = None) -> SoakReport:
+    """Run the dashboard through `refreshes` refreshes of faults; raise SoakFailure on any breach."""
+    report = SoakReport(seed=seed)
+    steps = schedule if schedule is not None else make_schedule(seed, refreshes)
+    server = SoakServer().start()
+    problems = _Problems()
+    pmtui_log = logging.getLogger("pmtui")
+    old_level, old_propagate = pmtui_log.level, pmtui_log.propagate
+    pmtui_log.setLevel(logging.DEBUG)  # "poll worker failed" and friends are debug records
+    pmtui_log.propagate = False  # thousands of them must not pile up in pytest's log capture
+    pmtui_log.addHandler(problems)
+    started = time.monotonic()
+    try:
+        settings = Settings(base_url=server.base_url, interval=1.0, timeout=TIMEOUT,
+                            api_key=API_KEY, api_secret=API_SECRET)
+        client = make_client(settings, argparse.Namespace(demo=False))
+        app = PmtuiApp(settings=settings, client=client, title="soak")
+        app.poller.min_interval = 0.01  # the accelerated pace; Settings keep their 1 s minimum
+        app.poller.interval = FAST
+        if (account := getattr(app, "account_poller", None)) is not None:
+            account.min_interval, account.interval = 0.01, 10 * FAST  # 10 s vs 1 s in real life
+        async with app.run_test(size=SIZE) as pilot:
+            if setup is not None:
+                setup(app)
+            run = Soak(server, app, pilot, report, random.Random(seed))
+            if progress is None:
+                await run.run(steps)
+            else:
+                chunk = 50
+                for i in range(0, len(steps), chunk):
+                    await run.run(steps[i:i + chunk], samples=2)
+                    report.refreshes = app.poller.polls
+                    progress(f"{min(i + chunk, len(steps))}/{len(steps)} steps, {app.poller.polls} "
+                             f"refreshes, {time.monotonic() - started:.0f} s, RSS {rss_mb():.1f} MB")
+            report.refreshes = app.poller.polls
+            run.alive()
+        if problems.records:
+            raise SoakFailure(f"seed {seed}: pmtui logged a bug: {problems.records[:3]}")
+    finally:
+        pmtui_log.removeHandler(problems)
+        pmtui_log.setLevel(old_level)
+        pmtui_log.propagate = old_propagate
+        server.stop()
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--refreshes", type=int, default=5000, help="about how many refreshes (default 5000)")
+    parser.add_argument("--seed", type=int, default=None, help="schedule seed (default: random, printed)")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    print(f"soak: seed {seed}, about {args.refreshes} refreshes", flush=True)
+    try:
+        report = asyncio.run(soak(args.refreshes, seed, progress=lambda s: print(s, flush=True)))
+    except SoakFailure as err:
+        print(f"SOAK FAILED: {err}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
