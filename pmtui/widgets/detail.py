@@ -19,13 +19,24 @@ def detail_table(row: PositionRow) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
+    def add(name: str, value: object) -> None:
+        # Text, never markup: the exchange's strings are shown as they are, "[/]" included, and
+        # control characters are dropped so they cannot steer the terminal.
+        shown = "".join(ch for ch in str(value) if ch.isprintable())
+        table.add_row(Text(name), Text(shown))
+
     for name, value in p.raw.items():
-        shown = fmt.utc_time(int(value)) if name == "updateTime" and value else str(value)
-        table.add_row(name, shown)
+        add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime else value)
+    if row.risk is not None:
+        table.add_row("", "")
+        for name, value in row.risk.raw.items():
+            if name not in p.raw:
+                add(name, value)
     table.add_row("", "")
-    table.add_row("health", row.level.badge)
-    table.add_row("share of maint. margin", fmt.percent(row.share, 2))
-    table.add_row("direction", "long" if p.is_long else "short" if p.is_open else "flat")
+    add("health", row.level.badge)
+    add("share of maint. margin", fmt.percent(row.share, 2))
+    add("distance to liquidation", fmt.percent(row.liq_distance, 2))
+    add("direction", "long" if p.is_long else "short" if p.is_open else "flat")
     return table
 
 
