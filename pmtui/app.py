@@ -1,7 +1,8 @@
-"""The Textual dashboard. The poller fills the data; widgets only render views of it.
+"""The Textual dashboard. The pollers fill the data; widgets only render views of it.
 
-A fetch runs in a worker; the next one is armed with a timer only after it finished, so fetches
-never overlap and a slow exchange slows the dashboard down instead of piling requests up.
+A refresh runs in a worker: the UM account and positionRisk, then `/papi/v1/account` when its own
+slower cadence is due. The next refresh is armed with a timer only after the last one finished,
+so requests never overlap and a slow exchange slows the dashboard down instead of piling up.
 """
 
 from __future__ import annotations
@@ -20,17 +21,25 @@ from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from pmtui import filters
+from pmtui.alerts import CLEARED, Alerts, AlertState, Notifier
 from pmtui.client import PapiClient
-from pmtui.config import Settings
-from pmtui.models import UmAccount
+from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
+from pmtui.errors import ApiError, AuthError
+from pmtui.health import Level
+from pmtui.history import History, SessionSeries, sample_from_view
+from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.poller import Poller
+from pmtui.snapshot import refused, weight_per_minute
 from pmtui.views import AccountView, PositionRow, build_view
+from pmtui.widgets.account import AccountFacts, AccountPanel
 from pmtui.widgets.assets import AssetsTable
 from pmtui.widgets.detail import DetailScreen
 from pmtui.widgets.help import HelpScreen
+from pmtui.widgets.history import HistoryPanel
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar, StatusInfo
 from pmtui.widgets.summary import SummaryBar
+from pmtui.widgets.whatif import WhatIfScreen
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +60,36 @@ class PmtuiApp(App[int]):
         Binding("slash", "filter", "Filter", priority=True),
         Binding("enter", "filter_done", "Done", show=False, priority=True),
         Binding("a", "toggle_all", "All rows"),
+        Binding("w", "what_if", "What-if"),
+        Binding("h", "toggle_history", "History"),
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
-    def __init__(self, *, settings: Settings, client: PapiClient, title: str) -> None:
+    def __init__(self, *, settings: Settings, client: PapiClient, title: str,
+                 history: History | None = None, profile: str | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.client = client
         self.account_title = title
-        self.poller: Poller[UmAccount] = Poller(
-            fetch=client.um_account, interval=settings.interval, blocked_for=client.blocked_for
+        #: The UM account and positionRisk, every `interval` seconds.
+        self.poller: Poller[tuple[UmAccount, tuple[PositionRisk, ...] | None]] = Poller(
+            fetch=self._fetch_positions, interval=settings.interval, blocked_for=client.blocked_for
         )
+        #: /papi/v1/account (uniMMR), weight 20: on its own slower cadence.
+        self.account_poller: Poller[PmAccount] = Poller(
+            fetch=client.pm_account, interval=settings.account_interval,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+        )
+        self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
+        self._risk_note: str | None = None  # why positionRisk is missing, if the key may not read it
+        self.alerts = Alerts.from_settings(settings)
+        self.notifier = Notifier.from_settings(settings)
+        self.series = SessionSeries()
+        self.history = history  # --record: every refresh also goes to this SQLite file
+        self.profile = profile or settings.profile
         self.view: AccountView | None = None
         self.filter_text = ""
         self.show_all = False
@@ -77,6 +102,8 @@ class PmtuiApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.account_title, id="summary")
+        yield AccountPanel(id="account")
+        yield HistoryPanel(id="history")
         yield AssetsTable(id="assets")
         yield Input(placeholder="filter: btc  side:long  asset:USDC  loss  profit  level:warn",
                     id="filter")
@@ -87,6 +114,7 @@ class PmtuiApp(App[int]):
     def on_mount(self) -> None:
         self.query_one("#assets").border_title = "Assets"
         self.query_one("#filter").display = False
+        self.query_one("#history").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
         self.set_interval(1.0, self._tick)
@@ -94,6 +122,7 @@ class PmtuiApp(App[int]):
         self._start_poll()
 
     async def on_unmount(self) -> None:
+        await self.notifier.drain(timeout=2)
         await self.client.aclose()
 
     def _watch_terminal(self) -> None:
@@ -120,21 +149,84 @@ class PmtuiApp(App[int]):
     async def _poll(self) -> None:
         try:
             ok = await self.poller.poll()
+            if ok and self._account_due():
+                await self.account_poller.poll()
+                delay = self.account_poller.delay()
+                self._account_next = None if delay is None else time.monotonic() + delay
         finally:
             self._fetching = False
         self._after_poll(ok)
 
+    async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
+        account = await self.client.um_account()
+        if self._risk_note is not None:
+            return account, None
+        try:
+            return account, await self.client.position_risk()
+        except (AuthError, ApiError) as err:
+            # A key that may not read positionRisk: the positions still show, without prices.
+            self._risk_note = refused("/papi/v1/um/positionRisk", err)
+            return account, None
+
+    def _account_due(self) -> bool:
+        return self._account_next is not None and time.monotonic() >= self._account_next
+
+    def _account_note(self) -> str | None:
+        """Why the account panel has no (current) uniMMR, in a few words."""
+        a = self.account_poller
+        if a.stopped and a.error is not None:
+            return f"unavailable: {a.error.message}"
+        if a.error is not None:
+            return f"stale: {a.error.message}"
+        return self._risk_note
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # Poller.poll never raises; this is the last line of defence against a bug.
-        if event.worker.name == "poll" and event.state == WorkerState.ERROR:
+        if event.state != WorkerState.ERROR:
+            return
+        if event.worker.name == "poll":
+            # Poller.poll never raises; this is the last line of defence against a bug.
             log.debug("poll worker failed", exc_info=event.worker.error)
             self._fetching = False
             self._arm()
+        elif event.worker.name == "record" and self.history is not None:
+            self.history = None  # one message, not one per refresh
+            self.notify(f"{event.worker.error} Recording stopped.", title="History", severity="warning")
+
+    def _record(self, view: AccountView) -> None:
+        sample = sample_from_view(view, self.profile)
+        self.series.add(sample)
+        if self.history is not None:
+            self.run_worker(self.history.arecord(sample), name="record", group="record",
+                            exit_on_error=False)
+
+    def _check_alerts(self) -> None:
+        """Run the alert rules on what is on screen; announce what starts (or stops) holding."""
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age()), time.time())
+        if not events:
+            return
+        panel = self.query_one(HistoryPanel)
+        facts = self.query_one("#account-facts", AccountFacts)
+        for event in events:
+            panel.log_alert(event, facts.level_style(event.level))
+        fired = [e for e in events if e.state != CLEARED]
+        if fired:
+            # One toast per refresh, however many rules started to hold: the log has them all.
+            worst = max(fired, key=lambda e: e.level)
+            more = f" (+{len(fired) - 1} more: h shows the log)" if len(fired) > 1 else ""
+            self.notify(worst.message + more, title="Alert", timeout=8,
+                        severity="error" if worst.level >= Level.DANGER else "warning")
+            self.bell()  # the terminal bell: it reaches a person over SSH
+        elif events:
+            self.notify(events[0].message, title="Alert cleared", timeout=4)
+        self.notifier.send(events)
 
     def _after_poll(self, ok: bool) -> None:
         p = self.poller
         if ok:
-            self.view = build_view(p.data, self.settings.thresholds)
+            account, risks = p.data
+            self.view = build_view(account, self.settings.thresholds, risks=risks,
+                                   pm=self.account_poller.data)
+            self._record(self.view)
             if self._last_error_kind is not None:
                 self.notify("Live data again.", title="Recovered", timeout=3)
             self._last_error_kind = None
@@ -143,6 +235,7 @@ class PmtuiApp(App[int]):
             self.notify(p.error.message, title="Refresh failed" if not p.stopped else "Action needed",
                         severity="error" if p.stopped else "warning", timeout=6)
         self._render_view()
+        self._check_alerts()
         self._arm()
         self._render_status()
 
@@ -167,10 +260,14 @@ class PmtuiApp(App[int]):
         view = self.view
         stale = self.poller.stale
         self.query_one(SummaryBar).show(view, stale)
-        for table in self.query("#assets, #positions"):
+        self.query_one(AccountPanel).show(view, self._account_note())
+        for table in self.query("#assets, #positions, #account"):
             table.set_class(stale, "-stale")
         if view is None:
             return
+        history = self.query_one(HistoryPanel)
+        if history.display:
+            history.show(self.series)
         self.query_one(AssetsTable).show(view.visible_assets(self.show_all))
         self.query_one(PositionsTable).show(self.visible_positions())
         self._title_positions()
@@ -203,6 +300,11 @@ class PmtuiApp(App[int]):
             latency_ms=self.client.latency_ms,
             used_weight=self.client.used_weight,
             offset_ms=self.client.time_offset_ms,
+            weight_per_minute=weight_per_minute(
+                p.interval,
+                None if self._account_next is None else self.account_poller.interval,
+                None if self._risk_note is not None else p.interval,
+            ),
         )
 
     def _render_status(self) -> None:
@@ -214,12 +316,17 @@ class PmtuiApp(App[int]):
             self._render_view()  # data just aged past the stale limit
         else:
             self.query_one(SummaryBar).show(self.view, stale)
+        if self.view is not None:
+            self._check_alerts()  # "stale for N seconds" holds without any refresh arriving
         self._render_status()
 
     # --- actions ----------------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
         self.poller.reset_stop()
+        self.account_poller.reset_stop()
+        self._account_next = 0.0  # a person asked: fetch everything, and retry refused endpoints
+        self._risk_note = None
         self._start_poll()
         self._render_status()
 
@@ -256,6 +363,19 @@ class PmtuiApp(App[int]):
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all
         self._render_view()
+
+    def action_toggle_history(self) -> None:
+        panel = self.query_one(HistoryPanel)
+        panel.display = not panel.display
+        if panel.display:
+            panel.show(self.series)
+
+    def action_what_if(self) -> None:
+        if self.poller.data is None:
+            self.notify("No account data yet: wait for the first refresh.", severity="warning")
+            return
+        account, _risks = self.poller.data
+        self.push_screen(WhatIfScreen(account, self.account_poller.data, self.settings.thresholds))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("filter", "filter_done", "clear_filter"):
@@ -325,4 +445,7 @@ class PmtuiApp(App[int]):
                             self.query_one(PositionsTable).action_reverse_sort)
         yield SystemCommand("Refresh less often", "Longer interval (+)", self.action_slower)
         yield SystemCommand("Refresh more often", "Shorter interval (-)", self.action_faster)
+        yield SystemCommand("What-if", "Shock prices and estimate uniMMR (w)", self.action_what_if)
+        yield SystemCommand("History and alerts", "Sparklines and the alert log (h)",
+                            self.action_toggle_history)
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)

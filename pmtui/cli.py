@@ -211,7 +211,13 @@ def _dashboard(settings, args) -> int:
         title = "DEMO" + (" hedge" if args.hedge else "") + (" margin-call" if args.scenario != "normal" else "")
     else:
         title = settings.profile
-    app = PmtuiApp(settings=settings, client=make_client(settings, args), title=title)
+    history = None
+    if args.record:
+        from pmtui.history import History
+
+        history = History(args.history_file)
+    app = PmtuiApp(settings=settings, client=make_client(settings, args), title=title, history=history,
+                   profile="demo" if args.demo else settings.profile)
     app.run()
     return app.return_code or 0
 

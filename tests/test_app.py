@@ -78,13 +78,14 @@ async def test_first_screen_shows_the_account_live(make_app):
         assert table.row_count == OPEN_ROWS
         assert app.focused is table
         shown = screen_text(app)
-        for word in ("DEMO", "UM ratio", "Margin bal.", "Assets", "Positions 12 (open)", "BTCUSDT", "LIVE"):
+        for word in ("DEMO", "uniMMR", "Equity", "headroom", "Assets", "Positions 12 (open)", "BTCUSDT", "LIVE"):
             assert word in shown, word
         assert "STALE" not in shown and "Traceback" not in shown
         assert "LIVE" in status(app) and "weight" in status(app)
-        # The header totals are the view's totals, formatted.
+        # The header shows the view's uniMMR and total uPnL, formatted.
         summary = rendered(app.query_one(SummaryBar))
-        assert f"{app.view.totals.margin_balance:,.2f}" in summary
+        assert f"uniMMR {app.view.unimmr:,.2f}" in summary
+        assert f"{app.view.totals.unrealized:+,.2f}" in summary
         assert app.view.level.badge in summary  # a word and a mark, not colour alone
 
 
@@ -453,7 +454,8 @@ async def test_filter_sort_and_cursor_survive_refreshes(make_app):
         await settled(pilot)
         table = positions(app)
         await type_filter(pilot, "usdt", submit=True)
-        await pilot.press(*"s" * 8)  # Maint. -> Amount, Initial, Upd., health, Symbol, Side, Notional, uPnL
+        # Maint. -> Amount, Entry, Mark, Liq. price, Lev., Initial, Upd., health, Symbol, Side, Notional, uPnL
+        await pilot.press(*"s" * 12)
         assert table.sort_column == "upnl"
         await pilot.press("j", "j")
         chosen = table.cursor_key()
@@ -500,6 +502,10 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
         now = int(time.time() * 1000)
         if request.url.path == "/fapi/v1/time":
             return httpx.Response(200, json={"serverTime": now})
+        if request.url.path == "/papi/v1/um/positionRisk":
+            return httpx.Response(200, json=[])
+        if request.url.path == "/papi/v1/account":  # a key without access: the rest must work
+            return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         book = self.books[min(self.served, len(self.books) - 1)]
         self.served += 1
         rows = [

@@ -66,9 +66,6 @@ class AccountFacts(Styled, Static):
         text.append(fmt.money(pm.accountMaintMargin), style="bold")
         text.append("  initial ")
         text.append(fmt.money(pm.accountInitialMargin))
-        text.append("  uPnL ")
-        upnl = view.totals.unrealized
-        text.append(fmt.money(upnl, sign=True), style=self.pnl_style(upnl))
         if note:
             text.append(f"  ({note})", style=muted)
         return text

@@ -11,8 +11,8 @@ from pmtui.widgets.table import Cell, Column, KeyedTable
 
 class AssetsTable(KeyedTable):
     COLUMNS = (
-        Column("asset", "Asset", numeric=False),
-        Column("health", "Health", numeric=False),
+        Column("asset", "Asset", largest_first=False),
+        Column("health", "Health", largest_first=False),
         Column("balance", "Margin bal."),
         Column("mmused", "MM used"),
         Column("wallet", "Wallet"),

@@ -4,24 +4,43 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from pmtui import fmt
 from pmtui.views import PositionRow
 from pmtui.widgets.table import Cell, Column, KeyedTable
 
 _LEVEL_MARK = {0: "✓", 1: "▲", 2: "◆", 3: "✖"}
+_NONE = Decimal("Infinity")
+
+
+def _far(value: Decimal | None, missing: Decimal = _NONE) -> Decimal:
+    """Sort key for an optional number: no liquidation price sorts as the farthest away."""
+    return missing if value is None else value
+
+
+def _price(value: Decimal | None) -> Cell:
+    """A price as the exchange wrote it; 0 (no liquidation price) and unknown read as a dash."""
+    if not value:
+        return Cell("—", sort_key=_NONE)
+    return Cell(fmt.amount(value), sort_key=value)
 
 
 class PositionsTable(KeyedTable):
     COLUMNS = (
         Column("health", "", width=2),
-        Column("symbol", "Symbol", numeric=False),
-        Column("side", "Side", width=7, numeric=False),
+        Column("symbol", "Symbol", largest_first=False),
+        Column("side", "Side", width=7, largest_first=False),
         Column("notional", "Notional"),
         Column("upnl", "uPnL"),
+        Column("liq", "Liq%", largest_first=False),  # nearest to liquidation first
         Column("share", "MM%"),
         Column("mm", "Maint."),
         Column("amount", "Amount"),
+        Column("entry", "Entry"),
+        Column("mark", "Mark"),
+        Column("liqprice", "Liq. price"),
+        Column("lev", "Lev."),
         Column("im", "Initial"),
         Column("age", "Upd."),
     )
@@ -46,9 +65,16 @@ class PositionsTable(KeyedTable):
             side,
             Cell(fmt.money(abs(p.notional)), sort_key=abs(p.notional)),
             Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl), style=pnl_style),
+            Cell(fmt.percent(row.liq_distance), sort_key=_far(row.liq_distance),
+                 style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
             Cell(fmt.percent(row.share), sort_key=row.share, style=level_style if row.share else ""),
             Cell(fmt.money(p.maintMargin), sort_key=p.maintMargin),
             Cell(fmt.amount(p.positionAmt), sort_key=abs(p.positionAmt)),
+            _price(row.entry_price),
+            _price(row.mark_price),
+            _price(row.liquidation_price),
+            Cell(f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
+                 sort_key=_far(row.leverage, missing=Decimal(0))),
             Cell(fmt.money(p.initialMargin), sort_key=p.initialMargin),
             Cell(fmt.since_ms(p.updateTime, now), sort_key=-p.updateTime, style=self.style("muted")),
         ]

@@ -32,6 +32,7 @@ class StatusInfo:
     latency_ms: float | None
     used_weight: int | None
     offset_ms: int | None
+    weight_per_minute: float | None = None  # what our polling cadence costs
 
 
 class StatusBar(Styled, Static):
@@ -67,6 +68,8 @@ class StatusBar(Styled, Static):
             text.append(f" · {info.latency_ms:.0f} ms")
         if info.used_weight is not None:
             text.append(f" · weight {info.used_weight}/{WEIGHT_LIMIT}")
+            if info.weight_per_minute:
+                text.append(f" (ours ≈{info.weight_per_minute:.0f}/min)")
         if info.offset_ms is not None and abs(info.offset_ms) >= OFFSET_SHOWN_MS:
             text.append(f" · clock {info.offset_ms / 1000:+.1f}s", style=self.style("level--warn"))
         if info.error is not None:

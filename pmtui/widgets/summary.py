@@ -1,4 +1,5 @@
-"""The header: who this is, how healthy the account is, the money totals, and the clock."""
+"""The header line: whose account this is, its worst level, and the clock. The money is in the
+account panel below it."""
 
 from __future__ import annotations
 
@@ -33,21 +34,19 @@ class SummaryBar(Styled, Static):
         view = self.view
         if view is None:
             line.append("  waiting for the first update…", style=self.style("muted"))
-            line.append(f"\n {fmt.clock_time(time.time())}", style=self.style("muted"))
-            return line
-        t = view.totals
-        line.append("  ")
-        line.append(f" {view.level.badge} ", style=self.level_style(view.level))
-        line.append("  UM ratio ")
-        line.append(fmt.ratio(t.ratio), style="bold")
+        else:
+            line.append("  ")
+            line.append(f" {view.level.badge} ", style=self.level_style(view.level))
+            if view.unimmr is not None:
+                line.append("  uniMMR ")
+                line.append(fmt.ratio(view.unimmr), style="bold")
+            else:
+                line.append("  UM ratio ")
+                line.append(fmt.ratio(view.totals.ratio), style="bold")
+            line.append("  uPnL ")
+            line.append(fmt.money(view.totals.unrealized, sign=True), style=self.pnl_style(view.totals.unrealized))
+            line.append(f"  open {len(view.open_positions)}")
         if stale:
-            line.append("  STALE", style=self.style("state--stale"))
-        line.append(f"   {fmt.clock_time(time.time())}", style=self.style("muted"))
-        line.append("\n Margin bal. ")
-        line.append(fmt.money(t.margin_balance), style="bold")
-        line.append("  uPnL ")
-        line.append(fmt.money(t.unrealized, sign=True), style=self.pnl_style(t.unrealized))
-        line.append("  Maint. ")
-        line.append(fmt.money(t.maint_margin), style="bold")
-        line.append(f"  Open {len(view.open_positions)}")
+            line.append("  STALE ", style=self.style("state--stale"))
+        line.append(f"  {fmt.clock_time(time.time())}", style=self.style("muted"))
         return line

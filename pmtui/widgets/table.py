@@ -37,7 +37,7 @@ class Column:
     key: str
     label: str
     width: int | None = None
-    numeric: bool = True  # numeric columns sort largest first on the first press
+    largest_first: bool = True  # the first press sorts descending (amounts); False: A-Z, nearest first
 
 
 class KeyedTable(Styled, DataTable):
@@ -95,7 +95,11 @@ class KeyedTable(Styled, DataTable):
                 elif old != sig:
                     for col, cell, before, now in zip(self.COLUMNS, cells, old, sig):
                         if before != now:
-                            self.update_cell(key, col.key, cell, update_width=True)
+                            # Only a wider cell needs the column re-measured: DataTable re-measures
+                            # the whole column for each narrower one (O(rows) per cell; 2 s for a
+                            # 2000-row refresh). Columns keep their widest width instead.
+                            wider = cell.cell_len > self.columns[col.key].content_width
+                            self.update_cell(key, col.key, cell, update_width=wider)
                     changed = True
                     if sort_index is not None and old[sort_index] != sig[sort_index]:
                         resort = True
@@ -134,7 +138,7 @@ class KeyedTable(Styled, DataTable):
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         col = self.COLUMNS[self._column_index(column) or 0]
         self.sort_column = col.key
-        self.sort_reverse = col.numeric if reverse is None else reverse
+        self.sort_reverse = col.largest_first if reverse is None else reverse
         self._update_sort_labels()
         self._sort()
 
