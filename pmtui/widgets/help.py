@@ -20,6 +20,8 @@ KEYS = [
     ("s / S", "sort by the next column / reverse the sort (or click a header)"),
     ("/", "filter positions (esc clears)"),
     ("a", "show all positions, zero ones too / only open ones"),
+    ("w", "what-if: shock prices and estimate uniMMR"),
+    ("h", "history sparklines and the alert log"),
     ("r", "refresh now (also retries after an error you fixed)"),
     ("p", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
@@ -61,8 +63,11 @@ class HelpScreen(ModalScreen[None]):
         body = Table.grid()
         body.add_row(keys)
         body.add_row("")
-        body.add_row(Text("Health (accounts and assets: balance / maintenance margin)", style="bold"))
+        body.add_row(Text("Health (uniMMR; assets: balance / maintenance margin)", style="bold"))
         body.add_row(levels)
+        body.add_row(Text("Positions: the worst of their share of maintenance margin (25% / 50%), "
+                          "their loss against the margin balance (5% / 10% / 25%) and their distance "
+                          "to liquidation (20% / 10% / 5%)."))
         body.add_row("")
         body.add_row(Text("Filter terms", style="bold"))
         body.add_row(Text(filters.__doc__.split("\n", 2)[2].rstrip()))
