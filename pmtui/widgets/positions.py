@@ -19,6 +19,13 @@ def _far(value: Decimal | None, missing: Decimal = _NONE) -> Decimal:
     return missing if value is None else value
 
 
+def _distance(value: Decimal | None) -> str:
+    """Distance to liquidation; past 999% the exact figure says nothing a trader needs."""
+    if value is not None and value >= 10:
+        return ">999%"
+    return fmt.percent(value)
+
+
 def _price(value: Decimal | None) -> Cell:
     """A price as the exchange wrote it; 0 (no liquidation price) and unknown read as a dash."""
     if not value:
@@ -65,7 +72,7 @@ class PositionsTable(KeyedTable):
             side,
             Cell(fmt.money(abs(p.notional)), sort_key=abs(p.notional)),
             Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl), style=pnl_style),
-            Cell(fmt.percent(row.liq_distance), sort_key=_far(row.liq_distance),
+            Cell(_distance(row.liq_distance), sort_key=_far(row.liq_distance),
                  style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
             Cell(fmt.percent(row.share), sort_key=row.share, style=level_style if row.share else ""),
             Cell(fmt.money(p.maintMargin), sort_key=p.maintMargin),

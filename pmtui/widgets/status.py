@@ -60,6 +60,8 @@ class StatusBar(Styled, Static):
             text.append(f" {fmt.clock_time(info.last_ok_wall)} ({fmt.age(info.age)} ago)")
         if info.fetching:
             text.append(" · fetching…")
+        elif info.next_in is not None and info.error is not None:
+            text.append(f" · retry in {max(0, round(info.next_in))}s")  # backoff, not the interval
         elif info.next_in is not None:
             text.append(f" · next {max(0, round(info.next_in))}s of {info.interval:g}s")
         else:
