@@ -257,6 +257,9 @@ class PapiClient:
     def _error_for(self, response: httpx.Response, path: str) -> PmtuiError:
         status = response.status_code
         code, msg = _binance_error(response.content)
+        if msg and self._api_key:
+            # A proxy (or a careless server) may echo the request back: never pass our key on.
+            msg = msg.replace(self._api_key, "<redacted>")
         retry_after = _retry_after(response.headers.get("Retry-After"))
         if status == 429:
             if retry_after is None:

@@ -1,0 +1,329 @@
+"""Secret hygiene: a canary key and secret run through every scenario with --debug on.
+
+The API secret, the API key (which belongs only in the X-MBX-APIKEY header of signed requests) and
+every signature the server saw must never show up in stdout, stderr, the debug log, the dashboard's
+screen, its SVG screenshots, JSON output, notifications, or any exception's message, repr or
+formatted traceback. Throughout, the server checks pmtui only ever sent GETs to the documented
+read-only paths. Also here: the refusals that keep secrets safe (a config file others can read,
+plain http:// to anything but loopback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from pmtui.app import PmtuiApp
+from pmtui.cli import main, make_client
+from pmtui.client import READ_ONLY_PATHS, PapiClient, check_url
+from pmtui.config import Settings
+from pmtui.errors import ConfigError, PmtuiError
+from pmtui.logs import setup_debug_log
+from pmtui.signing import HmacSigner
+from tests.papi_server import PM_ACCOUNT, POSITION_RISK, TIME, UM_ACCOUNT, PapiServer, _error
+from tests.soak import screen_text
+
+# Unique per run, so a hit can only be a leak (never a coincidence with fixture text).
+KEY = "canaryKey" + secrets.token_hex(16)
+SECRET = "canarySecret" + secrets.token_hex(20)
+SIGNED = {UM_ACCOUNT, PM_ACCOUNT, POSITION_RISK}
+
+# (name, how to set it up on the server). Each fault hits the UM account, the one call every
+# scenario makes; the clock jumps make pmtui resync and sign again.
+FAULTS: list[tuple[str, dict[str, Any]]] = [
+    ("ok", {}),
+    ("429", {"retry_after": 1}),
+    ("429-no-retry-after", {"retry_after": None}),
+    ("418", {"retry_after": 1}),
+    ("500", {}),
+    ("503", {}),
+    ("-1001", {}),
+    ("403", {}),
+    ("html", {}),
+    ("truncated", {}),
+    ("empty", {}),
+    ("schema", {"variant": "renamed"}),
+    ("slow", {"delay": 1.0}),
+    ("reset", {}),
+    ("echo", {}),
+    ("revoked", {}),
+    ("clock+7s", {}),
+    ("clock-7s", {}),
+]
+
+
+class EchoServer(PapiServer):
+    """Also knows the 'echo' fault: an error whose message repeats the query string and the API
+    key header back, as a careless proxy might. pmtui must not pass either on to a person."""
+
+    echo = 0
+
+    def reply(self, method: str, path: str, query: str, headers: dict[str, str]):  # type: ignore[override]
+        if self.echo and path == UM_ACCOUNT:
+            self.echo -= 1
+            return _error(400, -1102, f"Illegal parameter in {query}; X-MBX-APIKEY: "
+                                      f"{headers.get('x-mbx-apikey')}; api key {headers.get('x-mbx-apikey')}")
+        return super().reply(method, path, query, headers)
+
+
+def apply_fault(server: EchoServer, name: str, opts: dict[str, Any]) -> None:
+    server.clear()
+    server.clock_offset_ms = 0
+    if name == "ok":
+        return
+    if name == "revoked":
+        server.revoke()
+    elif name == "echo":
+        server.echo = 1
+    elif name.startswith("clock"):
+        server.clock_offset_ms = 7000 if "+" in name else -7000
+    else:
+        server.inject(name.removesuffix("-no-retry-after"), path=UM_ACCOUNT, **opts)
+
+
+@pytest.fixture
+def server() -> Iterator[EchoServer]:
+    srv = EchoServer(api_key=KEY, api_secret=SECRET).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    # Whatever happened above: only GETs, only to documented read-only paths, and the key only
+    # in the header of signed requests.
+    assert srv.requests, "the scenario sent nothing at all"
+    for r in srv.requests:
+        assert r.method == "GET", r
+        assert r.path in READ_ONLY_PATHS, r
+        assert (r.headers.get("x-mbx-apikey") == KEY) == (r.path in SIGNED), r
+        assert KEY not in r.query and SECRET not in r.query and SECRET not in str(r.headers)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """--debug adds file handlers to global loggers: take them away afterwards."""
+    names = ("pmtui", "httpx", "httpcore")
+    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    yield
+    for name, (level, handlers) in saved.items():
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if handler not in handlers:
+                handler.close()
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+
+
+class Evidence:
+    """Everything pmtui showed or wrote, by where it came from."""
+
+    def __init__(self) -> None:
+        self.texts: list[tuple[str, str]] = []
+
+    def add(self, where: str, text: str) -> None:
+        self.texts.append((where, text))
+
+    def add_error(self, where: str, err: BaseException) -> None:
+        self.add(f"{where}: str", str(err))
+        self.add(f"{where}: repr", repr(err))
+        self.add(f"{where}: args", repr(err.args))
+        self.add(f"{where}: traceback", "".join(traceback.format_exception(err)))
+        if err.__context__ is not None:  # hidden by `from None`, but still reachable
+            self.add(f"{where}: context", f"{err.__context__!s} {err.__context__!r}")
+
+    def check(self, server: PapiServer) -> None:
+        signatures = {unquote(v) for r in server.requests for k, v in r.params if k == "signature"}
+        assert signatures, "no signed request was made"
+        forbidden = {"API secret": SECRET, "API key": KEY, "secret's random part": SECRET[12:28],
+                     "key's random part": KEY[9:25]}
+        forbidden.update({f"signature {s[:12]}…": s for s in signatures})
+        forbidden.update({f"start of signature {s[:12]}…": s[:20] for s in signatures})
+        assert self.texts
+        for where, text in self.texts:
+            for what, value in forbidden.items():
+                assert value not in text, f"the {what} leaked into {where}"
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture, evidence: Evidence, where: str) -> int:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    evidence.add(f"{where} stdout", out)
+    evidence.add(f"{where} stderr", err)
+    return code
+
+
+@pytest.fixture
+def cli_env(server: EchoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The canaries in the environment; a config file (no secrets) with a short timeout."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'base_url = "{server.base_url}"\ntimeout = 0.5\n')
+    config.chmod(0o600)
+    monkeypatch.setenv("PMTUI_API_KEY", KEY)
+    monkeypatch.setenv("PMTUI_API_SECRET", SECRET)
+    monkeypatch.setenv("PMTUI_CONFIG", str(config))
+    return config
+
+
+# --- the headless commands ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, opts", FAULTS, ids=[f[0] for f in FAULTS])
+def test_headless_commands_never_show_secrets(name: str, opts: dict[str, Any], server: EchoServer,
+                                              cli_env: Path, capsys: pytest.CaptureFixture,
+                                              restore_logging: None) -> None:
+    evidence = Evidence()
+    codes = {}
+    for command in (["snapshot"], ["snapshot", "--json"], ["check"]):
+        apply_fault(server, name, opts)
+        where = f"{' '.join(command)} under {name}"
+        codes[command[-1]] = run_cli(["--debug", *command], capsys, evidence, where)
+    if name in ("ok", "clock+7s", "clock-7s"):
+        assert codes == {"snapshot": 0, "--json": 0, "check": 0}, codes
+        json_out = [t for w, t in evidence.texts if w.startswith("snapshot --json") and "stdout" in w][0]
+        assert json.loads(json_out)["positions"], "the JSON output is the account"
+    else:
+        assert codes["snapshot"] == 1 and codes["check"] == 3, codes
+    logs = list(Path.home().rglob("pmtui.log"))
+    assert len(logs) == 1, "the debug log was written"
+    log_text = logs[0].read_text()
+    assert "DEBUG pmtui: pmtui " in log_text  # the real log: one per command
+    evidence.add("debug log", log_text)
+    evidence.check(server)
+
+
+def test_config_readable_by_others_is_refused_before_any_request(
+    server: EchoServer, tmp_path: Path, capsys: pytest.CaptureFixture, restore_logging: None
+) -> None:
+    evidence = Evidence()
+    path = tmp_path / "config.toml"
+    path.write_text(f'base_url = "{server.base_url}"\napi_key = "{KEY}"\napi_secret = "{SECRET}"\n')
+    for mode, verb in ((0o644, "read"), (0o640, "read"), (0o604, "read"), (0o620, "change")):
+        path.chmod(mode)
+        assert run_cli(["--config", str(path), "--debug", "snapshot"], capsys, evidence, oct(mode)) == 1
+        err = evidence.texts[-1][1]
+        assert f"holds a secret but other users can {verb} it" in err
+        assert f"run: chmod 600 {path}" in err
+    assert not server.requests
+    path.chmod(0o600)
+    assert run_cli(["--config", str(path), "snapshot"], capsys, evidence, "0o600") == 0
+    evidence.check(server)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://papi.binance.com", "http://10.0.0.1:8080", "http://localhost.example.com",
+     "http://127.0.0.1.nip.io", "http://[::ffff:10.0.0.1]", "http://0.0.0.0:9"],
+)
+def test_plain_http_is_refused_except_to_loopback(url: str, capsys: pytest.CaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                  restore_logging: None) -> None:
+    monkeypatch.setenv("PMTUI_API_KEY", KEY)
+    monkeypatch.setenv("PMTUI_API_SECRET", SECRET)
+    for argv in (["--base-url", url, "--debug", "snapshot"], ["--debug", "check"]):
+        monkeypatch.setenv("PMTUI_BASE_URL", url)
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code in (1, 3)
+        assert "Refusing plain http://" in err and "HTTPS" in err, err
+        assert SECRET not in out + err and KEY not in out + err
+    with pytest.raises(ConfigError, match="Refusing plain http://"):
+        PapiClient(api_key=KEY, signer=HmacSigner(SECRET), base_url=url)
+    with pytest.raises(ConfigError, match="Refusing plain http://"):
+        PapiClient(api_key=KEY, signer=HmacSigner(SECRET), base_url="https://papi.binance.com",
+                   time_base_url=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://127.0.0.2:9", "http://[::1]:9",
+                                 "http://localhost:9", "https://papi.binance.com"])
+def test_loopback_http_and_https_are_allowed(url: str) -> None:
+    assert check_url(url) == url
+
+
+async def test_only_read_only_paths_can_be_requested(server: EchoServer) -> None:
+    client = PapiClient(api_key=KEY, signer=HmacSigner(SECRET), base_url=server.base_url)
+    async with client:
+        await client.um_account()
+        for path in ("/papi/v1/um/order", "/papi/v1/listenKey", "/sapi/v1/capital/withdraw/apply",
+                     "/papi/v2/um/account/../../v1/um/order"):
+            with pytest.raises(ValueError, match="not a read-only endpoint"):
+                await client.signed_get(path)
+    assert {r.path for r in server.requests} == {TIME, UM_ACCOUNT}
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+
+async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
+                                             restore_logging: None) -> None:
+    evidence = Evidence()
+    log_file = setup_debug_log([KEY, SECRET], path=tmp_path / "debug.log")
+    settings = Settings(base_url=server.base_url, timeout=0.5, api_key=KEY, api_secret=SECRET)
+    app = PmtuiApp(settings=settings, client=make_client(settings, argparse.Namespace(demo=False)),
+                   title="canary")
+    notes: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, *a, **k: (notes.append(str(message)), notify(message, *a, **k))[1]  # type: ignore[method-assign]
+    shot_dir = tmp_path / "shots"
+    shot_dir.mkdir()
+    async with app.run_test(size=(100, 30)) as pilot:
+
+        async def refresh(ok: bool) -> None:
+            """Refresh now (key r: also what a person does after fixing the key) until it ends
+            well (ok) or in an error (not ok). The app's own timer waits its 1 s interval."""
+            polls = app.poller.polls
+            app.action_refresh_now()
+            deadline = asyncio.get_running_loop().time() + 10
+            while app.poller.polls <= polls or app._fetching or ok == (app.poller.error is not None):
+                assert asyncio.get_running_loop().time() < deadline, f"no refresh under {name}"
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # let the screen paint
+
+        for name, opts in FAULTS:
+            apply_fault(server, name, opts)
+            await refresh(ok=name in ("ok", "clock+7s", "clock-7s"))
+            error = app.poller.error
+            if error is not None:
+                evidence.add_error(f"dashboard error under {name}", error)
+            evidence.add(f"screen under {name}", screen_text(app))
+            evidence.add(f"SVG under {name}", app.export_screenshot())
+            saved = Path(app.save_screenshot(f"{name}.svg", path=str(shot_dir)))
+            evidence.add(f"saved screenshot under {name}", saved.read_text())
+            apply_fault(server, "ok", {})
+            app.client._blocked_until = 0.0  # bans are the soak's business; here, move on
+            await refresh(ok=True)
+    assert {w.split(" under ")[1].split(":")[0] for w, _ in evidence.texts
+            if w.startswith("dashboard error")} >= {
+        "429", "418", "500", "html", "schema", "slow", "reset", "echo", "revoked"}
+    for note in notes:
+        evidence.add("notification", note)
+    evidence.add("debug log", log_file.read_text())
+    assert "GET /papi/v2/um/account" in log_file.read_text()
+    evidence.check(server)
+
+
+# --- the client's errors themselves ------------------------------------------------------------
+
+
+async def test_client_errors_hold_no_secrets(server: EchoServer) -> None:
+    evidence = Evidence()
+    client = PapiClient(api_key=KEY, signer=HmacSigner(SECRET), base_url=server.base_url, timeout=0.5)
+    async with client:
+        for name, opts in FAULTS:
+            apply_fault(server, name, opts)
+            client._blocked_until = 0.0  # look at each fault's own error, not the last ban's
+            try:
+                await client.um_account()
+            except PmtuiError as err:
+                evidence.add_error(f"client error under {name}", err)
+        evidence.add("client repr", repr(client))
+    assert sum(1 for w, _ in evidence.texts if w.endswith(": str")) >= 14
+    evidence.check(server)
