@@ -368,18 +368,41 @@ class Soak:
         return None
 
     async def check_screen(self, message: str | None = None) -> None:
-        # Two frames for the screen to catch up (pilot.pause() waits for an idle app, which a
-        # dashboard refreshing every 20 ms seldom is).
-        await asyncio.sleep(0.04)
-        text = screen_text(self.app)
-        self.report.screens += 1
-        if "Traceback" in text or (found := noise(text)):
-            raise self.fail(f"Python noise on screen: {found if 'Traceback' not in text else 'Traceback'!r}")
-        if message is not None and self.app.poller.error is not None:
-            shown = self.app.poller.error.message
-            if _flat(shown) not in _flat(text):
+        """Capture the screen: no Python noise anywhere, and (given an error on show) the
+        poller's error sentence wholly visible."""
+        app = self.app
+        if message is None:
+            await asyncio.sleep(0.04)  # two frames (pilot.pause() waits for an idle app: rare here)
+            self._check_noise(screen_text(app))
+            return
+        # Hold the next refresh back while the screen catches up (a layout pass after the status
+        # bar grew), so a busy machine cannot turn a slow frame into a false "cut off".
+        timer = getattr(app, "_timer", None)
+        if timer is not None:
+            timer.stop()
+        try:
+            deadline = time.monotonic() + 2.0
+            while True:
+                await asyncio.sleep(0.02)
+                text = screen_text(app)
+                error = app.poller.error
+                shown = error.message if error is not None else None
+                if shown is None or _flat(shown) in _flat(text) or time.monotonic() > deadline:
+                    break
+            self._check_noise(text)
+            if shown is not None and _flat(shown) not in _flat(text):
                 raise self.fail(f"the status message is cut off on an {SIZE[0]}x{SIZE[1]} screen: "
                                 f"{shown!r}\n{text}")
+        finally:
+            if timer is not None and not app._fetching and getattr(app, "_timer", None) is timer:
+                app._arm()  # the refresh the app had planned, on its own terms (bans included)
+
+    def _check_noise(self, text: str) -> None:
+        self.report.screens += 1
+        if "Traceback" in text:
+            raise self.fail("a traceback on screen")
+        if found := noise(text):
+            raise self.fail(f"Python noise on screen: {found!r}")
 
     # phases
 
