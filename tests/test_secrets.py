@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import secrets
 import traceback
 from collections.abc import Iterator
@@ -140,11 +141,12 @@ class Evidence:
         if err.__context__ is not None:  # hidden by `from None`, but still reachable
             self.add(f"{where}: context", f"{err.__context__!s} {err.__context__!r}")
 
-    def check(self, server: PapiServer) -> None:
-        signatures = {unquote(v) for r in server.requests for k, v in r.params if k == "signature"}
+    def check(self, server: PapiServer, **extra: str) -> None:
+        raw = {m.group(1) for r in server.requests for m in [re.search(r"signature=([^&]+)", r.query)] if m}
+        signatures = raw | {unquote(v) for v in raw}  # as sent (percent-encoded) and decoded
         assert signatures, "no signed request was made"
         forbidden = {"API secret": SECRET, "API key": KEY, "secret's random part": SECRET[12:28],
-                     "key's random part": KEY[9:25]}
+                     "key's random part": KEY[9:25], **extra}
         forbidden.update({f"signature {s[:12]}…": s for s in signatures})
         forbidden.update({f"start of signature {s[:12]}…": s[:20] for s in signatures})
         assert self.texts
@@ -327,3 +329,35 @@ async def test_client_errors_hold_no_secrets(server: EchoServer) -> None:
         evidence.add("client repr", repr(client))
     assert sum(1 for w, _ in evidence.texts if w.endswith(": str")) >= 14
     evidence.check(server)
+
+
+def test_private_key_and_passphrase_never_show(server: EchoServer, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture,
+                                               restore_logging: None) -> None:
+    """An encrypted Ed25519 key: its passphrase and PEM body stay as private as an API secret."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    passphrase = "canaryPass" + secrets.token_hex(12)
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(passphrase.encode()))
+    key_file = tmp_path / "binance-ed25519.pem"
+    key_file.write_bytes(pem)
+    key_file.chmod(0o600)
+    server.public_key = key.public_key()
+    config = tmp_path / "config.toml"
+    config.write_text(f'base_url = "{server.base_url}"\ntimeout = 0.5\napi_key = "{KEY}"\n'
+                      f'private_key_file = "{key_file}"\nprivate_key_passphrase = "{passphrase}"\n')
+    config.chmod(0o600)
+    monkeypatch.setenv("PMTUI_CONFIG", str(config))
+    evidence = Evidence()
+    for name in ("ok", "echo", "500", "revoked"):
+        for command in (["snapshot"], ["snapshot", "--json"], ["check"]):
+            apply_fault(server, name, {})
+            code = run_cli(["--debug", *command], capsys, evidence, f"{command} under {name}")
+            assert (code == 0) == (name == "ok"), (name, command, code)
+    evidence.add("debug log", next(Path.home().rglob("pmtui.log")).read_text())
+    pem_body = pem.decode().splitlines()[1]
+    evidence.check(server, passphrase=passphrase, **{"private key PEM": pem_body})
