@@ -19,7 +19,8 @@ from pmtui.models import (
     parse_um_account,
 )
 
-DOC = Path("/work/shared/reference/papi-v2-um-account.zh-CN.md")
+# ../shared beside the checkout, as in CI and on a developer machine.
+DOC = Path(__file__).resolve().parents[2] / "shared" / "reference" / "papi-v2-um-account.zh-CN.md"
 
 # The response example of Binance's page (papi-v2-um-account.zh-CN.md), comments removed.
 DOC_EXAMPLE = b"""{
