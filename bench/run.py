@@ -1,0 +1,153 @@
+"""Run pmtui's five benchmarks and write BENCHMARKS.md.
+
+    python bench/run.py            full run (a few minutes), writes BENCHMARKS.md
+    python bench/run.py --quick    fewer repetitions, under a minute; prints only, unless --write
+
+Each benchmark runs in a process of its own (bench/<name>.py, which can also run alone) and
+prints `name: value` lines; every figure is measured side by side with its baseline in the same
+run and reported as a median. Timings are never pass/fail tests: this only reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from common import BENCH, ROOT, machine_info
+
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory")
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str
+    label: str
+    baseline: str  # the figure measured alongside, for context
+    ratio: str | None  # the figure that is the ratio to the baseline, if any
+    limit: float
+    unit: str
+    why: str  # the target, in words
+
+    def met(self, value: float) -> bool:
+        return value <= self.limit
+
+
+TARGETS = (
+    Target("pipeline_ratio", "Refresh pipeline (2000 rows, bytes -> table cells) / json.loads",
+           "json_loads_ms", None, 3.0, "x", "<= 3x json.loads"),
+    Target("table_tick_ratio", "Table update / clear + add_rows (2000 rows, 5% cells changed)",
+           "table_rebuild_ms", None, 0.1, "x", "<= 1/10 of the rebuild"),
+    Target("table_tick_ms", "Table update, median", "table_rebuild_ms", "table_tick_ratio",
+           16.0, "ms", "< 16 ms (one frame)"),
+    Target("first_data_s", "Start-up to first data painted (--demo)", "import_textual_s",
+           "first_data_ratio", 1.0, "s", "<= 1.0 s"),
+    Target("idle_cpu_pct", "Idle CPU, 1 s interval, 80x24 (% of one core)", "baseline_idle_cpu_pct",
+           "idle_cpu_ratio", 3.0, "%", "<= 3%"),
+    Target("bytes_per_tick", "Bytes to the terminal per refresh, 80x24", "baseline_bytes_per_tick",
+           "bytes_per_tick_ratio", 4096, "B", "<= 4 KB"),
+    Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
+           5.0, "MB", "<= 5 MB"),
+)
+
+BASELINE_NAMES = {
+    "json_loads_ms": "json.loads of the same bytes (ms)",
+    "table_rebuild_ms": "clear() + add_rows of the same rows (ms)",
+    "import_textual_s": 'python -c "import textual.app" (s)',
+    "baseline_idle_cpu_pct": "a Textual clock app, same pty (%)",
+    "baseline_bytes_per_tick": "a Textual clock app, per 1 s tick (B)",
+    "rss_after_100_mb": "RSS after 100 refreshes (MB)",
+}
+
+
+def run_module(name: str, quick: bool) -> dict[str, float]:
+    cmd = [sys.executable, str(BENCH / f"{name}.py")] + (["--quick"] if quick else [])
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    figures: dict[str, float] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        key, sep, value = line.partition(":")
+        if sep:
+            try:
+                figures[key.strip()] = float(value)
+            except ValueError:
+                pass
+    if proc.wait() != 0:
+        raise SystemExit(f"bench/{name}.py failed (exit {proc.returncode})")
+    print(f"# {name}: {time.perf_counter() - started:.1f} s", flush=True)
+    return figures
+
+
+def fmt(value: float) -> str:
+    if value == int(value) and abs(value) >= 100:
+        return f"{int(value):,}"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def report(figures: dict[str, float], quick: bool, seconds: float, command: str) -> str:
+    info = machine_info()
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines = [
+        "# pmtui benchmarks",
+        "",
+        f"Measured {now} with `{command}` ({'quick' if quick else 'full'} mode, {seconds:.0f} s), "
+        "written by bench/run.py; do not edit by hand.",
+        "",
+        f"Machine: {info['cpu']}; {info['os']}; Python {info['python']}, Textual {info['textual']}, "
+        f"pydantic {info['pydantic']}. No display: the terminal figures come from a pseudo-terminal.",
+        "",
+        "| Figure | Value | Baseline (same run) | Ratio | Target | Result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in TARGETS:
+        value = figures.get(t.figure)
+        if value is None:
+            continue
+        base = figures.get(t.baseline)
+        ratio_value = figures.get(t.ratio) if t.ratio else value if t.unit == "x" else None
+        base_text = f"{fmt(base)} — {BASELINE_NAMES[t.baseline]}" if base is not None else "—"
+        lines.append(
+            f"| {t.label} | **{fmt(value)} {t.unit}** | {base_text} | "
+            f"{fmt(ratio_value) + 'x' if ratio_value is not None else '—'} | {t.why} | "
+            f"{'pass' if t.met(value) else '**miss**'} |"
+        )
+    lines += ["", "All figures of this run (`name: value`, medians; ms, s, %, bytes, MB):", "", "```"]
+    lines += [f"{name}: {fmt(value)}" for name, value in figures.items()]
+    lines += ["```", ""]
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (under a minute)")
+    parser.add_argument("--write", action="store_true", help="with --quick: write BENCHMARKS.md anyway")
+    parser.add_argument("--only", nargs="+", choices=MODULES, help="run only these (never writes)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    figures: dict[str, float] = {}
+    for name in args.only or MODULES:
+        figures.update(run_module(name, args.quick))
+    seconds = time.perf_counter() - started
+    print(f"# total: {seconds:.1f} s ({'quick' if args.quick else 'full'})")
+    for t in TARGETS:
+        if t.figure in figures:
+            print(f"# {t.figure}: {fmt(figures[t.figure])} {t.unit} target {t.why}: "
+                  f"{'pass' if t.met(figures[t.figure]) else 'MISS'}")
+    if args.only or (args.quick and not args.write):
+        return 0
+    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    (ROOT / "BENCHMARKS.md").write_text(report(figures, args.quick, seconds, command))
+    print("# wrote BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

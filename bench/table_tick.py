@@ -1,0 +1,119 @@
+"""2. Table update: one refresh applied to a mounted positions table of 2000 rows in which 5% of
+the cells changed (KeyedTable.set_rows), against clearing and re-adding the same rows
+(`clear()` + `add_rows`) on a second, identical table in the same app.
+
+Both are timed in three parts, none of which includes the test harness (a `pilot.pause()`
+costs ~20 ms by itself, so the pauses between repetitions are never timed):
+  call    the update itself (set_rows, or clear + add_rows);
+  settle  the work DataTable defers to its next idle: column widths, virtual size;
+  paint   rendering the table's visible area from scratch.
+table_tick_ms (the update) and table_rebuild_ms are call + settle; the paint is the same work
+for both (the visible rows, whatever the table's length) and is reported on its own, with
+table_frame_ms = update + paint, the time from "refresh arrived" to "frame ready".
+
+Which cells change: those a price move touches. 200 rows (the 40 open ones and 160 others) get a
+new notional, uPnL, MM%, maintenance and initial margin: 1000 of 20,000 cells. Maintenance
+margin is the default sort column, so every update also re-sorts, as a live refresh does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+
+from common import emit, median, parse_args, time_ms
+from payload import refresh_bodies
+from pmtui import fmt
+from pmtui.config import Thresholds
+from pmtui.models import decode_json, parse_um_account
+from pmtui.views import build_view
+from pmtui.widgets.positions import PositionsTable
+from pmtui.widgets.table import Cell
+from tables import TablesApp, paint, rows_of, settle
+
+ROWS_CHANGED = 200
+MOVING_COLUMNS = ("notional", "upnl", "share", "mm", "im")
+
+
+def moved(rows: dict[str, list[Cell]], keys: list[str], tick: int) -> dict[str, list[Cell]]:
+    """`rows` with the price-driven cells of `keys` changed, as one refresh changes them."""
+    index = [i for i, c in enumerate(PositionsTable.COLUMNS) if c.key in MOVING_COLUMNS]
+    rng = random.Random(tick)
+    out = dict(rows)
+    for key in keys:
+        cells = list(rows[key])
+        for i in index:
+            old = cells[i]
+            value = (1000 + rng.randrange(1, 10**7)) / 100
+            text = fmt.money(Decimal(str(value)))
+            cells[i] = Cell(text, sort_key=value, style=old.style)
+        out[key] = cells
+    return out
+
+
+async def measure(quick: bool) -> dict[str, float]:
+    reps = 8 if quick else 30
+    (body,) = await refresh_bodies(1)
+    view = build_view(parse_um_account(decode_json(body)), Thresholds())
+    app = TablesApp()
+    update: dict[str, list[float]] = {"call": [], "settle": [], "paint": [], "total": [], "frame": []}
+    rebuild: dict[str, list[float]] = {"call": [], "settle": [], "paint": [], "total": [], "frame": []}
+    async with app.run_test(size=(120, 40)) as pilot:
+        table: PositionsTable = app.query_one("#positions")
+        rebuilt: PositionsTable = app.query_one("#rebuilt")
+        base = rows_of(table, view, everything=True)
+        open_keys = [r.key for r in view.open_positions]
+        others = [k for k in base if k not in set(open_keys)]
+        keys = open_keys + random.Random(1).sample(others, ROWS_CHANGED - len(open_keys))
+        ticks = [moved(base, keys, t) for t in range(2)]  # alternate: each update changes 1000 cells
+        changed = sum(a.signature() != b.signature()
+                      for k in base for a, b in zip(ticks[0][k], ticks[1][k]))
+        # Fill both tables once, untimed, and let them paint.
+        table.set_rows(ticks[1])
+        rebuilt.add_rows(list(ticks[1].values()))
+        await pilot.pause()
+        for rep in range(reps):
+            rows = ticks[rep % 2]
+            u_call = time_ms(lambda: table.set_rows(rows))
+            u_settle = await settle(table)
+            u_paint, painted = paint(table)
+
+            def rebuild_table() -> None:
+                rebuilt.clear()
+                rebuilt.add_rows(list(rows.values()))
+
+            r_call = time_ms(rebuild_table)
+            r_settle = await settle(rebuilt)
+            r_paint, _ = paint(rebuilt)
+            for parts, values in ((update, (u_call, u_settle, u_paint)), (rebuild, (r_call, r_settle, r_paint))):
+                for name, ms in zip(("call", "settle", "paint"), values):
+                    parts[name].append(ms)
+                parts["total"].append(values[0] + values[1])
+                parts["frame"].append(sum(values))
+            await pilot.pause()  # let the app catch up (untimed)
+        assert table.row_count == rebuilt.row_count == len(base) == 2000
+    u = {k: median(v) for k, v in update.items()}
+    r = {k: median(v) for k, v in rebuild.items()}
+    return {
+        "table_tick_ratio": u["total"] / r["total"],
+        "table_tick_ms": u["total"],
+        "table_rebuild_ms": r["total"],
+        "table_tick_call_ms": u["call"],
+        "table_tick_settle_ms": u["settle"],
+        "table_rebuild_call_ms": r["call"],
+        "table_rebuild_settle_ms": r["settle"],
+        "table_paint_ms": u["paint"],
+        "table_rebuild_paint_ms": r["paint"],
+        "table_frame_ms": u["frame"],
+        "table_rebuild_frame_ms": r["frame"],
+        "table_tick_max_ms": max(update["total"]),
+        "table_rows": len(base),
+        "table_cells_changed": changed,
+        "table_visible_cells": painted,
+        "table_reps": reps,
+    }
+
+
+if __name__ == "__main__":
+    emit(asyncio.run(measure(parse_args(__doc__).quick)))
