@@ -6,20 +6,18 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Digits, Static
+from textual.widgets import Digits
 
 from pmtui import fmt
 from pmtui.health import Level
 from pmtui.risk import unimmr_band
 from pmtui.views import AccountView
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.widgets.styles import StyledStatic
 
 LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
 
 
-class AccountFacts(Styled, Static):
-    COMPONENT_CLASSES = STYLE_CLASSES
-
+class AccountFacts(StyledStatic):
     def render_facts(self, view: AccountView | None, note: str | None) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         muted = self.style("muted")

@@ -6,20 +6,18 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import RichLog, Sparkline, Static
+from textual.widgets import RichLog, Sparkline
 
 from pmtui import fmt
 from pmtui.alerts import AlertEvent
 from pmtui.history import SessionSeries, Series
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.widgets.styles import StyledStatic
 
 # (series attribute, label, decimals)
 LINES = (("unimmr", "uniMMR", 2), ("equity", "Equity", 0), ("upnl", "uPnL", 0))
 
 
-class SeriesLabel(Styled, Static):
-    COMPONENT_CLASSES = STYLE_CLASSES
-
+class SeriesLabel(StyledStatic):
     def show(self, label: str, series: Series, places: int) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{label:<7}", style="bold")

@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
 
 from pmtui import fmt
 from pmtui.errors import PmtuiError
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.widgets.styles import StyledStatic
 
 # Show the clock offset once it is large enough to matter to a person.
 OFFSET_SHOWN_MS = 1000
 WEIGHT_LIMIT = 6000
-
 
 @dataclass(frozen=True)
 class StatusInfo:
@@ -35,9 +33,7 @@ class StatusInfo:
     weight_per_minute: float | None = None  # what our polling cadence costs
 
 
-class StatusBar(Styled, Static):
-    COMPONENT_CLASSES = STYLE_CLASSES
-
+class StatusBar(StyledStatic):
     def show(self, info: StatusInfo) -> None:
         self.update(self.render_text(info))
 

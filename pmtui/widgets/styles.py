@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from rich.style import Style
+from textual.widgets import Static
 
 from pmtui.health import Level
 
@@ -26,3 +27,9 @@ class Styled:
 
     def pnl_style(self, value) -> Style:
         return self.style("pnl--up" if value > 0 else "pnl--down" if value < 0 else "muted")
+
+
+class StyledStatic(Styled, Static):
+    """A Static that colours its text with the classes above (app.tcss styles them once for all)."""
+
+    COMPONENT_CLASSES = STYLE_CLASSES

@@ -6,16 +6,13 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import Static
 
 from pmtui import fmt
 from pmtui.views import AccountView
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.widgets.styles import StyledStatic
 
 
-class SummaryBar(Styled, Static):
-    COMPONENT_CLASSES = STYLE_CLASSES
-
+class SummaryBar(StyledStatic):
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title

@@ -60,6 +60,15 @@ class KeyedTable(Styled, DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.sort_column, self.sort_reverse = self.DEFAULT_SORT
         self._signatures: dict[str, tuple[tuple[str, str], ...]] = {}
+        # DataTable keys its render caches by a counter every update bumps, so entries from
+        # earlier refreshes are never read again; at their default sizes (10,000 cells, 1,000
+        # rows and lines) they fill over ~1000 refreshes and hold ~35 MB (bench/memory.py).
+        # A few screens' worth is all a refresh can reuse.
+        for name, size in (("_cell_render_cache", 2000), ("_row_render_cache", 300),
+                           ("_row_renderable_cache", 300), ("_line_cache", 300)):
+            cache = getattr(self, name, None)
+            if cache is not None and hasattr(cache, "maxsize"):
+                cache.maxsize = size
 
     def on_mount(self) -> None:
         for col in self.COLUMNS:

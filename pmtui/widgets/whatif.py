@@ -15,13 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from pmtui import fmt
 from pmtui.config import Thresholds
 from pmtui.models import PmAccount, UmAccount
 from pmtui.risk import ShockResult, shock_account
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.widgets.styles import StyledStatic
 
 HINT = "e.g. -10 (all prices down 10%), or  +5 BTCUSDT  (one symbol)"
 TOP = 8  # positions listed as drivers
@@ -49,9 +49,7 @@ def parse_shock(text: str) -> tuple[Decimal, str | None]:
     return move, symbol
 
 
-class ShockReport(Styled, Static):
-    COMPONENT_CLASSES = STYLE_CLASSES
-
+class ShockReport(StyledStatic):
     def show(self, result: ShockResult) -> None:
         what = result.symbol or "all prices"
         head = Text()
