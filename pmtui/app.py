@@ -282,8 +282,12 @@ class PmtuiApp(App[int]):
         title += " (all rows)" if self.show_all else " (open)"
         if self.filter_text.strip():
             title += f" · filter: {self.filter_text.strip()}"
-        table.border_title = title
-        table.border_subtitle = f"sort: {table.sort_description}"
+        subtitle = f"sort: {table.sort_description}"
+        # Each assignment repaints the whole table, even with the same text: only on a change.
+        if table.border_title != title:
+            table.border_title = title
+        if table.border_subtitle != subtitle:
+            table.border_subtitle = subtitle
 
     def status_info(self) -> StatusInfo:
         p = self.poller

@@ -4,7 +4,8 @@ the headless commands so both say the same thing."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 
 from pmtui.config import Thresholds
@@ -23,6 +24,9 @@ from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map, status_level
 
 
+ZERO = Decimal(0)
+
+
 def row_key(symbol: str, side: str) -> str:
     """A stable row key: one symbol has two rows (LONG, SHORT) in hedge mode."""
     return f"{symbol}:{side}"
@@ -39,7 +43,9 @@ class AssetRow:
         return self.asset.asset
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a refresh builds one per symbol and side (2000 in hedge mode on 1000 symbols), and a
+# frozen dataclass's __init__ costs twice as much. Treat rows as read-only all the same.
+@dataclass(slots=True)
 class PositionRow:
     position: Position
     share: Decimal  # of the account's maintenance margin
@@ -72,19 +78,27 @@ class PositionRow:
         return self.risk.leverage if self.risk is not None else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AccountView:
     account: UmAccount
     totals: Totals
     level: Level
     assets: tuple[AssetRow, ...]
-    positions: tuple[PositionRow, ...]  # every row, zero ones included
+    open_positions: tuple[PositionRow, ...]  # the rows with a position, judged
     #: /papi/v1/account, when fetched: uniMMR, status, account equity and margins.
     pm: PmAccount | None = None
+    #: positionRisk joined by (symbol, side).
+    risks: Mapping[tuple[str, str], PositionRisk] = field(default_factory=dict, repr=False)
 
-    @property
-    def open_positions(self) -> tuple[PositionRow, ...]:
-        return tuple(r for r in self.positions if r.position.is_open)
+    @cached_property
+    def positions(self) -> tuple[PositionRow, ...]:
+        """Every row, zero ones included, in the API's order. Built on first use: the hundreds of
+        flat rows matter only to the "all rows" view, and building them was most of a refresh."""
+        judged = {r.position.key: r for r in self.open_positions}
+        return tuple(
+            judged.get(p.key) or PositionRow(p, ZERO, Level.OK, self.risks.get(p.key))
+            for p in self.account.positions
+        )
 
     @property
     def unimmr(self) -> Decimal | None:
@@ -120,16 +134,18 @@ def build_view(
         totals=tot,
         level=level,
         assets=tuple(AssetRow(a, asset_mm_usage(a), asset_level(a, t)) for a in account.assets),
-        positions=tuple(_position_row(p, tot.maint_margin, balance, t, joined.get(p.key)) for p in account.positions),
+        open_positions=tuple(
+            _position_row(p, tot.maint_margin, balance, t, joined.get(p.key)) for p in account.open_positions
+        ),
         pm=pm,
+        risks=joined,
     )
 
 
 def _position_row(
     p: Position, maint: Decimal, balance: Decimal, t: Thresholds, risk: PositionRisk | None
 ) -> PositionRow:
-    if not p.is_open:
-        return PositionRow(p, Decimal(0), Level.OK, risk)
+    """An open position, judged: its share of maintenance margin, loss and liquidation distance."""
     distance = liq_distance(risk)
     near = liq_level(distance, t)
     level = max(position_level(p, maint, balance, t), near)

@@ -641,7 +641,7 @@ async def test_question_mark_opens_help(make_app):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         shown = screen_text(app)
-        for text in ("pmtui help", "move the cursor", "refresh now", "filter positions", "quit"):
+        for text in ("pmtui help", "move, page", "refresh now", "filter positions", "quit"):
             assert text in shown, text
         await pilot.press("escape")
         await pilot.pause()

@@ -80,11 +80,12 @@ class AccountPanel(Horizontal):
         digits = self.query_one(Digits)
         unimmr = view.unimmr if view is not None else None
         if unimmr is None:
-            digits.update("-.--")
+            shown = "-.--"
         else:  # an account with almost no margin in use has a huge ratio: cap what is drawn
-            digits.update(f"{unimmr:.2f}" if unimmr < 1000 else "999+")
-        digits.remove_class(*LEVEL_CLASSES)
-        if view is not None and unimmr is not None:
-            digits.add_class(f"-{view.level.label}")
+            shown = f"{unimmr:.2f}" if unimmr < 1000 else "999+"
+        if digits.value != shown:
+            digits.update(shown)
+        level = f"-{view.level.label}" if view is not None and unimmr is not None else None
+        digits.update_classes({cls: cls == level for cls in LEVEL_CLASSES})  # restyles only on a change
         facts = self.query_one(AccountFacts)
-        facts.update(facts.render_facts(view, note))
+        facts.show_text(facts.render_facts(view, note))

@@ -13,21 +13,20 @@ from textual.widgets import Static
 from pmtui import filters
 
 KEYS = [
-    ("↑ ↓  j k", "move the cursor"),
-    ("PgUp PgDn  g G", "page up / down, top / bottom"),
-    ("tab", "switch between the assets and positions tables"),
-    ("enter", "details of the position under the cursor"),
-    ("s / S", "sort by the next column / reverse the sort (or click a header)"),
+    ("↑ ↓ j k", "move, page (PgUp PgDn), top / bottom (g G)"),
+    ("← →", "scroll the columns: more are to the right"),
+    ("tab", "switch between assets and positions"),
+    ("enter", "every field of the position"),
+    ("s / S", "sort by the next column / reverse"),
     ("/", "filter positions (esc clears)"),
-    ("a", "show all positions, zero ones too / only open ones"),
-    ("w", "what-if: shock prices and estimate uniMMR"),
+    ("a", "all rows, zero ones too / only open ones"),
+    ("w", "what-if: shock prices, estimate uniMMR"),
     ("h", "history sparklines and the alert log"),
-    ("r", "refresh now (also retries after an error you fixed)"),
+    ("r", "refresh now (also retries after a fixed error)"),
     ("p", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("ctrl+p", "command palette"),
-    ("?", "this help"),
-    ("q", "quit"),
+    ("? / q", "this help / quit"),
 ]
 
 LEVELS = [

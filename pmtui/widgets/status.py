@@ -35,7 +35,7 @@ class StatusInfo:
 
 class StatusBar(StyledStatic):
     def show(self, info: StatusInfo) -> None:
-        self.update(self.render_text(info))
+        self.show_text(self.render_text(info))
 
     def state_word(self, info: StatusInfo) -> tuple[str, str]:
         if info.stopped:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from rich.style import Style
+from rich.text import Text
 from textual.widgets import Static
 
 from pmtui.health import Level
@@ -33,3 +34,14 @@ class StyledStatic(Styled, Static):
     """A Static that colours its text with the classes above (app.tcss styles them once for all)."""
 
     COMPONENT_CLASSES = STYLE_CLASSES
+    _shown: Text | None = None
+
+    def show_text(self, text: Text) -> None:
+        """Update only when the text changed, and re-layout the screen only when its line count
+        did: a layout repaints the whole screen, which over SSH is every byte of it."""
+        before = self._shown
+        if before is not None and before.plain == text.plain and before.spans == text.spans:
+            return
+        self._shown = text
+        lines = text.plain.count("\n")
+        self.update(text, layout=before is None or before.plain.count("\n") != lines)

@@ -23,7 +23,7 @@ class SummaryBar(StyledStatic):
 
     def show(self, view: AccountView | None, stale: bool = False) -> None:
         self.view = view
-        self.update(self.render_text(stale))
+        self.show_text(self.render_text(stale))
 
     def render_text(self, stale: bool = False) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")

@@ -174,7 +174,9 @@ class KeyedTable(Styled, DataTable):
             if column is not None:
                 column.label = Text(col.label + arrow)
         # The border says the sort too; set it here so `s`, `S` and clicks show at once.
-        self.border_subtitle = f"sort: {self.sort_description}"
+        subtitle = f"sort: {self.sort_description}"
+        if self.border_subtitle != subtitle:  # each assignment repaints the whole table
+            self.border_subtitle = subtitle
         self.refresh()
 
     @property
