@@ -42,6 +42,8 @@ class StatusBar(StyledStatic):
             return "ERROR", "state--error"
         if info.paused:
             return "PAUSED", "state--paused"
+        if info.error is not None and info.age is None:
+            return "NO DATA", "state--stale"  # nothing fetched yet: nothing to call stale
         if info.error is not None or info.stale:
             return "STALE", "state--stale"
         if info.age is None:
@@ -67,7 +69,7 @@ class StatusBar(StyledStatic):
         if info.used_weight is not None:
             text.append(f" · weight {info.used_weight}/{WEIGHT_LIMIT}")
             if info.weight_per_minute:
-                text.append(f" (ours ≈{info.weight_per_minute:.0f}/min)")
+                text.append(f" (≈{info.weight_per_minute:.0f}/min)")
         if info.offset_ms is not None and abs(info.offset_ms) >= OFFSET_SHOWN_MS:
             text.append(f" · clock {info.offset_ms / 1000:+.1f}s", style=self.style("level--warn"))
         if info.error is not None:

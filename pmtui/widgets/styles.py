@@ -35,13 +35,17 @@ class StyledStatic(Styled, Static):
 
     COMPONENT_CLASSES = STYLE_CLASSES
     _shown: Text | None = None
+    _lines = 0
 
     def show_text(self, text: Text) -> None:
-        """Update only when the text changed, and re-layout the screen only when its line count
-        did: a layout repaints the whole screen, which over SSH is every byte of it."""
+        """Update only when the text changed, and re-layout the screen only when its height (its
+        lines as wrapped at this width) did: a layout repaints the whole screen, which over SSH
+        is every byte of it."""
         before = self._shown
         if before is not None and before.plain == text.plain and before.spans == text.spans:
             return
         self._shown = text
-        lines = text.plain.count("\n")
-        self.update(text, layout=before is None or before.plain.count("\n") != lines)
+        width = self.content_size.width
+        lines = len(text.wrap(self.app.console, width)) if width > 0 else text.plain.count("\n") + 1
+        self.update(text, layout=before is None or lines != self._lines)
+        self._lines = lines
