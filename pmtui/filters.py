@@ -5,10 +5,12 @@
     asset:USDC     margined in USDC (the symbol's quote asset)
     loss / profit  unrealised PnL below / above zero
     level:warn     health at least warn (warn, danger, critical)
+    liq:10         within 10% of the liquidation price
 """
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from pmtui.health import Level
@@ -27,6 +29,15 @@ def _side(value: str) -> Predicate:
     return lambda r: r.position.positionSide.lower() == v
 
 
+def _percent(text: str) -> Decimal | None:
+    """'10' or '10%' -> Decimal('0.1'); None when it is not a number."""
+    try:
+        value = Decimal(text.rstrip("%"))
+    except InvalidOperation:
+        return None
+    return value / 100 if value.is_finite() else None
+
+
 def _term(term: str) -> Predicate:
     lower = term.lower()
     name, sep, value = lower.partition(":")
@@ -35,6 +46,8 @@ def _term(term: str) -> Predicate:
             return _side(value)
         if name == "asset":
             return lambda r: r.position.symbol.lower().endswith(value)
+        if name == "liq" and (limit := _percent(value)) is not None:
+            return lambda r: r.liq_distance is not None and r.liq_distance < limit
         if name == "level" and value in _LEVELS:
             wanted = _LEVELS[value]
             return lambda r: r.level >= wanted
