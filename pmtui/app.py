@@ -17,6 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
@@ -221,6 +222,12 @@ class PmtuiApp(App[int]):
         self.notifier.send(events)
 
     def _after_poll(self, ok: bool) -> None:
+        try:
+            self._show_poll(ok)
+        except NoMatches:
+            pass  # a fetch that ends while the app shuts down has nothing left to draw on
+
+    def _show_poll(self, ok: bool) -> None:
         p = self.poller
         if ok:
             account, risks = p.data
@@ -315,6 +322,12 @@ class PmtuiApp(App[int]):
         self.query_one(StatusBar).show(self.status_info())
 
     def _tick(self) -> None:
+        try:
+            self._tick_now()
+        except NoMatches:
+            pass  # the app is shutting down: its widgets are already gone
+
+    def _tick_now(self) -> None:
         stale = self.poller.stale
         if stale != self.query_one("#positions").has_class("-stale"):
             self._render_view()  # data just aged past the stale limit

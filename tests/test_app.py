@@ -772,3 +772,15 @@ async def test_exits_when_the_terminal_hangs_up(make_app):
         os.kill(os.getpid(), signal.SIGHUP)  # what a dropped SSH session sends
         await wait_until(pilot, lambda: not app.is_running, timeout=3, what="the app to exit")
         assert app.return_code == 0
+
+
+async def test_a_tick_or_fetch_ending_during_shutdown_does_not_crash(make_app):
+    """The 1 s tick and a fetch finishing can fire while quitting tears the widgets down; that
+    once printed a traceback on exit (NoMatches '#positions')."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await app.query_one(PositionsTable).remove()
+        app._tick()
+        app._after_poll(True)
+        assert app.is_running
