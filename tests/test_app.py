@@ -590,6 +590,16 @@ async def test_hedge_mode_shows_long_and_short_rows_of_one_symbol(make_app):
         rows = by_key(app)
         assert rows["BTCUSDT:LONG"].position.positionAmt > 0 > rows["BTCUSDT:SHORT"].position.positionAmt
         assert long_row != short_row
+        # Side by side: whatever the sort, a symbol's two rows are next to each other, placed by
+        # the larger of the two (maintenance margin, the default sort).
+        for symbol in both:
+            assert abs(table.get_row_index(f"{symbol}:LONG") - table.get_row_index(f"{symbol}:SHORT")) == 1
+        assert keys(table)[0].startswith("BTCUSDT:")
+        await pilot.press("s")  # Amount, largest first: the groups stay together
+        for symbol in both:
+            assert abs(table.get_row_index(f"{symbol}:LONG") - table.get_row_index(f"{symbol}:SHORT")) == 1
+        table.sort_by("mm", True)  # back to the default for what follows
+        await pilot.pause()
         # Both are on screen as separate lines, never merged.
         lines = [ln for ln in rendered(table).splitlines() if "BTCUSDT" in ln]
         assert len(lines) == 2 and any("LONG" in ln for ln in lines) and any("SHORT" in ln for ln in lines)

@@ -47,6 +47,9 @@ class KeyedTable(Styled, DataTable):
     DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("", False)  # column key, reverse
     COMPONENT_CLASSES = STYLE_CLASSES
     TIE_COLUMN: ClassVar[str] = ""  # sorts rows whose sorted values are equal (stable order)
+    #: Keep rows that share the tie column's value together (a symbol's LONG and SHORT rows in
+    #: hedge mode), placed by the better of their values.
+    GROUP_BY_TIE: ClassVar[bool] = False
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
@@ -138,11 +141,23 @@ class KeyedTable(Styled, DataTable):
             cursor_key = self.cursor_key()
         if self.sort_column and self.row_count:
             # The tie-breaker keeps equal values (e.g. hundreds of zero rows) in a stable order.
-            self.sort(self.sort_column, self.TIE_COLUMN,
-                      key=lambda cells: (cells[0].sort_key, cells[1].sort_key),
-                      reverse=self.sort_reverse)
+            if self.GROUP_BY_TIE:
+                best = self._group_best()
+                key = lambda cells: (best[cells[1].sort_key], cells[1].sort_key, cells[0].sort_key)  # noqa: E731
+            else:
+                key = lambda cells: (cells[0].sort_key, cells[1].sort_key)  # noqa: E731
+            self.sort(self.sort_column, self.TIE_COLUMN, key=key, reverse=self.sort_reverse)
         if cursor_key is not None and cursor_key in self.rows:
             self.move_cursor(row=self.get_row_index(cursor_key), scroll=False)
+
+    def _group_best(self) -> dict:
+        """Per tie value, the sort value that comes first in the current direction."""
+        pick = max if self.sort_reverse else min
+        best: dict = {}
+        for value, tie in zip(self.get_column(self.sort_column), self.get_column(self.TIE_COLUMN)):
+            seen = best.get(tie.sort_key)
+            best[tie.sort_key] = value.sort_key if seen is None else pick(seen, value.sort_key)
+        return best
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         col = self.COLUMNS[self._column_index(column) or 0]
