@@ -279,7 +279,7 @@ class PmtuiApp(App[int]):
         self.query_one(PositionsTable).show(self.visible_positions())
         self._title_positions()
         if isinstance(self.screen, DetailScreen):
-            self.screen.show(next((r for r in view.positions if r.key == self.screen.key), None))
+            self.screen.show(view.row(self.screen.key))
 
     def _title_positions(self) -> None:
         table = self.query_one(PositionsTable)
@@ -333,8 +333,11 @@ class PmtuiApp(App[int]):
             self._render_view()  # data just aged past the stale limit
         else:
             self.query_one(SummaryBar).show(self.view, stale)
-        if self.view is not None:
-            self._check_alerts()  # "stale for N seconds" holds without any refresh arriving
+        age = self.poller.age()
+        if self.view is not None and age is not None and age > self.poller.interval:
+            # A refresh is overdue: "stale for N seconds" can start to hold without one arriving.
+            # (Otherwise each refresh already ran the rules.)
+            self._check_alerts()
         self._render_status()
 
     # --- actions ----------------------------------------------------------------------------
@@ -441,7 +444,7 @@ class PmtuiApp(App[int]):
         if event.data_table.id != "positions" or self.view is None:
             return
         key = event.row_key.value
-        row = next((r for r in self.view.positions if r.key == key), None)
+        row = self.view.row(key)
         if row is not None:
             self.push_screen(DetailScreen(key, row))
 

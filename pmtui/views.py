@@ -100,6 +100,14 @@ class AccountView:
             for p in self.account.positions
         )
 
+    def row(self, key: str) -> PositionRow | None:
+        """The row with this row key; open rows first, so the flat ones are built only if needed."""
+        for rows in (self.open_positions, self.positions):
+            found = next((r for r in rows if r.key == key), None)
+            if found is not None:
+                return found
+        return None
+
     @property
     def unimmr(self) -> Decimal | None:
         return self.pm.uniMMR if self.pm is not None else None
