@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -31,3 +33,18 @@ def _isolated_user_dirs(
     for var in list(os.environ):
         if var.startswith("PMTUI_"):
             monkeypatch.delenv(var)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """--debug adds file handlers to global loggers: take them away afterwards."""
+    names = ("pmtui", "httpx", "httpcore")
+    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    yield
+    for name, (level, handlers) in saved.items():
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if handler not in handlers:
+                handler.close()
+        logger.handlers[:] = handlers
+        logger.setLevel(level)

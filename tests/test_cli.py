@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import os
 import re
 import socket
@@ -110,21 +109,6 @@ def live(monkeypatch, papi_server):  # noqa: F811
     monkeypatch.setenv("PMTUI_API_KEY", API_KEY)
     monkeypatch.setenv("PMTUI_API_SECRET", API_SECRET)
     return papi_server
-
-
-@pytest.fixture
-def restore_logging():
-    """`--debug` in-process adds a file handler to global loggers: take it away afterwards."""
-    names = ("pmtui", "httpx", "httpcore")
-    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
-    yield
-    for name, (level, handlers) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in logger.handlers:
-            if handler not in handlers:
-                handler.close()
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
 
 
 def closed_port() -> int:

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pmtui.cli import main
 from pmtui.demo import DemoExchange
 from pmtui.history import History, Sample
+from tests.test_cli import run
 
 NOW_MS = 1_750_000_000_000
 
@@ -106,13 +106,6 @@ def exchange(monkeypatch):
     return install
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def config(text: str) -> Path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import re
 import secrets
 import traceback
@@ -107,21 +106,6 @@ def server() -> Iterator[EchoServer]:
         assert r.path in READ_ONLY_PATHS, r
         assert (r.headers.get("x-mbx-apikey") == KEY) == (r.path in SIGNED), r
         assert KEY not in r.query and SECRET not in r.query and SECRET not in str(r.headers)
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """--debug adds file handlers to global loggers: take them away afterwards."""
-    names = ("pmtui", "httpx", "httpcore")
-    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
-    yield
-    for name, (level, handlers) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in logger.handlers:
-            if handler not in handlers:
-                handler.close()
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
 
 
 class Evidence:
