@@ -1,0 +1,57 @@
+"""The one boundary for text that came from outside (the network, files, commands).
+
+Such text is data: it must never reach a terminal as control sequences, nor Rich/Textual as
+markup. `clean` is the only place that decides what survives: printable Unicode, with every C0/C1
+control character and whole ESC/CSI/OSC/DCS sequences removed, whitespace runs folded to one
+space, and a length cap so a hostile server cannot fill a screen or a log line. Markup is a
+separate concern: the widgets show external text through `rich.text.Text` (never parsed), and
+`notify(..., markup=False)`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Longest external string kept (an error msg, a symbol): enough for any real Binance text.
+MAX_LEN = 200
+
+# ESC-introduced sequences in their 7-bit (ESC [, ESC ], ESC P …) and 8-bit (CSI 0x9b, OSC 0x9d,
+# DCS 0x90 …) forms. OSC/DCS/APC/PM/SOS run to BEL or ST (ESC \ or 0x9c), or to the end if cut off.
+_SEQUENCES = re.compile(
+    r"""
+      (?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?        # CSI … final byte
+    | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)  # OSC/DCS/SOS/PM/APC … BEL/ST
+    | \x1b[\x20-\x2f]*[\x30-\x7e]?                              # other ESC sequences (ESC 7, ESC ( B)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_SPACE = re.compile(r"\s+")
+
+
+def _printable(ch: str) -> bool:
+    # Cc: C0/C1 controls and DEL; Cf: format characters (bidi overrides can reorder what a person
+    # reads); Cs/Co/Cn: surrogates, private use, unassigned. Zero-width joiners are Cf too, a small
+    # price for never letting U+202E flip a number.
+    return unicodedata.category(ch)[0] != "C"
+
+
+def clean(value: object, limit: int = MAX_LEN) -> str:
+    """External text made safe to show: no control characters or sequences, one line, capped.
+
+    Not for secrets (redact those first) and not for markup escaping (render it as Text)."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii() and text.isprintable():
+        out = text  # the common case: nothing to strip
+    else:
+        text = _SEQUENCES.sub("", text)
+        out = "".join(ch if _printable(ch) else (" " if ch in "\t\n\r\x0b\x0c" else "") for ch in text)
+    out = _SPACE.sub(" ", out).strip()
+    if len(out) > limit:
+        out = out[: max(0, limit - 1)].rstrip() + "…"
+    return out
+
+
+def is_clean(value: str) -> bool:
+    """True when `clean` would leave the text as it is (apart from the length cap)."""
+    return value == clean(value, limit=max(len(value), 1))
