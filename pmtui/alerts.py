@@ -249,8 +249,10 @@ class Alerts:
         if rule.kind == "liq_distance_below":
             return [r for row in rows if (r := self._liq(rule, row)) is not None], present
         if rule.kind == "upnl_below":
+            # A uPnL not given is unknown, not recovered: no reading, so an alert stays as it was.
             return [self._below(rule, row.key, row.position.unrealizedProfit,
-                                _upnl_msg(f"{_label(row)} uPnL")) for row in rows], present
+                                _upnl_msg(f"{_label(row)} uPnL")) for row in rows
+                    if row.position.unrealizedProfit is not None], present
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
 
     def _clear_at(self, threshold: Decimal) -> Decimal:
@@ -284,6 +286,8 @@ class Alerts:
         if view.pm is None:
             return []  # unknown, not recovered
         status = view.pm.accountStatus
+        if status is None:
+            return []  # not given: unknown, not recovered
         normal = status == "NORMAL"
         level = Level.OK if normal else max(Level.WARN, status_level(status))
         return [_Reading(ACCOUNT, status, not normal, normal, level,

@@ -51,10 +51,11 @@ def _term(term: str) -> Predicate:
         if name == "level" and value in _LEVELS:
             wanted = _LEVELS[value]
             return lambda r: r.level >= wanted
+    # An unknown uPnL (not given) cannot be ruled out as a loss: "loss" keeps it, "profit" not.
     if lower == "loss":
-        return lambda r: r.position.unrealizedProfit < 0
+        return lambda r: r.position.unrealizedProfit is None or r.position.unrealizedProfit < 0
     if lower == "profit":
-        return lambda r: r.position.unrealizedProfit > 0
+        return lambda r: r.position.unrealizedProfit is not None and r.position.unrealizedProfit > 0
     return lambda r: lower in r.position.symbol.lower()
 
 

@@ -104,6 +104,9 @@ def position_level(
         level = Level.DANGER
     elif share >= t.position_share_warn:
         level = Level.WARN
+    if position.unrealizedProfit is None:
+        # Not given: the loss cannot be ruled out, so the row never reads as safe on it.
+        return max(level, Level.WARN)
     loss = -position.unrealizedProfit
     if loss > 0:
         if margin_balance <= 0:

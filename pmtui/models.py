@@ -2,18 +2,25 @@
 output can repeat the API's decimal strings exactly.
 
 Parsing is lenient where the live API varies (added fields, numbers as strings or ints) and strict
-where a wrong value would mislead (missing fields, non-numeric or non-finite amounts).
+where a wrong value would mislead: a field the risk maths need (uniMMR, equity, maintenance
+margin; a row's symbol, side, amount and margins) must be there and be a finite number. Every
+other field is optional: Binance sends "" for "not given" (its own /papi/v1/account example has
+`"totalAvailableBalance": ""`), so "", null, a missing key and, logged at debug, a value that is
+not a number all parse as None, shown as "—". The raw dict keeps "" as sent.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError
 
 from pmtui.errors import MalformedResponse, SchemaError
+
+log = logging.getLogger(__name__)
 
 # Decimals past this many digits are not money; refusing them keeps arithmetic cheap and bounded.
 _MAX_DIGITS = 60
@@ -78,9 +85,29 @@ def _to_text(value: Any) -> str:
     return value
 
 
+def _optional(convert):
+    """A converter for a field that may be absent: "" and null are Binance's "not given", and a
+    value that does not convert is dropped (with a debug line), never a reason to refuse a payload."""
+
+    def to_optional(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return convert(value)
+        except ValueError as err:
+            log.debug("optional field dropped: %s", err)
+            return None
+
+    return to_optional
+
+
 Money = Annotated[Decimal, BeforeValidator(_to_decimal)]
 Millis = Annotated[int, BeforeValidator(_to_millis)]
 Text = Annotated[str, BeforeValidator(_to_text)]
+#: Optional fields: None when not given (see the module docstring). Declare them `= None`.
+OptMoney = Annotated[Decimal | None, BeforeValidator(_optional(_to_decimal))]
+OptMillis = Annotated[int | None, BeforeValidator(_optional(_to_millis))]
+OptText = Annotated[str | None, BeforeValidator(_optional(_to_text))]
 
 
 class WireModel(BaseModel):
@@ -106,9 +133,9 @@ class Asset(WireModel):
     crossUnPnl: Money
     maintMargin: Money
     initialMargin: Money
-    positionInitialMargin: Money
-    openOrderInitialMargin: Money
-    updateTime: Millis
+    positionInitialMargin: OptMoney = None
+    openOrderInitialMargin: OptMoney = None
+    updateTime: OptMillis = None
 
     @property
     def margin_balance(self) -> Decimal:
@@ -126,11 +153,14 @@ class Position(WireModel):
     symbol: Text
     positionSide: Text
     positionAmt: Money
+    # Required although not a margin: the what-if shock (risk.signed_notional) moves it, and a
+    # position left out of a shock would make the estimate look safer than it is.
     notional: Money
-    unrealizedProfit: Money
+    # Optional: health treats an open position with an unknown uPnL as WARN, never as no loss.
+    unrealizedProfit: OptMoney = None
     initialMargin: Money
     maintMargin: Money
-    updateTime: Millis
+    updateTime: OptMillis = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -171,14 +201,14 @@ class PmAccount(WireModel):
 
     uniMMR: Money
     accountEquity: Money
-    actualEquity: Money
-    accountInitialMargin: Money
     accountMaintMargin: Money
-    accountStatus: Text
-    virtualMaxWithdrawAmount: Money
-    totalAvailableBalance: Money
-    totalMarginOpenLoss: Money
-    updateTime: Millis
+    actualEquity: OptMoney = None
+    accountInitialMargin: OptMoney = None
+    accountStatus: OptText = None  # None: not given (uniMMR's band still judges the account)
+    virtualMaxWithdrawAmount: OptMoney = None
+    totalAvailableBalance: OptMoney = None
+    totalMarginOpenLoss: OptMoney = None
+    updateTime: OptMillis = None
 
 
 class PositionRisk(WireModel):
@@ -187,14 +217,14 @@ class PositionRisk(WireModel):
     symbol: Text
     positionSide: Text
     positionAmt: Money
-    entryPrice: Money
-    markPrice: Money
-    liquidationPrice: Money
-    leverage: Money
-    unRealizedProfit: Money
-    notional: Money
-    maxNotionalValue: Money | None = None
-    breakEvenPrice: Money | None = None
+    entryPrice: OptMoney = None
+    markPrice: OptMoney = None
+    liquidationPrice: OptMoney = None  # "0": Binance gives none; None: not given
+    leverage: OptMoney = None
+    unRealizedProfit: OptMoney = None
+    notional: OptMoney = None
+    maxNotionalValue: OptMoney = None
+    breakEvenPrice: OptMoney = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -288,8 +318,15 @@ def parse_um_account(data: Any) -> UmAccount:
     assets = _rows(data, "assets", Asset, what)
     positions = _rows(data, "positions", Position, what)
     # A row's identity is (symbol, positionSide); tables are keyed by it. Should the API repeat a
-    # key, the later row wins (it is the newer one in the list), keeping the first one's place.
-    unique = {p.key: p for p in positions}
+    # key, the later row wins (it is the newer one in the list), keeping the first one's place;
+    # but an open row never loses to a flat one, in either order, as in risk.join: hiding a real
+    # position behind a zero row would make the account look safer than it is.
+    unique: dict[tuple[str, str], Position] = {}
+    for p in positions:
+        held = unique.get(p.key)
+        if held is not None and held.is_open and not p.is_open:
+            continue
+        unique[p.key] = p
     if len(unique) != len(positions):
         positions = tuple(unique.values())
     return UmAccount(assets=assets, positions=positions)

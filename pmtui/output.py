@@ -77,7 +77,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
     if pm is not None:
         room = view.headroom
         console.print(
-            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus}  "
+            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus or '—'}  "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
         console.print(

@@ -59,7 +59,7 @@ def liq_distance(risk: PositionRisk | None) -> Decimal | None:
     if risk is None or risk.positionAmt == 0:
         return None
     mark, liquidation = risk.markPrice, risk.liquidationPrice
-    if mark <= 0 or liquidation <= 0:
+    if mark is None or liquidation is None or mark <= 0 or liquidation <= 0:
         return None
     return abs(mark - liquidation) / mark
 

@@ -230,6 +230,7 @@ class PapiServer:
         self.revoked = False
         self._faults: list[Fault] = []
         self._mode: Fault | None = None
+        self._bodies: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._weight_minute = 0
         self._weight = 0
@@ -284,14 +285,27 @@ class PapiServer:
         with self._lock:
             self._mode = Fault(fault, None, path, opts)
 
+    def set_body(self, path: str, body: str | bytes | Any | None) -> None:
+        """Answer `path` (after the usual signature checks) with `body` instead of the canned one:
+        text or bytes are sent byte for byte, anything else as JSON; None restores the canned one.
+        Faults still apply first."""
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        with self._lock:
+            if body is None:
+                self._bodies.pop(path, None)
+            else:
+                self._bodies[path] = body.encode() if isinstance(body, str) else body
+
     def clear_mode(self) -> None:
         with self._lock:
             self._mode = None
 
     def clear(self) -> None:
-        """Drop queued faults, the mode and revocation; keep the recorded requests."""
+        """Drop queued faults, the mode, set bodies and revocation; keep the recorded requests."""
         with self._lock:
             self._faults.clear()
+            self._bodies.clear()
             self._mode = None
             self.revoked = False
 
@@ -360,6 +374,10 @@ class PapiServer:
             return _error(404, -5000, "Path not found.")
         body_for, weight, signed = route
         fault = self._next_fault(path)
+        with self._lock:
+            fixed = self._bodies.get(path)
+        if fixed is not None and (fault is None or fault.kind == "slow"):
+            body_for = fixed
         reply = self._answer(fault, body_for, signed, query, headers)
         if fault is not None and fault.kind == "slow":
             reply.delay = float(fault.opts.get("delay", 2.0))
@@ -373,6 +391,8 @@ class PapiServer:
             refusal = self._authenticate(query, headers)
             if refusal is not None:
                 return refusal
+        if isinstance(body_for, bytes):  # set_body: sent as given
+            return Reply(200, body_for)
         data = body_for(self.now_ms())
         if fault is not None and fault.kind == "schema":
             data = _break_schema(data, fault.opts.get("variant", "missing"))

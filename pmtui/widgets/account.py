@@ -42,8 +42,11 @@ class AccountFacts(StyledStatic):
         level = view.level
         text.append(f" {level.badge} ", style=self.level_style(level))
         text.append(f" {unimmr_band(pm.uniMMR)} · ")
-        status_style = "bold" if pm.accountStatus == "NORMAL" else self.level_style(max(level, Level.WARN))
-        text.append(pm.accountStatus, style=status_style)
+        if pm.accountStatus is None:  # not given: uniMMR's band above still judges the account
+            text.append("status —", style=muted)
+        else:
+            status_style = "bold" if pm.accountStatus == "NORMAL" else self.level_style(max(level, Level.WARN))
+            text.append(pm.accountStatus, style=status_style)
         room = view.headroom
         if room is not None:
             text.append("  headroom ")

@@ -33,8 +33,8 @@ class AssetsTable(KeyedTable):
         pnl = a.crossUnPnl
         pnl_style = self.pnl_style(pnl)
 
-        def money(value: Decimal) -> Cell:
-            return Cell(fmt.money(value), sort_key=value, style=dim)
+        def money(value: Decimal | None) -> Cell:  # None: not given, "—", sorted below every figure
+            return Cell(fmt.money(value), sort_key=value if value is not None else Decimal("-Infinity"), style=dim)
 
         return [
             Cell(a.asset, style=dim or "bold", justify="left"),
@@ -48,7 +48,7 @@ class AssetsTable(KeyedTable):
             money(a.initialMargin),
             money(a.positionInitialMargin),
             money(a.openOrderInitialMargin),
-            Cell(fmt.since_ms(a.updateTime), sort_key=a.updateTime, style=self.style("muted")),
+            Cell(fmt.since_ms(a.updateTime or 0), sort_key=a.updateTime or 0, style=self.style("muted")),
         ]
 
     def show(self, rows: tuple[AssetRow, ...]) -> bool:

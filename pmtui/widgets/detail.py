@@ -22,7 +22,8 @@ def detail_table(row: PositionRow) -> Table:
     def add(name: str, value: object) -> None:
         # Text, never markup: the exchange's strings are shown as they are, "[/]" included, and
         # control characters are dropped so they cannot steer the terminal.
-        shown = "".join(ch for ch in str(value) if ch.isprintable())
+        # "" and null are Binance's "not given": shown as "—" like every absent figure.
+        shown = "—" if value is None or value == "" else "".join(ch for ch in str(value) if ch.isprintable())
         table.add_row(Text(name), Text(shown))
 
     for name, value in p.raw.items():

@@ -65,14 +65,14 @@ class PositionsTable(KeyedTable):
         else:
             side = Cell(p.positionSide if p.positionSide != "BOTH" else "—", sort_key=(2, p.positionSide),
                         style=self.style("muted"), justify="left")
-        pnl = p.unrealizedProfit
-        pnl_style = self.pnl_style(pnl)
+        pnl = p.unrealizedProfit  # None: not given, shown as "—"
+        pnl_style = self.pnl_style(pnl) if pnl is not None else self.style("muted")
         return [
             Cell(_LEVEL_MARK[row.level], sort_key=row.level, style=level_style, justify="center"),
             Cell(p.symbol, style="bold" if p.is_open else self.style("muted"), justify="left"),
             side,
             Cell(fmt.money(abs(p.notional)), sort_key=abs(p.notional)),
-            Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl), style=pnl_style),
+            Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl) if pnl is not None else Decimal(-1), style=pnl_style),
             Cell(_distance(row.liq_distance), sort_key=_far(row.liq_distance),
                  style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
             Cell(fmt.percent(row.share), sort_key=row.share, style=level_style if row.share else ""),
@@ -84,7 +84,7 @@ class PositionsTable(KeyedTable):
             Cell(f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
                  sort_key=_far(row.leverage, missing=Decimal(0))),
             Cell(fmt.money(p.initialMargin), sort_key=p.initialMargin),
-            Cell(fmt.since_ms(p.updateTime, now), sort_key=-p.updateTime, style=self.style("muted")),
+            Cell(fmt.since_ms(p.updateTime, now), sort_key=-(p.updateTime or 0), style=self.style("muted")),
         ]
 
     def show(self, rows: list[PositionRow]) -> bool:
