@@ -79,6 +79,8 @@ def _to_millis(value: Any) -> int:
 def _to_text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected text, got {_json_type(value)}")
+    if not value.strip():  # "" is Binance's "not given": no symbol, side or asset to key a row by
+        raise ValueError("expected text, got an empty string")
     # Control characters (an escape sequence in a symbol name) would reach the terminal as-is.
     if not value.isprintable():
         raise ValueError("expected printable text, got control characters")

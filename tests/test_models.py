@@ -19,10 +19,11 @@ from pmtui.models import (
     parse_um_account,
 )
 
-# ../shared beside the checkout, as in CI and on a developer machine.
-DOC = Path(__file__).resolve().parents[2] / "shared" / "reference" / "papi-v2-um-account.zh-CN.md"
+# The response example of Binance's Chinese docs page, verbatim, in the repo (origin in
+# tests/fixtures/real/SOURCES.md), so nothing here depends on a file outside the checkout.
+DOC = Path(__file__).resolve().parent / "fixtures" / "real" / "docs" / "um_account_v2.zh-CN.json"
 
-# The response example of Binance's page (papi-v2-um-account.zh-CN.md), comments removed.
+# That example, comments removed.
 DOC_EXAMPLE = b"""{
     "assets": [
         {
@@ -98,15 +99,13 @@ def schema_message(data) -> str:
 
 
 def _doc_example_from_page() -> bytes:
-    """The example block of the stored doc page, with its // comments stripped."""
-    text = DOC.read_text(encoding="utf-8")
-    block = text.split("## 响应示例", 1)[1].split("```", 2)[1]
-    lines = [line.split("//", 1)[0] for line in block.splitlines()]
+    """The example block of the doc page, with its // comments stripped (none sit in a string)."""
+    lines = [line.split("//", 1)[0] for line in DOC.read_text(encoding="utf-8").splitlines()]
     return "\n".join(lines).encode()
 
 
 def test_the_doc_page_example_parses():
-    body = _doc_example_from_page() if DOC.exists() else DOC_EXAMPLE
+    body = _doc_example_from_page()
     acc = parse_um_account(decode_json(body))
     assert [a.asset for a in acc.assets] == ["USDT"]
     usdt = acc.assets[0]
@@ -122,8 +121,6 @@ def test_the_doc_page_example_parses():
 
 
 def test_doc_example_constant_matches_the_page():
-    if not DOC.exists():
-        pytest.skip("reference page not present")
     assert json.loads(_doc_example_from_page()) == json.loads(DOC_EXAMPLE)
 
 
@@ -215,7 +212,8 @@ def test_empty_lists_parse():
 # --- strict where a wrong value would mislead ---------------------------------------------------
 
 
-@pytest.mark.parametrize("field", ["notional", "maintMargin", "symbol", "positionSide", "updateTime"])
+@pytest.mark.parametrize("field", ["notional", "maintMargin", "initialMargin", "symbol", "positionSide",
+                                   "positionAmt"])
 def test_missing_position_field_names_its_path(field):
     row = position()
     del row[field]
@@ -249,9 +247,11 @@ def test_bad_money_values_are_schema_errors(value):
     assert "positions[0].notional" in message
 
 
-@pytest.mark.parametrize("value", [-1, True, "12a", "1.5", Decimal("1.5"), 10**15, None, 1.0e12, {}])
-def test_bad_update_times_are_schema_errors(value):
-    assert "assets[0].updateTime" in schema_message(account(assets=[asset(updateTime=value)]))
+@pytest.mark.parametrize("value", [-1, True, "12a", "1.5", Decimal("1.5"), 10**15, None, "", 1.0e12, {}])
+def test_bad_update_times_are_unknown_not_refused(value):
+    """updateTime is no risk figure: a bad or empty one is "not given", the payload still parses."""
+    acc = parse_um_account(account(assets=[asset(updateTime=value)], positions=[position(updateTime=value)]))
+    assert acc.assets[0].updateTime is None and acc.positions[0].updateTime is None
 
 
 @pytest.mark.parametrize("value", [5, None, True, {"a": 1}, "BTC\x1b[31mUSDT", "BTC\nUSDT", "\u202eBTC"])
@@ -441,8 +441,134 @@ def test_position_risk_rows_with_optional_fields():
     }
     rows = parse_position_risk([row, {**row, "positionSide": "LONG", "breakEvenPrice": "1.001"}])
     assert rows[0].breakEvenPrice is None and rows[1].breakEvenPrice == Decimal("1.001")
+    # A price is optional: "n/a" is unknown (None), the row stays.
+    assert parse_position_risk([row, {**row, "markPrice": "n/a"}])[1].markPrice is None
     with pytest.raises(SchemaError) as info:
-        parse_position_risk([row, {**row, "markPrice": "n/a"}])
-    assert "rows[1].markPrice" in info.value.message
+        parse_position_risk([row, {**row, "positionAmt": "n/a"}])
+    assert "rows[1].positionAmt" in info.value.message
     with pytest.raises(SchemaError):
         parse_position_risk({"rows": [row]})
+
+
+# --- "" is Binance's "not given": optional fields are None, required ones fail by name -----------
+
+PM_OPTIONAL = ["actualEquity", "accountInitialMargin", "accountStatus", "virtualMaxWithdrawAmount",
+               "totalAvailableBalance", "totalMarginOpenLoss", "updateTime"]
+
+
+@pytest.mark.parametrize("value", ["", "  ", None, "missing"])
+@pytest.mark.parametrize("field", PM_OPTIONAL)
+def test_pm_account_optional_field_not_given_is_none(field, value):
+    row = pm_account()
+    if value == "missing":
+        del row[field]
+    else:
+        row[field] = value
+    acc = parse_pm_account(row)
+    assert getattr(acc, field) is None
+    assert acc.uniMMR == Decimal("5.167")
+    if value != "missing":
+        assert acc.raw[field] == value  # the raw dict (and so --json) keeps what was sent
+
+
+@pytest.mark.parametrize("value", ["", None, "missing", "abc"])
+@pytest.mark.parametrize("field", ["uniMMR", "accountEquity", "accountMaintMargin"])
+def test_pm_account_required_field_fails_naming_it(field, value):
+    row = pm_account()
+    if value == "missing":
+        del row[field]
+    else:
+        row[field] = value
+    with pytest.raises(SchemaError) as info:
+        parse_pm_account(row)
+    assert info.value.message.startswith(f"The account response changed shape: {field}: ")
+
+
+@pytest.mark.parametrize("field", ["positionInitialMargin", "openOrderInitialMargin", "updateTime"])
+def test_asset_optional_fields_accept_empty(field):
+    a = parse_um_account(account(assets=[asset(**{field: ""})])).assets[0]
+    assert getattr(a, field) is None and a.raw[field] == ""
+
+
+@pytest.mark.parametrize("field", ["asset", "crossWalletBalance", "crossUnPnl", "maintMargin", "initialMargin"])
+def test_asset_required_fields_refuse_empty(field):
+    assert f"assets[0].{field}" in schema_message(account(assets=[asset(**{field: ""})]))
+
+
+@pytest.mark.parametrize("field", ["symbol", "positionSide", "positionAmt", "initialMargin", "maintMargin", "notional"])
+def test_position_required_fields_refuse_empty(field):
+    assert f"positions[0].{field}" in schema_message(account(positions=[position(**{field: ""})]))
+
+
+def test_position_unrealized_profit_may_be_empty():
+    p = parse_um_account(account(positions=[position(unrealizedProfit="")])).positions[0]
+    assert p.unrealizedProfit is None and p.is_open
+
+
+def test_position_risk_keeps_only_symbol_side_amount_required():
+    row = {"symbol": "BTCUSDT", "positionSide": "BOTH", "positionAmt": "0.2", "entryPrice": "",
+           "markPrice": "", "liquidationPrice": "", "leverage": "", "unRealizedProfit": "", "notional": ""}
+    r = parse_position_risk([row])[0]
+    assert (r.entryPrice, r.markPrice, r.liquidationPrice, r.leverage, r.unRealizedProfit, r.notional) == (None,) * 6
+    for field in ("symbol", "positionSide", "positionAmt"):
+        with pytest.raises(SchemaError) as info:
+            parse_position_risk([{**row, field: ""}])
+        assert f"rows[0].{field}" in info.value.message
+
+
+def test_a_non_number_in_an_optional_field_is_none_and_logged(caplog):
+    caplog.set_level("DEBUG", logger="pmtui.models")
+    acc = parse_pm_account(pm_account(totalAvailableBalance="abc", actualEquity="NaN"))
+    assert acc.totalAvailableBalance is None and acc.actualEquity is None
+    assert acc.raw["totalAvailableBalance"] == "abc"
+    assert "optional field dropped" in caplog.text
+
+
+def test_reuse_cache_is_right_for_rows_with_empty_values():
+    """_LAST_ROWS reuses an unchanged row; "" is a string like any other, so a row that goes from
+    "" to a figure (or back) is validated again, and an unchanged one gives the same model."""
+    first = parse_um_account(account(assets=[asset(positionInitialMargin="")]))
+    again = parse_um_account(account(assets=[asset(positionInitialMargin="")]))
+    assert again.assets[0] is first.assets[0] and again.assets[0].positionInitialMargin is None
+    filled = parse_um_account(account(assets=[asset(positionInitialMargin="7")]))
+    assert filled.assets[0].positionInitialMargin == Decimal(7)
+    emptied = parse_um_account(account(assets=[asset(positionInitialMargin="")]))
+    assert emptied.assets[0].positionInitialMargin is None
+    nulled = parse_um_account(account(assets=[asset(positionInitialMargin=None)]))
+    assert nulled.assets[0].positionInitialMargin is None and nulled.assets[0].raw["positionInitialMargin"] is None
+
+
+# --- duplicate (symbol, positionSide) rows --------------------------------------------------------
+
+
+@pytest.mark.parametrize("open_first", [True, False])
+def test_duplicate_open_row_never_loses_to_a_flat_one(open_first):
+    rows = [position(symbol="BTCUSDT", positionAmt="0.5"), position(symbol="BTCUSDT", positionAmt="0")]
+    if not open_first:
+        rows.reverse()
+    rows.insert(1, position(symbol="ETHUSDT", positionAmt="1"))
+    acc = parse_um_account(account(positions=rows))
+    assert [(p.key, p.positionAmt) for p in acc.positions] == [
+        (("BTCUSDT", "BOTH"), Decimal("0.5")), (("ETHUSDT", "BOTH"), Decimal(1))]
+    assert [p.symbol for p in acc.open_positions] == ["BTCUSDT", "ETHUSDT"]
+
+
+@pytest.mark.parametrize("order", [("1", "2"), ("2", "1")])
+def test_duplicate_open_rows_the_later_wins(order):
+    rows = [position(symbol="BTCUSDT", positionAmt=order[0]), position(symbol="BTCUSDT", positionAmt=order[1])]
+    assert [p.positionAmt for p in parse_um_account(account(positions=rows)).positions] == [Decimal(order[1])]
+
+
+def test_duplicate_flat_rows_the_later_wins():
+    rows = [position(positionAmt="0", notional="1"), position(positionAmt="0.000", notional="2")]
+    assert [p.notional for p in parse_um_account(account(positions=rows)).positions] == [Decimal(2)]
+
+
+def test_json_output_keeps_empty_strings():
+    from pmtui import output
+
+    acc = parse_um_account(account(assets=[asset(positionInitialMargin="")], positions=[position(unrealizedProfit="")]))
+    pm = parse_pm_account(pm_account(totalAvailableBalance="", accountStatus=""))
+    doc = json.loads(output.snapshot_json(acc, pm=pm))
+    assert doc["account"]["totalAvailableBalance"] == "" and doc["account"]["accountStatus"] == ""
+    assert doc["assets"][0]["positionInitialMargin"] == "" and doc["positions"][0]["unrealizedProfit"] == ""
