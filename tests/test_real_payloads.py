@@ -258,3 +258,101 @@ def test_every_field_pmtui_reads_is_one_the_sdk_declares(model, sdk):
     assert ours - declared <= {"breakEvenPrice"}, ours - declared
     required = {n for n, f in model.model_fields.items() if f.is_required()}
     assert required <= declared
+
+
+# --- consumers of the now-optional fields: None is unknown, never a safe-looking zero ------------
+
+from pmtui.alerts import Rule, check_rules  # noqa: E402
+from pmtui.filters import parse as parse_filter  # noqa: E402
+from pmtui.health import Level, position_level  # noqa: E402
+
+
+def _um_with_open_position(**over) -> dict:
+    data = raw("connector_tests/um_account_detail_v2.json")
+    data["assets"][0].update(crossWalletBalance="1000", maintMargin="100")
+    data["positions"][0].update(positionAmt="0.01", maintMargin="1", initialMargin="10", **over)
+    return data
+
+
+def test_unknown_upnl_is_warn_not_safe():
+    um = parse_um_account(_um_with_open_position(unrealizedProfit=""))
+    p = um.open_positions[0]
+    assert p.unrealizedProfit is None
+    # A tiny share of margin, so only the unknown loss can make it WARN.
+    other = parse_um_account(_um_with_open_position(unrealizedProfit="0")).open_positions[0]
+    assert position_level(other, Decimal(1000), Decimal(1000), Thresholds()) == Level.OK
+    assert position_level(p, Decimal(1000), Decimal(1000), Thresholds()) == Level.WARN
+    view = build_view(um, Thresholds())
+    assert view.open_positions[0].level == Level.WARN
+    table = output.snapshot_table(um, Thresholds())
+    btc = next(line for line in table.splitlines() if line.strip().startswith("BTCUSDT"))
+    assert "—" in btc and "WARN" in btc
+
+
+def test_filters_count_an_unknown_upnl_as_a_possible_loss():
+    view = build_view(parse_um_account(_um_with_open_position(unrealizedProfit="")), Thresholds())
+    row = view.open_positions[0]
+    assert parse_filter("loss")(row) and not parse_filter("profit")(row)
+
+
+def test_alerts_skip_unknown_upnl_and_status():
+    um = parse_um_account(_um_with_open_position(unrealizedProfit=""))
+    pm_raw = raw("connector_tests/account_information.json")
+    pm_raw["accountStatus"] = ""
+    view = build_view(um, Thresholds(), pm=parse_pm_account(pm_raw))
+    rules = [Rule("upnl_below", "upnl_below", Decimal("-5"), per_position=True),
+             Rule("status_not_normal", "status_not_normal")]
+    result = check_rules(view, rules=rules, thresholds=Thresholds(), now=0.0)
+    assert result.events == ()  # neither "status None" nor a uPnL reading out of nothing
+    level, line = output.check_line(um, Thresholds(), pm=view.pm)
+    assert "status None" not in output.snapshot_table(um, Thresholds(), pm=view.pm)
+
+
+def test_liquidation_distance_is_unknown_without_prices():
+    um = parse_um_account(_um_with_open_position(unrealizedProfit="0"))
+    risk_raw = raw("connector_tests/um_position_information.json")
+    risk_raw[0].update(positionAmt="0.01", markPrice="", liquidationPrice="")
+    view = build_view(um, Thresholds(), risks=parse_position_risk(risk_raw))
+    row = view.open_positions[0]
+    assert row.risk is not None and row.liq_distance is None and row.mark_price is None
+
+
+def test_widgets_render_absent_values_as_dashes():
+    from rich.style import Style
+
+    from pmtui.widgets.account import AccountFacts
+    from pmtui.widgets.assets import AssetsTable
+    from pmtui.widgets.detail import detail_table
+    from pmtui.widgets.positions import PositionsTable
+
+    um_raw = _um_with_open_position(unrealizedProfit="", updateTime="")
+    um_raw["assets"][0].update(positionInitialMargin="", updateTime="")
+    um = parse_um_account(um_raw)
+    pm_raw = raw("connector_tests/account_information.json")
+    pm_raw["accountStatus"] = ""
+    view = build_view(um, Thresholds(), pm=parse_pm_account(pm_raw))
+    plain = lambda name: Style()  # noqa: E731  (no app: component styles are not needed here)
+
+    facts = AccountFacts()
+    facts.style = plain
+    text = facts.render_facts(view, None).plain
+    assert "avail. —" in text and "status —" in text
+
+    positions = PositionsTable()
+    positions.style = plain
+    cells = positions.cells(view.open_positions[0], 0.0)
+    assert "—" in [c.plain for c in cells]
+    sorted([c.sort_key for c in cells if isinstance(c.sort_key, Decimal)])  # comparable: no None
+
+    assets = AssetsTable()
+    assets.style = plain
+    cells = assets.cells(view.assets[0])
+    assert "—" in [c.plain for c in cells]
+
+    from rich.console import Console
+
+    console = Console(width=100, record=True, color_system=None)
+    console.print(detail_table(view.open_positions[0]))
+    shown = {line.split()[0]: line.split()[1] for line in console.export_text().splitlines() if line.strip()
+             and len(line.split()) == 2}
+    assert shown["unrealizedProfit"] == "—" and shown["updateTime"] == "—"
