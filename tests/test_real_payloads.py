@@ -68,7 +68,8 @@ def parsed(name: str):
 
 def test_every_fixture_is_listed_in_sources_and_here():
     sources = (REAL / "SOURCES.md").read_text(encoding="utf-8")
-    files = sorted(str(p.relative_to(REAL)) for p in REAL.rglob("*") if p.is_file() and p.name != "SOURCES.md")
+    files = sorted(str(p.relative_to(REAL)) for p in REAL.rglob("*")
+                   if p.is_file() and p.name != "SOURCES.md" and p.suffix != ".origin")
     assert files, "no fixtures"
     listed_here = set(UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES)
     for name in files:
@@ -76,6 +77,8 @@ def test_every_fixture_is_listed_in_sources_and_here():
             assert "errors/errors_md_<code>" in sources, name  # one row covers these
         else:
             assert f"`{name}`" in sources, f"{name} has no origin in SOURCES.md"
+        # Each body also carries its own origin note beside it, so a copied file keeps its source.
+        assert (REAL / f"{name}.origin").is_file(), f"{name} has no .origin note beside it"
         if name.startswith(("docs/", "connector_tests/")):
             assert name in listed_here, f"{name} is not exercised by this test file"
 
