@@ -403,9 +403,9 @@ class PapiClient:
         if code in TRANSIENT_CODES or status >= 500:
             # Only reads here: nothing was placed or changed, so there is no "unknown result".
             where = f"HTTP {status}" if status >= 500 else f"code {code}"
-            what = "timed out inside" if code == -1007 and status < 500 else "had an internal error"
+            what = "'s backend timed out" if code == -1007 and status < 500 else " had an internal error"
             return ServerError(
-                f"The exchange {what} ({where}); this usually passes within minutes.",
+                f"The exchange{what} ({where}); this usually passes within minutes.",
                 status=status, code=code,
                 retry_after=None if retry_after is None else min(retry_after, MAX_RATE_WAIT),
             )

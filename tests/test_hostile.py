@@ -353,3 +353,47 @@ async def test_a_nonsense_date_header_is_ignored(hostile):
 
 def test_formatdate_is_what_the_server_sends():  # the helper itself: a sanity check
     assert head(200, date=0).startswith(f"HTTP/1.1 200 OK\r\nDate: {formatdate(0, usegmt=True)}".encode())
+
+
+# --- optional endpoints on the dashboard: only an access code is sticky -----------------------
+
+
+def once(first, then):
+    calls = []
+
+    def route(conn: Conn) -> None:
+        calls.append(1)
+        (first if len(calls) == 1 else then)(conn)
+
+    return route
+
+
+async def test_a_transient_position_risk_failure_is_retried_not_sticky(hostile):
+    for path in (UM_ACCOUNT, PM_ACCOUNT):
+        hostile.route(path, good)
+    hostile.route(POSITION_RISK, once(error(400, -1000, "An unknown error occurred."), good))
+    app = PmtuiApp(settings=Settings(interval=60.0), client=client_for(hostile), title="T")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        assert app.poller.error is not None and app.poller.error.kind == "server"
+        assert app._risk_note is None  # not "the key may lack access"
+        assert "may lack access" not in str(app.query_one("#status").render())
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.poller.polls == 2 and not app._fetching)
+        assert app.poller.error is None and app.poller.data[1] is not None  # prices are back
+    assert hostile.paths().count(POSITION_RISK) == 2
+
+
+async def test_an_access_refusal_of_position_risk_is_sticky(hostile):
+    for path in (UM_ACCOUNT, PM_ACCOUNT):
+        hostile.route(path, good)
+    hostile.route(POSITION_RISK, error(401, -2015, "Invalid API-key, IP, or permissions for action."))
+    app = PmtuiApp(settings=Settings(interval=60.0), client=client_for(hostile), title="T")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        assert app.poller.error is None and app.poller.data[1] is None
+        assert app._risk_note == (f"the exchange refused {POSITION_RISK} (code -2015); "
+                                  "the API key may lack access to it")
+        app._start_poll()  # a timed refresh (not `r`, which retries refused endpoints)
+        await wait_until(pilot, lambda: app.poller.polls == 2 and not app._fetching)
+    assert hostile.paths().count(POSITION_RISK) == 1
