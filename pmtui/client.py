@@ -326,6 +326,14 @@ class PapiClient:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > MAX_BODY:
                 raise _too_large()
+            try:
+                content = response.content  # an in-process transport (the demo) hands it over read
+            except httpx.ResponseNotRead:
+                pass
+            else:
+                if len(content) > MAX_BODY:
+                    raise _too_large()
+                return response, content
             decoder = _decoder(response.headers.get("Content-Encoding", ""))
             chunks: list[bytes] = []
             size = 0
