@@ -25,7 +25,7 @@ from pmtui import filters
 from pmtui.alerts import CLEARED, Alerts, AlertState, Notifier
 from pmtui.client import PapiClient
 from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
-from pmtui.errors import ApiError, AuthError
+from pmtui.errors import AuthError
 from pmtui.health import Level
 from pmtui.history import History, SessionSeries, sample_from_view
 from pmtui.models import PmAccount, PositionRisk, UmAccount
@@ -164,8 +164,9 @@ class PmtuiApp(App[int]):
             return account, None
         try:
             return account, await self.client.position_risk()
-        except (AuthError, ApiError) as err:
+        except AuthError as err:
             # A key that may not read positionRisk: the positions still show, without prices.
+            # Any other failure fails this refresh (STALE) and is retried on its cadence.
             self._risk_note = refused("/papi/v1/um/positionRisk", err)
             return account, None
 

@@ -3,16 +3,23 @@
 It owns what a caller should never have to think about: the clock offset to the exchange
 (measured at start and again on -1021), the used request weight, and bans: while a 429/418
 wait is in force it refuses to send anything and raises the same error again.
+
+It also owns what a server may cost: each call (clock sync, request, resync and retry) ends
+within `timeout` seconds overall, however slowly the bytes come; a body may hold at most
+MAX_BODY bytes once decompressed; a server-given wait is at most MAX_RATE_WAIT (429) or MAX_BAN
+(418), and one beyond MAX_BAN is nonsense, treated as absent. Errors are typed by Binance's
+`code` first, HTTP status second, also when the code arrives with HTTP 200 (see pmtui.errors).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
-import math
 import random
 import re
 import time
+import zlib
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
@@ -24,6 +31,7 @@ from pmtui.config import is_loopback
 from pmtui.errors import (
     ApiError,
     AuthError,
+    BadServerTime,
     BadSignature,
     ClockSkew,
     ConfigError,
@@ -32,6 +40,7 @@ from pmtui.errors import (
     NetworkError,
     PmtuiError,
     RateLimited,
+    RequestRejected,
     RequestTimeout,
     ServerError,
     WafBlocked,
@@ -47,6 +56,7 @@ from pmtui.models import (
 )
 from pmtui.logs import Redactor
 from pmtui.signing import Signer
+from pmtui.text import clean
 
 log = logging.getLogger(__name__)
 # httpx logs each request URL at INFO, signature included: redact it wherever the record goes.
@@ -71,7 +81,38 @@ AUTH_HELP = (
     "Margin, the key was created after Portfolio Margin was activated, this machine's IP is on "
     "the key's whitelist, and the key has 'Enable Reading'."
 )
+# Binance's access codes, each with what a person can check (-2015 is the usual one).
+ACCESS_HELP = {
+    -2015: AUTH_HELP,
+    -2014: "The exchange says the API key's format is invalid (-2014): check that api_key holds the "
+           "whole key, copied without spaces or quotes.",
+    -2008: "The exchange does not know this API key (-2008): it may have been deleted; check api_key.",
+    -1002: "The exchange says this API key is not authorized for this request (-1002): check that the "
+           "key has 'Enable Reading' and that the account uses Portfolio Margin.",
+}
+# Binance codes for "try again": the backend failed or timed out (-1007: status unknown, which for
+# a read only means no answer), and throttling (-1008, -1003, -1015), which is a rate limit.
+TRANSIENT_CODES = frozenset({-1000, -1001, -1006, -1007})
+RATE_CODES = frozenset({-1003, -1008, -1015})
+# -11xx: the request itself was refused (bad, missing or unknown parameter): pmtui's mistake.
+REJECTED_CODES = range(-1199, -1099)
+
+#: Largest body accepted, decompressed: ~30 000 position rows of ~500 bytes, far above the few
+#: thousand (hedge mode on every symbol) a real account can have, and still harmless in memory.
+MAX_BODY = 16 * 1024 * 1024
+#: Longest wait a 429 may impose, and a 418 ban (Binance's longest is 3 days). A server-given
+#: wait beyond MAX_BAN is not something the exchange does: it is treated as absent.
+MAX_RATE_WAIT = 600.0
+MAX_BAN = 3 * 86400.0
+# A server time outside these years is not a time (0, negative, 10**20 ms), and one further than
+# this from the same answer's Date header (1 s resolution) contradicts itself.
+MIN_SERVER_TIME_MS = 1_483_228_800_000  # 2017-01-01, before Binance existed
+MAX_SERVER_TIME_MS = 4_102_444_800_000  # 2100-01-01
+MAX_DATE_DISAGREEMENT_MS = 60_000
 _BAN_UNTIL = re.compile(r"banned until (\d{12,14})")
+_DELAY_SECONDS = re.compile(r"\d{1,15}(?:\.\d{1,6})?")  # RFC 9110 delay-seconds (a fraction allowed)
+# printf placeholders in Binance's text ("Mandatory parameter '%s' was not sent"), quotes included.
+_PLACEHOLDER = re.compile(r"""\s*(['"]?)%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?[sdifuxXeEgGc]\1""")
 
 
 def check_url(url: str, what: str = "base URL") -> str:
@@ -130,7 +171,8 @@ class PapiClient:
         self.latency_ms: float | None = None
         self._blocked_until = 0.0  # monotonic time before which nothing is sent
         self._block_error: PmtuiError | None = None
-        self._date_offset_ms: int | None = None  # coarse offset from the HTTP Date header
+        self._date_offset_ms: int | None = None  # coarse offset from the last HTTP Date header
+        self._response_date_ms: int | None = None  # the same, from the last response only
         self._rate_strikes = 0  # consecutive 429s without Retry-After, for exponential backoff
 
     async def __aenter__(self) -> "PapiClient":
@@ -163,15 +205,30 @@ class PapiClient:
         """Seconds left of a ban or Retry-After wait (0 when requests may go out)."""
         return max(0.0, self._blocked_until - self._monotonic())
 
-    async def sync_time(self) -> int:
-        """Measure server time minus local time against /fapi/v1/time (midpoint of the trip)."""
+    async def sync_time(self, deadline: float | None = None) -> int:
+        """Measure server time minus local time against /fapi/v1/time (midpoint of the trip).
+
+        A time that cannot be right (out of range, or far from the same answer's Date header) is
+        BadServerTime, and the offset measured before stays."""
         t0 = self._clock()
-        data = await self._send(self.time_base_url, "/fapi/v1/time", "")
+        data = await self._send(self.time_base_url, "/fapi/v1/time", "", deadline=deadline)
         t1 = self._clock()
         server = data.get("serverTime") if isinstance(data, dict) else None
         if not isinstance(server, int) or isinstance(server, bool):
             raise MalformedResponse("The exchange's time endpoint did not return a server time.")
-        self.time_offset_ms = round(server - (t0 + t1) * 500)
+        if not MIN_SERVER_TIME_MS <= server <= MAX_SERVER_TIME_MS:
+            raise BadServerTime(
+                f"The exchange's time endpoint answered a server time that cannot be right "
+                f"({clean(server, 40)} ms); the clock offset was not changed."
+            )
+        offset = round(server - (t0 + t1) * 500)
+        date = self._response_date_ms
+        if date is not None and abs(offset - date) > MAX_DATE_DISAGREEMENT_MS:
+            raise BadServerTime(
+                f"The exchange's time endpoint answered a server time {_duration(abs(offset - date) / 1000)} "
+                "away from its own Date header; the clock offset was not changed."
+            )
+        self.time_offset_ms = offset
         log.debug("clock offset to exchange: %+d ms", self.time_offset_ms)
         return self.time_offset_ms
 
@@ -180,15 +237,19 @@ class PapiClient:
     async def signed_get(self, path: str) -> Any:
         if self._signer is None or not self._api_key:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
+        # One deadline for the whole call: a slow clock sync leaves less time, not more.
+        deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:
-            await self._sync_clock()
+            await self._sync_clock(deadline)
         try:
-            return await self._send(self.base_url, path, self._signed_query(), signed=True)
+            return await self._send(self.base_url, path, self._signed_query(), signed=True, deadline=deadline)
         except ClockSkew:
             # Clocks drift and jump (suspend, NTP): measure again and retry exactly once.
-            await self._sync_clock()
+            await self._sync_clock(deadline)
             try:
-                return await self._send(self.base_url, path, self._signed_query(), signed=True)
+                return await self._send(
+                    self.base_url, path, self._signed_query(), signed=True, deadline=deadline
+                )
             except ClockSkew as err:
                 raise ClockSkew(
                     f"The exchange still rejects our timestamps after a clock resync "
@@ -197,12 +258,13 @@ class PapiClient:
                     status=err.status,
                 ) from None
 
-    async def _sync_clock(self) -> None:
+    async def _sync_clock(self, deadline: float | None = None) -> None:
         try:
-            await self.sync_time()
+            await self.sync_time(deadline)
         except (NetworkError, ServerError, MalformedResponse, ApiError, WafBlocked) as err:
             # The time endpoint lives on another host; if only it fails, the coarse offset from
-            # the last Date header (or none) beats not fetching at all.
+            # the last Date header (or none) beats not fetching at all. (BadServerTime is not
+            # caught: a time source that answers nonsense is a fault to show, not to paper over.)
             self.time_offset_ms = self._date_offset_ms or 0
             log.debug("clock sync failed (%s); using offset %+d ms", err.kind, self.time_offset_ms)
 
@@ -212,7 +274,8 @@ class PapiClient:
         # The signature must be the last parameter; it is computed over everything before it.
         return f"{query}&signature={self._signer.sign(query)}"
 
-    async def _send(self, base: str, path: str, query: str, *, signed: bool = False) -> Any:
+    async def _send(self, base: str, path: str, query: str, *, signed: bool = False,
+                    deadline: float | None = None) -> Any:
         if path not in READ_ONLY_PATHS:
             raise ValueError(f"{path} is not a read-only endpoint pmtui knows")
         if (wait := self.blocked_for()) > 0 and self._block_error is not None:
@@ -220,13 +283,19 @@ class PapiClient:
             raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
         headers = {"X-MBX-APIKEY": self._api_key} if signed else {}
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self.timeout
+        timed_out = RequestTimeout(f"The exchange did not answer within {self.timeout:g} s ({path}).")
+        if loop.time() >= deadline:
+            raise timed_out
         started = time.perf_counter()
         try:
-            response = await self._http.get(url, headers=headers)
-        except httpx.TimeoutException:
-            raise RequestTimeout(
-                f"The exchange did not answer within {self.timeout:g} s ({path})."
-            ) from None
+            # httpx's timeout is per read: a server trickling a byte a second never trips it.
+            async with asyncio.timeout_at(deadline):
+                response, content = await self._get(url, headers)
+        except (TimeoutError, httpx.TimeoutException):
+            raise timed_out from None
         except httpx.HTTPError as err:
             raise NetworkError(
                 f"Could not reach {urlsplit(base).hostname}: {_network_reason(err)}."
@@ -234,58 +303,87 @@ class PapiClient:
         self.latency_ms = (time.perf_counter() - started) * 1000
         self._note_date(response.headers.get("Date"))
         weight = response.headers.get("X-MBX-USED-WEIGHT-1M")
-        if weight and weight.isdigit():
+        if weight and weight.isdigit() and len(weight) < 10:
             self.used_weight = int(weight)
-        log.debug("GET %s -> %s in %.0f ms, weight %s", path, response.status_code, self.latency_ms, weight)
-        if response.status_code == 200:
-            self._rate_strikes = 0
-            return decode_json(response.content)
-        raise self._error_for(response, path)
+        log.debug("GET %s -> %s in %.0f ms, weight %s", path, response.status_code, self.latency_ms,
+                  clean(weight or "", 20) or None)
+        status = response.status_code
+        if status == 200:
+            data = decode_json(content)
+            code, msg = _binance_error_of(data)
+            if code is None:
+                self._rate_strikes = 0
+                return data
+            # HTTP 200 with a Binance error body is that error, not a response of another shape.
+            raise self._error_for(status, code, msg, response.headers, path)
+        code, msg = _binance_error(content)
+        raise self._error_for(status, code, msg, response.headers, path)
+
+    async def _get(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
+        """GET `url`; the response and its body, decompressed here so MAX_BODY holds for what
+        lands in memory, not for what crossed the wire (a gzip bomb is small on the wire)."""
+        async with self._http.stream("GET", url, headers=headers) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise _too_large()
+            try:
+                content = response.content  # an in-process transport (the demo) hands it over read
+            except httpx.ResponseNotRead:
+                pass
+            else:
+                if len(content) > MAX_BODY:
+                    raise _too_large()
+                return response, content
+            decoder = _decoder(response.headers.get("Content-Encoding", ""))
+            chunks: list[bytes] = []
+            size = 0
+            async for raw in response.aiter_raw():
+                try:
+                    # max_length: never inflate more than one byte past the cap.
+                    chunk = raw if decoder is None else decoder.decompress(raw, MAX_BODY + 1 - size)
+                except zlib.error:
+                    raise MalformedResponse("The exchange sent a compressed response that is damaged.") from None
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise _too_large()
+                chunks.append(chunk)
+            return response, b"".join(chunks)
 
     def _note_date(self, value: str | None) -> None:
+        self._response_date_ms = None
         if not value:
             return
         try:
             server = email.utils.parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return
         # A Date header has 1 s resolution: take the middle of that second.
-        self._date_offset_ms = round((server + 0.5 - self._clock()) * 1000)
+        self._response_date_ms = self._date_offset_ms = round((server + 0.5 - self._clock()) * 1000)
 
     # --- errors -----------------------------------------------------------------------------
 
-    def _error_for(self, response: httpx.Response, path: str) -> PmtuiError:
-        status = response.status_code
-        code, msg = _binance_error(response.content)
+    def _error_for(self, status: int, code: int | None, msg: str | None, headers: httpx.Headers,
+                   path: str) -> PmtuiError:
+        """The error for a failed answer: Binance's code decides first, then the HTTP status."""
         if msg and self._api_key:
             # A proxy (or a careless server) may echo the request back: never pass our key on.
             msg = msg.replace(self._api_key, "<redacted>")
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        if status == 429:
-            if retry_after is None:
-                self._rate_strikes += 1
-                retry_after = min(60.0, 2.0**self._rate_strikes) * random.uniform(0.8, 1.2)
+        retry_after = _retry_after(headers.get("Retry-After"), self._clock())
+        if status == 418 or _BAN_UNTIL.search(msg or ""):
+            return self._ban(status, code, msg, retry_after)
+        if status == 429 or code in RATE_CODES:
+            self._rate_strikes += 1
+            # Our own backoff is the least we wait: a "Retry-After: 0" must not make us hammer.
+            backoff = min(60.0, 2.0 ** min(self._rate_strikes, 6)) * random.uniform(0.8, 1.2)
+            wait = min(MAX_RATE_WAIT, max(retry_after or 0.0, backoff))
             return self._block(
                 RateLimited(
-                    f"Rate limited by the exchange: pausing requests for {retry_after:.0f} s.",
-                    status=status, code=code, retry_after=retry_after,
+                    f"Rate limited by the exchange: pausing requests for {_duration(wait)}.",
+                    status=status, code=code, retry_after=wait,
                 )
             )
-        if status == 418:
-            if match := _BAN_UNTIL.search(msg or ""):
-                until_ms = int(match.group(1))
-                now_ms = self._clock() * 1000 + (self.time_offset_ms or 0)
-                retry_after = max(retry_after or 0.0, (until_ms - now_ms) / 1000)
-            retry_after = max(retry_after or 120.0, 1.0)  # Binance bans last at least 2 minutes
-            return self._block(
-                IPBanned(
-                    f"This IP is banned by the exchange for too many requests: "
-                    f"waiting {_duration(retry_after)} before trying again.",
-                    status=status, code=code, retry_after=retry_after,
-                )
-            )
-        if status == 401 or code == -2015:
-            return AuthError(AUTH_HELP, status=status, code=code)
+        if code in ACCESS_HELP:
+            return AuthError(ACCESS_HELP[code], status=status, code=code)
         if code == -1022:
             return BadSignature(
                 "The exchange says the request signature is invalid: the API secret or "
@@ -297,15 +395,32 @@ class PapiClient:
                 "The exchange rejected the request timestamp (clock out of sync).",
                 status=status, code=code,
             )
+        if code in REJECTED_CODES:
+            return RequestRejected(
+                f"The exchange refused a request pmtui sent ({path}, code {code}: {_clean(msg)}); "
+                "please report this as a pmtui bug.",
+                status=status, code=code,
+            )
+        if status == 401:
+            how = f"HTTP 401, code {code}" if code is not None else "HTTP 401"
+            return AuthError(
+                f"The exchange refused the API key ({how}): check the key, its IP whitelist and "
+                "its 'Enable Reading' permission.",
+                status=status, code=code,
+            )
+        if code in TRANSIENT_CODES or status >= 500:
+            # Only reads here: nothing was placed or changed, so there is no "unknown result".
+            where = f"HTTP {status}" if status >= 500 else f"code {code}"
+            what = "'s backend timed out" if code == -1007 and status < 500 else " had an internal error"
+            return ServerError(
+                f"The exchange{what} ({where}); this usually passes within minutes.",
+                status=status, code=code,
+                retry_after=None if retry_after is None else min(retry_after, MAX_RATE_WAIT),
+            )
         if status == 403:
             return WafBlocked(
                 "The exchange's firewall blocked the request (HTTP 403); it usually passes after a while.",
                 status=status,
-            )
-        if status >= 500 or code == -1001:
-            return ServerError(
-                f"The exchange had an internal error (HTTP {status}); the result is unknown, retrying.",
-                status=status, code=code, retry_after=retry_after,
             )
         if code is not None:
             return ApiError(
@@ -313,10 +428,37 @@ class PapiClient:
             )
         return ApiError(f"The exchange answered {path} with HTTP {status}.", status=status)
 
+    def _ban(self, status: int, code: int | None, msg: str | None, retry_after: float | None) -> PmtuiError:
+        waits = [retry_after] if retry_after is not None else []
+        if match := _BAN_UNTIL.search(msg or ""):
+            now_ms = self._clock() * 1000 + (self.time_offset_ms or 0)
+            until = (int(match.group(1)) - now_ms) / 1000
+            if until <= MAX_BAN:  # "banned until 2099" is not a ban Binance gives
+                waits.append(until)
+        # Binance bans last at least 2 minutes; with nothing usable said, assume that.
+        wait = min(MAX_BAN, max(max(waits, default=120.0), 1.0))
+        return self._block(
+            IPBanned(
+                f"This IP is banned by the exchange for too many requests: "
+                f"waiting {_duration(wait)} before trying again.",
+                status=status, code=code, retry_after=wait,
+            )
+        )
+
     def _block(self, err: PmtuiError) -> PmtuiError:
         self._blocked_until = self._monotonic() + (err.retry_after or 0.0)
         self._block_error = err
         return err
+
+
+def _binance_error_of(data: Any) -> tuple[int | None, str | None]:
+    """(code, msg) when `data` is a Binance error object ({"code": -2015, "msg": …})."""
+    if isinstance(data, dict):
+        code = data.get("code")
+        if isinstance(code, int) and not isinstance(code, bool) and code < 0:
+            msg = data.get("msg")
+            return code, msg if isinstance(msg, str) else None
+    return None, None
 
 
 def _binance_error(body: bytes) -> tuple[int | None, str | None]:
@@ -324,42 +466,64 @@ def _binance_error(body: bytes) -> tuple[int | None, str | None]:
         data = decode_json(body)
     except MalformedResponse:
         return None, None
-    if isinstance(data, dict) and isinstance(data.get("code"), int):
-        msg = data.get("msg")
-        return data["code"], msg if isinstance(msg, str) else None
-    return None, None
+    return _binance_error_of(data)
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: either delta-seconds or an HTTP date."""
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After in seconds: delay-seconds or an HTTP date. Anything else, or a wait longer
+    than MAX_BAN (NaN, -5, 1e308, a date in 2099), is nonsense: None, as if absent."""
     if not value:
         return None
     value = value.strip()
-    try:
+    if _DELAY_SECONDS.fullmatch(value):
         seconds = float(value)
-    except ValueError:
-        pass
     else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        try:
+            seconds = max(0.0, email.utils.mktime_tz(parsed) - now)
+        except (OverflowError, ValueError):
+            return None
+    return seconds if seconds <= MAX_BAN else None
+
+
+def _decoder(encoding: str):
+    """A bounded decompressor for the Content-Encoding httpx asked for (gzip, deflate)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    if encoding == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib-wrapped, as servers send it
+    raise MalformedResponse(
+        f"The exchange sent a response in an encoding pmtui did not ask for ({clean(encoding, 40)})."
+    )
+
+
+def _too_large() -> MalformedResponse:
+    return MalformedResponse(
+        f"The exchange sent a response larger than {MAX_BODY // (1024 * 1024)} MiB; refused it "
+        "unread (a proxy or a fault?)."
+    )
 
 
 def _network_reason(err: httpx.HTTPError) -> str:
     if isinstance(err, httpx.ConnectError):
         return "connection failed (network down, DNS, or firewall)"
-    if isinstance(err, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+    if isinstance(err, httpx.RemoteProtocolError):
+        return "the connection broke or the answer was not valid HTTP"
+    if isinstance(err, (httpx.ReadError, httpx.WriteError)):
         return "the connection was closed unexpectedly"
     return "network error"
 
 
 def _clean(msg: str | None) -> str:
-    text = " ".join((msg or "no message").split())
+    """Binance's text for a sentence: printf placeholders, signatures and controls taken out."""
+    text = _PLACEHOLDER.sub("", msg or "")
     text = re.sub(r"signature=[^&\s]+", "signature=<redacted>", text)
-    return text[:160].rstrip(".")
+    return clean(text, 160).rstrip(".") or "no message"
 
 
 def _duration(seconds: float) -> str:
@@ -368,4 +532,6 @@ def _duration(seconds: float) -> str:
         return f"{seconds} s"
     if seconds < 7200:
         return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds < 3 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days {seconds % 86400 // 3600} h"

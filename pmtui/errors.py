@@ -1,7 +1,20 @@
 """Typed errors. Each carries one sentence for a person in `.message`, never a secret.
 
-The refresh loop decides what to do from the type alone: retry soon, wait out a ban,
-resync the clock, or stop and ask the user to fix their key.
+The refresh loop decides what to do from the type alone:
+
+- retried with backoff (`retryable` True), the last data staying on screen marked STALE:
+  NetworkError and RequestTimeout, ServerError (HTTP 5xx; Binance -1000, -1001, -1006, -1007),
+  RateLimited (429; -1003, -1008, -1015) and IPBanned (418), which also make the client refuse to
+  send until their `retry_after` is over, WafBlocked (403), ClockSkew (-1021, after one resync),
+  BadServerTime (the time endpoint answered nonsense), MalformedResponse, SchemaError, ApiError
+  and its RequestRejected (-1100 … -1199: a pmtui bug to report; retried in case it was the
+  exchange's);
+- stop polling until a person acts (`retryable` False): ConfigError, BadSignature (-1022) and
+  AuthError (401; -2015, -2014, -2008, -1002: the key may not read this, which is also the only
+  reason an optional endpoint is given up for good).
+
+Binance's own `code` decides the type before the HTTP status does: the same error can come with
+HTTP 200, 4xx or 5xx.
 """
 
 from __future__ import annotations
@@ -27,7 +40,8 @@ class PmtuiError(Exception):
         self.message = message
         self.status = status
         self.code = code
-        #: Seconds to wait before the next request, when the server or the error says so.
+        #: Seconds to wait before the next request, when the server or the error says so
+        #: (already bounded by the client: a server cannot make pmtui wait for years).
         self.retry_after = retry_after
 
     def __str__(self) -> str:
@@ -44,17 +58,19 @@ class NetworkError(PmtuiError):
 
 
 class RequestTimeout(NetworkError):
+    """No whole answer within the request's deadline (connect and entire response)."""
+
     kind = "timeout"
 
 
 class ServerError(PmtuiError):
-    """HTTP 5xx or Binance -1001: the outcome is unknown, retry with backoff."""
+    """HTTP 5xx or a transient Binance code (-1000, -1001, -1006, -1007): retry with backoff."""
 
     kind = "server"
 
 
 class RateLimited(PmtuiError):
-    """HTTP 429: back off for `retry_after` seconds."""
+    """HTTP 429 or Binance -1003/-1008/-1015: back off for `retry_after` seconds."""
 
     kind = "rate-limit"
 
@@ -77,6 +93,12 @@ class ClockSkew(PmtuiError):
     kind = "clock"
 
 
+class BadServerTime(PmtuiError):
+    """The time endpoint answered a time that cannot be right (0, negative, far from its Date)."""
+
+    kind = "clock"
+
+
 class BadSignature(PmtuiError):
     """Binance -1022: the secret does not match the key."""
 
@@ -85,14 +107,14 @@ class BadSignature(PmtuiError):
 
 
 class AuthError(PmtuiError):
-    """Binance -2015 / HTTP 401: key invalid, IP not whitelisted, or no permission."""
+    """HTTP 401 or Binance -2015/-2014/-2008/-1002: the key is invalid or may not read this."""
 
     retryable = False
     kind = "auth"
 
 
 class MalformedResponse(PmtuiError):
-    """The body is not the JSON we asked for (HTML, truncated, empty)."""
+    """The body is not the JSON we asked for (HTML, truncated, empty, far too large)."""
 
     kind = "malformed"
 
@@ -107,3 +129,9 @@ class ApiError(PmtuiError):
     """Any other Binance error code."""
 
     kind = "api"
+
+
+class RequestRejected(ApiError):
+    """Binance -1100 … -1199: the exchange refused what pmtui sent (a pmtui bug to report)."""
+
+    kind = "rejected"

@@ -1,10 +1,14 @@
 """One fetch of everything the headless commands show: the UM account, and when the key may read
 them, `/papi/v1/account` (uniMMR) and `/papi/v1/um/positionRisk`.
 
-The UM account is required (its failure is the caller's error). The two others are optional: if the
-exchange refuses them (AuthError, ApiError: typically a key without access), the snapshot carries
-None and a note saying so, and the rest works. Any other failure (network, server, a changed
-response) propagates: the data would be incomplete for a reason that may pass.
+The UM account is required (its failure is the caller's error). The two others are optional, and
+only one kind of failure lets a snapshot go without them: an access refusal (AuthError: HTTP 401,
+Binance -2015, -2014, -2008, -1002), which says this key may not read that endpoint. Then the part
+is None and `unavailable[part]` holds one sentence, and the rest works (so `check` may fall back
+to the UM margin ratio). Every other failure propagates, unchanged: transient ones (network,
+timeout, HTTP 5xx, -1000/-1001/-1006/-1007, rate limits, bans), a refused request (-11xx, a bug)
+and a changed response. Those say nothing about the key, and the data would be incomplete for a
+reason that may pass, so the caller must report it (`check`: UNKNOWN), never show it as absent.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pmtui.config import Thresholds
-from pmtui.errors import ApiError, AuthError, PmtuiError
+from pmtui.errors import AuthError, PmtuiError
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.views import AccountView, build_view
 
@@ -33,7 +37,7 @@ class Snapshot:
 
 
 def refused(path: str, err: PmtuiError) -> str:
-    """A short sentence for an endpoint the key may not read."""
+    """A short sentence for an endpoint the key may not read (for AuthError only)."""
     how = f"code {err.code}" if err.code is not None else f"HTTP {err.status}" if err.status else err.kind
     return f"the exchange refused {path} ({how}); the API key may lack access to it"
 
@@ -47,12 +51,12 @@ async def fetch_snapshot(client, *, account: bool = True, position_risk: bool = 
     if account:
         try:
             pm = await client.pm_account()
-        except (AuthError, ApiError) as err:
+        except AuthError as err:
             unavailable["account"] = refused("/papi/v1/account", err)
     if position_risk:
         try:
             risks = await client.position_risk()
-        except (AuthError, ApiError) as err:
+        except AuthError as err:
             unavailable["positionRisk"] = refused("/papi/v1/um/positionRisk", err)
     return Snapshot(um, pm, risks, unavailable)
 

@@ -16,8 +16,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from pmtui.client import PapiClient
+from pmtui.client import ACCESS_HELP, PapiClient
 from pmtui.errors import (
+    ApiError,
     AuthError,
     BadSignature,
     ClockSkew,
@@ -27,12 +28,15 @@ from pmtui.errors import (
     NetworkError,
     PmtuiError,
     RateLimited,
+    RequestRejected,
     RequestTimeout,
     SchemaError,
     ServerError,
     WafBlocked,
 )
 from pmtui.signing import Ed25519Signer, HmacSigner, RsaSigner
+from pmtui.snapshot import fetch_snapshot
+from tests.hostile_server import HostileServer, hostile  # noqa: F401  (hostile is a fixture)
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     API_KEY,
     API_SECRET,
@@ -43,6 +47,9 @@ from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     UM_ACCOUNT,
     PapiServer,
     papi_server,
+    pm_account_body,
+    position_risk_body,
+    um_account_body,
 )
 
 # Loggers whose text we hold to the no-secrets rule here. httpx/httpcore are checked on their own
@@ -480,3 +487,148 @@ async def test_http_library_logs_do_not_leak_signatures(client, papi_server, cap
     await client.um_account()
     for secret in signatures(papi_server) | {API_SECRET}:
         assert secret not in caplog.text
+
+
+# --- errors by Binance's code (any HTTP status, HTTP 200 included) -------------------------------
+# The hostile server answers whatever a test says, with no checks of its own.
+
+
+def answer(server: HostileServer, path: str, status: int, code: int, msg: str, **headers: str) -> None:
+    server.route(path, lambda conn: conn.reply(status, {"code": code, "msg": msg}, headers=headers))
+
+
+def good_answers(server: HostileServer) -> None:
+    bodies = {UM_ACCOUNT: um_account_body, PM_ACCOUNT: pm_account_body, POSITION_RISK: position_risk_body}
+    for path, body in bodies.items():
+        server.route(path, lambda conn, body=body: conn.reply(200, body(int(time.time() * 1000))))
+
+
+@pytest.fixture
+async def hostile_client(hostile):
+    client = PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=hostile.base_url,
+                        timeout=2.0)
+    await client.sync_time()
+    yield client
+    await client.aclose()
+
+
+async def raised(call):
+    with pytest.raises(PmtuiError) as info:
+        await call()
+    err = info.value
+    text = str(err)
+    assert text[:1].isupper() and text.endswith(".") and "\n" not in text and "\x1b" not in text, text
+    assert API_SECRET not in text and API_KEY not in text
+    return err
+
+
+@pytest.mark.parametrize(
+    "code, error_type",
+    [(-2015, AuthError), (-1001, ServerError), (-1102, RequestRejected), (-1008, RateLimited),
+     (-1022, BadSignature), (-4999, ApiError)],
+)
+async def test_http_200_with_a_binance_error_is_that_error(hostile, hostile_client, code, error_type):
+    answer(hostile, UM_ACCOUNT, 200, code, "Something went wrong.")
+    err = await raised(hostile_client.um_account)
+    assert type(err) is error_type and err.code == code and "changed shape" not in str(err)
+
+
+@pytest.mark.parametrize("code", [-1000, -1001, -1006, -1007])
+@pytest.mark.parametrize("status", [200, 400, 503])
+async def test_transient_codes_are_retried_server_errors(hostile, hostile_client, code, status):
+    answer(hostile, UM_ACCOUNT, status, code, "Timeout waiting for response from backend server. "
+           "Send status unknown; execution status unknown.")
+    err = await raised(hostile_client.um_account)
+    assert type(err) is ServerError and err.retryable
+    text = str(err)
+    assert "access" not in text and "unknown" not in text and "refused" not in text
+    where = f"HTTP {status}" if status >= 500 else f"code {code}"
+    assert f"({where})" in text
+    good_answers(hostile)
+    await hostile_client.um_account()  # no block: the next poll goes through
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_the_5xx_sentence_does_not_speak_of_orders(hostile, hostile_client, status):
+    hostile.route(UM_ACCOUNT, lambda conn: conn.reply(status, b"<html>Bad gateway</html>"))
+    err = await raised(hostile_client.um_account)
+    assert str(err) == f"The exchange had an internal error (HTTP {status}); this usually passes within minutes."
+
+
+async def test_throttled_minus_1008_is_a_rate_limit(hostile, hostile_client):
+    answer(hostile, UM_ACCOUNT, 400, -1008, "Server is currently overloaded with other requests.")
+    err = await raised(hostile_client.um_account)
+    assert type(err) is RateLimited and 0 < err.retry_after <= 600
+    assert hostile_client.blocked_for() > 0  # like a 429: nothing goes out meanwhile
+
+
+@pytest.mark.parametrize("code", [-2015, -2014, -2008, -1002])
+@pytest.mark.parametrize("status", [400, 401])
+async def test_access_codes_each_name_the_code_sent(hostile, hostile_client, code, status):
+    answer(hostile, PM_ACCOUNT, status, code, "Invalid API-key, IP, or permissions for action.")
+    err = await raised(hostile_client.pm_account)
+    assert type(err) is AuthError and not err.retryable and err.code == code
+    assert f"({code})" in str(err) and str(err) == ACCESS_HELP[code]
+    assert len(set(ACCESS_HELP.values())) == len(ACCESS_HELP)  # a sentence each
+
+
+async def test_http_401_without_a_code_is_an_access_error(hostile, hostile_client):
+    hostile.route(UM_ACCOUNT, lambda conn: conn.reply(401, b"Unauthorized"))
+    err = await raised(hostile_client.um_account)
+    assert type(err) is AuthError and "(HTTP 401)" in str(err)
+
+
+@pytest.mark.parametrize(
+    "code, msg, shown",
+    [
+        (-1102, "Mandatory parameter '%s' was not sent, was empty/null, or malformed.",
+         "Mandatory parameter was not sent, was empty/null, or malformed"),
+        (-1100, "Illegal characters found in parameter '%s'; legal range is '%s'.",
+         "Illegal characters found in parameter; legal range is"),
+        (-1101, "Too many parameters; expected '%d' and received '%d'.",
+         "Too many parameters; expected and received"),
+        (-1104, "Not all sent parameters were read; read '%s' parameter(s) but was sent '%s'.",
+         "Not all sent parameters were read; read parameter(s) but was sent"),
+    ],
+)
+async def test_a_refused_request_asks_for_a_bug_report(hostile, hostile_client, code, msg, shown):
+    answer(hostile, UM_ACCOUNT, 400, code, msg)
+    err = await raised(hostile_client.um_account)
+    assert type(err) is RequestRejected and err.retryable
+    assert str(err) == (f"The exchange refused a request pmtui sent ({UM_ACCOUNT}, code {code}: {shown}); "
+                        "please report this as a pmtui bug.")
+
+
+async def test_binance_text_is_cleaned_and_the_key_redacted(hostile, hostile_client):
+    answer(hostile, UM_ACCOUNT, 400, -4999,
+           f"\x1b[2J\x1b]0;pwned\x07Odd\u202e thing\r\nfor key {API_KEY} signature=abc123 %s")
+    err = await raised(hostile_client.um_account)
+    assert type(err) is ApiError
+    assert str(err) == (f"The exchange refused {UM_ACCOUNT}: Odd thing for key <redacted> "
+                        "signature=<redacted> (code -4999).")
+
+
+# --- optional endpoints: only an access refusal makes them "not available to this key" ---------
+
+
+@pytest.mark.parametrize("path, part", [(PM_ACCOUNT, "account"), (POSITION_RISK, "positionRisk")])
+async def test_snapshot_gives_up_an_optional_part_only_on_access(hostile, hostile_client, path, part):
+    good_answers(hostile)
+    answer(hostile, path, 401, -2015, "Invalid API-key, IP, or permissions for action.")
+    snap = await fetch_snapshot(hostile_client)
+    assert snap.unavailable == {part: f"the exchange refused {path} (code -2015); the API key may lack access to it"}
+
+
+@pytest.mark.parametrize("path", [PM_ACCOUNT, POSITION_RISK])
+@pytest.mark.parametrize(
+    "status, code, error_type",
+    [(400, -1000, ServerError), (200, -1007, ServerError), (400, -1006, ServerError),
+     (429, -1003, RateLimited), (400, -1102, RequestRejected), (400, -4999, ApiError)],
+)
+async def test_snapshot_does_not_blame_the_key_for_other_failures(hostile, hostile_client, path, status,
+                                                                  code, error_type):
+    """A transient failure (or a bug) of an optional part propagates: `check` says UNKNOWN."""
+    good_answers(hostile)
+    answer(hostile, path, status, code, "An unknown error occurred while processing the request.")
+    err = await raised(lambda: fetch_snapshot(hostile_client))
+    assert type(err) is error_type
