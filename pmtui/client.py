@@ -89,6 +89,12 @@ ACCESS_HELP = {
     -2008: "The exchange does not know this API key (-2008): it may have been deleted; check api_key.",
     -1002: "The exchange says this API key is not authorized for this request (-1002): check that the "
            "key has 'Enable Reading' and that the account uses Portfolio Margin.",
+    # Both from Binance's Portfolio Margin FAQ (tests/fixtures/real/errors): the account itself is
+    # not a Portfolio Margin one, which no retry fixes.
+    -9000: "The exchange says this account is not a Portfolio Margin account (-9000, "
+           "USER_IS_NOT_UNIACCOUNT): enable Portfolio Margin, then create the API key again.",
+    -21001: "The exchange says this account is not a Portfolio Margin account (-21001): enable "
+            "Portfolio Margin, then create the API key again.",
 }
 # Binance codes for "try again": the backend failed or timed out (-1007: status unknown, which for
 # a read only means no answer), and throttling (-1008, -1003, -1015), which is a rate limit.
@@ -252,7 +258,7 @@ class PapiClient:
                 )
             except ClockSkew as err:
                 raise ClockSkew(
-                    f"The exchange still rejects our timestamps after a clock resync "
+                    f"The exchange still rejects our timestamps (-1021) after a clock resync "
                     f"(offset {self.time_offset_ms:+d} ms): check this machine's clock.",
                     code=err.code,
                     status=err.status,
@@ -386,13 +392,13 @@ class PapiClient:
             return AuthError(ACCESS_HELP[code], status=status, code=code)
         if code == -1022:
             return BadSignature(
-                "The exchange says the request signature is invalid: the API secret or "
+                "The exchange says the request signature is invalid (-1022): the API secret or "
                 "private key does not belong to this API key.",
                 status=status, code=code,
             )
         if code == -1021:
             return ClockSkew(
-                "The exchange rejected the request timestamp (clock out of sync).",
+                "The exchange rejected the request timestamp (-1021, clock out of sync).",
                 status=status, code=code,
             )
         if code in REJECTED_CODES:

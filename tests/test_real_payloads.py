@@ -359,3 +359,53 @@ def test_widgets_render_absent_values_as_dashes():
     shown = {line.split()[0]: line.split()[1] for line in console.export_text().splitlines() if line.strip()
              and len(line.split()) == 2}
     assert shown["unrealizedProfit"] == "—" and shown["updateTime"] == "—"
+
+
+# --- Binance's real error bodies through the client and `check` --------------------------------
+
+from pmtui import errors as E  # noqa: E402
+from tests.sentences import assert_sentence  # noqa: E402
+
+#: The class each real error must become, whatever HTTP status carries it.
+ERROR_CLASS = {
+    "errors_md_1000.json": E.ServerError, "errors_md_1001.json": E.ServerError,
+    "errors_md_1002.json": E.AuthError, "errors_md_1021a.json": E.ClockSkew,
+    "errors_md_1021b.json": E.ClockSkew, "errors_md_1022.json": E.BadSignature,
+    "errors_md_1100.json": E.RequestRejected, "errors_md_1102a.json": E.RequestRejected,
+    "errors_md_1102b.json": E.RequestRejected, "errors_md_2014.json": E.AuthError,
+    "errors_md_2015.json": E.AuthError, "errors_md_payload.json": E.RequestRejected,
+    "faq_pm_not_enabled_9000.json": E.AuthError, "faq_pm_pro_not_enabled_21001.json": E.AuthError,
+}
+
+
+def test_every_real_error_has_an_expected_class():
+    assert sorted(ERROR_CLASS) == ERROR_FIXTURES
+
+
+@pytest.mark.parametrize("name", ERROR_FIXTURES)
+def test_each_real_error_sent_with_http_200_is_that_error_in_check(capsys, live, name):
+    body = load_body(f"errors/{name}")
+    code = json.loads(body)["code"]
+    live.set_body(UM_ACCOUNT, body)  # HTTP 200 carrying a Binance error: the error, not "changed shape"
+    exit_code, out, err = run(capsys, "check")
+    assert exit_code == 3, out
+    assert out.startswith("PMTUI UNKNOWN - ") and "changed shape" not in out
+    message = err.removeprefix("pmtui: error: ").strip()
+    assert_sentence(message, context=name)
+    assert str(code) in message  # the sentence names the code Binance actually sent
+    assert "%s" not in message and "'%s'" not in message
+
+
+@pytest.mark.parametrize("name", ERROR_FIXTURES)
+async def test_each_real_error_maps_to_its_class(papi_server, name):  # noqa: F811
+    from pmtui.client import PapiClient
+    from pmtui.signing import HmacSigner
+    from tests.papi_server import API_KEY, API_SECRET
+
+    papi_server.set_body(UM_ACCOUNT, load_body(f"errors/{name}"))
+    async with PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url,
+                          timeout=5) as client:
+        with pytest.raises(E.PmtuiError) as info:
+            await client.um_account()
+    assert type(info.value) is ERROR_CLASS[name], info.value.message
+    assert info.value.code == json.loads(load_body(f"errors/{name}"))["code"]
