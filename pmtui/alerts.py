@@ -233,7 +233,8 @@ class Alerts:
             return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED)]
         if r.recovered:
             track.active = False
-            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message, Level.OK, now, CLEARED)]
+            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message, Level.OK, now,
+                               CLEARED)]
         if r.start and r.level > track.level:
             track.level, track.value = r.level, r.value
             return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, ESCALATED)]

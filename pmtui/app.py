@@ -2,8 +2,8 @@
 
 A refresh runs in a worker: the UM account and positionRisk, then `/papi/v1/account` when its own
 slower cadence is due, or sooner when the UM account moved enough to change uniMMR's band (never
-closer than MIN_ACCOUNT_INTERVAL). The next refresh is armed with a timer only after the last one finished,
-so requests never overlap and a slow exchange slows the dashboard down instead of piling up.
+closer than MIN_ACCOUNT_INTERVAL). The next refresh is armed with a timer only after the last one
+finished, so requests never overlap and a slow exchange slows the dashboard down instead of piling up.
 """
 
 from __future__ import annotations
@@ -324,16 +324,19 @@ class PmtuiApp(App[int]):
     def _render_verdict(self) -> None:
         """Everywhere the account's verdict shows: the header, the big digits, the compact view."""
         view, verdict = self.view, self.verdict()
+        age, note = self._unimmr_age(), self._account_note()
         self.query_one(SummaryBar).show(view, verdict)
         panel = self.query_one(AccountPanel)
-        panel.show(view, self._account_note(), verdict, self._unimmr_age(), fallback=self.account_poller.stopped)
+        panel.show(view, note, verdict, age, fallback=self.account_poller.stopped)
         panel.set_class(verdict is not None and verdict.stale, "-stale")
         info = self.status_info()
-        error = info.error.message if info.error is not None else None
+        if info.error is not None:
+            problem = info.error.message
+        else:  # uniMMR's own fault, when that is what makes it stale or unknown
+            problem = note if verdict is not None and (verdict.stale or verdict.unknown) else None
         self.query_one(CompactView).show(
-            self.account_title, view, verdict, self._unimmr_age(), self.query_one(StatusBar).state_word(info),
-            fmt.age(info.age) if info.age is not None else "",
-            error or (self._account_note() if verdict is not None and (verdict.stale or verdict.unknown) else None),
+            self.account_title, view, verdict, age, self.query_one(StatusBar).state_word(info),
+            fmt.age(info.age) if info.age is not None else "", problem,
         )
 
     def _title_positions(self) -> None:

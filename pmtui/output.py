@@ -190,7 +190,8 @@ def check_line(
         )
     else:
         if "account" in unavailable:
-            detail = f"UM margin ratio {fmt.ratio(tot.ratio)} (uniMMR unavailable to this key: {unavailable['account']})"
+            detail = (f"UM margin ratio {fmt.ratio(tot.ratio)}"
+                      f" (uniMMR unavailable to this key: {unavailable['account']})")
         else:
             detail = f"uniMMR unknown (/papi/v1/account was not read), UM margin ratio {fmt.ratio(tot.ratio)}"
         worst_asset = max(view.assets, key=lambda r: r.level, default=None)
