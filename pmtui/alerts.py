@@ -6,12 +6,17 @@ and the data's age) and returns events only when something *changes*:
 - ``fired``: a rule starts to hold for a subject (the account, or one position ``SYMBOL:SIDE``);
 - ``escalated``: while it holds, its level got worse (e.g. uniMMR went from the margin-call band
   into reduce-only) -- at most once per level, so never a stream;
-- ``cleared`` (only with ``on_clear``): the value recovered past the threshold plus hysteresis.
+- ``cleared``: the value recovered past the threshold plus hysteresis (or the position closed).
+  Always produced, so the command hook can close what it opened; `on_clear` says whether a
+  person is told too (toast, alert log, desktop): see `Alerts.for_people`.
 
 Hysteresis: a "below" rule with threshold X fires when value < X and clears only once value >=
 X + |X| * hysteresis (1.5 with 2% clears at 1.53); `stale_for` clears once the age <= X - X * h.
 Cooldown: after firing, the same rule and subject does not fire again for `cooldown` seconds;
-if it still holds when the cooldown ends, it fires then.
+if it still holds when the cooldown ends, it fires then. Escalation is never held back: firing
+again at a worse level than its last event, or with a value past the last event's (lower uniMMR,
+nearer liquidation, a longer wait), fires at once. The cooldown runs on the monotonic clock (a
+wall clock set back or forward must not silence or repeat alerts); events carry wall time.
 
 `pmtui check` uses the same rules statelessly through `check_rules`.
 
@@ -192,41 +197,46 @@ class Alerts:
         """(rule, subject, level) of every rule that fired and has not cleared."""
         return [(rule, subject, t.level) for (rule, subject), t in self._tracks.items() if t.active]
 
-    def evaluate(self, state: AlertState, now: float | None = None) -> list[AlertEvent]:
-        """Events for what changed since the last call. `now`: epoch seconds (default: time.time())."""
+    def for_people(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
+        """The events a person is told about: cleared ones only with `on_clear`."""
+        return [e for e in events if self.on_clear or e.state != CLEARED]
+
+    def evaluate(self, state: AlertState, now: float | None = None, *,
+                 mono: float | None = None) -> list[AlertEvent]:
+        """Events for what changed since the last call. `now`: epoch seconds for the events
+        (default: time.time()); `mono`: monotonic seconds for the cooldown (default: time.monotonic())."""
         now = time.time() if now is None else now
+        mono = time.monotonic() if mono is None else mono
         events: list[AlertEvent] = []
         for rule in self.rules:
             readings, present = self._read(rule, state)
             for r in readings:
-                events.extend(self._step(rule, r, now))
+                events.extend(self._step(rule, r, now, mono))
             if present is not None:  # subjects that went away (a closed position)
                 for (name, subject), track in self._tracks.items():
                     if name == rule.name and track.active and subject not in present:
                         track.active = False
-                        if self.on_clear:
-                            events.append(AlertEvent(rule.name, subject, None, rule.threshold,
-                                                     f"{subject} is no longer open.", Level.OK, now, CLEARED))
+                        events.append(AlertEvent(rule.name, subject, None, rule.threshold,
+                                                 f"{subject} is no longer open.", Level.OK, now, CLEARED))
         return events
 
-    def _step(self, rule: Rule, r: _Reading, now: float) -> list[AlertEvent]:
+    def _step(self, rule: Rule, r: _Reading, now: float, mono: float) -> list[AlertEvent]:
         track = self._tracks.setdefault((rule.name, r.subject), _Track())
         threshold = rule.threshold
         if not track.active:
             if not r.start:
                 return []
-            if track.last_fired is not None and now - track.last_fired < self.cooldown:
+            cooling = track.last_fired is not None and mono - track.last_fired < self.cooldown
+            if cooling and r.level <= track.level and not _past(rule, r.value, track.value):
                 return []  # cooling down: fires once the cooldown ends, if it still holds
-            track.active, track.level, track.last_fired = True, r.level, now
+            track.active, track.level, track.value, track.last_fired = True, r.level, r.value, mono
             return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED)]
         if r.recovered:
             track.active = False
-            if self.on_clear:
-                return [AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message, Level.OK, now,
-                                   CLEARED)]
-            return []
+            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message, Level.OK, now,
+                               CLEARED)]
         if r.start and r.level > track.level:
-            track.level = r.level
+            track.level, track.value = r.level, r.value
             return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, ESCALATED)]
         return []
 
@@ -328,8 +338,17 @@ def _upnl_msg(what: str):
 @dataclass(slots=True)
 class _Track:
     active: bool = False
-    level: Level = Level.OK
-    last_fired: float | None = None
+    level: Level = Level.OK  # of the last fired or escalated event (kept through a clear)
+    value: Decimal | float | str | None = None  # and its value
+    last_fired: float | None = None  # monotonic
+
+
+def _past(rule: Rule, value: Decimal | float | str | None, last: Decimal | float | str | None) -> bool:
+    """Whether `value` is worse than the last event's: lower for the "below" rules, a longer
+    wait for `stale_for`. A status has no order (its level says it)."""
+    if value is None or last is None or isinstance(value, str) or isinstance(last, str):
+        return False
+    return value > last if rule.kind == "stale_for" else value < last
 
 
 # --- stateless: `pmtui check` --------------------------------------------------------------------
@@ -387,12 +406,15 @@ class Notifier:
         notify_send: Any = _AUTO,
         profile: str | None = None,
         max_running: int = 4,
+        on_clear: bool = True,
     ) -> None:
         self.argv = shlex.split(command) if isinstance(command, str) else (list(command) if command else None)
         self.timeout = timeout
         program = shutil.which("notify-send") if notify_send is _AUTO else notify_send
         self.notify_send: str | None = program if desktop else None
         self.profile = profile
+        #: Desktop notifications for cleared events too (the command always gets every event).
+        self.on_clear = on_clear
         self.last_error: str | None = None
         self.failures = 0
         self._tasks: set[asyncio.Task] = set()
@@ -401,7 +423,8 @@ class Notifier:
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
         a = settings.alerts
-        return cls(command=a.argv(), timeout=a.command_timeout, desktop=a.desktop, profile=settings.profile)
+        return cls(command=a.argv(), timeout=a.command_timeout, desktop=a.desktop, profile=settings.profile,
+                   on_clear=a.on_clear)
 
     @property
     def enabled(self) -> bool:
@@ -413,7 +436,7 @@ class Notifier:
         for event in events:
             if self.argv:
                 started.append(self._spawn(self.run_command(event)))
-            if self.notify_send:
+            if self.notify_send and (self.on_clear or event.state != CLEARED):
                 started.append(self._spawn(self.notify_desktop(event)))
         return started
 

@@ -1,8 +1,9 @@
 """The Textual dashboard. The pollers fill the data; widgets only render views of it.
 
 A refresh runs in a worker: the UM account and positionRisk, then `/papi/v1/account` when its own
-slower cadence is due. The next refresh is armed with a timer only after the last one finished,
-so requests never overlap and a slow exchange slows the dashboard down instead of piling up.
+slower cadence is due, or sooner when the UM account moved enough to change uniMMR's band (never
+closer than MIN_ACCOUNT_INTERVAL). The next refresh is armed with a timer only after the last one
+finished, so requests never overlap and a slow exchange slows the dashboard down instead of piling up.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
-from pmtui import filters
+from pmtui import filters, fmt
 from pmtui.alerts import CLEARED, Alerts, AlertState, Notifier
 from pmtui.client import PapiClient
 from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.errors import AuthError
-from pmtui.health import Level
+from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, SessionSeries, sample_from_view
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.poller import Poller
+from pmtui.risk import estimate_unimmr
 from pmtui.snapshot import refused, weight_per_minute
 from pmtui.views import AccountView, PositionRow, build_view
 from pmtui.widgets.account import AccountFacts, AccountPanel
@@ -39,18 +41,23 @@ from pmtui.widgets.help import HelpScreen
 from pmtui.widgets.history import HistoryPanel
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar, StatusInfo
-from pmtui.widgets.summary import SummaryBar
+from pmtui.widgets.summary import CompactView, SummaryBar
 from pmtui.widgets.whatif import WhatIfScreen
 
 log = logging.getLogger(__name__)
 
 # The steps `+` and `-` move the refresh interval through, in seconds.
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
+# (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
+COMPACT_BELOW = (60, 18)
 
 
 class PmtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pmtui"
+    # Below these sizes the dashboard does not fit: the compact view (app.tcss) stands in for it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_BELOW[0], "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_BELOW[1], "-tall")]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("r", "refresh_now", "Refresh"),
@@ -85,6 +92,7 @@ class PmtuiApp(App[int]):
             min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
         )
         self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
+        self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
         self._risk_note: str | None = None  # why positionRisk is missing, if the key may not read it
         self.alerts = Alerts.from_settings(settings)
         self.notifier = Notifier.from_settings(settings)
@@ -103,6 +111,7 @@ class PmtuiApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.account_title, id="summary")
+        yield CompactView(id="compact")
         yield AccountPanel(id="account")
         yield HistoryPanel(id="history")
         yield AssetsTable(id="assets")
@@ -150,8 +159,9 @@ class PmtuiApp(App[int]):
     async def _poll(self) -> None:
         try:
             ok = await self.poller.poll()
-            if ok and self._account_due():
-                await self.account_poller.poll()
+            if ok and (self._account_due() or self._band_moving()):
+                if await self.account_poller.poll():
+                    self._account_basis = totals(self.poller.data[0])
                 delay = self.account_poller.delay()
                 self._account_next = None if delay is None else time.monotonic() + delay
         finally:
@@ -172,6 +182,35 @@ class PmtuiApp(App[int]):
 
     def _account_due(self) -> bool:
         return self._account_next is not None and time.monotonic() >= self._account_next
+
+    def _band_moving(self) -> bool:
+        """Whether the UM account moved enough since the last uniMMR to change its band: then the
+        account is fetched now instead of at its cadence, but never sooner than
+        MIN_ACCOUNT_INTERVAL after the last one, and not while it backs off after a fault."""
+        a, basis = self.account_poller, self._account_basis
+        age = a.age()
+        if self._account_next is None or a.data is None or basis is None or a.error is not None:
+            return False
+        if age is None or age < MIN_ACCOUNT_INTERVAL:
+            return False
+        guess = estimate_unimmr(a.data, totals(self.poller.data[0]), basis)
+        t = self.settings.thresholds
+        return ratio_level(guess, t) != ratio_level(a.data.uniMMR, t)
+
+    def verdict(self) -> Verdict | None:
+        """The account's verdict as the screen must say it: stale when the UM account or the
+        uniMMR shown is not current; from the UM ratio only if the key may not read uniMMR."""
+        if self.view is None:
+            return None
+        a = self.account_poller
+        stale = self.poller.stale or (self.view.pm is not None and a.stale)
+        return self.view.verdict(stale=stale, refused=a.stopped)
+
+    def _unimmr_age(self) -> str:
+        """How old the ratio in the big digits is (uniMMR's own fetch, or the UM account's)."""
+        p = self.account_poller if self.view is not None and self.view.pm is not None else self.poller
+        age = p.age()
+        return fmt.age(age) if age is not None else ""
 
     def _account_note(self) -> str | None:
         """Why the account panel has no (current) uniMMR, in a few words."""
@@ -203,14 +242,17 @@ class PmtuiApp(App[int]):
 
     def _check_alerts(self) -> None:
         """Run the alert rules on what is on screen; announce what starts (or stops) holding."""
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age()), time.time())
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age()), time.time(),
+                                      mono=time.monotonic())
         if not events:
             return
+        self.notifier.send(events)  # the command hook gets every event, cleared ones included
+        shown = self.alerts.for_people(events)
         panel = self.query_one(HistoryPanel)
         facts = self.query_one("#account-facts", AccountFacts)
-        for event in events:
+        for event in shown:
             panel.log_alert(event, facts.level_style(event.level))
-        fired = [e for e in events if e.state != CLEARED]
+        fired = [e for e in shown if e.state != CLEARED]
         if fired:
             # One toast per refresh, however many rules started to hold: the log has them all.
             worst = max(fired, key=lambda e: e.level)
@@ -218,9 +260,8 @@ class PmtuiApp(App[int]):
             self.notify(worst.message + more, title="Alert", timeout=8,
                         severity="error" if worst.level >= Level.DANGER else "warning")
             self.bell()  # the terminal bell: it reaches a person over SSH
-        elif events:
-            self.notify(events[0].message, title="Alert cleared", timeout=4)
-        self.notifier.send(events)
+        elif shown:
+            self.notify(shown[0].message, title="Alert cleared", timeout=4)
 
     def _after_poll(self, ok: bool) -> None:
         try:
@@ -267,9 +308,8 @@ class PmtuiApp(App[int]):
     def _render_view(self) -> None:
         view = self.view
         stale = self.poller.stale
-        self.query_one(SummaryBar).show(view, stale)
-        self.query_one(AccountPanel).show(view, self._account_note())
-        for table in self.query("#assets, #positions, #account"):
+        self._render_verdict()
+        for table in self.query("#assets, #positions"):
             table.set_class(stale, "-stale")
         if view is None:
             return
@@ -281,6 +321,24 @@ class PmtuiApp(App[int]):
         self._title_positions()
         if isinstance(self.screen, DetailScreen):
             self.screen.show(view.row(self.screen.key))
+
+    def _render_verdict(self) -> None:
+        """Everywhere the account's verdict shows: the header, the big digits, the compact view."""
+        view, verdict = self.view, self.verdict()
+        age, note = self._unimmr_age(), self._account_note()
+        self.query_one(SummaryBar).show(view, verdict)
+        panel = self.query_one(AccountPanel)
+        panel.show(view, note, verdict, age, fallback=self.account_poller.stopped)
+        panel.set_class(verdict is not None and verdict.stale, "-stale")
+        info = self.status_info()
+        if info.error is not None:
+            problem = info.error.message
+        else:  # uniMMR's own fault, when that is what makes it stale or unknown
+            problem = note if verdict is not None and (verdict.stale or verdict.unknown) else None
+        self.query_one(CompactView).show(
+            self.account_title, view, verdict, age, self.query_one(StatusBar).state_word(info),
+            fmt.age(info.age) if info.age is not None else "", problem,
+        )
 
     def _title_positions(self) -> None:
         table = self.query_one(PositionsTable)
@@ -333,7 +391,7 @@ class PmtuiApp(App[int]):
         if stale != self.query_one("#positions").has_class("-stale"):
             self._render_view()  # data just aged past the stale limit
         else:
-            self.query_one(SummaryBar).show(self.view, stale)
+            self._render_verdict()  # ages, and uniMMR's own staleness
         age = self.poller.age()
         if self.view is not None and age is not None and age > self.poller.interval:
             # A refresh is overdue: "stale for N seconds" can start to hold without one arriving.

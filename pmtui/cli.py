@@ -187,6 +187,8 @@ async def _check(settings, args) -> int:
             _record(settings, args, snap)
         except PmtuiError as err:  # the account's state is the answer; recording is a side job
             print(f"pmtui: warning: {err.message}", file=sys.stderr)
+    if level is None:  # no current uniMMR, and the key may read it: never OK blind
+        return EXIT_UNKNOWN
     return {Level.OK: EXIT_OK, Level.WARN: EXIT_WARNING}.get(level, EXIT_CRITICAL)
 
 

@@ -6,6 +6,10 @@ judged on the same scale (its margin balance / its maintenance margin), so one s
 thresholds means the same thing everywhere. Collateral is shared across assets in Portfolio
 Margin, so an asset's own level says where the margin is used, not whether Binance liquidates:
 only the account-wide ratio sets the account's level.
+
+`verdict` is the account's one answer, the same in the header, the big digits and `pmtui check`:
+the worst of uniMMR's band, `accountStatus` and the nearest liquidation price, in words, and
+whether it can be trusted (stale data, or no uniMMR at all).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Iterable
 
+from pmtui import fmt
 from pmtui.config import Thresholds
 from pmtui.models import Asset, Position, UmAccount
 
@@ -58,6 +63,37 @@ def ratio_level(ratio: Decimal | None, t: Thresholds) -> Level:
     if ratio > t.unimmr_critical:
         return Level.DANGER
     return Level.CRITICAL
+
+
+def liq_level(distance: Decimal | None, t: Thresholds) -> Level:
+    """Level of a liquidation distance: below warn WARN, below danger DANGER, below critical
+    CRITICAL (strictly below; exactly at a threshold is the milder level). None is OK."""
+    if distance is None or distance >= t.liq_distance_warn:
+        return Level.OK
+    if distance >= t.liq_distance_danger:
+        return Level.WARN
+    if distance >= t.liq_distance_critical:
+        return Level.DANGER
+    return Level.CRITICAL
+
+
+
+_STATUS_LEVELS = {
+    "NORMAL": Level.OK,
+    "MARGIN_CALL": Level.WARN,
+    "SUPPLY_MARGIN": Level.WARN,
+    "REDUCE_ONLY": Level.DANGER,
+    "ACTIVE_LIQUIDATION": Level.CRITICAL,
+    "FORCE_LIQUIDATION": Level.CRITICAL,
+    "BANKRUPTED": Level.CRITICAL,
+}
+
+
+def status_level(status: str | None) -> Level:
+    """The level Binance's `accountStatus` stands for; an unknown status is WARN (look at it)."""
+    if status is None:
+        return Level.OK
+    return _STATUS_LEVELS.get(status.upper(), Level.WARN)
 
 
 def margin_ratio(balance: Decimal, maint_margin: Decimal) -> Decimal | None:
@@ -165,3 +201,94 @@ def account_level(account: UmAccount, t: Thresholds, unimmr: Decimal | None = No
         # Negative equity starts liquidation even with no maintenance margin (no ratio to judge).
         return Level.CRITICAL
     return ratio_level(tot.ratio, t)
+
+
+# --- the verdict ---------------------------------------------------------------------------------
+
+UNIMMR, STATUS, LIQUIDATION, FALLBACK = "uniMMR", "status", "liquidation", "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The account's level with its reason, and whether to trust it.
+
+    `causes` are the parts that set `level`, each with its words: (UNIMMR, "uniMMR 1.92"),
+    (LIQUIDATION, "BTCUSDT 2.4% from liquidation")... `unknown`: there is no uniMMR and nothing
+    known is bad enough to say so without it, so the level must not read as OK. `stale`: the data
+    is not current, so whatever it says was true a while ago."""
+
+    level: Level
+    causes: tuple[tuple[str, str], ...]
+    stale: bool = False
+    unknown: bool = False
+
+    @property
+    def reason(self) -> str:
+        words = [w for _, w in self.causes]
+        if self.unknown:
+            words.insert(0, "uniMMR unknown")
+        return ", ".join(words)
+
+    def said(self, cause: str) -> str | None:
+        """The words of one cause, if it is among those that set the level."""
+        return next((w for c, w in self.causes if c == cause), None)
+
+    @property
+    def word(self) -> str:
+        """OK, WARN, DANGER, CRITICAL or UNKNOWN."""
+        return "UNKNOWN" if self.unknown else self.level.name
+
+    @property
+    def badge(self) -> str:
+        """A mark and words that read without colour, and never as a bare OK when stale."""
+        if self.stale:
+            return f"◌ STALE · last {self.word}"
+        return "? UNKNOWN" if self.unknown else self.level.badge
+
+    @property
+    def style(self) -> str:
+        """The component class (app.tcss) to draw the badge in: stale or unknown data looks stale,
+        unless what is known is already DANGER or worse."""
+        if (self.stale or self.unknown) and self.level < Level.DANGER:
+            return "state--stale"
+        return f"level--{self.level.label}"
+
+    def __str__(self) -> str:
+        return f"{self.badge} · {self.reason}"
+
+
+def verdict(
+    t: Thresholds,
+    *,
+    unimmr: Decimal | None = None,
+    status: str | None = None,
+    nearest: tuple[str, Decimal] | None = None,
+    fallback: tuple[Decimal | None, Level] | None = None,
+    stale: bool = False,
+) -> Verdict:
+    """The account's verdict from its parts: uniMMR (None: not known), `accountStatus`, the
+    position nearest its liquidation price as (label, distance), and the UM margin ratio with its
+    level as `fallback` (given only when the key cannot read uniMMR at all; it is then named).
+
+    Without uniMMR or fallback, a known DANGER or worse (a position near liquidation) still
+    stands; anything milder is UNKNOWN: nothing here may say OK without uniMMR."""
+    parts: list[tuple[Level, str, str]] = []
+    if unimmr is not None:
+        parts.append((ratio_level(unimmr, t), UNIMMR, f"uniMMR {fmt.ratio(unimmr)}"))
+    elif fallback is not None:
+        ratio, level = fallback
+        parts.append((level, FALLBACK, f"UM margin ratio {fmt.ratio(ratio)} (uniMMR unavailable to this key)"))
+    if status is not None:
+        parts.append((status_level(status), STATUS, f"status {status}"))
+    if nearest is not None:
+        label, distance = nearest
+        parts.append((liq_level(distance, t), LIQUIDATION, f"{label} {fmt.percent(distance)} from liquidation"))
+    level = worst(p[0] for p in parts)
+    blind = unimmr is None and fallback is None
+    if level is Level.OK:
+        causes = tuple((c, w) for _, c, w in parts[:1] if not blind)  # the ratio says why it is OK
+    else:
+        causes = tuple((c, w) for lv, c, w in parts if lv == level)
+        if blind and level >= Level.DANGER:
+            causes += ((UNIMMR, "uniMMR unknown"),)
+    return Verdict(level, causes, stale=stale, unknown=blind and level < Level.DANGER)

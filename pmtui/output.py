@@ -16,7 +16,7 @@ from rich.table import Table
 from pmtui import fmt
 from pmtui.alerts import check_rules
 from pmtui.config import AlertSettings, Thresholds
-from pmtui.health import Level, worst
+from pmtui.health import LIQUIDATION, Level, worst
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.history import Sample
 from pmtui.risk import unimmr_band
@@ -167,16 +167,21 @@ def check_line(
     risks: Sequence[PositionRisk] | None = None,
     alerts: AlertSettings | None = None,
     unavailable: Mapping[str, str] | None = None,
-) -> tuple[Level, str]:
-    """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for.
+) -> tuple[Level | None, str]:
+    """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for,
+    None for UNKNOWN.
 
-    With `pm` the level is uniMMR's band (and accountStatus); without it, the UM margin ratio's.
-    With `alerts`, the alert rules apply as well (the same ones the dashboard uses): one that holds
-    makes the line at least WARNING, a critical one CRITICAL; their messages follow the summary."""
+    The level is the account's verdict (health.verdict, as on the dashboard): the worst of
+    uniMMR's band, accountStatus and the nearest liquidation price. Without `pm` it is UNKNOWN,
+    unless `unavailable` says the key may not read /papi/v1/account: then the UM margin ratio
+    judges and the line says so. With `alerts`, the alert rules apply as well (the same ones the
+    dashboard uses): one that holds makes the line at least WARNING, a critical one CRITICAL;
+    their messages follow the summary."""
     unavailable = unavailable or {}
     view = build_view(account, t, risks=risks, pm=pm)
     tot = view.totals
-    level = view.level
+    verdict = view.verdict(refused="account" in unavailable)
+    level = verdict.level
     if pm is not None:
         room = view.headroom
         detail = (
@@ -184,12 +189,17 @@ def check_line(
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
     else:
-        detail = f"UM margin ratio {fmt.ratio(tot.ratio)}"
         if "account" in unavailable:
-            detail += f" (uniMMR unavailable: {unavailable['account']})"
+            detail = (f"UM margin ratio {fmt.ratio(tot.ratio)}"
+                      f" (uniMMR unavailable to this key: {unavailable['account']})")
+        else:
+            detail = f"uniMMR unknown (/papi/v1/account was not read), UM margin ratio {fmt.ratio(tot.ratio)}"
         worst_asset = max(view.assets, key=lambda r: r.level, default=None)
         if worst_asset is not None and worst_asset.level > Level.OK:
             detail += f", {worst_asset.asset.asset} maintenance margin at {fmt.percent(worst_asset.usage)} of balance"
+    near = verdict.said(LIQUIDATION)
+    if near is not None:  # what sets the level comes first; uniMMR and status are said below anyway
+        detail = f"{near}; {detail}"
     detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(tot.unrealized, sign=True)}"
     if alerts is not None:
         result = check_rules(view, alerts=alerts, thresholds=t)
@@ -213,8 +223,10 @@ def check_line(
     if pm is not None:
         perf += (f" unimmr={fmt.plain(pm.uniMMR)} account_equity={fmt.plain(pm.accountEquity)}"
                  f" account_maint_margin={fmt.plain(pm.accountMaintMargin)}")
-    line = f"PMTUI {_CHECK_WORD[level]} - {detail.replace('|', '/')} | {perf}"
-    return level, line
+    unknown = verdict.unknown and level < Level.DANGER  # a known CRITICAL alert says enough
+    word = "UNKNOWN" if unknown else _CHECK_WORD[level]
+    line = f"PMTUI {word} - {detail.replace('|', '/')} | {perf}"
+    return (None if unknown else level), line
 
 
 def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:

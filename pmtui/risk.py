@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pmtui.config import Thresholds
-from pmtui.health import Level, ratio_level, totals
+from pmtui.health import Level, Totals, ratio_level, totals
+from pmtui.health import liq_level, status_level  # noqa: F401  (their old home: still importable here)
 from pmtui.models import PmAccount, Position, PositionRisk, UmAccount
 
 ZERO = Decimal(0)
@@ -64,36 +65,8 @@ def liq_distance(risk: PositionRisk | None) -> Decimal | None:
     return abs(mark - liquidation) / mark
 
 
-def liq_level(distance: Decimal | None, t: Thresholds) -> Level:
-    """Level of a liquidation distance: below warn WARN, below danger DANGER, below critical
-    CRITICAL (strictly below; exactly at a threshold is the milder level). None is OK."""
-    if distance is None or distance >= t.liq_distance_warn:
-        return Level.OK
-    if distance >= t.liq_distance_danger:
-        return Level.WARN
-    if distance >= t.liq_distance_critical:
-        return Level.DANGER
-    return Level.CRITICAL
-
-
-# --- account status ------------------------------------------------------------------------------
-
-_STATUS_LEVELS = {
-    "NORMAL": Level.OK,
-    "MARGIN_CALL": Level.WARN,
-    "SUPPLY_MARGIN": Level.WARN,
-    "REDUCE_ONLY": Level.DANGER,
-    "ACTIVE_LIQUIDATION": Level.CRITICAL,
-    "FORCE_LIQUIDATION": Level.CRITICAL,
-    "BANKRUPTED": Level.CRITICAL,
-}
-
-
-def status_level(status: str | None) -> Level:
-    """The level Binance's `accountStatus` stands for; an unknown status is WARN (look at it)."""
-    if status is None:
-        return Level.OK
-    return _STATUS_LEVELS.get(status.upper(), Level.WARN)
+# --- uniMMR: its band, and a guess at it between fetches ------------------------------------------
+# (liq_level and status_level live in health, next to the verdict that uses them.)
 
 
 def unimmr_band(unimmr: Decimal | None) -> str:
@@ -105,6 +78,17 @@ def unimmr_band(unimmr: Decimal | None) -> str:
     if unimmr > LIQUIDATION_UNIMMR:
         return "reduce-only"
     return "liquidation"
+
+
+def estimate_unimmr(pm: PmAccount, um_now: Totals, um_then: Totals) -> Decimal | None:
+    """uniMMR as it may be now: the last `/papi/v1/account` moved by what the UM account's USD-like
+    margin balance and maintenance margin did since (`um_then` is the UM account when `pm` came).
+
+    Only a guess to decide when to fetch the real one sooner; never shown. None: no maintenance
+    margin left."""
+    equity = pm.accountEquity + (um_now.margin_balance - um_then.margin_balance)
+    maint = pm.accountMaintMargin + (um_now.maint_margin - um_then.maint_margin)
+    return equity / maint if maint > 0 else None
 
 
 # --- headroom ------------------------------------------------------------------------------------

@@ -12,16 +12,17 @@ from pmtui.config import Thresholds
 from pmtui.health import (
     Level,
     Totals,
+    Verdict,
     account_level,
     asset_level,
     asset_mm_usage,
     mm_share,
     position_level,
     totals,
-    worst,
+    verdict,
 )
 from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
-from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map, status_level
+from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map
 
 
 ZERO = Decimal(0)
@@ -82,6 +83,7 @@ class PositionRow:
 class AccountView:
     account: UmAccount
     totals: Totals
+    #: The verdict's level, with the UM margin ratio standing in for a missing uniMMR (see verdict).
     level: Level
     assets: tuple[AssetRow, ...]
     open_positions: tuple[PositionRow, ...]  # the rows with a position, judged
@@ -89,6 +91,7 @@ class AccountView:
     pm: PmAccount | None = None
     #: positionRisk joined by (symbol, side).
     risks: Mapping[tuple[str, str], PositionRisk] = field(default_factory=dict, repr=False)
+    thresholds: Thresholds = field(default_factory=Thresholds, repr=False)
 
     @cached_property
     def positions(self) -> tuple[PositionRow, ...]:
@@ -112,6 +115,18 @@ class AccountView:
     def unimmr(self) -> Decimal | None:
         return self.pm.uniMMR if self.pm is not None else None
 
+    @cached_property
+    def nearest_liquidation(self) -> PositionRow | None:
+        """The open position nearest its liquidation price (None: no liquidation price known)."""
+        return _nearest(self.open_positions)
+
+    def verdict(self, *, stale: bool = False, refused: bool = False) -> Verdict:
+        """The account's one verdict (health.verdict) on this data. `refused`: the key cannot read
+        /papi/v1/account, so without uniMMR the UM margin ratio judges, and says so; without
+        uniMMR for any other reason the verdict is UNKNOWN. `stale`: the data is not current."""
+        return _verdict(self.account, self.totals, self.pm, self.nearest_liquidation, self.thresholds,
+                        stale=stale, refused=refused)
+
     @property
     def headroom(self) -> Headroom | None:
         """How far equity can fall before uniMMR reaches 1.05; None without the account object."""
@@ -129,25 +144,47 @@ def build_view(
     pm: PmAccount | None = None,
 ) -> AccountView:
     """Rows with their levels. `risks` (positionRisk rows, or `risk.join`'s mapping) adds entry,
-    mark and liquidation prices and liquidation distance to each row; `pm` makes the account
-    level the worse of uniMMR's band and `accountStatus`'s."""
+    mark and liquidation prices and liquidation distance to each row; `pm` adds uniMMR and
+    `accountStatus`. The account's level is its verdict's (the UM ratio standing in for uniMMR
+    when `pm` is None)."""
     tot = totals(account)
     balance = tot.margin_balance
     joined = risk_map(risks, account.positions)
-    level = account_level(account, t, unimmr=pm.uniMMR if pm is not None else None)
-    if pm is not None:
-        level = worst([level, status_level(pm.accountStatus)])
+    rows = tuple(_position_row(p, tot.maint_margin, balance, t, joined.get(p.key)) for p in account.open_positions)
     return AccountView(
         account=account,
         totals=tot,
-        level=level,
+        level=_verdict(account, tot, pm, _nearest(rows), t, refused=True).level,
         assets=tuple(AssetRow(a, asset_mm_usage(a), asset_level(a, t)) for a in account.assets),
-        open_positions=tuple(
-            _position_row(p, tot.maint_margin, balance, t, joined.get(p.key)) for p in account.open_positions
-        ),
+        open_positions=rows,
         pm=pm,
         risks=joined,
+        thresholds=t,
     )
+
+
+def _nearest(rows: Iterable[PositionRow]) -> PositionRow | None:
+    near = [r for r in rows if r.liq_distance is not None]
+    return min(near, key=lambda r: (r.liq_distance, r.key), default=None)
+
+
+def _verdict(account: UmAccount, tot: Totals, pm: PmAccount | None, near: PositionRow | None,
+             t: Thresholds, *, stale: bool = False, refused: bool = False) -> Verdict:
+    fallback = (tot.ratio, account_level(account, t)) if pm is None and refused else None
+    return verdict(
+        t,
+        unimmr=pm.uniMMR if pm is not None else None,
+        status=pm.accountStatus if pm is not None else None,
+        nearest=(position_label(near), near.liq_distance) if near is not None else None,
+        fallback=fallback,
+        stale=stale,
+    )
+
+
+def position_label(row: PositionRow) -> str:
+    """"BTCUSDT" for a one-way position, "BTCUSDT SHORT" for one leg in hedge mode."""
+    p = row.position
+    return p.symbol if p.positionSide == "BOTH" else f"{p.symbol} {p.positionSide}"
 
 
 def _position_row(

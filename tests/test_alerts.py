@@ -52,6 +52,11 @@ def engine(*rules: Rule, cooldown=300.0, hysteresis="0.02", on_clear=True) -> Al
     return Alerts(rules, thresholds=T, cooldown=cooldown, hysteresis=D(hysteresis), on_clear=on_clear)
 
 
+def step(alerts: Alerts, state: AlertState, t: float) -> list:
+    """One evaluation at time t, on the wall and the monotonic clock alike."""
+    return alerts.evaluate(state, t, mono=t)
+
+
 def states(events) -> list[tuple[str, str]]:
     return [(e.state, e.subject) for e in events]
 
@@ -66,7 +71,7 @@ def test_unimmr_hysteresis_clears_only_past_threshold_plus_margin():
     alerts, clock = engine(UNIMMR), Clock()
     seen = []
     for value in ("1.6", "1.5", "1.49", "1.45", "1.51", "1.5299", "1.49", "1.53"):
-        seen.append([(e.state, e.level, str(e.value)) for e in alerts.evaluate(AlertState(view(value)), clock.tick(1))])
+        seen.append([(e.state, e.level, str(e.value)) for e in step(alerts, AlertState(view(value)), clock.tick(1))])
     assert seen == [
         [], [],  # 1.5 itself does not hold: the rule is "below"
         [(FIRED, Level.WARN, "1.49")],
@@ -80,19 +85,21 @@ def test_unimmr_hysteresis_clears_only_past_threshold_plus_margin():
 def test_cooldown_suppresses_refiring_then_fires_once_it_ends_if_still_holding():
     alerts, clock = engine(UNIMMR, cooldown=300, on_clear=False), Clock()
     start = clock.t
-    assert states(alerts.evaluate(AlertState(view("1.4")), clock.t)) == [(FIRED, ACCOUNT)]
-    assert alerts.evaluate(AlertState(view("1.6")), start + 10) == []  # cleared, silently
-    assert alerts.evaluate(AlertState(view("1.4")), start + 20) == []  # holds again: cooling down
-    assert alerts.evaluate(AlertState(view("1.4")), start + 299.9) == []
-    again = alerts.evaluate(AlertState(view("1.4")), start + 300)
+    assert states(step(alerts, AlertState(view("1.4")), clock.t)) == [(FIRED, ACCOUNT)]
+    cleared = step(alerts, AlertState(view("1.6")), start + 10)
+    assert states(cleared) == [(CLEARED, ACCOUNT)]  # for the command hook
+    assert alerts.for_people(cleared) == []  # without on_clear, nobody is told
+    assert step(alerts, AlertState(view("1.4")), start + 20) == []  # holds again: cooling down
+    assert step(alerts, AlertState(view("1.4")), start + 299.9) == []
+    again = step(alerts, AlertState(view("1.4")), start + 300)
     assert states(again) == [(FIRED, ACCOUNT)] and again[0].time == start + 300
-    assert alerts.evaluate(AlertState(view("1.4")), start + 301) == []  # and only once
+    assert step(alerts, AlertState(view("1.4")), start + 301) == []  # and only once
 
 
 def test_zero_cooldown_refires_after_each_clear():
     alerts, clock = engine(UNIMMR, cooldown=0, hysteresis="0"), Clock()
     fired = [e.state for v in ("1.4", "1.5", "1.4", "1.5", "1.4")
-             for e in alerts.evaluate(AlertState(view(v)), clock.tick(1))]
+             for e in step(alerts, AlertState(view(v)), clock.tick(1))]
     assert fired == [FIRED, CLEARED, FIRED, CLEARED, FIRED]
 
 
@@ -100,14 +107,55 @@ def test_escalation_is_reported_once_per_worse_level():
     alerts, clock = engine(UNIMMR), Clock()
     seen = []
     for value in ("1.45", "1.19", "1.3", "1.19", "1.0", "0.9"):
-        seen += [(e.state, e.level) for e in alerts.evaluate(AlertState(view(value)), clock.tick(1))]
+        seen += [(e.state, e.level) for e in step(alerts, AlertState(view(value)), clock.tick(1))]
     assert seen == [(FIRED, Level.WARN), (ESCALATED, Level.DANGER), (ESCALATED, Level.CRITICAL)]
+
+
+def test_escalation_after_a_clear_beats_the_cooldown():
+    """Margin call at 1.30, recovery to 3.0, then REDUCE_ONLY at 1.08 within five minutes: both
+    rules fire again at once, at their worse level (it used to wait out the cooldown, silent)."""
+    alerts, clock = engine(UNIMMR, Rule("status_not_normal", "status_not_normal"), on_clear=False), Clock()
+    seen = []
+    for unimmr, status in (("1.30", "MARGIN_CALL"), ("3.0", "NORMAL"), ("1.08", "REDUCE_ONLY")):
+        seen.append([(e.rule, e.state, e.level) for e in step(alerts, AlertState(view(unimmr, status)),
+                                                              clock.tick(60))])
+    assert seen == [
+        [("unimmr_below", FIRED, Level.WARN), ("status_not_normal", FIRED, Level.WARN)],
+        [("unimmr_below", CLEARED, Level.OK), ("status_not_normal", CLEARED, Level.OK)],
+        [("unimmr_below", FIRED, Level.DANGER), ("status_not_normal", FIRED, Level.DANGER)],
+    ]
+
+
+def test_refiring_past_the_last_value_beats_the_cooldown_but_not_a_better_one():
+    alerts, clock = engine(UNIMMR), Clock()
+    fired = []
+    for value in ("1.45", "1.6", "1.44", "1.6", "1.46", "1.6", "1.44", "1.6", "1.43"):
+        fired += [(e.state, str(e.value)) for e in step(alerts, AlertState(view(value)), clock.tick(10))]
+    assert fired == [
+        (FIRED, "1.45"), (CLEARED, "1.6"),
+        (FIRED, "1.44"), (CLEARED, "1.6"),  # lower than last time: at once
+        # 1.46 is better than 1.44 and the same level: the cooldown holds it back (nothing to clear)
+        # 1.44 again is no further either
+        (FIRED, "1.43"),
+    ]
+
+
+def test_cooldown_runs_on_the_monotonic_clock_not_the_wall_clock():
+    alerts = engine(UNIMMR, cooldown=300)
+    wall, mono = 1_750_000_000.0, 1000.0
+    assert states(alerts.evaluate(AlertState(view("1.4")), wall, mono=mono)) == [(FIRED, ACCOUNT)]
+    assert states(alerts.evaluate(AlertState(view("1.6")), wall + 1, mono=mono + 1)) == [(CLEARED, ACCOUNT)]
+    # The wall clock jumps an hour ahead (NTP, a suspended laptop's clock fix): 10 s really passed.
+    assert alerts.evaluate(AlertState(view("1.4")), wall + 3600, mono=mono + 10) == []
+    # It is set back an hour: the cooldown still ends 300 real seconds after the first event.
+    again = alerts.evaluate(AlertState(view("1.4")), wall - 3600, mono=mono + 300)
+    assert states(again) == [(FIRED, ACCOUNT)] and again[0].time == wall - 3600  # events keep wall time
 
 
 def test_unimmr_rule_falls_back_to_the_um_ratio_and_says_so():
     alerts = engine(UNIMMR)
     # No /papi/v1/account: UM ratio = 1400 / 1000.
-    events = alerts.evaluate(AlertState(view(with_pm=False, wallet="1400")), 1.0)
+    events = step(alerts, AlertState(view(with_pm=False, wallet="1400")), 1.0)
     assert len(events) == 1 and events[0].value == D("1.4")
     assert events[0].message == "UM margin ratio 1.4 is below 1.5 (uniMMR unavailable)."
 
@@ -123,7 +171,7 @@ def test_status_not_normal():
     for status, with_pm in (("NORMAL", True), ("MARGIN_CALL", True), ("REDUCE_ONLY", True),
                             ("X", False), ("NORMAL", True)):
         seen += [(e.state, e.level, e.value, e.message)
-                 for e in alerts.evaluate(AlertState(view(status=status, with_pm=with_pm)), clock.tick(1))]
+                 for e in step(alerts, AlertState(view(status=status, with_pm=with_pm)), clock.tick(1))]
     assert seen == [
         (FIRED, Level.WARN, "MARGIN_CALL", "Account status is MARGIN_CALL, not NORMAL."),
         (ESCALATED, Level.DANGER, "REDUCE_ONLY", "Account status is REDUCE_ONLY, not NORMAL."),
@@ -143,17 +191,21 @@ def test_liq_distance_per_position_with_hysteresis_and_closing():
             rows.append(risk("BTCUSDT", amt="1", mark="100", liq=btc_liq))
         return AlertState(view(positions=[btc, eth] if btc_open else [eth], risks=rows))
 
-    first = alerts.evaluate(state("92"), clock.tick(1))  # 8% away; ETH short 30% away
+    first = step(alerts, state("92"), clock.tick(1))  # 8% away; ETH short 30% away
     assert [(e.state, e.subject, e.value, e.level) for e in first] == [
         (FIRED, "BTCUSDT:BOTH", D("0.08"), Level.DANGER)]
     assert first[0].message == "BTCUSDT long is 8% from its liquidation price 92 (alert below 10%)."
-    assert alerts.evaluate(state("89.9"), clock.tick(1)) == []  # 10.1%: not yet past 10.2%
-    assert alerts.evaluate(state("92", btc_risk=False), clock.tick(1)) == []  # no risk row: unknown
-    assert states(alerts.evaluate(state("89.8"), clock.tick(1))) == [(CLEARED, "BTCUSDT:BOTH")]  # 10.2%
-    assert states(alerts.evaluate(state("96", eth_liq="104"), clock.tick(1))) == [
-        (FIRED, "ETHUSDT:SHORT")]  # ETH 4% away: BTC is cooling down, ETH fires
+    assert step(alerts, state("89.9"), clock.tick(1)) == []  # 10.1%: not yet past 10.2%
+    assert step(alerts, state("92", btc_risk=False), clock.tick(1)) == []  # no risk row: unknown
+    assert states(step(alerts, state("89.8"), clock.tick(1))) == [(CLEARED, "BTCUSDT:BOTH")]  # 10.2%
+    # BTC 4% away: nearer than when it last fired (and CRITICAL), so its cooldown does not hold
+    # it back; ETH 4% away fires too.
+    assert states(step(alerts, state("96", eth_liq="104"), clock.tick(1))) == [
+        (FIRED, "BTCUSDT:BOTH"), (FIRED, "ETHUSDT:SHORT")]
+    assert states(step(alerts, state("89.8", eth_liq="104"), clock.tick(1))) == [(CLEARED, "BTCUSDT:BOTH")]
+    assert step(alerts, state("96", eth_liq="104"), clock.tick(1)) == []  # 4% again: no further, cooling
     # Later: BTC's cooldown is over and it is 4% away again; ETH no longer has a liquidation price.
-    assert states(alerts.evaluate(state("96", eth_liq="0"), clock.tick(400))) == [
+    assert states(step(alerts, state("96", eth_liq="0"), clock.tick(400))) == [
         (FIRED, "BTCUSDT:BOTH"), (CLEARED, "ETHUSDT:SHORT")]
 
 
@@ -161,8 +213,8 @@ def test_closed_position_clears_its_alert():
     rule = Rule("liq_distance_below", "liq_distance_below", D("0.10"), per_position=True)
     alerts = engine(rule)
     btc = position("BTCUSDT", amt="1")
-    assert alerts.evaluate(AlertState(view(positions=[btc], risks=[risk(liq="95")])), 1.0)
-    closed = alerts.evaluate(AlertState(view(positions=[position("BTCUSDT", amt="0")])), 2.0)
+    assert step(alerts, AlertState(view(positions=[btc], risks=[risk(liq="95")])), 1.0)
+    closed = step(alerts, AlertState(view(positions=[position("BTCUSDT", amt="0")])), 2.0)
     assert [(e.state, e.message) for e in closed] == [(CLEARED, "BTCUSDT:BOTH is no longer open.")]
     assert alerts.active() == []
 
@@ -173,18 +225,18 @@ def test_upnl_rules_total_and_per_position():
     alerts = engine(*rules)
     book = [position("BTCUSDT", upnl="-2500"), position("ETHUSDT", upnl="-1000")]
     um = UmAccount(assets=(usdt(upnl="-5500", mm="1000"),), positions=tuple(book))
-    events = alerts.evaluate(AlertState(build_view(um, T)), 1.0)
+    events = step(alerts, AlertState(build_view(um, T)), 1.0)
     assert [(e.rule, e.subject, e.value) for e in events] == [
         ("upnl_below", ACCOUNT, D("-5500")), ("position_upnl_below", "BTCUSDT:BOTH", D("-2500"))]
     assert events[0].message == "Total uPnL -5,500.00 is below -5,000.00."
     # -5000 + 5000 * 2% = -4900 clears the total.
     um2 = UmAccount(assets=(usdt(upnl="-4900", mm="1000"),), positions=tuple(book))
-    assert states(alerts.evaluate(AlertState(build_view(um2, T)), 2.0)) == [(CLEARED, ACCOUNT)]
+    assert states(step(alerts, AlertState(build_view(um2, T)), 2.0)) == [(CLEARED, ACCOUNT)]
 
 
 def test_stale_for():
     alerts, clock = engine(Rule("stale_for", "stale_for", 30.0)), Clock()
-    seen = [[e.state for e in alerts.evaluate(AlertState(None, age), clock.tick(1))]
+    seen = [[e.state for e in step(alerts, AlertState(None, age), clock.tick(1))]
             for age in (None, 29.9, 30.0, 45.0, 29.5, 29.4)]
     assert seen == [[], [], [FIRED], [], [], [CLEARED]]  # clears at 30 * 0.98 = 29.4
 
@@ -305,6 +357,26 @@ async def test_desktop_notification_uses_notify_send_when_present(tmp_path: Path
     await notifier.drain()
     assert json.loads(out.read_text()) == [
         "--app-name=pmtui", "--urgency=critical", "pmtui danger (main)", EVENT.message]
+
+
+async def test_cleared_events_reach_the_command_even_when_people_are_not_told(tmp_path: Path):
+    out = tmp_path / "events.jsonl"
+    code = f"import sys; open({str(out)!r}, 'ab').write(sys.stdin.buffer.read())"
+    fake = tmp_path / "notify-send"
+    fake.write_text(f"#!{sys.executable}\nopen({str(tmp_path / 'desktop')!r}, 'a').write('x')\n")
+    fake.chmod(0o755)
+    settings = Settings(alerts=AlertSettings(on_clear=False, desktop=True, command="hook"))
+    notifier = Notifier.from_settings(settings)
+    notifier.argv, notifier.notify_send = py(code), str(fake)
+    alerts, clock = Alerts.from_settings(settings), Clock()
+    step(alerts, AlertState(view("1.4")), clock.tick(1))
+    cleared = step(alerts, AlertState(view("1.6")), clock.tick(1))
+    assert states(cleared) == [(CLEARED, ACCOUNT)] and alerts.for_people(cleared) == []
+    assert len(notifier.send(cleared)) == 1  # the command only: no desktop popup
+    await notifier.drain()
+    event = json.loads(out.read_text())
+    assert event["state"] == "cleared" and event["rule"] == "unimmr_below" and event["value"] == "1.6"
+    assert not (tmp_path / "desktop").exists()
 
 
 def test_desktop_is_skipped_silently_when_notify_send_is_absent(monkeypatch):

@@ -267,6 +267,12 @@ def test_snapshot_table_treats_brackets_in_names_as_text():
 # --- check -------------------------------------------------------------------------------------
 
 
+# The UM margin ratio judges only when the key may not read /papi/v1/account (else: UNKNOWN).
+REFUSED = {"account": "the exchange refused /papi/v1/account (code -2015)"}
+# Liquidation distances out of the way, where a test is about uniMMR's bands alone.
+NO_LIQ_LEVELS = "[thresholds]\nliq_distance_warn = 0.003\nliq_distance_danger = 0.002\nliq_distance_critical = 0.001\n"
+
+
 def _acct(usdt_wallet: str, usdt_mm: str, *, upnl: str = "0", open_amt: str = "1") -> UmAccount:
     return parse_um_account({
         "assets": [
@@ -299,7 +305,8 @@ def _acct(usdt_wallet: str, usdt_mm: str, *, upnl: str = "0", open_amt: str = "1
     ],
 )
 def test_check_line_for_each_band(wallet, level, word):
-    got, line = output.check_line(_acct(wallet, "1000.00000000", upnl="-12.50000000"), Thresholds())
+    got, line = output.check_line(_acct(wallet, "1000.00000000", upnl="-12.50000000"), Thresholds(),
+                                  unavailable=REFUSED)
     assert got is level
     assert "\n" not in line
     assert line.startswith(f"PMTUI {word} - UM margin ratio ")
@@ -313,22 +320,22 @@ def test_check_line_for_each_band(wallet, level, word):
 
 
 def test_check_line_with_no_maint_margin():
-    level, line = output.check_line(_acct("0.00000000", "0", open_amt="0"), Thresholds())
+    level, line = output.check_line(_acct("0.00000000", "0", open_amt="0"), Thresholds(), unavailable=REFUSED)
     assert level is Level.OK
-    assert line.startswith("PMTUI OK - UM margin ratio ∞, 0 open positions")
+    assert line.startswith("PMTUI OK - UM margin ratio ∞ (uniMMR unavailable to this key: ") and ", 0 open positions" in line
     assert "margin_balance=0.00000000" in line and "E" not in line.split("|")[1]
 
 
 def test_check_line_honours_thresholds():
     strict = Thresholds(unimmr_warn=3, unimmr_danger=2, unimmr_critical="1.5")
-    level, line = output.check_line(_acct("2500", "1000"), strict)
+    level, line = output.check_line(_acct("2500", "1000"), strict, unavailable=REFUSED)
     assert level is Level.WARN and line.startswith("PMTUI WARNING")
 
 
 def test_check_demo_ok(capsys):
     # The demo's big positions often sit within 10% of their liquidation price (an alert, so
     # WARNING): here only the account's own health is judged. tests/test_cli_risk.py has the rest.
-    write_config("[alerts]\nliq_distance_below = false\n", 0o600)
+    write_config("[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS, 0o600)
     code, out, err = run(capsys, "check", "--demo")
     assert code == 0 and err == ""
     assert out.count("\n") == 1
@@ -362,8 +369,8 @@ def test_check_margin_call_demo_exits_by_level(capsys, use_demo):
     assert set(steps) == set(Level)
     expected = {Level.OK: (0, "OK"), Level.WARN: (1, "WARNING"), Level.DANGER: (2, "CRITICAL"),
                 Level.CRITICAL: (2, "CRITICAL")}
-    # uniMMR's bands only (the demo's uniMMR is its UM ratio); liquidation alerts are off here.
-    write_config("[alerts]\nliq_distance_below = false\n", 0o600)
+    # uniMMR's bands only (the demo's uniMMR is its UM ratio); liquidation alerts and levels are off here.
+    write_config("[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS, 0o600)
     for level, step in sorted(steps.items()):
         exchange = demo("margin-call")
         if step:

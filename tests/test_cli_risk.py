@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ import pytest
 
 from pmtui.demo import DemoExchange
 from pmtui.history import History, Sample
-from tests.test_cli import run
+from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT, PapiServer, _error
+from tests.test_cli import NO_LIQ_LEVELS, run
 
 NOW_MS = 1_750_000_000_000
 
@@ -185,8 +187,8 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
     code, out, err = run(capsys, "check", "--demo")
     assert (code, err) == (1, "")  # UM ratio 1400 / 1000 = 1.4: WARNING
     assert out.startswith(
-        "PMTUI WARNING - UM margin ratio 1.40 (uniMMR unavailable: the exchange refused /papi/v1/account"
-        f" ({how}); the API key may lack access to it), ")
+        "PMTUI WARNING - UM margin ratio 1.40 (uniMMR unavailable to this key: the exchange refused"
+        f" /papi/v1/account ({how}); the API key may lack access to it), ")
     assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "unimmr=" not in out
     assert canned.seen.count("/papi/v1/account") == 1
 
@@ -194,7 +196,7 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
 def test_check_fallback_ok_band(capsys, exchange):
     exchange(pm=REFUSED)
     code, out, _ = run(capsys, "check", "--demo")
-    assert code == 0 and out.startswith("PMTUI OK - UM margin ratio 3.00 (uniMMR unavailable:")
+    assert code == 0 and out.startswith("PMTUI OK - UM margin ratio 3.00 (uniMMR unavailable to this key:")
 
 
 def test_check_does_not_fall_back_on_a_server_error(capsys, exchange):
@@ -209,21 +211,104 @@ def test_check_without_position_risk_says_so(capsys, exchange):
     assert code == 0 and "; liquidation distances unavailable |" in out
 
 
+# --- check: never OK blind -----------------------------------------------------------------------
+
+
+def test_check_line_without_unimmr_is_unknown_unless_the_key_may_not_read_it():
+    from pmtui import output
+    from pmtui.config import Thresholds
+    from pmtui.models import parse_position_risk, parse_um_account
+
+    account, risks = parse_um_account(um_body()), parse_position_risk(risk_body())
+    level, line = output.check_line(account, Thresholds(), risks=risks)  # /papi/v1/account not read
+    assert level is None and line.startswith(
+        "PMTUI UNKNOWN - uniMMR unknown (/papi/v1/account was not read), UM margin ratio 3.00, 1 open positions")
+    # A position this near its liquidation price is known to be CRITICAL even so.
+    level, line = output.check_line(account, Thresholds(), risks=parse_position_risk(risk_body(liq="48800")))
+    assert level is not None and level.name == "CRITICAL"
+    assert line.startswith("PMTUI CRITICAL - BTCUSDT 2.4% from liquidation; uniMMR unknown")
+
+
+def test_check_counts_a_position_near_liquidation_even_with_the_alert_off(capsys, exchange):
+    """uniMMR 1.92 is the normal band, but BTCUSDT 2.4% from its liquidation price is CRITICAL:
+    `check` and the dashboard give the same verdict, whatever the alerts table says."""
+    config("[alerts]\nliq_distance_below = false\n")
+    exchange(pm=(200, pm_body("1.92000000")), risk=(200, risk_body(liq="48800.00000000")))
+    code, out, _ = run(capsys, "check", "--demo")
+    assert code == 2 and out.startswith(
+        "PMTUI CRITICAL - BTCUSDT 2.4% from liquidation; uniMMR 1.9200 (normal band, status NORMAL), ")
+
+
+class RefusingServer(PapiServer):
+    """The local PAPI imitation with a key that may not read some paths: -2015 on those only."""
+
+    refused: frozenset[str] = frozenset()
+
+    def reply(self, method, path, query, headers):
+        if path in self.refused:
+            return _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return super().reply(method, path, query, headers)
+
+
+@pytest.fixture
+def live(monkeypatch):
+    server = RefusingServer().start()
+    monkeypatch.setenv("PMTUI_BASE_URL", server.base_url)
+    monkeypatch.setenv("PMTUI_API_KEY", API_KEY)
+    monkeypatch.setenv("PMTUI_API_SECRET", API_SECRET)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_live_check_falls_back_only_when_the_key_may_not_read_the_account(capsys, live):
+    live.refused = frozenset({PM_ACCOUNT})
+    code, out, err = run(capsys, "check")
+    assert (code, err) == (0, "") and out.count("\n") == 1
+    assert out.startswith("PMTUI OK - UM margin ratio 164.72 (uniMMR unavailable to this key: the exchange"
+                          " refused /papi/v1/account (code -2015); the API key may lack access to it), ")
+    assert live.count(PM_ACCOUNT) == 1 and live.count(UM_ACCOUNT) == 1
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "-1001", "429", "html", "truncated", "reset"])
+def test_live_check_is_unknown_when_the_account_fails_for_a_passing_reason(capsys, live, fault):
+    live.inject(fault, path=PM_ACCOUNT)
+    code, out, err = run(capsys, "check")
+    assert code == 3 and out.startswith("PMTUI UNKNOWN - ") and out.count("\n") == 1, out
+    assert "uniMMR unavailable" not in out and err.startswith("pmtui: error: ")
+    live.clear()
+    code, out, _ = run(capsys, "check")  # and once it passes, the real answer
+    assert code == 0 and out.startswith("PMTUI OK - uniMMR 166.1085 (normal band, status NORMAL)")
+
+
+def test_live_check_is_unknown_when_the_key_is_revoked(capsys, live):
+    live.revoke()
+    code, out, _ = run(capsys, "check")
+    assert code == 3 and out.startswith("PMTUI UNKNOWN - The exchange refused the API key")
+
+
 # --- check: the alert rules ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "liq, code, word, said",
+    "liq, code, word, near, said",
     [
-        ("25000.00000000", 0, "OK", None),  # 50% away
-        ("46000.00000000", 1, "WARNING", "BTCUSDT long is 8% from its liquidation price 46000 (alert below 10%)"),
-        ("48000.00000000", 2, "CRITICAL", "BTCUSDT long is 4% from its liquidation price 48000 (alert below 10%)"),
+        ("25000.00000000", 0, "OK", None, None),  # 50% away
+        # 15% away: WARN by the thresholds (liq_distance_warn 20%), no alert yet (below 10%).
+        ("42500.00000000", 1, "WARNING", "15.0%", None),
+        # 8%: DANGER by the thresholds, which a monitor reads as CRITICAL; the alert holds too.
+        ("46000.00000000", 2, "CRITICAL", "8.0%",
+         "BTCUSDT long is 8% from its liquidation price 46000 (alert below 10%)"),
+        ("48000.00000000", 2, "CRITICAL", "4.0%",
+         "BTCUSDT long is 4% from its liquidation price 48000 (alert below 10%)"),
     ],
 )
-def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code, word, said):
+def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code, word, near, said):
     exchange(risk=(200, risk_body(liq=liq)))
     got, out, _ = run(capsys, "check", "--demo")
-    assert got == code and out.startswith(f"PMTUI {word} - uniMMR 3.0000")
+    lead = f"BTCUSDT {near} from liquidation; " if near else ""
+    assert got == code and out.startswith(f"PMTUI {word} - {lead}uniMMR 3.0000")
     if said:
         assert f"uPnL +0.00; {said} | " in out
     assert "ETHUSDT" not in out  # its row is an extra: the account holds no ETH
@@ -234,7 +319,10 @@ def test_check_rules_follow_the_alerts_table(capsys, exchange):
     exchange(risk=(200, risk_body(liq="48000.00000000")),
              um=(200, um_body(wallet="3200.00000000", upnl="-200.00000000")))
     code, out, _ = run(capsys, "check", "--demo")
-    assert code == 1 and "liquidation price" not in out
+    # The liquidation alert is off, so its message is not there; the verdict still counts the
+    # position 4% from its liquidation price (the thresholds decide that, not the alerts).
+    assert code == 2 and "liquidation price" not in out
+    assert out.startswith("PMTUI CRITICAL - BTCUSDT 4.0% from liquidation; uniMMR 3.0000")
     assert "; Total uPnL -200.00 is below -100.00 | " in out
 
 
@@ -271,7 +359,8 @@ def test_snapshot_table_shows_unimmr_and_the_joined_columns(capsys, exchange):
     exchange(pm=(200, pm_body("1.40000000")), risk=(200, risk_body(liq="46000.00000000")))
     code, out, _ = run(capsys, "snapshot", "--demo")
     lines = [line.rstrip() for line in out.splitlines()]
-    assert code == 0 and lines[0].startswith("Account ▲ WARN  margin balance 3,000.00")
+    # uniMMR 1.4 is WARN, BTCUSDT 8% from liquidation DANGER: the account's level is the worse.
+    assert code == 0 and lines[0].startswith("Account ◆ DANGER  margin balance 3,000.00")
     assert lines[1] == "uniMMR 1.4000 (margin call band)  status MARGIN_CALL  headroom to 1.05 350.00 (25.0%)"
     assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  maint. margin 1,000.00")
     row = next(line for line in lines[lines.index("Liquidation"):] if line.strip().startswith("BTCUSDT"))
@@ -349,13 +438,16 @@ def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
     market step, and the word follows uniMMR's band all the way down to liquidation and back."""
     exchange = DemoExchange(seed=3, scenario="margin-call", symbols=40, clock=lambda: 1_750_000_000.0)
     monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: exchange)
-    config("[alerts]\nliq_distance_below = false\n")
+    # uniMMR's bands alone: liquidation alerts off, liquidation levels out of reach.
+    config("[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS)
     bands = []
     for _ in range(110):
         code, out, _ = run(capsys, "check", "--demo", "--scenario", "margin-call")
         unimmr = Decimal(out.split(" unimmr=")[1].split()[0])
         word = ("OK" if unimmr > Decimal("1.5") else "WARNING" if unimmr > Decimal("1.2") else "CRITICAL")
-        assert out.startswith(f"PMTUI {word} - uniMMR ") and code == ("OK", "WARNING", "CRITICAL").index(word)
+        # (A position may still be named first where, near liquidation, it is as bad as uniMMR.)
+        assert re.match(rf"PMTUI {word} - (\S+ [\d.]+% from liquidation; )?uniMMR ", out), out
+        assert code == ("OK", "WARNING", "CRITICAL").index(word)
         bands.append(out.split("(", 1)[1].split(" band")[0])
     assert bands[0] == "normal" and bands[-1] == "normal"
     assert {"normal", "margin call", "reduce-only", "liquidation"} <= set(bands)

@@ -8,7 +8,12 @@ import pytest
 
 from pmtui.config import Thresholds
 from pmtui.health import (
+    FALLBACK,
+    LIQUIDATION,
+    STATUS,
+    UNIMMR,
     Level,
+    Verdict,
     account_level,
     asset_level,
     asset_mm_usage,
@@ -18,10 +23,12 @@ from pmtui.health import (
     position_level,
     ratio_level,
     totals,
+    verdict,
     worst,
 )
 from pmtui.models import Asset, Position, UmAccount, parse_um_account
 from pmtui.views import build_view
+from tests.test_risk import pm, risk
 
 T = Thresholds()
 
@@ -276,3 +283,65 @@ def test_view_rows_carry_share_and_level():
     assert rows["SOLUSDT:BOTH"].share == 0 and rows["SOLUSDT:BOTH"].level is Level.OK
     assert [r.key for r in view.open_positions] == ["BTCUSDT:BOTH", "ETHUSDT:BOTH"]
     assert view.assets[0].usage == D("0.01")
+
+
+# --- the verdict: one answer for the header, the digits and `check` ---------------------------------
+
+
+def liq_view(unimmr="1.92", status="NORMAL", liq="97.6", side="BOTH", with_pm=True, wallet="1400"):
+    """BTCUSDT at mark 100 with its liquidation price at `liq` (97.6: 2.4% away)."""
+    um = acct(asset("USDT", wallet=wallet, mm="1000"), positions=(position(side=side, mm="1000"),))
+    return build_view(um, T, risks=[risk(side=side, mark="100", liq=liq)],
+                      pm=pm(unimmr=unimmr, status=status) if with_pm else None)
+
+
+def test_verdict_is_the_worst_of_unimmr_status_and_liquidation_with_the_reason():
+    v = liq_view().verdict()
+    assert v.level is Level.CRITICAL and not v.unknown and not v.stale
+    assert v.causes == ((LIQUIDATION, "BTCUSDT 2.4% from liquidation"),)
+    assert str(v) == "✖ CRITICAL · BTCUSDT 2.4% from liquidation"
+    assert liq_view().level is Level.CRITICAL  # the view's own level is the verdict's
+    # Each part alone can set it; parts at the same level are all named.
+    assert str(liq_view(liq="50").verdict()) == "✓ OK · uniMMR 1.92"
+    assert str(liq_view(unimmr="1.4", status="MARGIN_CALL", liq="50").verdict()) == (
+        "▲ WARN · uniMMR 1.40, status MARGIN_CALL")
+    assert str(liq_view(unimmr="3", status="REDUCE_ONLY", liq="50").verdict()) == "◆ DANGER · status REDUCE_ONLY"
+    assert liq_view(unimmr="1.0", liq="96").verdict().causes == (
+        (UNIMMR, "uniMMR 1.00"), (LIQUIDATION, "BTCUSDT 4.0% from liquidation"))
+
+
+def test_verdict_names_the_leg_in_hedge_mode():
+    assert liq_view(side="SHORT", liq="103").verdict().reason == "BTCUSDT SHORT 3.0% from liquidation"
+
+
+def test_stale_verdict_never_reads_as_current():
+    v = liq_view(liq="50").verdict(stale=True)
+    assert v.level is Level.OK and v.badge == "◌ STALE · last OK" and v.style == "state--stale"
+    assert "✓" not in str(v)
+    critical = liq_view().verdict(stale=True)
+    assert critical.badge == "◌ STALE · last CRITICAL" and critical.style == "level--critical"
+
+
+def test_no_unimmr_is_unknown_unless_the_key_cannot_read_it():
+    blind = liq_view(with_pm=False, liq="50").verdict()
+    assert blind.unknown and blind.word == "UNKNOWN" and blind.badge == "? UNKNOWN"
+    assert blind.reason == "uniMMR unknown" and blind.style == "state--stale"
+    # A WARN known without uniMMR is still UNKNOWN overall (uniMMR could be anywhere)...
+    warn = liq_view(with_pm=False, liq="85").verdict()
+    assert warn.unknown and warn.level is Level.WARN
+    assert warn.reason == "uniMMR unknown, BTCUSDT 15.0% from liquidation"
+    # ...but DANGER or worse is known enough to say so.
+    near = liq_view(with_pm=False).verdict()
+    assert not near.unknown and near.level is Level.CRITICAL
+    assert near.reason == "BTCUSDT 2.4% from liquidation, uniMMR unknown"
+    # Refused: the UM margin ratio (1400 / 1000) judges, and the reason says so.
+    refused = liq_view(with_pm=False, liq="50").verdict(refused=True)
+    assert not refused.unknown and refused.level is Level.WARN
+    assert refused.causes == ((FALLBACK, "UM margin ratio 1.40 (uniMMR unavailable to this key)"),)
+
+
+def test_verdict_from_parts_alone():
+    v = verdict(T, unimmr=D("1.1"), status="REDUCE_ONLY", nearest=("ETHUSDT", D("0.3")))
+    assert v == Verdict(Level.DANGER, ((UNIMMR, "uniMMR 1.10"), (STATUS, "status REDUCE_ONLY")))
+    assert v.said(STATUS) == "status REDUCE_ONLY" and v.said(LIQUIDATION) is None
+    assert verdict(T).unknown and verdict(T, fallback=(None, Level.OK)).reason.startswith("UM margin ratio ∞")

@@ -1,15 +1,15 @@
-"""The account panel: uniMMR shown large, coloured by Binance's bands, with the account-wide
-figures of `/papi/v1/account` and the headroom left before liquidation."""
+"""The account panel: uniMMR shown large, coloured by the account's verdict, with its age under it,
+the account-wide figures of `/papi/v1/account` and the headroom left before liquidation."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits
 
 from pmtui import fmt
-from pmtui.health import Level
+from pmtui.health import LIQUIDATION, Level, Verdict
 from pmtui.risk import unimmr_band
 from pmtui.views import AccountView
 from pmtui.widgets.styles import StyledStatic
@@ -18,29 +18,32 @@ LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
 
 
 class AccountFacts(StyledStatic):
-    def render_facts(self, view: AccountView | None, note: str | None) -> Text:
+    def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         muted = self.style("muted")
         if view is None:
             text.append("waiting for the first update…", style=muted)
             return text
+        verdict = verdict or view.verdict()
         pm = view.pm
         if pm is None:
             # Only the UM account is known: say why uniMMR is missing, show what we have.
             t = view.totals
-            text.append("uniMMR ", style="bold")
+            text.append(f" {verdict.badge} ", style=self.style(verdict.style))
+            text.append(" uniMMR ", style="bold")
             text.append(note or "waiting for /papi/v1/account…", style=muted)
             text.append("\nUM margin bal. ")
             text.append(fmt.money(t.margin_balance), style="bold")
             text.append("  ratio ")
-            text.append(fmt.ratio(t.ratio), style=self.level_style(view.level))
+            text.append(fmt.ratio(t.ratio), style=self.style(verdict.style))
             text.append("\nMaint. ")
             text.append(fmt.money(t.maint_margin), style="bold")
             text.append("  uPnL ")
             text.append(fmt.money(t.unrealized, sign=True), style=self.pnl_style(t.unrealized))
+            self._liquidation(text, verdict)
             return text
-        level = view.level
-        text.append(f" {level.badge} ", style=self.level_style(level))
+        level = verdict.level
+        text.append(f" {verdict.badge} ", style=self.style(verdict.style))
         text.append(f" {unimmr_band(pm.uniMMR)} · ")
         if pm.accountStatus is None:  # not given: uniMMR's band above still judges the account
             text.append("status —", style=muted)
@@ -69,26 +72,58 @@ class AccountFacts(StyledStatic):
         text.append(fmt.money(pm.accountInitialMargin))
         if note:
             text.append(f"  ({note})", style=muted)
+        self._liquidation(text, verdict)
         return text
+
+    def _liquidation(self, text: Text, verdict: Verdict) -> None:
+        """A position near its liquidation price sets the level: name it where uniMMR is."""
+        near = verdict.said(LIQUIDATION)
+        if near is not None:
+            text.append("\n")
+            text.append(near, style=self.style(verdict.style))
 
 
 class AccountPanel(Horizontal):
-    """Left: uniMMR in large digits. Right: the account's figures."""
+    """Left: uniMMR in large digits with its age under them. Right: the account's figures."""
 
     def compose(self) -> ComposeResult:
-        yield Digits("-.--", id="unimmr")
+        with Vertical(id="unimmr-box"):
+            yield Digits("-.--", id="unimmr")
+            yield StyledStatic(id="unimmr-age")
         yield AccountFacts(id="account-facts")
 
-    def show(self, view: AccountView | None, note: str | None = None) -> None:
+    def show(self, view: AccountView | None, note: str | None = None, verdict: Verdict | None = None,
+             age: str = "", fallback: bool = False) -> None:
+        """`verdict`: the app's (stale or not); `age`: how old the ratio in the digits is;
+        `fallback`: the key may not read uniMMR, so the digits show the UM margin ratio."""
+        if view is not None and verdict is None:
+            verdict = view.verdict(refused=fallback)
+        fallback = fallback and view is not None and view.pm is None
         digits = self.query_one(Digits)
-        unimmr = view.unimmr if view is not None else None
-        if unimmr is None:
+        if view is None or (view.pm is None and not fallback):
             shown = "-.--"
-        else:  # an account with almost no margin in use has a huge ratio: cap what is drawn
-            shown = f"{unimmr:.2f}" if unimmr < 1000 else "999+"
+        else:
+            ratio = view.totals.ratio if fallback else view.pm.uniMMR
+            # No maintenance margin (None), or almost none in use: a huge ratio, capped as drawn.
+            shown = "999+" if ratio is None or ratio >= 1000 else f"{ratio:.2f}"
         if digits.value != shown:
             digits.update(shown)
-        level = f"-{view.level.label}" if view is not None and unimmr is not None else None
-        digits.update_classes({cls: cls == level for cls in LEVEL_CLASSES})  # restyles only on a change
+        level = f"-{verdict.level.label}" if verdict is not None and not verdict.unknown else None
+        classes = {cls: cls == level for cls in LEVEL_CLASSES}
+        classes["-stale"] = verdict is not None and verdict.stale
+        digits.update_classes(classes)  # restyles only on a change
+        caption = self.query_one("#unimmr-age", StyledStatic)
+        caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
         facts = self.query_one(AccountFacts)
-        facts.show_text(facts.render_facts(view, note))
+        facts.show_text(facts.render_facts(view, note, verdict))
+
+    @staticmethod
+    def _caption(widget: StyledStatic, verdict: Verdict | None, name: str, age: str) -> Text:
+        """Under the digits: what they are and how old, or that they are not current."""
+        if verdict is None:
+            return Text("")
+        if verdict.stale:
+            return Text(f" ◌ STALE {age} " if age else " ◌ STALE ", style=widget.style("state--stale"))
+        if verdict.unknown:
+            return Text(" ? UNKNOWN ", style=widget.style("state--stale"))
+        return Text(f"{name} {age} ago" if age else name)  # not muted: it must read on any theme

@@ -1,5 +1,6 @@
-"""The header line: whose account this is, its worst level, and the clock. The money is in the
-account panel below it."""
+"""The header line: whose account this is, its verdict and why, and the clock. The money is in the
+account panel below it. On a terminal too small for the dashboard, `CompactView` stands in for
+all of it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from rich.text import Text
 
 from pmtui import fmt
+from pmtui.health import UNIMMR, Verdict
 from pmtui.views import AccountView
 from pmtui.widgets.styles import StyledStatic
 
@@ -17,33 +19,63 @@ class SummaryBar(StyledStatic):
         super().__init__(**kwargs)
         self.title = title
         self.view: AccountView | None = None
+        self.verdict: Verdict | None = None
 
     def on_mount(self) -> None:
         self.show(None)
 
-    def show(self, view: AccountView | None, stale: bool = False) -> None:
+    def show(self, view: AccountView | None, verdict: Verdict | None = None) -> None:
+        """`verdict`: the app's (it knows whether the data is stale); default: the view's own."""
         self.view = view
-        self.show_text(self.render_text(stale))
+        self.verdict = verdict if verdict is not None or view is None else view.verdict()
+        self.show_text(self.render_text())
 
-    def render_text(self, stale: bool = False) -> Text:
+    def render_text(self) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {self.title} ", style="bold reverse")
-        view = self.view
-        if view is None:
+        view, verdict = self.view, self.verdict
+        if view is None or verdict is None:
             line.append("  waiting for the first update…", style=self.style("muted"))
         else:
             line.append("  ")
-            line.append(f" {view.level.badge} ", style=self.level_style(view.level))
-            if view.unimmr is not None:
+            line.append(f" {verdict.badge} ", style=self.style(verdict.style))
+            line.append(f" {verdict.reason}")
+            if view.unimmr is not None and verdict.said(UNIMMR) is None:
                 line.append("  uniMMR ")
                 line.append(fmt.ratio(view.unimmr), style="bold")
-            else:
-                line.append("  UM ratio ")
-                line.append(fmt.ratio(view.totals.ratio), style="bold")
             line.append("  uPnL ")
             line.append(fmt.money(view.totals.unrealized, sign=True), style=self.pnl_style(view.totals.unrealized))
             line.append(f"  open {len(view.open_positions)}")
-        if stale:
-            line.append("  STALE ", style=self.style("state--stale"))
         line.append(f"  {fmt.clock_time(time.time())}", style=self.style("muted"))
         return line
+
+
+class CompactView(StyledStatic):
+    """What must stay readable down to 20x10: the account's verdict and why, uniMMR and its age,
+    and whether the data is live, with the reason if it is not."""
+
+    def show(self, title: str, view: AccountView | None, verdict: Verdict | None, unimmr_age: str,
+             state: tuple[str, str], data_age: str, problem: str | None) -> None:
+        """`state`: the status bar's word and style (LIVE, STALE, ERROR…); `data_age`: how old the
+        UM account is; `problem`: why the data is not current, in a sentence."""
+        text = Text(overflow="fold")
+        text.append(f" {title} ", style="bold reverse")
+        if view is None or verdict is None:
+            text.append("\nwaiting for the first update…", style=self.style("muted"))
+        else:
+            text.append("\n")
+            text.append(f" {verdict.badge} ", style=self.style(verdict.style))
+            if verdict.reason != verdict.said(UNIMMR):  # the uniMMR line below says that one
+                text.append(f"\n{verdict.reason}")
+            text.append("\nuniMMR ")
+            text.append(fmt.ratio(view.unimmr) if view.unimmr is not None else "—", style="bold")
+            if view.unimmr is not None and unimmr_age:
+                text.append(f" · {unimmr_age}")
+        word, style = state
+        text.append("\n")
+        text.append(f" {word} ", style=self.style(style))
+        if data_age:
+            text.append(f" {data_age} ago")
+        if problem:
+            text.append(f"\n{problem}")
+        self.show_text(text)
