@@ -789,22 +789,6 @@ async def test_status_bar_shows_a_large_clock_offset(make_app, papi_server):
         assert f"clock {app.client.time_offset_ms / 1000:+.1f}s" in bar, bar
 
 
-async def test_exits_when_the_terminal_hangs_up(make_app):
-    import asyncio
-    import os
-    import signal
-
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(pilot)
-        handlers = getattr(asyncio.get_running_loop(), "_signal_handlers", {})
-        if signal.SIGHUP not in handlers:
-            pytest.skip("no SIGHUP handler on this loop (not the main thread?)")
-        os.kill(os.getpid(), signal.SIGHUP)  # what a dropped SSH session sends
-        await wait_until(pilot, lambda: not app.is_running, timeout=3, what="the app to exit")
-        assert app.return_code == 0
-
-
 async def test_a_tick_or_fetch_ending_during_shutdown_does_not_crash(make_app):
     """The 1 s tick and a fetch finishing can fire while quitting tears the widgets down; that
     once printed a traceback on exit (NoMatches '#positions')."""
