@@ -34,14 +34,15 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 class Pty:
     """pmtui --demo as the session leader of a fresh pty, which is its controlling terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, controlling: bool = True) -> None:
         self.master, slave = os.openpty()
         set_size(slave, 24, 80)
         env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(ROOT), COLUMNS="80", LINES="24")
         env.pop("TEXTUAL_DRIVER", None)
 
         def controlling_tty() -> None:  # runs in the child, after setsid
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            if controlling:
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pmtui", "--demo"], stdin=slave, stdout=slave, stderr=slave,
@@ -118,6 +119,18 @@ def test_hangup_closing_the_terminal_exits_at_once(tty):
     tty.close_master()
     code, took = timed_exit(tty)
     assert code == 128 + signal.SIGHUP and took < EXIT_WITHIN + 1, (code, took)
+
+
+def test_a_dead_terminal_without_a_hangup_signal_exits_too():
+    """Not its controlling terminal (no SIGHUP comes): the failing writes (EIO) alone end it."""
+    term = Pty(controlling=False)
+    try:
+        term.wait_drawn()
+        term.close_master()
+        code, took = timed_exit(term)  # the 1 s clock tick writes, and fails, soon
+        assert code == 128 + signal.SIGHUP and took < EXIT_WITHIN + 1.5, (code, took)
+    finally:
+        term.cleanup()
 
 
 def test_sighup_exits_129(tty):
