@@ -50,6 +50,7 @@ class Pty:
         )
         os.close(slave)
         self.out = bytearray()
+        self.reading_paused = False  # True: leave the output unread, so the pty fills up
 
     def read_until(self, needle: bytes, timeout: float = 20.0, start: int = 0) -> bool:
         deadline = time.monotonic() + timeout
@@ -85,8 +86,6 @@ class Pty:
             else:
                 time.sleep(0.02)
         return self.proc.poll()
-
-    reading_paused = False
 
     def close_master(self) -> None:
         os.close(self.master)
