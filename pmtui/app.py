@@ -8,9 +8,7 @@ finished, so requests never overlap and a slow exchange slows the dashboard down
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import time
 from typing import Iterable
 
@@ -128,21 +126,11 @@ class PmtuiApp(App[int]):
         self.query_one(PositionsTable).focus()
         self._title_positions()
         self.set_interval(1.0, self._tick)
-        self._watch_terminal()
         self._start_poll()
 
     async def on_unmount(self) -> None:
         await self.notifier.drain(timeout=2)
         await self.client.aclose()
-
-    def _watch_terminal(self) -> None:
-        """A dropped SSH session hangs the terminal up: exit instead of spinning on a dead tty."""
-        try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.exit)
-        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
-            pass  # not on Unix, or not the main thread (tests)
 
     # --- polling ----------------------------------------------------------------------------
 

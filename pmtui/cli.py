@@ -218,10 +218,12 @@ def _dashboard(settings, args) -> int:
         from pmtui.history import History
 
         history = History(args.history_file)
+    from pmtui.terminal import TerminalGuard
+
     app = PmtuiApp(settings=settings, client=make_client(settings, args), title=title, history=history,
                    profile="demo" if args.demo else settings.profile)
-    app.run()
-    return app.return_code or 0
+    # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
+    return TerminalGuard(app).run()
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

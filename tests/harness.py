@@ -165,6 +165,26 @@ async def refresh(pilot: Pilot, key: str | None = "r") -> None:
     await settled(pilot, before + 1)
 
 
+def timed_clock_syncs(client: PapiClient) -> list[float]:
+    """Record the round trip (seconds, outer bound) of each clock sync the client makes.
+
+    The client's offset is the midpoint estimate, off by at most half its trip: tests derive
+    their tolerance from this measured latency instead of guessing one.
+    """
+    trips: list[float] = []
+    sync_time = client.sync_time
+
+    async def timed(*args, **kwargs) -> int:
+        started = time.time()
+        try:
+            return await sync_time(*args, **kwargs)
+        finally:
+            trips.append(time.time() - started)
+
+    client.sync_time = timed  # type: ignore[method-assign]
+    return trips
+
+
 # --- what is on screen -----------------------------------------------------------------------
 
 
