@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
 from pmtui.alerts import CLEARED, Alerts, AlertState, Notifier
+from pmtui.budget import REFRESH_WEIGHT
 from pmtui.client import PapiClient
 from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.errors import AuthError
@@ -30,7 +31,7 @@ from pmtui.history import History, SessionSeries, sample_from_view
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
-from pmtui.snapshot import refused, weight_per_minute
+from pmtui.snapshot import refused
 from pmtui.views import AccountView, PositionRow, build_view
 from pmtui.widgets.account import AccountFacts, AccountPanel
 from pmtui.widgets.assets import AssetsTable
@@ -44,6 +45,8 @@ from pmtui.widgets.whatif import WhatIfScreen
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two refreshes that `r` may start (the weight budget caps the rest anyway).
+REFRESH_DEBOUNCE = 1.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 # (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
@@ -90,6 +93,9 @@ class PmtuiApp(App[int]):
             min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
         )
         self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
+        self._account_tried: float | None = None  # monotonic time of the last account request
+        self._last_manual = -REFRESH_DEBOUNCE  # monotonic time `r` last started a refresh
+        self._manual_timer: Timer | None = None
         self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
         self._risk_note: str | None = None  # why positionRisk is missing, if the key may not read it
         self.alerts = Alerts.from_settings(settings)
@@ -148,6 +154,7 @@ class PmtuiApp(App[int]):
         try:
             ok = await self.poller.poll()
             if ok and (self._account_due() or self._band_moving()):
+                self._account_tried = time.monotonic()
                 if await self.account_poller.poll():
                     self._account_basis = totals(self.poller.data[0])
                 delay = self.account_poller.delay()
@@ -169,7 +176,12 @@ class PmtuiApp(App[int]):
             return account, None
 
     def _account_due(self) -> bool:
-        return self._account_next is not None and time.monotonic() >= self._account_next
+        """Its cadence is due (or `r` asked), and never sooner than MIN_ACCOUNT_INTERVAL after the
+        last request: a held `r` must not send the 20-weight endpoint on every refresh."""
+        now = time.monotonic()
+        if self._account_tried is not None and now - self._account_tried < MIN_ACCOUNT_INTERVAL:
+            return False
+        return self._account_next is not None and now >= self._account_next
 
     def _band_moving(self) -> bool:
         """Whether the UM account moved enough since the last uniMMR to change its band: then the
@@ -358,11 +370,7 @@ class PmtuiApp(App[int]):
             latency_ms=self.client.latency_ms,
             used_weight=self.client.used_weight,
             offset_ms=self.client.time_offset_ms,
-            weight_per_minute=weight_per_minute(
-                p.interval,
-                None if self._account_next is None else self.account_poller.interval,
-                None if self._risk_note is not None else p.interval,
-            ),
+            budget_wait=self.client.budget.wait_for(REFRESH_WEIGHT),
         )
 
     def _render_status(self) -> None:
@@ -390,6 +398,18 @@ class PmtuiApp(App[int]):
     # --- actions ----------------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
+        """`r`: refresh now, at most once per REFRESH_DEBOUNCE; a press inside that window (a held
+        key, a key-repeat burst) is not lost but coalesced into one refresh at the window's end."""
+        wait = self._last_manual + REFRESH_DEBOUNCE - time.monotonic()
+        if wait > 0:
+            if self._manual_timer is None:
+                self._manual_timer = self.set_timer(wait, self._manual_refresh)
+            return
+        self._manual_refresh()
+
+    def _manual_refresh(self) -> None:
+        self._manual_timer = None
+        self._last_manual = time.monotonic()
         self.poller.reset_stop()
         self.account_poller.reset_stop()
         self._account_next = 0.0  # a person asked: fetch everything, and retry refused endpoints

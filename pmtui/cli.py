@@ -103,6 +103,7 @@ def load(args: argparse.Namespace):
 
 
 def make_client(settings, args: argparse.Namespace):
+    from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
     from pmtui.signing import make_signer
@@ -135,6 +136,7 @@ def make_client(settings, args: argparse.Namespace):
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
+        budget=WeightBudget(settings.weight_share),
     )
 
 

@@ -27,6 +27,7 @@ import httpx
 from pydantic import SecretStr
 
 from pmtui import __version__
+from pmtui.budget import WeightBudget, weight_of
 from pmtui.config import is_loopback
 from pmtui.errors import (
     ApiError,
@@ -149,6 +150,7 @@ class PapiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        budget: WeightBudget | None = None,
     ) -> None:
         if not 0 < recv_window <= MAX_RECV_WINDOW:
             raise ConfigError(f"recv_window must be between 1 and {MAX_RECV_WINDOW} ms.")
@@ -162,6 +164,8 @@ class PapiClient:
         self.timeout = timeout
         self._clock = clock
         self._monotonic = monotonic
+        #: pmtui's own weight budget; shared when several clients watch accounts from one IP.
+        self.budget = budget if budget is not None else WeightBudget()
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
@@ -205,7 +209,8 @@ class PapiClient:
         return parse_position_risk(await self.signed_get("/papi/v1/um/positionRisk"))
 
     async def ping(self) -> None:
-        await self._send(self.base_url, "/papi/v1/ping", "")
+        await self.budget.acquire(weight_of("/papi/v1/ping"))
+        await self._send(self.base_url, "/papi/v1/ping", "", paid=True)
 
     def blocked_for(self) -> float:
         """Seconds left of a ban or Retry-After wait (0 when requests may go out)."""
@@ -243,12 +248,16 @@ class PapiClient:
     async def signed_get(self, path: str) -> Any:
         if self._signer is None or not self._api_key:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
+        # Wait for the budget before the deadline starts and before signing: a wait must not age
+        # the timestamp past recvWindow, nor count as the exchange being slow.
+        await self.budget.acquire(weight_of(path))
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:
             await self._sync_clock(deadline)
         try:
-            return await self._send(self.base_url, path, self._signed_query(), signed=True, deadline=deadline)
+            return await self._send(self.base_url, path, self._signed_query(), signed=True,
+                                    deadline=deadline, paid=True)
         except ClockSkew:
             # Clocks drift and jump (suspend, NTP): measure again and retry exactly once.
             await self._sync_clock(deadline)
@@ -281,12 +290,14 @@ class PapiClient:
         return f"{query}&signature={self._signer.sign(query)}"
 
     async def _send(self, base: str, path: str, query: str, *, signed: bool = False,
-                    deadline: float | None = None) -> Any:
+                    deadline: float | None = None, paid: bool = False) -> Any:
         if path not in READ_ONLY_PATHS:
             raise ValueError(f"{path} is not a read-only endpoint pmtui knows")
         if (wait := self.blocked_for()) > 0 and self._block_error is not None:
             err = self._block_error
             raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
+        if not paid:  # a clock sync or the one retry inside a call: counted, not waited for
+            self.budget.charge(weight_of(path))
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
         headers = {"X-MBX-APIKEY": self._api_key} if signed else {}
         loop = asyncio.get_running_loop()
@@ -311,6 +322,7 @@ class PapiClient:
         weight = response.headers.get("X-MBX-USED-WEIGHT-1M")
         if weight and weight.isdigit() and len(weight) < 10:
             self.used_weight = int(weight)
+            self.budget.observe(self.used_weight, self._clock() * 1000 + (self.time_offset_ms or 0))
         log.debug("GET %s -> %s in %.0f ms, weight %s", path, response.status_code, self.latency_ms,
                   clean(weight or "", 20) or None)
         status = response.status_code

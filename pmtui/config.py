@@ -377,8 +377,10 @@ class Settings(BaseModel):
     account_interval: float = 10.0
     #: recvWindow in milliseconds.
     recv_window: int = 5000
-    #: Read timeout in seconds; the connect timeout is min(5, timeout).
+    #: Deadline in seconds for each whole request (connect + answer); connect alone min(5, timeout).
     timeout: float = 10.0
+    #: Share of Binance's 6000/min request-weight limit (per IP) pmtui may use itself.
+    weight_share: float = 0.5
     thresholds: Thresholds = Field(default_factory=Thresholds)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     #: The config file actually read, if any.
@@ -394,7 +396,8 @@ class Settings(BaseModel):
     def _time_base_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_url(value, "time_base_url")
 
-    @field_validator("interval", "account_interval", "timeout", "recv_window", mode="before")
+    @field_validator("interval", "account_interval", "timeout", "recv_window", "weight_share",
+                     mode="before")
     @classmethod
     def _no_bool(cls, value: Any, info: Any) -> Any:
         if isinstance(value, bool):
@@ -421,6 +424,17 @@ class Settings(BaseModel):
                 f"{name}{{where}} is {value:g} seconds but the maximum is {MAX_INTERVAL:g}"
                 " (one hour).",
                 name,
+            )
+        return value
+
+    @field_validator("weight_share")
+    @classmethod
+    def _weight_share(cls, value: float) -> float:
+        if not math.isfinite(value) or not 0.05 <= value <= 1:
+            raise SettingProblem(
+                f"weight_share{{where}} must be between 0.05 and 1 (a share of Binance's 6000 per"
+                f" minute; got {value:g}); the default is 0.5.",
+                "weight_share",
             )
         return value
 
@@ -518,6 +532,7 @@ _FILE_KEYS: dict[str, str] = {
     "account_interval": "seconds",
     "timeout": "seconds",
     "recv_window": "millis",
+    "weight_share": "fraction",
 }
 _THRESHOLD_KEYS = tuple(Thresholds.model_fields)
 #: Keys of the [alerts] table, with the kind of value each expects.
@@ -562,6 +577,7 @@ _EXPECTED = {
     "url": "a URL in quotes",
     "seconds": "a number of seconds",
     "millis": "a whole number of milliseconds",
+    "fraction": "a number such as 0.5",
     "decimal": "a number such as 1.5",
     "bool": "true or false",
     "rule_decimal": "a number, or false to turn the rule off",
@@ -704,7 +720,7 @@ def _check_value(key: str, value: Any, kind: str, source: _Source) -> Any:
         ok = isinstance(value, str)
     elif kind == "millis":
         ok = isinstance(value, int) and not isinstance(value, bool)
-    else:  # seconds, decimal
+    else:  # seconds, fraction, decimal
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if kind == "decimal" and isinstance(value, str):
             try:

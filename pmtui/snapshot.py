@@ -20,10 +20,6 @@ from pmtui.errors import AuthError, PmtuiError
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.views import AccountView, build_view
 
-#: Request weights (papi-notes): the UM account 5, the account 20, positionRisk 5.
-WEIGHTS = {"/papi/v2/um/account": 5, "/papi/v1/account": 20, "/papi/v1/um/positionRisk": 5}
-
-
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     account: UmAccount
@@ -59,16 +55,3 @@ async def fetch_snapshot(client, *, account: bool = True, position_risk: bool = 
         except AuthError as err:
             unavailable["positionRisk"] = refused("/papi/v1/um/positionRisk", err)
     return Snapshot(um, pm, risks, unavailable)
-
-
-def weight_per_minute(interval: float, account_interval: float | None = None,
-                      risk_interval: float | None = None) -> float:
-    """Request weight per minute of polling the UM account every `interval` s, /papi/v1/account
-    every `account_interval` s and positionRisk every `risk_interval` s (None: not polled).
-    Binance allows 6000 per minute per IP."""
-    total = WEIGHTS["/papi/v2/um/account"] * 60 / interval
-    if account_interval:
-        total += WEIGHTS["/papi/v1/account"] * 60 / account_interval
-    if risk_interval:
-        total += WEIGHTS["/papi/v1/um/positionRisk"] * 60 / risk_interval
-    return total

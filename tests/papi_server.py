@@ -228,6 +228,7 @@ class PapiServer:
         self.clock_offset_ms = clock_offset_ms
         self.requests: list[Recorded] = []
         self.revoked = False
+        self.external_weight = 0  # weight other programs on this IP used (added to the header)
         self._faults: list[Fault] = []
         self._mode: Fault | None = None
         self._bodies: dict[str, bytes] = {}
@@ -381,7 +382,8 @@ class PapiServer:
         reply = self._answer(fault, body_for, signed, query, headers)
         if fault is not None and fault.kind == "slow":
             reply.delay = float(fault.opts.get("delay", 2.0))
-        reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self._add_weight(weight))
+        # external_weight: what other programs on the same IP used this minute.
+        reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self._add_weight(weight) + self.external_weight)
         return reply
 
     def _answer(self, fault: Fault | None, body_for: Any, signed: bool, query: str, headers: dict[str, str]) -> Reply:

@@ -114,6 +114,7 @@ async def test_unimmr_age_is_on_screen_and_a_failing_account_fetch_makes_it_stal
         await refresh(pilot)
         assert app.poller.error is None and app.account_poller.error is not None
         assert "◌ STALE · last OK" in header(app) and caption(app) == "◌ STALE 7s"
+        frozen_clock.advance(5)  # the account keeps MIN_ACCOUNT_INTERVAL spacing, even on `r`
         await refresh(pilot)  # it passes again
         assert "✓ OK" in header(app) and caption(app) == "uniMMR 0s ago"
 
@@ -189,11 +190,12 @@ class Recorder:
         pass
 
 
-async def test_escalation_after_a_recovery_gets_a_toast_a_bell_and_the_command(make_app, monkeypatch):
+async def test_escalation_after_a_recovery_gets_a_toast_a_bell_and_the_command(make_app, monkeypatch,
+                                                                                frozen_clock):
     """Margin call at 1.30, recovery to 3.0, REDUCE_ONLY at 1.08 within five minutes: the third
     used to be swallowed by the cooldown (no toast, no bell, no command)."""
     exchange = Canned(pm=(200, pm_body("1.30000000")))
-    app = make_app(transport=exchange)
+    app = make_app(transport=exchange, clock=frozen_clock)
     app.alerts = Alerts(rules_from(AlertSettings(liq_distance_below=False, stale_for=False)), cooldown=300)
     app.notifier = recorder = Recorder()
     toasts, bells = [], []
@@ -203,10 +205,12 @@ async def test_escalation_after_a_recovery_gets_a_toast_a_bell_and_the_command(m
         await settled(pilot)
         assert [t for t, _ in toasts] == ["Alert"] and len(bells) == 1
         exchange.routes[PM] = (200, pm_body("3.00000000"))
+        frozen_clock.advance(5)  # MIN_ACCOUNT_INTERVAL: `r` fetches uniMMR again only after it
         await refresh(pilot)
         assert [e.state for e in recorder.events[-2:]] == [CLEARED, CLEARED]  # the hook hears it
         assert len(toasts) == 1  # on_clear is off: people are not told
         exchange.routes[PM] = (200, pm_body("1.08000000"))
+        frozen_clock.advance(5)
         await refresh(pilot)
         assert len(bells) == 2 and toasts[-1][0] == "Alert" and "1.08" in toasts[-1][1]
         last = recorder.events[-2:]

@@ -454,7 +454,7 @@ def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
 
 
 def test_weight_per_minute_of_the_default_cadence():
-    from pmtui.snapshot import weight_per_minute
+    from pmtui.budget import weight_per_minute
 
     # UM account (5) every 2 s, account (20) every 10 s, positionRisk (5) every 2 s: 150 + 120 + 150.
     assert weight_per_minute(2, 10, 2) == 420 and weight_per_minute(2) == 150

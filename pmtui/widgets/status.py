@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from pmtui import fmt
+from pmtui.budget import WEIGHT_LIMIT
 from pmtui.errors import PmtuiError
 from pmtui.widgets.styles import StyledStatic
 
 # Show the clock offset once it is large enough to matter to a person.
 OFFSET_SHOWN_MS = 1000
-WEIGHT_LIMIT = 6000
 
 @dataclass(frozen=True)
 class StatusInfo:
@@ -30,7 +30,8 @@ class StatusInfo:
     latency_ms: float | None
     used_weight: int | None
     offset_ms: int | None
-    weight_per_minute: float | None = None  # what our polling cadence costs
+    #: Seconds pmtui's own weight budget still holds the next refresh back (0: none).
+    budget_wait: float = 0.0
 
 
 class StatusBar(StyledStatic):
@@ -67,9 +68,10 @@ class StatusBar(StyledStatic):
         if info.latency_ms is not None:
             text.append(f" · {info.latency_ms:.0f} ms")
         if info.used_weight is not None:
+            # The IP's weight this minute as the exchange counts it (other programs included).
             text.append(f" · weight {info.used_weight}/{WEIGHT_LIMIT}")
-            if info.weight_per_minute:
-                text.append(f" (≈{info.weight_per_minute:.0f}/min)")
+        if info.budget_wait >= 0.5:
+            text.append(f" · weight budget: waiting {info.budget_wait:.0f}s", style=self.style("level--warn"))
         if info.offset_ms is not None and abs(info.offset_ms) >= OFFSET_SHOWN_MS:
             text.append(f" · clock {info.offset_ms / 1000:+.1f}s", style=self.style("level--warn"))
         if info.error is not None:
