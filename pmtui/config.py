@@ -47,6 +47,7 @@ from pydantic import (
 )
 
 from pmtui.errors import ConfigError
+from pmtui.text import clean
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -461,7 +462,10 @@ class Settings(BaseModel):
     @field_validator("profile")
     @classmethod
     def _profile(cls, value: str) -> str:
-        if not value.strip():
+        # Shown in the title and recorded in history: a name from a file or the environment is
+        # data, cleaned like any other external text.
+        value = clean(value)
+        if not value:
             raise SettingProblem("The profile name{where} is empty.", "profile")
         return value
 

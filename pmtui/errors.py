@@ -6,6 +6,8 @@ resync the clock, or stop and ask the user to fix their key.
 
 from __future__ import annotations
 
+from pmtui.text import clean
+
 
 class PmtuiError(Exception):
     """Base of every error pmtui expects. `str(err)` is the sentence shown to a person."""
@@ -23,6 +25,10 @@ class PmtuiError(Exception):
         code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
+        # Messages quote the exchange (`msg`, schema values), files and commands: cleaned here,
+        # once, so no error anywhere can carry a terminal control sequence to a person. The cap
+        # leaves room for a sentence naming two long paths, not for a hostile web page.
+        message = clean(message, 1000)
         super().__init__(message)
         self.message = message
         self.status = status
