@@ -31,6 +31,7 @@ import platformdirs
 
 from pmtui import fmt
 from pmtui.errors import PmtuiError
+from pmtui.logs import make_private_dir
 from pmtui.text import clean
 from pmtui.views import AccountView
 
@@ -124,7 +125,7 @@ class History:
     def _connect(self, create: bool) -> sqlite3.Connection:
         if create:
             try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                make_private_dir(self.path.parent)
                 if not self.path.exists():
                     # Private from the first byte: equity figures are nobody else's business.
                     os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
