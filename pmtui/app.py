@@ -295,9 +295,9 @@ class PmtuiApp(App[int]):
         subtitle = f"sort: {table.sort_description}"
         # Each assignment repaints the whole table, even with the same text: only on a change.
         # Content, not a str: a str title is parsed as markup, and "[/]" in the filter raised.
-        shown = Content(title)
-        if table.border_title != shown.markup:
-            table.border_title = shown
+        content = Content(title)
+        if table.border_title != content.markup:
+            table.border_title = content
         if table.border_subtitle != subtitle:
             table.border_subtitle = subtitle
 

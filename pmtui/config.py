@@ -468,21 +468,15 @@ class Settings(BaseModel):
         passphrase = name == "private_key_passphrase"
         # A passphrase may begin or end with a space on purpose; a Binance key or secret never.
         text = raw.strip(_SECRET_JUNK if passphrase else _SECRET_JUNK + string.whitespace)
-        if not text:
+        if not text.strip():
             raise SettingProblem(f"{name}{{where}} is empty.", name)
         for i, ch in enumerate(text):
-            if not ch.isprintable() and not (passphrase and ch == " "):
-                what = "a space" if ch.isspace() and not passphrase else "an invisible or control character"
+            if ch.isspace() and not (passphrase and ch == " ") or not ch.isprintable():
+                what = "a space" if ch.isspace() else "an invisible or control character"
+                which = "a passphrase pmtui accepts" if passphrase else "a Binance API key or secret"
                 raise SettingProblem(
-                    f"{name}{{where}} has {what} at position {i + 1} of {len(text)}, which no"
-                    f" {'passphrase' if passphrase else 'Binance API key or secret'} has; copy it"
-                    " again.",
-                    name,
-                )
-            if ch == " " and not passphrase:
-                raise SettingProblem(
-                    f"{name}{{where}} has a space at position {i + 1} of {len(text)}, which no"
-                    " Binance API key or secret has; copy it again.",
+                    f"{name}{{where}} has {what} at position {i + 1} of {len(text)}, which"
+                    f" {which} never has; copy it again.",
                     name,
                 )
         return value if text == raw else SecretStr(text)
@@ -683,7 +677,7 @@ def read_small_file(path: Path, what: str) -> bytes:
         if stat.S_ISDIR(mode):
             raise ConfigError(f"{what.capitalize()} {path} is a folder, not a file.")
         if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
             raise ConfigError(f"{what.capitalize()} {path} is {kind}, not a regular file; pmtui"
                               " reads only regular files.")
         chunks, size = [], 0

@@ -27,7 +27,8 @@ def _base64_runs(data: bytes) -> set[str]:
         bits = 8 * shift
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             encoded = encode(b"\0" * shift + data).decode()
-            run = encoded[-(-bits // 6): 8 * (shift + len(data)) // 6]
+            # Characters wholly made of `data`'s bits: after the prefix's, before the padding.
+            run = encoded[(bits + 5) // 6: 8 * (shift + len(data)) // 6]
             if len(run) >= 8:
                 runs.add(run)
     # Alone, the whole encoding, with and without its padding.

@@ -875,8 +875,8 @@ def test_secret_with_junk_inside_is_refused_without_echo(cfg, inner, what):
     bad = SECRET[:10] + inner + SECRET[10:]
     path = cfg(f"api_secret = {toml_str(bad)}\n")
     assert load_error(config_path=path) == (
-        f"api_secret in {path} has {what} at position 11 of {len(bad)}, which no Binance API key"
-        " or secret has; copy it again."
+        f"api_secret in {path} has {what} at position 11 of {len(bad)}, which a Binance API key"
+        " or secret never has; copy it again."
     )
 
 
