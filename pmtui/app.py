@@ -13,6 +13,7 @@ import time
 from typing import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
+from textual.content import Content
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
@@ -32,6 +33,7 @@ from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
 from pmtui.snapshot import refused
+from pmtui.text import clean
 from pmtui.views import AccountView, PositionRow, build_view
 from pmtui.widgets.account import AccountFacts, AccountPanel
 from pmtui.widgets.assets import AssetsTable
@@ -231,7 +233,8 @@ class PmtuiApp(App[int]):
             self._arm()
         elif event.worker.name == "record" and self.history is not None:
             self.history = None  # one message, not one per refresh
-            self.notify(f"{event.worker.error} Recording stopped.", title="History", severity="warning")
+            self.notify(f"{event.worker.error} Recording stopped.", title="History", severity="warning",
+                        markup=False)
 
     def _record(self, view: AccountView) -> None:
         sample = sample_from_view(view, self.profile)
@@ -257,11 +260,11 @@ class PmtuiApp(App[int]):
             # One toast per refresh, however many rules started to hold: the log has them all.
             worst = max(fired, key=lambda e: e.level)
             more = f" (+{len(fired) - 1} more: h shows the log)" if len(fired) > 1 else ""
-            self.notify(worst.message + more, title="Alert", timeout=8,
+            self.notify(worst.message + more, title="Alert", timeout=8, markup=False,
                         severity="error" if worst.level >= Level.DANGER else "warning")
             self.bell()  # the terminal bell: it reaches a person over SSH
         elif shown:
-            self.notify(shown[0].message, title="Alert cleared", timeout=4)
+            self.notify(shown[0].message, title="Alert cleared", timeout=4, markup=False)
 
     def _after_poll(self, ok: bool) -> None:
         try:
@@ -277,12 +280,12 @@ class PmtuiApp(App[int]):
                                    pm=self.account_poller.data)
             self._record(self.view)
             if self._last_error_kind is not None:
-                self.notify("Live data again.", title="Recovered", timeout=3)
+                self.notify("Live data again.", title="Recovered", timeout=3, markup=False)
             self._last_error_kind = None
         elif p.error is not None and p.error.kind != self._last_error_kind:
             self._last_error_kind = p.error.kind
             self.notify(p.error.message, title="Refresh failed" if not p.stopped else "Action needed",
-                        severity="error" if p.stopped else "warning", timeout=6)
+                        severity="error" if p.stopped else "warning", timeout=6, markup=False)
         self._render_view()
         self._check_alerts()
         self._arm()
@@ -347,11 +350,13 @@ class PmtuiApp(App[int]):
         title = f"Positions {shown}" if shown == total else f"Positions {shown} of {total}"
         title += " (all rows)" if self.show_all else " (open)"
         if self.filter_text.strip():
-            title += f" · filter: {self.filter_text.strip()}"
+            title += f" · filter: {clean(self.filter_text)}"
         subtitle = f"sort: {table.sort_description}"
         # Each assignment repaints the whole table, even with the same text: only on a change.
-        if table.border_title != title:
-            table.border_title = title
+        # Content, not a str: a str title is parsed as markup, and "[/]" in the filter raised.
+        content = Content(title)
+        if table.border_title != content.markup:
+            table.border_title = content
         if table.border_subtitle != subtitle:
             table.border_subtitle = subtitle
 
@@ -459,7 +464,7 @@ class PmtuiApp(App[int]):
 
     def action_what_if(self) -> None:
         if self.poller.data is None:
-            self.notify("No account data yet: wait for the first refresh.", severity="warning")
+            self.notify("No account data yet: wait for the first refresh.", severity="warning", markup=False)
             return
         account, _risks = self.poller.data
         self.push_screen(WhatIfScreen(account, self.account_poller.data, self.settings.thresholds))
@@ -469,6 +474,8 @@ class PmtuiApp(App[int]):
             if self.screen is not self.screen_stack[0]:
                 return False  # a modal (help, detail, palette) has these keys to itself
             box = self.query_one("#filter", Input)
+            if action == "filter":
+                return self.focused is not box  # in the box, "/" is a character ("[/]", "a/b")
             if action == "filter_done":
                 return self.focused is box
             if action == "clear_filter":

@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import stat
+import string
 import subprocess
 import tomllib
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ from pydantic import (
 )
 
 from pmtui.errors import ConfigError
+from pmtui.logs import secret_forms
+from pmtui.text import clean
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -467,15 +470,38 @@ class Settings(BaseModel):
 
     @field_validator("api_key", "api_secret", "private_key_passphrase")
     @classmethod
-    def _not_blank(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
-            raise SettingProblem(f"{info.field_name}{{where}} is empty.", info.field_name)
-        return value
+    def _secret(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        """Junk a copy-paste, a Windows editor or a secret command leaves at the ends (a BOM,
+        CR, NUL, zero-width or no-break spaces) is removed; a control character (or, in a key or
+        secret, any space) inside is refused, never shown: HMAC with it would only fail later as
+        a bad signature."""
+        if value is None:
+            return None
+        name = info.field_name
+        raw = value.get_secret_value()
+        passphrase = name == "private_key_passphrase"
+        # A passphrase may begin or end with a space on purpose; a Binance key or secret never.
+        text = raw.strip(_SECRET_JUNK if passphrase else _SECRET_JUNK + string.whitespace)
+        if not text.strip():
+            raise SettingProblem(f"{name}{{where}} is empty.", name)
+        for i, ch in enumerate(text):
+            if ch.isspace() and not (passphrase and ch == " ") or not ch.isprintable():
+                what = "a space" if ch.isspace() else "an invisible or control character"
+                which = "a passphrase pmtui accepts" if passphrase else "a Binance API key or secret"
+                raise SettingProblem(
+                    f"{name}{{where}} has {what} at position {i + 1} of {len(text)}, which"
+                    f" {which} never has; copy it again.",
+                    name,
+                )
+        return value if text == raw else SecretStr(text)
 
     @field_validator("profile")
     @classmethod
     def _profile(cls, value: str) -> str:
-        if not value.strip():
+        # Shown in the title and recorded in history: a name from a file or the environment is
+        # data, cleaned like any other external text.
+        value = clean(value)
+        if not value:
             raise SettingProblem("The profile name{where} is empty.", "profile")
         return value
 
@@ -508,6 +534,10 @@ class Settings(BaseModel):
         """The secrets' plain values, for a log filter that redacts them. Never display these."""
         secrets = (self.api_key, self.api_secret, self.private_key_passphrase)
         return [s.get_secret_value() for s in secrets if s is not None]
+
+
+#: What may surround a secret by accident: BOM, CR/LF, NUL, zero-width and no-break spaces.
+_SECRET_JUNK = "\ufeff\u200b\u200c\u200d\u2060\u00a0\r\n\x00"
 
 
 def default_config_path() -> Path:
@@ -637,17 +667,52 @@ def _chmod_hint(path: Path) -> str:
     return f"chmod 600 {shlex.quote(str(path))}"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+#: Larger than any config or key file: past it, the path names something else (a log, a disk).
+MAX_FILE_BYTES = 1 << 20
+_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+               (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_small_file(path: Path, what: str) -> bytes:
+    """The bytes of a config or key file (`what` names it). Anything but a regular file of at
+    most 1 MB is refused with a sentence: reading a FIFO would wait forever, a device never ends.
+    Opened non-blocking, so a FIFO is seen for what it is before anything is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError:
-        raise ConfigError(f"Config file {path} does not exist.") from None
+        raise ConfigError(f"{what.capitalize()} {path} does not exist.") from None
     except IsADirectoryError:
-        raise ConfigError(f"Config file {path} is a folder, not a file.") from None
+        raise ConfigError(f"{what.capitalize()} {path} is a folder, not a file.") from None
     except PermissionError:
-        raise ConfigError(f"Cannot read config file {path}: permission denied.") from None
+        raise ConfigError(f"Cannot read {what} {path}: permission denied.") from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
+        raise ConfigError(f"Cannot read {what} {path}: {exc.strerror}.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{what.capitalize()} {path} is a folder, not a file.")
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+            raise ConfigError(f"{what.capitalize()} {path} is {kind}, not a regular file; pmtui"
+                              " reads only regular files.")
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {what} {path}: {exc.strerror}.") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{what.capitalize()} {path} is larger than 1 MB, too large to be a"
+                          f" {what}; is it the right file?")
+    return data
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    data = read_small_file(path, "config file")
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -907,7 +972,7 @@ def _check_private_key_file(path: Path, source: _Source) -> None:
         raise ConfigError(f"Cannot read private_key_file {path}{where}: permission denied.")
 
 
-def _run_secret_command(key: str, command: str, source: _Source) -> str:
+def _run_secret_command(key: str, command: str, source: _Source, known: list[str]) -> str:
     label = f"{key}{source.where()}"
     try:
         argv = shlex.split(command)
@@ -935,7 +1000,7 @@ def _run_secret_command(key: str, command: str, source: _Source) -> str:
             status = f"was killed by signal {-result.returncode}"
         else:
             status = f"failed with exit status {result.returncode}"
-        detail = _safe_stderr(result.stderr, output)
+        detail = _safe_stderr(result.stderr, [*output.splitlines(), *known])
         raise ConfigError(f"{label} {status}{': ' + detail if detail else ''}.")
     try:
         text = result.stdout.decode("utf-8").strip()
@@ -948,17 +1013,27 @@ def _run_secret_command(key: str, command: str, source: _Source) -> str:
     return secret
 
 
-def _safe_stderr(stderr: bytes, stdout: str) -> str:
-    """The first line of stderr if it is short and cannot be a leaked secret."""
+# A run of key-like characters: redacted when long, or when it mixes letters and digits.
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_~%.-]{16,}")
+
+
+def _key_like(token: str) -> bool:
+    return len(token) >= 32 or (any(c.isdigit() for c in token) and any(c.isalpha() for c in token))
+
+
+def _safe_stderr(stderr: bytes, secrets: list[str]) -> str:
+    """The first line of stderr, short and redacted: `secrets` (the command's own output, the
+    secrets already known) in every escaped form, then any token that looks like a key, since
+    a failing command may echo a secret pmtui never received (`echo $SECRET >&2; exit 3`)."""
     lines = stderr.decode("utf-8", errors="replace").strip().splitlines()
-    if not lines:
-        return ""
-    line = lines[0].strip().rstrip(".")
-    if len(line) > 100 or not line.isprintable():
-        return ""
-    if any(part and part in line for part in stdout.splitlines() if len(part) >= 4):
-        return ""
-    return line
+    if not lines or len(lines[0]) > 200:
+        return ""  # a page of output is not an error message: say only how it failed
+    line = lines[0]
+    forms = {f for s in secrets if len(s.strip()) >= 4 for f in secret_forms(s.strip())}
+    for form in sorted(forms, key=len, reverse=True):
+        line = line.replace(form, "<redacted>")
+    line = _TOKEN.sub(lambda m: "<redacted>" if _key_like(m.group()) else m.group(), clean(line))
+    return line.rstrip(".")
 
 
 def _build(
@@ -1071,6 +1146,8 @@ def load_settings(
         return settings
     for key in commands:
         command, source = values.pop(key)
-        secret = _run_secret_command(key, command, source)
+        known = [v.get_secret_value() if isinstance(v, SecretStr) else v
+                 for k, (v, _) in values.items() if k in _SECRET_KEYS and isinstance(v, (str, SecretStr))]
+        secret = _run_secret_command(key, command, source, known)
         values[_COMMANDS[key]] = (secret, source)
     return _build(values, thresholds, alerts, profile, path)

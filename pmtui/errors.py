@@ -19,6 +19,8 @@ HTTP 200, 4xx or 5xx.
 
 from __future__ import annotations
 
+from pmtui.text import clean
+
 
 class PmtuiError(Exception):
     """Base of every error pmtui expects. `str(err)` is the sentence shown to a person."""
@@ -36,6 +38,10 @@ class PmtuiError(Exception):
         code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
+        # Messages quote the exchange (`msg`, schema values), files and commands: cleaned here,
+        # once, so no error anywhere can carry a terminal control sequence to a person. The cap
+        # leaves room for a sentence naming two long paths, not for a hostile web page.
+        message = clean(message, 1000)
         super().__init__(message)
         self.message = message
         self.status = status

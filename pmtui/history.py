@@ -31,6 +31,8 @@ import platformdirs
 
 from pmtui import fmt
 from pmtui.errors import PmtuiError
+from pmtui.logs import make_private_dir
+from pmtui.text import clean
 from pmtui.views import AccountView
 
 FILENAME = "history.sqlite3"
@@ -106,7 +108,7 @@ def _decimal(value: str | None) -> Decimal | None:
         return None
     try:
         return Decimal(value)
-    except InvalidOperation:
+    except (InvalidOperation, TypeError, ValueError):  # not a number pmtui wrote (a blob, a float)
         return None
 
 
@@ -123,7 +125,7 @@ class History:
     def _connect(self, create: bool) -> sqlite3.Connection:
         if create:
             try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                make_private_dir(self.path.parent)
                 if not self.path.exists():
                     # Private from the first byte: equity figures are nobody else's business.
                     os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -179,10 +181,16 @@ class History:
             raise HistoryError(f"Cannot read the history file {self.path}: {_reason(exc)}.") from None
         finally:
             conn.close()
-        return [
-            Sample(int(t), str(p), _decimal(u), _decimal(e), _decimal(m), _decimal(x), str(lv))
-            for t, p, u, e, m, x, lv in rows
-        ]
+        # The file is data from outside (another version, another program, a copy from elsewhere):
+        # its text is cleaned before it reaches a terminal or an export.
+        try:
+            return [
+                Sample(int(t), clean(p), _decimal(u), _decimal(e), _decimal(m), _decimal(x), clean(lv))
+                for t, p, u, e, m, x, lv in rows
+            ]
+        except (TypeError, ValueError):
+            raise HistoryError(f"The history file {self.path} has rows pmtui did not write (a time"
+                               " that is not a number).") from None
 
     async def arecord(self, sample: Sample) -> None:
         await asyncio.to_thread(self.record, sample)

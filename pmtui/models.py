@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError
 
 from pmtui.errors import MalformedResponse, SchemaError
+from pmtui.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +77,21 @@ def _to_millis(value: Any) -> int:
     return value
 
 
+#: Ends a name that had control characters (or was cut) when cleaned: "BTC\x1b[2JUSDT" becomes
+#: "BTCUSDT\ufffd", never "BTCUSDT", so it cannot merge into (or replace) the real row, and a
+#: tampered "NORMAL\x07" status does not read as NORMAL.
+CLEANED_MARK = "\ufffd"
+
+
 def _to_text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected text, got {_json_type(value)}")
     if not value.strip():  # "" is Binance's "not given": no symbol, side or asset to key a row by
         raise ValueError("expected text, got an empty string")
-    # Control characters (an escape sequence in a symbol name) would reach the terminal as-is.
-    if not value.isprintable():
-        raise ValueError("expected printable text, got control characters")
-    return value
+    # The one boundary for the exchange's names (symbols, assets, sides, status): stripped of
+    # control sequences rather than refused, so one bad name does not blank the whole account.
+    shown = clean(value)
+    return value if shown == value else shown + CLEANED_MARK
 
 
 def _optional(convert):

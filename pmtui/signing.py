@@ -44,9 +44,17 @@ class _PrivateKeySigner:
         self._key = key
 
     @classmethod
-    def from_pem(cls, data: bytes, passphrase: bytes | None = None) -> "_PrivateKeySigner":
+    def from_pem(cls, data: bytes, passphrase: bytes | None = None, path: Path | None = None) -> "_PrivateKeySigner":
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+        named = f" {path}" if path is not None else ""
+        if _OPENSSH in data:
+            raise ConfigError(_openssh_help(data, path))
+        if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+            raise ConfigError(
+                f"The private key file{named} holds a public key: private_key_file must name the"
+                " private key (the public one is what you register with Binance)."
+            )
         try:
             key = load_pem_private_key(data, password=passphrase)
         except TypeError:
@@ -63,11 +71,10 @@ class _PrivateKeySigner:
 
     @classmethod
     def from_file(cls, path: Path, passphrase: bytes | None = None) -> "_PrivateKeySigner":
-        try:
-            data = Path(path).expanduser().read_bytes()
-        except OSError as err:
-            raise ConfigError(f"Cannot read the private key file {path}: {err.strerror}.") from None
-        return cls.from_pem(data, passphrase)
+        from pmtui.config import read_small_file
+
+        path = Path(path).expanduser()
+        return cls.from_pem(read_small_file(path, "private key file"), passphrase, path)
 
     def _sign_bytes(self, data: bytes) -> bytes:
         raise NotImplementedError
@@ -94,6 +101,47 @@ class RsaSigner(_PrivateKeySigner):
         from cryptography.hazmat.primitives.asymmetric import padding
 
         return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+_OPENSSH = b"-----BEGIN OPENSSH PRIVATE KEY-----"
+# Rewrites an unprotected OpenSSH key as PKCS#8 PEM with the `cryptography` pmtui already uses:
+# ssh-keygen cannot (`ssh-keygen -p -m PKCS8` keeps an Ed25519 key in OpenSSH format, as of
+# OpenSSH 9), and cryptography needs bcrypt (not installed) for a protected one.
+_CONVERT = (
+    "import sys;from cryptography.hazmat.primitives import serialization as s;"
+    "k=s.load_ssh_private_key(open(sys.argv[1],'rb').read(),None);sys.stdout.buffer.write("
+    "k.private_bytes(s.Encoding.PEM,s.PrivateFormat.PKCS8,s.NoEncryption()))"
+)
+
+
+def _openssh_encrypted(data: bytes) -> bool:
+    """Whether an OpenSSH private key names a cipher (is passphrase-protected)."""
+    try:
+        body = data.split(_OPENSSH, 1)[1].split(b"-----END", 1)[0]
+        blob = base64.b64decode(b"".join(body.split()))
+        magic = b"openssh-key-v1\0"
+        size = int.from_bytes(blob[len(magic):len(magic) + 4], "big")
+        return blob[len(magic) + 4:len(magic) + 4 + size] != b"none"
+    except (ValueError, IndexError):
+        return False
+
+
+def _openssh_help(data: bytes, path: Path | None) -> str:
+    import shlex
+    import sys
+
+    key = str(path) if path is not None else "KEY"
+    pem, source = shlex.quote(f"{key}.pem"), shlex.quote(key)
+    convert = f"{shlex.quote(sys.executable)} -c {shlex.quote(_CONVERT)}"
+    if _openssh_encrypted(data):
+        # Convert an unprotected copy (ssh-keygen asks for the passphrase), then remove it.
+        tmp = shlex.quote(f"{key}.tmp")
+        steps = (f"cp {source} {tmp} && ssh-keygen -q -p -N '' -f {tmp} && {convert} {tmp} > {pem};"
+                 f" rm -f {tmp}")
+    else:
+        steps = f"{convert} {source} > {pem}"
+    return (f"The private key file {key} is in OpenSSH format, which pmtui cannot read; convert it"
+            f" to PEM with: (umask 077; {steps}) and set private_key_file to {pem}.")
 
 
 def _signer_for(key) -> _PrivateKeySigner:

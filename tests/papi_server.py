@@ -49,7 +49,8 @@ PING = "/papi/v1/ping"
 TIME = "/fapi/v1/time"
 
 FAULTS = frozenset(
-    {"429", "418", "500", "503", "-1001", "403", "html", "truncated", "empty", "schema", "slow", "reset"}
+    {"429", "418", "500", "503", "-1001", "403", "html", "truncated", "empty", "schema", "slow", "reset",
+     "error"}
 )
 
 
@@ -271,7 +272,8 @@ class PapiServer:
 
         Options: 429 `retry_after` (seconds, default 2; None sends no Retry-After header);
         418 `retry_after` (ban seconds, default 120); slow `delay` (seconds, default 2.0);
-        schema `variant` ("missing" or "renamed"); -1001 `status` (HTTP status, default 400).
+        schema `variant` ("missing" or "renamed"); -1001 `status` (HTTP status, default 400);
+        error `status` (default 400) and `body` (a JSON-able object, sent as JSON).
         """
         if fault == "revoked":
             self.revoke()
@@ -486,6 +488,8 @@ def _fault_reply(fault: Fault, now_ms: int) -> Reply:
         return Reply(200, b"")
     if kind == "reset":
         return Reply(0, reset=True)
+    if kind == "error":
+        return _json(int(opts.get("status", 400)), opts["body"])
     raise AssertionError(f"unhandled fault {kind}")
 
 

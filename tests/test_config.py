@@ -524,7 +524,7 @@ def test_secret_command_failure_never_echoes_stdout_or_long_stderr(cfg):
     )
     path = cfg(f"api_key_command = {toml_str(py_command(code))}\n")
     message = load_error(config_path=path)
-    assert message == f"api_key_command in {path} failed with exit status 1."
+    assert message == f"api_key_command in {path} failed with exit status 1: got <redacted>."
 
     code = "import sys; sys.stderr.write('x' * 500); sys.exit(3)"
     path = cfg(f"api_key_command = {toml_str(py_command(code))}\n")
@@ -825,3 +825,105 @@ def test_unknown_alert_key_suggests_the_right_one(cfg):
     message = load_error(config_path=path)
     assert message == f"Unknown key 'unimmr_bellow' in [alerts] of {path} (did you mean 'unimmr_below'?)."
     assert "'cooldwn'" in load_error(overrides={"alerts": {"cooldwn": 1}})
+
+
+# ---------------------------------------------------------------- secrets and files
+
+
+def test_failing_command_stderr_is_redacted_in_every_escaped_form(cfg):
+    # The command printed its secret (with characters that escape differently), then failed
+    # quoting it repr'd, JSON-escaped, URL-encoded and base64'd.
+    code = (
+        "import sys, json, base64, urllib.parse as u; p = 'pa+ss/w\\\\o\"rd=' * 2; print(p);"
+        " sys.stderr.write('bad: ' + ' '.join([repr(p), json.dumps(p), u.quote(p, safe=''),"
+        " u.quote_plus(p), base64.b64encode(p.encode()).decode()]) + '\\n'); sys.exit(4)"
+    )
+    path = cfg(f"api_key = {toml_str(KEY)}\napi_secret_command = {toml_str(py_command(code))}\n")
+    message = load_error(config_path=path)
+    assert message == (
+        f"api_secret_command in {path} failed with exit status 4: bad: '<redacted>' \"<redacted>\""
+        " <redacted> <redacted> <redacted>."
+    )
+
+
+def test_failing_command_never_shows_a_key_like_token_pmtui_never_received(cfg):
+    leaked = "k3yL1ke" + "Ab12" * 10
+    code = f"import sys; sys.stderr.write('op: token {leaked} expired\\n'); sys.exit(3)"
+    path = cfg(f"api_secret_command = {toml_str(py_command(code))}\n")
+    assert load_error(config_path=path) == (
+        f"api_secret_command in {path} failed with exit status 3: op: token <redacted> expired."
+    )
+
+
+@pytest.mark.parametrize("junk", ["\ufeff{}", "{}\r", "{}\r\n", " {} ", "\u200b{}\u00a0", "{}\x00"])
+def test_secret_with_a_bom_or_trailing_junk_is_cleaned(cfg, junk):
+    path = cfg(f"api_key = {toml_str(junk.format(KEY))}\napi_secret = {toml_str(junk.format(SECRET))}\n")
+    settings = load_settings(config_path=path, env={})
+    assert settings.api_key.get_secret_value() == KEY
+    assert settings.api_secret.get_secret_value() == SECRET
+    env = {"PMTUI_API_SECRET": junk.format(SECRET)}
+    assert load_settings(env=env).api_secret.get_secret_value() == SECRET
+    command = py_command(f"import sys; sys.stdout.buffer.write({junk.format(SECRET).encode()!r})")
+    path = cfg(f"api_secret_command = {toml_str(command)}\n")
+    assert load_settings(config_path=path, env={}).api_secret.get_secret_value() == SECRET
+
+
+@pytest.mark.parametrize("inner, what", [("\u200b", "an invisible or control character"),
+                                         ("\x1b", "an invisible or control character"),
+                                         (" ", "a space")])
+def test_secret_with_junk_inside_is_refused_without_echo(cfg, inner, what):
+    bad = SECRET[:10] + inner + SECRET[10:]
+    path = cfg(f"api_secret = {toml_str(bad)}\n")
+    assert load_error(config_path=path) == (
+        f"api_secret in {path} has {what} at position 11 of {len(bad)}, which a Binance API key"
+        " or secret never has; copy it again."
+    )
+
+
+def test_passphrase_may_hold_spaces_but_not_controls(cfg):
+    assert load_settings(env={"PMTUI_PRIVATE_KEY_PASSPHRASE": "correct horse"}) \
+        .private_key_passphrase.get_secret_value() == "correct horse"
+    path = cfg(f"private_key_passphrase = {toml_str('pass' + chr(7) + 'word')}\n")
+    assert "private_key_passphrase in" in load_error(config_path=path)
+
+
+def _load_in_thread(**kwargs) -> str:
+    """load_error, but it must finish: reading a FIFO the old way blocked forever."""
+    import threading
+
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(load_error(**kwargs)), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    return result[0] if result else ""
+
+
+@posix_only
+def test_config_path_that_is_a_fifo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    try:
+        message = _load_in_thread(config_path=fifo)
+    finally:
+        # Whatever happened: unblock a reader still waiting on the pipe.
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert message == (
+        f"Config file {fifo} is a named pipe (FIFO), not a regular file; pmtui reads only regular files."
+    )
+
+
+@posix_only
+def test_config_path_that_is_a_device_is_refused():
+    assert load_error(config_path=Path("/dev/null")) == (
+        "Config file /dev/null is a device, not a regular file; pmtui reads only regular files."
+    )
+
+
+def test_config_file_over_one_megabyte_is_refused(cfg):
+    path = cfg("# padding\n" * 110_000)
+    assert load_error(config_path=path) == (
+        f"Config file {path} is larger than 1 MB, too large to be a config file; is it the right file?"
+    )

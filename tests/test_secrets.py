@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import secrets
 import traceback
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from pydantic import SecretStr
 
 from pmtui.app import PmtuiApp
 from pmtui.cli import main, make_client
@@ -345,3 +347,162 @@ def test_private_key_and_passphrase_never_show(server: EchoServer, tmp_path: Pat
     evidence.add("debug log", next(Path.home().rglob("pmtui.log")).read_text())
     pem_body = pem.decode().splitlines()[1]
     evidence.check(server, passphrase=passphrase, **{"private key PEM": pem_body})
+
+
+# --- secret commands, the debug log, files and folders ------------------------------------------
+
+
+def test_a_failing_secret_command_never_puts_its_secret_on_checks_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`sh -c 'echo $SECRET >&2; exit 3'`: the secret is one pmtui never received, on stderr."""
+    monkeypatch.setenv("SECRET", SECRET)
+    monkeypatch.setenv("PMTUI_API_KEY", KEY)
+    config = tmp_path / "config.toml"
+    config.write_text("api_secret_command = \"sh -c 'echo $SECRET >&2; exit 3'\"\n")
+    config.chmod(0o600)
+    assert main(["--config", str(config), "check"]) == 3
+    out, err = capsys.readouterr()
+    sentence = f"api_secret_command in {config} failed with exit status 3: <redacted>."
+    assert out == f"PMTUI UNKNOWN - {sentence}\n" and err == f"pmtui: error: {sentence}\n"
+    assert SECRET[12:] not in out + err
+
+
+def test_debug_log_redacts_escaped_encoded_and_base64_forms(tmp_path: Path, restore_logging: None) -> None:
+    import base64
+    import logging
+    from urllib.parse import quote, quote_plus
+
+    secret = "canary\nSecret+/=" + secrets.token_hex(8)  # a newline, and characters that encode
+    path = setup_debug_log([secret], tmp_path / "debug.log")
+    log = logging.getLogger("pmtui.test")
+    log.debug("headers %r", {"X-MBX-APIKEY": secret})
+    log.debug("json %s", json.dumps({"k": secret}))
+    log.debug("url %s %s", quote(secret, safe=""), quote_plus(secret))
+    log.debug("basic %s", base64.b64encode(f"user:{secret}".encode()).decode())
+    log.debug("raw %s", base64.urlsafe_b64encode(secret.encode()).decode())
+    log.debug("cleaned %s", PmtuiError(f"bad key {secret}").message)
+    text = path.read_text()
+    assert text.count("<redacted>") >= 7
+    basic = base64.b64encode(f"user:{secret}".encode()).decode()
+    for form in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=""),
+                 quote_plus(secret), basic[8:-4], base64.urlsafe_b64encode(secret.encode()).decode(),
+                 "canary Secret", secret[-16:]):
+        assert form not in text, form
+
+
+def test_folders_pmtui_creates_for_logs_and_data_are_private(restore_logging: None) -> None:
+    import stat as st
+
+    from pmtui.history import History, Sample, default_path
+    from pmtui.logs import log_path
+
+    log = setup_debug_log([])
+    History().record(Sample(1_750_000_000_000, "main", None, None, None, None, "ok"))
+    home = Path.home()
+    for leaf in (log.parent, default_path().parent):
+        assert leaf == log_path().parent or leaf.name == "pmtui"
+        folder = leaf
+        while folder != home:  # every folder pmtui made under the (fresh) home: 0700
+            assert st.S_IMODE(folder.stat().st_mode) == 0o700, folder
+            folder = folder.parent
+
+
+def test_debug_in_an_unwritable_log_folder_says_which_and_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        restore_logging: None) -> None:
+    from pmtui.logs import log_path
+
+    state = tmp_path / "state"
+    state.write_text("a file where the log folder's parent should be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    assert main(["--debug", "--demo", "check"]) == 3
+    out, err = capsys.readouterr()
+    assert err == (f"pmtui: error: Cannot write the debug log in {log_path().parent}: a file of that"
+                   f" name is in the way ({state}).\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_debug_in_a_read_only_log_folder_says_permission_denied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        restore_logging: None) -> None:
+    from pmtui.logs import log_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    (tmp_path / "pmtui").mkdir(mode=0o500)
+    assert main(["--debug", "--demo", "check"]) == 3
+    assert capsys.readouterr().err == (f"pmtui: error: Cannot write the debug log in {log_path().parent}:"
+                                       f" permission denied ({tmp_path / 'pmtui' / 'log'}).\n")
+
+
+def _key_file(tmp_path: Path, data: bytes, name: str = "key") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return path
+
+
+def test_openssh_key_gets_a_conversion_command_that_works(tmp_path: Path) -> None:
+    import shlex
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from pmtui.signing import Ed25519Signer, make_signer
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    data = key.private_bytes(s.Encoding.PEM, s.PrivateFormat.OpenSSH, s.NoEncryption())
+    path = _key_file(tmp_path, data, "id ed25519")  # a space: the command must quote the path
+    with pytest.raises(ConfigError) as info:
+        make_signer(api_secret=None, private_key_file=path)
+    message = info.value.message
+    pem = Path(f"{path}.pem")
+    assert message.startswith(f"The private key file {path} is in OpenSSH format, which pmtui cannot read;")
+    assert message.endswith(f" and set private_key_file to {shlex.quote(str(pem))}.")
+    command = message.split("convert it to PEM with: ", 1)[1].split(" and set private_key_file to ")[0]
+    done = subprocess.run(["sh", "-c", command], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert pem.stat().st_mode & 0o777 == 0o600
+    signer = make_signer(api_secret=None, private_key_file=pem)
+    assert isinstance(signer, Ed25519Signer)
+    assert signer._key.private_bytes_raw() == key.private_bytes_raw()
+
+
+def test_protected_openssh_key_is_converted_from_an_unprotected_copy(tmp_path: Path) -> None:
+    # cryptography cannot write a protected OpenSSH key without bcrypt: flip the cipher name
+    # of an unprotected one, which is all the check reads.
+    import base64 as b64
+
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from pmtui.signing import make_signer
+
+    data = ed25519.Ed25519PrivateKey.generate().private_bytes(s.Encoding.PEM, s.PrivateFormat.OpenSSH,
+                                                              s.NoEncryption())
+    lines = data.decode().splitlines()
+    blob = b64.b64decode("".join(lines[1:-1]))
+    blob = blob.replace(b"\0\0\0\x04none", b"\0\0\0\x0aaes256-ctr", 1)
+    path = _key_file(tmp_path, (f"{lines[0]}\n{b64.b64encode(blob).decode()}\n{lines[-1]}\n").encode())
+    with pytest.raises(ConfigError) as info:
+        make_signer(api_secret=None, private_key_file=path)
+    assert f"(umask 077; cp {path} {path}.tmp && ssh-keygen -q -p -N '' -f {path}.tmp && " in info.value.message
+
+
+def test_public_key_and_odd_key_files_are_refused_with_a_sentence(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from pmtui.signing import make_signer
+
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    path = _key_file(tmp_path, public.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+    with pytest.raises(ConfigError, match="holds a public key: private_key_file must name the private key"):
+        make_signer(api_secret=None, private_key_file=path)
+    big = _key_file(tmp_path, b"-----BEGIN PRIVATE KEY-----\n" + b"A" * (1 << 20), "big")
+    with pytest.raises(ConfigError, match=f"Private key file {big} is larger than 1 MB"):
+        make_signer(api_secret=None, private_key_file=big)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="is a named pipe"):
+        make_signer(api_secret=None, private_key_file=fifo)

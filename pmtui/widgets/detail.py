@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from pmtui import fmt
+from pmtui.text import clean
 from pmtui.views import PositionRow
 
 
@@ -20,11 +21,11 @@ def detail_table(row: PositionRow) -> Table:
     table.add_column(style="bold")
     table.add_column()
     def add(name: str, value: object) -> None:
-        # Text, never markup: the exchange's strings are shown as they are, "[/]" included, and
-        # control characters are dropped so they cannot steer the terminal.
-        # "" and null are Binance's "not given": shown as "—" like every absent figure.
-        shown = "—" if value is None or value == "" else "".join(ch for ch in str(value) if ch.isprintable())
-        table.add_row(Text(name), Text(shown))
+        # The raw dicts hold field names and values exactly as the exchange sent them: cleaned of
+        # control sequences, and shown as Text, never markup ("[/]" included). "" and null are
+        # Binance's "not given": shown as "—" like every absent figure.
+        shown = "—" if value is None or value == "" else clean(value)
+        table.add_row(Text(clean(name)), Text(shown))
 
     for name, value in p.raw.items():
         add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime else value)
@@ -59,7 +60,7 @@ class DetailScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         box = self.query_one("#detail-box")
-        box.border_title = f"{self.row.position.symbol} {self.row.position.positionSide}"
+        box.border_title = Text(f"{self.row.position.symbol} {self.row.position.positionSide}")
         box.border_subtitle = "esc to close"
         self.show(self.row)
 

@@ -73,7 +73,7 @@ class ShockReport(StyledStatic):
         for name in ("Symbol", "Side", "Notional", "uPnL change", "Maint. after"):
             drivers.add_column(name, justify="left" if name in ("Symbol", "Side") else "right")
         for c in result.contributions[:TOP]:
-            drivers.add_row(c.symbol, "LONG" if c.notional > 0 else "SHORT", fmt.money(abs(c.notional)),
+            drivers.add_row(Text(c.symbol), "LONG" if c.notional > 0 else "SHORT", fmt.money(abs(c.notional)),
                             Text(fmt.money(c.pnl_change, sign=True), style=self.pnl_style(c.pnl_change)),
                             fmt.money(c.maint_after))
         body = Table.grid()
