@@ -114,7 +114,8 @@ def test_check_never_prints_an_osc_sequence_from_an_error_msg(papi_server, cli_e
     papi_server.inject("error", path=UM_ACCOUNT, status=400, body={"code": -1100, "msg": HOSTILE})
     assert main(["check"]) == 3
     out, err = capsys.readouterr()
-    assert out.startswith("PMTUI UNKNOWN - The exchange refused /papi/v2/um/account: Illegal characters")
+    assert out.startswith("PMTUI UNKNOWN - The exchange refused a request pmtui sent (/papi/v2/um/account, "
+                          "code -1100: Illegal characters")
     assert_inert(out, "check's stdout")
     assert_inert(err, "check's stderr")
 
