@@ -40,6 +40,7 @@ from typing import Any
 from rich.console import Console
 
 from pmtui.app import PmtuiApp
+from pmtui.budget import WeightBudget
 from pmtui.cli import make_client
 from pmtui.client import READ_ONLY_PATHS
 from pmtui.config import Settings
@@ -573,6 +574,9 @@ async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | No
         settings = Settings(base_url=server.base_url, interval=1.0, timeout=TIMEOUT,
                             api_key=API_KEY, api_secret=API_SECRET)
         client = make_client(settings, argparse.Namespace(demo=False))
+        # The accelerated pace (a refresh every 20 ms) is far past the weight budget, which would
+        # hold it to a real exchange's pace: the soak is about faults, test_budget about weight.
+        client.budget = WeightBudget(1.0, limit=10**9)
         app = PmtuiApp(settings=settings, client=client, title="soak")
         app.poller.min_interval = 0.01  # the accelerated pace; Settings keep their 1 s minimum
         app.poller.interval = FAST
