@@ -96,6 +96,8 @@ class PmtuiApp(App[int]):
         )
         self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
         self._account_tried: float | None = None  # monotonic time of the last account request
+        #: Seconds between two refreshes `r` may start (tests that press r often may lower it).
+        self.refresh_debounce = REFRESH_DEBOUNCE
         self._last_manual = -REFRESH_DEBOUNCE  # monotonic time `r` last started a refresh
         self._manual_timer: Timer | None = None
         self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
@@ -403,9 +405,9 @@ class PmtuiApp(App[int]):
     # --- actions ----------------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
-        """`r`: refresh now, at most once per REFRESH_DEBOUNCE; a press inside that window (a held
+        """`r`: refresh now, at most once per `refresh_debounce` s; a press inside that window (a held
         key, a key-repeat burst) is not lost but coalesced into one refresh at the window's end."""
-        wait = self._last_manual + REFRESH_DEBOUNCE - time.monotonic()
+        wait = self._last_manual + self.refresh_debounce - time.monotonic()
         if wait > 0:
             if self._manual_timer is None:
                 self._manual_timer = self.set_timer(wait, self._manual_refresh)

@@ -21,6 +21,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 
 from pmtui.app import PmtuiApp
+from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
 from pmtui.config import Settings
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
@@ -117,7 +118,11 @@ def build_app(
         clock=wall,
         **({"base_url": base_url} if base_url else {}),
     )
+    # Tests press `r` far more often than a person: without the debounce and the weight budget
+    # (tests/test_budget.py proves both), each press would wait for them instead of testing.
+    client.budget = WeightBudget(1.0, limit=10**9)
     app = PmtuiApp(settings=Settings(interval=interval), client=client, title=title)
+    app.refresh_debounce = 0.0
     if clock is not None:
         for poller in pollers(app):
             poller.monotonic, poller.wall = clock.monotonic, clock.time

@@ -26,6 +26,7 @@ import pytest
 from pydantic import SecretStr
 
 from pmtui.app import PmtuiApp
+from pmtui.budget import WeightBudget
 from pmtui.cli import main, make_client
 from pmtui.client import READ_ONLY_PATHS, PapiClient, check_url
 from pmtui.config import Settings
@@ -257,6 +258,10 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
     settings = Settings(base_url=server.base_url, timeout=0.5, api_key=KEY, api_secret=SECRET)
     app = PmtuiApp(settings=settings, client=make_client(settings, argparse.Namespace(demo=False)),
                    title="canary")
+    # Two refreshes per fault, back to back: the debounce and the budget (test_budget) would
+    # only make each one wait.
+    app.refresh_debounce = 0.0
+    app.client.budget = WeightBudget(1.0, limit=10**9)
     notes: list[str] = []
     notify = app.notify
     app.notify = lambda message, *a, **k: (notes.append(str(message)), notify(message, *a, **k))[1]  # type: ignore[method-assign]
