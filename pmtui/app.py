@@ -157,7 +157,7 @@ class PmtuiApp(App[int]):
     async def _poll(self) -> None:
         try:
             ok = await self.poller.poll()
-            if ok and (self._account_due() or self._band_moving()):
+            if ok and self._account_spaced() and (self._account_due() or self._band_moving()):
                 self._account_tried = time.monotonic()
                 if await self.account_poller.poll():
                     self._account_basis = totals(self.poller.data[0])
@@ -179,23 +179,22 @@ class PmtuiApp(App[int]):
             self._risk_note = refused("/papi/v1/um/positionRisk", err)
             return account, None
 
+    def _account_spaced(self) -> bool:
+        """Never sooner than MIN_ACCOUNT_INTERVAL after the last account request, whatever asks
+        (its cadence, `r`, a moving band): a held `r` must not send the 20-weight endpoint often."""
+        tried = self._account_tried
+        return tried is None or time.monotonic() - tried >= MIN_ACCOUNT_INTERVAL
+
     def _account_due(self) -> bool:
-        """Its cadence is due (or `r` asked), and never sooner than MIN_ACCOUNT_INTERVAL after the
-        last request: a held `r` must not send the 20-weight endpoint on every refresh."""
-        now = time.monotonic()
-        if self._account_tried is not None and now - self._account_tried < MIN_ACCOUNT_INTERVAL:
-            return False
-        return self._account_next is not None and now >= self._account_next
+        """Its cadence is due (or `r` asked)."""
+        return self._account_next is not None and time.monotonic() >= self._account_next
 
     def _band_moving(self) -> bool:
         """Whether the UM account moved enough since the last uniMMR to change its band: then the
-        account is fetched now instead of at its cadence, but never sooner than
-        MIN_ACCOUNT_INTERVAL after the last one, and not while it backs off after a fault."""
+        account is fetched now instead of at its cadence (spacing apart), but not while it backs
+        off after a fault."""
         a, basis = self.account_poller, self._account_basis
-        age = a.age()
         if self._account_next is None or a.data is None or basis is None or a.error is not None:
-            return False
-        if age is None or age < MIN_ACCOUNT_INTERVAL:
             return False
         guess = estimate_unimmr(a.data, totals(self.poller.data[0]), basis)
         t = self.settings.thresholds

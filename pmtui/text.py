@@ -42,7 +42,10 @@ def clean(value: object, limit: int = MAX_LEN) -> str:
     Not for secrets (redact those first) and not for markup escaping (render it as Text)."""
     text = value if isinstance(value, str) else str(value)
     if text.isascii() and text.isprintable():
-        out = text  # the common case: nothing to strip
+        # The common case (every real symbol, asset and status, on every parse): nothing to strip.
+        if len(text) <= limit and "  " not in text and text == text.strip():
+            return text
+        out = text
     else:
         text = _SEQUENCES.sub("", text)
         out = "".join(ch if _printable(ch) else (" " if ch in "\t\n\r\x0b\x0c" else "") for ch in text)
