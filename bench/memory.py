@@ -44,17 +44,17 @@ async def run(refreshes: int, checkpoints: tuple[int, ...]) -> dict[str, float]:
     started = time.perf_counter()
     async with app.run_test(size=(120, 40)) as pilot:
         for mark in checkpoints:
-            while app.poller.polls < mark:
+            while app.monitor.poller.polls < mark:
                 await pilot.pause(0.02)
-                if app.poller.stopped or time.perf_counter() - started > TIME_LIMIT_S:
-                    raise RuntimeError(f"refreshing stopped at {app.poller.polls}: {app.poller.error}")
+                if app.monitor.poller.stopped or time.perf_counter() - started > TIME_LIMIT_S:
+                    raise RuntimeError(f"refreshing stopped at {app.monitor.poller.polls}: {app.monitor.poller.error}")
             gc.collect()
             rss[mark] = rss_mb()
         elapsed = time.perf_counter() - started
-        polls = app.poller.polls
-        ok = app.poller.error is None and app.view is not None
+        polls = app.monitor.poller.polls
+        ok = app.monitor.poller.error is None and app.view is not None
     if not ok:
-        raise RuntimeError(f"the demo refresh failed: {app.poller.error}")
+        raise RuntimeError(f"the demo refresh failed: {app.monitor.poller.error}")
     first, last = checkpoints[0], checkpoints[-1]
     return {
         "rss_growth_mb": rss[last] - rss[first],

@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
     _common(check, suppress=True)
 
+    watch = sub.add_parser(
+        "watch", help="headless: one line per new state until interrupted (for pipelines and log shippers)",
+        description="Runs the dashboard's core without a screen and prints one line per new state: "
+        "every refresh, fault, recovery, pushed event and alert. Stops on Ctrl-C or SIGTERM.",
+    )
+    watch.add_argument("--json", action="store_true",
+                       help="JSON lines: the fields of snapshot --json, plus level, reason and what changed")
+    _common(watch, suppress=True)
+
     hist = sub.add_parser("history", help="print or export what --record recorded")
     hist.add_argument("--since", metavar="WHEN", type=_when,
                       help="from this long ago (12h, 30m, 2d) or this time (2025-06-01T08:00); default: all")
@@ -148,50 +157,111 @@ def secrets_of(settings) -> list[str]:
     ]
 
 
-def _record(settings, args, snap) -> None:
+def make_monitor(settings, args, *, history=None, stream: bool = False):
+    """The one core every command runs on: the dashboard, `watch`, `snapshot` and `check`."""
+    from pmtui.monitor import Monitor
+
+    return Monitor(settings=settings, client=make_client(settings, args), history=history,
+                   profile=_profile(settings, args))
+
+
+def _profile(settings, args) -> str:
+    return "demo" if args.demo else settings.profile
+
+
+def _record(settings, args, state) -> None:
     """--record for the one-shot commands: this snapshot as one history row."""
     from pmtui.history import History, sample_from_view
 
-    profile = "demo" if args.demo else settings.profile
-    History(args.history_file).record(sample_from_view(snap.view(settings.thresholds), profile))
+    History(args.history_file).record(sample_from_view(state.view, _profile(settings, args)))
 
 
 async def _snapshot(settings, args) -> int:
     from pmtui import output
-    from pmtui.snapshot import fetch_snapshot
 
-    async with make_client(settings, args) as client:
-        snap = await fetch_snapshot(client)
-    parts = dict(pm=snap.pm, risks=snap.risks, unavailable=snap.unavailable)
+    async with make_monitor(settings, args) as monitor:
+        state = await monitor.fetch_once()
+    parts = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
     if args.json:
-        print(output.snapshot_json(snap.account, include_zero=args.all, **parts))
+        print(output.snapshot_json(state.account, include_zero=args.all, **parts))
     else:
-        print(output.snapshot_table(snap.account, settings.thresholds, include_zero=args.all, **parts))
+        print(output.snapshot_table(state.account, settings.thresholds, include_zero=args.all, **parts))
     if args.record:
-        _record(settings, args, snap)
+        _record(settings, args, state)
     return 0
 
 
 async def _check(settings, args) -> int:
     from pmtui import output
     from pmtui.health import Level
-    from pmtui.snapshot import fetch_snapshot
 
-    async with make_client(settings, args) as client:
-        snap = await fetch_snapshot(client)
+    async with make_monitor(settings, args) as monitor:
+        state = await monitor.fetch_once()
     level, line = output.check_line(
-        snap.account, settings.thresholds, pm=snap.pm, risks=snap.risks, alerts=settings.alerts,
-        unavailable=snap.unavailable,
+        state.account, settings.thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
+        unavailable=state.unavailable,
     )
     print(line)
     if args.record:
         try:
-            _record(settings, args, snap)
+            _record(settings, args, state)
         except PmtuiError as err:  # the account's state is the answer; recording is a side job
             print(f"pmtui: warning: {err.message}", file=sys.stderr)
     if level is None:  # no current uniMMR, and the key may read it: never OK blind
         return EXIT_UNKNOWN
     return {Level.OK: EXIT_OK, Level.WARN: EXIT_WARNING}.get(level, EXIT_CRITICAL)
+
+
+async def _watch(settings, args) -> int:
+    """Print each new state until interrupted; SIGTERM ends it cleanly (the stream's listen key
+    is deleted, the client closed)."""
+    import signal
+
+    from pmtui import output
+    from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
+
+    history = None
+    if args.record:
+        from pmtui.history import History
+
+        history = History(args.history_file)
+    queue: asyncio.Queue = asyncio.Queue()
+    worth = {DATA, FAULT, PUSH, ALERTS}
+    async with make_monitor(settings, args, history=history) as monitor:
+        # Print from here, not from the subscriber: a closed pipe must end the command.
+        monitor.subscribe(lambda state: queue.put_nowait(state) if state.changed & worth else None)
+        runner = asyncio.ensure_future(monitor.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, runner.cancel)
+        shown = None
+        last_fault: str | None = None
+        try:
+            while not runner.done():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, runner}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                state = getter.result()
+                fault = state.status.error.message if state.status.error is not None else None
+                if not state.changed - {FAULT} and not state.alerts and fault == last_fault:
+                    continue  # the same fault again (each retry): said once is enough
+                last_fault = fault
+                if args.json:
+                    positions = output.changed_positions(shown.view if shown else None, state.view)
+                    print(output.watch_json(state, state.changed, positions), flush=True)
+                else:
+                    print(output.watch_line(state), flush=True)
+                if DATA in state.changed:
+                    shown = state
+        finally:
+            runner.cancel()
+            try:
+                await runner
+            except BaseException:
+                pass
+    return 0
 
 
 def _history(settings, args) -> int:
@@ -222,8 +292,7 @@ def _dashboard(settings, args) -> int:
         history = History(args.history_file)
     from pmtui.terminal import TerminalGuard
 
-    app = PmtuiApp(settings=settings, client=make_client(settings, args), title=title, history=history,
-                   profile="demo" if args.demo else settings.profile)
+    app = PmtuiApp(settings=settings, monitor=make_monitor(settings, args, history=history), title=title)
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
     return TerminalGuard(app).run()
 
@@ -263,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_snapshot(settings, args))
         if command == "check":
             return asyncio.run(_check(settings, args))
+        if command == "watch":
+            return asyncio.run(_watch(settings, args))
         if command == "history":
             return _history(settings, args)
         return _dashboard(settings, args)

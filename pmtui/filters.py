@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from pmtui.health import Level
-from pmtui.views import PositionRow
+from pmtui.views import AccountView, PositionRow
 
 Predicate = Callable[[PositionRow], bool]
 _LEVELS = {lvl.label: lvl for lvl in Level} | {"crit": Level.CRITICAL}
@@ -65,3 +65,12 @@ def parse(text: str) -> Predicate | None:
     if not terms:
         return None
     return lambda row: all(t(row) for t in terms)
+
+
+def select(view: AccountView | None, *, show_all: bool, text: str) -> list[PositionRow]:
+    """The position rows a person asked to see: open ones (or all, zero rows too), filtered."""
+    if view is None:
+        return []
+    rows = view.positions if show_all else view.open_positions
+    predicate = parse(text)
+    return [r for r in rows if predicate(r)] if predicate else list(rows)

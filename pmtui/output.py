@@ -1,4 +1,5 @@
-"""Text for the headless commands: the snapshot table, snapshot JSON, the check line, history."""
+"""Text for the headless commands: the snapshot table, snapshot JSON, the check line, `watch`
+lines, history."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pmtui.alerts import check_rules
 from pmtui.config import AlertSettings, Thresholds
 from pmtui.health import LIQUIDATION, Level, worst
 from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.monitor import MonitorState
 from pmtui.history import Sample
 from pmtui.risk import unimmr_band
 from pmtui.views import AccountView, build_view
@@ -227,6 +229,62 @@ def check_line(
     word = "UNKNOWN" if unknown else _CHECK_WORD[level]
     line = f"PMTUI {word} - {detail.replace('|', '/')} | {perf}"
     return (None if unknown else level), line
+
+
+def _utc(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def changed_positions(before: AccountView | None, after: AccountView | None) -> list[str]:
+    """Row keys ("SYMBOL:SIDE") of open positions that opened, closed or changed any field."""
+    old = {r.key: r.position.raw for r in before.open_positions} if before is not None else {}
+    new = {r.key: r.position.raw for r in after.open_positions} if after is not None else {}
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def watch_line(state: MonitorState) -> str:
+    """One line per state for `pmtui watch`: time, verdict and reason, uniMMR, freshness, fault."""
+    info, verdict, view = state.status, state.verdict, state.view
+    word = "STALE" if info.stale else "LIVE" if info.error is None else "NO DATA"
+    parts = [_utc(info.last_ok_wall if info.error is None else time.time())]
+    if verdict is not None:
+        parts.append(verdict.word + (f" {verdict.reason}" if verdict.reason else ""))
+    if view is not None:
+        pm = view.pm
+        parts.append(f"uniMMR {fmt.ratio(pm.uniMMR, 4)}" if pm is not None else "uniMMR —")
+        parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.totals.unrealized, sign=True)}")
+    parts.append(word)
+    if info.push is not None:
+        parts.append("push ✓" if info.push.up else "push down")
+    line = " · ".join(parts)
+    if info.error is not None:
+        line += f" · {info.error.message}"
+    for event in state.alerts:
+        line += f" · alert: {event.message}"
+    return line
+
+
+def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]) -> str:
+    """One JSON object per state for `pmtui watch --json`: the fields of `snapshot --json` (the
+    API's objects unchanged), then what pmtui made of them and what changed. Compact: one line."""
+    doc: dict[str, Any] = {}
+    if state.account is not None:
+        doc = json.loads(snapshot_json(state.account, pm=state.pm, risks=state.risks,
+                                       unavailable=state.unavailable or None))
+        doc["fetchedAt"] = int(state.status.last_ok_wall * 1000) if state.status.last_ok_wall else None
+    info, verdict = state.status, state.verdict
+    doc["changed"] = sorted(changed)
+    doc["changedPositions"] = positions
+    doc["level"] = verdict.word if verdict is not None else None
+    doc["reason"] = verdict.reason if verdict is not None else None
+    doc["stale"] = info.stale
+    doc["error"] = info.error.message if info.error is not None else None
+    if info.push is not None:
+        doc["push"] = {"up": info.push.up, "reason": info.push.reason}
+    doc["alerts"] = [e.to_dict() for e in state.alerts]
+    return json.dumps(doc, separators=(",", ":"), default=_json_default)
 
 
 def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:

@@ -80,6 +80,15 @@ class Poller(Generic[T]):
         self.last_ok_wall = self.wall()
         return True
 
+    def accept(self, data: T) -> None:
+        """A current value that arrived another way (pushed by the stream, or fetched once by a
+        headless command): kept as if this poller had fetched it."""
+        self.data = data
+        self.error = None
+        self.failures = 0
+        self.last_ok = self.monotonic()
+        self.last_ok_wall = self.wall()
+
     def delay(self) -> float | None:
         """Seconds until the next fetch; None while paused or stopped (wait for a person)."""
         if self.paused or self.stopped:

@@ -111,7 +111,7 @@ async def settle(pilot: Pilot, polls: int, timeout: float = 10.0) -> None:
     refreshes (and move prices) depending on how fast this machine is. The countdown still shows."""
     app = pilot.app
     deadline = time.monotonic() + timeout
-    while app.poller.polls < polls or app._fetching:
+    while app.monitor.poller.polls < polls or app.monitor.fetching:
         if time.monotonic() > deadline:
             raise SystemExit(f"make.py: the dashboard did not finish {polls} refresh(es) in {timeout:g} s")
         await pilot.pause(0.01)

@@ -122,7 +122,7 @@ def build_app(
     # (tests/test_budget.py proves both), each press would wait for them instead of testing.
     client.budget = WeightBudget(1.0, limit=10**9)
     app = PmtuiApp(settings=Settings(interval=interval), client=client, title=title)
-    app.refresh_debounce = 0.0
+    app.monitor.refresh_debounce = 0.0
     if clock is not None:
         for poller in pollers(app):
             poller.monotonic, poller.wall = clock.monotonic, clock.time
@@ -132,7 +132,7 @@ def build_app(
 
 def pollers(app: PmtuiApp) -> list[Poller]:
     """Every Poller the app owns (the UM account's, and any slower ones)."""
-    return [value for value in vars(app).values() if isinstance(value, Poller)]
+    return [value for value in vars(app.monitor).values() if isinstance(value, Poller)]
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ async def wait_until(pilot: Pilot, condition: Callable[[], Any], timeout: float 
 async def settled(pilot: Pilot, polls: int = 1) -> PmtuiApp:
     """Wait until `polls` fetches have finished and their result is on screen."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.poller.polls >= polls and not app._fetching, what=f"{polls} polls")
+    await wait_until(pilot, lambda: app.monitor.poller.polls >= polls and not app.monitor.fetching, what=f"{polls} polls")
     await pilot.pause()
     return app
 
@@ -162,7 +162,7 @@ async def settled(pilot: Pilot, polls: int = 1) -> PmtuiApp:
 async def refresh(pilot: Pilot, key: str | None = "r") -> None:
     """One refresh now (by key press, or by the action when key is None), waited for."""
     app = pilot.app
-    before = app.poller.polls
+    before = app.monitor.poller.polls
     if key:
         await pilot.press(key)
     else:

@@ -328,14 +328,14 @@ class Soak:
         self.watch = Watcher(app)
         self.step_no = 0
         self.step: Step | None = None
-        poll = app.poller.poll
+        poll = app.monitor.poller.poll
 
         async def counted_poll() -> bool:
             ok = await poll()
             report.failed_refreshes += not ok
             return ok
 
-        app.poller.poll = counted_poll  # type: ignore[method-assign]
+        app.monitor.poller.poll = counted_poll  # type: ignore[method-assign]
 
     # helpers
 
@@ -378,15 +378,15 @@ class Soak:
             return
         # Hold the next refresh back while the screen catches up (a layout pass after the status
         # bar grew), so a busy machine cannot turn a slow frame into a false "cut off".
-        timer = getattr(app, "_timer", None)
-        if timer is not None:
-            timer.stop()
+        monitor = app.monitor
+        pace = monitor.poller.interval
+        monitor.set_interval(3600)
         try:
             deadline = time.monotonic() + 2.0
             while True:
                 await asyncio.sleep(0.02)
                 text = screen_text(app)
-                error = app.poller.error
+                error = app.monitor.poller.error
                 shown = error.message if error is not None else None
                 if shown is None or _flat(shown) in _flat(text) or time.monotonic() > deadline:
                     break
@@ -395,8 +395,7 @@ class Soak:
                 raise self.fail(f"the status message is cut off on an {SIZE[0]}x{SIZE[1]} screen: "
                                 f"{shown!r}\n{text}")
         finally:
-            if timer is not None and not app._fetching and getattr(app, "_timer", None) is timer:
-                app._arm()  # the refresh the app had planned, on its own terms (bans included)
+            monitor.set_interval(pace)  # the refresh the app had planned, on its own terms (bans included)
 
     def _check_noise(self, text: str) -> None:
         self.report.screens += 1
@@ -408,9 +407,9 @@ class Soak:
     # phases
 
     async def good_refreshes(self, n: int) -> None:
-        start_polls = self.app.poller.polls
+        start_polls = self.app.monitor.poller.polls
         mark = len(self.watch.renders)
-        await self.until(lambda: self.app.poller.polls >= start_polls + n and not self.app._fetching,
+        await self.until(lambda: self.app.monitor.poller.polls >= start_polls + n and not self.app.monitor.fetching,
                          10 + n * 0.5, f"{n} good refreshes")
         if bad := self.first(mark, lambda r: r.message is not None):
             raise self.fail(f"an error with no fault injected: {bad[1].message!r}")
@@ -437,12 +436,12 @@ class Soak:
         app, report = self.app, self.report
         expected = EXPECTED[step.fault]
         mark = len(self.watch.renders)
-        app.poller.interval = SHOWN
+        app.monitor.poller.interval = SHOWN
         started = time.monotonic()
         self.inject(step)
         if expected is None:
             await self.clock_step(step, mark)
-            app.poller.interval = FAST
+            app.monitor.poller.interval = FAST
             return
         found = await self.until(lambda: self.first(mark, lambda r: r.message is not None),
                                  10 + TIMEOUT * 3, f"the {step.fault} fault in the status bar")
@@ -451,7 +450,7 @@ class Soak:
             raise self.fail(f"expected a {expected!r} error, the status bar shows {render.kind!r}: "
                             f"{render.message!r}")
         await self.check_screen(render.message)
-        app.poller.interval = FAST
+        app.monitor.poller.interval = FAST
         if step.fault == "revoked":
             await self.revoked(index)
         elif step.fault in BANS:
@@ -472,7 +471,7 @@ class Soak:
         render = self.watch.renders[index]
         if render.word != "ERROR" or "press r" not in render.text:
             raise self.fail(f"a revoked key must show ERROR and how to resume: {render.text!r}")
-        await self.until(lambda: not app._fetching, 5, "the failed refresh to end")
+        await self.until(lambda: not app.monitor.fetching, 5, "the failed refresh to end")
         before = server.count()
         await asyncio.sleep(0.3)  # 15 intervals: a poller that kept knocking would show here
         if server.count() != before:
@@ -487,15 +486,15 @@ class Soak:
         """A clock jump is handled inside the client (-1021, resync, retry once): data stays live,
         and a large offset shows in the status bar."""
         app, server = self.app, self.server
-        start_polls = app.poller.polls
-        await self.until(lambda: app.poller.polls >= start_polls + 3 and not app._fetching,
+        start_polls = app.monitor.poller.polls
+        await self.until(lambda: app.monitor.poller.polls >= start_polls + 3 and not app.monitor.fetching,
                          10, "refreshes after a clock jump")
         errors = [r for r in self.watch.since(mark) if r.message is not None]
         if any(r.kind != "clock" for r in errors):
             raise self.fail(f"unexpected error after a clock jump: {errors[0].message!r}")
-        await self.until(lambda: self.first(mark, lambda r: r.word == "LIVE") and app.poller.error is None,
+        await self.until(lambda: self.first(mark, lambda r: r.word == "LIVE") and app.monitor.poller.error is None,
                          10, "LIVE after a clock jump")
-        await self.until(lambda: not app._fetching, 5, "the refresh to end")
+        await self.until(lambda: not app.monitor.fetching, 5, "the refresh to end")
         rejected = any(s.code == -1021 for s in list(self.server.served))
         offset = app.client.time_offset_ms or 0
         if rejected and step.fault == "clock" and abs(offset - server.clock_offset_ms) > 1000:
@@ -547,13 +546,13 @@ class Soak:
             if self.step_no >= warm and (self.step_no - warm) % sample_every == 0:
                 await self.check_screen()
                 gc.collect()
-                report.rss_mb.append((app.poller.polls, rss_mb()))
+                report.rss_mb.append((app.monitor.poller.polls, rss_mb()))
         await self.good_refreshes(5)
         await self.check_screen()
         self.audit()
         self.watch.drain()
         gc.collect()
-        report.rss_mb.append((app.poller.polls, rss_mb()))
+        report.rss_mb.append((app.monitor.poller.polls, rss_mb()))
 
 
 async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | None = None,
@@ -578,9 +577,9 @@ async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | No
         # hold it to a real exchange's pace: the soak is about faults, test_budget about weight.
         client.budget = WeightBudget(1.0, limit=10**9)
         app = PmtuiApp(settings=settings, client=client, title="soak")
-        app.poller.min_interval = 0.01  # the accelerated pace; Settings keep their 1 s minimum
-        app.poller.interval = FAST
-        if (account := getattr(app, "account_poller", None)) is not None:
+        app.monitor.poller.min_interval = 0.01  # the accelerated pace; Settings keep their 1 s minimum
+        app.monitor.poller.interval = FAST
+        if (account := getattr(app.monitor, "account_poller", None)) is not None:
             account.min_interval, account.interval = 0.01, 10 * FAST  # 10 s vs 1 s in real life
         async with app.run_test(size=SIZE) as pilot:
             if setup is not None:
@@ -592,10 +591,10 @@ async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | No
                 chunk = 50
                 for i in range(0, len(steps), chunk):
                     await run.run(steps[i:i + chunk], samples=2)
-                    report.refreshes = app.poller.polls
-                    progress(f"{min(i + chunk, len(steps))}/{len(steps)} steps, {app.poller.polls} "
+                    report.refreshes = app.monitor.poller.polls
+                    progress(f"{min(i + chunk, len(steps))}/{len(steps)} steps, {app.monitor.poller.polls} "
                              f"refreshes, {time.monotonic() - started:.0f} s, RSS {rss_mb():.1f} MB")
-            report.refreshes = app.poller.polls
+            report.refreshes = app.monitor.poller.polls
             run.alive()
         if problems.records:
             raise SoakFailure(f"seed {seed}: pmtui logged a bug: {problems.records[:3]}")

@@ -179,7 +179,7 @@ async def test_r_refreshes_now_and_the_data_moves(make_app):
         demo: DemoExchange = app.client._http._transport
         steps, before = demo.step, app.view
         await refresh(pilot, "r")
-        assert app.poller.polls == 2 and demo.step == steps + 1
+        assert app.monitor.poller.polls == 2 and demo.step == steps + 1
         assert app.view is not before
         pnl = column(positions(app), "upnl")
         await refresh(pilot, "r")
@@ -192,17 +192,17 @@ async def test_p_pauses_and_nothing_is_fetched_until_resumed(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await pilot.press("p")
-        assert app.poller.paused
-        polls = app.poller.polls
+        assert app.monitor.poller.paused
+        polls = app.monitor.poller.polls
         assert "PAUSED" in status(app)
         assert "next" not in status(app)  # no countdown while paused
         # Interval changes while paused must not fetch either.
         await pilot.press("plus", "minus")
         await pilot.pause(1.4)  # longer than the 1 s interval
-        assert app.poller.polls == polls
+        assert app.monitor.poller.polls == polls
         assert "PAUSED" in status(app)
         await pilot.press("p")
-        assert not app.poller.paused
+        assert not app.monitor.poller.paused
         await settled(pilot, polls + 1)  # resuming fetches at once
         assert "LIVE" in status(app)
 
@@ -214,14 +214,14 @@ async def test_plus_and_minus_step_the_interval(make_app):
         seen = []
         for _ in range(3):
             await pilot.press("plus")
-            seen.append(app.poller.interval)
+            seen.append(app.monitor.poller.interval)
         assert seen == [3, 5, 10]
         assert "next 10s of 10s" in status(app)  # the pending refresh is re-armed with the new interval
-        assert app.poller.polls == 1  # changing the interval is not a refresh
+        assert app.monitor.poller.polls == 1  # changing the interval is not a refresh
         await pilot.press(*["minus"] * 5)
-        assert app.poller.interval == 1  # 5, 3, 2, 1, and never faster than the 1 s minimum
+        assert app.monitor.poller.interval == 1  # 5, 3, 2, 1, and never faster than the 1 s minimum
         await pilot.press(*["plus"] * 10)
-        assert app.poller.interval == 300  # the top step
+        assert app.monitor.poller.interval == 300  # the top step
         assert "of 300s" in status(app)
 
 
@@ -398,7 +398,7 @@ async def test_fast_typing_lands_in_the_filter_and_back_in_the_table(make_app):
         # Bound letters right behind "/" are filter text, not commands (a: all rows, r: refresh, p: pause).
         await burst(pilot, "slash", *"arp")
         assert app.query_one("#filter", Input).value == "arp"
-        assert not app.show_all and not app.poller.paused and app.poller.polls == 1
+        assert not app.show_all and not app.monitor.poller.paused and app.monitor.poller.polls == 1
 
 
 FILTER_TERMS = [
@@ -440,8 +440,8 @@ async def test_letters_typed_in_the_filter_are_text_not_commands(make_app):
         typed = "aprs qgGjkS?+-"  # every key the dashboard binds that an Input takes as text
         await pilot.press("slash", *typed)
         assert app.query_one("#filter", Input).value == typed
-        assert app.is_running and not app.poller.paused and not app.show_all
-        assert app.poller.polls == 1 and app.screen is app.screen_stack[0]
+        assert app.is_running and not app.monitor.poller.paused and not app.show_all
+        assert app.monitor.poller.polls == 1 and app.screen is app.screen_stack[0]
         assert (table.sort_column, table.sort_reverse) == ("mm", True)
         assert table.row_count == 0  # nothing matches all of that
         assert "Positions 0 of 12" in rendered(table)
@@ -672,7 +672,7 @@ async def test_command_palette_lists_and_runs_the_apps_actions(make_app):
         await pilot.press(*"pause or")
         await wait_until(pilot, lambda: "Pause or resume" in screen_text(app), what="palette match")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.poller.paused, what="paused via the palette")
+        await wait_until(pilot, lambda: app.monitor.poller.paused, what="paused via the palette")
         assert "PAUSED" in status(app)
 
 
@@ -704,7 +704,7 @@ async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app
 
         papi_server.inject("500", path=UM_ACCOUNT)
         await refresh(pilot)
-        assert app.poller.stale and app.poller.error.kind == "server"
+        assert app.monitor.poller.stale and app.monitor.poller.error.kind == "server"
         bar = status(app)
         assert "STALE" in bar and "internal error (HTTP 500)" in bar
         assert [table.get_row(k) for k in keys(table)] == good  # the last good data stays
@@ -720,7 +720,7 @@ async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app
             assert app.is_running
 
         await refresh(pilot)
-        assert app.poller.error is None and not app.poller.stale
+        assert app.monitor.poller.error is None and not app.monitor.poller.stale
         bar = status(app)
         assert "LIVE" in bar and "STALE" not in bar and "web page" not in bar
         assert not table.has_class("-stale") and "STALE" not in rendered(app.query_one(SummaryBar))
@@ -729,20 +729,22 @@ async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app
 
 
 async def test_a_fault_recovers_by_itself(make_app, papi_server):
-    """With no key pressed, the timer's next fetch fails (STALE on screen) and the one after
-    recovers (LIVE). Each poll's outcome and status bar are recorded as it ends, so nothing
-    depends on sampling the app at the right moment while timers run."""
+    """With no key pressed, the next timed fetch fails (STALE on screen) and the one after
+    recovers (LIVE). Each refresh's outcome is recorded as the Monitor publishes it, and the
+    status bar as the app renders that state, so nothing depends on sampling at the right moment."""
     app = server_app(make_app, papi_server, interval=1.0)
     seen: list[tuple[bool, str]] = []
-    after_poll = app._after_poll
+    show_state = app.show_state
 
-    def record(ok: bool) -> None:
-        after_poll(ok)
-        seen.append((ok, status(app)))
-        if len(seen) == 1:  # the next fetch (the timer's, however late it fires) fails once
-            papi_server.inject("503", path=UM_ACCOUNT)
+    def record(state, changed=None) -> None:
+        show_state(state, changed)
+        done = (changed or state.changed) & {"data", "fault"}
+        if done:
+            seen.append(("data" in done, status(app)))
+            if len(seen) == 1:  # the next fetch (the timed one, however late) fails once
+                papi_server.inject("503", path=UM_ACCOUNT)
 
-    app._after_poll = record
+    app.show_state = record
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(seen) >= 3, timeout=20, what="a failed then a good timed fetch")
         (ok1, bar1), (ok2, bar2), (ok3, bar3) = seen[:3]
@@ -757,20 +759,20 @@ async def test_revoked_key_stops_polling_says_what_to_fix_and_r_retries(make_app
         await settled(pilot)
         papi_server.revoke()
         await refresh(pilot)
-        assert app.poller.stopped
+        assert app.monitor.poller.stopped
         bar = status(app)
         assert "ERROR" in bar
         assert "refused the API key" in bar
         assert "Fix it, then press r." in bar  # the whole sentence fits, down to what to do
-        assert app.poller.error.message == AUTH_HELP
+        assert app.monitor.poller.error.message == AUTH_HELP
         sent = len(papi_server.requests)
         await pilot.pause(1.3)  # more than the interval: nothing may go out
         assert len(papi_server.requests) == sent
-        assert app.poller.polls == 2
+        assert app.monitor.poller.polls == 2
         assert positions(app).row_count == 2  # the data is still there, marked stale
         papi_server.restore()
         await refresh(pilot)
-        assert not app.poller.stopped and app.poller.error is None
+        assert not app.monitor.poller.stopped and app.monitor.poller.error is None
         assert "LIVE" in status(app) and "API key" not in status(app)
 
 
@@ -780,7 +782,7 @@ async def test_status_bar_shows_a_large_clock_offset(make_app, papi_server):
     trips = timed_clock_syncs(app.client)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
-        assert app.poller.error is None  # the client synced its clock, so requests still pass
+        assert app.monitor.poller.error is None  # the client synced its clock, so requests still pass
         bar = status(app)
         assert "LIVE" in bar and "weight" in bar and " ms" in bar
         # Measured over a real round trip: off by at most half of it (plus 2 ms of rounding),
@@ -796,6 +798,7 @@ async def test_a_tick_or_fetch_ending_during_shutdown_does_not_crash(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         await app.query_one(PositionsTable).remove()
-        app._tick()
-        app._after_poll(True)
+        app.monitor.tick()
+        app.monitor.publish("data")
+        await pilot.pause()
         assert app.is_running

@@ -45,8 +45,8 @@ def facts(app) -> str:
 async def poll(pilot) -> None:
     """One refresh as the timer starts it (not `r`, which also forces the account fetch)."""
     app = pilot.app
-    before = app.poller.polls
-    app._start_poll()
+    before = app.monitor.poller.polls
+    app.monitor.poll_now()
     await settled(pilot, before + 1)
 
 
@@ -78,7 +78,7 @@ async def test_header_and_digits_say_critical_when_a_position_is_near_liquidatio
         assert digits(app).value == "1.92" and digits(app).has_class("-critical")
         assert not digits(app).has_class("-ok")
         assert "✖ CRITICAL" in facts(app) and "BTCUSDT 2.4% from liquidation" in facts(app)
-        assert app.verdict() == app.view.verdict() and app.view.level.name == "CRITICAL"
+        assert app.state.verdict == app.view.verdict() and app.view.level.name == "CRITICAL"
 
 
 async def test_stale_data_never_looks_current(make_app, frozen_clock):
@@ -89,7 +89,7 @@ async def test_stale_data_never_looks_current(make_app, frozen_clock):
         frozen_clock.advance(14)
         app.client._http._transport.fault = "503"
         await refresh(pilot)
-        assert app.poller.stale
+        assert app.monitor.poller.stale
         top = header(app)
         assert "◌ STALE · last OK" in top and "✓" not in top
         assert digits(app).has_class("-stale") and caption(app) == "◌ STALE 14s"
@@ -106,13 +106,13 @@ async def test_unimmr_age_is_on_screen_and_a_failing_account_fetch_makes_it_stal
         await settled(pilot)
         assert caption(app) == "uniMMR 0s ago"
         frozen_clock.advance(7)
-        app._tick()
+        app.monitor.tick()
         await pilot.pause()
         assert caption(app) == "uniMMR 7s ago"
         # The UM account is fine, /papi/v1/account fails for a passing reason: uniMMR is old.
         server.inject("500", path=PM_ACCOUNT)
         await refresh(pilot)
-        assert app.poller.error is None and app.account_poller.error is not None
+        assert app.monitor.poller.error is None and app.monitor.account_poller.error is not None
         assert "◌ STALE · last OK" in header(app) and caption(app) == "◌ STALE 7s"
         frozen_clock.advance(5)  # the account keeps MIN_ACCOUNT_INTERVAL spacing, even on `r`
         await refresh(pilot)  # it passes again
@@ -135,7 +135,7 @@ async def test_a_key_that_may_not_read_the_account_is_judged_by_the_um_ratio_and
     app = on_server(make_app, server)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
-        assert app.account_poller.stopped
+        assert app.monitor.account_poller.stopped
         top = header(app)
         assert "✓ OK" in top and "UM margin ratio 164.72 (uniMMR unavailable to this key)" in top
         assert digits(app).value == "164.72" and caption(app) == "UM ratio 0s ago"
@@ -196,8 +196,8 @@ async def test_escalation_after_a_recovery_gets_a_toast_a_bell_and_the_command(m
     used to be swallowed by the cooldown (no toast, no bell, no command)."""
     exchange = Canned(pm=(200, pm_body("1.30000000")))
     app = make_app(transport=exchange, clock=frozen_clock)
-    app.alerts = Alerts(rules_from(AlertSettings(liq_distance_below=False, stale_for=False)), cooldown=300)
-    app.notifier = recorder = Recorder()
+    app.monitor.alerts = Alerts(rules_from(AlertSettings(liq_distance_below=False, stale_for=False)), cooldown=300)
+    app.monitor.notifier = recorder = Recorder()
     toasts, bells = [], []
     monkeypatch.setattr(app, "notify", lambda message, **kw: toasts.append((kw.get("title"), message)))
     monkeypatch.setattr(app, "bell", lambda: bells.append(1))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pmtui.app import REFRESH_DEBOUNCE
+from pmtui.monitor import REFRESH_DEBOUNCE
 from pmtui.budget import BURST_SECONDS, IP_CEILING, WEIGHT_LIMIT, WEIGHTS, WeightBudget
 from pmtui.client import PapiClient
 from pmtui.config import MIN_ACCOUNT_INTERVAL
@@ -135,7 +135,7 @@ async def test_the_ips_reported_weight_slows_the_client_down(papi_server):  # no
 async def test_holding_r_cannot_break_the_budget_or_the_account_spacing(make_app, papi_server):  # noqa: F811
     """Tried: holding `r` for 10 s sent 168 requests, 56 of them to /papi/v1/account."""
     app = make_app(base_url=papi_server.base_url, api_key=API_KEY, api_secret=API_SECRET)
-    app.refresh_debounce = REFRESH_DEBOUNCE  # the harness turns both off for other tests
+    app.monitor.refresh_debounce = REFRESH_DEBOUNCE  # the harness turns both off for other tests
     app.client.budget = WeightBudget()
     async with app.run_test(size=(100, 30)) as pilot:
         await settled(pilot)
@@ -144,7 +144,7 @@ async def test_holding_r_cannot_break_the_budget_or_the_account_spacing(make_app
         while time.monotonic() - started < 3.0:  # key repeat: ~30 presses a second
             await pilot.press("r")
             await asyncio.sleep(0.03)
-        await wait_until(pilot, lambda: not app._fetching and app._manual_timer is None, timeout=10)
+        await wait_until(pilot, lambda: not app.monitor.fetching and not app.monitor.manual_pending, timeout=10)
         elapsed = time.monotonic() - started
     um, account = papi_server.count(UM_ACCOUNT), papi_server.count(PM_ACCOUNT)
     # `r` starts at most one refresh a second (the window's end included) ...

@@ -35,7 +35,8 @@ from pmtui.errors import (
     WafBlocked,
 )
 from pmtui.signing import Ed25519Signer, HmacSigner, RsaSigner
-from pmtui.snapshot import fetch_snapshot
+from pmtui.config import Settings
+from pmtui.monitor import Monitor
 from tests.harness import timed_clock_syncs
 from tests.hostile_server import HostileServer, hostile  # noqa: F401  (hostile is a fixture)
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
@@ -613,6 +614,11 @@ async def test_binance_text_is_cleaned_and_the_key_redacted(hostile, hostile_cli
 
 
 # --- optional endpoints: only an access refusal makes them "not available to this key" ---------
+
+
+def fetch_snapshot(client):
+    """One headless fetch, as `snapshot` and `check` make it."""
+    return Monitor(settings=Settings(), client=client).fetch_once()
 
 
 @pytest.mark.parametrize("path, part", [(PM_ACCOUNT, "account"), (POSITION_RISK, "positionRisk")])

@@ -157,19 +157,19 @@ async def test_dashboard_goes_stale_on_a_trickle_and_r_still_works(hostile):
     app = PmtuiApp(settings=Settings(interval=60.0), client=client, title="T")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
-        assert app.poller.error is None
+        assert app.monitor.poller.error is None
         hostile.route(UM_ACCOUNT, trickle_body)
         started = time.monotonic()
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.poller.error is not None, timeout=APP_TIMEOUT + 5)
+        await wait_until(pilot, lambda: app.monitor.poller.error is not None, timeout=APP_TIMEOUT + 5)
         assert APP_TIMEOUT * 0.8 <= time.monotonic() - started < APP_TIMEOUT + SLACK + 1
         await pilot.pause()
-        assert app.poller.stale and app.poller.error.kind == "timeout"
+        assert app.monitor.poller.stale and app.monitor.poller.error.kind == "timeout"
         assert "STALE" in str(app.query_one("#status").render())
         hostile.route(UM_ACCOUNT, good)
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.poller.error is None and not app._fetching, timeout=5)
-        assert not app.poller.stale
+        await wait_until(pilot, lambda: app.monitor.poller.error is None and not app.monitor.fetching, timeout=5)
+        assert not app.monitor.poller.stale
 
 
 # --- absurd headers, lying lengths, bodies too large -----------------------------------------
@@ -377,12 +377,12 @@ async def test_a_transient_position_risk_failure_is_retried_not_sticky(hostile):
     app = PmtuiApp(settings=Settings(interval=60.0), client=client, title="T")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
-        assert app.poller.error is not None and app.poller.error.kind == "server"
-        assert app._risk_note is None  # not "the key may lack access"
+        assert app.monitor.poller.error is not None and app.monitor.poller.error.kind == "server"
+        assert app.monitor.risk_note is None  # not "the key may lack access"
         assert "may lack access" not in str(app.query_one("#status").render())
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.poller.polls == 2 and not app._fetching)
-        assert app.poller.error is None and app.poller.data[1] is not None  # prices are back
+        await wait_until(pilot, lambda: app.monitor.poller.polls == 2 and not app.monitor.fetching)
+        assert app.monitor.poller.error is None and app.monitor.poller.data[1] is not None  # prices are back
     assert hostile.paths().count(POSITION_RISK) == 2
 
 
@@ -394,9 +394,9 @@ async def test_an_access_refusal_of_position_risk_is_sticky(hostile):
     app = PmtuiApp(settings=Settings(interval=60.0), client=client, title="T")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
-        assert app.poller.error is None and app.poller.data[1] is None
-        assert app._risk_note == (f"the exchange refused {POSITION_RISK} (code -2015); "
+        assert app.monitor.poller.error is None and app.monitor.poller.data[1] is None
+        assert app.monitor.risk_note == (f"the exchange refused {POSITION_RISK} (code -2015); "
                                   "the API key may lack access to it")
-        app._start_poll()  # a timed refresh (not `r`, which retries refused endpoints)
-        await wait_until(pilot, lambda: app.poller.polls == 2 and not app._fetching)
+        app.monitor.poll_now()  # a timed refresh (not `r`, which retries refused endpoints)
+        await wait_until(pilot, lambda: app.monitor.poller.polls == 2 and not app.monitor.fetching)
     assert hostile.paths().count(POSITION_RISK) == 1

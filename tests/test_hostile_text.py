@@ -126,7 +126,7 @@ async def test_status_bar_and_toast_never_emit_an_error_msg_s_controls(make_app)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settled(pilot)
         for _ in range(3):  # the bar is redrawn every second: each redraw must be clean
-            app._tick()
+            app.monitor.tick()
             await pilot.pause()
             bar = rendered(app.query_one(StatusBar))
             assert "Illegal characters found in parameter" in " ".join(bar.split())

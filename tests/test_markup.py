@@ -84,7 +84,7 @@ async def test_error_message_with_markup_is_shown_as_text(make_app):
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settled(pilot)
         await assert_running(pilot, app)
-        assert MARKUP in app.poller.error.message
+        assert MARKUP in app.monitor.poller.error.message
         assert MARKUP in flat(rendered(app.query_one(StatusBar)))
         assert MARKUP in flat(screen_text(app)), "the toast shows the message literally"
 
@@ -94,7 +94,7 @@ async def test_schema_error_value_with_markup_is_shown_as_text(make_app):
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settled(pilot)
         await assert_running(pilot, app)
-        assert app.poller.error.kind == "schema"
+        assert app.monitor.poller.error.kind == "schema"
         assert repr(MARKUP) in flat(rendered(app.query_one(StatusBar)))
 
 
@@ -103,7 +103,7 @@ async def test_symbols_with_markup_in_table_detail_what_if_and_alerts(make_app):
     app = make_app(transport=hostile)
     # Every open position is within 100% of its liquidation price: each one fires an alert,
     # and the toast names the worst symbol.
-    app.alerts = Alerts.from_settings(Settings(alerts={"liq_distance_below": 1}))
+    app.monitor.alerts = Alerts.from_settings(Settings(alerts={"liq_distance_below": 1}))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settled(pilot)
         await assert_running(pilot, app)

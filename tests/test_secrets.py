@@ -260,7 +260,7 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
                    title="canary")
     # Two refreshes per fault, back to back: the debounce and the budget (test_budget) would
     # only make each one wait.
-    app.refresh_debounce = 0.0
+    app.monitor.refresh_debounce = 0.0
     app.client.budget = WeightBudget(1.0, limit=10**9)
     notes: list[str] = []
     notify = app.notify
@@ -272,10 +272,10 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
         async def refresh(ok: bool) -> None:
             """Refresh now (key r: also what a person does after fixing the key) until it ends
             well (ok) or in an error (not ok). The app's own timer waits its 1 s interval."""
-            polls = app.poller.polls
+            polls = app.monitor.poller.polls
             app.action_refresh_now()
             deadline = asyncio.get_running_loop().time() + 10
-            while app.poller.polls <= polls or app._fetching or ok == (app.poller.error is not None):
+            while app.monitor.poller.polls <= polls or app.monitor.fetching or ok == (app.monitor.poller.error is not None):
                 assert asyncio.get_running_loop().time() < deadline, f"no refresh under {name}"
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.05)  # let the screen paint
@@ -283,7 +283,7 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
         for name, opts in FAULTS:
             apply_fault(server, name, opts)
             await refresh(ok=name in ("ok", "clock+7s", "clock-7s"))
-            error = app.poller.error
+            error = app.monitor.poller.error
             if error is not None:
                 evidence.add_error(f"dashboard error under {name}", error)
             evidence.add(f"screen under {name}", screen_text(app))

@@ -40,7 +40,7 @@ def test_stale_after_a_fault(snap_compare, make_app, frozen_clock):
         frozen_clock.advance(14)
         app.client._http._transport.fault = "503"
         await refresh(pilot)
-        assert app.poller.stale
+        assert app.monitor.poller.stale
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

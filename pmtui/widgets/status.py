@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 
 from pmtui import fmt
 from pmtui.budget import WEIGHT_LIMIT
-from pmtui.errors import PmtuiError
+from pmtui.monitor import StatusInfo
 from pmtui.widgets.styles import StyledStatic
 
 # Show the clock offset once it is large enough to matter to a person.
 OFFSET_SHOWN_MS = 1000
-
-@dataclass(frozen=True)
-class StatusInfo:
-    """Everything the bar shows, gathered by the app from the poller and the client."""
-
-    paused: bool
-    stopped: bool
-    stale: bool
-    error: PmtuiError | None
-    age: float | None  # seconds since the last good update
-    last_ok_wall: float | None
-    interval: float
-    next_in: float | None  # seconds until the next fetch; None: none armed
-    fetching: bool
-    latency_ms: float | None
-    used_weight: int | None
-    offset_ms: int | None
-    #: Seconds pmtui's own weight budget still holds the next refresh back (0: none).
-    budget_wait: float = 0.0
 
 
 class StatusBar(StyledStatic):
@@ -63,6 +42,8 @@ class StatusBar(StyledStatic):
             text.append(f" · retry in {max(0, round(info.next_in))}s")  # backoff, not the interval
         elif info.next_in is not None:
             text.append(f" · next {max(0, round(info.next_in))}s of {info.interval:g}s")
+        elif info.paused and info.paused_since is not None:
+            text.append(f" · paused since {fmt.clock_time(info.paused_since)}")
         else:
             text.append(f" · every {info.interval:g}s")
         if info.latency_ms is not None:
@@ -74,9 +55,18 @@ class StatusBar(StyledStatic):
             text.append(f" · weight budget: waiting {info.budget_wait:.0f}s", style=self.style("level--warn"))
         if info.offset_ms is not None and abs(info.offset_ms) >= OFFSET_SHOWN_MS:
             text.append(f" · clock {info.offset_ms / 1000:+.1f}s", style=self.style("level--warn"))
+        push = info.push
+        if push is not None:
+            if push.up:
+                text.append(" · push ✓", style=self.style("state--live"))
+            else:
+                text.append(" · push down · polling", style=self.style("level--warn"))
         if info.error is not None:
             text.append("\n ")
             text.append(info.error.message, style=self.style("state--error" if info.stopped else "state--stale"))
             if info.stopped:
                 text.append(" Fix it, then press r.")
+        elif push is not None and not push.up and push.reason:
+            text.append("\n ")
+            text.append(f"Push: {push.reason}", style=self.style("muted"))
         return text

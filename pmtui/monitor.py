@@ -1,0 +1,648 @@
+"""The Monitor: everything pmtui knows about one account, with no Textual in sight.
+
+It owns the client, the two pollers and their cadences, the user data stream, view building,
+the alert rules and recording, and publishes an immutable `MonitorState` after every change:
+a fetch, a pushed event, a person's request, and a once-a-second tick (ages and countdowns).
+The dashboard renders those states; `snapshot`, `check` and `watch` read the same ones, so the
+screen and the headless commands can never disagree.
+
+Cadences: the UM account and positionRisk every `interval` seconds; `/papi/v1/account` (uniMMR,
+weight 20) on its own slower cadence, or sooner when the UM account moved enough to change
+uniMMR's band, and never closer than MIN_ACCOUNT_INTERVAL to the last request, whatever asks.
+The next fetch is planned only after the last one finished, so requests never overlap and a slow
+exchange slows pmtui down instead of piling up. While the push stream is up, `riskLevelChange`
+updates uniMMR at once and uniMMR's own poll slows down by PUSH_SLOWDOWN (polling stays the
+source of truth: Binance warns a riskLevelChange may arrive after liquidation began).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState, Notifier
+from pmtui.budget import REFRESH_WEIGHT
+from pmtui.client import PapiClient
+from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
+from pmtui.errors import AuthError, PmtuiError
+from pmtui.health import Level, Totals, Verdict, ratio_level, totals
+from pmtui.history import History, SessionSeries, sample_from_view
+from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.poller import Poller
+from pmtui.risk import estimate_unimmr
+from pmtui.views import AccountView, build_view
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two refreshes a person (`r`) may start; presses inside are coalesced into one.
+REFRESH_DEBOUNCE = 1.0
+#: Seconds a burst of pushed account events waits to become one REST refresh.
+PUSH_DEBOUNCE = 0.25
+#: While the stream is up, uniMMR's poll runs this many times slower (riskLevelChange covers the
+#: moments that matter; the poll still corrects whatever the stream did not say).
+PUSH_SLOWDOWN = 3
+#: Seconds between the states published for the clock (ages, countdowns, staleness).
+TICK = 1.0
+# The steps `+` and `-` move the refresh interval through, in seconds.
+INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
+
+# What changed in a published state (MonitorState.changed).
+DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
+
+
+@dataclass(frozen=True, slots=True)
+class PushStatus:
+    """The user data stream's health, as the status bar says it."""
+
+    up: bool
+    reason: str | None = None  # one sentence when down
+    since: float | None = None  # monotonic time of the last change
+    events: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """Everything the status bar shows, from the pollers, the client and the stream."""
+
+    paused: bool
+    stopped: bool
+    stale: bool
+    error: PmtuiError | None
+    age: float | None  # seconds since the last good update
+    last_ok_wall: float | None
+    interval: float
+    next_in: float | None  # seconds until the next fetch; None: none planned
+    fetching: bool
+    latency_ms: float | None
+    used_weight: int | None
+    offset_ms: int | None
+    #: Seconds pmtui's own weight budget still holds the next refresh back (0: none).
+    budget_wait: float = 0.0
+    #: The stream's health; None when pmtui does not stream (stream = false, headless one-shots).
+    push: PushStatus | None = None
+    #: Wall time the person paused refreshing, while paused.
+    paused_since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell a person once (a toast on the dashboard, a line on stderr headless)."""
+
+    title: str
+    message: str
+    severity: str = "information"  # "information", "warning" or "error"
+    timeout: float = 4.0
+    bell: bool = False
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    """One published state. Immutable: a subscriber may keep it as long as it likes."""
+
+    seq: int
+    changed: frozenset[str]
+    view: AccountView | None
+    verdict: Verdict | None
+    status: StatusInfo
+    #: The raw parts the view was built from (the headless output prints them unchanged).
+    account: UmAccount | None = None
+    pm: PmAccount | None = None
+    risks: tuple[PositionRisk, ...] | None = None
+    #: Why an optional part is missing, by part ("account", "positionRisk"): one sentence each.
+    unavailable: dict[str, str] = field(default_factory=dict)
+    #: Why the account panel has no (current) uniMMR, in a few words.
+    account_note: str | None = None
+    #: Seconds since the ratio in the big digits was fetched (or pushed).
+    unimmr_age: float | None = None
+    #: The key may not read /papi/v1/account: the UM margin ratio stands in for uniMMR.
+    fallback: bool = False
+    #: Alert events for people that this state started (or cleared), in order.
+    alerts: tuple[AlertEvent, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        return self.status.stale
+
+
+class Stream(Protocol):
+    """What the Monitor needs of a push source (pmtui.stream.UserStream)."""
+
+    async def run(self) -> None: ...
+
+
+def refused(path: str, err: PmtuiError) -> str:
+    """A short sentence for an endpoint the key may not read (for AuthError only)."""
+    how = f"code {err.code}" if err.code is not None else f"HTTP {err.status}" if err.status else err.kind
+    return f"the exchange refused {path} ({how}); the API key may lack access to it"
+
+
+ACCOUNT_PATH = "/papi/v1/account"
+RISK_PATH = "/papi/v1/um/positionRisk"
+
+
+class Monitor:
+    """One account's truth. `run()` keeps it current; `subscribe` gets every new state."""
+
+    def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
+                 profile: str | None = None) -> None:
+        self.settings = settings
+        self.client = client
+        self.profile = profile or settings.profile
+        #: The UM account and positionRisk, every `interval` seconds.
+        self.poller: Poller[tuple[UmAccount, tuple[PositionRisk, ...] | None]] = Poller(
+            fetch=self._fetch_positions, interval=settings.interval, blocked_for=client.blocked_for
+        )
+        #: /papi/v1/account (uniMMR), weight 20: on its own slower cadence.
+        self.account_poller: Poller[PmAccount] = Poller(
+            fetch=client.pm_account, interval=settings.account_interval,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+        )
+        self.alerts = Alerts.from_settings(settings)
+        self.notifier = Notifier.from_settings(settings)
+        self.series = SessionSeries()
+        self.history = history  # --record: every refresh also goes to this SQLite file
+        #: Seconds between two refreshes a person may start (tests that press r often lower it).
+        self.refresh_debounce = REFRESH_DEBOUNCE
+        self.push_debounce = PUSH_DEBOUNCE
+        self.stream: Stream | None = None
+        self.push: PushStatus | None = None
+        self.view: AccountView | None = None
+        #: Why positionRisk is missing, if the key may not read it.
+        self.risk_note: str | None = None
+        self.fetching = False
+        self.next_at: float | None = None  # monotonic time of the next planned fetch
+        self.paused_since: float | None = None
+        self._subscribers: list[Callable[[MonitorState], None]] = []
+        self._seq = 0
+        self._state: MonitorState | None = None
+        self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
+        self._account_tried: float | None = None  # monotonic time of the last account request
+        self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
+        self._last_manual = -REFRESH_DEBOUNCE  # monotonic time a person last started a refresh
+        self._manual_handle: asyncio.TimerHandle | None = None
+        self._push_handle: asyncio.TimerHandle | None = None
+        self._wake = asyncio.Event()
+        self._due = False  # a refresh was asked for: the loop fetches at once
+        self._last_error_kind: str | None = None
+        self._last_risk_event = 0  # E of the last riskLevelChange applied
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closed = False
+        self._refused: dict[str, str] = {}  # a one-shot's refused optional endpoints
+
+    # --- subscribing ----------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[MonitorState], None]) -> Callable[[], None]:
+        """Call `callback` with every new state (from the Monitor's loop); returns an unsubscribe."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    @property
+    def state(self) -> MonitorState:
+        """The latest state (built now if nothing was published yet)."""
+        return self._state if self._state is not None else self._build(frozenset())
+
+    def publish(self, *changed: str, alerts: Iterable[AlertEvent] = (),
+                notices: Iterable[Notice] = ()) -> MonitorState:
+        state = self._build(frozenset(changed), tuple(alerts), tuple(notices))
+        self._state = state
+        for callback in list(self._subscribers):
+            try:
+                callback(state)
+            except Exception:  # a subscriber's bug must not stop the account being watched
+                log.debug("state subscriber failed", exc_info=True)
+        return state
+
+    # --- running --------------------------------------------------------------------------
+
+    def attach_stream(self, stream: Stream) -> None:
+        """Push events from `stream` (a UserStream whose callbacks are on_push_event/on_push_status)."""
+        self.stream = stream
+        self.push = PushStatus(up=False, reason="connecting", since=time.monotonic())
+
+    async def run(self) -> None:
+        """Keep the account current until cancelled (or aclose). Never raises a fault."""
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
+        if self.stream is not None:
+            self._tasks.append(loop.create_task(self._run_stream(), name="pmtui-stream"))
+        try:
+            while not self._closed:
+                self._due = False
+                await self.refresh()
+                await self._sleep_until_due()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+
+    async def aclose(self) -> None:
+        """Stop everything, let the stream say goodbye (DELETE its listen key), close the client."""
+        self._closed = True
+        self._wake.set()
+        for handle in (self._manual_handle, self._push_handle):
+            if handle is not None:
+                handle.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 3)
+            except (asyncio.CancelledError, TimeoutError, Exception):
+                pass
+        self._tasks.clear()
+        await self.notifier.drain(timeout=2)
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Monitor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _run_stream(self) -> None:
+        try:
+            assert self.stream is not None
+            await self.stream.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # UserStream.run never raises; if it did, polling carries on
+            log.debug("stream stopped", exc_info=True)
+            self.on_push_status(PushStatus(False, f"the push stream stopped ({type(err).__name__})",
+                                           time.monotonic()))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            self.tick()
+
+    def tick(self) -> MonitorState:
+        """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for
+        N seconds" can start to hold without a fetch arriving)."""
+        age = self.poller.age()
+        events: list[AlertEvent] = []
+        if self.view is not None and age is not None and age > self.poller.interval:
+            events = self._evaluate()
+        was_stale = self._state.stale if self._state is not None else False
+        changed = [CLOCK] + ([DATA] if self.poller.stale != was_stale else [])
+        return self._publish_alerts(changed, events)
+
+    async def _sleep_until_due(self) -> None:
+        """Wait for the next fetch: its delay, or until someone asks for one. A change of pace
+        (pause, interval) wakes the wait to plan again from now."""
+        while not self._closed:
+            delay = self.poller.delay()
+            self.next_at = None if delay is None else time.monotonic() + delay
+            self.publish(STATUS)
+            if self._due:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                return
+            if self._due:
+                return
+
+    def _ask(self) -> None:
+        self._due = True
+        self._wake.set()
+
+    # --- one refresh ----------------------------------------------------------------------
+
+    async def refresh(self) -> bool:
+        """Fetch the UM account (and positionRisk), then uniMMR when due; publish the result."""
+        self.fetching = True
+        self.next_at = None
+        self.publish(STATUS)
+        try:
+            ok = await self.poller.poll()
+            if ok and self._account_spaced() and (self._account_due() or self._band_moving()):
+                self._account_tried = time.monotonic()
+                if await self.account_poller.poll():
+                    self._account_basis = totals(self.poller.data[0])
+                delay = self.account_poller.delay()
+                if delay is not None and self.push is not None and self.push.up:
+                    delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
+                self._account_next = None if delay is None else time.monotonic() + delay
+        finally:
+            self.fetching = False
+        notices: list[Notice] = []
+        p = self.poller
+        if ok:
+            self._rebuild()
+            self._record()
+            if self._last_error_kind is not None:
+                notices.append(Notice("Recovered", "Live data again.", timeout=3))
+            self._last_error_kind = None
+        elif p.error is not None and p.error.kind != self._last_error_kind:
+            self._last_error_kind = p.error.kind
+            notices.append(Notice("Refresh failed" if not p.stopped else "Action needed", p.error.message,
+                                  "error" if p.stopped else "warning", timeout=6))
+        self._publish_alerts([DATA] if ok else [FAULT], self._evaluate(), notices)
+        return ok
+
+    async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
+        account = await self.client.um_account()
+        if self.risk_note is not None:
+            return account, None
+        try:
+            return account, await self.client.position_risk()
+        except AuthError as err:
+            # A key that may not read positionRisk: the positions still show, without prices.
+            # Any other failure fails this refresh (STALE) and is retried on its cadence.
+            self.risk_note = refused(RISK_PATH, err)
+            return account, None
+
+    def _account_spaced(self) -> bool:
+        """Never sooner than MIN_ACCOUNT_INTERVAL after the last account request, whatever asks
+        (its cadence, `r`, a moving band, a push): a held `r` must not send the 20-weight endpoint often."""
+        tried = self._account_tried
+        return tried is None or time.monotonic() - tried >= MIN_ACCOUNT_INTERVAL
+
+    def _account_due(self) -> bool:
+        return self._account_next is not None and time.monotonic() >= self._account_next
+
+    def _band_moving(self) -> bool:
+        """Whether the UM account moved enough since the last uniMMR to change its band: then the
+        account is fetched now instead of at its cadence, but not while it backs off after a fault."""
+        a, basis = self.account_poller, self._account_basis
+        if self._account_next is None or a.data is None or basis is None or a.error is not None:
+            return False
+        assert self.poller.data is not None
+        guess = estimate_unimmr(a.data, totals(self.poller.data[0]), basis)
+        t = self.settings.thresholds
+        return ratio_level(guess, t) != ratio_level(a.data.uniMMR, t)
+
+    def _rebuild(self) -> None:
+        if self.poller.data is None:
+            return
+        account, risks = self.poller.data
+        self.view = build_view(account, self.settings.thresholds, risks=risks, pm=self.account_poller.data)
+
+    def _record(self) -> None:
+        if self.view is None:
+            return
+        sample = sample_from_view(self.view, self.profile)
+        self.series.add(sample)
+        if self.history is not None:
+            task = asyncio.get_running_loop().create_task(self._record_to(self.history, sample))
+            self._tasks.append(task)
+            task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
+
+    async def _record_to(self, history: History, sample: Any) -> None:
+        try:
+            await history.arecord(sample)
+        except PmtuiError as err:
+            if self.history is history:
+                self.history = None  # one message, not one per refresh
+                self.publish(STATUS, notices=[Notice("History", f"{err.message} Recording stopped.",
+                                                     "warning", timeout=8)])
+
+    # --- alerts ---------------------------------------------------------------------------
+
+    def _evaluate(self) -> list[AlertEvent]:
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age()), time.time(),
+                                      mono=time.monotonic())
+        if events:
+            self.notifier.send(events)  # the command hook gets every event, cleared ones included
+        return events
+
+    def _publish_alerts(self, changed: list[str], events: list[AlertEvent],
+                        notices: list[Notice] | None = None) -> MonitorState:
+        """Publish, with the events people should see and one toast for them."""
+        notices = list(notices or ())
+        shown = self.alerts.for_people(events) if events else []
+        fired = [e for e in shown if e.state != CLEARED]
+        if fired:
+            # One toast per state, however many rules started to hold: the log has them all.
+            worst = max(fired, key=lambda e: e.level)
+            more = f" (+{len(fired) - 1} more: h shows the log)" if len(fired) > 1 else ""
+            notices.append(Notice("Alert", worst.message + more,
+                                  "error" if worst.level >= Level.DANGER else "warning", timeout=8, bell=True))
+        elif shown:
+            notices.append(Notice("Alert cleared", shown[0].message))
+        if shown:
+            changed = [*changed, ALERTS]
+        return self.publish(*changed, alerts=shown, notices=notices)
+
+    # --- what a person asks ---------------------------------------------------------------
+
+    def refresh_now(self) -> None:
+        """`r`: refresh everything now, retrying refused endpoints, at most once per
+        `refresh_debounce` s; a press inside that window (a held key) is coalesced into one
+        refresh at the window's end, not lost."""
+        wait = self._last_manual + self.refresh_debounce - time.monotonic()
+        if wait > 0:
+            if self._manual_handle is None:
+                self._manual_handle = asyncio.get_running_loop().call_later(wait, self._manual_refresh)
+            return
+        self._manual_refresh()
+
+    def _manual_refresh(self) -> None:
+        self._manual_handle = None
+        self._last_manual = time.monotonic()
+        self.poller.reset_stop()
+        self.account_poller.reset_stop()
+        self._account_next = 0.0  # a person asked: fetch everything, and retry refused endpoints
+        self.risk_note = None
+        self._ask()
+
+    @property
+    def manual_pending(self) -> bool:
+        """A coalesced `r` waits for its debounce window to end."""
+        return self._manual_handle is not None
+
+    def poll_now(self) -> None:
+        """The next planned fetch, now (no retry of stopped or refused endpoints)."""
+        self._ask()
+
+    def set_paused(self, paused: bool) -> None:
+        self.poller.paused = paused
+        self.paused_since = time.time() if paused else None
+        if not paused:
+            self._due = True
+        self._wake.set()
+
+    def step_interval(self, direction: int) -> float:
+        """`+`/`-`: the next slower or faster step; the new pace counts from now."""
+        current = self.poller.interval
+        if direction > 0:
+            steps = [s for s in INTERVAL_STEPS if s > current]
+            new = steps[0] if steps else current
+        else:
+            steps = [s for s in INTERVAL_STEPS if s < current]
+            new = steps[-1] if steps else current
+        return self.set_interval(new)
+
+    def set_interval(self, seconds: float) -> float:
+        """A new refresh interval (clamped), counted from now."""
+        self.poller.interval = self.poller.clamp(seconds)
+        self._wake.set()
+        return self.poller.interval
+
+    # --- push -----------------------------------------------------------------------------
+
+    def on_push_status(self, status: Any) -> None:
+        """From the stream: up, or down with its reason."""
+        self.push = PushStatus(bool(status.up), getattr(status, "reason", None),
+                               getattr(status, "since", None) or time.monotonic(),
+                               int(getattr(status, "events", 0) or 0))
+        if self.push.up:
+            pass
+        elif self._account_next is not None and self.account_poller.delay() is not None:
+            # Push went down: uniMMR's poll goes back to its own cadence from its last fetch.
+            tried = self._account_tried or time.monotonic()
+            self._account_next = min(self._account_next, tried + self.account_poller.interval)
+        self.publish(PUSH)
+
+    def on_push_event(self, event: Any) -> None:
+        """From the stream: apply a riskLevelChange at once; anything that moved the account asks
+        for a (debounced, budgeted) REST refresh of what it touched."""
+        kind = getattr(event, "kind", None)
+        if hasattr(event, "uniMMR"):
+            self._apply_risk(event)
+            return
+        if kind in ("ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE", "liabilityChange"):
+            if kind != "ORDER_TRADE_UPDATE":
+                self._account_next = 0.0 if self._account_next is not None else None  # uniMMR moved too
+            self._push_refresh()
+
+    def _push_refresh(self) -> None:
+        if self._push_handle is not None or self._closed:
+            return  # one refresh for a burst of events
+
+        def go() -> None:
+            self._push_handle = None
+            self._ask()
+
+        self._push_handle = asyncio.get_running_loop().call_later(self.push_debounce, go)
+
+    def _apply_risk(self, event: Any) -> None:
+        """uniMMR and status from the stream: on screen and through the rules now."""
+        stamp = int(getattr(event, "event_time", 0) or 0)
+        if stamp and stamp < self._last_risk_event:
+            return  # older than what is shown (events are ordered by E)
+        self._last_risk_event = max(stamp, self._last_risk_event)
+        pm = self.account_poller.data
+        update: dict[str, Any] = {}
+        for attr, name in (("uniMMR", "uniMMR"), ("status", "accountStatus"), ("equity", "accountEquity"),
+                           ("actual_equity", "actualEquity"), ("maint_margin", "accountMaintMargin")):
+            value = getattr(event, attr, None)
+            if value is not None:
+                update[name] = value
+        if "uniMMR" not in update:
+            return
+        if pm is not None:
+            pushed = pm.model_copy(update=update)
+        elif "accountEquity" in update and "accountMaintMargin" in update:
+            pushed = PmAccount.model_validate({k: str(v) for k, v in update.items()})
+        else:
+            return  # nothing polled yet to complete it: the poll will bring uniMMR soon
+        self.account_poller.accept(pushed)
+        self._rebuild()
+        self._publish_alerts([DATA, PUSH], self._evaluate())
+        # Binance may push a level change late (after liquidation began): confirm by REST soon.
+        self._account_next = 0.0 if self._account_next is not None else None
+        self._push_refresh()
+
+    # --- views of the state ---------------------------------------------------------------
+
+    def _build(self, changed: frozenset[str], alerts: tuple[AlertEvent, ...] = (),
+               notices: tuple[Notice, ...] = ()) -> MonitorState:
+        self._seq += 1
+        p, a = self.poller, self.account_poller
+        view = self.view
+        verdict = None
+        refused_account = a.stopped or "account" in self._refused
+        if view is not None:
+            stale = p.stale or (view.pm is not None and a.stale)
+            verdict = view.verdict(stale=stale, refused=refused_account)
+        source = a if view is not None and view.pm is not None else p
+        data = p.data
+        unavailable = dict(self._refused)
+        if a.stopped and a.error is not None and isinstance(a.error, AuthError):
+            unavailable["account"] = refused(ACCOUNT_PATH, a.error)
+        if self.risk_note is not None:
+            unavailable["positionRisk"] = self.risk_note
+        fallback = a.stopped or "account" in unavailable
+        return MonitorState(
+            seq=self._seq,
+            changed=changed,
+            view=view,
+            verdict=verdict,
+            status=self.status_info(),
+            account=data[0] if data is not None else None,
+            pm=a.data,
+            risks=data[1] if data is not None else None,
+            unavailable=unavailable,
+            account_note=self._account_note(),
+            unimmr_age=source.age(),
+            fallback=fallback,
+            alerts=alerts,
+            notices=notices,
+        )
+
+    def _account_note(self) -> str | None:
+        a = self.account_poller
+        if a.stopped and a.error is not None:
+            return f"unavailable: {a.error.message}"
+        if a.error is not None:
+            return f"stale: {a.error.message}"
+        return self.risk_note
+
+    def status_info(self) -> StatusInfo:
+        p = self.poller
+        return StatusInfo(
+            paused=p.paused,
+            stopped=p.stopped,
+            stale=p.stale,
+            error=p.error,
+            age=p.age(),
+            last_ok_wall=p.last_ok_wall,
+            interval=p.interval,
+            next_in=None if self.next_at is None else self.next_at - time.monotonic(),
+            fetching=self.fetching,
+            latency_ms=self.client.latency_ms,
+            used_weight=self.client.used_weight,
+            offset_ms=self.client.time_offset_ms,
+            budget_wait=self.client.budget.wait_for(REFRESH_WEIGHT),
+            push=self.push,
+            paused_since=self.paused_since,
+        )
+
+    # --- one-shot (snapshot, check) --------------------------------------------------------
+
+    async def fetch_once(self, *, account: bool = True, position_risk: bool = True) -> MonitorState:
+        """Everything once, for the headless commands: the UM account first (it also syncs the
+        clock; its failure is the caller's error), then the optional endpoints.
+
+        Only an access refusal (AuthError) lets a snapshot go without an optional part: then it
+        is None and `unavailable[part]` holds one sentence (so `check` may fall back to the UM
+        margin ratio). Every other failure propagates unchanged: it says nothing about the key,
+        and the data would be incomplete for a reason that may pass, so the caller reports it
+        (`check`: UNKNOWN), never shows it as absent."""
+        um = await self.client.um_account()
+        pm = risks = None
+        unavailable: dict[str, str] = {}
+        if account:
+            try:
+                pm = await self.client.pm_account()
+            except AuthError as err:
+                unavailable["account"] = refused(ACCOUNT_PATH, err)
+        if position_risk:
+            try:
+                risks = await self.client.position_risk()
+            except AuthError as err:
+                unavailable["positionRisk"] = refused(RISK_PATH, err)
+        self.poller.accept((um, risks))
+        if pm is not None:
+            self.account_poller.accept(pm)
+        self.risk_note = unavailable.get("positionRisk")
+        self._refused = {k: v for k, v in unavailable.items() if k == "account"}
+        self._rebuild()
+        return self.publish(DATA)
+
