@@ -115,7 +115,7 @@ class PmtuiApp(App[int]):
         self.query_one("#history").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
-        self._unsubscribe = self.monitor.subscribe(self._published)
+        self._unsubscribe = self.monitor.subscribe(self.receive)
         if self.start_monitor:
             self.run_worker(self.monitor.run(), name="monitor", group="monitor", exit_on_error=False)
         self.show_state(self.monitor.state, frozenset())
@@ -127,7 +127,7 @@ class PmtuiApp(App[int]):
 
     # --- states -----------------------------------------------------------------------------
 
-    def _published(self, state: MonitorState) -> None:
+    def receive(self, state: MonitorState) -> None:
         """From the Monitor's loop: queue the state; one message carries a burst of them."""
         self._pending.append(state)
         if len(self._pending) == 1:

@@ -232,8 +232,14 @@ async def _watch(settings, args) -> int:
         monitor.subscribe(lambda state: queue.put_nowait(state) if state.changed & worth else None)
         runner = asyncio.ensure_future(monitor.run())
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, runner.cancel)
+        stopped_by: list[int] = []
+
+        def stop(signum: int) -> None:
+            stopped_by.append(signum)
+            runner.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, stop, sig)
         shown = None
         last_fault: str | None = None
         try:
@@ -261,7 +267,8 @@ async def _watch(settings, args) -> int:
                 await runner
             except BaseException:
                 pass
-    return 0
+    # Like the dashboard: 128 + the signal that ended it (130 Ctrl-C, 143 SIGTERM, 129 hang-up).
+    return 128 + stopped_by[0] if stopped_by else 0
 
 
 def _history(settings, args) -> int:

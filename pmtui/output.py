@@ -17,7 +17,7 @@ from rich.table import Table
 from pmtui import fmt
 from pmtui.alerts import check_rules
 from pmtui.config import AlertSettings, Thresholds
-from pmtui.health import LIQUIDATION, Level, worst
+from pmtui.health import LIQUIDATION, UNIMMR, Level, worst
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
 from pmtui.history import Sample
@@ -250,7 +250,9 @@ def watch_line(state: MonitorState) -> str:
     word = "STALE" if info.stale else "LIVE" if info.error is None else "NO DATA"
     parts = [_utc(info.last_ok_wall if info.error is None else time.time())]
     if verdict is not None:
-        parts.append(verdict.word + (f" {verdict.reason}" if verdict.reason else ""))
+        # uniMMR is said once, in full, below; the other causes (a liquidation, the status) here.
+        others = [w for cause, w in verdict.causes if cause != UNIMMR]
+        parts.append(" ".join([verdict.word, *others]))
     if view is not None:
         pm = view.pm
         parts.append(f"uniMMR {fmt.ratio(pm.uniMMR, 4)}" if pm is not None else "uniMMR —")
