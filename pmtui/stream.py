@@ -272,6 +272,7 @@ class UserStream:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         healthy_s: float = 60.0,
         open_timeout: float = 10.0,
+        close_timeout: float = SHUTDOWN_TIMEOUT,
         rng: Callable[[], float] = random.random,
     ) -> None:
         #: The PapiClient (anything with create/keepalive/close_listen_key coroutines).
@@ -286,6 +287,8 @@ class UserStream:
         self.max_backoff = max_backoff
         self.healthy_s = healthy_s
         self.open_timeout = open_timeout
+        #: Bound of a socket's close handshake, and of the DELETE on shutdown.
+        self.close_timeout = close_timeout
         self._monotonic = monotonic
         self._sleep = sleep  # reconnect backoff waits only (keep-alive runs on the loop's clock)
         self._rng = rng
@@ -314,7 +317,7 @@ class UserStream:
 
     async def run(self) -> None:
         """Stream until cancelled. On cancel: close the socket and DELETE the listen key, each
-        within SHUTDOWN_TIMEOUT, then re-raise the cancellation."""
+        within close_timeout, then re-raise the cancellation."""
         attempt = 0
         self._publish()
         try:
@@ -368,7 +371,7 @@ class UserStream:
                     ping_interval=self.ping_interval,
                     ping_timeout=self.ping_timeout,
                     open_timeout=self.open_timeout,
-                    close_timeout=SHUTDOWN_TIMEOUT,
+                    close_timeout=self.close_timeout,
                     compression=None,  # small JSON events; no inflating a hostile server's bytes
                     logger=self._ws_log,
                 )
@@ -398,7 +401,7 @@ class UserStream:
             await asyncio.gather(reader, keeper, return_exceptions=True)
             self._ws = None
             try:
-                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                async with asyncio.timeout(self.close_timeout):
                     await manager.__aexit__(None, None, None)
             except Exception:  # noqa: BLE001 - a socket that will not close is abandoned
                 pass
@@ -456,14 +459,14 @@ class UserStream:
         ws, self._ws = self._ws, None
         if ws is not None:
             try:
-                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                async with asyncio.timeout(self.close_timeout):
                     await ws.close()
             except Exception:  # noqa: BLE001
                 pass
         if self._key is not None:
             self._key = None
             try:
-                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                async with asyncio.timeout(self.close_timeout):
                     await self.client.close_listen_key()
             except Exception as exc:  # noqa: BLE001
                 log.debug("user data stream: closing the listen key failed (%s)", type(exc).__name__)
