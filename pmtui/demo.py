@@ -903,7 +903,7 @@ class _DemoSocket:
         self._closed = False
 
     def push(self, frame: str) -> None:
-        if not self._closed and not self._frames.full():  # a reader that stalls loses the oldest news
+        if not self._closed and not self._frames.full():  # a reader that stalls misses new frames
             self._frames.put_nowait(frame)
 
     def push_close(self) -> None:
