@@ -566,3 +566,50 @@ async def test_demo_listen_key_checks_the_api_key_and_the_socket_checks_the_key(
                 await ws.recv()
         gone = await http.put("/papi/v1/listenKey", headers={"X-MBX-APIKEY": DEMO_API_KEY})
         assert gone.status_code == 400 and gone.json()["code"] == -1125
+
+
+async def test_a_failed_keepalive_is_retried_without_dropping_the_connection(papi_server, ws_server):
+    papi_server.inject("500", path=LISTEN_KEY, method="PUT")
+    async with Run(papi_server, ws_server, keepalive_s=0.05) as run:
+        await until(lambda: sum(r.method == "PUT" for r in papi_server.requests) >= 3)
+        assert ws_server.accepted == 1 and run.stream.status.up
+        assert run.reasons() == ["connecting to the exchange's user data stream"]
+
+
+async def test_since_moves_only_when_up_changes(papi_server, ws_server):
+    clock = [100.0]
+    ws_server.script(("send", "garbage"), ("send", account(1)), ("close", 1000))
+    ws_server.script(("hold",))
+    async with Run(papi_server, ws_server, monotonic=lambda: clock[0]) as run:
+        await until(lambda: ws_server.accepted == 2 and run.stream.status.up)
+        ups = [s for s in run.statuses if s.up]
+        assert ups[0].reason is None and ups[1].reason is not None and ups[2].reason is None
+        assert {s.since for s in ups[:3]} == {100.0}
+        assert run.stream.status.connections == 2 and run.stream.status.bad_frames == 1
+
+
+async def test_another_program_deleting_the_key_only_costs_a_reconnect():
+    """pmtui on two machines shares the account's one active key: DELETE by one (its exit)
+    ends the other's connection, which comes back by itself on a new key."""
+    import httpx
+
+    from pmtui.demo import DEMO_API_KEY, DemoExchange
+
+    exchange = DemoExchange(seed=3, symbols=10)
+    statuses: list[PushStatus] = []
+    async with PapiClient(api_key=DEMO_API_KEY, signer=None, transport=exchange,
+                          budget=WeightBudget(1.0, limit=10**9)) as client:
+        async def no_wait(seconds):
+            await asyncio.sleep(0)
+
+        stream = UserStream(client, "wss://fstream.binance.com/pm/ws", on_event=lambda e: None,
+                            on_status=statuses.append, connect=exchange.connect, sleep=no_wait)
+        task = asyncio.create_task(stream.run())
+        await until(lambda: stream.status.up)
+        async with httpx.AsyncClient(transport=exchange, base_url="https://papi.binance.com") as other:
+            await other.delete("/papi/v1/listenKey", headers={"X-MBX-APIKEY": DEMO_API_KEY})
+        await until(lambda: stream.status.connections == 2 and stream.status.up)
+        assert "the exchange closed the stream (code 1000); reconnecting" in [s.reason for s in statuses]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
