@@ -1,4 +1,6 @@
-"""The Portfolio Margin API client: signed read-only GETs on one pooled httpx.AsyncClient.
+"""The Portfolio Margin API client: signed read-only GETs on one pooled httpx.AsyncClient, and
+the user data stream's listen key (POST/PUT/DELETE /papi/v1/listenKey, API key header only): the
+only non-GET requests it can send (READ_ONLY_PATHS, LISTEN_KEY_PATH).
 
 It owns what a caller should never have to think about: the clock offset to the exchange
 (measured at start and again on -1021), the used request weight, and bans: while a 429/418

@@ -25,6 +25,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -303,8 +304,8 @@ class UserStream:
         self._last_risk_time: int | None = None
         self._connected_at: float | None = None  # monotonic time the current connection opened
         self._status = PushStatus(False, "connecting to the exchange's user data stream", monotonic(), 0)
-        #: Delays of the reconnect waits so far (for tests and the debug log).
-        self.backoffs: list[float] = []
+        #: Delays of the last reconnect waits (for tests and the debug log).
+        self.backoffs: deque[float] = deque(maxlen=100)
 
     def __repr__(self) -> str:
         return f"UserStream(stream_url={self.stream_url!r}, up={self._status.up})"

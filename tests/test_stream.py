@@ -397,7 +397,7 @@ async def test_backoff_grows_capped_and_resets_after_a_healthy_connection():
         await asyncio.wait_for(stream.run(), WAIT)
     # 1, 2, 4, 8 (cap), 8; the healthy 6th connection ends: again at once (no sleep), then
     # the backoff starts over at 1.
-    assert stream.backoffs[:11] == [1.0, 2.0, 4.0, 8.0, 8.0, 0.0, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert list(stream.backoffs)[:11] == [1.0, 2.0, 4.0, 8.0, 8.0, 0.0, 1.0, 2.0, 4.0, 8.0, 8.0]
     assert 0.0 not in sleeps
     assert made[0] == "wss://example.invalid/pm/ws/fakeListenKey" + "0" * 51
     assert stream.client.calls[-1] == "DELETE"
