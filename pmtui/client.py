@@ -1,4 +1,6 @@
-"""The Portfolio Margin API client: signed read-only GETs on one pooled httpx.AsyncClient.
+"""The Portfolio Margin API client: signed read-only GETs on one pooled httpx.AsyncClient, and
+the user data stream's listen key (POST/PUT/DELETE /papi/v1/listenKey, API key header only): the
+only non-GET requests it can send (READ_ONLY_PATHS, LISTEN_KEY_PATH).
 
 It owns what a caller should never have to think about: the clock offset to the exchange
 (measured at start and again on -1021), the used request weight, and bans: while a 429/418
@@ -37,6 +39,7 @@ from pmtui.errors import (
     ClockSkew,
     ConfigError,
     IPBanned,
+    ListenKeyInvalid,
     MalformedResponse,
     NetworkError,
     PmtuiError,
@@ -77,6 +80,13 @@ READ_ONLY_PATHS = frozenset(
         "/fapi/v1/time",
     }
 )
+#: The one path pmtui may send anything but GET to: the user data stream's listen key (POST
+#: creates it, PUT keeps it alive, DELETE closes it). It changes nothing in the account; it lets
+#: its holder read account events, so the key itself is treated as a secret.
+LISTEN_KEY_PATH = "/papi/v1/listenKey"
+KEYED_METHODS = frozenset({"POST", "PUT", "DELETE"})
+# A listen key goes into the stream URL's path: only letters and digits (Binance's are 60-64).
+_LISTEN_KEY = re.compile(r"[A-Za-z0-9]{16,128}")
 AUTH_HELP = (
     "The exchange refused the API key (-2015): check that the account is enrolled in Portfolio "
     "Margin, the key was created after Portfolio Margin was activated, this machine's IP is on "
@@ -184,6 +194,7 @@ class PapiClient:
         self._date_offset_ms: int | None = None  # coarse offset from the last HTTP Date header
         self._response_date_ms: int | None = None  # the same, from the last response only
         self._rate_strikes = 0  # consecutive 429s without Retry-After, for exponential backoff
+        self._listen_key: str | None = None  # the last one created: redacted from any message
 
     async def __aenter__(self) -> "PapiClient":
         return self
@@ -207,6 +218,34 @@ class PapiClient:
 
     async def position_risk(self) -> tuple[PositionRisk, ...]:
         return parse_position_risk(await self.signed_get("/papi/v1/um/positionRisk"))
+
+    # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
+
+    async def create_listen_key(self) -> str:
+        """POST /papi/v1/listenKey: the account's active listen key (a new one if none is active;
+        Binance extends an active one's validity by 60 minutes). Never log or show it."""
+        data = await self._keyed("POST")
+        key = data.get("listenKey") if isinstance(data, dict) else None
+        if not isinstance(key, str) or not _LISTEN_KEY.fullmatch(key):
+            # The value is not quoted: it may be a real key in an unexpected shape.
+            raise MalformedResponse("The exchange's answer to a listen-key request held no usable listen key.")
+        self._listen_key = key
+        return key
+
+    async def keepalive_listen_key(self) -> None:
+        """PUT /papi/v1/listenKey: keep the active key alive another 60 minutes.
+        ListenKeyInvalid (-1125) when the exchange no longer knows it: create a new one."""
+        await self._keyed("PUT")
+
+    async def close_listen_key(self) -> None:
+        """DELETE /papi/v1/listenKey: close the user data stream."""
+        await self._keyed("DELETE")
+
+    async def _keyed(self, method: str) -> Any:
+        if not self._api_key:
+            raise AuthError("No API key is configured: set one in the config file, or try --demo.")
+        await self.budget.acquire(weight_of(LISTEN_KEY_PATH))
+        return await self._send(self.base_url, LISTEN_KEY_PATH, "", method=method, keyed=True, paid=True)
 
     async def ping(self) -> None:
         await self.budget.acquire(weight_of("/papi/v1/ping"))
@@ -289,17 +328,21 @@ class PapiClient:
         # The signature must be the last parameter; it is computed over everything before it.
         return f"{query}&signature={self._signer.sign(query)}"
 
-    async def _send(self, base: str, path: str, query: str, *, signed: bool = False,
-                    deadline: float | None = None, paid: bool = False) -> Any:
-        if path not in READ_ONLY_PATHS:
-            raise ValueError(f"{path} is not a read-only endpoint pmtui knows")
+    async def _send(self, base: str, path: str, query: str, *, method: str = "GET", signed: bool = False,
+                    keyed: bool = False, deadline: float | None = None, paid: bool = False) -> Any:
+        # The allowlist, exactly: documented read-only GETs, and POST/PUT/DELETE of the listen key.
+        if method == "GET":
+            if path not in READ_ONLY_PATHS:
+                raise ValueError(f"{path} is not a read-only endpoint pmtui knows")
+        elif method not in KEYED_METHODS or path != LISTEN_KEY_PATH:
+            raise ValueError(f"{method} {path} is not a request pmtui may send (only GETs, and the listen key)")
         if (wait := self.blocked_for()) > 0 and self._block_error is not None:
             err = self._block_error
             raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
         if not paid:  # a clock sync or the one retry inside a call: counted, not waited for
             self.budget.charge(weight_of(path))
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
-        headers = {"X-MBX-APIKEY": self._api_key} if signed else {}
+        headers = {"X-MBX-APIKEY": self._api_key} if signed or keyed else {}
         loop = asyncio.get_running_loop()
         if deadline is None:
             deadline = loop.time() + self.timeout
@@ -310,7 +353,7 @@ class PapiClient:
         try:
             # httpx's timeout is per read: a server trickling a byte a second never trips it.
             async with asyncio.timeout_at(deadline):
-                response, content = await self._get(url, headers)
+                response, content = await self._get(url, headers, method)
         except (TimeoutError, httpx.TimeoutException):
             raise timed_out from None
         except httpx.HTTPError as err:
@@ -323,7 +366,7 @@ class PapiClient:
         if weight and weight.isdigit() and len(weight) < 10:
             self.used_weight = int(weight)
             self.budget.observe(self.used_weight, self._clock() * 1000 + (self.time_offset_ms or 0))
-        log.debug("GET %s -> %s in %.0f ms, weight %s", path, response.status_code, self.latency_ms,
+        log.debug("%s %s -> %s in %.0f ms, weight %s", method, path, response.status_code, self.latency_ms,
                   clean(weight or "", 20) or None)
         status = response.status_code
         if status == 200:
@@ -337,10 +380,11 @@ class PapiClient:
         code, msg = _binance_error(content)
         raise self._error_for(status, code, msg, response.headers, path)
 
-    async def _get(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
-        """GET `url`; the response and its body, decompressed here so MAX_BODY holds for what
-        lands in memory, not for what crossed the wire (a gzip bomb is small on the wire)."""
-        async with self._http.stream("GET", url, headers=headers) as response:
+    async def _get(self, url: str, headers: dict[str, str], method: str = "GET") -> tuple[httpx.Response, bytes]:
+        """`method` `url` (GET but for the listen key); the response and its body, decompressed
+        here so MAX_BODY holds for what lands in memory, not for what crossed the wire (a gzip
+        bomb is small on the wire)."""
+        async with self._http.stream(method, url, headers=headers) as response:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > MAX_BODY:
                 raise _too_large()
@@ -383,9 +427,10 @@ class PapiClient:
     def _error_for(self, status: int, code: int | None, msg: str | None, headers: httpx.Headers,
                    path: str) -> PmtuiError:
         """The error for a failed answer: Binance's code decides first, then the HTTP status."""
-        if msg and self._api_key:
-            # A proxy (or a careless server) may echo the request back: never pass our key on.
-            msg = msg.replace(self._api_key, "<redacted>")
+        for secret in (self._api_key, self._listen_key):
+            if msg and secret:
+                # A proxy (or a careless server) may echo the request back: never pass a key on.
+                msg = msg.replace(secret, "<redacted>")
         retry_after = _retry_after(headers.get("Retry-After"), self._clock())
         if status == 418 or _BAN_UNTIL.search(msg or ""):
             return self._ban(status, code, msg, retry_after)
@@ -411,6 +456,12 @@ class PapiClient:
         if code == -1021:
             return ClockSkew(
                 "The exchange rejected the request timestamp (-1021, clock out of sync).",
+                status=status, code=code,
+            )
+        if code == -1125 and path == LISTEN_KEY_PATH:
+            return ListenKeyInvalid(
+                "The exchange no longer knows the user data stream's listen key (-1125); "
+                "pmtui gets a new one.",
                 status=status, code=code,
             )
         if code in REJECTED_CODES:

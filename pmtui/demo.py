@@ -5,6 +5,11 @@
 runs pmtui's real client code with no network and no real keys: requests are signed and checked
 the way Binance checks them, request weight is counted, and the account's prices move.
 
+It streams too: POST/PUT/DELETE /papi/v1/listenKey answer as Binance's do, and `connect` is an
+in-memory stand-in for `websockets.asyncio.client.connect` (pass `connect=exchange.connect` to
+pmtui.stream.UserStream). As the market steps it pushes an ACCOUNT_UPDATE now and then (a
+funding fee), and a riskLevelChange whenever uniMMR crosses one of Binance's bands.
+
 The market moves in *steps*. Each priced endpoint (UM account, account, positionRisk, balance) sees
 the same snapshot until that endpoint is asked again, which advances the market one step. So the
 endpoints of one refresh agree with each other exactly, while any endpoint asked twice in a row shows
@@ -18,6 +23,7 @@ that the strings sent and the sums over them (crossUnPnl, accountEquity...) agre
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import hmac
@@ -31,9 +37,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+from websockets.frames import Close
+from websockets.http11 import Response
 
 # Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
 DEMO_API_KEY = "pmtui-demo-key"
@@ -394,6 +404,8 @@ _ROUTES = {
     "/papi/v1/ping": _Route(1, False, "_ping"),
     "/fapi/v1/time": _Route(1, False, "_time"),
 }
+LISTEN_KEY_PATH = "/papi/v1/listenKey"
+_FUNDING_EVERY = 15  # steps between the demo's ACCOUNT_UPDATE pushes (a funding fee)
 _ASSETS = ("USDT", "USDC", "BNB")  # BNB: a collateral asset row with nothing in it
 _MAX_RECV_WINDOW = 60_000
 _WEIGHT_WINDOW = 60.0  # seconds
@@ -412,7 +424,8 @@ def _missing(param: str) -> _Reject:
 
 
 class DemoExchange(httpx.AsyncBaseTransport):
-    """A simulated Portfolio Margin account behind the real PAPI paths. GET only, no network."""
+    """A simulated Portfolio Margin account behind the real PAPI paths, no network: GETs, plus
+    the listen key (POST/PUT/DELETE) and `connect` for the user data stream."""
 
     def __init__(
         self,
@@ -457,6 +470,11 @@ class DemoExchange(httpx.AsyncBaseTransport):
 
         self._step = 0
         self._seen: set[str] = set()  # endpoints that have seen the current step
+        # The user data stream: the active listen key, and the open demo connections.
+        self._listen_key: str | None = None
+        self._listen_keys = 0
+        self._sockets: list[_DemoSocket] = []
+        self._band: str | None = None  # uniMMR band last pushed (or seen at the first connect)
         self._snapshot: _Snapshot | None = None
 
     @property
@@ -538,6 +556,8 @@ class DemoExchange(httpx.AsyncBaseTransport):
             self._noise[base] = x * (1 - pull) + gauss(0.0, sigma)
         self._step += 1
         self._snapshot = None
+        if self._sockets:
+            self._push_events()
 
     def _observe(self, path: str) -> _Snapshot:
         """The snapshot `path` should see: a repeat visit within a step moves the market on."""
@@ -583,6 +603,13 @@ class DemoExchange(httpx.AsyncBaseTransport):
         now = self._clock()
         route = _ROUTES.get(request.url.path)
         used = self._spend(now, route.weight if route and request.method == "GET" else 1)
+        if request.url.path == LISTEN_KEY_PATH and request.method in ("POST", "PUT", "DELETE"):
+            try:
+                body = self._listen_key_request(request)
+            except _Reject as err:
+                body = json.dumps({"code": err.code, "msg": err.msg}).encode()
+                return self._response(err.status, body, used, now)
+            return self._response(200, body, used, now)
         try:
             if request.method != "GET":
                 raise _Reject(405, -1000, f"Method {request.method} is not supported: the demo exchange answers GET only.")
@@ -595,6 +622,72 @@ class DemoExchange(httpx.AsyncBaseTransport):
             body = json.dumps({"code": err.code, "msg": err.msg}).encode()
             return self._response(err.status, body, used, now)
         return self._response(200, body, used, now)
+
+    # -- the user data stream --
+
+    def _listen_key_request(self, request: httpx.Request) -> bytes:
+        """POST/PUT/DELETE /papi/v1/listenKey: API key header only (USER_STREAM), as on Binance."""
+        if request.headers.get("X-MBX-APIKEY") != self._api_key:
+            raise _Reject(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        if request.method == "POST":
+            if self._listen_key is None:
+                self._listen_keys += 1
+                # Letters and digits like a real key, derived from the seed: deterministic.
+                seed = f"pmtui-demo-listen-key/{self.seed}/{self._listen_keys}".encode()
+                self._listen_key = "demo" + hashlib.sha256(seed).hexdigest()[:56]
+            return _dumps({"listenKey": self._listen_key})
+        if self._listen_key is None:
+            raise _Reject(400, -1125, "This listenKey does not exist.")
+        if request.method == "DELETE":
+            self._listen_key = None
+            for sock in list(self._sockets):
+                sock.push_close()
+        return b"{}"
+
+    def connect(self, url: str, **options: Any) -> "_DemoConnect":
+        """An in-memory stand-in for websockets.asyncio.client.connect(url, ...): `async with`
+        gives a connection with recv(), close(), ping() and async iteration. The URL's last path
+        segment must be the active listen key (else the handshake is refused, HTTP 400). Other
+        options (max_size, ping_interval...) are accepted and have nothing to do here."""
+        return _DemoConnect(self, url)
+
+    def _open_socket(self, url: str) -> "_DemoSocket":
+        key = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+        if self._listen_key is None or not hmac.compare_digest(key, self._listen_key):
+            raise InvalidStatus(Response(400, "Bad Request", Headers(), b""))
+        sock = _DemoSocket(self)
+        self._sockets.append(sock)
+        if self._band is None:
+            self._band = _status(self._current().uni_mmr)
+        return sock
+
+    def _current(self) -> _Snapshot:
+        if self._snapshot is None:
+            self._snapshot = self._build_snapshot(self._step)
+        return self._snapshot
+
+    def _push_events(self) -> None:
+        """After a step: the events Binance would push for it."""
+        snap = self._current()
+        now_ms = int(self._clock() * 1000)
+        frames = []
+        band = _status(snap.uni_mmr)
+        if band != self._band:
+            self._band = band
+            frames.append(_dumps({
+                "e": "riskLevelChange", "E": now_ms, "u": str(snap.uni_mmr), "s": band,
+                "eq": _money(snap.equity), "ae": _money(snap.equity), "m": _money(snap.maint),
+            }))
+        if self._step % _FUNDING_EVERY == 0:
+            usdt = next(a for a in snap.assets if a.asset == "USDT")
+            frames.append(_dumps({
+                "e": "ACCOUNT_UPDATE", "fs": "UM", "E": now_ms, "T": now_ms - 1, "i": "",
+                "a": {"m": "FUNDING_FEE", "B": [{"a": "USDT", "wb": _money(usdt.wallet),
+                                                 "cw": _money(usdt.wallet), "bc": "0"}]},
+            }))
+        for frame in frames:
+            for sock in self._sockets:
+                sock.push(frame.decode())
 
     def _response(self, status: int, body: bytes, used: int, now: float) -> httpx.Response:
         headers = {
@@ -776,3 +869,75 @@ def _balance_row(a: _AssetView) -> dict[str, Any]:
         "updateTime": a.update_ms,
         "negativeBalance": zero,
     }
+
+
+class _DemoConnect:
+    """`async with exchange.connect(url) as ws` (and `ws = await exchange.connect(url)`)."""
+
+    def __init__(self, exchange: DemoExchange, url: str) -> None:
+        self._exchange = exchange
+        self._url = url
+        self._socket: _DemoSocket | None = None
+
+    def __await__(self):
+        async def open_() -> _DemoSocket:
+            self._socket = self._exchange._open_socket(self._url)
+            return self._socket
+
+        return open_().__await__()
+
+    async def __aenter__(self) -> "_DemoSocket":
+        return await self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+
+
+class _DemoSocket:
+    """The subset of a websockets ClientConnection that pmtui.stream uses."""
+
+    def __init__(self, exchange: DemoExchange) -> None:
+        self._exchange = exchange
+        self._frames: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
+        self._closed = False
+
+    def push(self, frame: str) -> None:
+        if not self._closed and not self._frames.full():  # a reader that stalls misses new frames
+            self._frames.put_nowait(frame)
+
+    def push_close(self) -> None:
+        """The listen key was closed: the connection ends once its queued frames are read."""
+        if not self._closed and not self._frames.full():
+            self._frames.put_nowait(None)
+
+    async def recv(self) -> str:
+        if self._closed:
+            raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+        frame = await self._frames.get()
+        if frame is None:
+            await self.close()
+            raise ConnectionClosedOK(Close(1000, "listen key closed"), Close(1000, ""), True)
+        return frame
+
+    def __aiter__(self) -> "_DemoSocket":
+        return self
+
+    async def __anext__(self) -> str:
+        try:
+            return await self.recv()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
+
+    async def ping(self, data: bytes | None = None) -> "asyncio.Future[float]":
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        done.set_result(0.0)
+        return done
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self._closed:
+            self._closed = True
+            if self in self._exchange._sockets:
+                self._exchange._sockets.remove(self)
+            if not self._frames.full():
+                self._frames.put_nowait(None)

@@ -6,7 +6,8 @@ The refresh loop decides what to do from the type alone:
   NetworkError and RequestTimeout, ServerError (HTTP 5xx; Binance -1000, -1001, -1006, -1007),
   RateLimited (429; -1003, -1008, -1015) and IPBanned (418), which also make the client refuse to
   send until their `retry_after` is over, WafBlocked (403), ClockSkew (-1021, after one resync),
-  BadServerTime (the time endpoint answered nonsense), MalformedResponse, SchemaError, ApiError
+  BadServerTime (the time endpoint answered nonsense), ListenKeyInvalid (-1125: the user data
+  stream gets a new key), BadFrame (one unreadable stream frame), MalformedResponse, SchemaError, ApiError
   and its RequestRejected (-1100 … -1199: a pmtui bug to report; retried in case it was the
   exchange's);
 - stop polling until a person acts (`retryable` False): ConfigError, BadSignature (-1022) and
@@ -135,6 +136,19 @@ class ApiError(PmtuiError):
     """Any other Binance error code."""
 
     kind = "api"
+
+
+class ListenKeyInvalid(PmtuiError):
+    """Binance -1125 on a listen-key keep-alive: the key no longer exists (expired, or closed by
+    another program on the account). The stream gets a new key; never carries the key itself."""
+
+    kind = "listen-key"
+
+
+class BadFrame(PmtuiError):
+    """A user-data-stream frame that is not an event pmtui can read (not JSON, wrong types, huge)."""
+
+    kind = "stream"
 
 
 class RequestRejected(ApiError):

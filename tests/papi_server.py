@@ -11,6 +11,9 @@ Test helper only (not shipped). Use the `papi_server` fixture:
         papi_server.revoke(); papi_server.restore()       # the key answers -2015 meanwhile
         papi_server.clock_offset_ms = 5000                # server clock 5 s ahead of ours
         papi_server.requests                              # what the server saw, in order
+        papi_server.inject("error", path=LISTEN_KEY, method="PUT",
+                           body={"code": -1125, "msg": "This listenKey does not exist."})
+        papi_server.listen_key                            # the active listen key (None: none)
 
 The server checks requests the way Binance does: the `X-MBX-APIKEY` header, an HMAC-SHA256 hex
 signature (or Ed25519 / RSA when `public_key` is set) sent as the last parameter, and the
@@ -47,6 +50,7 @@ PM_ACCOUNT = "/papi/v1/account"
 POSITION_RISK = "/papi/v1/um/positionRisk"
 PING = "/papi/v1/ping"
 TIME = "/fapi/v1/time"
+LISTEN_KEY = "/papi/v1/listenKey"
 
 FAULTS = frozenset(
     {"429", "418", "500", "503", "-1001", "403", "html", "truncated", "empty", "schema", "slow", "reset",
@@ -185,8 +189,9 @@ class Fault:
     path: str | None = None  # None: any path
     opts: dict[str, Any] = field(default_factory=dict)
 
-    def matches(self, path: str) -> bool:
-        return self.path is None or self.path == path
+    def matches(self, path: str, method: str = "GET") -> bool:
+        wanted = self.opts.get("method")  # None: any method
+        return (self.path is None or self.path == path) and (wanted is None or wanted == method)
 
 
 @dataclass
@@ -233,6 +238,9 @@ class PapiServer:
         self._faults: list[Fault] = []
         self._mode: Fault | None = None
         self._bodies: dict[str, bytes] = {}
+        #: The account's active user-data-stream listen key (POST creates it, DELETE closes it).
+        self.listen_key: str | None = None
+        self.listen_keys_made = 0
         self._lock = threading.Lock()
         self._weight_minute = 0
         self._weight = 0
@@ -273,7 +281,8 @@ class PapiServer:
         Options: 429 `retry_after` (seconds, default 2; None sends no Retry-After header);
         418 `retry_after` (ban seconds, default 120); slow `delay` (seconds, default 2.0);
         schema `variant` ("missing" or "renamed"); -1001 `status` (HTTP status, default 400);
-        error `status` (default 400) and `body` (a JSON-able object, sent as JSON).
+        error `status` (default 400) and `body` (a JSON-able object, sent as JSON). Any fault:
+        `method` ("GET", "POST", …; None: any method).
         """
         if fault == "revoked":
             self.revoke()
@@ -348,15 +357,15 @@ class PapiServer:
         with self._lock:
             self.requests.append(rec)
 
-    def _next_fault(self, path: str) -> Fault | None:
+    def _next_fault(self, path: str, method: str = "GET") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(path):
+                if fault.matches(path, method):
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)
                     return fault
-            if self._mode is not None and self._mode.matches(path):
+            if self._mode is not None and self._mode.matches(path, method):
                 return self._mode
         return None
 
@@ -370,13 +379,15 @@ class PapiServer:
 
     def reply(self, method: str, path: str, query: str, headers: dict[str, str]) -> Reply:
         """Decide the answer to one request: a fault, a Binance error, or the canned body."""
+        if path == LISTEN_KEY and method in ("POST", "PUT", "DELETE"):
+            return self._listen_key_reply(method, headers)
         if method != "GET":
             return _error(405, -1000, "Only GET is served here.")
         route = ROUTES.get(path)
         if route is None:
             return _error(404, -5000, "Path not found.")
         body_for, weight, signed = route
-        fault = self._next_fault(path)
+        fault = self._next_fault(path)  # GET only here (tests/soak.py overrides it with one argument)
         with self._lock:
             fixed = self._bodies.get(path)
         if fixed is not None and (fault is None or fault.kind == "slow"):
@@ -387,6 +398,38 @@ class PapiServer:
         # external_weight: what other programs on the same IP used this minute.
         reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self._add_weight(weight) + self.external_weight)
         return reply
+
+    def _listen_key_reply(self, method: str, headers: dict[str, str]) -> Reply:
+        """The listen-key endpoints as Binance documents them: API key header only (USER_STREAM),
+        weight 1; PUT on no active key is -1125."""
+        fault = self._next_fault(LISTEN_KEY, method)
+        if fault is not None and fault.kind != "slow":
+            reply = _fault_reply(fault, self.now_ms())
+        elif self.revoked or headers.get("x-mbx-apikey") != self.api_key:
+            reply = _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        else:
+            with self._lock:
+                if method == "POST":
+                    if self.listen_key is None:
+                        self.listen_keys_made += 1
+                        # Shaped like a real one: 64 letters and digits.
+                        self.listen_key = f"pmtuiTestListenKey{self.listen_keys_made:04d}".ljust(64, "Q")
+                    reply = _json(200, {"listenKey": self.listen_key})
+                elif self.listen_key is None:
+                    reply = _error(400, -1125, "This listenKey does not exist.")
+                else:
+                    if method == "DELETE":
+                        self.listen_key = None
+                    reply = _json(200, {})
+        if fault is not None and fault.kind == "slow":
+            reply.delay = float(fault.opts.get("delay", 2.0))
+        reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self._add_weight(1) + self.external_weight)
+        return reply
+
+    def expire_listen_key(self) -> None:
+        """The active listen key lapses (60 min without keep-alive): PUT answers -1125."""
+        with self._lock:
+            self.listen_key = None
 
     def _answer(self, fault: Fault | None, body_for: Any, signed: bool, query: str, headers: dict[str, str]) -> Reply:
         if fault is not None and fault.kind not in ("slow", "schema"):
