@@ -111,7 +111,14 @@ def load(args: argparse.Namespace):
     return load_settings(config_path=args.config, profile=args.profile, overrides=overrides)
 
 
-def make_client(settings, args: argparse.Namespace):
+def demo_exchange(args: argparse.Namespace):
+    from pmtui.demo import DemoExchange
+
+    return DemoExchange(hedge=args.hedge, scenario=args.scenario)
+
+
+def make_client(settings, args: argparse.Namespace, exchange=None):
+    """The client for these settings; with --demo, on `exchange` (a new demo one if not given)."""
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
@@ -119,11 +126,11 @@ def make_client(settings, args: argparse.Namespace):
 
     if args.demo:
         # The demo signs with its own fake credentials: a configured real key is never used.
-        from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+        from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET
         from pmtui.signing import HmacSigner
 
         api_key, signer = DEMO_API_KEY, HmacSigner(DEMO_API_SECRET)
-        transport = DemoExchange(hedge=args.hedge, scenario=args.scenario)
+        transport = exchange if exchange is not None else demo_exchange(args)
     else:
         if not settings.has_credentials():
             raise ConfigError(
@@ -158,11 +165,30 @@ def secrets_of(settings) -> list[str]:
 
 
 def make_monitor(settings, args, *, history=None, stream: bool = False):
-    """The one core every command runs on: the dashboard, `watch`, `snapshot` and `check`."""
+    """The one core every command runs on: the dashboard, `watch`, `snapshot` and `check`.
+    `stream`: also listen to the user data stream (unless the settings turn it off)."""
     from pmtui.monitor import Monitor
 
-    return Monitor(settings=settings, client=make_client(settings, args), history=history,
-                   profile=_profile(settings, args))
+    exchange = demo_exchange(args) if args.demo else None
+    client = make_client(settings, args, exchange)
+    monitor = Monitor(settings=settings, client=client, history=history, profile=_profile(settings, args))
+    # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
+    # real exchange's).
+    connect = getattr(exchange, "connect", None) if args.demo else None
+    from pmtui.client import DEFAULT_BASE_URL
+    from pmtui.stream import DEFAULT_STREAM_URL, UserStream
+
+    stream_url = getattr(settings, "stream_url", DEFAULT_STREAM_URL)
+    # A listen key from another REST server (a proxy, a test server) means nothing to Binance's
+    # stream: with a base_url of its own, pmtui streams only from a stream_url of its own.
+    paired = args.demo or stream_url != DEFAULT_STREAM_URL or client.base_url == DEFAULT_BASE_URL
+    if stream and getattr(settings, "stream", True) and paired and (connect is not None or not args.demo):
+        monitor.attach_stream(UserStream(
+            client, stream_url,
+            on_event=monitor.on_push_event, on_status=monitor.on_push_status,
+            **({"connect": connect} if connect is not None else {}),
+        ))
+    return monitor
 
 
 def _profile(settings, args) -> str:
@@ -227,7 +253,7 @@ async def _watch(settings, args) -> int:
         history = History(args.history_file)
     queue: asyncio.Queue = asyncio.Queue()
     worth = {DATA, FAULT, PUSH, ALERTS}
-    async with make_monitor(settings, args, history=history) as monitor:
+    async with make_monitor(settings, args, history=history, stream=True) as monitor:
         # Print from here, not from the subscriber: a closed pipe must end the command.
         monitor.subscribe(lambda state: queue.put_nowait(state) if state.changed & worth else None)
         runner = asyncio.ensure_future(monitor.run())
@@ -299,7 +325,7 @@ def _dashboard(settings, args) -> int:
         history = History(args.history_file)
     from pmtui.terminal import TerminalGuard
 
-    app = PmtuiApp(settings=settings, monitor=make_monitor(settings, args, history=history), title=title)
+    app = PmtuiApp(settings=settings, monitor=make_monitor(settings, args, history=history, stream=True), title=title)
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
     return TerminalGuard(app).run()
 

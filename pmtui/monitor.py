@@ -34,6 +34,7 @@ from pmtui.history import History, SessionSeries, sample_from_view
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
+from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, build_view
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,6 @@ INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 
 # What changed in a published state (MonitorState.changed).
 DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
-
-
-@dataclass(frozen=True, slots=True)
-class PushStatus:
-    """The user data stream's health, as the status bar says it."""
-
-    up: bool
-    reason: str | None = None  # one sentence when down
-    since: float | None = None  # monotonic time of the last change
-    events: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +121,18 @@ class MonitorState:
 
 
 class Stream(Protocol):
-    """What the Monitor needs of a push source (pmtui.stream.UserStream)."""
+    """What the Monitor needs of a push source (pmtui.stream.UserStream): run until cancelled,
+    calling back on_push_event and on_push_status."""
 
     async def run(self) -> None: ...
+
+
+# Pushed events that moved the UM positions: refresh the UM account and positionRisk.
+POSITION_EVENTS = frozenset({"ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE"})
+# Pushed events that moved what uniMMR is made of (UM balances, margin loans and balances, open
+# order loss): refresh /papi/v1/account too (spacing still applies).
+ACCOUNT_EVENTS = frozenset({"ACCOUNT_UPDATE", "liabilityChange", "outboundAccountPosition", "balanceUpdate",
+                            "openOrderLoss"})
 
 
 def refused(path: str, err: PmtuiError) -> str:
@@ -220,9 +220,11 @@ class Monitor:
     # --- running --------------------------------------------------------------------------
 
     def attach_stream(self, stream: Stream) -> None:
-        """Push events from `stream` (a UserStream whose callbacks are on_push_event/on_push_status)."""
+        """Push events from `stream` (a UserStream made with on_event=self.on_push_event and
+        on_status=self.on_push_status); it runs beside the polling while `run()` does."""
         self.stream = stream
-        self.push = PushStatus(up=False, reason="connecting", since=time.monotonic())
+        self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
+                               since=time.monotonic(), events=0)
 
     async def run(self) -> None:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
@@ -272,7 +274,7 @@ class Monitor:
         except Exception as err:  # UserStream.run never raises; if it did, polling carries on
             log.debug("stream stopped", exc_info=True)
             self.on_push_status(PushStatus(False, f"the push stream stopped ({type(err).__name__})",
-                                           time.monotonic()))
+                                           time.monotonic(), 0))
 
     async def _ticker(self) -> None:
         while True:
@@ -486,29 +488,23 @@ class Monitor:
 
     # --- push -----------------------------------------------------------------------------
 
-    def on_push_status(self, status: Any) -> None:
+    def on_push_status(self, status: PushStatus) -> None:
         """From the stream: up, or down with its reason."""
-        self.push = PushStatus(bool(status.up), getattr(status, "reason", None),
-                               getattr(status, "since", None) or time.monotonic(),
-                               int(getattr(status, "events", 0) or 0))
-        if self.push.up:
-            pass
-        elif self._account_next is not None and self.account_poller.delay() is not None:
+        self.push = status
+        if not status.up and self._account_next is not None and self.account_poller.delay() is not None:
             # Push went down: uniMMR's poll goes back to its own cadence from its last fetch.
             tried = self._account_tried or time.monotonic()
             self._account_next = min(self._account_next, tried + self.account_poller.interval)
         self.publish(PUSH)
 
-    def on_push_event(self, event: Any) -> None:
+    def on_push_event(self, event: StreamEvent) -> None:
         """From the stream: apply a riskLevelChange at once; anything that moved the account asks
         for a (debounced, budgeted) REST refresh of what it touched."""
-        kind = getattr(event, "kind", None)
-        if hasattr(event, "uniMMR"):
+        if isinstance(event, RiskLevelChange):
             self._apply_risk(event)
-            return
-        if kind in ("ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE", "liabilityChange"):
-            if kind != "ORDER_TRADE_UPDATE":
-                self._account_next = 0.0 if self._account_next is not None else None  # uniMMR moved too
+        elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS:
+            if event.kind in ACCOUNT_EVENTS and self._account_next is not None:
+                self._account_next = 0.0  # uniMMR moved too
             self._push_refresh()
 
     def _push_refresh(self) -> None:
@@ -521,19 +517,15 @@ class Monitor:
 
         self._push_handle = asyncio.get_running_loop().call_later(self.push_debounce, go)
 
-    def _apply_risk(self, event: Any) -> None:
+    def _apply_risk(self, event: RiskLevelChange) -> None:
         """uniMMR and status from the stream: on screen and through the rules now."""
-        stamp = int(getattr(event, "event_time", 0) or 0)
-        if stamp and stamp < self._last_risk_event:
+        if event.event_time < self._last_risk_event:
             return  # older than what is shown (events are ordered by E)
-        self._last_risk_event = max(stamp, self._last_risk_event)
+        self._last_risk_event = event.event_time
         pm = self.account_poller.data
-        update: dict[str, Any] = {}
-        for attr, name in (("uniMMR", "uniMMR"), ("status", "accountStatus"), ("equity", "accountEquity"),
-                           ("actual_equity", "actualEquity"), ("maint_margin", "accountMaintMargin")):
-            value = getattr(event, attr, None)
-            if value is not None:
-                update[name] = value
+        fields = {"uniMMR": event.uniMMR, "accountStatus": event.status, "accountEquity": event.equity,
+                  "actualEquity": event.actual_equity, "accountMaintMargin": event.maint_margin}
+        update: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
         if "uniMMR" not in update:
             return
         if pm is not None:

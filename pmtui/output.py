@@ -259,7 +259,7 @@ def watch_line(state: MonitorState) -> str:
         parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.totals.unrealized, sign=True)}")
     parts.append(word)
     if info.push is not None:
-        parts.append("push ✓" if info.push.up else "push down")
+        parts.append("push ✓" if info.push.up else f"push down ({info.push.reason})" if info.push.reason else "push down")
     line = " · ".join(parts)
     if info.error is not None:
         line += f" · {info.error.message}"

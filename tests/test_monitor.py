@@ -29,9 +29,9 @@ from pmtui.monitor import (
     STATUS,
     Monitor,
     MonitorState,
-    PushStatus,
     StatusInfo,
 )
+from pmtui.stream import AccountChange, PushStatus, RiskLevelChange
 from pmtui.signing import HmacSigner
 from pmtui.views import build_view
 from tests.harness import frozen_clock, rendered  # noqa: F401
@@ -62,22 +62,13 @@ class Published(list):
         return [s.changed for s in self]
 
 
-@dataclasses.dataclass(frozen=True)
-class Risk:
-    """A riskLevelChange as pmtui.stream parses one (the fields the Monitor reads)."""
-
-    uniMMR: Decimal
-    status: str | None = None
-    event_time: int = 1
-    equity: Decimal | None = None
-    actual_equity: Decimal | None = None
-    maint_margin: Decimal | None = None
+def Risk(uniMMR: Decimal, status: str | None = None, event_time: int = 1) -> RiskLevelChange:
+    return RiskLevelChange(event_time=event_time, uniMMR=uniMMR, status=status, equity=None,
+                           actual_equity=None, maint_margin=None)
 
 
-@dataclasses.dataclass(frozen=True)
-class Change:
-    kind: str
-    event_time: int = 1
+def Change(kind: str) -> AccountChange:
+    return AccountChange(kind=kind, event_time=1)
 
 
 async def test_a_refresh_publishes_fetching_then_data_and_states_are_immutable():
@@ -222,13 +213,13 @@ async def test_push_up_slows_the_uniMMR_poll_and_push_down_restores_it(frozen_cl
     m = monitor_on(canned, frozen_clock, interval=5, account_interval=30)
     for p in (m.poller, m.account_poller):
         p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
-    m.on_push_status(PushStatus(up=True, since=0.0))
+    m.on_push_status(PushStatus(up=True, reason=None, since=0.0, events=0))
     assert m.state.status.push.up
     await m.refresh()
     frozen_clock.advance(31)
     await m.refresh()
     assert canned.seen.count(PM) == 1  # slowed: due after 30 * PUSH_SLOWDOWN s
-    m.on_push_status(PushStatus(up=False, reason="no event or pong for 40 s"))
+    m.on_push_status(PushStatus(up=False, reason="no event or pong for 40 s", since=1.0, events=0))
     assert m.state.status.push.reason == "no event or pong for 40 s"
     await m.refresh()
     assert canned.seen.count(PM) == 2  # back on its own cadence: 31 s since the last is due
@@ -247,7 +238,7 @@ def real_state(**overrides) -> MonitorState:
     status = StatusInfo(paused=False, stopped=False, stale=False, error=None, age=2.0,
                         last_ok_wall=1_736_942_400.0, interval=2.0, next_in=1.0, fetching=False,
                         latency_ms=40.0, used_weight=30, offset_ms=5,
-                        push=PushStatus(up=True))
+                        push=PushStatus(up=True, reason=None, since=0.0, events=3))
     fields = dict(seq=1, changed=frozenset({DATA}), view=view, verdict=view.verdict(), status=status,
                   account=um, pm=pm, unimmr_age=2.0)
     return MonitorState(**(fields | overrides))
@@ -269,7 +260,7 @@ async def test_the_app_shows_a_hand_built_state():
         bar = rendered(app.query_one(StatusBar))
         assert "LIVE" in bar and "push ✓" in bar and "weight 30/6000" in bar
         assert app.query_one("#positions").row_count == len(state.view.open_positions)
-        down = dataclasses.replace(state.status, push=PushStatus(up=False, reason="the exchange refused the stream"),
+        down = dataclasses.replace(state.status, push=PushStatus(up=False, reason="the exchange refused the stream", since=1.0, events=3),
                                    stale=True, error=None)
         app.receive(real_state(seq=2, changed=frozenset({PUSH}), status=down))
         await pilot.pause()

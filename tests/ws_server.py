@@ -14,6 +14,7 @@ Actions, run in order for one connection (a connection with no script left just 
     ("send", text_or_bytes)     a frame
     ("sleep", seconds)
     ("call", fn)                fn() (e.g. expire the listen key on the REST server)
+    ("wait", asyncio.Event)     wait until the test sets it (send when the test is ready)
     ("close", code)             a proper close handshake with that code
     ("drop_mid_message",)       half a frame, then the TCP connection is aborted
     ("deaf",)                   stop reading: pings are never answered, so the client's ping
@@ -90,6 +91,8 @@ class WsServer:
                 await asyncio.sleep(action[1])
             elif kind == "call":
                 action[1]()
+            elif kind == "wait":
+                await action[1].wait()
             elif kind == "close":
                 await connection.close(action[1])
                 return
