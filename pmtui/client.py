@@ -56,6 +56,7 @@ from pmtui.models import (
     parse_um_account,
 )
 from pmtui.logs import Redactor
+from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
 from pmtui.signing import Signer
 from pmtui.text import clean
 
@@ -63,9 +64,6 @@ log = logging.getLogger(__name__)
 # httpx logs each request URL at INFO, signature included: redact it wherever the record goes.
 logging.getLogger("httpx").addFilter(Redactor([]))
 
-DEFAULT_BASE_URL = "https://papi.binance.com"
-DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
-MAX_RECV_WINDOW = 60_000
 # Paths pmtui may ever request: all documented read-only endpoints.
 READ_ONLY_PATHS = frozenset(
     {

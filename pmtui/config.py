@@ -49,6 +49,14 @@ from pydantic import (
 
 from pmtui.errors import ConfigError
 from pmtui.logs import secret_forms
+from pmtui.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIME_BASE_URL,
+    MAX_INTERVAL,
+    MAX_RECV_WINDOW,
+    MIN_ACCOUNT_INTERVAL,
+    MIN_INTERVAL,
+)
 from pmtui.text import clean
 
 __all__ = [
@@ -62,14 +70,6 @@ __all__ = [
     "load_settings",
 ]
 
-DEFAULT_BASE_URL = "https://papi.binance.com"
-#: PAPI has no time endpoint; the USD-M futures one shares Binance's clock.
-DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
-
-MIN_INTERVAL = 1.0
-MIN_ACCOUNT_INTERVAL = 5.0
-MAX_INTERVAL = 3600.0
-MAX_RECV_WINDOW = 60000
 MAX_TIMEOUT = 300.0
 SECRET_COMMAND_TIMEOUT = 10.0
 

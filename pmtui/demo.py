@@ -35,6 +35,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
+
 # Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
 DEMO_API_KEY = "pmtui-demo-key"
 DEMO_API_SECRET = "pmtui-demo-secret"
@@ -395,7 +397,6 @@ _ROUTES = {
     "/fapi/v1/time": _Route(1, False, "_time"),
 }
 _ASSETS = ("USDT", "USDC", "BNB")  # BNB: a collateral asset row with nothing in it
-_MAX_RECV_WINDOW = 60_000
 _WEIGHT_WINDOW = 60.0  # seconds
 
 
