@@ -28,7 +28,6 @@ from pydantic import SecretStr
 
 from pmtui import __version__
 from pmtui.budget import WeightBudget, weight_of
-from pmtui.config import is_loopback
 from pmtui.errors import (
     ApiError,
     AuthError,
@@ -59,6 +58,7 @@ from pmtui.logs import Redactor
 from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
 from pmtui.signing import Signer
 from pmtui.text import clean
+from pmtui.urls import check_url
 
 log = logging.getLogger(__name__)
 # httpx logs each request URL at INFO, signature included: redact it wherever the record goes.
@@ -120,21 +120,6 @@ _DELAY_SECONDS = re.compile(r"\d{1,15}(?:\.\d{1,6})?")  # RFC 9110 delay-seconds
 _PLACEHOLDER = re.compile(r"""\s*(['"]?)%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?[sdifuxXeEgGc]\1""")
 
 
-def check_url(url: str, what: str = "base URL") -> str:
-    """An API URL without its trailing slash; plain http only for loopback test servers.
-    (Settings check URLs more thoroughly; this guards clients built without them.)"""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(f"The {what} {url!r} is not an http(s) URL.")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
-            f"Refusing plain http:// to {host}: API keys must only travel over HTTPS "
-            "(http is allowed for loopback test servers)."
-        )
-    return url.strip().rstrip("/")
-
-
 class PapiClient:
     def __init__(
         self,
@@ -152,10 +137,10 @@ class PapiClient:
     ) -> None:
         if not 0 < recv_window <= MAX_RECV_WINDOW:
             raise ConfigError(f"recv_window must be between 1 and {MAX_RECV_WINDOW} ms.")
-        self.base_url = check_url(base_url)
+        self.base_url = check_url(base_url, "base_url")
         if time_base_url is None:
             time_base_url = DEFAULT_TIME_BASE_URL if self.base_url == DEFAULT_BASE_URL else self.base_url
-        self.time_base_url = check_url(time_base_url, "time base URL")
+        self.time_base_url = check_url(time_base_url, "time_base_url")
         self._api_key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self._signer = signer
         self.recv_window = recv_window

@@ -20,7 +20,6 @@ which file (or variable) is at fault, and never contains a secret.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import math
 import os
 import re
@@ -34,7 +33,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -47,7 +45,7 @@ from pydantic import (
     model_validator,
 )
 
-from pmtui.errors import ConfigError
+from pmtui.errors import ConfigError, SettingProblem
 from pmtui.logs import secret_forms
 from pmtui.settings import (
     DEFAULT_BASE_URL,
@@ -58,6 +56,7 @@ from pmtui.settings import (
     MIN_INTERVAL,
 )
 from pmtui.text import clean
+from pmtui.urls import check_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -72,23 +71,6 @@ __all__ = [
 
 MAX_TIMEOUT = 300.0
 SECRET_COMMAND_TIMEOUT = 10.0
-
-
-class SettingProblem(ValueError):
-    """A value a validator refused, phrased so the loader can add where the value came from.
-
-    `template` is one sentence holding the marker ``{where}``, replaced by e.g.
-    `` in /x/config.toml`` or `` from environment variable PMTUI_BASE_URL`` (or nothing).
-    `keys` are the settings to blame, most likely first (``thresholds.x`` for thresholds).
-    """
-
-    def __init__(self, template: str, *keys: str) -> None:
-        self.template = template
-        self.keys = keys
-        super().__init__(self.sentence(""))
-
-    def sentence(self, where: str) -> str:
-        return self.template.replace("{where}", where)
 
 
 def _finite_decimal(value: Any) -> Any:
@@ -317,49 +299,6 @@ class AlertSettings(BaseModel):
         return shlex.split(self.command) if self.command else None
 
 
-def is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(value: str, name: str) -> str:
-    url = value.strip().rstrip("/")
-    shown = url if len(url) <= 80 else url[:77] + "..."
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise SettingProblem(f"{name}{{where}} is not a valid URL ({shown!r}).", name) from None
-    if parts.username is not None or parts.password is not None:
-        # Do not echo it: whatever sits before the "@" may be a password.
-        raise SettingProblem(
-            f"{name}{{where}} must not contain a user name or password; pmtui sends the API key"
-            " in a header.",
-            name,
-        )
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise SettingProblem(
-            f"{name}{{where}} must be a URL like {DEFAULT_BASE_URL} (got {shown!r}).", name
-        )
-    if parts.query or parts.fragment:
-        raise SettingProblem(
-            f"{name}{{where}} must not have a query or fragment (got {shown!r}).", name
-        )
-    if parts.scheme == "http" and not is_loopback(host):
-        raise SettingProblem(
-            f"Refusing plain http:// to {host} ({name}{{where}}): API keys must only travel over"
-            " HTTPS (http is allowed for loopback test servers).",
-            name,
-        )
-    return url
-
-
 class Settings(BaseModel):
     """Everything pmtui needs to know before the first request. Secrets never show in repr/dump."""
 
@@ -392,12 +331,12 @@ class Settings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        return _check_url(value, "base_url")
+        return check_url(value, "base_url")
 
     @field_validator("time_base_url")
     @classmethod
     def _time_base_url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_url(value, "time_base_url")
+        return None if value is None else check_url(value, "time_base_url")
 
     @field_validator("interval", "account_interval", "timeout", "recv_window", "weight_share",
                      mode="before")

@@ -59,6 +59,25 @@ class ConfigError(PmtuiError):
     kind = "config"
 
 
+class SettingProblem(ConfigError, ValueError):
+    """A value a settings validator refused, phrased so the loader can add where it came from.
+
+    `template` is one sentence holding the marker ``{where}``, replaced by e.g.
+    `` in /x/config.toml`` or `` from environment variable PMTUI_BASE_URL`` (or nothing, which is
+    what `str()` shows). `keys` are the settings to blame, most likely first (``thresholds.x`` for
+    thresholds). A ValueError too, so pydantic reports it as a validation error; a ConfigError, so
+    code outside the settings models (the client checking its URLs) can raise it as one.
+    """
+
+    def __init__(self, template: str, *keys: str) -> None:
+        self.template = template
+        self.keys = keys
+        super().__init__(self.sentence(""))
+
+    def sentence(self, where: str) -> str:
+        return self.template.replace("{where}", where)
+
+
 class NetworkError(PmtuiError):
     kind = "network"
 
