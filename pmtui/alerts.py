@@ -42,7 +42,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from pmtui import fmt
-from pmtui.config import AlertSettings, Settings, Thresholds
+from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.health import Level, ratio_level, worst
 from pmtui.risk import liq_level, status_level, unimmr_band
 from pmtui.views import AccountView, PositionRow

@@ -25,7 +25,7 @@ from pmtui import filters, fmt
 from pmtui.alerts import CLEARED, Alerts, AlertState, Notifier
 from pmtui.budget import REFRESH_WEIGHT
 from pmtui.client import PapiClient
-from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
+from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.errors import AuthError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, SessionSeries, sample_from_view

@@ -20,7 +20,7 @@ from enum import IntEnum
 from typing import Iterable
 
 from pmtui import fmt
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.models import Asset, Position, UmAccount
 
 ZERO = Decimal(0)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from pmtui import fmt
 from pmtui.alerts import check_rules
-from pmtui.config import AlertSettings, Thresholds
+from pmtui.settings import AlertSettings, Thresholds
 from pmtui.health import LIQUIDATION, Level, worst
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.history import Sample

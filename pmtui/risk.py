@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.health import Level, Totals, ratio_level, totals
 from pmtui.health import liq_level, status_level  # noqa: F401  (their old home: still importable here)
 from pmtui.models import PmAccount, Position, PositionRisk, UmAccount

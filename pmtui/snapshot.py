@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.errors import AuthError, PmtuiError
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.views import AccountView, build_view

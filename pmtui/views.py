@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
 
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.health import (
     Level,
     Totals,

@@ -25,7 +25,7 @@ from pmtui.alerts import (
     check_rules,
     rules_from,
 )
-from pmtui.config import AlertSettings, Settings, Thresholds
+from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.health import Level
 from pmtui.models import UmAccount
 from pmtui.views import build_view

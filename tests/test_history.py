@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.history import (
     History,
     HistoryError,

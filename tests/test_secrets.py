@@ -30,7 +30,7 @@ from pmtui.budget import WeightBudget
 from pmtui.cli import main, make_client
 from pmtui.client import READ_ONLY_PATHS, PapiClient
 from pmtui.urls import check_url
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.logs import setup_debug_log
 from pmtui.signing import HmacSigner

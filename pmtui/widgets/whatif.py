@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input
 
 from pmtui import fmt
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.models import PmAccount, UmAccount
 from pmtui.risk import ShockResult, shock_account
 from pmtui.widgets.styles import StyledStatic
