@@ -22,13 +22,15 @@ from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
-from pmtui.alerts import CLEARED, Alerts, AlertState, Notifier
+from pmtui.alerts import CLEARED, Alerts, AlertState
 from pmtui.budget import REFRESH_WEIGHT
 from pmtui.client import PapiClient
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.errors import AuthError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
-from pmtui.history import History, SessionSeries, sample_from_view
+from pmtui.history import History, sample_from_view
+from pmtui.notify import Notifier
+from pmtui.series import SessionSeries
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
