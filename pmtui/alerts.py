@@ -269,6 +269,7 @@ class Alerts:
         return _Reading(subject, value, value < threshold, value >= clear_at, level, fire, clear)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
+        value: Decimal | None
         if view.pm is not None:
             value, name = view.pm.uniMMR, "uniMMR"
         else:
@@ -297,10 +298,11 @@ class Alerts:
         if row.risk is None:
             return None  # not fetched or not listed: unknown, which is not recovered
         distance = row.liq_distance
-        price = row.liquidation_price
+        price = row.risk.liquidationPrice
 
         def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
-            return (f"{_label(row)} is {_pct(v)} from its liquidation price {fmt.amount(price)}"
+            shown = fmt.amount(price) if price is not None else "unknown"
+            return (f"{_label(row)} is {_pct(v)} from its liquidation price {shown}"
                     f" (alert below {_pct(x)}).",
                     f"{_label(row)} is {_pct(v, down=False)} from its liquidation price again,"
                     f" above {_pct(clear_at, down=False)}.")
@@ -309,7 +311,7 @@ class Alerts:
         return self._below(rule, row.key, distance, words, level)
 
     def _stale(self, rule: Rule, age: float | None) -> list[_Reading]:
-        if age is None:
+        if age is None or rule.threshold is None:
             return []
         limit = float(rule.threshold)
         clear_at = limit - limit * float(self.hysteresis)

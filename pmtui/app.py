@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.content import Content
 from textual.binding import Binding
+from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
@@ -25,15 +25,15 @@ from pmtui import filters, fmt
 from pmtui.alerts import CLEARED, Alerts, AlertState
 from pmtui.budget import REFRESH_WEIGHT
 from pmtui.client import PapiClient
-from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.errors import AuthError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, sample_from_view
-from pmtui.notify import Notifier
-from pmtui.series import SessionSeries
 from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
+from pmtui.series import SessionSeries
+from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.snapshot import refused
 from pmtui.text import clean
 from pmtui.views import AccountView, PositionRow, build_view

@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pmtui import __version__
 from pmtui.errors import ConfigError, PmtuiError
@@ -106,8 +107,9 @@ def make_client(settings, args: argparse.Namespace):
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
-    from pmtui.signing import make_signer
+    from pmtui.signing import Signer, make_signer
 
+    signer: Signer
     if args.demo:
         # The demo signs with its own fake credentials: a configured real key is never used.
         from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
@@ -162,7 +164,7 @@ async def _snapshot(settings, args) -> int:
 
     async with make_client(settings, args) as client:
         snap = await fetch_snapshot(client)
-    parts = dict(pm=snap.pm, risks=snap.risks, unavailable=snap.unavailable)
+    parts: dict[str, Any] = dict(pm=snap.pm, risks=snap.risks, unavailable=snap.unavailable)
     if args.json:
         print(output.snapshot_json(snap.account, include_zero=args.all, **parts))
     else:

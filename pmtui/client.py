@@ -20,7 +20,8 @@ import random
 import re
 import time
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -45,6 +46,7 @@ from pmtui.errors import (
     ServerError,
     WafBlocked,
 )
+from pmtui.logs import Redactor
 from pmtui.models import (
     PmAccount,
     PositionRisk,
@@ -54,7 +56,6 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
-from pmtui.logs import Redactor
 from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
 from pmtui.signing import Signer
 from pmtui.text import clean
@@ -168,7 +169,7 @@ class PapiClient:
         self._response_date_ms: int | None = None  # the same, from the last response only
         self._rate_strikes = 0  # consecutive 429s without Retry-After, for exponential backoff
 
-    async def __aenter__(self) -> "PapiClient":
+    async def __aenter__(self) -> PapiClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

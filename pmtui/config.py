@@ -348,8 +348,8 @@ def _table_layers(
                 alerts[name] = (_check_value(name, item, _ALERT_KEYS[name], inner), inner)
             continue
         if key == "thresholds":
-            table = f"{source.table}.thresholds" if source.table else "thresholds"
-            inner = _Source("file", source.path, table)
+            name_of_table = f"{source.table}.thresholds" if source.table else "thresholds"
+            inner = _Source("file", source.path, name_of_table)
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"thresholds{source.where()} must be a table ([thresholds]), not"

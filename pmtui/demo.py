@@ -124,7 +124,7 @@ _BRACKETS = (
 )
 
 
-def _with_cum() -> tuple[tuple[float, float, float, int], ...]:
+def _with_cum() -> tuple[tuple[int, float, float, int], ...]:
     out, cum, prev_cap, prev_rate = [], 0.0, 0.0, 0.0
     for cap, rate, max_leverage in _BRACKETS:
         cum += prev_cap * (rate - prev_rate)

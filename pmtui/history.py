@@ -159,7 +159,8 @@ class History:
     def read(self, since_ms: int | None = None, until_ms: int | None = None,
              profile: str | None = None) -> list[Sample]:
         """Rows with since_ms <= time_ms < until_ms (either end open), oldest first."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[int | str] = []
         if since_ms is not None:
             where.append("time_ms >= ?")
             args.append(since_ms)

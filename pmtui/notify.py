@@ -123,18 +123,18 @@ async def _run(owner: Notifier, argv: Sequence[str], payload: bytes | None, time
         return _failed(owner, f"{what} could not be started: {exc.strerror}")
     try:
         _, stderr = await asyncio.wait_for(proc.communicate(payload), timeout)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         _kill(proc)
         await proc.wait()
         return _failed(owner, f"{what} {program!r} did not finish within {timeout:g} s and was stopped")
     except asyncio.CancelledError:
         _kill(proc)
         raise
-    if proc.returncode != 0:
+    code = proc.returncode  # set once communicate() returned: the process has exited
+    if code:
         line = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         detail = f": {line[0][:200]}" if line else ""
-        status = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
-                  else f"failed with exit status {proc.returncode}")
+        status = f"was killed by signal {-code}" if code < 0 else f"failed with exit status {code}"
         return _failed(owner, f"{what} {program!r} {status}{detail}")
     return True
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pmtui.errors import PmtuiError
 from pmtui.settings import MAX_INTERVAL, MIN_INTERVAL

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pmtui.settings import Thresholds
 from pmtui.errors import AuthError, PmtuiError
 from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.settings import Thresholds
 from pmtui.views import AccountView, build_view
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
