@@ -79,7 +79,8 @@ def _kind_of(model: type[BaseModel], name: str, field: FieldInfo) -> str:
     """The kind of value (a key of `_EXPECTED`) a config file must give for one field."""
     marks = [m.name for m in field.metadata if isinstance(m, Kind) and m is not RULE]
     args = [a for a in typing.get_args(field.annotation) if a is not type(None)]
-    plain = args[0] if isinstance(field.annotation, types.UnionType) and len(args) == 1 else field.annotation
+    optional = typing.get_origin(field.annotation) in (typing.Union, types.UnionType) and len(args) == 1
+    plain = args[0] if optional else field.annotation  # X | None: X
     kind = marks[0] if marks else _TYPE_KINDS.get(plain)
     if kind is None:  # a new field: give it a Kind mark in pmtui.settings
         raise TypeError(f"{model.__name__}.{name}: no config kind for {field.annotation!r}")

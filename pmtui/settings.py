@@ -70,10 +70,12 @@ MILLIS = Kind("millis")  # a whole number of milliseconds
 #: Added to a rule's field in [alerts]: `false` turns the rule off (the value becomes None).
 RULE = Kind("rule")
 
+#: Longest request deadline, in seconds.
 MAX_TIMEOUT = 300.0
 
 
 def finite_decimal(value: Any) -> Any:
+    """A TOML or flag number ready for a Decimal field: a float by its shortest repr; true/false refused."""
     if isinstance(value, bool):
         raise ValueError("expected a number, not true/false")
     if isinstance(value, float):

@@ -968,6 +968,9 @@ def test_config_keys_are_derived_from_the_models():
     assert alerts["command"] == "command" and alerts["desktop"] == "bool" and alerts["hysteresis"] == "decimal"
     kinds = {*keys.values(), *alerts.values(), *config_module._THRESHOLD_KEYS.values()}
     assert kinds <= set(config_module._EXPECTED)
+    # The hand-written tables left (precedence slots, environment variables) name only real keys.
+    assert {k for slot in config_module._SLOTS for k in slot} <= set(keys)
+    assert set(config_module._ENV_KEYS.values()) <= set(keys)
 
 
 def test_settings_models_import_without_the_loader():
