@@ -14,7 +14,7 @@ import time
 
 from common import emit, median, parse_args
 from payload import refresh_bodies
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.models import decode_json, parse_um_account
 from pmtui.views import build_view
 from tables import TablesApp, rows_of

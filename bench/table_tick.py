@@ -26,7 +26,7 @@ from decimal import Decimal
 from common import emit, median, parse_args, time_ms
 from payload import refresh_bodies
 from pmtui import fmt
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.models import decode_json, parse_um_account
 from pmtui.views import build_view
 from pmtui.widgets.positions import PositionsTable

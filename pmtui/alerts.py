@@ -1,4 +1,4 @@
-"""Alert rules, the engine that decides when they fire, and where their events go.
+"""Alert rules and the engine that decides when they fire: pure, no processes, no I/O.
 
 The engine is plain Python: `Alerts.evaluate(state, now)` looks at one refresh (an `AccountView`
 and the data's age) and returns events only when something *changes*:
@@ -20,21 +20,13 @@ wall clock set back or forward must not silence or repeat alerts); events carry 
 
 `pmtui check` uses the same rules statelessly through `check_rules`.
 
-Outputs (`Notifier`): a user command run without a shell, the event as JSON on stdin, with a
-timeout; and a desktop notification through `notify-send` when it is installed. Both run as
-asyncio subprocesses scheduled on the running loop, never block it, and log failures instead of
-raising. The bell, toasts and the alert log pane are the UI's.
+Nothing here starts a process or does I/O: the outputs that do (the command hook, notify-send)
+are `pmtui.notify.Notifier`'s. The bell, toasts and the alert log pane are the UI's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import os
-import shlex
-import shutil
-import signal
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,12 +34,10 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from pmtui import fmt
-from pmtui.config import AlertSettings, Settings, Thresholds
 from pmtui.health import Level, ratio_level, worst
 from pmtui.risk import liq_level, status_level, unimmr_band
+from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.views import AccountView, PositionRow
-
-log = logging.getLogger(__name__)
 
 ACCOUNT = "account"
 FIRED, ESCALATED, CLEARED = "fired", "escalated", "cleared"
@@ -279,6 +269,7 @@ class Alerts:
         return _Reading(subject, value, value < threshold, value >= clear_at, level, fire, clear)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
+        value: Decimal | None
         if view.pm is not None:
             value, name = view.pm.uniMMR, "uniMMR"
         else:
@@ -307,10 +298,11 @@ class Alerts:
         if row.risk is None:
             return None  # not fetched or not listed: unknown, which is not recovered
         distance = row.liq_distance
-        price = row.liquidation_price
+        price = row.risk.liquidationPrice
 
         def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
-            return (f"{_label(row)} is {_pct(v)} from its liquidation price {fmt.amount(price)}"
+            shown = fmt.amount(price) if price is not None else "unknown"
+            return (f"{_label(row)} is {_pct(v)} from its liquidation price {shown}"
                     f" (alert below {_pct(x)}).",
                     f"{_label(row)} is {_pct(v, down=False)} from its liquidation price again,"
                     f" above {_pct(clear_at, down=False)}.")
@@ -319,7 +311,7 @@ class Alerts:
         return self._below(rule, row.key, distance, words, level)
 
     def _stale(self, rule: Rule, age: float | None) -> list[_Reading]:
-        if age is None:
+        if age is None or rule.threshold is None:
             return []
         limit = float(rule.threshold)
         clear_at = limit - limit * float(self.hysteresis)
@@ -382,137 +374,3 @@ def check_rules(
     events = tuple(e for e in engine.evaluate(AlertState(view, age), now) if e.state == FIRED)
     ranked = tuple(sorted(events, key=lambda e: e.level, reverse=True))  # stable: rule order within a level
     return CheckResult(worst(e.level for e in ranked), ranked)
-
-
-# --- outputs -------------------------------------------------------------------------------------
-
-_AUTO = object()
-
-
-class Notifier:
-    """Sends events to a user command and/or the desktop, in the background.
-
-    `send(events)` schedules one task per event and output on the running loop and returns at
-    once; `drain()` waits for them (tests, shutdown). Failures are logged (and kept in
-    `last_error`), never raised.
-    """
-
-    def __init__(
-        self,
-        *,
-        command: Sequence[str] | str | None = None,
-        timeout: float = 10.0,
-        desktop: bool = False,
-        notify_send: Any = _AUTO,
-        profile: str | None = None,
-        max_running: int = 4,
-        on_clear: bool = True,
-    ) -> None:
-        self.argv = shlex.split(command) if isinstance(command, str) else (list(command) if command else None)
-        self.timeout = timeout
-        program = shutil.which("notify-send") if notify_send is _AUTO else notify_send
-        self.notify_send: str | None = program if desktop else None
-        self.profile = profile
-        #: Desktop notifications for cleared events too (the command always gets every event).
-        self.on_clear = on_clear
-        self.last_error: str | None = None
-        self.failures = 0
-        self._tasks: set[asyncio.Task] = set()
-        self._limit = asyncio.Semaphore(max_running)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Notifier:
-        a = settings.alerts
-        return cls(command=a.argv(), timeout=a.command_timeout, desktop=a.desktop, profile=settings.profile,
-                   on_clear=a.on_clear)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.argv or self.notify_send)
-
-    def send(self, events: Iterable[AlertEvent]) -> list[asyncio.Task]:
-        """Schedule the outputs for `events`; needs a running event loop. Returns the tasks."""
-        started = []
-        for event in events:
-            if self.argv:
-                started.append(self._spawn(self.run_command(event)))
-            if self.notify_send and (self.on_clear or event.state != CLEARED):
-                started.append(self._spawn(self.notify_desktop(event)))
-        return started
-
-    async def drain(self, timeout: float | None = None) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def run_command(self, event: AlertEvent) -> bool:
-        """Run the command with the event as one JSON object (and a newline) on stdin."""
-        assert self.argv
-        extra = {"profile": self.profile} if self.profile else {}
-        payload = (event.to_json(**extra) + "\n").encode()
-        async with self._limit:
-            return await _run(self, self.argv, payload, self.timeout, "alert command")
-
-    async def notify_desktop(self, event: AlertEvent) -> bool:
-        assert self.notify_send
-        urgency = "critical" if event.level >= Level.DANGER else "normal"
-        title = f"pmtui {event.level.label}" + (f" ({self.profile})" if self.profile else "")
-        argv = [self.notify_send, "--app-name=pmtui", f"--urgency={urgency}", title, event.message]
-        async with self._limit:
-            return await _run(self, argv, None, 5.0, "notify-send")
-
-
-async def _run(owner: Notifier, argv: Sequence[str], payload: bytes | None, timeout: float, what: str) -> bool:
-    program = argv[0]
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if payload is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,  # never onto the dashboard's terminal
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: a timeout kills its children too
-        )
-    except FileNotFoundError:
-        return _failed(owner, f"{what} failed: program {program!r} was not found")
-    except PermissionError:
-        return _failed(owner, f"{what} failed: program {program!r} is not executable")
-    except OSError as exc:
-        return _failed(owner, f"{what} could not be started: {exc.strerror}")
-    try:
-        _, stderr = await asyncio.wait_for(proc.communicate(payload), timeout)
-    except (TimeoutError, asyncio.TimeoutError):
-        _kill(proc)
-        await proc.wait()
-        return _failed(owner, f"{what} {program!r} did not finish within {timeout:g} s and was stopped")
-    except asyncio.CancelledError:
-        _kill(proc)
-        raise
-    if proc.returncode != 0:
-        line = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        detail = f": {line[0][:200]}" if line else ""
-        status = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
-                  else f"failed with exit status {proc.returncode}")
-        return _failed(owner, f"{what} {program!r} {status}{detail}")
-    return True
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover - Windows
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _failed(owner: Notifier, message: str) -> bool:
-    owner.failures += 1
-    owner.last_error = message + "."
-    log.warning("%s", owner.last_error)
-    return False

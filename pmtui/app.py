@@ -9,7 +9,7 @@ live view does with its snapshots). The app keeps only what a person chose to se
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -22,9 +22,9 @@ from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
 from pmtui.client import PapiClient
-from pmtui.config import Settings
 from pmtui.history import History
-from pmtui.monitor import ALERTS, CLOCK, DATA, FAULT, Monitor, MonitorState
+from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState
+from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.views import PositionRow
 from pmtui.widgets.account import AccountFacts, AccountPanel
@@ -89,7 +89,7 @@ class PmtuiApp(App[int]):
         self.filter_text = ""
         self.show_all = False
         self._pending: list[MonitorState] = []  # published, not yet shown
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def view(self):
@@ -211,6 +211,7 @@ class PmtuiApp(App[int]):
         panel.show(view, note, verdict, age, fallback=state.fallback)
         panel.set_class(verdict is not None and verdict.stale, "-stale")
         info = state.status
+        problem: str | None
         if info.error is not None:
             problem = info.error.message
         else:  # uniMMR's own fault, when that is what makes it stale or unknown
@@ -326,8 +327,8 @@ class PmtuiApp(App[int]):
         if event.data_table.id != "positions" or self.view is None:
             return
         key = event.row_key.value
-        row = self.view.row(key)
-        if row is not None:
+        row = self.view.row(key) if key is not None else None
+        if key is not None and row is not None:
             self.push_screen(DetailScreen(key, row))
 
     def action_help(self) -> None:

@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pmtui import __version__
 from pmtui.errors import ConfigError, PmtuiError
@@ -122,8 +123,9 @@ def make_client(settings, args: argparse.Namespace, exchange=None):
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
-    from pmtui.signing import make_signer
+    from pmtui.signing import Signer, make_signer
 
+    signer: Signer
     if args.demo:
         # The demo signs with its own fake credentials: a configured real key is never used.
         from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET
@@ -207,7 +209,7 @@ async def _snapshot(settings, args) -> int:
 
     async with make_monitor(settings, args) as monitor:
         state = await monitor.fetch_once()
-    parts = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
+    parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
     if args.json:
         print(output.snapshot_json(state.account, include_zero=args.all, **parts))
     else:

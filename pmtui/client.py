@@ -22,7 +22,8 @@ import random
 import re
 import time
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -30,7 +31,6 @@ from pydantic import SecretStr
 
 from pmtui import __version__
 from pmtui.budget import WeightBudget, weight_of
-from pmtui.config import is_loopback
 from pmtui.errors import (
     ApiError,
     AuthError,
@@ -49,6 +49,7 @@ from pmtui.errors import (
     ServerError,
     WafBlocked,
 )
+from pmtui.logs import Redactor
 from pmtui.models import (
     PmAccount,
     PositionRisk,
@@ -58,17 +59,15 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
-from pmtui.logs import Redactor
+from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
 from pmtui.signing import Signer
 from pmtui.text import clean
+from pmtui.urls import check_url
 
 log = logging.getLogger(__name__)
 # httpx logs each request URL at INFO, signature included: redact it wherever the record goes.
 logging.getLogger("httpx").addFilter(Redactor([]))
 
-DEFAULT_BASE_URL = "https://papi.binance.com"
-DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
-MAX_RECV_WINDOW = 60_000
 # Paths pmtui may ever request: all documented read-only endpoints.
 READ_ONLY_PATHS = frozenset(
     {
@@ -132,21 +131,6 @@ _DELAY_SECONDS = re.compile(r"\d{1,15}(?:\.\d{1,6})?")  # RFC 9110 delay-seconds
 _PLACEHOLDER = re.compile(r"""\s*(['"]?)%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?[sdifuxXeEgGc]\1""")
 
 
-def check_url(url: str, what: str = "base URL") -> str:
-    """An API URL without its trailing slash; plain http only for loopback test servers.
-    (Settings check URLs more thoroughly; this guards clients built without them.)"""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(f"The {what} {url!r} is not an http(s) URL.")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
-            f"Refusing plain http:// to {host}: API keys must only travel over HTTPS "
-            "(http is allowed for loopback test servers)."
-        )
-    return url.strip().rstrip("/")
-
-
 class PapiClient:
     def __init__(
         self,
@@ -164,10 +148,10 @@ class PapiClient:
     ) -> None:
         if not 0 < recv_window <= MAX_RECV_WINDOW:
             raise ConfigError(f"recv_window must be between 1 and {MAX_RECV_WINDOW} ms.")
-        self.base_url = check_url(base_url)
+        self.base_url = check_url(base_url, "base_url")
         if time_base_url is None:
             time_base_url = DEFAULT_TIME_BASE_URL if self.base_url == DEFAULT_BASE_URL else self.base_url
-        self.time_base_url = check_url(time_base_url, "time base URL")
+        self.time_base_url = check_url(time_base_url, "time_base_url")
         self._api_key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self._signer = signer
         self.recv_window = recv_window
@@ -196,7 +180,7 @@ class PapiClient:
         self._rate_strikes = 0  # consecutive 429s without Retry-After, for exponential backoff
         self._listen_key: str | None = None  # the last one created: redacted from any message
 
-    async def __aenter__(self) -> "PapiClient":
+    async def __aenter__(self) -> PapiClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -325,6 +309,7 @@ class PapiClient:
     def _signed_query(self) -> str:
         timestamp = int(self._clock() * 1000) + (self.time_offset_ms or 0)
         query = urlencode({"timestamp": timestamp, "recvWindow": self.recv_window})
+        assert self._signer is not None  # signed_get refuses to start without one
         # The signature must be the last parameter; it is computed over everything before it.
         return f"{query}&signature={self._signer.sign(query)}"
 
@@ -342,7 +327,7 @@ class PapiClient:
         if not paid:  # a clock sync or the one retry inside a call: counted, not waited for
             self.budget.charge(weight_of(path))
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
-        headers = {"X-MBX-APIKEY": self._api_key} if signed or keyed else {}
+        headers = {"X-MBX-APIKEY": self._api_key or ""} if signed or keyed else {}
         loop = asyncio.get_running_loop()
         if deadline is None:
             deadline = loop.time() + self.timeout

@@ -1,4 +1,7 @@
-"""Settings: a TOML file with profiles, environment variables, command-line overrides.
+"""The settings loader: a TOML file with profiles, environment variables, command-line overrides.
+
+The models it fills (`Settings`, `Thresholds`, `AlertSettings`) live in `pmtui.settings`; this
+module reads files, the environment, flags and secret commands into them.
 
 Precedence, lowest first:
 
@@ -6,8 +9,13 @@ Precedence, lowest first:
    file named by ``config_path`` / ``PMTUI_CONFIG`` (which must exist). Its top-level keys apply to
    every profile; ``[profiles.NAME]`` overrides them for one profile.
 2. environment variables ``PMTUI_API_KEY``, ``PMTUI_API_SECRET``, ``PMTUI_PRIVATE_KEY_FILE``,
-   ``PMTUI_PRIVATE_KEY_PASSPHRASE``, ``PMTUI_BASE_URL`` (and ``PMTUI_PROFILE`` to pick a profile).
+   ``PMTUI_PRIVATE_KEY_PASSPHRASE``, ``PMTUI_BASE_URL``, ``PMTUI_STREAM_URL`` (and ``PMTUI_PROFILE``
+   to pick a profile).
 3. ``overrides`` from command-line flags (None values are ignored).
+
+Which keys a table may hold, and the type each must have in TOML, come from the models' fields
+(`_kind_of`): a field's `pmtui.settings.Kind` mark if it has one, else its type. Every secret
+field ``x`` also has an ``x_command`` key, a command that prints it.
 
 Credentials are grouped so that a higher layer replaces a lower one's choice as a whole: setting
 ``private_key_file`` in a profile drops an ``api_secret`` (or ``api_secret_command``) inherited from
@@ -20,524 +28,32 @@ which file (or variable) is at fault, and never contains a secret.
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import math
 import os
 import re
 import shlex
 import stat
-import string
 import subprocess
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 
-from pmtui.errors import ConfigError
+from pmtui.errors import ConfigError, SettingProblem
 from pmtui.logs import secret_forms
+from pmtui.settings import RULE, AlertSettings, Kind, Settings, Thresholds, finite_decimal
 from pmtui.text import clean
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_TIME_BASE_URL",
-    "Settings",
-    "AlertSettings",
-    "SettingProblem",
-    "Thresholds",
-    "default_config_path",
-    "load_settings",
-]
+__all__ = ["default_config_path", "load_settings", "read_small_file"]
 
-DEFAULT_BASE_URL = "https://papi.binance.com"
-#: PAPI has no time endpoint; the USD-M futures one shares Binance's clock.
-DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
-
-MIN_INTERVAL = 1.0
-MIN_ACCOUNT_INTERVAL = 5.0
-MAX_INTERVAL = 3600.0
-MAX_RECV_WINDOW = 60000
-MAX_TIMEOUT = 300.0
 SECRET_COMMAND_TIMEOUT = 10.0
-
-
-class SettingProblem(ValueError):
-    """A value a validator refused, phrased so the loader can add where the value came from.
-
-    `template` is one sentence holding the marker ``{where}``, replaced by e.g.
-    `` in /x/config.toml`` or `` from environment variable PMTUI_BASE_URL`` (or nothing).
-    `keys` are the settings to blame, most likely first (``thresholds.x`` for thresholds).
-    """
-
-    def __init__(self, template: str, *keys: str) -> None:
-        self.template = template
-        self.keys = keys
-        super().__init__(self.sentence(""))
-
-    def sentence(self, where: str) -> str:
-        return self.template.replace("{where}", where)
-
-
-def _finite_decimal(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not true/false")
-    if isinstance(value, float):
-        return Decimal(repr(value))  # 1.05 stays 1.05, not 1.0500000000000000444
-    return value
-
-
-class Thresholds(BaseModel):
-    """Health thresholds. uniMMR falls as risk rises; shares and losses rise."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    unimmr_warn: Decimal = Decimal("1.5")
-    unimmr_danger: Decimal = Decimal("1.2")
-    unimmr_critical: Decimal = Decimal("1.05")
-    #: A position's share of the account's maintenance margin.
-    position_share_warn: Decimal = Decimal("0.25")
-    position_share_danger: Decimal = Decimal("0.5")
-    #: A position's loss as a share of the account's margin balance.
-    position_loss_warn: Decimal = Decimal("0.05")
-    position_loss_danger: Decimal = Decimal("0.10")
-    position_loss_critical: Decimal = Decimal("0.25")
-    #: A position's distance from mark to liquidation price, as a fraction of the mark price.
-    liq_distance_warn: Decimal = Decimal("0.20")
-    liq_distance_danger: Decimal = Decimal("0.10")
-    liq_distance_critical: Decimal = Decimal("0.05")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _before(cls, value: Any) -> Any:
-        return _finite_decimal(value)
-
-    @field_validator("*")
-    @classmethod
-    def _positive(cls, value: Decimal, info: Any) -> Decimal:
-        name = info.field_name
-        if not value.is_finite() or value <= 0:
-            raise SettingProblem(
-                f"{name}{{where}} must be a number above 0 (got {value}).", f"thresholds.{name}"
-            )
-        if name.startswith("position_share") and value > 1:
-            raise SettingProblem(
-                f"{name}{{where}} is a share of the account's maintenance margin, so it must be"
-                f" at most 1 (got {value}).",
-                f"thresholds.{name}",
-            )
-        if name.startswith("liq_distance") and value > 1:
-            raise SettingProblem(
-                f"{name}{{where}} is a fraction of the mark price (0.10 is 10%), so it must be"
-                f" at most 1 (got {value}).",
-                f"thresholds.{name}",
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Thresholds:
-        u = (self.unimmr_warn, self.unimmr_danger, self.unimmr_critical)
-        if not u[0] > u[1] > u[2]:
-            raise SettingProblem(
-                "uniMMR thresholds{where} must fall as risk rises, unimmr_warn > unimmr_danger >"
-                f" unimmr_critical, but they are {u[0]}, {u[1]} and {u[2]}.",
-                "thresholds.unimmr_danger",
-                "thresholds.unimmr_critical",
-                "thresholds.unimmr_warn",
-            )
-        if not self.position_share_warn < self.position_share_danger:
-            raise SettingProblem(
-                "position_share_warn{where} must be below position_share_danger, but they are"
-                f" {self.position_share_warn} and {self.position_share_danger}.",
-                "thresholds.position_share_warn",
-                "thresholds.position_share_danger",
-            )
-        loss = (self.position_loss_warn, self.position_loss_danger, self.position_loss_critical)
-        if not loss[0] < loss[1] < loss[2]:
-            raise SettingProblem(
-                "Position loss thresholds{where} must rise with risk, position_loss_warn <"
-                " position_loss_danger < position_loss_critical, but they are"
-                f" {loss[0]}, {loss[1]} and {loss[2]}.",
-                "thresholds.position_loss_danger",
-                "thresholds.position_loss_critical",
-                "thresholds.position_loss_warn",
-            )
-        liq = (self.liq_distance_warn, self.liq_distance_danger, self.liq_distance_critical)
-        if not liq[0] > liq[1] > liq[2]:
-            raise SettingProblem(
-                "Liquidation distance thresholds{where} must fall as risk rises, liq_distance_warn >"
-                " liq_distance_danger > liq_distance_critical, but they are"
-                f" {liq[0]}, {liq[1]} and {liq[2]}.",
-                "thresholds.liq_distance_danger",
-                "thresholds.liq_distance_critical",
-                "thresholds.liq_distance_warn",
-            )
-        return self
-
-
-MAX_ALERT_SECONDS = 86400.0
-MAX_COMMAND_TIMEOUT = 300.0
-
-
-class AlertSettings(BaseModel):
-    """The `[alerts]` table: which rules watch the account, and where their events go.
-
-    A rule set to None (``false`` in TOML) is off. Amounts are Decimal; seconds are float.
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    #: uniMMR (or, without /papi/v1/account, the UM margin ratio) below this.
-    unimmr_below: Decimal | None = Decimal("1.5")
-    #: accountStatus anything but NORMAL.
-    status_not_normal: bool = True
-    #: An open position's distance to its liquidation price below this fraction of mark.
-    liq_distance_below: Decimal | None = Decimal("0.10")
-    #: Total unrealised PnL (USD-like assets) below this amount; off by default.
-    upnl_below: Decimal | None = None
-    #: One position's unrealised PnL below this amount; off by default.
-    position_upnl_below: Decimal | None = None
-    #: No good refresh for this many seconds.
-    stale_for: float | None = 30.0
-    #: Seconds before the same rule and subject may fire again.
-    cooldown: float = 300.0
-    #: A fired rule clears only once the value is this fraction past its threshold.
-    hysteresis: Decimal = Decimal("0.02")
-    #: Also emit an event when a fired rule clears.
-    on_clear: bool = False
-    #: A command run for each event with the event as JSON on stdin (no shell).
-    command: str | None = None
-    command_timeout: float = 10.0
-    #: A desktop notification through notify-send, when it is installed.
-    desktop: bool = False
-
-    @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
-                     "hysteresis", mode="before")
-    @classmethod
-    def _decimal_before(cls, value: Any, info: Any) -> Any:
-        if value is False and info.field_name != "hysteresis":
-            return None  # `false` turns a rule off
-        return _finite_decimal(value)
-
-    @field_validator("stale_for", "cooldown", "command_timeout", mode="before")
-    @classmethod
-    def _seconds_before(cls, value: Any, info: Any) -> Any:
-        if value is False and info.field_name == "stale_for":
-            return None
-        if isinstance(value, bool):
-            raise SettingProblem(
-                f"{info.field_name}{{where}} must be a number of seconds, not true/false.",
-                f"alerts.{info.field_name}",
-            )
-        return value
-
-    @field_validator("status_not_normal", "on_clear", "desktop", mode="before")
-    @classmethod
-    def _strict_bool(cls, value: Any, info: Any) -> Any:
-        if not isinstance(value, bool):
-            raise SettingProblem(
-                f"{info.field_name}{{where}} must be true or false.", f"alerts.{info.field_name}"
-            )
-        return value
-
-    @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
-                     "hysteresis")
-    @classmethod
-    def _decimals(cls, value: Decimal | None, info: Any) -> Decimal | None:
-        name = info.field_name
-        if value is None:
-            return None
-        if not value.is_finite():
-            raise SettingProblem(f"{name}{{where}} must be a finite number.", f"alerts.{name}")
-        if name == "unimmr_below" and value <= 0:
-            raise SettingProblem(
-                f"unimmr_below{{where}} must be a number above 0 such as 1.5 (got {value}).",
-                "alerts.unimmr_below",
-            )
-        if name == "liq_distance_below" and not 0 < value <= 1:
-            raise SettingProblem(
-                "liq_distance_below{where} is a fraction of the mark price (0.10 is 10%), so it"
-                f" must be above 0 and at most 1 (got {value}).",
-                "alerts.liq_distance_below",
-            )
-        if name == "hysteresis" and not 0 <= value <= Decimal("0.5"):
-            raise SettingProblem(
-                f"hysteresis{{where}} is a fraction of the threshold (0.02 is 2%), so it must be"
-                f" from 0 to 0.5 (got {value}).",
-                "alerts.hysteresis",
-            )
-        return value
-
-    @field_validator("stale_for", "cooldown", "command_timeout")
-    @classmethod
-    def _seconds(cls, value: float | None, info: Any) -> float | None:
-        name = info.field_name
-        if value is None:
-            return None
-        high = MAX_COMMAND_TIMEOUT if name == "command_timeout" else MAX_ALERT_SECONDS
-        low_ok = value >= 0 if name == "cooldown" else value > 0
-        if not math.isfinite(value) or not low_ok or value > high:
-            low = "from 0" if name == "cooldown" else "more than 0"
-            raise SettingProblem(
-                f"{name}{{where}} must be {low} and at most {high:g} seconds (got {value:g}).",
-                f"alerts.{name}",
-            )
-        return value
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            argv = shlex.split(value)
-        except ValueError as exc:  # e.g. "No closing quotation"
-            raise SettingProblem(
-                f"command{{where}} is not a valid command line ({str(exc).lower()}).",
-                "alerts.command",
-            ) from None
-        if not argv:
-            raise SettingProblem("command{where} is empty.", "alerts.command")
-        return value
-
-    def argv(self) -> list[str] | None:
-        """The command split like a shell would (it runs without one), or None."""
-        return shlex.split(self.command) if self.command else None
-
-
-def is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(value: str, name: str) -> str:
-    url = value.strip().rstrip("/")
-    shown = url if len(url) <= 80 else url[:77] + "..."
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise SettingProblem(f"{name}{{where}} is not a valid URL ({shown!r}).", name) from None
-    if parts.username is not None or parts.password is not None:
-        # Do not echo it: whatever sits before the "@" may be a password.
-        raise SettingProblem(
-            f"{name}{{where}} must not contain a user name or password; pmtui sends the API key"
-            " in a header.",
-            name,
-        )
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise SettingProblem(
-            f"{name}{{where}} must be a URL like {DEFAULT_BASE_URL} (got {shown!r}).", name
-        )
-    if parts.query or parts.fragment:
-        raise SettingProblem(
-            f"{name}{{where}} must not have a query or fragment (got {shown!r}).", name
-        )
-    if parts.scheme == "http" and not is_loopback(host):
-        raise SettingProblem(
-            f"Refusing plain http:// to {host} ({name}{{where}}): API keys must only travel over"
-            " HTTPS (http is allowed for loopback test servers).",
-            name,
-        )
-    return url
-
-
-class Settings(BaseModel):
-    """Everything pmtui needs to know before the first request. Secrets never show in repr/dump."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    profile: str = "default"
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    #: Ed25519 or RSA private key in PEM (Binance "self-generated" keys); replaces api_secret.
-    private_key_file: Path | None = None
-    private_key_passphrase: SecretStr | None = None
-    base_url: str = DEFAULT_BASE_URL
-    #: None: resolved by `resolved_time_base_url()`.
-    time_base_url: str | None = None
-    #: Seconds between UM account polls.
-    interval: float = 2.0
-    #: Seconds between /papi/v1/account polls (weight 20).
-    account_interval: float = 10.0
-    #: recvWindow in milliseconds.
-    recv_window: int = 5000
-    #: Deadline in seconds for each whole request (connect + answer); connect alone min(5, timeout).
-    timeout: float = 10.0
-    #: Share of Binance's 6000/min request-weight limit (per IP) pmtui may use itself.
-    weight_share: float = 0.5
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-    alerts: AlertSettings = Field(default_factory=AlertSettings)
-    #: The config file actually read, if any.
-    config_path: Path | None = None
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return _check_url(value, "base_url")
-
-    @field_validator("time_base_url")
-    @classmethod
-    def _time_base_url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_url(value, "time_base_url")
-
-    @field_validator("interval", "account_interval", "timeout", "recv_window", "weight_share",
-                     mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any, info: Any) -> Any:
-        if isinstance(value, bool):
-            raise SettingProblem(
-                f"{info.field_name}{{where}} must be a number, not true/false.", info.field_name
-            )
-        return value
-
-    @field_validator("interval", "account_interval")
-    @classmethod
-    def _interval(cls, value: float, info: Any) -> float:
-        name = info.field_name
-        low = MIN_INTERVAL if name == "interval" else MIN_ACCOUNT_INTERVAL
-        if not math.isfinite(value):
-            raise SettingProblem(f"{name}{{where}} must be a finite number of seconds.", name)
-        if value < low:
-            raise SettingProblem(
-                f"{name}{{where}} is {value:g} seconds but the minimum is {low:g}: polling"
-                " faster risks Binance's request-weight limit and an IP ban.",
-                name,
-            )
-        if value > MAX_INTERVAL:
-            raise SettingProblem(
-                f"{name}{{where}} is {value:g} seconds but the maximum is {MAX_INTERVAL:g}"
-                " (one hour).",
-                name,
-            )
-        return value
-
-    @field_validator("weight_share")
-    @classmethod
-    def _weight_share(cls, value: float) -> float:
-        if not math.isfinite(value) or not 0.05 <= value <= 1:
-            raise SettingProblem(
-                f"weight_share{{where}} must be between 0.05 and 1 (a share of Binance's 6000 per"
-                f" minute; got {value:g}); the default is 0.5.",
-                "weight_share",
-            )
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, value: float) -> float:
-        if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
-            raise SettingProblem(
-                f"timeout{{where}} must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
-                f" (got {value:g}).",
-                "timeout",
-            )
-        return value
-
-    @field_validator("recv_window")
-    @classmethod
-    def _recv_window(cls, value: int) -> int:
-        if value > MAX_RECV_WINDOW:
-            raise SettingProblem(
-                f"recv_window{{where}} is {value} ms but Binance accepts at most"
-                f" {MAX_RECV_WINDOW} (one minute); the default is 5000.",
-                "recv_window",
-            )
-        if value < 1:
-            raise SettingProblem(
-                f"recv_window{{where}} must be at least 1 ms (got {value}); the default is 5000.",
-                "recv_window",
-            )
-        return value
-
-    @field_validator("api_key", "api_secret", "private_key_passphrase")
-    @classmethod
-    def _secret(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
-        """Junk a copy-paste, a Windows editor or a secret command leaves at the ends (a BOM,
-        CR, NUL, zero-width or no-break spaces) is removed; a control character (or, in a key or
-        secret, any space) inside is refused, never shown: HMAC with it would only fail later as
-        a bad signature."""
-        if value is None:
-            return None
-        name = info.field_name
-        raw = value.get_secret_value()
-        passphrase = name == "private_key_passphrase"
-        # A passphrase may begin or end with a space on purpose; a Binance key or secret never.
-        text = raw.strip(_SECRET_JUNK if passphrase else _SECRET_JUNK + string.whitespace)
-        if not text.strip():
-            raise SettingProblem(f"{name}{{where}} is empty.", name)
-        for i, ch in enumerate(text):
-            if ch.isspace() and not (passphrase and ch == " ") or not ch.isprintable():
-                what = "a space" if ch.isspace() else "an invisible or control character"
-                which = "a passphrase pmtui accepts" if passphrase else "a Binance API key or secret"
-                raise SettingProblem(
-                    f"{name}{{where}} has {what} at position {i + 1} of {len(text)}, which"
-                    f" {which} never has; copy it again.",
-                    name,
-                )
-        return value if text == raw else SecretStr(text)
-
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        # Shown in the title and recorded in history: a name from a file or the environment is
-        # data, cleaned like any other external text.
-        value = clean(value)
-        if not value:
-            raise SettingProblem("The profile name{where} is empty.", "profile")
-        return value
-
-    @model_validator(mode="after")
-    def _one_signing_key(self) -> Settings:
-        if self.api_secret is not None and self.private_key_file is not None:
-            raise SettingProblem(
-                "Both api_secret and private_key_file are set{where}; a Binance API key signs"
-                " with one or the other, so remove one.",
-                "private_key_file",
-                "api_secret",
-            )
-        return self
-
-    def resolved_time_base_url(self) -> str:
-        """Where to ask for server time: PAPI has no time endpoint, so fapi unless told."""
-        if self.time_base_url is not None:
-            return self.time_base_url
-        if self.base_url == DEFAULT_BASE_URL:
-            return DEFAULT_TIME_BASE_URL
-        return self.base_url
-
-    def has_credentials(self) -> bool:
-        """An API key plus something to sign with (an HMAC secret or a private key file)."""
-        return self.api_key is not None and (
-            self.api_secret is not None or self.private_key_file is not None
-        )
-
-    def secret_values(self) -> list[str]:
-        """The secrets' plain values, for a log filter that redacts them. Never display these."""
-        secrets = (self.api_key, self.api_secret, self.private_key_passphrase)
-        return [s.get_secret_value() for s in secrets if s is not None]
-
-
-#: What may surround a secret by accident: BOM, CR/LF, NUL, zero-width and no-break spaces.
-_SECRET_JUNK = "\ufeff\u200b\u200c\u200d\u2060\u00a0\r\n\x00"
 
 
 def default_config_path() -> Path:
@@ -547,45 +63,49 @@ def default_config_path() -> Path:
 
 # --------------------------------------------------------------------------- loading
 
-#: Keys a config table may hold, with the kind of value each expects.
-_FILE_KEYS: dict[str, str] = {
-    "api_key": "secret",
-    "api_secret": "secret",
-    "private_key_passphrase": "secret",
-    "api_key_command": "command",
-    "api_secret_command": "command",
-    "private_key_passphrase_command": "command",
-    "private_key_file": "path",
-    "base_url": "url",
-    "time_base_url": "url",
-    "interval": "seconds",
-    "account_interval": "seconds",
-    "timeout": "seconds",
-    "recv_window": "millis",
-    "weight_share": "fraction",
+#: A field's kind from its type, when it carries no `Kind` mark.
+_TYPE_KINDS: dict[Any, str] = {
+    SecretStr: "secret",
+    Path: "path",
+    bool: "bool",
+    Decimal: "decimal",
+    float: "seconds",
 }
-_THRESHOLD_KEYS = tuple(Thresholds.model_fields)
+#: Settings fields no config table holds: the loader sets them itself.
+_NOT_KEYS = frozenset({"profile", "config_path"})
+
+
+def _kind_of(model: type[BaseModel], name: str, field: FieldInfo) -> str:
+    """The kind of value (a key of `_EXPECTED`) a config file must give for one field."""
+    marks = [m.name for m in field.metadata if isinstance(m, Kind) and m is not RULE]
+    args = [a for a in typing.get_args(field.annotation) if a is not type(None)]
+    optional = typing.get_origin(field.annotation) in (typing.Union, types.UnionType) and len(args) == 1
+    plain = args[0] if optional else field.annotation  # X | None: X
+    kind = marks[0] if marks else _TYPE_KINDS.get(plain)
+    if kind is None:  # a new field: give it a Kind mark in pmtui.settings
+        raise TypeError(f"{model.__name__}.{name}: no config kind for {field.annotation!r}")
+    return f"rule_{kind}" if RULE in field.metadata else kind
+
+
+def _keys_of(model: type[BaseModel]) -> dict[str, str]:
+    return {
+        name: _kind_of(model, name, field)
+        for name, field in model.model_fields.items()
+        if name not in _NOT_KEYS
+        and not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
+    }
+
+
+_SETTING_KEYS = _keys_of(Settings)
+_SECRET_KEYS = frozenset(key for key, kind in _SETTING_KEYS.items() if kind == "secret")
+#: A command that prints a secret, for each secret (in field order, the order they run in):
+#: ``api_secret_command`` -> ``api_secret``.
+_COMMANDS = {f"{key}_command": key for key, kind in _SETTING_KEYS.items() if kind == "secret"}
+#: Keys a config table may hold (thresholds and alerts apart), with the kind each expects.
+_FILE_KEYS: dict[str, str] = {**_SETTING_KEYS, **dict.fromkeys(_COMMANDS, "command")}
+_THRESHOLD_KEYS = _keys_of(Thresholds)
 #: Keys of the [alerts] table, with the kind of value each expects.
-_ALERT_KEYS: dict[str, str] = {
-    "unimmr_below": "rule_decimal",
-    "status_not_normal": "bool",
-    "liq_distance_below": "rule_decimal",
-    "upnl_below": "rule_decimal",
-    "position_upnl_below": "rule_decimal",
-    "stale_for": "rule_seconds",
-    "cooldown": "seconds",
-    "hysteresis": "decimal",
-    "on_clear": "bool",
-    "command": "command",
-    "command_timeout": "seconds",
-    "desktop": "bool",
-}
-_SECRET_KEYS = frozenset({"api_key", "api_secret", "private_key_passphrase"})
-_COMMANDS = {
-    "api_key_command": "api_key",
-    "api_secret_command": "api_secret",
-    "private_key_passphrase_command": "private_key_passphrase",
-}
+_ALERT_KEYS = _keys_of(AlertSettings)
 #: Keys naming the same thing; a layer that sets one drops the others from lower layers.
 _SLOTS = (
     ("api_key", "api_key_command"),
@@ -599,6 +119,7 @@ _ENV_KEYS = {
     "PMTUI_PRIVATE_KEY_FILE": "private_key_file",
     "PMTUI_PRIVATE_KEY_PASSPHRASE": "private_key_passphrase",
     "PMTUI_BASE_URL": "base_url",
+    "PMTUI_STREAM_URL": "stream_url",
 }
 _EXPECTED = {
     "secret": "a string in quotes",
@@ -800,7 +321,7 @@ def _check_value(key: str, value: Any, kind: str, source: _Source) -> Any:
     if kind in ("command", "path") and not value.strip():
         raise ConfigError(f"{key}{source.where()} is empty.")
     if kind == "decimal":
-        return _finite_decimal(value)
+        return finite_decimal(value)
     return value
 
 
@@ -828,8 +349,8 @@ def _table_layers(
                 alerts[name] = (_check_value(name, item, _ALERT_KEYS[name], inner), inner)
             continue
         if key == "thresholds":
-            table = f"{source.table}.thresholds" if source.table else "thresholds"
-            inner = _Source("file", source.path, table)
+            name_of_table = f"{source.table}.thresholds" if source.table else "thresholds"
+            inner = _Source("file", source.path, name_of_table)
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"thresholds{source.where()} must be a table ([thresholds]), not"
@@ -838,7 +359,7 @@ def _table_layers(
             for name, number in value.items():
                 if name not in _THRESHOLD_KEYS:
                     raise _unknown_key(name, inner.where(), _THRESHOLD_KEYS)
-                thresholds[name] = (_check_value(name, number, "decimal", inner), inner)
+                thresholds[name] = (_check_value(name, number, _THRESHOLD_KEYS[name], inner), inner)
             continue
         if key not in _FILE_KEYS:
             raise _unknown_key(key, source.where(), known)
@@ -1064,10 +585,8 @@ def _explain(exc: ValidationError, origins: Mapping[str, _Source]) -> ConfigErro
     key = ".".join(loc) or "a setting"
     source = origins.get(key)
     name = loc[-1] if loc else key
-    if loc[:1] == ("alerts",):
-        kind = _ALERT_KEYS.get(name)
-    else:
-        kind = _FILE_KEYS.get(name) or ("decimal" if name in _THRESHOLD_KEYS else None)
+    table = {"alerts": _ALERT_KEYS, "thresholds": _THRESHOLD_KEYS}.get(loc[0] if len(loc) > 1 else "")
+    kind = (table or _FILE_KEYS).get(name)
     expected = _EXPECTED[kind] if kind else "a valid value"
     if source is None or source.kind != "file":
         expected = expected.removesuffix(" in quotes")

@@ -45,6 +45,8 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
+
 # Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
 DEMO_API_KEY = "pmtui-demo-key"
 DEMO_API_SECRET = "pmtui-demo-secret"
@@ -132,7 +134,7 @@ _BRACKETS = (
 )
 
 
-def _with_cum() -> tuple[tuple[float, float, float, int], ...]:
+def _with_cum() -> tuple[tuple[int, float, float, int], ...]:
     out, cum, prev_cap, prev_rate = [], 0.0, 0.0, 0.0
     for cap, rate, max_leverage in _BRACKETS:
         cum += prev_cap * (rate - prev_rate)
@@ -342,7 +344,7 @@ def _liquidation_price(legs: list[_LegView], snap: _Snapshot) -> float:
     tiers = [(v.rate, v.cum) for v in legs]
     price = 0.0
     for _ in range(len(_TIERS) + 1):
-        slope = net - sum(abs(v.leg.amt) * rate for v, (rate, _) in zip(legs, tiers))
+        slope = net - sum(abs(v.leg.amt) * rate for v, (rate, _) in zip(legs, tiers, strict=True))
         if slope == 0:
             return 0.0
         price = (constant - sum(cum for _, cum in tiers)) / slope
@@ -407,7 +409,6 @@ _ROUTES = {
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 _FUNDING_EVERY = 15  # steps between the demo's ACCOUNT_UPDATE pushes (a funding fee)
 _ASSETS = ("USDT", "USDC", "BNB")  # BNB: a collateral asset row with nothing in it
-_MAX_RECV_WINDOW = 60_000
 _WEIGHT_WINDOW = 60.0  # seconds
 
 
@@ -612,7 +613,8 @@ class DemoExchange(httpx.AsyncBaseTransport):
             return self._response(200, body, used, now)
         try:
             if request.method != "GET":
-                raise _Reject(405, -1000, f"Method {request.method} is not supported: the demo exchange answers GET only.")
+                raise _Reject(405, -1000,
+                              f"Method {request.method} is not supported: the demo exchange answers GET only.")
             if route is None:
                 raise _Reject(404, -5000, f"Path {request.url.path}, Method GET is invalid")
             params = self._authenticate(request, now) if route.signed else {}
@@ -644,14 +646,14 @@ class DemoExchange(httpx.AsyncBaseTransport):
                 sock.push_close()
         return b"{}"
 
-    def connect(self, url: str, **options: Any) -> "_DemoConnect":
+    def connect(self, url: str, **options: Any) -> _DemoConnect:
         """An in-memory stand-in for websockets.asyncio.client.connect(url, ...): `async with`
         gives a connection with recv(), close(), ping() and async iteration. The URL's last path
         segment must be the active listen key (else the handshake is refused, HTTP 400). Other
         options (max_size, ping_interval...) are accepted and have nothing to do here."""
         return _DemoConnect(self, url)
 
-    def _open_socket(self, url: str) -> "_DemoSocket":
+    def _open_socket(self, url: str) -> _DemoSocket:
         key = urlsplit(url).path.rstrip("/").rpartition("/")[2]
         if self._listen_key is None or not hmac.compare_digest(key, self._listen_key):
             raise InvalidStatus(Response(400, "Bad Request", Headers(), b""))
@@ -886,7 +888,7 @@ class _DemoConnect:
 
         return open_().__await__()
 
-    async def __aenter__(self) -> "_DemoSocket":
+    async def __aenter__(self) -> _DemoSocket:
         return await self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -920,7 +922,7 @@ class _DemoSocket:
             raise ConnectionClosedOK(Close(1000, "listen key closed"), Close(1000, ""), True)
         return frame
 
-    def __aiter__(self) -> "_DemoSocket":
+    def __aiter__(self) -> _DemoSocket:
         return self
 
     async def __anext__(self) -> str:
@@ -929,7 +931,7 @@ class _DemoSocket:
         except ConnectionClosedOK:
             raise StopAsyncIteration from None
 
-    async def ping(self, data: bytes | None = None) -> "asyncio.Future[float]":
+    async def ping(self, data: bytes | None = None) -> asyncio.Future[float]:
         done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         done.set_result(0.0)
         return done

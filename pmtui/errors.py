@@ -1,21 +1,52 @@
-"""Typed errors. Each carries one sentence for a person in `.message`, never a secret.
+"""Typed errors. Each carries one sentence for a person in `.message` (also `str(err)`), never a
+secret, and a short `kind` label for status bars and logs.
 
-The refresh loop decides what to do from the type alone:
+The refresh loop (`pmtui.poller.Poller`) decides what to do from the class alone, through its
+`retryable` attribute: True means polling carries on by itself with backoff, the last good data
+staying on screen marked STALE; False means polling stops until a person acts (`Poller.stopped`).
 
-- retried with backoff (`retryable` True), the last data staying on screen marked STALE:
-  NetworkError and RequestTimeout, ServerError (HTTP 5xx; Binance -1000, -1001, -1006, -1007),
-  RateLimited (429; -1003, -1008, -1015) and IPBanned (418), which also make the client refuse to
-  send until their `retry_after` is over, WafBlocked (403), ClockSkew (-1021, after one resync),
-  BadServerTime (the time endpoint answered nonsense), ListenKeyInvalid (-1125: the user data
-  stream gets a new key), BadFrame (one unreadable stream frame), MalformedResponse, SchemaError, ApiError
-  and its RequestRejected (-1100 … -1199: a pmtui bug to report; retried in case it was the
-  exchange's);
-- stop polling until a person acts (`retryable` False): ConfigError, BadSignature (-1022) and
-  AuthError (401; -2015, -2014, -2008, -1002: the key may not read this, which is also the only
-  reason an optional endpoint is given up for good).
+The tree (class -> parent: what it means; retried or stops):
+
+- PmtuiError -> Exception: base of every error pmtui expects; retried unless a subclass says not.
+- ConfigError -> PmtuiError: a setting, config file, key file or secret command is wrong; stops
+  (raised before the first request, it ends the command with the sentence).
+- SettingProblem -> ConfigError (and ValueError): a value a settings validator or
+  `pmtui.urls.check_url` refused, with a ``{where}`` slot the loader fills with the file, table
+  or variable; the loader turns it into a plain ConfigError. Stops.
+- NetworkError -> PmtuiError: the exchange could not be reached (DNS, refused, reset, TLS);
+  retried.
+- RequestTimeout -> NetworkError: no whole answer within the request's deadline (connect and
+  entire response); retried.
+- ServerError -> PmtuiError: HTTP 5xx or a transient Binance code (-1000, -1001, -1006, -1007);
+  retried.
+- RateLimited -> PmtuiError: HTTP 429 or Binance -1003, -1008, -1015; retried after
+  `retry_after`, and until then the client refuses to send.
+- IPBanned -> PmtuiError: HTTP 418, the IP is banned for `retry_after` seconds; retried after
+  it, the client refusing to send until then.
+- WafBlocked -> PmtuiError: HTTP 403 from Binance's web application firewall; retried.
+- ClockSkew -> PmtuiError: Binance -1021, our timestamp outside recvWindow even after one
+  resync; retried.
+- BadServerTime -> PmtuiError: the time endpoint answered a time that cannot be right (0,
+  negative, far from its own Date header); retried.
+- BadSignature -> PmtuiError: Binance -1022, the secret does not match the key; stops.
+- AuthError -> PmtuiError: HTTP 401 or Binance -2015, -2014, -2008, -1002, -9000, -21001: the
+  key is invalid, may not read this, or the account is not Portfolio Margin; stops. Also the
+  only reason an optional endpoint (/papi/v1/account) is given up for good.
+- MalformedResponse -> PmtuiError: the body is not the JSON asked for (HTML, cut off, empty,
+  far too large); retried.
+- SchemaError -> PmtuiError: the JSON parsed but does not have the documented shape; retried.
+- ApiError -> PmtuiError: any other Binance error code; retried.
+- ListenKeyInvalid -> PmtuiError: Binance -1125 on the listen key's keep-alive: the key is gone;
+  retried (the user data stream gets a new key).
+- BadFrame -> PmtuiError: a user data stream frame pmtui cannot read; retried (one is ignored,
+  a run of them reconnects the stream).
+- RequestRejected -> ApiError: Binance -1100 ... -1199, the exchange refused what pmtui sent
+  (a pmtui bug to report); retried in case it was the exchange's.
+- HistoryError -> PmtuiError (in `pmtui.history`): the history file cannot be read or written;
+  not retried: the dashboard stops recording with one message, `pmtui history` exits with it.
 
 Binance's own `code` decides the type before the HTTP status does: the same error can come with
-HTTP 200, 4xx or 5xx.
+HTTP 200, 4xx or 5xx. A new subclass must be added to this list (tests/test_errors.py checks).
 """
 
 from __future__ import annotations
@@ -58,6 +89,25 @@ class PmtuiError(Exception):
 class ConfigError(PmtuiError):
     retryable = False
     kind = "config"
+
+
+class SettingProblem(ConfigError, ValueError):
+    """A value a settings validator refused, phrased so the loader can add where it came from.
+
+    `template` is one sentence holding the marker ``{where}``, replaced by e.g.
+    `` in /x/config.toml`` or `` from environment variable PMTUI_BASE_URL`` (or nothing, which is
+    what `str()` shows). `keys` are the settings to blame, most likely first (``thresholds.x`` for
+    thresholds). A ValueError too, so pydantic reports it as a validation error; a ConfigError, so
+    code outside the settings models (the client checking its URLs) can raise it as one.
+    """
+
+    def __init__(self, template: str, *keys: str) -> None:
+        self.template = template
+        self.keys = keys
+        super().__init__(self.sentence(""))
+
+    def sentence(self, where: str) -> str:
+        return self.template.replace("{where}", where)
 
 
 class NetworkError(PmtuiError):

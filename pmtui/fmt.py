@@ -71,8 +71,8 @@ def age(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-def since_ms(update_ms: int, now: float | None = None) -> str:
-    """An API updateTime (ms) as an age; 0 means never."""
+def since_ms(update_ms: int | None, now: float | None = None) -> str:
+    """An API updateTime (ms) as an age; 0 (or not given) means never."""
     if not update_ms:
         return "—"
     return age((now if now is not None else time.time()) - update_ms / 1000)

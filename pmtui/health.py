@@ -14,14 +14,14 @@ whether it can be trusted (stale data, or no uniMMR at all).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
-from typing import Iterable
 
 from pmtui import fmt
-from pmtui.config import Thresholds
 from pmtui.models import Asset, Position, UmAccount
+from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
 

@@ -1,4 +1,4 @@
-"""History: an optional SQLite record of each refresh, its export, and in-memory session series.
+"""History: an optional SQLite record of each refresh and its export.
 
 One row per refresh: time (ms), profile, uniMMR, account equity, maintenance margin, total uPnL
 and the level as text. Decimals are stored as TEXT so they come back exactly as they went in.
@@ -7,6 +7,7 @@ is created private to the user (0600, in a 0700 folder).
 
 sqlite3 calls block: in the dashboard use the async wrappers (`arecord`, `aread`), which run them
 in a worker thread. Each call opens its own short-lived connection, so any thread may call.
+The dashboard's in-memory sparkline series are `pmtui.series`'.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import math
 import os
 import re
 import sqlite3
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -160,7 +159,8 @@ class History:
     def read(self, since_ms: int | None = None, until_ms: int | None = None,
              profile: str | None = None) -> list[Sample]:
         """Rows with since_ms <= time_ms < until_ms (either end open), oldest first."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[int | str] = []
         if since_ms is not None:
             where.append("time_ms >= ?")
             args.append(since_ms)
@@ -246,73 +246,3 @@ def parse_when(text: str, now: float | None = None) -> int:
             f"{text!r} is not a time: use a duration like 12h, 30m or 2d, or a date like 2025-06-01T08:00."
         ) from None
     return int(when.timestamp() * 1000)  # naive: local time
-
-
-# --- session series for sparklines ---------------------------------------------------------------
-
-
-class Series:
-    """The last `maxlen` values of one figure (a ring buffer), with min and max.
-
-    None values (unknown) are kept as gaps in `values` but ignored by min, max and `floats()`.
-    """
-
-    def __init__(self, maxlen: int = 600) -> None:
-        if maxlen < 1:
-            raise ValueError("a series holds at least one value")
-        self._values: deque[Decimal | None] = deque(maxlen=maxlen)
-
-    @property
-    def maxlen(self) -> int:
-        return self._values.maxlen or 0
-
-    def append(self, value: Decimal | None) -> None:
-        self._values.append(value)
-
-    def clear(self) -> None:
-        self._values.clear()
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __iter__(self) -> Iterator[Decimal | None]:
-        return iter(self._values)
-
-    @property
-    def values(self) -> list[Decimal | None]:
-        return list(self._values)
-
-    def _known(self) -> list[Decimal]:
-        return [v for v in self._values if v is not None and v.is_finite()]
-
-    @property
-    def last(self) -> Decimal | None:
-        return self._values[-1] if self._values else None
-
-    @property
-    def min(self) -> Decimal | None:
-        known = self._known()
-        return min(known) if known else None
-
-    @property
-    def max(self) -> Decimal | None:
-        known = self._known()
-        return max(known) if known else None
-
-    def floats(self) -> list[float]:
-        """Known values as floats, oldest first: what Textual's Sparkline takes."""
-        return [float(v) for v in self._known() if math.isfinite(float(v))]
-
-
-class SessionSeries:
-    """The dashboard's sparklines over this session: uniMMR, account equity and total uPnL."""
-
-    def __init__(self, maxlen: int = 600) -> None:
-        self.unimmr = Series(maxlen)
-        self.equity = Series(maxlen)
-        self.upnl = Series(maxlen)
-
-    def add(self, sample: Sample) -> None:
-        self.unimmr.append(sample.unimmr)
-        self.equity.append(sample.account_equity)
-        self.upnl.append(sample.total_upnl)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError
 
@@ -130,7 +130,7 @@ class WireModel(BaseModel):
         return self._raw
 
     @classmethod
-    def from_wire(cls, data: Any) -> "WireModel":
+    def from_wire(cls, data: Any) -> Self:
         obj = cls.model_validate(data)
         obj._raw = data
         return obj
@@ -297,7 +297,7 @@ def _rows(data: Any, field: str | None, model: type[M], what: str) -> tuple[M, .
     if not isinstance(rows, list):
         raise SchemaError(f"The {what} response has no list of {field or 'rows'}.")
     last = _LAST_ROWS.get((model, field), [])
-    seen = []
+    seen: list[tuple[Any, dict, tuple[str, ...]] | None] = []
     out = []
     for i, row in enumerate(rows):
         if not isinstance(row, dict):

@@ -24,16 +24,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState, Notifier
+from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
 from pmtui.budget import REFRESH_WEIGHT
 from pmtui.client import PapiClient
-from pmtui.config import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.errors import AuthError, PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
-from pmtui.history import History, SessionSeries, sample_from_view
+from pmtui.history import History, sample_from_view
 from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
+from pmtui.series import SessionSeries
+from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, build_view
 
@@ -322,10 +324,11 @@ class Monitor:
         self.publish(STATUS)
         try:
             ok = await self.poller.poll()
-            if ok and self._account_spaced() and (self._account_due() or self._band_moving()):
+            data = self.poller.data if ok else None
+            if data is not None and self._account_spaced() and (self._account_due() or self._band_moving()):
                 self._account_tried = time.monotonic()
                 if await self.account_poller.poll():
-                    self._account_basis = totals(self.poller.data[0])
+                    self._account_basis = totals(data[0])
                 delay = self.account_poller.delay()
                 if delay is not None and self.push is not None and self.push.up:
                     delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
@@ -393,7 +396,11 @@ class Monitor:
         if self.history is not None:
             task = asyncio.get_running_loop().create_task(self._record_to(self.history, sample))
             self._tasks.append(task)
-            task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
 
     async def _record_to(self, history: History, sample: Any) -> None:
         try:

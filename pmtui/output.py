@@ -16,12 +16,12 @@ from rich.table import Table
 
 from pmtui import fmt
 from pmtui.alerts import check_rules
-from pmtui.config import AlertSettings, Thresholds
 from pmtui.health import LIQUIDATION, UNIMMR, Level, worst
+from pmtui.history import Sample
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
-from pmtui.history import Sample
-from pmtui.risk import unimmr_band
+from pmtui.risk import account_headroom, unimmr_band
+from pmtui.settings import AlertSettings, Thresholds
 from pmtui.views import AccountView, build_view
 
 
@@ -68,7 +68,8 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    unavailable: Mapping[str, str] | None = None) -> str:
     view = build_view(account, t, risks=risks, pm=pm)
     # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
                       markup=False, highlight=False)
     tot = view.totals
     console.print(
@@ -77,7 +78,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
         f"UM margin ratio {fmt.ratio(tot.ratio)}"
     )
     if pm is not None:
-        room = view.headroom
+        room = account_headroom(pm)
         console.print(
             f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus or '—'}  "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
@@ -93,7 +94,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
     console.print(_positions_table(view, include_zero))
     if risks is not None:
         console.print(_risk_table(view, include_zero))
-    return console.file.getvalue().rstrip()
+    return buffer.getvalue().rstrip()
 
 
 def _assets_table(view: AccountView, include_zero: bool) -> Table:
@@ -117,8 +118,8 @@ def _price(value: Decimal | None) -> str:
 
 
 def _positions_table(view: AccountView, include_zero: bool) -> Table:
-    rows = view.positions if include_zero else view.open_positions
-    rows = sorted(rows, key=lambda r: r.position.maintMargin, reverse=True)
+    rows = sorted(view.positions if include_zero else view.open_positions,
+                  key=lambda r: r.position.maintMargin, reverse=True)
     table = Table(title=f"Positions ({len(rows)})", box=box.SIMPLE_HEAD, title_justify="left")
     for name in ("Symbol", "Side", "Amount", "Notional", "uPnL", "Initial margin",
                  "Maint. margin", "MM share", "Health"):
@@ -142,9 +143,9 @@ def _side(row) -> str:
 
 def _risk_table(view: AccountView, include_zero: bool) -> Table:
     """positionRisk joined to the positions: nearest to liquidation first."""
-    rows = view.positions if include_zero else view.open_positions
     far = Decimal("Infinity")
-    rows = sorted(rows, key=lambda r: (r.liq_distance if r.liq_distance is not None else far, r.key))
+    rows = sorted(view.positions if include_zero else view.open_positions,
+                  key=lambda r: (r.liq_distance if r.liq_distance is not None else far, r.key))
     table = Table(title="Liquidation", box=box.SIMPLE_HEAD, title_justify="left")
     for name in ("Symbol", "Side", "Entry", "Mark", "Liq. price", "Liq. dist.", "Leverage", "Liq. level"):
         table.add_column(name, justify="left" if name in ("Symbol", "Side", "Liq. level") else "right")
@@ -185,7 +186,7 @@ def check_line(
     verdict = view.verdict(refused="account" in unavailable)
     level = verdict.level
     if pm is not None:
-        room = view.headroom
+        room = account_headroom(pm)
         detail = (
             f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
@@ -259,7 +260,8 @@ def watch_line(state: MonitorState) -> str:
         parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.totals.unrealized, sign=True)}")
     parts.append(word)
     if info.push is not None:
-        parts.append("push ✓" if info.push.up else f"push down ({info.push.reason})" if info.push.reason else "push down")
+        down = f"push down ({info.push.reason})" if info.push.reason else "push down"
+        parts.append("push ✓" if info.push.up else down)
     line = " · ".join(parts)
     if info.error is not None:
         line += f" · {info.error.message}"
@@ -292,7 +294,8 @@ def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]
 def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:
     """The recorded samples as a table, local times, oldest first."""
     rows = list(rows)
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
                       markup=False, highlight=False)
     table = Table(title=f"History ({len(rows)} samples)", box=box.SIMPLE_HEAD, title_justify="left")
     for name in ("Time", "Profile", "uniMMR", "Account equity", "Maint. margin", "uPnL", "Level"):
@@ -306,4 +309,4 @@ def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:
             r.level.upper(),
         )
     console.print(table)
-    return console.file.getvalue().rstrip()
+    return buffer.getvalue().rstrip()

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pmtui.errors import PmtuiError
+from pmtui.settings import MAX_INTERVAL, MIN_INTERVAL
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL = 1.0
-MAX_INTERVAL = 3600.0
 MAX_BACKOFF = 60.0
 # Data is stale once this many intervals pass without a good fetch (at least STALE_MIN_S).
 STALE_INTERVALS = 3

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pmtui.config import Thresholds
-from pmtui.health import Level, Totals, ratio_level, totals
-from pmtui.health import liq_level, status_level  # noqa: F401  (their old home: still importable here)
+from pmtui.health import Level, Totals, liq_level, ratio_level, status_level, totals  # noqa: F401  (their old home: still importable here)
 from pmtui.models import PmAccount, Position, PositionRisk, UmAccount
+from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

@@ -44,7 +44,7 @@ class _PrivateKeySigner:
         self._key = key
 
     @classmethod
-    def from_pem(cls, data: bytes, passphrase: bytes | None = None, path: Path | None = None) -> "_PrivateKeySigner":
+    def from_pem(cls, data: bytes, passphrase: bytes | None = None, path: Path | None = None) -> _PrivateKeySigner:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         named = f" {path}" if path is not None else ""
@@ -70,7 +70,7 @@ class _PrivateKeySigner:
         return _signer_for(key)
 
     @classmethod
-    def from_file(cls, path: Path, passphrase: bytes | None = None) -> "_PrivateKeySigner":
+    def from_file(cls, path: Path, passphrase: bytes | None = None) -> _PrivateKeySigner:
         from pmtui.config import read_small_file
 
         path = Path(path).expanduser()

@@ -29,16 +29,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Union
-from urllib.parse import urlsplit
+from typing import Any
 
 import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from pmtui.config import is_loopback  # the integrator moves it to pmtui.urls
-from pmtui.errors import BadFrame, ConfigError, ListenKeyInvalid, PmtuiError
+from pmtui.errors import BadFrame, ListenKeyInvalid, PmtuiError
 from pmtui.logs import Redactor, secret_forms
 from pmtui.text import clean
+from pmtui.urls import check_url
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ class ListenKeyExpired:
     event_time: int  # E, ms
 
 
-StreamEvent = Union[RiskLevelChange, AccountChange, ListenKeyExpired]
+StreamEvent = RiskLevelChange | AccountChange | ListenKeyExpired
 
 
 def parse_event(frame: str | bytes) -> StreamEvent | None:
@@ -197,34 +196,6 @@ class PushStatus:
     connections: int = 0
 
 
-def check_stream_url(url: str) -> str:
-    """The user data stream's base URL without its trailing slash: wss:// anywhere, ws:// only
-    to loopback test servers, no query or fragment (the listen key is appended to the path)."""
-    text = url.strip() if isinstance(url, str) else ""
-    shown = clean(text, 80)
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ConfigError(f"The stream URL {shown!r} is not a valid URL.") from None
-    if parts.scheme not in ("ws", "wss") or not host:
-        raise ConfigError(f"The stream URL {shown!r} is not a ws:// or wss:// URL.")
-    if parts.scheme == "ws" and not is_loopback(host):
-        raise ConfigError(
-            f"Refusing plain ws:// to {clean(host, 60)}: the stream's listen key must only travel "
-            "encrypted (wss://; ws:// is allowed for loopback test servers)."
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError("The stream URL must not hold a user name or password.")
-    if parts.query or parts.fragment or "?" in text or "#" in text:
-        raise ConfigError(
-            f"The stream URL {shown!r} must not have a query or fragment: pmtui appends the "
-            "listen key to its path."
-        )
-    return text.rstrip("/")
-
-
 # --- the stream --------------------------------------------------------------------------------
 
 
@@ -278,7 +249,7 @@ class UserStream:
     ) -> None:
         #: The PapiClient (anything with create/keepalive/close_listen_key coroutines).
         self.client = client
-        self.stream_url = check_stream_url(stream_url)
+        self.stream_url = check_url(stream_url, "stream_url", websocket=True)
         self._on_event = on_event
         self._on_status = on_status
         self._connect = connect
@@ -389,10 +360,9 @@ class UserStream:
         keeper = asyncio.ensure_future(self._keep_alive())
         try:
             done, _ = await asyncio.wait({reader, keeper}, return_when=asyncio.FIRST_COMPLETED)
-            task = done.pop()
-            exc = task.exception()
-            if exc is not None:
-                raise exc
+            failure = done.pop().exception()
+            if failure is not None:
+                raise failure
             raise _Reconnect("the stream ended")  # neither returns normally
         except ConnectionClosed as closed:
             raise _Reconnect(self._closed_reason(closed)) from None

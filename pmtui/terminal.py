@@ -133,7 +133,9 @@ def guarded_driver(guard: TerminalGuard) -> type[LinuxDriver]:
     class GuardedLinuxDriver(LinuxDriver):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._file = _GuardedFile(self._file, guard)
+            # Textual types _file as the real stdout; the guard stands in for it (write, flush, fileno,
+            # isatty), and the driver only writes to it once started, when it is set.
+            self._file = _GuardedFile(self._file, guard)  # type: ignore[assignment,arg-type]
 
         def write(self, data: str) -> None:
             if not guard.dead:  # else the queue fills behind a dead writer and blocks the loop

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 
-from pmtui.config import Thresholds
 from pmtui.health import (
     Level,
     Totals,
@@ -23,7 +22,7 @@ from pmtui.health import (
 )
 from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map
-
+from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
 
@@ -175,7 +174,7 @@ def _verdict(account: UmAccount, tot: Totals, pm: PmAccount | None, near: Positi
         t,
         unimmr=pm.uniMMR if pm is not None else None,
         status=pm.accountStatus if pm is not None else None,
-        nearest=(position_label(near), near.liq_distance) if near is not None else None,
+        nearest=None if near is None or near.liq_distance is None else (position_label(near), near.liq_distance),
         fallback=fallback,
         stale=stale,
     )

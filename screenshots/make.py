@@ -31,7 +31,7 @@ from textual.pilot import Pilot  # noqa: E402
 
 from pmtui.app import PmtuiApp  # noqa: E402
 from pmtui.client import PapiClient  # noqa: E402
-from pmtui.config import Settings  # noqa: E402
+from pmtui.settings import Settings  # noqa: E402
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
 from pmtui.poller import Poller  # noqa: E402
 from pmtui.signing import HmacSigner  # noqa: E402

@@ -23,7 +23,7 @@ from textual.pilot import Pilot
 from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.poller import Poller
 from pmtui.signing import HmacSigner

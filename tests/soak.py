@@ -43,7 +43,7 @@ from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.cli import make_client
 from pmtui.client import READ_ONLY_PATHS
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.widgets.status import StatusBar
 from tests.papi_server import API_KEY, API_SECRET, TIME, UM_ACCOUNT, PapiServer
 from tests.sentences import noise, sentence_problem

@@ -1,4 +1,5 @@
-"""Alert rules: when they fire, hysteresis, cooldown, escalation; the command hook and notify-send."""
+"""Alert rules: when they fire, hysteresis, cooldown, escalation; the command hook and notify-send
+(pmtui.notify)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ from pmtui.alerts import (
     AlertEvent,
     Alerts,
     AlertState,
-    Notifier,
     Rule,
     check_rules,
     rules_from,
 )
-from pmtui.config import AlertSettings, Settings, Thresholds
+from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.health import Level
 from pmtui.models import UmAccount
+from pmtui.notify import Notifier
 from pmtui.views import build_view
 from tests.test_risk import pm, position, risk, usdt
 
@@ -327,7 +328,7 @@ async def test_send_returns_at_once_and_never_blocks_the_loop():
 
 
 async def test_command_failures_are_logged_not_raised(caplog):
-    caplog.set_level(logging.WARNING, logger="pmtui.alerts")
+    caplog.set_level(logging.WARNING, logger="pmtui.notify")
     failing = Notifier(command=py("import sys; sys.stderr.write('no webhook\\n'); sys.exit(3)"), notify_send=None)
     assert await failing.run_command(EVENT) is False
     assert failing.last_error == f"alert command {sys.executable!r} failed with exit status 3: no webhook."

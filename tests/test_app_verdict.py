@@ -15,7 +15,7 @@ import pytest
 from textual.widgets import Digits
 
 from pmtui.alerts import CLEARED, FIRED, Alerts, rules_from
-from pmtui.config import AlertSettings, Settings
+from pmtui.settings import AlertSettings, Settings
 from pmtui.widgets.account import AccountFacts, AccountPanel
 from pmtui.widgets.summary import CompactView, SummaryBar
 from tests.harness import frozen_clock, make_app, refresh, rendered, screen_text, settled  # noqa: F401

@@ -25,7 +25,7 @@ import pytest
 
 from pmtui import __version__, output
 from pmtui.cli import main
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.health import Level, account_level
 from pmtui.logs import log_path

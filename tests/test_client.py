@@ -35,7 +35,7 @@ from pmtui.errors import (
     WafBlocked,
 )
 from pmtui.signing import Ed25519Signer, HmacSigner, RsaSigner
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.monitor import Monitor
 from tests.harness import timed_clock_syncs
 from tests.hostile_server import HostileServer, hostile  # noqa: F401  (hostile is a fixture)

@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -14,16 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from pmtui import config as config_module
-from pmtui.config import (
-    AlertSettings,
-    DEFAULT_BASE_URL,
-    DEFAULT_TIME_BASE_URL,
-    Settings,
-    Thresholds,
-    default_config_path,
-    load_settings,
-)
+from pmtui.config import default_config_path, load_settings
 from pmtui.errors import ConfigError
+from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, AlertSettings, Settings, Thresholds
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "FAKEKEY-0123456789abcdef"
@@ -927,3 +921,61 @@ def test_config_file_over_one_megabyte_is_refused(cfg):
     assert load_error(config_path=path) == (
         f"Config file {path} is larger than 1 MB, too large to be a config file; is it the right file?"
     )
+
+
+# ---------------------------------------------------------------- the user data stream settings
+
+
+def test_stream_defaults_and_layers(cfg):
+    settings = load_settings(env={})
+    assert settings.stream is True and settings.stream_url == "wss://fstream.binance.com/pm/ws"
+    path = cfg('stream = false\n[profiles.local]\nstream = true\nstream_url = "ws://127.0.0.1:9000/pm/ws/"\n')
+    assert load_settings(config_path=path, env={}).stream is False
+    local = load_settings(config_path=path, profile="local", env={})
+    assert local.stream is True and local.stream_url == "ws://127.0.0.1:9000/pm/ws"
+    env = {"PMTUI_STREAM_URL": "wss://stream.example.com/pm/ws"}
+    assert load_settings(config_path=path, profile="local", env=env).stream_url == "wss://stream.example.com/pm/ws"
+    assert load_settings(config_path=path, overrides={"stream": True}, env={}).stream is True
+
+
+def test_stream_values_are_checked(cfg):
+    path = cfg('stream = "yes"\n')
+    assert load_error(config_path=path) == f"stream in {path} must be true or false, not a string."
+    assert load_error(overrides={"stream": "no"}) == "stream given on the command line must be true or false."
+    message = load_error(env={"PMTUI_STREAM_URL": "ws://fstream.binance.com/pm/ws"})
+    assert message.startswith(
+        "Refusing plain ws:// to fstream.binance.com (stream_url from environment variable PMTUI_STREAM_URL)"
+    )
+    path = cfg('stream_url = "https://fstream.binance.com/pm/ws"\n')
+    assert load_error(config_path=path).startswith(f"stream_url in {path} must be a URL like wss://")
+    path = cfg("stream_url = 443\n")
+    assert load_error(config_path=path) == f"stream_url in {path} must be a URL in quotes, not a whole number."
+
+
+def test_config_keys_are_derived_from_the_models():
+    keys = config_module._FILE_KEYS
+    settings_fields = set(Settings.model_fields) - {"profile", "config_path", "thresholds", "alerts"}
+    assert set(keys) == settings_fields | {"api_key_command", "api_secret_command", "private_key_passphrase_command"}
+    assert keys["stream"] == "bool" and keys["stream_url"] == keys["base_url"] == "url"
+    assert keys["api_secret"] == "secret" and keys["api_secret_command"] == "command"
+    assert keys["private_key_file"] == "path" and keys["recv_window"] == "millis"
+    assert keys["interval"] == "seconds" and keys["weight_share"] == "fraction"
+    assert set(config_module._THRESHOLD_KEYS.values()) == {"decimal"}
+    assert set(config_module._THRESHOLD_KEYS) == set(Thresholds.model_fields)
+    alerts = config_module._ALERT_KEYS
+    assert set(alerts) == set(AlertSettings.model_fields)
+    assert alerts["unimmr_below"] == "rule_decimal" and alerts["stale_for"] == "rule_seconds"
+    assert alerts["command"] == "command" and alerts["desktop"] == "bool" and alerts["hysteresis"] == "decimal"
+    kinds = {*keys.values(), *alerts.values(), *config_module._THRESHOLD_KEYS.values()}
+    assert kinds <= set(config_module._EXPECTED)
+    # The hand-written tables left (precedence slots, environment variables) name only real keys.
+    assert {k for slot in config_module._SLOTS for k in slot} <= set(keys)
+    assert set(config_module._ENV_KEYS.values()) <= set(keys)
+
+
+def test_settings_models_import_without_the_loader():
+    code = ("import sys, pmtui.settings; "
+            "print(sorted(m for m in ('pmtui.config', 'tomllib', 'platformdirs', 'subprocess') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+    assert out.strip() == "[]"

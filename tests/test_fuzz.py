@@ -23,7 +23,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pmtui.config import Settings, load_settings
+from pmtui.config import load_settings
+from pmtui.settings import Settings
 from pmtui.errors import ConfigError, MalformedResponse, SchemaError
 from pmtui.models import (
     Asset,
@@ -332,7 +333,7 @@ def test_null_and_wrong_types_are_named_as_json_types() -> None:
 CANARY_SECRET = "fuzz-canary-secret-Qw7Zr9Lk3Vb"
 SETTING_KEYS = [
     "api_key", "api_secret", "private_key_passphrase", "private_key_file", "base_url",
-    "time_base_url", "interval", "account_interval", "timeout", "recv_window",
+    "time_base_url", "interval", "account_interval", "timeout", "recv_window", "stream", "stream_url",
 ]
 THRESHOLD_KEYS = [
     "unimmr_warn", "unimmr_danger", "unimmr_critical", "position_share_warn",
@@ -350,7 +351,7 @@ toml_scalars = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20)
     | st.sampled_from(["https://papi.binance.com", "http://example.com", "http://127.0.0.1:9",
-                       "ftp://x", "https://u:p@host", "1.5", "0", "-1", "1e999999", CANARY_SECRET])
+                       "ftp://x", "https://u:p@host", "wss://fstream.binance.com/pm/ws", "ws://example.com", "1.5", "0", "-1", "1e999999", CANARY_SECRET])
     | st.sampled_from([Raw("1979-05-27T07:32:00Z"), Raw("07:32:00"), Raw("1979-05-27")])
 )
 toml_values = st.recursive(

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.history import (
     History,
     HistoryError,
     Sample,
-    Series,
-    SessionSeries,
     default_path,
     export_csv,
     export_json,
@@ -27,6 +25,7 @@ from pmtui.history import (
     sample_from_view,
 )
 from pmtui.models import UmAccount
+from pmtui.series import Series, SessionSeries
 from pmtui.views import build_view
 from tests.test_risk import pm, usdt
 

@@ -20,7 +20,7 @@ import pytest
 from pmtui.app import PmtuiApp
 from pmtui.cli import main
 from pmtui.client import MAX_BAN, MAX_BODY, MAX_RATE_WAIT, PapiClient
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.errors import (
     BadServerTime,
     IPBanned,

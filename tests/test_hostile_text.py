@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pmtui.cli import main
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.errors import ApiError, ConfigError, PmtuiError
 from pmtui.history import History, Sample
 from pmtui.models import parse_pm_account, parse_um_account

@@ -18,7 +18,7 @@ from textual import events
 from textual.widgets import Input
 
 from pmtui.alerts import Alerts
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.demo import DemoExchange
 from pmtui.widgets.detail import DetailScreen
 from pmtui.widgets.positions import PositionsTable

@@ -17,7 +17,7 @@ import pytest
 from pmtui.alerts import FIRED
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.health import Level
 from pmtui.models import parse_pm_account, parse_um_account
 from pmtui.monitor import (

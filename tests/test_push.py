@@ -14,7 +14,7 @@ import json
 from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
-from pmtui.config import Settings
+from pmtui.settings import Settings
 from pmtui.monitor import Monitor
 from pmtui.signing import HmacSigner
 from pmtui.stream import UserStream

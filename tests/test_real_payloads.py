@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pmtui import output
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.errors import SchemaError
 from pmtui.models import (
     Asset,

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from pmtui.config import Thresholds
+from pmtui.settings import Thresholds
 from pmtui.health import Level
 from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.risk import (

@@ -28,8 +28,9 @@ from pydantic import SecretStr
 from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.cli import main, make_client
-from pmtui.client import READ_ONLY_PATHS, PapiClient, check_url
-from pmtui.config import Settings
+from pmtui.client import READ_ONLY_PATHS, PapiClient
+from pmtui.urls import check_url
+from pmtui.settings import Settings
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.logs import setup_debug_log
 from pmtui.signing import HmacSigner
@@ -234,7 +235,7 @@ def test_plain_http_is_refused_except_to_loopback(url: str, capsys: pytest.Captu
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://127.0.0.2:9", "http://[::1]:9",
                                  "http://localhost:9", "https://papi.binance.com"])
 def test_loopback_http_and_https_are_allowed(url: str) -> None:
-    assert check_url(url) == url
+    assert check_url(url, "base_url") == url
 
 
 async def test_only_read_only_paths_can_be_requested(server: EchoServer) -> None:

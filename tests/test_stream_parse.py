@@ -1,5 +1,5 @@
 """parse_event over Binance's own example payloads (tests/fixtures/real/stream, see SOURCES.md)
-and over garbage; check_stream_url."""
+and over garbage; the stream URL check."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from pmtui.stream import (
     AccountChange,
     ListenKeyExpired,
     RiskLevelChange,
-    check_stream_url,
     parse_event,
 )
 from pmtui.text import is_clean
+from pmtui.urls import check_url
+
+
+def check_stream_url(url: str) -> str:
+    return check_url(url, "stream_url", websocket=True)
 from tests.test_real_payloads import load_body_text
 
 STREAM = Path(__file__).parent / "fixtures" / "real" / "stream"
@@ -150,7 +154,7 @@ def test_a_hostile_event_type_is_cleaned_in_the_sentence():
     assert parse_event('{"e": "\\u001b]0;pwned\\u0007", "E": null}') is None
 
 
-# --- check_stream_url -----------------------------------------------------------------------------
+# --- the stream URL (pmtui.urls.check_url) -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("url,expected", [
@@ -167,25 +171,27 @@ def test_stream_urls_accepted(url, expected):
 
 @pytest.mark.parametrize("url,sentence", [
     ("https://fstream.binance.com/pm/ws",
-     "The stream URL 'https://fstream.binance.com/pm/ws' is not a ws:// or wss:// URL."),
-    ("fstream.binance.com/pm/ws", "The stream URL 'fstream.binance.com/pm/ws' is not a ws:// or wss:// URL."),
-    ("", "The stream URL '' is not a ws:// or wss:// URL."),
-    ("wss:///pm/ws", "The stream URL 'wss:///pm/ws' is not a ws:// or wss:// URL."),
+     "stream_url must be a URL like wss://host/path (ws:// only for loopback test servers); "
+     "got 'https://fstream.binance.com/pm/ws'."),
+    ("fstream.binance.com/pm/ws", "stream_url must be a URL like wss://host/path (ws:// only for loopback "
+     "test servers); got 'fstream.binance.com/pm/ws'."),
+    ("", "stream_url must be a URL like wss://host/path (ws:// only for loopback test servers); got ''."),
     ("ws://fstream.binance.com/pm/ws",
-     "Refusing plain ws:// to fstream.binance.com: the stream's listen key must only travel encrypted "
-     "(wss://; ws:// is allowed for loopback test servers)."),
+     "Refusing plain ws:// to fstream.binance.com (stream_url): the account's stream must only travel over "
+     "TLS (ws is allowed for loopback test servers)."),
     ("ws://10.0.0.5/pm/ws",
-     "Refusing plain ws:// to 10.0.0.5: the stream's listen key must only travel encrypted "
-     "(wss://; ws:// is allowed for loopback test servers)."),
+     "Refusing plain ws:// to 10.0.0.5 (stream_url): the account's stream must only travel over "
+     "TLS (ws is allowed for loopback test servers)."),
     ("wss://fstream.binance.com/pm/ws?x=1",
-     "The stream URL 'wss://fstream.binance.com/pm/ws?x=1' must not have a query or fragment: pmtui "
-     "appends the listen key to its path."),
+     "stream_url must not have a query or fragment (got 'wss://fstream.binance.com/pm/ws?x=1')."),
     ("wss://fstream.binance.com/pm/ws#top",
-     "The stream URL 'wss://fstream.binance.com/pm/ws#top' must not have a query or fragment: pmtui "
-     "appends the listen key to its path."),
-    ("wss://user:pw@fstream.binance.com/pm/ws", "The stream URL must not hold a user name or password."),
+     "stream_url must not have a query or fragment (got 'wss://fstream.binance.com/pm/ws#top')."),
+    ("wss://user:pw@fstream.binance.com/pm/ws",
+     "stream_url must not contain a user name or password; pmtui sends the API key in a header."),
     ("wss://fstream.binance.com:99999/pm/ws",
-     "The stream URL 'wss://fstream.binance.com:99999/pm/ws' is not a valid URL."),
+     "stream_url is not a valid URL ('wss://fstream.binance.com:99999/pm/ws')."),
+    ("wss://\x1b]0;pwned\x07fstream.binance.com/pm/ws?x",
+     "stream_url is not a valid URL ('wss://fstream.binance.com/pm/ws?x')."),
 ])
 def test_stream_urls_refused_in_one_sentence(url, sentence):
     with pytest.raises(ConfigError) as caught:

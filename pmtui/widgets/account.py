@@ -103,7 +103,7 @@ class AccountPanel(Horizontal):
         if view is None or (view.pm is None and not fallback):
             shown = "-.--"
         else:
-            ratio = view.totals.ratio if fallback else view.pm.uniMMR
+            ratio = view.pm.uniMMR if view.pm is not None and not fallback else view.totals.ratio
             # No maintenance margin (None), or almost none in use: a huge ratio, capped as drawn.
             shown = "999+" if ratio is None or ratio >= 1000 else f"{ratio:.2f}"
         if digits.value != shown:

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from pmtui import filters
+from pmtui.widgets.table import KeyedTable
 
 KEYS = [
     ("↑ ↓ j k", "move, page (PgUp PgDn), top / bottom (g G)"),
@@ -53,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
         keys.add_column()
         for key, what in KEYS:
             keys.add_row(key, what)
-        table_style = self.app.query_one("PositionsTable")
+        table_style = self.app.query_one("PositionsTable", KeyedTable)
         levels = Table.grid(padding=(0, 2))
         levels.add_column()
         levels.add_column()

@@ -10,7 +10,7 @@ from textual.widgets import RichLog, Sparkline
 
 from pmtui import fmt
 from pmtui.alerts import AlertEvent
-from pmtui.history import SessionSeries, Series
+from pmtui.series import Series, SessionSeries
 from pmtui.widgets.styles import StyledStatic
 
 # (series attribute, label, decimals)

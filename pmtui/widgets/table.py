@@ -8,13 +8,16 @@ index) and the scroll where it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.console import JustifyMethod
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from pmtui.widgets.styles import STYLE_CLASSES, Styled
 
@@ -24,7 +27,8 @@ class Cell(Text):
 
     __slots__ = ("sort_key",)
 
-    def __init__(self, text: str, sort_key: Any = None, style: Style | str = "", justify: str = "right") -> None:
+    def __init__(self, text: str, sort_key: Any = None, style: Style | str = "",
+                 justify: JustifyMethod = "right") -> None:
         super().__init__(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")
         self.sort_key = text if sort_key is None else sort_key
 
@@ -105,12 +109,12 @@ class KeyedTable(Styled, DataTable):
                     self.add_row(*cells, key=key)
                     changed = resort = True
                 elif old != sig:
-                    for col, cell, before, now in zip(self.COLUMNS, cells, old, sig):
+                    for col, cell, before, now in zip(self.COLUMNS, cells, old, sig, strict=True):
                         if before != now:
                             # Only a wider cell needs the column re-measured: DataTable re-measures
                             # the whole column for each narrower one (O(rows) per cell; 2 s for a
                             # 2000-row refresh). Columns keep their widest width instead.
-                            wider = cell.cell_len > self.columns[col.key].content_width
+                            wider = cell.cell_len > self.columns[ColumnKey(col.key)].content_width
                             self.update_cell(key, col.key, cell, update_width=wider)
                     changed = True
                     if sort_index is not None and old[sort_index] != sig[sort_index]:
@@ -141,6 +145,7 @@ class KeyedTable(Styled, DataTable):
             cursor_key = self.cursor_key()
         if self.sort_column and self.row_count:
             # The tie-breaker keeps equal values (e.g. hundreds of zero rows) in a stable order.
+            key: Callable[[Any], tuple[Any, ...]]
             if self.GROUP_BY_TIE:
                 best = self._group_best()
                 key = lambda cells: (best[cells[1].sort_key], cells[1].sort_key, cells[0].sort_key)  # noqa: E731
@@ -154,7 +159,7 @@ class KeyedTable(Styled, DataTable):
         """Per tie value, the sort value that comes first in the current direction."""
         pick = max if self.sort_reverse else min
         best: dict = {}
-        for value, tie in zip(self.get_column(self.sort_column), self.get_column(self.TIE_COLUMN)):
+        for value, tie in zip(self.get_column(self.sort_column), self.get_column(self.TIE_COLUMN), strict=True):
             seen = best.get(tie.sort_key)
             best[tie.sort_key] = value.sort_key if seen is None else pick(seen, value.sort_key)
         return best
@@ -177,6 +182,8 @@ class KeyedTable(Styled, DataTable):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
         key = event.column_key.value
+        if key is None:  # every column here has a key; a keyless one cannot sort
+            return
         if key == self.sort_column:
             self.sort_by(key, not self.sort_reverse)
         else:

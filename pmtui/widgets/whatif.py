@@ -18,9 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input
 
 from pmtui import fmt
-from pmtui.config import Thresholds
 from pmtui.models import PmAccount, UmAccount
 from pmtui.risk import ShockResult, shock_account
+from pmtui.settings import Thresholds
 from pmtui.widgets.styles import StyledStatic
 
 HINT = "e.g. -10 (all prices down 10%), or  +5 BTCUSDT  (one symbol)"
