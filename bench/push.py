@@ -43,11 +43,19 @@ async def measure(quick: bool) -> dict[str, float]:
         if not probing:
             connected.set()
         box = probe_box if probing else outbox
+        closed = asyncio.ensure_future(conn.wait_closed())
         try:
-            while True:
-                await conn.send(await box.get())
+            while True:  # until the client goes away (the server waits for its handlers)
+                frame = asyncio.ensure_future(box.get())
+                await asyncio.wait({frame, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not frame.done():
+                    frame.cancel()
+                    return
+                await conn.send(frame.result())
         except Exception:
-            pass  # the client went away
+            pass
+        finally:
+            closed.cancel()
 
     def frame(i: int) -> tuple[str, str]:
         mmr = f"{1.10 + (i % 7) * 0.05:.2f}"  # through the danger and margin-call bands

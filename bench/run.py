@@ -1,4 +1,4 @@
-"""Run pmtui's five benchmarks and write BENCHMARKS.md.
+"""Run pmtui's six benchmarks and write BENCHMARKS.md.
 
     python bench/run.py            full run (a few minutes), writes BENCHMARKS.md
     python bench/run.py --quick    fewer repetitions, under a minute; prints only, unless --write
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "push")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ TARGETS = (
            "idle_cpu_ratio", 3.0, "%", "<= 3%"),
     Target("bytes_per_tick", "Bytes to the terminal per refresh, 80x24", "baseline_bytes_per_tick",
            "bytes_per_tick_ratio", 4096, "B", "<= 4 KB"),
+    Target("push_latency_ms", "Pushed riskLevelChange -> frame painted, median", "baseline_ws_roundtrip_ms",
+           None, 100.0, "ms", "<= 100 ms"),
+    Target("push_latency_max_ms", "Pushed riskLevelChange -> frame painted, max", "baseline_ws_roundtrip_ms",
+           None, 100.0, "ms", "<= 100 ms"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -60,6 +64,7 @@ BASELINE_NAMES = {
     "baseline_idle_cpu_pct": "a Textual clock app, same pty (%)",
     "baseline_bytes_per_tick": "a Textual clock app, per 1 s tick (B)",
     "rss_after_100_mb": "RSS after 100 refreshes (MB)",
+    "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
 }
 
 

@@ -177,14 +177,14 @@ def make_monitor(settings, args, *, history=None, stream: bool = False):
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
     connect = getattr(exchange, "connect", None) if args.demo else None
-    from pmtui.client import DEFAULT_BASE_URL
-    from pmtui.stream import DEFAULT_STREAM_URL, UserStream
+    from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_STREAM_URL
+    from pmtui.stream import UserStream
 
-    stream_url = getattr(settings, "stream_url", DEFAULT_STREAM_URL)
+    stream_url = settings.stream_url
     # A listen key from another REST server (a proxy, a test server) means nothing to Binance's
     # stream: with a base_url of its own, pmtui streams only from a stream_url of its own.
     paired = args.demo or stream_url != DEFAULT_STREAM_URL or client.base_url == DEFAULT_BASE_URL
-    if stream and getattr(settings, "stream", True) and paired and (connect is not None or not args.demo):
+    if stream and settings.stream and paired and (connect is not None or not args.demo):
         monitor.attach_stream(UserStream(
             client, stream_url,
             on_event=monitor.on_push_event, on_status=monitor.on_push_status,

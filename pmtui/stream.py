@@ -41,8 +41,6 @@ from pmtui.urls import check_url
 
 log = logging.getLogger(__name__)
 
-#: Binance's Portfolio Margin user data stream; the listen key is appended as a path segment.
-DEFAULT_STREAM_URL = "wss://fstream.binance.com/pm/ws"
 #: Largest frame accepted (websockets' max_size): real events are a few KiB; a hostile or broken
 #: server cannot balloon memory past this per frame.
 MAX_FRAME = 1024 * 1024
