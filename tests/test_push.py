@@ -108,3 +108,33 @@ async def test_the_demo_streams_and_a_margin_call_is_pushed():
         pushed = next(e for e in events if hasattr(e, "uniMMR"))
         assert pushed.status in ("MARGIN_CALL", "REDUCE_ONLY", "NORMAL", "ACTIVE_LIQUIDATION")
         assert monitor.push.up and monitor.stream.status.events >= 1
+
+
+def _monitor_for(**settings):
+    import argparse
+
+    from pmtui.cli import make_monitor
+
+    args = argparse.Namespace(demo=settings.pop("demo", False), hedge=False, scenario="normal")
+    s = Settings(api_key=API_KEY, api_secret=API_SECRET, **settings)
+    return make_monitor(s, args, stream=True)
+
+
+async def test_which_settings_stream():
+    """`stream = false` is GET-only; the demo streams from memory; a base_url of one's own streams
+    only from a stream_url of one's own (never a listen key from elsewhere to Binance)."""
+    cases = [
+        (dict(), True),  # Binance's REST and stream
+        (dict(stream=False), False),
+        (dict(demo=True), True),
+        (dict(demo=True, stream=False), False),
+        (dict(base_url="http://127.0.0.1:9"), False),
+        (dict(base_url="http://127.0.0.1:9", stream_url="ws://127.0.0.1:9/pm/ws"), True),
+    ]
+    for settings, streams in cases:
+        monitor = _monitor_for(**dict(settings))
+        try:
+            assert (monitor.stream is not None) == streams, settings
+            assert (monitor.state.status.push is not None) == streams, settings
+        finally:
+            await monitor.aclose()
