@@ -12,11 +12,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pmtui import __version__
 from pmtui.errors import ConfigError, PmtuiError
+
+if TYPE_CHECKING:
+    from pmtui.settings import Thresholds
 
 log = logging.getLogger("pmtui")
 
@@ -60,22 +64,50 @@ def _when(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _ratio(text: str) -> Decimal:
+    """-w/-c: a positive uniMMR like 1.5."""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal(0)
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a uniMMR like 1.5")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, `pmtui: error: …` and where to look, exit 2 (check: 3)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (try {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pmtui",
         description="Terminal dashboard for Binance Portfolio Margin accounts. "
         "With no command, opens the dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"pmtui {__version__}")
     _common(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     snap = sub.add_parser("snapshot", help="fetch once and print assets and open positions")
     snap.add_argument("--json", action="store_true", help="JSON with the API's decimal strings unchanged")
     snap.add_argument("--all", action="store_true", help="include zero positions and assets")
     _common(snap, suppress=True)
 
-    check = sub.add_parser("check", help="one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+    check = sub.add_parser(
+        "check", help="one status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+        description="One monitoring line (Nagios/Icinga style, perfdata after '|'): the dashboard's "
+        "verdict (uniMMR's band, accountStatus, the nearest liquidation) and the alert rules.",
+        epilog="exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (could not fetch, no uniMMR, "
+        "or invalid arguments)", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("-w", "--warning", metavar="UNIMMR", type=_ratio,
+                       help="WARNING at or below this uniMMR (default: thresholds.unimmr_warn, 1.5)")
+    check.add_argument("-c", "--critical", metavar="UNIMMR", type=_ratio,
+                       help="CRITICAL at or below this uniMMR (default: thresholds.unimmr_danger, 1.2)")
     _common(check, suppress=True)
 
     watch = sub.add_parser(
@@ -219,14 +251,29 @@ async def _snapshot(settings, args) -> int:
     return 0
 
 
+def check_thresholds(t: Thresholds, warning: Decimal | None, critical: Decimal | None):
+    """`-w`/`-c` over the configured thresholds: WARNING at or below `warning`, CRITICAL (the
+    dashboard's DANGER and worse) at or below `critical`."""
+    w = warning if warning is not None else t.unimmr_warn
+    c = critical if critical is not None else t.unimmr_danger
+    if not w > c:
+        raise ConfigError(f"check: the warning uniMMR ({w}) must be above the critical one ({c}).")
+    from pmtui.settings import Thresholds
+
+    # The liquidation band only has to stay below: DANGER and CRITICAL both exit 2.
+    low = t.unimmr_critical if t.unimmr_critical < c else c / 2
+    return Thresholds(**(t.model_dump() | {"unimmr_warn": w, "unimmr_danger": c, "unimmr_critical": low}))
+
+
 async def _check(settings, args) -> int:
     from pmtui import output
     from pmtui.health import Level
 
+    thresholds = check_thresholds(settings.thresholds, args.warning, args.critical)
     async with make_monitor(settings, args) as monitor:
         state = await monitor.fetch_once()
     level, line = output.check_line(
-        state.account, settings.thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
+        state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
         unavailable=state.unavailable,
     )
     print(line)
@@ -344,6 +391,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise
 
 
+def _usage(command: str, message: str) -> int:
+    """A usage error found after parsing: one line, exit 2 (3 for check, as monitors read it)."""
+    if command == "check":
+        print(f"PMTUI UNKNOWN - {message}")
+    print(f"pmtui: error: {message} (try pmtui --help)", file=sys.stderr)
+    return EXIT_UNKNOWN if command == "check" else 2
+
+
 def _fail(command: str, message: str) -> int:
     """One line on stderr; `check` also puts its UNKNOWN status line on stdout, as monitors read it."""
     if command == "check":
@@ -355,6 +410,9 @@ def _fail(command: str, message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     command = args.command or "dashboard"
+    if not args.demo and (args.hedge or args.scenario != "normal"):
+        # Never a live request with a demo-only option: the person meant the demo.
+        return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
     try:
         settings = load(args)
         if args.debug:

@@ -224,7 +224,9 @@ def check_line(
         f"upnl={fmt.plain(tot.unrealized)}"
     )
     if pm is not None:
-        perf += (f" unimmr={fmt.plain(pm.uniMMR)} account_equity={fmt.plain(pm.accountEquity)}"
+        # Nagios perfdata: value;warn;crit, the thresholds this line was judged by.
+        perf += (f" uniMMR={fmt.plain(pm.uniMMR)};{fmt.plain(t.unimmr_warn)};{fmt.plain(t.unimmr_danger)}"
+                 f" account_equity={fmt.plain(pm.accountEquity)}"
                  f" account_maint_margin={fmt.plain(pm.accountMaintMargin)}")
     unknown = verdict.unknown and level < Level.DANGER  # a known CRITICAL alert says enough
     word = "UNKNOWN" if unknown else _CHECK_WORD[level]

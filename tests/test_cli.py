@@ -342,7 +342,7 @@ def test_check_demo_ok(capsys):
     assert re.match(r"PMTUI OK - uniMMR \d+\.\d{4} \(normal band, status NORMAL\), headroom to 1\.05 "
                     r"[\d,]+\.\d\d \(\d+\.\d%\), \d+ open positions, uPnL [+-][\d,]+\.\d\d \| "
                     r"margin_balance=[\d.]+ maint_margin=[\d.]+ upnl=-?[\d.]+ "
-                    r"unimmr=[\d.]+ account_equity=[\d.]+ account_maint_margin=[\d.]+$", out.strip())
+                    r"uniMMR=[\d.]+;1.5;1.2 account_equity=[\d.]+ account_maint_margin=[\d.]+$", out.strip())
 
 
 def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:
@@ -530,7 +530,7 @@ def test_live_check(capsys, live):
     assert out == (
         "PMTUI OK - uniMMR 166.1085 (normal band, status NORMAL), headroom to 1.05 10,053.93 (99.4%),"
         " 2 open positions, uPnL -132.55 | margin_balance=10117.88812500 maint_margin=61.42300000"
-        " upnl=-132.55000000 unimmr=166.10853477 account_equity=10117.88812500"
+        " upnl=-132.55000000 uniMMR=166.10853477;1.5;1.2 account_equity=10117.88812500"
         " account_maint_margin=60.91300000\n"
     )
     assert live.count(UM_ACCOUNT) == 1

@@ -138,8 +138,50 @@ def test_check_exit_code_for_each_unimmr_band(capsys, exchange, unimmr, code, wo
     got, out, err = run(capsys, "check", "--demo")
     assert (got, err) == (code, "")
     assert out.startswith(f"PMTUI {word} - uniMMR {Decimal(unimmr):.4f} (") and out.count("\n") == 1
-    assert f" unimmr={unimmr} " in out  # perfdata: the exchange's own string
+    assert f" uniMMR={unimmr};1.5;1.2 " in out  # perfdata: the exchange's own string, warn;crit
     assert canned.seen.count("/papi/v1/account") == 1
+
+
+@pytest.mark.parametrize(
+    "unimmr, flags, code",
+    [
+        ("3.00000000", ["-w", "4", "-c", "2"], 1),
+        ("1.90000000", ["-w", "4", "-c", "2"], 2),
+        ("4.00000001", ["--warning", "4", "--critical", "2"], 0),
+        ("1.30000000", ["-c", "1.25"], 1),  # -w alone keeps the configured 1.5
+        ("1.00000000", ["-w", "1.2", "-c", "1.1"], 2),  # below the liquidation band too
+    ],
+)
+def test_check_w_and_c_set_the_unimmr_thresholds_and_the_perfdata(capsys, exchange, unimmr, flags, code):
+    exchange(pm=(200, pm_body(unimmr)))
+    got, out, err = run(capsys, "check", "--demo", *flags)
+    assert (got, err) == (code, "")
+    values = dict(zip(flags[::2], flags[1::2], strict=True))
+    w = values.get("-w", values.get("--warning", "1.5"))
+    c = values.get("-c", values.get("--critical", "1.2"))
+    assert f" uniMMR={unimmr};{w};{c} " in out
+
+
+@pytest.mark.parametrize("flags", [["-w", "abc"], ["-c", "0"], ["-w", "nan"], ["-w", "1.1", "-c", "1.2"]])
+def test_check_bad_thresholds_are_unknown_in_one_line(capsys, exchange, flags):
+    exchange()
+    got, out, err = run(capsys, "check", "--demo", *flags)
+    assert got == 3 and out.startswith("PMTUI UNKNOWN - ") and out.count("\n") == 1
+    assert err.startswith("pmtui") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_check_help_lists_the_exit_codes(capsys):
+    got, out, _ = run(capsys, "check", "--help")
+    assert got == 0 and "exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN" in out
+
+
+@pytest.mark.parametrize("argv", [["--hedge"], ["snapshot", "--scenario", "margin-call"], ["snapshot", "--bogus"],
+                                  ["--interval", "soon"]])
+def test_usage_errors_are_one_line_exit_2_and_never_a_live_request(capsys, argv, monkeypatch):
+    monkeypatch.setattr("pmtui.cli.make_client", lambda *a, **k: pytest.fail("a request was prepared"))
+    got, out, err = run(capsys, *argv)
+    assert got == 2 and out == ""
+    assert err.startswith("pmtui") and ": error: " in err and err.count("\n") == 1 and "--help" in err
 
 
 def test_check_line_says_band_status_and_headroom(capsys, exchange):
@@ -189,7 +231,7 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
     assert out.startswith(
         "PMTUI WARNING - UM margin ratio 1.40 (uniMMR unavailable to this key: the exchange refused"
         f" /papi/v1/account ({how}); the API key may lack access to it), ")
-    assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "unimmr=" not in out
+    assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "uniMMR=" not in out
     assert canned.seen.count("/papi/v1/account") == 1
 
 
@@ -443,7 +485,7 @@ def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
     bands = []
     for _ in range(110):
         code, out, _ = run(capsys, "check", "--demo", "--scenario", "margin-call")
-        unimmr = Decimal(out.split(" unimmr=")[1].split()[0])
+        unimmr = Decimal(out.split(" uniMMR=")[1].split(";")[0])
         word = ("OK" if unimmr > Decimal("1.5") else "WARNING" if unimmr > Decimal("1.2") else "CRITICAL")
         # (A position may still be named first where, near liquidation, it is as bad as uniMMR.)
         assert re.match(rf"PMTUI {word} - (\S+ [\d.]+% from liquidation; )?uniMMR ", out), out
