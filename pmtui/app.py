@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
@@ -44,6 +44,7 @@ from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar, StatusInfo
 from pmtui.widgets.summary import CompactView, SummaryBar
 from pmtui.widgets.whatif import WhatIfScreen
+from pmtui.widgets.table import KeyedTable
 
 log = logging.getLogger(__name__)
 
@@ -515,10 +516,10 @@ class PmtuiApp(App[int]):
             event.input.display = bool(event.value.strip())
             self.query_one(PositionsTable).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id != "positions" or self.view is None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if event.table.id != "positions" or self.view is None:
             return
-        key = event.row_key.value
+        key = event.key
         row = self.view.row(key)
         if row is not None:
             self.push_screen(DetailScreen(key, row))
