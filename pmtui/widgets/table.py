@@ -67,7 +67,7 @@ def _style_of(cell: Cell) -> Style:
     return style if isinstance(style, Style) else _parse_style(style)
 
 
-PAD = 1  # blank cells either side of each column's content
+GAP = 1  # blank cells before each column's content (so one between columns)
 
 
 @dataclass(frozen=True)
@@ -495,7 +495,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         x, y = offset
         if y == 0:
             for index, cx, width in self._layout().columns:
-                if cx - PAD <= x < cx + width + PAD:
+                if cx - GAP <= x < cx + width:
                     key = self.COLUMNS[index].key
                     if key == self.sort_column:
                         self.sort_by(key, not self.sort_reverse)
@@ -538,10 +538,10 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         def fit(room: int) -> tuple[list[tuple[int, int, int]], int]:
             shown, x = [], 0
             for i in list(range(fixed)) + list(range(fixed + first, n)):
-                w = self._widths[i] + 2 * PAD
-                if i >= fixed and x + w > room:
+                w = self._widths[i] + GAP
+                if i >= fixed and x + w + 1 > room:  # and one blank before the scrollbar
                     break
-                shown.append((i, x + PAD, self._widths[i]))
+                shown.append((i, x + GAP, self._widths[i]))
                 x += w
             return shown, x
 
@@ -556,7 +556,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
                 if width - end >= cell_len(indicator) + 1 or len(shown) <= fixed + 1:
                     break
                 i, _, w = shown.pop()
-                end -= w + 2 * PAD
+                end -= w + GAP
                 hidden_right += 1
         layout = _Layout(tuple(shown), end, hidden_left, hidden_right, indicator)
         self._columns_cache = (stamp, layout)
@@ -598,7 +598,9 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     def _render_row(self, cells: list[Cell], index: int, cursor: bool, width: int) -> Strip:
         layout = self._layout()
         row_style = self._row_style(index, cursor)
-        cursor_style = self.get_component_rich_style("table--cursor", partial=True) if cursor else None
+        # The cursor's colours win over the cell's (as in DataTable); blended with the background,
+        # as the row's blanks are, so a translucent cursor colour reads the same on text and gaps.
+        cursor_style = self.get_component_rich_style("table--cursor") if cursor else None
         parts: list[tuple[str, Style]] = []
         x = 0
         for i, cx, w in layout.columns:
@@ -622,8 +624,8 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             parts.append((" " * (cx - x + lead), row_style))
             parts.append((text, style))
             x = cx + n + lead
-            parts.append((" " * (cx + w + PAD - x), row_style))
-            x = cx + w + PAD
+            parts.append((" " * (cx + w - x), row_style))
+            x = cx + w
         if width > x:
             parts.append((" " * (width - x), row_style))
         return _strip(parts, width)
@@ -640,8 +642,8 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
                 label += " ▼" if self.sort_reverse else " ▲"
             n = cell_len(label)
             lead = (w - n) if self._justify[i] == "right" else (w - n) // 2 if self._justify[i] == "center" else 0
-            parts.append((" " * (cx - x + lead) + label + " " * (w - n - lead + PAD), header))
-            x = cx + w + PAD
+            parts.append((" " * (cx - x + lead) + label + " " * (w - n - lead), header))
+            x = cx + w
         if layout.indicator:
             more = self.rich_style + self.get_component_rich_style("table--more")
             room = width - x - cell_len(layout.indicator)
