@@ -57,6 +57,10 @@ class Column:
     largest_first: bool = True  # the first press sorts descending (amounts); False: A-Z, nearest first
 
 
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
 @lru_cache(maxsize=256)
 def _parse_style(style: str) -> Style:
     return Style.parse(style) if style else Style()
@@ -267,8 +271,8 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             else:
                 for i, (a, b) in enumerate(zip(before, sig)):
                     if a[0] != b[0]:
-                        counts[i][cell_len(a[0])] -= 1
-                        counts[i][cell_len(b[0])] += 1
+                        counts[i][_width(a[0])] -= 1
+                        counts[i][_width(b[0])] += 1
                 if sort_index is not None and before[sort_index] != sig[sort_index]:
                     resort = True
                 if tie_index is not None and before[tie_index] != sig[tie_index]:
@@ -337,7 +341,10 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if cursor_key is None:
             cursor_key = self.cursor_key()
         rows = self._rows
-        order = list(rows)
+        # Start from the current order: a refresh moves few rows, and Python's sort is close to
+        # linear on nearly sorted input (and stable: equal rows keep their places).
+        index = self._index
+        order = [k for k in self._order if k in rows] + [k for k in rows if k not in index]
         sort_index = self._column_index(self.sort_column)
         tie_index = self._column_index(self.TIE_COLUMN)
         if sort_index is not None and order:
@@ -350,16 +357,16 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
                     t, v = cells[tie].sort_key, cells[sort_index].sort_key
                     seen = best.get(t)
                     best[t] = v if seen is None else pick(seen, v)
-                if self.sort_reverse:
-                    # Descending by the group's best value; the group and its rows in a stable order.
-                    order.sort(key=lambda k: (rows[k][tie].sort_key, rows[k][sort_index].sort_key), reverse=True)
-                    order.sort(key=lambda k: best[rows[k][tie].sort_key], reverse=True)
-                else:
-                    order.sort(key=lambda k: (best[rows[k][tie].sort_key], rows[k][tie].sort_key,
-                                              rows[k][sort_index].sort_key))
+
+                def key(k: str) -> tuple:
+                    cells = rows[k]
+                    t = cells[tie].sort_key
+                    return (best[t], t, cells[sort_index].sort_key)
             else:
-                order.sort(key=lambda k: (rows[k][sort_index].sort_key, rows[k][tie].sort_key),
-                           reverse=self.sort_reverse)
+                def key(k: str) -> tuple:
+                    cells = rows[k]
+                    return (cells[sort_index].sort_key, cells[tie].sort_key)
+            order.sort(key=key, reverse=self.sort_reverse)
         self._order = order
         self._index = {k: i for i, k in enumerate(order)}
         if cursor_key is not None and cursor_key in self._index:
