@@ -1,4 +1,4 @@
-"""Run pmtui's five benchmarks and write BENCHMARKS.md.
+"""Run pmtui's six benchmarks and write BENCHMARKS.md.
 
     python bench/run.py            full run (a few minutes), writes BENCHMARKS.md
     python bench/run.py --quick    fewer repetitions, under a minute; prints only, unless --write
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,26 @@ TARGETS = (
            "table_rebuild_ms", None, 0.1, "x", "<= 1/10 of the rebuild"),
     Target("table_tick_ms", "Table update, median", "table_rebuild_ms", "table_tick_ratio",
            16.0, "ms", "< 16 ms (one frame)"),
+    Target("table_frame_ms_2000", "Table update + paint (2000 rows, hedge, 5% cells changed)",
+           "table_rebuild_frame_ms", None, 16.0, "ms", "<= 16 ms (one frame)"),
     Target("first_data_s", "Start-up to first data painted (--demo)", "import_textual_s",
            "first_data_ratio", 1.0, "s", "<= 1.0 s"),
     Target("idle_cpu_pct", "Idle CPU, 1 s interval, 80x24 (% of one core)", "baseline_idle_cpu_pct",
            "idle_cpu_ratio", 3.0, "%", "<= 3%"),
     Target("bytes_per_tick", "Bytes to the terminal per refresh, 80x24", "baseline_bytes_per_tick",
            "bytes_per_tick_ratio", 4096, "B", "<= 4 KB"),
+    Target("bytes_per_refresh_80x24", "Bytes per refresh, 80x24 (bench/term_bytes.py)",
+           "bytes_per_refresh_80x24_datatable", None, 4096, "B", "<= 4 KB"),
+    Target("bytes_per_refresh_120x40", "Bytes per refresh, 120x40", "bytes_floor_120x40", None,
+           6144, "B", "<= 6 KB"),
+    Target("bytes_per_refresh_200x50", "Bytes per refresh, 200x50", "bytes_per_refresh_200x50_datatable",
+           None, 8192, "B", "<= 8 KB"),
+    Target("bytes_per_refresh_80x24_hedge", "Bytes per refresh, 80x24, hedge mode", "bytes_floor_80x24_hedge",
+           None, 4096, "B", "<= 4 KB"),
+    Target("bytes_floor_ratio_80x24", "Bytes per refresh / a perfect diff's, 80x24", "bytes_floor_80x24",
+           None, 1.5, "x", "<= 1.5x the diff floor"),
+    Target("bytes_floor_ratio_200x50", "Bytes per refresh / a perfect diff's, 200x50", "bytes_floor_200x50",
+           None, 1.5, "x", "<= 1.5x the diff floor"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -60,6 +74,13 @@ BASELINE_NAMES = {
     "baseline_idle_cpu_pct": "a Textual clock app, same pty (%)",
     "baseline_bytes_per_tick": "a Textual clock app, per 1 s tick (B)",
     "rss_after_100_mb": "RSS after 100 refreshes (MB)",
+    "table_rebuild_frame_ms": "DataTable clear() + add_rows + paint (ms)",
+    "bytes_per_refresh_80x24_datatable": "the DataTable-based tables of before, same run (B)",
+    "bytes_per_refresh_200x50_datatable": "the DataTable-based tables of before, same run (B)",
+    "bytes_floor_80x24": "a perfect diff of the same screens (B)",
+    "bytes_floor_120x40": "a perfect diff of the same screens (B)",
+    "bytes_floor_200x50": "a perfect diff of the same screens (B)",
+    "bytes_floor_80x24_hedge": "a perfect diff of the same screens (B)",
 }
 
 
