@@ -15,6 +15,10 @@ no screen diff, `_datatable`) at 80x24 and 200x50: the baselines.
                              the cells between), and an SGR sequence (its real length: truecolor
                              colours, bold...) wherever the style differs from the last written.
   bytes_floor_ratio_<size>   bytes_per_refresh / floor per refresh (target <= 1.5).
+  cpu_ratio_vs_rich_live     CPU of pmtui at 80x24 over the window / CPU of bench/rich_live.py
+                             (the open positions in a Rich Live table from the same demo
+                             exchange, one redraw per fetch) in its own 80x24 pty, same window.
+  bytes_ratio_vs_rich_live   bytes per refresh, pmtui at 80x24 / the Rich Live script.
 
 Only prices move in the demo, plus the clock and ages in the header and status bar (which the
 floor counts too). The window starts 2 s after the first data is painted.
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import pyte
 
-from common import BENCH, ROOT, emit, isolated_env, parse_args
+from common import BENCH, ROOT, cpu_seconds, emit, isolated_env, parse_args
 from term import Terminal
 
 MARKER = b"BTCUSDT"
@@ -44,6 +48,7 @@ RUNS = (  # name, program, cols, rows, extra arguments
     ("80x24_nodiff", "counted_pmtui.py", 80, 24, ()),  # the new table, frames as Textual writes them
     ("80x24_datatable", "datatable_pmtui.py", 80, 24, ()),  # before issue 12: both off
     ("200x50_datatable", "datatable_pmtui.py", 200, 50, ()),
+    ("80x24_rich_live", "rich_live.py", 80, 24, ()),  # a ~60-line Rich Live script, same data
 )
 NO_DIFF = ("_nodiff", "_datatable")  # runs with PMTUI_SCREEN_DIFF=0
 
@@ -130,15 +135,19 @@ def measure(quick: bool) -> dict[str, float]:
                     term.read(0.02)
             # The window: every burst read, per terminal (a burst is a frame, or most of one).
             bursts: dict[str, list[bytes]] = {name: [bytes(term.output)] for name, term, *_ in terms}
-            start = {name: (term.bytes_read, int(counter.read_bytes() or 0)) for name, term, counter, *_ in terms}
-            end = time.perf_counter() + window
+            start = {name: (term.bytes_read, int(counter.read_bytes() or 0), cpu_seconds(term.pid))
+                     for name, term, counter, *_ in terms}
+            began = time.perf_counter()
+            end = began + window
             while time.perf_counter() < end:
                 for name, term, *_ in terms:
                     data = term.read(0.02)
                     if data:
                         bursts[name].append(data)
+            cpu = {name: cpu_seconds(term.pid) - start[name][2] for name, term, *_ in terms}
+            elapsed = time.perf_counter() - began
             for name, term, counter, cols, rows in terms:
-                read0, count0 = start[name]
+                read0, count0, _ = start[name]
                 refreshes = max(1, int(counter.read_bytes() or 0) - count0)
                 sent = term.bytes_read - read0
                 figures[f"bytes_per_refresh_{name}"] = sent / refreshes
@@ -146,9 +155,13 @@ def measure(quick: bool) -> dict[str, float]:
                 figures[f"bytes_floor_{name}"] = floor
                 figures[f"bytes_floor_ratio_{name}"] = (sent / refreshes) / max(1.0, floor)
                 figures[f"refreshes_{name}"] = refreshes
+                figures[f"cpu_pct_{name}"] = 100 * cpu[name] / elapsed
         finally:
             for _, term, *_ in terms:
                 term.close()
+    figures["cpu_ratio_vs_rich_live"] = figures["cpu_pct_80x24"] / max(1e-9, figures["cpu_pct_80x24_rich_live"])
+    figures["bytes_ratio_vs_rich_live"] = (figures["bytes_per_refresh_80x24"]
+                                           / max(1.0, figures["bytes_per_refresh_80x24_rich_live"]))
     figures["term_bytes_window_s"] = window
     return figures
 
