@@ -18,6 +18,7 @@ replays both streams into a terminal emulator (pyte) and compares the screens.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Optional
 
 from rich.cells import get_character_cell_size
@@ -26,7 +27,7 @@ from rich.cells import get_character_cell_size
 #: parameter strings ("38;2;1;2;3", "31", ...) or None (default).
 Sgr = tuple[frozenset, Optional[str], Optional[str]]
 DEFAULT: Sgr = (frozenset(), None, None)
-UNKNOWN = object()  # a cell whose contents the model does not know: never equal to anything
+UNKNOWN = None  # a cell whose contents the model does not know
 WIDE_TAIL = "\0"  # the second cell of a double-width character
 BRIDGE = 4  # unchanged cells rewritten rather than moving the cursor past them
 
@@ -49,6 +50,7 @@ class Unmodelled(Exception):
     pass
 
 
+@lru_cache(maxsize=4096)
 def apply_sgr(state: Sgr, params: str) -> Sgr:
     """The style after an SGR sequence with these parameters."""
     if ":" in params:
@@ -131,7 +133,9 @@ class ScreenDiff:
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
-        self.cells: list[list] = [[UNKNOWN] * width for _ in range(height)]
+        # What the terminal shows: per line, its characters and their styles (None: unknown).
+        self.chars: list[list[str | None]] = [[UNKNOWN] * width for _ in range(height)]
+        self.styles: list[list[Sgr | None]] = [[UNKNOWN] * width for _ in range(height)]
         self.sgr: Sgr | None = None  # the terminal's SGR state; None: unknown
         self.frames = self.passed_through = 0
 
@@ -140,7 +144,7 @@ class ScreenDiff:
             self.__init__(width, height)  # type: ignore[misc]
 
     def _forget(self) -> None:
-        for row in self.cells:
+        for row in self.chars:
             row[:] = [UNKNOWN] * self.width
 
     def __call__(self, data: str) -> str:
@@ -155,8 +159,9 @@ class ScreenDiff:
     # --- modelling a frame ------------------------------------------------------------------
 
     def _simulate(self, data: str, strict: bool):
-        """Yield ("write", y, x, char, sgr) and ("pass", text) for the frame; raise Unmodelled
-        (strict) or forget the screen (not strict) at what the model cannot follow."""
+        """Yield ("text", y, x, chars, sgr) (chars: one per cell, WIDE_TAIL after a double-width
+        one), ("pass", sequence), ("cup",), ("sgr", state) and last ("end", sgr, y, x); raise
+        Unmodelled (strict) or forget the screen (not strict) at what the model cannot follow."""
         y: int | None = None
         x: int | None = None
         sgr = self.sgr
@@ -165,27 +170,35 @@ class ScreenDiff:
             token = m.group(0)
             first = token[0]
             if first != "\x1b" and first not in "\r\n" and first >= " ":
-                for ch in token:
-                    size = get_character_cell_size(ch)
-                    if y is None or x is None or size == 0 or x + size > width or sgr is None:
-                        if strict:
-                            raise Unmodelled(token)
-                        self._forget()
-                        y = x = None
-                        break
-                    yield ("write", y, x, ch, sgr)
-                    if size == 2:
-                        yield ("write", y, x + 1, WIDE_TAIL, sgr)
-                    x += size
+                if token.isascii():
+                    chars = list(token)
+                else:
+                    chars = []
+                    for ch in token:
+                        size = get_character_cell_size(ch)
+                        if size == 0:
+                            chars = None
+                            break
+                        chars.append(ch)
+                        if size == 2:
+                            chars.append(WIDE_TAIL)
+                if y is None or x is None or chars is None or x + len(chars) > width or sgr is None:
+                    if strict:
+                        raise Unmodelled(token)
+                    self._forget()
+                    y = x = None
+                    continue
+                yield ("text", y, x, chars, sgr)
+                x += len(chars)
                 continue
             if token == "\r":
                 if x is not None:
                     x = 0
-                yield ("pass", token) if not strict else ("move",)
                 continue
             if token == "\n":
                 y = x = None  # Textual positions the cursor again before any more text
-                yield ("pass", token) if not strict else ("move",)
+                if not strict:
+                    yield ("pass", token)
                 continue
             final = m.group(3)
             if final is not None:
@@ -200,8 +213,6 @@ class ScreenDiff:
                         if strict:
                             raise
                         sgr = None
-                    if not strict:
-                        yield ("sgr", sgr)
                     continue
                 if final in "Hf" and not params.startswith("?"):
                     parts = params.split(";") if params else []
@@ -214,7 +225,7 @@ class ScreenDiff:
                         y, x = row - 1, col - 1
                     else:
                         y = x = None
-                    yield ("pass", token) if not strict else ("cup", y, x)
+                    yield ("cup",) if strict else ("pass", token)
                     continue
                 if params.startswith("?") and final in "hl":
                     if any(p in ("47", "1047", "1049") for p in params[1:].split(";")):
@@ -226,18 +237,9 @@ class ScreenDiff:
                 if final in "nctq" or (final == "p" and "$" in m.group(2)):
                     yield ("pass", token)  # reports and queries: the screen stays
                     continue
-                if strict:
-                    raise Unmodelled(token)
-                self._forget()
-                y = x = None
-                yield ("pass", token)
-                continue
-            if token in ("\x1b7", "\x1b8", "\x1b=", "\x1b>") or token.startswith(("\x1b]", "\x1bP")):
+            elif token in ("\x1b7", "\x1b8", "\x1b=", "\x1b>", "\x07") or token.startswith(("\x1b]", "\x1bP")):
                 if token == "\x1b8":  # restore cursor: where, the model does not know
                     y = x = None
-                yield ("pass", token)
-                continue
-            if token == "\x07":
                 yield ("pass", token)
                 continue
             if strict:
@@ -249,64 +251,100 @@ class ScreenDiff:
 
     def _replay(self, data: str) -> None:
         """Follow a frame that goes out as written, as far as the model can."""
+        touched: set[int] = set()
         for op in self._simulate(data, strict=False):
-            if op[0] == "write":
-                _, y, x, ch, sgr = op
-                self.cells[y][x] = (ch, sgr)
+            if op[0] == "text":
+                _, y, x, chars, sgr = op
+                self._fix_wide_edges(y, x, x + len(chars))
+                self.chars[y][x:x + len(chars)] = chars
+                self.styles[y][x:x + len(chars)] = [sgr] * len(chars)
+                touched.add(y)
             elif op[0] == "end":
                 self.sgr = op[1]
+        for y in touched:
+            self._check_wide(self.chars[y])
+
+    def _fix_wide_edges(self, y: int, start: int, stop: int) -> None:
+        """A write that covers half of a double-width character: the terminal blanks the other
+        half (or not: terminals differ), so the model forgets it."""
+        chars = self.chars[y]
+        if start > 0 and chars[start] == WIDE_TAIL:
+            chars[start - 1] = UNKNOWN
+        if stop < self.width and chars[stop] == WIDE_TAIL:
+            chars[stop] = UNKNOWN
+
+    @staticmethod
+    def _check_wide(chars: list) -> None:
+        """A tail without its head is unknown."""
+        if WIDE_TAIL not in chars:
+            return
+        for x, ch in enumerate(chars):
+            if ch == WIDE_TAIL and (x == 0 or chars[x - 1] is UNKNOWN or chars[x - 1] == WIDE_TAIL):
+                chars[x] = UNKNOWN
 
     # --- writing the difference -------------------------------------------------------------
 
     def _diff(self, data: str) -> str:
         before: list[str] = []  # pass-through sequences before the first cell written
         after: list[str] = []  # ... and after the last one
-        changed: dict[int, dict[int, tuple]] = {}
-        wrote = False
+        new_chars: dict[int, list] = {}
+        new_styles: dict[int, list] = {}
+        spans: dict[int, list[tuple[int, int]]] = {}
+        wrote = cursor_moved = False
+        end_sgr: Sgr | None = None
         end_y = end_x = None
-        cursor_moved = False
         for op in self._simulate(data, strict=True):
             kind = op[0]
-            if kind == "write":
-                _, y, x, ch, sgr = op
-                wrote = True
+            if kind == "text":
+                _, y, x, chars, sgr = op
                 if after:
                     before.extend(after)
                     after.clear()
-                row = changed.setdefault(y, {})
-                row[x] = (ch, sgr)
+                wrote = True
+                if y not in new_chars:
+                    new_chars[y] = list(self.chars[y])
+                    new_styles[y] = list(self.styles[y])
+                    spans[y] = []
+                n = len(chars)
+                row = new_chars[y]
+                if x > 0 and row[x] == WIDE_TAIL:
+                    row[x - 1] = UNKNOWN
+                if x + n < self.width and row[x + n] == WIDE_TAIL:
+                    row[x + n] = UNKNOWN
+                row[x:x + n] = chars
+                new_styles[y][x:x + n] = [sgr] * n
+                spans[y].append((x, x + n))
             elif kind == "pass":
                 (after if wrote else before).append(op[1])
             elif kind == "cup":
                 cursor_moved = True
-            elif kind == "end":
+            else:  # end
                 _, end_sgr, end_y, end_x = op
         out: list[str] = list(before)
         sgr = self.sgr
         cursor: tuple[int, int] | None = None
-        cells = self.cells
-        for y in sorted(changed):
-            writes = changed[y]
-            line = cells[y]
-            diffs = sorted(x for x, cell in writes.items() if line[x] != cell)
-            for x, cell in writes.items():
-                old = line[x]
-                if old is not UNKNOWN and cell[0] != WIDE_TAIL:
-                    # Half of a double-width character overwritten: the terminal blanks the other.
-                    if old[0] == WIDE_TAIL and x - 1 not in writes:
-                        line[x - 1] = UNKNOWN
-                    if x + 1 < self.width and x + 1 not in writes and line[x + 1] is not UNKNOWN \
-                            and line[x + 1][0] == WIDE_TAIL:
-                        line[x + 1] = UNKNOWN
-                line[x] = cell
+        width = self.width
+        for y in sorted(new_chars):
+            chars, styles = new_chars[y], new_styles[y]
+            self._check_wide(chars)
+            old_chars, old_styles = self.chars[y], self.styles[y]
+            diffs: list[int] = []
+            for start, stop in sorted(set(spans[y])):
+                # Compare in blocks (list slices compare in C); look closer only where they differ.
+                for b in range(start, stop, 16):
+                    e = min(b + 16, stop)
+                    if chars[b:e] == old_chars[b:e] and styles[b:e] == old_styles[b:e]:
+                        continue
+                    diffs.extend(i for i in range(b, e)
+                                 if (chars[i] != old_chars[i] or styles[i] != old_styles[i]) and chars[i] is not UNKNOWN)
+            self.chars[y], self.styles[y] = chars, styles
             if not diffs:
                 continue
             runs: list[list[int]] = []
-            for x in diffs:
-                if line[x][0] == WIDE_TAIL:
+            for x in sorted(set(diffs)):
+                if chars[x] == WIDE_TAIL:
                     x -= 1  # write the whole character
-                if runs and x - runs[-1][1] <= BRIDGE + 1 and all(
-                        line[i] is not UNKNOWN for i in range(runs[-1][1] + 1, x)):
+                if runs and x - runs[-1][1] <= BRIDGE + 1 and UNKNOWN not in chars[runs[-1][1] + 1:x]:
                     runs[-1][1] = max(runs[-1][1], x)
                 else:
                     runs.append([x, x])
@@ -315,16 +353,18 @@ class ScreenDiff:
                     out.append(f"\x1b[{y + 1};{start + 1}H" if start else f"\x1b[{y + 1}H")
                 x = start
                 while x <= stop:
-                    ch, style = line[x]
-                    if ch == WIDE_TAIL:  # the head was not rewritten: rewrite it
+                    ch = chars[x]
+                    if ch == WIDE_TAIL or ch is UNKNOWN:
                         x += 1
                         continue
-                    step = transition(sgr, style)
-                    if step:
-                        out.append(step)
+                    style = styles[x]
+                    if style is not sgr:
+                        step = transition(sgr, style)
+                        if step:
+                            out.append(step)
                         sgr = style
                     out.append(ch)
-                    x += 2 if x + 1 < self.width and line[x + 1] is not UNKNOWN and line[x + 1][0] == WIDE_TAIL else 1
+                    x += 2 if x + 1 < width and chars[x + 1] == WIDE_TAIL else 1
                 cursor = (y, x)
         if end_sgr is not None and end_sgr != sgr:
             out.append(transition(sgr, end_sgr))  # the style the frame left (Textual: the default)
