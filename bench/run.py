@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ TARGETS = (
 
 BASELINE_NAMES = {
     "json_loads_ms": "json.loads of the same bytes (ms)",
-    "table_rebuild_ms": "clear() + add_rows of the same rows (ms)",
+    "table_rebuild_ms": "a Textual DataTable's clear() + add_rows of the same rows (ms)",
     "import_textual_s": 'python -c "import textual.app" (s)',
     "baseline_idle_cpu_pct": "a Textual clock app, same pty (%)",
     "baseline_bytes_per_tick": "a Textual clock app, per 1 s tick (B)",
@@ -110,7 +111,8 @@ def fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def report(figures: dict[str, float], quick: bool, seconds: float, command: str) -> str:
+def report(figures: dict[str, float], quick: bool, seconds: float, command: str,
+           load: tuple[float, float] | None = None) -> str:
     info = machine_info()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [
@@ -122,6 +124,14 @@ def report(figures: dict[str, float], quick: bool, seconds: float, command: str)
         f"Machine: {info['cpu']}; {info['os']}; Python {info['python']}, Textual {info['textual']}, "
         f"pydantic {info['pydantic']}. No display: the terminal figures come from a pseudo-terminal.",
         "",
+    ]
+    if load is not None:
+        lines += [
+            f"Load average (1 min) at the start and the end of the run: {load[0]:.2f} / {load[1]:.2f} "
+            "(the machine is shared: other work may have run beside these figures).",
+            "",
+        ]
+    lines += [
         "| Figure | Value | Baseline (same run) | Ratio | Target | Result |",
         "|---|---|---|---|---|---|",
     ]
@@ -153,6 +163,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=MODULES, help="run only these (never writes)")
     args = parser.parse_args()
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     figures: dict[str, float] = {}
     for name in args.only or MODULES:
         figures.update(run_module(name, args.quick))
@@ -165,7 +176,8 @@ def main() -> int:
     if args.only or (args.quick and not args.write):
         return 0
     command = "python bench/run.py" + (" --quick" if args.quick else "")
-    (ROOT / "BENCHMARKS.md").write_text(report(figures, args.quick, seconds, command))
+    load = (load_before, os.getloadavg()[0])
+    (ROOT / "BENCHMARKS.md").write_text(report(figures, args.quick, seconds, command, load))
     print("# wrote BENCHMARKS.md")
     return 0
 
