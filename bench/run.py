@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "push")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push")
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,26 @@ TARGETS = (
            "table_rebuild_ms", None, 0.1, "x", "<= 1/10 of the rebuild"),
     Target("table_tick_ms", "Table update, median", "table_rebuild_ms", "table_tick_ratio",
            16.0, "ms", "< 16 ms (one frame)"),
+    Target("table_frame_ms_2000", "Table update + paint (2000 rows, hedge, 5% cells changed)",
+           "table_rebuild_frame_ms", None, 16.0, "ms", "<= 16 ms (one frame)"),
     Target("first_data_s", "Start-up to first data painted (--demo)", "import_textual_s",
            "first_data_ratio", 1.0, "s", "<= 1.0 s"),
     Target("idle_cpu_pct", "Idle CPU, 1 s interval, 80x24 (% of one core)", "baseline_idle_cpu_pct",
            "idle_cpu_ratio", 3.0, "%", "<= 3%"),
     Target("bytes_per_tick", "Bytes to the terminal per refresh, 80x24", "baseline_bytes_per_tick",
            "bytes_per_tick_ratio", 4096, "B", "<= 4 KB"),
+    Target("bytes_per_refresh_80x24", "Bytes per refresh, 80x24 (bench/term_bytes.py)",
+           "bytes_per_refresh_80x24_datatable", None, 4096, "B", "<= 4 KB"),
+    Target("bytes_per_refresh_120x40", "Bytes per refresh, 120x40", "bytes_floor_120x40", None,
+           6144, "B", "<= 6 KB"),
+    Target("bytes_per_refresh_200x50", "Bytes per refresh, 200x50", "bytes_per_refresh_200x50_datatable",
+           None, 8192, "B", "<= 8 KB"),
+    Target("bytes_per_refresh_80x24_hedge", "Bytes per refresh, 80x24, hedge mode", "bytes_floor_80x24_hedge",
+           None, 4096, "B", "<= 4 KB"),
+    Target("bytes_floor_ratio_80x24", "Bytes per refresh / a perfect diff's, 80x24", "bytes_floor_80x24",
+           None, 1.5, "x", "<= 1.5x the diff floor"),
+    Target("bytes_floor_ratio_200x50", "Bytes per refresh / a perfect diff's, 200x50", "bytes_floor_200x50",
+           None, 1.5, "x", "<= 1.5x the diff floor"),
     Target("push_latency_ms", "Pushed riskLevelChange -> frame painted, median", "baseline_ws_roundtrip_ms",
            None, 100.0, "ms", "<= 100 ms"),
     Target("push_latency_max_ms", "Pushed riskLevelChange -> frame painted, max", "baseline_ws_roundtrip_ms",
@@ -59,11 +74,18 @@ TARGETS = (
 
 BASELINE_NAMES = {
     "json_loads_ms": "json.loads of the same bytes (ms)",
-    "table_rebuild_ms": "clear() + add_rows of the same rows (ms)",
+    "table_rebuild_ms": "a Textual DataTable's clear() + add_rows of the same rows (ms)",
     "import_textual_s": 'python -c "import textual.app" (s)',
     "baseline_idle_cpu_pct": "a Textual clock app, same pty (%)",
     "baseline_bytes_per_tick": "a Textual clock app, per 1 s tick (B)",
     "rss_after_100_mb": "RSS after 100 refreshes (MB)",
+    "table_rebuild_frame_ms": "DataTable clear() + add_rows + paint (ms)",
+    "bytes_per_refresh_80x24_datatable": "the DataTable-based tables of before, same run (B)",
+    "bytes_per_refresh_200x50_datatable": "the DataTable-based tables of before, same run (B)",
+    "bytes_floor_80x24": "a perfect diff of the same screens (B)",
+    "bytes_floor_120x40": "a perfect diff of the same screens (B)",
+    "bytes_floor_200x50": "a perfect diff of the same screens (B)",
+    "bytes_floor_80x24_hedge": "a perfect diff of the same screens (B)",
     "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
 }
 
@@ -94,7 +116,8 @@ def fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def report(figures: dict[str, float], quick: bool, seconds: float, command: str) -> str:
+def report(figures: dict[str, float], quick: bool, seconds: float, command: str,
+           load: tuple[float, float] | None = None) -> str:
     info = machine_info()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [
@@ -106,6 +129,14 @@ def report(figures: dict[str, float], quick: bool, seconds: float, command: str)
         f"Machine: {info['cpu']}; {info['os']}; Python {info['python']}, Textual {info['textual']}, "
         f"pydantic {info['pydantic']}. No display: the terminal figures come from a pseudo-terminal.",
         "",
+    ]
+    if load is not None:
+        lines += [
+            f"Load average (1 min) at the start and the end of the run: {load[0]:.2f} / {load[1]:.2f} "
+            "(the machine is shared: other work may have run beside these figures).",
+            "",
+        ]
+    lines += [
         "| Figure | Value | Baseline (same run) | Ratio | Target | Result |",
         "|---|---|---|---|---|---|",
     ]
@@ -137,6 +168,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=MODULES, help="run only these (never writes)")
     args = parser.parse_args()
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     figures: dict[str, float] = {}
     for name in args.only or MODULES:
         figures.update(run_module(name, args.quick))
@@ -149,7 +181,8 @@ def main() -> int:
     if args.only or (args.quick and not args.write):
         return 0
     command = "python bench/run.py" + (" --quick" if args.quick else "")
-    (ROOT / "BENCHMARKS.md").write_text(report(figures, args.quick, seconds, command))
+    load = (load_before, os.getloadavg()[0])
+    (ROOT / "BENCHMARKS.md").write_text(report(figures, args.quick, seconds, command, load))
     print("# wrote BENCHMARKS.md")
     return 0
 

@@ -1,4 +1,5 @@
-"""A headless app holding two real PositionsTables, styled by pmtui's own app.tcss.
+"""A headless app holding a real PositionsTable, styled by pmtui's own app.tcss, and a Textual
+DataTable with the same columns (what PositionsTable was built on before issue 12: the baseline).
 
 PositionsTable.cells reads its colours from the mounted widget's component styles, so the rows a
 table shows can only be built once it is mounted; this app gives the benchmarks a mounted table
@@ -11,6 +12,7 @@ import time
 
 from textual import events
 from textual.app import App, ComposeResult
+from textual.widgets import DataTable
 
 from common import APP_CSS
 from pmtui.views import AccountView
@@ -20,11 +22,16 @@ from pmtui.widgets.table import Cell
 
 class TablesApp(App[None]):
     CSS_PATH = APP_CSS
-    CSS = "PositionsTable { height: 1fr; }"
+    CSS = "PositionsTable, DataTable { height: 1fr; }"
 
     def compose(self) -> ComposeResult:
         yield PositionsTable(id="positions")
-        yield PositionsTable(id="rebuilt")
+        yield DataTable(id="rebuilt", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        rebuilt = self.query_one("#rebuilt", DataTable)
+        for col in PositionsTable.COLUMNS:
+            rebuilt.add_column(col.label, key=col.key, width=col.width)
 
 
 def rows_of(table: PositionsTable, view: AccountView, everything: bool) -> dict[str, list[Cell]]:
@@ -34,17 +41,20 @@ def rows_of(table: PositionsTable, view: AccountView, everything: bool) -> dict[
     return {r.key: table.cells(r, now) for r in rows}
 
 
-async def settle(table: PositionsTable) -> float:
+async def settle(table) -> float:
     """Run the work a DataTable defers to its next idle (column widths, virtual size) now, and
-    return its cost in ms. Textual would do this before painting the next frame."""
+    return its cost in ms. Textual would do this before painting the next frame. (KeyedTable
+    defers nothing.)"""
     start = time.perf_counter()
-    await table._on_idle(events.Idle())
+    if isinstance(table, DataTable):
+        await table._on_idle(events.Idle())
     return (time.perf_counter() - start) * 1000
 
 
-def paint(table: PositionsTable) -> tuple[float, int]:
-    """Render the table's visible area from scratch, as the compositor does after a refresh;
-    (ms, characters painted)."""
+def paint(table) -> tuple[float, int]:
+    """Render the table's whole visible area, as the compositor would after a full refresh (its
+    border and styles from scratch; KeyedTable reuses the lines of rows that did not change, as
+    it does in a real frame, where it is asked for the changed lines only); (ms, characters)."""
     table._styles_cache.clear()
     region = table.region
     start = time.perf_counter()

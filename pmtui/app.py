@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
@@ -35,6 +35,7 @@ from pmtui.widgets.history import HistoryPanel
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar
 from pmtui.widgets.summary import CompactView, SummaryBar
+from pmtui.widgets.table import KeyedTable
 from pmtui.widgets.whatif import WhatIfScreen
 
 log = logging.getLogger(__name__)
@@ -323,12 +324,12 @@ class PmtuiApp(App[int]):
             event.input.display = bool(event.value.strip())
             self.query_one(PositionsTable).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id != "positions" or self.view is None:
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if event.table.id != "positions" or self.view is None:
             return
-        key = event.row_key.value
-        row = self.view.row(key) if key is not None else None
-        if key is not None and row is not None:
+        key = event.key
+        row = self.view.row(key)
+        if row is not None:
             self.push_screen(DetailScreen(key, row))
 
     def action_help(self) -> None:

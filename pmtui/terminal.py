@@ -20,6 +20,8 @@ from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
+from pmtui.screendiff import ScreenDiff
+
 log = logging.getLogger(__name__)
 
 GRACE_S = 1.5  # a clean shutdown normally takes a few ms; after this, os._exit
@@ -127,6 +129,16 @@ class _GuardedFile:
         return self._file.isatty()
 
 
+class _Verbatim:
+    """What the screen diff becomes after a failure: frames go out as written."""
+
+    def resize(self, width: int, height: int) -> None:
+        pass
+
+    def __call__(self, data: str) -> str:
+        return data
+
+
 def guarded_driver(guard: TerminalGuard) -> type[LinuxDriver]:
     """Textual's Linux driver, with writes that a dead terminal cannot block or break."""
 
@@ -139,7 +151,23 @@ def guarded_driver(guard: TerminalGuard) -> type[LinuxDriver]:
 
         def write(self, data: str) -> None:
             if not guard.dead:  # else the queue fills behind a dead writer and blocks the loop
-                super().write(data)
+                super().write(self._screen_diff(data))
+
+        def _screen_diff(self, data: str) -> str:
+            """Only the cells that changed (pmtui.screendiff); PMTUI_SCREEN_DIFF=0 turns it off."""
+            diff: ScreenDiff | _Verbatim | None = getattr(self, "_diff", None)
+            if diff is None:
+                if os.environ.get("PMTUI_SCREEN_DIFF", "1") == "0":
+                    return data
+                diff = ScreenDiff(*self._get_terminal_size())
+                self._diff: ScreenDiff | _Verbatim = diff
+            try:
+                diff.resize(*self._get_terminal_size())
+                return diff(data)
+            except Exception:  # never lose a frame to the optimisation: send it as it was
+                log.exception("screen diff failed; sending frames unchanged from now on")
+                self._diff = _Verbatim()
+                return data
 
         def close(self) -> None:
             if guard.dead and self._writer_thread is not None:

@@ -18,7 +18,7 @@ import pytest
 from textual import events
 from textual.app import _character_to_key
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from pmtui.app import PmtuiApp
 from pmtui.client import AUTH_HELP
@@ -29,6 +29,7 @@ from pmtui.widgets.help import HelpScreen
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar
 from pmtui.widgets.summary import SummaryBar
+from pmtui.widgets.table import KeyedTable
 from tests.harness import (  # noqa: F401
     FrozenClock, make_app, refresh, rendered, screen_text, settled, timed_clock_syncs, wait_until,
 )
@@ -46,13 +47,13 @@ def positions(app: PmtuiApp) -> PositionsTable:
     return app.query_one(PositionsTable)
 
 
-def keys(table: DataTable) -> list[str]:
+def keys(table: KeyedTable) -> list[str]:
     """Row keys in display order."""
-    return [row.key.value for row in table.ordered_rows]
+    return table.row_keys
 
 
-def column(table: DataTable, key: str) -> list[str]:
-    return [str(table.get_cell(row.key, key)) for row in table.ordered_rows]
+def column(table: KeyedTable, key: str) -> list[str]:
+    return [str(table.get_cell(k, key)) for k in table.row_keys]
 
 
 def status(app: PmtuiApp) -> str:
@@ -139,7 +140,7 @@ async def test_cursor_keys_j_k_arrows_pages_top_bottom(make_app):
         assert table.cursor_row == MARKET - 1
         assert table.scroll_y == table.max_scroll_y > 0
         # The cursor row is drawn highlighted where the user looks: the last row is on screen.
-        last = table.ordered_rows[-1].key.value.split(":")[0]
+        last = keys(table)[-1].split(":")[0]
         assert last in rendered(table)
 
 
@@ -290,12 +291,11 @@ async def test_clicking_a_header_sorts_by_it_and_again_reverses(make_app):
         rows = by_key(app)
 
         def header_offset(col_key: str) -> tuple[int, int]:
-            x = 1  # the left border
-            for col in table.ordered_columns:
-                if col.key.value == col_key:
-                    return x + 2, 1  # inside the label, on the header line below the top border
-                x += col.get_render_width(table)
-            raise KeyError(col_key)
+            span = table.column_span(col_key)
+            if span is None:
+                raise KeyError(col_key)  # not on screen
+            # Inside the label (past the left border), on the header line below the top border.
+            return 1 + span[0] + 1, 1
 
         assert await pilot.click(PositionsTable, offset=header_offset("upnl"))
         await pilot.pause()

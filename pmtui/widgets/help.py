@@ -15,7 +15,7 @@ from pmtui.widgets.table import KeyedTable
 
 KEYS = [
     ("↑ ↓ j k", "move, page (PgUp PgDn), top / bottom (g G)"),
-    ("← →", "scroll the columns: more are to the right"),
+    ("← →", "scroll the columns (the header counts those hidden)"),
     ("tab", "switch between assets and positions"),
     ("enter", "every field of the position"),
     ("s / S", "sort by the next column / reverse"),

@@ -53,6 +53,7 @@ class PositionsTable(KeyedTable):
     )
     DEFAULT_SORT = ("mm", True)  # largest maintenance margin first: what drives the risk
     TIE_COLUMN = "symbol"
+    FIXED_COLUMNS = 3  # health mark, Symbol, Side stay while the others scroll sideways
     GROUP_BY_TIE = True  # hedge mode: a symbol's LONG and SHORT rows side by side, never merged
 
     def cells(self, row: PositionRow, now: float) -> list[Cell]:

@@ -1,23 +1,39 @@
-"""A DataTable that is updated in place by row key, never rebuilt.
+"""A table for live data, on Textual's Line API, updated in place by row key.
 
-Each refresh hands over the wanted rows as {key: cells}. The table removes vanished keys,
-updates only the cells whose text or style changed, adds new keys, and re-sorts only when a
-sorted value changed or rows came or went, keeping the cursor on the same row (not the same
-index) and the scroll where it was.
+Each refresh hands over the wanted rows as {key: cells}. The table keeps one rendered line (a
+Strip) per row and, on an update, renders again only the rows whose cells changed and refreshes
+only their lines: the header, the borders and the scrollbar are not repainted for a pure data
+change, and the terminal receives only those lines. A row is drawn as a handful of segments
+(adjacent text of equal style merged), not one segment per cell with its own full SGR code.
+
+It re-sorts only when a sorted value changed or rows came or went, keeping the cursor on the same
+row (not the same index) and the scroll where it was.
+
+Columns: the first FIXED_COLUMNS stay while the others scroll sideways a whole column at a time
+(left/right), so a number is never cut; columns that do not fit are hidden and the header says
+how many ("◀ 2 · 5 more ▶"). A column is as wide as its widest current cell or its header, so
+widths shrink back when wide rows go.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import JustifyMethod
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from pmtui.widgets.styles import STYLE_CLASSES, Styled
 
@@ -32,105 +48,193 @@ class Cell(Text):
         super().__init__(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")
         self.sort_key = text if sort_key is None else sort_key
 
-    def signature(self) -> tuple[str, str]:
-        return (self.plain, str(self.style))
+    def signature(self) -> tuple[str, Any]:
+        return (self.plain, self.style)
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
     label: str
-    width: int | None = None
+    width: int | None = None  # the least width of its content
     largest_first: bool = True  # the first press sorts descending (amounts); False: A-Z, nearest first
 
 
-class KeyedTable(Styled, DataTable):
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
+@lru_cache(maxsize=256)
+def _parse_style(style: str) -> Style:
+    return Style.parse(style) if style else Style()
+
+
+def _style_of(cell: Cell) -> Style:
+    style = cell.style
+    return style if isinstance(style, Style) else _parse_style(style)
+
+
+GAP = 1  # blank cells before each column's content (so one between columns)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which columns are on screen at this width and horizontal scroll, and where."""
+
+    columns: tuple[tuple[int, int, int], ...]  # (column index, x of its content, content width)
+    end: int  # x after the last visible column
+    hidden_left: int
+    hidden_right: int
+    indicator: str
+
+
+TABLE_CLASSES = {
+    "table--header", "table--cursor", "table--even-row", "table--odd-row", "table--more",
+}
+
+
+class KeyedTable(Styled, ScrollView, can_focus=True):
     """Base for the asset and position tables: subclasses declare COLUMNS."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
     DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("", False)  # column key, reverse
-    COMPONENT_CLASSES = STYLE_CLASSES
+    COMPONENT_CLASSES = STYLE_CLASSES | TABLE_CLASSES
     TIE_COLUMN: ClassVar[str] = ""  # sorts rows whose sorted values are equal (stable order)
     #: Keep rows that share the tie column's value together (a symbol's LONG and SHORT rows in
     #: hedge mode), placed by the better of their values.
     GROUP_BY_TIE: ClassVar[bool] = False
+    #: The first columns, which stay on screen while the others scroll sideways.
+    FIXED_COLUMNS: ClassVar[int] = 1
+
+    DEFAULT_CSS = """
+    KeyedTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .table--more { color: $text-accent; background: $panel; text-style: bold; }
+        & > .table--odd-row { }
+        & > .table--even-row { background: $surface-lighten-1 50%; }
+        &:dark > .table--even-row { background: $surface-darken-1 40%; }
+        & > .table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "scroll_top", "Top", show=False),
-        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("j,down", "cursor_down", "Down", show=False),
+        Binding("k,up", "cursor_up", "Up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("g,home", "scroll_top", "Top", show=False),
+        Binding("G,end", "scroll_bottom", "Bottom", show=False),
+        Binding("left", "scroll_left", "Left", show=False),
+        Binding("right", "scroll_right", "Right", show=False),
+        Binding("enter", "select_cursor", "Select", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
 
+    class RowSelected(Message):
+        """Enter (or a click on the cursor row) on a row."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.sort_column, self.sort_reverse = self.DEFAULT_SORT
-        self._signatures: dict[str, tuple[tuple[str, str], ...]] = {}
-        # DataTable keys its render caches by a counter every update bumps, so entries from
-        # earlier refreshes are never read again; at their default sizes (10,000 cells, 1,000
-        # rows and lines) they fill over ~1000 refreshes and hold ~35 MB (bench/memory.py).
-        # A few screens' worth is all a refresh can reuse.
-        for name, size in (("_cell_render_cache", 2000), ("_row_render_cache", 300),
-                           ("_row_renderable_cache", 300), ("_line_cache", 300)):
-            cache = getattr(self, name, None)
-            if cache is not None and hasattr(cache, "maxsize"):
-                cache.maxsize = size
+        self._rows: dict[str, list[Cell]] = {}
+        self._signatures: dict[str, tuple[tuple[str, Any], ...]] = {}
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cursor = 0
+        self._first = 0  # the first scrollable column shown (horizontal scroll, in columns)
+        # Column widths: a count of each width per column, so a width can shrink back.
+        self._width_counts: list[Counter[int]] = [Counter() for _ in self.COLUMNS]
+        self._widths: list[int] = [self._header_width(i) for i in range(len(self.COLUMNS))]
+        self._justify: list[str] = ["left"] * len(self.COLUMNS)
+        self._strips: dict[str, tuple[tuple, Strip]] = {}  # per row key: (stamp, rendered line)
+        self._generation = 0  # bumped when every cached line is out of date (styles, layout)
+        self._columns_cache: tuple[tuple, _Layout] | None = None
+        self.rows_rendered = 0  # rendered lines that were not in the cache (for tests, benchmarks)
 
-    def on_mount(self) -> None:
-        for col in self.COLUMNS:
-            self.add_column(col.label, key=col.key, width=col.width)
-        self._update_sort_labels()
+    # --- public reading API -----------------------------------------------------------------
 
-    # --- in-place update --------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
 
-    def set_rows(self, rows: dict[str, list[Cell]]) -> bool:
-        """Make the table show exactly `rows` (in sorted order). Returns whether anything changed."""
-        wanted = rows.keys()
-        vanished = [k for k in self._signatures if k not in rows]
-        changed = bool(vanished)
-        resort = bool(vanished)
-        sort_index = self._column_index(self.sort_column)
-        with self.app.batch_update():
-            cursor_key = self.cursor_key()
-            if vanished and len(vanished) > len(self._signatures) // 2:
-                # Removing rows one by one costs O(rows) each: when most go, start over.
-                self.clear()
-                self._signatures.clear()
-            else:
-                for key in vanished:
-                    self.remove_row(key)
-                    del self._signatures[key]
-            for key in wanted:
-                cells = rows[key]
-                sig = tuple(c.signature() for c in cells)
-                old = self._signatures.get(key)
-                if old is None:
-                    self.add_row(*cells, key=key)
-                    changed = resort = True
-                elif old != sig:
-                    for col, cell, before, now in zip(self.COLUMNS, cells, old, sig, strict=True):
-                        if before != now:
-                            # Only a wider cell needs the column re-measured: DataTable re-measures
-                            # the whole column for each narrower one (O(rows) per cell; 2 s for a
-                            # 2000-row refresh). Columns keep their widest width instead.
-                            wider = cell.cell_len > self.columns[ColumnKey(col.key)].content_width
-                            self.update_cell(key, col.key, cell, update_width=wider)
-                    changed = True
-                    if sort_index is not None and old[sort_index] != sig[sort_index]:
-                        resort = True
-                self._signatures[key] = sig
-            if resort:
-                self._sort(cursor_key)
-        return changed
+    @property
+    def row_keys(self) -> list[str]:
+        """Row keys in display order."""
+        return list(self._order)
+
+    @property
+    def rows(self) -> Mapping[str, list[Cell]]:
+        return self._rows
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @cursor_row.setter
+    def cursor_row(self, value: int) -> None:
+        self.move_cursor(value)
 
     def cursor_key(self) -> str | None:
-        if not self.row_count:
+        if not self._order:
             return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:  # no valid cursor (e.g. an empty table)
-            return None
+        return self._order[min(self._cursor, len(self._order) - 1)]
+
+    def get_row_index(self, key: str) -> int:
+        return self._index[key]
+
+    def get_row(self, key: str) -> list[Cell]:
+        return list(self._rows[key])
+
+    def get_cell(self, key: str, column: str) -> Cell:
+        return self._rows[key][self._column_index(column)]  # type: ignore[index]
+
+    def get_cell_at(self, coordinate: tuple[int, int]) -> Cell:
+        row, col = coordinate
+        return self._rows[self._order[row]][col]
+
+    def column_width(self, column: str) -> int:
+        """The content width of a column (its widest current cell or its header)."""
+        return self._widths[self._column_index(column)]  # type: ignore[index]
+
+    def column_span(self, column: str) -> tuple[int, int] | None:
+        """(x, width) of a column's content on screen, in the widget's content coordinates;
+        None when the column is scrolled out of view or does not fit."""
+        i = self._column_index(column)
+        for index, x, width in self._layout().columns:
+            if index == i:
+                return x, width
+        return None
+
+    @property
+    def hidden_columns(self) -> tuple[int, int]:
+        """Columns out of view to the left and to the right."""
+        layout = self._layout()
+        return layout.hidden_left, layout.hidden_right
 
     def _column_index(self, key: str) -> int | None:
         for i, col in enumerate(self.COLUMNS):
@@ -138,38 +242,152 @@ class KeyedTable(Styled, DataTable):
                 return i
         return None
 
+    # --- in-place update --------------------------------------------------------------------
+
+    def set_rows(self, rows: dict[str, list[Cell]]) -> bool:
+        """Make the table show exactly `rows` (in sorted order). Returns whether anything changed."""
+        old_rows, signatures, counts = self._rows, self._signatures, self._width_counts
+        vanished = [k for k in old_rows if k not in rows]
+        sort_index = self._column_index(self.sort_column)
+        tie_index = self._column_index(self.TIE_COLUMN)
+        resort = bool(vanished)
+        changed_keys: list[str] = []
+        for key in vanished:
+            for i, cell in enumerate(old_rows.pop(key)):
+                counts[i][cell.cell_len] -= 1
+            del signatures[key]
+            self._strips.pop(key, None)
+        added = False
+        for key, cells in rows.items():
+            old = old_rows.get(key)
+            if old is cells:
+                continue
+            sig = tuple([(c.plain, c.style) for c in cells])
+            before = signatures.get(key)
+            if before == sig:
+                old_rows[key] = cells
+                continue
+            if before is None:
+                added = resort = True
+                for i, cell in enumerate(cells):
+                    counts[i][cell.cell_len] += 1
+            else:
+                for i, (a, b) in enumerate(zip(before, sig, strict=True)):
+                    if a[0] != b[0]:
+                        counts[i][_width(a[0])] -= 1
+                        counts[i][_width(b[0])] += 1
+                if sort_index is not None and before[sort_index] != sig[sort_index]:
+                    resort = True
+                if tie_index is not None and before[tie_index] != sig[tie_index]:
+                    resort = True
+                changed_keys.append(key)
+            old_rows[key] = cells
+            signatures[key] = sig
+            self._strips.pop(key, None)
+        if not (vanished or added or changed_keys):
+            return False
+        if added:  # the header is aligned as the column's cells are
+            first = next(iter(rows.values()))
+            self._justify = [cell.justify or "right" for cell in first]
+        widths_changed = self._measure()
+        cursor_key = self.cursor_key()
+        before_lines = self._visible_keys()
+        if resort or added:
+            self._sort(cursor_key, refresh=False)
+        if len(self._order) + 1 != self.virtual_size.height:
+            self.virtual_size = Size(0, len(self._order) + 1)  # a layout (rows came or went)
+        if widths_changed:
+            self._generation += 1
+            self.refresh()
+            return True
+        # Only the lines whose row changed or moved.
+        after_lines = self._visible_keys()
+        dirty = set(changed_keys)
+        for y, key in enumerate(after_lines):
+            if key in dirty or (y >= len(before_lines) or before_lines[y] != key):
+                self._refresh_line(y + 1)
+        for y in range(len(after_lines), len(before_lines)):
+            self._refresh_line(y + 1)
+        return True
+
+    def _refresh_line(self, y: int) -> None:
+        """Repaint one line of the content area (0 is the header)."""
+        self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
+
+    def _visible_keys(self) -> list[str]:
+        top = int(self.scroll_y)
+        height = max(0, self.scrollable_content_region.height - 1)
+        return self._order[top:top + height]
+
+    def _header_width(self, i: int) -> int:
+        col = self.COLUMNS[i]
+        arrow = 2 if col.key == self.sort_column else 0
+        return max(col.width or 0, cell_len(col.label) + arrow)
+
+    def _measure(self) -> bool:
+        """Recompute the column widths from the counts; whether any changed."""
+        widths = []
+        for i, counts in enumerate(self._width_counts):
+            widest = max((w for w, n in counts.items() if n > 0), default=0)
+            widths.append(max(widest, self._header_width(i)))
+        for counts in self._width_counts:  # drop widths no row has any more
+            for w in [w for w, n in counts.items() if n <= 0]:
+                del counts[w]
+        if widths != self._widths:
+            self._widths = widths
+            return True
+        return False
+
     # --- sorting ----------------------------------------------------------------------------
 
-    def _sort(self, cursor_key: str | None = None) -> None:
+    def _sort(self, cursor_key: str | None = None, refresh: bool = True) -> None:
         if cursor_key is None:
             cursor_key = self.cursor_key()
-        if self.sort_column and self.row_count:
+        rows = self._rows
+        # Start from the current order: a refresh moves few rows, and Python's sort is close to
+        # linear on nearly sorted input (and stable: equal rows keep their places).
+        index = self._index
+        order = [k for k in self._order if k in rows] + [k for k in rows if k not in index]
+        sort_index = self._column_index(self.sort_column)
+        tie_index = self._column_index(self.TIE_COLUMN)
+        if sort_index is not None and order:
+            tie = tie_index if tie_index is not None else sort_index
             # The tie-breaker keeps equal values (e.g. hundreds of zero rows) in a stable order.
-            key: Callable[[Any], tuple[Any, ...]]
-            if self.GROUP_BY_TIE:
-                best = self._group_best()
-                key = lambda cells: (best[cells[1].sort_key], cells[1].sort_key, cells[0].sort_key)  # noqa: E731
-            else:
-                key = lambda cells: (cells[0].sort_key, cells[1].sort_key)  # noqa: E731
-            self.sort(self.sort_column, self.TIE_COLUMN, key=key, reverse=self.sort_reverse)
-        if cursor_key is not None and cursor_key in self.rows:
-            self.move_cursor(row=self.get_row_index(cursor_key), scroll=False)
+            if self.GROUP_BY_TIE and tie_index is not None:
+                pick = max if self.sort_reverse else min
+                best: dict = {}
+                for cells in rows.values():
+                    t, v = cells[tie].sort_key, cells[sort_index].sort_key
+                    seen = best.get(t)
+                    best[t] = v if seen is None else pick(seen, v)
 
-    def _group_best(self) -> dict:
-        """Per tie value, the sort value that comes first in the current direction."""
-        pick = max if self.sort_reverse else min
-        best: dict = {}
-        for value, tie in zip(self.get_column(self.sort_column), self.get_column(self.TIE_COLUMN), strict=True):
-            seen = best.get(tie.sort_key)
-            best[tie.sort_key] = value.sort_key if seen is None else pick(seen, value.sort_key)
-        return best
+                def key(k: str) -> tuple:
+                    cells = rows[k]
+                    t = cells[tie].sort_key
+                    return (best[t], t, cells[sort_index].sort_key)
+            else:
+                def key(k: str) -> tuple:
+                    cells = rows[k]
+                    return (cells[sort_index].sort_key, cells[tie].sort_key)
+            order.sort(key=key, reverse=self.sort_reverse)
+        self._order = order
+        self._index = {k: i for i, k in enumerate(order)}
+        if cursor_key is not None and cursor_key in self._index:
+            self._cursor = self._index[cursor_key]
+        else:
+            self._cursor = max(0, min(self._cursor, len(order) - 1))
+        if refresh:
+            self.refresh()
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         col = self.COLUMNS[self._column_index(column) or 0]
         self.sort_column = col.key
         self.sort_reverse = col.largest_first if reverse is None else reverse
+        self._measure()  # the arrow may widen the header
+        self._generation += 1
         self._update_sort_labels()
         self._sort()
+        self._scroll_column_into_view(self._column_index(col.key) or 0)
 
     def action_cycle_sort(self) -> None:
         i = self._column_index(self.sort_column)
@@ -179,22 +397,7 @@ class KeyedTable(Styled, DataTable):
     def action_reverse_sort(self) -> None:
         self.sort_by(self.sort_column, not self.sort_reverse)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        key = event.column_key.value
-        if key is None:  # every column here has a key; a keyless one cannot sort
-            return
-        if key == self.sort_column:
-            self.sort_by(key, not self.sort_reverse)
-        else:
-            self.sort_by(key)
-
     def _update_sort_labels(self) -> None:
-        for col in self.COLUMNS:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if col.key == self.sort_column else ""
-            column = self.columns.get(col.key)  # type: ignore[call-overload]
-            if column is not None:
-                column.label = Text(col.label + arrow)
         # The border says the sort too; set it here so `s`, `S` and clicks show at once.
         subtitle = f"sort: {self.sort_description}"
         if self.border_subtitle != subtitle:  # each assignment repaints the whole table
@@ -207,3 +410,273 @@ class KeyedTable(Styled, DataTable):
         if i is None:
             return ""
         return f"{self.COLUMNS[i].label} {'▼' if self.sort_reverse else '▲'}"
+
+    def on_mount(self) -> None:
+        self._measure()
+        self._update_sort_labels()
+        self.virtual_size = Size(0, len(self._order) + 1)
+
+    # --- the cursor and scrolling -----------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def move_cursor(self, row: int, scroll: bool = True) -> None:
+        if not self._order:
+            self._cursor = 0
+            return
+        row = max(0, min(row, len(self._order) - 1))
+        old = self._cursor
+        self._cursor = row
+        if old != row:
+            top = int(self.scroll_y)
+            for index in (old, row):
+                if top <= index < top + self._page:
+                    self._refresh_line(index - top + 1)
+        if scroll:
+            self.scroll_to_row(row)
+
+    def scroll_to_row(self, row: int) -> None:
+        top, page = int(self.scroll_y), self._page
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + page:
+            self.scroll_to(y=row - page + 1, animate=False, immediate=True)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1)
+
+    def action_page_down(self) -> None:
+        page = self._page
+        self.scroll_to(y=self.scroll_y + page, animate=False, immediate=True)
+        self.move_cursor(self._cursor + page)
+
+    def action_page_up(self) -> None:
+        page = self._page
+        self.scroll_to(y=max(0, self.scroll_y - page), animate=False, immediate=True)
+        self.move_cursor(self._cursor - page)
+
+    def action_scroll_top(self) -> None:
+        self.move_cursor(0)
+
+    def action_scroll_bottom(self) -> None:
+        self.move_cursor(len(self._order) - 1)
+
+    def action_scroll_left(self) -> None:
+        if self._first > 0:
+            self._first -= 1
+            self._generation += 1
+            self.refresh()
+
+    def action_scroll_right(self) -> None:
+        if self._layout().hidden_right > 0:
+            self._first += 1
+            self._generation += 1
+            self.refresh()
+
+    def _scroll_column_into_view(self, index: int) -> None:
+        fixed = min(self.FIXED_COLUMNS, len(self.COLUMNS))
+        if index < fixed:
+            return
+        if index - fixed < self._first:
+            self._first = index - fixed
+            self._generation += 1
+            self.refresh()
+            return
+        while self.column_span(self.COLUMNS[index].key) is None and self._layout().hidden_right > 0:
+            self._first += 1
+            self._generation += 1
+            self.refresh()
+
+    def action_select_cursor(self) -> None:
+        key = self.cursor_key()
+        if key is not None:
+            self.post_message(self.RowSelected(self, key))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        event.stop()
+        x, y = offset
+        if y == 0:
+            for index, cx, width in self._layout().columns:
+                if cx - GAP <= x < cx + width:
+                    key = self.COLUMNS[index].key
+                    if key == self.sort_column:
+                        self.sort_by(key, not self.sort_reverse)
+                    else:
+                        self.sort_by(key)
+                    return
+            return
+        row = int(self.scroll_y) + y - 1
+        if 0 <= row < len(self._order):
+            if row == self._cursor:
+                self.action_select_cursor()
+            else:
+                self.move_cursor(row)
+
+    # --- rendering --------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._generation += 1  # theme, focus, a class (e.g. -stale): colours may differ
+
+    def on_focus(self, event: events.Focus) -> None:
+        self._generation += 1
+        self.refresh()
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._generation += 1
+        self.refresh()
+
+    def _layout(self) -> _Layout:
+        width = self.scrollable_content_region.width
+        stamp = (width, tuple(self._widths), self._first)
+        if self._columns_cache is not None and self._columns_cache[0] == stamp:
+            return self._columns_cache[1]
+        n = len(self.COLUMNS)
+        fixed = min(self.FIXED_COLUMNS, n)
+        scrollable = n - fixed
+        self._first = max(0, min(self._first, max(0, scrollable - 1)))
+        first = self._first
+
+        def fit(room: int) -> tuple[list[tuple[int, int, int]], int]:
+            shown, x = [], 0
+            for i in list(range(fixed)) + list(range(fixed + first, n)):
+                w = self._widths[i] + GAP
+                if i >= fixed and x + w + 1 > room:  # and one blank before the scrollbar
+                    break
+                shown.append((i, x + GAP, self._widths[i]))
+                x += w
+            return shown, x
+
+        shown, end = fit(width)
+        hidden_left = first
+        hidden_right = n - fixed - first - (len(shown) - fixed)
+        indicator = ""
+        if hidden_left or hidden_right:
+            # Room for the indicator at the header's end: drop columns until it fits.
+            while True:
+                indicator = self._indicator(hidden_left, hidden_right)
+                if width - end >= cell_len(indicator) + 1 or len(shown) <= fixed + 1:
+                    break
+                i, _, w = shown.pop()
+                end -= w + GAP
+                hidden_right += 1
+        layout = _Layout(tuple(shown), end, hidden_left, hidden_right, indicator)
+        self._columns_cache = (stamp, layout)
+        return layout
+
+    @staticmethod
+    def _indicator(left: int, right: int) -> str:
+        if left and right:
+            return f"◀ {left} · {right} more ▶"
+        if right:
+            return f"{right} more ▶"
+        return f"◀ {left} more"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._render_header(width)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, self.rich_style)
+        key = self._order[index]
+        cursor = index == self._cursor
+        stamp = (self._generation, width, index % 2, cursor, self._first)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        strip = self._render_row(self._rows[key], index, cursor, width)
+        self._strips[key] = (stamp, strip)
+        self.rows_rendered += 1
+        return strip
+
+    def _row_style(self, index: int, cursor: bool) -> Style:
+        base = self.rich_style
+        if cursor:
+            return base + self.get_component_rich_style("table--cursor")
+        name = "table--even-row" if index % 2 == 0 else "table--odd-row"
+        return base + self.get_component_rich_style(name)
+
+    def _render_row(self, cells: list[Cell], index: int, cursor: bool, width: int) -> Strip:
+        layout = self._layout()
+        row_style = self._row_style(index, cursor)
+        # The cursor's colours win over the cell's (as in DataTable); blended with the background,
+        # as the row's blanks are, so a translucent cursor colour reads the same on text and gaps.
+        cursor_style = self.get_component_rich_style("table--cursor") if cursor else None
+        parts: list[tuple[str, Style]] = []
+        x = 0
+        for i, cx, w in layout.columns:
+            cell = cells[i]
+            text = cell.plain
+            n = cell_len(text)
+            if n > w:  # cannot happen while widths are measured, but never overflow a column
+                text = set_cell_size(text, w)
+                n = min(cell_len(text), w)
+            spare = w - n
+            justify = cell.justify
+            if justify == "left":
+                lead = 0
+            elif justify == "center":
+                lead = spare // 2
+            else:
+                lead = spare
+            style = row_style + _style_of(cell)
+            if cursor_style is not None:
+                style += cursor_style
+            parts.append((" " * (cx - x + lead), row_style))
+            parts.append((text, style))
+            x = cx + n + lead
+            parts.append((" " * (cx + w - x), row_style))
+            x = cx + w
+        if width > x:
+            parts.append((" " * (width - x), row_style))
+        return _strip(parts, width)
+
+    def _render_header(self, width: int) -> Strip:
+        layout = self._layout()
+        header = self.rich_style + self.get_component_rich_style("table--header")
+        parts: list[tuple[str, Style]] = []
+        x = 0
+        for i, cx, w in layout.columns:
+            col = self.COLUMNS[i]
+            label = col.label
+            if col.key == self.sort_column:
+                label += " ▼" if self.sort_reverse else " ▲"
+            n = cell_len(label)
+            lead = (w - n) if self._justify[i] == "right" else (w - n) // 2 if self._justify[i] == "center" else 0
+            parts.append((" " * (cx - x + lead) + label + " " * (w - n - lead), header))
+            x = cx + w
+        if layout.indicator:
+            more = self.rich_style + self.get_component_rich_style("table--more")
+            room = width - x - cell_len(layout.indicator)
+            parts.append((" " * max(0, room), header))
+            parts.append((layout.indicator, more))
+        elif width > x:
+            parts.append((" " * (width - x), header))
+        return _strip(parts, width)
+
+
+def _strip(parts: Iterable[tuple[str, Style]], width: int) -> Strip:
+    """One segment per run of equal style."""
+    segments: list[Segment] = []
+    text, style = "", None
+    for t, s in parts:
+        if not t:
+            continue
+        if s == style:
+            text += t
+        else:
+            if text:
+                segments.append(Segment(text, style))
+            text, style = t, s
+    if text:
+        segments.append(Segment(text, style))
+    return Strip(segments).crop_extend(0, width, None)
