@@ -243,7 +243,8 @@ async def _snapshot(settings, args) -> int:
         state = await monitor.fetch_once()
     parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
     if args.json:
-        print(output.snapshot_json(state.account, include_zero=args.all, **parts))
+        print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
+                                   verdict=state.verdict, **parts))
     else:
         print(output.snapshot_table(state.account, settings.thresholds, include_zero=args.all, **parts))
     if args.record:

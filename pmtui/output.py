@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pmtui import fmt
 from pmtui.alerts import check_rules
-from pmtui.health import LIQUIDATION, UNIMMR, Level, worst
+from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, worst
 from pmtui.history import Sample
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
@@ -32,15 +32,54 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _dec(value: Decimal | None) -> str | None:
+    """A derived figure for JSON: its exact decimal string ("Infinity" when unbounded), or null."""
+    return None if value is None else fmt.plain(value) if value.is_finite() else str(value)
+
+
+def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero: bool = False) -> dict[str, Any]:
+    """What pmtui made of the API's objects (the `view` of `snapshot --json`): the account's verdict
+    and headroom, and each position's level, margin share and liquidation distance, decimals as
+    exact strings. `verdict` defaults to the data's own (not stale)."""
+    verdict = verdict if verdict is not None else view.verdict(refused=view.pm is None)
+    tot, room = view.totals, view.headroom
+    account: dict[str, Any] = {
+        "level": verdict.word,
+        "reason": verdict.reason,
+        "stale": verdict.stale,
+        "uniMMR": _dec(view.unimmr),
+        "accountStatus": view.pm.accountStatus if view.pm is not None else None,
+        "headroom": None if room is None else {
+            "target": _dec(room.target), "amount": _dec(room.amount), "fraction": _dec(room.fraction),
+        },
+        "marginBalance": _dec(tot.margin_balance),
+        "maintMargin": _dec(tot.maint_margin),
+        "unrealizedProfit": _dec(tot.unrealized),
+        "umMarginRatio": _dec(tot.ratio),
+    }
+    rows = view.positions if include_zero else view.open_positions
+    positions = [{
+        "symbol": r.position.symbol,
+        "positionSide": r.position.positionSide,
+        "level": r.level.name,
+        "mmShare": _dec(r.share),
+        "liqDistance": _dec(r.liq_distance),
+        "liqLevel": r.liq_level.name if r.liq_distance is not None else None,
+    } for r in rows]
+    return {"account": account, "positions": positions}
+
+
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
-                  unavailable: Mapping[str, str] | None = None) -> str:
+                  unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
+                  verdict: Verdict | None = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
     Given `pm`, `risks` or `unavailable`, it adds "account" (the raw /papi/v1/account object, or
     null) and "positionRisk" (raw rows, open ones unless include_zero, or null), and
-    "unavailable" saying why a part is null."""
+    "unavailable" saying why a part is null. Given `view`, it adds "view": what pmtui derived
+    (view_json); the API's objects are never changed."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
@@ -57,6 +96,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
             doc["positionRisk"] = None
         if unavailable:
             doc["unavailable"] = dict(unavailable)
+    if view is not None:
+        doc["view"] = view_json(view, verdict, include_zero=include_zero)
     if extra:
         doc.update(extra)
     return json.dumps(doc, indent=2, default=_json_default)
@@ -278,7 +319,8 @@ def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]
     doc: dict[str, Any] = {}
     if state.account is not None:
         doc = json.loads(snapshot_json(state.account, pm=state.pm, risks=state.risks,
-                                       unavailable=state.unavailable or None))
+                                       unavailable=state.unavailable or None, view=state.view,
+                                       verdict=state.verdict))
         doc["fetchedAt"] = int(state.status.last_ok_wall * 1000) if state.status.last_ok_wall else None
     info, verdict = state.status, state.verdict
     doc["changed"] = sorted(changed)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pmtui import output
+from pmtui import fmt, output
 from pmtui.settings import Thresholds
 from pmtui.errors import SchemaError
 from pmtui.models import (
@@ -158,13 +158,31 @@ def test_view_table_json_and_check_line_on_every_combination(um_name, pm_name, r
     for include_zero in (False, True):
         table = output.snapshot_table(um, t, include_zero=include_zero, pm=pm, risks=risks)
         assert "Assets" in table and "Positions" in table
-        doc = json.loads(output.snapshot_json(um, include_zero=True, pm=pm, risks=risks))
+        doc = json.loads(output.snapshot_json(um, include_zero=True, pm=pm, risks=risks, view=view))
         assert doc["assets"] == raw(um_name)["assets"]
         assert doc["positions"] == raw(um_name)["positions"]
         if pm is not None:
             assert doc["account"] == raw(pm_name)  # "" stays ""
+        _check_view(doc["view"], view, pm)
     level, line = output.check_line(um, t, pm=pm, risks=risks)
     assert line.startswith("PMTUI ") and "|" in line
+
+
+def _check_view(doc: dict, view, pm) -> None:
+    """The derived `view` beside the API's objects: the verdict, exact decimal strings, one row
+    per position in the API's order."""
+    account = doc["account"]
+    assert account["level"] == view.verdict(refused=pm is None).word
+    assert account["uniMMR"] == (fmt.plain(pm.uniMMR) if pm is not None else None)
+    assert (account["headroom"] is None) == (pm is None)
+    for key in ("marginBalance", "maintMargin", "unrealizedProfit"):
+        Decimal(account[key])  # an exact decimal string
+    assert [(p["symbol"], p["positionSide"]) for p in doc["positions"]] == [
+        (r.position.symbol, r.position.positionSide) for r in view.positions]
+    for p in doc["positions"]:
+        assert p["level"] in ("OK", "WARN", "DANGER", "CRITICAL")
+        assert p["liqDistance"] is None or Decimal(p["liqDistance"]) >= 0
+        assert isinstance(p["mmShare"], str)
 
 
 def test_absent_account_values_show_as_a_dash_in_the_table():

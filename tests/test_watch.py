@@ -98,6 +98,9 @@ def test_watch_json_lines_keep_the_api_strings_and_say_what_changed():
         assert all(isinstance(p["positionAmt"], str) for p in doc["positions"])
         assert isinstance(doc["account"]["uniMMR"], str)
         assert isinstance(doc["fetchedAt"], int)
+        # What pmtui derived, beside the API's objects: the same verdict the line's level says.
+        assert doc["view"]["account"]["level"] == doc["level"]
+        assert len(doc["view"]["positions"]) == len(doc["positions"])
     # The first line has no earlier one: every open position is new. Then only those that moved.
     assert sorted(docs[0]["changedPositions"]) == sorted(f"{p['symbol']}:{p['positionSide']}"
                                                         for p in docs[0]["positions"])
