@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -246,7 +247,10 @@ async def _snapshot(settings, args) -> int:
         print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
                                    verdict=state.verdict, **parts))
     else:
-        print(output.snapshot_table(state.account, settings.thresholds, include_zero=args.all, **parts))
+        # The terminal's width (or COLUMNS); 140 into a pipe or file.
+        width = max(40, shutil.get_terminal_size((140, 24)).columns)
+        print(output.snapshot_table(state.account, settings.thresholds, include_zero=args.all, width=width,
+                                    **parts))
     if args.record:
         _record(settings, args, state)
     return 0

@@ -131,48 +131,86 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
         )
     for part, why in (unavailable or {}).items():
         console.print(f"Not shown ({part}): {why}.")
-    console.print(_assets_table(view, include_zero))
-    console.print(_positions_table(view, include_zero))
+    console.print(_assets_table(view, include_zero, width))
+    console.print(_positions_table(view, include_zero, width))
     if risks is not None:
-        console.print(_risk_table(view, include_zero))
-    return buffer.getvalue().rstrip()
+        console.print(_risk_table(view, include_zero, width))
+    # No trailing spaces (Rich pads titles and cells to the table's width).
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())
 
 
-def _assets_table(view: AccountView, include_zero: bool) -> Table:
-    table = Table(title="Assets", box=box.SIMPLE_HEAD, title_justify="left")
-    for name in ("Asset", "Wallet", "uPnL", "Margin bal.", "Maint. margin", "Initial margin",
-                 "Pos. IM", "Order IM", "MM used", "Health"):
-        table.add_column(name, justify="left" if name in ("Asset", "Health") else "right")
+#: A table column: (header, left-justified?, priority: lower is dropped first when too narrow).
+Col = tuple[str, bool, int]
+
+
+def _fit(title: str, cols: Sequence[Col], rows: list[list[str]], width: int) -> Table:
+    """A table of `rows` that fits `width`: while it does not, the lowest-priority column goes
+    (a number is never cut); what was left out is said under the title."""
+    keep = list(range(len(cols)))
+    while True:
+        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+        for i in keep:
+            name, left, _ = cols[i]
+            table.add_column(name, justify="left" if left else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*(row[i] for i in keep))
+        if len(keep) <= 2 or _measure(table) <= width:
+            break
+        keep.remove(min(keep[1:], key=lambda i: (cols[i][2], -i)))  # never the first (its name)
+    dropped = [cols[i][0] for i in range(len(cols)) if i not in keep]
+    if dropped:
+        table.caption = f"not shown at this width: {', '.join(dropped)}"
+        table.caption_justify = "left"
+    return table
+
+
+def _measure(table: Table) -> int:
+    console = Console(file=io.StringIO(), width=10_000, color_system=None, markup=False, highlight=False)
+    return console.measure(table).maximum
+
+
+_ASSET_COLS: tuple[Col, ...] = (
+    ("Asset", True, 9), ("Wallet", False, 5), ("uPnL", False, 6), ("Margin bal.", False, 8),
+    ("Maint. margin", False, 7), ("Initial margin", False, 3), ("Pos. IM", False, 1), ("Order IM", False, 0),
+    ("MM used", False, 6), ("Health", True, 9),
+)
+
+
+def _assets_table(view: AccountView, include_zero: bool, width: int) -> Table:
+    rows = []
     for row in view.visible_assets(include_zero):
         a = row.asset
-        table.add_row(
+        rows.append([
             a.asset, fmt.money(a.crossWalletBalance), fmt.money(a.crossUnPnl, sign=True),
             fmt.money(a.margin_balance), fmt.money(a.maintMargin), fmt.money(a.initialMargin),
             fmt.money(a.positionInitialMargin), fmt.money(a.openOrderInitialMargin),
             fmt.percent(row.usage), row.level.badge,
-        )
-    return table
+        ])
+    return _fit("Assets", _ASSET_COLS, rows, width)
 
 
 def _price(value: Decimal | None) -> str:
     return "—" if value is None or value == 0 else fmt.amount(value)
 
 
-def _positions_table(view: AccountView, include_zero: bool) -> Table:
+_POSITION_COLS: tuple[Col, ...] = (
+    ("Symbol", True, 9), ("Side", True, 8), ("Amount", False, 4), ("Notional", False, 6), ("uPnL", False, 7),
+    ("Initial margin", False, 2), ("Maint. margin", False, 5), ("MM share", False, 6), ("Health", True, 9),
+)
+
+
+def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table:
     rows = sorted(view.positions if include_zero else view.open_positions,
                   key=lambda r: r.position.maintMargin, reverse=True)
-    table = Table(title=f"Positions ({len(rows)})", box=box.SIMPLE_HEAD, title_justify="left")
-    for name in ("Symbol", "Side", "Amount", "Notional", "uPnL", "Initial margin",
-                 "Maint. margin", "MM share", "Health"):
-        table.add_column(name, justify="left" if name in ("Symbol", "Side", "Health") else "right")
+    cells = []
     for row in rows:
         p = row.position
-        table.add_row(
+        cells.append([
             p.symbol, _side(row), fmt.amount(p.positionAmt), fmt.money(p.notional),
             fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin),
             fmt.money(p.maintMargin), fmt.percent(row.share), row.level.badge,
-        )
-    return table
+        ])
+    return _fit(f"Positions ({len(rows)})", _POSITION_COLS, cells, width)
 
 
 def _side(row) -> str:
@@ -182,22 +220,26 @@ def _side(row) -> str:
     return p.positionSide if p.positionSide != "BOTH" else ("LONG" if p.is_long else "SHORT")
 
 
-def _risk_table(view: AccountView, include_zero: bool) -> Table:
+_RISK_COLS: tuple[Col, ...] = (
+    ("Symbol", True, 9), ("Side", True, 8), ("Entry", False, 2), ("Mark", False, 5), ("Liq. price", False, 6),
+    ("Liq. dist.", False, 8), ("Leverage", False, 1), ("Liq. level", True, 7),
+)
+
+
+def _risk_table(view: AccountView, include_zero: bool, width: int) -> Table:
     """positionRisk joined to the positions: nearest to liquidation first."""
     far = Decimal("Infinity")
     rows = sorted(view.positions if include_zero else view.open_positions,
                   key=lambda r: (r.liq_distance if r.liq_distance is not None else far, r.key))
-    table = Table(title="Liquidation", box=box.SIMPLE_HEAD, title_justify="left")
-    for name in ("Symbol", "Side", "Entry", "Mark", "Liq. price", "Liq. dist.", "Leverage", "Liq. level"):
-        table.add_column(name, justify="left" if name in ("Symbol", "Side", "Liq. level") else "right")
+    cells = []
     for row in rows:
-        table.add_row(
+        cells.append([
             row.position.symbol, _side(row), _price(row.entry_price), _price(row.mark_price),
             _price(row.liquidation_price), fmt.percent(row.liq_distance, 2),
             f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
             row.liq_level.badge if row.risk is not None else "—",
-        )
-    return table
+        ])
+    return _fit("Liquidation", _RISK_COLS, cells, width)
 
 
 _CHECK_WORD = {Level.OK: "OK", Level.WARN: "WARNING", Level.DANGER: "CRITICAL", Level.CRITICAL: "CRITICAL"}

@@ -631,3 +631,21 @@ def test_process_closed_stdout_is_quiet():
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err == ""
+
+
+@pytest.mark.parametrize("columns", [50, 80, 120, 200])
+def test_snapshot_fits_the_terminal_without_trailing_spaces(capsys, monkeypatch, columns):
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, err = run(capsys, "snapshot", "--demo", "--all")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert max(cell_len(line) for line in lines) <= columns
+    assert all(line == line.rstrip() for line in lines)
+    # Narrow: lower-priority columns go (and the table says which), the symbol and health stay.
+    if columns <= 80:
+        assert "not shown at this width: " in out
+    if columns >= 200:
+        assert "not shown at this width" not in out
+    assert "Symbol" in out and "Health" in out and "BTCUSDT" in out
