@@ -104,8 +104,7 @@ class PmtuiApp(App[int]):
         yield AccountPanel(id="account")
         yield HistoryPanel(id="history")
         yield AssetsTable(id="assets")
-        yield Input(placeholder="filter: btc  side:long  asset:USDC  loss  profit  level:warn",
-                    id="filter")
+        yield Input(placeholder=f"filter: {filters.TERMS}", id="filter")
         yield PositionsTable(id="positions")
         yield StatusBar(id="status")
         yield Footer()
@@ -230,6 +229,8 @@ class PmtuiApp(App[int]):
         title += " (all rows)" if self.show_all else " (open)"
         if self.filter_text.strip():
             title += f" · filter: {clean(self.filter_text)}"
+            if (problem := filters.problem(self.filter_text)) is not None:
+                title += f" · {problem}"
         subtitle = f"sort: {table.sort_description}"
         # Each assignment repaints the whole table, even with the same text: only on a change.
         # Content, not a str: a str title is parsed as markup, and "[/]" in the filter raised.
@@ -317,6 +318,9 @@ class PmtuiApp(App[int]):
             if event.value.strip():
                 event.input.display = True  # an active filter is always shown, even if typed ahead of enter
             self.filter_text = event.value
+            # A term the filter cannot use is said, in the box's colour and the table's title,
+            # instead of silently matching nothing.
+            event.input.set_class(filters.problem(event.value) is not None, "-invalid")
             self._render_view()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

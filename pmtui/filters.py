@@ -14,6 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from pmtui.health import Level
+from pmtui.text import clean
 from pmtui.views import AccountView, PositionRow
 
 Predicate = Callable[[PositionRow], bool]
@@ -38,19 +39,38 @@ def _percent(text: str) -> Decimal | None:
     return value / 100 if value.is_finite() else None
 
 
+#: Every term, as the filter box's placeholder and the help screen say them.
+TERMS = "btc  side:long  asset:USDC  level:warn  liq:10  loss  profit"
+_KEYS = ("side", "asset", "level", "liq")
+
+
+class FilterError(ValueError):
+    """A term the filter cannot use, in one sentence for the filter box."""
+
+
 def _term(term: str) -> Predicate:
     lower = term.lower()
     name, sep, value = lower.partition(":")
-    if sep and value:
+    if sep:
+        if name not in _KEYS:
+            raise FilterError(f"unknown filter {clean(name, 20)}: (use side:, asset:, level: or liq:)")
+        if not value:
+            raise FilterError(f"{name}: needs a value, like {next(t for t in TERMS.split() if t.startswith(name))}")
         if name == "side":
+            if value not in ("long", "l", "short", "s", "both"):
+                raise FilterError(f"side: takes long, short or both, not {clean(value, 20)!r}")
             return _side(value)
         if name == "asset":
             return lambda r: r.position.symbol.lower().endswith(value)
-        if name == "liq" and (limit := _percent(value)) is not None:
+        if name == "liq":
+            limit = _percent(value)
+            if limit is None or limit <= 0:
+                raise FilterError(f"liq: takes a percentage like liq:10, not {clean(value, 20)!r}")
             return lambda r: r.liq_distance is not None and r.liq_distance < limit
-        if name == "level" and value in _LEVELS:
-            wanted = _LEVELS[value]
-            return lambda r: r.level >= wanted
+        if value not in _LEVELS:
+            raise FilterError(f"level: takes warn, danger or critical, not {clean(value, 20)!r}")
+        wanted = _LEVELS[value]
+        return lambda r: r.level >= wanted
     # An unknown uPnL (not given) cannot be ruled out as a loss: "loss" keeps it, "profit" not.
     if lower == "loss":
         return lambda r: r.position.unrealizedProfit is None or r.position.unrealizedProfit < 0
@@ -60,11 +80,27 @@ def _term(term: str) -> Predicate:
 
 
 def parse(text: str) -> Predicate | None:
-    """A predicate for the filter text, or None when the text filters nothing."""
-    terms = [_term(t) for t in text.split()]
+    """A predicate for the filter text, or None when the text filters nothing. A term it cannot
+    use is left out (problem() says which)."""
+    terms = []
+    for word in text.split():
+        try:
+            terms.append(_term(word))
+        except FilterError:
+            continue
     if not terms:
         return None
     return lambda row: all(t(row) for t in terms)
+
+
+def problem(text: str) -> str | None:
+    """The first term the filter cannot use, in one sentence; None when every term is fine."""
+    for word in text.split():
+        try:
+            _term(word)
+        except FilterError as err:
+            return str(err)
+    return None
 
 
 def select(view: AccountView | None, *, show_all: bool, text: str) -> list[PositionRow]:

@@ -432,6 +432,22 @@ async def test_filter_terms(make_app):
             assert table.row_count == OPEN_ROWS and "filter" not in rendered(table)
 
 
+async def test_a_filter_term_pmtui_cannot_use_is_said_not_zero_rows(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        box = app.query_one("#filter", Input)
+        assert "level:warn" in box.placeholder and "liq:10" in box.placeholder and "profit" in box.placeholder
+        await pilot.press("slash", *"levle:warn")
+        title = rendered(table).splitlines()[0]
+        assert "unknown filter levle:" in title and box.has_class("-invalid")
+        assert table.row_count == OPEN_ROWS  # the bad term is left out, not matched against nothing
+        await pilot.press("escape")
+        await pilot.press("slash", *"liq:10")
+        assert not box.has_class("-invalid") and "unknown" not in rendered(table)
+
+
 async def test_letters_typed_in_the_filter_are_text_not_commands(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from pmtui import filters
 from pmtui.health import Level
 from pmtui.models import Position
@@ -66,6 +68,29 @@ def test_liquidation_distance_below_a_percentage():
     assert keys("liq:100") == ["BTCUSDT:BOTH", "ETHUSDT:BOTH", "SOLUSDT:SHORT"]  # no price: never near
 
 
-def test_terms_combine_and_unknown_values_fall_back_to_symbol_text():
+def test_terms_combine():
     assert keys("usdt loss") == ["BTCUSDT:BOTH", "SOLUSDT:SHORT"]
-    assert keys("liq:abc") == []  # not a number: searched as text, matches no symbol
+
+
+@pytest.mark.parametrize("text, sentence", [
+    ("levle:warn", "unknown filter levle: (use side:, asset:, level: or liq:)"),
+    ("liq:abc", "liq: takes a percentage like liq:10, not 'abc'"),
+    ("liq:-5", "liq: takes a percentage like liq:10, not '-5'"),
+    ("level:bad", "level: takes warn, danger or critical, not 'bad'"),
+    ("side:up", "side: takes long, short or both, not 'up'"),
+    ("liq:", "liq: needs a value, like liq:10"),
+    ("btc \x1b[31mx:y", "unknown filter \x1b[31mx: (use side:, asset:, level: or liq:)".replace("\x1b[31m", "")),
+])
+def test_a_term_the_filter_cannot_use_is_said_and_left_out(text, sentence):
+    assert filters.problem(text) == sentence
+    # The other terms still filter; the bad one matches nothing silently no more.
+    predicate = filters.parse(text)
+    if text.startswith("btc"):
+        assert predicate is not None and [r.key for r in ROWS if predicate(r)] == ["BTCUSDT:BOTH", "BTCUSDC:BOTH"]
+    else:
+        assert predicate is None
+
+
+def test_good_filters_have_no_problem():
+    for text in ("", "btc", "side:long asset:usdc level:warn liq:10 loss profit", filters.TERMS):
+        assert filters.problem(text) is None
