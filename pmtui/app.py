@@ -349,6 +349,8 @@ class PmtuiApp(App[int]):
         yield SystemCommand("Show all rows", "Toggle zero positions and assets (a)", self.action_toggle_all)
         yield SystemCommand("Sort positions", "Sort by the next column (s)",
                             self.query_one(PositionsTable).action_cycle_sort)
+        yield SystemCommand("Sort positions by…", "Pick any column (o)",
+                            self.query_one(PositionsTable).action_sort_menu)
         yield SystemCommand("Reverse sort", "Reverse the positions sort (S)",
                             self.query_one(PositionsTable).action_reverse_sort)
         yield SystemCommand("Refresh less often", "Longer interval (+)", self.action_slower)

@@ -432,6 +432,31 @@ async def test_filter_terms(make_app):
             assert table.row_count == OPEN_ROWS and "filter" not in rendered(table)
 
 
+async def test_o_opens_a_sort_menu_of_every_column_by_name(make_app):
+    from textual.widgets import OptionList
+
+    from pmtui.widgets.sortmenu import SortMenu
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        table = positions(app)
+        await pilot.press("o")
+        assert isinstance(app.screen, SortMenu)
+        menu = app.screen.query_one(OptionList)
+        labels = [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
+        assert len(labels) == len(table.COLUMNS) and labels[0].startswith("Health")
+        assert any(label.startswith("Maint. margin ▼") for label in labels)  # the current sort
+        assert any("(off screen)" in label for label in labels)  # at 80 columns some are
+        await pilot.press("home", "enter")  # Health: any column, directly
+        assert not isinstance(app.screen, SortMenu)
+        assert table.sort_column == "health" and "sort: Health" in rendered(table)
+        await pilot.press("o", "end", "enter")  # the last column, off screen at 80 columns
+        assert table.sort_column == "age" and "(off screen)" in rendered(table)
+        await pilot.press("o", "escape")
+        assert table.sort_column == "age" and not isinstance(app.screen, SortMenu)
+
+
 async def test_a_filter_term_pmtui_cannot_use_is_said_not_zero_rows(make_app):
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:

@@ -18,7 +18,7 @@ KEYS = [
     ("← →", "scroll the columns (the header counts those hidden)"),
     ("tab", "switch between assets and positions"),
     ("enter", "every field of the position"),
-    ("s / S", "sort by the next column / reverse"),
+    ("s / S / o", "sort by the next column / reverse / a menu of every column"),
     ("/", "filter positions (esc clears)"),
     ("a", "all rows, zero ones too / only open ones"),
     ("w", "what-if: shock prices, estimate uniMMR"),

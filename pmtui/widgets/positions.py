@@ -35,21 +35,21 @@ def _price(value: Decimal | None) -> Cell:
 
 class PositionsTable(KeyedTable):
     COLUMNS = (
-        Column("health", "", width=2),
+        Column("health", "", width=2, name="Health"),
         Column("symbol", "Symbol", largest_first=False),
         Column("side", "Side", width=7, largest_first=False),
         Column("notional", "Notional"),
         Column("upnl", "uPnL"),
-        Column("liq", "Liq%", largest_first=False),  # nearest to liquidation first
-        Column("share", "MM%"),
-        Column("mm", "Maint."),
+        Column("liq", "Liq%", largest_first=False, name="Liq. distance"),  # nearest to liquidation first
+        Column("share", "MM%", name="MM share"),
+        Column("mm", "Maint.", name="Maint. margin"),
         Column("amount", "Amount"),
         Column("entry", "Entry"),
         Column("mark", "Mark"),
         Column("liqprice", "Liq. price"),
-        Column("lev", "Lev."),
-        Column("im", "Initial"),
-        Column("age", "Upd."),
+        Column("lev", "Lev.", name="Leverage"),
+        Column("im", "Initial", name="Initial margin"),
+        Column("age", "Upd.", name="Updated"),
     )
     DEFAULT_SORT = ("mm", True)  # largest maintenance margin first: what drives the risk
     TIE_COLUMN = "symbol"

@@ -58,6 +58,11 @@ class Column:
     label: str
     width: int | None = None  # the least width of its content
     largest_first: bool = True  # the first press sorts descending (amounts); False: A-Z, nearest first
+    name: str = ""  # the full name, for the sort menu and label (a short or empty header needs one)
+
+    @property
+    def title(self) -> str:
+        return self.name or self.label
 
 
 def _width(text: str) -> int:
@@ -144,6 +149,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         Binding("enter", "select_cursor", "Select", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
+        Binding("o", "sort_menu", "Sort by…", show=False),  # help and the palette list it; ? stays in the footer
     ]
 
     class RowSelected(Message):
@@ -406,10 +412,30 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
 
     @property
     def sort_description(self) -> str:
+        """"Maint. margin ▼", and "(off screen)" when that column is scrolled out of view."""
         i = self._column_index(self.sort_column)
         if i is None:
             return ""
-        return f"{self.COLUMNS[i].label} {'▼' if self.sort_reverse else '▲'}"
+        col = self.COLUMNS[i]
+        hidden = "" if not self.is_mounted or self.column_span(col.key) is not None else " (off screen)"
+        return f"{col.title} {'▼' if self.sort_reverse else '▲'}{hidden}"
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._update_sort_labels)  # "(off screen)" depends on the width
+
+    def action_sort_menu(self) -> None:
+        """`o`: every column by name; the chosen one sorts (the current one again: reversed)."""
+        from pmtui.widgets.sortmenu import SortMenu
+
+        def chosen(key: str | None) -> None:
+            if key is None:
+                return
+            if key == self.sort_column:
+                self.sort_by(key, not self.sort_reverse)
+            else:
+                self.sort_by(key)
+
+        self.app.push_screen(SortMenu(self), chosen)
 
     def on_mount(self) -> None:
         self._measure()
@@ -471,12 +497,14 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             self._first -= 1
             self._generation += 1
             self.refresh()
+            self._update_sort_labels()  # the sorted column may have come into view
 
     def action_scroll_right(self) -> None:
         if self._layout().hidden_right > 0:
             self._first += 1
             self._generation += 1
             self.refresh()
+            self._update_sort_labels()
 
     def _scroll_column_into_view(self, index: int) -> None:
         fixed = min(self.FIXED_COLUMNS, len(self.COLUMNS))
