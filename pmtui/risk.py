@@ -179,6 +179,10 @@ class ShockResult:
     level: Level
     headroom_after: Headroom
     contributions: tuple[Contribution, ...]  # largest |pnl_change| first
+    #: Where, on the way to `move`, the estimate reaches the liquidation uniMMR (0: it is there
+    #: already); None when it does not. Past it the linear figures mean nothing: the account
+    #: would have been liquidated first.
+    liquidation_move: Decimal | None = None
 
     @property
     def unimmr_before(self) -> Decimal | None:
@@ -219,6 +223,21 @@ def shock(
     maint_after = max(maint_margin - moved_before, ZERO) + moved_after
     equity_after = equity + pnl
     unimmr = equity_after / maint_after if maint_after > 0 else None
+    # uniMMR along the way, u(m) = (E + P m) / (Mo + M1 (1 + m)), is a ratio of two linear
+    # functions: monotonic, so it crosses the target at most once, at m = (T (Mo + M1) - E) / (P - T M1).
+    liquidation_move = None
+    before = equity / maint_margin if maint_margin > 0 else None
+    if before is not None and before <= target:
+        liquidation_move = ZERO
+    elif (unimmr is not None and unimmr <= target) or equity_after <= 0:
+        per_unit = sum((c.notional for c in parts), ZERO)
+        others = max(maint_margin - moved_before, ZERO)
+        slope = per_unit - target * moved_before
+        liquidation_move = move
+        if slope != 0:
+            crossing = (target * (others + moved_before) - equity) / slope
+            if min(ZERO, move) <= crossing <= max(ZERO, move):
+                liquidation_move = crossing
     return ShockResult(
         move=move,
         symbol=wanted,
@@ -231,6 +250,7 @@ def shock(
         level=ratio_level(unimmr, thresholds or Thresholds()),
         headroom_after=headroom(equity_after, maint_after, target),
         contributions=tuple(parts),
+        liquidation_move=liquidation_move,
     )
 
 

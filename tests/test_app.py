@@ -843,3 +843,23 @@ async def test_a_tick_or_fetch_ending_during_shutdown_does_not_crash(make_app):
         app.monitor.publish("data")
         await pilot.pause()
         assert app.is_running
+
+
+async def test_what_if_past_liquidation_says_where_it_comes_and_keeps_the_note_visible(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("w", "minus", "6", "0", "enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Liquidated before this move: uniMMR reaches 1.05 at about -" in text
+        row = next(line for line in text.splitlines() if "uniMMR" in line and "liquidated" in line)
+        assert not re.search(r"-\d", row.split("uniMMR", 1)[1])  # no negative uniMMR as if it meant anything
+        equity = next(line for line in text.splitlines() if " equity " in line)
+        assert re.search(r"equity\s+[\d,.]+\s+—\s", equity)  # now, then "—": nor a negative equity
+        # The caveat stays on screen below the scrolling list, even at 80x24.
+        assert "An estimate: linear notional scaling" in text
+        await pilot.press("escape")
+        await pilot.press("w", "minus", "1", "enter")
+        await pilot.pause()
+        assert "Liquidated before" not in screen_text(app)  # a small move is an ordinary estimate

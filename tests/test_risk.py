@@ -208,6 +208,24 @@ def test_shock_one_symbol_into_liquidation():
     assert r.unimmr_after == 0 and r.level == Level.CRITICAL
     assert r.headroom_after.amount == D("-2205.00") and r.headroom_after.fraction is None
     assert len(r.contributions) == 1
+    # (10000 - 50000 m) / (1500 + 500 (1 + m)) = 1.05 at m = 7900 / 50525: liquidated at +15.6%.
+    assert r.liquidation_move == D("7900") / D("50525")
+    assert shock(BOOK, equity=D("10000"), maint_margin=D("2000"), move=D("0.1"), symbol="ethusdt"
+                 ).liquidation_move is None  # +10% stays above 1.05
+
+
+def test_shock_says_where_liquidation_comes_and_never_a_meaningless_figure():
+    # All down: equity 10000 - 7000 m... over 300 + 1700 (1 + m): past 1.05 somewhere below -10%.
+    deep = shock(BOOK, equity=D("10000"), maint_margin=D("2000"), move=D("-0.5"))
+    assert deep.equity_after < 0 and deep.liquidation_move is not None
+    m = deep.liquidation_move
+    assert D("-0.5") < m < D("-0.1")
+    at = shock(BOOK, equity=D("10000"), maint_margin=D("2000"), move=m)
+    assert abs(at.unimmr_after - D("1.05")) < D("1e-20")  # the crossing is where uniMMR is 1.05
+    # Already at or below 1.05: liquidation is now, whatever the move.
+    assert shock(BOOK, equity=D("2000"), maint_margin=D("2000"), move=D("0.01")).liquidation_move == 0
+    # A move that helps never liquidates.
+    assert shock(BOOK, equity=D("10000"), maint_margin=D("2000"), move=D("0.3")).liquidation_move is None
 
 
 def test_shock_band_levels_and_edges():

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from pmtui import fmt
 from pmtui.models import PmAccount, UmAccount
@@ -24,6 +24,7 @@ from pmtui.settings import Thresholds
 from pmtui.widgets.styles import StyledStatic
 
 HINT = "e.g. -10 (all prices down 10%), or  +5 BTCUSDT  (one symbol)"
+NOTE = "An estimate: linear notional scaling; collateral haircuts and margin tiers are not modelled."
 TOP = 8  # positions listed as drivers
 
 
@@ -54,21 +55,29 @@ class ShockReport(StyledStatic):
         what = result.symbol or "all prices"
         head = Text()
         head.append(f"Estimate: {what} {fmt.percent(result.move, 1)}", style="bold")
+        liquidated = result.liquidation_move is not None
+        if liquidated:
+            # Past the liquidation uniMMR the linear figures mean nothing: say where it comes.
+            at = result.liquidation_move
+            when = "already now" if at == 0 else f"at about {fmt.percent(at, 1)}"
+            head.append(f"\nLiquidated before this move: uniMMR reaches 1.05 {when}.",
+                        style=self.level_style(result.level))
         if result.symbol and not result.contributions:
             head.append(f"\nNo open position in {result.symbol}: nothing changes.", style=self.style("muted"))
         facts = Table.grid(padding=(0, 2))
         for _ in range(3):
             facts.add_column(justify="right")
         facts.add_row("", Text("now", style="bold"), Text("after", style="bold"))
+        after = "liquidated" if liquidated else fmt.ratio(result.unimmr_after)
         facts.add_row("uniMMR", fmt.ratio(result.unimmr_before),
-                      Text(f"{fmt.ratio(result.unimmr_after)} {result.level.badge}",
-                           style=self.level_style(result.level)))
-        facts.add_row("equity", fmt.money(result.equity_before), fmt.money(result.equity_after))
-        facts.add_row("maint. margin", fmt.money(result.maint_before), fmt.money(result.maint_after))
+                      Text(f"{after} {result.level.badge}", style=self.level_style(result.level)))
+        facts.add_row("equity", fmt.money(result.equity_before), "—" if liquidated else fmt.money(result.equity_after))
+        facts.add_row("maint. margin", fmt.money(result.maint_before),
+                      "—" if liquidated else fmt.money(result.maint_after))
         facts.add_row("uPnL change", "", Text(fmt.money(result.pnl_change, sign=True),
                                               style=self.pnl_style(result.pnl_change)))
         room = result.headroom_after
-        facts.add_row("headroom to 1.05", "", "∞" if room.infinite else fmt.money(room.amount))
+        facts.add_row("headroom to 1.05", "", "—" if liquidated else "∞" if room.infinite else fmt.money(room.amount))
         drivers = Table(box=None, padding=(0, 1), title="What drives it", title_justify="left")
         for name in ("Symbol", "Side", "Notional", "uPnL change", "Maint. after"):
             drivers.add_column(name, justify="left" if name in ("Symbol", "Side") else "right")
@@ -81,8 +90,6 @@ class ShockReport(StyledStatic):
         body.add_row(facts)
         body.add_row("")
         body.add_row(drivers)
-        body.add_row(Text("Linear notional scaling; collateral haircuts and margin tiers are not "
-                          "modelled.", style=self.style("muted")))
         self.update(body)
 
     def say(self, message: str) -> None:
@@ -99,7 +106,10 @@ class WhatIfScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="whatif-box"):
             yield Input(placeholder=HINT, id="shock")
-            yield ShockReport(id="shock-report")
+            with VerticalScroll(id="shock-scroll"):
+                yield ShockReport(id="shock-report")
+            # Below the scrolling part: the caveat is on screen whatever the list's length.
+            yield Static(NOTE, id="shock-note")
 
     def on_mount(self) -> None:
         box = self.query_one("#whatif-box")
