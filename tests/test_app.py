@@ -506,6 +506,8 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json={"serverTime": now})
         if request.url.path == "/papi/v1/um/positionRisk":
             return httpx.Response(200, json=[])
+        if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
+            return httpx.Response(200, json={"symbols": []})
         if request.url.path == "/papi/v1/account":  # a key without access: the rest must work
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         book = self.books[min(self.served, len(self.books) - 1)]
