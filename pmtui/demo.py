@@ -165,10 +165,11 @@ def _base_rules(base: str) -> tuple[float, int, int]:
 _DERIVED = "DEMO{:04d}"
 
 
-def _build_market(rng: random.Random, count: int) -> tuple[list[_Symbol], list[float]]:
+def _build_market(count: int) -> tuple[list[_Symbol], list[float]]:
     """`count` symbols (real ones first, then derived ones) and their bases' reference prices.
 
-    Uses no draws of `rng`: the same seed opens the same book whatever the market's size."""
+    Takes no draws from the seed's generator (derived names and prices come from their own
+    index), so past the real list a larger market opens the same book for the same seed."""
     symbols: list[_Symbol] = []
     prices: list[float] = []
     index: dict[str, int] = {}
@@ -528,7 +529,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._weights: deque[tuple[float, int]] = deque()
         self._used_weight = 0
 
-        self._market, self._prices = _build_market(self._rng, symbols)
+        self._market, self._prices = _build_market(symbols)
         now_ms = int(clock() * 1000)
         marks = [round(self._prices[s.base] * s.basis, 8) for s in self._market]
         self._legs = _open_book(self._rng, self._market, marks, hedge, now_ms)

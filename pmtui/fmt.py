@@ -42,9 +42,12 @@ _MAX_PLACES = 18
 
 def _to_step(value: Decimal, step: Decimal) -> tuple[Decimal, int]:
     """`value` rounded half-even to a multiple of `step`, and the decimals `step` has."""
-    places = min(_MAX_PLACES, max(0, -step.normalize().as_tuple().exponent))
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # callers pass a finite step
+    places = min(_MAX_PLACES, max(0, -exponent))
     with localcontext() as ctx:
-        ctx.prec = max(ctx.prec, value.adjusted() + places + 4)
+        # Enough digits for the whole quotient and the product, however small the step.
+        ctx.prec = max(ctx.prec, value.adjusted() - step.adjusted() + len(step.as_tuple().digits) + places + 4)
         q = ((value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(Decimal(1).scaleb(-places))
     return (abs(q) if q == 0 else q), places
 

@@ -155,7 +155,8 @@ def _risk_table(view: AccountView, include_zero: bool) -> Table:
     for row in rows:
         table.add_row(
             row.position.symbol, _side(row), _price(row.entry_price, row.tick_size),
-            _price(row.mark_price, row.tick_size), _price(row.liquidation_price, row.tick_size), fmt.percent(row.liq_distance, 2),
+            _price(row.mark_price, row.tick_size), _price(row.liquidation_price, row.tick_size),
+            fmt.percent(row.liq_distance, 2),
             f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
             row.liq_level.badge if row.risk is not None else "—",
         )

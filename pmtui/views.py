@@ -159,8 +159,8 @@ def build_view(
 ) -> AccountView:
     """Rows with their levels. `risks` (positionRisk rows, or `risk.join`'s mapping) adds entry,
     mark and liquidation prices and liquidation distance to each row; `pm` adds uniMMR and
-    `accountStatus`; `markets` (exchangeInfo) each symbol's tick size. The account's level is its verdict's (the UM ratio standing in for uniMMR
-    when `pm` is None)."""
+    `accountStatus`; `markets` (exchangeInfo) each symbol's tick size, for display. The
+    account's level is its verdict's (the UM ratio standing in for uniMMR when `pm` is None)."""
     tot = totals(account)
     balance = tot.margin_balance
     joined = risk_map(risks, account.positions)

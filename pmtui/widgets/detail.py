@@ -16,7 +16,6 @@ from pmtui import fmt
 from pmtui.text import clean
 from pmtui.views import PositionRow
 
-
 #: positionRisk's price fields: shown to the symbol's tick size.
 _PRICES = frozenset({"entryPrice", "markPrice", "liquidationPrice", "breakEvenPrice"})
 
@@ -42,7 +41,7 @@ def detail_table(row: PositionRow) -> Table:
         if not isinstance(number, Decimal) or not number.is_finite() or number == 0:
             return value
         shown = fmt.price(number, row.tick_size)
-        return shown if shown == clean(value) else f"{shown}  ({clean(value, 40)})"
+        return shown if shown == clean(value) else f"{shown} ({clean(value, 40)})"
 
     for name, value in p.raw.items():
         add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime else value)
