@@ -301,7 +301,7 @@ class Alerts:
         price = row.risk.liquidationPrice
 
         def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
-            shown = fmt.amount(price) if price is not None else "unknown"
+            shown = fmt.price(price, row.tick_size) if price is not None else "unknown"
             return (f"{_label(row)} is {_pct(v)} from its liquidation price {shown}"
                     f" (alert below {_pct(x)}).",
                     f"{_label(row)} is {_pct(v, down=False)} from its liquidation price again,"

@@ -24,6 +24,8 @@ WEIGHTS = {
     "/papi/v1/balance": 20,
     "/papi/v1/ping": 1,
     "/fapi/v1/time": 1,
+    # "Request Weight 1" on Binance's USD-M "Exchange Information" page.
+    "/fapi/v1/exchangeInfo": 1,
     # POST, PUT and DELETE alike: "Request Weight 1" on Binance's Start/Keepalive/Close User Data
     # Stream pages (developers.binance.com/docs/derivatives/portfolio-margin/user-data-streams),
     # "Weight(IP): 1" in the official SDK (binance-connector-python user_data_streams_api.py).

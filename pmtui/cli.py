@@ -206,7 +206,11 @@ def make_monitor(settings, args, *, history=None, stream: bool = False):
 
     exchange = demo_exchange(args) if args.demo else None
     client = make_client(settings, args, exchange)
-    monitor = Monitor(settings=settings, client=client, history=history, profile=_profile(settings, args))
+    # The demo's exchangeInfo is the demo's own: never cached where a real one would be read.
+    from pmtui.market import cache_path
+
+    monitor = Monitor(settings=settings, client=client, history=history, profile=_profile(settings, args),
+                      markets_cache=None if args.demo else cache_path())
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
     connect = getattr(exchange, "connect", None) if args.demo else None
@@ -241,7 +245,8 @@ async def _snapshot(settings, args) -> int:
     from pmtui import output
 
     async with make_monitor(settings, args) as monitor:
-        state = await monitor.fetch_once()
+        # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
+        state = await monitor.fetch_once(markets=not args.json)
     parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
     if args.json:
         print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
@@ -250,7 +255,7 @@ async def _snapshot(settings, args) -> int:
         # The terminal's width (or COLUMNS); 140 into a pipe or file.
         width = max(40, shutil.get_terminal_size((140, 24)).columns)
         print(output.snapshot_table(state.account, settings.thresholds, include_zero=args.all, width=width,
-                                    **parts))
+                                    markets=monitor.markets, **parts))
     if args.record:
         _record(settings, args, state)
     return 0

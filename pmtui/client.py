@@ -50,6 +50,7 @@ from pmtui.errors import (
     WafBlocked,
 )
 from pmtui.logs import Redactor
+from pmtui.market import EXCHANGE_INFO_PATH, SymbolRules, parse_exchange_info
 from pmtui.models import (
     PmAccount,
     PositionRisk,
@@ -77,6 +78,8 @@ READ_ONLY_PATHS = frozenset(
         "/papi/v1/balance",
         "/papi/v1/ping",
         "/fapi/v1/time",
+        # Public market data (no key, no signature): each symbol's tick and step size, for display.
+        "/fapi/v1/exchangeInfo",
     }
 )
 #: The one path pmtui may send anything but GET to: the user data stream's listen key (POST
@@ -230,6 +233,12 @@ class PapiClient:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
         await self.budget.acquire(weight_of(LISTEN_KEY_PATH))
         return await self._send(self.base_url, LISTEN_KEY_PATH, "", method=method, keyed=True, paid=True)
+
+    async def exchange_info(self) -> dict[str, SymbolRules]:
+        """GET /fapi/v1/exchangeInfo on the time host (public: no API key header, no signature):
+        each USD-M symbol's tick size, step size and precisions (pmtui.market)."""
+        await self.budget.acquire(weight_of(EXCHANGE_INFO_PATH))
+        return parse_exchange_info(await self._send(self.time_base_url, EXCHANGE_INFO_PATH, "", paid=True))
 
     async def ping(self) -> None:
         await self.budget.acquire(weight_of("/papi/v1/ping"))

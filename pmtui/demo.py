@@ -30,7 +30,6 @@ import hmac
 import json
 import math
 import random
-import string
 import time
 from collections import deque
 from collections.abc import Callable
@@ -70,6 +69,58 @@ _BASES: dict[str, tuple[float, int, int]] = {
     "ORDI": (35.21, 3, 1), "TON": (6.512, 4, 1), "FET": (1.512, 4, 0), "RUNE": (5.123, 3, 0),
     "LDO": (1.912, 4, 0), "STX": (1.823, 4, 0), "XLM": (0.1045, 5, 0), "HBAR": (0.0812, 5, 0),
 }
+# More real Binance USD-M perpetuals, each with a plausible reference price; their tick gives a
+# price about 4-5 significant digits, their step about a dollar or less (see _precisions).
+_MORE_BASES: dict[str, float] = {
+    "POL": 0.4215, "ICP": 9.124, "RENDER": 6.852, "IMX": 1.452, "GRT": 0.18512, "ALGO": 0.14523,
+    "VET": 0.024512, "SAND": 0.3121, "MANA": 0.3254, "AXS": 5.421, "THETA": 1.3215, "EGLD": 32.51,
+    "FLOW": 0.6123, "XTZ": 0.7215, "EOS": 0.5521, "KAVA": 0.4215, "NEO": 10.21, "IOTA": 0.16512,
+    "ZEC": 24.51, "DASH": 24.12, "COMP": 52.41, "MKR": 2150.0, "SNX": 1.6215, "CRV": 0.28512,
+    "1INCH": 0.3215, "SUSHI": 0.7215, "YFI": 5850.0, "BAL": 2.1521, "ZRX": 0.38215, "ENJ": 0.17521,
+    "CHZ": 0.072151, "GALA": 0.024512, "APE": 0.8215, "GMT": 0.16512, "DYDX": 1.3521, "BLUR": 0.22151,
+    "PENDLE": 3.8521, "JTO": 2.4512, "JUP": 0.8215, "PYTH": 0.32151, "STRK": 0.5521, "W": 0.28512,
+    "ENA": 0.4521, "ETHFI": 1.8521, "ZRO": 3.1215, "ZK": 0.14512, "NOT": 0.012512, "IO": 2.1521,
+    "BOME": 0.0072151, "1000SHIB": 0.017251, "1000BONK": 0.022151, "1000FLOKI": 0.13851,
+    "MEME": 0.014512, "WLD": 2.1521, "ARKM": 1.5215, "CYBER": 4.1215, "ID": 0.42151, "EDU": 0.62151,
+    "AI": 0.52151, "XAI": 0.32151, "MANTA": 0.9215, "ALT": 0.14512, "DYM": 1.4215, "PIXEL": 0.21512,
+    "PORTAL": 0.38215, "AEVO": 0.42151, "SAGA": 1.3215, "TAO": 285.5, "OMNI": 8.121, "REZ": 0.062151,
+    "BB": 0.32151, "LISTA": 0.42151, "ZETA": 0.65121, "ONDO": 0.9521, "RSR": 0.0065121,
+    "CKB": 0.012512, "ROSE": 0.095121, "CFX": 0.16512, "MINA": 0.52151, "QNT": 68.52, "ASTR": 0.062151,
+    "KSM": 24.51, "ONE": 0.015215, "ZIL": 0.016512, "HOT": 0.0018512, "IOST": 0.0072151,
+    "ANKR": 0.028512, "CELO": 0.62151, "CELR": 0.013512, "COTI": 0.085121, "DENT": 0.00095121,
+    "SKL": 0.042151, "STORJ": 0.38215, "BAT": 0.18012, "KNC": 0.52151, "LRC": 0.13512, "MASK": 2.4512,
+    "OGN": 0.092151, "RVN": 0.019512, "SXP": 0.24512, "WOO": 0.18512, "JASMY": 0.024512,
+    "ACH": 0.018512, "API3": 1.6215, "AUDIO": 0.15212, "BAND": 1.1215, "BICO": 0.25121, "C98": 0.15512,
+    "CHR": 0.18512, "CTSI": 0.13512, "DUSK": 0.22151, "GTC": 0.75121, "HIGH": 1.4512, "ICX": 0.14512,
+    "LPT": 12.51, "MAGIC": 0.38215, "MTL": 1.1512, "NKN": 0.085121, "PEOPLE": 0.085121, "QTUM": 2.6512,
+    "RDNT": 0.095121, "RLC": 1.7215, "SFP": 0.72151, "SPELL": 0.00065121, "SSV": 22.51,
+    "SUPER": 0.72151, "T": 0.022512, "TRB": 68.52, "TRU": 0.065121, "UMA": 2.1521, "WAXP": 0.042151,
+    "XVS": 7.121, "YGG": 0.52151, "ZEN": 7.851, "1000LUNC": 0.078512, "LUNA2": 0.38512,
+    "USTC": 0.018512, "GLM": 0.38215, "FXS": 2.4512, "LQTY": 0.85121, "HOOK": 0.45121, "ARPA": 0.042151,
+    "ATA": 0.095121, "BEL": 0.65121, "BLZ": 0.19512, "COMBO": 0.55121, "FLM": 0.065121, "HFT": 0.22151,
+    "JOE": 0.32151, "KEY": 0.0045121, "LEVER": 0.0012151, "MAV": 0.21512, "NMR": 18.51,
+    "OXT": 0.075121, "PHB": 1.4512, "POLYX": 0.22151, "RIF": 0.085121, "STPT": 0.045121,
+    "SUN": 0.016512, "TLM": 0.0095121, "TWT": 0.92151, "VANRY": 0.085121, "XVG": 0.0045121, "AR": 28.51,
+    "ARK": 0.45121, "BNT": 0.62151, "BSV": 45.21, "CAKE": 2.1215, "DAR": 0.11512, "DGB": 0.0085121,
+    "GAS": 3.8521, "ILV": 45.21, "IOTX": 0.038512, "KAS": 0.16512, "METIS": 38.51, "MOVR": 9.512,
+    "NFP": 0.22151, "NTRN": 0.55121, "ONG": 0.28512, "ONT": 0.20512, "ORBS": 0.025121, "POWR": 0.22151,
+    "PROM": 6.512, "RARE": 0.085121, "SANTOS": 3.2151, "SNT": 0.028512, "STEEM": 0.22151,
+    "TOKEN": 0.072151, "TNSR": 0.55121, "BIGTIME": 0.12151, "BOND": 2.2151, "ACE": 2.8512,
+    "AERGO": 0.11512, "AGLD": 1.2512, "ALICE": 0.95121, "ALPHA": 0.065121, "AXL": 0.65121,
+    "BADGER": 3.2512, "BAKE": 0.22151, "CVX": 2.3512, "DEGO": 1.8512, "DRIFT": 0.45121, "ENS": 22.51,
+    "ETHW": 2.3512, "GHST": 1.0512, "GMX": 25.51, "KDA": 0.65121, "LIT": 0.72151, "LSK": 1.0512,
+    "MBOX": 0.22151, "MYRO": 0.085121, "1000SATS": 0.00028512, "1000RATS": 0.11512, "1000XEC": 0.034512,
+    "PERP": 0.65121, "POPCAT": 0.85121, "RAY": 1.8512, "REEF": 0.0015121, "RPL": 18.51, "SCRT": 0.32151,
+    "SYN": 0.55121, "SYS": 0.12151, "TURBO": 0.0055121, "VOXEL": 0.18012, "MEW": 0.0065121,
+    "BANANA": 55.21, "EIGEN": 3.1215, "BRETT": 0.095121, "DOGS": 0.0012512, "CATI": 0.45121,
+    "HMSTR": 0.0045121, "NEIRO": 0.0012151, "1MBABYDOGE": 0.0021512, "SCR": 0.85121, "COW": 0.32151,
+    "CETUS": 0.21512, "GOAT": 0.45121, "GRASS": 2.1512, "PNUT": 0.45121, "ACT": 0.32151,
+    "MOODENG": 0.22151, "VIRTUAL": 1.8512, "PENGU": 0.025121, "AIXBT": 0.32151, "KAITO": 1.4512,
+    "BERA": 5.121, "MOVE": 0.52151, "USUAL": 0.65121, "ME": 2.8512, "SPX": 0.85121,
+}
+# USDC-margined twins Binance lists beyond the first few.
+_MORE_USDC = ("LINK", "AVAX", "LTC", "1000PEPE", "WIF", "SUI", "WLD", "ENA", "ORDI", "ADA", "FIL",
+              "NEAR", "ARB", "BCH", "TIA", "CRV")
 # Listed first, in this order, so even a small market has the symbols people look for. The USDC
 # contracts share their USDT twin's base price.
 _NAMED = (
@@ -79,6 +130,8 @@ _NAMED = (
     "FILUSDT", "INJUSDT", "UNIUSDT", "AAVEUSDT", "ETCUSDT", "1000PEPEUSDT", "WIFUSDT", "DOGEUSDC",
     "TIAUSDT", "SEIUSDT", "ORDIUSDT", "TONUSDT", "FETUSDT", "RUNEUSDT", "LDOUSDT", "STXUSDT",
     "XLMUSDT", "HBARUSDT",
+    *(base + "USDT" for base in _MORE_BASES),
+    *(base + "USDC" for base in _MORE_USDC),
 )
 _USDC_BASIS = 0.99985  # USDC contracts trade a hair below their USDT twins
 
@@ -93,30 +146,48 @@ class _Symbol:
     qty_dp: int
 
 
-def _build_market(rng: random.Random, count: int) -> tuple[list[_Symbol], list[float]]:
-    """`count` symbols (named ones first, then invented ones) and their bases' reference prices."""
+def _precisions(price: float) -> tuple[int, int]:
+    """(price decimals, quantity decimals) for a reference price: a tick of about 1 bp of the
+    price, a quantity step worth about a dollar or less."""
+    magnitude = math.floor(math.log10(price))
+    return min(7, max(0, 4 - magnitude)), min(3, max(0, magnitude + 1))
+
+
+def _base_rules(base: str) -> tuple[float, int, int]:
+    if base in _BASES:
+        return _BASES[base]
+    price = _MORE_BASES[base]
+    return (price, *_precisions(price))
+
+
+#: Names past the real ones: clearly derived (DEMO0001USDT...), only for markets larger than the
+#: list (the tests' 1000-symbol hedge books); no position is ever opened on one.
+_DERIVED = "DEMO{:04d}"
+
+
+def _build_market(count: int) -> tuple[list[_Symbol], list[float]]:
+    """`count` symbols (real ones first, then derived ones) and their bases' reference prices.
+
+    Takes no draws from the seed's generator (derived names and prices come from their own
+    index), so past the real list a larger market opens the same book for the same seed."""
     symbols: list[_Symbol] = []
     prices: list[float] = []
     index: dict[str, int] = {}
     for name in _NAMED[:count]:
         base, quote = name[:-4], name[-4:]
-        price, price_dp, qty_dp = _BASES[base]
+        price, price_dp, qty_dp = _base_rules(base)
         if base not in index:
             index[base] = len(prices)
             prices.append(price)
         basis = _USDC_BASIS if quote == "USDC" else 1.0
         symbols.append(_Symbol(name, quote, index[base], basis, price_dp, qty_dp))
-    taken = set(_BASES) | {"USDT", "USDC"}
+    n = 0
     while len(symbols) < count:
-        base = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 5)))
-        if base in taken:
-            continue
-        taken.add(base)
-        price = math.exp(rng.uniform(math.log(0.002), math.log(300.0)))
-        magnitude = math.floor(math.log10(price))
-        price_dp = min(7, max(0, 4 - magnitude))  # a tick of about 1 bp
-        qty_dp = min(3, max(0, magnitude + 1))  # a quantity step worth about a dollar or less
-        symbols.append(_Symbol(base + "USDT", "USDT", len(prices), 1.0, price_dp, qty_dp))
+        n += 1
+        # A price from the name's own little generator: deterministic, and independent of `rng`.
+        price = math.exp(random.Random(n).uniform(math.log(0.002), math.log(300.0)))
+        price_dp, qty_dp = _precisions(price)
+        symbols.append(_Symbol(_DERIVED.format(n) + "USDT", "USDT", len(prices), 1.0, price_dp, qty_dp))
         prices.append(round(price, price_dp))
     return symbols, prices
 
@@ -184,7 +255,8 @@ def _pick_symbols(rng: random.Random, market: list[_Symbol]) -> list[_Symbol]:
     count = min(_BOOK_SIZE, len(market))
     by_name = {s.name: s for s in market}
     picked = [by_name[name] for name in _CORE if name in by_name][:count]
-    rest = [s for s in market if s.name not in _CORE]
+    # Real symbols only: a derived name (a market larger than the list) never holds a position.
+    rest = [s for s in market[:len(_NAMED)] if s.name not in _CORE]
     return picked + rng.sample(rest, count - len(picked))
 
 
@@ -405,6 +477,7 @@ _ROUTES = {
     "/papi/v1/balance": _Route(20, True, "_balance"),
     "/papi/v1/ping": _Route(1, False, "_ping"),
     "/fapi/v1/time": _Route(1, False, "_time"),
+    "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 _FUNDING_EVERY = 15  # steps between the demo's ACCOUNT_UPDATE pushes (a funding fee)
@@ -456,7 +529,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._weights: deque[tuple[float, int]] = deque()
         self._used_weight = 0
 
-        self._market, self._prices = _build_market(self._rng, symbols)
+        self._market, self._prices = _build_market(symbols)
         now_ms = int(clock() * 1000)
         marks = [round(self._prices[s.base] * s.basis, 8) for s in self._market]
         self._legs = _open_book(self._rng, self._market, marks, hedge, now_ms)
@@ -477,6 +550,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._sockets: list[_DemoSocket] = []
         self._band: str | None = None  # uniMMR band last pushed (or seen at the first connect)
         self._snapshot: _Snapshot | None = None
+        self._exchange_info_body: bytes | None = None
 
     @property
     def step(self) -> int:
@@ -751,6 +825,22 @@ class DemoExchange(httpx.AsyncBaseTransport):
     def _time(self, snap: None, params: dict[str, str], now: float) -> bytes:
         return b'{"serverTime":%d}' % int(now * 1000)
 
+    def _exchange_info(self, snap: None, params: dict[str, str], now: float) -> bytes:
+        """The public exchangeInfo, shaped like Binance's: every demo symbol with its tick and step."""
+        if self._exchange_info_body is None:
+            self._exchange_info_body = _dumps({
+                "timezone": "UTC",
+                "serverTime": int(now * 1000),
+                "futuresType": "U_MARGINED",
+                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 2400}],
+                "exchangeFilters": [],
+                "assets": [{"asset": a, "marginAvailable": True, "autoAssetExchange": "-10000"}
+                           for a in ("USDT", "USDC")],
+                "symbols": [_symbol_info(sym) for sym in self._market],
+            })
+        return self._exchange_info_body
+
     def _um_account(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
         rows = self._zero_rows.copy()
         for v in snap.legs:
@@ -851,6 +941,38 @@ def _risk_row(v: _LegView, liquidation: float) -> dict[str, Any]:
         "liquidationPrice": _fixed(liquidation, 8) if liquidation else "0",
         "positionSide": leg.side,
         "updateTime": leg.update_ms,
+    }
+
+
+def _step(places: int) -> str:
+    """A size of 10**-places as Binance writes it: '0.001', '1'."""
+    return f"{Decimal(1).scaleb(-places):f}"
+
+
+def _symbol_info(sym: _Symbol) -> dict[str, Any]:
+    tick, step = _step(sym.price_dp), _step(sym.qty_dp)
+    base = sym.name[: -len(sym.quote)]
+    return {
+        "symbol": sym.name, "pair": sym.name, "contractType": "PERPETUAL",
+        "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
+        "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
+        "baseAsset": base, "quoteAsset": sym.quote, "marginAsset": sym.quote,
+        "pricePrecision": sym.price_dp, "quantityPrecision": sym.qty_dp,
+        "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN", "underlyingSubType": [],
+        "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000", "tickSize": tick},
+            {"filterType": "LOT_SIZE", "minQty": step, "maxQty": "1000000", "stepSize": step},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": step, "maxQty": "100000", "stepSize": step},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MIN_NOTIONAL", "notional": "5"},
+            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+             "multiplierDecimal": "4"},
+        ],
+        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                       "TRAILING_STOP_MARKET"],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
     }
 
 

@@ -35,6 +35,63 @@ def amount(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+#: Significant digits of a price whose symbol's tick size is unknown.
+PRICE_DIGITS = 6
+_MAX_PLACES = 18
+
+
+def _to_step(value: Decimal, step: Decimal) -> tuple[Decimal, int]:
+    """`value` rounded half-even to a multiple of `step`, and the decimals `step` has."""
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # callers pass a finite step
+    places = min(_MAX_PLACES, max(0, -exponent))
+    with localcontext() as ctx:
+        # Enough digits for the whole quotient and the product, however small the step.
+        ctx.prec = max(ctx.prec, value.adjusted() - step.adjusted() + len(step.as_tuple().digits) + places + 4)
+        q = ((value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(Decimal(1).scaleb(-places))
+    return (abs(q) if q == 0 else q), places
+
+
+def price(value: Decimal | None, tick: Decimal | None = None) -> str:
+    """A price for display: to the symbol's tick size when known (64976.63504998 at tick 0.10 ->
+    '64,976.6'), else to at most PRICE_DIGITS significant digits; thousands separators. Rounded half-even
+    for display only. None (and NaN) read as a dash."""
+    if value is None or value.is_nan():
+        return "—"
+    if not value.is_finite():
+        return "∞" if value > 0 else "-∞"
+    if tick is not None and tick.is_finite() and tick > 0:
+        q, places = _to_step(value, tick)
+        return f"{q:,.{places}f}"
+    if value == 0:
+        return "0"
+    places = min(_MAX_PLACES, max(0, PRICE_DIGITS - 1 - value.adjusted()))
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + places + 4)
+        q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if q == 0:
+        return "0"
+    text = f"{q:,.{places}f}"
+    # At most PRICE_DIGITS: trailing zeros would claim a precision nobody gave ("92" stays "92").
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def quantity(value: Decimal | None, step: Decimal | None = None) -> str:
+    """An amount for display with thousands separators: to the symbol's step size when known
+    ('-1,234.5' at step 0.1), else as the exchange wrote it without trailing zeros."""
+    if value is None or value.is_nan():
+        return "—"
+    if not value.is_finite():
+        return "∞" if value > 0 else "-∞"
+    if step is not None and step.is_finite() and step > 0:
+        q, places = _to_step(value, step)
+        return f"{q:,.{places}f}"
+    text = amount(value)
+    whole, dot, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-') or 0):,}{dot}{frac}"
+
+
 def plain(value: Decimal) -> str:
     """Exact, non-scientific: Decimal('0E-8') -> '0.00000000'."""
     return f"{value:f}"

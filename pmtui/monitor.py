@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
@@ -30,6 +31,7 @@ from pmtui.client import PapiClient
 from pmtui.errors import AuthError, PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, sample_from_view
+from pmtui.market import Markets, load_cache, save_cache
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
@@ -151,7 +153,7 @@ class Monitor:
     """One account's truth. `run()` keeps it current; `subscribe` gets every new state."""
 
     def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
-                 profile: str | None = None) -> None:
+                 profile: str | None = None, markets_cache: Path | None = None) -> None:
         self.settings = settings
         self.client = client
         self.profile = profile or settings.profile
@@ -195,6 +197,10 @@ class Monitor:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
         self._refused: dict[str, str] = {}  # a one-shot's refused optional endpoints
+        #: Each symbol's tick and step size (exchangeInfo, for display); empty until loaded.
+        self.markets: Markets = {}
+        #: Where exchangeInfo is cached (None: not cached, as for the demo).
+        self.markets_cache = markets_cache
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -232,6 +238,8 @@ class Monitor:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
+        # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
+        self._tasks.append(loop.create_task(self.load_markets(), name="pmtui-markets"))
         if self.stream is not None:
             self._tasks.append(loop.create_task(self._run_stream(), name="pmtui-stream"))
         try:
@@ -386,7 +394,33 @@ class Monitor:
         if self.poller.data is None:
             return
         account, risks = self.poller.data
-        self.view = build_view(account, self.settings.thresholds, risks=risks, pm=self.account_poller.data)
+        self.view = build_view(account, self.settings.thresholds, risks=risks, pm=self.account_poller.data,
+                               markets=self.markets)
+
+    async def load_markets(self) -> bool:
+        """Each symbol's tick and step size: from the cache when fresh, else from exchangeInfo
+        (then cached). A failure is no fault: prices just keep 6 significant digits."""
+        source = self.client.time_base_url
+        path = self.markets_cache
+        markets = load_cache(path, source) if path is not None else None
+        if markets is None:
+            try:
+                markets = await self.client.exchange_info()
+            except PmtuiError as err:
+                log.debug("exchangeInfo unavailable (%s): prices keep 6 significant digits", err.kind)
+                return False
+            if path is not None and markets:
+                try:
+                    save_cache(path, markets, source)
+                except OSError as err:
+                    log.debug("exchangeInfo cache not written: %s", err.strerror or type(err).__name__)
+        if not markets:
+            return False
+        self.markets = markets
+        if self.view is not None:
+            self._rebuild()
+            self.publish(DATA)
+        return True
 
     def _record(self) -> None:
         if self.view is None:
@@ -615,7 +649,8 @@ class Monitor:
 
     # --- one-shot (snapshot, check) --------------------------------------------------------
 
-    async def fetch_once(self, *, account: bool = True, position_risk: bool = True) -> MonitorState:
+    async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
+                         markets: bool = False) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -623,8 +658,11 @@ class Monitor:
         is None and `unavailable[part]` holds one sentence (so `check` may fall back to the UM
         margin ratio). Every other failure propagates unchanged: it says nothing about the key,
         and the data would be incomplete for a reason that may pass, so the caller reports it
-        (`check`: UNKNOWN), never shows it as absent."""
+        (`check`: UNKNOWN), never shows it as absent. `markets`: also each symbol's tick size
+        (load_markets; its failure is nothing to report)."""
         um = await self.client.um_account()
+        if markets:
+            await self.load_markets()
         pm = risks = None
         unavailable: dict[str, str] = {}
         if account:

@@ -18,6 +18,7 @@ from pmtui import fmt
 from pmtui.alerts import check_rules
 from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, worst
 from pmtui.history import Sample
+from pmtui.market import SymbolRules
 from pmtui.models import PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
 from pmtui.risk import account_headroom, unimmr_band
@@ -106,8 +107,10 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
 def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = False,
                    width: int = 140, pm: PmAccount | None = None,
                    risks: Sequence[PositionRisk] | None = None,
-                   unavailable: Mapping[str, str] | None = None) -> str:
-    view = build_view(account, t, risks=risks, pm=pm)
+                   unavailable: Mapping[str, str] | None = None,
+                   markets: Mapping[str, SymbolRules] | None = None) -> str:
+    """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick."""
+    view = build_view(account, t, risks=risks, pm=pm, markets=markets)
     # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
@@ -189,8 +192,8 @@ def _assets_table(view: AccountView, include_zero: bool, width: int) -> Table:
     return _fit("Assets", _ASSET_COLS, rows, width)
 
 
-def _price(value: Decimal | None) -> str:
-    return "—" if value is None or value == 0 else fmt.amount(value)
+def _price(value: Decimal | None, tick: Decimal | None) -> str:
+    return "—" if value is None or value == 0 else fmt.price(value, tick)
 
 
 _POSITION_COLS: tuple[Col, ...] = (
@@ -206,7 +209,7 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
     for row in rows:
         p = row.position
         cells.append([
-            p.symbol, _side(row), fmt.amount(p.positionAmt), fmt.money(p.notional),
+            p.symbol, _side(row), fmt.quantity(p.positionAmt, row.step_size), fmt.money(p.notional),
             fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin),
             fmt.money(p.maintMargin), fmt.percent(row.share), row.level.badge,
         ])
@@ -234,8 +237,9 @@ def _risk_table(view: AccountView, include_zero: bool, width: int) -> Table:
     cells = []
     for row in rows:
         cells.append([
-            row.position.symbol, _side(row), _price(row.entry_price), _price(row.mark_price),
-            _price(row.liquidation_price), fmt.percent(row.liq_distance, 2),
+            row.position.symbol, _side(row), _price(row.entry_price, row.tick_size),
+            _price(row.mark_price, row.tick_size), _price(row.liquidation_price, row.tick_size),
+            fmt.percent(row.liq_distance, 2),
             f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
             row.liq_level.badge if row.risk is not None else "—",
         ])

@@ -20,6 +20,7 @@ from pmtui.health import (
     totals,
     verdict,
 )
+from pmtui.market import SymbolRules
 from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map
 from pmtui.settings import Thresholds
@@ -55,10 +56,20 @@ class PositionRow:
     #: |mark - liquidation| / mark (a fraction); None without a risk row or liquidation price.
     liq_distance: Decimal | None = None
     liq_level: Level = Level.OK
+    #: The symbol's tick and step size (exchangeInfo), for display; None when not known.
+    market: SymbolRules | None = None
 
     @property
     def key(self) -> str:
         return row_key(self.position.symbol, self.position.positionSide)
+
+    @property
+    def tick_size(self) -> Decimal | None:
+        return self.market.tick_size if self.market is not None else None
+
+    @property
+    def step_size(self) -> Decimal | None:
+        return self.market.step_size if self.market is not None else None
 
     @property
     def entry_price(self) -> Decimal | None:
@@ -91,6 +102,8 @@ class AccountView:
     #: positionRisk joined by (symbol, side).
     risks: Mapping[tuple[str, str], PositionRisk] = field(default_factory=dict, repr=False)
     thresholds: Thresholds = field(default_factory=Thresholds, repr=False)
+    #: Each symbol's tick and step size (exchangeInfo), for display only; empty when not known.
+    markets: Mapping[str, SymbolRules] = field(default_factory=dict, repr=False)
 
     @cached_property
     def positions(self) -> tuple[PositionRow, ...]:
@@ -98,7 +111,8 @@ class AccountView:
         flat rows matter only to the "all rows" view, and building them was most of a refresh."""
         judged = {r.position.key: r for r in self.open_positions}
         return tuple(
-            judged.get(p.key) or PositionRow(p, ZERO, Level.OK, self.risks.get(p.key))
+            judged.get(p.key) or PositionRow(p, ZERO, Level.OK, self.risks.get(p.key),
+                                             market=self.markets.get(p.symbol))
             for p in self.account.positions
         )
 
@@ -141,15 +155,18 @@ def build_view(
     *,
     risks: Mapping[tuple[str, str], PositionRisk] | Iterable[PositionRisk] | None = None,
     pm: PmAccount | None = None,
+    markets: Mapping[str, SymbolRules] | None = None,
 ) -> AccountView:
     """Rows with their levels. `risks` (positionRisk rows, or `risk.join`'s mapping) adds entry,
     mark and liquidation prices and liquidation distance to each row; `pm` adds uniMMR and
-    `accountStatus`. The account's level is its verdict's (the UM ratio standing in for uniMMR
-    when `pm` is None)."""
+    `accountStatus`; `markets` (exchangeInfo) each symbol's tick size, for display. The
+    account's level is its verdict's (the UM ratio standing in for uniMMR when `pm` is None)."""
     tot = totals(account)
     balance = tot.margin_balance
     joined = risk_map(risks, account.positions)
-    rows = tuple(_position_row(p, tot.maint_margin, balance, t, joined.get(p.key)) for p in account.open_positions)
+    markets = markets or {}
+    rows = tuple(_position_row(p, tot.maint_margin, balance, t, joined.get(p.key), markets.get(p.symbol))
+                 for p in account.open_positions)
     return AccountView(
         account=account,
         totals=tot,
@@ -159,6 +176,7 @@ def build_view(
         pm=pm,
         risks=joined,
         thresholds=t,
+        markets=markets,
     )
 
 
@@ -187,10 +205,11 @@ def position_label(row: PositionRow) -> str:
 
 
 def _position_row(
-    p: Position, maint: Decimal, balance: Decimal, t: Thresholds, risk: PositionRisk | None
+    p: Position, maint: Decimal, balance: Decimal, t: Thresholds, risk: PositionRisk | None,
+    market: SymbolRules | None = None,
 ) -> PositionRow:
     """An open position, judged: its share of maintenance margin, loss and liquidation distance."""
     distance = liq_distance(risk)
     near = liq_level(distance, t)
     level = max(position_level(p, maint, balance, t), near)
-    return PositionRow(p, mm_share(p, maint), level, risk, distance, near)
+    return PositionRow(p, mm_share(p, maint), level, risk, distance, near, market)

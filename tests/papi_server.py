@@ -22,6 +22,7 @@ timestamp against recvWindow and the server clock. Every response carries `X-MBX
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import hmac
@@ -33,6 +34,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -50,6 +52,7 @@ PM_ACCOUNT = "/papi/v1/account"
 POSITION_RISK = "/papi/v1/um/positionRisk"
 PING = "/papi/v1/ping"
 TIME = "/fapi/v1/time"
+EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 LISTEN_KEY = "/papi/v1/listenKey"
 
 FAULTS = frozenset(
@@ -147,12 +150,23 @@ def position_risk_body(now_ms: int) -> list[dict[str, Any]]:
 
 
 # (body factory, weight, signed)
+#: The official connector's exchangeInfo test body (tests/fixtures/real/connector_tests, a Python
+#: dict literal): the public, unsigned route serves it as JSON.
+EXCHANGE_INFO_FIXTURE = (Path(__file__).resolve().parent / "fixtures" / "real" / "connector_tests"
+                         / "exchange_information.json")
+
+
+def exchange_info_body(now_ms: int) -> Any:
+    return ast.literal_eval(EXCHANGE_INFO_FIXTURE.read_text(encoding="utf-8"))
+
+
 ROUTES = {
     UM_ACCOUNT: (um_account_body, 5, True),
     PM_ACCOUNT: (pm_account_body, 20, True),
     POSITION_RISK: (position_risk_body, 5, True),
     PING: (lambda now: {}, 1, False),
     TIME: (lambda now: {"serverTime": now}, 1, False),
+    EXCHANGE_INFO: (exchange_info_body, 1, False),
 }
 
 WAF_PAGE = (

@@ -20,6 +20,7 @@ from textual.app import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from pmtui import fmt
 from pmtui.app import PmtuiApp
 from pmtui.client import AUTH_HELP
 from pmtui.demo import DemoExchange
@@ -547,6 +548,8 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json={"serverTime": now})
         if request.url.path == "/papi/v1/um/positionRisk":
             return httpx.Response(200, json=[])
+        if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
+            return httpx.Response(200, json={"symbols": []})
         if request.url.path == "/papi/v1/account":  # a key without access: the rest must work
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         book = self.books[min(self.served, len(self.books) - 1)]
@@ -684,6 +687,27 @@ async def test_enter_opens_the_detail_panel_with_every_raw_field(make_app):
         await pilot.pause()
         assert not isinstance(app.screen, DetailScreen)
         assert app.filter_text == "" and app.focused is table
+
+
+async def test_prices_and_amounts_show_to_each_symbols_tick_and_step(make_app):
+    """Once exchangeInfo is in (a background request at start), Entry, Mark and Liq. price show
+    to the symbol's tick size and Amount to its step size, with thousands separators."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await wait_until(pilot, lambda: app.view is not None and app.view.markets, what="tick sizes")
+        await pilot.pause()
+        table = positions(app)
+        row = table.row_keys.index("BTCUSDT:BOTH")
+        for name in ("entry", "mark"):
+            assert re.fullmatch(r"\d{2},\d{3}\.\d", column(table, name)[row]), name  # tick 0.1
+        btc = by_key(app)["BTCUSDT:BOTH"]
+        assert column(table, "mark")[row] == fmt.price(btc.mark_price, Decimal("0.1"))
+        assert column(table, "amount")[row] == fmt.quantity(btc.position.positionAmt, Decimal("0.001"))
+        # Every other open row: as many decimals as its tick has (the demo's are 10**-n).
+        for key, mark in zip(table.row_keys, column(table, "mark"), strict=True):
+            tick = app.view.markets[key.split(":")[0]].tick_size
+            assert len(mark.partition(".")[2]) == max(0, -tick.as_tuple().exponent), (key, mark)
 
 
 async def test_question_mark_opens_help(make_app):

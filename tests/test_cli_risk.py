@@ -88,7 +88,8 @@ class Canned(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request.url.path)
-        status, body = self.routes[request.url.path]
+        # A path with no route (exchangeInfo unless given) is Binance's unknown-path answer.
+        status, body = self.routes.get(request.url.path, (404, {"code": -5000, "msg": "Path not found."}))
         return httpx.Response(status, content=json.dumps(body).encode(),
                               headers={"Content-Type": "application/json"})
 
@@ -341,9 +342,9 @@ def test_live_check_is_unknown_when_the_key_is_revoked(capsys, live):
         ("42500.00000000", 1, "WARNING", "15.0%", None),
         # 8%: DANGER by the thresholds, which a monitor reads as CRITICAL; the alert holds too.
         ("46000.00000000", 2, "CRITICAL", "8.0%",
-         "BTCUSDT long is 8% from its liquidation price 46000 (alert below 10%)"),
+         "BTCUSDT long is 8% from its liquidation price 46,000 (alert below 10%)"),
         ("48000.00000000", 2, "CRITICAL", "4.0%",
-         "BTCUSDT long is 4% from its liquidation price 48000 (alert below 10%)"),
+         "BTCUSDT long is 4% from its liquidation price 48,000 (alert below 10%)"),
     ],
 )
 def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code, word, near, said):
@@ -406,7 +407,8 @@ def test_snapshot_table_shows_unimmr_and_the_joined_columns(capsys, exchange):
     assert lines[1] == "uniMMR 1.4000 (margin call band)  status MARGIN_CALL  headroom to 1.05 350.00 (25.0%)"
     assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  maint. margin 1,000.00")
     row = next(line for line in lines[lines.index("Liquidation"):] if line.strip().startswith("BTCUSDT"))
-    assert row.split() == ["BTCUSDT", "LONG", "49000", "50000", "46000", "8.00%", "20x", "◆", "DANGER"]
+    # No exchangeInfo here: prices to 6 significant digits, with thousands separators.
+    assert row.split() == ["BTCUSDT", "LONG", "49,000", "50,000", "46,000", "8.00%", "20x", "◆", "DANGER"]
 
 
 def test_snapshot_table_says_what_is_not_shown(capsys, exchange):

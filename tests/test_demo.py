@@ -161,6 +161,47 @@ async def test_small_markets_still_work(demo):
         assert account.uniMMR > 1
 
 
+#: Real Binance USD-M perpetuals the demo must list, in its first few hundred symbols.
+REAL_NAMES = {"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT", "1000PEPEUSDT", "ADAUSDT",
+              "LINKUSDT", "AVAXUSDT", "SUIUSDT", "WIFUSDT", "BTCUSDC", "ETHUSDC"}
+
+
+async def test_the_market_is_real_symbols_then_clearly_derived_ones():
+    from pmtui.demo import _NAMED
+
+    d = DemoExchange(seed=5, symbols=300)
+    names = [s.name for s in d._market]
+    assert REAL_NAMES <= set(names) and len(_NAMED) >= 300
+    assert all(re.fullmatch(r"(1000|1M)?[A-Z0-9]{1,12}(USDT|USDC)", n) for n in names)
+    assert not any(n.startswith("DEMO") for n in names)  # 300: every one a real name
+    big = DemoExchange(seed=5, symbols=1000, hedge=True)
+    derived = [s.name for s in big._market[len(_NAMED):]]
+    assert len(derived) == 1000 - len(_NAMED) and all(re.fullmatch(r"DEMO\d{4}USDT", n) for n in derived)
+    held = {leg.symbol.name for leg in big._legs}
+    assert held and not held & set(derived), "a position only ever on a real name"
+    # Derived names take no draws from the seed: past the real list, more symbols, the same book.
+    assert ([(leg.symbol.name, leg.amt) for leg in DemoExchange(seed=5, symbols=len(_NAMED))._legs]
+            == [(leg.symbol.name, leg.amt) for leg in DemoExchange(seed=5, symbols=1000)._legs])
+
+
+async def test_exchange_info_lists_every_symbol_with_its_tick_and_step(demo):
+    from pmtui.market import parse_exchange_info
+
+    d = demo(symbols=60)
+    resp = await d.http.get("/fapi/v1/exchangeInfo")  # public: no key, no signature
+    assert resp.status_code == 200
+    markets = parse_exchange_info(decode_json(resp.content))
+    um = parse_um_account(await d.data(UM))
+    assert set(markets) == {p.symbol for p in um.positions}
+    assert (markets["BTCUSDT"].tick_size, markets["BTCUSDT"].step_size) == (Decimal("0.1"), Decimal("0.001"))
+    assert markets["1000PEPEUSDT"].tick_size == Decimal("1E-7") and markets["1000PEPEUSDT"].step_size == 1
+    # Every price the demo sends sits on (entry: near) its tick; every amount on its step.
+    for r in parse_position_risk(await d.data(RISK)):
+        rules = markets[r.symbol]
+        assert r.positionAmt % rules.step_size == 0, r.symbol
+        assert rules.tick_size <= r.markPrice * Decimal("0.001"), r.symbol  # a tick of ~1 bp or finer
+
+
 async def test_bad_arguments_are_refused():
     with pytest.raises(ValueError):
         DemoExchange(scenario="moon")

@@ -128,3 +128,56 @@ def test_since_ms_and_utc_time():
     assert fmt.since_ms(int(time.time() * 1000) - 3000) in ("2s", "3s", "4s")
     assert fmt.utc_time(0) == "—"
     assert fmt.utc_time(1625474304765) == "2021-07-05 08:38:24 UTC"
+
+
+@pytest.mark.parametrize(
+    "value, tick, text",
+    [
+        ("64976.63504998", "0.10", "64,976.6"),  # BTCUSDT's tick, written as Binance writes it
+        ("64976.65", "0.1", "64,976.6"),  # half-even: the tie goes to the even tick
+        ("64976.75", "0.1", "64,976.8"),
+        ("0.01052345", "0.0000001", "0.0105234"),  # 1000PEPEUSDT
+        ("0.01052355", "0.0000001", "0.0105236"),
+        ("12345.5", "1", "12,346"),
+        ("12344.5", "1", "12,344"),
+        ("12.37", "0.05", "12.35"),  # a tick that is not a power of ten: a multiple of it
+        ("-64976.63", "0.1", "-64,976.6"),
+        ("-0.00001", "0.1", "0.0"),  # no "-0.0"
+        ("0", "0.01", "0.00"),
+        ("1e30", "0.01", "1,000,000,000,000,000,000,000,000,000,000.00"),
+        ("123456789012345678901234567890.123", "0.1", "123,456,789,012,345,678,901,234,567,890.1"),
+        # Without a tick: at most 6 significant digits, no trailing zeros claimed.
+        ("64976.63504998", None, "64,976.6"),
+        ("63291.96712477", None, "63,292"),
+        ("0.010523456", None, "0.0105235"),
+        ("92", None, "92"),
+        ("3412.00000000", None, "3,412"),
+        ("-0.000000012345678", None, "-0.0000000123457"),
+        ("1e30", None, "1,000,000,000,000,000,000,000,000,000,000"),
+        ("0E-8", None, "0"),
+    ],
+)
+def test_price(value, tick, text):
+    assert fmt.price(D(value), D(tick) if tick else None) == text
+
+
+def test_price_of_nothing_and_of_infinities():
+    assert fmt.price(None) == fmt.price(D("NaN"), D("0.1")) == "—"
+    assert (fmt.price(D("Infinity")), fmt.price(D("-Infinity"), D("0.1"))) == ("∞", "-∞")
+    assert fmt.price(D("1.25"), D(0)) == fmt.price(D("1.25"), D(-1)) == "1.25"  # a nonsense tick is none
+
+
+@pytest.mark.parametrize(
+    "value, step, text",
+    [
+        ("-1234.5000", None, "-1,234.5"),
+        ("1234567.891", "0.001", "1,234,567.891"),
+        ("35.3984", "0.001", "35.398"),
+        ("-538636", "1", "-538,636"),
+        ("0E-8", None, "0"),
+        ("0.5", "1", "0"),  # half-even
+        ("-0.0200", None, "-0.02"),
+    ],
+)
+def test_quantity(value, step, text):
+    assert fmt.quantity(D(value), D(step) if step else None) == text

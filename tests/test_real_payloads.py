@@ -42,6 +42,7 @@ RISK_FIXTURES = ["docs/position_risk_one_way.en.json", "docs/position_risk_hedge
                  "connector_tests/um_position_information.json"]
 BALANCE_FIXTURES = ["docs/balance_all_assets.en.json", "docs/balance_one_asset.en.json",
                     "connector_tests/account_balance.json"]
+EXCHANGE_INFO_FIXTURES = ["connector_tests/exchange_information.json"]  # a Python literal: see SOURCES.md
 PARSERS = {UM_ACCOUNT: parse_um_account, PM_ACCOUNT: parse_pm_account, POSITION_RISK: parse_position_risk}
 ENDPOINT = {**dict.fromkeys(UM_FIXTURES, UM_ACCOUNT), **dict.fromkeys(PM_FIXTURES, PM_ACCOUNT),
             **dict.fromkeys(RISK_FIXTURES, POSITION_RISK)}
@@ -71,7 +72,7 @@ def test_every_fixture_is_listed_in_sources_and_here():
     files = sorted(str(p.relative_to(REAL)) for p in REAL.rglob("*")
                    if p.is_file() and p.name != "SOURCES.md" and p.suffix != ".origin")
     assert files, "no fixtures"
-    listed_here = set(UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES)
+    listed_here = set(UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + EXCHANGE_INFO_FIXTURES)
     for name in files:
         if name.startswith("errors/errors_md_") and name != "errors/errors_md_payload.json":
             assert "errors/errors_md_<code>" in sources, name  # one row covers these
@@ -107,6 +108,19 @@ def test_connector_account_information_with_empty_strings_parses():
     assert pm.totalAvailableBalance is None and pm.totalMarginOpenLoss is None
     assert pm.accountStatus == "NORMAL" and pm.updateTime == 1657707212154
     assert pm.raw["totalAvailableBalance"] == "" and pm.raw["totalMarginOpenLoss"] == ""
+
+
+def test_connector_exchange_info_parses_to_tick_and_step():
+    """/fapi/v1/exchangeInfo as Binance's USD-M connector tests it: one filter object holding
+    every filter's fields, `exchangeFilters: [""]`, extra fields everywhere."""
+    import ast
+
+    from pmtui.market import SymbolRules, parse_exchange_info
+
+    text = (REAL / EXCHANGE_INFO_FIXTURES[0]).read_text(encoding="utf-8")
+    data = ast.literal_eval(text)  # verbatim: a Python dict literal (True), not JSON
+    markets = parse_exchange_info(decode_json(json.dumps(data).encode()))
+    assert markets == {"BLZUSDT": SymbolRules("BLZUSDT", Decimal("0.0001"), Decimal("1"), 5, 0)}
 
 
 def test_faq_account_without_optional_fields_parses():

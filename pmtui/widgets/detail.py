@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +15,9 @@ from textual.widgets import Static
 from pmtui import fmt
 from pmtui.text import clean
 from pmtui.views import PositionRow
+
+#: positionRisk's price fields: shown to the symbol's tick size.
+_PRICES = frozenset({"entryPrice", "markPrice", "liquidationPrice", "breakEvenPrice"})
 
 
 def detail_table(row: PositionRow) -> Table:
@@ -27,13 +32,24 @@ def detail_table(row: PositionRow) -> Table:
         shown = "—" if value is None or value == "" else clean(value)
         table.add_row(Text(clean(name)), Text(shown))
 
+    def price(name: str, value: object) -> object:
+        # A price field shows to the symbol's tick size, with the exchange's own string beside it
+        # when rounding changed it: nothing the exchange sent is hidden.
+        if name not in _PRICES or value is None or value == "":
+            return value
+        number = getattr(row.risk, name, None)
+        if not isinstance(number, Decimal) or not number.is_finite() or number == 0:
+            return value
+        shown = fmt.price(number, row.tick_size)
+        return shown if shown == clean(value) else f"{shown} ({clean(value, 40)})"
+
     for name, value in p.raw.items():
         add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime else value)
     if row.risk is not None:
         table.add_row("", "")
         for name, value in row.risk.raw.items():
             if name not in p.raw:
-                add(name, value)
+                add(name, price(name, value))
     table.add_row("", "")
     add("health", row.level.badge)
     add("share of maint. margin", fmt.percent(row.share, 2))

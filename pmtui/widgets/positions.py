@@ -26,11 +26,12 @@ def _distance(value: Decimal | None) -> str:
     return fmt.percent(value)
 
 
-def _price(value: Decimal | None) -> Cell:
-    """A price as the exchange wrote it; 0 (no liquidation price) and unknown read as a dash."""
+def _price(value: Decimal | None, tick: Decimal | None) -> Cell:
+    """A price to the symbol's tick size (fmt.price); 0 (no liquidation price) and unknown read
+    as a dash. Sorted by the exact value."""
     if not value:
         return Cell("—", sort_key=_NONE)
-    return Cell(fmt.amount(value), sort_key=value)
+    return Cell(fmt.price(value, tick), sort_key=value)
 
 
 class PositionsTable(KeyedTable):
@@ -78,10 +79,10 @@ class PositionsTable(KeyedTable):
                  style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
             Cell(fmt.percent(row.share), sort_key=row.share, style=level_style if row.share else ""),
             Cell(fmt.money(p.maintMargin), sort_key=p.maintMargin),
-            Cell(fmt.amount(p.positionAmt), sort_key=abs(p.positionAmt)),
-            _price(row.entry_price),
-            _price(row.mark_price),
-            _price(row.liquidation_price),
+            Cell(fmt.quantity(p.positionAmt, row.step_size), sort_key=abs(p.positionAmt)),
+            _price(row.entry_price, row.tick_size),
+            _price(row.mark_price, row.tick_size),
+            _price(row.liquidation_price, row.tick_size),
             Cell(f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
                  sort_key=_far(row.leverage, missing=Decimal(0))),
             Cell(fmt.money(p.initialMargin), sort_key=p.initialMargin),
