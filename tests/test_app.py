@@ -873,10 +873,15 @@ async def test_what_if_past_liquidation_says_where_it_comes_and_keeps_the_note_v
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
-        await pilot.press("w", "minus", "6", "0", "enter")
+        await pilot.press("w")
+        shock = app.screen.query_one("#shock", Input)
+        big = max(app.view.open_positions, key=lambda r: abs(r.position.notional))
+        # Against the largest position: three times its price move takes the account past 1.05.
+        shock.value = f"{'-95' if big.position.is_long else '+300'} {big.position.symbol}"
+        await pilot.press("enter")
         await pilot.pause()
         text = screen_text(app)
-        assert "Liquidated before this move: uniMMR reaches 1.05 at about -" in text
+        assert re.search(r"Liquidated before this move: uniMMR reaches 1\.05 at about [-+]?[\d.]+%", text), text
         row = next(line for line in text.splitlines() if "uniMMR" in line and "liquidated" in line)
         assert not re.search(r"-\d", row.split("uniMMR", 1)[1])  # no negative uniMMR as if it meant anything
         equity = next(line for line in text.splitlines() if " equity " in line)
@@ -884,6 +889,8 @@ async def test_what_if_past_liquidation_says_where_it_comes_and_keeps_the_note_v
         # The caveat stays on screen below the scrolling list, even at 80x24.
         assert "An estimate: linear notional scaling" in text
         await pilot.press("escape")
-        await pilot.press("w", "minus", "1", "enter")
+        await pilot.press("w")
+        app.screen.query_one("#shock", Input).value = "-1"
+        await pilot.press("enter")
         await pilot.pause()
         assert "Liquidated before" not in screen_text(app)  # a small move is an ordinary estimate
