@@ -34,7 +34,7 @@ LEVELS = [
     ("✓ OK", "level--ok", "uniMMR-like ratio above 1.5: normal"),
     ("▲ WARN", "level--warn", "1.2 – 1.5: Binance's margin-call band"),
     ("◆ DANGER", "level--danger", "1.05 – 1.2: reduce-only, new orders refused"),
-    ("✖ CRITICAL", "level--critical", "1.05 or below: liquidation"),
+    ("× CRITICAL", "level--critical", "1.05 or below: liquidation"),
 ]
 
 
