@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -17,10 +18,11 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from pmtui import filters, fmt
+from pmtui import filters, fmt, uistate
 from pmtui.client import PapiClient
 from pmtui.history import History
 from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState
@@ -34,11 +36,15 @@ from pmtui.widgets.help import HelpScreen
 from pmtui.widgets.history import HistoryPanel
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar
+from pmtui.widgets.styles import level_variables
 from pmtui.widgets.summary import CompactView, SummaryBar
 from pmtui.widgets.table import KeyedTable
 from pmtui.widgets.whatif import WhatIfScreen
 
 log = logging.getLogger(__name__)
+
+# Before a table's title while its data is not current (with the dashed amber border, app.tcss).
+STALE_MARK = "◌ STALE · "
 
 # (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
 COMPACT_BELOW = (60, 18)
@@ -72,6 +78,12 @@ class PmtuiApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables plus pmtui's level colours for it (legible on this theme)."""
+        variables = super().get_css_variables()
+        variables.update(level_variables(variables))
+        return variables
+
     def __init__(self, *, settings: Settings, client: PapiClient | None = None, title: str,
                  history: History | None = None, profile: str | None = None,
                  monitor: Monitor | None = None, start: bool = True) -> None:
@@ -91,6 +103,9 @@ class PmtuiApp(App[int]):
         self.show_all = False
         self._pending: list[MonitorState] = []  # published, not yet shown
         self._unsubscribe: Callable[[], None] | None = None
+        #: The theme picked in the palette is saved (pmtui/uistate.py) and used on the next start.
+        self.remember_theme = True
+        self._saved_theme: str | None = None
 
     @property
     def view(self):
@@ -111,7 +126,12 @@ class PmtuiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#assets").border_title = "Assets"
+        saved = uistate.load_theme() if self.remember_theme else None
+        if saved is not None and saved in self.available_themes and saved != self.theme:
+            self.theme = saved
+        self._saved_theme = saved
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.query_one(AssetsTable).border_title = "Assets"
         self.query_one("#filter").display = False
         self.query_one("#history").display = False
         self.query_one(PositionsTable).focus()
@@ -120,6 +140,15 @@ class PmtuiApp(App[int]):
         if self.start_monitor:
             self.run_worker(self.monitor.run(), name="monitor", group="monitor", exit_on_error=False)
         self.show_state(self.monitor.state, frozenset())
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Cells hold the old theme's colours: draw them again, and remember a new pick."""
+        if self.state is not None:
+            self._render_view()
+        if self.remember_theme and theme.name != self._saved_theme:
+            self._saved_theme = theme.name
+            self.run_worker(partial(uistate.save_theme, theme.name), thread=True, name="save-theme",
+                            exit_on_error=False)
 
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -189,6 +218,10 @@ class PmtuiApp(App[int]):
         self._render_verdict()
         for table in self.query("#assets, #positions"):
             table.set_class(stale, "-stale")
+        assets_title = f"{STALE_MARK}Assets" if stale else "Assets"
+        assets = self.query_one(AssetsTable)
+        if assets.border_title != assets_title:
+            assets.border_title = assets_title
         if view is None:
             return
         history = self.query_one(HistoryPanel)
@@ -228,6 +261,8 @@ class PmtuiApp(App[int]):
         total = len(self.view.positions if self.show_all else self.view.open_positions) if self.view else 0
         title = f"Positions {shown}" if shown == total else f"Positions {shown} of {total}"
         title += " (all rows)" if self.show_all else " (open)"
+        if self.state is not None and self.state.stale:
+            title = STALE_MARK + title
         if self.filter_text.strip():
             title += f" · filter: {clean(self.filter_text)}"
         subtitle = f"sort: {table.sort_description}"

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits
 
 from pmtui import fmt
-from pmtui.health import LIQUIDATION, Level, Verdict
+from pmtui.health import LIQUIDATION, Level, Verdict, ratio_level
 from pmtui.risk import unimmr_band
 from pmtui.views import AccountView
 from pmtui.widgets.styles import StyledStatic
@@ -100,15 +100,17 @@ class AccountPanel(Horizontal):
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
         digits = self.query_one(Digits)
+        level: str | None = None
         if view is None or (view.pm is None and not fallback):
             shown = "-.--"
         else:
             ratio = view.pm.uniMMR if view.pm is not None and not fallback else view.totals.ratio
             # No maintenance margin (None), or almost none in use: a huge ratio, capped as drawn.
             shown = "999+" if ratio is None or ratio >= 1000 else f"{ratio:.2f}"
+            # The digits by their own band; the badge beside them carries the verdict.
+            level = f"-{ratio_level(ratio, view.thresholds).label}"
         if digits.value != shown:
             digits.update(shown)
-        level = f"-{verdict.level.label}" if verdict is not None and not verdict.unknown else None
         classes = {cls: cls == level for cls in LEVEL_CLASSES}
         classes["-stale"] = verdict is not None and verdict.stale
         digits.update_classes(classes)  # restyles only on a change
