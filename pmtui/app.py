@@ -48,6 +48,8 @@ STALE_MARK = "◌ STALE · "
 
 # (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
 COMPACT_BELOW = (60, 18)
+# (columns, lines) from which the history panel has room beside the tables.
+ROOMY = (160, 40)
 
 
 class StateChanged(Message):
@@ -58,9 +60,12 @@ class PmtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pmtui"
     # Below these sizes the dashboard does not fit: the compact view (app.tcss) stands in for it.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_BELOW[0], "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_BELOW[1], "-tall")]
+    # From ROOMY on, history and alerts stand beside the tables all the time (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_BELOW[0], "-wide"), (ROOMY[0], "-wider")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_BELOW[1], "-tall"), (ROOMY[1], "-taller")]
     BINDINGS = [
+        # First, so the footer keeps it at 80 columns (it cuts what does not fit at the right).
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("p", "toggle_pause", "Pause"),
@@ -75,7 +80,6 @@ class PmtuiApp(App[int]):
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
-        Binding("question_mark", "help", "Help", key_display="?"),
     ]
 
     def get_css_variables(self) -> dict[str, str]:
@@ -133,7 +137,6 @@ class PmtuiApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(AssetsTable).border_title = "Assets"
         self.query_one("#filter").display = False
-        self.query_one("#history").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
         self._unsubscribe = self.monitor.subscribe(self.receive)
@@ -303,8 +306,10 @@ class PmtuiApp(App[int]):
 
     def action_toggle_history(self) -> None:
         panel = self.query_one(HistoryPanel)
-        panel.display = not panel.display
-        if panel.display:
+        shown = not panel.display  # by default hidden, and shown on a roomy terminal (app.tcss)
+        panel.set_class(shown, "-open")
+        panel.set_class(not shown, "-closed")
+        if shown:
             panel.show(self.monitor.series)
 
     def action_what_if(self) -> None:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from pmtui import filters
 from pmtui.widgets.table import KeyedTable
@@ -44,6 +44,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(id="help-body")
+        yield Footer()  # this screen's own keys, not the dashboard's below it
 
     def on_mount(self) -> None:
         box = self.query_one("#help-box")

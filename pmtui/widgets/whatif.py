@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input
+from textual.widgets import Footer, Input
 
 from pmtui import fmt
 from pmtui.models import PmAccount, UmAccount
@@ -100,6 +100,7 @@ class WhatIfScreen(ModalScreen[None]):
         with Vertical(id="whatif-box"):
             yield Input(placeholder=HINT, id="shock")
             yield ShockReport(id="shock-report")
+        yield Footer()  # this screen's own keys, not the dashboard's below it
 
     def on_mount(self) -> None:
         box = self.query_one("#whatif-box")
