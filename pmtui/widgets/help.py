@@ -66,9 +66,11 @@ class HelpScreen(ModalScreen[None]):
         body.add_row("")
         body.add_row(Text("Health (uniMMR; assets: balance / maintenance margin)", style="bold"))
         body.add_row(levels)
-        body.add_row(Text("Positions: the worst of their share of maintenance margin (25% / 50%), "
-                          "their loss against the margin balance (5% / 10% / 25%) and their distance "
-                          "to liquidation (20% / 10% / 5%)."))
+        body.add_row(Text("Positions: the mark is the worst of their share of maintenance margin "
+                          "(MM%: 25% / 50%; alone only WARN while the account is OK), their loss "
+                          "against the margin balance (5% / 10% / 25%) and their distance to "
+                          "liquidation (Liq%: 20% / 10% / 5%); each cell is coloured by its own. "
+                          "The big digits: uniMMR's own band."))
         body.add_row("")
         body.add_row(Text("Filter terms", style="bold"))
         body.add_row(Text(filters.__doc__.split("\n", 2)[2].rstrip()))
