@@ -148,6 +148,7 @@ class PmtuiApp(App[int]):
         """Cells hold the old theme's colours: draw them again, and remember a new pick."""
         if self.state is not None:
             self._render_view()
+        self.query_one(HistoryPanel).restyle(self.query_one("#account-facts", AccountFacts).level_style)
         if self.remember_theme and theme.name != self._saved_theme:
             self._saved_theme = theme.name
             self.run_worker(partial(uistate.save_theme, theme.name), thread=True, name="save-theme",

@@ -15,7 +15,8 @@ from tests.harness import frozen_clock, make_app, settled, wait_until  # noqa: F
 
 THEMES = ("textual-dark", "textual-light")
 LEVEL_STYLES = ("level--ok", "level--warn", "level--danger", "level--critical",
-                "pnl--up", "pnl--down", "side--long", "side--short", "state--stale", "state--error")
+                "pnl--up", "pnl--down", "side--long", "side--short", "state--stale", "state--error",
+                "state--live", "state--paused")
 
 
 def ratio_of(widget, name: str) -> float:

@@ -35,6 +35,7 @@ class HistoryPanel(Horizontal):
         super().__init__(**kwargs)
         self._lines: deque[Text] = deque(maxlen=500)  # the log's lines, to wrap again on a resize
         self._log_width = 0
+        self._events: deque[AlertEvent] = deque(maxlen=500)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sparklines"):
@@ -56,12 +57,26 @@ class HistoryPanel(Horizontal):
             self.query_one(f"#spark-{attr}", Sparkline).data = values.floats()
 
     def log_alert(self, event: AlertEvent, style) -> None:
+        self._events.append(event)
+        line = self._line(event, style)
+        self._lines.append(line)
+        self.query_one(RichLog).write(line)
+
+    @staticmethod
+    def _line(event: AlertEvent, style) -> Text:
         line = Text(no_wrap=False)
         line.append(fmt.clock_time(event.time) + " ", style="dim")
         line.append(f"{event.state.upper():<9} ", style=style)
         line.append(event.message)
-        self._lines.append(line)
-        self.query_one(RichLog).write(line)
+        return line
+
+    def restyle(self, style_for) -> None:
+        """A new theme: every line again in its colours (`style_for(level)` gives the style)."""
+        self._lines = deque((self._line(e, style_for(e.level)) for e in self._events), maxlen=500)
+        log = self.query_one(RichLog)
+        log.clear()
+        for line in self._lines:
+            log.write(line)
 
     def on_resize(self) -> None:
         """RichLog wraps a line once, at the width it has then: wrap them all again at this one."""

@@ -87,7 +87,7 @@ def legible(color: Color, backgrounds: list[Color], target: float = _TARGET) -> 
 def level_variables(variables: dict[str, str]) -> dict[str, str]:
     """pmtui's own CSS variables for the current theme (App.get_css_variables adds them):
     `$pm-ok`, `$pm-warn`, `$pm-danger` (text on the panels and tables), and `$pm-critical` /
-    `$pm-critical-text` (the CRITICAL block), `$pm-stale` / `$pm-stale-text` (the STALE block), each at least 4.5:1 against what it is drawn on."""
+    `$pm-critical-text` (the CRITICAL block), `$pm-stale` / `$pm-stale-text` (the STALE block; LIVE and PAUSED likewise), each at least 4.5:1 against what it is drawn on."""
     def parse(name: str, default: str) -> Color:
         try:
             color = Color.parse(variables.get(name, default))
@@ -103,10 +103,14 @@ def level_variables(variables: dict[str, str]) -> dict[str, str]:
     danger = legible(parse("error", "#B93C5B"), grounds)
     critical, critical_text = _block(parse("error", "#B93C5B"))
     stale, stale_text = _block(parse("warning", "#FEA62B"))
+    live, live_text = _block(parse("success", "#4EBF71"))
+    paused, paused_text = _block(parse("primary", "#0178D4"))
     return {
         "pm-ok": ok.hex, "pm-warn": warn.hex, "pm-danger": danger.hex,
         "pm-critical": critical.hex, "pm-critical-text": critical_text.hex,
         "pm-stale": stale.hex, "pm-stale-text": stale_text.hex,
+        "pm-live": live.hex, "pm-live-text": live_text.hex,
+        "pm-paused": paused.hex, "pm-paused-text": paused_text.hex,
     }
 
 
