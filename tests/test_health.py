@@ -6,7 +6,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from pmtui.settings import Thresholds
 from pmtui.health import (
     FALLBACK,
     LIQUIDATION,
@@ -21,13 +20,14 @@ from pmtui.health import (
     margin_ratio,
     mm_share,
     position_level,
-    share_level,
     ratio_level,
+    share_level,
     totals,
     verdict,
     worst,
 )
 from pmtui.models import Asset, Position, UmAccount, parse_um_account
+from pmtui.settings import Thresholds
 from pmtui.views import build_view
 from tests.test_risk import pm, risk
 

@@ -8,10 +8,10 @@ from textual.color import Color
 
 from pmtui import uistate
 from pmtui.health import Level
+from pmtui.widgets.account import AccountFacts
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.styles import AA, contrast
-from pmtui.widgets.account import AccountFacts
-from tests.harness import frozen_clock, make_app, settled, wait_until  # noqa: F401
+from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
 
 THEMES = ("textual-dark", "textual-light")
 LEVEL_STYLES = ("level--ok", "level--warn", "level--danger", "level--critical",
@@ -106,3 +106,65 @@ async def test_focus_and_stale_never_look_alike(make_app, frozen_clock):
         stale = table.styles.border_top
         assert stale[0] == "dashed" and stale != focused[0] and assets.styles.border_top == stale
         assert str(table.border_title).startswith("◌ STALE") and str(assets.border_title).startswith("◌ STALE")
+
+
+def footer_line(app) -> str:
+    from tests.harness import screen_text
+    return screen_text(app).rstrip("\n").splitlines()[-1]
+
+
+async def test_each_screen_footer_shows_its_own_keys_and_80_columns_keep_help(make_app, frozen_clock):
+    from pmtui.widgets.detail import DetailScreen
+    from pmtui.widgets.help import HelpScreen
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        assert "? Help" in footer_line(app) and "q Quit" in footer_line(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause()
+        line = footer_line(app)
+        assert "Close" in line and "Quit" not in line and "Refresh" not in line, line
+        await pilot.press("escape", "question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        line = footer_line(app)
+        assert "Close" in line and "Filter" not in line, line
+
+
+async def test_paused_says_since_when(make_app, frozen_clock):
+    from pmtui.widgets.status import StatusBar
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        frozen_clock.advance(5)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "PAUSED" in app.query_one(StatusBar).render_text(app.status_info()).plain)
+        text = app.query_one(StatusBar).render_text(app.status_info()).plain
+        assert "paused since 12:00:05" in text and "p resumes" in text, text
+
+
+async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, frozen_clock):
+    """Margin-call demo: a row CRITICAL by its liquidation distance keeps a plain MM% cell when
+    its share is small, and its uPnL is coloured by its sign."""
+    app = make_app(clock=frozen_clock, scenario="margin-call")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        for _ in range(20):
+            frozen_clock.advance(2)
+            await refresh(pilot)
+        table = app.query_one(PositionsTable)
+        columns = [c.key for c in table.COLUMNS]
+        seen = 0
+        for row in app.view.open_positions:
+            cells = dict(zip(columns, table.cells(row, 0.0)))
+            assert cells["health"].style == table.level_style(row.level)
+            assert row.level == max(row.share_level, row.loss_level, row.liq_level)
+            if row.share_level is Level.OK:
+                assert cells["share"].style == ""
+            if row.level is Level.CRITICAL and row.share_level is Level.OK:
+                seen += 1
+            pnl = row.position.unrealizedProfit
+            if pnl:
+                assert cells["upnl"].style == table.pnl_style(pnl)
+        assert seen, "no CRITICAL row with a small share in this replay"

@@ -87,7 +87,8 @@ def legible(color: Color, backgrounds: list[Color], target: float = _TARGET) -> 
 def level_variables(variables: dict[str, str]) -> dict[str, str]:
     """pmtui's own CSS variables for the current theme (App.get_css_variables adds them):
     `$pm-ok`, `$pm-warn`, `$pm-danger` (text on the panels and tables), and `$pm-critical` /
-    `$pm-critical-text` (the CRITICAL block), `$pm-stale` / `$pm-stale-text` (the STALE block; LIVE and PAUSED likewise), each at least 4.5:1 against what it is drawn on."""
+    `$pm-critical-text` (the CRITICAL block), `$pm-stale` / `$pm-stale-text` (the STALE block;
+    LIVE and PAUSED likewise), each at least 4.5:1 against what it is drawn on."""
     def parse(name: str, default: str) -> Color:
         try:
             color = Color.parse(variables.get(name, default))
