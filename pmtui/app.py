@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -17,10 +18,11 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from pmtui import filters, fmt
+from pmtui import filters, fmt, uistate
 from pmtui.client import PapiClient
 from pmtui.history import History
 from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState
@@ -34,14 +36,20 @@ from pmtui.widgets.help import HelpScreen
 from pmtui.widgets.history import HistoryPanel
 from pmtui.widgets.positions import PositionsTable
 from pmtui.widgets.status import StatusBar
+from pmtui.widgets.styles import level_variables
 from pmtui.widgets.summary import CompactView, SummaryBar
 from pmtui.widgets.table import KeyedTable
 from pmtui.widgets.whatif import WhatIfScreen
 
 log = logging.getLogger(__name__)
 
+# Before a table's title while its data is not current (with the dashed amber border, app.tcss).
+STALE_MARK = "◌ STALE · "
+
 # (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
 COMPACT_BELOW = (60, 18)
+# (columns, lines) from which the history panel has room beside the tables.
+ROOMY = (160, 40)
 
 
 class StateChanged(Message):
@@ -52,9 +60,12 @@ class PmtuiApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pmtui"
     # Below these sizes the dashboard does not fit: the compact view (app.tcss) stands in for it.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_BELOW[0], "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_BELOW[1], "-tall")]
+    # From ROOMY on, history and alerts stand beside the tables all the time (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (COMPACT_BELOW[0], "-wide"), (ROOMY[0], "-wider")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (COMPACT_BELOW[1], "-tall"), (ROOMY[1], "-taller")]
     BINDINGS = [
+        # First, so the footer keeps it at 80 columns (it cuts what does not fit at the right).
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("p", "toggle_pause", "Pause"),
@@ -69,8 +80,13 @@ class PmtuiApp(App[int]):
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
-        Binding("question_mark", "help", "Help", key_display="?"),
     ]
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables plus pmtui's level colours for it (legible on this theme)."""
+        variables = super().get_css_variables()
+        variables.update(level_variables(variables))
+        return variables
 
     def __init__(self, *, settings: Settings, client: PapiClient | None = None, title: str,
                  history: History | None = None, profile: str | None = None,
@@ -91,6 +107,9 @@ class PmtuiApp(App[int]):
         self.show_all = False
         self._pending: list[MonitorState] = []  # published, not yet shown
         self._unsubscribe: Callable[[], None] | None = None
+        #: The theme picked in the palette is saved (pmtui/uistate.py) and used on the next start.
+        self.remember_theme = True
+        self._saved_theme: str | None = None
 
     @property
     def view(self):
@@ -110,15 +129,29 @@ class PmtuiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#assets").border_title = "Assets"
+        saved = uistate.load_theme() if self.remember_theme else None
+        if saved is not None and saved in self.available_themes and saved != self.theme:
+            self.theme = saved
+        self._saved_theme = saved
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.query_one(AssetsTable).border_title = "Assets"
         self.query_one("#filter").display = False
-        self.query_one("#history").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
         self._unsubscribe = self.monitor.subscribe(self.receive)
         if self.start_monitor:
             self.run_worker(self.monitor.run(), name="monitor", group="monitor", exit_on_error=False)
         self.show_state(self.monitor.state, frozenset())
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Cells hold the old theme's colours: draw them again, and remember a new pick."""
+        if self.state is not None:
+            self._render_view()
+        self.query_one(HistoryPanel).restyle(self.query_one("#account-facts", AccountFacts).level_style)
+        if self.remember_theme and theme.name != self._saved_theme:
+            self._saved_theme = theme.name
+            self.run_worker(partial(uistate.save_theme, theme.name), thread=True, name="save-theme",
+                            exit_on_error=False)
 
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -188,6 +221,10 @@ class PmtuiApp(App[int]):
         self._render_verdict()
         for table in self.query("#assets, #positions"):
             table.set_class(stale, "-stale")
+        assets_title = f"{STALE_MARK}Assets" if stale else "Assets"
+        assets = self.query_one(AssetsTable)
+        if assets.border_title != assets_title:
+            assets.border_title = assets_title
         if view is None:
             return
         history = self.query_one(HistoryPanel)
@@ -227,6 +264,8 @@ class PmtuiApp(App[int]):
         total = len(self.view.positions if self.show_all else self.view.open_positions) if self.view else 0
         title = f"Positions {shown}" if shown == total else f"Positions {shown} of {total}"
         title += " (all rows)" if self.show_all else " (open)"
+        if self.state is not None and self.state.stale:
+            title = STALE_MARK + title
         if self.filter_text.strip():
             title += f" · filter: {clean(self.filter_text)}"
             if (problem := filters.problem(self.filter_text)) is not None:
@@ -269,8 +308,10 @@ class PmtuiApp(App[int]):
 
     def action_toggle_history(self) -> None:
         panel = self.query_one(HistoryPanel)
-        panel.display = not panel.display
-        if panel.display:
+        shown = not panel.display  # by default hidden, and shown on a roomy terminal (app.tcss)
+        panel.set_class(shown, "-open")
+        panel.set_class(not shown, "-closed")
+        if shown:
             panel.show(self.monitor.series)
 
     def action_what_if(self) -> None:

@@ -41,12 +41,19 @@ class Level(IntEnum):
         """A word and a symbol, so the level reads without colour."""
         return _BADGES[self]
 
+    @property
+    def mark(self) -> str:
+        """The badge's symbol alone (the positions table's health column)."""
+        return _BADGES[self].split(" ", 1)[0]
 
+
+# Marks every common monospace font draws (DejaVu Sans Mono, Fira Code: Textual's SVG font), so
+# a screenshot never shows a missing-glyph box where the level should be.
 _BADGES = {
     Level.OK: "✓ OK",
     Level.WARN: "▲ WARN",
     Level.DANGER: "◆ DANGER",
-    Level.CRITICAL: "✖ CRITICAL",
+    Level.CRITICAL: "× CRITICAL",
 }
 
 
@@ -127,34 +134,50 @@ def mm_share(position: Position, total_maint_margin: Decimal) -> Decimal:
     return position.maintMargin / total_maint_margin
 
 
+def share_level(share: Decimal, t: Thresholds, account: Level = Level.OK) -> Level:
+    """Level of a position's share of the maintenance margin. A large share alone is
+    concentration, not danger: it reads WARN at most while the account itself (its verdict's
+    level, `account`) is OK; once the account is at WARN or worse, a share past danger is DANGER."""
+    if share >= t.position_share_danger:
+        return Level.DANGER if account >= Level.WARN else Level.WARN
+    if share >= t.position_share_warn:
+        return Level.WARN
+    return Level.OK
+
+
+def loss_level(position: Position, margin_balance: Decimal, t: Thresholds) -> Level:
+    """Level of a position's unrealised loss measured against the account's margin balance. Not
+    given: the loss cannot be ruled out, so it never reads as safe (WARN)."""
+    if not position.is_open:
+        return Level.OK
+    if position.unrealizedProfit is None:
+        return Level.WARN
+    loss = -position.unrealizedProfit
+    if loss <= 0:
+        return Level.OK
+    if margin_balance <= 0:
+        return Level.CRITICAL
+    fraction = loss / margin_balance
+    if fraction >= t.position_loss_critical:
+        return Level.CRITICAL
+    if fraction >= t.position_loss_danger:
+        return Level.DANGER
+    if fraction >= t.position_loss_warn:
+        return Level.WARN
+    return Level.OK
+
+
 def position_level(
-    position: Position, total_maint_margin: Decimal, margin_balance: Decimal, t: Thresholds
+    position: Position, total_maint_margin: Decimal, margin_balance: Decimal, t: Thresholds,
+    account: Level = Level.OK,
 ) -> Level:
-    """How much this position drives the account's risk: its share of the maintenance margin,
-    and its unrealised loss measured against the account's margin balance."""
+    """How much this position drives the account's risk: the worse of its share of the
+    maintenance margin (`share_level`, capped at WARN while the account's level `account` is OK)
+    and its unrealised loss measured against the account's margin balance (`loss_level`)."""
     if not position.is_open:
         return Level.OK
     share = mm_share(position, total_maint_margin)
-    level = Level.OK
-    if share >= t.position_share_danger:
-        level = Level.DANGER
-    elif share >= t.position_share_warn:
-        level = Level.WARN
-    if position.unrealizedProfit is None:
-        # Not given: the loss cannot be ruled out, so the row never reads as safe on it.
-        return max(level, Level.WARN)
-    loss = -position.unrealizedProfit
-    if loss > 0:
-        if margin_balance <= 0:
-            return Level.CRITICAL
-        fraction = loss / margin_balance
-        if fraction >= t.position_loss_critical:
-            level = max(level, Level.CRITICAL)
-        elif fraction >= t.position_loss_danger:
-            level = max(level, Level.DANGER)
-        elif fraction >= t.position_loss_warn:
-            level = max(level, Level.WARN)
-    return level
+    return max(share_level(share, t, account), loss_level(position, margin_balance, t))
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from pmtui.health import (
     account_level,
     asset_level,
     asset_mm_usage,
+    loss_level,
     mm_share,
-    position_level,
+    share_level,
     totals,
     verdict,
 )
@@ -50,7 +51,7 @@ class AssetRow:
 class PositionRow:
     position: Position
     share: Decimal  # of the account's maintenance margin
-    level: Level  # the worst of the margin/loss level and liq_level
+    level: Level  # the worst of share_level, loss_level and liq_level: the row's health mark
     #: Its /papi/v1/um/positionRisk row, when fetched and present.
     risk: PositionRisk | None = None
     #: |mark - liquidation| / mark (a fraction); None without a risk row or liquidation price.
@@ -58,6 +59,10 @@ class PositionRow:
     liq_level: Level = Level.OK
     #: The symbol's tick and step size (exchangeInfo), for display; None when not known.
     market: SymbolRules | None = None
+    #: The share's own level (health.share_level), which colours the MM% cell.
+    share_level: Level = Level.OK
+    #: The unrealised loss's own level (health.loss_level).
+    loss_level: Level = Level.OK
 
     @property
     def key(self) -> str:
@@ -165,12 +170,17 @@ def build_view(
     balance = tot.margin_balance
     joined = risk_map(risks, account.positions)
     markets = markets or {}
-    rows = tuple(_position_row(p, tot.maint_margin, balance, t, joined.get(p.key), markets.get(p.symbol))
+    rows = tuple(_position_row(p, tot.maint_margin, t, joined.get(p.key), markets.get(p.symbol))
                  for p in account.open_positions)
+    # The account's level first (it needs only the liquidation distances), then each row's: a
+    # large share of the margin is DANGER only on an account that is itself at WARN or worse.
+    level = _verdict(account, tot, pm, _nearest(rows), t, refused=True).level
+    for row in rows:
+        _judge(row, balance, t, level)
     return AccountView(
         account=account,
         totals=tot,
-        level=_verdict(account, tot, pm, _nearest(rows), t, refused=True).level,
+        level=level,
         assets=tuple(AssetRow(a, asset_mm_usage(a), asset_level(a, t)) for a in account.assets),
         open_positions=rows,
         pm=pm,
@@ -204,12 +214,16 @@ def position_label(row: PositionRow) -> str:
     return p.symbol if p.positionSide == "BOTH" else f"{p.symbol} {p.positionSide}"
 
 
-def _position_row(
-    p: Position, maint: Decimal, balance: Decimal, t: Thresholds, risk: PositionRisk | None,
-    market: SymbolRules | None = None,
-) -> PositionRow:
-    """An open position, judged: its share of maintenance margin, loss and liquidation distance."""
+def _position_row(p: Position, maint: Decimal, t: Thresholds, risk: PositionRisk | None,
+                  market: SymbolRules | None = None) -> PositionRow:
+    """An open position with its share of maintenance margin and liquidation distance; `_judge`
+    sets its levels."""
     distance = liq_distance(risk)
-    near = liq_level(distance, t)
-    level = max(position_level(p, maint, balance, t), near)
-    return PositionRow(p, mm_share(p, maint), level, risk, distance, near, market)
+    return PositionRow(p, mm_share(p, maint), Level.OK, risk, distance, liq_level(distance, t), market)
+
+
+def _judge(row: PositionRow, balance: Decimal, t: Thresholds, account: Level) -> None:
+    """Each part's own level (share, loss, liquidation distance), and the row's: the worst."""
+    row.share_level = share_level(row.share, t, account)
+    row.loss_level = loss_level(row.position, balance, t)
+    row.level = max(row.share_level, row.loss_level, row.liq_level)

@@ -99,6 +99,7 @@ def build_app(
     *,
     seed: int = SEED,
     hedge: bool = False,
+    scenario: str = "normal",
     interval: float = 60.0,
     transport: httpx.AsyncBaseTransport | None = None,
     base_url: str | None = None,
@@ -110,7 +111,7 @@ def build_app(
     """A dashboard on the demo exchange (or on any transport or base URL)."""
     wall = clock.time if clock else time.time
     if transport is None and base_url is None:
-        transport = FlakyDemo(seed=seed, hedge=hedge, clock=wall)
+        transport = FlakyDemo(seed=seed, hedge=hedge, scenario=scenario, clock=wall)
     client = PapiClient(
         api_key=api_key,
         signer=HmacSigner(api_secret),

@@ -6,7 +6,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from pmtui.settings import Thresholds
 from pmtui.health import (
     FALLBACK,
     LIQUIDATION,
@@ -22,11 +21,13 @@ from pmtui.health import (
     mm_share,
     position_level,
     ratio_level,
+    share_level,
     totals,
     verdict,
     worst,
 )
 from pmtui.models import Asset, Position, UmAccount, parse_um_account
+from pmtui.settings import Thresholds
 from pmtui.views import build_view
 from tests.test_risk import pm, risk
 
@@ -138,8 +139,19 @@ def test_mm_share():
     [("0", Level.OK), ("24.99999999", Level.OK), ("25", Level.WARN), ("49.99", Level.WARN),
      ("50", Level.DANGER), ("100", Level.DANGER)],
 )
-def test_position_level_from_share_of_maint_margin(mm, level):
-    assert position_level(position(mm=mm), D(100), D(10_000), T) is level
+def test_position_level_from_share_of_maint_margin_on_an_account_at_warn(mm, level):
+    assert position_level(position(mm=mm), D(100), D(10_000), T, Level.WARN) is level
+
+
+@pytest.mark.parametrize("mm", ["50", "100"])
+def test_a_large_share_alone_is_concentration_not_danger_on_a_healthy_account(mm):
+    # uniMMR 10.5 with 90% headroom: one position holding most of the margin is worth a look
+    # (WARN), not a red DANGER on top of an OK account.
+    assert position_level(position(mm=mm), D(100), D(10_000), T) is Level.WARN
+    assert position_level(position(mm=mm), D(100), D(10_000), T, Level.OK) is Level.WARN
+    assert position_level(position(mm=mm), D(100), D(10_000), T, Level.DANGER) is Level.DANGER
+    assert share_level(D(mm) / 100, T) is Level.WARN
+    assert share_level(D(mm) / 100, T, Level.CRITICAL) is Level.DANGER
 
 
 @pytest.mark.parametrize(
@@ -154,8 +166,9 @@ def test_position_level_from_loss_against_margin_balance(upnl, level):
 
 
 def test_position_level_takes_the_worse_of_share_and_loss():
-    p = position(mm="60", upnl="-60")  # share 0.6 -> DANGER, loss 6% -> WARN
-    assert position_level(p, D(100), D(1000), T) is Level.DANGER
+    p = position(mm="60", upnl="-60")  # share 0.6 -> DANGER (account at WARN), loss 6% -> WARN
+    assert position_level(p, D(100), D(1000), T, Level.WARN) is Level.DANGER
+    assert position_level(p, D(100), D(1000), T) is Level.WARN  # healthy account: share caps at WARN
     p = position(mm="30", upnl="-300")  # share WARN, loss 30% -> CRITICAL
     assert position_level(p, D(100), D(1000), T) is Level.CRITICAL
 
@@ -278,11 +291,24 @@ def test_view_rows_carry_share_and_level():
     )
     view = build_view(acc, T)
     rows = {r.key: r for r in view.positions}
-    assert rows["BTCUSDT:BOTH"].share == D("0.6") and rows["BTCUSDT:BOTH"].level is Level.DANGER
+    # The account is OK (ratio 94), so a 60% share is concentration: WARN, not DANGER.
+    assert view.level is Level.OK
+    assert rows["BTCUSDT:BOTH"].share == D("0.6") and rows["BTCUSDT:BOTH"].level is Level.WARN
+    assert rows["BTCUSDT:BOTH"].share_level is Level.WARN
     assert rows["ETHUSDT:BOTH"].level is Level.WARN  # share 0.4 WARN, loss 6% WARN
+    assert rows["ETHUSDT:BOTH"].loss_level is Level.WARN
     assert rows["SOLUSDT:BOTH"].share == 0 and rows["SOLUSDT:BOTH"].level is Level.OK
     assert [r.key for r in view.open_positions] == ["BTCUSDT:BOTH", "ETHUSDT:BOTH"]
     assert view.assets[0].usage == D("0.01")
+
+
+def test_a_large_share_is_danger_once_the_account_is_at_warn():
+    # Margin balance 130 against 100 of maintenance margin: ratio 1.3, a margin call (WARN).
+    acc = acct(asset("USDT", wallet="130", mm="100"), positions=(position("BTCUSDT", mm="60"),))
+    view = build_view(acc, T)
+    assert view.level is Level.WARN
+    row = view.open_positions[0]
+    assert row.share_level is Level.DANGER and row.level is Level.DANGER
 
 
 # --- the verdict: one answer for the header, the digits and `check` ---------------------------------
@@ -299,7 +325,7 @@ def test_verdict_is_the_worst_of_unimmr_status_and_liquidation_with_the_reason()
     v = liq_view().verdict()
     assert v.level is Level.CRITICAL and not v.unknown and not v.stale
     assert v.causes == ((LIQUIDATION, "BTCUSDT 2.4% from liquidation"),)
-    assert str(v) == "✖ CRITICAL · BTCUSDT 2.4% from liquidation"
+    assert str(v) == "× CRITICAL · BTCUSDT 2.4% from liquidation"
     assert liq_view().level is Level.CRITICAL  # the view's own level is the verdict's
     # Each part alone can set it; parts at the same level are all named.
     assert str(liq_view(liq="50").verdict()) == "✓ OK · uniMMR 1.92"

@@ -7,6 +7,7 @@ then look at the new SVGs (tests/__snapshots__/test_snapshots/) before committin
 
 from __future__ import annotations
 
+import pytest
 from textual.pilot import Pilot
 
 from pmtui.widgets.detail import DetailScreen
@@ -72,3 +73,28 @@ def test_detail_panel(snap_compare, make_app, frozen_clock):
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
 
     assert snap_compare(make_app(clock=frozen_clock), terminal_size=SIZE, run_before=run_before)
+
+
+# --- the margin-call scenario at the three sizes, dark and light ----------------------------------
+
+MARGIN_CALL_SIZES = {"80x24": (80, 24), "120x40": (120, 40), "200x50": (200, 50)}
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+@pytest.mark.parametrize("size", list(MARGIN_CALL_SIZES))
+def test_margin_call(snap_compare, make_app, frozen_clock, size, theme):
+    """Twenty refreshes into the margin-call demo: positions near liquidation (CRITICAL marks and
+    Liq% cells), large shares on an account in trouble, the alert log; at 200x50 the history
+    panel beside the tables."""
+    app = make_app(clock=frozen_clock, scenario="margin-call")
+
+    async def run_before(pilot: Pilot) -> None:
+        await settled(pilot)
+        pilot.app.theme = theme
+        for _ in range(20):
+            frozen_clock.advance(2)
+            await refresh(pilot)
+        pilot.app.clear_notifications()  # toasts fade on a real-time timer: the lasting screen
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=MARGIN_CALL_SIZES[size], run_before=run_before)

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits
 
 from pmtui import fmt
-from pmtui.health import LIQUIDATION, Level, Verdict
+from pmtui.health import LIQUIDATION, Level, Verdict, ratio_level, status_level
 from pmtui.risk import unimmr_band
 from pmtui.views import AccountView
 from pmtui.widgets.styles import StyledStatic
@@ -42,24 +42,14 @@ class AccountFacts(StyledStatic):
             text.append(fmt.money(t.unrealized, sign=True), style=self.pnl_style(t.unrealized))
             self._liquidation(text, verdict)
             return text
-        level = verdict.level
-        text.append(f" {verdict.badge} ", style=self.style(verdict.style))
-        text.append(f" {unimmr_band(pm.uniMMR)} · ")
-        if pm.accountStatus is None:  # not given: uniMMR's band above still judges the account
-            text.append("status —", style=muted)
-        else:
-            status_style = "bold" if pm.accountStatus == "NORMAL" else self.level_style(max(level, Level.WARN))
-            text.append(pm.accountStatus, style=status_style)
-        room = view.headroom
-        if room is not None:
-            text.append("  headroom ")
-            if room.infinite:
-                text.append("∞", style="bold")
-            else:
-                text.append(fmt.money(room.amount), style=self.level_style(level) if room.amount <= 0 else "bold")
-                if room.fraction is not None:
-                    text.append(f" ({fmt.percent(room.fraction)})")
-                text.append(f" to {fmt.ratio(room.target)}", style=muted)
+        # The first line must fit one line (the panel has four): at a narrow width, what is said
+        # elsewhere gives way first (the target 1.05, then the band the digits already show).
+        width = self.content_size.width
+        for target, band in ((True, True), (False, True), (False, False)):
+            first = self._first_line(view, verdict, target=target, band=band)
+            if not width or first.cell_len <= width:
+                break
+        text.append_text(first)
         text.append("\nEquity ")
         text.append(fmt.money(pm.accountEquity), style="bold")
         text.append("  actual ")
@@ -73,6 +63,35 @@ class AccountFacts(StyledStatic):
         if note:
             text.append(f"  ({note})", style=muted)
         self._liquidation(text, verdict)
+        return text
+
+    def _first_line(self, view: AccountView, verdict: Verdict, *, target: bool, band: bool) -> Text:
+        """The verdict's badge, uniMMR's band, `accountStatus` and the headroom."""
+        pm = view.pm
+        assert pm is not None
+        text = Text(no_wrap=True, overflow="ellipsis")
+        muted = self.style("muted")
+        level = verdict.level
+        text.append(f" {verdict.badge} ", style=self.style(verdict.style))
+        text.append(f" {unimmr_band(pm.uniMMR)} · " if band else " ")
+        if pm.accountStatus is None:  # not given: uniMMR's band above still judges the account
+            text.append("status —", style=muted)
+        else:
+            # By its own level (MARGIN_CALL is WARN), even when a liquidation makes the verdict worse.
+            status_style = ("bold" if pm.accountStatus == "NORMAL"
+                            else self.level_style(max(status_level(pm.accountStatus), Level.WARN)))
+            text.append(pm.accountStatus, style=status_style)
+        room = view.headroom
+        if room is not None:
+            text.append("  headroom ")
+            if room.infinite:
+                text.append("∞", style="bold")
+            else:
+                text.append(fmt.money(room.amount), style=self.level_style(level) if room.amount <= 0 else "bold")
+                if room.fraction is not None:
+                    text.append(f" ({fmt.percent(room.fraction)})")
+                if target:
+                    text.append(f" to {fmt.ratio(room.target)}", style=muted)
         return text
 
     def _liquidation(self, text: Text, verdict: Verdict) -> None:
@@ -100,22 +119,32 @@ class AccountPanel(Horizontal):
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
         digits = self.query_one(Digits)
+        level: str | None = None
         if view is None or (view.pm is None and not fallback):
             shown = "-.--"
         else:
             ratio = view.pm.uniMMR if view.pm is not None and not fallback else view.totals.ratio
             # No maintenance margin (None), or almost none in use: a huge ratio, capped as drawn.
             shown = "999+" if ratio is None or ratio >= 1000 else f"{ratio:.2f}"
+            # The digits by their own band; the badge beside them carries the verdict.
+            level = f"-{ratio_level(ratio, view.thresholds).label}"
         if digits.value != shown:
             digits.update(shown)
-        level = f"-{verdict.level.label}" if verdict is not None and not verdict.unknown else None
         classes = {cls: cls == level for cls in LEVEL_CLASSES}
         classes["-stale"] = verdict is not None and verdict.stale
         digits.update_classes(classes)  # restyles only on a change
         caption = self.query_one("#unimmr-age", StyledStatic)
         caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
         facts = self.query_one(AccountFacts)
+        self._facts_args = (view, note, verdict)
         facts.show_text(facts.render_facts(view, note, verdict))
+
+    def on_resize(self) -> None:
+        """The first line is fitted to the width: fit it again."""
+        args = getattr(self, "_facts_args", None)
+        if args is not None:
+            facts = self.query_one(AccountFacts)
+            facts.show_text(facts.render_facts(*args))
 
     @staticmethod
     def _caption(widget: StyledStatic, verdict: Verdict | None, name: str, age: str) -> Text:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from pmtui import fmt
 from pmtui.text import clean
@@ -73,6 +73,7 @@ class DetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box"):
             yield Static(id="detail-body")
+        yield Footer()  # this screen's own keys, not the dashboard's below it
 
     def on_mount(self) -> None:
         box = self.query_one("#detail-box")

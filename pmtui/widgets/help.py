@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from pmtui import filters
 from pmtui.widgets.table import KeyedTable
@@ -34,7 +34,7 @@ LEVELS = [
     ("✓ OK", "level--ok", "uniMMR-like ratio above 1.5: normal"),
     ("▲ WARN", "level--warn", "1.2 – 1.5: Binance's margin-call band"),
     ("◆ DANGER", "level--danger", "1.05 – 1.2: reduce-only, new orders refused"),
-    ("✖ CRITICAL", "level--critical", "1.05 or below: liquidation"),
+    ("× CRITICAL", "level--critical", "1.05 or below: liquidation"),
 ]
 
 
@@ -44,6 +44,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(id="help-body")
+        yield Footer()  # this screen's own keys, not the dashboard's below it
 
     def on_mount(self) -> None:
         box = self.query_one("#help-box")
@@ -65,9 +66,11 @@ class HelpScreen(ModalScreen[None]):
         body.add_row("")
         body.add_row(Text("Health (uniMMR; assets: balance / maintenance margin)", style="bold"))
         body.add_row(levels)
-        body.add_row(Text("Positions: the worst of their share of maintenance margin (25% / 50%), "
-                          "their loss against the margin balance (5% / 10% / 25%) and their distance "
-                          "to liquidation (20% / 10% / 5%)."))
+        body.add_row(Text("Positions: the mark is the worst of their share of maintenance margin "
+                          "(MM%: 25% / 50%; alone only WARN while the account is OK), their loss "
+                          "against the margin balance (5% / 10% / 25%) and their distance to "
+                          "liquidation (Liq%: 20% / 10% / 5%); each cell is coloured by its own. "
+                          "The big digits: uniMMR's own band."))
         body.add_row("")
         body.add_row(Text("Filter terms", style="bold"))
         body.add_row(Text(filters.__doc__.split("\n", 2)[2].rstrip()))

@@ -7,10 +7,11 @@ import time
 from decimal import Decimal
 
 from pmtui import fmt
+from pmtui.health import Level
 from pmtui.views import PositionRow
 from pmtui.widgets.table import Cell, Column, KeyedTable
 
-_LEVEL_MARK = {0: "✓", 1: "▲", 2: "◆", 3: "✖"}
+_LEVEL_MARK = {level: level.mark for level in Level}
 _NONE = Decimal("Infinity")
 
 
@@ -77,7 +78,9 @@ class PositionsTable(KeyedTable):
             Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl) if pnl is not None else Decimal(-1), style=pnl_style),
             Cell(_distance(row.liq_distance), sort_key=_far(row.liq_distance),
                  style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
-            Cell(fmt.percent(row.share), sort_key=row.share, style=level_style if row.share else ""),
+            # Each cell by its own rule; the health mark alone says the worst of them.
+            Cell(fmt.percent(row.share), sort_key=row.share,
+                 style=self.level_style(row.share_level) if row.share_level > Level.OK else ""),
             Cell(fmt.money(p.maintMargin), sort_key=p.maintMargin),
             Cell(fmt.quantity(p.positionAmt, row.step_size), sort_key=abs(p.positionAmt)),
             _price(row.entry_price, row.tick_size),

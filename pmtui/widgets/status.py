@@ -36,14 +36,17 @@ class StatusBar(StyledStatic):
         text.append(f" {word} ", style=self.style(style))
         if info.last_ok_wall is not None:
             text.append(f" {fmt.clock_time(info.last_ok_wall)} ({fmt.age(info.age)} ago)")
-        if info.fetching:
+        if info.stopped:
+            text.append(" · polling stopped")  # nothing more is fetched until r: no countdown
+        elif info.paused:
+            since = f" since {fmt.clock_time(info.paused_since)}" if info.paused_since is not None else ""
+            text.append(f" · paused{since} · p resumes")
+        elif info.fetching:
             text.append(" · fetching…")
         elif info.next_in is not None and info.error is not None:
             text.append(f" · retry in {max(0, round(info.next_in))}s")  # backoff, not the interval
         elif info.next_in is not None:
             text.append(f" · next {max(0, round(info.next_in))}s of {info.interval:g}s")
-        elif info.paused and info.paused_since is not None:
-            text.append(f" · paused since {fmt.clock_time(info.paused_since)}")
         else:
             text.append(f" · every {info.interval:g}s")
         if info.latency_ms is not None:
@@ -63,9 +66,11 @@ class StatusBar(StyledStatic):
                 text.append(" · push down · polling", style=self.style("level--warn"))
         if info.error is not None:
             text.append("\n ")
-            text.append(info.error.message, style=self.style("state--error" if info.stopped else "state--stale"))
             if info.stopped:
+                text.append(f"Polling stopped: {info.error.message}", style=self.style("state--error"))
                 text.append(" Fix it, then press r.")
+            else:
+                text.append(info.error.message, style=self.style("state--stale"))
         elif push is not None and not push.up and push.reason:
             text.append("\n ")
             text.append(f"Push: {push.reason}", style=self.style("muted"))

@@ -30,7 +30,28 @@ class SummaryBar(StyledStatic):
         self.verdict = verdict if verdict is not None or view is None else view.verdict()
         self.show_text(self.render_text())
 
+    def on_resize(self) -> None:
+        self.show_text(self.render_text())  # the clock stays at the right whatever the width
+
     def render_text(self) -> Text:
+        clock = fmt.clock_time(time.time())
+        width = self.content_size.width
+        # At a narrow width what is said elsewhere gives way first (open count, uPnL: the panel
+        # and tables show them); the clock always shows, at the right, and the reason is cut last.
+        for extras in (2, 1, 0):
+            line = self._line(extras)
+            if not width or line.cell_len + 2 + len(clock) <= width:
+                break
+        tail = Text(f"  {clock}", style=self.style("muted"))
+        if width and line.cell_len + tail.cell_len > width:
+            tail = Text(f" {clock}", style=self.style("muted"))
+            if line.cell_len + tail.cell_len > width:
+                line.truncate(max(0, width - tail.cell_len), overflow="ellipsis")
+        line.append_text(tail)
+        return line
+
+    def _line(self, extras: int) -> Text:
+        """Everything but the clock; `extras`: how many of uPnL and the open count to add."""
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {self.title} ", style="bold reverse")
         view, verdict = self.view, self.verdict
@@ -43,10 +64,12 @@ class SummaryBar(StyledStatic):
             if view.unimmr is not None and verdict.said(UNIMMR) is None:
                 line.append("  uniMMR ")
                 line.append(fmt.ratio(view.unimmr), style="bold")
-            line.append("  uPnL ")
-            line.append(fmt.money(view.totals.unrealized, sign=True), style=self.pnl_style(view.totals.unrealized))
-            line.append(f"  open {len(view.open_positions)}")
-        line.append(f"  {fmt.clock_time(time.time())}", style=self.style("muted"))
+            if extras >= 1:
+                line.append("  uPnL ")
+                line.append(fmt.money(view.totals.unrealized, sign=True),
+                            style=self.pnl_style(view.totals.unrealized))
+            if extras >= 2:
+                line.append(f"  open {len(view.open_positions)}")
         return line
 
 

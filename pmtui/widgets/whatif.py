@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from pmtui import fmt
 from pmtui.models import PmAccount, UmAccount
@@ -110,6 +110,7 @@ class WhatIfScreen(ModalScreen[None]):
                 yield ShockReport(id="shock-report")
             # Below the scrolling part: the caveat is on screen whatever the list's length.
             yield Static(NOTE, id="shock-note")
+        yield Footer()  # this screen's own keys, not the dashboard's below it
 
     def on_mount(self) -> None:
         box = self.query_one("#whatif-box")

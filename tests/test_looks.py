@@ -1,0 +1,170 @@
+"""How the dashboard looks: colours that read on both themes (WCAG AA), marks every font has,
+focus and STALE that never look alike, and the theme remembered between runs."""
+
+from __future__ import annotations
+
+import pytest
+from textual.color import Color
+
+from pmtui import uistate
+from pmtui.health import Level
+from pmtui.widgets.account import AccountFacts
+from pmtui.widgets.positions import PositionsTable
+from pmtui.widgets.styles import AA, contrast
+from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
+
+THEMES = ("textual-dark", "textual-light")
+LEVEL_STYLES = ("level--ok", "level--warn", "level--danger", "level--critical",
+                "pnl--up", "pnl--down", "side--long", "side--short", "state--stale", "state--error",
+                "state--live", "state--paused")
+
+
+def ratio_of(widget, name: str) -> float:
+    """The contrast of one component class as drawn on `widget`: its colour on its background (or
+    on the widget's own, when the class sets none)."""
+    style = widget.get_component_styles(name)
+    ground = style.background if style.has_rule("background") else widget.styles.background
+    base = widget.screen.styles.background
+    ground = base.blend(ground, ground.a) if ground.a < 1 else ground
+    # A widget background with alpha sits on the screen's; a colour with alpha on that.
+    ground = Color(ground.r, ground.g, ground.b)
+    return contrast(style.color if style.color.a == 1 else ground.blend(style.color, style.color.a), ground)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+async def test_every_level_colour_reads_at_wcag_aa_on_its_background(make_app, theme):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        app.theme = theme
+        await pilot.pause()
+        table = app.query_one(PositionsTable)
+        facts = app.query_one("#account-facts", AccountFacts)
+        figures = {}
+        for widget in (table, facts):
+            for name in LEVEL_STYLES:
+                if (name.startswith("side") and widget is facts) or (name.startswith("state") and widget is table):
+                    continue  # app.tcss styles sides in tables only, states in the static panes only
+                figures[(type(widget).__name__, name)] = ratio_of(widget, name)
+        low = {k: round(v, 2) for k, v in figures.items() if v < AA}
+        print(theme, {k[1]: round(v, 2) for k, v in figures.items()})
+        assert not low, f"{theme}: below {AA}:1: {low}"
+        # The zebra rows are a shade off the table's own background: measure on those too.
+        even = table.get_component_styles("table--even-row").background
+        ground = table.styles.background.blend(even, even.a)
+        for name in ("level--ok", "level--warn", "level--danger"):
+            color = table.get_component_styles(name).color
+            assert contrast(color, Color(ground.r, ground.g, ground.b)) >= AA, (theme, name)
+
+
+def test_marks_are_glyphs_every_common_monospace_font_has():
+    # ✖ (U+2716) is missing from Fira Code, the font of Textual's SVG screenshots.
+    assert [level.mark for level in Level] == ["✓", "▲", "◆", "×"]
+    assert all(level.badge.startswith(level.mark + " ") for level in Level)
+
+
+async def test_the_theme_picked_is_remembered_on_the_next_start(make_app):
+    assert uistate.load_theme() is None  # tests/conftest.py gives each test its own state dir
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settled(pilot)
+        app.theme = "textual-light"
+        await wait_until(pilot, lambda: uistate.load_theme() == "textual-light", what="theme saved")
+    assert uistate.state_path().is_file()
+    again = make_app()
+    async with again.run_test() as pilot:
+        await settled(pilot)
+        assert again.theme == "textual-light"
+
+
+def test_an_unreadable_or_odd_state_file_means_the_default_theme(tmp_path):
+    path = tmp_path / "ui.json"
+    assert uistate.load_theme(path) is None
+    path.write_text("{not json")
+    assert uistate.load_theme(path) is None
+    path.write_text('["textual-light"]')
+    assert uistate.load_theme(path) is None
+    uistate.save_theme("nord", path)
+    assert uistate.load_theme(path) == "nord"
+
+
+async def test_focus_and_stale_never_look_alike(make_app, frozen_clock):
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        table = app.query_one(PositionsTable)
+        assert table.has_focus
+        focused = (table.styles.border_top, table.styles.border_title_color)
+        assets = app.query_one("#assets")
+        unfocused = assets.styles.border_top
+        assert focused[0] != unfocused and focused[0][0] == "round"
+        frozen_clock.advance(14)
+        app.client._http._transport.fault = "503"
+        app.action_refresh_now()
+        await wait_until(pilot, lambda: app.monitor.poller.stale and table.has_class("-stale"))
+        await pilot.pause()
+        stale = table.styles.border_top
+        assert stale[0] == "dashed" and stale != focused[0] and assets.styles.border_top == stale
+        assert str(table.border_title).startswith("◌ STALE") and str(assets.border_title).startswith("◌ STALE")
+
+
+def footer_line(app) -> str:
+    from tests.harness import screen_text
+    return screen_text(app).rstrip("\n").splitlines()[-1]
+
+
+async def test_each_screen_footer_shows_its_own_keys_and_80_columns_keep_help(make_app, frozen_clock):
+    from pmtui.widgets.detail import DetailScreen
+    from pmtui.widgets.help import HelpScreen
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        assert "? Help" in footer_line(app) and "q Quit" in footer_line(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause()
+        line = footer_line(app)
+        assert "Close" in line and "Quit" not in line and "Refresh" not in line, line
+        await pilot.press("escape", "question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        line = footer_line(app)
+        assert "Close" in line and "Filter" not in line, line
+
+
+async def test_paused_says_since_when(make_app, frozen_clock):
+    from pmtui.widgets.status import StatusBar
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        frozen_clock.advance(5)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "PAUSED" in app.query_one(StatusBar).render_text(app.status_info()).plain)
+        text = app.query_one(StatusBar).render_text(app.status_info()).plain
+        assert "paused since 12:00:05" in text and "p resumes" in text, text
+
+
+async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, frozen_clock):
+    """Margin-call demo: a row CRITICAL by its liquidation distance keeps a plain MM% cell when
+    its share is small, and its uPnL is coloured by its sign."""
+    app = make_app(clock=frozen_clock, scenario="margin-call")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        for _ in range(20):
+            frozen_clock.advance(2)
+            await refresh(pilot)
+        table = app.query_one(PositionsTable)
+        columns = [c.key for c in table.COLUMNS]
+        seen = 0
+        for row in app.view.open_positions:
+            cells = dict(zip(columns, table.cells(row, 0.0)))
+            assert cells["health"].style == table.level_style(row.level)
+            assert row.level == max(row.share_level, row.loss_level, row.liq_level)
+            if row.share_level is Level.OK:
+                assert cells["share"].style == ""
+            if row.level is Level.CRITICAL and row.share_level is Level.OK:
+                seen += 1
+            pnl = row.position.unrealizedProfit
+            if pnl:
+                assert cells["upnl"].style == table.pnl_style(pnl)
+        assert seen, "no CRITICAL row with a small share in this replay"
