@@ -99,8 +99,11 @@ def demo_app(*, hedge: bool = False, transport: DemoExchange | None = None) -> P
     client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=transport,
                         clock=clock.time)
     title = "DEMO hedge" if hedge else "DEMO"
-    app = PmtuiApp(settings=Settings(interval=2.0), client=client, title=title)
-    for poller in (v for v in vars(app).values() if isinstance(v, Poller)):
+    # A 60 s interval: no timed refresh moves prices while a picture is taken.
+    app = PmtuiApp(settings=Settings(interval=60.0), client=client, title=title)
+    app.remember_theme = False  # the pictures are of the default theme, whatever this user chose
+    app.monitor.refresh_debounce = 0.0  # the pictures press r faster than a person
+    for poller in (v for v in vars(app.monitor).values() if isinstance(v, Poller)):
         poller.monotonic, poller.wall = clock.monotonic, clock.time
         poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
     return app
@@ -115,8 +118,6 @@ async def settle(pilot: Pilot, polls: int, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"make.py: the dashboard did not finish {polls} refresh(es) in {timeout:g} s")
         await pilot.pause(0.01)
-    if app._timer is not None:
-        app._timer.stop()
     await pilot.pause()
 
 
@@ -144,7 +145,7 @@ async def make(out: Path, size: tuple[int, int]) -> None:
         for _ in range(3):  # three refreshes fail, 9 s apart
             CLOCK.now += 9
             stale.action_refresh_now()
-            await settle(pilot, stale.poller.polls + 1)
+            await settle(pilot, stale.monitor.poller.polls + 1)
 
     await shoot(stale, out / "stale.svg", size, network_down)
 
