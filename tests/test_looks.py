@@ -145,8 +145,8 @@ async def test_paused_says_since_when(make_app, frozen_clock):
 
 
 async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, frozen_clock):
-    """Margin-call demo: a row CRITICAL by its liquidation distance keeps a plain MM% cell when
-    its share is small, and its uPnL is coloured by its sign."""
+    """Margin-call demo: a row CRITICAL by its liquidation distance colours its MM% cell by the
+    share's own level (plain when small), not the row's, and its uPnL by its sign."""
     app = make_app(clock=frozen_clock, scenario="margin-call")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
@@ -162,9 +162,11 @@ async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, fro
             assert row.level == max(row.share_level, row.loss_level, row.liq_level)
             if row.share_level is Level.OK:
                 assert cells["share"].style == ""
-            if row.level is Level.CRITICAL and row.share_level is Level.OK:
+            else:
+                assert cells["share"].style == table.level_style(row.share_level)
+            if row.level is Level.CRITICAL and row.share_level < Level.CRITICAL:
                 seen += 1
             pnl = row.position.unrealizedProfit
             if pnl:
                 assert cells["upnl"].style == table.pnl_style(pnl)
-        assert seen, "no CRITICAL row with a small share in this replay"
+        assert seen, "no CRITICAL row whose share is less than critical in this replay"
