@@ -99,7 +99,7 @@ class AccountPanel(Horizontal):
         if view is not None and verdict is None:
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
-        digits = self.query_one(Digits)
+        digits = self.query_one("#unimmr", Digits)
         if view is None or (view.pm is None and not fallback):
             shown = "-.--"
         else:
@@ -114,7 +114,7 @@ class AccountPanel(Horizontal):
         digits.update_classes(classes)  # restyles only on a change
         caption = self.query_one("#unimmr-age", StyledStatic)
         caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
-        facts = self.query_one(AccountFacts)
+        facts = self.query_one("#account-facts", AccountFacts)
         facts.show_text(facts.render_facts(view, note, verdict))
 
     @staticmethod
