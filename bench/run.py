@@ -64,6 +64,10 @@ TARGETS = (
            None, 1.5, "x", "<= 1.5x the diff floor"),
     Target("bytes_floor_ratio_200x50", "Bytes per refresh / a perfect diff's, 200x50", "bytes_floor_200x50",
            None, 1.5, "x", "<= 1.5x the diff floor"),
+    Target("cpu_ratio_vs_rich_live", "CPU, 80x24, 1 s refresh / a Rich Live script's (same demo data)",
+           "cpu_pct_80x24_rich_live", None, 1.0, "x", "<= 1x the Rich Live script"),
+    Target("bytes_ratio_vs_rich_live", "Bytes per refresh, 80x24 / the Rich Live script's",
+           "bytes_per_refresh_80x24_rich_live", None, 1.0, "x", "<= 1x the Rich Live script"),
     Target("push_latency_ms", "Pushed riskLevelChange -> frame painted, median", "baseline_ws_roundtrip_ms",
            None, 100.0, "ms", "<= 100 ms"),
     Target("push_latency_max_ms", "Pushed riskLevelChange -> frame painted, max", "baseline_ws_roundtrip_ms",
@@ -86,6 +90,8 @@ BASELINE_NAMES = {
     "bytes_floor_120x40": "a perfect diff of the same screens (B)",
     "bytes_floor_200x50": "a perfect diff of the same screens (B)",
     "bytes_floor_80x24_hedge": "a perfect diff of the same screens (B)",
+    "cpu_pct_80x24_rich_live": "bench/rich_live.py, its own 80x24 pty, same window (% of one core)",
+    "bytes_per_refresh_80x24_rich_live": "bench/rich_live.py, its own 80x24 pty, same window (B)",
     "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
 }
 

@@ -61,13 +61,27 @@ class Terminal:
         return out
 
     def wait_for(self, marker: bytes, timeout: float) -> float | None:
-        """Seconds from process start until `marker` first appears in the output; None on timeout."""
+        """Seconds from process start until `marker` first appears in the output; None on timeout.
+        Checked after every read from the pty, so the time is that of the write (the frame) that
+        carries the marker, not of the quiet moment after it that `read` waits for."""
         deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if not self.read(deadline - time.perf_counter()) and self.proc.poll() is not None:
-                break
-            if marker in self.output:
-                return time.perf_counter() - self.started
+        searched = 0  # the output before this offset holds no marker
+        while (left := deadline - time.perf_counter()) > 0:
+            ready, _, _ = select.select([self.master], [], [], left)
+            if not ready:
+                continue
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: the program exited and the slave side closed
+                data = b""
+            if not data:
+                return None
+            now = time.perf_counter()
+            self.bytes_read += len(data)
+            self.output += data
+            if self.output.find(marker, max(0, searched - len(marker) + 1)) >= 0:
+                return now - self.started
+            searched = len(self.output)
         return None
 
     def drain(self, seconds: float) -> int:

@@ -15,9 +15,10 @@ no screen diff, `_datatable`) at 80x24 and 200x50: the baselines.
                              the cells between), and an SGR sequence (its real length: truecolor
                              colours, bold...) wherever the style differs from the last written.
   bytes_floor_ratio_<size>   bytes_per_refresh / floor per refresh (target <= 1.5).
-  cpu_ratio_vs_rich_live     CPU of pmtui at 80x24 over the window / CPU of bench/rich_live.py
-                             (the open positions in a Rich Live table from the same demo
-                             exchange, one redraw per fetch) in its own 80x24 pty, same window.
+  cpu_ratio_vs_rich_live     CPU per refresh served of pmtui at 80x24 over the window / that of
+                             bench/rich_live.py (the open positions in a Rich Live table from the
+                             same demo exchange, one redraw per fetch) in its own 80x24 pty, same
+                             window (cpu_pct_ratio_vs_rich_live: the same, per second).
   bytes_ratio_vs_rich_live   bytes per refresh, pmtui at 80x24 / the Rich Live script.
 
 Only prices move in the demo, plus the clock and ages in the header and status bar (which the
@@ -156,10 +157,15 @@ def measure(quick: bool) -> dict[str, float]:
                 figures[f"bytes_floor_ratio_{name}"] = (sent / refreshes) / max(1.0, floor)
                 figures[f"refreshes_{name}"] = refreshes
                 figures[f"cpu_pct_{name}"] = 100 * cpu[name] / elapsed
+                figures[f"cpu_ms_per_refresh_{name}"] = 1000 * cpu[name] / refreshes
         finally:
             for _, term, *_ in terms:
                 term.close()
-    figures["cpu_ratio_vs_rich_live"] = figures["cpu_pct_80x24"] / max(1e-9, figures["cpu_pct_80x24_rich_live"])
+    # Per refresh served: both sleep their interval after each refresh, and the Rich script's
+    # refresh takes longer (its redraw), so it serves ~3% fewer refreshes in the same window.
+    figures["cpu_ratio_vs_rich_live"] = (figures["cpu_ms_per_refresh_80x24"]
+                                         / max(1e-9, figures["cpu_ms_per_refresh_80x24_rich_live"]))
+    figures["cpu_pct_ratio_vs_rich_live"] = figures["cpu_pct_80x24"] / max(1e-9, figures["cpu_pct_80x24_rich_live"])
     figures["bytes_ratio_vs_rich_live"] = (figures["bytes_per_refresh_80x24"]
                                            / max(1.0, figures["bytes_per_refresh_80x24_rich_live"]))
     figures["term_bytes_window_s"] = window

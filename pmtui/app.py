@@ -219,7 +219,8 @@ class PmtuiApp(App[int]):
         view = self.view
         stale = self.state is not None and self.state.stale
         self._render_verdict()
-        for table in self.query("#assets, #positions"):
+        # By id, every refresh: an id query is cached, a type or CSS query walks the DOM.
+        for table in (self.query_one("#assets"), self.query_one("#positions")):
             table.set_class(stale, "-stale")
         assets_title = f"{STALE_MARK}Assets" if stale else "Assets"
         assets = self.query_one(AssetsTable)
@@ -227,11 +228,11 @@ class PmtuiApp(App[int]):
             assets.border_title = assets_title
         if view is None:
             return
-        history = self.query_one(HistoryPanel)
+        history = self.query_one("#history", HistoryPanel)
         if history.display:
             history.show(self.monitor.series)
-        self.query_one(AssetsTable).show(view.visible_assets(self.show_all))
-        self.query_one(PositionsTable).show(self.visible_positions())
+        self.query_one("#assets", AssetsTable).show(view.visible_assets(self.show_all))
+        self.query_one("#positions", PositionsTable).show(self.visible_positions())
         self._title_positions()
         if isinstance(self.screen, DetailScreen):
             self.screen.show(view.row(self.screen.key))
@@ -243,8 +244,8 @@ class PmtuiApp(App[int]):
             return
         view, verdict, note = state.view, state.verdict, state.account_note
         age = fmt.age(state.unimmr_age) if state.unimmr_age is not None else ""
-        self.query_one(SummaryBar).show(view, verdict)
-        panel = self.query_one(AccountPanel)
+        self.query_one("#summary", SummaryBar).show(view, verdict)
+        panel = self.query_one("#account", AccountPanel)
         panel.show(view, note, verdict, age, fallback=state.fallback)
         panel.set_class(verdict is not None and verdict.stale, "-stale")
         info = state.status
@@ -253,13 +254,13 @@ class PmtuiApp(App[int]):
             problem = info.error.message
         else:  # uniMMR's own fault, when that is what makes it stale or unknown
             problem = note if verdict is not None and (verdict.stale or verdict.unknown) else None
-        self.query_one(CompactView).show(
-            self.account_title, view, verdict, age, self.query_one(StatusBar).state_word(info),
+        self.query_one("#compact", CompactView).show(
+            self.account_title, view, verdict, age, self.query_one("#status", StatusBar).state_word(info),
             fmt.age(info.age) if info.age is not None else "", problem,
         )
 
     def _title_positions(self) -> None:
-        table = self.query_one(PositionsTable)
+        table = self.query_one("#positions", PositionsTable)
         shown = table.row_count
         total = len(self.view.positions if self.show_all else self.view.open_positions) if self.view else 0
         title = f"Positions {shown}" if shown == total else f"Positions {shown} of {total}"
@@ -285,7 +286,7 @@ class PmtuiApp(App[int]):
 
     def _render_status(self) -> None:
         if self.state is not None:
-            self.query_one(StatusBar).show(self.state.status)
+            self.query_one("#status", StatusBar).show(self.state.status)
 
     # --- actions ----------------------------------------------------------------------------
 

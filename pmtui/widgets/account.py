@@ -118,7 +118,7 @@ class AccountPanel(Horizontal):
         if view is not None and verdict is None:
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
-        digits = self.query_one(Digits)
+        digits = self.query_one("#unimmr", Digits)
         level: str | None = None
         if view is None or (view.pm is None and not fallback):
             shown = "-.--"
@@ -135,7 +135,7 @@ class AccountPanel(Horizontal):
         digits.update_classes(classes)  # restyles only on a change
         caption = self.query_one("#unimmr-age", StyledStatic)
         caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
-        facts = self.query_one(AccountFacts)
+        facts = self.query_one("#account-facts", AccountFacts)
         self._facts_args = (view, note, verdict)
         facts.show_text(facts.render_facts(view, note, verdict))
 

@@ -77,6 +77,11 @@ class CompactView(StyledStatic):
     """What must stay readable down to 20x10: the account's verdict and why, uniMMR and its age,
     and whether the data is live, with the reason if it is not."""
 
+    # The text of a show() while hidden (app.tcss hides the view on a terminal big enough for the
+    # dashboard): updating a widget that is not on screen makes Textual's compositor rebuild its
+    # whole map and repaint every widget, once a second. Shown when the CSS displays the view.
+    _hidden_text: Text | None = None
+
     def show(self, title: str, view: AccountView | None, verdict: Verdict | None, unimmr_age: str,
              state: tuple[str, str], data_age: str, problem: str | None) -> None:
         """`state`: the status bar's word and style (LIVE, STALE, ERROR…); `data_age`: how old the
@@ -101,4 +106,14 @@ class CompactView(StyledStatic):
             text.append(f" {data_age} ago")
         if problem:
             text.append(f"\n{problem}")
+        if not self.display:
+            self._hidden_text = text
+            return
+        self._hidden_text = None
         self.show_text(text)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._hidden_text is not None and self.display:
+            text, self._hidden_text = self._hidden_text, None
+            self.show_text(text)
