@@ -33,6 +33,10 @@ def _isolated_user_dirs(
     for var in list(os.environ):
         if var.startswith("PMTUI_"):
             monkeypatch.delenv(var)
+    # `snapshot` fits the terminal it runs in: the tests' tables are those of a 140-column one,
+    # whatever terminal (or pytest-xdist worker) runs them. Tests of other widths set their own.
+    monkeypatch.setenv("COLUMNS", "140")
+    monkeypatch.setenv("LINES", "40")
 
 
 @pytest.fixture
