@@ -17,12 +17,18 @@ from textual.widgets import DataTable
 from common import APP_CSS
 from pmtui.views import AccountView
 from pmtui.widgets.positions import PositionsTable
+from pmtui.widgets.styles import level_variables
 from pmtui.widgets.table import Cell
 
 
 class TablesApp(App[None]):
     CSS_PATH = APP_CSS
     CSS = "PositionsTable, DataTable { height: 1fr; }"
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()
+        variables.update(level_variables(variables))  # app.tcss uses pmtui's level colours
+        return variables
 
     def compose(self) -> ComposeResult:
         yield PositionsTable(id="positions")
