@@ -55,17 +55,26 @@ def _to_step(value: Decimal, step: Decimal) -> tuple[Decimal, int]:
     return (abs(q) if q == 0 else q), places
 
 
-def price(value: Decimal | None, tick: Decimal | None = None) -> str:
-    """A price for display: to the symbol's tick size when known (64976.63504998 at tick 0.10 ->
-    '64,976.6'), else to at most PRICE_DIGITS significant digits; thousands separators. Rounded half-even
-    for display only. None (and NaN) read as a dash."""
+def _stepped(value: Decimal | None, step: Decimal | None) -> str | None:
+    """What price() and quantity() share: a dash, infinity, or the value to a known step (with
+    thousands separators); None when the caller must format it by its own rule."""
     if value is None or value.is_nan():
         return "—"
     if not value.is_finite():
         return "∞" if value > 0 else "-∞"
-    if tick is not None and tick.is_finite() and tick > 0:
-        q, places = _to_step(value, tick)
+    if step is not None and step.is_finite() and step > 0:
+        q, places = _to_step(value, step)
         return f"{q:,.{places}f}"
+    return None
+
+
+def price(value: Decimal | None, tick: Decimal | None = None) -> str:
+    """A price for display: to the symbol's tick size when known (64976.63504998 at tick 0.10 ->
+    '64,976.6'), else to at most PRICE_DIGITS significant digits; thousands separators. Rounded half-even
+    for display only. None (and NaN) read as a dash."""
+    if (done := _stepped(value, tick)) is not None:
+        return done
+    assert value is not None
     if value == 0:
         return "0"
     places = min(_MAX_PLACES, max(0, PRICE_DIGITS - 1 - value.adjusted()))
@@ -82,13 +91,9 @@ def price(value: Decimal | None, tick: Decimal | None = None) -> str:
 def quantity(value: Decimal | None, step: Decimal | None = None) -> str:
     """An amount for display with thousands separators: to the symbol's step size when known
     ('-1,234.5' at step 0.1), else as the exchange wrote it without trailing zeros."""
-    if value is None or value.is_nan():
-        return "—"
-    if not value.is_finite():
-        return "∞" if value > 0 else "-∞"
-    if step is not None and step.is_finite() and step > 0:
-        q, places = _to_step(value, step)
-        return f"{q:,.{places}f}"
+    if (done := _stepped(value, step)) is not None:
+        return done
+    assert value is not None
     text = amount(value)
     whole, dot, frac = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
