@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
 from pmtui.budget import REFRESH_WEIGHT
@@ -42,6 +42,7 @@ from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, build_view
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Seconds between two refreshes a person (`r`) may start; presses inside are coalesced into one.
 REFRESH_DEBOUNCE = 1.0
@@ -143,6 +144,15 @@ def refused(path: str, err: PmtuiError) -> str:
     """A short sentence for an endpoint the key may not read (for AuthError only)."""
     how = f"code {err.code}" if err.code is not None else f"HTTP {err.status}" if err.status else err.kind
     return f"the exchange refused {path} ({how}); the API key may lack access to it"
+
+
+async def optional(fetch: Callable[[], Awaitable[T]], path: str) -> tuple[T | None, str | None]:
+    """An optional endpoint: its data, or None and why when the key may not read it (AuthError
+    only; any other failure propagates, as it says nothing about the key)."""
+    try:
+        return await fetch(), None
+    except AuthError as err:
+        return None, refused(path, err)
 
 
 ACCOUNT_PATH = "/papi/v1/account"
@@ -362,13 +372,10 @@ class Monitor:
         account = await self.client.um_account()
         if self.risk_note is not None:
             return account, None
-        try:
-            return account, await self.client.position_risk()
-        except AuthError as err:
-            # A key that may not read positionRisk: the positions still show, without prices.
-            # Any other failure fails this refresh (STALE) and is retried on its cadence.
-            self.risk_note = refused(RISK_PATH, err)
-            return account, None
+        # A key that may not read positionRisk: the positions still show, without prices. Any
+        # other failure fails this refresh (STALE) and is retried on its cadence.
+        risks, self.risk_note = await optional(self.client.position_risk, RISK_PATH)
+        return account, risks
 
     def _account_spaced(self) -> bool:
         """Never sooner than MIN_ACCOUNT_INTERVAL after the last account request, whatever asks
@@ -666,15 +673,13 @@ class Monitor:
         pm = risks = None
         unavailable: dict[str, str] = {}
         if account:
-            try:
-                pm = await self.client.pm_account()
-            except AuthError as err:
-                unavailable["account"] = refused(ACCOUNT_PATH, err)
+            pm, why = await optional(self.client.pm_account, ACCOUNT_PATH)
+            if why is not None:
+                unavailable["account"] = why
         if position_risk:
-            try:
-                risks = await self.client.position_risk()
-            except AuthError as err:
-                unavailable["positionRisk"] = refused(RISK_PATH, err)
+            risks, why = await optional(self.client.position_risk, RISK_PATH)
+            if why is not None:
+                unavailable["positionRisk"] = why
         self.poller.accept((um, risks))
         if pm is not None:
             self.account_poller.accept(pm)
