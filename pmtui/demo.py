@@ -51,6 +51,15 @@ DEMO_API_KEY = "pmtui-demo-key"
 DEMO_API_SECRET = "pmtui-demo-secret"
 
 SCENARIOS = ("normal", "margin-call")
+#: The accounts `--demo --all-profiles` watches, one per band, each on its own seed: "alpha" opens
+#: normal (OK), "bravo" at a uniMMR whose largest position sits in the liquidation distance's WARN
+#: band, "charlie" in the margin-call scenario (CRITICAL: its positions near liquidation, uniMMR
+#: sliding through every band).
+DEMO_ACCOUNTS: dict[str, dict[str, Any]] = {
+    "alpha": {"seed": 101, "scenario": "normal"},
+    "bravo": {"seed": 202, "scenario": "normal", "unimmr": 7.0},
+    "charlie": {"seed": 303, "scenario": "margin-call"},
+}
 
 _UNIT = 10**8  # money is held as integer units of 1e-8, Binance's balance precision
 _JSON_SEPARATORS = (",", ":")
@@ -497,6 +506,14 @@ def _missing(param: str) -> _Reject:
     return _Reject(400, -1102, f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.")
 
 
+class _IpWeight:
+    """The request weight one IP used in the last minute (shared by the demo accounts on it)."""
+
+    def __init__(self) -> None:
+        self.window: deque[tuple[float, int]] = deque()
+        self.used = 0
+
+
 class DemoExchange(httpx.AsyncBaseTransport):
     """A simulated Portfolio Margin account behind the real PAPI paths, no network: GETs, plus
     the listen key (POST/PUT/DELETE) and `connect` for the user data stream."""
@@ -511,11 +528,20 @@ class DemoExchange(httpx.AsyncBaseTransport):
         clock: Callable[[], float] = time.time,
         api_key: str = DEMO_API_KEY,
         api_secret: str = DEMO_API_SECRET,
+        unimmr: float | None = None,
+        same_ip: DemoExchange | None = None,
     ) -> None:
+        """`unimmr`: the uniMMR the account opens at, instead of the scenario's own range (the
+        --all-profiles demo puts its accounts in different bands this way). `same_ip`: another
+        demo account reached from the same IP, whose request weight this one shares (Binance
+        counts weight per IP, not per account)."""
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown demo scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         if symbols < 1:
             raise ValueError("the demo market needs at least one symbol")
+        if unimmr is not None and not unimmr > 1:
+            raise ValueError("the demo account must open with a uniMMR above 1")
+        self._target = (unimmr, unimmr) if unimmr is not None else _TARGET_MMR[scenario]
         #: The seed in use: pass it back to replay a session (chosen at random when None).
         self.seed = random.SystemRandom().randrange(2**32) if seed is None else seed
         self.hedge = hedge
@@ -526,8 +552,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._api_key = api_key
         self._secret = api_secret.encode()
         self._rng = random.Random(self.seed)
-        self._weights: deque[tuple[float, int]] = deque()
-        self._used_weight = 0
+        self._ip = same_ip._ip if same_ip is not None else _IpWeight()
 
         self._market, self._prices = _build_market(symbols)
         now_ms = int(clock() * 1000)
@@ -581,7 +606,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
 
     def _fund(self, now_ms: int) -> None:
         """Set the wallets so the opening uniMMR hits the scenario's target."""
-        low, high = _TARGET_MMR[self.scenario]
+        low, high = self._target
         equity = round(self._rng.uniform(low, high) * sum(v.maint for v in self._opening_views()))
         upnl = sum(v.upnl for v in self._opening_views())
         # Keep the wallet comfortably positive whatever the opening PnL: shrink the entry offsets.
@@ -775,12 +800,13 @@ class DemoExchange(httpx.AsyncBaseTransport):
 
     def _spend(self, now: float, weight: int) -> int:
         """Add `weight` at `now`; the weight used in the last 60 s, this request included."""
-        window = self._weights
+        ip = self._ip
+        window = ip.window
         while window and window[0][0] <= now - _WEIGHT_WINDOW:
-            self._used_weight -= window.popleft()[1]
+            ip.used -= window.popleft()[1]
         window.append((now, weight))
-        self._used_weight += weight
-        return self._used_weight
+        ip.used += weight
+        return ip.used
 
     def _authenticate(self, request: httpx.Request, now: float) -> dict[str, str]:
         """Check key, signature and timestamp the way Binance does; the request's parameters."""
