@@ -9,8 +9,9 @@ live view does with its snapshots). The app keeps only what a person chose to se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -25,7 +26,7 @@ from textual.worker import Worker, WorkerState
 from pmtui import filters, fmt, uistate
 from pmtui.client import PapiClient
 from pmtui.history import History
-from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState
+from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.views import PositionRow
@@ -40,6 +41,10 @@ from pmtui.widgets.styles import level_variables
 from pmtui.widgets.summary import CompactView, SummaryBar
 from pmtui.widgets.table import KeyedTable
 from pmtui.widgets.whatif import WhatIfScreen
+
+if TYPE_CHECKING:
+    from pmtui.accounts import Account
+    from pmtui.widgets.overview import OverviewScreen
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,12 @@ class PmtuiApp(App[int]):
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
+        # Several accounts: esc (when it has no filter to clear) goes back to the Accounts overview.
+        Binding("escape", "accounts", "Accounts", key_display="esc"),
     ]
+    #: Keys that act on the dashboard's account: not while the Accounts overview is on screen.
+    DASHBOARD_ACTIONS = frozenset({"refresh_now", "toggle_pause", "toggle_all", "what_if", "toggle_history",
+                                   "slower", "faster"})
 
     def get_css_variables(self) -> dict[str, str]:
         """The theme's variables plus pmtui's level colours for it (legible on this theme)."""
@@ -90,9 +100,11 @@ class PmtuiApp(App[int]):
 
     def __init__(self, *, settings: Settings, client: PapiClient | None = None, title: str,
                  history: History | None = None, profile: str | None = None,
-                 monitor: Monitor | None = None, start: bool = True) -> None:
+                 monitor: Monitor | None = None, start: bool = True,
+                 accounts: Sequence[Account] | None = None) -> None:
         """`monitor` (or one built on `client`) supplies the states; `start=False` leaves it idle,
-        for tests that publish hand-built states."""
+        for tests that publish hand-built states. `accounts` (more than one, see for_accounts):
+        the Accounts overview first, every account's Monitor running, `monitor` the one shown."""
         super().__init__()
         if monitor is None:
             assert client is not None, "a client or a monitor"
@@ -110,6 +122,24 @@ class PmtuiApp(App[int]):
         #: The theme picked in the palette is saved (pmtui/uistate.py) and used on the next start.
         self.remember_theme = True
         self._saved_theme: str | None = None
+        #: Every account watched (pmtui.accounts.Account); empty for today's single account.
+        self.accounts: list[Account] = list(accounts or []) if len(accounts or []) > 1 else []
+        self._demo_titles = False
+
+    @classmethod
+    def for_accounts(cls, accounts: Sequence[Account], *, demo: bool = False, start: bool = True) -> PmtuiApp:
+        """The dashboard over several accounts (each with its Monitor, or the sentence why not),
+        opening on the Accounts overview. At least one account must have a Monitor."""
+        first = next(a for a in accounts if a.monitor is not None)
+        assert first.settings is not None
+        app = cls(settings=first.settings, monitor=first.monitor, title=first.profile, start=start,
+                  accounts=accounts)
+        app._demo_titles = demo
+        app.account_title = app._title_for(first.profile)
+        return app
+
+    def _title_for(self, profile: str) -> str:
+        return f"DEMO {profile}" if self._demo_titles else profile
 
     @property
     def view(self):
@@ -138,10 +168,88 @@ class PmtuiApp(App[int]):
         self.query_one("#filter").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
+        if self.accounts:
+            self._mount_accounts()
+            return
         self._unsubscribe = self.monitor.subscribe(self.receive)
         if self.start_monitor:
             self.run_worker(self.monitor.run(), name="monitor", group="monitor", exit_on_error=False)
         self.show_state(self.monitor.state, frozenset())
+
+    # --- several accounts ---------------------------------------------------------------------
+
+    def _mount_accounts(self) -> None:
+        """Every account's Monitor runs all the time (alerts fire for each); the dashboard shows
+        the states of the one it is bound to, the others only toast their notices."""
+        from pmtui.widgets.overview import OverviewScreen
+
+        unsubscribes = []
+        for account in self.accounts:
+            monitor = account.monitor
+            if monitor is None:
+                continue
+            unsubscribes.append(monitor.subscribe(partial(self._route, monitor)))
+            if self.start_monitor:
+                self.run_worker(monitor.run(), name="monitor", group="monitor", exit_on_error=False)
+
+        def unsubscribe_all() -> None:
+            for unsubscribe in unsubscribes:
+                unsubscribe()
+
+        self._unsubscribe = unsubscribe_all
+        self.show_state(self.monitor.state, frozenset())
+        self.push_screen(OverviewScreen(self.accounts))
+
+    def _route(self, monitor: Monitor, state: MonitorState) -> None:
+        if monitor is self.monitor:
+            self.receive(state)
+        elif state.notices:
+            for notice in state.notices:
+                self._toast(notice, monitor.profile)
+
+    def _toast(self, notice: Notice, profile: str | None = None) -> None:
+        """A notice as a toast; with several accounts its title names the account's profile."""
+        title = f"{profile} · {notice.title}" if profile else notice.title
+        self.notify(notice.message, title=title, severity=notice.severity,  # type: ignore[arg-type]
+                    timeout=notice.timeout, markup=False)
+        if notice.bell:
+            self.bell()  # the terminal bell: it reaches a person over SSH
+
+    def open_account(self, profile: str) -> bool:
+        """The Accounts overview's `enter`: bind the dashboard to this account's Monitor and show
+        it. An account without one (its profile failed to load) stays on the overview, said why."""
+        from pmtui.widgets.overview import OverviewScreen
+
+        account = next((a for a in self.accounts if a.profile == profile), None)
+        if account is None:
+            return False
+        if account.monitor is None or account.settings is None:
+            self.notify(account.error or "This account is not watched.", title=profile, severity="warning",
+                        markup=False)
+            return False
+        if account.monitor is not self.monitor:
+            self._pending = []
+            self.monitor = account.monitor
+            self.client = account.monitor.client
+            self.settings = account.settings
+            self.account_title = self._title_for(profile)
+            self.query_one("#summary", SummaryBar).title = self.account_title
+            self.query_one(HistoryPanel).clear()
+            self.state = None
+            self.show_state(self.monitor.state, frozenset({DATA}))
+        while isinstance(self.screen, OverviewScreen):
+            self.pop_screen()
+        return True
+
+    def on_overview_screen_opened(self, event: OverviewScreen.Opened) -> None:
+        self.open_account(event.profile)
+
+    def action_accounts(self) -> None:
+        """`esc` on the dashboard: back to the Accounts overview."""
+        from pmtui.widgets.overview import OverviewScreen
+
+        if self.accounts and not isinstance(self.screen, OverviewScreen):
+            self.push_screen(OverviewScreen(self.accounts))
 
     def _theme_changed(self, theme: Theme) -> None:
         """Cells hold the old theme's colours: draw them again, and remember a new pick."""
@@ -156,6 +264,11 @@ class PmtuiApp(App[int]):
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self.accounts:
+            import asyncio
+
+            await asyncio.gather(*(a.monitor.aclose() for a in self.accounts if a.monitor is not None))
+            return
         await self.monitor.aclose()
 
     # --- states -----------------------------------------------------------------------------
@@ -198,10 +311,7 @@ class PmtuiApp(App[int]):
             for event in state.alerts:
                 panel.log_alert(event, facts.level_style(event.level))
         for notice in state.notices:
-            self.notify(notice.message, title=notice.title, severity=notice.severity,  # type: ignore[arg-type]
-                        timeout=notice.timeout, markup=False)
-            if notice.bell:
-                self.bell()  # the terminal bell: it reaches a person over SSH
+            self._toast(notice, self.monitor.profile if self.accounts else None)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.name == "monitor":
@@ -323,6 +433,13 @@ class PmtuiApp(App[int]):
         self.push_screen(WhatIfScreen(state.account, state.pm, self.settings.thresholds))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accounts":
+            return bool(self.accounts) and self.screen is self.screen_stack[0]
+        if action in self.DASHBOARD_ACTIONS and self.accounts and self.screen is not self.screen_stack[0]:
+            from pmtui.widgets.overview import OverviewScreen
+
+            if isinstance(self.screen, OverviewScreen):
+                return False
         if action in ("filter", "filter_done", "clear_filter"):
             if self.screen is not self.screen_stack[0]:
                 return False  # a modal (help, detail, palette) has these keys to itself

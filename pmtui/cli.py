@@ -39,7 +39,11 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    help="demo: hedge mode (LONG and SHORT rows per symbol)")
     g.add_argument("--scenario", choices=["normal", "margin-call"], default=d or "normal",
                    help="demo: 'margin-call' drifts the account through every health band")
-    g.add_argument("--profile", metavar="NAME", default=d, help="profile from the config file")
+    # Two dests, joined in _parse: argparse lets a command's own options replace the ones before it.
+    g.add_argument("--profile", metavar="NAME", action="append", dest="profile_after" if suppress else "profile",
+                   default=d, help="profile from the config file; more than once: several accounts at once")
+    g.add_argument("--all-profiles", action="store_true", default=d or False,
+                   help="every profile in the config file at once (with --demo: three demo accounts)")
     g.add_argument("--config", metavar="PATH", type=Path, default=d,
                    help="config file (default: the user config dir's config.toml; env PMTUI_CONFIG)")
     g.add_argument("--base-url", metavar="URL", default=d, help="API base URL (https, or http to loopback)")
@@ -151,8 +155,9 @@ def demo_exchange(args: argparse.Namespace):
     return DemoExchange(hedge=args.hedge, scenario=args.scenario)
 
 
-def make_client(settings, args: argparse.Namespace, exchange=None):
-    """The client for these settings; with --demo, on `exchange` (a new demo one if not given)."""
+def make_client(settings, args: argparse.Namespace, exchange=None, budget=None):
+    """The client for these settings; with --demo, on `exchange` (a new demo one if not given).
+    `budget`: a WeightBudget shared with other clients (several accounts on one IP)."""
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
@@ -187,7 +192,7 @@ def make_client(settings, args: argparse.Namespace, exchange=None):
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
-        budget=WeightBudget(settings.weight_share),
+        budget=budget if budget is not None else WeightBudget(settings.weight_share),
     )
 
 
@@ -199,17 +204,20 @@ def secrets_of(settings) -> list[str]:
     ]
 
 
-def make_monitor(settings, args, *, history=None, stream: bool = False):
+def make_monitor(settings, args, *, history=None, stream: bool = False, exchange=None, budget=None,
+                 profile: str | None = None):
     """The one core every command runs on: the dashboard, `watch`, `snapshot` and `check`.
-    `stream`: also listen to the user data stream (unless the settings turn it off)."""
+    `stream`: also listen to the user data stream (unless the settings turn it off). For one of
+    several accounts (pmtui.accounts): its demo `exchange`, the shared `budget`, its `profile`."""
     from pmtui.monitor import Monitor
 
-    exchange = demo_exchange(args) if args.demo else None
-    client = make_client(settings, args, exchange)
+    if exchange is None and args.demo:
+        exchange = demo_exchange(args)
+    client = make_client(settings, args, exchange, budget)
     # The demo's exchangeInfo is the demo's own: never cached where a real one would be read.
     from pmtui.market import cache_path
 
-    monitor = Monitor(settings=settings, client=client, history=history, profile=_profile(settings, args),
+    monitor = Monitor(settings=settings, client=client, history=history, profile=profile or _profile(settings, args),
                       markets_cache=None if args.demo else cache_path())
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
@@ -391,7 +399,7 @@ def _dashboard(settings, args) -> int:
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     try:
-        return build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exc:
         # argparse exits 2 on a usage error, which a monitoring system reads as CRITICAL.
         words = sys.argv[1:] if argv is None else list(argv)
@@ -399,6 +407,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
             print("PMTUI UNKNOWN - invalid command-line arguments (see pmtui check --help)")
             raise SystemExit(EXIT_UNKNOWN) from None
         raise
+    # --profile before and after the command name, in order, each once; one of them is today's
+    # single account (args.profile), more than one several accounts (args.profiles).
+    names = [*(getattr(args, "profile", None) or []), *(getattr(args, "profile_after", None) or [])]
+    args.profiles = list(dict.fromkeys(names))
+    args.profile = args.profiles[0] if len(args.profiles) == 1 else None
+    return args
 
 
 def _usage(command: str, message: str) -> int:
@@ -417,12 +431,73 @@ def _fail(command: str, message: str) -> int:
     return EXIT_UNKNOWN if command == "check" else 1
 
 
+def _many(command: str, args: argparse.Namespace) -> int:
+    """Several accounts at once (--all-profiles, --profile more than once): pmtui.accounts."""
+    from pmtui import accounts
+
+    if command in ("watch", "history"):
+        return _usage(command, f"{command} follows one account: give one --profile, not several")
+    if args.demo and args.scenario != "normal":
+        return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
+    try:
+        def settings_of(profile: str | None):
+            return load(argparse.Namespace(**(vars(args) | {"profile": profile})))
+
+        chosen = accounts.select(args, settings_of)
+        if args.debug:
+            secrets = [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)]
+            from pmtui.logs import setup_debug_log
+
+            print(f"pmtui: debug log: {setup_debug_log(secrets)}", file=sys.stderr)
+            log.debug("pmtui %s, command %s, profiles %s", __version__, command, [a.profile for a in chosen])
+        if command == "check":
+            return asyncio.run(accounts.check(chosen, args))
+        if command == "snapshot":
+            return asyncio.run(accounts.snapshot(chosen, args))
+        return _dashboard_many(chosen, args)
+    except PmtuiError as err:
+        log.debug("failed: %s (%s)", err.message, type(err).__name__)
+        return _fail(command, err.message)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNKNOWN if command == "check" else 1
+    except Exception as err:  # a bug: say so in one line; details only in the debug log
+        log.debug("unexpected error", exc_info=True)
+        return _fail(
+            command,
+            f"unexpected internal error ({type(err).__name__}); run again with --debug and report the log.",
+        )
+
+
+def _dashboard_many(chosen, args: argparse.Namespace) -> int:
+    from pmtui import accounts
+    from pmtui.app import PmtuiApp
+    from pmtui.terminal import TerminalGuard
+
+    history = None
+    if args.record:
+        from pmtui.history import History
+
+        history = History(args.history_file)
+    accounts.attach_monitors(chosen, args, history=history, stream=True)
+    if not any(a.monitor is not None for a in chosen):
+        raise ConfigError(f"No account can be watched: {chosen[0].profile}: {chosen[0].error}")
+    app = PmtuiApp.for_accounts(chosen, demo=args.demo)
+    return TerminalGuard(app).run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     command = args.command or "dashboard"
     if not args.demo and (args.hedge or args.scenario != "normal"):
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
+    from pmtui import accounts
+
+    if accounts.wanted(args):
+        return _many(command, args)
     try:
         settings = load(args)
         if args.debug:

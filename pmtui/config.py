@@ -51,7 +51,7 @@ from pmtui.logs import secret_forms
 from pmtui.settings import RULE, AlertSettings, Kind, Settings, Thresholds, finite_decimal
 from pmtui.text import clean
 
-__all__ = ["default_config_path", "load_settings", "read_small_file"]
+__all__ = ["config_file", "default_config_path", "load_settings", "profile_names", "read_small_file"]
 
 SECRET_COMMAND_TIMEOUT = 10.0
 
@@ -593,6 +593,44 @@ def _explain(exc: ValidationError, origins: Mapping[str, _Source]) -> ConfigErro
     return ConfigError(f"{name}{source.where() if source else ''} must be {expected}.")
 
 
+def config_file(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to read: `config_path`, else PMTUI_CONFIG (either must exist), else the
+    default one if it exists (None if not)."""
+    env = os.environ if env is None else env
+    if config_path is not None:
+        path = Path(config_path).expanduser().absolute()
+        explicit = True
+    elif (env.get("PMTUI_CONFIG") or "").strip():
+        path = Path(env["PMTUI_CONFIG"].strip()).expanduser().absolute()
+        explicit = True
+    else:
+        path = default_config_path().absolute()
+        explicit = False
+    if not path.exists():
+        if explicit:
+            via = "" if config_path is not None else " named by PMTUI_CONFIG"
+            raise ConfigError(f"Config file {path}{via} does not exist.")
+        return None
+    return path
+
+
+def profile_names(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> tuple[Path, list[str]]:
+    """The config file and the names of its [profiles.NAME] tables, in file order (for
+    --all-profiles). A missing file is a ConfigError: there are no profiles to list."""
+    path = config_file(config_path, env)
+    if path is None:
+        raise ConfigError(
+            f"--all-profiles watches the profiles of a config file, and there is none (looked for"
+            f" {default_config_path()}); name one with --config, or try --demo --all-profiles."
+        )
+    profiles = _read_toml(path).get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(
+            f"profiles in {path} must be tables like [profiles.work], not {_type_name(profiles)}."
+        )
+    return path, [str(name) for name in profiles]
+
+
 def load_settings(
     *,
     config_path: Path | None = None,
@@ -614,20 +652,7 @@ def load_settings(
         profile = overrides.get("profile") or from_env or "default"
 
     # 1. the config file
-    if config_path is not None:
-        path: Path | None = Path(config_path).expanduser().absolute()
-        explicit = True
-    elif (env.get("PMTUI_CONFIG") or "").strip():
-        path = Path(env["PMTUI_CONFIG"].strip()).expanduser().absolute()
-        explicit = True
-    else:
-        path = default_config_path().absolute()
-        explicit = False
-    if path is not None and not path.exists():
-        if explicit:
-            via = "" if config_path is not None else " named by PMTUI_CONFIG"
-            raise ConfigError(f"Config file {path}{via} does not exist.")
-        path = None
+    path = config_file(config_path, env)
 
     values: _Layer = {}
     thresholds: _Layer = {}

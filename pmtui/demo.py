@@ -552,7 +552,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._api_key = api_key
         self._secret = api_secret.encode()
         self._rng = random.Random(self.seed)
-        self._ip = same_ip._ip if same_ip is not None else _IpWeight()
+        self._ip: _IpWeight = same_ip._ip if same_ip is not None else _IpWeight()
 
         self._market, self._prices = _build_market(symbols)
         now_ms = int(clock() * 1000)

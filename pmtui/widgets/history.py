@@ -62,6 +62,12 @@ class HistoryPanel(Horizontal):
         self._lines.append(line)
         self.query_one(RichLog).write(line)
 
+    def clear(self) -> None:
+        """Another account's dashboard (the Accounts overview's `enter`): its own log from now."""
+        self._events.clear()
+        self._lines.clear()
+        self.query_one(RichLog).clear()
+
     @staticmethod
     def _line(event: AlertEvent, style) -> Text:
         line = Text(no_wrap=False)

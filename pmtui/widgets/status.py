@@ -13,22 +13,27 @@ from pmtui.widgets.styles import StyledStatic
 OFFSET_SHOWN_MS = 1000
 
 
+def state_word(info: StatusInfo) -> tuple[str, str]:
+    """LIVE, STALE, PAUSED... and its style class: is what is shown current (also the overview's)."""
+    if info.stopped:
+        return "ERROR", "state--error"
+    if info.paused:
+        return "PAUSED", "state--paused"
+    if info.error is not None and info.age is None:
+        return "NO DATA", "state--stale"  # nothing fetched yet: nothing to call stale
+    if info.error is not None or info.stale:
+        return "STALE", "state--stale"
+    if info.age is None:
+        return "CONNECTING", "state--paused"
+    return "LIVE", "state--live"
+
+
 class StatusBar(StyledStatic):
     def show(self, info: StatusInfo) -> None:
         self.show_text(self.render_text(info))
 
     def state_word(self, info: StatusInfo) -> tuple[str, str]:
-        if info.stopped:
-            return "ERROR", "state--error"
-        if info.paused:
-            return "PAUSED", "state--paused"
-        if info.error is not None and info.age is None:
-            return "NO DATA", "state--stale"  # nothing fetched yet: nothing to call stale
-        if info.error is not None or info.stale:
-            return "STALE", "state--stale"
-        if info.age is None:
-            return "CONNECTING", "state--paused"
-        return "LIVE", "state--live"
+        return state_word(info)
 
     def render_text(self, info: StatusInfo) -> Text:
         word, style = self.state_word(info)
