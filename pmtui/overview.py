@@ -22,7 +22,7 @@ class AccountRow:
     profile: str
     #: The verdict's level; None when unknown (no data, no uniMMR, or the account failed).
     level: Level | None
-    #: The badge: "✓ OK", "▲ WARN"..., "? UNKNOWN", "◌ STALE · last WARN", "✗ ERROR".
+    #: The badge: "✓ OK", "▲ WARN"..., "? UNKNOWN", "◌ STALE · last WARN", "! ERROR".
     badge: str
     unimmr: Decimal | None = None
     status: str | None = None  # accountStatus
@@ -51,12 +51,12 @@ class AccountRow:
 def account_row(profile: str, state: MonitorState | None, error: str | None = None) -> AccountRow:
     """One account's row. `error`: the profile could not be watched at all (its ConfigError)."""
     if error is not None or state is None:
-        return AccountRow(profile, None, "✗ ERROR", data="CONFIG", problem=error or "not watched")
+        return AccountRow(profile, None, "! ERROR", data="CONFIG", problem=error or "not watched")
     word, _style = state_word(state.status)
     fault = state.status.error.message if state.status.error is not None else None
     view, verdict = state.view, state.verdict
     if view is None or verdict is None:
-        badge = "✗ ERROR" if fault is not None else "… WAITING"
+        badge = "! ERROR" if fault is not None else "… WAITING"
         return AccountRow(profile, None, badge, data=word, problem=fault)
     near = view.nearest_liquidation
     pm = view.pm

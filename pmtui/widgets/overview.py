@@ -33,16 +33,18 @@ BOLD = Style(bold=True)
 
 
 class AccountsTable(KeyedTable):
+    # What decides first (at 80 columns the money scrolls in from the right): the verdict,
+    # uniMMR, status and the position nearest liquidation, then equity and headroom.
     COLUMNS = (
         Column("profile", "Account", largest_first=False, name="Account (profile)"),
         Column("health", "Health", largest_first=False),
         Column("unimmr", "uniMMR", largest_first=False),
         Column("status", "Status", largest_first=False, name="accountStatus"),
-        Column("equity", "Equity", name="Account equity"),
-        Column("headroom", "Headroom", largest_first=False, name="Headroom to uniMMR 1.05"),
         Column("worst", "Nearest liq.", largest_first=False, name="Position nearest liquidation"),
         Column("liq", "Liq. dist.", largest_first=False, name="Its liquidation distance"),
         Column("data", "Data", largest_first=False),
+        Column("equity", "Equity", name="Account equity"),
+        Column("headroom", "Headroom", largest_first=False, name="Headroom to uniMMR 1.05"),
     )
     # The health column sorts by the overview's rank (worst first), not by the badge's text.
     DEFAULT_SORT = ("health", False)
@@ -71,14 +73,14 @@ class AccountsTable(KeyedTable):
             Cell(fmt.ratio(row.unimmr, 4) if row.unimmr is not None else "—",
                  sort_key=row.unimmr if row.unimmr is not None else Decimal(-1), style=plain),
             Cell(row.status or "—", style=plain, justify="left"),
-            Cell(fmt.money(row.equity), sort_key=row.equity if row.equity is not None else Decimal(-1),
-                 style=plain),
-            Cell(room_text, sort_key=room_key, style=plain),
             Cell(row.worst or "—", style=plain, justify="left"),
             Cell(fmt.percent(row.liq_distance),
                  sort_key=row.liq_distance if row.liq_distance is not None else Decimal("Infinity"),
                  style=liq_style),
             Cell(row.data, style=data_style, justify="left"),
+            Cell(fmt.money(row.equity), sort_key=row.equity if row.equity is not None else Decimal(-1),
+                 style=plain),
+            Cell(room_text, sort_key=room_key, style=plain),
         ]
 
     def show(self, rows: Sequence[AccountRow]) -> bool:
@@ -185,7 +187,12 @@ class OverviewScreen(Screen[None]):
 
     def draw(self) -> None:
         rows = self.rows()
-        self.query_one(AccountsTable).show(rows)
+        table = self.query_one(AccountsTable)
+        # A cursor on the top row stays on the top row: on the worst account, whichever that is now.
+        top = table.cursor_row == 0
+        table.show(rows)
+        if top and table.cursor_row != 0:
+            table.move_cursor(0)
         self.query_one(Problems).show(sorted(rows, key=lambda r: r.key))
         self.query_one(OverviewHeader).show(rows)
 
