@@ -81,6 +81,14 @@ def select(args: argparse.Namespace, load: Callable[[str | None], Settings]) -> 
                               f" {', '.join(DEMO_ACCOUNTS)}.")
         settings = load(None)
         return [Account(name, settings) for name in (names or DEMO_ACCOUNTS)]
+    import os
+
+    # The environment's credentials stand in for every profile's (settings precedence): all the
+    # "accounts" would be one account, watched several times under different names.
+    env_keys = [v for v in ("PMTUI_API_KEY", "PMTUI_API_SECRET", "PMTUI_PRIVATE_KEY_FILE") if os.environ.get(v)]
+    if env_keys:
+        raise ConfigError(f"{env_keys[0]} is set, and it would stand in for every profile's key: unset it"
+                          " to watch several accounts (each profile keeps its key in the config file).")
     if args.all_profiles:
         path, names = profile_names(args.config)
         accounts = [_account(name, load) for name in names]

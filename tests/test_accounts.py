@@ -60,6 +60,14 @@ def test_all_profiles_and_profile_together_is_refused(capsys):
     assert code == 3 and "give one of them" in out
 
 
+def test_environment_credentials_are_refused_for_many_accounts(capsys, monkeypatch):
+    write_config('[profiles.alpha]\napi_key = "k"\napi_secret = "s"\n[profiles.beta]\napi_key = "k2"\n', 0o600)
+    monkeypatch.setenv("PMTUI_API_KEY", "env-key-123456")
+    code, out, _ = run(capsys, "check", "--all-profiles")
+    assert code == 3 and "PMTUI_API_KEY is set, and it would stand in for every profile's key" in out
+    assert "env-key-123456" not in out
+
+
 def test_watch_takes_one_account(capsys):
     code, _out, err = run(capsys, "watch", "--demo", "--all-profiles")
     assert code == 2 and "watch follows one account" in err
@@ -149,7 +157,8 @@ def _result(profile: str, level: Level | None, unimmr: str | None = None, perf: 
 
 def test_critical_outranks_unknown_and_unknown_outranks_warning():
     code, line = combine([_result("a", Level.WARN, "1.4"), _result("b", None), _result("c", Level.DANGER, "1.1")])
-    assert code == 2 and line.startswith("PMTUI CRITICAL - c: c detail; 3 accounts checked (c CRITICAL, b UNKNOWN, a WARNING)")
+    assert code == 2
+    assert line.startswith("PMTUI CRITICAL - c: c detail; 3 accounts checked (c CRITICAL, b UNKNOWN, a WARNING)")
     code, line = combine([_result("a", Level.WARN, "1.4"), _result("b", None), _result("c", Level.OK, "3")])
     assert code == 3 and line.startswith("PMTUI UNKNOWN - b: could not check: the exchange did not answer.")
     code, line = combine([_result("a", Level.WARN, "1.4"), _result("c", Level.WARN, "1.3")])
