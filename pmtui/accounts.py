@@ -343,3 +343,83 @@ async def snapshot(accounts: Sequence[Account], args: argparse.Namespace) -> int
     else:
         print("\n\n".join(sections))
     return 1 if failed else 0
+
+
+async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
+    """`pmtui watch` for every account: one line per new state of any of them, each line led by
+    its profile (`alpha: …`; JSON: a "profile" field first). Accounts that cannot be watched are
+    said once on stderr. Stops on Ctrl-C, SIGTERM or a hang-up, as for one account."""
+    import asyncio
+    import json
+    import signal
+    import sys
+
+    from pmtui import output
+    from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
+
+    history = None
+    if args.record:
+        from pmtui.history import History
+
+        history = History(args.history_file)
+    attach_monitors(accounts, args, history=history, stream=True)
+    watched = [a for a in accounts if a.monitor is not None]
+    for account in accounts:
+        if account.monitor is None:
+            print(f"pmtui: error: {account.profile}: {account.error}", file=sys.stderr)
+    if not watched:
+        await _close(accounts)
+        return 1
+    queue: asyncio.Queue[tuple[str, MonitorState]] = asyncio.Queue()
+    worth = {DATA, FAULT, PUSH, ALERTS}
+    def listener(profile: str) -> Callable[[MonitorState], None]:
+        def put(state: MonitorState) -> None:
+            if state.changed & worth:  # printed from here, not the subscriber: a closed pipe ends it
+                queue.put_nowait((profile, state))
+        return put
+
+    for account in watched:
+        assert account.monitor is not None
+        account.monitor.subscribe(listener(account.profile))
+    runners = [asyncio.ensure_future(a.monitor.run()) for a in watched if a.monitor is not None]
+    everything: asyncio.Future[Any] = asyncio.gather(*runners)
+    stopped_by: list[int] = []
+
+    def stop(signum: int) -> None:
+        stopped_by.append(signum)
+        everything.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop, sig)
+    shown: dict[str, MonitorState] = {}
+    last_fault: dict[str, str | None] = {}
+    try:
+        while not everything.done():
+            getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+            await asyncio.wait([getter, everything], return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            profile, state = getter.result()
+            fault = state.status.error.message if state.status.error is not None else None
+            if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):
+                continue  # the same fault again (each retry): said once is enough
+            last_fault[profile] = fault
+            if args.json:
+                before = shown.get(profile)
+                positions = output.changed_positions(before.view if before else None, state.view)
+                line = output.watch_json(state, state.changed, positions)
+                print(f'{{"profile":{json.dumps(profile)},{line[1:]}', flush=True)
+            else:
+                print(f"{profile}: {output.watch_line(state)}", flush=True)
+            if DATA in state.changed:
+                shown[profile] = state
+    finally:
+        everything.cancel()
+        try:
+            await everything
+        except BaseException:
+            pass
+        await _close(accounts)
+    return 128 + stopped_by[0] if stopped_by else 0

@@ -435,8 +435,8 @@ def _many(command: str, args: argparse.Namespace) -> int:
     """Several accounts at once (--all-profiles, --profile more than once): pmtui.accounts."""
     from pmtui import accounts
 
-    if command in ("watch", "history"):
-        return _usage(command, f"{command} follows one account: give one --profile, not several")
+    if command == "history":
+        return _usage(command, "history reads one profile at a time: give one --profile, not several")
     if args.demo and args.scenario != "normal":
         return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
     try:
@@ -454,6 +454,8 @@ def _many(command: str, args: argparse.Namespace) -> int:
             return asyncio.run(accounts.check(chosen, args))
         if command == "snapshot":
             return asyncio.run(accounts.snapshot(chosen, args))
+        if command == "watch":
+            return asyncio.run(accounts.watch(chosen, args))
         return _dashboard_many(chosen, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)

@@ -68,9 +68,9 @@ def test_environment_credentials_are_refused_for_many_accounts(capsys, monkeypat
     assert "env-key-123456" not in out
 
 
-def test_watch_takes_one_account(capsys):
-    code, _out, err = run(capsys, "watch", "--demo", "--all-profiles")
-    assert code == 2 and "watch follows one account" in err
+def test_history_takes_one_profile(capsys):
+    code, _out, err = run(capsys, "history", "--profile", "a", "--profile", "b")
+    assert code == 2 and "history reads one profile at a time" in err
 
 
 def test_unknown_demo_account(capsys):
@@ -390,3 +390,31 @@ def test_overview_snapshot(snap_compare, frozen_clock, size):  # noqa: F811
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# --- watch ------------------------------------------------------------------------------------------
+
+
+def test_watch_all_profiles_leads_each_line_with_its_profile():
+    import signal
+
+    from tests.test_watch import Watch
+
+    w = Watch("--demo", "--all-profiles", "--interval", "1")
+    seen = {w.until(lambda line, n=name: line.startswith(f"{n}: ")).split(":")[0] for name in DEMO_ACCOUNTS}
+    assert seen == set(DEMO_ACCOUNTS)
+    assert any(" · CRITICAL " in line for line in w.seen if line.startswith("charlie: "))
+    rc, err = w.stop(signal.SIGTERM)
+    assert (rc, err) == (143, "")
+
+
+def test_watch_json_all_profiles_names_the_profile_first():
+    import signal
+
+    from tests.test_watch import Watch
+
+    w = Watch("--demo", "--json", "--profile", "alpha", "--profile", "bravo", "--interval", "1")
+    docs = [json.loads(w.line()) for _ in range(4)]
+    assert {d["profile"] for d in docs} <= {"alpha", "bravo"} and all(next(iter(d)) == "profile" for d in docs)
+    rc, _err = w.stop(signal.SIGTERM)
+    assert rc == 143
