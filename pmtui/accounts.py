@@ -192,7 +192,8 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
             label += "_"
         used.add(label)
         perf += [f"{label}_{item}" for item in _parts(r.line)[1].split()]
-    summary = f"{worst.profile}: {detail}; {len(results)} accounts checked ({counts})".replace("|", "/")
+    checked = f"{len(results)} account{'s' if len(results) != 1 else ''} checked"
+    summary = f"{worst.profile}: {detail}; {checked} ({counts})".replace("|", "/")
     line = f"PMTUI {worst.word} - {summary}" + (f" | {' '.join(perf)}" if perf else "")
     code = {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(worst.word, 3)
     return code, line

@@ -518,3 +518,5 @@ class PmtuiApp(App[int]):
         yield SystemCommand("History and alerts", "Sparklines and the alert log (h)",
                             self.action_toggle_history)
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
+        if self.accounts:
+            yield SystemCommand("Accounts", "Every account, worst first (esc)", self.action_accounts)

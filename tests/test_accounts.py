@@ -165,6 +165,11 @@ def test_critical_outranks_unknown_and_unknown_outranks_warning():
     assert code == 1 and line.startswith("PMTUI WARNING - c:")  # the same band: the lower uniMMR
 
 
+def test_one_account_checked():
+    code, line = combine([_result("solo", Level.OK, "3")])
+    assert code == 0 and "; 1 account checked (solo OK) | solo_uniMMR=3;1.5;1.2" in line
+
+
 def test_perfdata_labels_are_sanitised_and_kept_apart():
     assert perf_label("work account=1") == "work_account_1"
     assert perf_label("'") == "profile"
@@ -342,6 +347,8 @@ async def test_enter_opens_an_account_and_esc_returns():
         assert not isinstance(app.screen, OverviewScreen) and app.filter_text == ""
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+    # Quitting closes every account's Monitor, not only the one on the dashboard.
+    assert all(a.monitor is not None and a.monitor._closed for a in accounts)
 
 
 async def test_rows_resort_when_a_state_changes():
@@ -418,3 +425,17 @@ def test_watch_json_all_profiles_names_the_profile_first():
     assert {d["profile"] for d in docs} <= {"alpha", "bravo"} and all(next(iter(d)) == "profile" for d in docs)
     rc, _err = w.stop(signal.SIGTERM)
     assert rc == 143
+
+
+async def test_every_account_alerts_and_its_toast_names_it():
+    accounts = demo_accounts()
+    app = PmtuiApp.for_accounts(accounts, demo=True)  # the monitors run
+    app.remember_theme = False
+    async with app.run_test(size=(120, 40)) as pilot:
+        def titles() -> set[str]:
+            return {n.title for n in app._notifications}
+
+        # charlie is not on the dashboard (alpha is, under the overview), and still alerts
+        await wait_until(pilot, lambda: "charlie · Alert" in titles(), timeout=10, what="charlie's alert toast")
+        assert app.monitor is accounts[0].monitor
+        assert all(t.split(" · ")[0] in DEMO_ACCOUNTS for t in titles())
