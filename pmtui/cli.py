@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="One monitoring line (Nagios/Icinga style, perfdata after '|'): the dashboard's "
         "verdict (uniMMR's band, accountStatus, the nearest liquidation) and the alert rules.",
         epilog="exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (could not fetch, no uniMMR, "
-        "or invalid arguments)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "or invalid arguments)\nseveral accounts (--all-profiles, --profile twice): the worst decides, "
+        "CRITICAL over UNKNOWN over WARNING", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("-w", "--warning", metavar="UNIMMR", type=_ratio,
                        help="WARNING at or below this uniMMR (default: thresholds.unimmr_warn, 1.5)")
