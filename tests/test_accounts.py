@@ -103,8 +103,9 @@ def test_check_two_demo_accounts_exit_by_the_worse(capsys):
 
 
 def test_one_demo_profile_is_todays_check(capsys):
-    code, out, _ = run(capsys, "check", "--demo")
-    assert code == 0 and "accounts checked" not in out and " uniMMR=" in out
+    code, out, _ = run(capsys, "check", "--demo")  # a random seed: its band may vary, its form not
+    assert code in (0, 1, 2) and "accounts checked" not in out
+    assert out.split(" | ")[1].startswith("margin_balance=") and " uniMMR=" in out
 
 
 def _two_profiles(server, bad_key: str = "revoked-key-000") -> None:
