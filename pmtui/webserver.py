@@ -24,7 +24,9 @@ from textual_serve.server import Server
 from pmtui.serve import EXIT_SIGNALS, is_loopback, refusal, to_int, url_of
 
 STOP_GRACE_S = 3.0  # a dashboard quits in milliseconds; after this it is killed
-SHUTDOWN_S = 3.0  # aiohttp's wait for open connections when the server stops
+# aiohttp's wait for open connections when the server stops: time for each tab's dashboard to
+# quit or be killed.
+SHUTDOWN_S = STOP_GRACE_S + 2.0
 
 log = logging.getLogger("pmtui.serve")
 
@@ -39,15 +41,22 @@ class Session(AppService):
         if self._stopped:  # textual-serve's handler stops it twice
             return
         self._stopped = True
-        try:
-            await asyncio.wait_for(super().stop(), STOP_GRACE_S)
-        except Exception:
-            log.debug("the dashboard did not quit in time", exc_info=True)
         process = self._process
         if process is not None:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+            # Not by cancelling textual-serve's stop(): its reader task swallows the cancel.
+            try:
+                await self.send_meta({"type": "quit"})
+                await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+            except TimeoutError:
+                log.warning("a dashboard did not quit within %s s: killed", STOP_GRACE_S)
+            except Exception:
+                log.debug("a dashboard could not be asked to quit", exc_info=True)
+            finally:  # also when the server's shutdown cancels this
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        # Its downloads cancelled, and its output read to the end (the process is gone).
+        await super().stop()
 
 
 class DashboardServer(Server):
