@@ -296,9 +296,41 @@ def start_server(*argv: str) -> tuple[subprocess.Popen, str]:
     return server, line.split(" on ")[1].split()[0]
 
 
+def test_the_server_refuses_other_pages_and_kills_a_stuck_dashboard():
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    server, url = start_server()
+    try:
+        ws_url = url.replace("http://", "ws://") + "/ws?width=80&height=24"
+        for origin in ("https://evil.example", None):
+            with pytest.raises(InvalidStatus) as info:
+                connect(ws_url, origin=origin, open_timeout=10).close()
+            assert info.value.response.status_code == 403
+        assert descendants(server.pid) == set()  # refused before any dashboard started
+        with connect(ws_url, origin=url, open_timeout=10) as ws:
+            assert isinstance(ws.recv(timeout=30), bytes)  # the dashboard's first frame
+            (dashboard,) = descendants(server.pid)
+            os.kill(dashboard, signal.SIGSTOP)  # it can no longer quit when asked
+        wait_for(lambda: not descendants(server.pid), 15, "the stuck dashboard to be killed")
+        server.send_signal(signal.SIGINT)
+        assert server.wait(20) == 128 + signal.SIGINT
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(10)
+    out, err = server.communicate()
+    assert err.splitlines() == [
+        "pmtui: serve: refused /ws from 127.0.0.1: a websocket from another origin",
+        "pmtui: serve: refused /ws from 127.0.0.1: a websocket without an Origin",
+        "pmtui: serve: a dashboard did not quit within 3.0 s: killed",
+    ]
+
+
 @pytest.mark.browser
 def test_the_dashboard_in_a_real_browser(tmp_path):
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
+    browser = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    if browser is None:
         pytest.fail(f"chromium is not installed ({CHROMIUM}): apt-get install chromium (.ci/run does)")
     try:
         from playwright.sync_api import sync_playwright
@@ -309,8 +341,7 @@ def test_the_dashboard_in_a_real_browser(tmp_path):
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=os.access(CHROMIUM, os.X_OK) and CHROMIUM
-                or shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True,
+                str(tmp_path / "profile"), executable_path=browser, args=CHROMIUM_ARGS, headless=True,
                 viewport={"width": 1280, "height": 800},
             )
             context.set_default_timeout(30_000)
