@@ -34,7 +34,6 @@ from pathlib import Path
 from pmtui.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 INSTALL_HINT = "pmtui serve needs textual-serve: install it with pip install 'pmtui[serve]'."
 

@@ -8,6 +8,7 @@ request handlers (pyproject pins the minor version for that).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import sys
@@ -134,9 +135,12 @@ class DashboardServer(Server):
         pass  # no logo: run() prints one line, with the address really bound
 
     async def on_shutdown(self, app: web.Application) -> None:
-        # Each page's websocket closed: its handler then stops that page's dashboard.
-        for websocket in list(self.sockets):
-            await websocket.close(code=1001, message=b"pmtui serve stopped")
+        # Each page's websocket closed, all at once (a dead client's close waits for its reply):
+        # its handler then stops that page's dashboard.
+        closing = [asyncio.ensure_future(ws.close(code=1001, message=b"pmtui serve stopped"))
+                   for ws in self.sockets]
+        if closing:
+            await asyncio.wait(closing, timeout=STOP_GRACE_S)
 
     def run(self, sock: socket.socket, out: Callable[[str], None] = print) -> int:
         """Serve on `sock` until SIGINT, SIGTERM or SIGHUP; 128 + that signal."""
@@ -152,8 +156,10 @@ class DashboardServer(Server):
 
         for sig in EXIT_SIGNALS:
             loop.add_signal_handler(sig, stop, sig)
-        out(f"pmtui: serving the dashboard on {url_of(host, port)} (a dashboard per browser tab; "
-            "Ctrl-C stops it)")
+        where = url_of(host, port)
+        if ipaddress.ip_address(host).is_unspecified:  # 0.0.0.0, ::: no address to open
+            where = f"port {port} of every address of this machine, {url_of('127.0.0.1', port)} here"
+        out(f"pmtui: serving the dashboard on {where} (a dashboard per browser tab; Ctrl-C stops it)")
         try:
             web.run_app(self._make_app(), sock=sock, shutdown_timeout=SHUTDOWN_S, print=None,
                         access_log=None, handle_signals=False, loop=loop)

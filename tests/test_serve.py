@@ -20,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from pmtui.cli import _common, build_parser, main
 from pmtui.errors import ConfigError
@@ -296,12 +299,16 @@ def start_server(*argv: str) -> tuple[subprocess.Popen, str]:
     return server, line.split(" on ")[1].split()[0]
 
 
-def test_the_server_refuses_other_pages_and_kills_a_stuck_dashboard():
-    from websockets.exceptions import InvalidStatus
-    from websockets.sync.client import connect
-
+def test_the_server_answers_only_its_own_page_and_kills_a_stuck_dashboard():
     server, url = start_server()
     try:
+        # The page's URLs follow the Host the browser used: here an SSH forward from local port 9000.
+        page = httpx.get(url + "/", headers={"Host": "localhost:9000"}, timeout=10)
+        assert page.status_code == 200
+        assert 'data-session-websocket-url="ws://localhost:9000/ws"' in page.text
+        assert 'src="http://localhost:9000/static/js/textual.js"' in page.text
+        assert "https://" not in page.text and "googleapis" not in page.text  # nothing from outside
+        assert httpx.get(url + "/", headers={"Host": "evil.example:9000"}, timeout=10).status_code == 403
         ws_url = url.replace("http://", "ws://") + "/ws?width=80&height=24"
         for origin in ("https://evil.example", None):
             with pytest.raises(InvalidStatus) as info:
@@ -321,6 +328,7 @@ def test_the_server_refuses_other_pages_and_kills_a_stuck_dashboard():
         server.wait(10)
     out, err = server.communicate()
     assert err.splitlines() == [
+        "pmtui: serve: refused / from 127.0.0.1: Host 'evil.example' is not a loopback name",
         "pmtui: serve: refused /ws from 127.0.0.1: a websocket from another origin",
         "pmtui: serve: refused /ws from 127.0.0.1: a websocket without an Origin",
         "pmtui: serve: a dashboard did not quit within 3.0 s: killed",
