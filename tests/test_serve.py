@@ -175,20 +175,42 @@ def test_every_dashboard_option_is_passed_on():
     assert {w for w in words if w.startswith("--")} == options
 
 
-def test_no_secret_is_on_the_served_command_line(monkeypatch, tmp_path, capsys):
+@pytest.fixture
+def served(monkeypatch) -> list[tuple[str, int, str]]:
+    """`pmtui serve` in-process up to the server: the (host, port, command) it would serve."""
+    calls: list[tuple[str, int, str]] = []
+    monkeypatch.setattr("pmtui.serve.listen", lambda host, port: (host, port))
+
+    def run(self, sock, out):
+        calls.append((*sock, self.command))
+        return 0
+
+    monkeypatch.setattr("pmtui.webserver.DashboardServer.run", run)
+    return calls
+
+
+def test_no_secret_is_on_the_served_command_line(monkeypatch, tmp_path, capsys, served):
     # Keys in the config file and in the environment: the served command names the file only.
     secret, key = "s3cr3t-" + "x" * 40, "k3y-" + "y" * 40
     monkeypatch.setenv("PMTUI_API_SECRET", secret)
     config = tmp_path / "config.toml"
     config.write_text(f'[profiles.main]\napi_key = "{key}"\n')
     config.chmod(0o600)
-    served: list[str] = []
-    monkeypatch.setattr("pmtui.webserver.DashboardServer.run", lambda self, sock, out: served.append(self.command) or 0)
     assert main(["serve", "--config", str(config), "--profile", "main", "--port", "0"]) == 0
-    (command,) = served
+    ((host, port, command),) = served
+    assert (host, port) == ("127.0.0.1", 0)
     assert shlex.split(command)[5:] == ["--profile", "main", "--config", str(config)]
     assert secret not in command and key not in command
     assert secret not in capsys.readouterr().err
+
+
+def test_a_non_loopback_host_is_served_with_the_warning(capsys, served):
+    assert main(["serve", "--demo", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    assert served == [("0.0.0.0", 8123, served[0][2])]
+    assert capsys.readouterr().err == no_auth_warning("0.0.0.0") + "\n"
+    assert main(["serve", "--demo", "--host", "127.0.0.1"]) == 0  # loopback, even explicit: no warning
+    assert served[1][:2] == ("127.0.0.1", 8000)
+    assert capsys.readouterr().err == ""
 
 
 # --- which requests it answers -------------------------------------------------------------------
