@@ -80,6 +80,13 @@ def _ratio(text: str) -> Decimal:
     return value
 
 
+def _port(text: str) -> int:
+    """serve --port: 0..65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line, `pmtui: error: …` and where to look, exit 2 (check: 3)."""
 
@@ -135,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     dash = sub.add_parser("dashboard", help="open the dashboard (the default)")
     _common(dash, suppress=True)
+
+    serve = sub.add_parser(
+        "serve", help="the dashboard in a web browser (textual-serve), on 127.0.0.1 unless --host",
+        description="Serves the dashboard as a web page: each browser tab runs its own dashboard with "
+        "the options given here. The page has no authentication, so it listens on 127.0.0.1 unless "
+        "--host says otherwise; from another machine, forward the port over SSH "
+        "(ssh -L 8000:127.0.0.1:8000 server, then open http://127.0.0.1:8000). Stops on Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument("--host", metavar="ADDRESS",
+                       help="IP address to listen on (default 127.0.0.1; any other is open to whoever reaches it)")
+    serve.add_argument("--port", metavar="PORT", type=_port, default=8000,
+                       help="TCP port (default 8000; 0: any free one, printed)")
+    _common(serve, suppress=True)
     return parser
 
 
@@ -398,6 +418,30 @@ def _dashboard(settings, args) -> int:
     return TerminalGuard(app).run()
 
 
+def _serve(settings, args) -> int:
+    """The dashboard through textual-serve: one dashboard process per browser tab, each started
+    with this command's dashboard options (never a secret: each reads the config itself)."""
+    from pmtui.serve import INSTALL_HINT, bind_address, listen, served_command
+
+    host, warning = bind_address(args.host)
+    try:
+        from pmtui.webserver import DashboardServer
+    except ImportError as err:
+        if (err.name or "").partition(".")[0] in {"textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"}:
+            raise ConfigError(INSTALL_HINT) from None
+        raise
+    # What the dashboard would refuse (no key configured, a key file that does not load) is said
+    # here, once, rather than by a page that closes as soon as it opens.
+    asyncio.run(make_client(settings, args).aclose())
+    command = served_command(args, lambda parser: _common(parser, suppress=False))
+    sock = listen(host, args.port)
+    if warning:
+        print(warning, file=sys.stderr)
+    title = "pmtui " + ("DEMO" if args.demo else settings.profile)
+    return DashboardServer(command, host=host, port=args.port, title=title).run(
+        sock, lambda line: print(line, flush=True))
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     try:
         args = build_parser().parse_args(argv)
@@ -517,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_watch(settings, args))
         if command == "history":
             return _history(settings, args)
+        if command == "serve":
+            return _serve(settings, args)
         return _dashboard(settings, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)

@@ -1,0 +1,178 @@
+"""`pmtui serve`: the dashboard in a browser, through textual-serve, on 127.0.0.1 by default.
+
+textual-serve runs a web page with a terminal (xterm.js) and, for each browser connection to its
+websocket, starts the served command in a subprocess and relays its screen and the keys. Here:
+
+- The command is this Python running `pmtui dashboard` with the dashboard's own options; never a
+  secret (the child reads the config file and PMTUI_* variables itself, as the dashboard does).
+- The page has no authentication: it listens on loopback unless --host names another address,
+  and then says so. Use SSH port forwarding to reach it from elsewhere.
+- A websocket is not bound by the browser's same-origin policy: any web page the user visits
+  could open ws://127.0.0.1:8000/ws and read the account. So the websocket only answers a page
+  of its own origin (Origin equal to Host), and a loopback server only answers loopback names
+  (DNS rebinding: evil.example resolving to 127.0.0.1 has its own Origin and Host, which agree).
+- The page's URLs follow the Host the browser used (textual-serve's fixed `public_url` would
+  break an SSH forward to another local port, or a server listening on 0.0.0.0), and the page
+  loads nothing from outside (pmtui/templates/serve_index.html: no web fonts). The server itself is pmtui/webserver.py.
+- Closing the page or stopping the server ends each dashboard process (quit, then a kill after a
+  grace period); SIGINT, SIGTERM and SIGHUP exit 128+signal, like `pmtui watch`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import re
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pmtui.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INSTALL_HINT = "pmtui serve needs textual-serve: install it with pip install 'pmtui[serve]'."
+
+
+# --- where to listen -----------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_address(host: str | None) -> tuple[str, str | None]:
+    """The address to listen on for `--host` (None: not given) and the warning to print, if any.
+
+    Only an IP address or `localhost` (a name could resolve anywhere); loopback unless --host
+    says otherwise, and then the page is open to whoever reaches it, which the warning says."""
+    if host is None:
+        return DEFAULT_HOST, None
+    name = host.strip()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name.lower() == "localhost":
+        return DEFAULT_HOST, None
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        raise ConfigError(
+            f"--host {host!r} is not an IP address: give one such as 127.0.0.1 (the default), "
+            "or 0.0.0.0 for every interface."
+        ) from None
+    if address.is_loopback:
+        return str(address), None
+    return str(address), no_auth_warning(str(address))
+
+
+def no_auth_warning(host: str) -> str:
+    return (
+        f"pmtui: warning: the page on {host} has no authentication and no encryption: anyone who "
+        "can reach it sees the account, so prefer the default 127.0.0.1 with SSH port forwarding."
+    )
+
+
+def url_of(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or one sentence on why there can be none."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as err:
+        sock.close()
+        where = url_of(host, port).removeprefix("http://")
+        if err.errno == errno.EADDRINUSE:
+            message = f"Port {port} is already in use on {host} (another pmtui serve?): choose another with --port."
+        elif err.errno == errno.EADDRNOTAVAIL:
+            message = f"{host} is not an address of this machine: choose one of its own with --host."
+        elif err.errno == errno.EACCES:
+            message = f"Not allowed to listen on {where} (ports below 1024 need root): choose another with --port."
+        else:
+            message = f"Cannot listen on {where}: {err.strerror or err}."
+        raise ConfigError(message) from None
+    sock.setblocking(False)
+    return sock
+
+
+# --- what to serve -------------------------------------------------------------------------------
+
+
+def served_command(args: argparse.Namespace, common: Callable[[argparse.ArgumentParser], None],
+                   python: str = sys.executable) -> str:
+    """The shell command textual-serve starts per connection: `python -m pmtui dashboard` with the
+    options `common` defines (the dashboard's: --demo, --profile, --config, ...) as given in
+    `args`. `exec`: the shell becomes the dashboard, so stopping it stops the dashboard."""
+    parser = argparse.ArgumentParser(add_help=False)
+    common(parser)
+    words = [python, "-m", "pmtui", "dashboard"]
+    for action in parser._actions:
+        if not action.option_strings:
+            continue
+        option = max(action.option_strings, key=len)  # the long spelling
+        value = getattr(args, action.dest, None)
+        if isinstance(action, argparse._StoreTrueAction):
+            words += [option] if value else []
+        elif isinstance(action, argparse._AppendAction):
+            for item in value or ():
+                words += [option, str(item)]
+        elif isinstance(action, argparse._StoreAction):
+            if value is not None and value != action.default:
+                words += [option, str(value.absolute() if isinstance(value, Path) else value)]
+        else:  # a new kind of option: say so in the tests rather than drop it silently
+            raise TypeError(f"pmtui serve cannot pass {option} ({type(action).__name__}) to the dashboard")
+    return "exec " + shlex.join(words)
+
+
+# --- which requests to answer --------------------------------------------------------------------
+
+_HOST_HEADER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+
+def host_name(host_header: str) -> str | None:
+    """The name in a Host header (`127.0.0.1:8000` -> `127.0.0.1`, `[::1]:80` -> `::1`); None if
+    it is not a plain host[:port]."""
+    match = _HOST_HEADER.match(host_header)
+    return match.group(1).strip("[]") if match else None
+
+
+def refusal(host_header: str | None, origin: str | None, *, loopback_only: bool,
+            websocket: bool) -> str | None:
+    """Why this request is refused, or None to answer it.
+
+    A loopback server answers only loopback Host names (a rebound DNS name is refused); the
+    websocket, which carries the account, answers only a page served from the same Host."""
+    name = host_name(host_header or "")
+    if name is None:
+        return "no valid Host header"
+    if loopback_only and not is_loopback(name):
+        return f"Host {name!r} is not a loopback name"
+    if websocket:
+        if origin is None:
+            return "a websocket without an Origin"
+        if origin.lower() not in (f"http://{host_header}".lower(), f"https://{host_header}".lower()):
+            return "a websocket from another origin"
+    return None
+
+
+def to_int(value: str, default: int) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return default
