@@ -431,13 +431,15 @@ def _serve(settings, args) -> int:
             raise ConfigError(INSTALL_HINT) from None
         raise
     # What the dashboard would refuse (no key configured, a key file that does not load) is said
-    # here, once, rather than by a page that closes as soon as it opens.
-    asyncio.run(make_client(settings, args).aclose())
+    # here, once, rather than by a page that closes as soon as it opens. Several accounts
+    # (settings None): each account's overview row says what is wrong with it instead.
+    if settings is not None:
+        asyncio.run(make_client(settings, args).aclose())
     command = served_command(args, lambda parser: _common(parser, suppress=False))
     sock = listen(host, args.port)
     if warning:
         print(warning, file=sys.stderr)
-    title = "pmtui " + ("DEMO" if args.demo else settings.profile)
+    title = "pmtui " + ("DEMO" if args.demo else settings.profile if settings is not None else "accounts")
     return DashboardServer(command, host=host, port=args.port, title=title).run(
         sock, lambda line: print(line, flush=True))
 
@@ -501,6 +503,8 @@ def _many(command: str, args: argparse.Namespace) -> int:
             return asyncio.run(accounts.snapshot(chosen, args))
         if command == "watch":
             return asyncio.run(accounts.watch(chosen, args))
+        if command == "serve":
+            return _serve(None, args)
         return _dashboard_many(chosen, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)

@@ -127,6 +127,8 @@ def served_command(args: argparse.Namespace, common: Callable[[argparse.Argument
             continue
         option = max(action.option_strings, key=len)  # the long spelling
         value = getattr(args, action.dest, None)
+        if action.dest == "profile":  # _parse joined --profile before and after the command here
+            value = getattr(args, "profiles", None) or ()
         if isinstance(action, argparse._StoreTrueAction):
             words += [option] if value else []
         elif isinstance(action, argparse._AppendAction):

@@ -25,7 +25,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from pmtui.cli import _common, build_parser, main
+from pmtui.cli import _common, _parse, main
 from pmtui.errors import ConfigError
 from pmtui.serve import INSTALL_HINT, bind_address, host_name, listen, no_auth_warning, refusal, served_command
 
@@ -40,7 +40,7 @@ CHROMIUM_ARGS = [
 
 def command_of(*argv: str) -> list[str]:
     """The words of the command `pmtui serve ARGV` would serve."""
-    args = build_parser().parse_args(["serve", *argv])
+    args = _parse(["serve", *argv])
     command = served_command(args, lambda parser: _common(parser, suppress=False), python="PY")
     words = shlex.split(command)
     assert words[:5] == ["exec", "PY", "-m", "pmtui", "dashboard"]
@@ -151,9 +151,25 @@ def test_the_served_command_is_the_dashboard_with_the_options_given():
     assert words == ["--demo", "--hedge", "--scenario", "margin-call", "--interval", "3.0",
                      "--recv-window", "7000", "--debug", "--record"]
     # Options before the command name count too; serve's own (--port, --host) are not passed on.
-    args = build_parser().parse_args(["--demo", "--profile", "main", "serve", "--port", "9000"])
+    args = _parse(["--demo", "--profile", "main", "serve", "--port", "9000"])
     command = served_command(args, lambda parser: _common(parser, suppress=False), python="PY")
     assert shlex.split(command)[5:] == ["--demo", "--profile", "main"]
+
+
+def test_several_accounts_are_served_as_several_accounts():
+    # Each --profile once, in order, wherever it was given (not the letters of one name).
+    args = _parse(["--profile", "alpha", "serve", "--profile", "bravo", "--profile", "alpha"])
+    command = served_command(args, lambda parser: _common(parser, suppress=False), python="PY")
+    assert shlex.split(command)[5:] == ["--profile", "alpha", "--profile", "bravo"]
+    assert command_of("--demo", "--all-profiles") == ["--demo", "--all-profiles"]
+
+
+def test_serve_with_all_profiles_serves_the_overview(capsys, served):
+    # Several accounts go to the server too (not to a dashboard in this terminal).
+    assert main(["serve", "--demo", "--all-profiles", "--port", "8124"]) == 0
+    ((host, port, command),) = served
+    assert (host, port) == ("127.0.0.1", 8124)
+    assert shlex.split(command)[5:] == ["--demo", "--all-profiles"]
 
 
 def test_paths_are_absolute_and_quoted_for_the_shell(tmp_path, monkeypatch):
