@@ -34,6 +34,7 @@ class BalancesTable(KeyedTable):
         Column("updated", "Updated"),
     )
     DEFAULT_SORT = ("health", True)  # problems first, the most owed first among them
+    BLURRED_CURSOR = False  # the first row is the worst debt: its colours must show
 
     def cells(self, row: BalanceRow) -> list[Cell]:
         b = row.balance
