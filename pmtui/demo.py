@@ -10,6 +10,10 @@ in-memory stand-in for `websockets.asyncio.client.connect` (pass `connect=exchan
 pmtui.stream.UserStream). As the market steps it pushes an ACCOUNT_UPDATE now and then (a
 funding fee), and a riskLevelChange whenever uniMMR crosses one of Binance's bands.
 
+The account also holds one cross-margin loan (USDT, held as free cross-margin cash, its interest
+accruing each step; see _LOAN_SHARE): /papi/v1/balance shows it, and equity (so uniMMR) carries
+its interest.
+
 The market moves in *steps*. Each priced endpoint (UM account, account, positionRisk, balance) sees
 the same snapshot until that endpoint is asked again, which advances the market one step. So the
 endpoints of one refresh agree with each other exactly, while any endpoint asked twice in a row shows

@@ -671,9 +671,10 @@ class Monitor:
             fallback=fallback,
             alerts=alerts,
             notices=notices,
-            balances=b.data,
-            balance_rows=self._judged_balances(),
-            balance_stale=b.data is not None and (b.stale or p.stale),
+            # Refused: none, as a one-shot has (rows from before the refusal say nothing now).
+            balances=None if "balance" in unavailable else b.data,
+            balance_rows=() if "balance" in unavailable else self._judged_balances(),
+            balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
             balance_note=unavailable.get("balance") or self._balance_note(),
         )
 

@@ -27,7 +27,7 @@ from pmtui.views import balance_rows
 from tests.harness import frozen_clock, make_app, rendered, settled, wait_until  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, BALANCE, UM_ACCOUNT, balance_body, papi_server  # noqa: F401
 from tests.test_cli import live, run  # noqa: F401
-from tests.test_cli_risk import Canned, um_body
+from tests.test_cli_risk import NOW_MS, Canned, um_body
 from tests.test_monitor import Change, monitor_on
 
 REFUSAL = {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
@@ -325,3 +325,20 @@ async def test_hostile_asset_names_show_as_data_in_the_pane(papi_server):  # noq
         shown = rendered(table)
         assert "[red]x[/]" in shown and "EVIL" + CLEANED_MARK in shown
         assert "\x1b" not in shown and "[31m" not in shown
+
+
+async def test_watch_json_carries_the_raw_balance_rows_and_why_they_are_missing(frozen_clock):  # noqa: F811
+    canned = Canned()
+    m = monitor_on(canned, frozen_clock)
+    for p in (m.poller, m.account_poller, m.balance_poller):
+        p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
+    await m.refresh()
+    doc = json.loads(output.watch_json(m.state, [], []))
+    assert doc["balance"] == balance_body(NOW_MS)[:1]  # the zero BNB row left out, as in snapshot
+    canned.routes[BALANCE] = (401, REFUSAL)
+    frozen_clock.advance(MIN_ACCOUNT_INTERVAL)
+    m.refresh_now()
+    await m.refresh()
+    doc = json.loads(output.watch_json(m.state, [], []))
+    assert doc["balance"] is None and doc["unavailable"] == {"balance": SENTENCE}
+    await m.aclose()
