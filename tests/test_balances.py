@@ -342,3 +342,13 @@ async def test_watch_json_carries_the_raw_balance_rows_and_why_they_are_missing(
     doc = json.loads(output.watch_json(m.state, [], []))
     assert doc["balance"] is None and doc["unavailable"] == {"balance": SENTENCE}
     await m.aclose()
+
+
+def test_the_text_snapshot_has_a_balances_table_only_when_something_is_in_them():
+    um = parse_um_account(um_body())
+    t = Thresholds()
+    assert "Balances" not in output.snapshot_table(um, t, balances=parse_balance([row("USDT"), row("BNB")]))
+    assert "Balances" not in output.snapshot_table(um, t)
+    narrow = output.snapshot_table(um, t, width=60, balances=parse_balance([row("BTC", crossMarginBorrowed="0.5")]))
+    assert "Balances" in narrow and "not shown at this width" in narrow and "Borrowed" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 60
