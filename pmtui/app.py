@@ -32,6 +32,7 @@ from pmtui.text import clean
 from pmtui.views import PositionRow
 from pmtui.widgets.account import AccountFacts, AccountPanel
 from pmtui.widgets.assets import AssetsTable
+from pmtui.widgets.balances import BalancesNote, BalancesTable, balances_title
 from pmtui.widgets.detail import DetailScreen
 from pmtui.widgets.help import HelpScreen
 from pmtui.widgets.history import HistoryPanel
@@ -153,6 +154,8 @@ class PmtuiApp(App[int]):
         yield AccountPanel(id="account")
         yield HistoryPanel(id="history")
         yield AssetsTable(id="assets")
+        yield BalancesTable(id="balances")
+        yield BalancesNote(id="balances-note")
         yield Input(placeholder=f"filter: {filters.TERMS}", id="filter")
         yield PositionsTable(id="positions")
         yield StatusBar(id="status")
@@ -165,6 +168,7 @@ class PmtuiApp(App[int]):
         self._saved_theme = saved
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(AssetsTable).border_title = "Assets"
+        self.query_one("#balances", BalancesTable).border_title = "Balances"
         self.query_one("#filter").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
@@ -346,6 +350,28 @@ class PmtuiApp(App[int]):
         self._title_positions()
         if isinstance(self.screen, DetailScreen):
             self.screen.show(view.row(self.screen.key))
+        self._render_balances()
+
+    def _render_balances(self) -> None:
+        """The Balances pane: its rows, its own staleness and note in the title; where the screen
+        has no room for it (under 40 lines, app.tcss), one line under the Assets table instead
+        (both are kept current: which one shows is the stylesheet's business)."""
+        state = self.state
+        if state is None:
+            return
+        table = self.query_one("#balances", BalancesTable)
+        every = state.balance_rows
+        rows = every if self.show_all else tuple(r for r in every if not r.balance.is_zero)
+        stale = state.balance_stale
+        table.set_class(stale, "-stale")
+        table.show(rows)
+        note = state.balance_note if state.balances is None or stale or "balance" in state.unavailable else None
+        title = balances_title(rows, len(every), self.show_all, note)
+        content = Content(f"{STALE_MARK}{title}" if stale else title)
+        if table.border_title != content.markup:
+            table.border_title = content
+        self.query_one("#balances-note", BalancesNote).show(rows, note, stale=stale,
+                                                            known=state.balances is not None)
 
     def _render_verdict(self) -> None:
         """Everywhere the account's verdict shows: the header, the big digits, the compact view."""
@@ -505,7 +531,8 @@ class PmtuiApp(App[int]):
         yield SystemCommand("Pause or resume", "Stop or restart refreshing (p)", self.action_toggle_pause)
         yield SystemCommand("Filter positions", "Narrow positions by symbol, side, asset… (/)",
                             self.action_filter)
-        yield SystemCommand("Show all rows", "Toggle zero positions and assets (a)", self.action_toggle_all)
+        yield SystemCommand("Show all rows", "Toggle zero positions, assets and balances (a)",
+                            self.action_toggle_all)
         yield SystemCommand("Sort positions", "Sort by the next column (s)",
                             self.query_one(PositionsTable).action_cycle_sort)
         yield SystemCommand("Sort positions by…", "Pick any column (o)",

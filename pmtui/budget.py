@@ -133,12 +133,15 @@ REFRESH_WEIGHT = WEIGHTS["/papi/v2/um/account"] + WEIGHTS["/papi/v1/um/positionR
 
 
 def weight_per_minute(interval: float, account_interval: float | None = None,
-                      risk_interval: float | None = None) -> float:
+                      risk_interval: float | None = None, balance_interval: float | None = None) -> float:
     """Nominal weight per minute of polling the UM account every `interval` s, /papi/v1/account
-    every `account_interval` s and positionRisk every `risk_interval` s (None: not polled)."""
+    every `account_interval` s, positionRisk every `risk_interval` s and /papi/v1/balance every
+    `balance_interval` s (None: not polled; the dashboard polls it on the account's cadence)."""
     total = WEIGHTS["/papi/v2/um/account"] * 60 / interval
     if account_interval:
         total += WEIGHTS["/papi/v1/account"] * 60 / account_interval
     if risk_interval:
         total += WEIGHTS["/papi/v1/um/positionRisk"] * 60 / risk_interval
+    if balance_interval:
+        total += WEIGHTS["/papi/v1/balance"] * 60 / balance_interval
     return total

@@ -276,7 +276,8 @@ async def _snapshot(settings, args) -> int:
     async with make_monitor(settings, args) as monitor:
         # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
         state = await monitor.fetch_once(markets=not args.json)
-    parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
+    parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable,
+                                 balances=state.balances)
     if args.json:
         print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
                                    verdict=state.verdict, **parts))
@@ -310,7 +311,9 @@ async def _check(settings, args) -> int:
 
     thresholds = check_thresholds(settings.thresholds, args.warning, args.critical)
     async with make_monitor(settings, args) as monitor:
-        state = await monitor.fetch_once()
+        # Not /papi/v1/balance: uniMMR already counts loans, and its 20 weight (and its failures)
+        # would only add to a check run every minute.
+        state = await monitor.fetch_once(balance=False)
     level, line = output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
         unavailable=state.unavailable,

@@ -52,10 +52,12 @@ from pmtui.errors import (
 from pmtui.logs import Redactor
 from pmtui.market import EXCHANGE_INFO_PATH, SymbolRules, parse_exchange_info
 from pmtui.models import (
+    Balance,
     PmAccount,
     PositionRisk,
     UmAccount,
     decode_json,
+    parse_balance,
     parse_pm_account,
     parse_position_risk,
     parse_um_account,
@@ -205,6 +207,10 @@ class PapiClient:
 
     async def position_risk(self) -> tuple[PositionRisk, ...]:
         return parse_position_risk(await self.signed_get("/papi/v1/um/positionRisk"))
+
+    async def balance(self) -> tuple[Balance, ...]:
+        """Every asset's balances (cross margin loans and interest, UM and CM wallets); weight 20."""
+        return parse_balance(await self.signed_get("/papi/v1/balance"))
 
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 

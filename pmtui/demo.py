@@ -10,6 +10,10 @@ in-memory stand-in for `websockets.asyncio.client.connect` (pass `connect=exchan
 pmtui.stream.UserStream). As the market steps it pushes an ACCOUNT_UPDATE now and then (a
 funding fee), and a riskLevelChange whenever uniMMR crosses one of Binance's bands.
 
+The account also holds one cross-margin loan (USDT, held as free cross-margin cash, its interest
+accruing each step; see _LOAN_SHARE): /papi/v1/balance shows it, and equity (so uniMMR) carries
+its interest.
+
 The market moves in *steps*. Each priced endpoint (UM account, account, positionRisk, balance) sees
 the same snapshot until that endpoint is asked again, which advances the market one step. So the
 endpoints of one refresh agree with each other exactly, while any endpoint asked twice in a row shows
@@ -365,6 +369,8 @@ class _Snapshot:
     equity: int
     maint: int
     initial: int
+    #: The margin loan's interest so far (units of 1e-8; already taken out of `equity`).
+    interest: int = 0
 
     @property
     def uni_mmr(self) -> Decimal:
@@ -489,6 +495,12 @@ _ROUTES = {
     "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
+# The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the
+# USDT wallet, in whole thousands, borrowed and held as free cross-margin USDT, so principal and
+# cash cancel out in equity; its interest accrues each step (about 10% a year at a 2 s poll, from
+# ten hours' worth) and is a liability: equity, and so uniMMR, carry it.
+_LOAN_ASSET = "USDT"
+_LOAN_SHARE = 0.1
 _FUNDING_EVERY = 15  # steps between the demo's ACCOUNT_UPDATE pushes (a funding fee)
 _ASSETS = ("USDT", "USDC", "BNB")  # BNB: a collateral asset row with nothing in it
 _WEIGHT_WINDOW = 60.0  # seconds
@@ -564,6 +576,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._drift = self._drift_directions()
         self._stress_scale = 0.0
         self._fund(now_ms)
+        self._loan = self._lend()
         if scenario == "margin-call":
             self._stress_scale = self._solve_stress_scale()
 
@@ -624,6 +637,14 @@ class DemoExchange(httpx.AsyncBaseTransport):
         for leg in self._legs:
             asset = leg.symbol.quote
             self._asset_times[asset] = max(self._asset_times[asset], leg.update_ms)
+
+    def _lend(self) -> int:
+        """The loan's principal (units of 1e-8): no draw from the seed's generator, so the market
+        walks as it did before there was a loan."""
+        return max(1000 * _UNIT, round(self._wallets[_LOAN_ASSET] * _LOAN_SHARE / (1000 * _UNIT)) * 1000 * _UNIT)
+
+    def _interest(self, step: int) -> int:
+        return self._loan * (120_000 + 6 * step) // 10**9  # 1.2e-4 of it at start, 6e-9 a step
 
     def _opening_views(self) -> list[_LegView]:
         return [_view_leg(leg, self._mark(leg.symbol, 0)) for leg in self._legs]
@@ -687,13 +708,15 @@ class DemoExchange(httpx.AsyncBaseTransport):
                 )
             )
         wallet = sum(a.wallet for a in assets)
+        interest = self._interest(step)  # the loan itself is matched by its cash: only this counts
         return _Snapshot(
             legs,
             assets,
             wallet=wallet,
-            equity=wallet + sum(a.upnl for a in assets),  # USDT and USDC count 1:1
+            equity=wallet + sum(a.upnl for a in assets) - interest,  # USDT and USDC count 1:1
             maint=sum(a.maint for a in assets),
             initial=sum(a.position_im + a.order_im for a in assets),
+            interest=interest,
         )
 
     # -- HTTP --
@@ -906,7 +929,8 @@ class DemoExchange(httpx.AsyncBaseTransport):
         return _dumps(rows)
 
     def _balance(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
-        rows = [_balance_row(a) for a in snap.assets]
+        rows = [_balance_row(a, *((self._loan, snap.interest) if a.asset == _LOAN_ASSET else (0, 0)))
+                for a in snap.assets]
         wanted = params.get("asset")
         if wanted is None:
             return _dumps(rows)
@@ -1002,15 +1026,17 @@ def _symbol_info(sym: _Symbol) -> dict[str, Any]:
     }
 
 
-def _balance_row(a: _AssetView) -> dict[str, Any]:
+def _balance_row(a: _AssetView, borrowed: int = 0, interest: int = 0) -> dict[str, Any]:
+    """`borrowed`: a cross-margin loan in this asset, held as free cross-margin cash (which
+    Binance counts in totalWalletBalance); `interest`: what it has accrued."""
     zero = _money(0)
     return {
         "asset": a.asset,
-        "totalWalletBalance": _money(a.wallet),
-        "crossMarginAsset": zero,
-        "crossMarginBorrowed": zero,
-        "crossMarginFree": zero,
-        "crossMarginInterest": zero,
+        "totalWalletBalance": _money(a.wallet + borrowed),
+        "crossMarginAsset": _money(borrowed),
+        "crossMarginBorrowed": _money(borrowed),
+        "crossMarginFree": _money(borrowed),
+        "crossMarginInterest": _money(interest),
         "crossMarginLocked": zero,
         "umWalletBalance": _money(a.wallet),
         "umUnrealizedPNL": _money(a.upnl),

@@ -30,6 +30,16 @@ def money(value: Decimal | None, places: int = 2, *, sign: bool = False) -> str:
     return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
+def coin(value: Decimal | None, *, sign: bool = False) -> str:
+    """An amount in any asset (a BTC loan's interest is 0.00001234): two decimals from 1 up, below
+    that four significant digits (at most 8 decimals), so a small non-zero amount never reads
+    as 0.00."""
+    if value is None or not value.is_finite() or abs(value) >= 1 or value == 0:
+        return money(value, sign=sign)
+    places = min(8, max(2, 3 - value.adjusted()))
+    return money(value, places, sign=sign)
+
+
 def amount(value: Decimal) -> str:
     """A quantity as the exchange wrote it, without trailing zeros: '-0.0200' -> '-0.02'."""
     if value == 0:

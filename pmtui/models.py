@@ -23,6 +23,7 @@ from pmtui.text import clean
 
 log = logging.getLogger(__name__)
 
+ZERO = Decimal(0)
 # Decimals past this many digits are not money; refusing them keeps arithmetic cheap and bounded.
 _MAX_DIGITS = 60
 
@@ -221,6 +222,52 @@ class PmAccount(WireModel):
     updateTime: OptMillis = None
 
 
+class Balance(WireModel):
+    """One asset of `GET /papi/v1/balance`: the whole account's wallet in that asset, cross
+    margin (loans and interest included) and the UM and CM wallets. Only the asset is required:
+    Binance sends "" for figures it does not give (`cmUnrealizedPNL` in its own examples), and a
+    missing figure reads as zero here, never as a reason to drop the account's other balances."""
+
+    asset: Text
+    totalWalletBalance: OptMoney = None
+    crossMarginAsset: OptMoney = None
+    crossMarginBorrowed: OptMoney = None
+    crossMarginFree: OptMoney = None
+    crossMarginInterest: OptMoney = None
+    crossMarginLocked: OptMoney = None
+    umWalletBalance: OptMoney = None
+    umUnrealizedPNL: OptMoney = None
+    cmWalletBalance: OptMoney = None
+    cmUnrealizedPNL: OptMoney = None
+    negativeBalance: OptMoney = None
+    updateTime: OptMillis = None  # ms; Binance sometimes sends it as a string of digits
+
+    @property
+    def borrowed(self) -> Decimal:
+        return self.crossMarginBorrowed or ZERO
+
+    @property
+    def interest(self) -> Decimal:
+        return self.crossMarginInterest or ZERO
+
+    @property
+    def negative(self) -> Decimal:
+        """The negative balance Binance reports, as a positive amount owed (0: none)."""
+        return abs(self.negativeBalance or ZERO)
+
+    @property
+    def owed(self) -> Decimal:
+        """What this asset owes: the loan, its interest and any negative balance."""
+        return self.borrowed + self.interest + self.negative
+
+    @property
+    def is_zero(self) -> bool:
+        return not any((self.totalWalletBalance, self.crossMarginAsset, self.crossMarginBorrowed,
+                        self.crossMarginFree, self.crossMarginInterest, self.crossMarginLocked,
+                        self.umWalletBalance, self.umUnrealizedPNL, self.cmWalletBalance,
+                        self.cmUnrealizedPNL, self.negativeBalance))
+
+
 class PositionRisk(WireModel):
     """One row of `GET /papi/v1/um/positionRisk`."""
 
@@ -365,3 +412,27 @@ def parse_pm_account(data: Any) -> PmAccount:
 
 def parse_position_risk(data: Any) -> tuple[PositionRisk, ...]:
     return _rows(data, None, PositionRisk, "position risk")
+
+
+def parse_balance(data: Any) -> tuple[Balance, ...]:
+    """Parsed JSON of `/papi/v1/balance` -> one Balance per asset, or SchemaError. Binance answers
+    a list, or one object when asked for one asset: both are accepted. Should an asset repeat,
+    the later row wins in the first one's place, but never a row without debt over one with it
+    (a zero row must not hide a loan)."""
+    if isinstance(data, dict):
+        try:
+            rows: tuple[Balance, ...] = (Balance.from_wire(data),)
+        except ValidationError as err:
+            raise _describe(err, "balance") from None
+    else:
+        rows = _rows(data, None, Balance, "balance")
+    assets = [b.asset for b in rows]
+    if len(set(assets)) == len(assets):
+        return rows
+    unique: dict[str, Balance] = {}
+    for b in rows:
+        held = unique.get(b.asset)
+        if held is not None and held.owed and not b.owed:
+            continue
+        unique[b.asset] = b
+    return tuple(unique.values())

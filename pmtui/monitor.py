@@ -1,6 +1,6 @@
 """The Monitor: everything pmtui knows about one account, with no Textual in sight.
 
-It owns the client, the two pollers and their cadences, the user data stream, view building,
+It owns the client, the pollers and their cadences, the user data stream, view building,
 the alert rules and recording, and publishes an immutable `MonitorState` after every change:
 a fetch, a pushed event, a person's request, and a once-a-second tick (ages and countdowns).
 The dashboard renders those states; `snapshot`, `check` and `watch` read the same ones, so the
@@ -8,7 +8,9 @@ screen and the headless commands can never disagree.
 
 Cadences: the UM account and positionRisk every `interval` seconds; `/papi/v1/account` (uniMMR,
 weight 20) on its own slower cadence, or sooner when the UM account moved enough to change
-uniMMR's band, and never closer than MIN_ACCOUNT_INTERVAL to the last request, whatever asks.
+uniMMR's band, and never closer than MIN_ACCOUNT_INTERVAL to the last request, whatever asks;
+`/papi/v1/balance` (margin loans and interest, weight 20 too) on the account's cadence and spacing,
+or sooner (still spaced) after a pushed margin event.
 The next fetch is planned only after the last one finished, so requests never overlap and a slow
 exchange slows pmtui down instead of piling up. While the push stream is up, `riskLevelChange`
 updates uniMMR at once and uniMMR's own poll slows down by PUSH_SLOWDOWN (polling stays the
@@ -32,14 +34,14 @@ from pmtui.errors import AuthError, PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
-from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.models import Balance, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
 from pmtui.series import SessionSeries
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
-from pmtui.views import AccountView, build_view
+from pmtui.views import AccountView, BalanceRow, balance_rows, build_view
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,6 +121,14 @@ class MonitorState:
     #: Alert events for people that this state started (or cleared), in order.
     alerts: tuple[AlertEvent, ...] = ()
     notices: tuple[Notice, ...] = ()
+    #: /papi/v1/balance as parsed (each keeps its raw row for output); None: not (yet) read.
+    balances: tuple[Balance, ...] | None = None
+    #: The same, judged and sorted problems first, zero rows included (views.balance_rows).
+    balance_rows: tuple[BalanceRow, ...] = ()
+    #: The balances shown are not current (their last fetch failed, or everything is stale).
+    balance_stale: bool = False
+    #: Why the balances are missing or not current, in a sentence (None: they are current).
+    balance_note: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -134,6 +144,9 @@ class Stream(Protocol):
 
 # Pushed events that moved the UM positions: refresh the UM account and positionRisk.
 POSITION_EVENTS = frozenset({"ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE"})
+# Pushed events that moved the margin balances (loans, interest, transfers): refresh
+# /papi/v1/balance too (spacing still applies).
+BALANCE_EVENTS = frozenset({"liabilityChange", "outboundAccountPosition", "balanceUpdate"})
 # Pushed events that moved what uniMMR is made of (UM balances, margin loans and balances, open
 # order loss): refresh /papi/v1/account too (spacing still applies).
 ACCOUNT_EVENTS = frozenset({"ACCOUNT_UPDATE", "liabilityChange", "outboundAccountPosition", "balanceUpdate",
@@ -157,6 +170,7 @@ async def optional(fetch: Callable[[], Awaitable[T]], path: str) -> tuple[T | No
 
 ACCOUNT_PATH = "/papi/v1/account"
 RISK_PATH = "/papi/v1/um/positionRisk"
+BALANCE_PATH = "/papi/v1/balance"
 
 
 class Monitor:
@@ -174,6 +188,12 @@ class Monitor:
         #: /papi/v1/account (uniMMR), weight 20: on its own slower cadence.
         self.account_poller: Poller[PmAccount] = Poller(
             fetch=client.pm_account, interval=settings.account_interval,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+        )
+        #: /papi/v1/balance (margin loans, interest, every wallet), weight 20 like the account:
+        #: on the account's cadence and spacing, never more often.
+        self.balance_poller: Poller[tuple[Balance, ...]] = Poller(
+            fetch=client.balance, interval=settings.account_interval,
             min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
         )
         self.alerts = Alerts.from_settings(settings)
@@ -197,6 +217,9 @@ class Monitor:
         self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
         self._account_tried: float | None = None  # monotonic time of the last account request
         self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
+        self._balance_next: float | None = 0.0  # monotonic time the balances are due; None: not polled
+        self._balance_tried: float | None = None  # monotonic time of the last balance request
+        self._balance_rows: tuple[tuple[Balance, ...] | None, tuple[BalanceRow, ...]] = (None, ())
         self._last_manual = -REFRESH_DEBOUNCE  # monotonic time a person last started a refresh
         self._manual_handle: asyncio.TimerHandle | None = None
         self._push_handle: asyncio.TimerHandle | None = None
@@ -351,6 +374,8 @@ class Monitor:
                 if delay is not None and self.push is not None and self.push.up:
                     delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
                 self._account_next = None if delay is None else time.monotonic() + delay
+            if data is not None and self._balance_due():
+                await self._poll_balance()
         finally:
             self.fetching = False
         notices: list[Notice] = []
@@ -376,6 +401,21 @@ class Monitor:
         # other failure fails this refresh (STALE) and is retried on its cadence.
         risks, self.risk_note = await optional(self.client.position_risk, RISK_PATH)
         return account, risks
+
+    def _balance_due(self) -> bool:
+        """Due on its cadence (or asked for by `r` or a pushed margin event), and never sooner
+        than MIN_ACCOUNT_INTERVAL after the last balance request, whatever asks."""
+        tried, due = self._balance_tried, self._balance_next
+        now = time.monotonic()
+        return due is not None and now >= due and (tried is None or now - tried >= MIN_ACCOUNT_INTERVAL)
+
+    async def _poll_balance(self) -> None:
+        """One balance fetch. A refusal (AuthError) stops its poller (the pane says why, the rest
+        goes on); any other fault keeps the last balances, marked stale, and retries with backoff."""
+        self._balance_tried = time.monotonic()
+        await self.balance_poller.poll()
+        delay = self.balance_poller.delay()
+        self._balance_next = None if delay is None else time.monotonic() + delay
 
     def _account_spaced(self) -> bool:
         """Never sooner than MIN_ACCOUNT_INTERVAL after the last account request, whatever asks
@@ -497,7 +537,9 @@ class Monitor:
         self._last_manual = time.monotonic()
         self.poller.reset_stop()
         self.account_poller.reset_stop()
+        self.balance_poller.reset_stop()
         self._account_next = 0.0  # a person asked: fetch everything, and retry refused endpoints
+        self._balance_next = 0.0
         self.risk_note = None
         self._ask()
 
@@ -550,9 +592,11 @@ class Monitor:
         for a (debounced, budgeted) REST refresh of what it touched."""
         if isinstance(event, RiskLevelChange):
             self._apply_risk(event)
-        elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS:
+        elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS | BALANCE_EVENTS:
             if event.kind in ACCOUNT_EVENTS and self._account_next is not None:
                 self._account_next = 0.0  # uniMMR moved too
+            if event.kind in BALANCE_EVENTS and self._balance_next is not None:
+                self._balance_next = 0.0  # a loan, its interest or a transfer: the balances moved
             self._push_refresh()
 
     def _push_refresh(self) -> None:
@@ -609,6 +653,9 @@ class Monitor:
         if self.risk_note is not None:
             unavailable["positionRisk"] = self.risk_note
         fallback = a.stopped or "account" in unavailable
+        b = self.balance_poller
+        if b.stopped and isinstance(b.error, AuthError):
+            unavailable["balance"] = refused(BALANCE_PATH, b.error)
         return MonitorState(
             seq=self._seq,
             changed=changed,
@@ -624,7 +671,25 @@ class Monitor:
             fallback=fallback,
             alerts=alerts,
             notices=notices,
+            # Refused: none, as a one-shot has (rows from before the refusal say nothing now).
+            balances=None if "balance" in unavailable else b.data,
+            balance_rows=() if "balance" in unavailable else self._judged_balances(),
+            balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
+            balance_note=unavailable.get("balance") or self._balance_note(),
         )
+
+    def _judged_balances(self) -> tuple[BalanceRow, ...]:
+        """The balance rows, judged once per fetch (a state is published every second)."""
+        data = self.balance_poller.data
+        if self._balance_rows[0] is not data:
+            self._balance_rows = (data, balance_rows(data or (), include_zero=True))
+        return self._balance_rows[1]
+
+    def _balance_note(self) -> str | None:
+        b = self.balance_poller
+        if b.error is None:
+            return None
+        return f"{'unavailable' if b.stopped else 'stale'}: {b.error.message}"
 
     def _account_note(self) -> str | None:
         a = self.account_poller
@@ -657,7 +722,7 @@ class Monitor:
     # --- one-shot (snapshot, check) --------------------------------------------------------
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
-                         markets: bool = False) -> MonitorState:
+                         markets: bool = False, balance: bool = True) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -666,7 +731,8 @@ class Monitor:
         margin ratio). Every other failure propagates unchanged: it says nothing about the key,
         and the data would be incomplete for a reason that may pass, so the caller reports it
         (`check`: UNKNOWN), never shows it as absent. `markets`: also each symbol's tick size
-        (load_markets; its failure is nothing to report)."""
+        (load_markets; its failure is nothing to report). `balance`: /papi/v1/balance as well
+        (optional in the same way, as "balance")."""
         um = await self.client.um_account()
         if markets:
             await self.load_markets()
@@ -680,11 +746,18 @@ class Monitor:
             risks, why = await optional(self.client.position_risk, RISK_PATH)
             if why is not None:
                 unavailable["positionRisk"] = why
+        balances = None
+        if balance:
+            balances, why = await optional(self.client.balance, BALANCE_PATH)
+            if why is not None:
+                unavailable["balance"] = why
         self.poller.accept((um, risks))
         if pm is not None:
             self.account_poller.accept(pm)
+        if balances is not None:
+            self.balance_poller.accept(balances)
         self.risk_note = unavailable.get("positionRisk")
-        self._refused = {k: v for k, v in unavailable.items() if k == "account"}
+        self._refused = {k: v for k, v in unavailable.items() if k in ("account", "balance")}
         self._rebuild()
         return self.publish(DATA)
 

@@ -19,11 +19,11 @@ from pmtui.alerts import check_rules
 from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, worst
 from pmtui.history import Sample
 from pmtui.market import SymbolRules
-from pmtui.models import PmAccount, PositionRisk, UmAccount
+from pmtui.models import Balance, PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
 from pmtui.risk import account_headroom, unimmr_band
 from pmtui.settings import AlertSettings, Thresholds
-from pmtui.views import AccountView, build_view
+from pmtui.views import AccountView, balance_rows, build_view
 
 
 def _json_default(value: Any) -> str:
@@ -73,13 +73,15 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
-                  verdict: Verdict | None = None) -> str:
+                  verdict: Verdict | None = None, balances: Sequence[Balance] | None = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
     Given `pm`, `risks` or `unavailable`, it adds "account" (the raw /papi/v1/account object, or
     null) and "positionRisk" (raw rows, open ones unless include_zero, or null), and
-    "unavailable" saying why a part is null. Given `view`, it adds "view": what pmtui derived
+    "unavailable" saying why a part is null. Given `balances` (or a refused "balance" in
+    `unavailable`) it adds "balance": the raw /papi/v1/balance rows (non-zero ones unless
+    include_zero; "" kept as sent), or null. Given `view`, it adds "view": what pmtui derived
     (view_json); the API's objects are never changed."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
@@ -97,6 +99,9 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
             doc["positionRisk"] = None
         if unavailable:
             doc["unavailable"] = dict(unavailable)
+    if balances is not None or "balance" in (unavailable or {}):
+        doc["balance"] = None if balances is None else [
+            b.raw for b in balances if include_zero or not b.is_zero]
     if view is not None:
         doc["view"] = view_json(view, verdict, include_zero=include_zero)
     if extra:
@@ -108,8 +113,10 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    width: int = 140, pm: PmAccount | None = None,
                    risks: Sequence[PositionRisk] | None = None,
                    unavailable: Mapping[str, str] | None = None,
-                   markets: Mapping[str, SymbolRules] | None = None) -> str:
-    """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick."""
+                   markets: Mapping[str, SymbolRules] | None = None,
+                   balances: Sequence[Balance] | None = None) -> str:
+    """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick;
+    `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero."""
     view = build_view(account, t, risks=risks, pm=pm, markets=markets)
     # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
     buffer = io.StringIO()
@@ -135,6 +142,8 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
     for part, why in (unavailable or {}).items():
         console.print(f"Not shown ({part}): {why}.")
     console.print(_assets_table(view, include_zero, width))
+    if balances is not None and any(not b.is_zero for b in balances):
+        console.print(_balances_table(balances, include_zero, width))
     console.print(_positions_table(view, include_zero, width))
     if risks is not None:
         console.print(_risk_table(view, include_zero, width))
@@ -190,6 +199,29 @@ def _assets_table(view: AccountView, include_zero: bool, width: int) -> Table:
             fmt.percent(row.usage), row.level.badge,
         ])
     return _fit("Assets", _ASSET_COLS, rows, width)
+
+
+_BALANCE_COLS: tuple[Col, ...] = (
+    ("Asset", True, 9), ("Borrowed", False, 8), ("Interest", False, 8), ("Negative", False, 8),
+    ("Wallet", False, 7), ("Margin free", False, 4), ("Margin locked", False, 2), ("UM wallet", False, 5),
+    ("UM uPnL", False, 3), ("CM wallet", False, 1), ("CM uPnL", False, 0), ("Health", True, 9),
+)
+
+
+def _balances_table(balances: Sequence[Balance], include_zero: bool, width: int) -> Table:
+    """/papi/v1/balance: loans, interest and negative balances first (what a margin call eats
+    first), "—" where Binance gave no figure."""
+    rows = []
+    for row in balance_rows(balances, include_zero=include_zero):
+        b = row.balance
+        rows.append([
+            b.asset, fmt.coin(b.crossMarginBorrowed), fmt.coin(b.crossMarginInterest),
+            fmt.coin(b.negativeBalance), fmt.coin(b.totalWalletBalance), fmt.coin(b.crossMarginFree),
+            fmt.coin(b.crossMarginLocked), fmt.coin(b.umWalletBalance), fmt.coin(b.umUnrealizedPNL, sign=True),
+            fmt.coin(b.cmWalletBalance), fmt.coin(b.cmUnrealizedPNL, sign=True),
+            row.level.badge,
+        ])
+    return _fit("Balances", _BALANCE_COLS, rows, width)
 
 
 def _price(value: Decimal | None, tick: Decimal | None) -> str:
@@ -366,7 +398,7 @@ def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]
     if state.account is not None:
         doc = json.loads(snapshot_json(state.account, pm=state.pm, risks=state.risks,
                                        unavailable=state.unavailable or None, view=state.view,
-                                       verdict=state.verdict))
+                                       verdict=state.verdict, balances=state.balances))
         doc["fetchedAt"] = int(state.status.last_ok_wall * 1000) if state.status.last_ok_wall else None
     info, verdict = state.status, state.verdict
     doc["changed"] = sorted(changed)

@@ -317,7 +317,7 @@ class Settings(BaseModel):
     time_base_url: Annotated[str | None, URL] = None
     #: Seconds between UM account polls.
     interval: float = 2.0
-    #: Seconds between /papi/v1/account polls (weight 20).
+    #: Seconds between /papi/v1/account polls (weight 20); /papi/v1/balance (weight 20) keeps it too.
     account_interval: float = 10.0
     #: recvWindow in milliseconds.
     recv_window: Annotated[int, MILLIS] = 5000

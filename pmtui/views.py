@@ -22,7 +22,7 @@ from pmtui.health import (
     verdict,
 )
 from pmtui.market import SymbolRules
-from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
+from pmtui.models import Asset, Balance, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map
 from pmtui.settings import Thresholds
 
@@ -43,6 +43,48 @@ class AssetRow:
     @property
     def key(self) -> str:
         return self.asset.asset
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    """One asset of /papi/v1/balance, judged: what a margin call eats first stands out. A negative
+    balance (or a negative wallet) is DANGER: the account already owes it; a cross-margin loan or
+    its interest is WARN: a liability that counts against equity and grows."""
+
+    balance: Balance
+    level: Level
+
+    @property
+    def key(self) -> str:
+        return self.balance.asset
+
+    @property
+    def borrowed_level(self) -> Level:
+        return Level.WARN if self.balance.borrowed else Level.OK
+
+    @property
+    def interest_level(self) -> Level:
+        return Level.WARN if self.balance.interest else Level.OK
+
+    @property
+    def negative_level(self) -> Level:
+        return Level.DANGER if self.balance.negative else Level.OK
+
+
+def balance_level(b: Balance) -> Level:
+    if b.negative or (b.totalWalletBalance is not None and b.totalWalletBalance < 0):
+        return Level.DANGER
+    if b.borrowed or b.interest:
+        return Level.WARN
+    return Level.OK
+
+
+def balance_rows(balances: Iterable[Balance], *, include_zero: bool = False) -> tuple[BalanceRow, ...]:
+    """The balances as rows, problems first (the worst level, then the most owed), then by asset;
+    zero rows only with `include_zero`."""
+    rows = [BalanceRow(b, balance_level(b)) for b in balances if include_zero or not b.is_zero]
+    rows.sort(key=lambda r: (-r.level, -r.balance.owed, r.key))
+    return tuple(rows)
 
 
 # Not frozen: a refresh builds one per symbol and side (2000 in hedge mode on 1000 symbols), and a

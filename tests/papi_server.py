@@ -50,6 +50,7 @@ API_SECRET = "test-api-secret-Jm8LrT2xKp5sD9"
 UM_ACCOUNT = "/papi/v2/um/account"
 PM_ACCOUNT = "/papi/v1/account"
 POSITION_RISK = "/papi/v1/um/positionRisk"
+BALANCE = "/papi/v1/balance"
 PING = "/papi/v1/ping"
 TIME = "/fapi/v1/time"
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
@@ -149,6 +150,30 @@ def position_risk_body(now_ms: int) -> list[dict[str, Any]]:
     ]
 
 
+def balance_body(now_ms: int) -> list[dict[str, Any]]:
+    """Shaped like Binance's docs example (tests/fixtures/real/docs/balance_all_assets.en.json):
+    "" for a figure not given, and one row's updateTime as a string, as the live API sometimes
+    sends it. A small USDT loan with interest; BNB all zeros."""
+    return [
+        {
+            "asset": "USDT", "totalWalletBalance": "10350.43812500", "crossMarginAsset": "100.00000000",
+            "crossMarginBorrowed": "100.00000000", "crossMarginFree": "100.00000000",
+            "crossMarginInterest": "0.01250000", "crossMarginLocked": "0.00000000",
+            "umWalletBalance": "10250.43812500", "umUnrealizedPNL": "-132.55000000",
+            "cmWalletBalance": "0.00000000", "cmUnrealizedPNL": "", "updateTime": now_ms - 4000,
+            "negativeBalance": "0",
+        },
+        {
+            "asset": "BNB", "totalWalletBalance": "0.00000000", "crossMarginAsset": "0.00000000",
+            "crossMarginBorrowed": "0.00000000", "crossMarginFree": "0.00000000",
+            "crossMarginInterest": "0.00000000", "crossMarginLocked": "0.00000000",
+            "umWalletBalance": "0.00000000", "umUnrealizedPNL": "0.00000000",
+            "cmWalletBalance": "0.00000000", "cmUnrealizedPNL": "", "updateTime": str(now_ms - 90000),
+            "negativeBalance": "0",
+        },
+    ]
+
+
 # (body factory, weight, signed)
 #: The official connector's exchangeInfo test body (tests/fixtures/real/connector_tests, a Python
 #: dict literal): the public, unsigned route serves it as JSON.
@@ -164,6 +189,7 @@ ROUTES = {
     UM_ACCOUNT: (um_account_body, 5, True),
     PM_ACCOUNT: (pm_account_body, 20, True),
     POSITION_RISK: (position_risk_body, 5, True),
+    BALANCE: (balance_body, 20, True),
     PING: (lambda now: {}, 1, False),
     TIME: (lambda now: {"serverTime": now}, 1, False),
     EXCHANGE_INFO: (exchange_info_body, 1, False),

@@ -546,7 +546,7 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
         now = int(time.time() * 1000)
         if request.url.path == "/fapi/v1/time":
             return httpx.Response(200, json={"serverTime": now})
-        if request.url.path == "/papi/v1/um/positionRisk":
+        if request.url.path in ("/papi/v1/um/positionRisk", "/papi/v1/balance"):
             return httpx.Response(200, json=[])
         if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
             return httpx.Response(200, json={"symbols": []})

@@ -21,7 +21,7 @@ import pytest
 
 from pmtui.demo import DemoExchange
 from pmtui.history import History, Sample
-from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT, PapiServer, _error
+from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT, PapiServer, _error, balance_body
 from tests.test_cli import NO_LIQ_LEVELS, run
 
 NOW_MS = 1_750_000_000_000
@@ -82,6 +82,7 @@ class Canned(httpx.AsyncBaseTransport):
             "/papi/v1/account": (200, pm_body("3.00000000")),
             "/papi/v1/um/positionRisk": (200, risk_body()),
             "/fapi/v1/time": (200, {"serverTime": NOW_MS}),
+            "/papi/v1/balance": (200, balance_body(NOW_MS)),
         }
         self.routes.update({_PATHS[k]: v for k, v in routes.items()})
         self.seen: list[str] = []

@@ -410,6 +410,9 @@ def check_round(um, account, risk, balance) -> None:
         assert a.positionInitialMargin == sum((p.initialMargin for p in mine), Decimal(0))
 
     equity = sum((a.crossWalletBalance + a.crossUnPnl for a in um.assets), Decimal(0))
+    # Cross margin counts too: its cash, less the loan and its interest (the demo's USDT loan).
+    equity += sum((Decimal(r["crossMarginFree"]) + Decimal(r["crossMarginLocked"]) - Decimal(r["crossMarginBorrowed"])
+                   - Decimal(r["crossMarginInterest"]) for r in balance), Decimal(0))
     assert account.accountEquity == equity
     assert account.accountMaintMargin == sum((a.maintMargin for a in um.assets), Decimal(0))
     assert account.accountInitialMargin == sum((a.initialMargin for a in um.assets), Decimal(0))

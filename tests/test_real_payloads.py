@@ -20,16 +20,18 @@ from pmtui.settings import Thresholds
 from pmtui.errors import SchemaError
 from pmtui.models import (
     Asset,
+    Balance,
     PmAccount,
     Position,
     PositionRisk,
     decode_json,
+    parse_balance,
     parse_pm_account,
     parse_position_risk,
     parse_um_account,
 )
 from pmtui.views import build_view
-from tests.papi_server import PM_ACCOUNT, POSITION_RISK, UM_ACCOUNT, papi_server  # noqa: F401
+from tests.papi_server import BALANCE, PM_ACCOUNT, POSITION_RISK, UM_ACCOUNT, papi_server  # noqa: F401
 from tests.test_cli import live, run  # noqa: F401
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
@@ -43,9 +45,10 @@ RISK_FIXTURES = ["docs/position_risk_one_way.en.json", "docs/position_risk_hedge
 BALANCE_FIXTURES = ["docs/balance_all_assets.en.json", "docs/balance_one_asset.en.json",
                     "connector_tests/account_balance.json"]
 EXCHANGE_INFO_FIXTURES = ["connector_tests/exchange_information.json"]  # a Python literal: see SOURCES.md
-PARSERS = {UM_ACCOUNT: parse_um_account, PM_ACCOUNT: parse_pm_account, POSITION_RISK: parse_position_risk}
+PARSERS = {UM_ACCOUNT: parse_um_account, PM_ACCOUNT: parse_pm_account, POSITION_RISK: parse_position_risk,
+           BALANCE: parse_balance}
 ENDPOINT = {**dict.fromkeys(UM_FIXTURES, UM_ACCOUNT), **dict.fromkeys(PM_FIXTURES, PM_ACCOUNT),
-            **dict.fromkeys(RISK_FIXTURES, POSITION_RISK)}
+            **dict.fromkeys(RISK_FIXTURES, POSITION_RISK), **dict.fromkeys(BALANCE_FIXTURES, BALANCE)}
 ERROR_FIXTURES = sorted(p.name for p in (REAL / "errors").glob("*.json") if not p.name.endswith(".odd.json"))
 
 # A JSON string (escapes included), a // comment to the end of the line, or any other character.
@@ -129,12 +132,18 @@ def test_faq_account_without_optional_fields_parses():
     assert (pm.actualEquity, pm.accountInitialMargin, pm.totalAvailableBalance, pm.updateTime) == (None,) * 4
 
 
-def test_balance_examples_keep_their_empty_string():
-    # No parser reads /papi/v1/balance yet; its examples decode, and "" is there for when one does.
-    for name in BALANCE_FIXTURES:
-        data = decode_json(load_body(name).encode())
-        rows = data if isinstance(data, list) else [data]
-        assert rows and all(r["cmUnrealizedPNL"] == "" for r in rows), name
+@pytest.mark.parametrize("name", BALANCE_FIXTURES)
+def test_balance_examples_parse_with_their_empty_string(name):
+    """/papi/v1/balance as Binance prints it: a list, or one object (`?asset=`, without
+    `crossMarginAsset`); `"cmUnrealizedPNL": ""` is absent, kept as "" in the raw row."""
+    rows = parsed(name)
+    assert len(rows) == 1
+    b = rows[0]
+    assert b.asset == "USDT" and b.cmUnrealizedPNL is None and b.raw["cmUnrealizedPNL"] == ""
+    assert (b.crossMarginBorrowed, b.crossMarginInterest) == (Decimal("10.00000000"), Decimal("0.72469206"))
+    assert b.negativeBalance == 0 and b.updateTime == 1617939110373
+    assert b.crossMarginAsset == (None if name.endswith("one_asset.en.json") else Decimal("92.27530794"))
+    assert b.owed == Decimal("10.72469206") and not b.is_zero
 
 
 # --- every fixture through every parser, the view and the output --------------------------------
@@ -209,7 +218,7 @@ def test_absent_account_values_show_as_a_dash_in_the_table():
 # --- snapshot against the local server: every real body, raw values unchanged -------------------
 
 
-@pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES)
+@pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES)
 def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):  # noqa: F811
     path = ENDPOINT[name]
     live.set_body(path, load_body(name))
@@ -221,6 +230,8 @@ def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):  # n
         assert doc["assets"] == body["assets"] and doc["positions"] == body["positions"]
     elif path == PM_ACCOUNT:
         assert doc["account"] == body
+    elif path == BALANCE:
+        assert doc["balance"] == (body if isinstance(body, list) else [body])  # "" stays ""
     else:
         assert doc["positionRisk"] == body
     # The fixture's own text, "" included, is in the output as sent.
@@ -284,6 +295,7 @@ def _sdk_properties(name: str) -> set[str]:
     (Asset, "get_um_account_detail_response_assets_inner"),
     (Position, "get_um_account_detail_v2_response_positions_inner"),
     (PositionRisk, "query_um_position_information_response_inner"),
+    (Balance, "account_balance_response1_inner"),
 ])
 def test_every_field_pmtui_reads_is_one_the_sdk_declares(model, sdk):
     """A misspelt field name (unrealizedProfit vs unRealizedProfit) would read as always absent."""

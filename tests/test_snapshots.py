@@ -75,6 +75,16 @@ def test_detail_panel(snap_compare, make_app, frozen_clock):
     assert snap_compare(make_app(clock=frozen_clock), terminal_size=SIZE, run_before=run_before)
 
 
+def test_whole_account_at_120x40(snap_compare, make_app, frozen_clock):
+    """Issue 14's done-criterion: the uniMMR panel, assets, margin balances (the demo's USDT loan
+    and its interest, WARN) and positions on one screen."""
+    async def run_before(pilot: Pilot) -> None:
+        await settled(pilot)
+        assert pilot.app.query_one("#balances").row_keys[0] == "USDT"
+
+    assert snap_compare(make_app(clock=frozen_clock), terminal_size=(120, 40), run_before=run_before)
+
+
 # --- the margin-call scenario at the three sizes, dark and light ----------------------------------
 
 MARGIN_CALL_SIZES = {"80x24": (80, 24), "120x40": (120, 40), "200x50": (200, 50)}

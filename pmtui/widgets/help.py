@@ -16,11 +16,11 @@ from pmtui.widgets.table import KeyedTable
 KEYS = [
     ("↑ ↓ j k", "move, page (PgUp PgDn), top / bottom (g G)"),
     ("← →", "scroll the columns (the header counts those hidden)"),
-    ("tab", "switch between assets and positions"),
+    ("tab", "switch between assets, balances and positions"),
     ("enter", "every field of the position"),
     ("s / S / o", "sort by the next column / reverse / a menu of every column"),
     ("/", "filter positions (esc clears)"),
-    ("a", "all rows, zero ones too / only open ones"),
+    ("a", "all rows, zero ones too / only open (non-zero) ones"),
     ("w", "what-if: shock prices, estimate uniMMR"),
     ("h", "history sparklines and the alert log"),
     ("r", "refresh now (also retries after a fixed error)"),
@@ -71,6 +71,10 @@ class HelpScreen(ModalScreen[None]):
                           "against the margin balance (5% / 10% / 25%) and their distance to "
                           "liquidation (Liq%: 20% / 10% / 5%); each cell is coloured by its own. "
                           "The big digits: uniMMR's own band."))
+        body.add_row(Text("Balances (/papi/v1/balance; 40 lines or more, else one line under the "
+                          "assets): a cross-margin loan and its interest are WARN, a negative balance "
+                          "DANGER, each in its cell's colour; they come first, as a margin call takes "
+                          "them first."))
         body.add_row("")
         body.add_row(Text("Filter terms", style="bold"))
         body.add_row(Text(filters.__doc__.split("\n", 2)[2].rstrip()))

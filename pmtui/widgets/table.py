@@ -110,6 +110,9 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     GROUP_BY_TIE: ClassVar[bool] = False
     #: The first columns, which stay on screen while the others scroll sideways.
     FIXED_COLUMNS: ClassVar[int] = 1
+    #: Draw the cursor row while the table is not focused (False: only with focus, so a small
+    #: table's first row, the one that matters most, keeps its level colours).
+    BLURRED_CURSOR: ClassVar[bool] = True
 
     DEFAULT_CSS = """
     KeyedTable {
@@ -632,7 +635,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if index >= len(self._order):
             return Strip.blank(width, self.rich_style)
         key = self._order[index]
-        cursor = index == self._cursor
+        cursor = index == self._cursor and (self.BLURRED_CURSOR or self.has_focus)
         stamp = (self._generation, width, index % 2, cursor, self._first)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == stamp:
