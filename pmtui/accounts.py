@@ -262,7 +262,8 @@ async def check(accounts: Sequence[Account], args: argparse.Namespace) -> int:
             return check_result(account.profile, None, None, None, account.error or "not watched")
         try:
             thresholds = cli.check_thresholds(account.settings.thresholds, args.warning, args.critical)
-            state = await account.monitor.fetch_once()
+            # As `check` for one account: uniMMR already counts the loans (20 weight saved each).
+            state = await account.monitor.fetch_once(balance=False)
         except PmtuiError as err:
             return check_result(account.profile, None, None, None, err)
         except Exception as err:  # a bug for one account must not hide the others' answers
@@ -327,7 +328,7 @@ async def snapshot(accounts: Sequence[Account], args: argparse.Namespace) -> int
             else:
                 sections.append(f"== {profile} ==\nerror: {error}")
             continue
-        parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
+        parts = output.parts_of(state)
         if args.json:
             doc = output.snapshot_json(state.account, include_zero=args.all, view=state.view,
                                        verdict=state.verdict, **parts)

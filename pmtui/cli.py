@@ -276,8 +276,7 @@ async def _snapshot(settings, args) -> int:
     async with make_monitor(settings, args) as monitor:
         # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
         state = await monitor.fetch_once(markets=not args.json)
-    parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable,
-                                 balances=state.balances)
+    parts = output.parts_of(state)
     if args.json:
         print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
                                    verdict=state.verdict, **parts))

@@ -70,6 +70,12 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
     return {"account": account, "positions": positions}
 
 
+def parts_of(state: MonitorState) -> dict[str, Any]:
+    """What snapshot_json and snapshot_table take from a fetched state, besides the UM account
+    (one place, so `snapshot` for one account and for many print the same parts)."""
+    return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances)
+
+
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,

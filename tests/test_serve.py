@@ -405,10 +405,12 @@ def test_the_dashboard_in_a_real_browser(tmp_path):
             def open_page():
                 page = context.new_page()
                 page.goto(url + "/")
-                # Live demo data: the positions table with its rows.
+                # Live demo data: the positions table with its rows, and the balances table (it
+                # comes a moment after the positions, from 40 lines on, and pushes them down).
                 page.wait_for_function(
                     "() => { const s = window.__rows().join('\\n');"
-                    " return s.includes('Positions') && s.includes('BTCUSDT') && s.includes('LIVE'); }",
+                    " return s.includes('Positions') && s.includes('BTCUSDT') && s.includes('LIVE')"
+                    " && s.includes('─ Balances'); }",
                     timeout=60_000,
                 )
                 return page
