@@ -22,6 +22,10 @@ WEIGHTS = {
     "/papi/v1/account": 20,
     "/papi/v1/um/positionRisk": 5,
     "/papi/v1/balance": 20,
+    # "Request Weight 5" and "1" on Binance's "Get CM Account Detail" and "Query CM Position
+    # Information" pages; "Weight(IP): 5" and "1" in the official SDK (account_api.py).
+    "/papi/v1/cm/account": 5,
+    "/papi/v1/cm/positionRisk": 1,
     "/papi/v1/ping": 1,
     "/fapi/v1/time": 1,
     # "Request Weight 1" on Binance's USD-M "Exchange Information" page.
