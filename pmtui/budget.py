@@ -134,13 +134,19 @@ def weight_of(path: str) -> int:
 
 #: One dashboard refresh: the UM account and positionRisk.
 REFRESH_WEIGHT = WEIGHTS["/papi/v2/um/account"] + WEIGHTS["/papi/v1/um/positionRisk"]
+#: What COIN-M adds to a refresh while the account holds a COIN-M position (else only the CM
+#: account, once a minute: pmtui.monitor.CM_IDLE_INTERVAL).
+CM_WEIGHT = WEIGHTS["/papi/v1/cm/account"] + WEIGHTS["/papi/v1/cm/positionRisk"]
 
 
 def weight_per_minute(interval: float, account_interval: float | None = None,
-                      risk_interval: float | None = None) -> float:
+                      risk_interval: float | None = None, cm_interval: float | None = None) -> float:
     """Nominal weight per minute of polling the UM account every `interval` s, /papi/v1/account
-    every `account_interval` s and positionRisk every `risk_interval` s (None: not polled)."""
+    every `account_interval` s, positionRisk every `risk_interval` s and the COIN-M account and
+    positionRisk every `cm_interval` s (None: not polled)."""
     total = WEIGHTS["/papi/v2/um/account"] * 60 / interval
+    if cm_interval:
+        total += CM_WEIGHT * 60 / cm_interval
     if account_interval:
         total += WEIGHTS["/papi/v1/account"] * 60 / account_interval
     if risk_interval:

@@ -247,7 +247,8 @@ async def _snapshot(settings, args) -> int:
     async with make_monitor(settings, args) as monitor:
         # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
         state = await monitor.fetch_once(markets=not args.json)
-    parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable)
+    parts: dict[str, Any] = dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable,
+                                 cm=state.cm, cm_risks=state.cm_risks)
     if args.json:
         print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
                                    verdict=state.verdict, **parts))
@@ -284,7 +285,7 @@ async def _check(settings, args) -> int:
         state = await monitor.fetch_once()
     level, line = output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
-        unavailable=state.unavailable,
+        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks,
     )
     print(line)
     if args.record:

@@ -30,6 +30,16 @@ def money(value: Decimal | None, places: int = 2, *, sign: bool = False) -> str:
     return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
+#: Decimals of a coin amount (a COIN-M margin or uPnL): Binance's 8, so 0.00241969 BTC is not 0.00.
+COIN_PLACES = 8
+
+
+def coin(value: Decimal | None, coin: str | None, *, sign: bool = False) -> str:
+    """A COIN-M money figure in its coin: '-0.00123400 BTC' (8 decimals); a dash when unknown."""
+    text = money(value, COIN_PLACES, sign=sign)
+    return text if value is None or not coin else f"{text} {coin}"
+
+
 def amount(value: Decimal) -> str:
     """A quantity as the exchange wrote it, without trailing zeros: '-0.0200' -> '-0.02'."""
     if value == 0:

@@ -296,10 +296,9 @@ class CmPosition(WireModel):
         return coin_of(self.symbol)
 
 
-class CmAccount(BaseModel):
-    """`GET /papi/v1/cm/account`."""
+class CmAccount(WireModel):
+    """`GET /papi/v1/cm/account`; `raw` is the whole body (snapshot --json repeats it unchanged)."""
 
-    model_config = ConfigDict(frozen=True)
     assets: tuple[CmAsset, ...]
     positions: tuple[CmPosition, ...]
 
@@ -473,7 +472,9 @@ def parse_cm_account(data: Any) -> CmAccount:
     what = "CM account"
     assets = _rows(data, "assets", CmAsset, what)
     positions = _rows(data, "positions", CmPosition, what)
-    return CmAccount(assets=assets, positions=_unique(positions, [p.key for p in positions]))
+    account = CmAccount(assets=assets, positions=_unique(positions, [p.key for p in positions]))
+    account._raw = data
+    return account
 
 
 def parse_cm_position_risk(data: Any) -> tuple[CmPositionRisk, ...]:

@@ -37,8 +37,8 @@ from tests.harness import (  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, PapiServer, papi_server  # noqa: F401
 
 SIZE = (80, 24)
-OPEN_ROWS = 12  # the demo's one-way book
-MARKET = 300  # the demo's symbols: one zero row each when `a` shows all rows
+OPEN_ROWS = 13  # the demo's one-way book: 12 USD-M positions and one COIN-M (BTCUSD_PERP)
+MARKET = 302  # the demo's rows when `a` shows all: a row per USD-M symbol, and two COIN-M rows
 
 
 # --- harness (more in tests/harness.py) ------------------------------------------------------
@@ -550,7 +550,7 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json=[])
         if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
             return httpx.Response(200, json={"symbols": []})
-        if request.url.path == "/papi/v1/account":  # a key without access: the rest must work
+        if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account"):  # a key without access: the rest must work
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         book = self.books[min(self.served, len(self.books) - 1)]
         self.served += 1

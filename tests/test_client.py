@@ -42,12 +42,16 @@ from tests.hostile_server import HostileServer, hostile  # noqa: F401  (hostile 
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     API_KEY,
     API_SECRET,
+    CM_ACCOUNT,
+    CM_POSITION_RISK,
     PING,
     PM_ACCOUNT,
     POSITION_RISK,
     TIME,
     UM_ACCOUNT,
     PapiServer,
+    cm_account_body,
+    cm_position_risk_body,
     papi_server,
     pm_account_body,
     position_risk_body,
@@ -503,7 +507,8 @@ def answer(server: HostileServer, path: str, status: int, code: int, msg: str, *
 
 
 def good_answers(server: HostileServer) -> None:
-    bodies = {UM_ACCOUNT: um_account_body, PM_ACCOUNT: pm_account_body, POSITION_RISK: position_risk_body}
+    bodies = {UM_ACCOUNT: um_account_body, PM_ACCOUNT: pm_account_body, POSITION_RISK: position_risk_body,
+              CM_ACCOUNT: cm_account_body, CM_POSITION_RISK: cm_position_risk_body}
     for path, body in bodies.items():
         server.route(path, lambda conn, body=body: conn.reply(200, body(int(time.time() * 1000))))
 
@@ -621,7 +626,8 @@ def fetch_snapshot(client):
     return Monitor(settings=Settings(), client=client).fetch_once()
 
 
-@pytest.mark.parametrize("path, part", [(PM_ACCOUNT, "account"), (POSITION_RISK, "positionRisk")])
+@pytest.mark.parametrize("path, part", [(PM_ACCOUNT, "account"), (POSITION_RISK, "positionRisk"),
+                                        (CM_ACCOUNT, "cm"), (CM_POSITION_RISK, "cm")])
 async def test_snapshot_gives_up_an_optional_part_only_on_access(hostile, hostile_client, path, part):
     good_answers(hostile)
     answer(hostile, path, 401, -2015, "Invalid API-key, IP, or permissions for action.")
@@ -629,7 +635,7 @@ async def test_snapshot_gives_up_an_optional_part_only_on_access(hostile, hostil
     assert snap.unavailable == {part: f"the exchange refused {path} (code -2015); the API key may lack access to it"}
 
 
-@pytest.mark.parametrize("path", [PM_ACCOUNT, POSITION_RISK])
+@pytest.mark.parametrize("path", [PM_ACCOUNT, POSITION_RISK, CM_ACCOUNT, CM_POSITION_RISK])
 @pytest.mark.parametrize(
     "status, code, error_type",
     [(400, -1000, ServerError), (200, -1007, ServerError), (400, -1006, ServerError),
