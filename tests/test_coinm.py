@@ -21,7 +21,7 @@ from pmtui.settings import Settings, Thresholds
 from pmtui.signing import HmacSigner
 from pmtui.text import clean
 from pmtui.views import CM, UM, build_view
-from tests.harness import frozen_clock  # noqa: F401
+from tests.harness import frozen_clock, make_app  # noqa: F401
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     API_KEY,
     API_SECRET,
@@ -324,3 +324,21 @@ async def test_the_demo_holds_one_cm_position_with_a_sensible_liquidation_price(
         # It moves with the demo's BTC price: its mark is BTCUSDT's.
         btc = next(r for r in um_risks if r.symbol == "BTCUSDT")
         assert row.mark_price == btc.markPrice
+
+
+async def test_the_positions_title_says_when_cm_is_unavailable(make_app):
+    from tests.harness import rendered, settled
+
+    app = make_app(transport=Canned(cm=REFUSED))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled(pilot)
+        table = app.query_one("#positions")
+        assert "Positions 1 (open) · COIN-M unavailable" in rendered(table)
+
+
+def test_weight_per_minute_counts_cm_at_its_cadence():
+    from pmtui.budget import CM_WEIGHT, weight_per_minute
+
+    assert CM_WEIGHT == 6
+    assert weight_per_minute(2, 10, 2, cm_interval=2) == 420 + 180
+    assert weight_per_minute(2, 10, 2, cm_interval=None) == 420
