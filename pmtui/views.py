@@ -145,10 +145,10 @@ class PositionRow:
 
     @property
     def entry_price(self) -> Decimal | None:
-        if self.risk is not None and self.risk.entryPrice:
-            return self.risk.entryPrice
-        p = self.position  # a COIN-M account row carries its own entry price
-        return p.entryPrice if isinstance(p, CmPosition) else None
+        p = self.position
+        if isinstance(p, CmPosition) and (self.risk is None or not self.risk.entryPrice):
+            return p.entryPrice  # a COIN-M account row carries its own entry price
+        return self.risk.entryPrice if self.risk is not None else None
 
     @property
     def mark_price(self) -> Decimal | None:
@@ -161,10 +161,10 @@ class PositionRow:
 
     @property
     def leverage(self) -> Decimal | None:
-        if self.risk is not None and self.risk.leverage is not None:
-            return self.risk.leverage
         p = self.position
-        return p.leverage if isinstance(p, CmPosition) else None
+        if isinstance(p, CmPosition) and (self.risk is None or self.risk.leverage is None):
+            return p.leverage
+        return self.risk.leverage if self.risk is not None else None
 
 
 @dataclass(frozen=True)

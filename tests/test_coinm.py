@@ -342,3 +342,26 @@ def test_weight_per_minute_counts_cm_at_its_cadence():
     assert CM_WEIGHT == 6
     assert weight_per_minute(2, 10, 2, cm_interval=2) == 420 + 180
     assert weight_per_minute(2, 10, 2, cm_interval=None) == 420
+
+
+async def test_against_the_local_server_a_500_is_stale_then_recovers_and_a_refusal_is_one_sentence(papi_server):  # noqa: F811
+    account, risks = open_cm()
+    papi_server.set_body(CM_ACCOUNT, account)
+    papi_server.set_body(CM_POSITION_RISK, risks)
+    client = PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url, timeout=5,
+                        budget=WeightBudget(1.0, limit=10**9))
+    m = Monitor(settings=Settings(interval=5), client=client)
+    m.refresh_debounce = 0.0
+    assert await m.refresh() and any(r.venue == CM for r in m.state.view.open_positions)
+    papi_server.inject("500", path=CM_ACCOUNT)
+    assert not await m.refresh()
+    assert m.state.stale and any(r.venue == CM for r in m.state.view.open_positions)  # the last good rows stay
+    assert await m.refresh() and not m.state.stale  # the fault passed: live again, COIN-M included
+    papi_server.set_body(CM_ACCOUNT, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
+    assert await m.refresh()  # the rest works
+    assert m.state.unavailable["cm"].startswith("the exchange refused /papi/v1/cm/account (code -2015)")
+    assert not any(r.venue == CM for r in m.state.view.open_positions)
+    asked = papi_server.count(CM_ACCOUNT)
+    await m.refresh()
+    assert papi_server.count(CM_ACCOUNT) == asked  # not hammered
+    await m.aclose()
