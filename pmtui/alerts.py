@@ -250,9 +250,9 @@ class Alerts:
             return [r for row in rows if (r := self._liq(rule, row)) is not None], present
         if rule.kind == "upnl_below":
             # A uPnL not given is unknown, not recovered: no reading, so an alert stays as it was.
-            return [self._below(rule, row.key, row.position.unrealizedProfit,
-                                _upnl_msg(f"{_label(row)} uPnL")) for row in rows
-                    if row.position.unrealizedProfit is not None], present
+            # In USD (a COIN-M row's coin uPnL at its mark): the threshold is a USD amount.
+            return [self._below(rule, row.key, upnl, _upnl_msg(f"{_label(row)} uPnL")) for row in rows
+                    if (upnl := row.upnl_usd) is not None], present
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
 
     def _clear_at(self, threshold: Decimal) -> Decimal:

@@ -403,6 +403,9 @@ class PmtuiApp(App[int]):
         title += " (all rows)" if self.show_all else " (open)"
         if self.state is not None and self.state.stale:
             title = STALE_MARK + title
+        if self.state is not None and "cm" in self.state.unavailable:
+            # COIN-M refused (or not served): its positions may exist but are not in this table.
+            title += " · COIN-M unavailable" if self.state.cm is None else " · COIN-M prices unavailable"
         if self.filter_text.strip():
             title += f" · filter: {clean(self.filter_text)}"
             if (problem := filters.problem(self.filter_text)) is not None:

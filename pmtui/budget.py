@@ -22,6 +22,10 @@ WEIGHTS = {
     "/papi/v1/account": 20,
     "/papi/v1/um/positionRisk": 5,
     "/papi/v1/balance": 20,
+    # "Request Weight 5" and "1" on Binance's "Get CM Account Detail" and "Query CM Position
+    # Information" pages; "Weight(IP): 5" and "1" in the official SDK (account_api.py).
+    "/papi/v1/cm/account": 5,
+    "/papi/v1/cm/positionRisk": 1,
     "/papi/v1/ping": 1,
     "/fapi/v1/time": 1,
     # "Request Weight 1" on Binance's USD-M "Exchange Information" page.
@@ -130,14 +134,21 @@ def weight_of(path: str) -> int:
 
 #: One dashboard refresh: the UM account and positionRisk.
 REFRESH_WEIGHT = WEIGHTS["/papi/v2/um/account"] + WEIGHTS["/papi/v1/um/positionRisk"]
+#: What COIN-M adds to a refresh while the account holds a COIN-M position (else only the CM
+#: account, once a minute: pmtui.monitor.CM_IDLE_INTERVAL).
+CM_WEIGHT = WEIGHTS["/papi/v1/cm/account"] + WEIGHTS["/papi/v1/cm/positionRisk"]
 
 
 def weight_per_minute(interval: float, account_interval: float | None = None,
-                      risk_interval: float | None = None, balance_interval: float | None = None) -> float:
+                      risk_interval: float | None = None, balance_interval: float | None = None,
+                      cm_interval: float | None = None) -> float:
     """Nominal weight per minute of polling the UM account every `interval` s, /papi/v1/account
-    every `account_interval` s, positionRisk every `risk_interval` s and /papi/v1/balance every
-    `balance_interval` s (None: not polled; the dashboard polls it on the account's cadence)."""
+    every `account_interval` s, positionRisk every `risk_interval` s, /papi/v1/balance every
+    `balance_interval` s (the dashboard polls it on the account's cadence) and the COIN-M account
+    and positionRisk every `cm_interval` s (None: not polled)."""
     total = WEIGHTS["/papi/v2/um/account"] * 60 / interval
+    if cm_interval:
+        total += CM_WEIGHT * 60 / cm_interval
     if account_interval:
         total += WEIGHTS["/papi/v1/account"] * 60 / account_interval
     if risk_interval:

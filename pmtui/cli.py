@@ -315,7 +315,7 @@ async def _check(settings, args) -> int:
         state = await monitor.fetch_once(balance=False)
     level, line = output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
-        unavailable=state.unavailable,
+        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks,
     )
     print(line)
     if args.record:

@@ -53,11 +53,15 @@ from pmtui.logs import Redactor
 from pmtui.market import EXCHANGE_INFO_PATH, SymbolRules, parse_exchange_info
 from pmtui.models import (
     Balance,
+    CmAccount,
+    CmPositionRisk,
     PmAccount,
     PositionRisk,
     UmAccount,
     decode_json,
     parse_balance,
+    parse_cm_account,
+    parse_cm_position_risk,
     parse_pm_account,
     parse_position_risk,
     parse_um_account,
@@ -78,6 +82,9 @@ READ_ONLY_PATHS = frozenset(
         "/papi/v1/account",
         "/papi/v1/um/positionRisk",
         "/papi/v1/balance",
+        # COIN-M positions in the same account (Get CM Account Detail, Query CM Position Information).
+        "/papi/v1/cm/account",
+        "/papi/v1/cm/positionRisk",
         "/papi/v1/ping",
         "/fapi/v1/time",
         # Public market data (no key, no signature): each symbol's tick and step size, for display.
@@ -211,6 +218,14 @@ class PapiClient:
     async def balance(self) -> tuple[Balance, ...]:
         """Every asset's balances (cross margin loans and interest, UM and CM wallets); weight 20."""
         return parse_balance(await self.signed_get("/papi/v1/balance"))
+
+    async def cm_account(self) -> CmAccount:
+        """COIN-M assets and positions (amounts in contracts, margins and uPnL in the coin)."""
+        return parse_cm_account(await self.signed_get("/papi/v1/cm/account"))
+
+    async def cm_position_risk(self) -> tuple[CmPositionRisk, ...]:
+        """COIN-M mark and liquidation prices, notionalValue in the coin."""
+        return parse_cm_position_risk(await self.signed_get("/papi/v1/cm/positionRisk"))
 
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 

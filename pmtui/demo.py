@@ -5,6 +5,11 @@
 runs pmtui's real client code with no network and no real keys: requests are signed and checked
 the way Binance checks them, request weight is counted, and the account's prices move.
 
+One COIN-M position rides along (BTCUSD_PERP, inverse: 100 USD a contract, margined in BTC, its
+mark the demo's BTC price): served by /papi/v1/cm/account and /papi/v1/cm/positionRisk, and its
+margin balance and maintenance margin, in USD at the mark, are part of the account's equity and
+maintenance margin (so of uniMMR), as in a real Portfolio Margin account.
+
 It streams too: POST/PUT/DELETE /papi/v1/listenKey answer as Binance's do, and `connect` is an
 in-memory stand-in for `websockets.asyncio.client.connect` (pass `connect=exchange.connect` to
 pmtui.stream.UserStream). As the market steps it pushes an ACCOUNT_UPDATE now and then (a
@@ -362,6 +367,35 @@ class _AssetView:
 
 
 @dataclass(slots=True)
+class _CmLeg:
+    """The demo's COIN-M position: whole contracts of _CM_CONTRACT USD, margined in the coin."""
+
+    symbol: _Symbol  # quote: the coin it is margined in
+    side: str
+    contracts: int  # signed: negative is short
+    entry: float
+    update_ms: int
+
+
+@dataclass(slots=True)
+class _CmView:
+    """The COIN-M position at one step: coin figures in units of 1e-8 coin, and its parts of the
+    account in units of 1e-8 USD (the coin figures at the mark, rounded once)."""
+
+    leg: _CmLeg
+    mark: float
+    wallet: int
+    upnl: int
+    notional: int  # signed, in the coin
+    maint: int
+    initial: int
+    maint_usd_const: float  # its maintenance margin in USD: constant, the USD notional is fixed
+    equity_usd: int
+    maint_usd: int
+    initial_usd: int
+
+
+@dataclass(slots=True)
 class _Snapshot:
     legs: list[_LegView]
     assets: list[_AssetView]
@@ -371,6 +405,7 @@ class _Snapshot:
     initial: int
     #: The margin loan's interest so far (units of 1e-8; already taken out of `equity`).
     interest: int = 0
+    cm: _CmView | None = None  # COIN-M: its USD parts are in equity, maint and initial above
 
     @property
     def uni_mmr(self) -> Decimal:
@@ -444,6 +479,24 @@ def _liquidation_price(legs: list[_LegView], snap: _Snapshot) -> float:
     return price
 
 
+def _cm_liquidation_price(v: _CmView, snap: _Snapshot) -> float:
+    """Mark at which the account's equity meets its maintenance margin if only this COIN-M
+    contract's price moves (the rest of the account held at today's USD value).
+
+    In USD at price p: the coin balance W and the inverse position's PnL are worth
+    W*p + A*(p/entry - 1) (A: signed USD size), and its maintenance margin is constant (the USD
+    notional does not move), so equity(p) = maint is linear in p. 0 when no positive price does it.
+    """
+    size = v.leg.contracts * _CM_CONTRACT
+    other_equity = (snap.equity - v.equity_usd) / _UNIT
+    other_maint = (snap.maint - v.maint_usd) / _UNIT
+    slope = v.wallet / _UNIT + size / v.leg.entry
+    if slope == 0:
+        return 0.0
+    price = (other_maint + v.maint_usd_const - other_equity + size) / slope
+    return price if price > 0 else 0.0
+
+
 # --- price path ----------------------------------------------------------------------------------
 
 # Per-step log-price noise and its pull back to the reference price: the pull keeps a demo left
@@ -490,6 +543,8 @@ _ROUTES = {
     "/papi/v1/account": _Route(20, True, "_pm_account"),
     "/papi/v1/um/positionRisk": _Route(5, True, "_position_risk"),
     "/papi/v1/balance": _Route(20, True, "_balance"),
+    "/papi/v1/cm/account": _Route(5, True, "_cm_account"),
+    "/papi/v1/cm/positionRisk": _Route(1, True, "_cm_position_risk"),
     "/papi/v1/ping": _Route(1, False, "_ping"),
     "/fapi/v1/time": _Route(1, False, "_time"),
     "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
@@ -503,6 +558,14 @@ _LOAN_ASSET = "USDT"
 _LOAN_SHARE = 0.1
 _FUNDING_EVERY = 15  # steps between the demo's ACCOUNT_UPDATE pushes (a funding fee)
 _ASSETS = ("USDT", "USDC", "BNB")  # BNB: a collateral asset row with nothing in it
+# COIN-M: BTCUSD_PERP, 100 USD a contract; sized at a share of the book's largest UM notional,
+# opened a little in profit, its BTC balance set so its own margin ratio is the account's.
+_CM_SYMBOL = "BTCUSD_PERP"
+_CM_CONTRACT = 100
+_CM_SHARE = 0.4
+_CM_LEVERAGE = 20
+_CM_MAX_QTY = 10_000
+_CM_FLAT = "ETHUSD_PERP"  # a flat row beside it, as the API lists every symbol
 _WEIGHT_WINDOW = 60.0  # seconds
 
 
@@ -577,6 +640,9 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._stress_scale = 0.0
         self._fund(now_ms)
         self._loan = self._lend()
+        self._cm_leg: _CmLeg | None = None
+        self._cm_wallet = 0
+        self._open_cm(now_ms)
         if scenario == "margin-call":
             self._stress_scale = self._solve_stress_scale()
 
@@ -646,6 +712,49 @@ class DemoExchange(httpx.AsyncBaseTransport):
     def _interest(self, step: int) -> int:
         return self._loan * (120_000 + 6 * step) // 10**9  # 1.2e-4 of it at start, 6e-9 a step
 
+    def _open_cm(self, now_ms: int) -> None:
+        """The COIN-M position, from the opening book alone: no draws from the seed's generator,
+        so every UM figure of a seed is what it was before COIN-M was added."""
+        btc = next((leg.symbol for leg in self._legs if leg.symbol.name == "BTCUSDT"), None)
+        if btc is None:
+            return
+        sym = _Symbol(_CM_SYMBOL, "BTC", btc.base, 1.0, 1, 0)
+        mark = self._mark(sym, 0)
+        largest = max(abs(leg.amt) * self._mark(leg.symbol, 0) for leg in self._legs)
+        # The same way as the book's BTC exposure, so the margin-call move goes against it too.
+        net = sum(leg.amt for leg in self._legs if leg.symbol.base == btc.base)
+        sign = 1 if net > 0 else -1
+        contracts = sign * max(1, round(largest * _CM_SHARE / _CM_CONTRACT))
+        entry = round(mark * (1 - sign * 0.003), 2)  # a little in profit
+        self._cm_leg = _CmLeg(sym, ("LONG" if sign > 0 else "SHORT") if self.hedge else "BOTH", contracts,
+                              entry, now_ms - 5 * 3_600_000)
+        opening = self._build_snapshot(0)
+        ratio = (opening.equity - opening.cm.equity_usd) / (opening.maint - opening.cm.maint_usd) \
+            if opening.cm is not None else 10.0
+        view = opening.cm
+        assert view is not None
+        self._cm_wallet = max(_units(0.001), round(ratio * view.maint - view.upnl))
+
+    def _view_cm(self, step: int) -> _CmView | None:
+        leg = self._cm_leg
+        if leg is None:
+            return None
+        mark = self._mark(leg.symbol, step)
+        usd = abs(leg.contracts) * _CM_CONTRACT
+        rate, cum = _tier(usd)
+        maint_usd = usd * rate - cum
+        wallet = self._cm_wallet
+        upnl = _units(leg.contracts * _CM_CONTRACT * (1 / leg.entry - 1 / mark))
+        maint = _units(maint_usd / mark)
+        initial = _units(usd / _CM_LEVERAGE / mark)
+        return _CmView(
+            leg, mark, wallet, upnl,
+            notional=_units(leg.contracts * _CM_CONTRACT / mark),
+            maint=maint, initial=initial, maint_usd_const=maint_usd,
+            equity_usd=round((wallet + upnl) * mark), maint_usd=round(maint * mark),
+            initial_usd=round(initial * mark),
+        )
+
     def _opening_views(self) -> list[_LegView]:
         return [_view_leg(leg, self._mark(leg.symbol, 0)) for leg in self._legs]
 
@@ -709,14 +818,18 @@ class DemoExchange(httpx.AsyncBaseTransport):
             )
         wallet = sum(a.wallet for a in assets)
         interest = self._interest(step)  # the loan itself is matched by its cash: only this counts
+        cm = self._view_cm(step)
+        # COIN-M's parts of the account, in USD at its mark (0 without it).
+        cm_equity, cm_maint, cm_initial = (cm.equity_usd, cm.maint_usd, cm.initial_usd) if cm else (0, 0, 0)
         return _Snapshot(
             legs,
             assets,
             wallet=wallet,
-            equity=wallet + sum(a.upnl for a in assets) - interest,  # USDT and USDC count 1:1
-            maint=sum(a.maint for a in assets),
-            initial=sum(a.position_im + a.order_im for a in assets),
+            equity=wallet + sum(a.upnl for a in assets) - interest + cm_equity,  # USDT and USDC count 1:1
+            maint=sum(a.maint for a in assets) + cm_maint,
+            initial=sum(a.position_im + a.order_im for a in assets) + cm_initial,
             interest=interest,
+            cm=cm,
         )
 
     # -- HTTP --
@@ -928,9 +1041,69 @@ class DemoExchange(httpx.AsyncBaseTransport):
         ]
         return _dumps(rows)
 
+    def _cm_account(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
+        """GET /papi/v1/cm/account: the BTC balance and the COIN-M position (coin figures)."""
+        v = snap.cm
+        rows: list[dict[str, Any]] = []
+        assets: list[dict[str, Any]] = []
+        if v is not None:
+            leg = v.leg
+            assets.append({
+                "asset": leg.symbol.quote, "crossWalletBalance": _money(v.wallet), "crossUnPnl": _money(v.upnl),
+                "maintMargin": _money(v.maint), "initialMargin": _money(v.initial),
+                "positionInitialMargin": _money(v.initial), "openOrderInitialMargin": _money(0),
+                "updateTime": leg.update_ms,
+            })
+            for side in self._cm_sides():
+                if side == leg.side:
+                    rows.append({
+                        "symbol": leg.symbol.name, "positionAmt": str(leg.contracts),
+                        "initialMargin": _money(v.initial), "maintMargin": _money(v.maint),
+                        "unrealizedProfit": _money(v.upnl), "positionInitialMargin": _money(v.initial),
+                        "openOrderInitialMargin": "0", "leverage": str(_CM_LEVERAGE), "positionSide": side,
+                        "entryPrice": _fixed(leg.entry, 2), "maxQty": str(_CM_MAX_QTY),
+                        "updateTime": leg.update_ms,
+                    })
+                else:
+                    rows.append(_cm_flat(leg.symbol.name, side))
+        for side in self._cm_sides():
+            rows.append(_cm_flat(_CM_FLAT, side))
+        assets.append({"asset": "ETH", "crossWalletBalance": "0.00000000", "crossUnPnl": "0.00000000",
+                       "maintMargin": "0.00000000", "initialMargin": "0.00000000",
+                       "positionInitialMargin": "0.00000000", "openOrderInitialMargin": "0.00000000",
+                       "updateTime": 0})
+        return _dumps({"assets": assets, "positions": rows})
+
+    def _cm_sides(self) -> tuple[str, ...]:
+        return ("LONG", "SHORT") if self.hedge else ("BOTH",)
+
+    def _cm_position_risk(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
+        """GET /papi/v1/cm/positionRisk: the position's mark and liquidation price, notionalValue
+        in the coin (hedge mode: only rows with a position, as Binance's page says)."""
+        v = snap.cm
+        rows: list[dict[str, Any]] = []
+        if v is not None:
+            leg = v.leg
+            liquidation = _cm_liquidation_price(v, snap)
+            rows.append({
+                "symbol": leg.symbol.name, "positionAmt": str(leg.contracts), "entryPrice": _fixed(leg.entry, 8),
+                "markPrice": _fixed(v.mark, 8), "unRealizedProfit": _money(v.upnl),
+                "liquidationPrice": _fixed(liquidation, 8) if liquidation else "0",
+                "leverage": str(_CM_LEVERAGE), "positionSide": leg.side, "updateTime": leg.update_ms,
+                "maxQty": str(_CM_MAX_QTY), "notionalValue": _money(v.notional),
+            })
+        if not self.hedge:
+            rows.append({"symbol": _CM_FLAT, "positionAmt": "0", "entryPrice": "0.0", "markPrice": "0.00000000",
+                         "unRealizedProfit": "0.00000000", "liquidationPrice": "0", "leverage": str(_CM_LEVERAGE),
+                         "positionSide": "BOTH", "updateTime": 0, "maxQty": str(_CM_MAX_QTY),
+                         "notionalValue": "0"})
+        return _dumps(rows)
+
     def _balance(self, snap: _Snapshot, params: dict[str, str], now: float) -> bytes:
         rows = [_balance_row(a, *((self._loan, snap.interest) if a.asset == _LOAN_ASSET else (0, 0)))
                 for a in snap.assets]
+        if snap.cm is not None:  # the COIN-M wallet, in its coin: as Binance lists it, one asset row
+            rows.append(_cm_balance_row(snap.cm))
         wanted = params.get("asset")
         if wanted is None:
             return _dumps(rows)
@@ -973,6 +1146,13 @@ def _um_position(v: _LegView) -> dict[str, Any]:
         "updateTime": leg.update_ms,
         "notional": _money(v.notional),
     }
+
+
+def _cm_flat(symbol: str, side: str) -> dict[str, Any]:
+    return {"symbol": symbol, "positionAmt": "0", "initialMargin": "0", "maintMargin": "0",
+            "unrealizedProfit": "0.00000000", "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+            "leverage": str(_CM_LEVERAGE), "positionSide": side, "entryPrice": "0.0",
+            "maxQty": str(_CM_MAX_QTY), "updateTime": 0}
 
 
 def _risk_row(v: _LegView, liquidation: float) -> dict[str, Any]:
@@ -1043,6 +1223,18 @@ def _balance_row(a: _AssetView, borrowed: int = 0, interest: int = 0) -> dict[st
         "cmWalletBalance": zero,
         "cmUnrealizedPNL": zero,
         "updateTime": a.update_ms,
+        "negativeBalance": zero,
+    }
+
+
+def _cm_balance_row(v: _CmView) -> dict[str, Any]:
+    """The COIN-M margin coin's row: its wallet and uPnL in the coin, nothing borrowed."""
+    zero = _money(0)
+    return {
+        "asset": v.leg.symbol.quote, "totalWalletBalance": _money(v.wallet), "crossMarginAsset": zero,
+        "crossMarginBorrowed": zero, "crossMarginFree": zero, "crossMarginInterest": zero,
+        "crossMarginLocked": zero, "umWalletBalance": zero, "umUnrealizedPNL": zero,
+        "cmWalletBalance": _money(v.wallet), "cmUnrealizedPNL": _money(v.upnl), "updateTime": v.leg.update_ms,
         "negativeBalance": zero,
     }
 

@@ -2,7 +2,8 @@
 
     btc            symbol contains "btc" (any case)
     side:long      long positions (side:short, side:both likewise)
-    asset:USDC     margined in USDC (the symbol's quote asset)
+    asset:USDC     margined in USDC (the symbol's quote asset; a COIN-M symbol's coin: asset:BTC)
+    market:cm      COIN-M positions (market:um the USD-M ones)
     loss / profit  unrealised PnL below / above zero
     level:warn     health at least warn (warn, danger, critical)
     liq:10         within 10% of the liquidation price
@@ -40,8 +41,9 @@ def _percent(text: str) -> Decimal | None:
 
 
 #: Every term, as the filter box's placeholder and the help screen say them.
-TERMS = "btc  side:long  asset:USDC  level:warn  liq:10  loss  profit"
-_KEYS = ("side", "asset", "level", "liq")
+TERMS = "btc  side:long  asset:USDC  market:cm  level:warn  liq:10  loss  profit"
+_KEYS = ("side", "asset", "market", "level", "liq")
+_MARKETS = {"um": "UM", "usdm": "UM", "usd-m": "UM", "cm": "CM", "coinm": "CM", "coin-m": "CM"}
 
 
 class FilterError(ValueError):
@@ -53,7 +55,7 @@ def _term(term: str) -> Predicate:
     name, sep, value = lower.partition(":")
     if sep:
         if name not in _KEYS:
-            raise FilterError(f"unknown filter {clean(name, 20)}: (use side:, asset:, level: or liq:)")
+            raise FilterError(f"unknown filter {clean(name, 20)}: (use side:, asset:, market:, level: or liq:)")
         if not value:
             raise FilterError(f"{name}: needs a value, like {next(t for t in TERMS.split() if t.startswith(name))}")
         if name == "side":
@@ -61,7 +63,12 @@ def _term(term: str) -> Predicate:
                 raise FilterError(f"side: takes long, short or both, not {clean(value, 20)!r}")
             return _side(value)
         if name == "asset":
-            return lambda r: r.position.symbol.lower().endswith(value)
+            return lambda r: (r.coin or "").lower() == value if r.is_cm else r.position.symbol.lower().endswith(value)
+        if name == "market":
+            if value not in _MARKETS:
+                raise FilterError(f"market: takes um or cm, not {clean(value, 20)!r}")
+            venue = _MARKETS[value]
+            return lambda r: r.venue == venue
         if name == "liq":
             limit = _percent(value)
             if limit is None or limit <= 0:

@@ -30,7 +30,7 @@ def money(value: Decimal | None, places: int = 2, *, sign: bool = False) -> str:
     return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
-def coin(value: Decimal | None, *, sign: bool = False) -> str:
+def balance(value: Decimal | None, *, sign: bool = False) -> str:
     """An amount in any asset (a BTC loan's interest is 0.00001234): two decimals from 1 up, below
     that four significant digits (at most 8 decimals), so a small non-zero amount never reads
     as 0.00."""
@@ -38,6 +38,16 @@ def coin(value: Decimal | None, *, sign: bool = False) -> str:
         return money(value, sign=sign)
     places = min(8, max(2, 3 - value.adjusted()))
     return money(value, places, sign=sign)
+
+
+#: Decimals of a coin amount (a COIN-M margin or uPnL): Binance's 8, so 0.00241969 BTC is not 0.00.
+COIN_PLACES = 8
+
+
+def coin(value: Decimal | None, coin: str | None, *, sign: bool = False) -> str:
+    """A COIN-M money figure in its coin: '-0.00123400 BTC' (8 decimals); a dash when unknown."""
+    text = money(value, COIN_PLACES, sign=sign)
+    return text if value is None or not coin else f"{text} {coin}"
 
 
 def amount(value: Decimal) -> str:

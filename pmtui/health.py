@@ -148,11 +148,16 @@ def share_level(share: Decimal, t: Thresholds, account: Level = Level.OK) -> Lev
 def loss_level(position: Position, margin_balance: Decimal, t: Thresholds) -> Level:
     """Level of a position's unrealised loss measured against the account's margin balance. Not
     given: the loss cannot be ruled out, so it never reads as safe (WARN)."""
-    if not position.is_open:
+    return upnl_level(position.unrealizedProfit, position.is_open, margin_balance, t)
+
+
+def upnl_level(upnl: Decimal | None, is_open: bool, margin_balance: Decimal, t: Thresholds) -> Level:
+    """loss_level on a uPnL in USD (a COIN-M position's, converted at its mark price)."""
+    if not is_open:
         return Level.OK
-    if position.unrealizedProfit is None:
+    if upnl is None:
         return Level.WARN
-    loss = -position.unrealizedProfit
+    loss = -upnl
     if loss <= 0:
         return Level.OK
     if margin_balance <= 0:

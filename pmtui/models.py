@@ -288,6 +288,92 @@ class PositionRisk(WireModel):
         return (self.symbol, self.positionSide)
 
 
+# --- COIN-M (coin-margined futures in the same Portfolio Margin account) -------------------------
+# Amounts are in contracts (an inverse contract is worth a fixed number of USD), margins and uPnL
+# in the coin the symbol is margined in (BTC for BTCUSD_PERP and BTCUSD_250627).
+
+
+def coin_of(symbol: str) -> str | None:
+    """The coin a COIN-M symbol is margined in: "BTCUSD_PERP" -> "BTC"; None when the symbol is not
+    shaped like one (then no price converts its coin figures)."""
+    pair = symbol.partition("_")[0]
+    coin = pair.removesuffix("USD")
+    return coin if coin and coin != pair and coin.isalnum() else None
+
+
+class CmAsset(Asset):
+    """One `assets` row of `GET /papi/v1/cm/account`: the fields of a UM asset row, in the coin.
+    Its own class so the row cache (_LAST_ROWS) keeps the two accounts apart."""
+
+
+class CmPosition(WireModel):
+    """One `positions` row of `GET /papi/v1/cm/account`."""
+
+    symbol: Text
+    positionSide: Text
+    positionAmt: Money  # contracts
+    initialMargin: Money  # in the coin
+    maintMargin: Money  # in the coin
+    unrealizedProfit: OptMoney = None  # in the coin
+    positionInitialMargin: OptMoney = None
+    openOrderInitialMargin: OptMoney = None
+    leverage: OptMoney = None
+    entryPrice: OptMoney = None
+    maxQty: OptMoney = None
+    updateTime: OptMillis = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.symbol, self.positionSide)
+
+    @property
+    def is_open(self) -> bool:
+        return self.positionAmt != 0
+
+    @property
+    def is_long(self) -> bool:
+        if self.positionSide == "SHORT":
+            return False
+        if self.positionSide == "LONG":
+            return True
+        return self.positionAmt > 0
+
+    @property
+    def coin(self) -> str | None:
+        return coin_of(self.symbol)
+
+
+class CmAccount(WireModel):
+    """`GET /papi/v1/cm/account`; `raw` is the whole body (snapshot --json repeats it unchanged)."""
+
+    assets: tuple[CmAsset, ...]
+    positions: tuple[CmPosition, ...]
+
+    @property
+    def open_positions(self) -> tuple[CmPosition, ...]:
+        return tuple([p for p in self.positions if p.positionAmt != 0])
+
+
+class CmPositionRisk(WireModel):
+    """One row of `GET /papi/v1/cm/positionRisk`."""
+
+    symbol: Text
+    positionSide: Text
+    positionAmt: Money
+    entryPrice: OptMoney = None
+    markPrice: OptMoney = None
+    liquidationPrice: OptMoney = None  # "0": Binance gives none; None: not given
+    leverage: OptMoney = None
+    unRealizedProfit: OptMoney = None  # in the coin
+    notionalValue: OptMoney = None  # in the coin
+    maxQty: OptMoney = None
+    updateTime: OptMillis = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.symbol, self.positionSide)
+
+
 # --- parsing from bytes -------------------------------------------------------------------------
 
 M = TypeVar("M", bound=WireModel)
@@ -436,3 +522,31 @@ def parse_balance(data: Any) -> tuple[Balance, ...]:
             continue
         unique[b.asset] = b
     return tuple(unique.values())
+
+
+def _unique(rows, keys):
+    """Rows with a repeated (symbol, side) key merged as parse_um_account does: the later row wins,
+    in the first one's place, but an open row never loses to a flat one."""
+    if len(set(keys)) == len(keys):
+        return rows
+    unique: dict = {}
+    for key, p in zip(keys, rows, strict=True):
+        held = unique.get(key)
+        if held is not None and held.is_open and not p.is_open:
+            continue
+        unique[key] = p
+    return tuple(unique.values())
+
+
+def parse_cm_account(data: Any) -> CmAccount:
+    """Parsed JSON of `/papi/v1/cm/account` -> CmAccount, or SchemaError."""
+    what = "CM account"
+    assets = _rows(data, "assets", CmAsset, what)
+    positions = _rows(data, "positions", CmPosition, what)
+    account = CmAccount(assets=assets, positions=_unique(positions, [p.key for p in positions]))
+    account._raw = data
+    return account
+
+
+def parse_cm_position_risk(data: Any) -> tuple[CmPositionRisk, ...]:
+    return _rows(data, None, CmPositionRisk, "CM position risk")

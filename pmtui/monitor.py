@@ -15,6 +15,14 @@ The next fetch is planned only after the last one finished, so requests never ov
 exchange slows pmtui down instead of piling up. While the push stream is up, `riskLevelChange`
 updates uniMMR at once and uniMMR's own poll slows down by PUSH_SLOWDOWN (polling stays the
 source of truth: Binance warns a riskLevelChange may arrive after liquidation began).
+
+COIN-M (/papi/v1/cm/account, weight 5, and /papi/v1/cm/positionRisk, weight 1) rides along
+with the UM refresh: on every one while the account holds a COIN-M position (its liquidation
+distance is as urgent as a UM one's), else every CM_IDLE_INTERVAL seconds, sooner after a
+pushed position event or `r`. So an account without COIN-M pays 5 weight a minute for it, not 6
+per refresh; positionRisk is asked only while there is a position to price. A key that may not
+read them: one sentence in `unavailable["cm"]`, the rest works, and the refused endpoint is not
+asked again until `r`.
 """
 
 from __future__ import annotations
@@ -28,13 +36,13 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
-from pmtui.budget import REFRESH_WEIGHT
+from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT, WEIGHTS
 from pmtui.client import PapiClient
-from pmtui.errors import AuthError, PmtuiError
+from pmtui.errors import ApiError, AuthError, PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
-from pmtui.models import Balance, PmAccount, PositionRisk, UmAccount
+from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import estimate_unimmr
@@ -55,6 +63,8 @@ PUSH_DEBOUNCE = 0.25
 PUSH_SLOWDOWN = 3
 #: Seconds between the states published for the clock (ages, countdowns, staleness).
 TICK = 1.0
+#: Seconds between COIN-M fetches while the account holds no COIN-M position.
+CM_IDLE_INTERVAL = 60.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 
@@ -110,7 +120,11 @@ class MonitorState:
     account: UmAccount | None = None
     pm: PmAccount | None = None
     risks: tuple[PositionRisk, ...] | None = None
-    #: Why an optional part is missing, by part ("account", "positionRisk"): one sentence each.
+    #: /papi/v1/cm/account and /papi/v1/cm/positionRisk as last fetched (None: not fetched,
+    #: refused, or for positionRisk not asked while no COIN-M position was open).
+    cm: CmAccount | None = None
+    cm_risks: tuple[CmPositionRisk, ...] | None = None
+    #: Why an optional part is missing, by part ("account", "positionRisk", "cm"): one sentence each.
     unavailable: dict[str, str] = field(default_factory=dict)
     #: Why the account panel has no (current) uniMMR, in a few words.
     account_note: str | None = None
@@ -159,18 +173,27 @@ def refused(path: str, err: PmtuiError) -> str:
     return f"the exchange refused {path} ({how}); the API key may lack access to it"
 
 
-async def optional(fetch: Callable[[], Awaitable[T]], path: str) -> tuple[T | None, str | None]:
+async def optional(fetch: Callable[[], Awaitable[T]], path: str, *,
+                   absent_ok: bool = False) -> tuple[T | None, str | None]:
     """An optional endpoint: its data, or None and why when the key may not read it (AuthError
-    only; any other failure propagates, as it says nothing about the key)."""
+    only; any other failure propagates, as it says nothing about the key). `absent_ok`: a server
+    that does not serve the path at all (HTTP 404) is said the same way: retrying will not help,
+    and the rest of the account does not depend on it (COIN-M, which a proxy may not pass on)."""
     try:
         return await fetch(), None
     except AuthError as err:
         return None, refused(path, err)
+    except ApiError as err:
+        if absent_ok and err.status == 404:
+            return None, f"the exchange does not serve {path} (HTTP 404)"
+        raise
 
 
 ACCOUNT_PATH = "/papi/v1/account"
 RISK_PATH = "/papi/v1/um/positionRisk"
 BALANCE_PATH = "/papi/v1/balance"
+CM_ACCOUNT_PATH = "/papi/v1/cm/account"
+CM_RISK_PATH = "/papi/v1/cm/positionRisk"
 
 
 class Monitor:
@@ -208,6 +231,12 @@ class Monitor:
         self.view: AccountView | None = None
         #: Why positionRisk is missing, if the key may not read it.
         self.risk_note: str | None = None
+        #: COIN-M: the last CM account and positionRisk, and why either is refused.
+        self.cm: CmAccount | None = None
+        self.cm_risks: tuple[CmPositionRisk, ...] | None = None
+        self.cm_note: str | None = None  # the key may not read /papi/v1/cm/account
+        self.cm_risk_note: str | None = None  # ... or /papi/v1/cm/positionRisk
+        self._cm_next = 0.0  # monotonic time COIN-M is due
         self.fetching = False
         self.next_at: float | None = None  # monotonic time of the next planned fetch
         self.paused_since: float | None = None
@@ -395,11 +424,13 @@ class Monitor:
 
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         account = await self.client.um_account()
-        if self.risk_note is not None:
-            return account, None
-        # A key that may not read positionRisk: the positions still show, without prices. Any
-        # other failure fails this refresh (STALE) and is retried on its cadence.
-        risks, self.risk_note = await optional(self.client.position_risk, RISK_PATH)
+        risks = None
+        if self.risk_note is None:
+            # A key that may not read positionRisk: the positions still show, without prices. Any
+            # other failure fails this refresh (STALE) and is retried on its cadence.
+            risks, self.risk_note = await optional(self.client.position_risk, RISK_PATH)
+        if self.cm_note is None and time.monotonic() >= self._cm_next:
+            await self._fetch_cm()
         return account, risks
 
     def _balance_due(self) -> bool:
@@ -416,6 +447,18 @@ class Monitor:
         await self.balance_poller.poll()
         delay = self.balance_poller.delay()
         self._balance_next = None if delay is None else time.monotonic() + delay
+
+    async def _fetch_cm(self, *, always_risk: bool = False) -> None:
+        """The COIN-M account, and its positionRisk when a position is open (`always_risk`: in any
+        case, for a one-shot). Refusals are remembered (cm_note, cm_risk_note); any other failure
+        propagates, failing this refresh like the UM parts' would."""
+        cm, self.cm_note = await optional(self.client.cm_account, CM_ACCOUNT_PATH, absent_ok=True)
+        risks = None
+        if cm is not None and self.cm_risk_note is None and (always_risk or cm.open_positions):
+            risks, self.cm_risk_note = await optional(self.client.cm_position_risk, CM_RISK_PATH, absent_ok=True)
+        self.cm, self.cm_risks = cm, risks
+        held = cm is not None and bool(cm.open_positions)
+        self._cm_next = time.monotonic() + (0.0 if held else CM_IDLE_INTERVAL)
 
     def _account_spaced(self) -> bool:
         """Never sooner than MIN_ACCOUNT_INTERVAL after the last account request, whatever asks
@@ -442,7 +485,7 @@ class Monitor:
             return
         account, risks = self.poller.data
         self.view = build_view(account, self.settings.thresholds, risks=risks, pm=self.account_poller.data,
-                               markets=self.markets)
+                               markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
 
     async def load_markets(self) -> bool:
         """Each symbol's tick and step size: from the cache when fresh, else from exchangeInfo
@@ -541,6 +584,8 @@ class Monitor:
         self._account_next = 0.0  # a person asked: fetch everything, and retry refused endpoints
         self._balance_next = 0.0
         self.risk_note = None
+        self.cm_note = self.cm_risk_note = None
+        self._cm_next = 0.0
         self._ask()
 
     @property
@@ -597,6 +642,8 @@ class Monitor:
                 self._account_next = 0.0  # uniMMR moved too
             if event.kind in BALANCE_EVENTS and self._balance_next is not None:
                 self._balance_next = 0.0  # a loan, its interest or a transfer: the balances moved
+            if event.kind in POSITION_EVENTS:
+                self._cm_next = 0.0  # a COIN-M position may have opened (or moved)
             self._push_refresh()
 
     def _push_refresh(self) -> None:
@@ -652,6 +699,8 @@ class Monitor:
             unavailable["account"] = refused(ACCOUNT_PATH, a.error)
         if self.risk_note is not None:
             unavailable["positionRisk"] = self.risk_note
+        if (cm_why := self.cm_note or self.cm_risk_note) is not None:
+            unavailable["cm"] = cm_why
         fallback = a.stopped or "account" in unavailable
         b = self.balance_poller
         if b.stopped and isinstance(b.error, AuthError):
@@ -665,6 +714,8 @@ class Monitor:
             account=data[0] if data is not None else None,
             pm=a.data,
             risks=data[1] if data is not None else None,
+            cm=self.cm,
+            cm_risks=self.cm_risks,
             unavailable=unavailable,
             account_note=self._account_note(),
             unimmr_age=source.age(),
@@ -699,6 +750,14 @@ class Monitor:
             return f"stale: {a.error.message}"
         return self.risk_note
 
+    @property
+    def refresh_weight(self) -> int:
+        """The next refresh's weight: the UM parts, and the COIN-M ones when they are due."""
+        weight = REFRESH_WEIGHT
+        if self.cm_note is None and time.monotonic() >= self._cm_next:
+            weight += CM_WEIGHT if self.cm is not None and self.cm.open_positions else WEIGHTS[CM_ACCOUNT_PATH]
+        return weight
+
     def status_info(self) -> StatusInfo:
         p = self.poller
         return StatusInfo(
@@ -714,7 +773,7 @@ class Monitor:
             latency_ms=self.client.latency_ms,
             used_weight=self.client.used_weight,
             offset_ms=self.client.time_offset_ms,
-            budget_wait=self.client.budget.wait_for(REFRESH_WEIGHT),
+            budget_wait=self.client.budget.wait_for(self.refresh_weight),
             push=self.push,
             paused_since=self.paused_since,
         )
@@ -722,7 +781,7 @@ class Monitor:
     # --- one-shot (snapshot, check) --------------------------------------------------------
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
-                         markets: bool = False, balance: bool = True) -> MonitorState:
+                         markets: bool = False, balance: bool = True, cm: bool = True) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -732,7 +791,8 @@ class Monitor:
         and the data would be incomplete for a reason that may pass, so the caller reports it
         (`check`: UNKNOWN), never shows it as absent. `markets`: also each symbol's tick size
         (load_markets; its failure is nothing to report). `balance`: /papi/v1/balance as well
-        (optional in the same way, as "balance")."""
+        (optional in the same way, as "balance"). `cm`: the COIN-M account and its positionRisk
+        too (both asked, so a snapshot repeats them; `unavailable["cm"]` when refused)."""
         um = await self.client.um_account()
         if markets:
             await self.load_markets()
@@ -748,9 +808,14 @@ class Monitor:
                 unavailable["positionRisk"] = why
         balances = None
         if balance:
-            balances, why = await optional(self.client.balance, BALANCE_PATH)
+            balances, why = await optional(self.client.balance, BALANCE_PATH, absent_ok=True)
             if why is not None:
                 unavailable["balance"] = why
+        if cm:
+            self.cm_note = self.cm_risk_note = None
+            await self._fetch_cm(always_risk=True)
+            if (cm_why := self.cm_note or self.cm_risk_note) is not None:
+                unavailable["cm"] = cm_why
         self.poller.accept((um, risks))
         if pm is not None:
             self.account_poller.accept(pm)

@@ -19,7 +19,7 @@ from pmtui.alerts import check_rules
 from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, worst
 from pmtui.history import Sample
 from pmtui.market import SymbolRules
-from pmtui.models import Balance, PmAccount, PositionRisk, UmAccount
+from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
 from pmtui.risk import account_headroom, unimmr_band
 from pmtui.settings import AlertSettings, Thresholds
@@ -66,6 +66,7 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
         "mmShare": _dec(r.share),
         "liqDistance": _dec(r.liq_distance),
         "liqLevel": r.liq_level.name if r.liq_distance is not None else None,
+        "venue": r.venue,
     } for r in rows]
     return {"account": account, "positions": positions}
 
@@ -73,13 +74,15 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
 def parts_of(state: MonitorState) -> dict[str, Any]:
     """What snapshot_json and snapshot_table take from a fetched state, besides the UM account
     (one place, so `snapshot` for one account and for many print the same parts)."""
-    return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances)
+    return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances,
+                cm=state.cm, cm_risks=state.cm_risks)
 
 
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
-                  verdict: Verdict | None = None, balances: Sequence[Balance] | None = None) -> str:
+                  verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
+                  cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
@@ -87,8 +90,11 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
     null) and "positionRisk" (raw rows, open ones unless include_zero, or null), and
     "unavailable" saying why a part is null. Given `balances` (or a refused "balance" in
     `unavailable`) it adds "balance": the raw /papi/v1/balance rows (non-zero ones unless
-    include_zero; "" kept as sent), or null. Given `view`, it adds "view": what pmtui derived
-    (view_json); the API's objects are never changed."""
+    include_zero; "" kept as sent), or null. Given `cm` (or a reason in unavailable["cm"]), it
+    adds "cm": {"account": the /papi/v1/cm/account body, "positionRisk": the
+    /papi/v1/cm/positionRisk rows or null}, both exactly as received (zero rows included), or
+    null. Given `view`, it adds "view": what pmtui derived (view_json); the API's objects are
+    never changed."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
@@ -108,6 +114,11 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
     if balances is not None or "balance" in (unavailable or {}):
         doc["balance"] = None if balances is None else [
             b.raw for b in balances if include_zero or not b.is_zero]
+    if cm is not None or cm_risks is not None or "cm" in (unavailable or {}):
+        doc["cm"] = None if cm is None else {
+            "account": cm.raw,
+            "positionRisk": None if cm_risks is None else [r.raw for r in cm_risks],
+        }
     if view is not None:
         doc["view"] = view_json(view, verdict, include_zero=include_zero)
     if extra:
@@ -120,10 +131,12 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    risks: Sequence[PositionRisk] | None = None,
                    unavailable: Mapping[str, str] | None = None,
                    markets: Mapping[str, SymbolRules] | None = None,
-                   balances: Sequence[Balance] | None = None) -> str:
+                   balances: Sequence[Balance] | None = None, cm: CmAccount | None = None,
+                   cm_risks: Sequence[CmPositionRisk] | None = None) -> str:
     """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick;
-    `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero."""
-    view = build_view(account, t, risks=risks, pm=pm, markets=markets)
+    `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero. COIN-M
+    positions (`cm`) are rows of the positions tables, their symbol marked CM."""
+    view = build_view(account, t, risks=risks, pm=pm, markets=markets, cm=cm, cm_risks=cm_risks)
     # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
@@ -221,10 +234,10 @@ def _balances_table(balances: Sequence[Balance], include_zero: bool, width: int)
     for row in balance_rows(balances, include_zero=include_zero):
         b = row.balance
         rows.append([
-            b.asset, fmt.coin(b.crossMarginBorrowed), fmt.coin(b.crossMarginInterest),
-            fmt.coin(b.negativeBalance), fmt.coin(b.totalWalletBalance), fmt.coin(b.crossMarginFree),
-            fmt.coin(b.crossMarginLocked), fmt.coin(b.umWalletBalance), fmt.coin(b.umUnrealizedPNL, sign=True),
-            fmt.coin(b.cmWalletBalance), fmt.coin(b.cmUnrealizedPNL, sign=True),
+            b.asset, fmt.balance(b.crossMarginBorrowed), fmt.balance(b.crossMarginInterest),
+            fmt.balance(b.negativeBalance), fmt.balance(b.totalWalletBalance), fmt.balance(b.crossMarginFree),
+            fmt.balance(b.crossMarginLocked), fmt.balance(b.umWalletBalance), fmt.balance(b.umUnrealizedPNL, sign=True),
+            fmt.balance(b.cmWalletBalance), fmt.balance(b.cmUnrealizedPNL, sign=True),
             row.level.badge,
         ])
     return _fit("Balances", _BALANCE_COLS, rows, width)
@@ -241,17 +254,30 @@ _POSITION_COLS: tuple[Col, ...] = (
 
 
 def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table:
+    # Largest maintenance margin first, a COIN-M one by its USD value at the mark.
     rows = sorted(view.positions if include_zero else view.open_positions,
-                  key=lambda r: r.position.maintMargin, reverse=True)
+                  key=lambda r: r.maint_usd or Decimal(0), reverse=True)
     cells = []
     for row in rows:
         p = row.position
+        if row.is_cm:  # contracts, and margins and uPnL in the coin
+            coin = row.coin
+            money = [fmt.coin(p.unrealizedProfit, coin, sign=True), fmt.coin(p.initialMargin, coin),
+                     fmt.coin(p.maintMargin, coin)]
+            amount = fmt.quantity(p.positionAmt, Decimal(1))
+        else:
+            money = [fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin), fmt.money(p.maintMargin)]
+            amount = fmt.quantity(p.positionAmt, row.step_size)
         cells.append([
-            p.symbol, _side(row), fmt.quantity(p.positionAmt, row.step_size), fmt.money(p.notional),
-            fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin),
-            fmt.money(p.maintMargin), fmt.percent(row.share), row.level.badge,
+            _symbol(row), _side(row), amount, fmt.money(row.notional_usd), *money,
+            fmt.percent(row.share), row.level.badge,
         ])
     return _fit(f"Positions ({len(rows)})", _POSITION_COLS, cells, width)
+
+
+def _symbol(row) -> str:
+    """The symbol, marked CM for a COIN-M position (the text table has no colour to say it)."""
+    return f"{row.position.symbol} CM" if row.is_cm else row.position.symbol
 
 
 def _side(row) -> str:
@@ -275,7 +301,7 @@ def _risk_table(view: AccountView, include_zero: bool, width: int) -> Table:
     cells = []
     for row in rows:
         cells.append([
-            row.position.symbol, _side(row), _price(row.entry_price, row.tick_size),
+            _symbol(row), _side(row), _price(row.entry_price, row.tick_size),
             _price(row.mark_price, row.tick_size), _price(row.liquidation_price, row.tick_size),
             fmt.percent(row.liq_distance, 2),
             f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
@@ -295,6 +321,8 @@ def check_line(
     risks: Sequence[PositionRisk] | None = None,
     alerts: AlertSettings | None = None,
     unavailable: Mapping[str, str] | None = None,
+    cm: CmAccount | None = None,
+    cm_risks: Sequence[CmPositionRisk] | None = None,
 ) -> tuple[Level | None, str]:
     """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for,
     None for UNKNOWN.
@@ -304,9 +332,10 @@ def check_line(
     unless `unavailable` says the key may not read /papi/v1/account: then the UM margin ratio
     judges and the line says so. With `alerts`, the alert rules apply as well (the same ones the
     dashboard uses): one that holds makes the line at least WARNING, a critical one CRITICAL;
-    their messages follow the summary."""
+    their messages follow the summary. COIN-M positions (`cm`, `cm_risks`) count as positions
+    do: the nearest liquidation over both markets decides."""
     unavailable = unavailable or {}
-    view = build_view(account, t, risks=risks, pm=pm)
+    view = build_view(account, t, risks=risks, pm=pm, cm=cm, cm_risks=cm_risks)
     tot = view.totals
     verdict = view.verdict(refused="account" in unavailable)
     level = verdict.level
@@ -344,6 +373,8 @@ def check_line(
         detail += "".join(f"; {m}" for m in said)
     if "positionRisk" in unavailable:
         detail += "; liquidation distances unavailable"
+    if "cm" in unavailable:
+        detail += "; COIN-M positions unavailable" if cm is None else "; COIN-M liquidation distances unavailable"
     perf = (
         f"margin_balance={fmt.plain(tot.margin_balance)} maint_margin={fmt.plain(tot.maint_margin)} "
         f"upnl={fmt.plain(tot.unrealized)}"
@@ -404,7 +435,8 @@ def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]
     if state.account is not None:
         doc = json.loads(snapshot_json(state.account, pm=state.pm, risks=state.risks,
                                        unavailable=state.unavailable or None, view=state.view,
-                                       verdict=state.verdict, balances=state.balances))
+                                       verdict=state.verdict, balances=state.balances, cm=state.cm,
+                                       cm_risks=state.cm_risks))
         doc["fetchedAt"] = int(state.status.last_ok_wall * 1000) if state.status.last_ok_wall else None
     info, verdict = state.status, state.verdict
     doc["changed"] = sorted(changed)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from pmtui.health import Level, Totals, liq_level, ratio_level, status_level, totals  # noqa: F401  (their old home: still importable here)
-from pmtui.models import PmAccount, Position, PositionRisk, UmAccount
+from pmtui.models import CmPositionRisk, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
@@ -26,17 +27,31 @@ LIQUIDATION_UNIMMR = Decimal("1.05")
 Key = tuple[str, str]  # (symbol, positionSide)
 
 
+class _Row(Protocol):
+    """A position or risk row of either market (UM or COIN-M): what the join needs."""
+
+    @property
+    def key(self) -> Key: ...
+
+    @property
+    def positionAmt(self) -> Decimal: ...
+
+
+R = TypeVar("R", bound=_Row)
+
+
 # --- the join ------------------------------------------------------------------------------------
 
 
-def join(positions: Iterable[Position], risks: Iterable[PositionRisk]) -> dict[Key, PositionRisk]:
+def join(positions: Iterable[_Row], risks: Iterable[R]) -> dict[Key, R]:
     """Each position's positionRisk row, by (symbol, positionSide).
 
     Risk rows for no listed position (zero `BOTH` rows in hedge mode, symbols the UM account left
-    out) are ignored; a position with no risk row is simply absent from the result. If the API
+    out) are ignored; a position with no risk row is simply absent from the result (COIN-M rows
+    join the same way, by their own symbols). If the API
     repeats a key, a row with a position beats a zero one, and otherwise the later row wins.
     """
-    by_key: dict[Key, PositionRisk] = {}
+    by_key: dict[Key, R] = {}
     for risk in risks:
         held = by_key.get(risk.key)
         if held is not None and held.positionAmt != 0 and risk.positionAmt == 0:
@@ -48,7 +63,7 @@ def join(positions: Iterable[Position], risks: Iterable[PositionRisk]) -> dict[K
 # --- liquidation distance ------------------------------------------------------------------------
 
 
-def liq_distance(risk: PositionRisk | None) -> Decimal | None:
+def liq_distance(risk: PositionRisk | CmPositionRisk | None) -> Decimal | None:
     """|mark - liquidation| / mark, as a fraction (0.08 is 8%).
 
     None when there is no risk row, no position, no liquidation price (Binance sends "0" when the

@@ -19,19 +19,33 @@ from pmtui.health import (
     mm_share,
     share_level,
     totals,
+    upnl_level,
     verdict,
 )
 from pmtui.market import SymbolRules
-from pmtui.models import Asset, Balance, PmAccount, Position, PositionRisk, UmAccount
-from pmtui.risk import Headroom, account_headroom, liq_distance, liq_level, risk_map
+from pmtui.models import (
+    Asset,
+    Balance,
+    CmAccount,
+    CmPosition,
+    CmPositionRisk,
+    PmAccount,
+    Position,
+    PositionRisk,
+    UmAccount,
+)
+from pmtui.risk import Headroom, account_headroom, join, liq_distance, liq_level, risk_map
 from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
+#: The two futures markets of a Portfolio Margin account: USD-M (UM) and COIN-M (CM).
+UM, CM = "UM", "CM"
 
 
-def row_key(symbol: str, side: str) -> str:
-    """A stable row key: one symbol has two rows (LONG, SHORT) in hedge mode."""
-    return f"{symbol}:{side}"
+def row_key(symbol: str, side: str, venue: str = UM) -> str:
+    """A stable row key: one symbol has two rows (LONG, SHORT) in hedge mode. A COIN-M row's key
+    starts with "CM:" (a UM key stays "SYMBOL:SIDE", as alerts and saved selections know it)."""
+    return f"{symbol}:{side}" if venue == UM else f"{venue}:{symbol}:{side}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +105,13 @@ def balance_rows(balances: Iterable[Balance], *, include_zero: bool = False) -> 
 # frozen dataclass's __init__ costs twice as much. Treat rows as read-only all the same.
 @dataclass(slots=True)
 class PositionRow:
-    position: Position
-    share: Decimal  # of the account's maintenance margin
+    #: A UM position (margins in USD-like quote assets), or a COIN-M one (amounts in contracts,
+    #: margins and uPnL in the coin): read money through the *_usd properties to compare rows.
+    position: Position | CmPosition
+    share: Decimal  # of the account's maintenance margin (a COIN-M one converted at its mark)
     level: Level  # the worst of share_level, loss_level and liq_level: the row's health mark
-    #: Its /papi/v1/um/positionRisk row, when fetched and present.
-    risk: PositionRisk | None = None
+    #: Its positionRisk row (/papi/v1/um/ or /papi/v1/cm/positionRisk), when fetched and present.
+    risk: PositionRisk | CmPositionRisk | None = None
     #: |mark - liquidation| / mark (a fraction); None without a risk row or liquidation price.
     liq_distance: Decimal | None = None
     liq_level: Level = Level.OK
@@ -105,10 +121,62 @@ class PositionRow:
     share_level: Level = Level.OK
     #: The unrealised loss's own level (health.loss_level).
     loss_level: Level = Level.OK
+    #: UM (USD-M) or CM (COIN-M). (`market` is the symbol's tick and step size.)
+    venue: str = UM
 
     @property
     def key(self) -> str:
-        return row_key(self.position.symbol, self.position.positionSide)
+        return row_key(self.position.symbol, self.position.positionSide, self.venue)
+
+    @property
+    def is_cm(self) -> bool:
+        return self.venue == CM
+
+    @property
+    def coin(self) -> str | None:
+        """The coin a COIN-M row's margins and uPnL are in (None for a UM row)."""
+        p = self.position
+        return p.coin if isinstance(p, CmPosition) else None
+
+    @property
+    def coin_price(self) -> Decimal | None:
+        """USD per coin for a COIN-M row: its mark price, else its entry price (an estimate: the
+        coin's index price is not fetched). None for a UM row or when neither is known."""
+        for price in (self.mark_price, self.entry_price):
+            if price is not None and price > 0:
+                return price
+        return None
+
+    def usd(self, value: Decimal | None) -> Decimal | None:
+        """A money figure of this row in USD: a UM row's as it is, a COIN-M row's coin amount at
+        coin_price (None when unknown)."""
+        if value is None or not self.is_cm:
+            return value
+        price = self.coin_price
+        return None if price is None else value * price
+
+    @property
+    def notional_usd(self) -> Decimal | None:
+        """Signed notional in USD: a UM row's `notional`; a COIN-M row's notionalValue (coin) at
+        its mark, signed by direction. None when not known (a COIN-M row without its risk row)."""
+        p = self.position
+        if isinstance(p, Position):
+            return p.notional
+        risk = self.risk
+        value = risk.notionalValue if isinstance(risk, CmPositionRisk) else None
+        mark = self.mark_price
+        if value is None or mark is None:
+            return None
+        size = abs(value) * mark
+        return size if p.is_long else -size
+
+    @property
+    def upnl_usd(self) -> Decimal | None:
+        return self.usd(self.position.unrealizedProfit)
+
+    @property
+    def maint_usd(self) -> Decimal | None:
+        return self.usd(self.position.maintMargin)
 
     @property
     def tick_size(self) -> Decimal | None:
@@ -120,6 +188,9 @@ class PositionRow:
 
     @property
     def entry_price(self) -> Decimal | None:
+        p = self.position
+        if isinstance(p, CmPosition) and (self.risk is None or not self.risk.entryPrice):
+            return p.entryPrice  # a COIN-M account row carries its own entry price
         return self.risk.entryPrice if self.risk is not None else None
 
     @property
@@ -133,6 +204,9 @@ class PositionRow:
 
     @property
     def leverage(self) -> Decimal | None:
+        p = self.position
+        if isinstance(p, CmPosition) and (self.risk is None or self.risk.leverage is None):
+            return p.leverage
         return self.risk.leverage if self.risk is not None else None
 
 
@@ -151,17 +225,26 @@ class AccountView:
     thresholds: Thresholds = field(default_factory=Thresholds, repr=False)
     #: Each symbol's tick and step size (exchangeInfo), for display only; empty when not known.
     markets: Mapping[str, SymbolRules] = field(default_factory=dict, repr=False)
+    #: /papi/v1/cm/account, when fetched: its open positions are rows of `open_positions` too.
+    cm: CmAccount | None = None
+    #: /papi/v1/cm/positionRisk joined by (symbol, side).
+    cm_risks: Mapping[tuple[str, str], CmPositionRisk] = field(default_factory=dict, repr=False)
 
     @cached_property
     def positions(self) -> tuple[PositionRow, ...]:
-        """Every row, zero ones included, in the API's order. Built on first use: the hundreds of
-        flat rows matter only to the "all rows" view, and building them was most of a refresh."""
-        judged = {r.position.key: r for r in self.open_positions}
-        return tuple(
-            judged.get(p.key) or PositionRow(p, ZERO, Level.OK, self.risks.get(p.key),
-                                             market=self.markets.get(p.symbol))
+        """Every row, zero ones included, in the API's order (UM, then COIN-M). Built on first
+        use: the hundreds of flat rows matter only to the "all rows" view, and building them was
+        most of a refresh."""
+        judged = {r.key: r for r in self.open_positions}
+        rows = [
+            judged.get(row_key(p.symbol, p.positionSide)) or PositionRow(
+                p, ZERO, Level.OK, self.risks.get(p.key), market=self.markets.get(p.symbol))
             for p in self.account.positions
-        )
+        ]
+        for c in self.cm.positions if self.cm is not None else ():
+            rows.append(judged.get(row_key(c.symbol, c.positionSide, CM))
+                        or PositionRow(c, ZERO, Level.OK, self.cm_risks.get(c.key), venue=CM))
+        return tuple(rows)
 
     def row(self, key: str) -> PositionRow | None:
         """The row with this row key; open rows first, so the flat ones are built only if needed."""
@@ -179,6 +262,11 @@ class AccountView:
     def nearest_liquidation(self) -> PositionRow | None:
         """The open position nearest its liquidation price (None: no liquidation price known)."""
         return _nearest(self.open_positions)
+
+    @property
+    def has_cm(self) -> bool:
+        """Whether any open position is a COIN-M one."""
+        return any(r.venue == CM for r in self.open_positions)
 
     def verdict(self, *, stale: bool = False, refused: bool = False) -> Verdict:
         """The account's one verdict (health.verdict) on this data. `refused`: the key cannot read
@@ -203,17 +291,36 @@ def build_view(
     risks: Mapping[tuple[str, str], PositionRisk] | Iterable[PositionRisk] | None = None,
     pm: PmAccount | None = None,
     markets: Mapping[str, SymbolRules] | None = None,
+    cm: CmAccount | None = None,
+    cm_risks: Iterable[CmPositionRisk] | None = None,
 ) -> AccountView:
     """Rows with their levels. `risks` (positionRisk rows, or `risk.join`'s mapping) adds entry,
     mark and liquidation prices and liquidation distance to each row; `pm` adds uniMMR and
     `accountStatus`; `markets` (exchangeInfo) each symbol's tick size, for display. The
-    account's level is its verdict's (the UM ratio standing in for uniMMR when `pm` is None)."""
+    account's level is its verdict's (the UM ratio standing in for uniMMR when `pm` is None).
+
+    `cm` (/papi/v1/cm/account) adds its open COIN-M positions as rows (venue CM) and
+    `cm_risks` (/papi/v1/cm/positionRisk) their prices. A COIN-M row is judged like a UM one on
+    its liquidation distance, and on its margin share and loss converted to USD at its mark price
+    (entry price without a mark): the account's margin and equity are USD figures, and a share
+    of coin and USD amounts would mean nothing. Its maintenance margin in USD joins the total the
+    shares are taken of, so the shares of all rows stay parts of one whole."""
     tot = totals(account)
     balance = tot.margin_balance
     joined = risk_map(risks, account.positions)
     markets = markets or {}
-    rows = tuple(_position_row(p, tot.maint_margin, t, joined.get(p.key), markets.get(p.symbol))
+    cm_joined = join(cm.positions, cm_risks) if cm is not None and cm_risks is not None else {}
+    cm_rows = [PositionRow(c, ZERO, Level.OK, cm_joined.get(c.key), venue=CM)
+               for c in (cm.open_positions if cm is not None else ())]
+    maint = tot.maint_margin + sum((m for r in cm_rows if (m := r.maint_usd) is not None), ZERO)
+    rows = tuple(_position_row(p, maint, t, joined.get(p.key), markets.get(p.symbol))
                  for p in account.open_positions)
+    for row in cm_rows:
+        row.liq_distance = liq_distance(row.risk)
+        row.liq_level = liq_level(row.liq_distance, t)
+        m = row.maint_usd
+        row.share = m / maint if m is not None and maint > 0 else ZERO
+    rows += tuple(cm_rows)
     # The account's level first (it needs only the liquidation distances), then each row's: a
     # large share of the margin is DANGER only on an account that is itself at WARN or worse.
     level = _verdict(account, tot, pm, _nearest(rows), t, refused=True).level
@@ -229,6 +336,8 @@ def build_view(
         risks=joined,
         thresholds=t,
         markets=markets,
+        cm=cm,
+        cm_risks=cm_joined,
     )
 
 
@@ -267,5 +376,13 @@ def _position_row(p: Position, maint: Decimal, t: Thresholds, risk: PositionRisk
 def _judge(row: PositionRow, balance: Decimal, t: Thresholds, account: Level) -> None:
     """Each part's own level (share, loss, liquidation distance), and the row's: the worst."""
     row.share_level = share_level(row.share, t, account)
-    row.loss_level = loss_level(row.position, balance, t)
+    p = row.position
+    if isinstance(p, Position):
+        row.loss_level = loss_level(p, balance, t)
+    else:
+        # In USD at the mark; a gain (or none) needs no price to be no loss.
+        pnl = row.upnl_usd
+        if pnl is None and p.unrealizedProfit is not None and p.unrealizedProfit >= 0:
+            pnl = ZERO
+        row.loss_level = upnl_level(pnl, p.is_open, balance, t)
     row.level = max(row.share_level, row.loss_level, row.liq_level)

@@ -51,6 +51,8 @@ UM_ACCOUNT = "/papi/v2/um/account"
 PM_ACCOUNT = "/papi/v1/account"
 POSITION_RISK = "/papi/v1/um/positionRisk"
 BALANCE = "/papi/v1/balance"
+CM_ACCOUNT = "/papi/v1/cm/account"
+CM_POSITION_RISK = "/papi/v1/cm/positionRisk"
 PING = "/papi/v1/ping"
 TIME = "/fapi/v1/time"
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
@@ -174,6 +176,87 @@ def balance_body(now_ms: int) -> list[dict[str, Any]]:
     ]
 
 
+def cm_account_body(now_ms: int) -> dict[str, Any]:
+    """COIN-M with nothing open, shaped like Binance's "Get CM Account Detail" example (a key with
+    COIN-M access that holds no coin-margined position: what most accounts answer)."""
+    return {
+        "assets": [
+            {
+                "asset": "BTC", "crossWalletBalance": "0.00241969", "crossUnPnl": "0.00000000",
+                "maintMargin": "0.00000000", "initialMargin": "0.00000000",
+                "positionInitialMargin": "0.00000000", "openOrderInitialMargin": "0.00000000",
+                "updateTime": now_ms - 5000,
+            }
+        ],
+        "positions": [
+            {
+                "symbol": "BTCUSD_PERP", "positionAmt": "0", "initialMargin": "0", "maintMargin": "0",
+                "unrealizedProfit": "0.00000000", "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+                "leverage": "20", "positionSide": "BOTH", "entryPrice": "0.0", "maxQty": "250",
+                "updateTime": 0,
+            },
+        ],
+    }
+
+
+def cm_position_risk_body(now_ms: int) -> list[dict[str, Any]]:
+    """Shaped like Binance's "Query CM Position Information" example: a flat row."""
+    return [
+        {
+            "symbol": "BTCUSD_PERP", "positionAmt": "0", "entryPrice": "0.0", "markPrice": "86480.25000000",
+            "unRealizedProfit": "0.00000000", "liquidationPrice": "0", "leverage": "20",
+            "positionSide": "BOTH", "updateTime": 0, "maxQty": "250", "notionalValue": "0",
+        },
+    ]
+
+
+def cm_open_account_body(now_ms: int) -> dict[str, Any]:
+    """COIN-M with one open BTCUSD_PERP short of 10 contracts (1,000 USD; margins and uPnL in BTC)
+    and a flat delivery contract (set it with `set_body(CM_ACCOUNT, cm_open_account_body(...))`)."""
+    return {
+        "assets": [
+            {
+                "asset": "BTC", "crossWalletBalance": "0.05241969", "crossUnPnl": "0.00012345",
+                "maintMargin": "0.00046252", "initialMargin": "0.00115631",
+                "positionInitialMargin": "0.00115631", "openOrderInitialMargin": "0.00000000",
+                "updateTime": now_ms - 5000,
+            }
+        ],
+        "positions": [
+            {
+                "symbol": "BTCUSD_PERP", "positionAmt": "-10", "initialMargin": "0.00115631",
+                "maintMargin": "0.00046252", "unrealizedProfit": "0.00012345",
+                "positionInitialMargin": "0.00115631", "openOrderInitialMargin": "0",
+                "leverage": "10", "positionSide": "BOTH", "entryPrice": "87950.1",
+                "maxQty": "250", "updateTime": now_ms - 120000,
+            },
+            {
+                "symbol": "BTCUSD_250627", "positionAmt": "0", "initialMargin": "0", "maintMargin": "0",
+                "unrealizedProfit": "0.00000000", "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+                "leverage": "20", "positionSide": "BOTH", "entryPrice": "0.0", "maxQty": "100",
+                "updateTime": 0,
+            },
+        ],
+    }
+
+
+def cm_open_position_risk_body(now_ms: int, liquidation: str = "171025.70213315") -> list[dict[str, Any]]:
+    """positionRisk of cm_open_account_body (notionalValue in BTC: -1000 USD / 86480.25)."""
+    return [
+        {
+            "symbol": "BTCUSD_PERP", "positionAmt": "-10", "entryPrice": "87950.1",
+            "markPrice": "86480.25000000", "unRealizedProfit": "0.00012345",
+            "liquidationPrice": liquidation, "leverage": "10", "positionSide": "BOTH",
+            "updateTime": now_ms - 120000, "maxQty": "250", "notionalValue": "-0.01156333",
+        },
+        {
+            "symbol": "BTCUSD_250627", "positionAmt": "0", "entryPrice": "0.0", "markPrice": "87012.10000000",
+            "unRealizedProfit": "0.00000000", "liquidationPrice": "0", "leverage": "20",
+            "positionSide": "BOTH", "updateTime": 0, "maxQty": "100", "notionalValue": "0",
+        },
+    ]
+
+
 # (body factory, weight, signed)
 #: The official connector's exchangeInfo test body (tests/fixtures/real/connector_tests, a Python
 #: dict literal): the public, unsigned route serves it as JSON.
@@ -190,6 +273,8 @@ ROUTES = {
     PM_ACCOUNT: (pm_account_body, 20, True),
     POSITION_RISK: (position_risk_body, 5, True),
     BALANCE: (balance_body, 20, True),
+    CM_ACCOUNT: (cm_account_body, 5, True),
+    CM_POSITION_RISK: (cm_position_risk_body, 1, True),
     PING: (lambda now: {}, 1, False),
     TIME: (lambda now: {"serverTime": now}, 1, False),
     EXCHANGE_INFO: (exchange_info_body, 1, False),

@@ -37,8 +37,8 @@ from tests.harness import (  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, PapiServer, papi_server  # noqa: F401
 
 SIZE = (80, 24)
-OPEN_ROWS = 12  # the demo's one-way book
-MARKET = 300  # the demo's symbols: one zero row each when `a` shows all rows
+OPEN_ROWS = 13  # the demo's one-way book: 12 USD-M positions and one COIN-M (BTCUSD_PERP)
+MARKET = 302  # the demo's rows when `a` shows all: a row per USD-M symbol, and two COIN-M rows
 
 
 # --- harness (more in tests/harness.py) ------------------------------------------------------
@@ -82,7 +82,7 @@ async def test_first_screen_shows_the_account_live(make_app):
         assert table.row_count == OPEN_ROWS
         assert app.focused is table
         shown = screen_text(app)
-        for word in ("DEMO", "uniMMR", "Equity", "headroom", "Assets", "Positions 12 (open)", "BTCUSDT", "LIVE"):
+        for word in ("DEMO", "uniMMR", "Equity", "headroom", "Assets", "Positions 13 (open)", "BTCUSDT", "LIVE"):
             assert word in shown, word
         assert "STALE" not in shown and "Traceback" not in shown
         assert "LIVE" in status(app) and "weight" in status(app)
@@ -99,10 +99,16 @@ async def test_default_sort_is_largest_maintenance_margin_first(make_app):
         await settled(pilot)
         table = positions(app)
         rows = by_key(app)
-        mm = [rows[k].position.maintMargin for k in keys(table)]
+        mm = [rows[k].maint_usd for k in keys(table)]  # a COIN-M row by its USD value
         assert mm == sorted(mm, reverse=True) and mm[0] > mm[-1]
-        assert "Maint. ▼" in rendered(table)
+        # At 80 columns the demo's COIN-M row (a longer symbol, 8-decimal coin margins) pushes the
+        # column itself off screen; the border still says the sort, and a wider terminal shows it.
+        assert "sort: Maint. margin ▼ (off screen)" in rendered(table)
         assert table.cursor_row == 0 and table.cursor_key() == keys(table)[0]
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        assert "Maint. ▼" in rendered(positions(app))
 
 
 # --- moving around ---------------------------------------------------------------------------
@@ -272,11 +278,11 @@ async def test_notional_and_upnl_sort_by_absolute_value(make_app):
         table = positions(app)
         rows = by_key(app)
         table.sort_by("notional")
-        notional = [rows[k].position.notional for k in keys(table)]
+        notional = [rows[k].notional_usd for k in keys(table)]
         assert [abs(n) for n in notional] == sorted((abs(n) for n in notional), reverse=True)
         assert notional != sorted(notional, reverse=True)  # shorts are negative: signed order differs
         table.sort_by("upnl")
-        pnl = [rows[k].position.unrealizedProfit for k in keys(table)]
+        pnl = [rows[k].upnl_usd for k in keys(table)]
         assert [abs(p) for p in pnl] == sorted((abs(p) for p in pnl), reverse=True)
         assert pnl != sorted(pnl, reverse=True)
         # The biggest loser ranks with the biggest winners: its cell reads negative near the top.
@@ -301,7 +307,7 @@ async def test_clicking_a_header_sorts_by_it_and_again_reverses(make_app):
         assert await pilot.click(PositionsTable, offset=header_offset("upnl"))
         await pilot.pause()
         assert (table.sort_column, table.sort_reverse) == ("upnl", True)
-        pnl = [abs(rows[k].position.unrealizedProfit) for k in keys(table)]
+        pnl = [abs(rows[k].upnl_usd) for k in keys(table)]
         assert pnl == sorted(pnl, reverse=True)
         assert "uPnL ▼" in rendered(table)
         assert await pilot.click(PositionsTable, offset=header_offset("upnl"))
@@ -355,9 +361,9 @@ async def test_slash_filters_by_symbol_as_you_type_and_esc_clears(make_app):
             await pilot.press(char)
             counts.append(table.row_count)
         assert counts[0] < OPEN_ROWS  # narrows at the first letter
-        assert counts[-1] == 2
-        assert sorted(keys(table)) == ["BTCUSDC:BOTH", "BTCUSDT:BOTH"]
-        assert "filter: btc" in rendered(table) and "Positions 2 of 12" in rendered(table)
+        assert counts[-1] == 3  # the COIN-M BTCUSD_PERP too
+        assert sorted(keys(table)) == ["BTCUSDC:BOTH", "BTCUSDT:BOTH", "CM:BTCUSD_PERP:BOTH"]
+        assert "filter: btc" in rendered(table) and "Positions 3 of 13" in rendered(table)
         await pilot.press("B")  # any case: "btcB" matches nothing
         assert table.row_count == 0
         await pilot.press("backspace", "backspace", "backspace", "backspace", "e", "t", "h")
@@ -389,13 +395,14 @@ async def test_fast_typing_lands_in_the_filter_and_back_in_the_table(make_app):
         await burst(pilot, "slash", *"btc", "enter", "j")
         box = app.query_one("#filter", Input)
         assert box.value == "btc" and box.display  # the active filter stays on screen
-        assert sorted(keys(table)) == ["BTCUSDC:BOTH", "BTCUSDT:BOTH"]
+        assert sorted(keys(table)) == ["BTCUSDC:BOTH", "BTCUSDT:BOTH", "CM:BTCUSD_PERP:BOTH"]
         assert app.focused is table and table.cursor_row == 1  # "j" after enter moved the cursor
-        assert table.cursor_key() == "BTCUSDC:BOTH"
+        second = keys(table)[1]
+        assert table.cursor_key() == second
         await burst(pilot, "escape", "j", "j")
         assert app.filter_text == "" and table.row_count == OPEN_ROWS  # no "jj" in the hidden box
         # The cursor kept its row through the unfiltering, then moved two down.
-        assert app.focused is table and table.cursor_row == table.get_row_index("BTCUSDC:BOTH") + 2
+        assert app.focused is table and table.cursor_row == table.get_row_index(second) + 2
         # Bound letters right behind "/" are filter text, not commands (a: all rows, r: refresh, p: pause).
         await burst(pilot, "slash", *"arp")
         assert app.query_one("#filter", Input).value == "arp"
@@ -486,7 +493,7 @@ async def test_letters_typed_in_the_filter_are_text_not_commands(make_app):
         assert app.monitor.poller.polls == 1 and app.screen is app.screen_stack[0]
         assert (table.sort_column, table.sort_reverse) == ("mm", True)
         assert table.row_count == 0  # nothing matches all of that
-        assert "Positions 0 of 12" in rendered(table)
+        assert "Positions 0 of 13" in rendered(table)
 
 
 # --- refresh keeps what the person set up --------------------------------------------------------
@@ -510,7 +517,7 @@ async def test_filter_sort_and_cursor_survive_refreshes(make_app):
             assert all(k.split(":")[0].endswith("USDT") for k in keys(table))
             assert table.row_count == sum(1 for r in app.view.open_positions if "USDT" in r.key)
             assert (table.sort_column, table.sort_reverse) == ("upnl", True)
-            pnl = [abs(rows[k].position.unrealizedProfit) for k in keys(table)]
+            pnl = [abs(rows[k].upnl_usd) for k in keys(table)]
             assert pnl == sorted(pnl, reverse=True)
             assert table.cursor_key() == chosen
             assert "filter: usdt" in rendered(table) and "uPnL ▼" in rendered(table)
@@ -550,7 +557,7 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json=[])
         if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
             return httpx.Response(200, json={"symbols": []})
-        if request.url.path == "/papi/v1/account":  # a key without access: the rest must work
+        if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account"):  # a key without access: the rest must work
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         book = self.books[min(self.served, len(self.books) - 1)]
         self.served += 1
@@ -618,7 +625,7 @@ async def test_zero_rows_are_hidden_until_a_shows_all(make_app):
         await pilot.press("a")
         await pilot.pause()
         assert table.row_count == OPEN_ROWS and keys(assets) == ["USDT", "USDC"]
-        assert "Positions 12 (open)" in rendered(table)
+        assert "Positions 13 (open)" in rendered(table)
         assert table.cursor_key() == chosen
 
 
@@ -706,6 +713,9 @@ async def test_prices_and_amounts_show_to_each_symbols_tick_and_step(make_app):
         assert column(table, "amount")[row] == fmt.quantity(btc.position.positionAmt, Decimal("0.001"))
         # Every other open row: as many decimals as its tick has (the demo's are 10**-n).
         for key, mark in zip(table.row_keys, column(table, "mark"), strict=True):
+            if key.startswith("CM:"):  # COIN-M: no USD-M exchangeInfo, 6 significant digits
+                assert len(mark.replace(",", "").replace(".", "")) <= fmt.PRICE_DIGITS, (key, mark)
+                continue
             tick = app.view.markets[key.split(":")[0]].tick_size
             assert len(mark.partition(".")[2]) == max(0, -tick.as_tuple().exponent), (key, mark)
 
@@ -875,7 +885,7 @@ async def test_what_if_past_liquidation_says_where_it_comes_and_keeps_the_note_v
         await settled(pilot)
         await pilot.press("w")
         shock = app.screen.query_one("#shock", Input)
-        big = max(app.view.open_positions, key=lambda r: abs(r.position.notional))
+        big = max((r for r in app.view.open_positions if r.venue == "UM"), key=lambda r: abs(r.notional_usd or 0))
         # Against the largest position: three times its price move takes the account past 1.05.
         shock.value = f"{'-95' if big.position.is_long else '+300'} {big.position.symbol}"
         await pilot.press("enter")

@@ -248,6 +248,8 @@ def test_snapshot_fails_in_one_sentence_when_the_balances_fail_otherwise(capsys,
 async def test_the_demo_holds_one_loan_its_interest_accrues_and_equity_carries_it():
     import httpx
 
+    from tests.test_demo import cm_usd
+
     exchange = DemoExchange(seed=7, symbols=40, clock=lambda: 1_750_000_000.0)
     client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
                         clock=lambda: 1_750_000_000.0, budget=WeightBudget(1.0, limit=10**9))
@@ -259,7 +261,9 @@ async def test_the_demo_holds_one_loan_its_interest_accrues_and_equity_carries_i
         loan = owing[0]
         assert loan.borrowed > 0 and loan.interest > 0 and loan.crossMarginFree == loan.borrowed
         assert loan.totalWalletBalance == loan.umWalletBalance + loan.crossMarginFree
+        cm, cm_risk = await client.cm_account(), await client.cm_position_risk()  # the same step
         equity = sum((a.crossWalletBalance + a.crossUnPnl for a in um.assets), Decimal(0))
+        equity += cm_usd(cm, cm_risk)[0]  # the demo's COIN-M position, in USD at its mark
         assert pm.accountEquity == equity - loan.interest  # the loan is matched by its cash
         assert pm.uniMMR == (pm.accountEquity / pm.accountMaintMargin).quantize(Decimal("1E-8"))
         second = await client.balance()  # asked again: the next step
@@ -282,7 +286,7 @@ async def test_the_balances_pane_at_120x40_and_the_note_at_80x24(make_app):  # n
         borrowed = table.get_cell("USDT", "borrowed")
         assert borrowed.style == table.level_style(Level.WARN) and borrowed.plain != "0.00"
         assert table.get_cell("USDT", "health").plain == Level.WARN.badge
-        assert "Balances 2 of 3 (non-zero)" in rendered(table)
+        assert "Balances 3 of 4 (non-zero)" in rendered(table)  # USDT, USDC, the COIN-M BTC wallet; BNB zero
         for name in ("#summary", "#account", "#assets", "#balances", "#positions"):  # the whole account
             widget = app.query_one(name)
             assert widget.region.height > 0 and widget.region.bottom <= 40, name

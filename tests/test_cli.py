@@ -165,7 +165,8 @@ def test_snapshot_demo_prints_assets_and_open_positions(capsys, use_demo):
     for header in ("Wallet", "Maint. margin", "MM used", "Symbol", "Notional", "MM share", "Health"):
         assert header in out
     open_rows = [p for p in raw["positions"] if Decimal(p["positionAmt"]) != 0]
-    assert f"Positions ({len(open_rows)})" in out
+    assert f"Positions ({len(open_rows) + 1})" in out  # and the demo's COIN-M position
+    assert re.search(r"^\s*BTCUSD_PERP CM\s", out, re.M)
     table_symbols = {line.split()[0] for line in lines if line.endswith(("OK", "WARN", "DANGER", "CRITICAL"))}
     assert {p["symbol"] for p in open_rows} <= table_symbols
     zero_rows = {p["symbol"] for p in raw["positions"]} - {p["symbol"] for p in open_rows}
@@ -179,7 +180,7 @@ def test_snapshot_demo_all_shows_zero_rows(capsys, use_demo):
     use_demo(demo(symbols=40))
     code, out, _ = run(capsys, "snapshot", "--demo", "--all")
     assert code == 0
-    assert "Positions (40)" in out
+    assert "Positions (42)" in out  # 40 USD-M rows, two COIN-M ones (BTCUSD_PERP, ETHUSD_PERP)
     assert re.search(r"^\s+BNB\s", out, re.M)
 
 

@@ -81,6 +81,9 @@ class Canned(httpx.AsyncBaseTransport):
             "/papi/v2/um/account": (200, um_body()),
             "/papi/v1/account": (200, pm_body("3.00000000")),
             "/papi/v1/um/positionRisk": (200, risk_body()),
+            # No COIN-M position: the CM account lists none (a key with COIN-M access, unused).
+            "/papi/v1/cm/account": (200, {"assets": [], "positions": []}),
+            "/papi/v1/cm/positionRisk": (200, []),
             "/fapi/v1/time": (200, {"serverTime": NOW_MS}),
             "/papi/v1/balance": (200, balance_body(NOW_MS)),
         }
@@ -95,7 +98,8 @@ class Canned(httpx.AsyncBaseTransport):
                               headers={"Content-Type": "application/json"})
 
 
-_PATHS = {"um": "/papi/v2/um/account", "pm": "/papi/v1/account", "risk": "/papi/v1/um/positionRisk"}
+_PATHS = {"um": "/papi/v2/um/account", "pm": "/papi/v1/account", "risk": "/papi/v1/um/positionRisk",
+          "cm": "/papi/v1/cm/account", "cm_risk": "/papi/v1/cm/positionRisk"}
 
 
 @pytest.fixture

@@ -43,6 +43,8 @@ from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     API_KEY,
     API_SECRET,
     BALANCE,
+    CM_ACCOUNT,
+    CM_POSITION_RISK,
     PING,
     PM_ACCOUNT,
     POSITION_RISK,
@@ -50,6 +52,8 @@ from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     UM_ACCOUNT,
     PapiServer,
     balance_body,
+    cm_account_body,
+    cm_position_risk_body,
     papi_server,
     pm_account_body,
     position_risk_body,
@@ -506,7 +510,7 @@ def answer(server: HostileServer, path: str, status: int, code: int, msg: str, *
 
 def good_answers(server: HostileServer) -> None:
     bodies = {UM_ACCOUNT: um_account_body, PM_ACCOUNT: pm_account_body, POSITION_RISK: position_risk_body,
-              BALANCE: balance_body}
+              BALANCE: balance_body, CM_ACCOUNT: cm_account_body, CM_POSITION_RISK: cm_position_risk_body}
     for path, body in bodies.items():
         server.route(path, lambda conn, body=body: conn.reply(200, body(int(time.time() * 1000))))
 
@@ -625,7 +629,7 @@ def fetch_snapshot(client):
 
 
 @pytest.mark.parametrize("path, part", [(PM_ACCOUNT, "account"), (POSITION_RISK, "positionRisk"),
-                                        (BALANCE, "balance")])
+                                        (BALANCE, "balance"), (CM_ACCOUNT, "cm"), (CM_POSITION_RISK, "cm")])
 async def test_snapshot_gives_up_an_optional_part_only_on_access(hostile, hostile_client, path, part):
     good_answers(hostile)
     answer(hostile, path, 401, -2015, "Invalid API-key, IP, or permissions for action.")
@@ -633,7 +637,7 @@ async def test_snapshot_gives_up_an_optional_part_only_on_access(hostile, hostil
     assert snap.unavailable == {part: f"the exchange refused {path} (code -2015); the API key may lack access to it"}
 
 
-@pytest.mark.parametrize("path", [PM_ACCOUNT, POSITION_RISK, BALANCE])
+@pytest.mark.parametrize("path", [PM_ACCOUNT, POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK])
 @pytest.mark.parametrize(
     "status, code, error_type",
     [(400, -1000, ServerError), (200, -1007, ServerError), (400, -1006, ServerError),

@@ -15,13 +15,22 @@ import httpx
 import pytest
 
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
-from pmtui.models import decode_json, parse_pm_account, parse_position_risk, parse_um_account
+from pmtui.models import (
+    decode_json,
+    parse_cm_account,
+    parse_cm_position_risk,
+    parse_pm_account,
+    parse_position_risk,
+    parse_um_account,
+)
 
 BASE = "https://papi.binance.com"
 UM = "/papi/v2/um/account"
 ACCOUNT = "/papi/v1/account"
 RISK = "/papi/v1/um/positionRisk"
 BALANCE = "/papi/v1/balance"
+CM = "/papi/v1/cm/account"
+CM_RISK = "/papi/v1/cm/positionRisk"
 CENT_MICRO = Decimal("1E-8")
 BANDS = ("NORMAL", "MARGIN_CALL", "REDUCE_ONLY", "ACTIVE_LIQUIDATION")
 
@@ -387,10 +396,22 @@ async def test_endpoints_of_one_round_agree(demo):
         d = demo(hedge=hedge)
         for _ in range(3):  # and keep agreeing as the market moves
             um, account, risk, balance = await d.round()
-            check_round(um, account, risk, balance)
+            cm = parse_cm_account(await d.data(CM))  # the same step: not asked yet this round
+            cm_risk = parse_cm_position_risk(await d.data(CM_RISK))
+            check_round(um, account, risk, balance, (cm, cm_risk))
 
 
-def check_round(um, account, risk, balance) -> None:
+def cm_usd(cm, cm_risk) -> tuple[Decimal, Decimal, Decimal]:
+    """The COIN-M account's (equity, maintenance, initial margin) in USD at its mark, each rounded
+    to 1e-8 as the demo adds them to the account's."""
+    (p,) = cm.open_positions
+    (r,) = [r for r in cm_risk if r.key == p.key]
+    (btc,) = [a for a in cm.assets if a.asset == "BTC"]
+    usd = [(v * r.markPrice).quantize(CENT_MICRO) for v in (btc.margin_balance, btc.maintMargin, btc.initialMargin)]
+    return usd[0], usd[1], usd[2]
+
+
+def check_round(um, account, risk, balance, cm_parts=None) -> None:
     positions = {p.key: p for p in um.open_positions}
     rows = {r.key: r for r in risk}
     assert positions.keys() == rows.keys() and positions
@@ -413,9 +434,20 @@ def check_round(um, account, risk, balance) -> None:
     # Cross margin counts too: its cash, less the loan and its interest (the demo's USDT loan).
     equity += sum((Decimal(r["crossMarginFree"]) + Decimal(r["crossMarginLocked"]) - Decimal(r["crossMarginBorrowed"])
                    - Decimal(r["crossMarginInterest"]) for r in balance), Decimal(0))
+    maint = sum((a.maintMargin for a in um.assets), Decimal(0))
+    initial = sum((a.initialMargin for a in um.assets), Decimal(0))
+    if cm_parts is not None:
+        # The COIN-M position's parts, in USD at its mark, are the account's too (within the
+        # rounding of one coin unit of 1e-8 at the mark).
+        cm_equity, cm_maint, cm_initial = cm_usd(*cm_parts)
+        tolerance = Decimal("1E-6")
+        assert abs(account.accountEquity - equity - cm_equity) < tolerance
+        assert abs(account.accountMaintMargin - maint - cm_maint) < tolerance
+        assert abs(account.accountInitialMargin - initial - cm_initial) < tolerance
+        equity, maint, initial = account.accountEquity, account.accountMaintMargin, account.accountInitialMargin
     assert account.accountEquity == equity
-    assert account.accountMaintMargin == sum((a.maintMargin for a in um.assets), Decimal(0))
-    assert account.accountInitialMargin == sum((a.initialMargin for a in um.assets), Decimal(0))
+    assert account.accountMaintMargin == maint
+    assert account.accountInitialMargin == initial
     assert account.uniMMR == (equity / account.accountMaintMargin).quantize(Decimal("1E-8"))
 
     by_asset = {row["asset"]: row for row in balance}

@@ -73,13 +73,13 @@ def test_terms_combine():
 
 
 @pytest.mark.parametrize("text, sentence", [
-    ("levle:warn", "unknown filter levle: (use side:, asset:, level: or liq:)"),
+    ("levle:warn", "unknown filter levle: (use side:, asset:, market:, level: or liq:)"),
     ("liq:abc", "liq: takes a percentage like liq:10, not 'abc'"),
     ("liq:-5", "liq: takes a percentage like liq:10, not '-5'"),
     ("level:bad", "level: takes warn, danger or critical, not 'bad'"),
     ("side:up", "side: takes long, short or both, not 'up'"),
     ("liq:", "liq: needs a value, like liq:10"),
-    ("btc \x1b[31mx:y", "unknown filter \x1b[31mx: (use side:, asset:, level: or liq:)".replace("\x1b[31m", "")),
+    ("btc \x1b[31mx:y", "unknown filter \x1b[31mx: (use side:, asset:, market:, level: or liq:)".replace("\x1b[31m", "")),
 ])
 def test_a_term_the_filter_cannot_use_is_said_and_left_out(text, sentence):
     assert filters.problem(text) == sentence

@@ -183,10 +183,10 @@ def test_quantity(value, step, text):
     assert fmt.quantity(D(value), D(step) if step else None) == text
 
 
-def test_coin_never_rounds_a_small_amount_to_zero():
-    from pmtui.fmt import coin
+def test_a_balance_never_rounds_a_small_amount_to_zero():
+    from pmtui.fmt import balance
 
-    assert coin(D("0.00001234")) == "0.00001234"  # a BTC loan's interest
-    assert coin(D("0.72469206")) == "0.7247" and coin(D("-0.5"), sign=True) == "-0.5000"
-    assert coin(D("122607.35137903")) == "122,607.35" and coin(D(0)) == "0.00"
-    assert coin(None) == "—"
+    assert balance(D("0.00001234")) == "0.00001234"  # a BTC loan's interest
+    assert balance(D("0.72469206")) == "0.7247" and balance(D("-0.5"), sign=True) == "-0.5000"
+    assert balance(D("122607.35137903")) == "122,607.35" and balance(D(0)) == "0.00"
+    assert balance(None) == "—"

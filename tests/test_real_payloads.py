@@ -21,17 +21,30 @@ from pmtui.errors import SchemaError
 from pmtui.models import (
     Asset,
     Balance,
+    CmAsset,
+    CmPosition,
+    CmPositionRisk,
     PmAccount,
     Position,
     PositionRisk,
     decode_json,
     parse_balance,
+    parse_cm_account,
+    parse_cm_position_risk,
     parse_pm_account,
     parse_position_risk,
     parse_um_account,
 )
 from pmtui.views import build_view
-from tests.papi_server import BALANCE, PM_ACCOUNT, POSITION_RISK, UM_ACCOUNT, papi_server  # noqa: F401
+from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
+    BALANCE,
+    CM_ACCOUNT,
+    CM_POSITION_RISK,
+    PM_ACCOUNT,
+    POSITION_RISK,
+    UM_ACCOUNT,
+    papi_server,
+)
 from tests.test_cli import live, run  # noqa: F401
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
@@ -45,10 +58,14 @@ RISK_FIXTURES = ["docs/position_risk_one_way.en.json", "docs/position_risk_hedge
 BALANCE_FIXTURES = ["docs/balance_all_assets.en.json", "docs/balance_one_asset.en.json",
                     "connector_tests/account_balance.json"]
 EXCHANGE_INFO_FIXTURES = ["connector_tests/exchange_information.json"]  # a Python literal: see SOURCES.md
+CM_FIXTURES = ["docs/cm_account.en.json", "docs/cm_account.zh-CN.json", "connector_tests/cm_account_detail.json"]
+CM_RISK_FIXTURES = ["docs/cm_position_risk_one_way.en.json", "docs/cm_position_risk_hedge.en.json",
+                    "docs/cm_position_risk_one_way.zh-CN.json", "connector_tests/cm_position_information.json"]
 PARSERS = {UM_ACCOUNT: parse_um_account, PM_ACCOUNT: parse_pm_account, POSITION_RISK: parse_position_risk,
-           BALANCE: parse_balance}
+           BALANCE: parse_balance, CM_ACCOUNT: parse_cm_account, CM_POSITION_RISK: parse_cm_position_risk}
 ENDPOINT = {**dict.fromkeys(UM_FIXTURES, UM_ACCOUNT), **dict.fromkeys(PM_FIXTURES, PM_ACCOUNT),
-            **dict.fromkeys(RISK_FIXTURES, POSITION_RISK), **dict.fromkeys(BALANCE_FIXTURES, BALANCE)}
+            **dict.fromkeys(RISK_FIXTURES, POSITION_RISK), **dict.fromkeys(BALANCE_FIXTURES, BALANCE),
+            **dict.fromkeys(CM_FIXTURES, CM_ACCOUNT), **dict.fromkeys(CM_RISK_FIXTURES, CM_POSITION_RISK)}
 ERROR_FIXTURES = sorted(p.name for p in (REAL / "errors").glob("*.json") if not p.name.endswith(".odd.json"))
 
 # A JSON string (escapes included), a // comment to the end of the line, or any other character.
@@ -75,7 +92,8 @@ def test_every_fixture_is_listed_in_sources_and_here():
     files = sorted(str(p.relative_to(REAL)) for p in REAL.rglob("*")
                    if p.is_file() and p.name != "SOURCES.md" and p.suffix != ".origin")
     assert files, "no fixtures"
-    listed_here = set(UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + EXCHANGE_INFO_FIXTURES)
+    listed_here = set(UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + EXCHANGE_INFO_FIXTURES
+                      + CM_FIXTURES + CM_RISK_FIXTURES)
     for name in files:
         if name.startswith("errors/errors_md_") and name != "errors/errors_md_payload.json":
             assert "errors/errors_md_<code>" in sources, name  # one row covers these
@@ -88,7 +106,7 @@ def test_every_fixture_is_listed_in_sources_and_here():
 
 
 def test_the_loader_only_drops_comments_and_trailing_commas():
-    for name in UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES:
+    for name in UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + CM_FIXTURES + CM_RISK_FIXTURES:
         text = (REAL / name).read_text(encoding="utf-8")
         strings = [t for t in _TOKEN.findall(text) if t.startswith('"')]
         assert [t for t in _TOKEN.findall(load_body(name)) if t.startswith('"')] == strings, name
@@ -111,6 +129,56 @@ def test_connector_account_information_with_empty_strings_parses():
     assert pm.totalAvailableBalance is None and pm.totalMarginOpenLoss is None
     assert pm.accountStatus == "NORMAL" and pm.updateTime == 1657707212154
     assert pm.raw["totalAvailableBalance"] == "" and pm.raw["totalMarginOpenLoss"] == ""
+
+
+def test_cm_account_examples_parse_in_coin_and_contracts():
+    """/papi/v1/cm/account as Binance's pages and connector print it: a BTC balance and one flat
+    delivery contract (BTCUSD_201225), margins in BTC."""
+    for name in CM_FIXTURES:
+        cm = parsed(name)
+        (btc,) = cm.assets
+        assert btc.asset == "BTC" and btc.crossWalletBalance == Decimal("0.00241969"), name
+        (p,) = cm.positions
+        assert (p.symbol, p.positionSide, p.positionAmt, p.coin) == ("BTCUSD_201225", "BOTH", 0, "BTC"), name
+        assert p.leverage == 125 and p.maxQty == 50 and p.entryPrice == 0 and p.updateTime == 0
+        assert cm.open_positions == () and cm.raw == raw(name)
+
+
+def test_cm_position_risk_examples_parse_and_give_a_liquidation_distance():
+    from pmtui.risk import liq_distance
+
+    (one,) = parsed("docs/cm_position_risk_one_way.en.json")
+    assert one.notionalValue == Decimal("0.00084827") and one.maxQty == 50
+    # |11788.66626667 - 6170.20509059| / 11788.66626667, as printed on the page.
+    assert liq_distance(one) == (Decimal("11788.66626667") - Decimal("6170.20509059")) / Decimal("11788.66626667")
+    hedge = parsed("docs/cm_position_risk_hedge.en.json")
+    assert len(hedge) == 2 and all(r.positionSide == "LONG" for r in hedge)
+    for name in ("docs/cm_position_risk_one_way.zh-CN.json", "connector_tests/cm_position_information.json"):
+        (flat,) = parsed(name)
+        assert flat.positionAmt == 0 and liq_distance(flat) is None, name  # no position, no distance
+
+
+def test_a_real_cm_row_joins_its_risk_row_in_the_view():
+    """The page's account row, opened (one LONG contract) as its positionRisk example is: a COIN-M
+    row of the view, marked CM, with the page's liquidation distance and its margin in USD."""
+    t = Thresholds()
+    um = parsed("connector_tests/um_account_detail_v2.json")
+    cm_raw = raw("docs/cm_account.en.json")
+    cm_raw["positions"][0].update(positionAmt="1", positionSide="LONG", maintMargin="0.00000424",
+                                  unrealizedProfit="0.00005866")
+    cm = parse_cm_account(cm_raw)
+    risks = parsed("docs/cm_position_risk_one_way.en.json")
+    view = build_view(um, t, cm=cm, cm_risks=risks)
+    (row,) = [r for r in view.open_positions if r.is_cm]
+    assert row.key == "CM:BTCUSD_201225:LONG" and row.risk is risks[0]
+    assert row.liq_distance == (Decimal("11788.66626667") - Decimal("6170.20509059")) / Decimal("11788.66626667")
+    assert row.maint_usd == Decimal("0.00000424") * Decimal("11788.66626667")
+    assert view.nearest_liquidation is row
+    table = output.snapshot_table(um, t, cm=cm, cm_risks=risks)
+    assert "BTCUSD_201225 CM" in table
+    doc = json.loads(output.snapshot_json(um, cm=cm, cm_risks=risks, view=view))
+    assert doc["cm"] == {"account": cm_raw, "positionRisk": raw("docs/cm_position_risk_one_way.en.json")}
+    assert [p["venue"] for p in doc["view"]["positions"]] == ["UM"] * (len(doc["view"]["positions"]) - 1) + ["CM"]
 
 
 def test_connector_exchange_info_parses_to_tick_and_step():
@@ -149,7 +217,8 @@ def test_balance_examples_parse_with_their_empty_string(name):
 # --- every fixture through every parser, the view and the output --------------------------------
 
 
-@pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES)
+@pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + CM_FIXTURES
+                         + CM_RISK_FIXTURES)
 @pytest.mark.parametrize("endpoint", list(PARSERS))
 def test_every_parser_on_every_fixture_parses_or_says_why(name, endpoint):
     """Its own parser parses it; another one refuses it with a SchemaError sentence, never a crash."""
@@ -218,7 +287,8 @@ def test_absent_account_values_show_as_a_dash_in_the_table():
 # --- snapshot against the local server: every real body, raw values unchanged -------------------
 
 
-@pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES)
+@pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + CM_FIXTURES
+                         + CM_RISK_FIXTURES)
 def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):  # noqa: F811
     path = ENDPOINT[name]
     live.set_body(path, load_body(name))
@@ -232,6 +302,10 @@ def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):  # n
         assert doc["account"] == body
     elif path == BALANCE:
         assert doc["balance"] == (body if isinstance(body, list) else [body])  # "" stays ""
+    elif path == CM_ACCOUNT:
+        assert doc["cm"]["account"] == body  # the whole body, zero rows included
+    elif path == CM_POSITION_RISK:
+        assert doc["cm"]["positionRisk"] == body
     else:
         assert doc["positionRisk"] == body
     # The fixture's own text, "" included, is in the output as sent.
@@ -295,7 +369,6 @@ def _sdk_properties(name: str) -> set[str]:
     (Asset, "get_um_account_detail_response_assets_inner"),
     (Position, "get_um_account_detail_v2_response_positions_inner"),
     (PositionRisk, "query_um_position_information_response_inner"),
-    (Balance, "account_balance_response1_inner"),
 ])
 def test_every_field_pmtui_reads_is_one_the_sdk_declares(model, sdk):
     """A misspelt field name (unrealizedProfit vs unRealizedProfit) would read as always absent."""

@@ -34,13 +34,23 @@ from pmtui.settings import Settings
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.logs import setup_debug_log
 from pmtui.signing import HmacSigner
-from tests.papi_server import BALANCE, PM_ACCOUNT, POSITION_RISK, TIME, UM_ACCOUNT, PapiServer, _error
+from tests.papi_server import (
+    BALANCE,
+    CM_ACCOUNT,
+    CM_POSITION_RISK,
+    PM_ACCOUNT,
+    POSITION_RISK,
+    TIME,
+    UM_ACCOUNT,
+    PapiServer,
+    _error,
+)
 from tests.soak import screen_text
 
 # Unique per run, so a hit can only be a leak (never a coincidence with fixture text).
 KEY = "canaryKey" + secrets.token_hex(16)
 SECRET = "canarySecret" + secrets.token_hex(20)
-SIGNED = {UM_ACCOUNT, PM_ACCOUNT, POSITION_RISK, BALANCE}
+SIGNED = {UM_ACCOUNT, PM_ACCOUNT, POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK}
 
 # (name, how to set it up on the server). Each fault hits the UM account, the one call every
 # scenario makes; the clock jumps make pmtui resync and sign again.

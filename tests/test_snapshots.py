@@ -20,7 +20,7 @@ SIZE = (80, 24)
 def test_normal(snap_compare, make_app, frozen_clock):
     async def run_before(pilot: Pilot) -> None:
         await settled(pilot)
-        assert pilot.app.query_one("#positions").row_count == 12
+        assert pilot.app.query_one("#positions").row_count == 13  # 12 USD-M positions, one COIN-M
 
     assert snap_compare(make_app(clock=frozen_clock), terminal_size=SIZE, run_before=run_before)
 
@@ -83,6 +83,32 @@ def test_whole_account_at_120x40(snap_compare, make_app, frozen_clock):
         assert pilot.app.query_one("#balances").row_keys[0] == "USDT"
 
     assert snap_compare(make_app(clock=frozen_clock), terminal_size=(120, 40), run_before=run_before)
+
+
+def _to_cm_row(pilot: Pilot) -> None:
+    table = pilot.app.query_one("#positions")
+    table.move_cursor(table.get_row_index("CM:BTCUSD_PERP:BOTH"))
+
+
+def test_coin_m_row_at_120x40(snap_compare, make_app, frozen_clock):
+    """The COIN-M position beside the USD-M ones, the cursor on it: its symbol marked CM, whole
+    contracts, margins and uPnL in BTC (8 decimals), notional in USD."""
+    async def run_before(pilot: Pilot) -> None:
+        await settled(pilot)
+        _to_cm_row(pilot)
+        await pilot.pause()
+
+    assert snap_compare(make_app(clock=frozen_clock), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_coin_m_detail_panel(snap_compare, make_app, frozen_clock):
+    async def run_before(pilot: Pilot) -> None:
+        await settled(pilot)
+        _to_cm_row(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
+
+    assert snap_compare(make_app(clock=frozen_clock), terminal_size=(80, 40), run_before=run_before)
 
 
 # --- the margin-call scenario at the three sizes, dark and light ----------------------------------

@@ -100,10 +100,15 @@ def test_watch_json_lines_keep_the_api_strings_and_say_what_changed():
         assert isinstance(doc["fetchedAt"], int)
         # What pmtui derived, beside the API's objects: the same verdict the line's level says.
         assert doc["view"]["account"]["level"] == doc["level"]
-        assert len(doc["view"]["positions"]) == len(doc["positions"])
+        um_rows = [p for p in doc["view"]["positions"] if p["venue"] == "UM"]
+        assert len(um_rows) == len(doc["positions"])
+        cm_open = [p for p in doc["cm"]["account"]["positions"] if p["positionAmt"] != "0"]
+        assert len(doc["view"]["positions"]) - len(um_rows) == len(cm_open) == 1  # the demo's COIN-M one
     # The first line has no earlier one: every open position is new. Then only those that moved.
-    assert sorted(docs[0]["changedPositions"]) == sorted(f"{p['symbol']}:{p['positionSide']}"
-                                                        for p in docs[0]["positions"])
+    assert sorted(docs[0]["changedPositions"]) == sorted(
+        [f"{p['symbol']}:{p['positionSide']}" for p in docs[0]["positions"]]
+        + [f"CM:{p['symbol']}:{p['positionSide']}" for p in docs[0]["cm"]["account"]["positions"]
+           if p["positionAmt"] != "0"])
     assert set(docs[1]["changedPositions"]) <= set(docs[0]["changedPositions"])
 
 

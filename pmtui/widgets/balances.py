@@ -43,11 +43,11 @@ class BalancesTable(KeyedTable):
         def money(value: Decimal | None, level: Level = Level.OK, *, sign: bool = False) -> Cell:
             # A debt in its level's colour; an empty figure muted, so the debts are what one sees.
             style = self.level_style(level) if level > Level.OK else dim if value else self.style("muted")
-            return Cell(fmt.coin(value, sign=sign), sort_key=value if value is not None else _NONE, style=style)
+            return Cell(fmt.balance(value, sign=sign), sort_key=value if value is not None else _NONE, style=style)
 
         def pnl(value: Decimal | None) -> Cell:
             style = self.pnl_style(value) if value is not None else self.style("muted")
-            return Cell(fmt.coin(value, sign=True), sort_key=value if value is not None else _NONE, style=style)
+            return Cell(fmt.balance(value, sign=True), sort_key=value if value is not None else _NONE, style=style)
 
         return [
             Cell(b.asset, style=dim or "bold", justify="left"),
@@ -99,7 +99,7 @@ class BalancesNote(StyledStatic):
                      ("negative", b.negative, r.negative_level)) if value]
             for j, (label, value, level) in enumerate(what):
                 text.append((", " if j else "") + f"{label} ")
-                text.append(fmt.coin(value), style=self.level_style(level))
+                text.append(fmt.balance(value), style=self.level_style(level))
         if len(owing) > 3:
             text.append(f"  (+{len(owing) - 3} more)", style=self.style("muted"))
         if note:

@@ -18,6 +18,10 @@ from pmtui.views import PositionRow
 
 #: positionRisk's price fields: shown to the symbol's tick size.
 _PRICES = frozenset({"entryPrice", "markPrice", "liquidationPrice", "breakEvenPrice"})
+#: A COIN-M row's fields in the coin, and in contracts: their unit is said beside the value.
+_IN_COIN = frozenset({"initialMargin", "maintMargin", "unrealizedProfit", "unRealizedProfit",
+                      "positionInitialMargin", "openOrderInitialMargin", "notionalValue"})
+_IN_CONTRACTS = frozenset({"positionAmt", "maxQty"})
 
 
 def detail_table(row: PositionRow) -> Table:
@@ -43,14 +47,32 @@ def detail_table(row: PositionRow) -> Table:
         shown = fmt.price(number, row.tick_size)
         return shown if shown == clean(value) else f"{shown} ({clean(value, 40)})"
 
+    coin = row.coin if row.is_cm else None
+
+    def unit(name: str, value: object) -> object:
+        # COIN-M: amounts are contracts, margins and uPnL the coin's; the value stays as sent.
+        if not row.is_cm or value is None or value == "":
+            return value
+        if name in _IN_COIN and coin:
+            return f"{clean(value)} {coin}"
+        if name in _IN_CONTRACTS:
+            return f"{clean(value)} contracts"
+        return value
+
     for name, value in p.raw.items():
-        add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime else value)
+        add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime
+            else unit(name, price(name, value)))
     if row.risk is not None:
         table.add_row("", "")
         for name, value in row.risk.raw.items():
             if name not in p.raw:
-                add(name, price(name, value))
+                add(name, unit(name, price(name, value)))
     table.add_row("", "")
+    if row.is_cm:
+        add("market", f"COIN-M (margined in {coin})" if coin else "COIN-M")
+        add("notional in USD", fmt.money(row.notional_usd))
+        add("uPnL in USD (at mark)", fmt.money(row.upnl_usd, sign=True))
+        add("maint. margin in USD (at mark)", fmt.money(row.maint_usd))
     add("health", row.level.badge)
     add("share of maint. margin", fmt.percent(row.share, 2))
     add("distance to liquidation", fmt.percent(row.liq_distance, 2))
@@ -77,7 +99,8 @@ class DetailScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         box = self.query_one("#detail-box")
-        box.border_title = Text(f"{self.row.position.symbol} {self.row.position.positionSide}")
+        cm = " · COIN-M" if self.row.is_cm else ""
+        box.border_title = Text(f"{self.row.position.symbol} {self.row.position.positionSide}{cm}")
         box.border_subtitle = "esc to close"
         self.show(self.row)
 

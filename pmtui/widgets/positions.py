@@ -13,6 +13,7 @@ from pmtui.widgets.table import Cell, Column, KeyedTable
 
 _LEVEL_MARK = {level: level.mark for level in Level}
 _NONE = Decimal("Infinity")
+_CONTRACT = Decimal(1)  # COIN-M amounts are whole contracts
 
 
 def _far(value: Decimal | None, missing: Decimal = _NONE) -> Decimal:
@@ -70,25 +71,39 @@ class PositionsTable(KeyedTable):
                         style=self.style("muted"), justify="left")
         pnl = p.unrealizedProfit  # None: not given, shown as "—"
         pnl_style = self.pnl_style(pnl) if pnl is not None else self.style("muted")
+        notional = row.notional_usd
+        cm = row.is_cm
+        # A COIN-M row: its symbol marked CM; amounts in contracts, margins and uPnL in its coin
+        # (8 decimals, the unit left to the mark and the detail panel so 80 columns still show
+        # the margin columns), sorted by their USD value at the mark so the columns sort as one.
+        upnl_usd = row.upnl_usd
+
+        def margin(value: Decimal) -> Cell:
+            usd = row.usd(value)
+            return Cell(fmt.coin(value, None) if cm else fmt.money(value), sort_key=usd if usd is not None else value)
+
         return [
             Cell(_LEVEL_MARK[row.level], sort_key=row.level, style=level_style, justify="center"),
-            Cell(p.symbol, style="bold" if p.is_open else self.style("muted"), justify="left"),
+            Cell(f"{p.symbol} CM" if cm else p.symbol, sort_key=p.symbol,
+                 style="bold" if p.is_open else self.style("muted"), justify="left"),
             side,
-            Cell(fmt.money(abs(p.notional)), sort_key=abs(p.notional)),
-            Cell(fmt.money(pnl, sign=True), sort_key=abs(pnl) if pnl is not None else Decimal(-1), style=pnl_style),
+            Cell(fmt.money(abs(notional)) if notional is not None else "—",
+                 sort_key=abs(notional) if notional is not None else Decimal(-1)),
+            Cell(fmt.coin(pnl, None, sign=True) if cm else fmt.money(pnl, sign=True),
+                 sort_key=abs(upnl_usd) if upnl_usd is not None else Decimal(-1), style=pnl_style),
             Cell(_distance(row.liq_distance), sort_key=_far(row.liq_distance),
                  style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
             # Each cell by its own rule; the health mark alone says the worst of them.
             Cell(fmt.percent(row.share), sort_key=row.share,
                  style=self.level_style(row.share_level) if row.share_level > Level.OK else ""),
-            Cell(fmt.money(p.maintMargin), sort_key=p.maintMargin),
-            Cell(fmt.quantity(p.positionAmt, row.step_size), sort_key=abs(p.positionAmt)),
+            margin(p.maintMargin),
+            Cell(fmt.quantity(p.positionAmt, _CONTRACT if cm else row.step_size), sort_key=abs(p.positionAmt)),
             _price(row.entry_price, row.tick_size),
             _price(row.mark_price, row.tick_size),
             _price(row.liquidation_price, row.tick_size),
             Cell(f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
                  sort_key=_far(row.leverage, missing=Decimal(0))),
-            Cell(fmt.money(p.initialMargin), sort_key=p.initialMargin),
+            margin(p.initialMargin),
             Cell(fmt.since_ms(p.updateTime, now), sort_key=-(p.updateTime or 0), style=self.style("muted")),
         ]
 
