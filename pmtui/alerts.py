@@ -243,7 +243,7 @@ class Alerts:
         if rule.kind == "status_not_normal":
             return self._status(view), None
         if rule.kind == "upnl_below" and not rule.per_position:
-            return [self._below(rule, ACCOUNT, view.totals.unrealized, _upnl_msg("Total uPnL"))], None
+            return [self._below(rule, ACCOUNT, view.upnl, _upnl_msg("Total uPnL"))], None
         rows = view.open_positions
         present = {row.key for row in rows}
         if rule.kind == "liq_distance_below":

@@ -459,7 +459,8 @@ class PmtuiApp(App[int]):
         if state is None or state.account is None:
             self.notify("No account data yet: wait for the first refresh.", severity="warning", markup=False)
             return
-        self.push_screen(WhatIfScreen(state.account, state.pm, self.settings.thresholds))
+        self.push_screen(WhatIfScreen(state.account, state.pm, self.settings.thresholds, cm=state.cm,
+                                      cm_risks=state.cm_risks))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accounts":

@@ -93,7 +93,7 @@ def sample_from_view(view: AccountView, profile: str, time_ms: int | None = None
         unimmr=pm.uniMMR if pm is not None else None,
         account_equity=pm.accountEquity if pm is not None else view.totals.margin_balance,
         maint_margin=pm.accountMaintMargin if pm is not None else view.totals.maint_margin,
-        total_upnl=view.totals.unrealized,
+        total_upnl=view.upnl,  # the whole account's: COIN-M at its mark too
         level=view.level.label,
     )
 

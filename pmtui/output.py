@@ -55,7 +55,8 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
         },
         "marginBalance": _dec(tot.margin_balance),
         "maintMargin": _dec(tot.maint_margin),
-        "unrealizedProfit": _dec(tot.unrealized),
+        "unrealizedProfit": _dec(tot.unrealized),  # the UM account's
+        "totalUnrealizedProfit": _dec(view.upnl),  # UM plus COIN-M at the mark, in USD
         "umMarginRatio": _dec(tot.ratio),
     }
     rows = view.positions if include_zero else view.open_positions
@@ -357,7 +358,7 @@ def check_line(
     near = verdict.said(LIQUIDATION)
     if near is not None:  # what sets the level comes first; uniMMR and status are said below anyway
         detail = f"{near}; {detail}"
-    detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(tot.unrealized, sign=True)}"
+    detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}"
     if alerts is not None:
         result = check_rules(view, alerts=alerts, thresholds=t)
         # A rule that holds is a WARNING, a critical one (within liq_distance_critical of a
@@ -415,7 +416,7 @@ def watch_line(state: MonitorState) -> str:
     if view is not None:
         pm = view.pm
         parts.append(f"uniMMR {fmt.ratio(pm.uniMMR, 4)}" if pm is not None else "uniMMR —")
-        parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.totals.unrealized, sign=True)}")
+        parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}")
     parts.append(word)
     if info.push is not None:
         down = f"push down ({info.push.reason})" if info.push.reason else "push down"

@@ -4,18 +4,20 @@ liquidation, headroom before liquidation, and a what-if price shock.
 Everything here is arithmetic on Decimal; nothing fetches, nothing formats. The what-if is an
 *estimate*: it moves each affected position's notional linearly with price, scales its maintenance
 margin by the same factor (so it ignores margin tier changes), and does not model Binance's
-collateral haircuts, interest or funding.
+collateral haircuts, interest or funding. COIN-M (inverse) positions move too: in USD their value
+and their coin wallet's are linear in the price as well, and their maintenance margin stays put in
+USD (an inverse contract's USD notional is fixed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from pmtui.health import Level, Totals, liq_level, ratio_level, status_level, totals  # noqa: F401  (their old home: still importable here)
-from pmtui.models import CmPositionRisk, PmAccount, Position, PositionRisk, UmAccount
+from pmtui.models import CmAccount, CmPositionRisk, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
@@ -204,6 +206,47 @@ class ShockResult:
         return self.equity_before / self.maint_before if self.maint_before > 0 else None
 
 
+def coin_m_exposures(cm: CmAccount | None, risks: Iterable[CmPositionRisk] | None) -> tuple[Contribution, ...]:
+    """The COIN-M account as what-if parts (their pnl_change still 0): per open position, the USD
+    its value moves per unit of relative price move, and per coin its wallet's. Without a mark
+    or an entry price a position cannot be moved: it is left out (the panel says how many).
+
+    An inverse position of V USD (|notionalValue| * mark) entered at e is worth sign * V * (p/e - 1)
+    USD at price p, and a wallet of W coins W * p: both linear in p, so a move m changes them by
+    sign * V * p / e * m and W * p * m. Its maintenance margin in USD is fixed (V is)."""
+    if cm is None:
+        return ()
+    by_key = join(cm.open_positions, risks or ())
+    parts: list[Contribution] = []
+    marks: dict[str, Decimal] = {}
+    for p in cm.open_positions:
+        r = by_key.get(p.key)
+        mark = r.markPrice if r is not None else None
+        entry = p.entryPrice or (r.entryPrice if r is not None else None)
+        size = r.notionalValue if r is not None else None
+        if not mark or not entry or size is None or mark <= 0 or entry <= 0:
+            continue
+        usd = abs(size) * mark
+        sign = ONE if p.is_long else -ONE
+        maint = p.maintMargin * mark
+        parts.append(Contribution(p.key, sign * usd * mark / entry, ZERO, maint, maint))
+        if p.coin is not None:
+            marks.setdefault(p.coin, mark)
+    for asset in cm.assets:
+        if asset.asset in marks and asset.crossWalletBalance != 0:
+            wallet = asset.crossWalletBalance * marks[asset.asset]
+            parts.append(Contribution((f"{asset.asset} wallet", "COIN-M"), wallet, ZERO, ZERO, ZERO))
+    return tuple(parts)
+
+
+def coin_m_unpriced(cm: CmAccount | None, risks: Iterable[CmPositionRisk] | None) -> int:
+    """How many open COIN-M positions coin_m_exposures could not move (no mark or entry price)."""
+    if cm is None:
+        return 0
+    moved = {c.key for c in coin_m_exposures(cm, risks)}
+    return sum(1 for p in cm.open_positions if p.key not in moved)
+
+
 def shock(
     positions: Iterable[Position],
     *,
@@ -213,13 +256,16 @@ def shock(
     symbol: str | None = None,
     thresholds: Thresholds | None = None,
     target: Decimal = LIQUIDATION_UNIMMR,
+    coin_m: Iterable[Contribution] = (),
 ) -> ShockResult:
     """Move every open position's price (or only `symbol`'s) by `move` (a fraction, at least -1).
 
     uPnL change = sum of signed notional * move. Each affected position's maintenance margin
     scales by |1 + move|; the rest of the account's maintenance margin (other symbols, or margin
     the positions do not explain) stays as it is. Estimated uniMMR = new equity / new maintenance
-    margin. Collateral haircuts, margin tier changes and funding are not modelled.
+    margin. Collateral haircuts, margin tier changes and funding are not modelled. `coin_m`
+    (coin_m_exposures): COIN-M parts, moved the same way, their maintenance margin unchanged; a
+    coin's wallet moves with `symbol` when that is one of its COIN-M symbols.
     """
     if not move.is_finite() or move < -1:
         raise ValueError("a price can fall by at most 100% (move must be at least -1)")
@@ -231,10 +277,19 @@ def shock(
             continue
         notional = signed_notional(p)
         parts.append(Contribution(p.key, notional, notional * move, p.maintMargin, p.maintMargin * factor))
+    scaled = list(parts)  # the parts whose maintenance margin moves with the price
+    cm_parts = list(coin_m)
+    chosen = {c.symbol.upper() for c in cm_parts if c.side != "COIN-M"}
+    for c in cm_parts:
+        if wanted is not None:
+            coin = c.symbol.removesuffix(" wallet").upper() if c.side == "COIN-M" else None
+            if c.symbol.upper() != wanted and not (coin and wanted in chosen and wanted.startswith(coin + "USD")):
+                continue
+        parts.append(replace(c, pnl_change=c.notional * move))
     parts.sort(key=lambda c: (-abs(c.pnl_change), c.key))
     pnl = sum((c.pnl_change for c in parts), ZERO)
-    moved_before = sum((c.maint_before for c in parts), ZERO)
-    moved_after = sum((c.maint_after for c in parts), ZERO)
+    moved_before = sum((c.maint_before for c in scaled), ZERO)
+    moved_after = sum((c.maint_after for c in scaled), ZERO)
     maint_after = max(maint_margin - moved_before, ZERO) + moved_after
     equity_after = equity + pnl
     unimmr = equity_after / maint_after if maint_after > 0 else None
@@ -276,11 +331,14 @@ def shock_account(
     *,
     symbol: str | None = None,
     thresholds: Thresholds | None = None,
+    cm: CmAccount | None = None,
+    cm_risks: Iterable[CmPositionRisk] | None = None,
 ) -> ShockResult:
-    """`shock` on the account's positions, measured against `account_basis(account, pm)`."""
+    """`shock` on the account's positions (COIN-M's too, given `cm`), measured against
+    `account_basis(account, pm)`."""
     equity, maint = account_basis(account, pm)
     return shock(account.positions, equity=equity, maint_margin=maint, move=move, symbol=symbol,
-                 thresholds=thresholds)
+                 thresholds=thresholds, coin_m=coin_m_exposures(cm, cm_risks))
 
 
 def risk_map(risks: Mapping[Key, PositionRisk] | Iterable[PositionRisk] | None,

@@ -231,6 +231,13 @@ class AccountView:
     cm_risks: Mapping[tuple[str, str], CmPositionRisk] = field(default_factory=dict, repr=False)
 
     @cached_property
+    def upnl(self) -> Decimal:
+        """The whole account's unrealised PnL in USD: the UM account's, plus each open COIN-M
+        position's at its mark price (one without a price adds nothing)."""
+        cm = [row.upnl_usd for row in self.open_positions if row.venue == "CM"]
+        return self.totals.unrealized + sum((u for u in cm if u is not None), ZERO)
+
+    @cached_property
     def positions(self) -> tuple[PositionRow, ...]:
         """Every row, zero ones included, in the API's order (UM, then COIN-M). Built on first
         use: the hundreds of flat rows matter only to the "all rows" view, and building them was

@@ -89,7 +89,7 @@ async def test_first_screen_shows_the_account_live(make_app):
         # The header shows the view's uniMMR and total uPnL, formatted.
         summary = rendered(app.query_one(SummaryBar))
         assert f"uniMMR {app.view.unimmr:,.2f}" in summary
-        assert f"{app.view.totals.unrealized:+,.2f}" in summary
+        assert f"{app.view.upnl:+,.2f}" in summary
         assert app.view.level.badge in summary  # a word and a mark, not colour alone
 
 
@@ -904,3 +904,18 @@ async def test_what_if_past_liquidation_says_where_it_comes_and_keeps_the_note_v
         await pilot.press("enter")
         await pilot.pause()
         assert "Liquidated before" not in screen_text(app)  # a small move is an ordinary estimate
+
+
+async def test_what_if_moves_the_coin_m_position_and_its_wallet_too(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        cm = next(r for r in app.view.open_positions if r.venue == "CM")
+        await pilot.press("w")
+        app.screen.query_one("#shock", Input).value = f"-10 {cm.position.symbol}"
+        await pilot.press("enter")
+        await pilot.pause()
+        report = rendered(app.screen.query_one("#shock-report"))
+        # Only the COIN-M market moved: the position, and the BTC it is margined in.
+        assert cm.position.symbol in report and "BTC wallet" in report and "BTCUSDT" not in report
+        assert "COIN-M in USD, with its coin wallet" in screen_text(app)

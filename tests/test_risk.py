@@ -329,3 +329,100 @@ def test_existing_callers_see_no_risk_fields():
     view = build_view(account(position()), T)
     row = view.positions[0]
     assert row.risk is None and row.liq_distance is None and row.liq_level == Level.OK
+
+
+# --- what-if with COIN-M ---------------------------------------------------------------------------
+
+
+def _cm(contracts="-10", entry="87950.1", mark="86480.25", wallet="0.05241969", notional_value="-0.01156333",
+        maint="0.00046252"):
+    """The local server's open COIN-M account (tests/papi_server.py): a BTCUSD_PERP short of 10
+    contracts (1,000 USD) margined in BTC, as parsed models."""
+    from pmtui.models import parse_cm_account, parse_cm_position_risk
+    from tests.papi_server import cm_open_account_body, cm_open_position_risk_body
+
+    body = cm_open_account_body(0)
+    body["assets"][0]["crossWalletBalance"] = wallet
+    row = body["positions"][0]
+    row.update(positionAmt=contracts, entryPrice=entry, maintMargin=maint)
+    risks = cm_open_position_risk_body(0)
+    risks[0].update(positionAmt=contracts, entryPrice=entry, markPrice=mark, notionalValue=notional_value)
+    return parse_cm_account(body), parse_cm_position_risk(risks)
+
+
+def _inverse_usd(contracts_usd: D, entry: D, price: D, wallet: D, long: bool) -> D:
+    """What a COIN-M position and its coin wallet are worth in USD at `price`, from first
+    principles: PnL in the coin = V (1/entry - 1/price) for a long (the reverse for a short)."""
+    pnl_coin = contracts_usd * (1 / entry - 1 / price)
+    return (wallet + (pnl_coin if long else -pnl_coin)) * price
+
+
+@pytest.mark.parametrize("contracts, notional_value", [("-10", "-0.01156333"), ("10", "0.01156333")])
+@pytest.mark.parametrize("move", [D("-0.3"), D("-0.05"), D("0.1"), D("0.5")])
+def test_a_coin_m_position_and_its_wallet_move_as_an_inverse_contract_does(contracts, notional_value, move):
+    from pmtui.risk import coin_m_exposures
+
+    cm, risks = _cm(contracts=contracts, notional_value=notional_value)
+    parts = coin_m_exposures(cm, risks)
+    assert [c.key for c in parts] == [("BTCUSD_PERP", "BOTH"), ("BTC wallet", "COIN-M")]
+    mark, entry, wallet = D("86480.25"), D("87950.1"), D("0.05241969")
+    usd = D("0.01156333") * mark  # |notionalValue| at the mark: the contracts' USD (1,000)
+    assert abs(usd - 1000) < D("0.01")
+    r = shock([], equity=D("10000"), maint_margin=D("500"), move=move, coin_m=parts)
+    exact = (_inverse_usd(usd, entry, mark * (1 + move), wallet, contracts == "10")
+             - _inverse_usd(usd, entry, mark, wallet, contracts == "10"))
+    assert abs(r.pnl_change - exact) < D("1E-6")
+    # An inverse contract's USD notional is fixed, so its maintenance margin in USD is too.
+    assert r.maint_after == D("500")
+
+
+def test_the_what_if_finds_where_a_coin_m_short_is_liquidated():
+    from pmtui.risk import LIQUIDATION_UNIMMR, coin_m_exposures
+
+    cm, risks = _cm(contracts="-1000", notional_value="-1.15633300", wallet="0")
+    parts = coin_m_exposures(cm, risks)
+    # A thin account: 1,200 USD of equity against 1,000 of maintenance margin (uniMMR 1.2).
+    r = shock([position(mm="400", notional="8000")], equity=D("1200"), maint_margin=D("1000"), move=D("0.5"),
+              coin_m=parts)
+    assert r.liquidation_move is not None and D(0) < r.liquidation_move < D("0.5")
+    at = shock([position(mm="400", notional="8000")], equity=D("1200"), maint_margin=D("1000"),
+               move=r.liquidation_move, coin_m=parts)
+    assert abs(at.unimmr_after - LIQUIDATION_UNIMMR) < D("1E-9")
+
+
+def test_one_symbol_moves_only_its_own_market():
+    from pmtui.risk import coin_m_exposures
+
+    cm, risks = _cm()
+    parts = coin_m_exposures(cm, risks)
+    book = [position(symbol="BTCUSDT", notional="5000", mm="50")]
+    um_only = shock(book, equity=D("10000"), maint_margin=D("500"), move=D("-0.1"), symbol="btcusdt", coin_m=parts)
+    assert [c.symbol for c in um_only.contributions] == ["BTCUSDT"]
+    cm_only = shock(book, equity=D("10000"), maint_margin=D("500"), move=D("-0.1"), symbol="btcusd_perp",
+                    coin_m=parts)
+    assert {c.symbol for c in cm_only.contributions} == {"BTCUSD_PERP", "BTC wallet"}
+    assert len(shock(book, equity=D("10000"), maint_margin=D("500"), move=D("-0.1"), coin_m=parts).contributions) == 3
+
+
+def test_a_coin_m_position_without_a_mark_is_left_out_and_counted():
+    from pmtui.risk import coin_m_exposures, coin_m_unpriced
+
+    cm, _ = _cm()
+    assert coin_m_exposures(cm, None) == () and coin_m_unpriced(cm, None) == 1
+    cm, risks = _cm()
+    assert coin_m_unpriced(cm, risks) == 0 and coin_m_unpriced(None, None) == 0
+
+
+def test_the_whole_accounts_upnl_counts_coin_m_at_its_mark():
+    from decimal import Decimal
+
+    from tests.papi_server import cm_open_account_body, cm_open_position_risk_body
+    from pmtui.models import parse_cm_account, parse_cm_position_risk
+
+    account = UmAccount(assets=(usdt(upnl="-50"),), positions=(position(upnl="-50"),))
+    cm, risks = parse_cm_account(cm_open_account_body(0)), parse_cm_position_risk(cm_open_position_risk_body(0))
+    view = build_view(account, T, cm=cm, cm_risks=risks)
+    # The UM account's -50, and the short's 0.00012345 BTC at the mark 86,480.25.
+    assert view.totals.unrealized == D("-50")
+    assert view.upnl == D("-50") + Decimal("0.00012345") * Decimal("86480.25")
+    assert build_view(account, T).upnl == D("-50")

@@ -66,8 +66,7 @@ class SummaryBar(StyledStatic):
                 line.append(fmt.ratio(view.unimmr), style="bold")
             if extras >= 1:
                 line.append("  uPnL ")
-                line.append(fmt.money(view.totals.unrealized, sign=True),
-                            style=self.pnl_style(view.totals.unrealized))
+                line.append(fmt.money(view.upnl, sign=True), style=self.pnl_style(view.upnl))
             if extras >= 2:
                 line.append(f"  open {len(view.open_positions)}")
         return line

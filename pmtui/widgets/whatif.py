@@ -7,6 +7,7 @@ modelled (README, "What-if").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from rich.table import Table
@@ -18,13 +19,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from pmtui import fmt
-from pmtui.models import PmAccount, UmAccount
-from pmtui.risk import ShockResult, shock_account
+from pmtui.models import CmAccount, CmPositionRisk, PmAccount, UmAccount
+from pmtui.risk import ShockResult, coin_m_unpriced, shock_account
 from pmtui.settings import Thresholds
 from pmtui.widgets.styles import StyledStatic
 
 HINT = "e.g. -10 (all prices down 10%), or  +5 BTCUSDT  (one symbol)"
-NOTE = "An estimate: linear notional scaling; collateral haircuts and margin tiers are not modelled."
+NOTE = ("An estimate: linear notional scaling (COIN-M in USD, with its coin wallet); collateral haircuts "
+        "and margin tiers are not modelled.")
 TOP = 8  # positions listed as drivers
 
 
@@ -99,9 +101,11 @@ class ShockReport(StyledStatic):
 class WhatIfScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
-    def __init__(self, account: UmAccount, pm: PmAccount | None, thresholds: Thresholds) -> None:
+    def __init__(self, account: UmAccount, pm: PmAccount | None, thresholds: Thresholds, *,
+                 cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None) -> None:
         super().__init__()
         self.account, self.pm, self.thresholds = account, pm, thresholds
+        self.cm, self.cm_risks = cm, cm_risks
 
     def compose(self) -> ComposeResult:
         with Vertical(id="whatif-box"):
@@ -117,7 +121,10 @@ class WhatIfScreen(ModalScreen[None]):
         box.border_title = "What-if: price shock (estimate)"
         box.border_subtitle = "enter to compute · esc to close"
         basis = "uniMMR from /papi/v1/account" if self.pm else "the UM account only (no uniMMR yet)"
-        self.query_one(ShockReport).say(f"Type a move and press enter. Measured against {basis}.")
+        text = f"Type a move and press enter. Measured against {basis}."
+        if unpriced := coin_m_unpriced(self.cm, self.cm_risks):
+            text += f" {unpriced} COIN-M position(s) without a mark or entry price are not moved."
+        self.query_one(ShockReport).say(text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         report = self.query_one(ShockReport)
@@ -126,4 +133,5 @@ class WhatIfScreen(ModalScreen[None]):
         except ValueError as err:
             report.say(str(err))
             return
-        report.show(shock_account(self.account, self.pm, move, symbol=symbol, thresholds=self.thresholds))
+        report.show(shock_account(self.account, self.pm, move, symbol=symbol, thresholds=self.thresholds,
+                                  cm=self.cm, cm_risks=self.cm_risks))
