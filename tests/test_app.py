@@ -101,14 +101,15 @@ async def test_default_sort_is_largest_maintenance_margin_first(make_app):
         rows = by_key(app)
         mm = [rows[k].maint_usd for k in keys(table)]  # a COIN-M row by its USD value
         assert mm == sorted(mm, reverse=True) and mm[0] > mm[-1]
-        # At 80 columns the demo's COIN-M row (a longer symbol, 8-decimal coin margins) pushes the
-        # column itself off screen; the border still says the sort, and a wider terminal shows it.
-        assert "sort: Maint. margin ▼ (off screen)" in rendered(table)
+        # Sorted by MM% (the same order as Maint., whose column the demo's COIN-M row pushes off
+        # screen at 80 columns): the sorted column is on screen, its mark in the header.
+        assert "sort: MM share ▼" in rendered(table) and "(off screen)" not in rendered(table)
+        assert "MM% ▼" in rendered(table)
         assert table.cursor_row == 0 and table.cursor_key() == keys(table)[0]
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
-        assert "Maint. ▼" in rendered(positions(app))
+        assert "MM% ▼" in rendered(positions(app)) and "Maint." in rendered(positions(app))
 
 
 # --- moving around ---------------------------------------------------------------------------
@@ -242,7 +243,7 @@ async def test_s_cycles_the_sort_column_and_numbers_sort_as_numbers(make_app):
         await settled(pilot)
         table = positions(app)
         rows = by_key(app)
-        await pilot.press("s")  # Maint. -> Amount (by size: largest first)
+        await pilot.press("s", "s")  # MM% -> Maint. -> Amount (by size: largest first)
         assert (table.sort_column, table.sort_reverse) == ("amount", True)
         amounts = [rows[k].position.positionAmt for k in keys(table)]
         assert [abs(a) for a in amounts] == sorted((abs(a) for a in amounts), reverse=True)
@@ -252,9 +253,9 @@ async def test_s_cycles_the_sort_column_and_numbers_sort_as_numbers(make_app):
         assert [abs(dec(t)) for t in shown] == sorted((abs(dec(t)) for t in shown), reverse=True)
         assert "Amount ▼" in rendered(table) and "sort: Amount ▼" in rendered(table)
         # Pressing s once per column comes back round to the start.
-        for _ in range(len(PositionsTable.COLUMNS) - 1):
+        for _ in range(len(PositionsTable.COLUMNS) - 2):
             await pilot.press("s")
-        assert table.sort_column == "mm"
+        assert table.sort_column == "share"
 
 
 async def test_S_reverses_the_sort(make_app):
@@ -266,7 +267,7 @@ async def test_S_reverses_the_sort(make_app):
         await pilot.press("S")
         assert table.sort_reverse is False
         assert keys(table) == list(reversed(before))
-        assert "Maint. ▲" in rendered(table)
+        assert "MM% ▲" in rendered(table)
         await pilot.press("S")
         assert keys(table) == before
 
@@ -454,7 +455,7 @@ async def test_o_opens_a_sort_menu_of_every_column_by_name(make_app):
         menu = app.screen.query_one(OptionList)
         labels = [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
         assert len(labels) == len(table.COLUMNS) and labels[0].startswith("Health")
-        assert any(label.startswith("Maint. margin ▼") for label in labels)  # the current sort
+        assert any(label.startswith("MM share ▼") for label in labels)  # the current sort
         assert any("(off screen)" in label for label in labels)  # at 80 columns some are
         await pilot.press("home", "enter")  # Health: any column, directly
         assert not isinstance(app.screen, SortMenu)
@@ -491,7 +492,7 @@ async def test_letters_typed_in_the_filter_are_text_not_commands(make_app):
         assert app.query_one("#filter", Input).value == typed
         assert app.is_running and not app.monitor.poller.paused and not app.show_all
         assert app.monitor.poller.polls == 1 and app.screen is app.screen_stack[0]
-        assert (table.sort_column, table.sort_reverse) == ("mm", True)
+        assert (table.sort_column, table.sort_reverse) == ("share", True)
         assert table.row_count == 0  # nothing matches all of that
         assert "Positions 0 of 13" in rendered(table)
 
@@ -505,8 +506,8 @@ async def test_filter_sort_and_cursor_survive_refreshes(make_app):
         await settled(pilot)
         table = positions(app)
         await type_filter(pilot, "usdt", submit=True)
-        # Maint. -> Amount, Entry, Mark, Liq. price, Lev., Initial, Upd., health, Symbol, Side, Notional, uPnL
-        await pilot.press(*"s" * 12)
+        # MM% -> Maint., Amount, Entry, Mark, Liq. price, Lev., Initial, Upd., health, Symbol, Side, Notional, uPnL
+        await pilot.press(*"s" * 13)
         assert table.sort_column == "upnl"
         await pilot.press("j", "j")
         chosen = table.cursor_key()
@@ -651,7 +652,7 @@ async def test_hedge_mode_shows_long_and_short_rows_of_one_symbol(make_app):
         await pilot.press("s")  # Amount, largest first: the groups stay together
         for symbol in both:
             assert abs(table.get_row_index(f"{symbol}:LONG") - table.get_row_index(f"{symbol}:SHORT")) == 1
-        table.sort_by("mm", True)  # back to the default for what follows
+        table.sort_by("share", True)  # back to the default for what follows
         await pilot.pause()
         # Both are on screen as separate lines, never merged.
         lines = [ln for ln in rendered(table).splitlines() if "BTCUSDT" in ln]

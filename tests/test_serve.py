@@ -422,7 +422,7 @@ def test_the_dashboard_in_a_real_browser(tmp_path):
 
             page = open_page()
             rows = page.evaluate("window.__rows()")
-            assert positions_sort(page).startswith("Maint. margin")
+            assert positions_sort(page).startswith("MM share")
             # The positions header is the row below the title; click its Notional column.
             title = next(i for i, r in enumerate(rows) if "─ Positions" in r)
             row, col = title + 1, rows[title + 1].index("Notional") + 2

@@ -54,7 +54,9 @@ class PositionsTable(KeyedTable):
         Column("im", "Initial", name="Initial margin"),
         Column("age", "Upd.", name="Updated"),
     )
-    DEFAULT_SORT = ("mm", True)  # largest maintenance margin first: what drives the risk
+    # Largest share of the maintenance margin first: what drives the risk. By MM%, not Maint.: the
+    # same order (a COIN-M row's share is of its USD margin too), and MM% is on screen at 80 columns.
+    DEFAULT_SORT = ("share", True)
     TIE_COLUMN = "symbol"
     FIXED_COLUMNS = 3  # health mark, Symbol, Side stay while the others scroll sideways
     GROUP_BY_TIE = True  # hedge mode: a symbol's LONG and SHORT rows side by side, never merged
