@@ -365,3 +365,19 @@ async def test_against_the_local_server_a_500_is_stale_then_recovers_and_a_refus
     await m.refresh()
     assert papi_server.count(CM_ACCOUNT) == asked  # not hammered
     await m.aclose()
+
+
+async def test_the_table_shows_a_coin_m_rows_money_in_usd_at_its_mark(make_app):  # noqa: F811
+    from pmtui import fmt
+    from tests.harness import settled
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        row = next(r for r in app.view.open_positions if r.venue == CM)
+        table = app.query_one("#positions")
+        # One unit per column: the row's uPnL and margins in USD like its neighbours'; the coin
+        # figures Binance sent are the detail panel's.
+        assert table.get_cell(row.key, "upnl").plain == fmt.money(row.upnl_usd, sign=True)
+        assert table.get_cell(row.key, "mm").plain == fmt.money(row.maint_usd)
+        assert "BTC" not in table.get_cell(row.key, "upnl").plain

@@ -75,14 +75,20 @@ class PositionsTable(KeyedTable):
         pnl_style = self.pnl_style(pnl) if pnl is not None else self.style("muted")
         notional = row.notional_usd
         cm = row.is_cm
-        # A COIN-M row: its symbol marked CM; amounts in contracts, margins and uPnL in its coin
-        # (8 decimals, the unit left to the mark and the detail panel so 80 columns still show
-        # the margin columns), sorted by their USD value at the mark so the columns sort as one.
+        # A COIN-M row: its symbol marked CM, its amount in contracts, and its money in USD at the
+        # mark like every other row's, so a column reads (and sorts) in one unit at a glance; the
+        # coin figures Binance sends are in the detail panel. Without a price, the coin with its unit.
         upnl_usd = row.upnl_usd
+
+        def money(value: Decimal | None, *, sign: bool = False) -> str:
+            if not cm or value is None:
+                return fmt.money(value, sign=sign)
+            usd = row.usd(value)
+            return fmt.money(usd, sign=sign) if usd is not None else fmt.coin(value, row.coin, sign=sign)
 
         def margin(value: Decimal) -> Cell:
             usd = row.usd(value)
-            return Cell(fmt.coin(value, None) if cm else fmt.money(value), sort_key=usd if usd is not None else value)
+            return Cell(money(value), sort_key=usd if usd is not None else value)
 
         return [
             Cell(_LEVEL_MARK[row.level], sort_key=row.level, style=level_style, justify="center"),
@@ -91,7 +97,7 @@ class PositionsTable(KeyedTable):
             side,
             Cell(fmt.money(abs(notional)) if notional is not None else "—",
                  sort_key=abs(notional) if notional is not None else Decimal(-1)),
-            Cell(fmt.coin(pnl, None, sign=True) if cm else fmt.money(pnl, sign=True),
+            Cell(money(pnl, sign=True),
                  sort_key=abs(upnl_usd) if upnl_usd is not None else Decimal(-1), style=pnl_style),
             Cell(_distance(row.liq_distance), sort_key=_far(row.liq_distance),
                  style=self.level_style(row.liq_level) if row.liq_distance is not None else self.style("muted")),
