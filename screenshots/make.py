@@ -6,10 +6,12 @@ Each picture runs the real app headless (`App.run_test`) on a seeded demo accoun
 the terminal shows. Clocks are pinned to one instant, so re-running gives identical files unless
 the dashboard itself changed.
 
-    dashboard.svg  the normal view, 100x30
-    hedge.svg      a hedge-mode account: LONG and SHORT rows of one symbol
+    dashboard.svg  the whole account at 120x40: uniMMR, assets, margin balances (a USDT loan),
+                   USD-M and COIN-M positions
+    hedge.svg      a hedge-mode account: LONG and SHORT rows of one symbol (100x30, as the rest)
     stale.svg      the network went down after the first refresh: last data kept, marked STALE
     filtered.svg   filtered to losing USDT positions, sorted by the size of the uPnL
+    accounts.svg   --demo --all-profiles: the Accounts overview, worst first
 """
 
 from __future__ import annotations
@@ -29,15 +31,19 @@ sys.path.insert(0, str(HERE.parent))  # a checkout works without installing pmtu
 import httpx  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
+from pmtui.accounts import Account  # noqa: E402
 from pmtui.app import PmtuiApp  # noqa: E402
+from pmtui.budget import WeightBudget  # noqa: E402
+from pmtui.monitor import Monitor  # noqa: E402
 from pmtui.client import PapiClient  # noqa: E402
 from pmtui.settings import Settings  # noqa: E402
-from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
+from pmtui.demo import DEMO_ACCOUNTS, DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
 from pmtui.poller import Poller  # noqa: E402
 from pmtui.signing import HmacSigner  # noqa: E402
 
 SEED = 7
 SIZE = (100, 30)
+WHOLE = (120, 40)  # from 40 lines the margin balances get their own table
 EPOCH = 1_736_942_400.0  # 2025-01-15 12:00:00 UTC, shown as such whatever the local zone
 UM_ACCOUNT = "/papi/v2/um/account"
 
@@ -133,10 +139,40 @@ async def shoot(app: PmtuiApp, path: Path, size: tuple[int, int],
     print(f"wrote {path}")
 
 
+def accounts_app() -> tuple[PmtuiApp, list[Account]]:
+    """The three demo accounts of `--demo --all-profiles` on one budget, as the CLI builds them."""
+    CLOCK.reset()
+    budget, first, accounts = WeightBudget(1.0), None, []
+    for name, options in DEMO_ACCOUNTS.items():
+        exchange = DemoExchange(same_ip=first, clock=CLOCK.time, **options)
+        first = first or exchange
+        client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
+                            clock=CLOCK.time, budget=budget)
+        settings = Settings(interval=60.0)
+        accounts.append(Account(name, settings, Monitor(settings=settings, client=client, profile=name)))
+    app = PmtuiApp.for_accounts(accounts, demo=True, start=False)
+    app.remember_theme = False
+    return app, accounts
+
+
+async def shoot_accounts(path: Path, size: tuple[int, int]) -> None:
+    app, accounts = accounts_app()
+    async with app.run_test(size=size) as pilot:
+        for account in accounts:
+            assert account.monitor is not None
+            await account.monitor.fetch_once()
+        await pilot.pause(0.2)
+        app.clear_notifications()
+        await pilot.pause()
+        app.save_screenshot(path.name, str(path.parent))
+    print(f"wrote {path}")
+
+
 async def make(out: Path, size: tuple[int, int]) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
-    await shoot(demo_app(), out / "dashboard.svg", size)
+    await shoot(demo_app(), out / "dashboard.svg", WHOLE)
+    await shoot_accounts(out / "accounts.svg", (100, 16))
     await shoot(demo_app(hedge=True), out / "hedge.svg", size)
 
     stale = demo_app(transport=NetworkDropsAfter(1, seed=SEED, clock=CLOCK.time))
@@ -151,7 +187,7 @@ async def make(out: Path, size: tuple[int, int]) -> None:
 
     async def losers_by_size(pilot: Pilot) -> None:
         await pilot.press("slash", *"usdt loss", "enter")
-        await pilot.press(*"s" * 8)  # Maint. -> ... -> uPnL, largest first
+        await pilot.press(*"s" * 13)  # MM% -> Maint. -> ... -> uPnL (wraps around), largest first
         await pilot.press("j")
 
     await shoot(demo_app(), out / "filtered.svg", size, losers_by_size)
