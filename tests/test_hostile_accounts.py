@@ -1,0 +1,117 @@
+"""Hostile names and payloads on the many-accounts, balances and COIN-M surfaces: what a config
+file or a server says is shown as data (never markup or terminal control), and absurd figures end
+in a sane display or one sentence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pmtui.accounts import CheckResult, combine
+from pmtui.health import Level
+from pmtui.text import name
+from tests.harness import wait_until
+from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
+from tests.test_accounts import demo_accounts, fetch_all, overview_app
+from tests.test_cli import no_traceback, run, write_config
+
+#: Profile names a config file may hold: a screen clear, Rich markup, a bidi override, a long one.
+HOSTILE_NAMES = ["x\u001b[2Jy", "[red]a[/]", "rtl\u202eevil", "L" * 300]
+CONTROLS = ("\x1b", "\x9b", "\u202e", "\x07")
+
+
+def _config(server, names) -> None:
+    body = f'base_url = "{server.base_url}"\n'
+    for n in names:
+        body += f'[profiles.{json.dumps(n)}]\napi_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n'
+    write_config(body, 0o600)
+
+
+def _no_controls(*texts: str) -> None:
+    for text in texts:
+        for ch in CONTROLS:
+            assert ch not in text, (ch, text[:200])
+
+
+def test_name_escapes_controls_and_caps():
+    assert name("x\u001b[2Jy") == "x\\x1b[2Jy"
+    assert name("rtl\u202eevil") == "rtl\\u202eevil"
+    assert name("[red]a[/]") == "[red]a[/]"  # markup is for the widgets to render as Text
+    assert name("L" * 300) == "L" * 39 + "…"
+    assert name("xy") != name("x\u001by")  # names that differ only in a control still differ
+
+
+def test_check_all_profiles_shows_hostile_names_as_text(capsys, papi_server):  # noqa: F811
+    _config(papi_server, HOSTILE_NAMES)
+    code, out, err = run(capsys, "check", "--all-profiles")
+    assert code == 0 and out.count("\n") == 1
+    _no_controls(out, err)
+    assert "x\\x1b[2Jy OK" in out and "rtl\\u202eevil OK" in out and "[red]a[/] OK" in out
+    head = out.split(" | ")[0]
+    assert "L" * 40 not in head  # a 300-character name does not fill the status line
+    perf = out.split(" | ")[1].split()
+    assert len({item.split("=")[0] for item in perf}) == len(perf)  # every label once
+
+
+def test_snapshot_all_profiles_shows_hostile_names_as_text(capsys, papi_server):  # noqa: F811
+    _config(papi_server, HOSTILE_NAMES)
+    code, out, err = run(capsys, "snapshot", "--all-profiles")
+    assert code == 0
+    _no_controls(out, err)
+    headers = [line for line in out.splitlines() if line.startswith("== ")]
+    assert headers[:3] == ["== x\\x1b[2Jy ==", "== [red]a[/] ==", "== rtl\\u202eevil =="]
+    code, out, err = run(capsys, "snapshot", "--json", "--all-profiles")
+    assert code == 0
+    _no_controls(out, err)
+    assert list(json.loads(out)) == HOSTILE_NAMES  # JSON keeps the names exactly, escaped by JSON
+
+
+def test_profile_without_key_names_its_table_as_text(capsys, papi_server):  # noqa: F811
+    write_config(f'base_url = "{papi_server.base_url}"\n'
+                 f'[profiles.good]\napi_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n'
+                 '[profiles."bad\\u001b]0;pwned\\u0007"]\nrecv_window = 5000\n', 0o600)
+    code, out, err = run(capsys, "snapshot", "--all-profiles")
+    assert code == 1
+    _no_controls(out, err)
+    assert "[profiles.bad\\x1b]0;pwned\\x07] table" in out + err
+    no_traceback(out, err)
+
+
+def test_perfdata_prefix_and_item_that_run_together_stay_apart():
+    perf = "maint_margin=1 account_maint_margin=2"
+    results = [CheckResult("main", Level.OK, f"PMTUI OK - fine | {perf}"),
+               CheckResult("main account", Level.OK, f"PMTUI OK - fine | {perf}")]
+    _code, line = combine(results)
+    labels = [item.split("=")[0] for item in line.split(" | ")[1].split()]
+    assert len(set(labels)) == len(labels) == 4, labels
+
+
+async def test_overview_shows_hostile_names_as_text():
+    accounts = demo_accounts(errors={"x\u001b[2Jy": "No API key.", "[b]bold[/b]" * 10: "No API key."})
+    app = overview_app(accounts)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fetch_all(accounts)
+        from pmtui.widgets.overview import AccountsTable
+
+        table = app.screen.query_one(AccountsTable)
+        await wait_until(pilot, lambda: len(table.row_keys) == 5)
+        cell = table.get_cell("x\u001b[2Jy", "profile").plain
+        assert cell == "x\\x1b[2Jy"
+        assert table.get_cell("[b]bold[/b]" * 10, "profile").plain == name("[b]bold[/b]" * 10)
+        problems = app.screen.query_one("#problems").render().plain
+        _no_controls(problems)
+        assert "x\\x1b[2Jy: No API key." in problems
+
+
+@pytest.mark.parametrize("profile", ["x\u001b[2Jy"])
+async def test_toast_title_names_a_hostile_profile_as_text(profile):
+    from pmtui.monitor import Notice
+
+    accounts = demo_accounts()
+    app = overview_app(accounts)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._toast(Notice("Alert", "uniMMR low", severity="warning"), profile)
+        await pilot.pause()
+        titles = [n.title for n in app._notifications]
+        assert titles == ["x\\x1b[2Jy · Alert"]
