@@ -115,3 +115,52 @@ async def test_toast_title_names_a_hostile_profile_as_text(profile):
         await pilot.pause()
         titles = [n.title for n in app._notifications]
         assert titles == ["x\\x1b[2Jy · Alert"]
+
+
+# --- absurd figures in the balances and COIN-M payloads -------------------------------------------
+
+NOW = 1_750_000_000_000
+
+
+def test_a_negative_interest_does_not_cancel_a_loan():
+    from pmtui.models import parse_balance
+    from pmtui.views import balance_level, balance_rows
+    from tests.papi_server import balance_body
+
+    usdt = {**balance_body(NOW)[0], "crossMarginBorrowed": "100", "crossMarginInterest": "-100"}
+    zero = {**balance_body(NOW)[1], "asset": "USDT"}
+    (b,) = parse_balance([usdt])
+    assert b.owed == 200 and balance_level(b) == Level.WARN
+    # A later zero row for the asset must not hide it (the loan is not "nothing owed").
+    (kept,) = parse_balance([usdt, zero])
+    assert kept.crossMarginBorrowed == 100
+    (row,) = balance_rows([b])
+    from pmtui.widgets.balances import BalancesNote
+
+    note = BalancesNote()
+    note.style = lambda name: ""  # no app: component styles are not needed here
+    note.level_style = lambda level: ""
+    shown_text = []
+    note.show_text = shown_text.append
+    note.show((row,), None)
+    assert "no loans" not in shown_text[0].plain and "borrowed 100" in shown_text[0].plain
+
+
+@pytest.mark.parametrize("mark", ["0", "-1"])
+def test_a_cm_mark_of_zero_is_no_notional_not_a_worthless_position(mark):
+    from pmtui import output
+    from pmtui.models import parse_cm_account, parse_cm_position_risk, parse_um_account
+    from pmtui.settings import Thresholds
+    from pmtui.views import CM, build_view
+    from tests.papi_server import cm_open_account_body, cm_open_position_risk_body
+    from tests.test_cli_risk import um_body
+
+    risks = cm_open_position_risk_body(NOW)
+    risks[0]["markPrice"] = mark
+    view = build_view(parse_um_account(um_body()), Thresholds(), cm=parse_cm_account(cm_open_account_body(NOW)),
+                      cm_risks=parse_cm_position_risk(risks))
+    (row,) = [r for r in view.open_positions if r.venue == CM]
+    assert row.notional_usd is None  # unknown, as without its risk row; never "0.00"
+    doc = output.view_json(view)
+    (cm_row,) = [p for p in doc["positions"] if p["venue"] == "CM"]
+    assert cm_row["symbol"] == "BTCUSD_PERP"
