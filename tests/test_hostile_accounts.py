@@ -11,7 +11,7 @@ import pytest
 from pmtui.accounts import CheckResult, combine
 from pmtui.health import Level
 from pmtui.text import name
-from tests.harness import wait_until
+from tests.harness import frozen_clock, wait_until  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
 from tests.test_accounts import demo_accounts, fetch_all, overview_app
 from tests.test_cli import no_traceback, run, write_config
@@ -164,3 +164,42 @@ def test_a_cm_mark_of_zero_is_no_notional_not_a_worthless_position(mark):
     doc = output.view_json(view)
     (cm_row,) = [p for p in doc["positions"] if p["venue"] == "CM"]
     assert cm_row["symbol"] == "BTCUSD_PERP"
+
+
+# --- servers that trickle or lie on the new endpoints -----------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/papi/v1/balance", "/papi/v1/cm/account", "/papi/v1/cm/positionRisk"])
+@pytest.mark.parametrize("fault", ["html", "truncated", "empty", "schema", "slow", "reset", "503", "-1001", "429"])
+async def test_a_lying_new_endpoint_keeps_the_dashboard_and_says_one_sentence(papi_server, frozen_clock,  # noqa: F811
+                                                                             path, fault):
+    from tests.papi_server import CM_ACCOUNT, CM_POSITION_RISK, cm_open_account_body, cm_open_position_risk_body
+    from tests.sentences import assert_sentence
+    from tests.test_balances import monitor_for
+
+    papi_server.set_body(CM_ACCOUNT, cm_open_account_body(NOW))
+    papi_server.set_body(CM_POSITION_RISK, cm_open_position_risk_body(NOW))
+    m = monitor_for(papi_server, frozen_clock, timeout=0.5, interval=5, account_interval=10)
+    assert await m.refresh()
+    good = m.state
+    assert good.view is not None and good.balances is not None and good.cm is not None
+    papi_server.inject(fault, path=path, delay=2.0, retry_after=1)
+    frozen_clock.advance(10)
+    await m.refresh()
+    state = m.state
+    assert state.view is not None and state.verdict is not None  # the last good data stays
+    assert {r.key for r in state.view.positions} >= {r.key for r in good.view.positions}
+    said = [s for s in (state.status.error.message if state.status.error else None, state.balance_note,
+                        *state.unavailable.values()) if s]
+    assert said, "nothing said about the fault"
+    for sentence in said:
+        assert_sentence(sentence.removeprefix("stale: "), context=f"{fault} on {path}")
+        assert "<" not in sentence and "Traceback" not in sentence
+    if fault == "429":  # the weight budget's pause runs on the real clock: the budget tests own it
+        await m.aclose()
+        return
+    for _ in range(3):  # recovers on its own once the server behaves
+        frozen_clock.advance(30)
+        await m.refresh()
+    assert m.state.status.error is None and not m.state.balance_stale and not m.state.unavailable
+    await m.aclose()
