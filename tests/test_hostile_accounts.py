@@ -203,3 +203,34 @@ async def test_a_lying_new_endpoint_keeps_the_dashboard_and_says_one_sentence(pa
         await m.refresh()
     assert m.state.status.error is None and not m.state.balance_stale and not m.state.unavailable
     await m.aclose()
+
+
+# --- many accounts: one hanging, one rate limited --------------------------------------------------
+
+
+async def test_a_429_for_one_account_pauses_every_account_on_the_ip(papi_server):  # noqa: F811
+    """Binance's weight limit (and its 429) is the IP's: the other accounts on the shared budget
+    must back off too, or they keep the IP over the limit and earn it a 418 ban."""
+    from pmtui.budget import WeightBudget
+    from pmtui.client import PapiClient
+    from pmtui.errors import RateLimited
+    from pmtui.signing import HmacSigner
+    from tests.papi_server import UM_ACCOUNT
+
+    budget = WeightBudget(1.0, limit=10**9)
+    one, other = (PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url,
+                             timeout=5.0, budget=budget) for _ in range(2))
+    try:
+        await other.signed_get(UM_ACCOUNT)
+        papi_server.inject("429", path=UM_ACCOUNT, retry_after=60)
+        with pytest.raises(RateLimited):
+            await one.signed_get(UM_ACCOUNT)
+        asked = papi_server.count(UM_ACCOUNT)
+        assert other.blocked_for() > 50  # the pollers of every account wait it out
+        with pytest.raises(RateLimited) as info:
+            await other.signed_get(UM_ACCOUNT)
+        assert papi_server.count(UM_ACCOUNT) == asked  # nothing more went out from this IP
+        assert info.value.message.startswith("Rate limited by the exchange: pausing requests for ")
+    finally:
+        await one.aclose()
+        await other.aclose()
