@@ -9,9 +9,11 @@ import json
 import pytest
 
 from pmtui.accounts import CheckResult, combine
+from pmtui.app import PmtuiApp
 from pmtui.health import Level
 from pmtui.text import name
 from tests.harness import frozen_clock, wait_until  # noqa: F401
+from tests.hostile_server import hostile  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
 from tests.test_accounts import demo_accounts, fetch_all, overview_app
 from tests.test_cli import no_traceback, run, write_config
@@ -234,3 +236,57 @@ async def test_a_429_for_one_account_pauses_every_account_on_the_ip(papi_server)
     finally:
         await one.aclose()
         await other.aclose()
+
+
+def test_check_all_profiles_with_one_hanging_server_answers_for_the_others(capsys, papi_server, hostile):  # noqa: F811
+    from tests.test_hostile import trickle_all
+
+    for path in ("/fapi/v1/time", "/papi/v2/um/account", "/papi/v1/account", "/papi/v1/um/positionRisk",
+                 "/papi/v1/cm/account", "/papi/v1/cm/positionRisk"):
+        hostile.route(path, trickle_all)
+    write_config(f'base_url = "{papi_server.base_url}"\ntimeout = 1\n'
+                 f'[profiles.good]\napi_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n'
+                 f'[profiles.hung]\napi_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n'
+                 f'base_url = "{hostile.base_url}"\n', 0o600)
+    code, out, err = run(capsys, "check", "--all-profiles")
+    assert code == 3, out
+    assert out.startswith("PMTUI UNKNOWN - hung: could not check: The exchange did not answer within 1 s")
+    assert "(hung UNKNOWN, good OK)" in out and "good_uniMMR=" in out and "hung_" not in out
+    no_traceback(out, err)
+
+
+async def test_a_hanging_account_does_not_hold_back_the_others_rows():
+    import asyncio
+
+    import httpx
+
+    from pmtui.accounts import Account
+    from pmtui.budget import WeightBudget
+    from pmtui.client import PapiClient
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+    from pmtui.signing import HmacSigner
+    from pmtui.widgets.overview import AccountsTable, OverviewScreen
+
+    never = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await never.wait()  # a server that accepted the connection and never answers
+        raise AssertionError("unreachable")
+
+    accounts = demo_accounts()[:1]  # alpha, on the demo exchange
+    budget = accounts[0].monitor.client.budget
+    settings = Settings(interval=60, timeout=30)
+    client = PapiClient(api_key="k", signer=HmacSigner("s"), transport=httpx.MockTransport(hang),
+                        budget=budget if isinstance(budget, WeightBudget) else None, timeout=30)
+    accounts.append(Account("hung", settings, Monitor(settings=settings, client=client, profile="hung")))
+    app = PmtuiApp.for_accounts(accounts, demo=True)  # the monitors run
+    app.remember_theme = False
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+        table = app.screen.query_one(AccountsTable)
+        await wait_until(pilot, lambda: "alpha" in table.row_keys
+                         and table.get_cell("alpha", "data").plain == "LIVE", timeout=10)
+        assert accounts[1].monitor.fetching  # still waiting on its server, and alpha is shown regardless
+        assert table.get_cell("hung", "data").plain != "LIVE"
+        never.set()
