@@ -290,3 +290,20 @@ async def test_a_hanging_account_does_not_hold_back_the_others_rows():
         assert accounts[1].monitor.fetching  # still waiting on its server, and alpha is shown regardless
         assert table.get_cell("hung", "data").plain != "LIVE"
         never.set()
+
+
+# --- serve: the names it passes on -------------------------------------------------------------------
+
+
+def test_serve_passes_on_a_profile_name_that_looks_like_an_option():
+    import shlex
+
+    from pmtui.cli import _common, _parse
+    from pmtui.serve import served_command
+
+    names = ["-x", "--all-profiles", "x\u001b[2Jy; rm -rf ~"]
+    args = _parse(["serve", *(f"--profile={n}" for n in names)])
+    command = served_command(args, lambda parser: _common(parser, suppress=False), python="PY")
+    words = shlex.split(command)[5:]
+    again = _parse(["dashboard", *words])  # what the served dashboard reads back
+    assert again.profiles == names and not again.all_profiles
