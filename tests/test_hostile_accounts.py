@@ -307,3 +307,18 @@ def test_serve_passes_on_a_profile_name_that_looks_like_an_option():
     words = shlex.split(command)[5:]
     again = _parse(["dashboard", *words])  # what the served dashboard reads back
     assert again.profiles == names and not again.all_profiles
+
+
+def test_watch_all_profiles_leads_with_a_hostile_name_as_text(papi_server):  # noqa: F811
+    import signal
+
+    from tests.test_watch import Watch
+
+    _config(papi_server, ["x\u001b[2Jy", "[red]a[/]"])
+    w = Watch("--all-profiles", "--interval", "1")
+    first = w.until(lambda line: line.startswith("x\\x1b[2Jy: "))
+    _no_controls(first)
+    assert w.until(lambda line: line.startswith("[red]a[/]: "))
+    rc, err = w.stop(signal.SIGTERM)
+    assert rc == 143
+    _no_controls(err)
