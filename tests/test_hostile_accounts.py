@@ -322,3 +322,70 @@ def test_watch_all_profiles_leads_with_a_hostile_name_as_text(papi_server):  # n
     rc, err = w.stop(signal.SIGTERM)
     assert rc == 143
     _no_controls(err)
+
+
+def _absurd_cm(case: str) -> tuple[dict, list, list]:
+    from tests.papi_server import balance_body, cm_open_account_body, cm_open_position_risk_body
+
+    account, risks, balances = cm_open_account_body(NOW), cm_open_position_risk_body(NOW), balance_body(NOW)
+    position, risk, usdt = account["positions"][0], risks[0], balances[0]
+    if case == "no risk row":
+        del risks[0]
+    elif case == "zero prices":
+        position["entryPrice"] = risk["entryPrice"] = risk["markPrice"] = risk["notionalValue"] = "0"
+    elif case == "huge":
+        position["maintMargin"] = position["unrealizedProfit"] = "9" * 59
+        usdt["crossMarginBorrowed"] = usdt["crossMarginInterest"] = "1e59"
+        risk["liquidationPrice"] = "-1e59"
+    elif case == "negative":
+        position["maintMargin"] = "-0.5"
+        usdt["crossMarginBorrowed"], usdt["crossMarginInterest"], usdt["negativeBalance"] = "-100", "-0", "-1"
+        risk["markPrice"] = "-86480"
+    elif case == "garbage times":
+        position["updateTime"] = risk["updateTime"] = "yesterday"
+        usdt["updateTime"] = -5
+    elif case == "duplicates":
+        account["positions"].append(dict(position, positionAmt="0"))
+        risks.append(dict(risk, positionAmt="0", liquidationPrice="0"))
+        balances.append(dict(usdt, crossMarginBorrowed="0", crossMarginInterest="0"))
+    return account, risks, balances
+
+
+@pytest.mark.parametrize("case", ["no risk row", "zero prices", "huge", "negative", "garbage times", "duplicates"])
+async def test_absurd_cm_and_balance_figures_show_sanely_in_the_app(papi_server, case):  # noqa: F811
+    from pmtui.views import CM
+    from pmtui.widgets.detail import DetailScreen
+    from pmtui.widgets.whatif import WhatIfScreen
+    from tests.harness import build_app, screen_text, settled
+    from tests.papi_server import BALANCE, CM_ACCOUNT, CM_POSITION_RISK
+
+    account, risks, balances = _absurd_cm(case)
+    papi_server.set_body(CM_ACCOUNT, account)
+    papi_server.set_body(CM_POSITION_RISK, risks)
+    papi_server.set_body(BALANCE, balances)
+    app = build_app(base_url=papi_server.base_url, api_key=API_KEY, api_secret=API_SECRET)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        await wait_until(pilot, lambda: app.view is not None and app.state.balances is not None
+                         and any(r.venue == CM for r in app.view.open_positions))
+        assert app.state.status.error is None and not app.state.unavailable
+        (row,) = [r for r in app.view.open_positions if r.venue == CM]
+        await pilot.pause()
+        text = screen_text(app)
+        assert "BTCUSD_PERP" in text and "Traceback" not in text
+        app.push_screen(DetailScreen(row.key, row))
+        await pilot.pause()
+        assert "COIN-M" in screen_text(app)
+        app.pop_screen()
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, WhatIfScreen))
+        for move in ("-50", "BTCUSD_PERP -99", "+500"):
+            app.screen.query_one("#shock").value = move
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "Traceback" not in screen_text(app)
+        await pilot.press("escape")
+        await pilot.resize_terminal(80, 24)  # the balances note instead of the table
+        await pilot.pause()
+        assert "Traceback" not in screen_text(app)
+    assert app.return_code in (None, 0)
