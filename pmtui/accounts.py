@@ -176,7 +176,7 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
     ordered = sorted(results, key=lambda r: rank_key(r.level, r.unimmr, r.profile))
     worst = ordered[0]
     if worst.error is not None:
-        detail = f"could not check: {worst.error}"
+        detail = f"could not check: {worst.error.rstrip('.')}"  # the line goes on: "…; 3 accounts checked"
     else:
         assert worst.line is not None
         detail = _parts(worst.line)[0]

@@ -389,3 +389,10 @@ async def test_absurd_cm_and_balance_figures_show_sanely_in_the_app(papi_server,
         await pilot.pause()
         assert "Traceback" not in screen_text(app)
     assert app.return_code in (None, 0)
+
+
+def test_a_failed_accounts_sentence_runs_on_into_the_count_without_a_stray_period():
+    _code, line = combine([CheckResult("bad", None, error="The exchange did not answer within 1 s."),
+                           CheckResult("good", Level.OK, "PMTUI OK - fine | uniMMR=3")])
+    assert line.startswith("PMTUI UNKNOWN - bad: could not check: The exchange did not answer within 1 s;"
+                           " 2 accounts checked (bad UNKNOWN, good OK) | good_uniMMR=3")
