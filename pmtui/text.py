@@ -70,6 +70,8 @@ def name(value: str, limit: int = NAME_LEN) -> str:
     than removed, so two names never look alike and the table in the file can still be found;
     capped with an ellipsis. The name itself (a config key, a JSON key) stays as it is."""
     out = "".join(ch if _printable(ch) else _escape(ch) for ch in value)
+    if not out or out != out.strip():  # "" or "  " must still read as a name: quoted
+        out = f'"{out}"'
     if len(out) > limit:
         out = out[: max(0, limit - 1)] + "…"
     return out

@@ -42,6 +42,13 @@ def test_name_escapes_controls_and_caps():
     assert name("[red]a[/]") == "[red]a[/]"  # markup is for the widgets to render as Text
     assert name("L" * 300) == "L" * 39 + "…"
     assert name("xy") != name("x\u001by")  # names that differ only in a control still differ
+    assert (name(""), name("  "), name(" a")) == ('""', '"  "', '" a"')  # a blank name still shows
+
+
+def test_check_all_profiles_names_blank_profiles(capsys, papi_server):  # noqa: F811
+    _config(papi_server, ["", "  "])
+    code, out, _err = run(capsys, "check", "--all-profiles")
+    assert code == 3 and '2 accounts checked ("" UNKNOWN, "  " UNKNOWN)' in out
 
 
 def test_check_all_profiles_shows_hostile_names_as_text(capsys, papi_server):  # noqa: F811
