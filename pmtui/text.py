@@ -69,7 +69,8 @@ def name(value: str, limit: int = NAME_LEN) -> str:
     format character (ESC, C1, a bidi override) shown as its escape (`\\x1b`, `\\u202e`) rather
     than removed, so two names never look alike and the table in the file can still be found;
     capped with an ellipsis. The name itself (a config key, a JSON key) stays as it is."""
-    out = "".join(ch if _printable(ch) else _escape(ch) for ch in value)
+    # U+2028/U+2029 (Zl, Zp) are line breaks to splitlines() and some terminals: escaped too.
+    out = "".join(ch if _printable(ch) and ch not in "\u2028\u2029" else _escape(ch) for ch in value)
     if not out or out != out.strip():  # "" or "  " must still read as a name: quoted
         out = f'"{out}"'
     if len(out) > limit:

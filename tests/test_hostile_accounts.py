@@ -5,8 +5,12 @@ in a sane display or one sentence."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmtui.accounts import CheckResult, combine
 from pmtui.app import PmtuiApp
@@ -17,6 +21,7 @@ from tests.hostile_server import hostile  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
 from tests.test_accounts import demo_accounts, fetch_all, overview_app
 from tests.test_cli import no_traceback, run, write_config
+from tests.test_fuzz import fuzz
 
 #: Profile names a config file may hold: a screen clear, Rich markup, a bidi override, a long one.
 HOSTILE_NAMES = ["x\u001b[2Jy", "[red]a[/]", "rtl\u202eevil", "L" * 300]
@@ -43,6 +48,7 @@ def test_name_escapes_controls_and_caps():
     assert name("L" * 300) == "L" * 39 + "…"
     assert name("xy") != name("x\u001by")  # names that differ only in a control still differ
     assert (name(""), name("  "), name(" a")) == ('""', '"  "', '" a"')  # a blank name still shows
+    assert name("a\u2028b") == "a\\u2028b"  # a line separator would split the one check line
 
 
 def test_check_all_profiles_names_blank_profiles(capsys, papi_server):  # noqa: F811
@@ -403,3 +409,25 @@ def test_a_failed_accounts_sentence_runs_on_into_the_count_without_a_stray_perio
                            CheckResult("good", Level.OK, "PMTUI OK - fine | uniMMR=3")])
     assert line.startswith("PMTUI UNKNOWN - bad: could not check: The exchange did not answer within 1 s;"
                            " 2 accounts checked (bad UNKNOWN, good OK) | good_uniMMR=3")
+
+
+# --- any names at all ---------------------------------------------------------------------------------
+
+_PERF_LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@fuzz(200)
+@given(names=st.lists(st.text(max_size=60), min_size=1, max_size=6, unique=True),
+       failed=st.lists(st.booleans(), min_size=6, max_size=6))
+def test_any_profile_names_make_one_clean_check_line_with_unique_labels(names, failed):
+    results = [CheckResult(n, None, error="The exchange did not answer within 1 s.") if bad else
+               CheckResult(n, Level.OK, "PMTUI OK - fine | uniMMR=3;1.5;1.2 maint_margin=1 account_maint_margin=2")
+               for n, bad in zip(names, failed, strict=False)]
+    _code, line = combine(results)
+    head, _, perf = line.partition(" | ")
+    assert "\n" not in line and "\r" not in line and "|" not in head
+    _no_controls(line)
+    assert len(line.splitlines()) == 1
+    assert not [ch for ch in head if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")]
+    labels = [item.split("=")[0] for item in perf.split()]
+    assert len(set(labels)) == len(labels) and all(_PERF_LABEL.match(label) for label in labels)
