@@ -431,3 +431,30 @@ def test_any_profile_names_make_one_clean_check_line_with_unique_labels(names, f
     assert not [ch for ch in head if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")]
     labels = [item.split("=")[0] for item in perf.split()]
     assert len(set(labels)) == len(labels) and all(_PERF_LABEL.match(label) for label in labels)
+
+
+@pytest.mark.parametrize("number", ["1e999999", "-1E-999999", "9e61"])
+def test_a_bare_huge_number_in_a_new_row_is_written_back_short_and_exact(number):
+    """An unquoted number the models ignore (an updateTime, a field pmtui does not read) stays in
+    the raw row; JSON output writes it back exactly, but not as a million-digit string."""
+    from decimal import Decimal
+
+    from pmtui import output
+    from pmtui.models import decode_json, parse_balance, parse_cm_account, parse_cm_position_risk, parse_um_account
+    from tests.papi_server import balance_body, cm_open_account_body, cm_open_position_risk_body
+    from tests.test_cli_risk import um_body
+
+    def bare(rows, where):
+        text = json.dumps(rows).replace(f'"{where}"', number, 1)
+        return decode_json(text.encode())
+
+    balances = bare([dict(balance_body(NOW)[0], updateTime="HERE")], "HERE")
+    account = bare(dict(cm_open_account_body(NOW), extra="HERE"), "HERE")
+    risks = bare([dict(cm_open_position_risk_body(NOW)[0], maxQty="HERE")], "HERE")
+    out = output.snapshot_json(parse_um_account(um_body()), balances=parse_balance(balances),
+                               cm=parse_cm_account(account), cm_risks=parse_cm_position_risk(risks))
+    assert len(out) < 20_000
+    doc = json.loads(out)
+    cm = doc["cm"]
+    for written in (doc["balance"][0]["updateTime"], cm["account"]["extra"], cm["positionRisk"][0]["maxQty"]):
+        assert Decimal(written) == Decimal(number)  # the same number, exactly
