@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.health import Level
+from pmtui.text import name as shown_name
 
 if TYPE_CHECKING:
     from pmtui.budget import WeightBudget
@@ -121,7 +122,7 @@ def _account(profile: str, load: Callable[[str | None], Settings]) -> Account:
 
         where = settings.config_path or default_config_path()
         return Account(profile, settings, error=f"No API key is configured for profile {profile!r}: put"
-                       f" api_key and api_secret in its [profiles.{profile}] table of {where}.")
+                       f" api_key and api_secret in its [profiles.{shown_name(profile)}] table of {where}.")
     return Account(profile, settings)
 
 
@@ -175,11 +176,11 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
     ordered = sorted(results, key=lambda r: rank_key(r.level, r.unimmr, r.profile))
     worst = ordered[0]
     if worst.error is not None:
-        detail = f"could not check: {worst.error}"
+        detail = f"could not check: {worst.error.rstrip('.')}"  # the line goes on: "…; 3 accounts checked"
     else:
         assert worst.line is not None
         detail = _parts(worst.line)[0]
-    counts = ", ".join(f"{r.profile} {r.word}" for r in ordered[:8])
+    counts = ", ".join(f"{shown_name(r.profile)} {r.word}" for r in ordered[:8])
     if len(ordered) > 8:
         counts += f" and {len(ordered) - 8} more"
     perf: list[str] = []
@@ -187,13 +188,18 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
     for r in results:
         if r.line is None:
             continue
+        items = _parts(r.line)[1].split()
+        names = [item.partition("=")[0] for item in items]
         label = perf_label(r.profile)
-        while label in used:  # two names that sanitise alike ("a b", "a_b") keep apart
+        # Two names that sanitise alike ("a b", "a_b") keep apart, and so do a prefix and an item
+        # that run together alike ("main" + "account_maint_margin", "main account" + "maint_margin").
+        while label in used or any(f"{label}_{n}" in used for n in names):
             label += "_"
         used.add(label)
-        perf += [f"{label}_{item}" for item in _parts(r.line)[1].split()]
+        used.update(f"{label}_{n}" for n in names)
+        perf += [f"{label}_{item}" for item in items]
     checked = f"{len(results)} account{'s' if len(results) != 1 else ''} checked"
-    summary = f"{worst.profile}: {detail}; {checked} ({counts})".replace("|", "/")
+    summary = f"{shown_name(worst.profile)}: {detail}; {checked} ({counts})".replace("|", "/")
     line = f"PMTUI {worst.word} - {summary}" + (f" | {' '.join(perf)}" if perf else "")
     code = {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(worst.word, 3)
     return code, line
@@ -277,7 +283,7 @@ async def check(accounts: Sequence[Account], args: argparse.Namespace) -> int:
             try:
                 History(args.history_file).record(sample_from_view(state.view, account.profile))
             except PmtuiError as err:  # the account's state is the answer; recording is a side job
-                print(f"pmtui: warning: {account.profile}: {err.message}", file=sys.stderr)
+                print(f"pmtui: warning: {shown_name(account.profile)}: {err.message}", file=sys.stderr)
         return check_result(account.profile, state, level, line)
 
     attach_monitors(accounts, args)
@@ -322,11 +328,11 @@ async def snapshot(accounts: Sequence[Account], args: argparse.Namespace) -> int
     for profile, state, error in results:
         if error is not None or state is None or state.account is None:
             failed += 1
-            print(f"pmtui: error: {profile}: {error}", file=sys.stderr)
+            print(f"pmtui: error: {shown_name(profile)}: {error}", file=sys.stderr)
             if args.json:
                 sections.append(f"{json.dumps(profile)}: {json.dumps({'error': error})}")
             else:
-                sections.append(f"== {profile} ==\nerror: {error}")
+                sections.append(f"== {shown_name(profile)} ==\nerror: {error}")
             continue
         parts = output.parts_of(state)
         if args.json:
@@ -339,7 +345,7 @@ async def snapshot(accounts: Sequence[Account], args: argparse.Namespace) -> int
             assert account.settings is not None and account.monitor is not None
             table = output.snapshot_table(state.account, account.settings.thresholds, include_zero=args.all,
                                           width=width, markets=account.monitor.markets, **parts)
-            sections.append(f"== {profile} ==\n{table}")
+            sections.append(f"== {shown_name(profile)} ==\n{table}")
     if args.json:
         print("{\n  " + ",\n  ".join(sections) + "\n}")
     else:
@@ -368,7 +374,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     watched = [a for a in accounts if a.monitor is not None]
     for account in accounts:
         if account.monitor is None:
-            print(f"pmtui: error: {account.profile}: {account.error}", file=sys.stderr)
+            print(f"pmtui: error: {shown_name(account.profile)}: {account.error}", file=sys.stderr)
     if not watched:
         await _close(accounts)
         return 1
@@ -414,7 +420,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
                 line = output.watch_json(state, state.changed, positions)
                 print(f'{{"profile":{json.dumps(profile)},{line[1:]}', flush=True)
             else:
-                print(f"{profile}: {output.watch_line(state)}", flush=True)
+                print(f"{shown_name(profile)}: {output.watch_line(state)}", flush=True)
             if DATA in state.changed:
                 shown[profile] = state
     finally:

@@ -29,6 +29,7 @@ from pmtui.history import History
 from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
+from pmtui.text import name as shown
 from pmtui.views import PositionRow
 from pmtui.widgets.account import AccountFacts, AccountPanel
 from pmtui.widgets.assets import AssetsTable
@@ -140,7 +141,7 @@ class PmtuiApp(App[int]):
         return app
 
     def _title_for(self, profile: str) -> str:
-        return f"DEMO {profile}" if self._demo_titles else profile
+        return f"DEMO {profile}" if self._demo_titles else shown(profile)
 
     @property
     def view(self):
@@ -213,7 +214,7 @@ class PmtuiApp(App[int]):
 
     def _toast(self, notice: Notice, profile: str | None = None) -> None:
         """A notice as a toast; with several accounts its title names the account's profile."""
-        title = f"{profile} · {notice.title}" if profile else notice.title
+        title = f"{shown(profile)} · {notice.title}" if profile else notice.title
         self.notify(notice.message, title=title, severity=notice.severity,  # type: ignore[arg-type]
                     timeout=notice.timeout, markup=False)
         if notice.bell:
@@ -228,7 +229,7 @@ class PmtuiApp(App[int]):
         if account is None:
             return False
         if account.monitor is None or account.settings is None:
-            self.notify(account.error or "This account is not watched.", title=profile, severity="warning",
+            self.notify(account.error or "This account is not watched.", title=shown(profile), severity="warning",
                         markup=False)
             return False
         if account.monitor is not self.monitor:

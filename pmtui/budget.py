@@ -72,6 +72,10 @@ class WeightBudget:
         #: Weight pmtui itself sent since start.
         self.sent = 0
         self.waited = 0.0  # seconds spent waiting for the budget, in all
+        #: A 429 or 418 is the IP's, not one account's: every client on this budget waits it out
+        #: (PapiClient sets and reads these, in its own monotonic clock).
+        self.blocked_until = 0.0
+        self.block_error: object | None = None
 
     # --- the bucket ------------------------------------------------------------------------
 

@@ -528,6 +528,7 @@ def _dashboard_many(chosen, args: argparse.Namespace) -> int:
     from pmtui import accounts
     from pmtui.app import PmtuiApp
     from pmtui.terminal import TerminalGuard
+    from pmtui.text import name as shown
 
     history = None
     if args.record:
@@ -536,7 +537,7 @@ def _dashboard_many(chosen, args: argparse.Namespace) -> int:
         history = History(args.history_file)
     accounts.attach_monitors(chosen, args, history=history, stream=True)
     if not any(a.monitor is not None for a in chosen):
-        raise ConfigError(f"No account can be watched: {chosen[0].profile}: {chosen[0].error}")
+        raise ConfigError(f"No account can be watched: {shown(chosen[0].profile)}: {chosen[0].error}")
     app = PmtuiApp.for_accounts(chosen, demo=args.demo)
     return TerminalGuard(app).run()
 

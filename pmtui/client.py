@@ -267,7 +267,7 @@ class PapiClient:
 
     def blocked_for(self) -> float:
         """Seconds left of a ban or Retry-After wait (0 when requests may go out)."""
-        return max(0.0, self._blocked_until - self._monotonic())
+        return max(0.0, max(self._blocked_until, self.budget.blocked_until) - self._monotonic())
 
     async def sync_time(self, deadline: float | None = None) -> int:
         """Measure server time minus local time against /fapi/v1/time (midpoint of the trip).
@@ -351,9 +351,12 @@ class PapiClient:
                 raise ValueError(f"{path} is not a read-only endpoint pmtui knows")
         elif method not in KEYED_METHODS or path != LISTEN_KEY_PATH:
             raise ValueError(f"{method} {path} is not a request pmtui may send (only GETs, and the listen key)")
-        if (wait := self.blocked_for()) > 0 and self._block_error is not None:
-            err = self._block_error
-            raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
+        if (wait := self.blocked_for()) > 0:
+            # Our own block, or one another account on this IP (this budget) earned.
+            own = self._blocked_until > self._monotonic() and self._block_error is not None
+            err = self._block_error if own else self.budget.block_error
+            if isinstance(err, PmtuiError):
+                raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
         if not paid:  # a clock sync or the one retry inside a call: counted, not waited for
             self.budget.charge(weight_of(path))
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
@@ -532,6 +535,8 @@ class PapiClient:
     def _block(self, err: PmtuiError) -> PmtuiError:
         self._blocked_until = self._monotonic() + (err.retry_after or 0.0)
         self._block_error = err
+        if self._blocked_until > self.budget.blocked_until:
+            self.budget.blocked_until, self.budget.block_error = self._blocked_until, err
         return err
 
 

@@ -257,8 +257,9 @@ class Balance(WireModel):
 
     @property
     def owed(self) -> Decimal:
-        """What this asset owes: the loan, its interest and any negative balance."""
-        return self.borrowed + self.interest + self.negative
+        """What this asset owes: the loan, its interest and any negative balance. Each by its size:
+        a (never valid) negative interest must not cancel a loan into "owes nothing"."""
+        return abs(self.borrowed) + abs(self.interest) + self.negative
 
     @property
     def is_zero(self) -> bool:

@@ -27,9 +27,11 @@ from pmtui.views import AccountView, balance_rows, build_view
 
 
 def _json_default(value: Any) -> str:
-    # Only reached for numbers the API sent unquoted (parsed as Decimal): keep every digit.
+    # Only reached for numbers the API sent unquoted (parsed as Decimal): keep every digit. Past
+    # any money's size (a field the models ignore: `1e999999999`), in exponent form: as exact,
+    # and not a billion-digit string to build and print.
     if isinstance(value, Decimal):
-        return fmt.plain(value)
+        return fmt.plain(value) if value.is_finite() and abs(value.adjusted()) <= 100 else str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

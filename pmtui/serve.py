@@ -133,13 +133,18 @@ def served_command(args: argparse.Namespace, common: Callable[[argparse.Argument
             words += [option] if value else []
         elif isinstance(action, argparse._AppendAction):
             for item in value or ():
-                words += [option, str(item)]
+                words += _option(option, str(item))
         elif isinstance(action, argparse._StoreAction):
             if value is not None and value != action.default:
-                words += [option, str(value.absolute() if isinstance(value, Path) else value)]
+                words += _option(option, str(value.absolute() if isinstance(value, Path) else value))
         else:  # a new kind of option: say so in the tests rather than drop it silently
             raise TypeError(f"pmtui serve cannot pass {option} ({type(action).__name__}) to the dashboard")
     return "exec " + shlex.join(words)
+
+
+def _option(option: str, value: str) -> list[str]:
+    # A value that starts with "-" (a profile named "-x") would read as an option of its own.
+    return [f"{option}={value}"] if value.startswith("-") else [option, value]
 
 
 # --- which requests to answer --------------------------------------------------------------------

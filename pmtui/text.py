@@ -58,3 +58,26 @@ def clean(value: object, limit: int = MAX_LEN) -> str:
 def is_clean(value: str) -> bool:
     """True when `clean` would leave the text as it is (apart from the length cap)."""
     return value == clean(value, limit=max(len(value), 1))
+
+
+#: Longest name (a profile) shown in a table cell, a title or a status line.
+NAME_LEN = 40
+
+
+def name(value: str, limit: int = NAME_LEN) -> str:
+    """A name a person chose (a config profile) as one line of plain text: every control or
+    format character (ESC, C1, a bidi override) shown as its escape (`\\x1b`, `\\u202e`) rather
+    than removed, so two names never look alike and the table in the file can still be found;
+    capped with an ellipsis. The name itself (a config key, a JSON key) stays as it is."""
+    # U+2028/U+2029 (Zl, Zp) are line breaks to splitlines() and some terminals: escaped too.
+    out = "".join(ch if _printable(ch) and ch not in "\u2028\u2029" else _escape(ch) for ch in value)
+    if not out or out != out.strip():  # "" or "  " must still read as a name: quoted
+        out = f'"{out}"'
+    if len(out) > limit:
+        out = out[: max(0, limit - 1)] + "…"
+    return out
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -165,7 +165,7 @@ class PositionRow:
         risk = self.risk
         value = risk.notionalValue if isinstance(risk, CmPositionRisk) else None
         mark = self.mark_price
-        if value is None or mark is None:
+        if value is None or mark is None or mark <= 0:  # "0": no mark, not a worthless position
             return None
         size = abs(value) * mark
         return size if p.is_long else -size

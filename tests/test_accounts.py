@@ -161,7 +161,7 @@ def test_critical_outranks_unknown_and_unknown_outranks_warning():
     assert code == 2
     assert line.startswith("PMTUI CRITICAL - c: c detail; 3 accounts checked (c CRITICAL, b UNKNOWN, a WARNING)")
     code, line = combine([_result("a", Level.WARN, "1.4"), _result("b", None), _result("c", Level.OK, "3")])
-    assert code == 3 and line.startswith("PMTUI UNKNOWN - b: could not check: the exchange did not answer.")
+    assert code == 3 and line.startswith("PMTUI UNKNOWN - b: could not check: the exchange did not answer; ")
     code, line = combine([_result("a", Level.WARN, "1.4"), _result("c", Level.WARN, "1.3")])
     assert code == 1 and line.startswith("PMTUI WARNING - c:")  # the same band: the lower uniMMR
 

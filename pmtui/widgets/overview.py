@@ -22,6 +22,7 @@ from textual.widgets import Footer
 from pmtui import fmt
 from pmtui.monitor import MonitorState
 from pmtui.overview import AccountRow, account_row
+from pmtui.text import name as shown
 from pmtui.widgets.styles import StyledStatic
 from pmtui.widgets.table import Cell, Column, KeyedTable
 
@@ -68,7 +69,7 @@ class AccountsTable(KeyedTable):
         liq_style = self.level_style(row.liq_level) if row.liq_distance is not None else muted
         data_style = self.style("level--ok") if row.data == "LIVE" else self.style("level--danger")
         return [
-            Cell(row.profile, sort_key=row.profile, style=style + BOLD, justify="left"),
+            Cell(shown(row.profile), sort_key=row.profile, style=style + BOLD, justify="left"),
             Cell(row.badge, sort_key=row.key, style=style, justify="left"),
             Cell(fmt.ratio(row.unimmr, 4) if row.unimmr is not None else "—",
                  sort_key=row.unimmr if row.unimmr is not None else Decimal(-1), style=plain),
@@ -97,7 +98,7 @@ class Problems(StyledStatic):
                 continue
             if text:
                 text.append("\n")
-            text.append(f" {row.profile}: ", style=self.level_style(row.style_level))
+            text.append(f" {shown(row.profile)}: ", style=self.level_style(row.style_level))
             text.append(row.problem)
         self.display = bool(text)
         self.show_text(text)
@@ -111,7 +112,7 @@ class OverviewHeader(StyledStatic):
         text.append(f"  {len(rows)} watched", style=self.style("muted"))
         if worst is not None:
             text.append("  worst: ")
-            text.append(f"{worst.profile} {worst.badge}", style=self.level_style(worst.style_level))
+            text.append(f"{shown(worst.profile)} {worst.badge}", style=self.level_style(worst.style_level))
         self.show_text(text)
 
 
