@@ -488,40 +488,26 @@ def _many(command: str, args: argparse.Namespace) -> int:
         return _usage(command, "history reads one profile at a time: give one --profile, not several")
     if args.demo and args.scenario != "normal":
         return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
-    try:
-        def settings_of(profile: str | None):
-            return load(argparse.Namespace(**(vars(args) | {"profile": profile})))
 
-        chosen = accounts.select(args, settings_of)
-        if args.debug:
-            secrets = [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)]
-            from pmtui.logs import setup_debug_log
+    def settings_of(profile: str | None):
+        return load(argparse.Namespace(**(vars(args) | {"profile": profile})))
 
-            print(f"pmtui: debug log: {setup_debug_log(secrets)}", file=sys.stderr)
-            log.debug("pmtui %s, command %s, profiles %s", __version__, command, [a.profile for a in chosen])
-        if command == "check":
-            return asyncio.run(accounts.check(chosen, args))
-        if command == "snapshot":
-            return asyncio.run(accounts.snapshot(chosen, args))
-        if command == "watch":
-            return asyncio.run(accounts.watch(chosen, args))
-        if command == "serve":
-            return _serve(None, args)
-        return _dashboard_many(chosen, args)
-    except PmtuiError as err:
-        log.debug("failed: %s (%s)", err.message, type(err).__name__)
-        return _fail(command, err.message)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_UNKNOWN if command == "check" else 1
-    except Exception as err:  # a bug: say so in one line; details only in the debug log
-        log.debug("unexpected error", exc_info=True)
-        return _fail(
-            command,
-            f"unexpected internal error ({type(err).__name__}); run again with --debug and report the log.",
-        )
+    chosen = accounts.select(args, settings_of)
+    if args.debug:
+        secrets = [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)]
+        from pmtui.logs import setup_debug_log
+
+        print(f"pmtui: debug log: {setup_debug_log(secrets)}", file=sys.stderr)
+        log.debug("pmtui %s, command %s, profiles %s", __version__, command, [a.profile for a in chosen])
+    if command == "check":
+        return asyncio.run(accounts.check(chosen, args))
+    if command == "snapshot":
+        return asyncio.run(accounts.snapshot(chosen, args))
+    if command == "watch":
+        return asyncio.run(accounts.watch(chosen, args))
+    if command == "serve":
+        return _serve(None, args)
+    return _dashboard_many(chosen, args)
 
 
 def _dashboard_many(chosen, args: argparse.Namespace) -> int:
@@ -550,9 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
     from pmtui import accounts
 
-    if accounts.wanted(args):
-        return _many(command, args)
     try:
+        if accounts.wanted(args):
+            return _many(command, args)  # several accounts: the same faults end the same way
         settings = load(args)
         if args.debug:
             from pmtui.logs import setup_debug_log
