@@ -159,18 +159,12 @@ class Asset(WireModel):
         )
 
 
-class Position(WireModel):
+class _PositionRow(WireModel):
+    """What a UM and a COIN-M position row share: identity and direction."""
+
     symbol: Text
     positionSide: Text
     positionAmt: Money
-    # Required although not a margin: the what-if shock (risk.signed_notional) moves it, and a
-    # position left out of a shock would make the estimate look safer than it is.
-    notional: Money
-    # Optional: health treats an open position with an unknown uPnL as WARN, never as no loss.
-    unrealizedProfit: OptMoney = None
-    initialMargin: Money
-    maintMargin: Money
-    updateTime: OptMillis = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -188,6 +182,17 @@ class Position(WireModel):
         if self.positionSide == "LONG":
             return True
         return self.positionAmt > 0
+
+
+class Position(_PositionRow):
+    # Required although not a margin: the what-if shock (risk.signed_notional) moves it, and a
+    # position left out of a shock would make the estimate look safer than it is.
+    notional: Money
+    # Optional: health treats an open position with an unknown uPnL as WARN, never as no loss.
+    unrealizedProfit: OptMoney = None
+    initialMargin: Money
+    maintMargin: Money
+    updateTime: OptMillis = None
 
 
 class UmAccount(BaseModel):
@@ -307,12 +312,9 @@ class CmAsset(Asset):
     Its own class so the row cache (_LAST_ROWS) keeps the two accounts apart."""
 
 
-class CmPosition(WireModel):
-    """One `positions` row of `GET /papi/v1/cm/account`."""
+class CmPosition(_PositionRow):
+    """One `positions` row of `GET /papi/v1/cm/account` (positionAmt in contracts)."""
 
-    symbol: Text
-    positionSide: Text
-    positionAmt: Money  # contracts
     initialMargin: Money  # in the coin
     maintMargin: Money  # in the coin
     unrealizedProfit: OptMoney = None  # in the coin
@@ -322,22 +324,6 @@ class CmPosition(WireModel):
     entryPrice: OptMoney = None
     maxQty: OptMoney = None
     updateTime: OptMillis = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.symbol, self.positionSide)
-
-    @property
-    def is_open(self) -> bool:
-        return self.positionAmt != 0
-
-    @property
-    def is_long(self) -> bool:
-        if self.positionSide == "SHORT":
-            return False
-        if self.positionSide == "LONG":
-            return True
-        return self.positionAmt > 0
 
     @property
     def coin(self) -> str | None:
