@@ -28,14 +28,14 @@ async def run(refreshes: int, checkpoints: tuple[int, ...]) -> dict[str, float]:
     from pmtui import poller
     from pmtui.app import PmtuiApp
     from pmtui.budget import WeightBudget
-    from pmtui.cli import build_parser, load, make_client
+    from pmtui.fleet import FleetOptions, load_settings, make_client
 
     normal_delay = poller.Poller.delay
     poller.Poller.delay = lambda self: None if (d := normal_delay(self)) is None else min(d, FAST_DELAY)
 
-    args = build_parser().parse_args(["--demo", "--hedge"])
-    settings = load(args)
-    client = make_client(settings, args)
+    options = FleetOptions(demo=True, hedge=True)
+    settings = load_settings(options, None)
+    client = make_client(settings, options)
     # Thousands of refreshes at an accelerated pace: the weight budget would (rightly) hold them
     # to a real exchange's pace, which measures waiting, not memory.
     client.budget = WeightBudget(1.0, limit=10**9)

@@ -45,7 +45,7 @@ from pmtui.widgets.table import KeyedTable
 from pmtui.widgets.whatif import WhatIfScreen
 
 if TYPE_CHECKING:
-    from pmtui.accounts import Account
+    from pmtui.fleet import Account, Fleet
     from pmtui.widgets.overview import OverviewScreen
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class PmtuiApp(App[int]):
         #: The theme picked in the palette is saved (pmtui/uistate.py) and used on the next start.
         self.remember_theme = True
         self._saved_theme: str | None = None
-        #: Every account watched (pmtui.accounts.Account); empty for today's single account.
+        #: Every account watched (pmtui.fleet.Account); empty for today's single account.
         self.accounts: list[Account] = list(accounts or []) if len(accounts or []) > 1 else []
         self._demo_titles = False
 
@@ -139,6 +139,20 @@ class PmtuiApp(App[int]):
         app._demo_titles = demo
         app.account_title = app._title_for(first.profile)
         return app
+
+    @classmethod
+    def for_fleet(cls, fleet: Fleet) -> PmtuiApp:
+        """The dashboard over a Fleet: one account's, or the Accounts overview of several."""
+        if not fleet.single:
+            return cls.for_accounts(fleet.accounts, demo=fleet.options.demo)
+        account = fleet.accounts[0]
+        assert account.settings is not None and account.monitor is not None
+        o = fleet.options
+        if o.demo:
+            title = "DEMO" + (" hedge" if o.hedge else "") + (" margin-call" if o.scenario != "normal" else "")
+        else:
+            title = account.settings.profile
+        return cls(settings=account.settings, monitor=account.monitor, title=title)
 
     def _title_for(self, profile: str) -> str:
         return f"DEMO {profile}" if self._demo_titles else shown(profile)

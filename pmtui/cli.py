@@ -10,23 +10,23 @@ import argparse
 import asyncio
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pmtui import __version__
 from pmtui.errors import ConfigError, PmtuiError
+from pmtui.text import name as shown_name
 
 if TYPE_CHECKING:
-    from pmtui.settings import Thresholds
+    from pmtui.fleet import Fleet, FleetOptions
 
 log = logging.getLogger("pmtui")
 
 # `pmtui check` exit codes, as monitoring systems (Nagios, Icinga, Zabbix checks) read them.
-EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_UNKNOWN = 3
 
 
 def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -158,269 +158,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(args: argparse.Namespace):
-    """Settings from file, env and flags."""
-    from pmtui.config import load_settings
+def options_of(args: argparse.Namespace) -> FleetOptions:
+    """The typed options a Fleet is built from, out of the parsed arguments."""
+    from pmtui.fleet import FleetOptions
 
-    overrides: dict[str, Any] = {
-        "base_url": args.base_url,
-        "interval": args.interval,
-        "recv_window": args.recv_window,
-    }
-    return load_settings(config_path=args.config, profile=args.profile, overrides=overrides)
-
-
-def demo_exchange(args: argparse.Namespace):
-    from pmtui.demo import DemoExchange
-
-    return DemoExchange(hedge=args.hedge, scenario=args.scenario)
-
-
-def make_client(settings, args: argparse.Namespace, exchange=None, budget=None):
-    """The client for these settings; with --demo, on `exchange` (a new demo one if not given).
-    `budget`: a WeightBudget shared with other clients (several accounts on one IP)."""
-    from pmtui.budget import WeightBudget
-    from pmtui.client import PapiClient
-    from pmtui.config import default_config_path
-    from pmtui.signing import Signer, make_signer
-
-    signer: Signer
-    if args.demo:
-        # The demo signs with its own fake credentials: a configured real key is never used.
-        from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET
-        from pmtui.signing import HmacSigner
-
-        api_key, signer = DEMO_API_KEY, HmacSigner(DEMO_API_SECRET)
-        transport = exchange if exchange is not None else demo_exchange(args)
-    else:
-        if not settings.has_credentials():
-            raise ConfigError(
-                "No API key is configured: put api_key and api_secret in "
-                f"{settings.config_path or default_config_path()} (see config.example.toml), "
-                "set PMTUI_API_KEY and PMTUI_API_SECRET, or try --demo."
-            )
-        api_key, transport = settings.api_key, None
-        signer = make_signer(
-            api_secret=settings.api_secret,
-            private_key_file=settings.private_key_file,
-            passphrase=settings.private_key_passphrase,
-        )
-    return PapiClient(
-        api_key=api_key,
-        signer=signer,
-        base_url=settings.base_url,
-        time_base_url=settings.resolved_time_base_url(),
-        recv_window=settings.recv_window,
-        timeout=settings.timeout,
-        transport=transport,
-        budget=budget if budget is not None else WeightBudget(settings.weight_share),
+    overrides = {"base_url": args.base_url, "interval": args.interval, "recv_window": args.recv_window}
+    return FleetOptions(
+        profiles=tuple(args.profiles), all_profiles=args.all_profiles, config=args.config, demo=args.demo,
+        hedge=args.hedge, scenario=args.scenario, record=args.record, history_file=args.history_file,
+        overrides=tuple(overrides.items()),
     )
 
 
-def secrets_of(settings) -> list[str]:
-    return [
-        s.get_secret_value()
-        for s in (settings.api_key, settings.api_secret, settings.private_key_passphrase)
-        if s is not None
-    ]
-
-
-def make_monitor(settings, args, *, history=None, stream: bool = False, exchange=None, budget=None,
-                 profile: str | None = None):
-    """The one core every command runs on: the dashboard, `watch`, `snapshot` and `check`.
-    `stream`: also listen to the user data stream (unless the settings turn it off). For one of
-    several accounts (pmtui.accounts): its demo `exchange`, the shared `budget`, its `profile`."""
-    from pmtui.monitor import Monitor
-
-    if exchange is None and args.demo:
-        exchange = demo_exchange(args)
-    client = make_client(settings, args, exchange, budget)
-    # The demo's exchangeInfo is the demo's own: never cached where a real one would be read.
-    from pmtui.market import cache_path
-
-    monitor = Monitor(settings=settings, client=client, history=history, profile=profile or _profile(settings, args),
-                      markets_cache=None if args.demo else cache_path())
-    # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
-    # real exchange's).
-    connect = getattr(exchange, "connect", None) if args.demo else None
-    from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_STREAM_URL
-    from pmtui.stream import UserStream
-
-    stream_url = settings.stream_url
-    # A listen key from another REST server (a proxy, a test server) means nothing to Binance's
-    # stream: with a base_url of its own, pmtui streams only from a stream_url of its own.
-    paired = args.demo or stream_url != DEFAULT_STREAM_URL or client.base_url == DEFAULT_BASE_URL
-    if stream and settings.stream and paired and (connect is not None or not args.demo):
-        monitor.attach_stream(UserStream(
-            client, stream_url,
-            on_event=monitor.on_push_event, on_status=monitor.on_push_status,
-            **({"connect": connect} if connect is not None else {}),
-        ))
-    return monitor
-
-
-def _profile(settings, args) -> str:
-    return "demo" if args.demo else settings.profile
-
-
-def _record(settings, args, state) -> None:
-    """--record for the one-shot commands: this snapshot as one history row."""
-    from pmtui.history import History, sample_from_view
-
-    History(args.history_file).record(sample_from_view(state.view, _profile(settings, args)))
-
-
-async def _snapshot(settings, args) -> int:
-    from pmtui import output
-
-    async with make_monitor(settings, args) as monitor:
-        # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
-        state = await monitor.fetch_once(markets=not args.json)
-    parts = output.parts_of(state)
-    if args.json:
-        print(output.snapshot_json(state.account, include_zero=args.all, view=state.view,
-                                   verdict=state.verdict, **parts))
-    else:
-        # The terminal's width (or COLUMNS); 140 into a pipe or file.
-        width = max(40, shutil.get_terminal_size((140, 24)).columns)
-        print(output.snapshot_table(state.account, settings.thresholds, include_zero=args.all, width=width,
-                                    markets=monitor.markets, **parts))
-    if args.record:
-        _record(settings, args, state)
-    return 0
-
-
-def check_thresholds(t: Thresholds, warning: Decimal | None, critical: Decimal | None):
-    """`-w`/`-c` over the configured thresholds: WARNING at or below `warning`, CRITICAL (the
-    dashboard's DANGER and worse) at or below `critical`."""
-    w = warning if warning is not None else t.unimmr_warn
-    c = critical if critical is not None else t.unimmr_danger
-    if not w > c:
-        raise ConfigError(f"check: the warning uniMMR ({w}) must be above the critical one ({c}).")
-    from pmtui.settings import Thresholds
-
-    # The liquidation band only has to stay below: DANGER and CRITICAL both exit 2.
-    low = t.unimmr_critical if t.unimmr_critical < c else c / 2
-    return Thresholds(**(t.model_dump() | {"unimmr_warn": w, "unimmr_danger": c, "unimmr_critical": low}))
-
-
-async def _check(settings, args) -> int:
-    from pmtui import output
-    from pmtui.health import Level
-
-    thresholds = check_thresholds(settings.thresholds, args.warning, args.critical)
-    async with make_monitor(settings, args) as monitor:
-        # Not /papi/v1/balance: uniMMR already counts loans, and its 20 weight (and its failures)
-        # would only add to a check run every minute.
-        state = await monitor.fetch_once(balance=False)
-    level, line = output.check_line(
-        state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
-        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks,
-    )
-    print(line)
-    if args.record:
-        try:
-            _record(settings, args, state)
-        except PmtuiError as err:  # the account's state is the answer; recording is a side job
-            print(f"pmtui: warning: {err.message}", file=sys.stderr)
-    if level is None:  # no current uniMMR, and the key may read it: never OK blind
-        return EXIT_UNKNOWN
-    return {Level.OK: EXIT_OK, Level.WARN: EXIT_WARNING}.get(level, EXIT_CRITICAL)
-
-
-async def _watch(settings, args) -> int:
-    """Print each new state until interrupted; SIGTERM ends it cleanly (the stream's listen key
-    is deleted, the client closed)."""
-    import signal
-
-    from pmtui import output
-    from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
-
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
-    queue: asyncio.Queue = asyncio.Queue()
-    worth = {DATA, FAULT, PUSH, ALERTS}
-    async with make_monitor(settings, args, history=history, stream=True) as monitor:
-        # Print from here, not from the subscriber: a closed pipe must end the command.
-        monitor.subscribe(lambda state: queue.put_nowait(state) if state.changed & worth else None)
-        runner = asyncio.ensure_future(monitor.run())
-        loop = asyncio.get_running_loop()
-        stopped_by: list[int] = []
-
-        def stop(signum: int) -> None:
-            stopped_by.append(signum)
-            runner.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, stop, sig)
-        shown = None
-        last_fault: str | None = None
-        try:
-            while not runner.done():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, runner}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    break
-                state = getter.result()
-                fault = state.status.error.message if state.status.error is not None else None
-                if not state.changed - {FAULT} and not state.alerts and fault == last_fault:
-                    continue  # the same fault again (each retry): said once is enough
-                last_fault = fault
-                if args.json:
-                    positions = output.changed_positions(shown.view if shown else None, state.view)
-                    print(output.watch_json(state, state.changed, positions), flush=True)
-                else:
-                    print(output.watch_line(state), flush=True)
-                if DATA in state.changed:
-                    shown = state
-        finally:
-            runner.cancel()
-            try:
-                await runner
-            except BaseException:
-                pass
-    # Like the dashboard: 128 + the signal that ended it (130 Ctrl-C, 143 SIGTERM, 129 hang-up).
-    return 128 + stopped_by[0] if stopped_by else 0
-
-
-def _history(settings, args) -> int:
-    from pmtui import output
-    from pmtui.history import History, export_csv, export_json
-
-    rows = History(args.history_file).read(args.since, args.until, profile=args.profile)
-    if args.format == "csv":
-        export_csv(rows, sys.stdout)
-    elif args.format == "json":
-        export_json(rows, sys.stdout)
-    else:
-        print(output.history_table(rows))
-    return 0
-
-
-def _dashboard(settings, args) -> int:
+def _dashboard(fleet: Fleet) -> int:
     from pmtui.app import PmtuiApp
-
-    if args.demo:
-        title = "DEMO" + (" hedge" if args.hedge else "") + (" margin-call" if args.scenario != "normal" else "")
-    else:
-        title = settings.profile
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
     from pmtui.terminal import TerminalGuard
 
-    app = PmtuiApp(settings=settings, monitor=make_monitor(settings, args, history=history, stream=True), title=title)
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
-    return TerminalGuard(app).run()
+    return TerminalGuard(PmtuiApp.for_fleet(fleet)).run()
 
 
-def _serve(settings, args) -> int:
+def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
     """The dashboard through textual-serve: one dashboard process per browser tab, each started
     with this command's dashboard options (never a secret: each reads the config itself)."""
     from pmtui.serve import INSTALL_HINT, bind_address, listen, served_command
@@ -435,8 +193,14 @@ def _serve(settings, args) -> int:
     # What the dashboard would refuse (no key configured, a key file that does not load) is said
     # here, once, rather than by a page that closes as soon as it opens. Several accounts
     # (settings None): each account's overview row says what is wrong with it instead.
-    if settings is not None:
-        asyncio.run(make_client(settings, args).aclose())
+    settings = None
+    if not options.many:
+        from pmtui.fleet import load_settings, make_client, secrets_of
+
+        settings = load_settings(options, options.profile)
+        if args.debug:
+            _debug_log("serve", [settings.profile], secrets_of(settings))
+        asyncio.run(make_client(settings, options).aclose())
     command = served_command(args, lambda parser: _common(parser, suppress=False))
     sock = listen(host, args.port)
     if warning:
@@ -480,52 +244,36 @@ def _fail(command: str, message: str) -> int:
     return EXIT_UNKNOWN if command == "check" else 1
 
 
-def _many(command: str, args: argparse.Namespace) -> int:
-    """Several accounts at once (--all-profiles, --profile more than once): pmtui.accounts."""
-    from pmtui import accounts
+def _debug_log(command: str, profiles: list[str], secrets: list[str]) -> None:
+    """--debug: the log file (secrets redacted), said on stderr."""
+    from pmtui.logs import setup_debug_log
 
-    if command == "history":
-        return _usage(command, "history reads one profile at a time: give one --profile, not several")
-    if args.demo and args.scenario != "normal":
-        return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
+    print(f"pmtui: debug log: {setup_debug_log(secrets)}", file=sys.stderr)
+    log.debug("pmtui %s, command %s, profiles %s", __version__, command, profiles)
 
-    def settings_of(profile: str | None):
-        return load(argparse.Namespace(**(vars(args) | {"profile": profile})))
 
-    chosen = accounts.select(args, settings_of)
+def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
+    """Build the Fleet these options name, and hand it to the command or the dashboard."""
+    from pmtui import commands
+    from pmtui.fleet import Fleet, secrets_of, select
+
+    chosen = select(options)
     if args.debug:
-        secrets = [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)]
-        from pmtui.logs import setup_debug_log
-
-        print(f"pmtui: debug log: {setup_debug_log(secrets)}", file=sys.stderr)
-        log.debug("pmtui %s, command %s, profiles %s", __version__, command, [a.profile for a in chosen])
-    if command == "check":
-        return asyncio.run(accounts.check(chosen, args))
+        _debug_log(command, [a.profile for a in chosen],
+                   [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)])
+    stream = command in ("watch", "dashboard")
+    fleet = Fleet.build(options, chosen, stream=stream, history=options.history() if stream else None)
+    if command == "dashboard" and not fleet.watched:
+        asyncio.run(fleet.aclose())
+        first = chosen[0]
+        raise ConfigError(f"No account can be watched: {shown_name(first.profile)}: {first.error}")
     if command == "snapshot":
-        return asyncio.run(accounts.snapshot(chosen, args))
+        return asyncio.run(commands.snapshot(fleet, as_json=args.json, include_zero=args.all))
+    if command == "check":
+        return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical))
     if command == "watch":
-        return asyncio.run(accounts.watch(chosen, args))
-    if command == "serve":
-        return _serve(None, args)
-    return _dashboard_many(chosen, args)
-
-
-def _dashboard_many(chosen, args: argparse.Namespace) -> int:
-    from pmtui import accounts
-    from pmtui.app import PmtuiApp
-    from pmtui.terminal import TerminalGuard
-    from pmtui.text import name as shown
-
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
-    accounts.attach_monitors(chosen, args, history=history, stream=True)
-    if not any(a.monitor is not None for a in chosen):
-        raise ConfigError(f"No account can be watched: {shown(chosen[0].profile)}: {chosen[0].error}")
-    app = PmtuiApp.for_accounts(chosen, demo=args.demo)
-    return TerminalGuard(app).run()
+        return asyncio.run(commands.watch(fleet, as_json=args.json))
+    return _dashboard(fleet)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -534,29 +282,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.demo and (args.hedge or args.scenario != "normal"):
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
-    from pmtui import accounts
-
+    options = options_of(args)
     try:
-        if accounts.wanted(args):
-            return _many(command, args)  # several accounts: the same faults end the same way
-        settings = load(args)
-        if args.debug:
-            from pmtui.logs import setup_debug_log
-
-            path = setup_debug_log(secrets_of(settings))
-            print(f"pmtui: debug log: {path}", file=sys.stderr)
-            log.debug("pmtui %s, command %s, profile %s", __version__, command, settings.profile)
-        if command == "snapshot":
-            return asyncio.run(_snapshot(settings, args))
-        if command == "check":
-            return asyncio.run(_check(settings, args))
-        if command == "watch":
-            return asyncio.run(_watch(settings, args))
+        if options.many:
+            if command == "history":
+                return _usage(command, "history reads one profile at a time: give one --profile, not several")
+            if args.demo and args.scenario != "normal":
+                return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
         if command == "history":
-            return _history(settings, args)
+            from pmtui import commands
+
+            return commands.history(options, profile=args.profile, since=args.since, until=args.until,
+                                    fmt=args.format)
         if command == "serve":
-            return _serve(settings, args)
-        return _dashboard(settings, args)
+            return _serve(options, args)
+        return _run(command, options, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)
         return _fail(command, err.message)

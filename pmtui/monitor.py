@@ -95,6 +95,22 @@ class StatusInfo:
     #: Wall time the person paused refreshing, while paused.
     paused_since: float | None = None
 
+    @property
+    def word(self) -> str:
+        """Whether what is shown is current, in one word, the same on every surface (the status
+        bar, the overview, `watch`): LIVE, STALE, NO DATA, CONNECTING, PAUSED or ERROR."""
+        if self.stopped:
+            return "ERROR"
+        if self.paused:
+            return "PAUSED"
+        if self.error is not None and self.age is None:
+            return "NO DATA"  # nothing fetched yet: nothing to call stale
+        if self.error is not None or self.stale:
+            return "STALE"
+        if self.age is None:
+            return "CONNECTING"
+        return "LIVE"
+
 
 @dataclass(frozen=True, slots=True)
 class Notice:

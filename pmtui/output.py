@@ -316,6 +316,12 @@ def _risk_table(view: AccountView, include_zero: bool, width: int) -> Table:
 _CHECK_WORD = {Level.OK: "OK", Level.WARN: "WARNING", Level.DANGER: "CRITICAL", Level.CRITICAL: "CRITICAL"}
 
 
+def check_word(level: Level | None) -> str:
+    """The monitoring word for a verdict level (None: UNKNOWN): the dashboard's DANGER and
+    CRITICAL are both Nagios CRITICAL."""
+    return "UNKNOWN" if level is None else _CHECK_WORD[level]
+
+
 def check_line(
     account: UmAccount,
     t: Thresholds,
@@ -388,7 +394,7 @@ def check_line(
                  f" account_equity={fmt.plain(pm.accountEquity)}"
                  f" account_maint_margin={fmt.plain(pm.accountMaintMargin)}")
     unknown = verdict.unknown and level < Level.DANGER  # a known CRITICAL alert says enough
-    word = "UNKNOWN" if unknown else _CHECK_WORD[level]
+    word = check_word(None if unknown else level)
     line = f"PMTUI {word} - {detail.replace('|', '/')} | {perf}"
     return (None if unknown else level), line
 
@@ -409,7 +415,7 @@ def changed_positions(before: AccountView | None, after: AccountView | None) -> 
 def watch_line(state: MonitorState) -> str:
     """One line per state for `pmtui watch`: time, verdict and reason, uniMMR, freshness, fault."""
     info, verdict, view = state.status, state.verdict, state.view
-    word = "STALE" if info.stale else "LIVE" if info.error is None else "NO DATA"
+    word = info.word
     parts = [_utc(info.last_ok_wall if info.error is None else time.time())]
     if verdict is not None:
         # uniMMR is said once, in full, below; the other causes (a liquidation, the status) here.

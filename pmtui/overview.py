@@ -1,5 +1,5 @@
 """The Accounts overview's rows, as pure data: one per account, from its latest MonitorState (or
-the sentence saying why it has none), sorted worst first by pmtui.accounts.rank_key, the order
+the sentence saying why it has none), sorted worst first by pmtui.fleet.rank_key, the order
 `pmtui check --all-profiles` ranks them in too. The widget (pmtui/widgets/overview.py) draws them."""
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pmtui.accounts import rank_key
+from pmtui.fleet import rank_key
 from pmtui.health import Level
 from pmtui.monitor import MonitorState
 from pmtui.risk import Headroom
 from pmtui.views import position_label
-from pmtui.widgets.status import state_word
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def account_row(profile: str, state: MonitorState | None, error: str | None = No
     """One account's row. `error`: the profile could not be watched at all (its ConfigError)."""
     if error is not None or state is None:
         return AccountRow(profile, None, "! ERROR", data="CONFIG", problem=error or "not watched")
-    word, _style = state_word(state.status)
+    word = state.status.word
     fault = state.status.error.message if state.status.error is not None else None
     view, verdict = state.view, state.verdict
     if view is None or verdict is None:

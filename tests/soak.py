@@ -41,7 +41,7 @@ from rich.console import Console
 
 from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
-from pmtui.cli import make_client
+from pmtui.fleet import FleetOptions, make_client
 from pmtui.client import READ_ONLY_PATHS
 from pmtui.settings import Settings
 from pmtui.widgets.status import StatusBar
@@ -572,7 +572,7 @@ async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | No
     try:
         settings = Settings(base_url=server.base_url, interval=1.0, timeout=TIMEOUT,
                             api_key=API_KEY, api_secret=API_SECRET)
-        client = make_client(settings, argparse.Namespace(demo=False))
+        client = make_client(settings, FleetOptions())
         # The accelerated pace (a refresh every 20 ms) is far past the weight budget, which would
         # hold it to a real exchange's pace: the soak is about faults, test_budget about weight.
         client.budget = WeightBudget(1.0, limit=10**9)

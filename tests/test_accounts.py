@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from textual.pilot import Pilot
 
-from pmtui.accounts import Account, CheckResult, combine, perf_label, rank_key, severity
+from pmtui.commands import CheckResult, combine, perf_label
+from pmtui.fleet import Account, rank_key, severity
 from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.cli import _parse
@@ -231,15 +232,12 @@ async def test_many_monitors_on_one_budget_stay_within_it():
 
 
 def test_attach_monitors_shares_one_budget():
-    from argparse import Namespace
-
-    from pmtui.accounts import attach_monitors
+    from pmtui.fleet import Fleet, FleetOptions
 
     accounts = [Account(name, Settings()) for name in DEMO_ACCOUNTS] + [Account("broken", error="No key.")]
-    args = Namespace(demo=True, hedge=False, scenario="normal")
-    budget = attach_monitors(accounts, args)
+    fleet = Fleet.build(FleetOptions(demo=True, all_profiles=True), accounts)
     budgets = {id(a.monitor.client.budget) for a in accounts if a.monitor is not None}
-    assert budgets == {id(budget)} and accounts[-1].monitor is None
+    assert budgets == {id(fleet.budget)} and accounts[-1].monitor is None
     ips = {id(a.monitor.client._http._transport._ip) for a in accounts if a.monitor is not None}
     assert len(ips) == 1
     assert [a.monitor.profile for a in accounts[:3]] == list(DEMO_ACCOUNTS)

@@ -184,7 +184,7 @@ def test_check_help_lists_the_exit_codes(capsys):
 @pytest.mark.parametrize("argv", [["--hedge"], ["snapshot", "--scenario", "margin-call"], ["snapshot", "--bogus"],
                                   ["--interval", "soon"]])
 def test_usage_errors_are_one_line_exit_2_and_never_a_live_request(capsys, argv, monkeypatch):
-    monkeypatch.setattr("pmtui.cli.make_client", lambda *a, **k: pytest.fail("a request was prepared"))
+    monkeypatch.setattr("pmtui.fleet.make_client", lambda *a, **k: pytest.fail("a request was prepared"))
     got, out, err = run(capsys, *argv)
     assert got == 2 and out == ""
     assert err.startswith("pmtui") and ": error: " in err and err.count("\n") == 1 and "--help" in err

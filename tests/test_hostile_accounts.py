@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pmtui.accounts import CheckResult, combine
+from pmtui.commands import CheckResult, combine
 from pmtui.app import PmtuiApp
 from pmtui.health import Level
 from pmtui.text import name
@@ -273,7 +273,7 @@ async def test_a_hanging_account_does_not_hold_back_the_others_rows():
 
     import httpx
 
-    from pmtui.accounts import Account
+    from pmtui.fleet import Account
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.monitor import Monitor

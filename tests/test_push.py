@@ -111,13 +111,11 @@ async def test_the_demo_streams_and_a_margin_call_is_pushed():
 
 
 def _monitor_for(**settings):
-    import argparse
+    from pmtui.fleet import FleetOptions, make_monitor
 
-    from pmtui.cli import make_monitor
-
-    args = argparse.Namespace(demo=settings.pop("demo", False), hedge=False, scenario="normal")
+    options = FleetOptions(demo=settings.pop("demo", False))
     s = Settings(api_key=API_KEY, api_secret=API_SECRET, **settings)
-    return make_monitor(s, args, stream=True)
+    return make_monitor(s, options, profile="test", stream=True)
 
 
 async def test_which_settings_stream():

@@ -27,7 +27,8 @@ from pydantic import SecretStr
 
 from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
-from pmtui.cli import main, make_client
+from pmtui.cli import main
+from pmtui.fleet import FleetOptions, make_client
 from pmtui.client import READ_ONLY_PATHS, PapiClient
 from pmtui.urls import check_url
 from pmtui.settings import Settings
@@ -267,7 +268,7 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
     evidence = Evidence()
     log_file = setup_debug_log([KEY, SECRET], path=tmp_path / "debug.log")
     settings = Settings(base_url=server.base_url, timeout=0.5, api_key=KEY, api_secret=SECRET)
-    app = PmtuiApp(settings=settings, client=make_client(settings, argparse.Namespace(demo=False)),
+    app = PmtuiApp(settings=settings, client=make_client(settings, FleetOptions()),
                    title="canary")
     # Two refreshes per fault, back to back: the debounce and the budget (test_budget) would
     # only make each one wait.

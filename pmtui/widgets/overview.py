@@ -27,7 +27,7 @@ from pmtui.widgets.styles import StyledStatic
 from pmtui.widgets.table import Cell, Column, KeyedTable
 
 if TYPE_CHECKING:
-    from pmtui.accounts import Account
+    from pmtui.fleet import Account
 
 
 BOLD = Style(bold=True)

@@ -13,19 +13,13 @@ from pmtui.widgets.styles import StyledStatic
 OFFSET_SHOWN_MS = 1000
 
 
+_WORD_STYLES = {"ERROR": "state--error", "PAUSED": "state--paused", "NO DATA": "state--stale",
+                "STALE": "state--stale", "CONNECTING": "state--paused", "LIVE": "state--live"}
+
+
 def state_word(info: StatusInfo) -> tuple[str, str]:
-    """LIVE, STALE, PAUSED... and its style class: is what is shown current (also the overview's)."""
-    if info.stopped:
-        return "ERROR", "state--error"
-    if info.paused:
-        return "PAUSED", "state--paused"
-    if info.error is not None and info.age is None:
-        return "NO DATA", "state--stale"  # nothing fetched yet: nothing to call stale
-    if info.error is not None or info.stale:
-        return "STALE", "state--stale"
-    if info.age is None:
-        return "CONNECTING", "state--paused"
-    return "LIVE", "state--live"
+    """LIVE, STALE, PAUSED... (StatusInfo.word) and its style class."""
+    return info.word, _WORD_STYLES[info.word]
 
 
 class StatusBar(StyledStatic):

@@ -1,0 +1,354 @@
+"""The headless commands, each written once over a Fleet of one account or many: `snapshot`,
+`check`, `watch` and `history`. They only render MonitorStates; judging is the core's.
+
+A fleet of one prints as pmtui always has (no profile prefix; a failure is the command's own
+`pmtui: error: …` line); several accounts print a section, a line prefix or a JSON key per
+account, and `check` ranks them so the worst decides the exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pmtui import output
+from pmtui.errors import ConfigError, PmtuiError
+from pmtui.fleet import Account, Fleet, rank_key
+from pmtui.health import Level
+from pmtui.text import name as shown_name
+
+if TYPE_CHECKING:
+    from pmtui.monitor import MonitorState
+    from pmtui.settings import Settings, Thresholds
+
+log = logging.getLogger("pmtui")
+
+# `pmtui check` exit codes, as monitoring systems (Nagios, Icinga, Zabbix checks) read them.
+EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+def unexpected(err: BaseException) -> str:
+    """The sentence for a bug: its details go only to the --debug log."""
+    log.debug("unexpected error", exc_info=err)
+    return f"unexpected internal error ({type(err).__name__}); run again with --debug and report the log."
+
+
+def _error(fleet: Fleet, profile: str, message: str) -> None:
+    label = fleet.label(profile)
+    print(f"pmtui: error: {label + ': ' if label else ''}{message}", file=sys.stderr)
+
+
+async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any]) -> list[tuple[Account, Any, str | None]]:
+    """`fetch(account)` for every account at once (one budget paces them): each account's state,
+    or the sentence why it has none. A bug for one account must not hide the others' answers."""
+    async def one(account: Account) -> tuple[Account, Any, str | None]:
+        if account.monitor is None:
+            return account, None, account.error or "not watched"
+        try:
+            return account, await fetch(account), None
+        except PmtuiError as err:
+            log.debug("%s failed: %s (%s)", account.profile, err.message, type(err).__name__)
+            return account, None, err.message
+        except Exception as err:
+            return account, None, unexpected(err)
+
+    try:
+        return list(await asyncio.gather(*(one(a) for a in fleet.accounts)))
+    finally:
+        await fleet.aclose()
+
+
+def _record(fleet: Fleet, profile: str, state: MonitorState) -> None:
+    """--record for the one-shot commands: this state as one history row. Recording is a side
+    job: a failure is a warning, the state is still the answer."""
+    history = fleet.options.history()
+    if history is None or state.view is None:
+        return
+    from pmtui.history import sample_from_view
+
+    try:
+        history.record(sample_from_view(state.view, profile))
+    except PmtuiError as err:
+        label = fleet.label(profile)
+        print(f"pmtui: warning: {label + ': ' if label else ''}{err.message}", file=sys.stderr)
+
+
+# --- snapshot ---------------------------------------------------------------------------------------
+
+async def snapshot(fleet: Fleet, *, as_json: bool = False, include_zero: bool = False) -> int:
+    """Fetch once and print each account (JSON: the API's objects unchanged plus `view`; several
+    accounts: one object keyed by profile, an account that failed as {"error": sentence}). Exit 1
+    if any account failed."""
+    # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
+    async def fetch(account: Account) -> MonitorState:
+        assert account.monitor is not None
+        return await account.monitor.fetch_once(markets=not as_json)
+
+    results = await _fetch_all(fleet, fetch)
+    # The terminal's width (or COLUMNS); 140 into a pipe or file.
+    width = max(40, shutil.get_terminal_size((140, 24)).columns)
+    sections: list[str] = []
+    failed = 0
+    for account, state, error in results:
+        if error is not None or state is None or state.account is None:
+            failed += 1
+            _error(fleet, account.profile, error or "no data")
+            if as_json:
+                sections.append(f"{json.dumps(account.profile)}: {json.dumps({'error': error})}")
+            else:
+                sections.append(f"== {shown_name(account.profile)} ==\nerror: {error}")
+            continue
+        parts = output.parts_of(state)
+        if as_json:
+            doc = output.snapshot_json(state.account, include_zero=include_zero, view=state.view,
+                                       verdict=state.verdict, **parts)
+            # Text, not a re-parse: the API's numbers keep their exact digits.
+            sections.append(doc if fleet.single else f"{json.dumps(account.profile)}: " + doc.replace("\n", "\n  "))
+        else:
+            assert account.settings is not None and account.monitor is not None
+            table = output.snapshot_table(state.account, account.settings.thresholds, include_zero=include_zero,
+                                          width=width, markets=account.monitor.markets, **parts)
+            sections.append(table if fleet.single else f"== {shown_name(account.profile)} ==\n{table}")
+        _record(fleet, account.profile, state)
+    if fleet.single:
+        if not failed:
+            print(sections[0])
+    elif as_json:
+        print("{\n  " + ",\n  ".join(sections) + "\n}")
+    else:
+        print("\n\n".join(sections))
+    return 1 if failed else 0
+
+
+# --- check ------------------------------------------------------------------------------------------
+
+def check_thresholds(t: Thresholds, warning: Decimal | None, critical: Decimal | None) -> Thresholds:
+    """`-w`/`-c` over the configured thresholds: WARNING at or below `warning`, CRITICAL (the
+    dashboard's DANGER and worse) at or below `critical`."""
+    w = warning if warning is not None else t.unimmr_warn
+    c = critical if critical is not None else t.unimmr_danger
+    if not w > c:
+        raise ConfigError(f"check: the warning uniMMR ({w}) must be above the critical one ({c}).")
+    from pmtui.settings import Thresholds
+
+    # The liquidation band only has to stay below: DANGER and CRITICAL both exit 2.
+    low = t.unimmr_critical if t.unimmr_critical < c else c / 2
+    return Thresholds(**(t.model_dump() | {"unimmr_warn": w, "unimmr_danger": c, "unimmr_critical": low}))
+
+
+def judge(state: MonitorState, settings: Settings, thresholds: Thresholds) -> tuple[Level | None, str]:
+    """One account's check: its level (None: UNKNOWN) and status line, from every part of its
+    state (UM, COIN-M, uniMMR, what the key may not read) and its alert rules."""
+    assert state.account is not None  # fetch_once raises unless the UM account came
+    return output.check_line(
+        state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
+        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks,
+    )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One account's `check` answer: its level (None: UNKNOWN), status line, or why it failed."""
+
+    profile: str
+    level: Level | None
+    line: str | None = None
+    error: str | None = None
+    unimmr: Decimal | None = None
+
+    @property
+    def word(self) -> str:
+        return output.check_word(self.level)
+
+    @property
+    def code(self) -> int:
+        return {"OK": EXIT_OK, "WARNING": EXIT_WARNING, "CRITICAL": EXIT_CRITICAL}.get(self.word, EXIT_UNKNOWN)
+
+
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def perf_label(profile: str) -> str:
+    """A profile name as a perfdata label prefix: letters, digits, '_', '.', '-' only (Nagios
+    labels may not hold '=' or quotes, and a space would need quoting)."""
+    return _LABEL_UNSAFE.sub("_", profile).strip("_") or "profile"
+
+
+def _parts(line: str) -> tuple[str, str]:
+    """A check_line's detail (after 'PMTUI WORD - ') and perfdata (after ' | ')."""
+    head, _, perf = line.partition(" | ")
+    return head.split(" - ", 1)[1] if " - " in head else head, perf
+
+
+def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
+    """The exit code and the one status line for several accounts: the worst account (SEVERITY:
+    CRITICAL over UNKNOWN over WARNING over OK) decides both; the line names it, says how many
+    accounts were checked and how each fared, and carries every account's perfdata, each label
+    prefixed by its profile (`alpha_uniMMR=1.80;1.5;1.2`)."""
+    ordered = sorted(results, key=lambda r: rank_key(r.level, r.unimmr, r.profile))
+    worst = ordered[0]
+    if worst.error is not None:
+        detail = f"could not check: {worst.error.rstrip('.')}"  # the line goes on: "…; 3 accounts checked"
+    else:
+        assert worst.line is not None
+        detail = _parts(worst.line)[0]
+    counts = ", ".join(f"{shown_name(r.profile)} {r.word}" for r in ordered[:8])
+    if len(ordered) > 8:
+        counts += f" and {len(ordered) - 8} more"
+    perf: list[str] = []
+    used: set[str] = set()
+    for r in results:
+        if r.line is None:
+            continue
+        items = _parts(r.line)[1].split()
+        names = [item.partition("=")[0] for item in items]
+        label = perf_label(r.profile)
+        # Two names that sanitise alike ("a b", "a_b") keep apart, and so do a prefix and an item
+        # that run together alike ("main" + "account_maint_margin", "main account" + "maint_margin").
+        while label in used or any(f"{label}_{n}" in used for n in names):
+            label += "_"
+        used.add(label)
+        used.update(f"{label}_{n}" for n in names)
+        perf += [f"{label}_{item}" for item in items]
+    checked = f"{len(results)} account{'s' if len(results) != 1 else ''} checked"
+    summary = f"{shown_name(worst.profile)}: {detail}; {checked} ({counts})".replace("|", "/")
+    line = f"PMTUI {worst.word} - {summary}" + (f" | {' '.join(perf)}" if perf else "")
+    return worst.code, line
+
+
+async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None) -> int:
+    """One status line for cron / Nagios over every account (fetched at once, on one budget): the
+    worst account's exit code. A fleet of one prints its own line."""
+    async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
+        assert account.monitor is not None and account.settings is not None
+        t = check_thresholds(account.settings.thresholds, warning, critical)
+        # Not /papi/v1/balance: uniMMR already counts loans, and its 20 weight (and its failures)
+        # would only add to a check run every minute.
+        return await account.monitor.fetch_once(balance=False), t
+
+    results: list[CheckResult] = []
+    for account, fetched, error in await _fetch_all(fleet, fetch):
+        if error is not None:
+            results.append(CheckResult(account.profile, None, error=error))
+            continue
+        assert account.settings is not None
+        state, thresholds = fetched
+        level, line = judge(state, account.settings, thresholds)
+        unimmr = state.view.unimmr if state.view is not None else None
+        results.append(CheckResult(account.profile, level, line, unimmr=unimmr))
+        _record(fleet, account.profile, state)
+    if fleet.single:
+        result = results[0]
+        if result.error is not None:
+            print(f"PMTUI UNKNOWN - {result.error}")
+            _error(fleet, result.profile, result.error)
+            return EXIT_UNKNOWN
+        assert result.line is not None
+        print(result.line)
+        # No current uniMMR, and the key may read it: never OK blind (UNKNOWN, exit 3).
+        return result.code
+    code, line = combine(results)
+    print(line)
+    return code
+
+
+# --- watch ------------------------------------------------------------------------------------------
+
+async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """The core without a screen: one line per new state of any account (every refresh, fault,
+    recovery, pushed event and alert; a fault that repeats is said once), led by its profile when
+    there are several (JSON: a "profile" field first). Accounts that cannot be watched are said once
+    on stderr. Stops on Ctrl-C, SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
+    from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
+
+    out = out if out is not None else sys.stdout
+    watched = fleet.watched
+    for account in fleet.accounts:
+        if account.monitor is None:
+            _error(fleet, account.profile, account.error or "not watched")
+    if not watched:
+        await fleet.aclose()
+        return 1
+    queue: asyncio.Queue[tuple[str, MonitorState]] = asyncio.Queue()
+    worth = {DATA, FAULT, PUSH, ALERTS}
+
+    def listener(profile: str) -> Callable[[MonitorState], None]:
+        def put(state: MonitorState) -> None:
+            if state.changed & worth:  # printed from here, not the subscriber: a closed pipe ends it
+                queue.put_nowait((profile, state))
+        return put
+
+    for account in watched:
+        assert account.monitor is not None
+        account.monitor.subscribe(listener(account.profile))
+    runners = [asyncio.ensure_future(a.monitor.run()) for a in watched if a.monitor is not None]
+    everything: asyncio.Future[Any] = asyncio.gather(*runners)
+    stopped_by: list[int] = []
+
+    def stop(signum: int) -> None:
+        stopped_by.append(signum)
+        everything.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop, sig)
+    shown: dict[str, MonitorState] = {}
+    last_fault: dict[str, str | None] = {}
+    try:
+        while not everything.done():
+            getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+            await asyncio.wait([getter, everything], return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            profile, state = getter.result()
+            fault = state.status.error.message if state.status.error is not None else None
+            if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):
+                continue  # the same fault again (each retry): said once is enough
+            last_fault[profile] = fault
+            if as_json:
+                before = shown.get(profile)
+                positions = output.changed_positions(before.view if before else None, state.view)
+                line = output.watch_json(state, state.changed, positions)
+                if not fleet.single:
+                    line = f'{{"profile":{json.dumps(profile)},{line[1:]}'
+            else:
+                line = output.watch_line(state)
+                if not fleet.single:
+                    line = f"{shown_name(profile)}: {line}"
+            print(line, file=out, flush=True)
+            if DATA in state.changed:
+                shown[profile] = state
+    finally:
+        everything.cancel()
+        try:
+            await everything
+        except BaseException:
+            pass
+        await fleet.aclose()
+    return 128 + stopped_by[0] if stopped_by else 0
+
+
+# --- history ----------------------------------------------------------------------------------------
+
+def history(options: Any, *, profile: str | None, since: int | None, until: int | None, fmt: str) -> int:
+    """What --record recorded, as a table (fitted to the terminal's width), CSV or JSON."""
+    from pmtui.history import History, export_csv, export_json
+
+    rows = History(options.history_file).read(since, until, profile=profile)
+    if fmt == "csv":
+        export_csv(rows, sys.stdout)
+    elif fmt == "json":
+        export_json(rows, sys.stdout)
+    else:
+        print(output.history_table(rows))
+    return 0
