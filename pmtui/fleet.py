@@ -125,8 +125,14 @@ def select(options: FleetOptions, load: Callable[[str | None], Settings] | None 
             return load_settings(options, profile)
 
     if not options.many:
+        if options.demo:
+            # One of the three demo accounts by its name, as --all-profiles shows it; else the demo.
+            from pmtui.demo import DEMO_ACCOUNTS
+
+            name = options.profile if options.profile in DEMO_ACCOUNTS and options.scenario == "normal" else "demo"
+            return [Account(name, load(None))]
         settings = load(options.profile)
-        return [Account("demo" if options.demo else settings.profile, settings)]
+        return [Account(settings.profile, settings)]
     names = list(options.profiles)
     if options.all_profiles and names:
         raise ConfigError("--all-profiles and --profile both name the accounts to watch: give one of them.")
@@ -303,10 +309,11 @@ class Fleet:
             if account.error is not None or account.settings is None:
                 continue
             transport = None
-            if options.demo and not single:
+            if options.demo:
                 from pmtui.demo import DEMO_ACCOUNTS, DemoExchange
 
-                transport = DemoExchange(hedge=options.hedge, same_ip=first, **DEMO_ACCOUNTS[account.profile])
+                named = DEMO_ACCOUNTS.get(account.profile, {"scenario": options.scenario})
+                transport = DemoExchange(hedge=options.hedge, same_ip=first, **named)
                 first = first or transport
             try:
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,

@@ -98,6 +98,21 @@ def test_check_demo_all_profiles_names_the_worst(capsys):
     assert Decimal(uni.split("=")[1].split(";")[0]) > Decimal(9)
 
 
+def test_check_for_many_accounts_agrees_with_check_for_each(capsys):
+    """One judge for one account and many: every account's word, its count of open positions
+    (COIN-M's included: charlie holds 13, the many-accounts check once counted 12) and its
+    perfdata are the same whether it is checked alone or with the others."""
+    code, out, _ = run(capsys, "check", "--demo", "--all-profiles")
+    many_perf = out.strip().split(" | ", 1)[1].split()
+    words = dict(w.split(" ") for w in out.split("accounts checked (", 1)[1].split(")")[0].split(", "))
+    for profile in ("alpha", "bravo", "charlie"):
+        one_code, one, _ = run(capsys, "check", "--demo", "--profile", profile)
+        assert one.startswith(f"PMTUI {words[profile]} - ") and "13 open positions" in one
+        assert [f"{profile}_{item}" for item in one.strip().split(" | ", 1)[1].split()] == \
+            [item for item in many_perf if item.startswith(f"{profile}_")]
+    assert "charlie: " in out and "13 open positions" in out and code == 2
+
+
 def test_check_two_demo_accounts_exit_by_the_worse(capsys):
     code, out, _ = run(capsys, "check", "--demo", "--profile", "alpha", "--profile", "bravo")
     assert code == 1 and out.startswith("PMTUI WARNING - bravo: ") and "2 accounts checked" in out
