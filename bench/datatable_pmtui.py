@@ -9,9 +9,9 @@ import sys
 import counted_pmtui  # noqa: F401  (counts the refreshes)
 from old_table import KeyedTable as OldKeyedTable
 
-import pmtui.app
-from pmtui.widgets.assets import AssetsTable
-from pmtui.widgets.positions import PositionsTable
+import pmtui.tui.app
+from pmtui.tui.widgets.assets import AssetsTable
+from pmtui.tui.widgets.positions import PositionsTable
 
 
 def _old(cls: type) -> type:
@@ -19,8 +19,8 @@ def _old(cls: type) -> type:
     return type(cls.__name__, (OldKeyedTable,), {n: cls.__dict__[n] for n in names if n in cls.__dict__})
 
 
-pmtui.app.PositionsTable = _old(PositionsTable)
-pmtui.app.AssetsTable = _old(AssetsTable)
+pmtui.tui.app.PositionsTable = _old(PositionsTable)
+pmtui.tui.app.AssetsTable = _old(AssetsTable)
 
 if __name__ == "__main__":
     from pmtui.cli import main

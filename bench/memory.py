@@ -26,9 +26,9 @@ TIME_LIMIT_S = 900
 
 async def run(refreshes: int, checkpoints: tuple[int, ...]) -> dict[str, float]:
     from pmtui import poller
-    from pmtui.app import PmtuiApp
     from pmtui.budget import WeightBudget
     from pmtui.fleet import FleetOptions, load_settings, make_client
+    from pmtui.tui.app import PmtuiApp
 
     normal_delay = poller.Poller.delay
     poller.Poller.delay = lambda self: None if (d := normal_delay(self)) is None else min(d, FAST_DELAY)

@@ -1,4 +1,4 @@
-"""The DataTable-based KeyedTable as it was before issue 12 (pmtui/widgets/table.py at b44d38a),
+"""The DataTable-based KeyedTable as it was before issue 12 (pmtui/tui/widgets/table.py at b44d38a),
 kept only as the baseline bench/term_bytes.py measures the new table against. Not used by pmtui."""
 
 
@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.tui.widgets.styles import STYLE_CLASSES, Styled
 
 
 class Cell(Text):

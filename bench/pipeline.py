@@ -14,10 +14,11 @@ import time
 
 from common import emit, median, parse_args
 from payload import refresh_bodies
-from pmtui.settings import Thresholds
-from pmtui.models import decode_json, parse_um_account
-from pmtui.views import build_view
 from tables import TablesApp, rows_of
+
+from pmtui.models import decode_json, parse_um_account
+from pmtui.settings import Thresholds
+from pmtui.views import build_view
 
 SYMBOLS, OPEN_ROWS = 1000, 40
 

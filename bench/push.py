@@ -23,7 +23,6 @@ async def measure(quick: bool) -> dict[str, float]:
     from websockets.asyncio.client import connect
     from websockets.asyncio.server import serve
 
-    from pmtui.app import PmtuiApp
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import Settings
@@ -31,7 +30,8 @@ async def measure(quick: bool) -> dict[str, float]:
     from pmtui.monitor import Monitor
     from pmtui.signing import HmacSigner
     from pmtui.stream import UserStream
-    from pmtui.widgets.summary import SummaryBar
+    from pmtui.tui.app import PmtuiApp
+    from pmtui.tui.widgets.summary import SummaryBar
 
     rounds = 15 if quick else 60
     probe_box: asyncio.Queue[str] = asyncio.Queue()

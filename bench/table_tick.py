@@ -27,13 +27,14 @@ from decimal import Decimal
 
 from common import emit, median, parse_args, time_ms
 from payload import refresh_bodies
-from pmtui import fmt
-from pmtui.settings import Thresholds
-from pmtui.models import decode_json, parse_um_account
-from pmtui.views import build_view
-from pmtui.widgets.positions import PositionsTable
-from pmtui.widgets.table import Cell
 from tables import TablesApp, paint, rows_of, settle
+
+from pmtui import fmt
+from pmtui.models import decode_json, parse_um_account
+from pmtui.settings import Thresholds
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.table import Cell
+from pmtui.views import build_view
 
 CHANGED_SHARE = 0.05
 MOVING_COLUMNS = ("notional", "upnl", "liq", "share", "mm", "mark", "im")

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import time
 
+from common import APP_CSS
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from common import APP_CSS
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.styles import level_variables
+from pmtui.tui.widgets.table import Cell
 from pmtui.views import AccountView
-from pmtui.widgets.positions import PositionsTable
-from pmtui.widgets.styles import level_variables
-from pmtui.widgets.table import Cell
 
 
 class TablesApp(App[None]):

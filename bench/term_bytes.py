@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import pyte
-
 from common import BENCH, ROOT, cpu_seconds, emit, isolated_env, parse_args
 from term import Terminal
 

@@ -171,8 +171,8 @@ def options_of(args: argparse.Namespace) -> FleetOptions:
 
 
 def _dashboard(fleet: Fleet) -> int:
-    from pmtui.app import PmtuiApp
-    from pmtui.terminal import TerminalGuard
+    from pmtui.tui.app import PmtuiApp
+    from pmtui.tui.terminal import TerminalGuard
 
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
     return TerminalGuard(PmtuiApp.for_fleet(fleet)).run()
@@ -181,11 +181,11 @@ def _dashboard(fleet: Fleet) -> int:
 def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
     """The dashboard through textual-serve: one dashboard process per browser tab, each started
     with this command's dashboard options (never a secret: each reads the config itself)."""
-    from pmtui.serve import INSTALL_HINT, bind_address, listen, served_command
+    from pmtui.tui.serve import INSTALL_HINT, bind_address, listen, served_command
 
     host, warning = bind_address(args.host)
     try:
-        from pmtui.webserver import DashboardServer
+        from pmtui.tui.webserver import DashboardServer
     except ImportError as err:
         if (err.name or "").partition(".")[0] in {"textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2"}:
             raise ConfigError(INSTALL_HINT) from None

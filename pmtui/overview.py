@@ -1,6 +1,6 @@
 """The Accounts overview's rows, as pure data: one per account, from its latest MonitorState (or
 the sentence saying why it has none), sorted worst first by pmtui.fleet.rank_key, the order
-`pmtui check --all-profiles` ranks them in too. The widget (pmtui/widgets/overview.py) draws them."""
+`pmtui check --all-profiles` ranks them in too. The widget (pmtui/tui/widgets/overview.py) draws them."""
 
 from __future__ import annotations
 

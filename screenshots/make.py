@@ -32,14 +32,14 @@ import httpx  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
 from pmtui.accounts import Account  # noqa: E402
-from pmtui.app import PmtuiApp  # noqa: E402
 from pmtui.budget import WeightBudget  # noqa: E402
-from pmtui.monitor import Monitor  # noqa: E402
 from pmtui.client import PapiClient  # noqa: E402
-from pmtui.settings import Settings  # noqa: E402
 from pmtui.demo import DEMO_ACCOUNTS, DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
+from pmtui.monitor import Monitor  # noqa: E402
 from pmtui.poller import Poller  # noqa: E402
+from pmtui.settings import Settings  # noqa: E402
 from pmtui.signing import HmacSigner  # noqa: E402
+from pmtui.tui.app import PmtuiApp  # noqa: E402
 
 SEED = 7
 SIZE = (100, 30)

@@ -20,13 +20,13 @@ from rich.console import Console
 from textual.geometry import Region
 from textual.pilot import Pilot
 
-from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
-from pmtui.settings import Settings
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.poller import Poller
+from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.tui.app import PmtuiApp
 
 SEED = 7
 UM_ACCOUNT = "/papi/v2/um/account"

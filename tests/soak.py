@@ -39,12 +39,12 @@ from typing import Any
 
 from rich.console import Console
 
-from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
-from pmtui.fleet import FleetOptions, make_client
 from pmtui.client import READ_ONLY_PATHS
+from pmtui.fleet import FleetOptions, make_client
 from pmtui.settings import Settings
-from pmtui.widgets.status import StatusBar
+from pmtui.tui.app import PmtuiApp
+from pmtui.tui.widgets.status import StatusBar
 from tests.papi_server import API_KEY, API_SECRET, TIME, UM_ACCOUNT, PapiServer
 from tests.sentences import noise, sentence_problem
 

@@ -10,19 +10,19 @@ from decimal import Decimal
 import pytest
 from textual.pilot import Pilot
 
-from pmtui.commands import CheckResult, combine, perf_label
-from pmtui.fleet import Account, rank_key, severity
-from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.cli import _parse
 from pmtui.client import PapiClient
+from pmtui.commands import CheckResult, combine, perf_label
 from pmtui.demo import DEMO_ACCOUNTS, DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+from pmtui.fleet import Account, rank_key, severity
 from pmtui.health import Level
 from pmtui.monitor import Monitor
 from pmtui.overview import AccountRow, account_row, sorted_rows
 from pmtui.settings import Settings, Thresholds
 from pmtui.signing import HmacSigner
-from pmtui.widgets.overview import AccountsTable, OverviewScreen
+from pmtui.tui.app import PmtuiApp
+from pmtui.tui.widgets.overview import AccountsTable, OverviewScreen
 from tests.harness import FrozenClock, frozen_clock, wait_until  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
 from tests.test_cli import no_traceback, run, write_config

@@ -25,10 +25,10 @@ from pmtui.alerts import (
     check_rules,
     rules_from,
 )
-from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.health import Level
 from pmtui.models import UmAccount
 from pmtui.notify import Notifier
+from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.views import build_view
 from tests.test_risk import pm, position, risk, usdt
 

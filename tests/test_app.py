@@ -21,18 +21,25 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from pmtui import fmt
-from pmtui.app import PmtuiApp
 from pmtui.client import AUTH_HELP
 from pmtui.demo import DemoExchange
-from pmtui.widgets.assets import AssetsTable
-from pmtui.widgets.detail import DetailScreen
-from pmtui.widgets.help import HelpScreen
-from pmtui.widgets.positions import PositionsTable
-from pmtui.widgets.status import StatusBar
-from pmtui.widgets.summary import SummaryBar
-from pmtui.widgets.table import KeyedTable
+from pmtui.tui.app import PmtuiApp
+from pmtui.tui.widgets.assets import AssetsTable
+from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.help import HelpScreen
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.status import StatusBar
+from pmtui.tui.widgets.summary import SummaryBar
+from pmtui.tui.widgets.table import KeyedTable
 from tests.harness import (  # noqa: F401
-    FrozenClock, make_app, refresh, rendered, screen_text, settled, timed_clock_syncs, wait_until,
+    FrozenClock,
+    make_app,
+    refresh,
+    rendered,
+    screen_text,
+    settled,
+    timed_clock_syncs,
+    wait_until,
 )
 from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, PapiServer, papi_server  # noqa: F401
 
@@ -444,7 +451,7 @@ async def test_filter_terms(make_app):
 async def test_o_opens_a_sort_menu_of_every_column_by_name(make_app):
     from textual.widgets import OptionList
 
-    from pmtui.widgets.sortmenu import SortMenu
+    from pmtui.tui.widgets.sortmenu import SortMenu
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -767,9 +774,9 @@ async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app
     # The "Upd." column is an age against the wall clock: frozen, the last good rows stay equal
     # cell for cell however long the faults take (requests still use the real clock: the server
     # checks their timestamps).
-    import pmtui.widgets.positions
+    import pmtui.tui.widgets.positions
 
-    monkeypatch.setattr(pmtui.widgets.positions, "time", FrozenClock(time.time()).module())
+    monkeypatch.setattr(pmtui.tui.widgets.positions, "time", FrozenClock(time.time()).module())
     app = server_app(make_app, papi_server)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)

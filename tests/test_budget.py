@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from pmtui.monitor import REFRESH_DEBOUNCE
 from pmtui.budget import BURST_SECONDS, IP_CEILING, WEIGHT_LIMIT, WEIGHTS, WeightBudget
 from pmtui.client import PapiClient
+from pmtui.monitor import REFRESH_DEBOUNCE
 from pmtui.settings import MIN_ACCOUNT_INTERVAL
 from pmtui.signing import HmacSigner
 from tests.harness import make_app, settled, wait_until  # noqa: F401  (make_app is a fixture)

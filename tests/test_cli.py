@@ -25,11 +25,11 @@ import pytest
 
 from pmtui import __version__, output
 from pmtui.cli import main
-from pmtui.settings import Thresholds
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.health import Level, account_level
 from pmtui.logs import log_path
 from pmtui.models import UmAccount, decode_json, parse_um_account
+from pmtui.settings import Thresholds
 from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, papi_server, um_account_body  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent

@@ -264,8 +264,8 @@ def test_check_without_position_risk_says_so(capsys, exchange):
 
 def test_check_line_without_unimmr_is_unknown_unless_the_key_may_not_read_it():
     from pmtui import output
-    from pmtui.settings import Thresholds
     from pmtui.models import parse_position_risk, parse_um_account
+    from pmtui.settings import Thresholds
 
     account, risks = parse_um_account(um_body()), parse_position_risk(risk_body())
     level, line = output.check_line(account, Thresholds(), risks=risks)  # /papi/v1/account not read

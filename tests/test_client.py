@@ -34,9 +34,9 @@ from pmtui.errors import (
     ServerError,
     WafBlocked,
 )
-from pmtui.signing import Ed25519Signer, HmacSigner, RsaSigner
-from pmtui.settings import Settings
 from pmtui.monitor import Monitor
+from pmtui.settings import Settings
+from pmtui.signing import Ed25519Signer, HmacSigner, RsaSigner
 from tests.harness import timed_clock_syncs
 from tests.hostile_server import HostileServer, hostile  # noqa: F401  (hostile is a fixture)
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)

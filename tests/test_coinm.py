@@ -279,8 +279,8 @@ def test_check_says_when_cm_is_unavailable(capsys, live):  # noqa: F811
 def test_hostile_cm_symbols_are_data_everywhere(symbol):
     from rich.console import Console
 
-    from pmtui.widgets.detail import detail_table
-    from pmtui.widgets.positions import PositionsTable
+    from pmtui.tui.widgets.detail import detail_table
+    from pmtui.tui.widgets.positions import PositionsTable
 
     account, risks = open_cm()
     account["positions"][0]["symbol"] = risks[0]["symbol"] = symbol

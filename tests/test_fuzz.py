@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pmtui.config import load_settings
-from pmtui.settings import Settings
 from pmtui.errors import ConfigError, MalformedResponse, SchemaError
 from pmtui.models import (
     Asset,
@@ -38,6 +37,7 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
+from pmtui.settings import Settings
 from tests.papi_server import pm_account_body, position_risk_body, um_account_body
 from tests.sentences import assert_sentence
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from pmtui.settings import Thresholds
 from pmtui.history import (
     History,
     HistoryError,
@@ -26,6 +25,7 @@ from pmtui.history import (
 )
 from pmtui.models import UmAccount
 from pmtui.series import Series, SessionSeries
+from pmtui.settings import Thresholds
 from pmtui.views import build_view
 from tests.test_risk import pm, usdt
 

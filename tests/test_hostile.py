@@ -17,10 +17,8 @@ from email.utils import formatdate
 
 import pytest
 
-from pmtui.app import PmtuiApp
 from pmtui.cli import main
 from pmtui.client import MAX_BAN, MAX_BODY, MAX_RATE_WAIT, PapiClient
-from pmtui.settings import Settings
 from pmtui.errors import (
     BadServerTime,
     IPBanned,
@@ -30,7 +28,9 @@ from pmtui.errors import (
     RequestTimeout,
 )
 from pmtui.poller import Poller
+from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.tui.app import PmtuiApp
 from tests.harness import settled, wait_until
 from tests.hostile_server import TIME, Conn, HostileServer, head, hostile  # noqa: F401
 from tests.papi_server import (

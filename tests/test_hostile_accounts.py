@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pmtui.commands import CheckResult, combine
-from pmtui.app import PmtuiApp
 from pmtui.health import Level
 from pmtui.text import name
+from pmtui.tui.app import PmtuiApp
 from tests.harness import frozen_clock, wait_until  # noqa: F401
 from tests.hostile_server import hostile  # noqa: F401
 from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
@@ -107,7 +107,7 @@ async def test_overview_shows_hostile_names_as_text():
     app = overview_app(accounts)
     async with app.run_test(size=(120, 40)) as pilot:
         await fetch_all(accounts)
-        from pmtui.widgets.overview import AccountsTable
+        from pmtui.tui.widgets.overview import AccountsTable
 
         table = app.screen.query_one(AccountsTable)
         await wait_until(pilot, lambda: len(table.row_keys) == 5)
@@ -150,7 +150,7 @@ def test_a_negative_interest_does_not_cancel_a_loan():
     (kept,) = parse_balance([usdt, zero])
     assert kept.crossMarginBorrowed == 100
     (row,) = balance_rows([b])
-    from pmtui.widgets.balances import BalancesNote
+    from pmtui.tui.widgets.balances import BalancesNote
 
     note = BalancesNote()
     note.style = lambda name: ""  # no app: component styles are not needed here
@@ -273,13 +273,13 @@ async def test_a_hanging_account_does_not_hold_back_the_others_rows():
 
     import httpx
 
-    from pmtui.fleet import Account
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
+    from pmtui.fleet import Account
     from pmtui.monitor import Monitor
     from pmtui.settings import Settings
     from pmtui.signing import HmacSigner
-    from pmtui.widgets.overview import AccountsTable, OverviewScreen
+    from pmtui.tui.widgets.overview import AccountsTable, OverviewScreen
 
     never = asyncio.Event()
 
@@ -312,7 +312,7 @@ def test_serve_passes_on_a_profile_name_that_looks_like_an_option():
     import shlex
 
     from pmtui.cli import _common, _parse
-    from pmtui.serve import served_command
+    from pmtui.tui.serve import served_command
 
     names = ["-x", "--all-profiles", "x\u001b[2Jy; rm -rf ~"]
     args = _parse(["serve", *(f"--profile={n}" for n in names)])
@@ -366,9 +366,9 @@ def _absurd_cm(case: str) -> tuple[dict, list, list]:
 
 @pytest.mark.parametrize("case", ["no risk row", "zero prices", "huge", "negative", "garbage times", "duplicates"])
 async def test_absurd_cm_and_balance_figures_show_sanely_in_the_app(papi_server, case):  # noqa: F811
+    from pmtui.tui.widgets.detail import DetailScreen
+    from pmtui.tui.widgets.whatif import WhatIfScreen
     from pmtui.views import CM
-    from pmtui.widgets.detail import DetailScreen
-    from pmtui.widgets.whatif import WhatIfScreen
     from tests.harness import build_app, screen_text, settled
     from tests.papi_server import BALANCE, CM_ACCOUNT, CM_POSITION_RISK
 

@@ -15,15 +15,20 @@ from pathlib import Path
 import pytest
 
 from pmtui.cli import main
-from pmtui.settings import Settings
 from pmtui.errors import ApiError, ConfigError, PmtuiError
 from pmtui.history import History, Sample
 from pmtui.models import parse_pm_account, parse_um_account
-from pmtui.widgets.detail import DetailScreen
-from pmtui.widgets.status import StatusBar
+from pmtui.settings import Settings
+from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.status import StatusBar
 from tests.harness import make_app, rendered, screen_text, settled, wait_until  # noqa: F401
 from tests.papi_server import (  # noqa: F401
-    API_KEY, API_SECRET, UM_ACCOUNT, papi_server, pm_account_body, um_account_body,
+    API_KEY,
+    API_SECRET,
+    UM_ACCOUNT,
+    papi_server,
+    pm_account_body,
+    um_account_body,
 )
 from tests.test_markup import POSITION_RISK, SIZE, Hostile
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from textual.color import Color
 
-from pmtui import uistate
+from pmtui.tui import uistate
 from pmtui.health import Level
-from pmtui.widgets.account import AccountFacts
-from pmtui.widgets.positions import PositionsTable
-from pmtui.widgets.styles import AA, contrast
+from pmtui.tui.widgets.account import AccountFacts
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.styles import AA, contrast
 from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
 
 THEMES = ("textual-dark", "textual-light")
@@ -114,8 +114,8 @@ def footer_line(app) -> str:
 
 
 async def test_each_screen_footer_shows_its_own_keys_and_80_columns_keep_help(make_app, frozen_clock):
-    from pmtui.widgets.detail import DetailScreen
-    from pmtui.widgets.help import HelpScreen
+    from pmtui.tui.widgets.detail import DetailScreen
+    from pmtui.tui.widgets.help import HelpScreen
     app = make_app(clock=frozen_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot)
@@ -133,7 +133,7 @@ async def test_each_screen_footer_shows_its_own_keys_and_80_columns_keep_help(ma
 
 
 async def test_paused_says_since_when(make_app, frozen_clock):
-    from pmtui.widgets.status import StatusBar
+    from pmtui.tui.widgets.status import StatusBar
     app = make_app(clock=frozen_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot)

@@ -31,8 +31,8 @@ from pmtui.models import UmAccount
 from pmtui.monitor import Monitor
 from pmtui.settings import Settings, Thresholds
 from pmtui.signing import HmacSigner
+from pmtui.tui.widgets.detail import detail_table
 from pmtui.views import build_view
-from pmtui.widgets.detail import detail_table
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     API_KEY,
     API_SECRET,

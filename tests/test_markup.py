@@ -18,13 +18,13 @@ from textual import events
 from textual.widgets import Input
 
 from pmtui.alerts import Alerts
-from pmtui.settings import Settings
 from pmtui.demo import DemoExchange
-from pmtui.widgets.detail import DetailScreen
-from pmtui.widgets.positions import PositionsTable
-from pmtui.widgets.status import StatusBar
-from pmtui.widgets.summary import SummaryBar
-from pmtui.widgets.whatif import WhatIfScreen
+from pmtui.settings import Settings
+from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.status import StatusBar
+from pmtui.tui.widgets.summary import SummaryBar
+from pmtui.tui.widgets.whatif import WhatIfScreen
 from tests.harness import SEED, make_app, refresh, rendered, screen_text, settled, wait_until  # noqa: F401
 
 UM_ACCOUNT = "/papi/v2/um/account"

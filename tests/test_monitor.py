@@ -17,7 +17,6 @@ import pytest
 from pmtui.alerts import FIRED
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
-from pmtui.settings import Settings
 from pmtui.health import Level
 from pmtui.models import parse_pm_account, parse_um_account
 from pmtui.monitor import (
@@ -31,8 +30,9 @@ from pmtui.monitor import (
     MonitorState,
     StatusInfo,
 )
-from pmtui.stream import AccountChange, PushStatus, RiskLevelChange
+from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.stream import AccountChange, PushStatus, RiskLevelChange
 from pmtui.views import build_view
 from tests.harness import frozen_clock, rendered  # noqa: F401
 from tests.test_cli_risk import Canned, pm_body
@@ -245,9 +245,9 @@ def real_state(**overrides) -> MonitorState:
 
 
 async def test_the_app_shows_a_hand_built_state():
-    from pmtui.app import PmtuiApp
-    from pmtui.widgets.status import StatusBar
-    from pmtui.widgets.summary import SummaryBar
+    from pmtui.tui.app import PmtuiApp
+    from pmtui.tui.widgets.status import StatusBar
+    from pmtui.tui.widgets.summary import SummaryBar
 
     client = PapiClient(api_key="k", signer=HmacSigner("s"), base_url="http://127.0.0.1:9")
     app = PmtuiApp(settings=Settings(), client=client, title="HAND", start=False)

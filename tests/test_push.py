@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 
-from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
-from pmtui.settings import Settings
 from pmtui.monitor import Monitor
+from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 from pmtui.stream import UserStream
-from pmtui.widgets.status import StatusBar
-from pmtui.widgets.summary import SummaryBar
+from pmtui.tui.app import PmtuiApp
+from pmtui.tui.widgets.status import StatusBar
+from pmtui.tui.widgets.summary import SummaryBar
 from tests.harness import rendered, screen_text, settled, wait_until
 from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT, papi_server  # noqa: F401
 from tests.ws_server import ws_server  # noqa: F401

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from pmtui import fmt, output
-from pmtui.settings import Thresholds
 from pmtui.errors import SchemaError
 from pmtui.models import (
     Asset,
@@ -35,6 +34,7 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
+from pmtui.settings import Thresholds
 from pmtui.views import build_view
 from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     BALANCE,
@@ -440,10 +440,10 @@ def test_liquidation_distance_is_unknown_without_prices():
 def test_widgets_render_absent_values_as_dashes():
     from rich.style import Style
 
-    from pmtui.widgets.account import AccountFacts
-    from pmtui.widgets.assets import AssetsTable
-    from pmtui.widgets.detail import detail_table
-    from pmtui.widgets.positions import PositionsTable
+    from pmtui.tui.widgets.account import AccountFacts
+    from pmtui.tui.widgets.assets import AssetsTable
+    from pmtui.tui.widgets.detail import detail_table
+    from pmtui.tui.widgets.positions import PositionsTable
 
     um_raw = _um_with_open_position(unrealizedProfit="", updateTime="")
     um_raw["assets"][0].update(positionInitialMargin="", updateTime="")

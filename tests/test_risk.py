@@ -6,7 +6,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from pmtui.settings import Thresholds
 from pmtui.health import Level
 from pmtui.models import Asset, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.risk import (
@@ -22,6 +21,7 @@ from pmtui.risk import (
     status_level,
     unimmr_band,
 )
+from pmtui.settings import Thresholds
 from pmtui.views import build_view
 
 T = Thresholds()
@@ -416,8 +416,8 @@ def test_a_coin_m_position_without_a_mark_is_left_out_and_counted():
 def test_the_whole_accounts_upnl_counts_coin_m_at_its_mark():
     from decimal import Decimal
 
-    from tests.papi_server import cm_open_account_body, cm_open_position_risk_body
     from pmtui.models import parse_cm_account, parse_cm_position_risk
+    from tests.papi_server import cm_open_account_body, cm_open_position_risk_body
 
     account = UmAccount(assets=(usdt(upnl="-50"),), positions=(position(upnl="-50"),))
     cm, risks = parse_cm_account(cm_open_account_body(0)), parse_cm_position_risk(cm_open_position_risk_body(0))

@@ -1,4 +1,4 @@
-"""pmtui.screendiff: the cells it sends make the same screen as the frames Textual wrote.
+"""pmtui.tui.screendiff: the cells it sends make the same screen as the frames Textual wrote.
 
 Each check replays the original stream and the rewritten one into a terminal emulator (pyte, the
 `bench` extra; these tests skip without it) and compares every cell, character and style, after
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pmtui.screendiff import DEFAULT, ScreenDiff, apply_sgr, transition
+from pmtui.tui.screendiff import DEFAULT, ScreenDiff, apply_sgr, transition
 
 pyte = pytest.importorskip("pyte")
 

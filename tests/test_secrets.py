@@ -25,16 +25,16 @@ from urllib.parse import unquote
 import pytest
 from pydantic import SecretStr
 
-from pmtui.app import PmtuiApp
 from pmtui.budget import WeightBudget
 from pmtui.cli import main
-from pmtui.fleet import FleetOptions, make_client
 from pmtui.client import READ_ONLY_PATHS, PapiClient
-from pmtui.urls import check_url
-from pmtui.settings import Settings
 from pmtui.errors import ConfigError, PmtuiError
+from pmtui.fleet import FleetOptions, make_client
 from pmtui.logs import setup_debug_log
+from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.tui.app import PmtuiApp
+from pmtui.urls import check_url
 from tests.papi_server import (
     BALANCE,
     CM_ACCOUNT,

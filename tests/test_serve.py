@@ -27,7 +27,7 @@ from websockets.sync.client import connect
 
 from pmtui.cli import _common, _parse, main
 from pmtui.errors import ConfigError
-from pmtui.serve import INSTALL_HINT, bind_address, host_name, listen, no_auth_warning, refusal, served_command
+from pmtui.tui.serve import INSTALL_HINT, bind_address, host_name, listen, no_auth_warning, refusal, served_command
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -133,7 +133,7 @@ def test_serve_checks_the_key_before_serving(capsys):
 
 def test_without_textual_serve_it_says_how_to_install_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "textual_serve.server", None)  # import fails
-    monkeypatch.delitem(sys.modules, "pmtui.webserver", raising=False)
+    monkeypatch.delitem(sys.modules, "pmtui.tui.webserver", raising=False)
     code = main(["serve", "--demo", "--port", "0"])
     assert code == 1
     assert capsys.readouterr().err == f"pmtui: error: {INSTALL_HINT}\n"
@@ -195,13 +195,13 @@ def test_every_dashboard_option_is_passed_on():
 def served(monkeypatch) -> list[tuple[str, int, str]]:
     """`pmtui serve` in-process up to the server: the (host, port, command) it would serve."""
     calls: list[tuple[str, int, str]] = []
-    monkeypatch.setattr("pmtui.serve.listen", lambda host, port: (host, port))
+    monkeypatch.setattr("pmtui.tui.serve.listen", lambda host, port: (host, port))
 
     def run(self, sock, out):
         calls.append((*sock, self.command))
         return 0
 
-    monkeypatch.setattr("pmtui.webserver.DashboardServer.run", run)
+    monkeypatch.setattr("pmtui.tui.webserver.DashboardServer.run", run)
     return calls
 
 

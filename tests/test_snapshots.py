@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from pmtui.widgets.detail import DetailScreen
-from pmtui.widgets.help import HelpScreen
+from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.help import HelpScreen
 from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
 
 SIZE = (80, 24)

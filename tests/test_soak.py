@@ -19,7 +19,7 @@ import pytest
 
 from pmtui.client import PapiClient
 from pmtui.errors import AuthError, MalformedResponse
-from pmtui.widgets.status import StatusBar
+from pmtui.tui.widgets.status import StatusBar
 from tests.soak import BANS, EXPECTED, SoakFailure, Step, make_schedule, soak
 
 LONG = os.environ.get("PMTUI_SOAK") == "long"

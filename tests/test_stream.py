@@ -483,8 +483,8 @@ async def test_no_api_key_no_listen_key(papi_server):
 
 async def test_demo_stream_pushes_a_risk_level_change_in_the_margin_call_scenario():
     from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
-    from pmtui.signing import HmacSigner
     from pmtui.settings import DEFAULT_STREAM_URL
+    from pmtui.signing import HmacSigner
 
     exchange = DemoExchange(scenario="margin-call", seed=7, symbols=40, clock=lambda: 1_750_000_000.0)
     events: list = []

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from textual.app import App, ComposeResult
 
-from pmtui.widgets.table import Cell, Column, KeyedTable
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 from tests.harness import rendered, wait_until
 
 

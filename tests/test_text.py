@@ -1,6 +1,7 @@
 """The sanitising boundary: external text keeps its printable Unicode and loses every control."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pmtui.text import MAX_LEN, clean, is_clean
 

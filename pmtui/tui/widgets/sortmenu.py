@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from pmtui.widgets.table import KeyedTable
+from pmtui.tui.widgets.table import KeyedTable
 
 
 class SortMenu(ModalScreen[str | None]):

@@ -13,7 +13,8 @@ websocket, starts the served command in a subprocess and relays its screen and t
   (DNS rebinding: evil.example resolving to 127.0.0.1 has its own Origin and Host, which agree).
 - The page's URLs follow the Host the browser used (textual-serve's fixed `public_url` would
   break an SSH forward to another local port, or a server listening on 0.0.0.0), and the page
-  loads nothing from outside (pmtui/templates/serve_index.html: no web fonts). The server itself is pmtui/webserver.py.
+  loads nothing from outside (pmtui/tui/templates/serve_index.html: no web fonts). The server
+  itself is pmtui/tui/webserver.py.
 - Closing the page or stopping the server ends each dashboard process (quit, then a kill after a
   grace period); SIGINT, SIGTERM and SIGHUP exit 128+signal, like `pmtui watch`.
 """

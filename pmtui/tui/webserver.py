@@ -1,7 +1,7 @@
 """The web server of `pmtui serve`: textual-serve's, with pmtui's page, checks and shutdown.
 
 textual-serve (the `serve` extra) imports aiohttp; only `pmtui serve` imports this module. What
-it answers and why is in pmtui/serve.py; this is the plumbing. It overrides textual-serve 1.1.3's
+it answers and why is in pmtui/tui/serve.py; this is the plumbing. It overrides textual-serve 1.1.3's
 request handlers (pyproject pins the minor version for that).
 """
 
@@ -22,14 +22,14 @@ from aiohttp.web_runner import GracefulExit
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
-from pmtui.serve import EXIT_SIGNALS, is_loopback, refusal, to_int, url_of
+from pmtui.tui.serve import EXIT_SIGNALS, is_loopback, refusal, to_int, url_of
 
 STOP_GRACE_S = 3.0  # a dashboard quits in milliseconds; after this it is killed
 # aiohttp's wait for open connections when the server stops: time for each tab's dashboard to
 # quit or be killed.
 SHUTDOWN_S = STOP_GRACE_S + 2.0
 
-log = logging.getLogger("pmtui.serve")
+log = logging.getLogger("pmtui.tui.serve")
 
 
 class Session(AppService):
@@ -72,7 +72,7 @@ class DashboardServer(Server):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_OneLine())
         handler.setLevel(logging.WARNING)
-        for name in ("textual-serve", "aiohttp", "pmtui.serve"):
+        for name in ("textual-serve", "aiohttp", "pmtui.tui.serve"):
             logger = logging.getLogger(name)
             logger.addHandler(handler)
             logger.propagate = name.startswith("pmtui")  # pmtui's go to the --debug log too

@@ -23,30 +23,31 @@ from textual.theme import Theme
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from pmtui import filters, fmt, uistate
+from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
 from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.text import name as shown
+from pmtui.tui import uistate
+from pmtui.tui.widgets.account import AccountFacts, AccountPanel
+from pmtui.tui.widgets.assets import AssetsTable
+from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
+from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.help import HelpScreen
+from pmtui.tui.widgets.history import HistoryPanel
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.status import StatusBar
+from pmtui.tui.widgets.styles import level_variables
+from pmtui.tui.widgets.summary import CompactView, SummaryBar
+from pmtui.tui.widgets.table import KeyedTable
+from pmtui.tui.widgets.whatif import WhatIfScreen
 from pmtui.views import PositionRow
-from pmtui.widgets.account import AccountFacts, AccountPanel
-from pmtui.widgets.assets import AssetsTable
-from pmtui.widgets.balances import BalancesNote, BalancesTable, balances_title
-from pmtui.widgets.detail import DetailScreen
-from pmtui.widgets.help import HelpScreen
-from pmtui.widgets.history import HistoryPanel
-from pmtui.widgets.positions import PositionsTable
-from pmtui.widgets.status import StatusBar
-from pmtui.widgets.styles import level_variables
-from pmtui.widgets.summary import CompactView, SummaryBar
-from pmtui.widgets.table import KeyedTable
-from pmtui.widgets.whatif import WhatIfScreen
 
 if TYPE_CHECKING:
     from pmtui.fleet import Account, Fleet
-    from pmtui.widgets.overview import OverviewScreen
+    from pmtui.tui.widgets.overview import OverviewScreen
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class PmtuiApp(App[int]):
         self.show_all = False
         self._pending: list[MonitorState] = []  # published, not yet shown
         self._unsubscribe: Callable[[], None] | None = None
-        #: The theme picked in the palette is saved (pmtui/uistate.py) and used on the next start.
+        #: The theme picked in the palette is saved (pmtui/tui/uistate.py) and used on the next start.
         self.remember_theme = True
         self._saved_theme: str | None = None
         #: Every account watched (pmtui.fleet.Account); empty for today's single account.
@@ -200,7 +201,7 @@ class PmtuiApp(App[int]):
     def _mount_accounts(self) -> None:
         """Every account's Monitor runs all the time (alerts fire for each); the dashboard shows
         the states of the one it is bound to, the others only toast their notices."""
-        from pmtui.widgets.overview import OverviewScreen
+        from pmtui.tui.widgets.overview import OverviewScreen
 
         unsubscribes = []
         for account in self.accounts:
@@ -237,7 +238,7 @@ class PmtuiApp(App[int]):
     def open_account(self, profile: str) -> bool:
         """The Accounts overview's `enter`: bind the dashboard to this account's Monitor and show
         it. An account without one (its profile failed to load) stays on the overview, said why."""
-        from pmtui.widgets.overview import OverviewScreen
+        from pmtui.tui.widgets.overview import OverviewScreen
 
         account = next((a for a in self.accounts if a.profile == profile), None)
         if account is None:
@@ -265,7 +266,7 @@ class PmtuiApp(App[int]):
 
     def action_accounts(self) -> None:
         """`esc` on the dashboard: back to the Accounts overview."""
-        from pmtui.widgets.overview import OverviewScreen
+        from pmtui.tui.widgets.overview import OverviewScreen
 
         if self.accounts and not isinstance(self.screen, OverviewScreen):
             self.push_screen(OverviewScreen(self.accounts))
@@ -481,7 +482,7 @@ class PmtuiApp(App[int]):
         if action == "accounts":
             return bool(self.accounts) and self.screen is self.screen_stack[0]
         if action in self.DASHBOARD_ACTIONS and self.accounts and self.screen is not self.screen_stack[0]:
-            from pmtui.widgets.overview import OverviewScreen
+            from pmtui.tui.widgets.overview import OverviewScreen
 
             if isinstance(self.screen, OverviewScreen):
                 return False

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pmtui import fmt
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 from pmtui.views import AssetRow
-from pmtui.widgets.table import Cell, Column, KeyedTable
 
 
 class AssetsTable(KeyedTable):

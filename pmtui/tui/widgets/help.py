@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from pmtui import filters
-from pmtui.widgets.table import KeyedTable
+from pmtui.tui.widgets.table import KeyedTable
 
 KEYS = [
     ("↑ ↓ j k", "move, page (PgUp PgDn), top / bottom (g G)"),

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from pmtui import fmt
 from pmtui.health import Level
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 from pmtui.views import PositionRow
-from pmtui.widgets.table import Cell, Column, KeyedTable
 
 _LEVEL_MARK = {level: level.mark for level in Level}
 _NONE = Decimal("Infinity")

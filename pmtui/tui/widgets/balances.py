@@ -9,9 +9,9 @@ from rich.text import Text
 
 from pmtui import fmt
 from pmtui.health import Level
+from pmtui.tui.widgets.styles import StyledStatic
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 from pmtui.views import BalanceRow
-from pmtui.widgets.styles import StyledStatic
-from pmtui.widgets.table import Cell, Column, KeyedTable
 
 _NONE = Decimal("-Infinity")  # "not given" sorts below every figure
 

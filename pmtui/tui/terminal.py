@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
-from pmtui.screendiff import ScreenDiff
+from pmtui.tui.screendiff import ScreenDiff
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def guarded_driver(guard: TerminalGuard) -> type[LinuxDriver]:
                 super().write(self._screen_diff(data))
 
         def _screen_diff(self, data: str) -> str:
-            """Only the cells that changed (pmtui.screendiff); PMTUI_SCREEN_DIFF=0 turns it off."""
+            """Only the cells that changed (pmtui.tui.screendiff); PMTUI_SCREEN_DIFF=0 turns it off."""
             diff: ScreenDiff | _Verbatim | None = getattr(self, "_diff", None)
             if diff is None:
                 if os.environ.get("PMTUI_SCREEN_DIFF", "1") == "0":

@@ -11,8 +11,8 @@ from textual.widgets import Digits
 from pmtui import fmt
 from pmtui.health import LIQUIDATION, Level, Verdict, ratio_level, status_level
 from pmtui.risk import unimmr_band
+from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.views import AccountView
-from pmtui.widgets.styles import StyledStatic
 
 LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
 

@@ -23,8 +23,8 @@ from pmtui import fmt
 from pmtui.monitor import MonitorState
 from pmtui.overview import AccountRow, account_row
 from pmtui.text import name as shown
-from pmtui.widgets.styles import StyledStatic
-from pmtui.widgets.table import Cell, Column, KeyedTable
+from pmtui.tui.widgets.styles import StyledStatic
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 
 if TYPE_CHECKING:
     from pmtui.fleet import Account

@@ -22,7 +22,7 @@ from pmtui import fmt
 from pmtui.models import CmAccount, CmPositionRisk, PmAccount, UmAccount
 from pmtui.risk import ShockResult, coin_m_unpriced, shock_account
 from pmtui.settings import Thresholds
-from pmtui.widgets.styles import StyledStatic
+from pmtui.tui.widgets.styles import StyledStatic
 
 HINT = "e.g. -10 (all prices down 10%), or  +5 BTCUSDT  (one symbol)"
 NOTE = ("An estimate: linear notional scaling (COIN-M in USD, with its coin wallet); collateral haircuts "

@@ -13,7 +13,7 @@ from textual.widgets import RichLog, Sparkline
 from pmtui import fmt
 from pmtui.alerts import AlertEvent
 from pmtui.series import Series, SessionSeries
-from pmtui.widgets.styles import StyledStatic
+from pmtui.tui.widgets.styles import StyledStatic
 
 # (series attribute, label, decimals)
 LINES = (("unimmr", "uniMMR", 2), ("equity", "Equity", 0), ("upnl", "uPnL", 0))

@@ -10,8 +10,8 @@ from rich.text import Text
 
 from pmtui import fmt
 from pmtui.health import UNIMMR, Verdict
+from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.views import AccountView
-from pmtui.widgets.styles import StyledStatic
 
 
 class SummaryBar(StyledStatic):

@@ -35,7 +35,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from pmtui.widgets.styles import STYLE_CLASSES, Styled
+from pmtui.tui.widgets.styles import STYLE_CLASSES, Styled
 
 
 class Cell(Text):
@@ -430,7 +430,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
 
     def action_sort_menu(self) -> None:
         """`o`: every column by name; the chosen one sorts (the current one again: reversed)."""
-        from pmtui.widgets.sortmenu import SortMenu
+        from pmtui.tui.widgets.sortmenu import SortMenu
 
         def chosen(key: str | None) -> None:
             if key is None:
