@@ -4,13 +4,16 @@ one reverses it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from pmtui.tui.widgets.table import KeyedTable
+if TYPE_CHECKING:  # the table opens this menu: a type only, not an import cycle
+    from pmtui.tui.widgets.table import KeyedTable
 
 
 class SortMenu(ModalScreen[str | None]):
