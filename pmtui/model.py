@@ -232,6 +232,7 @@ class RiskModel:
         self.inputs = inputs
         self.thresholds = thresholds or Thresholds()
         self._missing: dict[str, str] = {}  # input name -> sentence (ordered, deduplicated)
+        self._priced: set[str] = set()  # assets with a usable index price
         self._stable = inputs.stablecoins
         self._assets: dict[str, _Asset] = {}
         self._legs: list[_Leg] = []
@@ -355,24 +356,28 @@ class RiskModel:
                marks: Mapping[str, Decimal], net: Decimal, loan: Decimal) -> Decimal:
         row = prices.get(name)
         price = row.assetIndexPrice if row is not None else None
-        if price is not None and price > 0:
-            now, when = self.inputs.now_ms, row.time if row is not None else None
+        if row is not None and price is not None and price > 0:
+            now, when = self.inputs.now_ms, row.time
             if now is not None and when is not None and now - when > self.inputs.max_age_ms:
                 self._note(f"index price {name}", f"The index price of {name} is "
                            f"{(now - when) // 60_000} min old, so the model may lag the market.")
+            self._priced.add(name)
             return price
+        if name in self._stable:
+            fallback, value = "counts at 1 USD", ONE
+        elif name in marks:
+            fallback, value = "is valued at its futures mark", marks[name]
+        else:
+            fallback, value = "counts at 0", ZERO
         if price is not None:
             self._note(f"index price {name}", f"The index price of {name} is {price}, not a "
-                       "price, so the model does not use it.")
-        elif self.inputs.index_prices is not None:
-            self._note(f"index price {name}", f"No index price for {name}.")
-        if name in self._stable:
-            return ONE
-        if name in marks:
-            return marks[name]
-        if net != 0 or loan != 0:
+                       f"price, so {name} {fallback} in the model.")
+        elif self.inputs.index_prices is not None and (net != 0 or loan != 0):
+            self._note(f"index price {name}", f"No index price for {name}, so it {fallback} "
+                       "in the model.")
+        elif self.inputs.index_prices is None and value == 0 and (net != 0 or loan != 0):
             self._note(f"index price {name}", f"No price for {name}: it counts at 0 in the model.")
-        return ZERO
+        return value
 
     def _leverage(self) -> dict[str, Decimal | None]:
         rows = self.inputs.margin_leverage
@@ -426,6 +431,10 @@ class RiskModel:
             cums: list[Decimal] = []
         else:
             caps, mmrs, cums = entry
+        if price_asset.name not in self._priced and self.inputs.index_prices is not None:
+            self._note(f"index price {price_asset.name}", f"No index price for "
+                       f"{price_asset.name}, which values the margin of {symbol}, so the model "
+                       "uses " + ("1 USD." if price_asset.price == ONE else "a futures mark."))
         self._legs.append(_Leg(symbol, under, coin_margined, notional, price_asset, caps, mmrs,
                                cums, abs(fallback) if fallback is not None else None))
 
