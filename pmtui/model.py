@@ -29,9 +29,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property, lru_cache
 from typing import Any
 
-from pmtui.health import Level, ratio_level
+from pmtui.health import Level
 from pmtui.models import Balance, coin_of
 from pmtui.risk import LIQUIDATION_UNIMMR
 from pmtui.riskinputs import AssetIndexPrice, CollateralRate, MarginAssetLeverage, SymbolBrackets
@@ -80,6 +81,7 @@ _Q2 = Decimal("0.01")
 # --- symbols ------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def split_symbol(symbol: str) -> tuple[str, str] | None:
     """(underlying, quote) of a futures symbol: BTCUSDT → (BTC, USDT), BTCUSD_PERP → (BTC, USD),
     BTCUSDT_250627 → (BTC, USDT), 1000PEPEUSDT → (PEPE, USDT). None when it has no known quote."""
@@ -89,6 +91,9 @@ def split_symbol(symbol: str) -> tuple[str, str] | None:
             base = _MULTIPLIER.sub("", pair[: -len(quote)])
             return (base, quote) if base.isalnum() else None
     return None
+
+
+_coin_of = lru_cache(maxsize=4096)(coin_of)
 
 
 def underlying_of(symbol: str) -> str | None:
@@ -210,6 +215,8 @@ class _Asset:
     margin_mmr: Decimal
     um_terms: list[tuple[str, Decimal]] = field(default_factory=list)  # (underlying, Σ qty × mark)
     cm_term: Decimal = ZERO  # Σ signed coin notional of the COIN-M legs margined in this coin
+    by_under: dict[str, Decimal] = field(default_factory=dict)  # um_terms by underlying
+    moving: Decimal = ZERO  # Σ exposure of the um_terms on underlyings that move
 
 
 @dataclass(slots=True)
@@ -233,6 +240,7 @@ class RiskModel:
         self.thresholds = thresholds or Thresholds()
         self._missing: dict[str, str] = {}  # input name -> sentence (ordered, deduplicated)
         self._priced: set[str] = set()  # assets with a usable index price
+        self._arrays: dict[tuple[bool, str], Any] = {}  # (COIN-M?, symbol) -> its brackets as arrays, read once
         self._stable = inputs.stablecoins
         self._assets: dict[str, _Asset] = {}
         self._legs: list[_Leg] = []
@@ -240,9 +248,23 @@ class RiskModel:
         self._by_underlying: dict[str, list[_Leg]] = {}
         for leg in self._legs:
             self._by_underlying.setdefault(leg.underlying, []).append(leg)
-        self._mm_base = {u: self._legs_mm(legs, ONE) for u, legs in self._by_underlying.items()}
+        self._segments = {u: _segments(legs) for u, legs in self._by_underlying.items()
+                          if u not in self._stable}
+        self._mm_base = {u: self._under_mm(u, ONE) if u in self._segments else
+                         self._legs_mm(legs, ONE) for u, legs in self._by_underlying.items()}
+        self._moving_mm_base = sum((self._mm_base[u] for u in self._segments), ZERO)
+        # What a move of one underlying touches: its own asset and the quotes of its legs.
+        self._touched: dict[str, list[_Asset]] = {}
+        for a in self._assets_list:
+            for under in {a.underlying, *a.by_under} - {None}:
+                self._touched.setdefault(under, []).append(a)  # type: ignore[arg-type]
+        t = self.thresholds
+        self._levels = (t.unimmr_warn, t.unimmr_danger, t.unimmr_critical)
         self._cache: dict[tuple[str | None, Decimal], tuple[Decimal, Decimal]] = {}
+        self._base_lines: dict[str, tuple[Decimal, Decimal]] = {}  # asset -> (equity, margin MM)
         self.base = self.scenario(ZERO)
+        self._base_equity = self.base.adjusted_equity
+        self._base_margin = self.base.margin_mm
 
     # -- compiling the inputs once ---------------------------------------------------------------
 
@@ -294,7 +316,7 @@ class RiskModel:
             self._add_leg(leg.symbol, under, False, abs(exposure), quote_asset,
                           um_brackets, leg.maint_margin)
         for cm in inp.cm:
-            coin = coin_of(cm.symbol)
+            coin = _coin_of(cm.symbol)
             if cm.contracts == 0:
                 continue
             if coin is None or not cm.mark.is_finite() or cm.mark <= 0:
@@ -307,9 +329,11 @@ class RiskModel:
             coin_asset.cm_term += coin_notional
             self._add_leg(cm.symbol, coin, True, abs(coin_notional), coin_asset,
                           cm_brackets, cm.maint_margin)
-        # Legs on one underlying move its collateral too: an asset named like the underlying.
         for a in self._assets.values():
             a.um_terms = _merge(a.um_terms)
+            a.by_under = dict(a.um_terms)
+            a.moving = sum((e for u, e in a.um_terms if u not in self._stable), ZERO)
+        self._assets_list = list(self._assets.values())
 
     def _rates(self) -> dict[str, Decimal | None]:
         if self.inputs.collateral_rates is None:
@@ -347,7 +371,7 @@ class RiskModel:
                     and not _MULTIPLIER.match(leg.symbol):
                 marks.setdefault(parts[0], leg.mark)
         for cm in self.inputs.cm:
-            coin = coin_of(cm.symbol)
+            coin = _coin_of(cm.symbol)
             if coin and cm.mark.is_finite() and cm.mark > 0:
                 marks.setdefault(coin, cm.mark)
         return marks
@@ -396,26 +420,42 @@ class RiskModel:
         return mmr
 
     def _brackets(self, rows: Sequence[SymbolBrackets] | None, market: str) -> dict[str, Any] | None:
+        """Each symbol's brackets as (caps, MMRs, cums) sorted by cap, or None where they are
+        empty or absurd (an MMR outside [0, 1), a negative cum, a cap that is not above 0)."""
         if rows is None:
             return None
         table: dict[str, Any] = {}
         for row in rows:
-            if not row.symbol:
-                continue
-            brackets = sorted((b for b in row.brackets if b.cap is not None),
-                              key=lambda b: b.cap or ZERO)
-            caps = [b.cap for b in brackets]
-            mmrs = [b.maintMarginRatio for b in brackets]
-            cums = [b.cum if b.cum is not None else ZERO for b in brackets]
-            sound = bool(brackets) and all(
-                m is not None and ZERO <= m < ONE for m in mmrs) and all(c >= 0 for c in cums) \
-                and all(c is not None and c > 0 for c in caps)
-            table[row.symbol] = (caps, mmrs, cums) if sound else None
+            if row.symbol:
+                table[row.symbol] = row
         return table
+
+    @staticmethod
+    def _bracket_arrays(row: SymbolBrackets) -> tuple[list[Decimal], list[Decimal], list[Decimal]] | None:
+        caps, mmrs, cums = [], [], []
+        for b in row.brackets:
+            cap = b.notionalCap if b.notionalCap is not None else b.qtyCap
+            mmr, cum = b.maintMarginRatio, b.cum if b.cum is not None else ZERO
+            if cap is None or cap <= 0 or mmr is None or not ZERO <= mmr < ONE or cum < 0:
+                return None
+            caps.append(cap)
+            mmrs.append(mmr)
+            cums.append(cum)
+        if not caps:
+            return None
+        if any(a >= b for a, b in zip(caps, caps[1:], strict=False)):  # Binance sends them sorted
+            order = sorted(range(len(caps)), key=caps.__getitem__)
+            caps, mmrs, cums = ([xs[i] for i in order] for xs in (caps, mmrs, cums))
+        return caps, mmrs, cums
 
     def _add_leg(self, symbol: str, under: str, coin_margined: bool, notional: Decimal,
                  price_asset: _Asset, table: dict[str, Any] | None, fallback: Decimal | None) -> None:
-        entry = table.get(symbol) if table is not None else None
+        row = table.get(symbol) if table is not None else None
+        entry = None
+        if row is not None:  # hedge mode: two legs a symbol, one reading of its brackets
+            entry = self._arrays.get((coin_margined, symbol), False)
+            if entry is False:
+                entry = self._arrays[(coin_margined, symbol)] = self._bracket_arrays(row)
         if entry is None:
             market = "COIN-M" if coin_margined else "UM"
             if table is None:
@@ -462,44 +502,65 @@ class RiskModel:
             total += mm * usd
         return total
 
-    def _scale(self, move: Decimal, underlying: str | None):
-        """Each underlying's price factor: `1 + move` for the ones that move, 1 for the others
-        (a stablecoin never moves, even as the base of a symbol such as USDCUSDT)."""
-        s, stable = ONE + move, self._stable
-        if underlying is None:
-            return lambda u: ONE if u is None or u in stable else s
-        if underlying in stable:
-            return lambda u: ONE
-        return lambda u: s if u == underlying else ONE
+    def _under_mm(self, under: str, s: Decimal) -> Decimal:
+        """The futures MM (USD) of one underlying's legs at price factor `s`: α + β·s on the
+        segment `s` falls in (see _segments), or leg by leg outside the precomputed range."""
+        if _S_LO <= s <= _S_HI:
+            breaks, alphas, betas = self._segments[under]
+            j = bisect_right(breaks, s)
+            return alphas[j] + betas[j] * s
+        return self._legs_mm(self._by_underlying[under], s)
+
+    def _asset_at(self, a: _Asset, s: Decimal, underlying: str | None) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """(net, price, equity, margin MM) of one asset after the move (s = 1 + move)."""
+        moved = a.underlying is not None and (underlying is None or a.underlying == underlying)
+        sa = s if moved else ONE
+        net = a.net0
+        if s != ONE:
+            exposure = a.moving if underlying is None else a.by_under.get(underlying)
+            if exposure:
+                net += exposure * (s - ONE)
+            if a.cm_term and sa != ONE:
+                net += a.cm_term * (ONE - ONE / sa)
+        price = a.price * sa
+        value = net * price
+        if net > 0:
+            value *= a.rate
+        return net, price, value, a.loan * a.margin_mmr * price
 
     def _totals(self, move: Decimal, underlying: str | None,
                 lines: list[AssetLine] | None = None) -> tuple[Decimal, Decimal, Decimal]:
-        """(adjusted equity, futures MM, margin MM) in USD after `move`."""
-        scale = self._scale(move, underlying)
-        equity = -self.inputs.open_loss
-        margin_mm = ZERO
-        for a in self._assets.values():
-            s = scale(a.underlying)
-            net = a.net0
-            for under, exposure in a.um_terms:
-                su = scale(under)
-                if su != ONE:
-                    net += exposure * (su - ONE)
-            if a.cm_term and s != ONE:
-                net += a.cm_term * (ONE - ONE / s)
-            price = a.price * s
-            value = net * price
-            if net > 0:
-                value *= a.rate
-            equity += value
-            mm = a.loan * a.margin_mmr * price
-            margin_mm += mm
-            if lines is not None and (net or a.loan):
-                lines.append(AssetLine(a.name, net, price, a.rate, value, mm))
-        futures_mm = ZERO
-        for under, base in self._mm_base.items():  # an unmoved underlying keeps its cached MM
-            s = scale(under)
-            futures_mm += base if s == ONE else self._legs_mm(self._by_underlying[under], s)
+        """(adjusted equity, futures MM, margin MM) in USD after `move` of every non-stablecoin
+        (underlying None) or of one underlying; a stablecoin never moves."""
+        s = ONE + move
+        if underlying in self._stable:
+            s = ONE
+        if lines is None and underlying is not None:  # only what this underlying touches
+            equity, margin_mm = self._base_equity, self._base_margin
+            if s != ONE:
+                for a in self._touched.get(underlying, ()):
+                    _, _, value, mm = self._asset_at(a, s, underlying)
+                    old_value, old_mm = self._base_lines[a.name]
+                    equity += value - old_value
+                    margin_mm += mm - old_mm
+        else:
+            equity, margin_mm = -self.inputs.open_loss, ZERO
+            for a in self._assets_list:
+                net, price, value, mm = self._asset_at(a, s, underlying)
+                equity += value
+                margin_mm += mm
+                if s == ONE:
+                    self._base_lines[a.name] = (value, mm)
+                if lines is not None and (net or a.loan):
+                    lines.append(AssetLine(a.name, net, price, a.rate, value, mm))
+        futures_mm = sum(self._mm_base.values(), ZERO)
+        if s != ONE:  # an unmoved underlying keeps its cached MM
+            if underlying is None:
+                futures_mm -= self._moving_mm_base
+                for under in self._segments:
+                    futures_mm += self._under_mm(under, s)
+            elif underlying in self._segments:
+                futures_mm += self._under_mm(underlying, s) - self._mm_base[underlying]
         return equity, futures_mm, margin_mm
 
     def unimmr_at(self, move: Decimal, underlying: str | None = None) -> tuple[Decimal, Decimal]:
@@ -529,7 +590,7 @@ class RiskModel:
 
     # -- what the user reads ---------------------------------------------------------------------
 
-    @property
+    @cached_property
     def underlyings(self) -> tuple[str, ...]:
         """Underlyings that move something, largest gross exposure (USD) first."""
         gross: dict[str, Decimal] = {}
@@ -553,9 +614,18 @@ class RiskModel:
         rungs = []
         for move in moves:
             ratio, gone = self._ratio(move, underlying)
-            level = "LIQUIDATED" if gone else ratio_level(ratio, self.thresholds).name
+            level = "LIQUIDATED" if gone else self._level(ratio)
             rungs.append(Rung(move, ratio, gone, level))
         return tuple(rungs)
+
+    def _level(self, ratio: Decimal | None) -> str:
+        """health.ratio_level's name, on thresholds read once (it runs 121 times a ladder)."""
+        warn, danger, critical = self._levels
+        if ratio is None or ratio > warn:
+            return Level.OK.name
+        if ratio > danger:
+            return Level.WARN.name
+        return Level.DANGER.name if ratio > critical else Level.CRITICAL.name
 
     def _gap(self, move: Decimal, underlying: str | None, target: Decimal) -> Decimal | None:
         """uniMMR − target; None stands for +∞ (no MM and equity ≥ 0: nothing to liquidate)."""
@@ -652,6 +722,60 @@ class RiskModel:
             "underlyings": underlyings,
             "ladder": rungs(self.ladder()),
         }
+
+
+#: The price factors (1 + move) the piecewise-linear MM covers; beyond them, leg by leg.
+_S_LO, _S_HI = Decimal("0.001"), Decimal(10)
+
+
+def _segments(legs: Sequence[_Leg]) -> tuple[list[Decimal], list[Decimal], list[Decimal]]:
+    """One underlying's futures MM (USD) as a function of its price factor s, precomputed.
+
+    Within a bracket a leg's MM is linear in s: a UM leg's (MMR·N₀·s − cum)·P_quote is β·s + α,
+    and a COIN-M leg's (MMR·N₀/s − cum)·P_coin·s (its coin notional shrinks as the coin's USD
+    price grows) is α + β·s too. So the sum is α + β·s between the points where some leg changes
+    bracket: `breaks` (sorted) with α, β after each (index 0: below the first break). The exact
+    same Decimal terms as leg by leg, summed in another order."""
+    alpha = beta = ZERO
+    events: list[tuple[Decimal, Decimal, Decimal]] = []  # (s, Δα, Δβ)
+    for leg in legs:
+        usd = leg.price_asset.price
+        if not leg.caps:
+            if leg.fallback is not None:
+                if leg.coin_margined:
+                    alpha += leg.fallback * usd
+                else:
+                    beta += leg.fallback * usd
+            continue
+        caps, mmrs, cums, n0 = leg.caps, leg.mmrs, leg.cums, leg.notional0
+        last = len(caps) - 1
+        if leg.coin_margined:  # notional n0/s falls as s rises: brackets step down
+            i = min(bisect_right(caps, n0 / _S_LO), last)
+            alpha += mmrs[i] * n0 * usd
+            beta -= cums[i] * usd
+            for k in range(i, 0, -1):
+                at = n0 / caps[k - 1]
+                if at > _S_HI:
+                    break
+                events.append((at, (mmrs[k - 1] - mmrs[k]) * n0 * usd, (cums[k] - cums[k - 1]) * usd))
+        else:  # notional n0·s rises with s: brackets step up
+            i = min(bisect_right(caps, n0 * _S_LO), last)
+            beta += mmrs[i] * n0 * usd
+            alpha -= cums[i] * usd
+            for k in range(i, last):
+                at = caps[k] / n0
+                if at > _S_HI:
+                    break
+                events.append((at, (cums[k] - cums[k + 1]) * usd, (mmrs[k + 1] - mmrs[k]) * n0 * usd))
+    events.sort(key=lambda e: e[0])
+    breaks, alphas, betas = [], [alpha], [beta]
+    for at, d_alpha, d_beta in events:
+        alpha += d_alpha
+        beta += d_beta
+        breaks.append(at)
+        alphas.append(alpha)
+        betas.append(beta)
+    return breaks, alphas, betas
 
 
 def _merge(terms: list[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:

@@ -387,3 +387,87 @@ def test_the_liquidation_move_found_gives_the_target_within_1e_6(inp, target):
                 got = m.scenario(move, under).unimmr
                 assert got is not None and abs(got - D(target)) <= D("1e-6")
                 assert D("-0.99") <= move <= 3
+
+
+# --- the fast paths agree with the formula, leg by leg ------------------------------------------
+
+_TIERS = ((50000, "0.004", "0"), (250000, "0.005", "50"), (1000000, "0.01", "1300"),
+          (10000000, "0.025", "16300"))
+
+
+def reference_unimmr(inp: Inputs, move: D, under: str | None) -> D:
+    """Binance's FAQ formula, written out naively (no caches, no segments)."""
+    stable = inp.stablecoins
+
+    def s_of(u: str) -> D:
+        return 1 + move if u not in stable and (under is None or u == under) else D(1)
+
+    price = {p.asset: p.assetIndexPrice for p in inp.index_prices}
+    rate = {r.asset: r.collateralRate for r in inp.collateral_rates}
+    lev = {x.asset: x.leverage for x in inp.margin_leverage}
+    table = {b.symbol: b.brackets for b in [*inp.um_brackets, *inp.cm_brackets]}
+    net = {b.asset: (b.crossMarginAsset or 0) - (b.crossMarginBorrowed or 0) + (b.umWalletBalance or 0)
+           + (b.cmWalletBalance or 0) for b in inp.balances}
+    loan = {b.asset: b.crossMarginBorrowed or D(0) for b in inp.balances}
+
+    def mm_of(symbol: str, notional: D) -> D:
+        rows = table[symbol]
+        row = next((r for r in rows if notional < r.cap), rows[-1])
+        return row.maintMarginRatio * notional - row.cum
+
+    futures = D(0)
+    for leg in inp.um:
+        u, q = split_symbol(leg.symbol)
+        net[q] = net.get(q, D(0)) + leg.amount * leg.mark * (s_of(u) - 1)
+        futures += mm_of(leg.symbol, abs(leg.amount * leg.mark * s_of(u))) * price[q]
+    for c in inp.cm:
+        coin = split_symbol(c.symbol)[0]
+        usd = c.contracts * (100 if coin == "BTC" else 10)
+        net[coin] += usd * (1 / c.mark - 1 / (c.mark * s_of(coin)))
+        futures += mm_of(c.symbol, abs(usd) / (c.mark * s_of(coin))) * price[coin] * s_of(coin)
+    equity, margin = D(0), D(0)
+    for a, n in net.items():
+        p = price[a] * s_of(a)
+        equity += min(n * p * rate[a], n * p)
+        margin += loan[a] * {3: D("0.1"), 5: D("0.08"), 10: D("0.05")}.get(lev.get(a), 0) * p
+    return equity / (futures + margin)
+
+
+@st.composite
+def mixed_books(draw):
+    names = draw(st.lists(st.sampled_from(["BTC", "ETH", "SOL"]), min_size=1, max_size=3,
+                          unique=True))
+    marks = {u: draw(_price) for u in names}
+    um, cm = [], []
+    for u in names:
+        for quote in draw(st.lists(st.sampled_from(["USDT", "USDC"]), min_size=1, unique=True)):
+            for sign in draw(st.lists(st.sampled_from([1, -1]), min_size=1, max_size=2)):
+                um.append(UmLeg(f"{u}{quote}", sign * draw(_qty) * 10, marks[u]))
+        if draw(st.booleans()):
+            cm.append(CmLeg(f"{u}USD_PERP", D(draw(st.integers(-5000, 5000).filter(bool))),
+                            marks[u]))
+    symbols = {leg.symbol for leg in um}
+    balances = [bal("USDT", umWalletBalance=str(draw(_money) * 10)), bal("USDC", umWalletBalance="0")]
+    balances += [bal(u, crossMarginAsset=str(draw(_qty)), crossMarginBorrowed=str(draw(_qty) / 4))
+                 for u in names]
+    return Inputs(
+        balances=balances, um=um, cm=cm,
+        um_brackets=[brackets(s, *_TIERS) for s in symbols],
+        cm_brackets=[brackets(f"{u}USD_PERP", *((D(cap) / marks[u], mmr, D(cum) / marks[u])
+                                                  for cap, mmr, cum in _TIERS), qty=True)
+                     for u in names],
+        collateral_rates=rates(USDT="1", USDC="0.99", **{u: "0.9" for u in names}),
+        index_prices=prices(USDT="1", USDC="1", **{u: str(marks[u]) for u in names}),
+        margin_leverage=[MarginAssetLeverage.from_wire({"asset": u, "leverage": 5}) for u in names],
+    )
+
+
+@PROPS
+@given(mixed_books(), _move, st.sampled_from([None, "BTC", "ETH", "SOL"]))
+def test_every_path_of_the_model_agrees_with_the_formula_leg_by_leg(inp, move, under):
+    m = RiskModel(inp)
+    expected = reference_unimmr(inp, move, under)
+    equity, mm = m.unimmr_at(move, under)  # the fast path: segments, touched assets only
+    full = m.scenario(move, under)  # the detailed path
+    for got in (equity / mm, full.unimmr):
+        assert abs(got - expected) <= D("1e-18") * (1 + abs(expected)), (got, expected)
