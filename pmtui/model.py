@@ -28,7 +28,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -583,7 +583,7 @@ class RiskModel:
         reported = self.inputs.reported_unimmr
         if move == 0 and reported is not None and unimmr is not None and reported > 0:
             if abs(unimmr - reported) > RECONCILE_GAP * reported:
-                reasons.append(f"The model's uniMMR {unimmr.quantize(_Q4)} is more than 2% from "
+                reasons.append(f"The model's uniMMR {_fixed(unimmr, _Q4)} is more than 2% from "
                                f"Binance's {reported}: an input is missing or out of date.")
         return ModelResult(unimmr, equity, mm, fmm, mmm, tuple(lines), tuple(self._missing),
                            tuple(reasons))
@@ -688,11 +688,11 @@ class RiskModel:
         """The `view.risk` block of `snapshot --json`: decimals as strings, moves as fractions."""
         base = self.base
         reported = self.inputs.reported_unimmr
-        diff = (base.unimmr - reported).quantize(_Q4) if (
+        diff = _fixed(base.unimmr - reported, _Q4) if (
             base.unimmr is not None and reported is not None) else None
 
         def move_str(m: Decimal | None) -> str | None:
-            return None if m is None else str(m.quantize(_Q4))
+            return None if m is None else _fixed(m, _Q4)
 
         def crossing(c: Crossing) -> dict[str, str | None]:
             return {"down": move_str(c.down), "up": move_str(c.up)}
@@ -700,7 +700,7 @@ class RiskModel:
         def rungs(rs: Sequence[Rung]) -> list[dict[str, str | None]]:
             return [{"move": str(r.move),
                      "uniMMR": "liquidated" if r.liquidated else (
-                         None if r.unimmr is None else str(r.unimmr.quantize(_Q4))),
+                         None if r.unimmr is None else _fixed(r.unimmr, _Q4)),
                      "level": r.level} for r in rs]
 
         underlyings = {}
@@ -709,11 +709,11 @@ class RiskModel:
                               "ladder": rungs(self.ladder(u))}
         return {
             "model": {
-                "uniMMR": None if base.unimmr is None else str(base.unimmr.quantize(_Q4)),
-                "adjustedEquity": str(base.adjusted_equity.quantize(_Q2)),
-                "maintMargin": str(base.maint_margin.quantize(_Q2)),
+                "uniMMR": None if base.unimmr is None else _fixed(base.unimmr, _Q4),
+                "adjustedEquity": _fixed(base.adjusted_equity, _Q2),
+                "maintMargin": _fixed(base.maint_margin, _Q2),
                 "reportedUniMMR": None if reported is None else str(reported),
-                "difference": None if diff is None else str(diff),
+                "difference": diff,
                 "approximate": base.approximate,
                 "reasons": list(base.reasons),
             },
@@ -776,6 +776,15 @@ def _segments(legs: Sequence[_Leg]) -> tuple[list[Decimal], list[Decimal], list[
         alphas.append(alpha)
         betas.append(beta)
     return breaks, alphas, betas
+
+
+def _fixed(value: Decimal, places: Decimal) -> str:
+    """`value` to `places` as a plain decimal string; a figure too long for the context's 28
+    digits (an absurd input's uniMMR of 1e40) is written in full rather than raising."""
+    try:
+        return str(value.quantize(places))
+    except InvalidOperation:
+        return format(value, "f")
 
 
 def _merge(terms: list[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:

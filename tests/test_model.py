@@ -471,3 +471,29 @@ def test_every_path_of_the_model_agrees_with_the_formula_leg_by_leg(inp, move, u
     full = m.scenario(move, under)  # the detailed path
     for got in (equity / mm, full.unimmr):
         assert abs(got - expected) <= D("1e-18") * (1 + abs(expected)), (got, expected)
+
+
+_wild = st.one_of(st.just(""), st.just("0"), st.just("-1"), st.just("1e-30"), st.just("1e40"),
+                  st.just("abc"), st.integers(-10**9, 10**9).map(str), st.just(None))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["USDT", "BTC", "ETH", "X"]), _wild, _wild), max_size=4),
+       st.lists(st.tuples(st.sampled_from(["BTCUSDT", "ETHUSDC", "1000XUSDT", "NOPE"]),
+                          st.integers(-10**6, 10**6), st.integers(0, 10**6)), max_size=4),
+       _wild, _wild, _wild, st.booleans())
+def test_no_input_makes_the_model_raise(rows, legs, rate, price, mmr, fetched):
+    inp = Inputs(
+        balances=[Balance.from_wire({"asset": a, "crossMarginAsset": x, "crossMarginBorrowed": y})
+                  for a, x, y in rows],
+        um=[UmLeg(s, D(q), D(p)) for s, q, p in legs],
+        um_brackets=[SymbolBrackets.from_wire({"symbol": "BTCUSDT", "brackets": [
+            {"notionalCap": price, "maintMarginRatio": mmr, "cum": rate}]})] if fetched else None,
+        collateral_rates=[CollateralRate.from_wire({"asset": "BTC", "collateralRate": rate})],
+        index_prices=[AssetIndexPrice.from_wire({"asset": "BTC", "assetIndexPrice": price})],
+        margin_leverage=[MarginAssetLeverage.from_wire({"asset": "BTC", "leverage": mmr})],
+        cm_brackets=[])
+    out = RiskModel(inp).to_json()
+    json.dumps(out)
+    for reason in out["model"]["reasons"]:
+        assert_sentence(reason)
