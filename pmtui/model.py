@@ -33,7 +33,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from pmtui.health import Level
-from pmtui.models import Balance, coin_of
+from pmtui.models import Balance, CmPositionRisk, PositionRisk, coin_of
 from pmtui.risk import LIQUIDATION_UNIMMR
 from pmtui.riskinputs import AssetIndexPrice, CollateralRate, MarginAssetLeverage, SymbolBrackets
 from pmtui.settings import Thresholds
@@ -125,6 +125,33 @@ class CmLeg:
     mark: Decimal
     contract_size: Decimal | None = None
     maint_margin: Decimal | None = None
+
+
+def _signed(amount: Decimal, side: str) -> Decimal:
+    """positionAmt with the sign of its side: hedge mode's SHORT row is a short whatever its sign."""
+    if side == "SHORT":
+        return -abs(amount)
+    if side == "LONG":
+        return abs(amount)
+    return amount
+
+
+def um_legs(rows: Iterable[PositionRisk],
+            maint_margin: Mapping[tuple[str, str], Decimal] | None = None) -> tuple[UmLeg, ...]:
+    """The model's UM legs from `/papi/v1/um/positionRisk` rows (open ones); `maint_margin` by
+    (symbol, positionSide), e.g. from `/papi/v2/um/account`, stands in where a bracket is missing.
+    A row without a mark price keeps mark 0, which the model names and leaves out."""
+    mm = maint_margin or {}
+    return tuple(UmLeg(r.symbol, _signed(r.positionAmt, r.positionSide), r.markPrice or ZERO,
+                       mm.get(r.key)) for r in rows if r.positionAmt != 0)
+
+
+def cm_legs(rows: Iterable[CmPositionRisk],
+            maint_margin: Mapping[tuple[str, str], Decimal] | None = None) -> tuple[CmLeg, ...]:
+    """The model's COIN-M legs from `/papi/v1/cm/positionRisk` rows (contracts, mark)."""
+    mm = maint_margin or {}
+    return tuple(CmLeg(r.symbol, _signed(r.positionAmt, r.positionSide), r.markPrice or ZERO,
+                       None, mm.get(r.key)) for r in rows if r.positionAmt != 0)
 
 
 @dataclass(frozen=True)
@@ -240,6 +267,7 @@ class RiskModel:
         self.thresholds = thresholds or Thresholds()
         self._missing: dict[str, str] = {}  # input name -> sentence (ordered, deduplicated)
         self._priced: set[str] = set()  # assets with a usable index price
+        self._unrated: set[str] = set()  # assets counted at rate 0 for want of a rate
         self._arrays: dict[tuple[bool, str], Any] = {}  # (COIN-M?, symbol) -> its brackets as arrays, read once
         self._stable = inputs.stablecoins
         self._assets: dict[str, _Asset] = {}
@@ -330,6 +358,11 @@ class RiskModel:
             self._add_leg(cm.symbol, coin, True, abs(coin_notional), coin_asset,
                           cm_brackets, cm.maint_margin)
         for a in self._assets.values():
+            # A move can turn a net positive: an asset futures settle in needs its rate too.
+            if a.name in self._unrated and (a.um_terms or a.cm_term) \
+                    and self.inputs.collateral_rates is not None:
+                self._note(f"collateral rate {a.name}", f"No collateral rate for {a.name}: "
+                           "it counts at 0 in the model.")
             a.um_terms = _merge(a.um_terms)
             a.by_under = dict(a.um_terms)
             a.moving = sum((e for u, e in a.um_terms if u not in self._stable), ZERO)
@@ -349,7 +382,10 @@ class RiskModel:
                 self._note(f"collateral rate {name}",
                            f"No collateral rate for {name}: it counts at 0 in the model.")
             # Without the list at all, stablecoins keep full value (their rate is 1 in practice).
-            return ONE if self.inputs.collateral_rates is None and name in self._stable else ZERO
+            if self.inputs.collateral_rates is None and name in self._stable:
+                return ONE
+            self._unrated.add(name)
+            return ZERO
         if not ZERO <= rate <= ONE:
             self._note(f"collateral rate {name}", f"The collateral rate of {name} is {rate}, "
                        "outside 0 to 1: it is taken as " + ("1." if rate > ONE else "0."))
@@ -796,6 +832,6 @@ def _merge(terms: list[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:
 
 __all__ = [
     "LADDER_MOVES", "MARGIN_MMR_BY_LEVERAGE", "STABLECOINS", "AssetLine", "CmLeg", "Crossing",
-    "Inputs", "Level", "ModelResult", "RiskModel", "Rung", "UmLeg", "split_symbol",
-    "underlying_of",
+    "Inputs", "Level", "ModelResult", "RiskModel", "Rung", "UmLeg", "cm_legs", "split_symbol",
+    "um_legs", "underlying_of",
 ]

@@ -497,3 +497,24 @@ def test_no_input_makes_the_model_raise(rows, legs, rate, price, mmr, fetched):
     json.dumps(out)
     for reason in out["model"]["reasons"]:
         assert_sentence(reason)
+
+
+def test_legs_from_binances_position_risk_bodies():
+    """Binance's hedge-mode positionRisk examples become legs (open rows only, with the mark)."""
+    from pmtui.model import cm_legs, um_legs
+    from tests.test_real_payloads import parsed
+
+    um = parsed("docs/position_risk_hedge.en.json")  # BTCUSDT LONG 0.001, SHORT 0.000
+    (leg,) = um_legs(um, {("BTCUSDT", "LONG"): D("1.5")})
+    assert leg == UmLeg("BTCUSDT", D("0.001"), D("21123.05052574"), D("1.5"))
+    (cm, _) = cm_legs(parsed("docs/cm_position_risk_hedge.en.json"))  # the page prints one row twice
+    assert cm == CmLeg("BTCUSD_201225", D(1), D("11788.66626667"))
+    # A SHORT row is a short whatever the sign it is sent with.
+    short = um[0].model_copy(update={"positionSide": "SHORT"})
+    assert um_legs([short])[0].amount == D("-0.001")
+
+
+def test_an_asset_futures_settle_in_needs_a_rate_even_at_a_negative_net():
+    m = RiskModel(book(balances=[bal("USDT", umWalletBalance="-10"), bal("BTC", crossMarginAsset="1")],
+                       collateral_rates=rates(BTC="0.95")))
+    assert "collateral rate USDT" in m.base.missing
