@@ -518,3 +518,13 @@ def test_an_asset_futures_settle_in_needs_a_rate_even_at_a_negative_net():
     m = RiskModel(book(balances=[bal("USDT", umWalletBalance="-10"), bal("BTC", crossMarginAsset="1")],
                        collateral_rates=rates(BTC="0.95")))
     assert "collateral rate USDT" in m.base.missing
+
+
+def test_the_model_is_pure_no_terminal_and_no_network_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, pmtui.model, pmtui.riskinputs; "
+            "print(sorted(m for m in ('textual', 'httpx', 'websockets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
