@@ -634,8 +634,9 @@ class RiskModel:
             if a.underlying is not None and (a.net0 or a.loan):
                 gross[a.underlying] = gross.get(a.underlying, ZERO) + abs(a.net0 * a.price)
         for leg in self._legs:
-            usd = leg.notional0 * leg.price_asset.price
-            gross[leg.underlying] = gross.get(leg.underlying, ZERO) + usd
+            if leg.underlying not in self._stable:  # USDCUSDT does not move: nothing to ladder
+                usd = leg.notional0 * leg.price_asset.price
+                gross[leg.underlying] = gross.get(leg.underlying, ZERO) + usd
         return tuple(sorted(gross, key=lambda u: (-gross[u], u)))
 
     def _ratio(self, move: Decimal, underlying: str | None) -> tuple[Decimal | None, bool]:

@@ -528,3 +528,13 @@ def test_the_model_is_pure_no_terminal_and_no_network_code():
             "print(sorted(m for m in ('textual', 'httpx', 'websockets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_stablecoin_pair_never_moves_and_is_no_underlying():
+    m = RiskModel(book(um=[UmLeg("BTCUSDT", D(2), D(50000)), UmLeg("USDCUSDT", D(1000), D(1))],
+                       um_brackets=[brackets("BTCUSDT", (BIG, "0.01", "0")),
+                                    brackets("USDCUSDT", (BIG, "0.01", "0"))]))
+    assert m.underlyings == ("BTC",)
+    assert m.scenario(D("-0.5"), "USDC") == m.base
+    moved = m.scenario(D("-0.5"))
+    assert moved.futures_mm == D("0.01") * 50000 + D("0.01") * 1000  # USDCUSDT's MM stays
