@@ -27,9 +27,9 @@ from pmtui import __version__, output
 from pmtui.cli import main
 from pmtui.settings import Thresholds
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
-from pmtui.health import Level, account_level
+from pmtui.health import Level, ratio_level
 from pmtui.logs import log_path
-from pmtui.models import UmAccount, decode_json, parse_um_account
+from pmtui.models import UmAccount, decode_json, parse_pm_account, parse_um_account
 from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, papi_server, um_account_body  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
@@ -347,7 +347,7 @@ def test_check_demo_ok(capsys):
 
 
 def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:
-    """Walk a margin-call demo: the first step at which the account reaches each level."""
+    """Walk a margin-call demo: the first step at which the account's uniMMR reaches each level."""
     async def walk():
         found: dict[Level, int] = {}
         exchange = demo("margin-call")
@@ -355,9 +355,9 @@ def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:
             for step in range(scan):
                 query = urlencode({"timestamp": int(T0 * 1000)})
                 sig = hmac.new(DEMO_API_SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
-                resp = await http.get(f"{UM_ACCOUNT}?{query}&signature={sig}",
+                resp = await http.get(f"/papi/v1/account?{query}&signature={sig}",
                                       headers={"X-MBX-APIKEY": DEMO_API_KEY})
-                level = account_level(parse_um_account(decode_json(resp.content)), Thresholds())
+                level = ratio_level(parse_pm_account(decode_json(resp.content)).uniMMR, Thresholds())
                 found.setdefault(level, step)
         return found
 
@@ -370,7 +370,7 @@ def test_check_margin_call_demo_exits_by_level(capsys, use_demo):
     assert set(steps) == set(Level)
     expected = {Level.OK: (0, "OK"), Level.WARN: (1, "WARNING"), Level.DANGER: (2, "CRITICAL"),
                 Level.CRITICAL: (2, "CRITICAL")}
-    # uniMMR's bands only (the demo's uniMMR is its UM ratio); liquidation alerts and levels are off here.
+    # uniMMR's bands only; liquidation alerts and levels are off here.
     write_config("[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS, 0o600)
     for level, step in sorted(steps.items()):
         exchange = demo("margin-call")
