@@ -21,7 +21,7 @@ BACKLOG = 1000
 
 
 class LineWriter:
-    def __init__(self, fd: int | None = None, *, on_closed: Callable[[], None] = lambda: None,
+    def __init__(self, fd: int | None = None, *, on_closed: Callable[[], object] = lambda: None,
                  backlog: int = BACKLOG, err_fd: int | None = None) -> None:
         self.fd = sys.stdout.fileno() if fd is None else fd
         self.err_fd = sys.stderr.fileno() if err_fd is None else err_fd

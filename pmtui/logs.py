@@ -110,7 +110,7 @@ class _LogFile(logging.FileHandler):
         try:
             self.close()
         except OSError:  # the close flushes into the same full disk
-            self.stream = None  # type: ignore[assignment]
+            self.stream = None
         try:
             print(f"pmtui: warning: the debug log {self.baseFilename} cannot be written ({reason}): "
                   "debug logging is off.", file=sys.stderr)

@@ -480,6 +480,15 @@ def require_browser(message: str) -> None:
     pytest.skip(message)
 
 
+def test_without_a_browser_the_browser_test_is_skipped_unless_ci_requires_it(monkeypatch):
+    monkeypatch.delenv("PMTUI_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        require_browser("chromium is not installed")
+    monkeypatch.setenv("PMTUI_REQUIRE_BROWSER", "1")  # .ci/run, which installs chromium
+    with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
+        require_browser("chromium is not installed")
+
+
 @pytest.mark.browser
 def test_the_dashboard_in_a_real_browser(tmp_path):
     browser = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
@@ -528,6 +537,8 @@ def test_the_dashboard_in_a_real_browser(tmp_path):
                 return borders[-1].split("sort:")[1].strip(" ─╯│") if borders else ""
 
             page = open_page()
+            # The tab's title says the verdict and uniMMR ("pmtui ✓ OK 10.7"), from the dashboard.
+            page.wait_for_function(r"() => /^pmtui \S+ (OK|WARN|DANGER|CRITICAL) \d+\.\d$/.test(document.title)")
             rows = page.evaluate("window.__rows()")
             assert positions_sort(page).startswith("MM share")
             # The positions header is the row below the title; click its Notional column.
