@@ -364,7 +364,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     import sys
 
     from pmtui import cli, output
-    from pmtui.lines import LineWriter
+    from pmtui.lines import LineWriter, notice_line
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
     history = cli.history_of(args) if args.record else None
@@ -413,7 +413,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
             profile, state = getter.result()
             if not state.changed & worth:
                 for notice in state.notices:  # "Recording stopped": one line on stderr
-                    err.write(f"pmtui: {notice.severity}: {shown_name(profile)}: {notice.message}")
+                    err.write(notice_line(notice.severity, f"{shown_name(profile)}: {notice.message}"))
                 continue
             fault = state.status.error.message if state.status.error is not None else None
             if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):

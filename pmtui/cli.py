@@ -353,7 +353,7 @@ async def _watch(settings, args) -> int:
     import signal
 
     from pmtui import output
-    from pmtui.lines import LineWriter
+    from pmtui.lines import LineWriter, notice_line
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
     history = _history_for(args)
@@ -388,7 +388,7 @@ async def _watch(settings, args) -> int:
                     # Nothing for stdout; what the dashboard would toast ("Recording stopped") is
                     # one line on stderr.
                     for notice in state.notices:
-                        err.write(f"pmtui: {notice.severity}: {notice.message}")
+                        err.write(notice_line(notice.severity, notice.message))
                     continue
                 fault = state.status.error.message if state.status.error is not None else None
                 if not state.changed - {FAULT} and not state.alerts and fault == last_fault:

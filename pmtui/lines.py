@@ -73,6 +73,11 @@ class LineWriter:
                 self._ready.notify_all()
 
 
+def notice_line(severity: str, message: str) -> str:
+    """A Monitor notice (a toast on the dashboard) as a line for stderr."""
+    return f"pmtui: {'note' if severity == 'information' else severity}: {message}"
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
