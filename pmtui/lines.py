@@ -66,7 +66,10 @@ class LineWriter:
                     self.closed = True
                     self._lines.clear()
                     self._ready.notify_all()
-                self.on_closed()
+                try:
+                    self.on_closed()
+                except RuntimeError:  # the command's loop has already ended
+                    pass
                 return
             with self._ready:
                 self._writing = False
