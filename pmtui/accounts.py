@@ -130,9 +130,10 @@ def shared_budget(accounts: Sequence[Account]) -> WeightBudget:
     """One budget for every account's client: the weight limit is the IP's. Its share is the
     smallest any account's settings allow, so no profile's limit is passed."""
     from pmtui.budget import WeightBudget
+    from pmtui.serve import served_share
 
     shares = [a.settings.weight_share for a in accounts if a.settings is not None]
-    return WeightBudget(min(shares, default=0.5))
+    return WeightBudget(served_share(min(shares, default=0.5)))  # a served tab's part of it
 
 
 # --- check ------------------------------------------------------------------------------------
@@ -261,7 +262,7 @@ async def check(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     import sys
 
     from pmtui import cli, output
-    from pmtui.history import History, sample_from_view
+    from pmtui.history import sample_from_view
 
     async def one(account: Account) -> CheckResult:
         if account.monitor is None or account.settings is None:
@@ -281,7 +282,7 @@ async def check(accounts: Sequence[Account], args: argparse.Namespace) -> int:
         )
         if args.record and state.view is not None:
             try:
-                History(args.history_file).record(sample_from_view(state.view, account.profile))
+                cli.history_of(args).record(sample_from_view(state.view, account.profile))
             except PmtuiError as err:  # the account's state is the answer; recording is a side job
                 print(f"pmtui: warning: {shown_name(account.profile)}: {err.message}", file=sys.stderr)
         return check_result(account.profile, state, level, line)
@@ -362,14 +363,11 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     import signal
     import sys
 
-    from pmtui import output
+    from pmtui import cli, output
+    from pmtui.lines import LineWriter, notice_line
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
+    history = cli.history_of(args) if args.record else None
     attach_monitors(accounts, args, history=history, stream=True)
     watched = [a for a in accounts if a.monitor is not None]
     for account in accounts:
@@ -382,8 +380,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     worth = {DATA, FAULT, PUSH, ALERTS}
     def listener(profile: str) -> Callable[[MonitorState], None]:
         def put(state: MonitorState) -> None:
-            if state.changed & worth:  # printed from here, not the subscriber: a closed pipe ends it
-                queue.put_nowait((profile, state))
+            queue.put_nowait((profile, state))
         return put
 
     for account in watched:
@@ -400,8 +397,12 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop, sig)
+    # As for one account (cli._watch): output never blocks the Monitors; a reader gone ends it.
+    out = LineWriter(on_closed=lambda: loop.call_soon_threadsafe(everything.cancel))
+    err = LineWriter(sys.stderr.fileno())
     shown: dict[str, MonitorState] = {}
     last_fault: dict[str, str | None] = {}
+    last_line: dict[str, str] = {}
     try:
         while not everything.done():
             getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
@@ -410,6 +411,10 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
                 getter.cancel()
                 break
             profile, state = getter.result()
+            if not state.changed & worth:
+                for notice in state.notices:  # "Recording stopped": one line on stderr
+                    err.write(notice_line(notice.severity, f"{shown_name(profile)}: {notice.message}"))
+                continue
             fault = state.status.error.message if state.status.error is not None else None
             if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):
                 continue  # the same fault again (each retry): said once is enough
@@ -418,9 +423,12 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
                 before = shown.get(profile)
                 positions = output.changed_positions(before.view if before else None, state.view)
                 line = output.watch_json(state, state.changed, positions)
-                print(f'{{"profile":{json.dumps(profile)},{line[1:]}', flush=True)
+                out.write(f'{{"profile":{json.dumps(profile)},{line[1:]}')
             else:
-                print(f"{shown_name(profile)}: {output.watch_line(state)}", flush=True)
+                line = f"{shown_name(profile)}: {output.watch_line(state)}"
+                if line != last_line.get(profile):  # the same picture again at start: said once
+                    out.write(line)
+                last_line[profile] = line
             if DATA in state.changed:
                 shown[profile] = state
     finally:
@@ -430,4 +438,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
         except BaseException:
             pass
         await _close(accounts)
+    if not stopped_by:
+        out.drain(1.0)
+        err.drain(1.0)
     return 128 + stopped_by[0] if stopped_by else 0

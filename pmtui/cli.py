@@ -56,7 +56,10 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     g.add_argument("--record", action="store_true", default=d or False,
                    help="record each refresh (uniMMR, equity, margin, uPnL) to the history file")
     g.add_argument("--history-file", metavar="PATH", type=Path, default=d,
-                   help="history SQLite file (default: the user data dir's history.sqlite3)")
+                   help="history SQLite file (default: the user data dir's history.sqlite3; "
+                   "with --demo, history-demo.sqlite3)")
+    g.add_argument("--kiosk", action="store_true", default=d or False,
+                   help="dashboard: view only, for a wall screen; q, ctrl+q, ctrl+c and pause do nothing")
 
 
 def _when(text: str) -> int:
@@ -84,6 +87,16 @@ def _port(text: str) -> int:
     """serve --port: 0..65535."""
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+DEFAULT_MAX_TABS = 4  # pmtui.serve's (not imported here: the parser must not import aiohttp's side)
+
+
+def _tabs(text: str) -> int:
+    """serve --max-tabs: 1..64."""
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of tabs (1 to 64)")
     return int(text)
 
 
@@ -154,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="IP address to listen on (default 127.0.0.1; any other is open to whoever reaches it)")
     serve.add_argument("--port", metavar="PORT", type=_port, default=8000,
                        help="TCP port (default 8000; 0: any free one, printed)")
+    serve.add_argument("--max-tabs", metavar="N", type=_tabs, default=DEFAULT_MAX_TABS,
+                       help=f"dashboards at once (default {DEFAULT_MAX_TABS}); they share one weight budget")
     _common(serve, suppress=True)
     return parser
 
@@ -182,6 +197,7 @@ def make_client(settings, args: argparse.Namespace, exchange=None, budget=None):
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
+    from pmtui.serve import served_share
     from pmtui.signing import Signer, make_signer
 
     signer: Signer
@@ -213,7 +229,7 @@ def make_client(settings, args: argparse.Namespace, exchange=None, budget=None):
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
-        budget=budget if budget is not None else WeightBudget(settings.weight_share),
+        budget=budget if budget is not None else WeightBudget(served_share(settings.weight_share)),
     )
 
 
@@ -265,9 +281,11 @@ def _profile(settings, args) -> str:
 
 def _record(settings, args, state) -> None:
     """--record for the one-shot commands: this snapshot as one history row."""
-    from pmtui.history import History, sample_from_view
+    from pmtui.history import sample_from_view
 
-    History(args.history_file).record(sample_from_view(state.view, _profile(settings, args)))
+    history = _history_for(args)
+    assert history is not None
+    history.record(sample_from_view(state.view, _profile(settings, args)))
 
 
 async def _snapshot(settings, args) -> int:
@@ -330,22 +348,19 @@ async def _check(settings, args) -> int:
 
 async def _watch(settings, args) -> int:
     """Print each new state until interrupted; SIGTERM ends it cleanly (the stream's listen key
-    is deleted, the client closed)."""
+    is deleted, the client closed). Output goes through a LineWriter: a reader that stops reading
+    never stops the Monitor or a signal, one that goes away ends the command (exit 0)."""
     import signal
 
     from pmtui import output
+    from pmtui.lines import LineWriter, notice_line
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
+    history = _history_for(args)
     queue: asyncio.Queue = asyncio.Queue()
     worth = {DATA, FAULT, PUSH, ALERTS}
     async with make_monitor(settings, args, history=history, stream=True) as monitor:
-        # Print from here, not from the subscriber: a closed pipe must end the command.
-        monitor.subscribe(lambda state: queue.put_nowait(state) if state.changed & worth else None)
+        monitor.subscribe(queue.put_nowait)
         runner = asyncio.ensure_future(monitor.run())
         loop = asyncio.get_running_loop()
         stopped_by: list[int] = []
@@ -356,8 +371,11 @@ async def _watch(settings, args) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, stop, sig)
+        out = LineWriter(on_closed=lambda: loop.call_soon_threadsafe(runner.cancel))
+        err = LineWriter(sys.stderr.fileno())
         shown = None
         last_fault: str | None = None
+        last_line: str | None = None
         try:
             while not runner.done():
                 getter = asyncio.ensure_future(queue.get())
@@ -366,15 +384,26 @@ async def _watch(settings, args) -> int:
                     getter.cancel()
                     break
                 state = getter.result()
+                if not state.changed & worth:
+                    # Nothing for stdout; what the dashboard would toast ("Recording stopped") is
+                    # one line on stderr.
+                    for notice in state.notices:
+                        err.write(notice_line(notice.severity, notice.message))
+                    continue
                 fault = state.status.error.message if state.status.error is not None else None
                 if not state.changed - {FAULT} and not state.alerts and fault == last_fault:
                     continue  # the same fault again (each retry): said once is enough
                 last_fault = fault
                 if args.json:
                     positions = output.changed_positions(shown.view if shown else None, state.view)
-                    print(output.watch_json(state, state.changed, positions), flush=True)
+                    out.write(output.watch_json(state, state.changed, positions))
                 else:
-                    print(output.watch_line(state), flush=True)
+                    line = output.watch_line(state)
+                    # At start the account, positionRisk and exchangeInfo each publish the same
+                    # picture within one second: one line says it.
+                    if line != last_line:
+                        out.write(line)
+                    last_line = line
                 if DATA in state.changed:
                     shown = state
         finally:
@@ -383,21 +412,38 @@ async def _watch(settings, args) -> int:
                 await runner
             except BaseException:
                 pass
-    # Like the dashboard: 128 + the signal that ended it (130 Ctrl-C, 143 SIGTERM, 129 hang-up).
+    if not stopped_by:
+        out.drain(1.0)  # what is queued, unless the reader is stuck
+        err.drain(1.0)
+    # Like the dashboard: 128 + the signal that ended it (130 Ctrl-C, 143 SIGTERM, 129 hang-up);
+    # a reader that went away is a normal end.
     return 128 + stopped_by[0] if stopped_by else 0
+
+
+def history_of(args: argparse.Namespace):
+    """The History file of these arguments. The demo's never is the real one: without
+    --history-file, --demo records to (and `history --demo` reads) history-demo.sqlite3 beside it."""
+    from pmtui.history import History, demo_path
+
+    return History(args.history_file if args.history_file is not None or not args.demo else demo_path())
+
+
+def _history_for(args: argparse.Namespace):
+    """--record's History, or None."""
+    return history_of(args) if args.record else None
 
 
 def _history(settings, args) -> int:
     from pmtui import output
-    from pmtui.history import History, export_csv, export_json
+    from pmtui.history import export_csv, export_json
 
-    rows = History(args.history_file).read(args.since, args.until, profile=args.profile)
+    rows = history_of(args).read(args.since, args.until, profile=args.profile)
     if args.format == "csv":
         export_csv(rows, sys.stdout)
     elif args.format == "json":
         export_json(rows, sys.stdout)
     else:
-        print(output.history_table(rows))
+        print(output.history_table(rows, width=max(40, shutil.get_terminal_size((140, 24)).columns)))
     return 0
 
 
@@ -408,14 +454,12 @@ def _dashboard(settings, args) -> int:
         title = "DEMO" + (" hedge" if args.hedge else "") + (" margin-call" if args.scenario != "normal" else "")
     else:
         title = settings.profile
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
+    history = _history_for(args)
     from pmtui.terminal import TerminalGuard
 
+    _when_served()
     app = PmtuiApp(settings=settings, monitor=make_monitor(settings, args, history=history, stream=True), title=title)
+    _dashboard_options(app, args)
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
     return TerminalGuard(app).run()
 
@@ -442,7 +486,7 @@ def _serve(settings, args) -> int:
     if warning:
         print(warning, file=sys.stderr)
     title = "pmtui " + ("DEMO" if args.demo else settings.profile if settings is not None else "accounts")
-    return DashboardServer(command, host=host, port=args.port, title=title).run(
+    return DashboardServer(command, host=host, port=args.port, title=title, max_tabs=args.max_tabs).run(
         sock, lambda line: print(line, flush=True))
 
 
@@ -516,21 +560,47 @@ def _dashboard_many(chosen, args: argparse.Namespace) -> int:
     from pmtui.terminal import TerminalGuard
     from pmtui.text import name as shown
 
-    history = None
-    if args.record:
-        from pmtui.history import History
-
-        history = History(args.history_file)
+    history = _history_for(args)
+    _when_served()
     accounts.attach_monitors(chosen, args, history=history, stream=True)
     if not any(a.monitor is not None for a in chosen):
         raise ConfigError(f"No account can be watched: {shown(chosen[0].profile)}: {chosen[0].error}")
     app = PmtuiApp.for_accounts(chosen, demo=args.demo)
+    _dashboard_options(app, args)
     return TerminalGuard(app).run()
+
+
+def _when_served() -> None:
+    """A dashboard that `pmtui serve` started ends with its server, however the server ended."""
+    from pmtui.serve import die_with_server, served_by
+
+    server = served_by()
+    if server is not None:
+        die_with_server(server)
+
+
+def _dashboard_options(app, args: argparse.Namespace) -> None:
+    from pmtui.serve import served_by
+
+    app.kiosk = args.kiosk
+    app.page_title = served_by() is not None  # the browser tab's title says the verdict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     command = args.command or "dashboard"
+    try:
+        code = _main(args, command)
+        sys.stdout.flush()  # here, where a reader gone is caught, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pmtui snapshot | head -3`): a normal end, nothing to report.
+        # Point stdout at devnull so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNKNOWN if command == "check" else 0
+
+
+def _main(args: argparse.Namespace, command: str) -> int:
     if not args.demo and (args.hedge or args.scenario != "normal"):
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
@@ -563,10 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (`pmtui snapshot | head`): nothing to report. Point stdout at
-        # devnull so the interpreter's final flush does not complain either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_UNKNOWN if command == "check" else 1
+        raise  # main's
     except Exception as err:  # a bug: say so in one line; details only in the debug log
         log.debug("unexpected error", exc_info=True)
         return _fail(
