@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ TARGETS = (
            None, 100.0, "ms", "<= 100 ms"),
     Target("push_latency_max_ms", "Pushed riskLevelChange -> frame painted, max", "baseline_ws_roundtrip_ms",
            None, 100.0, "ms", "<= 100 ms"),
+    Target("risk_engine_ms", "Risk engine: model + ladder (11 x 10 underlyings) + both liquidation "
+           "searches, 200 positions (CPU)", "decimal_sum_ms", None, 20.0, "ms", "<= 20 ms on one core"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -93,6 +95,7 @@ BASELINE_NAMES = {
     "cpu_pct_80x24_rich_live": "bench/rich_live.py, its own 80x24 pty, same window (% of one core)",
     "bytes_per_refresh_80x24_rich_live": "bench/rich_live.py, its own 80x24 pty, same window (B)",
     "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
+    "decimal_sum_ms": "a plain Decimal sum of the same book (ms)",
 }
 
 

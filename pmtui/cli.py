@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -56,7 +57,10 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     g.add_argument("--record", action="store_true", default=d or False,
                    help="record each refresh (uniMMR, equity, margin, uPnL) to the history file")
     g.add_argument("--history-file", metavar="PATH", type=Path, default=d,
-                   help="history SQLite file (default: the user data dir's history.sqlite3)")
+                   help="history SQLite file (default: the user data dir's history.sqlite3; "
+                   "with --demo, history-demo.sqlite3)")
+    g.add_argument("--kiosk", action="store_true", default=d or False,
+                   help="dashboard: view only, for a wall screen; q, ctrl+q, ctrl+c and pause do nothing")
 
 
 def _when(text: str) -> int:
@@ -84,6 +88,16 @@ def _port(text: str) -> int:
     """serve --port: 0..65535."""
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+DEFAULT_MAX_TABS = 4  # pmtui.tui.serve's (not imported here: the parser must not import aiohttp's side)
+
+
+def _tabs(text: str) -> int:
+    """serve --max-tabs: 1..64."""
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of tabs (1 to 64)")
     return int(text)
 
 
@@ -154,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="IP address to listen on (default 127.0.0.1; any other is open to whoever reaches it)")
     serve.add_argument("--port", metavar="PORT", type=_port, default=8000,
                        help="TCP port (default 8000; 0: any free one, printed)")
+    serve.add_argument("--max-tabs", metavar="N", type=_tabs, default=DEFAULT_MAX_TABS,
+                       help=f"dashboards at once (default {DEFAULT_MAX_TABS}); they share one weight budget")
     _common(serve, suppress=True)
     return parser
 
@@ -161,21 +177,29 @@ def build_parser() -> argparse.ArgumentParser:
 def options_of(args: argparse.Namespace) -> FleetOptions:
     """The typed options a Fleet is built from, out of the parsed arguments."""
     from pmtui.fleet import FleetOptions
+    from pmtui.tui.serve import served_tabs
 
     overrides = {"base_url": args.base_url, "interval": args.interval, "recv_window": args.recv_window}
     return FleetOptions(
         profiles=tuple(args.profiles), all_profiles=args.all_profiles, config=args.config, demo=args.demo,
         hedge=args.hedge, scenario=args.scenario, record=args.record, history_file=args.history_file,
-        overrides=tuple(overrides.items()),
+        overrides=tuple(overrides.items()), tabs=served_tabs(),
     )
 
 
-def _dashboard(fleet: Fleet) -> int:
+def _dashboard(fleet: Fleet, args: argparse.Namespace) -> int:
     from pmtui.tui.app import PmtuiApp
+    from pmtui.tui.serve import die_with_server, served_by
     from pmtui.tui.terminal import TerminalGuard
 
+    server = served_by()
+    if server is not None:
+        die_with_server(server)  # a dashboard that `pmtui serve` started ends with its server
+    app = PmtuiApp.for_fleet(fleet)
+    app.kiosk = args.kiosk
+    app.page_title = server is not None  # the browser tab's title says the verdict
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
-    return TerminalGuard(PmtuiApp.for_fleet(fleet)).run()
+    return TerminalGuard(app).run()
 
 
 def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
@@ -206,7 +230,7 @@ def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr)
     title = "pmtui " + ("DEMO" if args.demo else settings.profile if settings is not None else "accounts")
-    return DashboardServer(command, host=host, port=args.port, title=title).run(
+    return DashboardServer(command, host=host, port=args.port, title=title, max_tabs=args.max_tabs).run(
         sock, lambda line: print(line, flush=True))
 
 
@@ -273,12 +297,24 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical))
     if command == "watch":
         return asyncio.run(commands.watch(fleet, as_json=args.json))
-    return _dashboard(fleet)
+    return _dashboard(fleet, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     command = args.command or "dashboard"
+    try:
+        code = _main(args, command)
+        sys.stdout.flush()  # here, where a reader gone is caught, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pmtui snapshot | head -3`): a normal end, nothing to report.
+        # Point stdout at devnull so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNKNOWN if command == "check" else 0
+
+
+def _main(args: argparse.Namespace, command: str) -> int:
     if not args.demo and (args.hedge or args.scenario != "normal"):
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
@@ -293,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pmtui import commands
 
             return commands.history(options, profile=args.profile, since=args.since, until=args.until,
-                                    fmt=args.format)
+                                    fmt=args.format, width=max(40, shutil.get_terminal_size((140, 24)).columns))
         if command == "serve":
             return _serve(options, args)
         return _run(command, options, args)
@@ -303,10 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (`pmtui snapshot | head`): nothing to report. Point stdout at
-        # devnull so the interpreter's final flush does not complain either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_UNKNOWN if command == "check" else 1
+        raise  # main's
     except Exception as err:  # a bug: say so in one line; details only in the debug log
         log.debug("unexpected error", exc_info=True)
         return _fail(

@@ -18,11 +18,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from pmtui import output
 from pmtui.errors import ConfigError, PmtuiError
-from pmtui.fleet import Account, Fleet, rank_key
+from pmtui.fleet import Account, Fleet, FleetOptions, rank_key
 from pmtui.health import Level
 from pmtui.text import name as shown_name
 
@@ -263,14 +263,17 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
 
 # --- watch ------------------------------------------------------------------------------------------
 
-async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = None) -> int:
+async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     """The core without a screen: one line per new state of any account (every refresh, fault,
-    recovery, pushed event and alert; a fault that repeats is said once), led by its profile when
-    there are several (JSON: a "profile" field first). Accounts that cannot be watched are said once
-    on stderr. Stops on Ctrl-C, SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
+    recovery, pushed event and alert; a fault that repeats, or the same picture again, is said
+    once), led by its profile when there are several (JSON: a "profile" field first). Accounts that
+    cannot be watched are said once on stderr, and so is what the dashboard would toast
+    ("Recording stopped"). Output goes through a LineWriter: a reader that stops reading never
+    stops the Monitors or a signal, one that goes away ends the command (exit 0). Stops on Ctrl-C,
+    SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
+    from pmtui.lines import LineWriter, notice_line
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
-    out = out if out is not None else sys.stdout
     watched = fleet.watched
     for account in fleet.accounts:
         if account.monitor is None:
@@ -282,10 +285,7 @@ async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = Non
     worth = {DATA, FAULT, PUSH, ALERTS}
 
     def listener(profile: str) -> Callable[[MonitorState], None]:
-        def put(state: MonitorState) -> None:
-            if state.changed & worth:  # printed from here, not the subscriber: a closed pipe ends it
-                queue.put_nowait((profile, state))
-        return put
+        return lambda state: queue.put_nowait((profile, state))
 
     for account in watched:
         assert account.monitor is not None
@@ -301,8 +301,11 @@ async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = Non
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop, sig)
+    out = LineWriter(on_closed=lambda: loop.call_soon_threadsafe(everything.cancel))
+    err = LineWriter(sys.stderr.fileno())
     shown: dict[str, MonitorState] = {}
     last_fault: dict[str, str | None] = {}
+    last_line: dict[str, str] = {}
     try:
         while not everything.done():
             getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
@@ -311,6 +314,11 @@ async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = Non
                 getter.cancel()
                 break
             profile, state = getter.result()
+            label = fleet.label(profile)
+            if not state.changed & worth:
+                for notice in state.notices:  # nothing for stdout: what would be a toast, on stderr
+                    err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
+                continue
             fault = state.status.error.message if state.status.error is not None else None
             if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):
                 continue  # the same fault again (each retry): said once is enough
@@ -319,13 +327,15 @@ async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = Non
                 before = shown.get(profile)
                 positions = output.changed_positions(before.view if before else None, state.view)
                 line = output.watch_json(state, state.changed, positions)
-                if not fleet.single:
-                    line = f'{{"profile":{json.dumps(profile)},{line[1:]}'
+                out.write(line if fleet.single else f'{{"profile":{json.dumps(profile)},{line[1:]}')
             else:
                 line = output.watch_line(state)
-                if not fleet.single:
-                    line = f"{shown_name(profile)}: {line}"
-            print(line, file=out, flush=True)
+                line = f"{label}: {line}" if label else line
+                # At start the account, positionRisk and exchangeInfo each publish the same picture
+                # within one second: one line says it.
+                if line != last_line.get(profile):
+                    out.write(line)
+                last_line[profile] = line
             if DATA in state.changed:
                 shown[profile] = state
     finally:
@@ -335,20 +345,26 @@ async def watch(fleet: Fleet, *, as_json: bool = False, out: TextIO | None = Non
         except BaseException:
             pass
         await fleet.aclose()
+    if not stopped_by:
+        out.drain(1.0)  # what is queued, unless the reader is stuck
+        err.drain(1.0)
     return 128 + stopped_by[0] if stopped_by else 0
 
 
 # --- history ----------------------------------------------------------------------------------------
 
-def history(options: Any, *, profile: str | None, since: int | None, until: int | None, fmt: str) -> int:
-    """What --record recorded, as a table (fitted to the terminal's width), CSV or JSON."""
-    from pmtui.history import History, export_csv, export_json
+def history(options: FleetOptions, *, profile: str | None, since: int | None, until: int | None, fmt: str,
+            width: int = 140) -> int:
+    """What --record recorded, as a table (`width` columns), CSV or JSON."""
+    from pmtui.history import export_csv, export_json
 
-    rows = History(options.history_file).read(since, until, profile=profile)
+    history = options.history(reading=True)
+    assert history is not None
+    rows = history.read(since, until, profile=profile)
     if fmt == "csv":
         export_csv(rows, sys.stdout)
     elif fmt == "json":
         export_json(rows, sys.stdout)
     else:
-        print(output.history_table(rows))
+        print(output.history_table(rows, width=width))
     return 0

@@ -41,7 +41,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -53,21 +53,23 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
+from pmtui.settings import Thresholds
 
 # Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
 DEMO_API_KEY = "pmtui-demo-key"
 DEMO_API_SECRET = "pmtui-demo-secret"
 
 SCENARIOS = ("normal", "margin-call")
-#: The accounts `--demo --all-profiles` watches, one per band, each on its own seed: "alpha" opens
+#: The accounts `--demo --all-profiles` watches, one per level, each on its own seed: "alpha" opens
 #: normal (OK), "bravo" at a uniMMR whose largest position sits in the liquidation distance's WARN
-#: band, "charlie" in the margin-call scenario (CRITICAL: its positions near liquidation, uniMMR
-#: sliding through every band).
+#: band, "charlie" at uniMMR 2 (CRITICAL: status NORMAL, but with its book this concentrated
+#: BTCUSDT is about 3% from liquidation).
 DEMO_ACCOUNTS: dict[str, dict[str, Any]] = {
     "alpha": {"seed": 101, "scenario": "normal"},
     "bravo": {"seed": 202, "scenario": "normal", "unimmr": 7.0},
-    "charlie": {"seed": 303, "scenario": "margin-call"},
+    "charlie": {"seed": 303, "scenario": "normal", "unimmr": 2.0},
 }
 
 _UNIT = 10**8  # money is held as integer units of 1e-8, Binance's balance precision
@@ -409,7 +411,13 @@ class _Snapshot:
 
     @property
     def uni_mmr(self) -> Decimal:
-        return (Decimal(self.equity) / Decimal(self.maint)).quantize(Decimal("1E-8"))
+        return uni_mmr(self.equity, self.maint)
+
+
+def uni_mmr(equity: int, maint: int) -> Decimal:
+    """The demo's uniMMR, as /papi/v1/account sends it: equity / maintenance margin (both in units
+    of 1e-8 USD, as `_Snapshot` holds them), to 8 decimals. The one place the demo divides them."""
+    return (Decimal(equity) / Decimal(maint)).quantize(Decimal("1E-8"))
 
 
 def _units(value: float) -> int:
@@ -452,24 +460,33 @@ def _status(uni_mmr: Decimal) -> str:
     return "ACTIVE_LIQUIDATION"
 
 
+#: The uniMMR at which Binance liquidates a Portfolio Margin account (its FAQ: "<= 1.05"), and
+#: so where the demo puts each position's liquidation price.
+LIQUIDATION_MMR = 1.05
+
+
 def _liquidation_price(legs: list[_LegView], snap: _Snapshot) -> float:
-    """Mark at which the account's equity meets its maintenance margin if only this symbol moves.
+    """Mark at which the account's uniMMR reaches LIQUIDATION_MMR if only this symbol moves: the
+    account is cross-margined, so its liquidation price follows from the whole account's equity
+    and maintenance margin (`DemoExchange.what_if` at this price gives uniMMR 1.05).
 
     Equity(p) = E + net*(p - mark); maintenance(p) = M_other + sum(|amt|*p*rate - cum) with each
-    leg's tier at price p. That is linear within a tier, so solve with today's tiers, re-tier at the
-    answer and solve again: margin is convex in notional, so this settles within one pass per tier.
-    0 when there is no such positive price (a long in a well-funded account).
+    leg's tier at price p; solve Equity(p) = R * maintenance(p). That is linear within a tier, so
+    solve with today's tiers, re-tier at the answer and solve again: margin is convex in notional,
+    so this settles within one pass per tier. 0 when there is no such positive price (a long in a
+    well-funded account).
     """
+    r = LIQUIDATION_MMR
     net = sum(v.leg.amt for v in legs)
     other_maint = (snap.maint - sum(v.maint for v in legs)) / _UNIT
-    constant = other_maint - snap.equity / _UNIT + net * legs[0].mark
+    constant = r * other_maint - snap.equity / _UNIT + net * legs[0].mark
     tiers = [(v.rate, v.cum) for v in legs]
     price = 0.0
     for _ in range(len(_TIERS) + 1):
-        slope = net - sum(abs(v.leg.amt) * rate for v, (rate, _) in zip(legs, tiers, strict=True))
+        slope = net - r * sum(abs(v.leg.amt) * rate for v, (rate, _) in zip(legs, tiers, strict=True))
         if slope == 0:
             return 0.0
-        price = (constant - sum(cum for _, cum in tiers)) / slope
+        price = (constant - r * sum(cum for _, cum in tiers)) / slope
         if price <= 0:
             return 0.0
         retiered = [_tier(abs(v.leg.amt) * price) for v in legs]
@@ -480,12 +497,13 @@ def _liquidation_price(legs: list[_LegView], snap: _Snapshot) -> float:
 
 
 def _cm_liquidation_price(v: _CmView, snap: _Snapshot) -> float:
-    """Mark at which the account's equity meets its maintenance margin if only this COIN-M
-    contract's price moves (the rest of the account held at today's USD value).
+    """Mark at which the account's uniMMR reaches LIQUIDATION_MMR if only this COIN-M contract's
+    price moves (the rest of the account held at today's USD value).
 
     In USD at price p: the coin balance W and the inverse position's PnL are worth
     W*p + A*(p/entry - 1) (A: signed USD size), and its maintenance margin is constant (the USD
-    notional does not move), so equity(p) = maint is linear in p. 0 when no positive price does it.
+    notional does not move), so equity(p) = R * maint is linear in p. 0 when no positive price
+    does it.
     """
     size = v.leg.contracts * _CM_CONTRACT
     other_equity = (snap.equity - v.equity_usd) / _UNIT
@@ -493,7 +511,7 @@ def _cm_liquidation_price(v: _CmView, snap: _Snapshot) -> float:
     slope = v.wallet / _UNIT + size / v.leg.entry
     if slope == 0:
         return 0.0
-    price = (other_maint + v.maint_usd_const - other_equity + size) / slope
+    price = (LIQUIDATION_MMR * (other_maint + v.maint_usd_const) - other_equity + size) / slope
     return price if price > 0 else 0.0
 
 
@@ -502,30 +520,38 @@ def _cm_liquidation_price(v: _CmView, snap: _Snapshot) -> float:
 # Per-step log-price noise and its pull back to the reference price: the pull keeps a demo left
 # running for hours near its starting health instead of wandering off.
 _NOISE = {"normal": (0.0005, 0.01), "margin-call": (0.00015, 0.1)}
-_TARGET_MMR = {"normal": (9.0, 12.0), "margin-call": (2.0, 2.0)}
+# Where uniMMR opens. The margin-call account opens at 10 so that it starts OK by pmtui's verdict
+# too: with a book this concentrated (BTC a few million of notional, the maintenance rate about
+# 1.5%), a uniMMR of 2 already puts BTCUSDT about 3% from liquidation, which is CRITICAL.
+_TARGET_MMR = {"normal": (9.0, 12.0), "margin-call": (10.0, 10.0)}
 _FLOOR_MMR = 0.97  # where the margin-call slide bottoms out (below 1.05: liquidation colour)
 
-# The margin-call cycle in steps: calm, slide, hold at the bottom, recover, rest, repeat. At a 2 s
-# poll the slide takes 160 s: uniMMR passes 1.5 near step 45, 1.2 near 68 and 1.05 near 80.
-_CALM, _FALL, _LOW, _RISE, _REST = 5, 80, 6, 24, 25
-_PERIOD = _CALM + _FALL + _LOW + _RISE + _REST
+# The margin-call cycle, as (step, point of the move): between two points the market moves evenly,
+# and the cycle repeats. Each point is solved for this book when the exchange opens: "open" is no
+# move; "WARN", "DANGER" and "CRITICAL" are where pmtui's verdict (uniMMR's band, accountStatus,
+# the nearest liquidation, at the default thresholds) first reaches that level; "1.5", "1.2" and
+# "1.05" where uniMMR reaches that edge of Binance's bands (so accountStatus turns MARGIN_CALL,
+# REDUCE_ONLY, ACTIVE_LIQUIDATION); "floor" is uniMMR _FLOOR_MMR. So every seed shows each level
+# for as long: at the default 2 s refresh (one step a refresh) OK for 32 s, WARN 30 s, DANGER
+# 30 s, CRITICAL 84 s (uniMMR sliding through its bands to the floor and back up to 1.5), then
+# DANGER and WARN 16 s each on the way back, and OK for 30 s before the next slide: 252 s a cycle.
+_MARGIN_CALL = (
+    (0, "open"), (6, "open"), (16, "WARN"), (31, "DANGER"), (46, "CRITICAL"),
+    (54, "1.5"), (60, "1.2"), (66, "1.05"), (70, "floor"), (76, "floor"),
+    (84, "1.5"), (88, "CRITICAL"), (96, "DANGER"), (104, "WARN"), (112, "open"), (126, "open"),
+)
+_PERIOD = _MARGIN_CALL[-1][0]
+#: The points of the move, in the order a slide reaches them.
+_POINTS = ("open", "WARN", "DANGER", "CRITICAL", "1.5", "1.2", "1.05", "floor")
 
 
-def _stress(step: int) -> float:
-    """How far into the margin-call move the market is at `step`: 0 is none, 1 is the worst."""
-    t = step % _PERIOD
-    if t < _CALM:
-        return 0.0
-    t -= _CALM
-    if t < _FALL:
-        return (t + 1) / _FALL
-    t -= _FALL
-    if t < _LOW:
-        return 1.0
-    t -= _LOW
-    if t < _RISE:
-        return 1.0 - (t + 1) / _RISE
-    return 0.0
+def _interpolate(path: tuple[tuple[int, float], ...], step: int) -> float:
+    """The move at `step` of a cycle of (step, move) points: linear between them."""
+    t = step % path[-1][0]
+    for (t0, x0), (t1, x1) in zip(path, path[1:], strict=False):
+        if t0 <= t <= t1:
+            return x0 + (x1 - x0) * (t - t0) / (t1 - t0) if t1 > t0 else x1
+    return path[-1][1]
 
 
 # --- the transport -------------------------------------------------------------------------------
@@ -605,11 +631,13 @@ class DemoExchange(httpx.AsyncBaseTransport):
         api_secret: str = DEMO_API_SECRET,
         unimmr: float | None = None,
         same_ip: DemoExchange | None = None,
+        step: int = 0,
     ) -> None:
         """`unimmr`: the uniMMR the account opens at, instead of the scenario's own range (the
         --all-profiles demo puts its accounts in different bands this way). `same_ip`: another
         demo account reached from the same IP, whose request weight this one shares (Binance
-        counts weight per IP, not per account)."""
+        counts weight per IP, not per account). `step`: the market step to start at (the
+        scenario's clock: tests start part way into the margin-call cycle this way)."""
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown demo scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         if symbols < 1:
@@ -637,16 +665,17 @@ class DemoExchange(httpx.AsyncBaseTransport):
         held = {leg.symbol.base for leg in self._legs}
         self._noise = {base: 0.0 for base in sorted(held)}
         self._drift = self._drift_directions()
-        self._stress_scale = 0.0
+        #: The margin-call cycle as (step, size of the move against the book); None: no move.
+        self._path: tuple[tuple[int, float], ...] | None = None
         self._fund(now_ms)
         self._loan = self._lend()
         self._cm_leg: _CmLeg | None = None
         self._cm_wallet = 0
         self._open_cm(now_ms)
         if scenario == "margin-call":
-            self._stress_scale = self._solve_stress_scale()
+            self._path = self._solve_path()
 
-        self._step = 0
+        self._step = step
         self._seen: set[str] = set()  # endpoints that have seen the current step
         # The user data stream: the active listen key, and the open demo connections.
         self._listen_key: str | None = None
@@ -735,11 +764,10 @@ class DemoExchange(httpx.AsyncBaseTransport):
         assert view is not None
         self._cm_wallet = max(_units(0.001), round(ratio * view.maint - view.upnl))
 
-    def _view_cm(self, step: int) -> _CmView | None:
+    def _view_cm(self, mark: float) -> _CmView | None:
         leg = self._cm_leg
         if leg is None:
             return None
-        mark = self._mark(leg.symbol, step)
         usd = abs(leg.contracts) * _CM_CONTRACT
         rate, cum = _tier(usd)
         maint_usd = usd * rate - cum
@@ -758,25 +786,64 @@ class DemoExchange(httpx.AsyncBaseTransport):
     def _opening_views(self) -> list[_LegView]:
         return [_view_leg(leg, self._mark(leg.symbol, 0)) for leg in self._legs]
 
-    def _solve_stress_scale(self) -> float:
-        """The size of the margin-call move that takes uniMMR down to _FLOOR_MMR (bisection)."""
-        low, high = 0.0, 0.5
-        for _ in range(40):
-            self._stress_scale = mid = (low + high) / 2
-            snap = self._build_snapshot(step=_CALM + _FALL - 1)
-            if snap.equity / snap.maint > _FLOOR_MMR:
-                low = mid
-            else:
-                high = mid
-        return high
+    def _solve_path(self) -> tuple[tuple[int, float], ...]:
+        """The margin-call cycle (_MARGIN_CALL) with each point solved for this book: the size of
+        the move (log price, against the book's net exposure) at which the point is first reached,
+        by bisection. Each is at least the one before, so the slide only goes one way."""
+        def reached(point: str, move: float) -> bool:
+            snap = self._account(self._marks(move), 0)
+            if point == "floor":
+                return snap.equity / snap.maint <= _FLOOR_MMR
+            if point in ("1.5", "1.2", "1.05"):
+                return snap.uni_mmr <= Decimal(point)
+            return self._verdict_level(snap) >= Level[point]
+
+        def solve(point: str, high: float) -> float:
+            low = 0.0
+            if reached(point, low):
+                return low
+            for _ in range(24):
+                mid = (low + high) / 2
+                low, high = (low, mid) if reached(point, mid) else (mid, high)
+            return high
+
+        floor = solve("floor", 0.5)
+        moves = {"open": 0.0}
+        for point in _POINTS[1:]:
+            moves[point] = max(moves[_POINTS[_POINTS.index(point) - 1]], solve(point, floor))
+        return tuple((step, moves[point]) for step, point in _MARGIN_CALL)
+
+    def _verdict_level(self, snap: _Snapshot) -> Level:
+        """pmtui's verdict on this account (default thresholds), from the figures the demo would
+        send: uniMMR, its status and the position nearest its liquidation price."""
+        distances = []
+        by_symbol: dict[str, list[_LegView]] = {}
+        for v in snap.legs:
+            by_symbol.setdefault(v.leg.symbol.name, []).append(v)
+        for legs in by_symbol.values():
+            if price := _liquidation_price(legs, snap):
+                distances.append(abs(legs[0].mark - price) / legs[0].mark)
+        if snap.cm is not None and (price := _cm_liquidation_price(snap.cm, snap)):
+            distances.append(abs(snap.cm.mark - price) / snap.cm.mark)
+        nearest = ("nearest", Decimal(min(distances))) if distances else None
+        u = snap.uni_mmr
+        return verdict(Thresholds(), unimmr=u, status=_status(u), nearest=nearest).level
 
     # -- the market --
 
-    def _mark(self, sym: _Symbol, step: int) -> float:
-        log_move = self._noise.get(sym.base, 0.0)
-        if self._stress_scale:
-            log_move += self._drift.get(sym.base, 0.0) * self._stress_scale * _stress(step)
+    def _move(self, step: int) -> float:
+        """How far the margin-call move has gone at `step` (log price; 0 in the normal scenario)."""
+        return _interpolate(self._path, step) if self._path is not None else 0.0
+
+    def _mark(self, sym: _Symbol, move: float = 0.0) -> float:
+        """The symbol's mark: its reference price, its walk, and `move` against the book."""
+        log_move = self._noise.get(sym.base, 0.0) + self._drift.get(sym.base, 0.0) * move
         return round(self._prices[sym.base] * sym.basis * math.exp(log_move), 8)
+
+    def _marks(self, move: float) -> dict[str, float]:
+        """Every held symbol's mark (the COIN-M one's too), by symbol name."""
+        symbols = [leg.symbol for leg in self._legs] + ([self._cm_leg.symbol] if self._cm_leg else [])
+        return {sym.name: self._mark(sym, move) for sym in symbols}
 
     def _advance(self) -> None:
         """One step of the seeded walk: geometric, a few bp, pulled gently back to the reference."""
@@ -800,7 +867,18 @@ class DemoExchange(httpx.AsyncBaseTransport):
         return self._snapshot
 
     def _build_snapshot(self, step: int) -> _Snapshot:
-        marks = {leg.symbol.name: self._mark(leg.symbol, step) for leg in self._legs}
+        return self._account(self._marks(self._move(step)), step)
+
+    def what_if(self, marks: Mapping[str, float]) -> _Snapshot:
+        """The account at the current step with some symbols' marks replaced ({"BTCUSDT": 60000.0}):
+        its equity, maintenance margin and `uni_mmr` as the demo would report them at those
+        prices, by the same arithmetic as every answer it sends."""
+        return self._account({**self._marks(self._move(self._step)), **marks}, self._step)
+
+    def _account(self, marks: Mapping[str, float], step: int) -> _Snapshot:
+        """The account with each held symbol at `marks` (by name), at market step `step` (for the
+        loan's interest): every figure the endpoints send, equity and maintenance margin (so
+        uniMMR) included."""
         legs = [_view_leg(leg, marks[leg.symbol.name]) for leg in self._legs]
         assets = []
         for asset in _ASSETS:
@@ -818,7 +896,7 @@ class DemoExchange(httpx.AsyncBaseTransport):
             )
         wallet = sum(a.wallet for a in assets)
         interest = self._interest(step)  # the loan itself is matched by its cash: only this counts
-        cm = self._view_cm(step)
+        cm = self._view_cm(marks[self._cm_leg.symbol.name]) if self._cm_leg is not None else None
         # COIN-M's parts of the account, in USD at its mark (0 without it).
         cm_equity, cm_maint, cm_initial = (cm.equity_usd, cm.maint_usd, cm.initial_usd) if cm else (0, 0, 0)
         return _Snapshot(

@@ -51,6 +51,8 @@ class FleetOptions:
     history_file: Path | None = None
     #: Flags over the settings (None: not given): base_url, interval, recv_window.
     overrides: tuple[tuple[str, Any], ...] = ()
+    #: One of this many dashboards `pmtui serve` runs at once: its budget is 1/tabs of the share.
+    tabs: int = 1
 
     @property
     def many(self) -> bool:
@@ -63,13 +65,15 @@ class FleetOptions:
         """The one profile asked for, when one is."""
         return self.profiles[0] if len(self.profiles) == 1 else None
 
-    def history(self) -> History | None:
-        """The history file --record writes to, or None without --record."""
-        if not self.record:
+    def history(self, *, reading: bool = False) -> History | None:
+        """The history file --record writes to (None without --record), or `reading` it. The
+        demo's never is the real one: without --history-file, --demo records to (and `history
+        --demo` reads) history-demo.sqlite3 beside it."""
+        if not (self.record or reading):
             return None
-        from pmtui.history import History
+        from pmtui.history import History, demo_path
 
-        return History(self.history_file)
+        return History(self.history_file if self.history_file is not None or not self.demo else demo_path())
 
 
 @dataclass
@@ -237,7 +241,7 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
-        budget=budget if budget is not None else WeightBudget(settings.weight_share),
+        budget=budget if budget is not None else WeightBudget(settings.weight_share / options.tabs),
     )
 
 
@@ -275,13 +279,14 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
     return monitor
 
 
-def shared_budget(accounts: Sequence[Account]) -> WeightBudget:
+def shared_budget(accounts: Sequence[Account], tabs: int = 1) -> WeightBudget:
     """One budget for every account's client: the weight limit is the IP's. Its share is the
-    smallest any account's settings allow, so no profile's limit is passed."""
+    smallest any account's settings allow, so no profile's limit is passed (a served tab's part
+    of it: 1/tabs)."""
     from pmtui.budget import WeightBudget
 
     shares = [a.settings.weight_share for a in accounts if a.settings is not None]
-    return WeightBudget(min(shares, default=0.5))
+    return WeightBudget(min(shares, default=0.5) / tabs)
 
 
 # --- the fleet --------------------------------------------------------------------------------------
@@ -303,7 +308,7 @@ class Fleet:
         fleet of one raises it. `stream`: the Monitors listen to the user data stream too."""
         chosen = list(accounts) if accounts is not None else select(options)
         single = not options.many
-        budget = None if single else shared_budget(chosen)
+        budget = None if single else shared_budget(chosen, options.tabs)
         first = None
         for account in chosen:
             if account.error is not None or account.settings is None:
@@ -313,7 +318,8 @@ class Fleet:
                 from pmtui.demo import DEMO_ACCOUNTS, DemoExchange
 
                 named = DEMO_ACCOUNTS.get(account.profile, {"scenario": options.scenario})
-                transport = DemoExchange(hedge=options.hedge, same_ip=first, **named)
+                on_ip = {"same_ip": first} if first is not None else {}  # the demo accounts share one IP
+                transport = DemoExchange(hedge=options.hedge, **named, **on_ip)
                 first = first or transport
             try:
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,

@@ -35,6 +35,8 @@ from pmtui.text import clean
 from pmtui.views import AccountView
 
 FILENAME = "history.sqlite3"
+#: The demo's records: never mixed with a real account's.
+DEMO_FILENAME = "history-demo.sqlite3"
 COLUMNS = ("time_ms", "profile", "unimmr", "account_equity", "maint_margin", "total_upnl", "level")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
@@ -60,6 +62,11 @@ class HistoryError(PmtuiError):
 def default_path() -> Path:
     """Where history is kept when no path is given: e.g. ~/.local/share/pmtui/history.sqlite3."""
     return platformdirs.user_data_path("pmtui") / FILENAME
+
+
+def demo_path() -> Path:
+    """Where `--demo --record` keeps its records when no path is given."""
+    return default_path().with_name(DEMO_FILENAME)
 
 
 @dataclass(frozen=True, slots=True)

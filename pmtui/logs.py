@@ -96,6 +96,28 @@ def make_private_dir(folder: Path) -> None:
                 raise NotADirectoryError(20, "a file of that name is in the way", str(parent)) from None
 
 
+class _LogFile(logging.FileHandler):
+    """The debug log's file. A write that fails (a full disk, the folder gone) turns the log off
+    with one sentence on stderr, instead of logging's traceback for every record after."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        import sys
+
+        for name in ("pmtui", "httpx", "httpcore"):
+            logging.getLogger(name).removeHandler(self)
+        error = sys.exc_info()[1]
+        reason = (getattr(error, "strerror", None) or type(error).__name__).lower()
+        try:
+            self.close()
+        except OSError:  # the close flushes into the same full disk
+            self.stream = None
+        try:
+            print(f"pmtui: warning: the debug log {self.baseFilename} cannot be written ({reason}): "
+                  "debug logging is off.", file=sys.stderr)
+        except OSError:
+            pass
+
+
 def setup_debug_log(secrets: list[str], path: Path | None = None) -> Path:
     """Send DEBUG logs of pmtui and httpx to a private file; return its path."""
     path = path or log_path()
@@ -111,7 +133,7 @@ def setup_debug_log(secrets: list[str], path: Path | None = None) -> Path:
         reason = (exc.strerror or type(exc).__name__).lower()
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
         raise ConfigError(f"Cannot write the debug log in {path.parent}: {reason}{where}.") from None
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _LogFile(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(Redactor(secrets))
     for name in ("pmtui", "httpx", "httpcore"):

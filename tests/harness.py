@@ -100,6 +100,7 @@ def build_app(
     seed: int = SEED,
     hedge: bool = False,
     scenario: str = "normal",
+    step: int = 0,
     interval: float = 60.0,
     transport: httpx.AsyncBaseTransport | None = None,
     base_url: str | None = None,
@@ -108,10 +109,11 @@ def build_app(
     clock: FrozenClock | None = None,
     title: str = "DEMO",
 ) -> PmtuiApp:
-    """A dashboard on the demo exchange (or on any transport or base URL)."""
+    """A dashboard on the demo exchange (or on any transport or base URL); `step`: where in its
+    scenario the demo market starts."""
     wall = clock.time if clock else time.time
     if transport is None and base_url is None:
-        transport = FlakyDemo(seed=seed, hedge=hedge, scenario=scenario, clock=wall)
+        transport = FlakyDemo(seed=seed, hedge=hedge, scenario=scenario, step=step, clock=wall)
     client = PapiClient(
         api_key=api_key,
         signer=HmacSigner(api_secret),

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import stat
+import shlex
 import subprocess
 import sys
 from decimal import Decimal
@@ -26,9 +27,9 @@ import pytest
 from pmtui import __version__, output
 from pmtui.cli import main
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
-from pmtui.health import Level, account_level
+from pmtui.health import Level, ratio_level
 from pmtui.logs import log_path
-from pmtui.models import UmAccount, decode_json, parse_um_account
+from pmtui.models import UmAccount, decode_json, parse_pm_account, parse_um_account
 from pmtui.settings import Thresholds
 from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, papi_server, um_account_body  # noqa: F401
 
@@ -347,7 +348,7 @@ def test_check_demo_ok(capsys):
 
 
 def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:
-    """Walk a margin-call demo: the first step at which the account reaches each level."""
+    """Walk a margin-call demo: the first step at which the account's uniMMR reaches each level."""
     async def walk():
         found: dict[Level, int] = {}
         exchange = demo("margin-call")
@@ -355,9 +356,9 @@ def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:
             for step in range(scan):
                 query = urlencode({"timestamp": int(T0 * 1000)})
                 sig = hmac.new(DEMO_API_SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
-                resp = await http.get(f"{UM_ACCOUNT}?{query}&signature={sig}",
+                resp = await http.get(f"/papi/v1/account?{query}&signature={sig}",
                                       headers={"X-MBX-APIKEY": DEMO_API_KEY})
-                level = account_level(parse_um_account(decode_json(resp.content)), Thresholds())
+                level = ratio_level(parse_pm_account(decode_json(resp.content)).uniMMR, Thresholds())
                 found.setdefault(level, step)
         return found
 
@@ -370,7 +371,7 @@ def test_check_margin_call_demo_exits_by_level(capsys, use_demo):
     assert set(steps) == set(Level)
     expected = {Level.OK: (0, "OK"), Level.WARN: (1, "WARNING"), Level.DANGER: (2, "CRITICAL"),
                 Level.CRITICAL: (2, "CRITICAL")}
-    # uniMMR's bands only (the demo's uniMMR is its UM ratio); liquidation alerts and levels are off here.
+    # uniMMR's bands only; liquidation alerts and levels are off here.
     write_config("[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS, 0o600)
     for level, step in sorted(steps.items()):
         exchange = demo("margin-call")
@@ -630,8 +631,43 @@ def test_process_closed_stdout_is_quiet():
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdout.close()  # like `pmtui snapshot | head -0`: the reader is gone before we write
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == 0  # a reader that went away is a normal end
     assert err == ""
+
+
+@pytest.mark.parametrize("argv", [("snapshot", "--demo"), ("snapshot", "--demo", "--json", "--all")])
+def test_snapshot_into_head_ends_quietly_with_exit_0(argv):
+    # `pmtui snapshot | head -3`: head reads three lines and goes; the rest cannot be written.
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} -m pmtui {' '.join(argv)} | head -3; "
+                          "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "100"})
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert len(proc.stdout.splitlines()) == 3
+
+
+def test_history_fits_the_terminal(capsys, monkeypatch, tmp_path):
+    from rich.cells import cell_len
+
+    file = tmp_path / "h.sqlite3"
+    assert run(capsys, "snapshot", "--demo", "--record", "--history-file", str(file))[0] == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "50")
+    code, out, err = run(capsys, "history", "--history-file", str(file))
+    assert (code, err) == (0, "")
+    assert "History (1 samples)" in out
+    assert max(cell_len(line) for line in out.splitlines()) <= 50
+
+
+def test_demo_records_never_go_into_the_real_history_file(capsys):
+    from pmtui.history import History, default_path, demo_path
+
+    assert run(capsys, "snapshot", "--demo", "--record")[0] == 0
+    assert run(capsys, "check", "--demo", "--record")[0] in (0, 1, 2)  # the demo's verdict
+    assert not default_path().exists()  # a real account's history holds no demo rows
+    assert [s.profile for s in History(demo_path()).read()] == ["demo", "demo"]
+    capsys.readouterr()
+    code, out, err = run(capsys, "history", "--demo", "--format", "json")
+    assert code == 0 and out.count('"profile": "demo"') == 2
 
 
 @pytest.mark.parametrize("columns", [50, 80, 120, 200])
@@ -650,3 +686,20 @@ def test_snapshot_fits_the_terminal_without_trailing_spaces(capsys, monkeypatch,
     if columns >= 200:
         assert "not shown at this width" not in out
     assert "Symbol" in out and "Health" in out and "BTCUSDT" in out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a Linux device) to fill the disk")
+def test_debug_log_on_a_full_disk_is_one_sentence_and_logging_stops(capsys, restore_logging, tmp_path):
+    import logging
+
+    from pmtui.logs import setup_debug_log
+
+    path = setup_debug_log([], tmp_path / "debug.log")
+    (handler,) = [h for h in logging.getLogger("pmtui").handlers if getattr(h, "baseFilename", "") == str(path)]
+    handler.stream = open("/dev/full", "w", encoding="utf-8")  # every write: ENOSPC, as on a full disk
+    for i in range(200):
+        logging.getLogger("pmtui").debug("line %d", i)
+    err = capsys.readouterr().err
+    assert err == (f"pmtui: warning: the debug log {path} cannot be written (no space left on device): "
+                   "debug logging is off.\n")
+    assert handler not in logging.getLogger("pmtui").handlers + logging.getLogger("httpx").handlers

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, LIQUIDATION_MMR, DemoExchange
+from pmtui.health import Level
 from pmtui.models import (
     decode_json,
     parse_cm_account,
@@ -23,6 +24,8 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
+from pmtui.settings import Thresholds
+from pmtui.views import build_view
 
 BASE = "https://papi.binance.com"
 UM = "/papi/v2/um/account"
@@ -458,8 +461,9 @@ def check_round(um, account, risk, balance, cm_parts=None) -> None:
 
 @pytest.mark.parametrize("seed", [6, 7, 18])  # books with far-off prices that cross margin tiers
 async def test_liquidation_price_estimate(demo, seed):
-    """At the quoted price, the equity left over the other positions' margin is just this one's
-    maintenance margin at that price: between 0.4% and 2.5% of its notional there."""
+    """At the quoted price the account's uniMMR is 1.05, where Binance liquidates: what equity
+    then leaves over 1.05 times the other positions' margin is 1.05 times this one's maintenance
+    margin at that price, between 0.4% and 2.5% of its notional there."""
     d = demo(seed=seed)
     um, account, risk, _ = await d.round()
     margins = {p.key: p.maintMargin for p in um.open_positions}
@@ -470,7 +474,7 @@ async def test_liquidation_price_estimate(demo, seed):
             continue
         assert (r.liquidationPrice < r.markPrice) == (r.positionAmt > 0)
         equity_then = account.accountEquity + r.positionAmt * (r.liquidationPrice - r.markPrice)
-        left_for_this = equity_then - (account.accountMaintMargin - margins[r.key])
+        left_for_this = equity_then / Decimal("1.05") - (account.accountMaintMargin - margins[r.key])
         notional_then = abs(r.positionAmt) * r.liquidationPrice
         tolerance = Decimal("1E-6") * (1 + account.accountEquity)
         assert notional_then * Decimal("0.004") - tolerance <= left_for_this, r
@@ -509,13 +513,95 @@ async def test_margin_call_passes_through_every_band_and_recovers(demo, seed, he
         expect = ("NORMAL" if mmr > Decimal("1.5") else "MARGIN_CALL" if mmr > Decimal("1.2")
                   else "REDUCE_ONLY" if mmr > Decimal("1.05") else "ACTIVE_LIQUIDATION")
         assert status == expect, (status, mmr)
-    assert seen[0][0] == "NORMAL" and Decimal("1.8") < seen[0][1] < Decimal("2.2")
+    assert seen[0][0] == "NORMAL" and Decimal("9.5") < seen[0][1] < Decimal("10.5")
     names = [s for s, _ in seen]
     first = [names.index(band) for band in BANDS[1:]]
     assert 20 < first[0] < first[1] < first[2] <= 90, first
     assert first[2] >= 60, "the slide takes a couple of minutes at a 2 s poll"
     assert "NORMAL" in names[first[2]:], "and recovers"
     assert Decimal("0.8") < min(m for _, m in seen) < Decimal("1.03"), "deep enough, not a wipe-out"
+
+
+async def liquidation_check(d: Demo) -> int:
+    """Move each position's mark alone to its quoted liquidation price: by the demo's own
+    arithmetic (`what_if`) the account's uniMMR is then 1.05. How many prices were checked."""
+    risk = parse_position_risk(await d.data(RISK))
+    cm_risk = parse_cm_position_risk(await d.data(CM_RISK))
+    quoted = {r.symbol: r.liquidationPrice for r in (*risk, *cm_risk) if r.liquidationPrice}
+    for symbol, price in quoted.items():
+        moved = d.exchange.what_if({symbol: float(price)}).uni_mmr
+        assert abs(moved - Decimal("1.05")) < Decimal("1E-6"), (symbol, price, moved)
+    return len(quoted)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(seed=7), dict(seed=18), dict(seed=2, hedge=True), dict(seed=303, unimmr=2.0),
+    dict(seed=3, scenario="margin-call", step=31),  # DANGER, on the way down
+    dict(seed=3, scenario="margin-call", step=60),  # uniMMR 1.2, deep in CRITICAL
+])
+async def test_liquidation_prices_follow_from_equity_and_margin(demo, kwargs):
+    """A liquidation price is where the cross-margined account's uniMMR reaches 1.05 if that
+    symbol's mark alone moves there (COIN-M's too): so uniMMR and the distance to liquidation
+    on screen tell one story."""
+    assert LIQUIDATION_MMR == 1.05
+    d = demo(symbols=60, **kwargs)
+    assert await liquidation_check(d) >= 3
+
+
+async def test_a_concentrated_book_at_unimmr_2_is_close_to_liquidation(demo):
+    """The demo's book holds most of its margin in BTC, at a maintenance rate near 1.6%: uniMMR 2
+    leaves equity about 3% of BTCUSDT's notional over what Binance liquidates at, so it is a few
+    percent from liquidation; at uniMMR 10 about 30%."""
+    for unimmr, low, high in ((2.0, "0.02", "0.04"), (10.0, "0.25", "0.35")):
+        risk = parse_position_risk(await demo(seed=303, unimmr=unimmr).data(RISK))
+        btc = next(r for r in risk if r.symbol == "BTCUSDT")
+        distance = abs(btc.markPrice - btc.liquidationPrice) / btc.markPrice
+        assert Decimal(low) < distance < Decimal(high), (unimmr, distance)
+
+
+async def verdicts(d: Demo, steps: int) -> list[Level]:
+    """pmtui's verdict (default thresholds) on each poll round, from every endpoint it reads."""
+    out = []
+    for _ in range(steps):
+        um = parse_um_account(await d.data(UM))
+        pm = parse_pm_account(await d.data(ACCOUNT))
+        risk = parse_position_risk(await d.data(RISK))
+        cm = parse_cm_account(await d.data(CM))
+        cm_risk = parse_cm_position_risk(await d.data(CM_RISK))
+        view = build_view(um, Thresholds(), risks=risk, pm=pm, cm=cm, cm_risks=cm_risk)
+        out.append(view.verdict().level)
+    return out
+
+
+def runs(levels: list[Level]) -> list[tuple[Level, int]]:
+    """Consecutive equal levels as (level, how many steps)."""
+    out: list[tuple[Level, int]] = []
+    for level in levels:
+        if out and out[-1][0] == level:
+            out[-1] = (level, out[-1][1] + 1)
+        else:
+            out.append((level, 1))
+    return out
+
+
+@pytest.mark.parametrize("seed,hedge", [(1, False), (2, True), (303, False)])
+async def test_margin_call_verdict_visits_every_level_and_comes_back(demo, seed, hedge):
+    """The margin-call scenario, one step a poll round (the scenario's clock): pmtui's own
+    verdict, liquidation distance included, goes OK, WARN, DANGER, CRITICAL and back to OK in one
+    cycle of 126 steps (about four minutes at the default 2 s refresh), each level long enough to
+    watch: at least 8 steps (16 s), the way down 15 steps (30 s) a level."""
+    seen = runs(await verdicts(demo(scenario="margin-call", seed=seed, hedge=hedge, symbols=60), 126))
+    levels = [level for level, _ in seen]
+    assert levels == [Level.OK, Level.WARN, Level.DANGER, Level.CRITICAL, Level.DANGER, Level.WARN, Level.OK], seen
+    assert all(n >= 8 for _, n in seen), seen
+    assert all(n >= 15 for _, n in seen[:3]), seen
+    assert seen[-1][1] >= 15, "an all-clear that lasts before the next slide"
+
+
+async def test_margin_call_can_start_part_way(demo):
+    """`step` starts the scenario's clock part way into the cycle: at step 46 it is CRITICAL."""
+    assert (await verdicts(demo(scenario="margin-call", seed=1, symbols=60, step=46), 1)) == [Level.CRITICAL]
+    assert (await verdicts(demo(scenario="margin-call", seed=1, symbols=60, step=126), 1)) == [Level.OK]
 
 
 async def test_margin_call_depends_on_calls_not_time(demo):

@@ -146,8 +146,9 @@ async def test_paused_says_since_when(make_app, frozen_clock):
 
 async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, frozen_clock):
     """Margin-call demo: a row CRITICAL by its liquidation distance colours its MM% cell by the
-    share's own level (plain when small), not the row's, and its uPnL by its sign."""
-    app = make_app(clock=frozen_clock, scenario="margin-call")
+    share's own level (plain when small), not the row's, and its uPnL by its sign. From step 46
+    of the scenario, where the verdict turns CRITICAL."""
+    app = make_app(clock=frozen_clock, scenario="margin-call", step=46)
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
         for _ in range(20):

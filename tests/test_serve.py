@@ -373,15 +373,133 @@ def test_the_server_answers_only_its_own_page_and_kills_a_stuck_dashboard():
     ]
 
 
+def gone(pid: int) -> bool:
+    """Ended (a zombie nobody reaped yet counts: it runs no more)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_a_server_killed_outright_takes_its_dashboards_along():
+    server, url = start_server()
+    try:
+        ws_url = url.replace("http://", "ws://") + "/ws?width=80&height=24"
+        with connect(ws_url, origin=url, open_timeout=10) as ws:
+            assert isinstance(ws.recv(timeout=30), bytes)  # the dashboard's first frame
+            (dashboard,) = descendants(server.pid)
+            environ = Path(f"/proc/{dashboard}/environ").read_bytes().split(b"\0")
+            # It knows its server, and its part of the one weight budget (4 tabs by default).
+            assert f"PMTUI_SERVE_PID={server.pid}".encode() in environ
+            assert b"PMTUI_SERVE_TABS=4" in environ
+            server.kill()  # SIGKILL: no handler of the server's runs
+            server.wait(10)
+            wait_for(lambda: gone(dashboard), 15, "the dashboard to end with its server")
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(10)
+        server.communicate()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_die_with_server_ends_a_process_whose_parent_was_killed():
+    # A parent (the server) and its child (a dashboard) that holds no pipe of the parent's: only
+    # die_with_server can tell it that the parent is gone.
+    child = ("import os, sys, threading; from pmtui.tui.serve import die_with_server; "
+             "die_with_server(os.getppid()); print('ready', flush=True); threading.Event().wait()")
+    parent = ("import subprocess, sys, threading; "
+              f"g = subprocess.Popen([sys.executable, '-c', {child!r}], stdin=subprocess.DEVNULL); "
+              "print(g.pid, flush=True); threading.Event().wait()")
+    proc = subprocess.Popen([sys.executable, "-c", parent], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        grandchild = int(proc.stdout.readline())
+        assert proc.stdout.readline() == "ready\n"
+        proc.kill()
+        proc.wait(10)
+        wait_for(lambda: gone(grandchild), 15, "the child to end with its parent")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        if not gone(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
+
+
+def test_tabs_are_capped():
+    server, url = start_server("--max-tabs", "1")
+    try:
+        ws_url = url.replace("http://", "ws://") + "/ws?width=80&height=24"
+        with connect(ws_url, origin=url, open_timeout=10) as ws:
+            assert isinstance(ws.recv(timeout=30), bytes)
+            page = httpx.get(url + "/", timeout=10)
+            assert page.status_code == 503
+            assert page.text.startswith("pmtui serve: tab limit (1) reached.")
+            # A page opened before: its terminal says so, and no second dashboard starts.
+            with connect(ws_url, origin=url, open_timeout=10) as second:
+                said = second.recv(timeout=10)
+                assert isinstance(said, bytes) and said.startswith(b"pmtui serve: tab limit (1) reached.")
+            assert len(descendants(server.pid)) == 1
+        # The tab closed: room for the next.
+        wait_for(lambda: httpx.get(url + "/", timeout=10).status_code == 200, 15, "the tab to be free again")
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(20) == 128 + signal.SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(10)
+    out, err = server.communicate()
+    assert "Traceback" not in out + err
+
+
+def test_a_served_dashboard_keeps_to_its_part_of_the_weight_budget(monkeypatch):
+    from pmtui.cli import options_of
+    from pmtui.fleet import load_settings, make_client
+    from pmtui.tui.serve import TABS_ENV
+
+    options = options_of(_parse(["--demo"]))
+    settings = load_settings(options, None)
+    assert make_client(settings, options).budget.share == settings.weight_share
+    monkeypatch.setenv(TABS_ENV, "4")
+    options = options_of(_parse(["--demo"]))
+    assert make_client(settings, options).budget.share == settings.weight_share / 4
+
+
+def test_max_tabs_must_be_a_small_number(capsys):
+    for bad in ("0", "-1", "x", "65"):
+        with pytest.raises(SystemExit) as info:
+            main(["serve", "--demo", "--max-tabs", bad])
+        assert info.value.code == 2
+        assert "is not a number of tabs (1 to 64)" in capsys.readouterr().err
+
+
+def require_browser(message: str) -> None:
+    """No chromium here: skip, saying why, unless PMTUI_REQUIRE_BROWSER=1 (.ci/run, which
+    installs it) makes that a failure."""
+    if os.environ.get("PMTUI_REQUIRE_BROWSER") == "1":
+        pytest.fail(message + " (PMTUI_REQUIRE_BROWSER=1)")
+    pytest.skip(message)
+
+
+def test_without_a_browser_the_browser_test_is_skipped_unless_ci_requires_it(monkeypatch):
+    monkeypatch.delenv("PMTUI_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        require_browser("chromium is not installed")
+    monkeypatch.setenv("PMTUI_REQUIRE_BROWSER", "1")  # .ci/run, which installs chromium
+    with pytest.raises(pytest.fail.Exception, match="chromium is not installed"):
+        require_browser("chromium is not installed")
+
+
 @pytest.mark.browser
 def test_the_dashboard_in_a_real_browser(tmp_path):
     browser = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     if browser is None:
-        pytest.fail(f"chromium is not installed ({CHROMIUM}): apt-get install chromium (.ci/run does)")
+        require_browser(f"chromium is not installed ({CHROMIUM}): apt-get install chromium (.ci/run does)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("Playwright is not installed: pip install -e '.[test]'")
+        require_browser("Playwright is not installed: pip install -e '.[test]'")
     server, url = start_server()
     outside: list[str] = []
     try:
@@ -421,6 +539,8 @@ def test_the_dashboard_in_a_real_browser(tmp_path):
                 return borders[-1].split("sort:")[1].strip(" ─╯│") if borders else ""
 
             page = open_page()
+            # The tab's title says the verdict and uniMMR ("pmtui ✓ OK 10.7"), from the dashboard.
+            page.wait_for_function(r"() => /^pmtui \S+ (OK|WARN|DANGER|CRITICAL) \d+\.\d$/.test(document.title)")
             rows = page.evaluate("window.__rows()")
             assert positions_sort(page).startswith("MM share")
             # The positions header is the row below the title; click its Notional column.

@@ -119,10 +119,10 @@ MARGIN_CALL_SIZES = {"80x24": (80, 24), "120x40": (120, 40), "200x50": (200, 50)
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
 @pytest.mark.parametrize("size", list(MARGIN_CALL_SIZES))
 def test_margin_call(snap_compare, make_app, frozen_clock, size, theme):
-    """Twenty refreshes into the margin-call demo: positions near liquidation (CRITICAL marks and
-    Liq% cells), large shares on an account in trouble, the alert log; at 200x50 the history
-    panel beside the tables."""
-    app = make_app(clock=frozen_clock, scenario="margin-call")
+    """Twenty refreshes into the margin-call demo, from step 30 (where it is DANGER): positions
+    near liquidation (CRITICAL marks and Liq% cells), large shares on an account in trouble, the
+    alert log; at 200x50 the history panel beside the tables."""
+    app = make_app(clock=frozen_clock, scenario="margin-call", step=30)
 
     async def run_before(pilot: Pilot) -> None:
         await settled(pilot)

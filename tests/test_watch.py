@@ -117,7 +117,83 @@ def test_watch_ends_quietly_when_its_reader_goes_away():
     w.line()
     w.proc.stdout.close()  # like `pmtui watch | head -1`
     rc = w.proc.wait(timeout=15)
-    assert rc == 1 and w.proc.stderr.read() == ""
+    assert rc == 0 and w.proc.stderr.read() == ""  # a reader that went away is a normal end
+
+
+def test_watch_into_head_ends_quietly_with_exit_0():
+    proc = subprocess.run(f"{sys.executable} -m pmtui watch --demo --interval 1 | head -2; exit ${{PIPESTATUS[0]}}",
+                          shell=True, executable="/bin/bash", cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert len(proc.stdout.splitlines()) == 2
+
+
+def test_watch_says_the_first_picture_once():
+    # At start the account, positionRisk and exchangeInfo each publish within a second: the same
+    # line three times said nothing new.
+    w = Watch("--demo", "--interval", "1")
+    lines = [w.line() for _ in range(3)]
+    w.stop(signal.SIGTERM)
+    assert all(a != b for a, b in zip(lines, lines[1:], strict=False)), lines
+
+
+def history_rows(path: Path) -> int:
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM samples").fetchone()[0]
+    except sqlite3.Error:  # not created yet, or being written
+        return 0
+
+
+def test_a_reader_that_does_not_read_never_stops_the_monitor_or_a_signal(tmp_path):
+    import fcntl
+
+    history = tmp_path / "h.sqlite3"
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, 4096)  # the smallest pipe: one JSON line fills it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmtui", "watch", "--demo", "--json", "--interval", "1", "--record",
+         "--history-file", str(history)],
+        cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        def queued() -> int:
+            import array
+            import termios
+
+            n = array.array("i", [0])
+            fcntl.ioctl(read_end, termios.FIONREAD, n)
+            return n[0]
+
+        wait_for(lambda: queued() >= 4096, "the pipe to fill up")
+        # Nobody reads, and the Monitor goes on: refreshes are still recorded...
+        before = history_rows(history)
+        wait_for(lambda: history_rows(history) >= before + 2, "two more refreshes recorded")
+        # ...and a signal still ends it, at once.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        os.close(read_end)
+    assert b"Traceback" not in proc.stderr.read()
+
+
+def test_recording_that_cannot_be_written_is_said_once_and_watching_goes_on(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    w = Watch("--demo", "--interval", "1", "--record", "--history-file", str(blocker / "h.sqlite3"))
+    for _ in range(3):  # refreshes go on
+        assert " · LIVE" in w.line()
+    rc, err = w.stop(signal.SIGTERM)
+    assert rc == 143
+    assert err.count("\n") == 1 and "Recording stopped." in err and str(blocker) in err, err
+    assert err.startswith("pmtui: warning: Cannot create the history file")
 
 
 def test_watch_says_a_fault_once_and_recovers_by_itself(papi_server):  # noqa: F811

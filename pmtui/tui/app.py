@@ -60,6 +60,17 @@ COMPACT_BELOW = (60, 18)
 ROOMY = (160, 40)
 
 
+def title_of(state: MonitorState) -> str:
+    """The page title for a state: "pmtui ✓ OK 10.7" (the verdict and uniMMR), "pmtui ◌ STALE ·
+    last OK" (no figure that is not current), "pmtui" before the first data."""
+    verdict = state.verdict
+    if verdict is None:
+        return "pmtui"
+    if verdict.stale or verdict.unknown or state.pm is None:
+        return clean(f"pmtui {verdict.badge}")
+    return clean(f"pmtui {verdict.badge} {fmt.ratio(state.pm.uniMMR, 1)}")
+
+
 class StateChanged(Message):
     """The Monitor published one or more states since the last one was shown."""
 
@@ -94,6 +105,14 @@ class PmtuiApp(App[int]):
     #: Keys that act on the dashboard's account: not while the Accounts overview is on screen.
     DASHBOARD_ACTIONS = frozenset({"refresh_now", "toggle_pause", "toggle_all", "what_if", "toggle_history",
                                    "slower", "faster"})
+
+    #: --kiosk (a wall screen, a served page anyone may click): keys that would end or freeze the
+    #: view do nothing, and the command palette (which can quit) does not open.
+    KIOSK_BLOCKED = frozenset({"quit", "help_quit", "suspend_process", "command_palette", "toggle_pause"})
+    kiosk = False
+    #: Served (pmtui serve): each new verdict becomes the browser tab's title ("pmtui ✓ OK 10.7"),
+    #: through the terminal title escape (OSC 2) that the page turns into document.title.
+    page_title = False
 
     def get_css_variables(self) -> dict[str, str]:
         """The theme's variables plus pmtui's level colours for it (legible on this theme)."""
@@ -322,6 +341,13 @@ class PmtuiApp(App[int]):
         else:
             self._render_verdict()
         self._render_status()
+        if self.page_title:
+            self._send_title(title_of(state))
+
+    def _send_title(self, title: str) -> None:
+        if title != getattr(self, "_sent_title", None) and self._driver is not None:
+            self._sent_title = title
+            self._driver.write(f"\x1b]2;{title}\x07")
 
     def _announce(self, state: MonitorState) -> None:
         """Alerts into the log, and the state's notices as toasts (and the bell)."""
@@ -479,6 +505,8 @@ class PmtuiApp(App[int]):
                                       cm_risks=state.cm_risks))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.kiosk and action in self.KIOSK_BLOCKED:
+            return False
         if action == "accounts":
             return bool(self.accounts) and self.screen is self.screen_stack[0]
         if action in self.DASHBOARD_ACTIONS and self.accounts and self.screen is not self.screen_stack[0]:

@@ -16,20 +16,30 @@ websocket, starts the served command in a subprocess and relays its screen and t
   loads nothing from outside (pmtui/tui/templates/serve_index.html: no web fonts). The server
   itself is pmtui/tui/webserver.py.
 - Closing the page or stopping the server ends each dashboard process (quit, then a kill after a
-  grace period); SIGINT, SIGTERM and SIGHUP exit 128+signal, like `pmtui watch`.
+  grace period); SIGINT, SIGTERM and SIGHUP exit 128+signal, like `pmtui watch`. A server killed
+  outright (kill -9) takes its dashboards along: each asks the kernel for a signal when its
+  parent dies (Linux's PR_SET_PDEATHSIG; elsewhere a thread watches the parent).
+- At most --max-tabs dashboards at once (default 4), and they share the server's weight budget:
+  the server tells each (PMTUI_SERVE_TABS) to keep to its 1/max-tabs part of `weight_share`. A
+  static split needs no lock file or IPC to go stale when a process is killed, and however many
+  tabs are open the IP's weight stays within the one budget (each client also yields to the
+  IP's reported weight, as always).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import errno
 import ipaddress
+import os
 import re
 import shlex
 import signal
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pmtui.errors import ConfigError
@@ -37,6 +47,47 @@ from pmtui.errors import ConfigError
 DEFAULT_HOST = "127.0.0.1"
 EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 INSTALL_HINT = "pmtui serve needs textual-serve: install it with pip install 'pmtui[serve]'."
+DEFAULT_MAX_TABS = 4
+#: What the server tells each dashboard it starts (they inherit its environment): its pid, so
+#: the dashboard dies with it, and how many tabs share its weight budget.
+SERVER_PID_ENV = "PMTUI_SERVE_PID"
+TABS_ENV = "PMTUI_SERVE_TABS"
+_PR_SET_PDEATHSIG = 1
+
+
+def tab_limit_message(limit: int) -> str:
+    return (f"pmtui serve: tab limit ({limit}) reached. Close another tab of this dashboard, or "
+            "start the server with a higher --max-tabs.")
+
+
+def served_by(env: Mapping[str, str] = os.environ) -> int | None:
+    """The pid of the `pmtui serve` that started this dashboard, or None if it was not served."""
+    pid = env.get(SERVER_PID_ENV, "")
+    return int(pid) if pid.isdigit() else None
+
+
+def served_tabs(env: Mapping[str, str] = os.environ) -> int:
+    """How many dashboards share this one's weight budget: 1, or the server's --max-tabs when served
+    (each keeps to its 1/tabs of the share; pmtui.fleet.FleetOptions.tabs)."""
+    tabs = env.get(TABS_ENV, "")
+    return int(tabs) if tabs.isdigit() and int(tabs) > 1 else 1
+
+
+def die_with_server(server: int, signum: int = signal.SIGTERM) -> None:
+    """In a served dashboard: get `signum` when the server is gone, however it ended (kill -9
+    included), so no dashboard goes on polling the exchange for nobody."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    else:
+        def watch() -> None:
+            while os.getppid() == server:
+                threading.Event().wait(1.0)
+            os.kill(os.getpid(), signum)
+
+        threading.Thread(target=watch, name="pmtui-server-watch", daemon=True).start()
+    if os.getppid() != server:  # it died before we asked
+        os.kill(os.getpid(), signum)
 
 
 # --- where to listen -----------------------------------------------------------------------------

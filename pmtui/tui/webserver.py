@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -22,7 +23,17 @@ from aiohttp.web_runner import GracefulExit
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
-from pmtui.tui.serve import EXIT_SIGNALS, is_loopback, refusal, to_int, url_of
+from pmtui.tui.serve import (
+    DEFAULT_MAX_TABS,
+    EXIT_SIGNALS,
+    SERVER_PID_ENV,
+    TABS_ENV,
+    is_loopback,
+    refusal,
+    tab_limit_message,
+    to_int,
+    url_of,
+)
 
 STOP_GRACE_S = 3.0  # a dashboard quits in milliseconds; after this it is killed
 # aiohttp's wait for open connections when the server stops: time for each tab's dashboard to
@@ -37,6 +48,14 @@ class Session(AppService):
     not within the grace (a stuck child must not keep the server from stopping)."""
 
     _stopped = False
+    #: How many tabs share the server's weight budget (pmtui.tui.serve.served_tabs).
+    tabs = DEFAULT_MAX_TABS
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        # The dashboard dies with this server (pmtui.tui.serve.die_with_server) and keeps to its part
+        # of the weight budget.
+        return super()._build_environment(width, height) | {
+            SERVER_PID_ENV: str(os.getpid()), TABS_ENV: str(self.tabs)}
 
     async def stop(self) -> None:
         if self._stopped:  # textual-serve's handler stops it twice
@@ -61,11 +80,14 @@ class Session(AppService):
 
 
 class DashboardServer(Server):
-    def __init__(self, command: str, *, host: str, port: int, title: str = "pmtui") -> None:
+    def __init__(self, command: str, *, host: str, port: int, title: str = "pmtui",
+                 max_tabs: int = DEFAULT_MAX_TABS) -> None:
         super().__init__(command, host=host, port=port, title=title,
                          templates_path=Path(__file__).parent / "templates")
         self.loopback_only = is_loopback(host)
         self.sockets: set[web.WebSocketResponse] = set()
+        self.max_tabs = max_tabs
+        self.sessions = 0  # dashboards running (or starting)
 
     def initialize_logging(self) -> None:
         """textual-serve's and aiohttp's complaints as one line each on stderr, no traceback."""
@@ -86,6 +108,9 @@ class DashboardServer(Server):
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         self._refused(request, websocket=False)
+        if self.sessions >= self.max_tabs:
+            # Each tab is a dashboard process polling the exchange: a cap on memory and weight.
+            return web.Response(status=503, text=tab_limit_message(self.max_tabs) + "\n")
         return await self._index(request)
 
     @aiohttp_jinja2.template("serve_index.html")
@@ -113,12 +138,20 @@ class DashboardServer(Server):
             await websocket.close()
 
         self.sockets.add(websocket)
+        full = self.sessions >= self.max_tabs
+        if not full:
+            self.sessions += 1
         try:
             await websocket.prepare(request)
+            if full:  # a page opened before the others: the terminal says why it stays empty
+                await websocket.send_bytes(tab_limit_message(self.max_tabs).encode() + b"\r\n")
+                await websocket.close()
+                return websocket
             session = Session(
                 self.command, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
                 close=close, download_manager=self.download_manager, debug=False,
             )
+            session.tabs = self.max_tabs
             await session.start(width, height)
             await self._process_messages(websocket, session)
         except asyncio.CancelledError:
@@ -127,8 +160,12 @@ class DashboardServer(Server):
             log.warning("a browser session failed (%s)", type(err).__name__)
         finally:
             self.sockets.discard(websocket)
-            if session is not None:
-                await session.stop()
+            try:
+                if session is not None:
+                    await session.stop()
+            finally:
+                if not full:
+                    self.sessions -= 1
         return websocket
 
     async def on_startup(self, app: web.Application) -> None:
