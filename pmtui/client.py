@@ -479,8 +479,7 @@ class PapiClient:
             why = ("Binance refuses requests from this location (HTTP 451)" if status == 451
                    else "Binance's CDN blocks access from this country (HTTP 403, CloudFront)")
             return RegionBlocked(
-                f"{why}{said}; polling stopped: press r or restart once this machine reaches "
-                "Binance from an allowed location.",
+                f"{why}{said}; polling stopped until you press r or restart from an allowed location.",
                 status=status, code=code,
             )
         if code == -2015 and (ip := _request_ip(msg)) is not None:

@@ -36,7 +36,7 @@ async def poll_twice(server: HostileServer) -> tuple[Poller, int]:
         return poller, server.paths().count(UM_ACCOUNT)
 
 
-async def test_451_restricted_location_says_so_and_stops(hostile):
+async def test_451_restricted_location_says_so_and_stops(hostile):  # noqa: F811
     hostile.route(UM_ACCOUNT, raw(451, RESTRICTED))
     poller, sent = await poll_twice(hostile)
     err = poller.error
@@ -52,14 +52,14 @@ async def test_451_restricted_location_says_so_and_stops(hostile):
     assert poller.delay() is not None
 
 
-async def test_451_without_a_body_is_still_the_location(hostile):
+async def test_451_without_a_body_is_still_the_location(hostile):  # noqa: F811
     hostile.route(UM_ACCOUNT, raw(451, b""))
     poller, _ = await poll_twice(hostile)
     assert type(poller.error) is RegionBlocked and poller.stopped
     assert_sentence(poller.error.message)
 
 
-async def test_a_cloudfront_country_block_names_its_cause(hostile):
+async def test_a_cloudfront_country_block_names_its_cause(hostile):  # noqa: F811
     hostile.route(UM_ACCOUNT, raw(403, CLOUDFRONT_COUNTRY, "text/html"))
     poller, _ = await poll_twice(hostile)
     err = poller.error
@@ -70,14 +70,14 @@ async def test_a_cloudfront_country_block_names_its_cause(hostile):
     assert_sentence(err.message)
 
 
-async def test_a_403_without_a_cause_is_still_the_waf(hostile):
+async def test_a_403_without_a_cause_is_still_the_waf(hostile):  # noqa: F811
     hostile.route(UM_ACCOUNT, raw(403, CLOUDFRONT_WAF, "text/html"))
     poller, _ = await poll_twice(hostile)
     assert type(poller.error) is WafBlocked and not poller.stopped
 
 
 @pytest.mark.parametrize("ip", ["203.0.113.7", "2001:db8::1"])
-async def test_2015_shows_the_ip_to_whitelist(hostile, ip):
+async def test_2015_shows_the_ip_to_whitelist(hostile, ip):  # noqa: F811
     msg = f"Invalid API-key, IP, or permissions for action, request ip: {ip}"
     hostile.route(UM_ACCOUNT, lambda c: c.reply(401, {"code": -2015, "msg": msg}))
     poller, _ = await poll_twice(hostile)
@@ -87,7 +87,7 @@ async def test_2015_shows_the_ip_to_whitelist(hostile, ip):
     assert_sentence(err.message)
 
 
-async def test_2015_with_no_address_keeps_the_general_help(hostile):
+async def test_2015_with_no_address_keeps_the_general_help(hostile):  # noqa: F811
     msg = "Invalid API-key, IP, or permissions for action, request ip: <script>"
     hostile.route(UM_ACCOUNT, lambda c: c.reply(401, {"code": -2015, "msg": msg}))
     poller, _ = await poll_twice(hostile)
