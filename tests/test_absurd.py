@@ -147,6 +147,13 @@ async def test_the_dashboard_shows_absurd_figures(value):
         await pilot.pause()
         screen = screen_text(app)
         assert "ABSURD" in screen and "Internal error" not in screen
+        for key in ("a", "h", "h", "w"):  # every row, the history panel, the what-if estimate
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.press(*"-10%", "enter")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "What-if" in screen and "Internal error" not in screen
         assert app.is_running
 
 
