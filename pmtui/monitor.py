@@ -322,7 +322,7 @@ class Monitor:
         sentence, the data kept and marked stale; the loop carries on. Never raises."""
         log.debug("internal error while %s: %s", doing, type(err).__name__, exc_info=True)
         p = self.poller
-        p.error = PmtuiError(f"Internal error while {doing}; retrying (run with --debug for details).")
+        p.error = PmtuiError(f"Unexpected internal error while {doing}; retrying (run with --debug for details).")
         p.error.kind = "internal"
         p.failures += 1
         self.fetching = False
