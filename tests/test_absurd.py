@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from pmtui import fmt, output
 from pmtui.errors import SchemaError
 from pmtui.models import parse_pm_account, parse_um_account
-from pmtui.risk import shock_account
 from pmtui.monitor import FAULT, MonitorState
+from pmtui.risk import shock_account
 from pmtui.settings import Settings
 from pmtui.stream import BadFrame, parse_event
 from tests.harness import screen_text
