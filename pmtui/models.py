@@ -79,7 +79,7 @@ wire_decimal = _to_decimal
 def _to_millis(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a time in milliseconds, got a boolean")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not "١٧٦٠
         value = int(value.strip())
     if isinstance(value, Decimal):
         # Range first: int(Decimal("1e999999")) would build a million-digit integer (~30 s).

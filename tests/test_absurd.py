@@ -280,3 +280,16 @@ def test_a_pushed_unimmr_that_is_not_a_wire_number_is_a_bad_frame(text):
     with pytest.raises(BadFrame):
         parse_event(frame)
 
+
+
+def test_an_update_time_in_other_digits_is_not_a_time():
+    body = pm_body("3.00000000")
+    body["updateTime"] = "١٧٦٠٠٠٠٠٠٠٠٠٠"  # Arabic-Indic digits: str.isdigit() says yes
+    assert parse_pm_account(body).updateTime is None
+
+
+@pytest.mark.parametrize("tick", ["0.1_0", "٠.١", "０.１", "NaN"])
+def test_a_tick_size_that_is_not_a_wire_number_is_unknown(tick):
+    from pmtui.market import _size
+
+    assert _size(tick) is None and _size("0.10") == Decimal("0.1")
