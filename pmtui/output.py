@@ -409,7 +409,8 @@ def changed_positions(before: AccountView | None, after: AccountView | None) -> 
 def watch_line(state: MonitorState) -> str:
     """One line per state for `pmtui watch`: time, verdict and reason, uniMMR, freshness, fault."""
     info, verdict, view = state.status, state.verdict, state.view
-    word = "STALE" if info.stale else "LIVE" if info.error is None else "NO DATA"
+    word = ("STALE" if info.stale else "NO DATA" if info.error is not None
+            else "waiting for first data" if info.age is None else "LIVE")  # never LIVE before data
     parts = [_utc(info.last_ok_wall if info.error is None else time.time())]
     if verdict is not None:
         # uniMMR is said once, in full, below; the other causes (a liquidation, the status) here.
