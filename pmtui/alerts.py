@@ -30,7 +30,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any
 
 from pmtui import fmt
@@ -138,7 +138,11 @@ class _Reading:
 
 def _show(value: Decimal, places: int, down: bool) -> str:
     """A ratio without rounding it across its threshold: floor when it is low, ceiling when high."""
-    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR if down else ROUND_CEILING)
+    # Enough digits for the whole value: the default 28 raise InvalidOperation from 1e24 up (a
+    # pushed uniMMR of 1e30 once ended the Monitor's loop).
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + places + 2)
+        q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR if down else ROUND_CEILING)
     return fmt.amount(q)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import logging
 import random
 import re
@@ -44,6 +45,7 @@ from pmtui.errors import (
     NetworkError,
     PmtuiError,
     RateLimited,
+    RegionBlocked,
     RequestRejected,
     RequestTimeout,
     ServerError,
@@ -137,6 +139,11 @@ MAX_BAN = 3 * 86400.0
 MIN_SERVER_TIME_MS = 1_483_228_800_000  # 2017-01-01, before Binance existed
 MAX_SERVER_TIME_MS = 4_102_444_800_000  # 2100-01-01
 MAX_DATE_DISAGREEMENT_MS = 60_000
+# Binance's -2015 text ends with the address it saw ("..., request ip: 203.0.113.7"): the one to whitelist.
+_REQUEST_IP = re.compile(r"request ip:\s*([0-9A-Fa-f.:]{2,45})")
+# The cause line of CloudFront's 403 page when the distribution geo-blocks (a WAF block says
+# "Request blocked." instead): tests/fixtures/real/errors/cloudfront_403_country.html.
+_COUNTRY_BLOCK = re.compile(rb"configured to block access from your country", re.IGNORECASE)
 _BAN_UNTIL = re.compile(r"banned until (\d{12,14})")
 _DELAY_SECONDS = re.compile(r"\d{1,15}(?:\.\d{1,6})?")  # RFC 9110 delay-seconds (a fraction allowed)
 # printf placeholders in Binance's text ("Mandatory parameter '%s' was not sent"), quotes included.
@@ -396,7 +403,9 @@ class PapiClient:
             # HTTP 200 with a Binance error body is that error, not a response of another shape.
             raise self._error_for(status, code, msg, response.headers, path)
         code, msg = _binance_error(content)
-        raise self._error_for(status, code, msg, response.headers, path)
+        # A 403 page may say why (CloudFront names a country block); only one without a cause is the WAF.
+        country = status == 403 and code is None and _COUNTRY_BLOCK.search(content[:65536]) is not None
+        raise self._error_for(status, code, msg, response.headers, path, country_blocked=country)
 
     async def _get(self, url: str, headers: dict[str, str], method: str = "GET") -> tuple[httpx.Response, bytes]:
         """`method` `url` (GET but for the listen key); the response and its body, decompressed
@@ -443,7 +452,7 @@ class PapiClient:
     # --- errors -----------------------------------------------------------------------------
 
     def _error_for(self, status: int, code: int | None, msg: str | None, headers: httpx.Headers,
-                   path: str) -> PmtuiError:
+                   path: str, *, country_blocked: bool = False) -> PmtuiError:
         """The error for a failed answer: Binance's code decides first, then the HTTP status."""
         for secret in (self._api_key, self._listen_key):
             if msg and secret:
@@ -463,6 +472,19 @@ class PapiClient:
                     status=status, code=code, retry_after=wait,
                 )
             )
+        if status == 451 or country_blocked:
+            # Binance's "restricted location" answer ({"code": 0, "msg": ...}) or its CDN's country
+            # block: no retry moves this machine, so polling stops and says what to do.
+            said = f': "{_clean(msg, 240).replace(chr(34), chr(39))}"' if msg else ""
+            why = ("Binance refuses requests from this location (HTTP 451)" if status == 451
+                   else "Binance's CDN blocks access from this country (HTTP 403, CloudFront)")
+            return RegionBlocked(
+                f"{why}{said}; polling stopped until you press r or restart from an allowed location.",
+                status=status, code=code,
+            )
+        if code == -2015 and (ip := _request_ip(msg)) is not None:
+            return AuthError(AUTH_HELP.replace("this machine's IP", f"the IP Binance saw ({ip})"),
+                             status=status, code=code)
         if code in ACCESS_HELP:
             return AuthError(ACCESS_HELP[code], status=status, code=code)
         if code == -1022:
@@ -551,11 +573,27 @@ def _binance_error_of(data: Any) -> tuple[int | None, str | None]:
 
 
 def _binance_error(body: bytes) -> tuple[int | None, str | None]:
+    """(code, msg) of a failed answer's body. Code 0 counts here (not with HTTP 200): Binance's
+    451 says {"code": 0, "msg": "Service unavailable from a restricted location ..."}."""
     try:
         data = decode_json(body)
     except MalformedResponse:
         return None, None
+    if isinstance(data, dict) and data.get("code") == 0 and type(data.get("code")) is int:
+        msg = data.get("msg")
+        return 0, msg if isinstance(msg, str) else None
     return _binance_error_of(data)
+
+
+def _request_ip(msg: str | None) -> str | None:
+    """The address a -2015 says the request came from, when it is one."""
+    match = _REQUEST_IP.search(msg or "")
+    if match is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(match.group(1)))
+    except ValueError:
+        return None
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -608,11 +646,11 @@ def _network_reason(err: httpx.HTTPError) -> str:
     return "network error"
 
 
-def _clean(msg: str | None) -> str:
+def _clean(msg: str | None, limit: int = 160) -> str:
     """Binance's text for a sentence: printf placeholders, signatures and controls taken out."""
     text = _PLACEHOLDER.sub("", msg or "")
     text = re.sub(r"signature=[^&\s]+", "signature=<redacted>", text)
-    return clean(text, 160).rstrip(".") or "no message"
+    return clean(text, limit).rstrip(".") or "no message"
 
 
 def _duration(seconds: float) -> str:

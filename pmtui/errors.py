@@ -24,6 +24,8 @@ The tree (class -> parent: what it means; retried or stops):
 - IPBanned -> PmtuiError: HTTP 418, the IP is banned for `retry_after` seconds; retried after
   it, the client refusing to send until then.
 - WafBlocked -> PmtuiError: HTTP 403 from Binance's web application firewall; retried.
+- RegionBlocked -> PmtuiError: Binance refuses this machine's location (HTTP 451 "restricted
+  location", or a CloudFront 403 page blocking the country); stops: no retry makes it pass.
 - ClockSkew -> PmtuiError: Binance -1021, our timestamp outside recvWindow even after one
   resync; retried.
 - BadServerTime -> PmtuiError: the time endpoint answered a time that cannot be right (0,
@@ -142,6 +144,14 @@ class WafBlocked(PmtuiError):
     """HTTP 403: Binance's web application firewall refused the request."""
 
     kind = "blocked"
+
+
+class RegionBlocked(PmtuiError):
+    """HTTP 451, or a CDN 403 page naming the country: Binance refuses requests from where this
+    machine is. Waiting does not change the location, so polling stops until a person acts."""
+
+    retryable = False
+    kind = "location"
 
 
 class ClockSkew(PmtuiError):

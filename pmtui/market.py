@@ -20,13 +20,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
 from pmtui.logs import make_private_dir
+from pmtui.models import wire_decimal
 from pmtui.text import is_clean
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ def _size(value: Any) -> Decimal | None:
         if not 0 < len(value) <= 40:
             return None
         try:
-            value = Decimal(value.strip())
-        except InvalidOperation:
+            value = wire_decimal(value)  # the wire's grammar: "0.1_0" or "٠.١" is junk, not 0.1
+        except ValueError:
             return None
     size = Decimal(value)
     if not size.is_finite() or not _MIN_SIZE <= size <= _MAX_SIZE:

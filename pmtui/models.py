@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
 
@@ -41,16 +42,24 @@ def _json_type(value: Any) -> str:
     return type(value).__name__  # list, dict
 
 
+#: What a decimal on the wire may look like: JSON's number grammar (leading zeros allowed), ASCII
+#: digits only. Python's Decimal() would also read "5_0", "٥" (Arabic-Indic), "５" (full-width),
+#: "NaN", "Infinity" and ".5": none is a number Binance writes, so each is bad input. The exponent
+#: form stays: it is JSON, and a Java BigDecimal's toString() writes it ("0E-8"); the range check
+#: below bounds it.
+_WIRE_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):  # bool is an int subclass; "true" is never an amount
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, (int, Decimal)):
         number = Decimal(value)
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except ArithmeticError:
-            raise ValueError(f"expected a decimal number, got {value[:40]!r}") from None
+        text = value.strip()
+        if not _WIRE_DECIMAL.fullmatch(text):
+            raise ValueError(f"expected a decimal number, got {value[:40]!r}")
+        number = Decimal(text)
     elif isinstance(value, float):
         number = Decimal(repr(value))
     else:
@@ -63,10 +72,14 @@ def _to_decimal(value: Any) -> Decimal:
     return number
 
 
+#: The same, for the stream's events (raises ValueError).
+wire_decimal = _to_decimal
+
+
 def _to_millis(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a time in milliseconds, got a boolean")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # not "١٧٦٠
         value = int(value.strip())
     if isinstance(value, Decimal):
         # Range first: int(Decimal("1e999999")) would build a million-digit integer (~30 s).

@@ -323,11 +323,42 @@ class Monitor:
         try:
             while not self._closed:
                 self._due = False
-                await self.refresh()
-                await self._sleep_until_due()
+                try:
+                    await self.refresh()
+                    await self._sleep_until_due()
+                except Exception as err:  # a bug, not a fault: say so, keep the data, go on
+                    self._internal_error("refreshing the account", err)
+                    await self._wait_after_bug()
         finally:
             for task in self._tasks:
                 task.cancel()
+
+    def _internal_error(self, doing: str, err: Exception) -> None:
+        """A bug inside the loop (not an exchange fault): logged for --debug, shown as one
+        sentence, the data kept and marked stale; the loop carries on. Never raises."""
+        log.debug("internal error while %s: %s", doing, type(err).__name__, exc_info=True)
+        p = self.poller
+        p.error = PmtuiError(f"Unexpected internal error while {doing}; retrying (run with --debug for details).")
+        p.error.kind = "internal"
+        p.failures += 1
+        self.fetching = False
+        if self._last_error_kind == "internal":
+            notices = []
+        else:
+            self._last_error_kind = "internal"
+            notices = [Notice("Internal error", p.error.message, "error", timeout=6)]
+        try:
+            self.publish(FAULT, notices=notices)
+        except Exception:  # building the state is what fails: the next tick or refresh says it
+            log.debug("publishing the internal error failed", exc_info=True)
+
+    async def _wait_after_bug(self) -> None:
+        """Back off like after a fault (a person's r or resume still wakes it)."""
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.poller.delay())
+        except TimeoutError:
+            pass
 
     async def aclose(self) -> None:
         """Stop everything, let the stream say goodbye (DELETE its listen key), close the client."""
@@ -367,7 +398,10 @@ class Monitor:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(TICK)
-            self.tick()
+            try:
+                self.tick()
+            except Exception as err:  # the clock must keep going: a dead ticker freezes "LIVE (0s ago)"
+                self._internal_error("updating the state", err)
 
     def tick(self) -> MonitorState:
         """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for
@@ -652,7 +686,11 @@ class Monitor:
         """From the stream: apply a riskLevelChange at once; anything that moved the account asks
         for a (debounced, budgeted) REST refresh of what it touched."""
         if isinstance(event, RiskLevelChange):
-            self._apply_risk(event)
+            try:
+                self._apply_risk(event)
+            except Exception as err:  # a bug must not end the stream; REST confirms soon
+                self._internal_error("applying a pushed risk level", err)
+                self._push_refresh()
         elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS | BALANCE_EVENTS:
             if event.kind in ACCOUNT_EVENTS and self._account_next is not None:
                 self._account_next = 0.0  # uniMMR moved too

@@ -415,7 +415,7 @@ def changed_positions(before: AccountView | None, after: AccountView | None) -> 
 def watch_line(state: MonitorState) -> str:
     """One line per state for `pmtui watch`: time, verdict and reason, uniMMR, freshness, fault."""
     info, verdict, view = state.status, state.verdict, state.view
-    word = info.word
+    word = info.word  # the status bar's: never LIVE before data (CONNECTING)
     parts = [_utc(info.last_ok_wall if info.error is None else time.time())]
     if verdict is not None:
         # uniMMR is said once, in full, below; the other causes (a liquidation, the status) here.

@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import websockets.asyncio.client
@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from pmtui.errors import BadFrame, ListenKeyInvalid, PmtuiError
 from pmtui.logs import Redactor, secret_forms
+from pmtui.models import wire_decimal
 from pmtui.text import clean
 from pmtui.urls import check_url
 
@@ -170,11 +171,10 @@ def _decimal(value: Any, what: str) -> Decimal | None:
         return None
     if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool) and len(str(value)) <= 40:
         try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation:
-            number = None
-        if number is not None and number.is_finite():
-            return number
+            # The REST models' rule: the wire's number grammar ("5_0", "٥" refused) and range.
+            return wire_decimal(value)
+        except ValueError:
+            pass
     raise BadFrame(f"The stream sent a riskLevelChange whose {what} is not a number.")
 
 

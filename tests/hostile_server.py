@@ -30,7 +30,7 @@ import pytest
 
 TIME = "/fapi/v1/time"
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           418: "I'm a teapot", 429: "Too Many Requests", 500: "Internal Server Error",
+           418: "I'm a teapot", 429: "Too Many Requests", 451: "Unavailable For Legal Reasons", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 
