@@ -318,7 +318,7 @@ class Fleet:
                 from pmtui.demo import DEMO_ACCOUNTS, DemoExchange
 
                 named = DEMO_ACCOUNTS.get(account.profile, {"scenario": options.scenario})
-                on_ip = {"same_ip": first} if first is not None else {}  # the demo accounts share one IP
+                on_ip: dict[str, Any] = {"same_ip": first} if first is not None else {}  # one IP for all
                 transport = DemoExchange(hedge=options.hedge, **named, **on_ip)
                 first = first or transport
             try:
