@@ -432,12 +432,15 @@ class Monitor:
 
     async def _sleep_until_due(self) -> None:
         """Wait for the next fetch: its delay, or until someone asks for one. A change of pace
-        (pause, interval) wakes the wait to plan again from now."""
+        (pause, interval) wakes the wait to plan again from now. A fetch the spacing held back
+        ends the wait when the spacing ends (then the whole refresh runs: its uPnL goes with it)."""
         while not self._closed:
             delay = self.poller.delay()
             held = self._held_until()
-            if delay is not None and held is not None:
-                delay = max(0.0, min(delay, held - time.monotonic()))
+            early = delay is not None and held is not None and held - time.monotonic() < delay
+            if early:
+                assert held is not None
+                delay = max(0.0, held - time.monotonic())
             self.next_at = None if delay is None else time.monotonic() + delay
             self.publish(STATUS)
             if self._due:
@@ -446,6 +449,8 @@ class Monitor:
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
+                if early and self._held_until() is not None:
+                    continue  # still held back (the timer fired early, or a test's clock stood still)
                 return
             if self._due:
                 return
@@ -457,7 +462,10 @@ class Monitor:
     def _held_until(self) -> float | None:
         """When an account or balance fetch that is due (a push or `r` asked for it) but was held
         back by MIN_ACCOUNT_INTERVAL may go: the next refresh comes then, not a whole interval
-        later. None: nothing is held back."""
+        later. None: nothing is held back (or the positions back off after a fault: the fetch
+        waits for them, as it needs them)."""
+        if self.poller.error is not None:
+            return None
         times = []
         if self._account_due() and not self._account_spaced() and self._account_tried is not None:
             times.append(self._account_tried + MIN_ACCOUNT_INTERVAL)

@@ -131,8 +131,8 @@ class AccountPanel(Horizontal):
         if view is not None and verdict is None:
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
-        if view is None or view.pm is None or fallback:
-            estimate = None
+        if view is None or view.pm is None or fallback or (verdict is not None and verdict.stale):
+            estimate = None  # stale: the last good figures, Binance's own, marked so
         digits = self.query_one("#unimmr", Digits)
         level: str | None = None
         if view is None or (view.pm is None and not fallback):
