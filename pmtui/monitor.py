@@ -8,9 +8,14 @@ screen and the headless commands can never disagree.
 
 Cadences: the UM account and positionRisk every `interval` seconds; `/papi/v1/account` (uniMMR,
 weight 20) on its own slower cadence, or sooner when the UM account moved enough to change
-uniMMR's band, and never closer than MIN_ACCOUNT_INTERVAL to the last request, whatever asks;
-`/papi/v1/balance` (margin loans and interest, weight 20 too) on the account's cadence and spacing,
-or sooner (still spaced) after a pushed margin event.
+uniMMR's band, at the positions' pace while the account is at WARN or worse, and never closer
+than MIN_ACCOUNT_INTERVAL to the last request, whatever asks; `/papi/v1/balance` (margin loans and
+interest, weight 20 too) on the account's cadence and spacing, or sooner (still spaced) after a
+pushed margin event. A fetch a push (or `r`) asked for but the spacing held back goes when the
+spacing ends, not a whole interval later.
+Between two uniMMR figures, the state carries an estimate: Binance's last figure moved by the live
+uPnL since (`estimate`), shown marked as such; Binance's own figure replaces it when it comes, and
+the verdict and alert rules judge Binance's figures only.
 The next fetch is planned only after the last one finished, so requests never overlap and a slow
 exchange slows pmtui down instead of piling up. While the push stream is up, `riskLevelChange`
 updates uniMMR at once and uniMMR's own poll slows down by PUSH_SLOWDOWN (polling stays the
@@ -39,13 +44,13 @@ from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
 from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT, WEIGHTS
 from pmtui.client import PapiClient
 from pmtui.errors import ApiError, AuthError, PmtuiError
-from pmtui.health import Level, Totals, Verdict, ratio_level, totals
+from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
-from pmtui.risk import estimate_unimmr
+from pmtui.risk import Estimate, estimate_unimmr
 from pmtui.series import SessionSeries
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
@@ -63,6 +68,8 @@ PUSH_DEBOUNCE = 0.25
 PUSH_SLOWDOWN = 3
 #: Seconds between the states published for the clock (ages, countdowns, staleness).
 TICK = 1.0
+#: Seconds past the end of MIN_ACCOUNT_INTERVAL a held-back fetch's refresh is planned.
+SPACING_MARGIN = 0.05
 #: Seconds between COIN-M fetches while the account holds no COIN-M position.
 CM_IDLE_INTERVAL = 60.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
@@ -148,6 +155,11 @@ class MonitorState:
     unimmr_age: float | None = None
     #: The key may not read /papi/v1/account: the UM margin ratio stands in for uniMMR.
     fallback: bool = False
+    #: uniMMR and headroom as they may be now, from Binance's last figure and the live uPnL since
+    #: (views.AccountView.estimate_since); None while Binance's own figure is the latest.
+    estimate: Estimate | None = None
+    #: Seconds since the positions the estimate rests on were fetched.
+    estimate_age: float | None = None
     #: Alert events for people that this state started (or cleared), in order.
     alerts: tuple[AlertEvent, ...] = ()
     notices: tuple[Notice, ...] = ()
@@ -262,6 +274,10 @@ class Monitor:
         self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
         self._account_tried: float | None = None  # monotonic time of the last account request
         self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
+        #: The view built when the account object last came (fetched or pushed): what the estimate
+        #: of uniMMR moves from; and that estimate, while newer positions than those are shown.
+        self._estimate_basis: AccountView | None = None
+        self.estimate: Estimate | None = None
         self._balance_next: float | None = 0.0  # monotonic time the balances are due; None: not polled
         self._balance_tried: float | None = None  # monotonic time of the last balance request
         self._balance_rows: tuple[tuple[Balance, ...] | None, tuple[BalanceRow, ...]] = (None, ())
@@ -416,9 +432,15 @@ class Monitor:
 
     async def _sleep_until_due(self) -> None:
         """Wait for the next fetch: its delay, or until someone asks for one. A change of pace
-        (pause, interval) wakes the wait to plan again from now."""
+        (pause, interval) wakes the wait to plan again from now. A fetch the spacing held back
+        ends the wait when the spacing ends (then the whole refresh runs: its uPnL goes with it)."""
         while not self._closed:
             delay = self.poller.delay()
+            held = self._held_until()
+            early = delay is not None and held is not None and held - time.monotonic() < delay
+            if early:
+                assert held is not None
+                delay = max(0.0, held - time.monotonic())
             self.next_at = None if delay is None else time.monotonic() + delay
             self.publish(STATUS)
             if self._due:
@@ -427,6 +449,8 @@ class Monitor:
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
+                if early and self._held_until() is not None:
+                    continue  # still held back (the timer fired early, or a test's clock stood still)
                 return
             if self._due:
                 return
@@ -434,6 +458,22 @@ class Monitor:
     def _ask(self) -> None:
         self._due = True
         self._wake.set()
+
+    def _held_until(self) -> float | None:
+        """When an account or balance fetch that is due (a push or `r` asked for it) but was held
+        back by MIN_ACCOUNT_INTERVAL may go: the next refresh comes then, not a whole interval
+        later. None: nothing is held back (or the positions back off after a fault: the fetch
+        waits for them, as it needs them)."""
+        if self.poller.error is not None:
+            return None
+        times = []
+        if self._account_due() and not self._account_spaced() and self._account_tried is not None:
+            times.append(self._account_tried + MIN_ACCOUNT_INTERVAL)
+        balance_due = self._balance_next is not None and time.monotonic() >= self._balance_next
+        if balance_due and not self._balance_spaced() and self._balance_tried is not None:
+            times.append(self._balance_tried + MIN_ACCOUNT_INTERVAL)
+        # A hair after the spacing ends, so the refresh it wakes finds it ended.
+        return min(times) + SPACING_MARGIN if times else None
 
     # --- one refresh ----------------------------------------------------------------------
 
@@ -486,9 +526,12 @@ class Monitor:
     def _balance_due(self) -> bool:
         """Due on its cadence (or asked for by `r` or a pushed margin event), and never sooner
         than MIN_ACCOUNT_INTERVAL after the last balance request, whatever asks."""
-        tried, due = self._balance_tried, self._balance_next
-        now = time.monotonic()
-        return due is not None and now >= due and (tried is None or now - tried >= MIN_ACCOUNT_INTERVAL)
+        due = self._balance_next
+        return due is not None and time.monotonic() >= due and self._balance_spaced()
+
+    def _balance_spaced(self) -> bool:
+        tried = self._balance_tried
+        return tried is None or time.monotonic() - tried >= MIN_ACCOUNT_INTERVAL
 
     async def _poll_balance(self) -> None:
         """One balance fetch. A refusal (AuthError) stops its poller (the pane says why, the rest
@@ -517,7 +560,24 @@ class Monitor:
         return tried is None or time.monotonic() - tried >= MIN_ACCOUNT_INTERVAL
 
     def _account_due(self) -> bool:
-        return self._account_next is not None and time.monotonic() >= self._account_next
+        """On its cadence (slowed while pushed), when asked for; and at the positions' pace while
+        the account is at WARN or worse, when a stale uniMMR hides the most (unless it backs off)."""
+        if self._account_next is None:
+            return False
+        now = time.monotonic()
+        if now >= self._account_next:
+            return True
+        tried = self._account_tried
+        return (self._urgent() and self.account_poller.error is None and tried is not None
+                and now - tried >= self.poller.interval)
+
+    def _urgent(self) -> bool:
+        """The account is at WARN or worse: by Binance's uniMMR or status, or by the verdict (a
+        position near its liquidation price)."""
+        pm, t = self.account_poller.data, self.settings.thresholds
+        if pm is not None and max(ratio_level(pm.uniMMR, t), status_level(pm.accountStatus)) >= Level.WARN:
+            return True
+        return self.view is not None and self.view.level >= Level.WARN
 
     def _band_moving(self) -> bool:
         """Whether the UM account moved enough since the last uniMMR to change its band: then the
@@ -534,8 +594,16 @@ class Monitor:
         if self.poller.data is None:
             return
         account, risks = self.poller.data
-        self.view = build_view(account, self.settings.thresholds, risks=risks, pm=self.account_poller.data,
-                               markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
+        pm = self.account_poller.data
+        view = build_view(account, self.settings.thresholds, risks=risks, pm=pm,
+                          markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
+        self.view = view
+        basis = self._estimate_basis
+        if pm is None or basis is None or basis.pm is not pm:
+            # Binance's own figure just came (or there is none): it replaces any estimate.
+            self._estimate_basis, self.estimate = view, None
+        elif basis.account is not account:  # newer positions than Binance's figure
+            self.estimate = view.estimate_since(basis)
 
     async def load_markets(self) -> bool:
         """Each symbol's tick and step size: from the cache when fresh, else from exchangeInfo
@@ -773,6 +841,8 @@ class Monitor:
             unavailable=unavailable,
             account_note=self._account_note(),
             unimmr_age=source.age(),
+            estimate=self.estimate,
+            estimate_age=p.age() if self.estimate is not None else None,
             fallback=fallback,
             alerts=alerts,
             notices=notices,

@@ -21,7 +21,7 @@ from pmtui.history import Sample
 from pmtui.market import SymbolRules
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
-from pmtui.risk import account_headroom, unimmr_band
+from pmtui.risk import Estimate, account_headroom, unimmr_band
 from pmtui.settings import AlertSettings, Thresholds
 from pmtui.views import AccountView, balance_rows, build_view
 
@@ -40,10 +40,13 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else fmt.plain(value) if value.is_finite() else str(value)
 
 
-def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero: bool = False) -> dict[str, Any]:
+def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero: bool = False,
+              estimate: Estimate | None = None, estimate_age: float | None = None) -> dict[str, Any]:
     """What pmtui made of the API's objects (the `view` of `snapshot --json`): the account's verdict
     and headroom, and each position's level, margin share and liquidation distance, decimals as
-    exact strings. `verdict` defaults to the data's own (not stale)."""
+    exact strings. `verdict` defaults to the data's own (not stale). `estimate` (with how old the
+    positions it rests on are, in seconds) adds uniMMR, equity, maintenance margin and headroom as
+    they may be now, beside Binance's own figures, never in their place."""
     verdict = verdict if verdict is not None else view.verdict(refused=view.pm is None)
     tot, room = view.totals, view.headroom
     account: dict[str, Any] = {
@@ -61,6 +64,16 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
         "totalUnrealizedProfit": _dec(view.upnl),  # UM plus COIN-M at the mark, in USD
         "umMarginRatio": _dec(tot.ratio),
     }
+    if estimate is not None:
+        est = estimate.headroom
+        account |= {
+            "uniMMREstimate": _dec(estimate.uniMMR),
+            "equityEstimate": _dec(estimate.equity),
+            "maintMarginEstimate": _dec(estimate.maint_margin),
+            "headroomEstimate": {"target": _dec(est.target), "amount": _dec(est.amount),
+                                 "fraction": _dec(est.fraction)},
+            "estimateAge": None if estimate_age is None else round(estimate_age, 1),
+        }
     rows = view.positions if include_zero else view.open_positions
     positions = [{
         "symbol": r.position.symbol,
@@ -85,7 +98,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
-                  cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None) -> str:
+                  cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None,
+                  estimate: Estimate | None = None, estimate_age: float | None = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
@@ -123,7 +137,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
             "positionRisk": None if cm_risks is None else [r.raw for r in cm_risks],
         }
     if view is not None:
-        doc["view"] = view_json(view, verdict, include_zero=include_zero)
+        doc["view"] = view_json(view, verdict, include_zero=include_zero, estimate=estimate,
+                                estimate_age=estimate_age)
     if extra:
         doc.update(extra)
     return json.dumps(doc, indent=2, default=_json_default)
@@ -445,7 +460,8 @@ def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]
         doc = json.loads(snapshot_json(state.account, pm=state.pm, risks=state.risks,
                                        unavailable=state.unavailable or None, view=state.view,
                                        verdict=state.verdict, balances=state.balances, cm=state.cm,
-                                       cm_risks=state.cm_risks))
+                                       cm_risks=state.cm_risks, estimate=state.estimate,
+                                       estimate_age=state.estimate_age))
         doc["fetchedAt"] = int(state.status.last_ok_wall * 1000) if state.status.last_ok_wall else None
     info, verdict = state.status, state.verdict
     doc["changed"] = sorted(changed)

@@ -96,15 +96,37 @@ def unimmr_band(unimmr: Decimal | None) -> str:
     return "liquidation"
 
 
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The account as it may be now: the last `/papi/v1/account` moved by what the positions did
+    since. An *estimate*: it keeps that figure's collateral haircuts, index prices, loans and
+    interest, and every other moment's part of equity, as they were."""
+
+    equity: Decimal
+    maint_margin: Decimal
+
+    @property
+    def uniMMR(self) -> Decimal | None:
+        """None: no maintenance margin left."""
+        return self.equity / self.maint_margin if self.maint_margin > 0 else None
+
+    @property
+    def headroom(self) -> Headroom:
+        return headroom(self.equity, self.maint_margin)
+
+
+def estimate_account(pm: PmAccount, equity_change: Decimal, maint_change: Decimal) -> Estimate:
+    """`pm`'s accountEquity and accountMaintMargin moved by what changed since it came."""
+    return Estimate(pm.accountEquity + equity_change, pm.accountMaintMargin + maint_change)
+
+
 def estimate_unimmr(pm: PmAccount, um_now: Totals, um_then: Totals) -> Decimal | None:
     """uniMMR as it may be now: the last `/papi/v1/account` moved by what the UM account's USD-like
     margin balance and maintenance margin did since (`um_then` is the UM account when `pm` came).
 
-    Only a guess to decide when to fetch the real one sooner; never shown. None: no maintenance
-    margin left."""
-    equity = pm.accountEquity + (um_now.margin_balance - um_then.margin_balance)
-    maint = pm.accountMaintMargin + (um_now.maint_margin - um_then.maint_margin)
-    return equity / maint if maint > 0 else None
+    Only a guess to decide when to fetch the real one sooner. None: no maintenance margin left."""
+    return estimate_account(pm, um_now.margin_balance - um_then.margin_balance,
+                            um_now.maint_margin - um_then.maint_margin).uniMMR
 
 
 # --- headroom ------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from pmtui.models import (
     PositionRisk,
     UmAccount,
 )
-from pmtui.risk import Headroom, account_headroom, join, liq_distance, liq_level, risk_map
+from pmtui.risk import Estimate, Headroom, account_headroom, estimate_account, join, liq_distance, liq_level, risk_map
 from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
@@ -236,6 +236,21 @@ class AccountView:
         position's at its mark price (one without a price adds nothing)."""
         cm = [row.upnl_usd for row in self.open_positions if row.venue == "CM"]
         return self.totals.unrealized + sum((u for u in cm if u is not None), ZERO)
+
+    @cached_property
+    def maint_margin(self) -> Decimal:
+        """The whole account's futures maintenance margin in USD: the UM account's, plus each open
+        COIN-M position's at its mark price (one without a price adds nothing)."""
+        cm = [row.maint_usd for row in self.open_positions if row.venue == CM]
+        return self.totals.maint_margin + sum((m for m in cm if m is not None), ZERO)
+
+    def estimate_since(self, basis: AccountView) -> Estimate | None:
+        """uniMMR and headroom as they may be now: Binance's own figure (`pm`, which came with
+        `basis`'s positions) moved by what the total uPnL and maintenance margin did since. None
+        without the account object."""
+        if self.pm is None:
+            return None
+        return estimate_account(self.pm, self.upnl - basis.upnl, self.maint_margin - basis.maint_margin)
 
     @cached_property
     def positions(self) -> tuple[PositionRow, ...]:

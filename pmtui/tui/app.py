@@ -424,7 +424,8 @@ class PmtuiApp(App[int]):
         age = fmt.age(state.unimmr_age) if state.unimmr_age is not None else ""
         self.query_one("#summary", SummaryBar).show(view, verdict)
         panel = self.query_one("#account", AccountPanel)
-        panel.show(view, note, verdict, age, fallback=state.fallback)
+        panel.show(view, note, verdict, age, fallback=state.fallback, estimate=state.estimate,
+                   estimate_age=fmt.age(state.estimate_age) if state.estimate_age is not None else "")
         panel.set_class(verdict is not None and verdict.stale, "-stale")
         info = state.status
         problem: str | None

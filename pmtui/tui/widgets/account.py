@@ -10,7 +10,7 @@ from textual.widgets import Digits
 
 from pmtui import fmt
 from pmtui.health import LIQUIDATION, Level, Verdict, ratio_level, status_level
-from pmtui.risk import unimmr_band
+from pmtui.risk import Estimate, Headroom, unimmr_band
 from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.views import AccountView
 
@@ -18,7 +18,10 @@ LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
 
 
 class AccountFacts(StyledStatic):
-    def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None) -> Text:
+    def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None,
+                     estimate: Estimate | None = None, age: str = "") -> Text:
+        """`estimate`: uniMMR and headroom as they may be now (the headroom shows it, marked);
+        then Binance's own uniMMR is said with its `age`."""
         text = Text(no_wrap=True, overflow="ellipsis")
         muted = self.style("muted")
         if view is None:
@@ -46,7 +49,7 @@ class AccountFacts(StyledStatic):
         # elsewhere gives way first (the target 1.05, then the band the digits already show).
         width = self.content_size.width
         for target, band in ((True, True), (False, True), (False, False)):
-            first = self._first_line(view, verdict, target=target, band=band)
+            first = self._first_line(view, verdict, estimate, target=target, band=band)
             if not width or first.cell_len <= width:
                 break
         text.append_text(first)
@@ -62,10 +65,14 @@ class AccountFacts(StyledStatic):
         text.append(fmt.money(pm.accountInitialMargin))
         if note:
             text.append(f"  ({note})", style=muted)
+        elif estimate is not None:
+            # The digits show the estimate: Binance's own figure, and how old it is, stays in sight.
+            text.append(f"  Binance uniMMR {fmt.ratio(pm.uniMMR)}" + (f" {age} ago" if age else ""), style=muted)
         self._liquidation(text, verdict)
         return text
 
-    def _first_line(self, view: AccountView, verdict: Verdict, *, target: bool, band: bool) -> Text:
+    def _first_line(self, view: AccountView, verdict: Verdict, estimate: Estimate | None, *, target: bool,
+                    band: bool) -> Text:
         """The verdict's badge, uniMMR's band, `accountStatus` and the headroom."""
         pm = view.pm
         assert pm is not None
@@ -81,17 +88,21 @@ class AccountFacts(StyledStatic):
             status_style = ("bold" if pm.accountStatus == "NORMAL"
                             else self.level_style(max(status_level(pm.accountStatus), Level.WARN)))
             text.append(pm.accountStatus, style=status_style)
-        room = view.headroom
+        room: Headroom | None = estimate.headroom if estimate is not None else view.headroom
         if room is not None:
             text.append("  headroom ")
+            mark = "≈" if estimate is not None else ""  # an estimate never reads as Binance's figure
             if room.infinite:
-                text.append("∞", style="bold")
+                text.append(f"{mark}∞", style="bold")
             else:
-                text.append(fmt.money(room.amount), style=self.level_style(level) if room.amount <= 0 else "bold")
+                text.append(mark + fmt.money(room.amount),
+                            style=self.level_style(level) if room.amount <= 0 else "bold")
                 if room.fraction is not None:
                     text.append(f" ({fmt.percent(room.fraction)})")
-                if target:
-                    text.append(f" to {fmt.ratio(room.target)}", style=muted)
+            if estimate is not None:
+                text.append(" est.", style=muted)
+            if target and not room.infinite:
+                text.append(f" to {fmt.ratio(room.target)}", style=muted)
         return text
 
     def _liquidation(self, text: Text, verdict: Verdict) -> None:
@@ -112,18 +123,25 @@ class AccountPanel(Horizontal):
         yield AccountFacts(id="account-facts")
 
     def show(self, view: AccountView | None, note: str | None = None, verdict: Verdict | None = None,
-             age: str = "", fallback: bool = False) -> None:
-        """`verdict`: the app's (stale or not); `age`: how old the ratio in the digits is;
-        `fallback`: the key may not read uniMMR, so the digits show the UM margin ratio."""
+             age: str = "", fallback: bool = False, estimate: Estimate | None = None,
+             estimate_age: str = "") -> None:
+        """`verdict`: the app's (stale or not); `age`: how old Binance's uniMMR is; `fallback`: the
+        key may not read uniMMR, so the digits show the UM margin ratio; `estimate`: uniMMR as it
+        may be now (the digits show it, the caption says it is an estimate and `estimate_age`)."""
         if view is not None and verdict is None:
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
+        if view is None or view.pm is None or fallback or (verdict is not None and verdict.stale):
+            estimate = None  # stale: the last good figures, Binance's own, marked so
         digits = self.query_one("#unimmr", Digits)
         level: str | None = None
         if view is None or (view.pm is None and not fallback):
             shown = "-.--"
         else:
-            ratio = view.pm.uniMMR if view.pm is not None and not fallback else view.totals.ratio
+            if estimate is not None:
+                ratio = estimate.uniMMR
+            else:
+                ratio = view.pm.uniMMR if view.pm is not None and not fallback else view.totals.ratio
             # No maintenance margin (None), or almost none in use: a huge ratio, capped as drawn.
             shown = "999+" if ratio is None or ratio >= 1000 else f"{ratio:.2f}"
             # The digits by their own band; the badge beside them carries the verdict.
@@ -134,10 +152,13 @@ class AccountPanel(Horizontal):
         classes["-stale"] = verdict is not None and verdict.stale
         digits.update_classes(classes)  # restyles only on a change
         caption = self.query_one("#unimmr-age", StyledStatic)
-        caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
+        if estimate is not None:
+            caption.show_text(self._caption(caption, verdict, "≈ est.", estimate_age))
+        else:
+            caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
         facts = self.query_one("#account-facts", AccountFacts)
-        self._facts_args = (view, note, verdict)
-        facts.show_text(facts.render_facts(view, note, verdict))
+        self._facts_args = (view, note, verdict, estimate, age)
+        facts.show_text(facts.render_facts(view, note, verdict, estimate, age))
 
     def on_resize(self) -> None:
         """The first line is fitted to the width: fit it again."""
