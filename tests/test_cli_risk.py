@@ -508,3 +508,49 @@ def test_weight_per_minute_of_the_default_cadence():
     # UM account (5) every 2 s, account (20) every 10 s, positionRisk (5) every 2 s: 150 + 120 + 150.
     assert weight_per_minute(2, 10, 2) == 420 and weight_per_minute(2) == 150
     assert weight_per_minute(1, 5, 1) == 840  # the fastest allowed: still a seventh of the 6000 cap
+
+
+# --- check: the line names the threshold that fired ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unimmr, flags, code, words",
+    [
+        ("11.04060000", ["-w", "20", "-c", "15"], 2, "uniMMR 11.0406 at or below the critical level 15 (normal band"),
+        ("16.00000000", ["-w", "20", "-c", "15"], 1, "uniMMR 16.0000 at or below the warning level 20 (normal band"),
+        ("1.00000000", [], 2, "uniMMR 1.0000 at or below the liquidation level 1.05 (liquidation band"),
+        ("21.00000000", ["-w", "20", "-c", "15"], 0, "uniMMR 21.0000 (normal band"),
+    ],
+)
+def test_check_names_the_unimmr_threshold_that_fired(capsys, exchange, unimmr, flags, code, words):
+    """`check -w 20 -c 15` said "CRITICAL - uniMMR 11.0406 (normal band, ...)": nothing on the
+    line said why. It names the level the value is at or below."""
+    exchange(pm=(200, pm_body(unimmr)))
+    got, out, err = run(capsys, "check", "--demo", *flags)
+    assert (got, err) == (code, "")
+    assert out.startswith(f"PMTUI {['OK', 'WARNING', 'CRITICAL'][code]} - {words}"), out
+
+
+@pytest.mark.parametrize(
+    "liq, code, words",
+    [
+        ("49000.00000000", 2, "BTCUSDT 2.0% from liquidation, under the critical distance 5%; uniMMR 3.0000 ("),
+        ("46000.00000000", 2, "BTCUSDT 8.0% from liquidation, under the danger distance 10%; uniMMR"),
+        ("42000.00000000", 1, "BTCUSDT 16.0% from liquidation, under the warning distance 20%; uniMMR"),
+    ],
+)
+def test_check_names_the_liquidation_distance_that_fired(capsys, exchange, liq, code, words):
+    exchange(risk=(200, risk_body(liq=liq)))
+    got, out, err = run(capsys, "check", "--demo")
+    assert (got, err) == (code, "")
+    assert out.startswith(f"PMTUI {['OK', 'WARNING', 'CRITICAL'][code]} - {words}"), out
+
+
+def test_check_names_the_unimmr_alert_when_only_the_rule_fired(capsys, exchange):
+    """With -w 1.3 uniMMR 1.4 is above the check's warning level, but the alert rule
+    (unimmr_below = 1.5) holds: the line says that rule and its threshold."""
+    exchange(pm=(200, pm_body("1.40000000", status="NORMAL")))
+    got, out, err = run(capsys, "check", "--demo", "-w", "1.3", "-c", "1.2")
+    assert (got, err) == (1, "")
+    assert out.startswith("PMTUI WARNING - uniMMR 1.4000 (margin call band, status NORMAL)")
+    assert "; uniMMR 1.4 is below 1.5 (margin call band) |" in out
