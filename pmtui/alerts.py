@@ -421,8 +421,12 @@ def _merge(rule: Rule, these: list[_Brief], cleared: bool) -> AlertEvent:
         ranked = sorted(these, key=lambda b: (-b.event.level, _order(b.event.value), b.words))
     first = ranked[0].event
     x = rule.threshold
-    shown_x = (_pct(x) if rule.kind == "liq_distance_below" else fmt.money(x, sign=True))         if isinstance(x, Decimal) else str(x)
-    head = _HEADS.get(rule.kind, ("{n} alerts", "{n} alerts cleared"))[cleared].format(n=len(ranked), x=shown_x)
+    if not isinstance(x, Decimal):
+        shown_x = str(x)
+    else:
+        shown_x = _pct(x) if rule.kind == "liq_distance_below" else fmt.money(x, sign=True)
+    heads = _HEADS.get(rule.kind, ("{n} alerts", "{n} alerts cleared"))
+    head = heads[cleared].format(n=len(ranked), x=shown_x)
     names = [b.words for b in ranked[:GROUP_SHOWN]]
     more = f" +{len(ranked) - GROUP_SHOWN} more" if len(ranked) > GROUP_SHOWN else ""
     state = CLEARED if cleared else FIRED if any(b.event.state == FIRED for b in ranked) else ESCALATED
