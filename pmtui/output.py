@@ -351,7 +351,8 @@ def check_line(
         )
     else:
         if "account" in unavailable:
-            detail = (f"UM margin ratio {fmt.ratio(tot.ratio)}"
+            fired = _fired_unimmr(tot.ratio, t) if tot.ratio is not None else ""
+            detail = (f"UM margin ratio {fmt.ratio(tot.ratio)}{fired}"
                       f" (uniMMR unavailable to this key: {unavailable['account']})")
         else:
             detail = f"uniMMR unknown (/papi/v1/account was not read), UM margin ratio {fmt.ratio(tot.ratio)}"
@@ -371,7 +372,8 @@ def check_line(
                                 for e in result.events)])
         # uniMMR and status are in the summary already; the others say what else holds, and so
         # does the uniMMR rule when it alone fired (its threshold above the check's warning level).
-        named = pm is not None and ratio_level(pm.uniMMR, t) > Level.OK
+        judged = pm.uniMMR if pm is not None else tot.ratio if "account" in unavailable else None
+        named = judged is not None and ratio_level(judged, t) > Level.OK
         said = [e.message.rstrip(".") for e in result.events
                 if e.rule != "status_not_normal" and not (e.rule == "unimmr_below" and named)]
         if len(said) > 3:
