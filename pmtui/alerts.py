@@ -300,7 +300,7 @@ class Alerts:
         assert isinstance(threshold, Decimal)
         clear_at = self._clear_at(threshold)
         if value is None:
-            return _Reading(subject, None, False, True, Level.OK, "", _says(gone), f"{label} —".strip(), label)
+            return _Reading(subject, None, False, True, Level.OK, "", _says(gone), gone.rstrip("."), label)
         fire, clear, brief = words(value, threshold, clear_at)
         return _Reading(subject, value, value < threshold, value >= clear_at, level, fire,
                         clear if callable(clear) else _says(clear), brief, label)

@@ -284,6 +284,10 @@ def test_a_position_without_a_liquidation_price_any_more_clears_with_a_sentence(
     step(alerts, book_state({"BTCUSDT": "95"}), 1.0)
     [event] = step(alerts, book_state({"BTCUSDT": "0"}), 2.0)
     assert (event.state, event.message) == (CLEARED, "BTCUSDT long has no liquidation price now.")
+    step(alerts, book_state({"BTCUSDT": "95", "ETHUSDT": "95"}), 400.0)
+    [both] = step(alerts, book_state({"BTCUSDT": "0"}), 401.0)
+    assert both.message == ("2 positions no longer within 10% of liquidation:"
+                            " BTCUSDT long has no liquidation price now, ETHUSDT long 50%.")
 
 
 def test_upnl_rules_total_and_per_position():
