@@ -7,8 +7,14 @@ and the data's age) and returns events only when something *changes*:
 - ``escalated``: while it holds, its level got worse (e.g. uniMMR went from the margin-call band
   into reduce-only) -- at most once per level, so never a stream;
 - ``cleared``: the value recovered past the threshold plus hysteresis (or the position closed).
-  Always produced, so the command hook can close what it opened; `on_clear` says whether a
-  person is told too (toast, alert log, desktop): see `Alerts.for_people`.
+  Always produced, so the command hook can close what it opened; `on_clear` (on by default)
+  says whether a person is told too (toast, alert log, desktop): see `Alerts.for_people`.
+
+Grouping: what one rule does in one evaluation is one event, however many positions it
+concerns ("3 positions within 10% of liquidation: BTCUSDT long 0.1%, ..."), worst first, so a
+bad minute is one toast, one bell, one log line and one command run per rule, not one per
+position. The event's `items` are the per-position events it stands for. Hysteresis, cooldown
+and escalation still run per subject.
 
 Hysteresis: a "below" rule with threshold X fires when value < X and clears only once value >=
 X + |X| * hysteresis (1.5 with 2% clears at 1.53); `stale_for` clears once the age <= X - X * h.
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any
@@ -95,9 +101,17 @@ class AlertEvent:
     level: Level
     time: float  # epoch seconds
     state: str = FIRED  # fired, escalated or cleared
+    #: A group's per-subject events, worst first (empty for an event about one subject).
+    items: tuple[AlertEvent, ...] = ()
+
+    @property
+    def parts(self) -> tuple[AlertEvent, ...]:
+        """The per-subject events this one stands for (itself when it is about one subject)."""
+        return self.items or (self,)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: decimals as exact strings, the level as a word, time in ms and ISO UTC."""
+        """JSON-ready: decimals as exact strings, the level as a word, time in ms and ISO UTC.
+        `items` lists every subject with its own state, level, value and message."""
         return {
             "rule": self.rule,
             "subject": self.subject,
@@ -108,6 +122,8 @@ class AlertEvent:
             "message": self.message,
             "time_ms": int(self.time * 1000),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time)),
+            "items": [{"subject": e.subject, "state": e.state, "level": e.level.label,
+                       "value": _jsonable(e.value), "message": e.message} for e in self.parts],
         }
 
     def to_json(self, **extra: Any) -> str:
@@ -133,7 +149,19 @@ class _Reading:
     recovered: bool  # past threshold plus hysteresis (a fired rule clears)
     level: Level
     message: str
-    clear_message: str
+    #: The clear message, given the value of the rule's last event (to say what is over).
+    clear_message: Callable[[Any], str]
+    #: Label and value in a few words, for a group's list ("BTCUSDT long 0.1%").
+    brief: str = ""
+    label: str = ""  # the position's name ("BTCUSDT long"), for "closed"
+
+
+def _says(text: str) -> Callable[[Any], str]:
+    return lambda _last: text
+
+
+#: How many subjects a group's message names before "+N more".
+GROUP_SHOWN = 3
 
 
 def _show(value: Decimal, places: int, down: bool) -> str:
@@ -172,7 +200,7 @@ class Alerts:
         thresholds: Thresholds | None = None,
         cooldown: float = 300.0,
         hysteresis: Decimal = Decimal("0.02"),
-        on_clear: bool = False,
+        on_clear: bool = True,
     ) -> None:
         self.rules = list(rules)
         self.thresholds = thresholds or Thresholds()
@@ -204,35 +232,40 @@ class Alerts:
         events: list[AlertEvent] = []
         for rule in self.rules:
             readings, present = self._read(rule, state)
-            for r in readings:
-                events.extend(self._step(rule, r, now, mono))
+            happened = [e for r in readings if (e := self._step(rule, r, now, mono)) is not None]
             if present is not None:  # subjects that went away (a closed position)
                 for (name, subject), track in self._tracks.items():
                     if name == rule.name and track.active and subject not in present:
                         track.active = False
-                        events.append(AlertEvent(rule.name, subject, None, rule.threshold,
-                                                 f"{subject} is no longer open.", Level.OK, now, CLEARED))
+                        happened.append(_Brief(
+                            AlertEvent(rule.name, subject, None, rule.threshold,
+                                       f"{track.label or subject} is no longer open.", Level.OK, now, CLEARED),
+                            f"{track.label or subject} closed"))
+            events.extend(_group(rule, happened))
         return events
 
-    def _step(self, rule: Rule, r: _Reading, now: float, mono: float) -> list[AlertEvent]:
+    def _step(self, rule: Rule, r: _Reading, now: float, mono: float) -> _Brief | None:
         track = self._tracks.setdefault((rule.name, r.subject), _Track())
         threshold = rule.threshold
         if not track.active:
             if not r.start:
-                return []
+                return None
             cooling = track.last_fired is not None and mono - track.last_fired < self.cooldown
             if cooling and r.level <= track.level and not _past(rule, r.value, track.value):
-                return []  # cooling down: fires once the cooldown ends, if it still holds
+                return None  # cooling down: fires once the cooldown ends, if it still holds
             track.active, track.level, track.value, track.last_fired = True, r.level, r.value, mono
-            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED)]
+            track.label = r.label or None
+            return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED),
+                          r.brief)
         if r.recovered:
             track.active = False
-            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message, Level.OK, now,
-                               CLEARED)]
+            return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message(track.value),
+                                     Level.OK, now, CLEARED), r.brief)
         if r.start and r.level > track.level:
             track.level, track.value = r.level, r.value
-            return [AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, ESCALATED)]
-        return []
+            return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now,
+                                     ESCALATED), r.brief)
+        return None
 
     # -- what each rule measures: (readings, subjects present or None when not applicable) --
 
@@ -255,37 +288,50 @@ class Alerts:
         if rule.kind == "upnl_below":
             # A uPnL not given is unknown, not recovered: no reading, so an alert stays as it was.
             # In USD (a COIN-M row's coin uPnL at its mark): the threshold is a USD amount.
-            return [self._below(rule, row.key, upnl, _upnl_msg(f"{_label(row)} uPnL")) for row in rows
-                    if (upnl := row.upnl_usd) is not None], present
+            return [self._below(rule, row.key, upnl, _upnl_msg(f"{_label(row)} uPnL"), label=_label(row))
+                    for row in rows if (upnl := row.upnl_usd) is not None], present
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
 
     def _clear_at(self, threshold: Decimal) -> Decimal:
         return threshold + abs(threshold) * self.hysteresis
 
     def _below(self, rule: Rule, subject: str, value: Decimal | None, words, level: Level = Level.WARN,
-               ) -> _Reading:
+               *, label: str = "", gone: str = "") -> _Reading:
+        """`words(value, threshold, clear_at)` gives (fire message, clear message or a function of
+        the last event's value giving it, brief). `gone`: the clear message when there is no value
+        (nothing at risk: no maintenance margin, no liquidation price)."""
         threshold = rule.threshold
         assert isinstance(threshold, Decimal)
         clear_at = self._clear_at(threshold)
-        if value is None:  # nothing at risk (no maintenance margin, no liquidation price)
-            return _Reading(subject, None, False, True, Level.OK, "", "")
-        fire, clear = words(value, threshold, clear_at)
-        return _Reading(subject, value, value < threshold, value >= clear_at, level, fire, clear)
+        if value is None:
+            return _Reading(subject, None, False, True, Level.OK, "", _says(gone), gone.rstrip("."), label)
+        fire, clear, brief = words(value, threshold, clear_at)
+        return _Reading(subject, value, value < threshold, value >= clear_at, level, fire,
+                        clear if callable(clear) else _says(clear), brief, label)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
         value: Decimal | None
-        if view.pm is not None:
-            value, name = view.pm.uniMMR, "uniMMR"
+        pm = view.pm
+        if pm is not None:
+            value, name = pm.uniMMR, "uniMMR"
         else:
             value, name = view.totals.ratio, "UM margin ratio"
 
-        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
-            where = unimmr_band(v) + " band" if view.pm is not None else "uniMMR unavailable"
-            return (f"{name} {_show(v, 4, True)} is below {fmt.amount(x)} ({where}).",
-                    f"{name} {_show(v, 4, False)} is back above {fmt.amount(clear_at)}.")
+        def words(v: Decimal, x: Decimal, clear_at: Decimal):
+            where = unimmr_band(v) + " band" if pm is not None else "uniMMR unavailable"
+
+            def clear(last: Any) -> str:
+                # Say which of Binance's bands is over ("margin call over"), when it is.
+                was = unimmr_band(last) if pm is not None and isinstance(last, Decimal) else None
+                over = f": {was} over" if was is not None and was != unimmr_band(v) else ""
+                return f"{name} {_show(v, 4, False)} is back above {fmt.amount(clear_at)}{over}."
+
+            return (f"{name} {_show(v, 4, True)} is below {fmt.amount(x)} ({where}).", clear,
+                    f"{name} {_show(v, 4, True)}")
 
         level = max(Level.WARN, ratio_level(value, self.thresholds)) if value is not None else Level.OK
-        return [self._below(rule, ACCOUNT, value, words, level)]
+        return [self._below(rule, ACCOUNT, value, words, level,
+                            gone=f"{name} has no limit: no maintenance margin left.")]
 
     def _status(self, view: AccountView) -> list[_Reading]:
         if view.pm is None:
@@ -295,24 +341,31 @@ class Alerts:
             return []  # not given: unknown, not recovered
         normal = status == "NORMAL"
         level = Level.OK if normal else max(Level.WARN, status_level(status))
+
+        def clear(last: Any) -> str:
+            was = f" ({last} is over)" if isinstance(last, str) and last != "NORMAL" else ""
+            return f"Account status is NORMAL again{was}."
+
         return [_Reading(ACCOUNT, status, not normal, normal, level,
-                         f"Account status is {status}, not NORMAL.", "Account status is NORMAL again.")]
+                         f"Account status is {status}, not NORMAL.", clear, f"status {status}")]
 
     def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
         if row.risk is None:
             return None  # not fetched or not listed: unknown, which is not recovered
         distance = row.liq_distance
         price = row.risk.liquidationPrice
+        label = _label(row)
 
-        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+        def words(v: Decimal, x: Decimal, clear_at: Decimal):
             shown = fmt.price(price, row.tick_size) if price is not None else "unknown"
-            return (f"{_label(row)} is {_pct(v)} from its liquidation price {shown}"
-                    f" (alert below {_pct(x)}).",
-                    f"{_label(row)} is {_pct(v, down=False)} from its liquidation price again,"
-                    f" above {_pct(clear_at, down=False)}.")
+            return (f"{label} is {_pct(v)} from its liquidation price {shown} (alert below {_pct(x)}).",
+                    f"{label} is {_pct(v, down=False)} from its liquidation price again,"
+                    f" above {_pct(clear_at, down=False)}.",
+                    f"{label} {_pct(v)}")
 
         level = max(Level.WARN, liq_level(distance, self.thresholds)) if distance is not None else Level.OK
-        return self._below(rule, row.key, distance, words, level)
+        return self._below(rule, row.key, distance, words, level, label=label,
+                           gone=f"{label} has no liquidation price now.")
 
     def _stale(self, rule: Rule, age: float | None) -> list[_Reading]:
         if age is None or rule.threshold is None:
@@ -321,14 +374,73 @@ class Alerts:
         clear_at = limit - limit * float(self.hysteresis)
         return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
                          f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
-                         "Data is fresh again.")]
+                         _says("Data is fresh again."), f"no fresh data for {fmt.age(age)}")]
 
 
 def _upnl_msg(what: str):
-    def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+    def words(v: Decimal, x: Decimal, clear_at: Decimal):
         return (f"{what} {fmt.money(v, sign=True)} is below {fmt.money(x, sign=True)}.",
-                f"{what} {fmt.money(v, sign=True)} is back above {fmt.money(clear_at, sign=True)}.")
+                f"{what} {fmt.money(v, sign=True)} is back above {fmt.money(clear_at, sign=True)}.",
+                f"{what.removesuffix(' uPnL')} {fmt.money(v, sign=True)}")
     return words
+
+
+# --- grouping ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Brief:
+    """A per-subject event and its few words for a group's list."""
+
+    event: AlertEvent
+    words: str
+
+
+#: A group's message header per rule kind and state: (fired or escalated, cleared); {n} counts
+#: positions, {x} is the threshold as the rule's messages show it.
+_HEADS = {
+    "liq_distance_below": ("{n} positions within {x} of liquidation",
+                           "{n} positions no longer within {x} of liquidation"),
+    "upnl_below": ("{n} positions with uPnL below {x}", "{n} positions with uPnL back above {x}"),
+}
+
+
+def _group(rule: Rule, happened: list[_Brief]) -> list[AlertEvent]:
+    """One event per rule and evaluation: the fired and escalated subjects together, the cleared
+    ones together. One subject keeps its own event (and its fuller message)."""
+    out = []
+    for cleared in (False, True):
+        these = [b for b in happened if (b.event.state == CLEARED) == cleared]
+        if len(these) == 1:
+            out.append(these[0].event)
+        elif these:
+            out.append(_merge(rule, these, cleared))
+    return out
+
+
+def _merge(rule: Rule, these: list[_Brief], cleared: bool) -> AlertEvent:
+    if cleared:
+        ranked = sorted(these, key=lambda b: b.words)
+    else:  # worst first: the higher level, then the lower value (every grouped rule is "below")
+        ranked = sorted(these, key=lambda b: (-b.event.level, _order(b.event.value), b.words))
+    first = ranked[0].event
+    x = rule.threshold
+    if not isinstance(x, Decimal):
+        shown_x = str(x)
+    else:
+        shown_x = _pct(x) if rule.kind == "liq_distance_below" else fmt.money(x, sign=True)
+    heads = _HEADS.get(rule.kind, ("{n} alerts", "{n} alerts cleared"))
+    head = heads[cleared].format(n=len(ranked), x=shown_x)
+    names = [b.words for b in ranked[:GROUP_SHOWN]]
+    more = f" +{len(ranked) - GROUP_SHOWN} more" if len(ranked) > GROUP_SHOWN else ""
+    state = CLEARED if cleared else FIRED if any(b.event.state == FIRED for b in ranked) else ESCALATED
+    return AlertEvent(rule.name, ",".join(b.event.subject for b in ranked), first.value, first.threshold,
+                      f"{head}: {', '.join(names)}{more}.", max(b.event.level for b in ranked),
+                      first.time, state, tuple(b.event for b in ranked))
+
+
+def _order(value: Decimal | float | str | None) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal("Infinity")
 
 
 @dataclass(slots=True)
@@ -337,6 +449,7 @@ class _Track:
     level: Level = Level.OK  # of the last fired or escalated event (kept through a clear)
     value: Decimal | float | str | None = None  # and its value
     last_fired: float | None = None  # monotonic
+    label: str | None = None  # the position's name when it fired, for "closed"
 
 
 def _past(rule: Rule, value: Decimal | float | str | None, last: Decimal | float | str | None) -> bool:

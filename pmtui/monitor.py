@@ -675,7 +675,10 @@ class Monitor:
             notices.append(Notice("Alert", worst.message + more,
                                   "error" if worst.level >= Level.DANGER else "warning", timeout=8, bell=True))
         elif shown:
-            notices.append(Notice("Alert cleared", shown[0].message))
+            # The all-clear: every rule that cleared, in a few words (the log has each in full).
+            said = " ".join(e.message for e in shown[:2])
+            more = f" (+{len(shown) - 2} more: h shows the log)" if len(shown) > 2 else ""
+            notices.append(Notice("Alert cleared", said + more))
         if shown:
             changed = [*changed, ALERTS]
         return self.publish(*changed, alerts=shown, notices=notices)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pmtui import fmt
 from pmtui.alerts import check_rules
-from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, worst
+from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, liq_level, ratio_level, worst
 from pmtui.history import Sample
 from pmtui.market import SymbolRules
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
@@ -366,12 +366,14 @@ def check_line(
     if pm is not None:
         room = account_headroom(pm)
         detail = (
-            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
+            f"uniMMR {fmt.ratio(pm.uniMMR, 4)}{_fired_unimmr(pm.uniMMR, t)}"
+            f" ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
     else:
         if "account" in unavailable:
-            detail = (f"UM margin ratio {fmt.ratio(tot.ratio)}"
+            fired = _fired_unimmr(tot.ratio, t) if tot.ratio is not None else ""
+            detail = (f"UM margin ratio {fmt.ratio(tot.ratio)}{fired}"
                       f" (uniMMR unavailable to this key: {unavailable['account']})")
         else:
             detail = f"uniMMR unknown (/papi/v1/account was not read), UM margin ratio {fmt.ratio(tot.ratio)}"
@@ -380,7 +382,7 @@ def check_line(
             detail += f", {worst_asset.asset.asset} maintenance margin at {fmt.percent(worst_asset.usage)} of balance"
     near = verdict.said(LIQUIDATION)
     if near is not None:  # what sets the level comes first; uniMMR and status are said below anyway
-        detail = f"{near}; {detail}"
+        detail = f"{near}{_fired_liq(view, t)}; {detail}"
     detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}"
     if alerts is not None:
         result = check_rules(view, alerts=alerts, thresholds=t)
@@ -389,9 +391,12 @@ def check_line(
         # already make reduce-only CRITICAL.
         level = worst([level, *(Level.CRITICAL if e.level >= Level.CRITICAL else Level.WARN
                                 for e in result.events)])
-        # uniMMR and status are in the summary already; the others say what else holds.
+        # uniMMR and status are in the summary already; the others say what else holds, and so
+        # does the uniMMR rule when it alone fired (its threshold above the check's warning level).
+        judged = pm.uniMMR if pm is not None else tot.ratio if "account" in unavailable else None
+        named = judged is not None and ratio_level(judged, t) > Level.OK
         said = [e.message.rstrip(".") for e in result.events
-                if e.rule not in ("unimmr_below", "status_not_normal")]
+                if e.rule != "status_not_normal" and not (e.rule == "unimmr_below" and named)]
         if len(said) > 3:
             said = [*said[:3], f"and {len(said) - 3} more alerts"]
         detail += "".join(f"; {m}" for m in said)
@@ -401,7 +406,7 @@ def check_line(
         detail += "; COIN-M positions unavailable" if cm is None else "; COIN-M liquidation distances unavailable"
     perf = (
         f"margin_balance={fmt.plain(tot.margin_balance)} maint_margin={fmt.plain(tot.maint_margin)} "
-        f"upnl={fmt.plain(tot.unrealized)}"
+        f"upnl={fmt.plain(view.upnl)}"  # the text's uPnL: UM plus COIN-M at mark, in USD
     )
     if pm is not None:
         # Nagios perfdata: value;warn;crit, the thresholds this line was judged by.
@@ -412,6 +417,29 @@ def check_line(
     word = check_word(None if unknown else level)
     line = f"PMTUI {word} - {detail.replace('|', '/')} | {perf}"
     return (None if unknown else level), line
+
+
+def _fired_unimmr(unimmr: Decimal, t: Thresholds) -> str:
+    """Which uniMMR threshold the value is at or below, in the check's words (`-w` is the warning
+    level, `-c` the critical one), or nothing when none is."""
+    level = ratio_level(unimmr, t)
+    if level is Level.OK:
+        return ""
+    name, x = {Level.WARN: ("warning", t.unimmr_warn), Level.DANGER: ("critical", t.unimmr_danger),
+               Level.CRITICAL: ("liquidation", t.unimmr_critical)}[level]
+    return f" at or below the {name} level {fmt.amount(x)}"
+
+
+def _fired_liq(view: AccountView, t: Thresholds) -> str:
+    """Which liquidation-distance threshold the nearest position is under, named as in
+    [thresholds] (liq_distance_warn, _danger, _critical)."""
+    near = view.nearest_liquidation
+    level = liq_level(near.liq_distance if near is not None else None, t)
+    if level is Level.OK:
+        return ""
+    name, x = {Level.WARN: ("warning", t.liq_distance_warn), Level.DANGER: ("danger", t.liq_distance_danger),
+               Level.CRITICAL: ("critical", t.liq_distance_critical)}[level]
+    return f", under the {name} distance {fmt.amount(x.scaleb(2))}%"
 
 
 def _utc(epoch: float | None) -> str:

@@ -199,8 +199,8 @@ class AlertSettings(BaseModel):
     cooldown: float = 300.0
     #: A fired rule clears only once the value is this fraction past its threshold.
     hysteresis: Decimal = Decimal("0.02")
-    #: Also emit an event when a fired rule clears.
-    on_clear: bool = False
+    #: Also tell people (toast, alert log, desktop) when a fired rule clears: the all-clear.
+    on_clear: bool = True
     #: A command run for each event with the event as JSON on stdin (no shell).
     command: Annotated[str | None, COMMAND] = None
     command_timeout: float = 10.0

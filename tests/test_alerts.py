@@ -177,7 +177,7 @@ def test_status_not_normal():
         (FIRED, Level.WARN, "MARGIN_CALL", "Account status is MARGIN_CALL, not NORMAL."),
         (ESCALATED, Level.DANGER, "REDUCE_ONLY", "Account status is REDUCE_ONLY, not NORMAL."),
         # without the account object the status is unknown: neither fired nor cleared
-        (CLEARED, Level.OK, "NORMAL", "Account status is NORMAL again."),
+        (CLEARED, Level.OK, "NORMAL", "Account status is NORMAL again (REDUCE_ONLY is over)."),
     ]
 
 
@@ -200,9 +200,10 @@ def test_liq_distance_per_position_with_hysteresis_and_closing():
     assert step(alerts, state("92", btc_risk=False), clock.tick(1)) == []  # no risk row: unknown
     assert states(step(alerts, state("89.8"), clock.tick(1))) == [(CLEARED, "BTCUSDT:BOTH")]  # 10.2%
     # BTC 4% away: nearer than when it last fired (and CRITICAL), so its cooldown does not hold
-    # it back; ETH 4% away fires too.
-    assert states(step(alerts, state("96", eth_liq="104"), clock.tick(1))) == [
-        (FIRED, "BTCUSDT:BOTH"), (FIRED, "ETHUSDT:SHORT")]
+    # it back; ETH 4% away fires too: one event for both.
+    both = step(alerts, state("96", eth_liq="104"), clock.tick(1))
+    assert states(both) == [(FIRED, "BTCUSDT:BOTH,ETHUSDT:SHORT")]
+    assert [(e.state, e.subject) for e in both[0].items] == [(FIRED, "BTCUSDT:BOTH"), (FIRED, "ETHUSDT:SHORT")]
     assert states(step(alerts, state("89.8", eth_liq="104"), clock.tick(1))) == [(CLEARED, "BTCUSDT:BOTH")]
     assert step(alerts, state("96", eth_liq="104"), clock.tick(1)) == []  # 4% again: no further, cooling
     # Later: BTC's cooldown is over and it is 4% away again; ETH no longer has a liquidation price.
@@ -216,8 +217,77 @@ def test_closed_position_clears_its_alert():
     btc = position("BTCUSDT", amt="1")
     assert step(alerts, AlertState(view(positions=[btc], risks=[risk(liq="95")])), 1.0)
     closed = step(alerts, AlertState(view(positions=[position("BTCUSDT", amt="0")])), 2.0)
-    assert [(e.state, e.message) for e in closed] == [(CLEARED, "BTCUSDT:BOTH is no longer open.")]
+    assert [(e.state, e.subject, e.message) for e in closed] == [
+        (CLEARED, "BTCUSDT:BOTH", "BTCUSDT long is no longer open.")]
     assert alerts.active() == []
+
+
+LIQ = Rule("liq_distance_below", "liq_distance_below", D("0.10"), per_position=True)
+BOOK = ("AAAUSDT", "BBBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT")
+
+
+def book_state(liqs: dict[str, str]) -> AlertState:
+    """One long of each symbol in BOOK at mark 100, liquidation prices from `liqs` (default 50)."""
+    return AlertState(view(positions=[position(s) for s in BOOK],
+                           risks=[risk(s, liq=liqs.get(s, "50")) for s in BOOK]))
+
+
+def test_what_fires_in_one_refresh_for_one_rule_is_one_event_worst_first():
+    """Five positions near liquidation in one refresh: one event (one toast, bell, log line and
+    command run), not five; it names the worst first and counts the rest."""
+    alerts = engine(LIQ, on_clear=True)
+    near = {"SOLUSDT": "95", "BTCUSDT": "99.9", "ETHUSDT": "97.7", "AAAUSDT": "92", "BBBUSDT": "94"}
+    events = step(alerts, book_state(near), 1.0)
+    assert len(events) == 1
+    [event] = events
+    assert event.state == FIRED and event.level == Level.CRITICAL and event.value == D("0.001")
+    assert event.message == ("5 positions within 10% of liquidation: BTCUSDT long 0.1%, ETHUSDT long 2.3%,"
+                             " SOLUSDT long 5% +2 more.")
+    assert [e.subject for e in event.items] == [
+        "BTCUSDT:BOTH", "ETHUSDT:BOTH", "SOLUSDT:BOTH", "BBBUSDT:BOTH", "AAAUSDT:BOTH"]
+    assert [i["subject"] for i in event.to_dict()["items"]] == [e.subject for e in event.items]
+    # They recover together: one cleared event for all five, said to people.
+    cleared = alerts.for_people(step(alerts, book_state({}), 2.0))
+    assert [(e.state, len(e.items)) for e in cleared] == [(CLEARED, 5)]
+    assert cleared[0].message.startswith("5 positions no longer within 10% of liquidation: AAAUSDT long 50%,")
+    # One that escalates while another fires: still one event, a fired one.
+    step(alerts, book_state({"AAAUSDT": "92"}), 400.0)
+    both = step(alerts, book_state({"AAAUSDT": "96", "BTCUSDT": "95"}), 401.0)
+    assert [(e.state, [i.state for i in e.items]) for e in both] == [(FIRED, [ESCALATED, FIRED])]
+
+
+async def test_a_group_runs_the_command_once(tmp_path: Path):
+    out = tmp_path / "runs"
+    code = f"import sys; open({str(out)!r}, 'a').write(sys.stdin.read())"
+    notifier = Notifier(command=py(code), timeout=20, notify_send=None)
+    events = step(engine(LIQ), book_state({s: "95" for s in BOOK}), 1.0)
+    notifier.send(events)
+    await notifier.drain()
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 and len(json.loads(lines[0])["items"]) == 5
+
+
+def test_the_all_clear_is_told_by_default_and_says_what_is_over():
+    assert AlertSettings().on_clear is True
+    alerts = Alerts.from_settings(Settings())
+    assert states(alerts.evaluate(AlertState(view("1.3", "MARGIN_CALL")), 1.0, mono=1.0)) == [
+        (FIRED, ACCOUNT), (FIRED, ACCOUNT)]
+    told = alerts.for_people(alerts.evaluate(AlertState(view("1.6")), 2.0, mono=2.0))
+    assert [(e.rule, e.state, e.message) for e in told] == [
+        ("unimmr_below", CLEARED, "uniMMR 1.6 is back above 1.53: margin call over."),
+        ("status_not_normal", CLEARED, "Account status is NORMAL again (MARGIN_CALL is over)."),
+    ]
+
+
+def test_a_position_without_a_liquidation_price_any_more_clears_with_a_sentence():
+    alerts = engine(LIQ)
+    step(alerts, book_state({"BTCUSDT": "95"}), 1.0)
+    [event] = step(alerts, book_state({"BTCUSDT": "0"}), 2.0)
+    assert (event.state, event.message) == (CLEARED, "BTCUSDT long has no liquidation price now.")
+    step(alerts, book_state({"BTCUSDT": "95", "ETHUSDT": "95"}), 400.0)
+    [both] = step(alerts, book_state({"BTCUSDT": "0"}), 401.0)
+    assert both.message == ("2 positions no longer within 10% of liquidation:"
+                            " BTCUSDT long has no liquidation price now, ETHUSDT long 50%.")
 
 
 def test_upnl_rules_total_and_per_position():
@@ -258,6 +328,8 @@ def test_event_json_keeps_exact_decimals():
         "rule": "unimmr_below", "subject": "account", "state": "fired", "level": "warn",
         "value": "1.49000001", "threshold": "1.5", "message": "m.", "time_ms": 1_750_000_000_250,
         "time": "2025-06-15T15:06:40Z", "profile": "main",
+        "items": [{"subject": "account", "state": "fired", "level": "warn", "value": "1.49000001",
+                   "message": "m."}],
     }
 
 

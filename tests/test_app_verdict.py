@@ -198,7 +198,8 @@ async def test_escalation_after_a_recovery_gets_a_toast_a_bell_and_the_command(m
     used to be swallowed by the cooldown (no toast, no bell, no command)."""
     exchange = Canned(pm=(200, pm_body("1.30000000")))
     app = make_app(transport=exchange, clock=frozen_clock)
-    app.monitor.alerts = Alerts(rules_from(AlertSettings(liq_distance_below=False, stale_for=False)), cooldown=300)
+    app.monitor.alerts = Alerts(rules_from(AlertSettings(liq_distance_below=False, stale_for=False)), cooldown=300,
+                              on_clear=False)
     app.monitor.notifier = recorder = Recorder()
     toasts, bells = [], []
     monkeypatch.setattr(app, "notify", lambda message, **kw: toasts.append((kw.get("title"), message)))
@@ -258,3 +259,54 @@ async def test_the_full_dashboard_from_its_size_up(make_app):
         await settled(pilot)
         assert not app.query_one(CompactView).display and app.query_one(AccountPanel).display
         assert "Positions" in screen_text(app)
+
+
+def book_bodies(liqs: dict[str, str]) -> tuple[dict, list]:
+    """A UM account holding one long of each symbol at mark 100, and its positionRisk with the
+    given liquidation prices."""
+    um = um_body()
+    um["positions"] = [{"symbol": s, "initialMargin": "10", "maintMargin": "1", "unrealizedProfit": "0",
+                        "positionSide": "BOTH", "positionAmt": "1", "updateTime": 1, "notional": "100"}
+                       for s in liqs]
+    risks = [{"symbol": s, "positionSide": "BOTH", "positionAmt": "1", "entryPrice": "100", "markPrice": "100",
+              "liquidationPrice": liq, "leverage": "20", "unRealizedProfit": "0", "notional": "100"}
+             for s, liq in liqs.items()]
+    return um, risks
+
+
+async def test_one_refresh_is_one_alert_per_rule_and_the_all_clear_is_told(make_app, monkeypatch, frozen_clock):
+    """Four positions near liquidation in one refresh: one toast, one bell, one log line (it was
+    one per position); when they recover, and when a margin call ends, a toast and the log say so."""
+    near = {"AAAUSDT": "92", "BTCUSDT": "99.9", "ETHUSDT": "97.7", "SOLUSDT": "95"}
+    um, risks = book_bodies(near)
+    exchange = Canned(um=(200, um), risk=(200, risks))
+    app = make_app(transport=exchange, clock=frozen_clock)
+    app.monitor.alerts = Alerts.from_settings(Settings())  # the defaults: on_clear is on
+    app.monitor.notifier = recorder = Recorder()
+    toasts, bells = [], []
+    monkeypatch.setattr(app, "notify", lambda message, **kw: toasts.append((kw.get("title"), message)))
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert toasts == [("Alert", "4 positions within 10% of liquidation: BTCUSDT long 0.1%, ETHUSDT long 2.3%,"
+                                    " SOLUSDT long 5% +1 more.")]
+        assert len(bells) == 1 and len(recorder.events) == 1
+        log = app.query_one("#history")
+        assert [e.state for e in log._events] == [FIRED]
+        um, risks = book_bodies({s: "50" for s in near})
+        exchange.routes.update({"/papi/v2/um/account": (200, um), "/papi/v1/um/positionRisk": (200, risks)})
+        frozen_clock.advance(5)
+        await refresh(pilot)
+        assert toasts[-1][0] == "Alert cleared"
+        assert toasts[-1][1].startswith("4 positions no longer within 10% of liquidation: AAAUSDT long 50%,")
+        assert [e.state for e in log._events] == [FIRED, CLEARED] and len(bells) == 1
+        exchange.routes[PM] = (200, pm_body("1.30000000"))
+        frozen_clock.advance(5)
+        await refresh(pilot)
+        assert toasts[-1][0] == "Alert" and len(bells) == 2
+        exchange.routes[PM] = (200, pm_body("3.00000000"))
+        frozen_clock.advance(5)
+        await refresh(pilot)
+        assert toasts[-1] == ("Alert cleared", "uniMMR 3 is back above 1.53: margin call over."
+                                               " Account status is NORMAL again (MARGIN_CALL is over).")
+        assert [e.state for e in log._events][-2:] == [CLEARED, CLEARED]

@@ -143,7 +143,11 @@ def test_check_exit_code_for_each_unimmr_band(capsys, exchange, unimmr, code, wo
     canned = exchange(pm=(200, pm_body(unimmr)))
     got, out, err = run(capsys, "check", "--demo")
     assert (got, err) == (code, "")
-    assert out.startswith(f"PMTUI {word} - uniMMR {Decimal(unimmr):.4f} (") and out.count("\n") == 1
+    fired = {"WARNING": " at or below the warning level 1.5", "OK": ""}.get(word)
+    if fired is None:  # CRITICAL: the reduce-only or the liquidation level
+        fired = " at or below the " + ("critical level 1.2" if Decimal(unimmr) > Decimal("1.05")
+                                       else "liquidation level 1.05")
+    assert out.startswith(f"PMTUI {word} - uniMMR {Decimal(unimmr):.4f}{fired} (") and out.count("\n") == 1
     assert f" uniMMR={unimmr};1.5;1.2 " in out  # perfdata: the exchange's own string, warn;crit
     assert canned.seen.count("/papi/v1/account") == 1
 
@@ -195,7 +199,8 @@ def test_check_line_says_band_status_and_headroom(capsys, exchange):
     _, out, _ = run(capsys, "check", "--demo")
     # headroom: 1400 - 1.05 * 1000 = 350, which is 25% of 1400
     assert out.startswith(
-        "PMTUI WARNING - uniMMR 1.4000 (margin call band, status MARGIN_CALL), headroom to 1.05 350.00 (25.0%),"
+        "PMTUI WARNING - uniMMR 1.4000 at or below the warning level 1.5 (margin call band, status MARGIN_CALL),"
+        " headroom to 1.05 350.00 (25.0%),"
         " 1 open positions, uPnL +0.00 | ")
     assert out.rstrip().endswith("account_equity=1400.00000000 account_maint_margin=1000.00000000")
 
@@ -235,7 +240,8 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
     code, out, err = run(capsys, "check", "--demo")
     assert (code, err) == (1, "")  # UM ratio 1400 / 1000 = 1.4: WARNING
     assert out.startswith(
-        "PMTUI WARNING - UM margin ratio 1.40 (uniMMR unavailable to this key: the exchange refused"
+        "PMTUI WARNING - UM margin ratio 1.40 at or below the warning level 1.5 (uniMMR unavailable to this key:"
+        " the exchange refused"
         f" /papi/v1/account ({how}); the API key may lack access to it), ")
     assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "uniMMR=" not in out
     assert canned.seen.count("/papi/v1/account") == 1
@@ -274,7 +280,8 @@ def test_check_line_without_unimmr_is_unknown_unless_the_key_may_not_read_it():
     # A position this near its liquidation price is known to be CRITICAL even so.
     level, line = output.check_line(account, Thresholds(), risks=parse_position_risk(risk_body(liq="48800")))
     assert level is not None and level.name == "CRITICAL"
-    assert line.startswith("PMTUI CRITICAL - BTCUSDT 2.4% from liquidation; uniMMR unknown")
+    assert line.startswith("PMTUI CRITICAL - BTCUSDT 2.4% from liquidation, under the critical distance 5%;"
+                           " uniMMR unknown")
 
 
 def test_check_counts_a_position_near_liquidation_even_with_the_alert_off(capsys, exchange):
@@ -284,7 +291,8 @@ def test_check_counts_a_position_near_liquidation_even_with_the_alert_off(capsys
     exchange(pm=(200, pm_body("1.92000000")), risk=(200, risk_body(liq="48800.00000000")))
     code, out, _ = run(capsys, "check", "--demo")
     assert code == 2 and out.startswith(
-        "PMTUI CRITICAL - BTCUSDT 2.4% from liquidation; uniMMR 1.9200 (normal band, status NORMAL), ")
+        "PMTUI CRITICAL - BTCUSDT 2.4% from liquidation, under the critical distance 5%;"
+        " uniMMR 1.9200 (normal band, status NORMAL), ")
 
 
 class RefusingServer(PapiServer):
@@ -355,7 +363,8 @@ def test_live_check_is_unknown_when_the_key_is_revoked(capsys, live):
 def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code, word, near, said):
     exchange(risk=(200, risk_body(liq=liq)))
     got, out, _ = run(capsys, "check", "--demo")
-    lead = f"BTCUSDT {near} from liquidation; " if near else ""
+    under = {"15.0%": "warning distance 20%", "8.0%": "danger distance 10%", "4.0%": "critical distance 5%"}
+    lead = f"BTCUSDT {near} from liquidation, under the {under[near]}; " if near else ""
     assert got == code and out.startswith(f"PMTUI {word} - {lead}uniMMR 3.0000")
     if said:
         assert f"uPnL +0.00; {said} | " in out
@@ -370,7 +379,8 @@ def test_check_rules_follow_the_alerts_table(capsys, exchange):
     # The liquidation alert is off, so its message is not there; the verdict still counts the
     # position 4% from its liquidation price (the thresholds decide that, not the alerts).
     assert code == 2 and "liquidation price" not in out
-    assert out.startswith("PMTUI CRITICAL - BTCUSDT 4.0% from liquidation; uniMMR 3.0000")
+    assert out.startswith("PMTUI CRITICAL - BTCUSDT 4.0% from liquidation, under the critical distance 5%;"
+                          " uniMMR 3.0000")
     assert "; Total uPnL -200.00 is below -100.00 | " in out
 
 
@@ -495,7 +505,8 @@ def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
         unimmr = Decimal(out.split(" uniMMR=")[1].split(";")[0])
         word = ("OK" if unimmr > Decimal("1.5") else "WARNING" if unimmr > Decimal("1.2") else "CRITICAL")
         # (A position may still be named first where, near liquidation, it is as bad as uniMMR.)
-        assert re.match(rf"PMTUI {word} - (\S+ [\d.]+% from liquidation; )?uniMMR ", out), out
+        assert re.match(rf"PMTUI {word} - (\S+ [\d.]+% from liquidation, under the \w+ distance [\d.]+%; )?uniMMR ",
+                        out), out
         assert code == ("OK", "WARNING", "CRITICAL").index(word)
         bands.append(out.split("(", 1)[1].split(" band")[0])
     assert bands[0] == "normal" and bands[-1] == "normal"
@@ -508,3 +519,49 @@ def test_weight_per_minute_of_the_default_cadence():
     # UM account (5) every 2 s, account (20) every 10 s, positionRisk (5) every 2 s: 150 + 120 + 150.
     assert weight_per_minute(2, 10, 2) == 420 and weight_per_minute(2) == 150
     assert weight_per_minute(1, 5, 1) == 840  # the fastest allowed: still a seventh of the 6000 cap
+
+
+# --- check: the line names the threshold that fired ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unimmr, flags, code, words",
+    [
+        ("11.04060000", ["-w", "20", "-c", "15"], 2, "uniMMR 11.0406 at or below the critical level 15 (normal band"),
+        ("16.00000000", ["-w", "20", "-c", "15"], 1, "uniMMR 16.0000 at or below the warning level 20 (normal band"),
+        ("1.00000000", [], 2, "uniMMR 1.0000 at or below the liquidation level 1.05 (liquidation band"),
+        ("21.00000000", ["-w", "20", "-c", "15"], 0, "uniMMR 21.0000 (normal band"),
+    ],
+)
+def test_check_names_the_unimmr_threshold_that_fired(capsys, exchange, unimmr, flags, code, words):
+    """`check -w 20 -c 15` said "CRITICAL - uniMMR 11.0406 (normal band, ...)": nothing on the
+    line said why. It names the level the value is at or below."""
+    exchange(pm=(200, pm_body(unimmr)))
+    got, out, err = run(capsys, "check", "--demo", *flags)
+    assert (got, err) == (code, "")
+    assert out.startswith(f"PMTUI {['OK', 'WARNING', 'CRITICAL'][code]} - {words}"), out
+
+
+@pytest.mark.parametrize(
+    "liq, code, words",
+    [
+        ("49000.00000000", 2, "BTCUSDT 2.0% from liquidation, under the critical distance 5%; uniMMR 3.0000 ("),
+        ("46000.00000000", 2, "BTCUSDT 8.0% from liquidation, under the danger distance 10%; uniMMR"),
+        ("42000.00000000", 1, "BTCUSDT 16.0% from liquidation, under the warning distance 20%; uniMMR"),
+    ],
+)
+def test_check_names_the_liquidation_distance_that_fired(capsys, exchange, liq, code, words):
+    exchange(risk=(200, risk_body(liq=liq)))
+    got, out, err = run(capsys, "check", "--demo")
+    assert (got, err) == (code, "")
+    assert out.startswith(f"PMTUI {['OK', 'WARNING', 'CRITICAL'][code]} - {words}"), out
+
+
+def test_check_names_the_unimmr_alert_when_only_the_rule_fired(capsys, exchange):
+    """With -w 1.3 uniMMR 1.4 is above the check's warning level, but the alert rule
+    (unimmr_below = 1.5) holds: the line says that rule and its threshold."""
+    exchange(pm=(200, pm_body("1.40000000", status="NORMAL")))
+    got, out, err = run(capsys, "check", "--demo", "-w", "1.3", "-c", "1.2")
+    assert (got, err) == (1, "")
+    assert out.startswith("PMTUI WARNING - uniMMR 1.4000 (margin call band, status NORMAL)")
+    assert "; uniMMR 1.4 is below 1.5 (margin call band) |" in out

@@ -7,6 +7,7 @@ hostile symbol strings shown as data.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -259,11 +260,30 @@ def test_check_is_critical_when_a_cm_position_nears_liquidation(capsys, live):  
     live.set_body(CM_POSITION_RISK, risks)
     code, out, err = run(capsys, "check")
     assert (code, err) == (2, ""), out
-    assert out.startswith("PMTUI CRITICAL - BTCUSD_PERP 0.5% from liquidation; uniMMR 166.1085")
+    assert out.startswith("PMTUI CRITICAL - BTCUSD_PERP 0.5% from liquidation, under the critical distance 5%;"
+                          " uniMMR 166.1085")
     # The same account with the COIN-M position far from it: the UM verdict stands (OK).
     live.set_body(CM_POSITION_RISK, open_cm()[1])
     code, out, _ = run(capsys, "check")
     assert code == 0 and out.startswith("PMTUI OK - ")
+
+
+def test_check_text_and_perfdata_give_one_upnl(capsys, live):  # noqa: F811
+    """The text said uPnL with the COIN-M position's at its mark, the perfdata without it: one
+    figure, one definition (the dashboard's: UM plus COIN-M at mark, in USD) in both places."""
+    def both() -> tuple[Decimal, Decimal]:
+        code, out, _ = run(capsys, "check")
+        text, perf = out.split(" | ")
+        shown = re.search(r"uPnL ([+-][\d,]+\.\d\d)", text).group(1)
+        return Decimal(shown.replace(",", "")), Decimal(re.search(r"\bupnl=(-?[\d.]+)", perf).group(1))
+
+    _, um_only = both()
+    account, risks = open_cm()
+    live.set_body(CM_ACCOUNT, account)
+    live.set_body(CM_POSITION_RISK, risks)
+    shown, upnl = both()
+    assert upnl != um_only  # the COIN-M position's uPnL is in it
+    assert shown == upnl.quantize(Decimal("0.01"))
 
 
 def test_check_says_when_cm_is_unavailable(capsys, live):  # noqa: F811

@@ -747,7 +747,7 @@ def test_alert_and_liq_distance_defaults():
     assert a.liq_distance_below == Decimal("0.10") and a.stale_for == 30.0
     assert a.upnl_below is None and a.position_upnl_below is None  # off unless asked for
     assert a.cooldown == 300.0 and a.hysteresis == Decimal("0.02")
-    assert a.command is None and a.desktop is False and a.on_clear is False
+    assert a.command is None and a.desktop is False and a.on_clear is True  # the all-clear is told
     t = settings.thresholds
     assert (t.liq_distance_warn, t.liq_distance_danger, t.liq_distance_critical) == (
         Decimal("0.20"), Decimal("0.10"), Decimal("0.05"))

@@ -17,10 +17,12 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.css.scalar import Scalar
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input
+from textual.widgets._toast import ToastRack
 from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
@@ -469,6 +471,30 @@ class PmtuiApp(App[int]):
     def _render_status(self) -> None:
         if self.state is not None:
             self.query_one("#status", StatusBar).show(self.state.status)
+            self.call_after_refresh(self._place_toasts)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._place_toasts)
+
+    def _place_toasts(self) -> None:
+        """Keep toasts between the account panel and the status bar (app.tcss puts them over the
+        positions): the status bar grows when its sentence wraps, and the room above it follows.
+        The compact view has no status bar: app.tcss alone places them there."""
+        try:
+            status, panel = self.query_one("#status", StatusBar), self.query_one("#account", AccountPanel)
+            rack = status.screen.query_one(ToastRack)
+        except NoMatches:
+            return
+        styles = rack.styles
+        if not (status.display and panel.display and status.region and panel.region):
+            styles.clear_rule("margin")
+            styles.clear_rule("max_height")
+            return
+        below = self.size.height - status.region.y  # the status bar and the footer
+        room = max(0, status.region.y - panel.region.bottom)
+        if styles.margin.bottom != below or styles.max_height != Scalar.from_number(room):
+            styles.margin = (0, 0, below, 0)
+            styles.max_height = room
 
     # --- actions ----------------------------------------------------------------------------
 
