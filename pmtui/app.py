@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
+from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
@@ -81,7 +82,7 @@ class PmtuiApp(App[int]):
         # (where "/arb" would toggle rows and refresh, or "esc j" would type into the hidden box).
         Binding("slash", "filter", "Filter", priority=True),
         Binding("enter", "filter_done", "Done", show=False, priority=True),
-        Binding("a", "toggle_all", "All rows"),
+        Binding("a", "toggle_all", "All", tooltip="All rows: zero positions, assets and balances too"),
         Binding("w", "what_if", "What-if"),
         Binding("h", "toggle_history", "History"),
         Binding("plus", "slower", "Slower", key_display="+", show=False),
@@ -152,15 +153,19 @@ class PmtuiApp(App[int]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.account_title, id="summary")
         yield CompactView(id="compact")
-        yield AccountPanel(id="account")
-        yield HistoryPanel(id="history")
-        yield AssetsTable(id="assets")
-        yield BalancesTable(id="balances")
-        yield BalancesNote(id="balances-note")
-        yield Input(placeholder=f"filter: {filters.TERMS}", id="filter")
-        yield PositionsTable(id="positions")
+        # Between the summary and the status bar: what is docked in it (the side column on a
+        # roomy terminal, app.tcss) stops above the status bar and the footer.
+        with Vertical(id="body"):
+            yield AccountPanel(id="account")
+            yield HistoryPanel(id="history")
+            yield AssetsTable(id="assets")
+            yield BalancesTable(id="balances")
+            yield BalancesNote(id="balances-note")
+            yield Input(placeholder=f"filter: {filters.TERMS}", id="filter")
+            yield PositionsTable(id="positions")
         yield StatusBar(id="status")
-        yield Footer()
+        # Compact: every key the dashboard has fits at 80 columns, What-if and History included.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         saved = uistate.load_theme() if self.remember_theme else None
@@ -452,6 +457,8 @@ class PmtuiApp(App[int]):
         shown = not panel.display  # by default hidden, and shown on a roomy terminal (app.tcss)
         panel.set_class(shown, "-open")
         panel.set_class(not shown, "-closed")
+        # Under 40 lines the panel takes the assets' place (app.tcss), or the positions get none.
+        self.screen_stack[0].set_class(shown, "-history-open")
         if shown:
             panel.show(self.monitor.series)
 

@@ -147,7 +147,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         Binding("left", "scroll_left", "Left", show=False),
         Binding("right", "scroll_right", "Right", show=False),
         Binding("enter", "select_cursor", "Select", show=False),
-        Binding("s", "cycle_sort", "Sort"),
+        Binding("s", "cycle_sort", "Sort", show=False),  # help lists it: the footer keeps What-if, History
         Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("o", "sort_menu", "Sort by…", show=False),  # help and the palette list it; ? stays in the footer
     ]
