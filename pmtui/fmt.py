@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from decimal import ROUND_HALF_EVEN, Decimal, getcontext, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, getcontext, localcontext
 
 _QUANTS = {n: Decimal(1).scaleb(-n) for n in range(0, 13)}
 
@@ -133,11 +133,22 @@ def percent(fraction: Decimal | None, places: int = 1) -> str:
     return f"{_round(fraction.scaleb(2), places):,.{places}f}%"
 
 
-def ratio(value: Decimal | None, places: int = 2) -> str:
-    """A uniMMR-like ratio; None (no maintenance margin) reads as infinite headroom."""
+#: Decimals of uniMMR (and of any margin ratio judged by its bands), everywhere it is shown.
+RATIO_PLACES = 4
+
+
+def ratio(value: Decimal | None, places: int = RATIO_PLACES) -> str:
+    """A uniMMR-like ratio, cut toward liquidation (down) to RATIO_PLACES decimals: a figure is
+    never shown safer than it is, and never rounds up onto a band's edge (1.0549 is '1.0549', not
+    '1.05', which the legend reads as liquidation). None (no maintenance margin): infinite headroom."""
     if value is None:
         return "∞"
-    return money(value, places)
+    if not value.is_finite():
+        return money(value)
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + places + 2)
+        q = value.quantize(_QUANTS[places], rounding=ROUND_FLOOR)
+    return f"{abs(q) if q == 0 else q:,.{places}f}"
 
 
 def age(seconds: float | None) -> str:

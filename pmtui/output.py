@@ -153,7 +153,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
     if pm is not None:
         room = account_headroom(pm)
         console.print(
-            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus or '—'}  "
+            f"uniMMR {fmt.ratio(pm.uniMMR)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus or '—'}  "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
         console.print(
@@ -345,7 +345,7 @@ def check_line(
     if pm is not None:
         room = account_headroom(pm)
         detail = (
-            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
+            f"uniMMR {fmt.ratio(pm.uniMMR)} ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
     else:
@@ -417,7 +417,7 @@ def watch_line(state: MonitorState) -> str:
         parts.append(" ".join([verdict.word, *others]))
     if view is not None:
         pm = view.pm
-        parts.append(f"uniMMR {fmt.ratio(pm.uniMMR, 4)}" if pm is not None else "uniMMR —")
+        parts.append(f"uniMMR {fmt.ratio(pm.uniMMR)}" if pm is not None else "uniMMR —")
         parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}")
     parts.append(word)
     if info.push is not None:
@@ -466,7 +466,7 @@ def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:
     for r in rows:
         table.add_row(
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time_ms / 1000)), r.profile,
-            fmt.ratio(r.unimmr, 4) if r.unimmr is not None else "—",
+            fmt.ratio(r.unimmr) if r.unimmr is not None else "—",
             fmt.money(r.account_equity), fmt.money(r.maint_margin),
             fmt.money(r.total_upnl, sign=True) if r.total_upnl is not None else "—",
             r.level.upper(),

@@ -105,9 +105,16 @@ def test_percent_none_and_infinite():
 
 def test_ratio():
     assert fmt.ratio(None) == "∞"
-    assert fmt.ratio(D("1.505")) == "1.50"
-    assert fmt.ratio(D("1.515")) == "1.52"
-    assert fmt.ratio(D("1234.5")) == "1,234.50"
+    # Four decimals, cut toward liquidation: never shown safer than it is, never onto a band's
+    # edge from above (issue 19: 1.0549 showed as "1.05" in DANGER colour, "1.05 or below" reads
+    # as liquidation).
+    assert fmt.ratio(D("1.0549")) == "1.0549"
+    assert fmt.ratio(D("1.05499999")) == "1.0549"
+    assert fmt.ratio(D("1.04999999")) == "1.0499"
+    assert fmt.ratio(D("1.505")) == "1.5050"
+    assert fmt.ratio(D("1234.5")) == "1,234.5000"
+    assert fmt.ratio(D("10.72469206")) == "10.7246"
+    assert fmt.ratio(D("1.05"), 2) == "1.05"
 
 
 @pytest.mark.parametrize(

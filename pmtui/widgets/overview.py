@@ -71,7 +71,7 @@ class AccountsTable(KeyedTable):
         return [
             Cell(shown(row.profile), sort_key=row.profile, style=style + BOLD, justify="left"),
             Cell(row.badge, sort_key=row.key, style=style, justify="left"),
-            Cell(fmt.ratio(row.unimmr, 4) if row.unimmr is not None else "—",
+            Cell(fmt.ratio(row.unimmr) if row.unimmr is not None else "—",
                  sort_key=row.unimmr if row.unimmr is not None else Decimal(-1), style=plain),
             Cell(row.status or "—", style=plain, justify="left"),
             Cell(row.worst or "—", style=plain, justify="left"),
