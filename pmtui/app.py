@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
@@ -58,6 +59,21 @@ STALE_MARK = "◌ STALE · "
 COMPACT_BELOW = (60, 18)
 # (columns, lines) from which the history panel has room beside the tables.
 ROOMY = (160, 40)
+
+
+class FilterInput(Input):
+    """The filter box. Its own editing keys (ctrl+u, ctrl+w, backspace…) act as they arrive: as
+    bindings they would first bubble up to the app and run after the letters queued behind them,
+    so "ctrl+u btc" in one burst (a fast typist, SSH) erased the letters it was meant to precede."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        bindings = self._bindings.key_to_bindings.get(event.key)
+        if bindings and not event.is_printable and event.key != "enter":
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bindings[0].action)
+            return
+        await super()._on_key(event)
 
 
 class StateChanged(Message):
@@ -161,7 +177,7 @@ class PmtuiApp(App[int]):
             yield AssetsTable(id="assets")
             yield BalancesTable(id="balances")
             yield BalancesNote(id="balances-note")
-            yield Input(placeholder=f"filter: {filters.TERMS}", id="filter")
+            yield FilterInput(placeholder=f"filter: {filters.TERMS}", id="filter")
             yield PositionsTable(id="positions")
         yield StatusBar(id="status")
         # Compact: every key the dashboard has fits at 80 columns, What-if and History included.

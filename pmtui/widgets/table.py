@@ -393,9 +393,9 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         self.sort_reverse = col.largest_first if reverse is None else reverse
         self._measure()  # the arrow may widen the header
         self._generation += 1
-        self._update_sort_labels()
         self._sort()
         self._scroll_column_into_view(self._column_index(col.key) or 0)
+        self._update_sort_labels()  # after the scroll: "(off screen)" is said of this layout
 
     def action_cycle_sort(self) -> None:
         i = self._column_index(self.sort_column)
