@@ -301,7 +301,7 @@ def test_hostile_cm_symbols_are_data_everywhere(symbol):
     console.print(detail_table(row))
     detail = console.export_text()
     assert "\x1b" not in detail and "\x07" not in detail
-    assert clean(symbol) in detail and "market" in detail and "COIN-M" in detail
+    assert clean(symbol) in detail and "Market" in detail and "COIN-M" in detail
 
 
 # --- the demo --------------------------------------------------------------------------------------
