@@ -146,9 +146,10 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                       markup=False, highlight=False)
     tot = view.totals
     console.print(
-        f"Account {view.level.badge}  margin balance {fmt.money(tot.margin_balance)}  "
-        f"uPnL {fmt.money(tot.unrealized, sign=True)}  maint. margin {fmt.money(tot.maint_margin)}  "
-        f"UM margin ratio {fmt.ratio(tot.ratio)}"
+        # USD-M's own totals ("UM"), apart from the portfolio's below: one name per number.
+        f"Account {view.level.badge}  UM margin balance {fmt.money(tot.margin_balance)}  "
+        f"UM uPnL {fmt.money(tot.unrealized, sign=True)}  UM maint. margin {fmt.money(tot.maint_margin)}  "
+        f"UM margin ratio {fmt.ratio(tot.ratio)}  (money in USD)"
     )
     if pm is not None:
         room = account_headroom(pm)
@@ -158,7 +159,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
         )
         console.print(
             f"Account equity {fmt.money(pm.accountEquity)}  actual equity {fmt.money(pm.actualEquity)}  "
-            f"maint. margin {fmt.money(pm.accountMaintMargin)}  initial margin "
+            f"account maint. margin {fmt.money(pm.accountMaintMargin)}  account initial margin "
             f"{fmt.money(pm.accountInitialMargin)}  available {fmt.money(pm.totalAvailableBalance)}"
         )
     for part, why in (unavailable or {}).items():
@@ -263,10 +264,13 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
     cells = []
     for row in rows:
         p = row.position
-        if row.is_cm:  # contracts, and margins and uPnL in the coin
-            coin = row.coin
-            money = [fmt.coin(p.unrealizedProfit, coin, sign=True), fmt.coin(p.initialMargin, coin),
-                     fmt.coin(p.maintMargin, coin)]
+        if row.is_cm:  # contracts, and money in USD at the mark like every row (its coin without a price;
+            # the coin figures are in --json)
+            def usd(value: Decimal | None, sign: bool = False, row=row) -> str:
+                at_mark = row.usd(value) if value is not None else None
+                return fmt.money(at_mark, sign=sign) if at_mark is not None else fmt.coin(value, row.coin, sign=sign)
+
+            money = [usd(p.unrealizedProfit, sign=True), usd(p.initialMargin), usd(p.maintMargin)]
             amount = fmt.quantity(p.positionAmt, Decimal(1))
         else:
             money = [fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin), fmt.money(p.maintMargin)]
@@ -275,7 +279,7 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
             _symbol(row), _side(row), amount, fmt.money(row.notional_usd), *money,
             fmt.percent(row.share), row.level.badge,
         ])
-    return _fit(f"Positions ({len(rows)})", _POSITION_COLS, cells, width)
+    return _fit(f"Positions ({len(rows)}) · money in USD", _POSITION_COLS, cells, width)
 
 
 def _symbol(row) -> str:

@@ -408,9 +408,9 @@ def test_snapshot_table_shows_unimmr_and_the_joined_columns(capsys, exchange):
     code, out, _ = run(capsys, "snapshot", "--demo")
     lines = [line.rstrip() for line in out.splitlines()]
     # uniMMR 1.4 is WARN, BTCUSDT 8% from liquidation DANGER: the account's level is the worse.
-    assert code == 0 and lines[0].startswith("Account ◆ DANGER  margin balance 3,000.00")
+    assert code == 0 and lines[0].startswith("Account ◆ DANGER  UM margin balance 3,000.00")
     assert lines[1] == "uniMMR 1.4000 (margin call band)  status MARGIN_CALL  headroom to 1.05 350.00 (25.0%)"
-    assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  maint. margin 1,000.00")
+    assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  account maint. margin 1,000.00")
     row = next(line for line in lines[lines.index("Liquidation"):] if line.strip().startswith("BTCUSDT"))
     # No exchangeInfo here: prices to 6 significant digits, with thousands separators.
     assert row.split() == ["BTCUSDT", "LONG", "49,000", "50,000", "46,000", "8.00%", "20x", "◆", "DANGER"]

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from pmtui import filters, output
+from pmtui import filters, fmt, output
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
 from pmtui.health import Level
@@ -242,7 +242,8 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):  # noqa: F81
     code, table, err = run(capsys, "snapshot")
     assert (code, err) == (0, "")
     line = next(x for x in table.splitlines() if x.strip().startswith("BTCUSD_PERP CM"))
-    assert "-10" in line and "0.00046252" in line  # contracts, and the margin in BTC
+    # Contracts, and the margin in USD at the mark like every row (issue 19; the BTC is in --json).
+    assert "-10" in line and fmt.money(Decimal("0.00046252") * Decimal("86480.25")) in line and "BTC" not in line.split(" CM ", 1)[1]
 
 
 def test_snapshot_json_says_why_cm_is_missing(capsys, live):  # noqa: F811
