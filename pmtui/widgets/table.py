@@ -131,7 +131,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         /* The cursor is a bar at the row's left edge on a faint band: never a colour over the
            cells', so the row it starts on (the riskiest) keeps its level colours. */
         & > .table--cursor { background: $foreground 8%; }
-        &:focus > .table--cursor { background: $primary 22%; }
+        &:focus > .table--cursor { background: $primary 15%; }
         & > .table--cursor-bar { color: $foreground-muted; text-style: bold; }
         &:focus > .table--cursor-bar { color: $primary-lighten-1; text-style: bold; }
     }
