@@ -432,6 +432,7 @@ class PmtuiApp(App[int]):
             title += f" · filter: {clean(self.filter_text)}"
             if (problem := filters.problem(self.filter_text)) is not None:
                 title += f" · {problem}"
+        title += " · money in USD"  # a COIN-M row's too, at its mark (its coin figures: enter)
         subtitle = f"sort: {table.sort_description}"
         # Each assignment repaints the whole table, even with the same text: only on a change.
         # Content, not a str: a str title is parsed as markup, and "[/]" in the filter raised.

@@ -626,7 +626,7 @@ async def test_zero_rows_are_hidden_until_a_shows_all(make_app):
         await pilot.press("a")
         await pilot.pause()
         assert table.row_count == OPEN_ROWS and keys(assets) == ["USDT", "USDC"]
-        assert "Positions 13 (open)" in rendered(table)
+        assert "Positions 13 (open) · money in USD" in rendered(table)
         assert table.cursor_key() == chosen
 
 
