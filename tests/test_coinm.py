@@ -243,7 +243,8 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):  # noqa: F81
     assert (code, err) == (0, "")
     line = next(x for x in table.splitlines() if x.strip().startswith("BTCUSD_PERP CM"))
     # Contracts, and the margin in USD at the mark like every row (issue 19; the BTC is in --json).
-    assert "-10" in line and fmt.money(Decimal("0.00046252") * Decimal("86480.25")) in line and "BTC" not in line.split(" CM ", 1)[1]
+    usd = fmt.money(Decimal("0.00046252") * Decimal("86480.25"))
+    assert "-10" in line and usd in line and "BTC" not in line.split(" CM ", 1)[1]
 
 
 def test_snapshot_json_says_why_cm_is_missing(capsys, live):  # noqa: F811
