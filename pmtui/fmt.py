@@ -30,10 +30,17 @@ def money(value: Decimal | None, places: int = 2, *, sign: bool = False) -> str:
     return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
-def balance(value: Decimal | None, *, sign: bool = False) -> str:
+#: Assets counted in dollars: two decimals. Any other (a coin) reads to COIN_PLACES, as Binance's
+#: coin figures do, so a coin's wallet and its uPnL beside it have the same decimals.
+USD_ASSETS = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "USD", "TUSD", "USDP", "DAI"})
+
+
+def balance(value: Decimal | None, *, sign: bool = False, asset: str | None = None) -> str:
     """An amount in any asset (a BTC loan's interest is 0.00001234): two decimals from 1 up, below
     that four significant digits (at most 8 decimals), so a small non-zero amount never reads
-    as 0.00."""
+    as 0.00. `asset` a coin (not in USD_ASSETS): every non-zero amount to 8 decimals."""
+    if asset is not None and asset not in USD_ASSETS and value is not None and value.is_finite() and value != 0:
+        return money(value, COIN_PLACES, sign=sign)
     if value is None or not value.is_finite() or abs(value) >= 1 or value == 0:
         return money(value, sign=sign)
     places = min(8, max(2, 3 - value.adjusted()))

@@ -197,3 +197,11 @@ def test_a_balance_never_rounds_a_small_amount_to_zero():
     assert balance(D("0.72469206")) == "0.7247" and balance(D("-0.5"), sign=True) == "-0.5000"
     assert balance(D("122607.35137903")) == "122,607.35" and balance(D(0)) == "0.00"
     assert balance(None) == "—"
+
+
+def test_a_coin_balance_has_the_decimals_of_the_coin_figures_beside_it():
+    """Issue 19: a BTC wallet read 1.12 beside its CM uPnL +0.03826762."""
+    assert fmt.balance(D("1.12"), asset="BTC") == "1.12000000"
+    assert fmt.balance(D("0.03826762"), sign=True, asset="BTC") == "+0.03826762"
+    assert fmt.balance(D("1.12"), asset="USDT") == "1.12"
+    assert fmt.balance(D("0"), asset="BTC") == "0.00"
