@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from decimal import ROUND_HALF_EVEN, Decimal, getcontext, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, getcontext, localcontext
 
 _QUANTS = {n: Decimal(1).scaleb(-n) for n in range(0, 13)}
 
@@ -30,10 +30,17 @@ def money(value: Decimal | None, places: int = 2, *, sign: bool = False) -> str:
     return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
-def balance(value: Decimal | None, *, sign: bool = False) -> str:
+#: Assets counted in dollars: two decimals. Any other (a coin) reads to COIN_PLACES, as Binance's
+#: coin figures do, so a coin's wallet and its uPnL beside it have the same decimals.
+USD_ASSETS = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "USD", "TUSD", "USDP", "DAI"})
+
+
+def balance(value: Decimal | None, *, sign: bool = False, asset: str | None = None) -> str:
     """An amount in any asset (a BTC loan's interest is 0.00001234): two decimals from 1 up, below
     that four significant digits (at most 8 decimals), so a small non-zero amount never reads
-    as 0.00."""
+    as 0.00. `asset` a coin (not in USD_ASSETS): every non-zero amount to 8 decimals."""
+    if asset is not None and asset not in USD_ASSETS and value is not None and value.is_finite() and value != 0:
+        return money(value, COIN_PLACES, sign=sign)
     if value is None or not value.is_finite() or abs(value) >= 1 or value == 0:
         return money(value, sign=sign)
     places = min(8, max(2, 3 - value.adjusted()))
@@ -133,11 +140,22 @@ def percent(fraction: Decimal | None, places: int = 1) -> str:
     return f"{_round(fraction.scaleb(2), places):,.{places}f}%"
 
 
-def ratio(value: Decimal | None, places: int = 2) -> str:
-    """A uniMMR-like ratio; None (no maintenance margin) reads as infinite headroom."""
+#: Decimals of uniMMR (and of any margin ratio judged by its bands), everywhere it is shown.
+RATIO_PLACES = 4
+
+
+def ratio(value: Decimal | None, places: int = RATIO_PLACES) -> str:
+    """A uniMMR-like ratio, cut toward liquidation (down) to RATIO_PLACES decimals: a figure is
+    never shown safer than it is, and never rounds up onto a band's edge (1.0549 is '1.0549', not
+    '1.05', which the legend reads as liquidation). None (no maintenance margin): infinite headroom."""
     if value is None:
         return "∞"
-    return money(value, places)
+    if not value.is_finite():
+        return money(value)
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + places + 2)
+        q = value.quantize(_QUANTS[places], rounding=ROUND_FLOOR)
+    return f"{abs(q) if q == 0 else q:,.{places}f}"
 
 
 def age(seconds: float | None) -> str:

@@ -161,19 +161,20 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                       markup=False, highlight=False)
     tot = view.totals
     console.print(
-        f"Account {view.level.badge}  margin balance {fmt.money(tot.margin_balance)}  "
-        f"uPnL {fmt.money(tot.unrealized, sign=True)}  maint. margin {fmt.money(tot.maint_margin)}  "
-        f"UM margin ratio {fmt.ratio(tot.ratio)}"
+        # USD-M's own totals ("UM"), apart from the portfolio's below: one name per number.
+        f"Account {view.level.badge}  UM margin balance {fmt.money(tot.margin_balance)}  "
+        f"UM uPnL {fmt.money(tot.unrealized, sign=True)}  UM maint. margin {fmt.money(tot.maint_margin)}  "
+        f"UM margin ratio {fmt.ratio(tot.ratio)}  (money in USD)"
     )
     if pm is not None:
         room = account_headroom(pm)
         console.print(
-            f"uniMMR {fmt.ratio(pm.uniMMR, 4)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus or '—'}  "
+            f"uniMMR {fmt.ratio(pm.uniMMR)} ({unimmr_band(pm.uniMMR)} band)  status {pm.accountStatus or '—'}  "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
         console.print(
             f"Account equity {fmt.money(pm.accountEquity)}  actual equity {fmt.money(pm.actualEquity)}  "
-            f"maint. margin {fmt.money(pm.accountMaintMargin)}  initial margin "
+            f"account maint. margin {fmt.money(pm.accountMaintMargin)}  account initial margin "
             f"{fmt.money(pm.accountInitialMargin)}  available {fmt.money(pm.totalAvailableBalance)}"
         )
     for part, why in (unavailable or {}).items():
@@ -278,10 +279,13 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
     cells = []
     for row in rows:
         p = row.position
-        if row.is_cm:  # contracts, and margins and uPnL in the coin
-            coin = row.coin
-            money = [fmt.coin(p.unrealizedProfit, coin, sign=True), fmt.coin(p.initialMargin, coin),
-                     fmt.coin(p.maintMargin, coin)]
+        if row.is_cm:  # contracts, and money in USD at the mark like every row (its coin without a price;
+            # the coin figures are in --json)
+            def usd(value: Decimal | None, sign: bool = False, row=row) -> str:
+                at_mark = row.usd(value) if value is not None else None
+                return fmt.money(at_mark, sign=sign) if at_mark is not None else fmt.coin(value, row.coin, sign=sign)
+
+            money = [usd(p.unrealizedProfit, sign=True), usd(p.initialMargin), usd(p.maintMargin)]
             amount = fmt.quantity(p.positionAmt, Decimal(1))
         else:
             money = [fmt.money(p.unrealizedProfit, sign=True), fmt.money(p.initialMargin), fmt.money(p.maintMargin)]
@@ -290,7 +294,7 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
             _symbol(row), _side(row), amount, fmt.money(row.notional_usd), *money,
             fmt.percent(row.share), row.level.badge,
         ])
-    return _fit(f"Positions ({len(rows)})", _POSITION_COLS, cells, width)
+    return _fit(f"Positions ({len(rows)}) · money in USD", _POSITION_COLS, cells, width)
 
 
 def _symbol(row) -> str:
@@ -366,7 +370,7 @@ def check_line(
     if pm is not None:
         room = account_headroom(pm)
         detail = (
-            f"uniMMR {fmt.ratio(pm.uniMMR, 4)}{_fired_unimmr(pm.uniMMR, t)}"
+            f"uniMMR {fmt.ratio(pm.uniMMR)}{_fired_unimmr(pm.uniMMR, t)}"
             f" ({unimmr_band(pm.uniMMR)} band, status {pm.accountStatus}), "
             f"headroom to {fmt.amount(room.target)} {fmt.money(room.amount)} ({fmt.percent(room.fraction)})"
         )
@@ -466,7 +470,7 @@ def watch_line(state: MonitorState) -> str:
         parts.append(" ".join([verdict.word, *others]))
     if view is not None:
         pm = view.pm
-        parts.append(f"uniMMR {fmt.ratio(pm.uniMMR, 4)}" if pm is not None else "uniMMR —")
+        parts.append(f"uniMMR {fmt.ratio(pm.uniMMR)}" if pm is not None else "uniMMR —")
         parts.append(f"{len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}")
     parts.append(word)
     if info.push is not None:
@@ -516,7 +520,7 @@ def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:
     for r in rows:
         table.add_row(
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time_ms / 1000)), r.profile,
-            fmt.ratio(r.unimmr, 4) if r.unimmr is not None else "—",
+            fmt.ratio(r.unimmr) if r.unimmr is not None else "—",
             fmt.money(r.account_equity), fmt.money(r.maint_margin),
             fmt.money(r.total_upnl, sign=True) if r.total_upnl is not None else "—",
             r.level.upper(),

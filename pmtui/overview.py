@@ -26,6 +26,8 @@ class AccountRow:
     unimmr: Decimal | None = None
     status: str | None = None  # accountStatus
     equity: Decimal | None = None  # accountEquity
+    maint_margin: Decimal | None = None  # accountMaintMargin
+    upnl: Decimal | None = None  # UM plus COIN-M at the mark, in USD (the view's)
     headroom: Headroom | None = None
     worst: str | None = None  # the position nearest liquidation, "BTCUSDT" / "ETHUSDT SHORT"
     liq_distance: Decimal | None = None
@@ -69,6 +71,8 @@ def account_row(profile: str, state: MonitorState | None, error: str | None = No
         unimmr=view.unimmr,
         status=pm.accountStatus if pm is not None else None,
         equity=pm.accountEquity if pm is not None else None,
+        maint_margin=pm.accountMaintMargin if pm is not None else None,
+        upnl=view.upnl,
         headroom=view.headroom,
         worst=position_label(near) if near is not None else None,
         liq_distance=near.liq_distance if near is not None else None,
@@ -76,6 +80,28 @@ def account_row(profile: str, state: MonitorState | None, error: str | None = No
         data=word,
         problem=problem,
         stale=verdict.stale,
+    )
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums across the accounts that have each figure (in USD), and how many had it."""
+
+    equity: Decimal
+    maint_margin: Decimal
+    upnl: Decimal
+    counted: int
+    stale: bool
+
+
+def totals(rows: Iterable[AccountRow]) -> Totals:
+    counted = [r for r in rows if r.equity is not None]
+    return Totals(
+        equity=sum((r.equity for r in counted if r.equity is not None), Decimal(0)),
+        maint_margin=sum((r.maint_margin for r in counted if r.maint_margin is not None), Decimal(0)),
+        upnl=sum((r.upnl for r in counted if r.upnl is not None), Decimal(0)),
+        counted=len(counted),
+        stale=any(r.stale for r in counted),
     )
 
 

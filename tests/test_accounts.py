@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from textual.pilot import Pilot
 
+from pmtui import fmt
 from pmtui.budget import WeightBudget
 from pmtui.cli import _parse
 from pmtui.client import PapiClient
@@ -454,3 +455,22 @@ async def test_every_account_alerts_and_its_toast_names_it():
         await wait_until(pilot, lambda: "charlie · Alert" in titles(), timeout=10, what="charlie's alert toast")
         assert app.monitor is accounts[0].monitor
         assert all(t.split(" · ")[0] in DEMO_ACCOUNTS for t in titles())
+
+
+async def test_the_overview_adds_up_equity_maint_margin_and_upnl_in_usd():
+    """Issue 19: the overview used 8 of 50 lines with no totals."""
+    accounts = demo_accounts()
+    app = overview_app(accounts)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await fetch_all(accounts)
+        table = app.screen.query_one(AccountsTable)
+        await wait_until(pilot, lambda: table.row_keys == ["charlie", "bravo", "alpha"])
+        await pilot.pause()
+        pms = [a.monitor.state.view.pm for a in accounts]
+        equity = sum((pm.accountEquity for pm in pms), Decimal(0))
+        mm = sum((pm.accountMaintMargin for pm in pms), Decimal(0))
+        line = app.screen.query_one("#totals").render().plain
+        assert f"equity {fmt.money(equity)} USD" in line and f"maint. margin {fmt.money(mm)} USD" in line, line
+        assert "3 accounts" in line and "uPnL " in line
+        assert table.hidden_columns == (0, 0)
+        assert table.get_cell("alpha", "mm").plain == fmt.money(pms[0].accountMaintMargin)

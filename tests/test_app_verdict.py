@@ -74,10 +74,10 @@ async def test_header_and_digits_say_critical_when_a_position_is_near_liquidatio
         await settled(pilot)
         top = header(app)
         assert "× CRITICAL" in top and "BTCUSDT 2.4% from liquidation" in top and "✓ OK" not in top
-        assert "uniMMR 1.92" in top  # uniMMR itself is still said
+        assert "uniMMR 1.9200" in top  # uniMMR itself is still said
         # The digits are uniMMR's own figure, coloured by its own band (normal); the badge right
         # beside them (and the header) carry the verdict, CRITICAL.
-        assert digits(app).value == "1.92" and digits(app).has_class("-ok")
+        assert digits(app).value == "1.9200" and digits(app).has_class("-ok")
         assert not digits(app).has_class("-critical")
         assert "× CRITICAL" in facts(app) and "BTCUSDT 2.4% from liquidation" in facts(app)
         assert app.state.verdict == app.view.verdict() and app.view.level.name == "CRITICAL"
@@ -139,8 +139,8 @@ async def test_a_key_that_may_not_read_the_account_is_judged_by_the_um_ratio_and
         await settled(pilot)
         assert app.monitor.account_poller.stopped
         top = header(app)
-        assert "✓ OK" in top and "UM margin ratio 164.72 (uniMMR unavailable to this key)" in top
-        assert digits(app).value == "164.72" and caption(app) == "UM ratio 0s ago"
+        assert "✓ OK" in top and "UM margin ratio 164.7247 (uniMMR unavailable" in top
+        assert digits(app).value == "164.7247" and caption(app) == "UM ratio 0s ago"
         assert "unavailable" in facts(app)
 
 
@@ -232,13 +232,13 @@ async def test_compact_view_says_level_unimmr_and_stale_after_faults(make_app, f
         compact = app.query_one(CompactView)
         assert compact.display and not app.query_one(AccountPanel).display
         shown = screen_text(app)
-        assert "✓ OK" in shown and "uniMMR 10.72" in shown and "LIVE" in shown
+        assert "✓ OK" in shown and "uniMMR 10.7189" in shown and "LIVE" in shown
         frozen_clock.advance(14)
         app.client._http._transport.fault = "503"
         await refresh(pilot)
         shown = screen_text(app)
         assert "◌ STALE" in shown and "last OK" in shown and "✓ OK" not in shown, shown
-        assert "uniMMR 10.72" in shown and "14s" in shown
+        assert "uniMMR 10.7189" in shown and "14s" in shown
 
 
 @pytest.mark.parametrize("size", [(20, 10), (40, 12)])
@@ -250,7 +250,7 @@ async def test_compact_view_says_error_when_the_key_is_refused(make_app, server,
         await refresh(pilot)
         shown = screen_text(app)
         assert "ERROR" in shown and "◌ STALE" in shown and "✓ OK" not in shown, shown
-        assert "uniMMR 166.11" in shown and "refused the API key" in " ".join(shown.split())
+        assert "uniMMR 166.1085" in shown and "refused the API key" in " ".join(shown.split())
 
 
 async def test_the_full_dashboard_from_its_size_up(make_app):

@@ -161,7 +161,7 @@ def test_snapshot_demo_prints_assets_and_open_positions(capsys, use_demo):
     assert code == 0 and err == ""
     assert calls == [{"hedge": False, "scenario": "normal"}]
     lines = [line.strip() for line in out.splitlines()]
-    assert lines[0].startswith("Account ✓ OK  margin balance ")
+    assert lines[0].startswith("Account ✓ OK  UM margin balance ")
     assert "Assets" in lines and any(line.startswith("Positions (") for line in lines)
     for header in ("Wallet", "Maint. margin", "MM used", "Symbol", "Notional", "MM share", "Health"):
         assert header in out

@@ -240,7 +240,7 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
     code, out, err = run(capsys, "check", "--demo")
     assert (code, err) == (1, "")  # UM ratio 1400 / 1000 = 1.4: WARNING
     assert out.startswith(
-        "PMTUI WARNING - UM margin ratio 1.40 at or below the warning level 1.5 (uniMMR unavailable to this key:"
+        "PMTUI WARNING - UM margin ratio 1.4000 at or below the warning level 1.5 (uniMMR unavailable to this key:"
         " the exchange refused"
         f" /papi/v1/account ({how}); the API key may lack access to it), ")
     assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "uniMMR=" not in out
@@ -250,7 +250,7 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
 def test_check_fallback_ok_band(capsys, exchange):
     exchange(pm=REFUSED)
     code, out, _ = run(capsys, "check", "--demo")
-    assert code == 0 and out.startswith("PMTUI OK - UM margin ratio 3.00 (uniMMR unavailable to this key:")
+    assert code == 0 and out.startswith("PMTUI OK - UM margin ratio 3.0000 (uniMMR unavailable to this key:")
 
 
 def test_check_does_not_fall_back_on_a_server_error(capsys, exchange):
@@ -276,7 +276,7 @@ def test_check_line_without_unimmr_is_unknown_unless_the_key_may_not_read_it():
     account, risks = parse_um_account(um_body()), parse_position_risk(risk_body())
     level, line = output.check_line(account, Thresholds(), risks=risks)  # /papi/v1/account not read
     assert level is None and line.startswith(
-        "PMTUI UNKNOWN - uniMMR unknown (/papi/v1/account was not read), UM margin ratio 3.00, 1 open positions")
+        "PMTUI UNKNOWN - uniMMR unknown (/papi/v1/account was not read), UM margin ratio 3.0000, 1 open positions")
     # A position this near its liquidation price is known to be CRITICAL even so.
     level, line = output.check_line(account, Thresholds(), risks=parse_position_risk(risk_body(liq="48800")))
     assert level is not None and level.name == "CRITICAL"
@@ -322,7 +322,7 @@ def test_live_check_falls_back_only_when_the_key_may_not_read_the_account(capsys
     live.refused = frozenset({PM_ACCOUNT})
     code, out, err = run(capsys, "check")
     assert (code, err) == (0, "") and out.count("\n") == 1
-    assert out.startswith("PMTUI OK - UM margin ratio 164.72 (uniMMR unavailable to this key: the exchange"
+    assert out.startswith("PMTUI OK - UM margin ratio 164.7247 (uniMMR unavailable to this key: the exchange"
                           " refused /papi/v1/account (code -2015); the API key may lack access to it), ")
     assert live.count(PM_ACCOUNT) == 1 and live.count(UM_ACCOUNT) == 1
 
@@ -418,9 +418,9 @@ def test_snapshot_table_shows_unimmr_and_the_joined_columns(capsys, exchange):
     code, out, _ = run(capsys, "snapshot", "--demo")
     lines = [line.rstrip() for line in out.splitlines()]
     # uniMMR 1.4 is WARN, BTCUSDT 8% from liquidation DANGER: the account's level is the worse.
-    assert code == 0 and lines[0].startswith("Account ◆ DANGER  margin balance 3,000.00")
+    assert code == 0 and lines[0].startswith("Account ◆ DANGER  UM margin balance 3,000.00")
     assert lines[1] == "uniMMR 1.4000 (margin call band)  status MARGIN_CALL  headroom to 1.05 350.00 (25.0%)"
-    assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  maint. margin 1,000.00")
+    assert lines[2].startswith("Account equity 1,400.00  actual equity 1,400.00  account maint. margin 1,000.00")
     row = next(line for line in lines[lines.index("Liquidation"):] if line.strip().startswith("BTCUSDT"))
     # No exchangeInfo here: prices to 6 significant digits, with thousands separators.
     assert row.split() == ["BTCUSDT", "LONG", "49,000", "50,000", "46,000", "8.00%", "20x", "◆", "DANGER"]

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from pmtui import filters, output
+from pmtui import filters, fmt, output
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
 from pmtui.health import Level
@@ -243,7 +243,9 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):  # noqa: F81
     code, table, err = run(capsys, "snapshot")
     assert (code, err) == (0, "")
     line = next(x for x in table.splitlines() if x.strip().startswith("BTCUSD_PERP CM"))
-    assert "-10" in line and "0.00046252" in line  # contracts, and the margin in BTC
+    # Contracts, and the margin in USD at the mark like every row (issue 19; the BTC is in --json).
+    usd = fmt.money(Decimal("0.00046252") * Decimal("86480.25"))
+    assert "-10" in line and usd in line and "BTC" not in line.split(" CM ", 1)[1]
 
 
 def test_snapshot_json_says_why_cm_is_missing(capsys, live):  # noqa: F811
@@ -321,7 +323,7 @@ def test_hostile_cm_symbols_are_data_everywhere(symbol):
     console.print(detail_table(row))
     detail = console.export_text()
     assert "\x1b" not in detail and "\x07" not in detail
-    assert clean(symbol) in detail and "market" in detail and "COIN-M" in detail
+    assert clean(symbol) in detail and "Market" in detail and "COIN-M" in detail
 
 
 # --- the demo --------------------------------------------------------------------------------------

@@ -105,9 +105,16 @@ def test_percent_none_and_infinite():
 
 def test_ratio():
     assert fmt.ratio(None) == "∞"
-    assert fmt.ratio(D("1.505")) == "1.50"
-    assert fmt.ratio(D("1.515")) == "1.52"
-    assert fmt.ratio(D("1234.5")) == "1,234.50"
+    # Four decimals, cut toward liquidation: never shown safer than it is, never onto a band's
+    # edge from above (issue 19: 1.0549 showed as "1.05" in DANGER colour, "1.05 or below" reads
+    # as liquidation).
+    assert fmt.ratio(D("1.0549")) == "1.0549"
+    assert fmt.ratio(D("1.05499999")) == "1.0549"
+    assert fmt.ratio(D("1.04999999")) == "1.0499"
+    assert fmt.ratio(D("1.505")) == "1.5050"
+    assert fmt.ratio(D("1234.5")) == "1,234.5000"
+    assert fmt.ratio(D("10.72469206")) == "10.7246"
+    assert fmt.ratio(D("1.05"), 2) == "1.05"
 
 
 @pytest.mark.parametrize(
@@ -190,3 +197,11 @@ def test_a_balance_never_rounds_a_small_amount_to_zero():
     assert balance(D("0.72469206")) == "0.7247" and balance(D("-0.5"), sign=True) == "-0.5000"
     assert balance(D("122607.35137903")) == "122,607.35" and balance(D(0)) == "0.00"
     assert balance(None) == "—"
+
+
+def test_a_coin_balance_has_the_decimals_of_the_coin_figures_beside_it():
+    """Issue 19: a BTC wallet read 1.12 beside its CM uPnL +0.03826762."""
+    assert fmt.balance(D("1.12"), asset="BTC") == "1.12000000"
+    assert fmt.balance(D("0.03826762"), sign=True, asset="BTC") == "+0.03826762"
+    assert fmt.balance(D("1.12"), asset="USDT") == "1.12"
+    assert fmt.balance(D("0"), asset="BTC") == "0.00"

@@ -328,12 +328,12 @@ def test_verdict_is_the_worst_of_unimmr_status_and_liquidation_with_the_reason()
     assert str(v) == "× CRITICAL · BTCUSDT 2.4% from liquidation"
     assert liq_view().level is Level.CRITICAL  # the view's own level is the verdict's
     # Each part alone can set it; parts at the same level are all named.
-    assert str(liq_view(liq="50").verdict()) == "✓ OK · uniMMR 1.92"
+    assert str(liq_view(liq="50").verdict()) == "✓ OK · uniMMR 1.9200"
     assert str(liq_view(unimmr="1.4", status="MARGIN_CALL", liq="50").verdict()) == (
-        "▲ WARN · uniMMR 1.40, status MARGIN_CALL")
+        "▲ WARN · uniMMR 1.4000, status MARGIN_CALL")
     assert str(liq_view(unimmr="3", status="REDUCE_ONLY", liq="50").verdict()) == "◆ DANGER · status REDUCE_ONLY"
     assert liq_view(unimmr="1.0", liq="96").verdict().causes == (
-        (UNIMMR, "uniMMR 1.00"), (LIQUIDATION, "BTCUSDT 4.0% from liquidation"))
+        (UNIMMR, "uniMMR 1.0000"), (LIQUIDATION, "BTCUSDT 4.0% from liquidation"))
 
 
 def test_verdict_names_the_leg_in_hedge_mode():
@@ -363,11 +363,11 @@ def test_no_unimmr_is_unknown_unless_the_key_cannot_read_it():
     # Refused: the UM margin ratio (1400 / 1000) judges, and the reason says so.
     refused = liq_view(with_pm=False, liq="50").verdict(refused=True)
     assert not refused.unknown and refused.level is Level.WARN
-    assert refused.causes == ((FALLBACK, "UM margin ratio 1.40 (uniMMR unavailable to this key)"),)
+    assert refused.causes == ((FALLBACK, "UM margin ratio 1.4000 (uniMMR unavailable to this key)"),)
 
 
 def test_verdict_from_parts_alone():
     v = verdict(T, unimmr=D("1.1"), status="REDUCE_ONLY", nearest=("ETHUSDT", D("0.3")))
-    assert v == Verdict(Level.DANGER, ((UNIMMR, "uniMMR 1.10"), (STATUS, "status REDUCE_ONLY")))
+    assert v == Verdict(Level.DANGER, ((UNIMMR, "uniMMR 1.1000"), (STATUS, "status REDUCE_ONLY")))
     assert v.said(STATUS) == "status REDUCE_ONLY" and v.said(LIQUIDATION) is None
     assert verdict(T).unknown and verdict(T, fallback=(None, Level.OK)).reason.startswith("UM margin ratio ∞")

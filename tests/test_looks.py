@@ -171,3 +171,52 @@ async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, fro
             if pnl:
                 assert cells["upnl"].style == table.pnl_style(pnl)
         assert seen, "no CRITICAL row whose share is less than critical in this replay"
+
+
+# --- glanceability at the sizes people use (issue 19) --------------------------------------------
+
+
+async def test_at_200x50_the_side_column_is_narrow_fits_and_the_positions_show_every_column(make_app, frozen_clock):
+    from pmtui.tui.widgets.history import HistoryPanel
+    from pmtui.tui.widgets.status import StatusBar
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settled(pilot)
+        side = app.query_one(HistoryPanel).region
+        log = app.query_one("#alert-log").region
+        assert side.width <= 60, side  # not a third of the width
+        assert log.bottom <= app.query_one(StatusBar).region.y, (log, "the Alerts box runs past the bottom")
+        assert app.query_one(PositionsTable).hidden_columns == (0, 0)
+
+
+async def test_at_80x24_the_footer_keeps_what_if_and_history(make_app, frozen_clock):
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        await pilot.pause()
+        line = footer_line(app)
+        assert "w What-if" in line and "h History" in line and "? Help" in line, line
+
+
+async def test_at_80x24_paused_keeps_the_status_bar_on_one_line(make_app, frozen_clock):
+    from pmtui.tui.widgets.status import StatusBar
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        await pilot.press("p")
+        bar = app.query_one(StatusBar)
+        await wait_until(pilot, lambda: "PAUSED" in bar.render().plain)
+        await pilot.pause()
+        assert bar.size.height == 1, bar.render().plain
+        assert "p resumes" in bar.render().plain
+
+
+async def test_at_80x24_history_leaves_the_positions_rows(make_app, frozen_clock):
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.query_one(PositionsTable)
+        assert app.query_one("#history").display
+        assert table.scrollable_content_region.height - 1 >= 4  # rows under the header

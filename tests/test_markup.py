@@ -118,7 +118,7 @@ async def test_symbols_with_markup_in_table_detail_what_if_and_alerts(make_app):
         await assert_running(pilot, app)
         box = app.screen.query_one("#detail-box")
         assert rendered(box).splitlines()[0].count(symbol) == 1, "the title shows the symbol as text"
-        assert f"symbol {symbol}" in flat(rendered(app.screen.query_one("#detail-body")))
+        assert f"Symbol {symbol}" in flat(rendered(app.screen.query_one("#detail-body")))
         await pilot.press("escape")
 
         await pilot.press("w")

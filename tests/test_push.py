@@ -51,7 +51,7 @@ async def test_a_risk_level_change_is_on_screen_and_alerted_without_a_poll(papi_
         assert "✓ OK" in rendered(app.query_one(SummaryBar))  # the REST uniMMR is healthy
         polls = papi_server.count(UM_ACCOUNT), papi_server.count(PM_ACCOUNT)
         go.set()
-        await wait_until(pilot, lambda: "uniMMR 1.10" in rendered(app.query_one(SummaryBar)),
+        await wait_until(pilot, lambda: "uniMMR 1.1000" in rendered(app.query_one(SummaryBar)),
                          what="the pushed uniMMR on screen")
         # No poll brought it: the REST endpoints would still say the healthy figure, and the
         # slowed cadences (30 s / 60 s) were nowhere near due.

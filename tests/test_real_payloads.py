@@ -473,8 +473,9 @@ def test_widgets_render_absent_values_as_dashes():
 
     console = Console(width=100, record=True, color_system=None)
     console.print(detail_table(view.open_positions[0]))
-    shown = {line.split()[0]: line.split()[1] for line in console.export_text().splitlines() if line.strip()
-             and len(line.split()) == 2}
+    # Each line: a person's name, the value, the API's field name last.
+    shown = {line.split()[-1]: line.split()[-2] for line in console.export_text().splitlines()
+             if len(line.split()) >= 3}
     assert shown["unrealizedProfit"] == "—" and shown["updateTime"] == "—"
 
 

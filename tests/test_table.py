@@ -193,3 +193,31 @@ async def test_2000_rows_render_only_what_is_visible():
         await pilot.pause()
         assert table.cursor_row == 1999 and table.scroll_y == table.max_scroll_y
         assert table.row_keys[-1] in rendered(table)
+
+
+async def test_the_cursor_row_keeps_its_cells_colours_and_shows_a_bar():
+    """The cursor starts on the first row, the riskiest: a bar marks it, its colours stay (issue 19)."""
+    from rich.color import Color as RichColor
+
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Table)
+        table.focus()
+        rows = book(3)
+        first = next(iter(rows))
+        rows[first][0] = Cell(first, style="bold #ff0000", justify="left")  # a level colour
+        rows[first][1] = Cell("L", style="#ffffff on #aa0000", justify="left")  # CRITICAL's badge
+        table.set_rows(rows)
+        await pilot.pause()
+        assert table.cursor_key() == first
+        for focused in (True, False):
+            segments = list(table.render_line(1))  # the cursor row
+            assert segments[0].text.startswith("▌")
+            name = next(s for s in segments if first in s.text)
+            assert name.style.color == RichColor.parse("#ff0000"), focused
+            badge = next(s for s in segments if s.text.strip() == "L")
+            assert badge.style.bgcolor == RichColor.parse("#aa0000"), focused
+            other = list(table.render_line(2))
+            assert not other[0].text.startswith("▌")  # only the cursor row has the bar
+            table.blur()
+            await pilot.pause()

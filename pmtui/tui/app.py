@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.css.scalar import Scalar
@@ -73,6 +75,21 @@ def title_of(state: MonitorState) -> str:
     return clean(f"pmtui {verdict.badge} {fmt.ratio(state.pm.uniMMR, 1)}")
 
 
+class FilterInput(Input):
+    """The filter box. Its own editing keys (ctrl+u, ctrl+w, backspace…) act as they arrive: as
+    bindings they would first bubble up to the app and run after the letters queued behind them,
+    so "ctrl+u btc" in one burst (a fast typist, SSH) erased the letters it was meant to precede."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        bindings = self._bindings.key_to_bindings.get(event.key)
+        if bindings and not event.is_printable and event.key != "enter":
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bindings[0].action)
+            return
+        await super()._on_key(event)
+
+
 class StateChanged(Message):
     """The Monitor published one or more states since the last one was shown."""
 
@@ -95,7 +112,7 @@ class PmtuiApp(App[int]):
         # (where "/arb" would toggle rows and refresh, or "esc j" would type into the hidden box).
         Binding("slash", "filter", "Filter", priority=True),
         Binding("enter", "filter_done", "Done", show=False, priority=True),
-        Binding("a", "toggle_all", "All rows"),
+        Binding("a", "toggle_all", "All", tooltip="All rows: zero positions, assets and balances too"),
         Binding("w", "what_if", "What-if"),
         Binding("h", "toggle_history", "History"),
         Binding("plus", "slower", "Slower", key_display="+", show=False),
@@ -188,15 +205,19 @@ class PmtuiApp(App[int]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.account_title, id="summary")
         yield CompactView(id="compact")
-        yield AccountPanel(id="account")
-        yield HistoryPanel(id="history")
-        yield AssetsTable(id="assets")
-        yield BalancesTable(id="balances")
-        yield BalancesNote(id="balances-note")
-        yield Input(placeholder=f"filter: {filters.TERMS}", id="filter")
-        yield PositionsTable(id="positions")
+        # Between the summary and the status bar: what is docked in it (the side column on a
+        # roomy terminal, app.tcss) stops above the status bar and the footer.
+        with Vertical(id="body"):
+            yield AccountPanel(id="account")
+            yield HistoryPanel(id="history")
+            yield AssetsTable(id="assets")
+            yield BalancesTable(id="balances")
+            yield BalancesNote(id="balances-note")
+            yield FilterInput(placeholder=f"filter: {filters.TERMS}", id="filter")
+            yield PositionsTable(id="positions")
         yield StatusBar(id="status")
-        yield Footer()
+        # Compact: every key the dashboard has fits at 80 columns, What-if and History included.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         saved = uistate.load_theme() if self.remember_theme else None
@@ -455,6 +476,7 @@ class PmtuiApp(App[int]):
             title += f" · filter: {clean(self.filter_text)}"
             if (problem := filters.problem(self.filter_text)) is not None:
                 title += f" · {problem}"
+        title += " · money in USD"  # a COIN-M row's too, at its mark (its coin figures: enter)
         subtitle = f"sort: {table.sort_description}"
         # Each assignment repaints the whole table, even with the same text: only on a change.
         # Content, not a str: a str title is parsed as markup, and "[/]" in the filter raised.
@@ -520,6 +542,8 @@ class PmtuiApp(App[int]):
         shown = not panel.display  # by default hidden, and shown on a roomy terminal (app.tcss)
         panel.set_class(shown, "-open")
         panel.set_class(not shown, "-closed")
+        # Under 40 lines the panel takes the assets' place (app.tcss), or the positions get none.
+        self.screen_stack[0].set_class(shown, "-history-open")
         if shown:
             panel.show(self.monitor.series)
 

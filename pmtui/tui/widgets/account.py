@@ -102,7 +102,7 @@ class AccountFacts(StyledStatic):
             if estimate is not None:
                 text.append(" est.", style=muted)
             if target and not room.infinite:
-                text.append(f" to {fmt.ratio(room.target)}", style=muted)
+                text.append(f" to {fmt.ratio(room.target, 2)}", style=muted)
         return text
 
     def _liquidation(self, text: Text, verdict: Verdict) -> None:
@@ -143,7 +143,7 @@ class AccountPanel(Horizontal):
             else:
                 ratio = view.pm.uniMMR if view.pm is not None and not fallback else view.totals.ratio
             # No maintenance margin (None), or almost none in use: a huge ratio, capped as drawn.
-            shown = "999+" if ratio is None or ratio >= 1000 else f"{ratio:.2f}"
+            shown = "999+" if ratio is None or ratio >= 1000 else fmt.ratio(ratio)
             # The digits by their own band; the badge beside them carries the verdict.
             level = f"-{ratio_level(ratio, view.thresholds).label}"
         if digits.value != shown:

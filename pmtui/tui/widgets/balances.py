@@ -43,11 +43,13 @@ class BalancesTable(KeyedTable):
         def money(value: Decimal | None, level: Level = Level.OK, *, sign: bool = False) -> Cell:
             # A debt in its level's colour; an empty figure muted, so the debts are what one sees.
             style = self.level_style(level) if level > Level.OK else dim if value else self.style("muted")
-            return Cell(fmt.balance(value, sign=sign), sort_key=value if value is not None else _NONE, style=style)
+            return Cell(fmt.balance(value, sign=sign, asset=b.asset), sort_key=value if value is not None else _NONE,
+                        style=style)
 
         def pnl(value: Decimal | None) -> Cell:
             style = self.pnl_style(value) if value is not None else self.style("muted")
-            return Cell(fmt.balance(value, sign=True), sort_key=value if value is not None else _NONE, style=style)
+            return Cell(fmt.balance(value, sign=True, asset=b.asset), sort_key=value if value is not None else _NONE,
+                        style=style)
 
         return [
             Cell(b.asset, style=dim or "bold", justify="left"),

@@ -1,7 +1,10 @@
-"""The detail panel: every field of one position, as the API sent it, plus what pmtui derives."""
+"""The detail panel: every field of one position by a person's name, its value formatted with its
+unit (`pmtui snapshot --json` keeps the exchange's exact strings), the field's own name beside it,
+then what pmtui derives."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from rich.table import Table
@@ -24,59 +27,103 @@ _IN_COIN = frozenset({"initialMargin", "maintMargin", "unrealizedProfit", "unRea
 _IN_CONTRACTS = frozenset({"positionAmt", "maxQty"})
 
 
+#: A person's name for each field Binance sends (positionRisk and the account's positions);
+#: a field not listed is named from its camelCase ("maxNotionalValue" -> "Max notional value").
+LABELS = {
+    "symbol": "Symbol", "positionSide": "Position side", "positionAmt": "Amount",
+    "entryPrice": "Entry price", "markPrice": "Mark price", "liquidationPrice": "Liquidation price",
+    "breakEvenPrice": "Break-even price", "notional": "Notional", "notionalValue": "Notional",
+    "unrealizedProfit": "Unrealized PnL", "unRealizedProfit": "Unrealized PnL",
+    "initialMargin": "Initial margin", "maintMargin": "Maint. margin",
+    "positionInitialMargin": "Position initial margin", "openOrderInitialMargin": "Open orders' initial margin",
+    "leverage": "Leverage", "maxNotionalValue": "Max notional", "maxQty": "Max amount",
+    "updateTime": "Updated", "isolatedMargin": "Isolated margin", "isolatedWallet": "Isolated wallet",
+    "marginAsset": "Margin asset", "askNotional": "Open sell orders' notional",
+    "bidNotional": "Open buy orders' notional", "adl": "ADL quantile",
+}
+#: USD-M money fields: in the symbol's quote (margin) asset.
+_MONEY = frozenset({"notional", "unrealizedProfit", "unRealizedProfit", "initialMargin", "maintMargin",
+                    "positionInitialMargin", "openOrderInitialMargin", "maxNotionalValue", "isolatedMargin",
+                    "isolatedWallet", "askNotional", "bidNotional"})
+_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
+
+
+def label(name: str) -> str:
+    """The field's name for a person: from LABELS, else its camelCase split into words."""
+    if name in LABELS:
+        return LABELS[name]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", clean(name)).split(" ")
+    return " ".join([words[0][:1].upper() + words[0][1:]] + [w.lower() for w in words[1:]])
+
+
+def _quote(symbol: str) -> str | None:
+    return next((q for q in _QUOTES if symbol.endswith(q)), None)
+
+
 def detail_table(row: PositionRow) -> Table:
     p = row.position
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    def add(name: str, value: object) -> None:
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(style="dim", no_wrap=True, overflow="ellipsis")
+
+    def add(name: str, value: object, source: str = "") -> None:
         # The raw dicts hold field names and values exactly as the exchange sent them: cleaned of
         # control sequences, and shown as Text, never markup ("[/]" included). "" and null are
         # Binance's "not given": shown as "—" like every absent figure.
         shown = "—" if value is None or value == "" else clean(value)
-        table.add_row(Text(clean(name)), Text(shown))
-
-    def price(name: str, value: object) -> object:
-        # A price field shows to the symbol's tick size, with the exchange's own string beside it
-        # when rounding changed it: nothing the exchange sent is hidden.
-        if name not in _PRICES or value is None or value == "":
-            return value
-        number = getattr(row.risk, name, None)
-        if not isinstance(number, Decimal) or not number.is_finite() or number == 0:
-            return value
-        shown = fmt.price(number, row.tick_size)
-        return shown if shown == clean(value) else f"{shown} ({clean(value, 40)})"
+        table.add_row(Text(name), Text(shown), Text(source))
 
     coin = row.coin if row.is_cm else None
+    quote = None if row.is_cm else _quote(p.symbol)
 
-    def unit(name: str, value: object) -> object:
-        # COIN-M: amounts are contracts, margins and uPnL the coin's; the value stays as sent.
-        if not row.is_cm or value is None or value == "":
+    def figure(name: str, value: object) -> object:
+        """The value for a person, with its unit: a price to the symbol's tick size, money to
+        the cent (a COIN-M coin figure to 8 decimals), contracts, leverage; else as sent."""
+        if not isinstance(value, (str, int, Decimal)) or isinstance(value, bool) or value == "":
             return value
-        if name in _IN_COIN and coin:
-            return f"{clean(value)} {coin}"
-        if name in _IN_CONTRACTS:
-            return f"{clean(value)} contracts"
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            return value
+        if not number.is_finite():
+            return value
+        if name == "leverage":
+            return f"{fmt.amount(number)}x"
+        if name in _PRICES:
+            shown = fmt.price(number, row.tick_size) if number else "—"
+            return f"{shown} {quote}" if quote and number else shown
+        if row.is_cm and name in _IN_COIN:
+            return fmt.coin(number, coin)
+        if row.is_cm and name in _IN_CONTRACTS:
+            return f"{fmt.quantity(number)} contracts"
+        if not row.is_cm and name in _MONEY:
+            return f"{fmt.money(number)} {quote}" if quote else fmt.money(number)
+        if name == "positionAmt":
+            return fmt.quantity(number, row.step_size)
         return value
 
+    def field(name: str, value: object) -> None:
+        shown = fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime else figure(name, value)
+        add(label(name), shown, clean(name))  # beside it, dimmed, the field as Binance names it
+
     for name, value in p.raw.items():
-        add(name, fmt.utc_time(int(p.updateTime)) if name == "updateTime" and p.updateTime
-            else unit(name, price(name, value)))
+        field(name, value)
     if row.risk is not None:
-        table.add_row("", "")
+        table.add_row("", "", "")
         for name, value in row.risk.raw.items():
-            if name not in p.raw:
-                add(name, unit(name, price(name, value)))
-    table.add_row("", "")
+            if name not in p.raw and label(name) not in {label(n) for n in p.raw}:
+                field(name, value)
+    table.add_row("", "", "")
     if row.is_cm:
-        add("market", f"COIN-M (margined in {coin})" if coin else "COIN-M")
-        add("notional in USD", fmt.money(row.notional_usd))
-        add("uPnL in USD (at mark)", fmt.money(row.upnl_usd, sign=True))
-        add("maint. margin in USD (at mark)", fmt.money(row.maint_usd))
-    add("health", row.level.badge)
-    add("share of maint. margin", fmt.percent(row.share, 2))
-    add("distance to liquidation", fmt.percent(row.liq_distance, 2))
-    add("direction", "long" if p.is_long else "short" if p.is_open else "flat")
+        add("Market", f"COIN-M (margined in {coin})" if coin else "COIN-M")
+        add("Notional", f"{fmt.money(row.notional_usd)} USD", "at mark")
+        add("Unrealized PnL", f"{fmt.money(row.upnl_usd, sign=True)} USD", "at mark")
+        add("Maint. margin", f"{fmt.money(row.maint_usd)} USD", "at mark")
+    add("Health", row.level.badge)
+    add("Share of maint. margin", fmt.percent(row.share, 2), "MM%")
+    add("Distance to liquidation", fmt.percent(row.liq_distance, 2), "Liq%")
+    add("Direction", "long" if p.is_long else "short" if p.is_open else "flat")
     return table
 
 

@@ -15,18 +15,21 @@ from pmtui.alerts import AlertEvent
 from pmtui.series import Series, SessionSeries
 from pmtui.tui.widgets.styles import StyledStatic
 
-# (series attribute, label, decimals)
-LINES = (("unimmr", "uniMMR", 2), ("equity", "Equity", 0), ("upnl", "uPnL", 0))
+# (series attribute, label, decimals; None: a ratio, fmt.ratio's own rule)
+LINES = (("unimmr", "uniMMR", None), ("equity", "Equity", 0), ("upnl", "uPnL", 0))
 
 
 class SeriesLabel(StyledStatic):
-    def show(self, label: str, series: Series, places: int) -> None:
+    def show(self, label: str, series: Series, places: int | None) -> None:
+        def figure(value):
+            return fmt.ratio(value) if places is None else fmt.money(value, places)
+
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{label:<7}", style="bold")
-        text.append(fmt.money(series.last, places) if series.last is not None else "—")
+        text.append(figure(series.last) if series.last is not None else "—")
         lo, hi = series.min, series.max
         if lo is not None and hi is not None:
-            text.append(f"  min {fmt.money(lo, places)} max {fmt.money(hi, places)}", style=self.style("muted"))
+            text.append(f"  min {figure(lo)} max {figure(hi)}", style=self.style("muted"))
         self.update(text)
 
 

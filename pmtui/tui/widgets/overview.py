@@ -21,7 +21,7 @@ from textual.widgets import Footer
 
 from pmtui import fmt
 from pmtui.monitor import MonitorState
-from pmtui.overview import AccountRow, account_row
+from pmtui.overview import AccountRow, account_row, totals
 from pmtui.text import name as shown
 from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.tui.widgets.table import Cell, Column, KeyedTable
@@ -44,8 +44,10 @@ class AccountsTable(KeyedTable):
         Column("worst", "Nearest liq.", largest_first=False, name="Position nearest liquidation"),
         Column("liq", "Liq. dist.", largest_first=False, name="Its liquidation distance"),
         Column("data", "Data", largest_first=False),
-        Column("equity", "Equity", name="Account equity"),
-        Column("headroom", "Headroom", largest_first=False, name="Headroom to uniMMR 1.05"),
+        Column("equity", "Equity", name="Account equity (USD)"),
+        Column("headroom", "Headroom", largest_first=False, name="Headroom to uniMMR 1.05 (USD)"),
+        Column("mm", "Maint.", name="Account maint. margin (USD)"),
+        Column("upnl", "uPnL", name="Unrealized PnL (USD)"),
     )
     # The health column sorts by the overview's rank (worst first), not by the badge's text.
     DEFAULT_SORT = ("health", False)
@@ -71,7 +73,7 @@ class AccountsTable(KeyedTable):
         return [
             Cell(shown(row.profile), sort_key=row.profile, style=style + BOLD, justify="left"),
             Cell(row.badge, sort_key=row.key, style=style, justify="left"),
-            Cell(fmt.ratio(row.unimmr, 4) if row.unimmr is not None else "—",
+            Cell(fmt.ratio(row.unimmr) if row.unimmr is not None else "—",
                  sort_key=row.unimmr if row.unimmr is not None else Decimal(-1), style=plain),
             Cell(row.status or "—", style=plain, justify="left"),
             Cell(row.worst or "—", style=plain, justify="left"),
@@ -82,6 +84,10 @@ class AccountsTable(KeyedTable):
             Cell(fmt.money(row.equity), sort_key=row.equity if row.equity is not None else Decimal(-1),
                  style=plain),
             Cell(room_text, sort_key=room_key, style=plain),
+            Cell(fmt.money(row.maint_margin),
+                 sort_key=row.maint_margin if row.maint_margin is not None else Decimal(-1), style=plain),
+            Cell(fmt.money(row.upnl, sign=True), sort_key=row.upnl if row.upnl is not None else Decimal(0),
+                 style=self.pnl_style(row.upnl) if row.upnl is not None else muted),
         ]
 
     def show(self, rows: Sequence[AccountRow]) -> bool:
@@ -116,6 +122,30 @@ class OverviewHeader(StyledStatic):
         self.show_text(text)
 
 
+class TotalsLine(StyledStatic):
+    """What the accounts add up to (in USD), under the table: the whole book at a glance."""
+
+    def show(self, rows: Sequence[AccountRow]) -> None:
+        t = totals(rows)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" Total ", style="bold reverse")
+        if not t.counted:
+            text.append("  no account data yet", style=self.style("muted"))
+            self.show_text(text)
+            return
+        text.append(f"  {t.counted} of {len(rows)} accounts" if t.counted < len(rows) else f"  {t.counted} accounts",
+                    style=self.style("muted"))
+        text.append("  equity ")
+        text.append(f"{fmt.money(t.equity)} USD", style="bold")
+        text.append("  maint. margin ")
+        text.append(f"{fmt.money(t.maint_margin)} USD", style="bold")
+        text.append("  uPnL ")
+        text.append(f"{fmt.money(t.upnl, sign=True)} USD", style=self.pnl_style(t.upnl))
+        if t.stale:
+            text.append("  (some figures stale)", style=self.style("level--warn"))
+        self.show_text(text)
+
+
 class AccountsChanged(Message):
     """Some account published states since the overview last drew."""
 
@@ -132,6 +162,7 @@ class OverviewScreen(Screen[None]):
     OverviewScreen #overview-body { height: 1fr; }
     OverviewScreen AccountsTable { height: auto; max-height: 1fr; border: round $primary; }
     OverviewScreen Problems { height: auto; padding: 0 0; }
+    OverviewScreen TotalsLine { height: 1; background: $panel; }
     OverviewScreen #overview-hint { color: $text-muted; height: 1; }
     """
 
@@ -153,6 +184,7 @@ class OverviewScreen(Screen[None]):
         yield OverviewHeader(id="overview-header")
         with Vertical(id="overview-body"):
             yield AccountsTable(id="accounts")
+            yield TotalsLine(id="totals")
             yield Problems(id="problems")
             yield StyledStatic(" enter opens an account · esc on its dashboard comes back here · "
                                "r refreshes all · q quits", id="overview-hint")
@@ -160,7 +192,7 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(AccountsTable)
-        table.border_title = "Accounts, worst first"
+        table.border_title = "Accounts, worst first · money in USD"
         for account in self.accounts:
             if account.monitor is not None:
                 self._states[account.profile] = account.monitor.state
@@ -194,6 +226,7 @@ class OverviewScreen(Screen[None]):
         table.show(rows)
         if top and table.cursor_row != 0:
             table.move_cursor(0)
+        self.query_one(TotalsLine).show(rows)
         self.query_one(Problems).show(sorted(rows, key=lambda r: r.key))
         self.query_one(OverviewHeader).show(rows)
 

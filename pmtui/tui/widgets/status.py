@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from pmtui import fmt
@@ -23,15 +24,25 @@ def state_word(info: StatusInfo) -> tuple[str, str]:
 
 
 class StatusBar(StyledStatic):
+    _info: StatusInfo | None = None
+
     def show(self, info: StatusInfo) -> None:
-        self.show_text(self.render_text(info))
+        self._info = info
+        self.show_text(self.render_text(info, self.content_size.width))
+
+    def on_resize(self) -> None:
+        if self._info is not None:  # what fits on the first line depends on the width
+            self.show(self._info)
 
     def state_word(self, info: StatusInfo) -> tuple[str, str]:
         return state_word(info)
 
-    def render_text(self, info: StatusInfo) -> Text:
+    def render_text(self, info: StatusInfo, width: int = 0) -> Text:
+        """`width` (when known): the first line is kept to it, so the bar never grows a line for
+        its facts (PAUSED at 80 columns did): the latency, then the weight, go first."""
         word, style = self.state_word(info)
         text = Text(no_wrap=False, overflow="fold")
+        optional: list[tuple[str, str]] = []  # shown after the essentials if they fit, last dropped first
         text.append(f" {word} ", style=self.style(style))
         if info.last_ok_wall is not None:
             text.append(f" {fmt.clock_time(info.last_ok_wall)} ({fmt.age(info.age)} ago)")
@@ -48,11 +59,11 @@ class StatusBar(StyledStatic):
             text.append(f" · next {max(0, round(info.next_in))}s of {info.interval:g}s")
         else:
             text.append(f" · every {info.interval:g}s")
-        if info.latency_ms is not None:
-            text.append(f" · {info.latency_ms:.0f} ms")
         if info.used_weight is not None:
             # The IP's weight this minute as the exchange counts it (other programs included).
-            text.append(f" · weight {info.used_weight}/{WEIGHT_LIMIT}")
+            optional.append((f" · weight {info.used_weight}/{WEIGHT_LIMIT}", ""))
+        if info.latency_ms is not None:
+            optional.append((f" · {info.latency_ms:.0f} ms", ""))
         if info.budget_wait >= 0.5:
             text.append(f" · weight budget: waiting {info.budget_wait:.0f}s", style=self.style("level--warn"))
         if info.offset_ms is not None and abs(info.offset_ms) >= OFFSET_SHOWN_MS:
@@ -63,6 +74,11 @@ class StatusBar(StyledStatic):
                 text.append(" · push ✓", style=self.style("state--live"))
             else:
                 text.append(" · push down · polling", style=self.style("level--warn"))
+        # Latency and weight last, as many as still fit: the latency is dropped first.
+        while optional and width > 0 and text.cell_len + sum(cell_len(p) for p, _ in optional) > width:
+            optional.pop()
+        for part, part_style in reversed(optional):
+            text.append(part, style=part_style)
         if info.error is not None:
             text.append("\n ")
             if info.stopped:

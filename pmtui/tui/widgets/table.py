@@ -80,6 +80,7 @@ def _style_of(cell: Cell) -> Style:
 
 
 GAP = 1  # blank cells before each column's content (so one between columns)
+CURSOR_BAR = "▌"  # drawn in the first column's gap on the cursor row
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class _Layout:
 
 
 TABLE_CLASSES = {
-    "table--header", "table--cursor", "table--even-row", "table--odd-row", "table--more",
+    "table--header", "table--cursor", "table--cursor-bar", "table--even-row", "table--odd-row", "table--more",
 }
 
 
@@ -127,16 +128,12 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         & > .table--odd-row { }
         & > .table--even-row { background: $surface-lighten-1 50%; }
         &:dark > .table--even-row { background: $surface-darken-1 40%; }
-        & > .table--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-            text-style: $block-cursor-blurred-text-style;
-        }
-        &:focus > .table--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-            text-style: $block-cursor-text-style;
-        }
+        /* The cursor is a bar at the row's left edge on a faint band: never a colour over the
+           cells', so the row it starts on (the riskiest) keeps its level colours. */
+        & > .table--cursor { background: $foreground 8%; }
+        &:focus > .table--cursor { background: $primary 15%; }
+        & > .table--cursor-bar { color: $foreground-muted; text-style: bold; }
+        &:focus > .table--cursor-bar { color: $primary-lighten-1; text-style: bold; }
     }
     """
 
@@ -150,7 +147,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         Binding("left", "scroll_left", "Left", show=False),
         Binding("right", "scroll_right", "Right", show=False),
         Binding("enter", "select_cursor", "Select", show=False),
-        Binding("s", "cycle_sort", "Sort"),
+        Binding("s", "cycle_sort", "Sort", show=False),  # help lists it: the footer keeps What-if, History
         Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("o", "sort_menu", "Sort by…", show=False),  # help and the palette list it; ? stays in the footer
     ]
@@ -396,9 +393,9 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         self.sort_reverse = col.largest_first if reverse is None else reverse
         self._measure()  # the arrow may widen the header
         self._generation += 1
-        self._update_sort_labels()
         self._sort()
         self._scroll_column_into_view(self._column_index(col.key) or 0)
+        self._update_sort_labels()  # after the scroll: "(off screen)" is said of this layout
 
     def action_cycle_sort(self) -> None:
         i = self._column_index(self.sort_column)
@@ -665,11 +662,13 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     def _render_row(self, cells: list[Cell], index: int, cursor: bool, width: int) -> Strip:
         layout = self._layout()
         row_style = self._row_style(index, cursor)
-        # The cursor's colours win over the cell's (as in DataTable); blended with the background,
-        # as the row's blanks are, so a translucent cursor colour reads the same on text and gaps.
-        cursor_style = self.get_component_rich_style("table--cursor") if cursor else None
         parts: list[tuple[str, Style]] = []
         x = 0
+        if cursor and layout.columns:
+            # The cursor: a bar in the blank before the first column, on the row's faint band; the
+            # cells keep their own colours (a level's colour is what the eye looks for).
+            parts.append((CURSOR_BAR, row_style + self.get_component_rich_style("table--cursor-bar")))
+            x = 1
         for i, cx, w in layout.columns:
             cell = cells[i]
             text = cell.plain
@@ -686,8 +685,6 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             else:
                 lead = spare
             style = row_style + _style_of(cell)
-            if cursor_style is not None:
-                style += cursor_style
             parts.append((" " * (cx - x + lead), row_style))
             parts.append((text, style))
             x = cx + n + lead
