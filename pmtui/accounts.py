@@ -363,6 +363,7 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     import sys
 
     from pmtui import output
+    from pmtui.mailbox import Mailbox
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
     history = None
@@ -378,12 +379,14 @@ async def watch(accounts: Sequence[Account], args: argparse.Namespace) -> int:
     if not watched:
         await _close(accounts)
         return 1
-    queue: asyncio.Queue[tuple[str, MonitorState]] = asyncio.Queue()
+    # Bounded: one waiting state per account, newest wins (a flood of pushed events on one
+    # account neither grows memory nor holds back the others' lines).
+    queue: Mailbox[str] = Mailbox()
     worth = {DATA, FAULT, PUSH, ALERTS}
     def listener(profile: str) -> Callable[[MonitorState], None]:
         def put(state: MonitorState) -> None:
             if state.changed & worth:  # printed from here, not the subscriber: a closed pipe ends it
-                queue.put_nowait((profile, state))
+                queue.put(profile, state)
         return put
 
     for account in watched:

@@ -329,8 +329,8 @@ async def _check(settings, args) -> int:
 
 
 async def _watch(settings, args) -> int:
-    """Print each new state until interrupted; SIGTERM ends it cleanly (the stream's listen key
-    is deleted, the client closed)."""
+    """Print each new state until interrupted (the newest, when states come faster than lines
+    can be printed); SIGTERM ends it cleanly (the stream's socket and the client closed)."""
     import signal
 
     from pmtui import output
@@ -341,11 +341,14 @@ async def _watch(settings, args) -> int:
         from pmtui.history import History
 
         history = History(args.history_file)
-    queue: asyncio.Queue = asyncio.Queue()
+    from pmtui.mailbox import Mailbox
+
+    # Bounded: a flood of pushed events must not pile up states faster than lines are printed.
+    queue: Mailbox[None] = Mailbox()
     worth = {DATA, FAULT, PUSH, ALERTS}
     async with make_monitor(settings, args, history=history, stream=True) as monitor:
         # Print from here, not from the subscriber: a closed pipe must end the command.
-        monitor.subscribe(lambda state: queue.put_nowait(state) if state.changed & worth else None)
+        monitor.subscribe(lambda state: queue.put(None, state) if state.changed & worth else None)
         runner = asyncio.ensure_future(monitor.run())
         loop = asyncio.get_running_loop()
         stopped_by: list[int] = []
@@ -365,7 +368,7 @@ async def _watch(settings, args) -> int:
                 if not getter.done():
                     getter.cancel()
                     break
-                state = getter.result()
+                _, state = getter.result()
                 fault = state.status.error.message if state.status.error is not None else None
                 if not state.changed - {FAULT} and not state.alerts and fault == last_fault:
                     continue  # the same fault again (each retry): said once is enough
