@@ -30,7 +30,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from pmtui import fmt
@@ -138,7 +138,10 @@ class _Reading:
 
 def _show(value: Decimal, places: int, down: bool) -> str:
     """A ratio without rounding it across its threshold: floor when it is low, ceiling when high."""
-    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR if down else ROUND_CEILING)
+    try:
+        q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR if down else ROUND_CEILING)
+    except InvalidOperation:  # too many digits to quantize (uniMMR 1e30): no threshold is near it
+        q = value
     return fmt.amount(q)
 
 
