@@ -271,8 +271,9 @@ class UserStream:
         self._sleep = sleep  # reconnect backoff waits only (keep-alive runs on the loop's clock)
         self._rng = rng
         #: The exchange's time now, in ms (the client's clock and measured offset by default).
-        self._server_ms: Callable[[], int] = server_ms or getattr(
-            client, "server_now_ms", lambda: int(time.time() * 1000))
+        if server_ms is None:
+            server_ms = getattr(client, "server_now_ms", _wall_ms)
+        self._server_ms: Callable[[], int] = server_ms
         self._redactor = _KeyRedactor()
         self._ws_log = logging.getLogger("pmtui.stream.socket")
         if not any(isinstance(f, _KeyRedactor) for f in self._ws_log.filters):
@@ -508,6 +509,10 @@ class UserStream:
             callback(value)
         except Exception as exc:  # noqa: BLE001 - a broken callback must not end the stream
             log.debug("user data stream: callback raised %s", type(exc).__name__)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 _EVENT_NAMES = {"RiskLevelChange": "riskLevelChange", "ListenKeyExpired": "listenKeyExpired"}

@@ -170,7 +170,7 @@ class Pushing:
         self.monitor.attach_stream(self.stream)
         self.task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Pushing":
+    async def __aenter__(self) -> Pushing:
         self.task = asyncio.ensure_future(self.monitor.run())
         await until(lambda: self.stream.status.up and self.monitor.account_poller.data is not None
                     and not self.monitor.fetching, "push up and the first refresh done")
@@ -306,8 +306,8 @@ async def test_a_flood_of_risk_events_keeps_the_queues_bounded(papi_server, ws_s
         if not base:
             base.append(papi_server.now_ms())
         # One band (each is news, none lowers the level); built by hand: the server's time is the test's.
-        return ('{"e":"riskLevelChange","E":%d,"u":"1.%06d","s":"MARGIN_CALL","eq":"30.23416728",'
-                '"ae":"30.23416728","m":"15.11708371"}' % (base[0] + i, 400000 - i))
+        return (f'{{"e":"riskLevelChange","E":{base[0] + i},"u":"1.{400000 - i:06d}","s":"MARGIN_CALL",'
+                '"eq":"30.23416728","ae":"30.23416728","m":"15.11708371"}')
 
     ws_server.script(("wait", go), ("flood", n, frame), ("hold",))
     async with Pushing(papi_server, ws_server) as run:
