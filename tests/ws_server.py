@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 
 class WsServer:
@@ -84,6 +85,12 @@ class WsServer:
     async def _handle(self, connection: ServerConnection) -> None:
         self.accepted += 1
         actions = self._pending.pop(id(connection), (("hold",),))
+        try:
+            await self._play(connection, actions)
+        except ConnectionClosed:
+            pass  # the client went away mid-script (it reconnects, or the test ended)
+
+    async def _play(self, connection: ServerConnection, actions: tuple[tuple[Any, ...], ...]) -> None:
         for action in actions:
             kind = action[0]
             if kind == "send":
