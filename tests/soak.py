@@ -767,6 +767,31 @@ async def accounts_soak(seconds: float = 600.0, seed: int = 1, *,
 
     for n, m in monitors.items():
         m.subscribe(watcher(n))
+    from pmtui.budget import weight_of
+
+    um_requests = {n: 0 for n in names}
+    weights = {n: 0 for n in names}
+    recent: dict[str, list[float]] = {n: [] for n in names}  # arrivals of the last two audits
+    windows: dict[str, list[Served]] = {n: [] for n in names}  # 429s whose window is not yet checked
+
+    def audit() -> None:
+        """Count what each server saw and check every Retry-After window, taking the servers'
+        logs in pieces (kept whole for ten minutes, they would be this process's growth)."""
+        for n, server in servers.items():
+            requests, served = server.take()
+            um_requests[n] += sum(r.path == UM_ACCOUNT for r in requests)
+            weights[n] += sum(weight_of(r.path) for r in requests)
+            report.deletes += sum(r.method == "DELETE" for r in requests)
+            arrivals = recent[n][-200:] + [r.time for r in requests]
+            recent[n] = arrivals
+            for s in windows[n] + [s for s in served if s.status in (418, 429)]:
+                if s not in windows[n]:
+                    report.ban_windows += 1
+                wait = s.retry_after if s.retry_after is not None else SELF_CHOSEN_WAIT
+                report.requests_in_bans += sum(1 for t in arrivals if s.time < t < s.time + wait - 0.005)
+            # A window is checked again after the next piece (its requests may arrive later), once.
+            windows[n] = [s for s in served if s.status in (418, 429)]
+
     runners = [asyncio.ensure_future(m.run()) for m in monitors.values()]
     started = time.monotonic()
     next_429 = started + 30
@@ -782,6 +807,7 @@ async def accounts_soak(seconds: float = 600.0, seed: int = 1, *,
                 servers["quiet"].inject("429", path=UM_ACCOUNT, retry_after=rng.choice((1, 2)))
                 next_429 = time.monotonic() + rng.uniform(40, 90)
             if int(elapsed) % 15 == 0:
+                audit()
                 gc.collect()
                 report.rss_mb.append((elapsed, rss_mb()))
                 if progress is not None:
@@ -803,20 +829,11 @@ async def accounts_soak(seconds: float = 600.0, seed: int = 1, *,
             report.events[n] = stream.status.events if stream is not None else 0  # type: ignore[attr-defined]
             report.refreshes[n] = m.poller.polls
             report.max_gap_s[n] = max_gap[n]
-        for n, server in servers.items():
-            requests, served = server.take()
+        audit()
+        for n in names:
             minutes = report.seconds / 60
-            report.requests_per_min[n] = sum(r.path == UM_ACCOUNT for r in requests) / minutes
-            from pmtui.budget import weight_of
-
-            report.weight_per_min[n] = sum(weight_of(r.path) for r in requests) / minutes
-            report.deletes += sum(r.method == "DELETE" for r in requests)
-            arrivals = sorted(r.time for r in requests)
-            for s in served:
-                if s.status in (418, 429):
-                    report.ban_windows += 1
-                    wait = s.retry_after if s.retry_after is not None else SELF_CHOSEN_WAIT
-                    report.requests_in_bans += sum(1 for t in arrivals if s.time < t < s.time + wait - 0.005)
+            report.requests_per_min[n] = um_requests[n] / minutes
+            report.weight_per_min[n] = weights[n] / minutes
         if report.requests_in_bans:
             report.problems.append(f"{report.requests_in_bans} requests inside Retry-After windows")
         if problems.records:
