@@ -1,5 +1,5 @@
 """The Portfolio Margin API client: signed read-only GETs on one pooled httpx.AsyncClient, and
-the user data stream's listen key (POST/PUT/DELETE /papi/v1/listenKey, API key header only): the
+the user data stream's listen key (POST/PUT /papi/v1/listenKey, never DELETE, API key header only): the
 only non-GET requests it can send (READ_ONLY_PATHS, LISTEN_KEY_PATH).
 
 It owns what a caller should never have to think about: the clock offset to the exchange
@@ -94,10 +94,12 @@ READ_ONLY_PATHS = frozenset(
     }
 )
 #: The one path pmtui may send anything but GET to: the user data stream's listen key (POST
-#: creates it, PUT keeps it alive, DELETE closes it). It changes nothing in the account; it lets
-#: its holder read account events, so the key itself is treated as a secret.
+#: creates it, PUT keeps it alive). It changes nothing in the account; it lets its holder read
+#: account events, so the key itself is treated as a secret. Never DELETE: Binance hands every
+#: consumer of an account the same key, so closing it would cut the person's trading bot off its
+#: stream; an unused key expires by itself 60 minutes after the last keep-alive.
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
-KEYED_METHODS = frozenset({"POST", "PUT", "DELETE"})
+KEYED_METHODS = frozenset({"POST", "PUT"})
 # A listen key goes into the stream URL's path: only letters and digits (Binance's are 60-64).
 _LISTEN_KEY = re.compile(r"[A-Za-z0-9]{16,128}")
 AUTH_HELP = (
@@ -234,6 +236,10 @@ class PapiClient:
         """COIN-M mark and liquidation prices, notionalValue in the coin."""
         return parse_cm_position_risk(await self.signed_get("/papi/v1/cm/positionRisk"))
 
+    def server_now_ms(self) -> int:
+        """The exchange's time now, in ms: this machine's clock plus the measured offset."""
+        return int(self._clock() * 1000) + (self.time_offset_ms or 0)
+
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 
     async def create_listen_key(self) -> str:
@@ -251,10 +257,6 @@ class PapiClient:
         """PUT /papi/v1/listenKey: keep the active key alive another 60 minutes.
         ListenKeyInvalid (-1125) when the exchange no longer knows it: create a new one."""
         await self._keyed("PUT")
-
-    async def close_listen_key(self) -> None:
-        """DELETE /papi/v1/listenKey: close the user data stream."""
-        await self._keyed("DELETE")
 
     async def _keyed(self, method: str) -> Any:
         if not self._api_key:
@@ -352,7 +354,7 @@ class PapiClient:
 
     async def _send(self, base: str, path: str, query: str, *, method: str = "GET", signed: bool = False,
                     keyed: bool = False, deadline: float | None = None, paid: bool = False) -> Any:
-        # The allowlist, exactly: documented read-only GETs, and POST/PUT/DELETE of the listen key.
+        # The allowlist, exactly: documented read-only GETs, and POST/PUT of the listen key.
         if method == "GET":
             if path not in READ_ONLY_PATHS:
                 raise ValueError(f"{path} is not a read-only endpoint pmtui knows")

@@ -272,6 +272,7 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     stops the Monitors or a signal, one that goes away ends the command (exit 0). Stops on Ctrl-C,
     SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
     from pmtui.lines import LineWriter, notice_line
+    from pmtui.mailbox import Mailbox
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
 
     watched = fleet.watched
@@ -281,11 +282,13 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     if not watched:
         await fleet.aclose()
         return 1
-    queue: asyncio.Queue[tuple[str, MonitorState]] = asyncio.Queue()
+    # Bounded: one waiting state per account, newest wins (a flood of pushed events on one account
+    # neither grows memory nor holds back the others' lines).
+    queue: Mailbox[str] = Mailbox()
     worth = {DATA, FAULT, PUSH, ALERTS}
 
     def listener(profile: str) -> Callable[[MonitorState], None]:
-        return lambda state: queue.put_nowait((profile, state))
+        return lambda state: queue.put(profile, state)
 
     for account in watched:
         assert account.monitor is not None
@@ -315,9 +318,9 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
                 break
             profile, state = getter.result()
             label = fleet.label(profile)
+            for notice in state.notices:  # what the dashboard would toast ("Recording stopped"): stderr
+                err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
             if not state.changed & worth:
-                for notice in state.notices:  # nothing for stdout: what would be a toast, on stderr
-                    err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
                 continue
             fault = state.status.error.message if state.status.error is not None else None
             if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):

@@ -52,8 +52,8 @@ from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import Estimate, estimate_unimmr
 from pmtui.series import SessionSeries
-from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
-from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
+from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
+from pmtui.stream import FUTURE_TOLERANCE_MS, AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, BalanceRow, balance_rows, build_view
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,12 @@ T = TypeVar("T")
 
 #: Seconds between two refreshes a person (`r`) may start; presses inside are coalesced into one.
 REFRESH_DEBOUNCE = 1.0
-#: Seconds a burst of pushed account events waits to become one REST refresh.
+#: Seconds a burst of pushed account events waits to become one REST refresh (and at most one
+#: such refresh per refresh interval, however chatty the account: see _push_refresh).
 PUSH_DEBOUNCE = 0.25
+#: Seconds between two pushed riskLevelChanges taken to the screen and the rules: the first of a
+#: burst at once, the newest of the rest when the spacing ends (a flood costs ~10 views a second).
+RISK_SPACING = 0.1
 #: While the stream is up, uniMMR's poll runs this many times slower (riskLevelChange covers the
 #: moments that matter; the poll still corrects whatever the stream did not say).
 PUSH_SLOWDOWN = 3
@@ -195,6 +199,11 @@ ACCOUNT_EVENTS = frozenset({"ACCOUNT_UPDATE", "liabilityChange", "outboundAccoun
                             "openOrderLoss"})
 
 
+def risk_level(unimmr: Any, status: str | None, t: Thresholds) -> Level:
+    """The level uniMMR and accountStatus stand for together (the worse of the two)."""
+    return max(ratio_level(unimmr, t), status_level(status))
+
+
 def refused(path: str, err: PmtuiError) -> str:
     """A short sentence for an endpoint the key may not read (for AuthError only)."""
     how = f"code {err.code}" if err.code is not None else f"HTTP {err.status}" if err.status else err.kind
@@ -238,7 +247,7 @@ class Monitor:
         )
         #: /papi/v1/account (uniMMR), weight 20: on its own slower cadence.
         self.account_poller: Poller[PmAccount] = Poller(
-            fetch=client.pm_account, interval=settings.account_interval,
+            fetch=self._fetch_pm, interval=settings.account_interval,
             min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
         )
         #: /papi/v1/balance (margin loans, interest, every wallet), weight 20 like the account:
@@ -284,10 +293,15 @@ class Monitor:
         self._last_manual = -REFRESH_DEBOUNCE  # monotonic time a person last started a refresh
         self._manual_handle: asyncio.TimerHandle | None = None
         self._push_handle: asyncio.TimerHandle | None = None
+        self._push_fetched = float("-inf")  # monotonic time of the last push follow-up refresh
         self._wake = asyncio.Event()
         self._due = False  # a refresh was asked for: the loop fetches at once
         self._last_error_kind: str | None = None
-        self._last_risk_event = 0  # E of the last riskLevelChange applied
+        self._last_risk_event = 0  # E of the last riskLevelChange taken in (applied or not)
+        self._pm_sent_ms = 0  # server time the last good /papi/v1/account request was sent
+        self._risk_applied = float("-inf")  # monotonic time a pushed uniMMR was last applied
+        self._risk_pending: tuple[int, PmAccount] | None = None  # (E, account) waiting its turn
+        self._risk_handle: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
         self._refused: dict[str, str] = {}  # a one-shot's refused optional endpoints
@@ -377,10 +391,11 @@ class Monitor:
             pass
 
     async def aclose(self) -> None:
-        """Stop everything, let the stream say goodbye (DELETE its listen key), close the client."""
+        """Stop everything, let the stream close its socket (its listen key is shared with the
+        account's other consumers and left to expire), close the client."""
         self._closed = True
         self._wake.set()
-        for handle in (self._manual_handle, self._push_handle):
+        for handle in (self._manual_handle, self._push_handle, self._risk_handle):
             if handle is not None:
                 handle.cancel()
         for task in self._tasks:
@@ -479,6 +494,9 @@ class Monitor:
 
     async def refresh(self) -> bool:
         """Fetch the UM account (and positionRisk), then uniMMR when due; publish the result."""
+        if self._push_handle is not None:  # this refresh covers the pushed events that asked for one
+            self._push_handle.cancel()
+            self._push_handle = None
         self.fetching = True
         self.next_at = None
         self.publish(STATUS)
@@ -511,6 +529,14 @@ class Monitor:
                                   "error" if p.stopped else "warning", timeout=6))
         self._publish_alerts([DATA] if ok else [FAULT], self._evaluate(), notices)
         return ok
+
+    async def _fetch_pm(self) -> PmAccount:
+        """/papi/v1/account, noting when (server time) it was asked: a pushed riskLevelChange
+        dated before that is older than the uniMMR it would replace."""
+        sent = self.client.server_now_ms()
+        pm = await self.client.pm_account()
+        self._pm_sent_ms = max(self._pm_sent_ms, sent)
+        return pm
 
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         account = await self.client.um_account()
@@ -772,33 +798,65 @@ class Monitor:
             self._push_refresh()
 
     def _push_refresh(self) -> None:
+        """One REST follow-up for however many pushed events: one pending at a time, at most one
+        per refresh interval (a chatty account must not spend the weight every account on this
+        IP shares, nor refresh more often than asked), and none once a refresh has started
+        after the events came (it covers them: see refresh)."""
         if self._push_handle is not None or self._closed:
             return  # one refresh for a burst of events
+        wait = max(self.push_debounce, self._push_fetched + self.poller.interval - time.monotonic())
 
         def go() -> None:
             self._push_handle = None
+            self._push_fetched = time.monotonic()
             self._ask()
 
-        self._push_handle = asyncio.get_running_loop().call_later(self.push_debounce, go)
+        self._push_handle = asyncio.get_running_loop().call_later(wait, go)
 
     def _apply_risk(self, event: RiskLevelChange) -> None:
-        """uniMMR and status from the stream: on screen and through the rules now."""
-        if event.event_time < self._last_risk_event:
-            return  # older than what is shown (events are ordered by E)
-        self._last_risk_event = event.event_time
-        pm = self.account_poller.data
+        """uniMMR and status from the stream: on screen and through the rules now, if it is news
+        and raises (or keeps) the level. Only REST lowers a level: Binance's pushes can be late,
+        repeated or out of order, and a stale "all clear" must never end a live alert."""
+        when = event.event_time
+        if when > self.client.server_now_ms() + FUTURE_TOLERANCE_MS:
+            return  # dated far ahead: bad input (the stream says so), never the watermark
+        if when < max(self._last_risk_event, self._pm_sent_ms):
+            return  # older than what is shown: the last event taken in, or the last REST uniMMR
+        self._last_risk_event = when
+        pm = self._risk_pending[1] if self._risk_pending is not None else self.account_poller.data
         fields = {"uniMMR": event.uniMMR, "accountStatus": event.status, "accountEquity": event.equity,
                   "actualEquity": event.actual_equity, "accountMaintMargin": event.maint_margin}
         update: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
         if "uniMMR" not in update:
             return
         if pm is not None:
+            t = self.settings.thresholds
+            if (risk_level(update["uniMMR"], update.get("accountStatus", pm.accountStatus), t)
+                    < risk_level(pm.uniMMR, pm.accountStatus, t)):
+                # Better news than what is shown: let REST say so (soon, spacing kept).
+                self._account_next = 0.0 if self._account_next is not None else None
+                self._push_refresh()
+                return
             pushed = pm.model_copy(update=update)
         elif "accountEquity" in update and "accountMaintMargin" in update:
             pushed = PmAccount.model_validate({k: str(v) for k, v in update.items()})
         else:
             return  # nothing polled yet to complete it: the poll will bring uniMMR soon
-        self.account_poller.accept(pushed)
+        # Newest wins: a flood of events waits in one slot, not a queue.
+        self._risk_pending = (when, pushed)
+        wait = self._risk_applied + RISK_SPACING - time.monotonic()
+        if wait <= 0:
+            self._apply_pending_risk()
+        elif self._risk_handle is None:
+            self._risk_handle = asyncio.get_running_loop().call_later(wait, self._apply_pending_risk)
+
+    def _apply_pending_risk(self) -> None:
+        self._risk_handle = None
+        pending, self._risk_pending = self._risk_pending, None
+        if pending is None or self._closed or pending[0] < self._pm_sent_ms:
+            return  # REST answered since: it is newer
+        self._risk_applied = time.monotonic()
+        self.account_poller.accept(pending[1])
         self._rebuild()
         self._publish_alerts([DATA, PUSH], self._evaluate())
         # Binance may push a level change late (after liquidation began): confirm by REST soon.

@@ -3,13 +3,17 @@
     stream = UserStream(client, DEFAULT_STREAM_URL, on_event=..., on_status=...)
     task = asyncio.create_task(stream.run())   # runs until cancelled; never raises
     ...
-    task.cancel()                               # closes the socket and DELETEs the listen key
+    task.cancel()                               # closes the socket; the listen key is left alone
 
 `run()` gets a listen key through the client (so the weight budget, deadlines and error typing
 apply), connects to `{stream_url}/{listen_key}`, hands each event it understands to `on_event`
 and each change of health to `on_status`. It keeps the key alive (PUT every `keepalive_s`), gets
 a new one when the exchange says it expired (-1125 on PUT, or a `listenKeyExpired` event), and
 reconnects by itself after any fault with capped, jittered exponential backoff.
+
+It never DELETEs the listen key: Binance gives every consumer of an account the same active key
+(a trading bot's included), so closing it would cut them off their stream. A key nobody keeps
+alive expires by itself 60 minutes after the last PUT.
 
 The listen key lets whoever holds it read the account's events: it never appears in a log line,
 a status reason, an error or a repr. The socket's own debug log (websockets logs the request
@@ -48,11 +52,14 @@ MAX_FRAME = 1024 * 1024
 #: Unreadable frames in a row before the connection is dropped and made again. One bad frame
 #: (a new field shape, a glitch) is counted and shown, not a reason to drop a healthy stream.
 MAX_BAD_FRAMES = 5
-#: Bounds of what a shutdown may take: closing the socket, and DELETE of the listen key.
+#: Bound of what a shutdown may take: closing the socket.
 SHUTDOWN_TIMEOUT = 2.0
 # Event times outside these are not times (the same bounds as the client's server time).
 _MIN_EVENT_MS = 0
 _MAX_EVENT_MS = 4_102_444_800_000  # 2100-01-01
+#: An event dated more than this after the exchange's clock (as the client measured it) is bad
+#: input: ignored, and never the "latest seen" time that would make every later event look old.
+FUTURE_TOLERANCE_MS = 60_000
 
 # Event types the stream knows (Binance's PM user data stream pages and the official SDK's
 # derivatives_trading_portfolio_margin websocket_streams models). Each means "the account
@@ -244,8 +251,9 @@ class UserStream:
         open_timeout: float = 10.0,
         close_timeout: float = SHUTDOWN_TIMEOUT,
         rng: Callable[[], float] = random.random,
+        server_ms: Callable[[], int] | None = None,
     ) -> None:
-        #: The PapiClient (anything with create/keepalive/close_listen_key coroutines).
+        #: The PapiClient (anything with create/keepalive_listen_key coroutines).
         self.client = client
         self.stream_url = check_url(stream_url, "stream_url", websocket=True)
         self._on_event = on_event
@@ -257,11 +265,15 @@ class UserStream:
         self.max_backoff = max_backoff
         self.healthy_s = healthy_s
         self.open_timeout = open_timeout
-        #: Bound of a socket's close handshake, and of the DELETE on shutdown.
+        #: Bound of a socket's close handshake (on shutdown too).
         self.close_timeout = close_timeout
         self._monotonic = monotonic
         self._sleep = sleep  # reconnect backoff waits only (keep-alive runs on the loop's clock)
         self._rng = rng
+        #: The exchange's time now, in ms (the client's clock and measured offset by default).
+        if server_ms is None:
+            server_ms = getattr(client, "server_now_ms", _wall_ms)
+        self._server_ms: Callable[[], int] = server_ms
         self._redactor = _KeyRedactor()
         self._ws_log = logging.getLogger("pmtui.stream.socket")
         if not any(isinstance(f, _KeyRedactor) for f in self._ws_log.filters):
@@ -286,8 +298,8 @@ class UserStream:
     # --- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Stream until cancelled. On cancel: close the socket and DELETE the listen key, each
-        within close_timeout, then re-raise the cancellation."""
+        """Stream until cancelled. On cancel: close the socket within close_timeout (the listen
+        key is left to expire: it is shared), then re-raise the cancellation."""
         attempt = 0
         self._publish()
         try:
@@ -394,6 +406,16 @@ class UserStream:
             bad_run = 0
             if event is None:
                 continue
+            ahead = event.event_time - self._server_ms()
+            if ahead > FUTURE_TOLERANCE_MS:
+                # A clock gone wrong (or a hostile server): believing it would make every later,
+                # correctly dated event look older than this one, silencing the stream for good.
+                self._status = replace(self._status, bad_frames=self._status.bad_frames + 1)
+                log.debug("user data stream: dropped an event dated %d s ahead", ahead // 1000)
+                kind = event.kind if isinstance(event, AccountChange) else type(event).__name__
+                self._set(up=True, reason=f"ignored a {_EVENT_NAMES.get(kind, kind)} event dated "
+                                          f"{_duration(ahead)} after the exchange's clock")
+                continue
             if isinstance(event, ListenKeyExpired):
                 raise _Reconnect("the listen key expired; getting a new one", key_gone=True)
             if isinstance(event, RiskLevelChange):
@@ -406,6 +428,9 @@ class UserStream:
             if self._status.up and self._status.reason is not None:
                 self._set(up=True, reason=None)  # a good event after a bad frame: healthy again
             self._call(self._on_event, event)
+            # recv() returns buffered frames without yielding: in a flood, let the loop breathe
+            # (pings, the other accounts, the screen) between events.
+            await asyncio.sleep(0)
 
     async def _keep_alive(self) -> None:
         """PUT the key every keepalive_s; a failed PUT is tried again within a minute (the key
@@ -424,7 +449,8 @@ class UserStream:
                 wait = self.keepalive_s
 
     async def _shutdown(self) -> None:
-        """Close the socket and DELETE the listen key, each bounded in time; never raises."""
+        """Close the socket, bounded in time; never raises. The listen key is not DELETEd: every
+        consumer of the account shares it (a trading bot too), and it expires by itself."""
         ws, self._ws = self._ws, None
         if ws is not None:
             try:
@@ -432,13 +458,7 @@ class UserStream:
                     await ws.close()
             except Exception:  # noqa: BLE001
                 pass
-        if self._key is not None:
-            self._key = None
-            try:
-                async with asyncio.timeout(self.close_timeout):
-                    await self.client.close_listen_key()
-            except Exception as exc:  # noqa: BLE001
-                log.debug("user data stream: closing the listen key failed (%s)", type(exc).__name__)
+        self._key = None
         self._set(up=False, reason="the user data stream is stopped")
 
     # --- reasons ----------------------------------------------------------------------------
@@ -489,6 +509,22 @@ class UserStream:
             callback(value)
         except Exception as exc:  # noqa: BLE001 - a broken callback must not end the stream
             log.debug("user data stream: callback raised %s", type(exc).__name__)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_EVENT_NAMES = {"RiskLevelChange": "riskLevelChange", "ListenKeyExpired": "listenKeyExpired"}
+
+
+def _duration(ms: int) -> str:
+    """A span in the largest fitting unit, for a person: "90 s", "5 min", "3 h", "3,650 days"."""
+    seconds = ms // 1000
+    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size:,} {unit}"
+    return f"{seconds:,} s"
 
 
 def _fragment(message: str) -> str:

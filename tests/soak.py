@@ -154,8 +154,8 @@ class SoakServer(PapiServer):
         self._httpd.handle_error = lambda request, address: None  # type: ignore[union-attr]
         return self
 
-    def _next_fault(self, path: str):  # type: ignore[override]
-        fault = super()._next_fault(path)
+    def _next_fault(self, path: str, method: str = "GET"):  # type: ignore[override]
+        fault = super()._next_fault(path, method)
         self._tls.fault = fault
         return fault
 
@@ -611,8 +611,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--refreshes", type=int, default=5000, help="about how many refreshes (default 5000)")
     parser.add_argument("--seed", type=int, default=None, help="schedule seed (default: random, printed)")
+    parser.add_argument("--accounts", type=float, default=None, metavar="SECONDS",
+                        help="instead: three streaming accounts, absurd figures included, for SECONDS")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(10**6)
+    if args.accounts is not None:
+        print(f"accounts soak: seed {seed}, {args.accounts:g} s", flush=True)
+        accounts = asyncio.run(accounts_soak(args.accounts, seed, progress=lambda s: print(s, flush=True)))
+        print(accounts.summary())
+        return 1 if accounts.problems else 0
     print(f"soak: seed {seed}, about {args.refreshes} refreshes", flush=True)
     try:
         report = asyncio.run(soak(args.refreshes, seed, progress=lambda s: print(s, flush=True)))
@@ -621,6 +628,233 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(report.summary())
     return 0
+
+
+# --- three accounts, streaming, absurd figures (issue 20) -----------------------------------------
+
+ABSURD_MARGIN = "9" * 51 + ".12345678"  # 59 digits
+PM_PATH = "/papi/v1/account"
+
+
+@dataclass
+class AccountsReport:
+    seconds: float = 0.0
+    events: dict[str, int] = field(default_factory=dict)  # pushed events each account's stream read
+    refreshes: dict[str, int] = field(default_factory=dict)
+    requests_per_min: dict[str, float] = field(default_factory=dict)  # UM account requests
+    weight_per_min: dict[str, float] = field(default_factory=dict)
+    max_gap_s: dict[str, float] = field(default_factory=dict)  # longest wait between good refreshes
+    final: dict[str, str] = field(default_factory=dict)  # LIVE/STALE, push, age at the end
+    ban_windows: int = 0
+    requests_in_bans: int = 0
+    deletes: int = 0
+    rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rss = " -> ".join(f"{mb:.0f}" for _, mb in self.rss_mb[:: max(1, len(self.rss_mb) // 8)])
+        after = [mb for t, mb in self.rss_mb if t >= 120]
+        growth = after[-1] - after[0] if len(after) > 1 else 0.0
+        lines = [f"accounts soak: {self.seconds:.0f} s; RSS MB {rss} (growth after 2 min {growth:+.1f}); "
+                 f"{self.ban_windows} Retry-After windows, {self.requests_in_bans} requests inside them; "
+                 f"{self.deletes} listen-key DELETEs"]
+        for name in self.final:
+            lines.append(f"  {name}: {self.events.get(name, 0)} pushed events, {self.refreshes.get(name, 0)} "
+                         f"refreshes, {self.requests_per_min.get(name, 0):.1f} UM requests/min, "
+                         f"{self.weight_per_min.get(name, 0):.0f} weight/min, longest gap "
+                         f"{self.max_gap_s.get(name, 0):.1f} s; end: {self.final[name]}")
+        lines += [f"  problem: {p}" for p in self.problems[:10]]
+        return "\n".join(lines)
+
+
+def _risk(when: int, u: str, s: str, m: str = "15.11708371") -> str:
+    return json.dumps({"e": "riskLevelChange", "E": when, "u": u, "s": s, "eq": "30.23416728",
+                       "ae": "30.23416728", "m": m})
+
+
+def _order(when: int) -> str:
+    return json.dumps({"e": "ORDER_TRADE_UPDATE", "E": when, "T": when, "fs": "UM",
+                       "o": {"s": "BTCUSDT", "c": "bot\x1b[2J[bold]x[/]", "S": "BUY", "o": "LIMIT", "X": "NEW"}})
+
+
+def _script(server: PapiServer, seconds: float, kind: str, rng: random.Random) -> list[tuple[Any, ...]]:
+    """One connection's worth of stream for `seconds`: chatty (5 order events/s), absurd (risk
+    events with absurd, stale and future-dated figures) or quiet (a few account updates)."""
+    now = server.now_ms
+    actions: list[tuple[Any, ...]] = []
+    t = 0.0
+    while t < seconds:
+        if kind == "chatty":
+            actions += [("send", lambda: _order(now())), ("sleep", 0.2)]
+            t += 0.2
+            continue
+        if kind == "absurd":
+            choice = rng.choice(("huge", "stale", "future", "flood", "digits", "normal"))
+            if choice == "huge":
+                actions.append(("send", lambda: _risk(now(), "1e30", "NORMAL")))
+            elif choice == "stale":
+                actions.append(("send", lambda: _risk(now() - 600_000, "5.2", "NORMAL")))
+            elif choice == "future":
+                actions.append(("send", lambda: _risk(now() + 10 * 365 * 86_400_000, "1.1", "REDUCE_ONLY")))
+            elif choice == "flood":
+                actions.append(("flood", 5000, lambda i: _risk(now(), "1.3", "MARGIN_CALL")))
+            elif choice == "digits":
+                actions.append(("send", lambda: _risk(now(), "1.25", "MARGIN_CALL", ABSURD_MARGIN[:39])))
+            else:
+                actions.append(("send", lambda: _risk(now(), "3.5", "NORMAL")))
+        else:
+            actions.append(("send", lambda: json.dumps({"e": "ACCOUNT_UPDATE", "E": now(), "fs": "UM",
+                                                        "a": {"m": "ORDER", "B": [], "P": []}})))
+        actions.append(("sleep", rng.uniform(2, 8)))
+        t += 5
+    return actions
+
+
+async def accounts_soak(seconds: float = 600.0, seed: int = 1, *,
+                        progress: Callable[[str], None] | None = None) -> AccountsReport:
+    """Three accounts on one IP's weight budget, each with its own imitation PAPI server and
+    stream, as `watch` runs them: `chatty` pushes 5 order events a second, `absurd` answers
+    uniMMR 1e30 and 59-digit margins over REST and pushes absurd, stale, future-dated and flooding
+    risk events, `quiet` is ordinary but gets a 429 with Retry-After now and then. At the end
+    every account must be LIVE and current, with its stream up; memory flat after two minutes."""
+    from pmtui.budget import WeightBudget as Budget
+    from pmtui.monitor import Monitor
+    from pmtui.stream import UserStream
+    from tests.papi_server import pm_account_body
+    from tests.ws_server import WsServer
+
+    rng = random.Random(seed)
+    report = AccountsReport()
+    budget = Budget(1.0)  # the real per-IP budget: the accounts share it
+    names = ("chatty", "absurd", "quiet")
+    servers = {n: SoakServer().start() for n in names}
+    streams = {n: await WsServer().start() for n in names}
+    absurd = servers["absurd"]
+    absurd.set_body(PM_PATH, {**pm_account_body(absurd.now_ms()), "uniMMR": "1E+30",
+                              "accountEquity": ABSURD_MARGIN, "actualEquity": ABSURD_MARGIN,
+                              "accountMaintMargin": "0.00000001"})
+    for n in names:
+        for _ in range(20):  # reconnects get a script too
+            streams[n].script(*_script(servers[n], seconds, n, rng))
+    monitors: dict[str, Monitor] = {}
+    for n in names:
+        settings = Settings(base_url=servers[n].base_url, api_key=API_KEY, api_secret=API_SECRET,
+                            interval=2.0, stream_url=streams[n].url, profile=n)
+        client = make_client(settings, argparse.Namespace(demo=False), None, budget)
+        m = Monitor(settings=settings, client=client, profile=n)
+        m.attach_stream(UserStream(client, streams[n].url, on_event=m.on_push_event, on_status=m.on_push_status))
+        monitors[n] = m
+    problems = _Problems()
+    pmtui_log = logging.getLogger("pmtui")
+    old_level, old_propagate = pmtui_log.level, pmtui_log.propagate
+    pmtui_log.setLevel(logging.DEBUG)
+    pmtui_log.propagate = False
+    pmtui_log.addHandler(problems)
+    last_ok = {n: time.monotonic() for n in names}
+    max_gap = {n: 0.0 for n in names}
+    from pmtui.mailbox import Mailbox
+
+    box: Mailbox[str] = Mailbox()  # as `watch` hands states over
+
+    def watcher(name: str) -> Callable[[Any], None]:
+        def seen(state: Any) -> None:
+            box.put(name, state)
+            if "data" in state.changed and not state.stale:
+                now = time.monotonic()
+                max_gap[name] = max(max_gap[name], now - last_ok[name])
+                last_ok[name] = now
+        return seen
+
+    for n, m in monitors.items():
+        m.subscribe(watcher(n))
+    from pmtui.budget import weight_of
+
+    um_requests = {n: 0 for n in names}
+    weights = {n: 0 for n in names}
+    recent: dict[str, list[float]] = {n: [] for n in names}  # arrivals of the last two audits
+    windows: dict[str, list[Served]] = {n: [] for n in names}  # 429s whose window is not yet checked
+
+    def audit() -> None:
+        """Count what each server saw and check every Retry-After window, taking the servers'
+        logs in pieces (kept whole for ten minutes, they would be this process's growth)."""
+        for n, server in servers.items():
+            requests, served = server.take()
+            um_requests[n] += sum(r.path == UM_ACCOUNT for r in requests)
+            weights[n] += sum(weight_of(r.path) for r in requests)
+            report.deletes += sum(r.method == "DELETE" for r in requests)
+            arrivals = recent[n][-200:] + [r.time for r in requests]
+            recent[n] = arrivals
+            for s in windows[n] + [s for s in served if s.status in (418, 429)]:
+                if s not in windows[n]:
+                    report.ban_windows += 1
+                wait = s.retry_after if s.retry_after is not None else SELF_CHOSEN_WAIT
+                report.requests_in_bans += sum(1 for t in arrivals if s.time < t < s.time + wait - 0.005)
+            # A window is checked again after the next piece (its requests may arrive later), once.
+            windows[n] = [s for s in served if s.status in (418, 429)]
+
+    runners = [asyncio.ensure_future(m.run()) for m in monitors.values()]
+    started = time.monotonic()
+    next_429 = started + 30
+    try:
+        while (elapsed := time.monotonic() - started) < seconds:
+            await asyncio.sleep(1.0)
+            while len(box):  # a reader that keeps up (print would go here)
+                await box.get()
+            for r in runners:
+                if r.done():
+                    raise SoakFailure(f"a monitor stopped: {r.exception()!r}")
+            if time.monotonic() >= next_429:
+                servers["quiet"].inject("429", path=UM_ACCOUNT, retry_after=rng.choice((1, 2)))
+                next_429 = time.monotonic() + rng.uniform(40, 90)
+            if int(elapsed) % 15 == 0:
+                audit()
+                gc.collect()
+                report.rss_mb.append((elapsed, rss_mb()))
+                if progress is not None:
+                    progress(f"{elapsed:.0f} s, RSS {rss_mb():.0f} MB, " + ", ".join(
+                        f"{n} {'LIVE' if not m.poller.stale else 'STALE'} age {m.poller.age() or 0:.1f} "
+                        f"push {'up' if m.push and m.push.up else m.push.reason if m.push else 'down'} events "
+                        f"{m.stream.status.events if m.stream else 0}"  # type: ignore[attr-defined]
+                        for n, m in monitors.items()))
+        # The end: every account live and current, its stream up.
+        report.seconds = time.monotonic() - started
+        for n, m in monitors.items():
+            age = m.poller.age()
+            up = m.push is not None and m.push.up
+            live = not m.poller.stale and age is not None and age < 3 * m.poller.interval
+            report.final[n] = f"{'LIVE' if live else 'STALE'}, age {age or 0:.1f} s, push {'up' if up else 'down'}"
+            if not live or not up:
+                report.problems.append(f"{n} not live and current at the end: {report.final[n]}")
+            stream = m.stream
+            report.events[n] = stream.status.events if stream is not None else 0  # type: ignore[attr-defined]
+            report.refreshes[n] = m.poller.polls
+            report.max_gap_s[n] = max_gap[n]
+        audit()
+        for n in names:
+            minutes = report.seconds / 60
+            report.requests_per_min[n] = um_requests[n] / minutes
+            report.weight_per_min[n] = weights[n] / minutes
+        if report.requests_in_bans:
+            report.problems.append(f"{report.requests_in_bans} requests inside Retry-After windows")
+        if problems.records:
+            report.problems.append(f"pmtui logged a bug: {problems.records[:3]}")
+    finally:
+        for m in monitors.values():
+            await m.aclose()
+        for r in runners:
+            r.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        for n in names:
+            deletes = [r for r in servers[n].requests if r.method == "DELETE"]
+            report.deletes += len(deletes)
+            servers[n].stop()
+            await streams[n].stop()
+        pmtui_log.removeHandler(problems)
+        pmtui_log.setLevel(old_level)
+        pmtui_log.propagate = old_propagate
+    gc.collect()
+    report.rss_mb.append((time.monotonic() - started, rss_mb()))
+    return report
 
 
 if __name__ == "__main__":

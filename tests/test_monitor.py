@@ -175,7 +175,8 @@ async def test_a_risk_level_change_is_on_the_state_at_once_and_alerts():
     await m.refresh()
     seen = Published(m)
     assert m.state.verdict.level == Level.OK
-    m.on_push_event(Risk(uniMMR=Decimal("1.10"), status="REDUCE_ONLY", event_time=100))
+    now = m.client.server_now_ms()  # after the REST uniMMR: news
+    m.on_push_event(Risk(uniMMR=Decimal("1.10"), status="REDUCE_ONLY", event_time=now))
     state = seen[-1]  # published synchronously: no fetch in between
     assert {DATA, PUSH} <= state.changed
     assert state.view.unimmr == Decimal("1.10") and state.pm.accountStatus == "REDUCE_ONLY"
@@ -183,7 +184,7 @@ async def test_a_risk_level_change_is_on_the_state_at_once_and_alerts():
     assert ALERTS in state.changed and any(e.state == FIRED and e.rule == "unimmr_below" for e in state.alerts)
     assert any(n.bell for n in state.notices)
     # An older event (ordered by E) does not undo the newer one.
-    m.on_push_event(Risk(uniMMR=Decimal("3.5"), status="NORMAL", event_time=99))
+    m.on_push_event(Risk(uniMMR=Decimal("1.3"), status="MARGIN_CALL", event_time=now - 1))
     assert m.state.view.unimmr == Decimal("1.10")
     await m.aclose()
 

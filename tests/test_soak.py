@@ -90,3 +90,20 @@ async def test_soak_notices_a_message_cut_off_on_screen() -> None:
 
     with pytest.raises(SoakFailure, match="cut off on an 80x24 screen"):
         await soak(schedule=[Step("revoked", gap=2)], seed=SEED, setup=short_status_bar)
+
+
+async def test_three_accounts_stream_through_absurd_figures() -> None:
+    """Issue 20, short: three accounts on one weight budget (one chatty at 5 order events a second,
+    one with uniMMR 1e30 and 59-digit margins over REST and absurd, stale, future-dated and
+    flooding pushes, one ordinary) end live and current, push up, with no listen key deleted and
+    the chatty one costing no more requests than its interval. `python -m tests.soak --accounts
+    600` is the ten-minute run."""
+    from tests.soak import accounts_soak
+
+    report = await accounts_soak(float(os.environ.get("PMTUI_SOAK_ACCOUNTS_S") or 20), SEED)
+    print(report.summary())
+    assert not report.problems, report.summary()
+    assert report.deletes == 0 and report.requests_in_bans == 0
+    assert all(report.events[name] > 0 for name in ("chatty", "absurd", "quiet")), report.summary()
+    # One refresh every 2 s is 30 a minute: pushed events add at most one follow-up per interval.
+    assert report.requests_per_min["chatty"] <= 45, report.summary()  # (start-up included; main: ~240)

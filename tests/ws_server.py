@@ -11,7 +11,8 @@ Test helper only (not shipped). Use the `ws_server` fixture:
         ws_server.paths                                     # request paths seen, in order
 
 Actions, run in order for one connection (a connection with no script left just holds):
-    ("send", text_or_bytes)     a frame
+    ("send", text_or_bytes)     a frame (or a function returning one, called at send time)
+    ("flood", n, fn)            n frames fn(0) … fn(n-1), as fast as the socket takes them
     ("sleep", seconds)
     ("call", fn)                fn() (e.g. expire the listen key on the REST server)
     ("wait", asyncio.Event)     wait until the test sets it (send when the test is ready)
@@ -33,6 +34,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 
 class WsServer:
@@ -83,10 +85,20 @@ class WsServer:
     async def _handle(self, connection: ServerConnection) -> None:
         self.accepted += 1
         actions = self._pending.pop(id(connection), (("hold",),))
+        try:
+            await self._play(connection, actions)
+        except ConnectionClosed:
+            pass  # the client went away mid-script (it reconnects, or the test ended)
+
+    async def _play(self, connection: ServerConnection, actions: tuple[tuple[Any, ...], ...]) -> None:
         for action in actions:
             kind = action[0]
             if kind == "send":
-                await connection.send(action[1])
+                await connection.send(action[1]() if callable(action[1]) else action[1])
+            elif kind == "flood":
+                for i in range(action[1]):
+                    await connection.send(action[2](i))
+                    await asyncio.sleep(0)  # the client shares this loop: let it read as it goes
             elif kind == "sleep":
                 await asyncio.sleep(action[1])
             elif kind == "call":

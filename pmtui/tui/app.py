@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
+from pmtui.mailbox import merge
 from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
@@ -336,10 +337,14 @@ class PmtuiApp(App[int]):
     # --- states -----------------------------------------------------------------------------
 
     def receive(self, state: MonitorState) -> None:
-        """From the Monitor's loop: queue the state; one message carries a burst of them."""
+        """From the Monitor's loop: hold the state until shown. A burst becomes one message and
+        one state (newest wins, carrying the older ones' alerts and notices): a flood of pushed
+        events cannot pile up states faster than the screen draws them."""
+        if self._pending:
+            self._pending[-1] = merge(self._pending[-1], state)
+            return
         self._pending.append(state)
-        if len(self._pending) == 1:
-            self.post_message(StateChanged())
+        self.post_message(StateChanged())
 
     def on_state_changed(self, _message: StateChanged) -> None:
         pending, self._pending = self._pending, []
