@@ -318,12 +318,14 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
                 break
             profile, state = getter.result()
             label = fleet.label(profile)
+            printed = bool(state.changed & worth)
             for notice in state.notices:  # what the dashboard would toast ("Recording stopped"): stderr
-                err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
-            if not state.changed & worth:
+                if not (printed and notice.title in SAID_IN_LINE):
+                    err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
+            if not printed:
                 continue
             fault = state.status.error.message if state.status.error is not None else None
-            if not state.changed - {FAULT} and not state.alerts and fault == last_fault.get(profile):
+            if not (state.changed & worth) - {FAULT} and not state.alerts and fault == last_fault.get(profile):
                 continue  # the same fault again (each retry): said once is enough
             last_fault[profile] = fault
             if as_json:
@@ -352,6 +354,10 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
         out.drain(1.0)  # what is queued, unless the reader is stuck
         err.drain(1.0)
     return 128 + stopped_by[0] if stopped_by else 0
+
+
+#: Notices whose news a printed watch line already carries (its alerts, its fault, LIVE again).
+SAID_IN_LINE = frozenset({"Alert", "Alert cleared", "Refresh failed", "Action needed", "Recovered", "Internal error"})
 
 
 # --- history ----------------------------------------------------------------------------------------

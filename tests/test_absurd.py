@@ -123,7 +123,8 @@ async def test_a_pushed_unimmr_of_1e30_does_not_end_the_loop():
     task = asyncio.ensure_future(m.run())
     try:
         await _until(lambda: canned.seen.count(UM) == 1 and m.state.view is not None)
-        m.on_push_event(Risk(uniMMR=Decimal("1e30"), event_time=NOW_MS))
+        # Dated now: a push older than the last /papi/v1/account request is ignored (tests/test_push.py).
+        m.on_push_event(Risk(uniMMR=Decimal("1e30"), event_time=m.client.server_now_ms()))
         assert m.state.pm.uniMMR == Decimal("1e30")
         assert m.state.status.error is None
         m.poll_now()

@@ -13,6 +13,7 @@ import json
 from decimal import Decimal
 
 from pmtui import output
+from pmtui import fmt
 from pmtui.health import Level
 from pmtui.monitor import SPACING_MARGIN, STATUS
 from pmtui.risk import Estimate
@@ -147,7 +148,7 @@ async def test_the_account_panel_marks_the_estimate_and_keeps_binances_figure_in
         app.receive(real_state(seq=2, estimate=estimate, estimate_age=3.0, unimmr_age=12.0))
         await pilot.pause()
         panel = rendered(app.query_one("#unimmr-age")) + rendered(app.query_one("#account-facts"))
-        assert app.query_one("#unimmr", Digits).value == f"{estimate.uniMMR:.2f}"
+        assert app.query_one("#unimmr", Digits).value == fmt.ratio(estimate.uniMMR)
         assert "≈ est. 3s ago" in panel, panel
         assert "headroom ≈" in panel and " est." in panel
         assert "Binance uniMMR" in panel and "12s ago" in panel
