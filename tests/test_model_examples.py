@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from pmtui.model import CmLeg, Inputs, RiskModel, UmLeg
-from pmtui.riskinputs import AssetIndexPrice, CollateralRate, SymbolBrackets, parse_brackets
+from pmtui.models import Balance
+from pmtui.riskinputs import (
+    AssetIndexPrice,
+    CollateralRate,
+    SymbolBrackets,
+    TieredCollateralRate,
+    parse_brackets,
+)
 from tests.test_real_payloads import load_body_text
 
 RISK = Path(__file__).resolve().parent / "fixtures" / "real" / "risk"
@@ -127,3 +134,92 @@ def test_coinm_faq_300_btc_position_takes_12_5_percent_and_11_605_btc():
     ]})]
     m = model(cm=[CmLeg("BTCUSD_PERP", D(-75000), D(25000))], cm_brackets=table)
     assert m.base.futures_mm / D(25000) == D(300) * D("0.125") - D("11.605")  # 25.895 BTC
+
+
+# --- Portfolio Margin Pro's tiered collateral rates ----------------------------------------------
+
+TIERS = "pm_pro_tiered_collateral.en.md"
+HAIRCUTS = "cross_margin_collateral_haircuts.en.md"
+
+
+def tiered(asset: str, *rows: tuple[str, str, str]) -> TieredCollateralRate:
+    """rows: (floor, cap, rate) as /sapi/v2/portfolio/collateralRate sends them."""
+    return TieredCollateralRate.from_wire({"asset": asset, "collateralInfo": [
+        {"tierFloor": f, "tierCap": c, "collateralRate": r, "cum": "0"} for f, c, r in rows]})
+
+
+def tiered_model(asset: str, amount: str, price: str, tiers: list[TieredCollateralRate],
+                 flat: str | None = None) -> RiskModel:
+    """One asset held in the margin account, valued at `price`; its flat rate only if given."""
+    return RiskModel(Inputs(
+        balances=[Balance.from_wire({"asset": asset, "crossMarginAsset": amount})],
+        collateral_rates=None if flat is None else [
+            CollateralRate.from_wire({"asset": asset, "collateralRate": flat})],
+        tiered_collateral_rates=tiers,
+        index_prices=[AssetIndexPrice.from_wire({"asset": asset, "assetIndexPrice": price,
+                                                 "time": NOW_MS})],
+        um_brackets=[], cm_brackets=[], margin_leverage=[], now_ms=NOW_MS))
+
+
+def test_tiered_collateral_is_binances_slice_by_slice_example_119_500_000():
+    """Binance: 6,000 BTC at 20,000 is 120,000,000 USD: "(100,000,000) * 100% + (120,000,000 -
+    100,000,000) * 97.5% = 119,500,000". The model values an asset with tiers slice by slice,
+    whatever its flat rate says (95% here would give 114,000,000)."""
+    quoted(HAIRCUTS, "User A holds 6,000 BTC", "the BTC price is 20,000 USDT",
+           "100% | 0 - 100,000,000 |", "97.5% | 100,000,000 - 120,000,000 |",
+           "95% | 120,000,000 - 150,000,000 |", "= 119,500,000 USDT")
+    btc = tiered("BTC", ("0", "100000000", "1"), ("100000000", "120000000", "0.975"),
+                 ("120000000", "150000000", "0.95"), ("150000000", "180000000", "0.90"),
+                 ("180000000", "200000000", "0.85"))
+    m = tiered_model("BTC", "6000", "20000", [btc], flat="0.95")
+    assert m.base.adjusted_equity == D("119500000")
+    (line,) = m.base.assets
+    assert line.equity == D("119500000") and line.rate == D("119500000") / D("120000000")
+    assert not m.base.approximate
+    # A 10% fall leaves 108,000,000 USD, all in the first two tiers: 100,000,000 + 8,000,000 × 97.5%.
+    assert m.scenario(D("-0.1")).adjusted_equity == D("107800000")
+
+
+def test_pm_pro_tiers_from_binances_announcement_are_usd_slices():
+    """ORDI's PM Pro tiers after 2025-10-24 (Binance's announcement): 0-200,000 100%, 200,000-
+    400,000 80%, 400,000-800,000 70%, 800,000-1,000,000 40%, then 20% up to 99,999,999,999 USD.
+    500,000 USD of ORDI counts 200,000 + 200,000 × 80% + 100,000 × 70% = 430,000; with no v1 list
+    at all the tiers are the rates (no sentence says they were not fetched)."""
+    quoted(TIERS, "transition from fixed collateral rates to a tiered-collateral mode",
+           "Floor(USD)Cap(USD)Collateral Ratio", "80200,000100%800,0001,200,00095%200,000400,00080%",
+           "400,000800,00070%", "800,0001,000,00040%---1,000,00099,999,999,99920%")
+    ordi = tiered("ORDI", ("0", "200000", "1"), ("200000", "400000", "0.8"),
+                  ("400000", "800000", "0.7"), ("800000", "1000000", "0.4"),
+                  ("1000000", "99999999999", "0.2"))
+    m = tiered_model("ORDI", "100000", "5", [ordi])
+    assert m.base.adjusted_equity == D("430000")
+    assert not m.base.approximate and m.base.reasons == ()
+    # Up 150%: 1,250,000 USD → 200,000 + 160,000 + 280,000 + 80,000 + 250,000 × 20% = 770,000.
+    assert m.scenario(D("1.5")).adjusted_equity == D("770000")
+
+
+@pytest.mark.parametrize("rows", [
+    (),                                                    # no tiers at all
+    (("0", "1000", "1"), ("1000", "500", "0.9")),          # a cap below its floor
+    (("0", "1000", "1.2"),),                               # a rate above 1
+    ((None, "1000", "1"),),                                # a missing bound
+    (("0", "1000", "1"), ("500", "2000", "0.9")),          # overlapping tiers
+])
+def test_absurd_tiers_keep_the_flat_rate_and_say_so(rows):
+    m = tiered_model("BTC", "1", "20000", [tiered("BTC", *rows)], flat="0.95")
+    assert m.base.adjusted_equity == D("19000")  # 1 × 20,000 × 95%
+    assert m.base.approximate
+    assert m.base.reasons == ("The collateral tiers of BTC are empty or absurd, so its flat "
+                              "collateral rate is used.",)
+
+
+def test_with_only_the_tiers_an_asset_they_do_not_list_counts_at_0_and_is_named():
+    m = RiskModel(Inputs(
+        balances=[Balance.from_wire({"asset": "ORDI", "crossMarginAsset": "10"}),
+                  Balance.from_wire({"asset": "XYZ", "crossMarginAsset": "10"})],
+        tiered_collateral_rates=[tiered("ORDI", ("0", "200000", "1"))],
+        index_prices=[AssetIndexPrice.from_wire({"asset": a, "assetIndexPrice": "5", "time": NOW_MS})
+                      for a in ("ORDI", "XYZ")],
+        um_brackets=[], cm_brackets=[], margin_leverage=[], now_ms=NOW_MS))
+    assert m.base.adjusted_equity == D("50")
+    assert m.base.reasons == ("No collateral rate for XYZ: it counts at 0 in the model.",)
