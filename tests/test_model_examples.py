@@ -11,6 +11,8 @@ are reproduced in tests/test_model.py."""
 
 from __future__ import annotations
 
+import json
+from decimal import ROUND_DOWN
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from pmtui.models import Balance
 from pmtui.riskinputs import (
     AssetIndexPrice,
     CollateralRate,
+    MarginAssetLeverage,
     SymbolBrackets,
     TieredCollateralRate,
     parse_brackets,
@@ -223,3 +226,35 @@ def test_with_only_the_tiers_an_asset_they_do_not_list_counts_at_0_and_is_named(
         um_brackets=[], cm_brackets=[], margin_leverage=[], now_ms=NOW_MS))
     assert m.base.adjusted_equity == D("50")
     assert m.base.reasons == ("No collateral rate for XYZ: it counts at 0 in the model.",)
+
+
+# --- uniMMR = adjusted equity / maintenance margin, as Binance's own account body sends it -------
+
+
+def test_binances_pm_pro_account_body_is_the_models_ratio_cut_to_8_places():
+    """/sapi/v1/portfolio/account's docs example: accountEquity 122607.35137903 (after collateral
+    rates), actualEquity 142607.35137903 (before), accountMaintMargin 23.72469206, uniMMR
+    5167.92171923 = 122607.35137903 / 23.72469206 = 5167.92171923474… cut to 8 places. A book
+    with those totals: 102,607.35137903 USDT, 1 BTC at 40,000 at a 50% rate (20,000 of haircut),
+    and a 474.4938412 USDT loan at 10x (MMR 5%: 23.72469206 of MM). The model gives Binance's
+    figure and its reconciliation finds no gap."""
+    text = (RISK / "pro_account.docs.zh-CN.json").read_text(encoding="utf-8")
+    body = json.loads(load_body_text(text))
+    equity, actual = D(body["accountEquity"]), D(body["actualEquity"])
+    mm, reported = D(body["accountMaintMargin"]), D(body["uniMMR"])
+    loan = mm / D("0.05")
+    m = RiskModel(Inputs(
+        balances=[Balance.from_wire({"asset": "USDT", "crossMarginAsset": str(equity - 20000 + loan),
+                                     "crossMarginBorrowed": str(loan)}),
+                  Balance.from_wire({"asset": "BTC", "crossMarginAsset": "1"})],
+        collateral_rates=[CollateralRate.from_wire({"asset": a, "collateralRate": r})
+                          for a, r in (("USDT", "1"), ("BTC", "0.5"))],
+        index_prices=[AssetIndexPrice.from_wire({"asset": a, "assetIndexPrice": p, "time": NOW_MS})
+                      for a, p in (("USDT", "1"), ("BTC", "40000"))],
+        margin_leverage=[MarginAssetLeverage.from_wire({"asset": "USDT", "leverage": 10})],
+        um_brackets=[], cm_brackets=[], reported_unimmr=reported, now_ms=NOW_MS))
+    r = m.base
+    assert (r.adjusted_equity, r.maint_margin) == (equity, mm)
+    assert sum((a.net * a.price for a in r.assets), D(0)) == actual
+    assert r.unimmr is not None and r.unimmr.quantize(D("1e-8"), ROUND_DOWN) == reported
+    assert not r.approximate
