@@ -5,6 +5,7 @@ Pure: no I/O, no Textual. docs/risk-model.md gives the formulas with their sourc
 
     uniMMR        = (Σ_a equity_a − OpenLoss) / (Σ futuresMM + Σ marginMM)            (USD)
     equity_a      = min(net_a × P_a × rate_a, net_a × P_a)  (the haircut bites only when net_a > 0)
+                    PM Pro's tiered rates: each USD slice of net_a × P_a at its tier's rate
     net_a         = crossMarginAsset − crossMarginBorrowed − crossMarginInterest
                     + umWalletBalance + umUnrealizedPNL + cmWalletBalance + cmUnrealizedPNL
     futuresMM_UM  = (MMR × |qty × mark| − cum) × P_quote        (the bracket of that notional)
@@ -35,7 +36,13 @@ from typing import Any
 from pmtui.health import Level
 from pmtui.models import Balance, CmPositionRisk, PositionRisk, coin_of
 from pmtui.risk import LIQUIDATION_UNIMMR
-from pmtui.riskinputs import AssetIndexPrice, CollateralRate, MarginAssetLeverage, SymbolBrackets
+from pmtui.riskinputs import (
+    AssetIndexPrice,
+    CollateralRate,
+    MarginAssetLeverage,
+    SymbolBrackets,
+    TieredCollateralRate,
+)
 from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
@@ -165,6 +172,9 @@ class Inputs:
     um_brackets: Sequence[SymbolBrackets] | None = None
     cm_brackets: Sequence[SymbolBrackets] | None = None
     collateral_rates: Sequence[CollateralRate] | None = None
+    # Portfolio Margin Pro (/sapi/v2/portfolio/collateralRate): an asset listed here is valued by
+    # its tiers (USD floors and caps) instead of its flat rate.
+    tiered_collateral_rates: Sequence[TieredCollateralRate] | None = None
     index_prices: Sequence[AssetIndexPrice] | None = None
     margin_leverage: Sequence[MarginAssetLeverage] | None = None
     open_loss: Decimal = ZERO  # USD (/papi/v1/account totalMarginOpenLoss); held in a what-if
@@ -240,6 +250,7 @@ class _Asset:
     price: Decimal
     rate: Decimal
     margin_mmr: Decimal
+    tiers: tuple[tuple[Decimal, Decimal, Decimal], ...] = ()  # (floor, cap, rate) in USD, sorted
     um_terms: list[tuple[str, Decimal]] = field(default_factory=list)  # (underlying, Σ qty × mark)
     cm_term: Decimal = ZERO  # Σ signed coin notional of the COIN-M legs margined in this coin
     by_under: dict[str, Decimal] = field(default_factory=dict)  # um_terms by underlying
@@ -270,6 +281,8 @@ class RiskModel:
         self._unrated: set[str] = set()  # assets counted at rate 0 for want of a rate
         self._arrays: dict[tuple[bool, str], Any] = {}  # (COIN-M?, symbol) -> its brackets as arrays, read once
         self._stable = inputs.stablecoins
+        self._rates_fetched = (inputs.collateral_rates is not None
+                               or inputs.tiered_collateral_rates is not None)
         self._assets: dict[str, _Asset] = {}
         self._legs: list[_Leg] = []
         self._compile()
@@ -302,6 +315,7 @@ class RiskModel:
     def _compile(self) -> None:
         inp = self.inputs
         rates = self._rates()
+        tiers = self._tiers()
         prices = self._prices()
         leverage = self._leverage()
         nets: dict[str, tuple[Decimal, Decimal]] = {}
@@ -319,9 +333,11 @@ class RiskModel:
             found = self._assets.get(name)
             if found is None:
                 net, loan = nets.get(name, (ZERO, ZERO))
+                own = tiers.get(name, ())
                 found = _Asset(name, None if name in self._stable else name, net, loan,
                                self._price(name, prices, marks, net, loan),
-                               self._rate(name, rates, net), self._margin_mmr(name, leverage, loan))
+                               own[0][2] if own else self._rate(name, rates, net),
+                               self._margin_mmr(name, leverage, loan), own)
                 self._assets[name] = found
             return found
 
@@ -359,8 +375,7 @@ class RiskModel:
                           cm_brackets, cm.maint_margin)
         for a in self._assets.values():
             # A move can turn a net positive: an asset futures settle in needs its rate too.
-            if a.name in self._unrated and (a.um_terms or a.cm_term) \
-                    and self.inputs.collateral_rates is not None:
+            if a.name in self._unrated and (a.um_terms or a.cm_term) and self._rates_fetched:
                 self._note(f"collateral rate {a.name}", f"No collateral rate for {a.name}: "
                            "it counts at 0 in the model.")
             a.um_terms = _merge(a.um_terms)
@@ -370,6 +385,8 @@ class RiskModel:
 
     def _rates(self) -> dict[str, Decimal | None]:
         if self.inputs.collateral_rates is None:
+            if self._rates_fetched:  # PM Pro: the tiers alone
+                return {}
             self._note("collateral rates", "The collateral rates were not fetched, so every "
                        "asset other than a stablecoin counts at 0.")
             return {}
@@ -378,11 +395,11 @@ class RiskModel:
     def _rate(self, name: str, rates: Mapping[str, Decimal | None], net: Decimal) -> Decimal:
         rate = rates.get(name)
         if rate is None:
-            if name in rates or (self.inputs.collateral_rates is not None and net > 0):
+            if name in rates or (self._rates_fetched and net > 0):
                 self._note(f"collateral rate {name}",
                            f"No collateral rate for {name}: it counts at 0 in the model.")
             # Without the list at all, stablecoins keep full value (their rate is 1 in practice).
-            if self.inputs.collateral_rates is None and name in self._stable:
+            if not self._rates_fetched and name in self._stable:
                 return ONE
             self._unrated.add(name)
             return ZERO
@@ -391,6 +408,29 @@ class RiskModel:
                        "outside 0 to 1: it is taken as " + ("1." if rate > ONE else "0."))
             return min(max(rate, ZERO), ONE)
         return rate
+
+    def _tiers(self) -> dict[str, tuple[tuple[Decimal, Decimal, Decimal], ...]]:
+        """Each asset's collateral tiers as (floor, cap, rate), sorted; an asset whose tiers are
+        empty or absurd (a missing bound, cap ≤ floor, overlapping tiers, a rate outside 0 … 1)
+        keeps its flat rate."""
+        out: dict[str, tuple[tuple[Decimal, Decimal, Decimal], ...]] = {}
+        for row in self.inputs.tiered_collateral_rates or ():
+            if not row.asset:
+                continue
+            tiers: list[tuple[Decimal, Decimal, Decimal]] = []
+            for t in row.collateralInfo:
+                f, c, r = t.tierFloor, t.tierCap, t.collateralRate
+                if f is None or c is None or r is None or not (ZERO <= f < c and ZERO <= r <= ONE):
+                    tiers = []
+                    break
+                tiers.append((f, c, r))
+            tiers.sort()
+            if tiers and all(tiers[i][0] >= tiers[i - 1][1] for i in range(1, len(tiers))):
+                out[row.asset] = tuple(tiers)
+                continue
+            self._note(f"collateral tiers {row.asset}", f"The collateral tiers of {row.asset} "
+                       "are empty or absurd, so its flat collateral rate is used.")
+        return out
 
     def _prices(self) -> dict[str, AssetIndexPrice]:
         if self.inputs.index_prices is None:
@@ -561,7 +601,7 @@ class RiskModel:
         price = a.price * sa
         value = net * price
         if net > 0:
-            value *= a.rate
+            value = _tiered(value, a.tiers) if a.tiers else value * a.rate
         return net, price, value, a.loan * a.margin_mmr * price
 
     def _totals(self, move: Decimal, underlying: str | None,
@@ -588,7 +628,8 @@ class RiskModel:
                 if s == ONE:
                     self._base_lines[a.name] = (value, mm)
                 if lines is not None and (net or a.loan):
-                    lines.append(AssetLine(a.name, net, price, a.rate, value, mm))
+                    rate = value / (net * price) if a.tiers and net > 0 and price > 0 else a.rate
+                    lines.append(AssetLine(a.name, net, price, rate, value, mm))
         futures_mm = sum(self._mm_base.values(), ZERO)
         if s != ONE:  # an unmoved underlying keeps its cached MM
             if underlying is None:
@@ -813,6 +854,16 @@ def _segments(legs: Sequence[_Leg]) -> tuple[list[Decimal], list[Decimal], list[
         alphas.append(alpha)
         betas.append(beta)
     return breaks, alphas, betas
+
+
+def _tiered(value: Decimal, tiers: Sequence[tuple[Decimal, Decimal, Decimal]]) -> Decimal:
+    """A positive USD value after tiered haircuts: each slice between a tier's floor and cap at
+    that tier's rate (Binance's worked example: 100,000,000 × 100% + 20,000,000 × 97.5%). Beyond
+    the last cap (99,999,999,999 USD in Binance's tables) nothing more counts. Computed from the
+    bounds rather than the `cum` Binance also sends, which its own example body leaves at 0 where
+    the tiers say it cannot be."""
+    return sum(((min(value, cap) - floor) * rate for floor, cap, rate in tiers if value > floor),
+               ZERO)
 
 
 def _fixed(value: Decimal, places: Decimal) -> str:

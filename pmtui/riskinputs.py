@@ -37,7 +37,8 @@ class CollateralTier(WireModel):
 
 class TieredCollateralRate(WireModel):
     """One row of `GET /sapi/v2/portfolio/collateralRate` (Portfolio Margin Pro's tiers).
-    Parsed so a PM Pro account's body is understood; the model uses the flat v1 rate."""
+    The tiers are USD slices of the asset's value (Binance's PM Pro announcements give them as
+    "Floor (USD)" and "Cap (USD)"); the model values a listed asset by them, not by its v1 rate."""
 
     asset: OptText = None
     collateralInfo: tuple[CollateralTier, ...] = ()
