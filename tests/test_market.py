@@ -244,12 +244,13 @@ def test_detail_and_alerts_show_prices_to_the_tick():
     with console.capture() as cap:
         console.print(detail_table(row))
     text = cap.get()
-    assert re.search(r"markPrice\s+64,976.6 \(64976.63504998\)", text)
-    assert re.search(r"liquidationPrice\s+63,292.0 \(63291.96712477\)", text)
+    # Labelled, to the tick, in the quote asset (the exact strings stay in snapshot --json).
+    assert re.search(r"Mark price\s+64,976.6 USDT\s+markPrice", text)
+    assert re.search(r"Liquidation price\s+63,292.0 USDT\s+liquidationPrice", text)
     alerts = Alerts((Rule("liq", "liq_distance_below", D("0.5"), per_position=True),), thresholds=Thresholds())
     (event,) = alerts.evaluate(AlertState(view), 1.0, mono=1.0)
     assert "liquidation price 63,292.0 " in event.message
-    assert re.search(r"entryPrice\s+65,001.0 \(65001.05\)", text)  # half-even: .05 goes to .0
+    assert re.search(r"Entry price\s+65,001.0 USDT", text)  # 65001.05 half-even: .05 goes to .0
     # Without a tick: 6 significant digits.
     (event,) = Alerts((Rule("liq", "liq_distance_below", D("0.5"), per_position=True),),
                       thresholds=Thresholds()).evaluate(AlertState(btc_view({})), 1.0, mono=1.0)
