@@ -51,7 +51,9 @@ from tests.sentences import noise, sentence_problem
 SIZE = (80, 24)  # the smallest terminal pmtui promises to fit
 FAST = 0.02  # seconds between refreshes while all is well
 SHOWN = 0.1  # the interval while a fault is on screen, so a capture sees it before the retry
-TIMEOUT = 1.5  # the client's timeout (a loaded CI machine answers a good request within it); "slow" replies take 2.5 times as long
+# The client's timeout: a loaded CI machine answers a good request within it. "Slow" replies take
+# 2.5 times as long.
+TIMEOUT = 1.5
 
 # Fault name -> the PmtuiError.kind the status bar must show (None: handled without an error).
 EXPECTED = {
