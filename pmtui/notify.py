@@ -15,7 +15,7 @@ import os
 import shlex
 import shutil
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 from pmtui.alerts import CLEARED, AlertEvent
@@ -55,7 +55,7 @@ class Notifier:
         self.on_clear = on_clear
         self.last_error: str | None = None
         self.failures = 0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._limit = asyncio.Semaphore(max_running)
 
     @classmethod
@@ -68,7 +68,7 @@ class Notifier:
     def enabled(self) -> bool:
         return bool(self.argv or self.notify_send)
 
-    def send(self, events: Iterable[AlertEvent]) -> list[asyncio.Task]:
+    def send(self, events: Iterable[AlertEvent]) -> list[asyncio.Task[Any]]:
         """Schedule the outputs for `events`; needs a running event loop. Returns the tasks."""
         started = []
         for event in events:
@@ -82,7 +82,7 @@ class Notifier:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
-    def _spawn(self, coro) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

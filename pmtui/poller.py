@@ -98,7 +98,7 @@ class Poller(Generic[T]):
         if self.error.retry_after is not None:
             # The wait the error states (the server's, as bounded by the client) is the one
             # applied: a person reads "pausing for 7 s", so the next try comes then, not later.
-            return max(self.interval, self.error.retry_after, self.blocked_for())
+            return max(self.interval, float(self.error.retry_after), self.blocked_for())
         # Exponential backoff with jitter, never shorter than the interval or the client's block.
         # The exponent is capped: past ~1000 failures (17 h offline) 2**n overflows a float.
         backoff = min(MAX_BACKOFF, self.interval * 2 ** min(self.failures - 1, 32))

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from pydantic import SecretStr
@@ -40,7 +40,7 @@ class _PrivateKeySigner:
 
     kind = "private"
 
-    def __init__(self, key) -> None:
+    def __init__(self, key: Any) -> None:  # a cryptography private key of the subclass's kind
         self._key = key
 
     @classmethod
@@ -90,7 +90,7 @@ class Ed25519Signer(_PrivateKeySigner):
     kind = "Ed25519"
 
     def _sign_bytes(self, data: bytes) -> bytes:
-        return self._key.sign(data)
+        return bytes(self._key.sign(data))
 
 
 class RsaSigner(_PrivateKeySigner):
@@ -100,7 +100,7 @@ class RsaSigner(_PrivateKeySigner):
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
-        return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return bytes(self._key.sign(data, padding.PKCS1v15(), hashes.SHA256()))
 
 
 _OPENSSH = b"-----BEGIN OPENSSH PRIVATE KEY-----"
@@ -144,7 +144,7 @@ def _openssh_help(data: bytes, path: Path | None) -> str:
             f" to PEM with: (umask 077; {steps}) and set private_key_file to {pem}.")
 
 
-def _signer_for(key) -> _PrivateKeySigner:
+def _signer_for(key: Any) -> _PrivateKeySigner:
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
     if isinstance(key, ed25519.Ed25519PrivateKey):
