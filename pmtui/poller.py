@@ -103,7 +103,7 @@ class Poller(Generic[T]):
         # The exponent is capped: past ~1000 failures (17 h offline) 2**n overflows a float.
         backoff = min(MAX_BACKOFF, self.interval * 2 ** min(self.failures - 1, 32))
         backoff *= self._random.uniform(0.8, 1.2)
-        return max(self.interval, backoff, self.blocked_for())
+        return float(max(self.interval, backoff, self.blocked_for()))
 
     def age(self) -> float | None:
         """Seconds since the last good fetch."""
