@@ -27,6 +27,7 @@ from pmtui.urls import check_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_SAPI_URL",
     "DEFAULT_STREAM_URL",
     "DEFAULT_TIME_BASE_URL",
     "MAX_INTERVAL",
@@ -42,6 +43,9 @@ __all__ = [
 DEFAULT_BASE_URL = "https://papi.binance.com"
 #: PAPI has no time endpoint; the USD-M futures one shares Binance's clock.
 DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
+#: Binance's spot API host, which serves the risk model's market inputs (collateral rates, asset
+#: index prices, margin leverage: /sapi/v1/portfolio/...).
+DEFAULT_SAPI_URL = "https://api.binance.com"
 #: The Portfolio Margin user data stream (the listen key is appended as a path segment).
 DEFAULT_STREAM_URL = "wss://fstream.binance.com/pm/ws"
 
@@ -315,6 +319,9 @@ class Settings(BaseModel):
     base_url: Annotated[str, URL] = DEFAULT_BASE_URL
     #: None: resolved by `resolved_time_base_url()`.
     time_base_url: Annotated[str | None, URL] = None
+    #: Binance's spot API host for the risk model's /sapi/v1/portfolio/... inputs; None: resolved
+    #: by `resolved_sapi_url()`.
+    sapi_url: Annotated[str | None, URL] = None
     #: Seconds between UM account polls.
     interval: float = 2.0
     #: Seconds between /papi/v1/account polls (weight 20); /papi/v1/balance (weight 20) keeps it too.
@@ -343,6 +350,11 @@ class Settings(BaseModel):
     @classmethod
     def _time_base_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, "time_base_url")
+
+    @field_validator("sapi_url")
+    @classmethod
+    def _sapi_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, "sapi_url")
 
     @field_validator("stream_url")
     @classmethod
@@ -479,6 +491,16 @@ class Settings(BaseModel):
             return self.time_base_url
         if self.base_url == DEFAULT_BASE_URL:
             return DEFAULT_TIME_BASE_URL
+        return self.base_url
+
+    def resolved_sapi_url(self) -> str:
+        """Where the /sapi/ inputs go: Binance's spot API host unless told, or unless base_url is
+        a server of its own (a proxy, a test server), which then serves them too: pmtui never
+        sends a request to Binance on behalf of a base_url that is not Binance's."""
+        if self.sapi_url is not None:
+            return self.sapi_url
+        if self.base_url == DEFAULT_BASE_URL:
+            return DEFAULT_SAPI_URL
         return self.base_url
 
     def has_credentials(self) -> bool:
