@@ -222,7 +222,12 @@ def attach_monitors(accounts: Sequence[Account], args: argparse.Namespace, *, hi
     client cannot be made (a bad private key file) keeps that sentence as its error."""
     from pmtui import cli
 
+    from pmtui.riskfeed import RiskFeed
+
     budget = shared_budget(accounts)
+    # Market data is the same for every account: one feed of the risk model's inputs for all.
+    intervals = [a.settings.account_interval for a in accounts if a.settings is not None]
+    risk_feed = RiskFeed(account_interval=max(intervals, default=10.0))
     first = None
     for account in accounts:
         if account.error is not None or account.settings is None:
@@ -235,7 +240,8 @@ def attach_monitors(accounts: Sequence[Account], args: argparse.Namespace, *, hi
             first = first or exchange
         try:
             account.monitor = cli.make_monitor(account.settings, args, history=history, stream=stream,
-                                               exchange=exchange, budget=budget, profile=account.profile)
+                                               exchange=exchange, budget=budget, profile=account.profile,
+                                               risk_feed=risk_feed)
         except PmtuiError as err:
             account.error = err.message
     return budget

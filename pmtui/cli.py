@@ -210,6 +210,7 @@ def make_client(settings, args: argparse.Namespace, exchange=None, budget=None):
         signer=signer,
         base_url=settings.base_url,
         time_base_url=settings.resolved_time_base_url(),
+        sapi_url=settings.resolved_sapi_url(),
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
@@ -226,11 +227,13 @@ def secrets_of(settings) -> list[str]:
 
 
 def make_monitor(settings, args, *, history=None, stream: bool = False, exchange=None, budget=None,
-                 profile: str | None = None):
+                 profile: str | None = None, risk_feed=None):
     """The one core every command runs on: the dashboard, `watch`, `snapshot` and `check`.
     `stream`: also listen to the user data stream (unless the settings turn it off). For one of
-    several accounts (pmtui.accounts): its demo `exchange`, the shared `budget`, its `profile`."""
+    several accounts (pmtui.accounts): its demo `exchange`, the shared `budget`, its `profile`,
+    the shared `risk_feed` (the risk model's market inputs; a new one if not given)."""
     from pmtui.monitor import Monitor
+    from pmtui.riskfeed import RiskFeed
 
     if exchange is None and args.demo:
         exchange = demo_exchange(args)
@@ -239,7 +242,8 @@ def make_monitor(settings, args, *, history=None, stream: bool = False, exchange
     from pmtui.market import cache_path
 
     monitor = Monitor(settings=settings, client=client, history=history, profile=profile or _profile(settings, args),
-                      markets_cache=None if args.demo else cache_path())
+                      markets_cache=None if args.demo else cache_path(),
+                      risk_feed=risk_feed or RiskFeed(account_interval=settings.account_interval))
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
     connect = getattr(exchange, "connect", None) if args.demo else None

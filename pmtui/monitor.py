@@ -45,7 +45,9 @@ from pmtui.market import Markets, load_cache, save_cache
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
+from pmtui.model import RiskModel
 from pmtui.risk import estimate_unimmr
+from pmtui.riskfeed import RiskFeed, book_assets, build_model
 from pmtui.series import SessionSeries
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange, StreamEvent
@@ -143,6 +145,9 @@ class MonitorState:
     balance_stale: bool = False
     #: Why the balances are missing or not current, in a sentence (None: they are current).
     balance_note: str | None = None
+    #: uniMMR from first principles on this state's parts and the shared inputs (pmtui.model);
+    #: None without a risk feed or before the first data.
+    risk: RiskModel | None = None
 
     @property
     def stale(self) -> bool:
@@ -200,7 +205,8 @@ class Monitor:
     """One account's truth. `run()` keeps it current; `subscribe` gets every new state."""
 
     def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
-                 profile: str | None = None, markets_cache: Path | None = None) -> None:
+                 profile: str | None = None, markets_cache: Path | None = None,
+                 risk_feed: RiskFeed | None = None) -> None:
         self.settings = settings
         self.client = client
         self.profile = profile or settings.profile
@@ -263,6 +269,9 @@ class Monitor:
         self.markets: Markets = {}
         #: Where exchangeInfo is cached (None: not cached, as for the demo).
         self.markets_cache = markets_cache
+        #: The risk model's market inputs, shared by every account on this IP (pmtui.riskfeed).
+        self.risk_feed = risk_feed
+        self.risk: RiskModel | None = None
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -405,6 +414,8 @@ class Monitor:
                 self._account_next = None if delay is None else time.monotonic() + delay
             if data is not None and self._balance_due():
                 await self._poll_balance()
+            if ok and self.risk_feed is not None:
+                await self._update_risk_feed()
         finally:
             self.fetching = False
         notices: list[Notice] = []
@@ -486,6 +497,21 @@ class Monitor:
         account, risks = self.poller.data
         self.view = build_view(account, self.settings.thresholds, risks=risks, pm=self.account_poller.data,
                                markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
+        if self.risk_feed is not None:
+            offset = self.client.time_offset_ms or 0
+            self.risk = build_model(
+                self.risk_feed, account=account, risks=risks, pm=self.account_poller.data,
+                balances=None if "balance" in self._refused else self.balance_poller.data,
+                cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
+                now_ms=int(time.time() * 1000) + offset)
+
+    async def _update_risk_feed(self) -> None:
+        """Whatever of the shared model inputs is due, for the assets this book holds (the
+        feed's own faults are its sentences, never this refresh's)."""
+        assert self.risk_feed is not None
+        data = self.poller.data
+        await self.risk_feed.update(self.client, book_assets(
+            self.balance_poller.data, data[1] if data is not None else None, self.cm_risks))
 
     async def load_markets(self) -> bool:
         """Each symbol's tick and step size: from the cache when fresh, else from exchangeInfo
@@ -586,6 +612,8 @@ class Monitor:
         self.risk_note = None
         self.cm_note = self.cm_risk_note = None
         self._cm_next = 0.0
+        if self.risk_feed is not None:
+            self.risk_feed.refresh_now()
         self._ask()
 
     @property
@@ -727,6 +755,7 @@ class Monitor:
             balance_rows=() if "balance" in unavailable else self._judged_balances(),
             balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
             balance_note=unavailable.get("balance") or self._balance_note(),
+            risk=self.risk,
         )
 
     def _judged_balances(self) -> tuple[BalanceRow, ...]:
@@ -781,7 +810,8 @@ class Monitor:
     # --- one-shot (snapshot, check) --------------------------------------------------------
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
-                         markets: bool = False, balance: bool = True, cm: bool = True) -> MonitorState:
+                         markets: bool = False, balance: bool = True, cm: bool = True,
+                         risk: bool = True) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -792,7 +822,9 @@ class Monitor:
         (`check`: UNKNOWN), never shows it as absent. `markets`: also each symbol's tick size
         (load_markets; its failure is nothing to report). `balance`: /papi/v1/balance as well
         (optional in the same way, as "balance"). `cm`: the COIN-M account and its positionRisk
-        too (both asked, so a snapshot repeats them; `unavailable["cm"]` when refused)."""
+        too (both asked, so a snapshot repeats them; `unavailable["cm"]` when refused). `risk`:
+        with a risk feed, its inputs too, and the model in `state.risk` (their faults are the
+        model's sentences, never the snapshot's)."""
         um = await self.client.um_account()
         if markets:
             await self.load_markets()
@@ -823,6 +855,8 @@ class Monitor:
             self.balance_poller.accept(balances)
         self.risk_note = unavailable.get("positionRisk")
         self._refused = {k: v for k, v in unavailable.items() if k in ("account", "balance")}
+        if risk and self.risk_feed is not None:
+            await self._update_risk_feed()
         self._rebuild()
         return self.publish(DATA)
 
