@@ -274,8 +274,8 @@ async def check(accounts: Sequence[Account], args: argparse.Namespace) -> int:
             return check_result(account.profile, None, None, None, account.error or "not watched")
         try:
             thresholds = cli.check_thresholds(account.settings.thresholds, args.warning, args.critical)
-            # As `check` for one account: uniMMR already counts the loans (20 weight saved each).
-            state = await account.monitor.fetch_once(balance=False)
+            # As `check` for one account: the balances too, for the risk model's liquidation move.
+            state = await account.monitor.fetch_once()
         except PmtuiError as err:
             return check_result(account.profile, None, None, None, err)
         except Exception as err:  # a bug for one account must not hide the others' answers
@@ -283,7 +283,7 @@ async def check(accounts: Sequence[Account], args: argparse.Namespace) -> int:
         assert state.account is not None  # fetch_once raises unless the UM account came
         level, line = output.check_line(
             state.account, thresholds, pm=state.pm, risks=state.risks, alerts=account.settings.alerts,
-            unavailable=state.unavailable,
+            unavailable=state.unavailable, risk=state.risk,
         )
         if args.record and state.view is not None:
             try:

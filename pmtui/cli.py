@@ -132,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON lines: the fields of snapshot --json, plus level, reason and what changed")
     _common(watch, suppress=True)
 
+    whatif = sub.add_parser(
+        "whatif", help="one price move on the risk model: uniMMR after it, for scripts",
+        description="Fetches the account once and replays a price move on pmtui's risk model "
+        "(Binance's uniMMR formula on the account's own inputs: haircuts, uPnL, brackets). MOVE is "
+        "a percent (-10, +5.5); ASSET moves one underlying (BTC), else every non-stablecoin moves.",
+    )
+    whatif.add_argument("move", metavar="MOVE", help="a percent from -99 to +300, e.g. -10")
+    whatif.add_argument("asset", metavar="ASSET", nargs="?", help="one underlying, e.g. BTC (default: all)")
+    whatif.add_argument("--json", action="store_true", help="one JSON object, decimals as strings")
+    _common(whatif, suppress=True)
+
     hist = sub.add_parser("history", help="print or export what --record recorded")
     hist.add_argument("--since", metavar="WHEN", type=_when,
                       help="from this long ago (12h, 30m, 2d) or this time (2025-06-01T08:00); default: all")
@@ -294,6 +305,32 @@ async def _snapshot(settings, args) -> int:
     return 0
 
 
+async def _whatif(settings, args) -> int:
+    """`pmtui whatif MOVE [ASSET]`: one scenario of the risk model on a fresh fetch."""
+    import json
+
+    from pmtui import riskview
+    from pmtui.text import clean
+
+    try:
+        move = riskview.parse_move(args.move)
+    except ValueError as err:
+        return _usage("whatif", str(err).rstrip("."))
+    asset = clean(args.asset, 20).upper() if args.asset else None
+    async with make_monitor(settings, args) as monitor:
+        state = await monitor.fetch_once()
+    model = state.risk
+    assert model is not None  # make_monitor always gives the monitor a risk feed
+    if asset is not None and asset not in model.underlyings:
+        held = ", ".join(model.underlyings[:10]) or "none"
+        raise ConfigError(f"{asset} moves nothing in this account's book (its underlyings: {held}).")
+    if args.json:
+        print(json.dumps(riskview.scenario_json(model, move, asset), indent=2))
+    else:
+        print(riskview.scenario_line(model, move, asset))
+    return 0
+
+
 def check_thresholds(t: Thresholds, warning: Decimal | None, critical: Decimal | None):
     """`-w`/`-c` over the configured thresholds: WARNING at or below `warning`, CRITICAL (the
     dashboard's DANGER and worse) at or below `critical`."""
@@ -314,12 +351,11 @@ async def _check(settings, args) -> int:
 
     thresholds = check_thresholds(settings.thresholds, args.warning, args.critical)
     async with make_monitor(settings, args) as monitor:
-        # Not /papi/v1/balance: uniMMR already counts loans, and its 20 weight (and its failures)
-        # would only add to a check run every minute.
-        state = await monitor.fetch_once(balance=False)
+        # /papi/v1/balance too: the risk model's liquidation move needs every asset's net.
+        state = await monitor.fetch_once()
     level, line = output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
-        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks,
+        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks, risk=state.risk,
     )
     print(line)
     if args.record:
@@ -488,8 +524,8 @@ def _many(command: str, args: argparse.Namespace) -> int:
     """Several accounts at once (--all-profiles, --profile more than once): pmtui.accounts."""
     from pmtui import accounts
 
-    if command == "history":
-        return _usage(command, "history reads one profile at a time: give one --profile, not several")
+    if command in ("history", "whatif"):
+        return _usage(command, f"{command} reads one profile at a time: give one --profile, not several")
     if args.demo and args.scenario != "normal":
         return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
 
@@ -558,6 +594,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_watch(settings, args))
         if command == "history":
             return _history(settings, args)
+        if command == "whatif":
+            return asyncio.run(_whatif(settings, args))
         if command == "serve":
             return _serve(settings, args)
         return _dashboard(settings, args)

@@ -141,7 +141,7 @@ class RiskFeed:
                                               "the API key may lack access to it (r asks again).")
             return False
         except PmtuiError as err:
-            slot.error = f"{err.message} (pmtui tries again in a minute)"
+            slot.error = f"{err.message.rstrip('.')} (pmtui tries again in a minute)."
             slot.due = self._monotonic() + RETRY
             return False
         except Exception as err:  # a bug must cost the model an input, never the account's refresh

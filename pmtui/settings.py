@@ -193,6 +193,9 @@ class AlertSettings(BaseModel):
     status_not_normal: bool = True
     #: An open position's distance to its liquidation price below this fraction of mark.
     liq_distance_below: Annotated[Decimal | None, RULE] = Decimal("0.10")
+    #: The move of every non-stablecoin (a fall, or a rise for a short book) that would take uniMMR
+    #: to liquidation (the risk model's liquidation move) below this many percent; off by default.
+    liq_move_below: Annotated[Decimal | None, RULE] = None
     #: Total unrealised PnL (USD-like assets) below this amount; off by default.
     upnl_below: Annotated[Decimal | None, RULE] = None
     #: One position's unrealised PnL below this amount; off by default.
@@ -212,7 +215,7 @@ class AlertSettings(BaseModel):
     desktop: bool = False
 
     @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
-                     "hysteresis", mode="before")
+                     "hysteresis", "liq_move_below", mode="before")
     @classmethod
     def _decimal_before(cls, value: Any, info: Any) -> Any:
         if value is False and info.field_name != "hysteresis":
@@ -241,7 +244,7 @@ class AlertSettings(BaseModel):
         return value
 
     @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
-                     "hysteresis")
+                     "hysteresis", "liq_move_below")
     @classmethod
     def _decimals(cls, value: Decimal | None, info: Any) -> Decimal | None:
         name = info.field_name
@@ -259,6 +262,12 @@ class AlertSettings(BaseModel):
                 "liq_distance_below{where} is a fraction of the mark price (0.10 is 10%), so it"
                 f" must be above 0 and at most 1 (got {value}).",
                 "alerts.liq_distance_below",
+            )
+        if name == "liq_move_below" and not 0 < value <= 99:
+            raise SettingProblem(
+                "liq_move_below{where} is a percent (15 is a 15% fall), so it must be above 0 and"
+                f" at most 99 (got {value}).",
+                "alerts.liq_move_below",
             )
         if name == "hysteresis" and not 0 <= value <= Decimal("0.5"):
             raise SettingProblem(

@@ -194,7 +194,8 @@ async def test_a_failing_input_keeps_its_last_data_marked_old_and_is_retried():
     client.fail["rates"] = ServerError("The exchange had an internal error (HTTP 503); this usually passes within minutes.")
     await feed.update(client, ["BTC"])
     (problem,) = feed.problems()
-    assert problem.startswith("The model's collateral rates are 60 min old: The exchange had an internal error")
+    assert problem == ("The model's collateral rates are 60 min old: The exchange had an internal error "
+                       "(HTTP 503); this usually passes within minutes (pmtui tries again in a minute).")
     assert feed.inputs()["collateral_rates"] is not None  # the last good rates stay
     client.calls.clear()
     clock.now += RETRY - 1
