@@ -72,6 +72,8 @@ INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 
 # What changed in a published state (MonitorState.changed).
 DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
+#: The risk model's inputs came in (pmtui.riskfeed): state.risk was rebuilt on them.
+RISK = "risk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +274,7 @@ class Monitor:
         #: The risk model's market inputs, shared by every account on this IP (pmtui.riskfeed).
         self.risk_feed = risk_feed
         self.risk: RiskModel | None = None
+        self._risk_task: asyncio.Task[None] | None = None
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -414,8 +417,6 @@ class Monitor:
                 self._account_next = None if delay is None else time.monotonic() + delay
             if data is not None and self._balance_due():
                 await self._poll_balance()
-            if ok and self.risk_feed is not None:
-                await self._update_risk_feed()
         finally:
             self.fetching = False
         notices: list[Notice] = []
@@ -431,7 +432,24 @@ class Monitor:
             notices.append(Notice("Refresh failed" if not p.stopped else "Action needed", p.error.message,
                                   "error" if p.stopped else "warning", timeout=6))
         self._publish_alerts([DATA] if ok else [FAULT], self._evaluate(), notices)
+        if ok and self.risk_feed is not None and self._risk_task is None:
+            # In the background: a slow or throttled input never holds the account's refresh back.
+            self._risk_task = asyncio.get_running_loop().create_task(self._refresh_risk())
+            self._tasks.append(self._risk_task)
+            self._risk_task.add_done_callback(self._forget)
         return ok
+
+    async def _refresh_risk(self) -> None:
+        """Fetch the model's inputs that are due; when any came in, rebuild the model on them."""
+        assert self.risk_feed is not None
+        try:
+            before = self.risk_feed.version
+            await self._update_risk_feed()
+            if self.risk_feed.version != before and self.poller.data is not None:
+                self._rebuild()
+                self._publish_alerts([RISK], self._evaluate())
+        finally:
+            self._risk_task = None
 
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         account = await self.client.um_account()
@@ -564,7 +582,7 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age()), time.time(),
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), time.time(),
                                       mono=time.monotonic())
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
