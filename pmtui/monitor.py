@@ -42,10 +42,10 @@ from pmtui.errors import ApiError, AuthError, PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
+from pmtui.model import RiskModel
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
-from pmtui.model import RiskModel
 from pmtui.risk import estimate_unimmr
 from pmtui.riskfeed import RiskFeed, book_assets, build_model
 from pmtui.series import SessionSeries

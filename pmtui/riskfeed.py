@@ -9,7 +9,7 @@ fetches only what is due, through that Monitor's client (so on the shared weight
 |---|---|---|---|---|
 | collateral rates | /sapi/v1/portfolio/collateralRate | sapi_url | 50 | hourly, and on `r` |
 | margin leverage | /sapi/v1/portfolio/margin-asset-leverage | sapi_url | 50 | hourly, and on `r` |
-| UM / COIN-M brackets | /papi/v1/um/leverageBracket, /papi/v1/cm/leverageBracket | base_url | 1 + 1 | hourly, and on `r` |
+| UM / COIN-M brackets | /papi/v1/{um,cm}/leverageBracket | base_url | 1 + 1 | hourly, and on `r` |
 | index prices | /sapi/v1/portfolio/asset-index-price?asset= | sapi_url | 1 an asset | every account_interval |
 
 Index prices go one asset at a time (weight 1) for the assets the watched books hold; past
@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from decimal import Decimal
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pmtui.budget import INDEX_ALL_WEIGHT, WEIGHTS
@@ -107,7 +107,7 @@ class RiskFeed:
             "um": _Slot("UM leverage brackets", UM_BRACKETS_PATH, HOURLY, lambda c: c.um_brackets()),
             "cm": _Slot("COIN-M leverage brackets", CM_BRACKETS_PATH, HOURLY, lambda c: c.cm_brackets()),
         }
-        self.index = _Slot("index prices", INDEX_PATH, account_interval, lambda c: None)
+        self.index = _Slot("index prices", INDEX_PATH, account_interval, _nothing)
         self.prices: dict[str, AssetIndexPrice] = {}
         self._wanted: dict[str, float] = {}  # asset -> monotonic time a Monitor last asked
         #: Bumped whenever some input changed: a Monitor rebuilds its model only then.
@@ -245,6 +245,10 @@ def build_model(feed: RiskFeed, *, account: UmAccount | None, risks: tuple[Posit
         now_ms=now_ms,
         **feed.inputs(),
     ), thresholds)
+
+
+async def _nothing(client: PapiClient) -> None:
+    """The index slot's placeholder: its fetch is _fetch_index's, per asset or all at once."""
 
 
 def _age(seconds: float) -> str:

@@ -111,7 +111,7 @@ def _rows(model: type[WireModel], data: Any) -> tuple[Any, ...]:
 
 def _decoded(body: bytes | Any) -> Any:
     """Raw bytes are decoded (floats as Decimal); what the client already decoded passes."""
-    return decode_json(body) if isinstance(body, (bytes, bytearray)) else body
+    return decode_json(bytes(body)) if isinstance(body, (bytes, bytearray)) else body
 
 
 def parse_collateral_rates(body: bytes) -> tuple[CollateralRate, ...]:

@@ -47,7 +47,7 @@ def client_on(papi: PapiServer, sapi: PapiServer | None = None) -> PapiClient:
 # --- the client -------------------------------------------------------------------------------
 
 
-async def test_sapi_paths_go_to_the_sapi_host_signed_and_counted(papi_server, sapi_server):
+async def test_sapi_paths_go_to_the_sapi_host_signed_and_counted(papi_server, sapi_server):  # noqa: F811
     async with client_on(papi_server, sapi_server) as client:
         rates = await client.collateral_rates()
         prices = await client.asset_index_prices("BTC")
@@ -69,14 +69,14 @@ async def test_sapi_paths_go_to_the_sapi_host_signed_and_counted(papi_server, sa
     assert sent == 50 + 1 + 50 + 1 + 1 + 1  # + the clock sync
 
 
-async def test_every_index_price_at_once_costs_50(papi_server):
+async def test_every_index_price_at_once_costs_50(papi_server):  # noqa: F811
     async with client_on(papi_server) as client:
         await client.asset_index_prices()
         assert client.budget.sent == 50 + 1
     assert [n for n, _ in papi_server.requests[-1].params][0] == "timestamp"
 
 
-async def test_a_refusal_on_the_sapi_host_is_an_auth_error(papi_server, sapi_server):
+async def test_a_refusal_on_the_sapi_host_is_an_auth_error(papi_server, sapi_server):  # noqa: F811
     sapi_server.revoke()
     async with client_on(papi_server, sapi_server) as client:
         with pytest.raises(AuthError) as info:
@@ -191,7 +191,8 @@ async def test_a_failing_input_keeps_its_last_data_marked_old_and_is_retried():
     feed = RiskFeed(monotonic=clock)
     await feed.update(client, ["BTC"])
     clock.now += HOURLY
-    client.fail["rates"] = ServerError("The exchange had an internal error (HTTP 503); this usually passes within minutes.")
+    client.fail["rates"] = ServerError(
+        "The exchange had an internal error (HTTP 503); this usually passes within minutes.")
     await feed.update(client, ["BTC"])
     (problem,) = feed.problems()
     assert problem == ("The model's collateral rates are 60 min old: The exchange had an internal error "
@@ -219,7 +220,7 @@ async def test_an_unexpected_error_costs_the_input_not_the_refresh():
 # --- the Monitor ------------------------------------------------------------------------------
 
 
-async def test_monitors_share_one_feed_and_publish_the_model(papi_server):
+async def test_monitors_share_one_feed_and_publish_the_model(papi_server):  # noqa: F811
     feed = RiskFeed()
     monitors = [Monitor(settings=Settings(base_url=papi_server.base_url), client=client_on(papi_server),
                         risk_feed=feed) for _ in range(2)]
@@ -233,7 +234,7 @@ async def test_monitors_share_one_feed_and_publish_the_model(papi_server):
         assert state.risk.inputs.reported_unimmr == state.pm.uniMMR
 
 
-async def test_a_refused_sapi_makes_the_model_approximate_never_the_snapshot_fail(papi_server, sapi_server):
+async def test_a_refused_sapi_makes_the_model_approximate_never_the_snapshot_fail(papi_server, sapi_server):  # noqa: F811
     sapi_server.revoke()
     m = Monitor(settings=Settings(base_url=papi_server.base_url), client=client_on(papi_server, sapi_server),
                 risk_feed=RiskFeed())
@@ -243,7 +244,7 @@ async def test_a_refused_sapi_makes_the_model_approximate_never_the_snapshot_fai
     assert any("Binance refused /sapi/v1/portfolio/collateralRate (-2015)" in r for r in state.risk.base.reasons)
 
 
-async def test_without_a_feed_the_monitor_asks_nothing_of_the_model(papi_server):
+async def test_without_a_feed_the_monitor_asks_nothing_of_the_model(papi_server):  # noqa: F811
     m = Monitor(settings=Settings(base_url=papi_server.base_url), client=client_on(papi_server))
     async with m:
         state = await m.fetch_once()
