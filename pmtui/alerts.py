@@ -49,7 +49,8 @@ ACCOUNT = "account"
 FIRED, ESCALATED, CLEARED = "fired", "escalated", "cleared"
 
 #: Rule kinds, and which config key makes each.
-KINDS = ("unimmr_below", "status_not_normal", "liq_distance_below", "upnl_below", "stale_for")
+KINDS = ("unimmr_below", "status_not_normal", "liq_distance_below", "upnl_below", "stale_for",
+         "liq_move_below")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ def rules_from(alerts: AlertSettings) -> list[Rule]:
         rules.append(Rule("status_not_normal", "status_not_normal"))
     if alerts.liq_distance_below is not None:
         rules.append(Rule("liq_distance_below", "liq_distance_below", alerts.liq_distance_below, True))
+    if alerts.liq_move_below is not None:
+        rules.append(Rule("liq_move_below", "liq_move_below", alerts.liq_move_below))
     if alerts.upnl_below is not None:
         rules.append(Rule("upnl_below", "upnl_below", alerts.upnl_below))
     if alerts.position_upnl_below is not None:
@@ -89,6 +92,8 @@ class AlertState:
 
     view: AccountView | None = None
     age: float | None = None
+    #: The risk model (pmtui.model.RiskModel) for `liq_move_below`; None: not known.
+    risk: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +278,8 @@ class Alerts:
         view = state.view
         if rule.kind == "stale_for":
             return self._stale(rule, state.age), None
+        if rule.kind == "liq_move_below":
+            return self._liq_move(rule, state.risk), None
         if view is None:
             return [], None
         if rule.kind == "unimmr_below":
@@ -366,6 +373,26 @@ class Alerts:
         level = max(Level.WARN, liq_level(distance, self.thresholds)) if distance is not None else Level.OK
         return self._below(rule, row.key, distance, words, level, label=label,
                            gone=f"{label} has no liquidation price now.")
+
+    def _liq_move(self, rule: Rule, model: Any) -> list[_Reading]:
+        """The move of every non-stablecoin (down or up, the nearer) that takes uniMMR to
+        liquidation, in percent (the risk model's; unknown without one, which is not recovered)."""
+        if model is None:
+            return []
+        c = model.liquidation_move()
+        moves = [m for m in (c.down, c.up) if m is not None]
+        nearest = min(moves, key=abs) if moves else None
+        value = None if nearest is None else abs(nearest) * 100
+        way = "fall" if nearest is None or nearest <= 0 else "rise"
+        rough = " (the model is approximate)" if model.base.approximate else ""
+
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+            return (f"A {way} of {_show(v, 1, True)}% in every non-stablecoin would take uniMMR to "
+                    f"liquidation (alert below {fmt.amount(x)}%){rough}.",
+                    f"Liquidation is a {way} of {_show(v, 1, False)}% away again, above "
+                    f"{fmt.amount(clear_at)}%.")
+
+        return [self._below(rule, ACCOUNT, value, words)]
 
     def _stale(self, rule: Rule, age: float | None) -> list[_Reading]:
         if age is None or rule.threshold is None:
@@ -483,11 +510,12 @@ def check_rules(
     age: float | None = None,
     now: float | None = None,
     rules: Sequence[Rule] | None = None,
+    risk: Any = None,
 ) -> CheckResult:
     """Evaluate the rules (`rules`, else those `alerts` turns on, else the defaults) once on a
     snapshot, with no memory: no hysteresis, no cooldown."""
     engine = Alerts(rules if rules is not None else rules_from(alerts or AlertSettings()),
                     thresholds=thresholds, cooldown=0, hysteresis=Decimal(0))
-    events = tuple(e for e in engine.evaluate(AlertState(view, age), now) if e.state == FIRED)
+    events = tuple(e for e in engine.evaluate(AlertState(view, age, risk), now) if e.state == FIRED)
     ranked = tuple(sorted(events, key=lambda e: e.level, reverse=True))  # stable: rule order within a level
     return CheckResult(worst(e.level for e in ranked), ranked)

@@ -34,7 +34,17 @@ WEIGHTS = {
     # Stream pages (developers.binance.com/docs/derivatives/portfolio-margin/user-data-streams),
     # "Weight(IP): 1" in the official SDK (binance-connector-python user_data_streams_api.py).
     "/papi/v1/listenKey": 1,
+    # The risk model's inputs (papi-notes "Inputs for the model", from the official SDK's
+    # docstrings): collateral rates and margin leverage 50 on the spot API host; an asset index
+    # price 1 with `asset` (INDEX_ALL_WEIGHT without); the leverage brackets 1 each.
+    "/sapi/v1/portfolio/collateralRate": 50,
+    "/sapi/v1/portfolio/asset-index-price": 1,
+    "/sapi/v1/portfolio/margin-asset-leverage": 50,
+    "/papi/v1/um/leverageBracket": 1,
+    "/papi/v1/cm/leverageBracket": 1,
 }
+#: /sapi/v1/portfolio/asset-index-price without `asset`: every asset at once.
+INDEX_ALL_WEIGHT = 50
 #: Stop sending when the IP's weight this minute would pass this share of the limit: room is
 #: left for the other programs (and a margin for the requests already in flight).
 IP_CEILING = 0.9

@@ -146,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON lines: the fields of snapshot --json, plus level, reason and what changed")
     _common(watch, suppress=True)
 
+    whatif = sub.add_parser(
+        "whatif", help="one price move on the risk model: uniMMR after it, for scripts",
+        description="Fetches the account once and replays a price move on pmtui's risk model "
+        "(Binance's uniMMR formula on the account's own inputs: haircuts, uPnL, brackets). MOVE is "
+        "a percent (-10, +5.5); ASSET moves one underlying (BTC), else every non-stablecoin moves.",
+    )
+    whatif.add_argument("move", metavar="MOVE", help="a percent from -99 to +300, e.g. -10")
+    whatif.add_argument("asset", metavar="ASSET", nargs="?", help="one underlying, e.g. BTC (default: all)")
+    whatif.add_argument("--json", action="store_true", help="one JSON object, decimals as strings")
+    _common(whatif, suppress=True)
+
     hist = sub.add_parser("history", help="print or export what --record recorded")
     hist.add_argument("--since", metavar="WHEN", type=_when,
                       help="from this long ago (12h, 30m, 2d) or this time (2025-06-01T08:00); default: all")
@@ -297,6 +308,15 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical))
     if command == "watch":
         return asyncio.run(commands.watch(fleet, as_json=args.json))
+    if command == "whatif":
+        from pmtui import riskview
+
+        try:
+            move = riskview.parse_move(args.move)
+        except ValueError as err:
+            asyncio.run(fleet.aclose())
+            return _usage(command, str(err).rstrip("."))
+        return asyncio.run(commands.whatif(fleet, move, args.asset, as_json=args.json))
     return _dashboard(fleet, args)
 
 
@@ -321,8 +341,8 @@ def _main(args: argparse.Namespace, command: str) -> int:
     options = options_of(args)
     try:
         if options.many:
-            if command == "history":
-                return _usage(command, "history reads one profile at a time: give one --profile, not several")
+            if command in ("history", "whatif"):
+                return _usage(command, f"{command} reads one profile at a time: give one --profile, not several")
             if args.demo and args.scenario != "normal":
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
         if command == "history":

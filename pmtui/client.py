@@ -31,7 +31,7 @@ import httpx
 from pydantic import SecretStr
 
 from pmtui import __version__
-from pmtui.budget import WeightBudget, weight_of
+from pmtui.budget import INDEX_ALL_WEIGHT, WeightBudget, weight_of
 from pmtui.errors import (
     ApiError,
     AuthError,
@@ -68,7 +68,17 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
-from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
+from pmtui.riskinputs import (
+    AssetIndexPrice,
+    CollateralRate,
+    MarginAssetLeverage,
+    SymbolBrackets,
+    parse_brackets,
+    parse_collateral_rates,
+    parse_index_prices,
+    parse_margin_leverage,
+)
+from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_SAPI_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
 from pmtui.signing import Signer
 from pmtui.text import clean
 from pmtui.urls import check_url
@@ -91,8 +101,21 @@ READ_ONLY_PATHS = frozenset(
         "/fapi/v1/time",
         # Public market data (no key, no signature): each symbol's tick and step size, for display.
         "/fapi/v1/exchangeInfo",
+        # The risk model's inputs (pmtui.riskfeed): leverage brackets on the PAPI host ...
+        "/papi/v1/um/leverageBracket",
+        "/papi/v1/cm/leverageBracket",
+    }
+) | frozenset(
+    {
+        # ... and, on Binance's spot API host (sapi_url), collateral rates, asset index prices and
+        # margin leverage per asset: the only paths pmtui sends there (SAPI_PATHS).
+        "/sapi/v1/portfolio/collateralRate",
+        "/sapi/v1/portfolio/asset-index-price",
+        "/sapi/v1/portfolio/margin-asset-leverage",
     }
 )
+#: The paths that go to `sapi_url` (every /sapi/ one); all other signed GETs go to base_url.
+SAPI_PATHS = frozenset(p for p in READ_ONLY_PATHS if p.startswith("/sapi/"))
 #: The one path pmtui may send anything but GET to: the user data stream's listen key (POST
 #: creates it, PUT keeps it alive). It changes nothing in the account; it lets its holder read
 #: account events, so the key itself is treated as a secret. Never DELETE: Binance hands every
@@ -160,6 +183,7 @@ class PapiClient:
         signer: Signer | None,
         base_url: str = DEFAULT_BASE_URL,
         time_base_url: str | None = None,
+        sapi_url: str | None = None,
         recv_window: int = 5000,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -173,6 +197,9 @@ class PapiClient:
         if time_base_url is None:
             time_base_url = DEFAULT_TIME_BASE_URL if self.base_url == DEFAULT_BASE_URL else self.base_url
         self.time_base_url = check_url(time_base_url, "time_base_url")
+        if sapi_url is None:  # a base_url of its own serves /sapi/ too: never Binance behind its back
+            sapi_url = DEFAULT_SAPI_URL if self.base_url == DEFAULT_BASE_URL else self.base_url
+        self.sapi_url = check_url(sapi_url, "sapi_url")
         self._api_key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self._signer = signer
         self.recv_window = recv_window
@@ -239,6 +266,32 @@ class PapiClient:
     def server_now_ms(self) -> int:
         """The exchange's time now, in ms: this machine's clock plus the measured offset."""
         return int(self._clock() * 1000) + (self.time_offset_ms or 0)
+
+    # --- the risk model's inputs (pmtui.riskfeed) ---------------------------------------------
+
+    async def collateral_rates(self) -> tuple[CollateralRate, ...]:
+        """GET /sapi/v1/portfolio/collateralRate on sapi_url (weight 50): each asset's haircut."""
+        return parse_collateral_rates(await self.signed_get("/sapi/v1/portfolio/collateralRate"))
+
+    async def asset_index_prices(self, asset: str | None = None) -> tuple[AssetIndexPrice, ...]:
+        """GET /sapi/v1/portfolio/asset-index-price on sapi_url: one asset's USD index price
+        (weight 1), or every asset's (weight 50) when `asset` is None."""
+        path = "/sapi/v1/portfolio/asset-index-price"
+        if asset is None:
+            return parse_index_prices(await self.signed_get(path, weight=INDEX_ALL_WEIGHT))
+        return parse_index_prices(await self.signed_get(path, {"asset": asset}))
+
+    async def margin_asset_leverage(self) -> tuple[MarginAssetLeverage, ...]:
+        """GET /sapi/v1/portfolio/margin-asset-leverage on sapi_url (weight 50)."""
+        return parse_margin_leverage(await self.signed_get("/sapi/v1/portfolio/margin-asset-leverage"))
+
+    async def um_brackets(self) -> tuple[SymbolBrackets, ...]:
+        """GET /papi/v1/um/leverageBracket (weight 1): every UM symbol's maintenance brackets."""
+        return parse_brackets(await self.signed_get("/papi/v1/um/leverageBracket"))
+
+    async def cm_brackets(self) -> tuple[SymbolBrackets, ...]:
+        """GET /papi/v1/cm/leverageBracket (weight 1): every COIN-M symbol's brackets."""
+        return parse_brackets(await self.signed_get("/papi/v1/cm/leverageBracket"))
 
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 
@@ -307,25 +360,29 @@ class PapiClient:
 
     # --- signed requests --------------------------------------------------------------------
 
-    async def signed_get(self, path: str) -> Any:
+    async def signed_get(self, path: str, params: dict[str, str] | None = None, *,
+                         weight: int | None = None) -> Any:
+        """A signed GET of `path` (with `params` before the timestamp); /sapi/ paths go to
+        sapi_url, every other to base_url. `weight`: when the path's cost depends on its params."""
         if self._signer is None or not self._api_key:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
+        base = self.sapi_url if path in SAPI_PATHS else self.base_url
         # Wait for the budget before the deadline starts and before signing: a wait must not age
         # the timestamp past recvWindow, nor count as the exchange being slow.
-        await self.budget.acquire(weight_of(path))
+        await self.budget.acquire(weight if weight is not None else weight_of(path))
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:
             await self._sync_clock(deadline)
         try:
-            return await self._send(self.base_url, path, self._signed_query(), signed=True,
+            return await self._send(base, path, self._signed_query(params), signed=True,
                                     deadline=deadline, paid=True)
         except ClockSkew:
             # Clocks drift and jump (suspend, NTP): measure again and retry exactly once.
             await self._sync_clock(deadline)
             try:
                 return await self._send(
-                    self.base_url, path, self._signed_query(), signed=True, deadline=deadline
+                    base, path, self._signed_query(params), signed=True, deadline=deadline
                 )
             except ClockSkew as err:
                 raise ClockSkew(
@@ -345,9 +402,9 @@ class PapiClient:
             self.time_offset_ms = self._date_offset_ms or 0
             log.debug("clock sync failed (%s); using offset %+d ms", err.kind, self.time_offset_ms)
 
-    def _signed_query(self) -> str:
+    def _signed_query(self, params: dict[str, str] | None = None) -> str:
         timestamp = int(self._clock() * 1000) + (self.time_offset_ms or 0)
-        query = urlencode({"timestamp": timestamp, "recvWindow": self.recv_window})
+        query = urlencode({**(params or {}), "timestamp": timestamp, "recvWindow": self.recv_window})
         assert self._signer is not None  # signed_get refuses to start without one
         # The signature must be the last parameter; it is computed over everything before it.
         return f"{query}&signature={self._signer.sign(query)}"

@@ -151,7 +151,7 @@ def judge(state: MonitorState, settings: Settings, thresholds: Thresholds) -> tu
     assert state.account is not None  # fetch_once raises unless the UM account came
     return output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
-        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks,
+        unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks, risk=state.risk,
     )
 
 
@@ -231,9 +231,8 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
     async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
         assert account.monitor is not None and account.settings is not None
         t = check_thresholds(account.settings.thresholds, warning, critical)
-        # Not /papi/v1/balance: uniMMR already counts loans, and its 20 weight (and its failures)
-        # would only add to a check run every minute.
-        return await account.monitor.fetch_once(balance=False), t
+        # /papi/v1/balance too: the risk model's liquidation move needs every asset's net.
+        return await account.monitor.fetch_once(), t
 
     results: list[CheckResult] = []
     for account, fetched, error in await _fetch_all(fleet, fetch):
@@ -358,6 +357,31 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
 
 #: Notices whose news a printed watch line already carries (its alerts, its fault, LIVE again).
 SAID_IN_LINE = frozenset({"Alert", "Alert cleared", "Refresh failed", "Action needed", "Recovered", "Internal error"})
+
+
+# --- whatif -----------------------------------------------------------------------------------------
+
+async def whatif(fleet: Fleet, move: Decimal, asset: str | None, *, as_json: bool = False) -> int:
+    """`pmtui whatif MOVE [ASSET]`: one scenario of the risk model on a fresh fetch of the one
+    account (a move of every non-stablecoin, or of one underlying)."""
+    from pmtui import riskview
+    from pmtui.text import clean
+
+    wanted = clean(asset, 20).upper() if asset else None
+    account = fleet.accounts[0]
+    assert fleet.single and account.monitor is not None
+    async with account.monitor as monitor:
+        state = await monitor.fetch_once()
+    model = state.risk
+    assert model is not None  # make_monitor always gives the Monitor a risk feed
+    if wanted is not None and wanted not in model.underlyings:
+        held = ", ".join(model.underlyings[:10]) or "none"
+        raise ConfigError(f"{wanted} moves nothing in this account's book (its underlyings: {held}).")
+    if as_json:
+        print(json.dumps(riskview.scenario_json(model, move, wanted), indent=2))
+    else:
+        print(riskview.scenario_line(model, move, wanted))
+    return 0
 
 
 # --- history ----------------------------------------------------------------------------------------

@@ -120,6 +120,7 @@ _ENV_KEYS = {
     "PMTUI_PRIVATE_KEY_PASSPHRASE": "private_key_passphrase",
     "PMTUI_BASE_URL": "base_url",
     "PMTUI_STREAM_URL": "stream_url",
+    "PMTUI_SAPI_URL": "sapi_url",
 }
 _EXPECTED = {
     "secret": "a string in quotes",

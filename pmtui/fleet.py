@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pmtui.client import PapiClient
     from pmtui.history import History
     from pmtui.monitor import Monitor
+    from pmtui.riskfeed import RiskFeed
     from pmtui.settings import Settings
 
 
@@ -238,6 +239,7 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
         signer=signer,
         base_url=settings.base_url,
         time_base_url=settings.resolved_time_base_url(),
+        sapi_url=settings.resolved_sapi_url(),
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
@@ -247,11 +249,13 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
 
 def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, history: History | None = None,
                  stream: bool = False, transport: httpx.AsyncBaseTransport | None = None,
-                 budget: WeightBudget | None = None) -> Monitor:
+                 budget: WeightBudget | None = None, risk_feed: RiskFeed | None = None) -> Monitor:
     """The one core every consumer runs on. `stream`: also listen to the user data stream (unless
-    the settings turn it off). `transport`: the demo exchange (or a test's) under the client."""
+    the settings turn it off). `transport`: the demo exchange (or a test's) under the client.
+    `risk_feed`: the risk model's market inputs, shared by the fleet (a new one if not given)."""
     from pmtui.market import cache_path
     from pmtui.monitor import Monitor
+    from pmtui.riskfeed import RiskFeed
     from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_STREAM_URL
     from pmtui.stream import UserStream
 
@@ -262,7 +266,8 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
     client = make_client(settings, options, transport, budget)
     # The demo's exchangeInfo is the demo's own: never cached where a real one would be read.
     monitor = Monitor(settings=settings, client=client, history=history, profile=profile,
-                      markets_cache=None if options.demo else cache_path())
+                      markets_cache=None if options.demo else cache_path(),
+                      risk_feed=risk_feed or RiskFeed(account_interval=settings.account_interval))
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
     connect = getattr(transport, "connect", None) if options.demo else None
@@ -309,6 +314,11 @@ class Fleet:
         chosen = list(accounts) if accounts is not None else select(options)
         single = not options.many
         budget = None if single else shared_budget(chosen, options.tabs)
+        from pmtui.riskfeed import RiskFeed
+
+        # Market data is the same for every account on the IP: one feed of the risk model's inputs.
+        intervals = [a.settings.account_interval for a in chosen if a.settings is not None]
+        risk_feed = RiskFeed(account_interval=max(intervals, default=10.0))
         first = None
         for account in chosen:
             if account.error is not None or account.settings is None:
@@ -323,7 +333,8 @@ class Fleet:
                 first = first or transport
             try:
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,
-                                               stream=stream, transport=transport, budget=budget)
+                                               stream=stream, transport=transport, budget=budget,
+                                               risk_feed=risk_feed)
             except PmtuiError as err:
                 if single:
                     raise

@@ -47,10 +47,12 @@ from pmtui.errors import ApiError, AuthError, PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
+from pmtui.model import RiskModel
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import Estimate, estimate_unimmr
+from pmtui.riskfeed import RiskFeed, book_assets, build_model
 from pmtui.series import SessionSeries
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
 from pmtui.stream import FUTURE_TOLERANCE_MS, AccountChange, PushStatus, RiskLevelChange, StreamEvent
@@ -81,6 +83,8 @@ INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 
 # What changed in a published state (MonitorState.changed).
 DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
+#: The risk model's inputs came in (pmtui.riskfeed): state.risk was rebuilt on them.
+RISK = "risk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,9 @@ class MonitorState:
     balance_stale: bool = False
     #: Why the balances are missing or not current, in a sentence (None: they are current).
     balance_note: str | None = None
+    #: uniMMR from first principles on this state's parts and the shared inputs (pmtui.model);
+    #: None without a risk feed or before the first data.
+    risk: RiskModel | None = None
 
     @property
     def stale(self) -> bool:
@@ -237,7 +244,8 @@ class Monitor:
     """One account's truth. `run()` keeps it current; `subscribe` gets every new state."""
 
     def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
-                 profile: str | None = None, markets_cache: Path | None = None) -> None:
+                 profile: str | None = None, markets_cache: Path | None = None,
+                 risk_feed: RiskFeed | None = None) -> None:
         self.settings = settings
         self.client = client
         self.profile = profile or settings.profile
@@ -309,6 +317,10 @@ class Monitor:
         self.markets: Markets = {}
         #: Where exchangeInfo is cached (None: not cached, as for the demo).
         self.markets_cache = markets_cache
+        #: The risk model's market inputs, shared by every account on this IP (pmtui.riskfeed).
+        self.risk_feed = risk_feed
+        self.risk: RiskModel | None = None
+        self._risk_task: asyncio.Task[None] | None = None
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -528,6 +540,11 @@ class Monitor:
             notices.append(Notice("Refresh failed" if not p.stopped else "Action needed", p.error.message,
                                   "error" if p.stopped else "warning", timeout=6))
         self._publish_alerts([DATA] if ok else [FAULT], self._evaluate(), notices)
+        if ok and self.risk_feed is not None and self._risk_task is None:
+            # In the background: a slow or throttled input never holds the account's refresh back.
+            self._risk_task = asyncio.get_running_loop().create_task(self._refresh_risk())
+            self._tasks.append(self._risk_task)
+            self._risk_task.add_done_callback(self._forget)
         return ok
 
     async def _fetch_pm(self) -> PmAccount:
@@ -537,6 +554,18 @@ class Monitor:
         pm = await self.client.pm_account()
         self._pm_sent_ms = max(self._pm_sent_ms, sent)
         return pm
+
+    async def _refresh_risk(self) -> None:
+        """Fetch the model's inputs that are due; when any came in, rebuild the model on them."""
+        assert self.risk_feed is not None
+        try:
+            before = self.risk_feed.version
+            await self._update_risk_feed()
+            if self.risk_feed.version != before and self.poller.data is not None:
+                self._rebuild()
+                self._publish_alerts([RISK], self._evaluate())
+        finally:
+            self._risk_task = None
 
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         account = await self.client.um_account()
@@ -630,6 +659,20 @@ class Monitor:
             self._estimate_basis, self.estimate = view, None
         elif basis.account is not account:  # newer positions than Binance's figure
             self.estimate = view.estimate_since(basis)
+        if self.risk_feed is not None:
+            self.risk = build_model(
+                self.risk_feed, account=account, risks=risks, pm=pm,
+                balances=None if "balance" in self._refused else self.balance_poller.data,
+                cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
+                now_ms=self.client.server_now_ms())
+
+    async def _update_risk_feed(self) -> None:
+        """Whatever of the shared model inputs is due, for the assets this book holds (the
+        feed's own faults are its sentences, never this refresh's)."""
+        assert self.risk_feed is not None
+        data = self.poller.data
+        await self.risk_feed.update(self.client, book_assets(
+            self.balance_poller.data, data[1] if data is not None else None, self.cm_risks))
 
     async def load_markets(self) -> bool:
         """Each symbol's tick and step size: from the cache when fresh, else from exchangeInfo
@@ -682,7 +725,7 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age()), time.time(),
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), time.time(),
                                       mono=time.monotonic())
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
@@ -733,6 +776,8 @@ class Monitor:
         self.risk_note = None
         self.cm_note = self.cm_risk_note = None
         self._cm_next = 0.0
+        if self.risk_feed is not None:
+            self.risk_feed.refresh_now()
         self._ask()
 
     @property
@@ -912,6 +957,7 @@ class Monitor:
             balance_rows=() if "balance" in unavailable else self._judged_balances(),
             balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
             balance_note=unavailable.get("balance") or self._balance_note(),
+            risk=self.risk,
         )
 
     def _judged_balances(self) -> tuple[BalanceRow, ...]:
@@ -966,7 +1012,8 @@ class Monitor:
     # --- one-shot (snapshot, check) --------------------------------------------------------
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
-                         markets: bool = False, balance: bool = True, cm: bool = True) -> MonitorState:
+                         markets: bool = False, balance: bool = True, cm: bool = True,
+                         risk: bool = True) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -977,7 +1024,9 @@ class Monitor:
         (`check`: UNKNOWN), never shows it as absent. `markets`: also each symbol's tick size
         (load_markets; its failure is nothing to report). `balance`: /papi/v1/balance as well
         (optional in the same way, as "balance"). `cm`: the COIN-M account and its positionRisk
-        too (both asked, so a snapshot repeats them; `unavailable["cm"]` when refused)."""
+        too (both asked, so a snapshot repeats them; `unavailable["cm"]` when refused). `risk`:
+        with a risk feed, its inputs too, and the model in `state.risk` (their faults are the
+        model's sentences, never the snapshot's)."""
         um = await self.client.um_account()
         if markets:
             await self.load_markets()
@@ -1008,6 +1057,8 @@ class Monitor:
             self.balance_poller.accept(balances)
         self.risk_note = unavailable.get("positionRisk")
         self._refused = {k: v for k, v in unavailable.items() if k in ("account", "balance")}
+        if risk and self.risk_feed is not None:
+            await self._update_risk_feed()
         self._rebuild()
         return self.publish(DATA)
 

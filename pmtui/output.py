@@ -22,6 +22,7 @@ from pmtui.market import SymbolRules
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.monitor import MonitorState
 from pmtui.risk import Estimate, account_headroom, unimmr_band
+from pmtui.riskview import liq_perfdata, liquidation_text, reconciliation_text
 from pmtui.settings import AlertSettings, Thresholds
 from pmtui.views import AccountView, balance_rows, build_view
 
@@ -91,7 +92,7 @@ def parts_of(state: MonitorState) -> dict[str, Any]:
     """What snapshot_json and snapshot_table take from a fetched state, besides the UM account
     (one place, so `snapshot` for one account and for many print the same parts)."""
     return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances,
-                cm=state.cm, cm_risks=state.cm_risks)
+                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk)
 
 
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
@@ -99,7 +100,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
                   cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None,
-                  estimate: Estimate | None = None, estimate_age: float | None = None) -> str:
+                  estimate: Estimate | None = None, estimate_age: float | None = None,
+                  risk: Any = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
@@ -111,7 +113,7 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
     adds "cm": {"account": the /papi/v1/cm/account body, "positionRisk": the
     /papi/v1/cm/positionRisk rows or null}, both exactly as received (zero rows included), or
     null. Given `view`, it adds "view": what pmtui derived (view_json); the API's objects are
-    never changed."""
+    never changed. Given `risk` too (pmtui.model.RiskModel), "view" holds "risk": its to_json()."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
@@ -139,6 +141,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
     if view is not None:
         doc["view"] = view_json(view, verdict, include_zero=include_zero, estimate=estimate,
                                 estimate_age=estimate_age)
+        if risk is not None:
+            doc["view"]["risk"] = risk.to_json()
     if extra:
         doc.update(extra)
     return json.dumps(doc, indent=2, default=_json_default)
@@ -150,7 +154,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    unavailable: Mapping[str, str] | None = None,
                    markets: Mapping[str, SymbolRules] | None = None,
                    balances: Sequence[Balance] | None = None, cm: CmAccount | None = None,
-                   cm_risks: Sequence[CmPositionRisk] | None = None) -> str:
+                   cm_risks: Sequence[CmPositionRisk] | None = None, risk: Any = None) -> str:
     """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick;
     `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero. COIN-M
     positions (`cm`) are rows of the positions tables, their symbol marked CM."""
@@ -177,6 +181,8 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
             f"account maint. margin {fmt.money(pm.accountMaintMargin)}  account initial margin "
             f"{fmt.money(pm.accountInitialMargin)}  available {fmt.money(pm.totalAvailableBalance)}"
         )
+    if risk is not None:  # the risk model beside Binance's figure, and its liquidation move
+        console.print(f"Risk {reconciliation_text(risk)}  {liquidation_text(risk)}")
     for part, why in (unavailable or {}).items():
         console.print(f"Not shown ({part}): {why}.")
     console.print(_assets_table(view, include_zero, width))
@@ -351,6 +357,7 @@ def check_line(
     unavailable: Mapping[str, str] | None = None,
     cm: CmAccount | None = None,
     cm_risks: Sequence[CmPositionRisk] | None = None,
+    risk: Any = None,
 ) -> tuple[Level | None, str]:
     """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for,
     None for UNKNOWN.
@@ -361,7 +368,9 @@ def check_line(
     judges and the line says so. With `alerts`, the alert rules apply as well (the same ones the
     dashboard uses): one that holds makes the line at least WARNING, a critical one CRITICAL;
     their messages follow the summary. COIN-M positions (`cm`, `cm_risks`) count as positions
-    do: the nearest liquidation over both markets decides."""
+    do: the nearest liquidation over both markets decides. With `risk` (pmtui.model.RiskModel) it
+    says the liquidation move ("liquidation at -10.2% (BTC -10.0%)") and adds it as perfdata
+    (liq_move_down, liq_move_up); Binance's own uniMMR still judges."""
     unavailable = unavailable or {}
     view = build_view(account, t, risks=risks, pm=pm, cm=cm, cm_risks=cm_risks)
     tot = view.totals
@@ -389,7 +398,7 @@ def check_line(
         detail = f"{near}{_fired_liq(view, t)}; {detail}"
     detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}"
     if alerts is not None:
-        result = check_rules(view, alerts=alerts, thresholds=t)
+        result = check_rules(view, alerts=alerts, thresholds=t, risk=risk)
         # A rule that holds is a WARNING, a critical one (within liq_distance_critical of a
         # liquidation price, uniMMR or status in liquidation) CRITICAL; uniMMR's own bands above
         # already make reduce-only CRITICAL.
@@ -404,6 +413,8 @@ def check_line(
         if len(said) > 3:
             said = [*said[:3], f"and {len(said) - 3} more alerts"]
         detail += "".join(f"; {m}" for m in said)
+    if risk is not None:
+        detail += f"; {liquidation_text(risk)}"
     if "positionRisk" in unavailable:
         detail += "; liquidation distances unavailable"
     if "cm" in unavailable:
@@ -417,6 +428,8 @@ def check_line(
         perf += (f" uniMMR={fmt.plain(pm.uniMMR)};{fmt.plain(t.unimmr_warn)};{fmt.plain(t.unimmr_danger)}"
                  f" account_equity={fmt.plain(pm.accountEquity)}"
                  f" account_maint_margin={fmt.plain(pm.accountMaintMargin)}")
+    if risk is not None and (liq := liq_perfdata(risk)):
+        perf += f" {liq}"
     unknown = verdict.unknown and level < Level.DANGER  # a known CRITICAL alert says enough
     word = check_word(None if unknown else level)
     line = f"PMTUI {word} - {detail.replace('|', '/')} | {perf}"
@@ -493,7 +506,7 @@ def watch_json(state: MonitorState, changed: Iterable[str], positions: list[str]
                                        unavailable=state.unavailable or None, view=state.view,
                                        verdict=state.verdict, balances=state.balances, cm=state.cm,
                                        cm_risks=state.cm_risks, estimate=state.estimate,
-                                       estimate_age=state.estimate_age))
+                                       estimate_age=state.estimate_age, risk=state.risk))
         doc["fetchedAt"] = int(state.status.last_ok_wall * 1000) if state.status.last_ok_wall else None
     info, verdict = state.status, state.verdict
     doc["changed"] = sorted(changed)

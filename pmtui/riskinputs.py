@@ -110,21 +110,26 @@ def _rows(model: type[WireModel], data: Any) -> tuple[Any, ...]:
     return tuple(rows)
 
 
+def _decoded(body: bytes | Any) -> Any:
+    """Raw bytes are decoded (floats as Decimal); what the client already decoded passes."""
+    return decode_json(bytes(body)) if isinstance(body, (bytes, bytearray)) else body
+
+
 def parse_collateral_rates(body: bytes) -> tuple[CollateralRate, ...]:
-    return _rows(CollateralRate, decode_json(body))
+    return _rows(CollateralRate, _decoded(body))
 
 
 def parse_tiered_collateral_rates(body: bytes) -> tuple[TieredCollateralRate, ...]:
-    return _rows(TieredCollateralRate, decode_json(body))
+    return _rows(TieredCollateralRate, _decoded(body))
 
 
 def parse_index_prices(body: bytes) -> tuple[AssetIndexPrice, ...]:
-    return _rows(AssetIndexPrice, decode_json(body))
+    return _rows(AssetIndexPrice, _decoded(body))
 
 
 def parse_margin_leverage(body: bytes) -> tuple[MarginAssetLeverage, ...]:
-    return _rows(MarginAssetLeverage, decode_json(body))
+    return _rows(MarginAssetLeverage, _decoded(body))
 
 
 def parse_brackets(body: bytes) -> tuple[SymbolBrackets, ...]:
-    return _rows(SymbolBrackets, decode_json(body))
+    return _rows(SymbolBrackets, _decoded(body))

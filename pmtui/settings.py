@@ -27,6 +27,7 @@ from pmtui.urls import check_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_SAPI_URL",
     "DEFAULT_STREAM_URL",
     "DEFAULT_TIME_BASE_URL",
     "MAX_INTERVAL",
@@ -42,6 +43,9 @@ __all__ = [
 DEFAULT_BASE_URL = "https://papi.binance.com"
 #: PAPI has no time endpoint; the USD-M futures one shares Binance's clock.
 DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
+#: Binance's spot API host, which serves the risk model's market inputs (collateral rates, asset
+#: index prices, margin leverage: /sapi/v1/portfolio/...).
+DEFAULT_SAPI_URL = "https://api.binance.com"
 #: The Portfolio Margin user data stream (the listen key is appended as a path segment).
 DEFAULT_STREAM_URL = "wss://fstream.binance.com/pm/ws"
 
@@ -189,6 +193,9 @@ class AlertSettings(BaseModel):
     status_not_normal: bool = True
     #: An open position's distance to its liquidation price below this fraction of mark.
     liq_distance_below: Annotated[Decimal | None, RULE] = Decimal("0.10")
+    #: The move of every non-stablecoin (a fall, or a rise for a short book) that would take uniMMR
+    #: to liquidation (the risk model's liquidation move) below this many percent; off by default.
+    liq_move_below: Annotated[Decimal | None, RULE] = None
     #: Total unrealised PnL (USD-like assets) below this amount; off by default.
     upnl_below: Annotated[Decimal | None, RULE] = None
     #: One position's unrealised PnL below this amount; off by default.
@@ -208,7 +215,7 @@ class AlertSettings(BaseModel):
     desktop: bool = False
 
     @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
-                     "hysteresis", mode="before")
+                     "hysteresis", "liq_move_below", mode="before")
     @classmethod
     def _decimal_before(cls, value: Any, info: Any) -> Any:
         if value is False and info.field_name != "hysteresis":
@@ -237,7 +244,7 @@ class AlertSettings(BaseModel):
         return value
 
     @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
-                     "hysteresis")
+                     "hysteresis", "liq_move_below")
     @classmethod
     def _decimals(cls, value: Decimal | None, info: Any) -> Decimal | None:
         name = info.field_name
@@ -255,6 +262,12 @@ class AlertSettings(BaseModel):
                 "liq_distance_below{where} is a fraction of the mark price (0.10 is 10%), so it"
                 f" must be above 0 and at most 1 (got {value}).",
                 "alerts.liq_distance_below",
+            )
+        if name == "liq_move_below" and not 0 < value <= 99:
+            raise SettingProblem(
+                "liq_move_below{where} is a percent (15 is a 15% fall), so it must be above 0 and"
+                f" at most 99 (got {value}).",
+                "alerts.liq_move_below",
             )
         if name == "hysteresis" and not 0 <= value <= Decimal("0.5"):
             raise SettingProblem(
@@ -315,6 +328,9 @@ class Settings(BaseModel):
     base_url: Annotated[str, URL] = DEFAULT_BASE_URL
     #: None: resolved by `resolved_time_base_url()`.
     time_base_url: Annotated[str | None, URL] = None
+    #: Binance's spot API host for the risk model's /sapi/v1/portfolio/... inputs; None: resolved
+    #: by `resolved_sapi_url()`.
+    sapi_url: Annotated[str | None, URL] = None
     #: Seconds between UM account polls.
     interval: float = 2.0
     #: Seconds between /papi/v1/account polls (weight 20); /papi/v1/balance (weight 20) keeps it too.
@@ -343,6 +359,11 @@ class Settings(BaseModel):
     @classmethod
     def _time_base_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, "time_base_url")
+
+    @field_validator("sapi_url")
+    @classmethod
+    def _sapi_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, "sapi_url")
 
     @field_validator("stream_url")
     @classmethod
@@ -479,6 +500,16 @@ class Settings(BaseModel):
             return self.time_base_url
         if self.base_url == DEFAULT_BASE_URL:
             return DEFAULT_TIME_BASE_URL
+        return self.base_url
+
+    def resolved_sapi_url(self) -> str:
+        """Where the /sapi/ inputs go: Binance's spot API host unless told, or unless base_url is
+        a server of its own (a proxy, a test server), which then serves them too: pmtui never
+        sends a request to Binance on behalf of a base_url that is not Binance's."""
+        if self.sapi_url is not None:
+            return self.sapi_url
+        if self.base_url == DEFAULT_BASE_URL:
+            return DEFAULT_SAPI_URL
         return self.base_url
 
     def has_credentials(self) -> bool:

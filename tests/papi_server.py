@@ -57,6 +57,11 @@ PING = "/papi/v1/ping"
 TIME = "/fapi/v1/time"
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 LISTEN_KEY = "/papi/v1/listenKey"
+COLLATERAL_RATE = "/sapi/v1/portfolio/collateralRate"
+INDEX_PRICE = "/sapi/v1/portfolio/asset-index-price"
+MARGIN_LEVERAGE = "/sapi/v1/portfolio/margin-asset-leverage"
+UM_BRACKETS = "/papi/v1/um/leverageBracket"
+CM_BRACKETS = "/papi/v1/cm/leverageBracket"
 
 FAULTS = frozenset(
     {"429", "418", "500", "503", "-1001", "403", "html", "truncated", "empty", "schema", "slow", "reset",
@@ -268,7 +273,20 @@ def exchange_info_body(now_ms: int) -> Any:
     return ast.literal_eval(EXCHANGE_INFO_FIXTURE.read_text(encoding="utf-8"))
 
 
+RISK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real" / "risk"
+
+
+def _risk_fixture(name: str) -> Any:
+    return ast.literal_eval((RISK_FIXTURES / name).read_text(encoding="utf-8"))  # SDK docstrings: Python literals
+
+
 ROUTES = {
+    # The risk model's inputs: Binance's own example bodies (tests/fixtures/real/risk).
+    COLLATERAL_RATE: (lambda now: _risk_fixture("pro_collateral_rate.json"), 50, True),
+    INDEX_PRICE: (lambda now: _risk_fixture("pro_asset_index_price.json"), 1, True),
+    MARGIN_LEVERAGE: (lambda now: _risk_fixture("pro_margin_asset_leverage.json"), 50, True),
+    UM_BRACKETS: (lambda now: _risk_fixture("um_leverage_bracket.json"), 1, True),
+    CM_BRACKETS: (lambda now: _risk_fixture("cm_leverage_bracket.json"), 1, True),
     UM_ACCOUNT: (um_account_body, 5, True),
     PM_ACCOUNT: (pm_account_body, 20, True),
     POSITION_RISK: (position_risk_body, 5, True),

@@ -201,8 +201,8 @@ def test_check_line_says_band_status_and_headroom(capsys, exchange):
     assert out.startswith(
         "PMTUI WARNING - uniMMR 1.4000 at or below the warning level 1.5 (margin call band, status MARGIN_CALL),"
         " headroom to 1.05 350.00 (25.0%),"
-        " 1 open positions, uPnL +0.00 | ")
-    assert out.rstrip().endswith("account_equity=1400.00000000 account_maint_margin=1000.00000000")
+        " 1 open positions, uPnL +0.00; liquidation ")  # the risk model's move (pmtui.riskview)
+    assert "account_equity=1400.00000000 account_maint_margin=1000.00000000" in out
 
 
 def test_check_status_alone_can_make_it_worse(capsys, exchange):
@@ -243,7 +243,8 @@ def test_check_falls_back_to_the_um_ratio_and_says_so(capsys, exchange, refusal,
         "PMTUI WARNING - UM margin ratio 1.4000 at or below the warning level 1.5 (uniMMR unavailable to this key:"
         " the exchange refused"
         f" /papi/v1/account ({how}); the API key may lack access to it), ")
-    assert ", 1 open positions, uPnL +0.00 | margin_balance=1400.00000000 " in out and "uniMMR=" not in out
+    assert ", 1 open positions, uPnL +0.00; liquidation " in out and "uniMMR=" not in out
+    assert " | margin_balance=1400.00000000 " in out
     assert canned.seen.count("/papi/v1/account") == 1
 
 
@@ -367,7 +368,7 @@ def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code
     lead = f"BTCUSDT {near} from liquidation, under the {under[near]}; " if near else ""
     assert got == code and out.startswith(f"PMTUI {word} - {lead}uniMMR 3.0000")
     if said:
-        assert f"uPnL +0.00; {said} | " in out
+        assert f"uPnL +0.00; {said}; liquidation " in out  # then the risk model's move
     assert "ETHUSDT" not in out  # its row is an extra: the account holds no ETH
 
 
@@ -381,7 +382,7 @@ def test_check_rules_follow_the_alerts_table(capsys, exchange):
     assert code == 2 and "liquidation price" not in out
     assert out.startswith("PMTUI CRITICAL - BTCUSDT 4.0% from liquidation, under the critical distance 5%;"
                           " uniMMR 3.0000")
-    assert "; Total uPnL -200.00 is below -100.00 | " in out
+    assert "; Total uPnL -200.00 is below -100.00; liquidation " in out
 
 
 # --- snapshot ------------------------------------------------------------------------------------

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from pmtui import config as config_module
 from pmtui.config import default_config_path, load_settings
 from pmtui.errors import ConfigError
-from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_TIME_BASE_URL, AlertSettings, Settings, Thresholds
+from pmtui.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_SAPI_URL,
+    DEFAULT_TIME_BASE_URL,
+    AlertSettings,
+    Settings,
+    Thresholds,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "FAKEKEY-0123456789abcdef"
@@ -979,3 +986,25 @@ def test_settings_models_import_without_the_loader():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- the spot API host (risk inputs)
+
+
+def test_sapi_url_defaults_follow_base_url_and_env(cfg):
+    assert Settings().resolved_sapi_url() == DEFAULT_SAPI_URL == "https://api.binance.com"
+    # A base_url of its own (a proxy, a test server) serves the /sapi/ inputs too: never Binance.
+    assert Settings(base_url="http://127.0.0.1:9999").resolved_sapi_url() == "http://127.0.0.1:9999"
+    env = {"PMTUI_SAPI_URL": "https://sapi.example.com/"}
+    assert load_settings(env=env).resolved_sapi_url() == "https://sapi.example.com"
+    path = cfg('sapi_url = "http://127.0.0.1:8081"\n')
+    assert load_settings(config_path=path, env={}).resolved_sapi_url() == "http://127.0.0.1:8081"
+
+
+def test_sapi_url_plain_http_only_to_loopback(cfg):
+    message = load_error(env={"PMTUI_SAPI_URL": "http://api.binance.com"})
+    assert message.startswith(
+        "Refusing plain http:// to api.binance.com (sapi_url from environment variable PMTUI_SAPI_URL)"
+    )
+    path = cfg("sapi_url = 443\n")
+    assert load_error(config_path=path) == f"sapi_url in {path} must be a URL in quotes, not a whole number."

@@ -438,6 +438,9 @@ def check_round(um, account, risk, balance, cm_parts=None) -> None:
     equity += sum((Decimal(r["crossMarginFree"]) + Decimal(r["crossMarginLocked"]) - Decimal(r["crossMarginBorrowed"])
                    - Decimal(r["crossMarginInterest"]) for r in balance), Decimal(0))
     maint = sum((a.maintMargin for a in um.assets), Decimal(0))
+    # The loan's maintenance margin too: Binance's ΣMarginMM = loan x MMR (5% at the demo's 10x).
+    maint += sum(((Decimal(r["crossMarginBorrowed"]) + Decimal(r["crossMarginInterest"])) * Decimal("0.05")
+                  ).quantize(Decimal("1E-8"), rounding="ROUND_FLOOR") for r in balance)
     initial = sum((a.initialMargin for a in um.assets), Decimal(0))
     if cm_parts is not None:
         # The COIN-M position's parts, in USD at its mark, are the account's too (within the

@@ -53,6 +53,7 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from pmtui.demo import risk as demo_risk
 from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
 from pmtui.settings import Thresholds
@@ -561,7 +562,7 @@ def _interpolate(path: tuple[tuple[int, float], ...], step: int) -> float:
 class _Route:
     weight: int
     signed: bool  # signed routes read the account, and so take part in the step rule
-    handler: str
+    handler: str | Callable[..., bytes]  # a callable: pmtui.demo.risk's (reads the step, never moves it)
 
 
 _ROUTES = {
@@ -574,6 +575,8 @@ _ROUTES = {
     "/papi/v1/ping": _Route(1, False, "_ping"),
     "/fapi/v1/time": _Route(1, False, "_time"),
     "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
+    # The risk model's inputs (pmtui.demo.risk), consistent with this book's own uniMMR.
+    **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_risk.RISK_ROUTES.items()},
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 # The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the
@@ -904,7 +907,8 @@ class DemoExchange(httpx.AsyncBaseTransport):
             assets,
             wallet=wallet,
             equity=wallet + sum(a.upnl for a in assets) - interest + cm_equity,  # USDT and USDC count 1:1
-            maint=sum(a.maint for a in assets) + cm_maint,
+            # The loan's maintenance margin too (Binance's ΣMarginMM = loan x MMR: pmtui.demo.risk).
+            maint=sum(a.maint for a in assets) + cm_maint + demo_risk.margin_mm(self._loan, interest),
             initial=sum(a.position_im + a.order_im for a in assets) + cm_initial,
             interest=interest,
             cm=cm,
@@ -931,8 +935,11 @@ class DemoExchange(httpx.AsyncBaseTransport):
             if route is None:
                 raise _Reject(404, -5000, f"Path {request.url.path}, Method GET is invalid")
             params = self._authenticate(request, now) if route.signed else {}
-            snap = self._observe(request.url.path) if route.signed else None
-            body = getattr(self, route.handler)(snap, params, now)
+            if callable(route.handler):  # the model's inputs: the current step, never a new one
+                body = route.handler(self, params, now)
+            else:
+                snap = self._observe(request.url.path) if route.signed else None
+                body = getattr(self, route.handler)(snap, params, now)
         except _Reject as err:
             body = json.dumps({"code": err.code, "msg": err.msg}).encode()
             return self._response(err.status, body, used, now)
