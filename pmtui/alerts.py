@@ -377,8 +377,10 @@ class Alerts:
     def _liq_move(self, rule: Rule, model: Any) -> list[_Reading]:
         """The move of every non-stablecoin (down or up, the nearer) that takes uniMMR to
         liquidation, in percent (the risk model's; unknown without one, which is not recovered)."""
-        if model is None:
-            return []
+        from pmtui.riskview import off
+
+        if model is None or off(model) is not None:
+            return []  # unknown: a model that does not reconcile with Binance's uniMMR says nothing
         c = model.liquidation_move()
         moves = [m for m in (c.down, c.up) if m is not None]
         nearest = min(moves, key=abs) if moves else None
@@ -386,11 +388,12 @@ class Alerts:
         way = "fall" if nearest is None or nearest <= 0 else "rise"
         rough = " (the model is approximate)" if model.base.approximate else ""
 
-        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str]:
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str, str]:
             return (f"A {way} of {_show(v, 1, True)}% in every non-stablecoin would take uniMMR to "
                     f"liquidation (alert below {fmt.amount(x)}%){rough}.",
                     f"Liquidation is a {way} of {_show(v, 1, False)}% away again, above "
-                    f"{fmt.amount(clear_at)}%.")
+                    f"{fmt.amount(clear_at)}%.",
+                    f"liquidation at a {way} of {_show(v, 1, True)}%")
 
         return [self._below(rule, ACCOUNT, value, words)]
 

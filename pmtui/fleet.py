@@ -332,9 +332,10 @@ class Fleet:
                 transport = DemoExchange(hedge=options.hedge, **named, **on_ip)
                 first = first or transport
             try:
+                # The demo accounts are each a market of their own: each its own feed of market data.
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,
                                                stream=stream, transport=transport, budget=budget,
-                                               risk_feed=risk_feed)
+                                               risk_feed=None if options.demo else risk_feed)
             except PmtuiError as err:
                 if single:
                     raise

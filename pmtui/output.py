@@ -182,7 +182,7 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
             f"{fmt.money(pm.accountInitialMargin)}  available {fmt.money(pm.totalAvailableBalance)}"
         )
     if risk is not None:  # the risk model beside Binance's figure, and its liquidation move
-        console.print(f"Risk {reconciliation_text(risk)}  {liquidation_text(risk)}")
+        console.print(f"Risk {reconciliation_text(risk)}  {liquidation_text(risk) or ''}".rstrip())
     for part, why in (unavailable or {}).items():
         console.print(f"Not shown ({part}): {why}.")
     console.print(_assets_table(view, include_zero, width))
@@ -414,7 +414,8 @@ def check_line(
             said = [*said[:3], f"and {len(said) - 3} more alerts"]
         detail += "".join(f"; {m}" for m in said)
     if risk is not None:
-        detail += f"; {liquidation_text(risk)}"
+        if (move_said := liquidation_text(risk)) is not None:  # nothing when the model does not reconcile
+            detail += f"; {move_said}"
     if "positionRisk" in unavailable:
         detail += "; liquidation distances unavailable"
     if "cm" in unavailable:

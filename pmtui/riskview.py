@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from pmtui import fmt
-from pmtui.model import RiskModel
+from pmtui.model import RECONCILE_GAP, RiskModel
 
 _ONE_DP = Decimal("0.1")
 
@@ -36,10 +36,27 @@ def nearest_underlying(model: RiskModel) -> tuple[str, Decimal] | None:
     return min(found, key=lambda x: (abs(x[1]), x[0])) if found else None
 
 
-def liquidation_text(model: RiskModel) -> str:
+def off(model: RiskModel) -> str | None:
+    """Why the model's moves must not be used, or None: it does not reconcile with the uniMMR
+    Binance reports (more than RECONCILE_GAP apart), or it has no maintenance margin at all. A
+    model that does not reproduce Binance's own figure is no basis for "what move liquidates
+    me": a missing input (collateral rates refused, say) would read as "liquidation: now"."""
+    base, reported = model.base, model.inputs.reported_unimmr
+    if base.unimmr is None:
+        return "the risk model has no maintenance margin"
+    if reported is not None and reported > 0 and abs(base.unimmr - reported) > RECONCILE_GAP * reported:
+        why = next((r for r in base.reasons if not r.startswith("The model's uniMMR")), None)
+        gap = pct((base.unimmr - reported) / reported)
+        return f"the risk model is {gap} from Binance's uniMMR" + (f" ({why.rstrip('.')})" if why else "")
+    return None
+
+
+def liquidation_text(model: RiskModel) -> str | None:
     """"liquidation at -10.2% (BTC -10.0%)": the move of every non-stablecoin (down or up,
     whichever is nearer) that takes uniMMR to 1.05, and the one underlying that gets there
-    alone soonest."""
+    alone soonest. None when the model is `off` (nothing to say that could be trusted)."""
+    if off(model) is not None:
+        return None
     move = nearest_move(model)
     rough = " (approximate)" if model.base.approximate else ""
     if move == 0:
@@ -70,7 +87,9 @@ def reconciliation_text(model: RiskModel) -> str:
 
 def liq_perfdata(model: RiskModel) -> str:
     """Nagios perfdata of the liquidation move: liq_move_down=-10.2% liq_move_up=+35.0% (each
-    only when some move in the searched range reaches it)."""
+    only when some move in the searched range reaches it, and the model is not `off`)."""
+    if off(model) is not None:
+        return ""
     move = model.liquidation_move()
     parts = []
     for name, value in (("liq_move_down", move.down), ("liq_move_up", move.up)):

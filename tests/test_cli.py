@@ -342,9 +342,11 @@ def test_check_demo_ok(capsys):
     assert code == 0 and err == ""
     assert out.count("\n") == 1
     assert re.match(r"PMTUI OK - uniMMR \d+\.\d{4} \(normal band, status NORMAL\), headroom to 1\.05 "
-                    r"[\d,]+\.\d\d \(\d+\.\d%\), \d+ open positions, uPnL [+-][\d,]+\.\d\d \| "
+                    r"[\d,]+\.\d\d \(\d+\.\d%\), \d+ open positions, uPnL [+-][\d,]+\.\d\d"
+                    r"(; liquidation at [^|]+)? \| "  # the risk model's move, when it reconciles
                     r"margin_balance=[\d.]+ maint_margin=[\d.]+ upnl=-?[\d.]+ "
-                    r"uniMMR=[\d.]+;1.5;1.2 account_equity=[\d.]+ account_maint_margin=[\d.]+$", out.strip())
+                    r"uniMMR=[\d.]+;1.5;1.2 account_equity=[\d.]+ account_maint_margin=[\d.]+"
+                    r"( liq_move_(down|up)=-?[\d.]+%)*$", out.strip())
 
 
 def _first_steps_per_level(scan: int = 100) -> dict[Level, int]:

@@ -11,6 +11,7 @@ from decimal import Decimal as D
 import pytest
 from pydantic import ValidationError
 
+from pmtui import fmt
 from pmtui.alerts import Alerts, AlertState, Rule, check_rules
 from pmtui.model import RiskModel
 from pmtui.riskview import liq_perfdata, liquidation_text, parse_move, pct, reconciliation_text
@@ -41,7 +42,7 @@ def test_the_liquidation_move_sentence_and_perfdata():
 def test_reconciliation_says_the_gap_or_why_the_model_is_approximate():
     exact = RiskModel(book())
     model = RiskModel(book(reported_unimmr=exact.base.unimmr * D("0.996")))
-    assert reconciliation_text(model) == f"model {exact.base.unimmr:.2f} · Δ +0.4%"
+    assert reconciliation_text(model) == f"model {fmt.ratio(exact.base.unimmr)} · Δ +0.4%"  # 4 places, cut
     off = RiskModel(book(reported_unimmr=exact.base.unimmr * D("1.1"), collateral_rates=None))
     text = reconciliation_text(off)
     assert text.startswith("model ") and "approximate: The collateral rates were not fetched" in text
@@ -91,11 +92,19 @@ def test_snapshot_json_has_view_risk(capsys, live):  # noqa: F811
     assert {"/sapi/v1/portfolio/collateralRate", "/papi/v1/um/leverageBracket"} <= set(live.paths())
 
 
-def test_check_says_the_liquidation_move(capsys, live):  # noqa: F811
+def test_check_says_no_liquidation_move_from_a_model_that_does_not_reconcile(capsys, live):  # noqa: F811
     code, out, _ = run(capsys, "check")
     detail, _, perf = out.strip().partition(" | ")
-    # The SDK's example rates name only USDC: the model is far off Binance's figure and says so.
-    assert re.search(r"; liquidation( at [-+]\d+\.\d%.*|: .*) \(approximate\)$", detail), detail
+    # The SDK's example rates name only USDC: the model is far off Binance's uniMMR, so a move it
+    # finds ("liquidation: now") would be a confident wrong number. check says none.
+    assert code == 0 and "liquidation at" not in detail and "liquidation: now" not in detail, detail
+    assert "liq_move_" not in perf, perf
+
+
+def test_check_says_the_liquidation_move_of_a_model_that_reconciles(capsys):
+    code, out, _ = run(capsys, "check", "--demo")
+    detail, _, perf = out.strip().partition(" | ")
+    assert re.search(r"; liquidation at [-+]\d+\.\d%( \([A-Z0-9]+ [-+]\d+\.\d%\))?", detail), detail
     assert re.search(r"\bliq_move_(down|up)=-?\d+\.\d%", perf), perf
 
 
