@@ -231,8 +231,9 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
     async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
         assert account.monitor is not None and account.settings is not None
         t = check_thresholds(account.settings.thresholds, warning, critical)
-        # /papi/v1/balance too: the risk model's liquidation move needs every asset's net.
-        return await account.monitor.fetch_once(), t
+        # /papi/v1/balance only for the risk model (its liquidation move needs every asset's net):
+        # uniMMR already counts the loans, and a check run every minute saves its 20 weight.
+        return await account.monitor.fetch_once(balance=account.settings.risk_model), t
 
     results: list[CheckResult] = []
     for account, fetched, error in await _fetch_all(fleet, fetch):
@@ -373,7 +374,8 @@ async def whatif(fleet: Fleet, move: Decimal, asset: str | None, *, as_json: boo
     async with account.monitor as monitor:
         state = await monitor.fetch_once()
     model = state.risk
-    assert model is not None  # make_monitor always gives the Monitor a risk feed
+    if model is None:
+        raise ConfigError("The risk model is turned off (risk_model = false in the config): whatif needs it.")
     if wanted is not None and wanted not in model.underlyings:
         held = ", ".join(model.underlyings[:10]) or "none"
         raise ConfigError(f"{wanted} moves nothing in this account's book (its underlyings: {held}).")

@@ -267,7 +267,8 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
     # The demo's exchangeInfo is the demo's own: never cached where a real one would be read.
     monitor = Monitor(settings=settings, client=client, history=history, profile=profile,
                       markets_cache=None if options.demo else cache_path(),
-                      risk_feed=risk_feed or RiskFeed(account_interval=settings.account_interval))
+                      risk_feed=None if not settings.risk_model
+                      else risk_feed or RiskFeed(account_interval=settings.account_interval))
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
     connect = getattr(transport, "connect", None) if options.demo else None

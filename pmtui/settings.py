@@ -343,6 +343,9 @@ class Settings(BaseModel):
     weight_share: Annotated[float, FRACTION] = 0.5
     #: Take pushes from the user data stream (a websocket); false: GET polling only.
     stream: bool = True
+    #: Run the risk model (uniMMR from its inputs, the liquidation move): its inputs add up to
+    #: ~50 weight a minute and reach sapi_url; false: Binance's uniMMR alone, no model requests.
+    risk_model: bool = True
     #: The user data stream's websocket URL (wss; ws only to loopback test servers).
     stream_url: Annotated[str, URL] = DEFAULT_STREAM_URL
     thresholds: Thresholds = Field(default_factory=Thresholds)

@@ -498,8 +498,9 @@ def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
     market step, and the word follows uniMMR's band all the way down to liquidation and back."""
     exchange = DemoExchange(seed=3, scenario="margin-call", symbols=40, clock=lambda: 1_750_000_000.0)
     monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: exchange)
-    # uniMMR's bands alone: liquidation alerts off, liquidation levels out of reach.
-    config("[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS)
+    # uniMMR's bands alone: liquidation alerts off, liquidation levels out of reach, and no risk
+    # model (its inputs' weight would hold each of the 110 runs back a second on the budget).
+    config("risk_model = false\n[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS)
     bands = []
     for _ in range(110):
         code, out, _ = run(capsys, "check", "--demo", "--scenario", "margin-call")
