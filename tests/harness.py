@@ -1,7 +1,7 @@
 """Driving the dashboard in tests: an app factory on the demo exchange, waits that are bounded,
 what is on screen as text, and a frozen clock for snapshots.
 
-    from tests.harness import frozen_clock, make_app  # noqa: F401  (registers the fixtures)
+The fixtures (frozen_clock, make_app) are registered for every test by tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ lets one do: trickle bytes, send absurd headers, lie about lengths, times and wa
 Test helper only (not shipped). Each route is a function of one connection; it writes whatever
 bytes it likes. Routes not set answer 404; the time endpoint answers the true time unless set.
 
-    from tests.hostile_server import hostile  # noqa: F401  (registers the fixture)
+The `hostile` fixture (tests/conftest.py registers it for every test):
 
     def test_x(hostile):
         hostile.route(UM_ACCOUNT, lambda c: c.trickle(head(200, length=10_000), every=0.1))

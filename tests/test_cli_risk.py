@@ -102,18 +102,6 @@ _PATHS = {"um": "/papi/v2/um/account", "pm": "/papi/v1/account", "risk": "/papi/
           "cm": "/papi/v1/cm/account", "cm_risk": "/papi/v1/cm/positionRisk"}
 
 
-@pytest.fixture
-def exchange(monkeypatch):
-    """`--demo` talks to the Canned transport made by this fixture's function."""
-
-    def install(**routes) -> Canned:
-        canned = Canned(**routes)
-        monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: canned)
-        return canned
-
-    return install
-
-
 
 
 def config(text: str) -> Path:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from textual.color import Color
 
-from pmtui.tui import uistate
 from pmtui.health import Level
+from pmtui.tui import uistate
 from pmtui.tui.widgets.account import AccountFacts
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.styles import AA, contrast
-from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
+from tests.harness import refresh, settled, wait_until
 
 THEMES = ("textual-dark", "textual-light")
 LEVEL_STYLES = ("level--ok", "level--warn", "level--danger", "level--critical",

@@ -34,7 +34,7 @@ from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange
 from pmtui.views import build_view
-from tests.harness import frozen_clock, rendered  # noqa: F401
+from tests.harness import rendered
 from tests.test_cli_risk import Canned, pm_body
 from tests.test_real_payloads import raw
 

@@ -36,16 +36,8 @@ from pmtui.models import (
 )
 from pmtui.settings import Thresholds
 from pmtui.views import build_view
-from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
-    BALANCE,
-    CM_ACCOUNT,
-    CM_POSITION_RISK,
-    PM_ACCOUNT,
-    POSITION_RISK,
-    UM_ACCOUNT,
-    papi_server,
-)
-from tests.test_cli import live, run  # noqa: F401
+from tests.papi_server import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, POSITION_RISK, UM_ACCOUNT
+from tests.test_cli import run
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 
@@ -289,7 +281,7 @@ def test_absent_account_values_show_as_a_dash_in_the_table():
 
 @pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + CM_FIXTURES
                          + CM_RISK_FIXTURES)
-def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):  # noqa: F811
+def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):
     path = ENDPOINT[name]
     live.set_body(path, load_body(name))
     code, out, err = run(capsys, "snapshot", "--json", "--all")
@@ -327,14 +319,14 @@ def _strings(data):
         yield data
 
 
-def test_snapshot_table_on_the_connector_account_shows_dashes(capsys, live):  # noqa: F811
+def test_snapshot_table_on_the_connector_account_shows_dashes(capsys, live):
     live.set_body(PM_ACCOUNT, load_body("connector_tests/account_information.json"))
     code, out, err = run(capsys, "snapshot")
     assert (code, err) == (0, "")
     assert "uniMMR 5,167.9217" in out and "available —" in out
 
 
-def test_check_is_not_unknown_on_the_connector_account(capsys, live):  # noqa: F811
+def test_check_is_not_unknown_on_the_connector_account(capsys, live):
     live.set_body(PM_ACCOUNT, load_body("connector_tests/account_information.json"))
     code, out, err = run(capsys, "check")
     assert not out.startswith("PMTUI UNKNOWN"), out
@@ -515,7 +507,7 @@ def test_each_real_error_sent_with_http_200_is_that_error_in_check(capsys, live,
 
 
 @pytest.mark.parametrize("name", ERROR_FIXTURES)
-async def test_each_real_error_maps_to_its_class(papi_server, name):  # noqa: F811
+async def test_each_real_error_maps_to_its_class(papi_server, name):
     from pmtui.client import PapiClient
     from pmtui.signing import HmacSigner
     from tests.papi_server import API_KEY, API_SECRET

@@ -21,8 +21,8 @@ from pmtui.stream import (
     RiskLevelChange,
     UserStream,
 )
-from tests.papi_server import API_KEY, LISTEN_KEY, PapiServer, papi_server  # noqa: F401
-from tests.ws_server import WsServer, ws_server  # noqa: F401
+from tests.papi_server import API_KEY, LISTEN_KEY, PapiServer
+from tests.ws_server import WsServer
 
 WAIT = 5.0  # the longest any condition may take to come true
 

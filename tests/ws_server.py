@@ -1,8 +1,6 @@
 """A real WebSocket server on 127.0.0.1 that plays scripted user-data-stream connections.
 
-Test helper only (not shipped). Use the `ws_server` fixture:
-
-    from tests.ws_server import ws_server  # noqa: F401  (registers the fixture)
+Test helper only (not shipped). Use the `ws_server` fixture (tests/conftest.py registers it for every test):
 
     async def test_x(ws_server):
         ws_server.script(("refuse", 403))                   # the next connection: HTTP 403
