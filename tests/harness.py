@@ -157,7 +157,8 @@ async def wait_until(pilot: Pilot, condition: Callable[[], Any], timeout: float 
 async def settled(pilot: Pilot, polls: int = 1) -> PmtuiApp:
     """Wait until `polls` fetches have finished and their result is on screen."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.monitor.poller.polls >= polls and not app.monitor.fetching, what=f"{polls} polls")
+    await wait_until(pilot, lambda: app.monitor.poller.polls >= polls and not app.monitor.fetching,
+                     what=f"{polls} polls")
     await pilot.pause()
     return app
 

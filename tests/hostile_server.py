@@ -30,8 +30,8 @@ import pytest
 
 TIME = "/fapi/v1/time"
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           418: "I'm a teapot", 429: "Too Many Requests", 451: "Unavailable For Legal Reasons", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+           418: "I'm a teapot", 429: "Too Many Requests", 451: "Unavailable For Legal Reasons",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def head(status: int, *, length: int | None = None, headers: dict[str, str] | None = None,
@@ -53,7 +53,7 @@ def body(data: Any) -> bytes:
 class Conn:
     """One accepted connection and the request line that came on it."""
 
-    def __init__(self, sock: socket.socket, server: "HostileServer", path: str, query: str) -> None:
+    def __init__(self, sock: socket.socket, server: HostileServer, path: str, query: str) -> None:
         self.sock, self.server, self.path, self.query = sock, server, path, query
 
     def send(self, data: bytes) -> bool:
@@ -109,7 +109,7 @@ class HostileServer:
         with self._lock:
             return list(self.requests)
 
-    def start(self) -> "HostileServer":
+    def start(self) -> HostileServer:
         self._sock.settimeout(0.05)
         thread = threading.Thread(target=self._accept, name="hostile-server", daemon=True)
         thread.start()

@@ -373,7 +373,7 @@ class PapiServer:
 
     # lifecycle
 
-    def start(self) -> "PapiServer":
+    def start(self) -> PapiServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(

@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from textual import events
 from textual.app import _character_to_key
 from textual.pilot import Pilot

@@ -315,7 +315,8 @@ def test_check_line_for_each_band(wallet, level, word):
 def test_check_line_with_no_maint_margin():
     level, line = output.check_line(_acct("0.00000000", "0", open_amt="0"), Thresholds(), unavailable=REFUSED)
     assert level is Level.OK
-    assert line.startswith("PMTUI OK - UM margin ratio ∞ (uniMMR unavailable to this key: ") and ", 0 open positions" in line
+    assert line.startswith("PMTUI OK - UM margin ratio ∞ (uniMMR unavailable to this key: ")
+    assert ", 0 open positions" in line
     assert "margin_balance=0.00000000" in line and "E" not in line.split("|")[1]
 
 

@@ -237,7 +237,8 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):
     assert cm_rows == [{"symbol": "BTCUSD_PERP", "positionSide": "BOTH", "level": "WARN",
                         "mmShare": cm_rows[0]["mmShare"], "liqDistance": cm_rows[0]["liqDistance"],
                         "liqLevel": "OK", "venue": "CM"}]
-    assert Decimal(cm_rows[0]["liqDistance"]) == (Decimal("171025.70213315") - Decimal("86480.25")) / Decimal("86480.25")
+    mark = Decimal("86480.25")
+    assert Decimal(cm_rows[0]["liqDistance"]) == (Decimal("171025.70213315") - mark) / mark
     code, table, err = run(capsys, "snapshot")
     assert (code, err) == (0, "")
     line = next(x for x in table.splitlines() if x.strip().startswith("BTCUSD_PERP CM"))

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from pmtui import errors as E
 from pmtui import fmt, output
+from pmtui.alerts import Rule, check_rules
 from pmtui.errors import SchemaError
+from pmtui.filters import parse as parse_filter
+from pmtui.health import Level, position_level
 from pmtui.models import (
     Asset,
-    Balance,
-    CmAsset,
-    CmPosition,
-    CmPositionRisk,
     PmAccount,
     Position,
     PositionRisk,
@@ -37,6 +37,7 @@ from pmtui.models import (
 from pmtui.settings import Thresholds
 from pmtui.views import build_view
 from tests.papi_server import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, POSITION_RISK, UM_ACCOUNT
+from tests.sentences import assert_sentence
 from tests.test_cli import run
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
@@ -374,10 +375,6 @@ def test_every_field_pmtui_reads_is_one_the_sdk_declares(model, sdk):
 
 # --- consumers of the now-optional fields: None is unknown, never a safe-looking zero ------------
 
-from pmtui.alerts import Rule, check_rules  # noqa: E402
-from pmtui.filters import parse as parse_filter  # noqa: E402
-from pmtui.health import Level, position_level  # noqa: E402
-
 
 def _um_with_open_position(**over) -> dict:
     data = raw("connector_tests/um_account_detail_v2.json")
@@ -472,9 +469,6 @@ def test_widgets_render_absent_values_as_dashes():
 
 
 # --- Binance's real error bodies through the client and `check` --------------------------------
-
-from pmtui import errors as E  # noqa: E402
-from tests.sentences import assert_sentence  # noqa: E402
 
 #: The class each real error must become, whatever HTTP status carries it.
 ERROR_CLASS = {

@@ -70,7 +70,7 @@ class Run:
                                  on_status=self.statuses.append, **options)
         self.task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Run":
+    async def __aenter__(self) -> Run:
         self.task = asyncio.create_task(self.stream.run())
         return self
 

@@ -46,7 +46,7 @@ class WsServer:
         self._server: Any = None
         self.closed_by_client = 0
 
-    async def start(self) -> "WsServer":
+    async def start(self) -> WsServer:
         self._server = await serve(
             self._handle, "127.0.0.1", 0, process_request=self._process_request,
             ping_interval=None, compression=None, close_timeout=0.5,
