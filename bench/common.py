@@ -11,8 +11,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python bench/x.py` from anywhere
@@ -23,7 +23,7 @@ if str(BENCH) not in sys.path:
 
 import pmtui  # noqa: E402
 
-APP_CSS = Path(pmtui.__file__).parent / "app.tcss"
+APP_CSS = Path(pmtui.__file__).parent / "tui" / "app.tcss"
 
 
 def parse_args(doc: str | None = None) -> argparse.Namespace:

@@ -12,8 +12,8 @@ without it (256 colours): bytes_per_tick_256color.
 
 The baseline runs at the same time in another 80x24 pty: a Textual app that updates one Static
 with the time every second (bench/clock_app.py), the floor for any once-a-second Textual screen.
-Its bytes are per tick (per second). The window starts 2 s after the first data is painted and is read in 5 s chunks; each figure is
-the median over the chunks.
+Its bytes are per tick (per second). The window starts 2 s after the first data is painted and is
+read in 5 s chunks; each figure is the median over the chunks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from common import BENCH, ROOT, cpu_seconds, emit, isolated_env, median, parse_args
@@ -64,7 +65,7 @@ def measure(quick: bool) -> dict[str, float]:
                     samples.append(sample())
 
     # Per chunk of CHUNK_S seconds: CPU share, bytes per refresh; the figures are their medians.
-    chunks = list(zip(samples, samples[1:]))
+    chunks = list(pairwise(samples))
 
     def per_chunk(fn) -> float:
         return median([fn(a, b) for a, b in chunks])

@@ -101,7 +101,7 @@ class KeyedTable(Styled, DataTable):
                     self.add_row(*cells, key=key)
                     changed = resort = True
                 elif old != sig:
-                    for col, cell, before, now in zip(self.COLUMNS, cells, old, sig):
+                    for col, cell, before, now in zip(self.COLUMNS, cells, old, sig, strict=True):
                         if before != now:
                             # Only a wider cell needs the column re-measured: DataTable re-measures
                             # the whole column for each narrower one (O(rows) per cell; 2 s for a
@@ -150,7 +150,7 @@ class KeyedTable(Styled, DataTable):
         """Per tie value, the sort value that comes first in the current direction."""
         pick = max if self.sort_reverse else min
         best: dict = {}
-        for value, tie in zip(self.get_column(self.sort_column), self.get_column(self.TIE_COLUMN)):
+        for value, tie in zip(self.get_column(self.sort_column), self.get_column(self.TIE_COLUMN), strict=True):
             seen = best.get(tie.sort_key)
             best[tie.sort_key] = value.sort_key if seen is None else pick(seen, value.sort_key)
         return best

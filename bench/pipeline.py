@@ -46,7 +46,7 @@ async def measure(quick: bool) -> dict[str, float]:
             rows = rows_of(table, view, everything=False)
             t5 = clock()
             for name, ms in zip(("json", "decode", "parse", "view", "cells", "total"),
-                                (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t1)):
+                                (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t1), strict=True):
                 out[name].append(ms * 1000)
     assert len(account.positions) == 2 * SYMBOLS and len(rows) == OPEN_ROWS, (len(account.positions), len(rows))
     m = {k: median(v) for k, v in out.items()}

@@ -74,18 +74,18 @@ async def measure(quick: bool) -> dict[str, float]:
         keys = open_keys + random.Random(1).sample(others, rows_changed - len(open_keys))
         ticks = [moved(base, keys, t) for t in range(2)]  # alternate: each update changes 5% of cells
         changed = sum(a.signature() != b.signature()
-                      for k in base for a, b in zip(ticks[0][k], ticks[1][k]))
+                      for k in base for a, b in zip(ticks[0][k], ticks[1][k], strict=True))
         # Fill both tables once, untimed, and let them paint.
         table.set_rows(ticks[1])
         rebuilt.add_rows(list(ticks[1].values()))
         await pilot.pause()
         for rep in range(reps):
             rows = ticks[rep % 2]
-            u_call = time_ms(lambda: table.set_rows(rows))
+            u_call = time_ms(lambda rows=rows: table.set_rows(rows))
             u_settle = await settle(table)
             u_paint, painted = paint(table)
 
-            def rebuild_table() -> None:
+            def rebuild_table(rows=rows) -> None:
                 rebuilt.clear()
                 rebuilt.add_rows(list(rows.values()))
 
@@ -93,7 +93,7 @@ async def measure(quick: bool) -> dict[str, float]:
             r_settle = await settle(rebuilt)
             r_paint, _ = paint(rebuilt)
             for parts, values in ((update, (u_call, u_settle, u_paint)), (rebuild, (r_call, r_settle, r_paint))):
-                for name, ms in zip(("call", "settle", "paint"), values):
+                for name, ms in zip(("call", "settle", "paint"), values, strict=True):
                     parts[name].append(ms)
                 parts["total"].append(values[0] + values[1])
                 parts["frame"].append(sum(values))

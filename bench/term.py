@@ -109,7 +109,7 @@ class Terminal:
                 self.proc.wait()
         os.close(self.master)
 
-    def __enter__(self) -> "Terminal":
+    def __enter__(self) -> Terminal:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures: the ones below, and those of the helper modules listed in `pytest_plugins`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
+# Every test may ask for these modules' fixtures by name, without importing them:
+# frozen_clock and make_app (harness), hostile, papi_server, ws_server.
+pytest_plugins = ["tests.harness", "tests.hostile_server", "tests.papi_server", "tests.ws_server"]
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +56,29 @@ def restore_logging() -> Iterator[None]:
                 handler.close()
         logger.handlers[:] = handlers
         logger.setLevel(level)
+
+
+@pytest.fixture
+def live(monkeypatch, papi_server):
+    """Environment pointing pmtui at the local PAPI imitation server."""
+    # Imported here, not at the top: a plugin module imported before pytest registers it misses
+    # pytest's assertion rewriting (PytestAssertRewriteWarning).
+    from tests.papi_server import API_KEY, API_SECRET
+
+    monkeypatch.setenv("PMTUI_BASE_URL", papi_server.base_url)
+    monkeypatch.setenv("PMTUI_API_KEY", API_KEY)
+    monkeypatch.setenv("PMTUI_API_SECRET", API_SECRET)
+    return papi_server
+
+
+@pytest.fixture
+def exchange(monkeypatch):
+    """`--demo` talks to the Canned transport made by this fixture's function."""
+    from tests.test_cli_risk import Canned  # imports the plugin modules: see `live`
+
+    def install(**routes) -> Canned:
+        canned = Canned(**routes)
+        monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: canned)
+        return canned
+
+    return install

@@ -1,7 +1,7 @@
 """Driving the dashboard in tests: an app factory on the demo exchange, waits that are bounded,
 what is on screen as text, and a frozen clock for snapshots.
 
-    from tests.harness import frozen_clock, make_app  # noqa: F401  (registers the fixtures)
+The fixtures (frozen_clock, make_app) are registered for every test by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ async def wait_until(pilot: Pilot, condition: Callable[[], Any], timeout: float 
 async def settled(pilot: Pilot, polls: int = 1) -> PmtuiApp:
     """Wait until `polls` fetches have finished and their result is on screen."""
     app = pilot.app
-    await wait_until(pilot, lambda: app.monitor.poller.polls >= polls and not app.monitor.fetching, what=f"{polls} polls")
+    await wait_until(pilot, lambda: app.monitor.poller.polls >= polls and not app.monitor.fetching,
+                     what=f"{polls} polls")
     await pilot.pause()
     return app
 

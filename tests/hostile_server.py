@@ -4,7 +4,7 @@ lets one do: trickle bytes, send absurd headers, lie about lengths, times and wa
 Test helper only (not shipped). Each route is a function of one connection; it writes whatever
 bytes it likes. Routes not set answer 404; the time endpoint answers the true time unless set.
 
-    from tests.hostile_server import hostile  # noqa: F401  (registers the fixture)
+The `hostile` fixture (tests/conftest.py registers it for every test):
 
     def test_x(hostile):
         hostile.route(UM_ACCOUNT, lambda c: c.trickle(head(200, length=10_000), every=0.1))
@@ -30,8 +30,8 @@ import pytest
 
 TIME = "/fapi/v1/time"
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           418: "I'm a teapot", 429: "Too Many Requests", 451: "Unavailable For Legal Reasons", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+           418: "I'm a teapot", 429: "Too Many Requests", 451: "Unavailable For Legal Reasons",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def head(status: int, *, length: int | None = None, headers: dict[str, str] | None = None,
@@ -53,7 +53,7 @@ def body(data: Any) -> bytes:
 class Conn:
     """One accepted connection and the request line that came on it."""
 
-    def __init__(self, sock: socket.socket, server: "HostileServer", path: str, query: str) -> None:
+    def __init__(self, sock: socket.socket, server: HostileServer, path: str, query: str) -> None:
         self.sock, self.server, self.path, self.query = sock, server, path, query
 
     def send(self, data: bytes) -> bool:
@@ -109,7 +109,7 @@ class HostileServer:
         with self._lock:
             return list(self.requests)
 
-    def start(self) -> "HostileServer":
+    def start(self) -> HostileServer:
         self._sock.settimeout(0.05)
         thread = threading.Thread(target=self._accept, name="hostile-server", daemon=True)
         thread.start()

@@ -1,8 +1,6 @@
 """A real HTTP server that imitates Binance PAPI on 127.0.0.1, with fault injection.
 
-Test helper only (not shipped). Use the `papi_server` fixture:
-
-    from tests.papi_server import papi_server  # noqa: F401  (registers the fixture)
+Test helper only (not shipped). Use the `papi_server` fixture (tests/conftest.py registers it for every test):
 
     async def test_x(papi_server):
         papi_server.inject("429", retry_after=3)          # next request gets a 429
@@ -393,7 +391,7 @@ class PapiServer:
 
     # lifecycle
 
-    def start(self) -> "PapiServer":
+    def start(self) -> PapiServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(

@@ -106,7 +106,7 @@ def make_schedule(seed: int, refreshes: int) -> list[Step]:
     rng = random.Random(seed)
     first = list(EXPECTED)
     rng.shuffle(first)
-    names, weights = zip(*WEIGHTS.items())
+    names, weights = zip(*WEIGHTS.items(), strict=True)
     steps: list[Step] = []
     used = 0
     while used < refreshes or first:
@@ -150,7 +150,7 @@ class SoakServer(PapiServer):
         self.served: list[Served] = []
         self._tls = threading.local()
 
-    def start(self) -> "SoakServer":
+    def start(self) -> SoakServer:
         super().start()
         # Writing a slow reply to a client that gave up is expected here: no tracebacks on stderr.
         self._httpd.handle_error = lambda request, address: None  # type: ignore[union-attr]

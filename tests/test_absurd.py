@@ -27,7 +27,7 @@ from pmtui.stream import BadFrame, parse_event
 from tests.harness import screen_text
 from tests.sentences import assert_sentence
 from tests.test_cli import run
-from tests.test_cli_risk import Canned, exchange, risk_body, um_body  # noqa: F401
+from tests.test_cli_risk import Canned, risk_body, um_body
 from tests.test_fuzz import fuzz
 from tests.test_monitor import Published, Risk, _until, monitor_on
 
@@ -163,7 +163,7 @@ async def test_the_dashboard_shows_absurd_figures(value):
 
 
 @pytest.mark.parametrize("value", ["1000000000000000000000000000000", "1E+30", "-1E+30", "9" * 59])
-def test_check_and_snapshot_answer_for_an_absurd_unimmr(capsys, exchange, value):  # noqa: F811
+def test_check_and_snapshot_answer_for_an_absurd_unimmr(capsys, exchange, value):
     exchange(pm=(200, pm_body(value, equity="1" + "0" * 30)))
     code, out, err = run(capsys, "check", "--demo")
     assert code in (0, 2) and err == "" and out.startswith("PMTUI "), (out, err)

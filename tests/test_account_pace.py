@@ -12,14 +12,13 @@ import asyncio
 import json
 from decimal import Decimal
 
-from pmtui import output
-from pmtui import fmt
+from pmtui import fmt, output
 from pmtui.health import Level
 from pmtui.monitor import SPACING_MARGIN, STATUS
 from pmtui.risk import Estimate
 from pmtui.settings import MIN_ACCOUNT_INTERVAL
 from pmtui.stream import PushStatus
-from tests.harness import frozen_clock, rendered  # noqa: F401
+from tests.harness import rendered
 from tests.test_cli_risk import Canned, pm_body, um_body
 from tests.test_monitor import Change, Published, _until, monitor_on, real_state
 
@@ -134,10 +133,10 @@ async def test_between_uniMMR_fetches_an_estimate_follows_the_upnl_and_binance_r
 async def test_the_account_panel_marks_the_estimate_and_keeps_binances_figure_in_sight():
     from textual.widgets import Digits
 
-    from pmtui.tui.app import PmtuiApp
     from pmtui.client import PapiClient
     from pmtui.settings import Settings
     from pmtui.signing import HmacSigner
+    from pmtui.tui.app import PmtuiApp
 
     client = PapiClient(api_key="k", signer=HmacSigner("s"), base_url="http://127.0.0.1:9")
     app = PmtuiApp(settings=Settings(), client=client, title="HAND", start=False)

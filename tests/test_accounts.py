@@ -24,8 +24,8 @@ from pmtui.settings import Settings, Thresholds
 from pmtui.signing import HmacSigner
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.overview import AccountsTable, OverviewScreen
-from tests.harness import FrozenClock, frozen_clock, wait_until  # noqa: F401
-from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
+from tests.harness import FrozenClock, wait_until
+from tests.papi_server import API_KEY, API_SECRET
 from tests.test_cli import no_traceback, run, write_config
 
 # --- parsing --------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def _two_profiles(server, bad_key: str = "revoked-key-000") -> None:
     )
 
 
-def test_check_with_a_failing_account_goes_on_with_the_others(capsys, papi_server):  # noqa: F811
+def test_check_with_a_failing_account_goes_on_with_the_others(capsys, papi_server):
     _two_profiles(papi_server)
     code, out, err = run(capsys, "check", "--all-profiles")
     assert code == 3  # nothing CRITICAL is known: the accounts that could not be read decide
@@ -149,7 +149,7 @@ def test_check_with_a_failing_account_goes_on_with_the_others(capsys, papi_serve
     no_traceback(out, err)
 
 
-def test_profile_without_credentials_says_so_in_its_row(capsys, papi_server):  # noqa: F811
+def test_profile_without_credentials_says_so_in_its_row(capsys, papi_server):
     _two_profiles(papi_server)
     code, out, _ = run(capsys, "snapshot", "--json", "--all-profiles")
     assert code == 1
@@ -399,7 +399,7 @@ async def test_an_account_without_a_monitor_stays_on_the_overview():
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_overview_snapshot(snap_compare, frozen_clock, size):  # noqa: F811
+def test_overview_snapshot(snap_compare, frozen_clock, size):
     accounts = demo_accounts(frozen_clock, errors={"delta": "No API key is configured for profile 'delta':"
                                                             " put api_key and api_secret in its"
                                                             " [profiles.delta] table."})

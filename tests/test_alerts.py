@@ -11,8 +11,6 @@ import time
 from decimal import Decimal as D
 from pathlib import Path
 
-import pytest
-
 from pmtui.alerts import (
     ACCOUNT,
     CLEARED,
@@ -343,7 +341,8 @@ def test_check_rules_is_stateless_and_ranks_the_worst_first():
     assert result.level == Level.CRITICAL  # 4% from liquidation
     assert [e.rule for e in result.events] == ["liq_distance_below", "unimmr_below", "status_not_normal"]
     assert result.messages[0] == "BTCUSDT long is 4% from its liquidation price 96 (alert below 10%)."
-    assert check_rules(v, alerts=AlertSettings(), thresholds=T, now=5.0).events == result.events  # same answer twice: no memory
+    # The same answer twice: no memory.
+    assert check_rules(v, alerts=AlertSettings(), thresholds=T, now=5.0).events == result.events
     healthy = check_rules(view("3"))
     assert healthy.level == Level.OK and healthy.events == ()
 

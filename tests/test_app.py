@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from textual import events
 from textual.app import _character_to_key
 from textual.pilot import Pilot
@@ -31,17 +30,8 @@ from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.summary import SummaryBar
 from pmtui.tui.widgets.table import KeyedTable
-from tests.harness import (  # noqa: F401
-    FrozenClock,
-    make_app,
-    refresh,
-    rendered,
-    screen_text,
-    settled,
-    timed_clock_syncs,
-    wait_until,
-)
-from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, PapiServer, papi_server  # noqa: F401
+from tests.harness import FrozenClock, refresh, rendered, screen_text, settled, timed_clock_syncs, wait_until
+from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, PapiServer
 
 SIZE = (80, 24)
 OPEN_ROWS = 13  # the demo's one-way book: 12 USD-M positions and one COIN-M (BTCUSD_PERP)

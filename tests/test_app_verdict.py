@@ -18,7 +18,7 @@ from pmtui.alerts import CLEARED, FIRED, Alerts, rules_from
 from pmtui.settings import AlertSettings, Settings
 from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.summary import CompactView, SummaryBar
-from tests.harness import frozen_clock, make_app, refresh, rendered, screen_text, settled  # noqa: F401
+from tests.harness import refresh, rendered, screen_text, settled
 from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT
 from tests.test_cli_risk import Canned, RefusingServer, pm_body, risk_body, um_body
 

@@ -24,9 +24,9 @@ from pmtui.monitor import BALANCE_EVENTS, Monitor
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
 from pmtui.signing import HmacSigner
 from pmtui.views import balance_rows
-from tests.harness import frozen_clock, make_app, rendered, settled, wait_until  # noqa: F401
-from tests.papi_server import API_KEY, API_SECRET, BALANCE, UM_ACCOUNT, balance_body, papi_server  # noqa: F401
-from tests.test_cli import live, run  # noqa: F401
+from tests.harness import rendered, settled, wait_until
+from tests.papi_server import API_KEY, API_SECRET, BALANCE, UM_ACCOUNT, balance_body
+from tests.test_cli import run
 from tests.test_cli_risk import NOW_MS, Canned, um_body
 from tests.test_monitor import Change, monitor_on
 
@@ -109,7 +109,7 @@ def client_for(server, timeout: float = 5.0) -> PapiClient:
                       budget=WeightBudget(1.0, limit=10**9))
 
 
-async def test_the_client_reads_the_balances_and_a_refusal_is_an_auth_error(papi_server):  # noqa: F811
+async def test_the_client_reads_the_balances_and_a_refusal_is_an_auth_error(papi_server):
     async with client_for(papi_server) as client:
         rows = await client.balance()
         assert [b.asset for b in rows] == ["USDT", "BNB"]
@@ -130,7 +130,7 @@ def monitor_for(server, clock, *, timeout: float = 5.0, **settings) -> Monitor:
     return m
 
 
-async def test_a_key_that_may_not_read_balances_gets_one_sentence_and_the_rest_works(papi_server, frozen_clock):  # noqa: F811
+async def test_a_key_that_may_not_read_balances_gets_one_sentence_and_the_rest_works(papi_server, frozen_clock):
     papi_server.inject("error", path=BALANCE, status=401, body=REFUSAL)
     m = monitor_for(papi_server, frozen_clock, interval=5, account_interval=10)
     assert await m.refresh()
@@ -148,7 +148,7 @@ async def test_a_key_that_may_not_read_balances_gets_one_sentence_and_the_rest_w
 
 
 @pytest.mark.parametrize("fault", ["500", "slow"])
-async def test_a_failing_balance_keeps_the_last_rows_marked_stale_then_recovers(papi_server, frozen_clock, fault):  # noqa: F811
+async def test_a_failing_balance_keeps_the_last_rows_marked_stale_then_recovers(papi_server, frozen_clock, fault):
     m = monitor_for(papi_server, frozen_clock, timeout=0.5, interval=5, account_interval=10)
     await m.refresh()
     before = m.state.balances
@@ -167,7 +167,7 @@ async def test_a_failing_balance_keeps_the_last_rows_marked_stale_then_recovers(
     await m.aclose()
 
 
-async def test_balances_keep_the_account_cadence_and_spacing_whatever_asks(frozen_clock):  # noqa: F811
+async def test_balances_keep_the_account_cadence_and_spacing_whatever_asks(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock, interval=2, account_interval=10)
     for p in (m.poller, m.account_poller, m.balance_poller):
@@ -202,7 +202,7 @@ def test_the_budget_counts_the_balances():
 # --- headless output ----------------------------------------------------------------------------------
 
 
-def test_snapshot_json_repeats_the_rows_exactly(capsys, live):  # noqa: F811
+def test_snapshot_json_repeats_the_rows_exactly(capsys, live):
     code, out, err = run(capsys, "snapshot", "--json")
     assert (code, err) == (0, "")
     doc = json.loads(out)
@@ -222,7 +222,7 @@ def test_snapshot_json_repeats_the_rows_exactly(capsys, live):  # noqa: F811
     assert table.index("Balances") < table.index("Positions")
 
 
-def test_snapshot_says_why_balances_are_missing_and_check_does_not_read_them(capsys, live):  # noqa: F811
+def test_snapshot_says_why_balances_are_missing_and_check_does_not_read_them(capsys, live):
     live.set_mode("error", path=BALANCE, status=401, body=REFUSAL)
     code, out, err = run(capsys, "snapshot", "--json")
     assert (code, err) == (0, "")
@@ -235,7 +235,7 @@ def test_snapshot_says_why_balances_are_missing_and_check_does_not_read_them(cap
     assert code == 0 and out.startswith("PMTUI OK") and live.count(BALANCE) == asked
 
 
-def test_snapshot_fails_in_one_sentence_when_the_balances_fail_otherwise(capsys, live):  # noqa: F811
+def test_snapshot_fails_in_one_sentence_when_the_balances_fail_otherwise(capsys, live):
     live.set_mode("500", path=BALANCE)
     code, out, err = run(capsys, "snapshot", "--json")
     assert code != 0 and out == "" and "Traceback" not in err
@@ -275,7 +275,7 @@ async def test_the_demo_holds_one_loan_its_interest_accrues_and_equity_carries_i
 # --- the dashboard --------------------------------------------------------------------------------------
 
 
-async def test_the_balances_pane_at_120x40_and_the_note_at_80x24(make_app):  # noqa: F811
+async def test_the_balances_pane_at_120x40_and_the_note_at_80x24(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
@@ -300,7 +300,7 @@ async def test_the_balances_pane_at_120x40_and_the_note_at_80x24(make_app):  # n
         assert app.query_one("#positions").region.height >= 8
 
 
-async def test_a_refused_balance_is_one_sentence_in_the_pane(papi_server):  # noqa: F811
+async def test_a_refused_balance_is_one_sentence_in_the_pane(papi_server):
     from tests.harness import build_app
 
     papi_server.set_mode("error", path=BALANCE, status=401, body=REFUSAL)
@@ -315,7 +315,7 @@ async def test_a_refused_balance_is_one_sentence_in_the_pane(papi_server):  # no
         assert not app.state.stale
 
 
-async def test_hostile_asset_names_show_as_data_in_the_pane(papi_server):  # noqa: F811
+async def test_hostile_asset_names_show_as_data_in_the_pane(papi_server):
     from tests.harness import build_app
 
     papi_server.set_body(BALANCE, [row("[red]x[/]", crossMarginBorrowed="1"),
@@ -331,7 +331,7 @@ async def test_hostile_asset_names_show_as_data_in_the_pane(papi_server):  # noq
         assert "\x1b" not in shown and "[31m" not in shown
 
 
-async def test_watch_json_carries_the_raw_balance_rows_and_why_they_are_missing(frozen_clock):  # noqa: F811
+async def test_watch_json_carries_the_raw_balance_rows_and_why_they_are_missing(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock)
     for p in (m.poller, m.account_poller, m.balance_poller):

@@ -14,8 +14,8 @@ from pmtui.client import PapiClient
 from pmtui.monitor import REFRESH_DEBOUNCE
 from pmtui.settings import MIN_ACCOUNT_INTERVAL
 from pmtui.signing import HmacSigner
-from tests.harness import make_app, settled, wait_until  # noqa: F401  (make_app is a fixture)
-from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT, papi_server  # noqa: F401
+from tests.harness import settled, wait_until
+from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT
 
 
 class FakeTime:
@@ -105,7 +105,7 @@ def test_a_request_that_must_go_out_is_counted_and_may_overdraw():
 # --- in the client ------------------------------------------------------------------------------
 
 
-async def test_the_client_waits_for_the_budget_before_signing(papi_server):  # noqa: F811
+async def test_the_client_waits_for_the_budget_before_signing(papi_server):
     t = FakeTime()
     shared = budget(t)
     async with PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url,
@@ -118,7 +118,7 @@ async def test_the_client_waits_for_the_budget_before_signing(papi_server):  # n
     assert papi_server.count(PM_ACCOUNT) == 8
 
 
-async def test_the_ips_reported_weight_slows_the_client_down(papi_server):  # noqa: F811
+async def test_the_ips_reported_weight_slows_the_client_down(papi_server):
     t = FakeTime()
     papi_server.external_weight = 5390  # another program on this IP
     async with PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url,
@@ -132,7 +132,7 @@ async def test_the_ips_reported_weight_slows_the_client_down(papi_server):  # no
 # --- on the dashboard ---------------------------------------------------------------------------
 
 
-async def test_holding_r_cannot_break_the_budget_or_the_account_spacing(make_app, papi_server):  # noqa: F811
+async def test_holding_r_cannot_break_the_budget_or_the_account_spacing(make_app, papi_server):
     """Tried: holding `r` for 10 s sent 168 requests, 56 of them to /papi/v1/account."""
     app = make_app(base_url=papi_server.base_url, api_key=API_KEY, api_secret=API_SECRET)
     app.monitor.refresh_debounce = REFRESH_DEBOUNCE  # the harness turns both off for other tests
@@ -154,7 +154,7 @@ async def test_holding_r_cannot_break_the_budget_or_the_account_spacing(make_app
     assert um >= 2  # the presses were not simply ignored
 
 
-async def test_the_status_bar_shows_the_ips_weight_from_the_header(make_app, papi_server):  # noqa: F811
+async def test_the_status_bar_shows_the_ips_weight_from_the_header(make_app, papi_server):
     papi_server.external_weight = 1234
     app = make_app(base_url=papi_server.base_url, api_key=API_KEY, api_secret=API_SECRET)
     async with app.run_test(size=(140, 30)) as pilot:

@@ -102,18 +102,6 @@ _PATHS = {"um": "/papi/v2/um/account", "pm": "/papi/v1/account", "risk": "/papi/
           "cm": "/papi/v1/cm/account", "cm_risk": "/papi/v1/cm/positionRisk"}
 
 
-@pytest.fixture
-def exchange(monkeypatch):
-    """`--demo` talks to the Canned transport made by this fixture's function."""
-
-    def install(**routes) -> Canned:
-        canned = Canned(**routes)
-        monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: canned)
-        return canned
-
-    return install
-
-
 
 
 def config(text: str) -> Path:
@@ -476,7 +464,8 @@ def test_history_since_and_default_file(capsys):
 def test_history_errors_are_one_sentence(capsys, tmp_path):
     code, out, err = run(capsys, "history", "--history-file", str(tmp_path / "none.sqlite3"))
     assert code == 1 and out == ""
-    assert err == f"pmtui: error: There is no history file at {tmp_path / 'none.sqlite3'} yet; record some with --record.\n"
+    assert err == (f"pmtui: error: There is no history file at {tmp_path / 'none.sqlite3'} yet; "
+                   "record some with --record.\n")
     code, _, err = run(capsys, "history", "--since", "yesterday")
     assert code == 2 and "not a time" in err
 

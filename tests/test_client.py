@@ -38,8 +38,8 @@ from pmtui.monitor import Monitor
 from pmtui.settings import Settings
 from pmtui.signing import Ed25519Signer, HmacSigner, RsaSigner
 from tests.harness import timed_clock_syncs
-from tests.hostile_server import HostileServer, hostile  # noqa: F401  (hostile is a fixture)
-from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
+from tests.hostile_server import HostileServer
+from tests.papi_server import (
     API_KEY,
     API_SECRET,
     BALANCE,
@@ -54,7 +54,6 @@ from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     balance_body,
     cm_account_body,
     cm_position_risk_body,
-    papi_server,
     pm_account_body,
     position_risk_body,
     um_account_body,

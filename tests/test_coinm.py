@@ -22,18 +22,16 @@ from pmtui.settings import Settings, Thresholds
 from pmtui.signing import HmacSigner
 from pmtui.text import clean
 from pmtui.views import CM, UM, build_view
-from tests.harness import frozen_clock, make_app  # noqa: F401
-from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
+from tests.papi_server import (
     API_KEY,
     API_SECRET,
     CM_ACCOUNT,
     CM_POSITION_RISK,
     cm_open_account_body,
     cm_open_position_risk_body,
-    papi_server,
 )
 from tests.sentences import assert_sentence
-from tests.test_cli import live, run  # noqa: F401
+from tests.test_cli import run
 from tests.test_cli_risk import REFUSED, Canned, risk_body, um_body
 
 NOW = 1_750_000_000_000
@@ -56,7 +54,7 @@ def monitor_on(canned: Canned, clock=None) -> Monitor:
 # --- the client ---------------------------------------------------------------------------------
 
 
-async def test_the_client_reads_both_cm_endpoints_signed(papi_server):  # noqa: F811
+async def test_the_client_reads_both_cm_endpoints_signed(papi_server):
     account, risks = open_cm()
     papi_server.set_body(CM_ACCOUNT, account)
     papi_server.set_body(CM_POSITION_RISK, risks)
@@ -75,7 +73,7 @@ async def test_the_client_reads_both_cm_endpoints_signed(papi_server):  # noqa: 
 # --- the Monitor: cadence, refusal, faults -------------------------------------------------------
 
 
-async def test_without_a_cm_position_cm_is_asked_once_a_minute_and_never_its_position_risk(frozen_clock):  # noqa: F811
+async def test_without_a_cm_position_cm_is_asked_once_a_minute_and_never_its_position_risk(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock)
     m.poller.monotonic, m.poller.wall = frozen_clock.monotonic, frozen_clock.time
@@ -90,7 +88,7 @@ async def test_without_a_cm_position_cm_is_asked_once_a_minute_and_never_its_pos
     await m.aclose()
 
 
-async def test_with_a_cm_position_both_are_asked_every_refresh(frozen_clock):  # noqa: F811
+async def test_with_a_cm_position_both_are_asked_every_refresh(frozen_clock):
     account, risks = open_cm()
     canned = Canned()
     canned.routes[CM_ACCOUNT], canned.routes[CM_POSITION_RISK] = (200, account), (200, risks)
@@ -129,7 +127,7 @@ async def test_a_key_that_may_not_read_cm_gets_one_sentence_and_the_rest_works()
     await m.aclose()
 
 
-async def test_a_cm_server_error_makes_the_data_stale_then_it_recovers(frozen_clock):  # noqa: F811
+async def test_a_cm_server_error_makes_the_data_stale_then_it_recovers(frozen_clock):
     account, risks = open_cm()
     canned = Canned()
     canned.routes[CM_ACCOUNT], canned.routes[CM_POSITION_RISK] = (200, account), (200, risks)
@@ -223,7 +221,7 @@ def test_market_and_asset_filters_pick_a_market():
 # --- snapshot, check -----------------------------------------------------------------------------
 
 
-def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):  # noqa: F811
+def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):
     account, risks = open_cm()
     live.set_body(CM_ACCOUNT, account)
     live.set_body(CM_POSITION_RISK, risks)
@@ -239,7 +237,8 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):  # noqa: F81
     assert cm_rows == [{"symbol": "BTCUSD_PERP", "positionSide": "BOTH", "level": "WARN",
                         "mmShare": cm_rows[0]["mmShare"], "liqDistance": cm_rows[0]["liqDistance"],
                         "liqLevel": "OK", "venue": "CM"}]
-    assert Decimal(cm_rows[0]["liqDistance"]) == (Decimal("171025.70213315") - Decimal("86480.25")) / Decimal("86480.25")
+    mark = Decimal("86480.25")
+    assert Decimal(cm_rows[0]["liqDistance"]) == (Decimal("171025.70213315") - mark) / mark
     code, table, err = run(capsys, "snapshot")
     assert (code, err) == (0, "")
     line = next(x for x in table.splitlines() if x.strip().startswith("BTCUSD_PERP CM"))
@@ -248,7 +247,7 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):  # noqa: F81
     assert "-10" in line and usd in line and "BTC" not in line.split(" CM ", 1)[1]
 
 
-def test_snapshot_json_says_why_cm_is_missing(capsys, live):  # noqa: F811
+def test_snapshot_json_says_why_cm_is_missing(capsys, live):
     live.set_body(CM_ACCOUNT, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
     code, out, err = run(capsys, "snapshot", "--json")
     assert (code, err) == (0, "")
@@ -256,7 +255,7 @@ def test_snapshot_json_says_why_cm_is_missing(capsys, live):  # noqa: F811
     assert doc["cm"] is None and "/papi/v1/cm/account" in doc["unavailable"]["cm"]
 
 
-def test_check_is_critical_when_a_cm_position_nears_liquidation(capsys, live):  # noqa: F811
+def test_check_is_critical_when_a_cm_position_nears_liquidation(capsys, live):
     account, risks = open_cm(liq="86912.00000000")  # 0.5% from the mark
     live.set_body(CM_ACCOUNT, account)
     live.set_body(CM_POSITION_RISK, risks)
@@ -270,7 +269,7 @@ def test_check_is_critical_when_a_cm_position_nears_liquidation(capsys, live):  
     assert code == 0 and out.startswith("PMTUI OK - ")
 
 
-def test_check_text_and_perfdata_give_one_upnl(capsys, live):  # noqa: F811
+def test_check_text_and_perfdata_give_one_upnl(capsys, live):
     """The text said uPnL with the COIN-M position's at its mark, the perfdata without it: one
     figure, one definition (the dashboard's: UM plus COIN-M at mark, in USD) in both places."""
     def both() -> tuple[Decimal, Decimal]:
@@ -288,7 +287,7 @@ def test_check_text_and_perfdata_give_one_upnl(capsys, live):  # noqa: F811
     assert shown == upnl.quantize(Decimal("0.01"))
 
 
-def test_check_says_when_cm_is_unavailable(capsys, live):  # noqa: F811
+def test_check_says_when_cm_is_unavailable(capsys, live):
     live.set_body(CM_ACCOUNT, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
     code, out, _ = run(capsys, "check")
     assert code == 0 and "; COIN-M positions unavailable |" in out
@@ -366,7 +365,7 @@ def test_weight_per_minute_counts_cm_at_its_cadence():
     assert weight_per_minute(2, 10, 2, cm_interval=None) == 420
 
 
-async def test_against_the_local_server_a_500_is_stale_then_recovers_and_a_refusal_is_one_sentence(papi_server):  # noqa: F811
+async def test_against_the_local_server_a_500_is_stale_then_recovers_and_a_refusal_is_one_sentence(papi_server):
     account, risks = open_cm()
     papi_server.set_body(CM_ACCOUNT, account)
     papi_server.set_body(CM_POSITION_RISK, risks)
@@ -389,7 +388,7 @@ async def test_against_the_local_server_a_500_is_stale_then_recovers_and_a_refus
     await m.aclose()
 
 
-async def test_the_table_shows_a_coin_m_rows_money_in_usd_at_its_mark(make_app):  # noqa: F811
+async def test_the_table_shows_a_coin_m_rows_money_in_usd_at_its_mark(make_app):
     from pmtui import fmt
     from tests.harness import settled
 

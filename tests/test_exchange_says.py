@@ -8,7 +8,7 @@ import pytest
 
 from pmtui.errors import AuthError, RegionBlocked, WafBlocked
 from pmtui.poller import Poller
-from tests.hostile_server import Conn, HostileServer, head, hostile  # noqa: F401
+from tests.hostile_server import Conn, HostileServer, head
 from tests.papi_server import UM_ACCOUNT
 from tests.sentences import assert_sentence
 from tests.test_hostile import bounded, client_for
@@ -36,7 +36,7 @@ async def poll_twice(server: HostileServer) -> tuple[Poller, int]:
         return poller, server.paths().count(UM_ACCOUNT)
 
 
-async def test_451_restricted_location_says_so_and_stops(hostile):  # noqa: F811
+async def test_451_restricted_location_says_so_and_stops(hostile):
     hostile.route(UM_ACCOUNT, raw(451, RESTRICTED))
     poller, sent = await poll_twice(hostile)
     err = poller.error
@@ -52,14 +52,14 @@ async def test_451_restricted_location_says_so_and_stops(hostile):  # noqa: F811
     assert poller.delay() is not None
 
 
-async def test_451_without_a_body_is_still_the_location(hostile):  # noqa: F811
+async def test_451_without_a_body_is_still_the_location(hostile):
     hostile.route(UM_ACCOUNT, raw(451, b""))
     poller, _ = await poll_twice(hostile)
     assert type(poller.error) is RegionBlocked and poller.stopped
     assert_sentence(poller.error.message)
 
 
-async def test_a_cloudfront_country_block_names_its_cause(hostile):  # noqa: F811
+async def test_a_cloudfront_country_block_names_its_cause(hostile):
     hostile.route(UM_ACCOUNT, raw(403, CLOUDFRONT_COUNTRY, "text/html"))
     poller, _ = await poll_twice(hostile)
     err = poller.error
@@ -70,14 +70,14 @@ async def test_a_cloudfront_country_block_names_its_cause(hostile):  # noqa: F81
     assert_sentence(err.message)
 
 
-async def test_a_403_without_a_cause_is_still_the_waf(hostile):  # noqa: F811
+async def test_a_403_without_a_cause_is_still_the_waf(hostile):
     hostile.route(UM_ACCOUNT, raw(403, CLOUDFRONT_WAF, "text/html"))
     poller, _ = await poll_twice(hostile)
     assert type(poller.error) is WafBlocked and not poller.stopped
 
 
 @pytest.mark.parametrize("ip", ["203.0.113.7", "2001:db8::1"])
-async def test_2015_shows_the_ip_to_whitelist(hostile, ip):  # noqa: F811
+async def test_2015_shows_the_ip_to_whitelist(hostile, ip):
     msg = f"Invalid API-key, IP, or permissions for action, request ip: {ip}"
     hostile.route(UM_ACCOUNT, lambda c: c.reply(401, {"code": -2015, "msg": msg}))
     poller, _ = await poll_twice(hostile)
@@ -87,7 +87,7 @@ async def test_2015_shows_the_ip_to_whitelist(hostile, ip):  # noqa: F811
     assert_sentence(err.message)
 
 
-async def test_2015_with_no_address_keeps_the_general_help(hostile):  # noqa: F811
+async def test_2015_with_no_address_keeps_the_general_help(hostile):
     msg = "Invalid API-key, IP, or permissions for action, request ip: <script>"
     hostile.route(UM_ACCOUNT, lambda c: c.reply(401, {"code": -2015, "msg": msg}))
     poller, _ = await poll_twice(hostile)

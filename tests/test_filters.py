@@ -79,7 +79,8 @@ def test_terms_combine():
     ("level:bad", "level: takes warn, danger or critical, not 'bad'"),
     ("side:up", "side: takes long, short or both, not 'up'"),
     ("liq:", "liq: needs a value, like liq:10"),
-    ("btc \x1b[31mx:y", "unknown filter \x1b[31mx: (use side:, asset:, market:, level: or liq:)".replace("\x1b[31m", "")),
+    ("btc \x1b[31mx:y",
+     "unknown filter \x1b[31mx: (use side:, asset:, market:, level: or liq:)".replace("\x1b[31m", "")),
 ])
 def test_a_term_the_filter_cannot_use_is_said_and_left_out(text, sentence):
     assert filters.problem(text) == sentence

@@ -15,9 +15,10 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -351,7 +352,8 @@ toml_scalars = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20)
     | st.sampled_from(["https://papi.binance.com", "http://example.com", "http://127.0.0.1:9",
-                       "ftp://x", "https://u:p@host", "wss://fstream.binance.com/pm/ws", "ws://example.com", "1.5", "0", "-1", "1e999999", CANARY_SECRET])
+                       "ftp://x", "https://u:p@host", "wss://fstream.binance.com/pm/ws", "ws://example.com",
+                       "1.5", "0", "-1", "1e999999", CANARY_SECRET])
     | st.sampled_from([Raw("1979-05-27T07:32:00Z"), Raw("07:32:00"), Raw("1979-05-27")])
 )
 toml_values = st.recursive(

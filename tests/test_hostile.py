@@ -32,7 +32,7 @@ from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 from pmtui.tui.app import PmtuiApp
 from tests.harness import settled, wait_until
-from tests.hostile_server import TIME, Conn, HostileServer, head, hostile  # noqa: F401
+from tests.hostile_server import TIME, Conn, HostileServer, head
 from tests.papi_server import (
     API_KEY,
     API_SECRET,

@@ -16,9 +16,8 @@ from pmtui.commands import CheckResult, combine
 from pmtui.health import Level
 from pmtui.text import name
 from pmtui.tui.app import PmtuiApp
-from tests.harness import frozen_clock, wait_until  # noqa: F401
-from tests.hostile_server import hostile  # noqa: F401
-from tests.papi_server import API_KEY, API_SECRET, papi_server  # noqa: F401
+from tests.harness import wait_until
+from tests.papi_server import API_KEY, API_SECRET
 from tests.test_accounts import demo_accounts, fetch_all, overview_app
 from tests.test_cli import no_traceback, run, write_config
 from tests.test_fuzz import fuzz
@@ -51,13 +50,13 @@ def test_name_escapes_controls_and_caps():
     assert name("a\u2028b") == "a\\u2028b"  # a line separator would split the one check line
 
 
-def test_check_all_profiles_names_blank_profiles(capsys, papi_server):  # noqa: F811
+def test_check_all_profiles_names_blank_profiles(capsys, papi_server):
     _config(papi_server, ["", "  "])
     code, out, _err = run(capsys, "check", "--all-profiles")
     assert code == 3 and '2 accounts checked ("" UNKNOWN, "  " UNKNOWN)' in out
 
 
-def test_check_all_profiles_shows_hostile_names_as_text(capsys, papi_server):  # noqa: F811
+def test_check_all_profiles_shows_hostile_names_as_text(capsys, papi_server):
     _config(papi_server, HOSTILE_NAMES)
     code, out, err = run(capsys, "check", "--all-profiles")
     assert code == 0 and out.count("\n") == 1
@@ -69,7 +68,7 @@ def test_check_all_profiles_shows_hostile_names_as_text(capsys, papi_server):  #
     assert len({item.split("=")[0] for item in perf}) == len(perf)  # every label once
 
 
-def test_snapshot_all_profiles_shows_hostile_names_as_text(capsys, papi_server):  # noqa: F811
+def test_snapshot_all_profiles_shows_hostile_names_as_text(capsys, papi_server):
     _config(papi_server, HOSTILE_NAMES)
     code, out, err = run(capsys, "snapshot", "--all-profiles")
     assert code == 0
@@ -82,7 +81,7 @@ def test_snapshot_all_profiles_shows_hostile_names_as_text(capsys, papi_server):
     assert list(json.loads(out)) == HOSTILE_NAMES  # JSON keeps the names exactly, escaped by JSON
 
 
-def test_profile_without_key_names_its_table_as_text(capsys, papi_server):  # noqa: F811
+def test_profile_without_key_names_its_table_as_text(capsys, papi_server):
     write_config(f'base_url = "{papi_server.base_url}"\n'
                  f'[profiles.good]\napi_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n'
                  '[profiles."bad\\u001b]0;pwned\\u0007"]\nrecv_window = 5000\n', 0o600)
@@ -186,7 +185,7 @@ def test_a_cm_mark_of_zero_is_no_notional_not_a_worthless_position(mark):
 
 @pytest.mark.parametrize("path", ["/papi/v1/balance", "/papi/v1/cm/account", "/papi/v1/cm/positionRisk"])
 @pytest.mark.parametrize("fault", ["html", "truncated", "empty", "schema", "slow", "reset", "503", "-1001", "429"])
-async def test_a_lying_new_endpoint_keeps_the_dashboard_and_says_one_sentence(papi_server, frozen_clock,  # noqa: F811
+async def test_a_lying_new_endpoint_keeps_the_dashboard_and_says_one_sentence(papi_server, frozen_clock,
                                                                              path, fault):
     from tests.papi_server import CM_ACCOUNT, CM_POSITION_RISK, cm_open_account_body, cm_open_position_risk_body
     from tests.sentences import assert_sentence
@@ -223,7 +222,7 @@ async def test_a_lying_new_endpoint_keeps_the_dashboard_and_says_one_sentence(pa
 # --- many accounts: one hanging, one rate limited --------------------------------------------------
 
 
-async def test_a_429_for_one_account_pauses_every_account_on_the_ip(papi_server):  # noqa: F811
+async def test_a_429_for_one_account_pauses_every_account_on_the_ip(papi_server):
     """Binance's weight limit (and its 429) is the IP's: the other accounts on the shared budget
     must back off too, or they keep the IP over the limit and earn it a 418 ban."""
     from pmtui.budget import WeightBudget
@@ -251,7 +250,7 @@ async def test_a_429_for_one_account_pauses_every_account_on_the_ip(papi_server)
         await other.aclose()
 
 
-def test_check_all_profiles_with_one_hanging_server_answers_for_the_others(capsys, papi_server, hostile):  # noqa: F811
+def test_check_all_profiles_with_one_hanging_server_answers_for_the_others(capsys, papi_server, hostile):
     from tests.test_hostile import trickle_all
 
     for path in ("/fapi/v1/time", "/papi/v2/um/account", "/papi/v1/account", "/papi/v1/um/positionRisk",
@@ -322,7 +321,7 @@ def test_serve_passes_on_a_profile_name_that_looks_like_an_option():
     assert again.profiles == names and not again.all_profiles
 
 
-def test_watch_all_profiles_leads_with_a_hostile_name_as_text(papi_server):  # noqa: F811
+def test_watch_all_profiles_leads_with_a_hostile_name_as_text(papi_server):
     import signal
 
     from tests.test_watch import Watch
@@ -365,7 +364,7 @@ def _absurd_cm(case: str) -> tuple[dict, list, list]:
 
 
 @pytest.mark.parametrize("case", ["no risk row", "zero prices", "huge", "negative", "garbage times", "duplicates"])
-async def test_absurd_cm_and_balance_figures_show_sanely_in_the_app(papi_server, case):  # noqa: F811
+async def test_absurd_cm_and_balance_figures_show_sanely_in_the_app(papi_server, case):
     from pmtui.tui.widgets.detail import DetailScreen
     from pmtui.tui.widgets.whatif import WhatIfScreen
     from pmtui.views import CM

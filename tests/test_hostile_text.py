@@ -21,15 +21,8 @@ from pmtui.models import parse_pm_account, parse_um_account
 from pmtui.settings import Settings
 from pmtui.tui.widgets.detail import DetailScreen
 from pmtui.tui.widgets.status import StatusBar
-from tests.harness import make_app, rendered, screen_text, settled, wait_until  # noqa: F401
-from tests.papi_server import (  # noqa: F401
-    API_KEY,
-    API_SECRET,
-    UM_ACCOUNT,
-    papi_server,
-    pm_account_body,
-    um_account_body,
-)
+from tests.harness import rendered, screen_text, settled, wait_until
+from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, pm_account_body, um_account_body
 from tests.test_markup import POSITION_RISK, SIZE, Hostile
 
 OSC52 = "\x1b]52;c;SGVsbG8=\x07"  # "write 'Hello' to the clipboard"

@@ -7,12 +7,12 @@ import re
 import pytest
 
 from pmtui.tui.app import title_of
-from tests.harness import make_app, settled  # noqa: F401
+from tests.harness import settled
 
 SIZE = (100, 30)
 
 
-async def test_kiosk_keys_that_would_end_or_freeze_the_view_do_nothing(make_app):  # noqa: F811
+async def test_kiosk_keys_that_would_end_or_freeze_the_view_do_nothing(make_app):
     app = make_app()
     app.kiosk = True
     async with app.run_test(size=SIZE) as pilot:
@@ -30,7 +30,7 @@ async def test_kiosk_keys_that_would_end_or_freeze_the_view_do_nothing(make_app)
         assert app.is_running
 
 
-async def test_without_kiosk_q_still_quits(make_app):  # noqa: F811
+async def test_without_kiosk_q_still_quits(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
@@ -49,7 +49,7 @@ def written(monkeypatch) -> list[str]:
     return seen
 
 
-async def test_a_served_dashboard_puts_its_verdict_in_the_terminal_title(make_app, written):  # noqa: F811
+async def test_a_served_dashboard_puts_its_verdict_in_the_terminal_title(make_app, written):
     app = make_app()
     app.page_title = True
     async with app.run_test(size=SIZE) as pilot:
@@ -61,7 +61,7 @@ async def test_a_served_dashboard_puts_its_verdict_in_the_terminal_title(make_ap
         assert titles[-1] == f"\x1b]2;{title_of(app.state)}\x07"
 
 
-async def test_an_unserved_dashboard_leaves_the_terminal_title_alone(make_app, written):  # noqa: F811
+async def test_an_unserved_dashboard_leaves_the_terminal_title_alone(make_app, written):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
@@ -69,7 +69,7 @@ async def test_an_unserved_dashboard_leaves_the_terminal_title_alone(make_app, w
     assert not [t for t in written if "\x1b]2;" in t]
 
 
-async def test_a_stale_title_shows_no_figure(make_app):  # noqa: F811
+async def test_a_stale_title_shows_no_figure(make_app):
     from dataclasses import replace
 
     app = make_app()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from textual.color import Color
 
-from pmtui.tui import uistate
 from pmtui.health import Level
+from pmtui.tui import uistate
 from pmtui.tui.widgets.account import AccountFacts
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.styles import AA, contrast
-from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
+from tests.harness import refresh, settled, wait_until
 
 THEMES = ("textual-dark", "textual-light")
 LEVEL_STYLES = ("level--ok", "level--warn", "level--danger", "level--critical",
@@ -158,7 +158,7 @@ async def test_each_cell_has_its_own_colour_and_the_mark_the_worst(make_app, fro
         columns = [c.key for c in table.COLUMNS]
         seen = 0
         for row in app.view.open_positions:
-            cells = dict(zip(columns, table.cells(row, 0.0)))
+            cells = dict(zip(columns, table.cells(row, 0.0), strict=True))
             assert cells["health"].style == table.level_style(row.level)
             assert row.level == max(row.share_level, row.loss_level, row.liq_level)
             if row.share_level is Level.OK:

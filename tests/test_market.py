@@ -33,15 +33,7 @@ from pmtui.settings import Settings, Thresholds
 from pmtui.signing import HmacSigner
 from pmtui.tui.widgets.detail import detail_table
 from pmtui.views import build_view
-from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
-    API_KEY,
-    API_SECRET,
-    EXCHANGE_INFO,
-    UM_ACCOUNT,
-    PapiServer,
-    exchange_info_body,
-    papi_server,
-)
+from tests.papi_server import API_KEY, API_SECRET, EXCHANGE_INFO, PapiServer, exchange_info_body
 from tests.test_risk import pm, position, risk, usdt
 
 BTC = SymbolRules("BTCUSDT", D("0.1"), D("0.001"), 2, 3)

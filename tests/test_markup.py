@@ -25,7 +25,7 @@ from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.summary import SummaryBar
 from pmtui.tui.widgets.whatif import WhatIfScreen
-from tests.harness import SEED, make_app, refresh, rendered, screen_text, settled, wait_until  # noqa: F401
+from tests.harness import SEED, rendered, screen_text, settled, wait_until
 
 UM_ACCOUNT = "/papi/v2/um/account"
 PM_ACCOUNT = "/papi/v1/account"

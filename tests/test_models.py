@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pmtui.errors import MalformedResponse, SchemaError
 from pmtui.models import (
@@ -368,7 +369,7 @@ def test_asset_margin_balance_and_is_zero():
 
 def test_models_are_frozen():
     acc = parse_um_account(account())
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         acc.positions[0].notional = Decimal(1)  # type: ignore[misc]
     assert isinstance(acc, UmAccount)
 

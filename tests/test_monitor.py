@@ -34,7 +34,7 @@ from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange
 from pmtui.views import build_view
-from tests.harness import frozen_clock, rendered  # noqa: F401
+from tests.harness import rendered
 from tests.test_cli_risk import Canned, pm_body
 from tests.test_real_payloads import raw
 
@@ -261,8 +261,8 @@ async def test_the_app_shows_a_hand_built_state():
         bar = rendered(app.query_one(StatusBar))
         assert "LIVE" in bar and "push ✓" in bar and "weight 30/6000" in bar
         assert app.query_one("#positions").row_count == len(state.view.open_positions)
-        down = dataclasses.replace(state.status, push=PushStatus(up=False, reason="the exchange refused the stream", since=1.0, events=3),
-                                   stale=True, error=None)
+        refused = PushStatus(up=False, reason="the exchange refused the stream", since=1.0, events=3)
+        down = dataclasses.replace(state.status, push=refused, stale=True, error=None)
         app.receive(real_state(seq=2, changed=frozenset({PUSH}), status=down))
         await pilot.pause()
         bar = rendered(app.query_one(StatusBar))

@@ -23,8 +23,7 @@ from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.summary import SummaryBar
 from tests.harness import rendered, screen_text, settled, wait_until
-from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT, papi_server  # noqa: F401
-from tests.ws_server import ws_server  # noqa: F401
+from tests.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT
 
 SIZE = (100, 30)
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from pmtui import errors as E
 from pmtui import fmt, output
+from pmtui.alerts import Rule, check_rules
 from pmtui.errors import SchemaError
+from pmtui.filters import parse as parse_filter
+from pmtui.health import Level, position_level
 from pmtui.models import (
     Asset,
-    Balance,
-    CmAsset,
-    CmPosition,
-    CmPositionRisk,
     PmAccount,
     Position,
     PositionRisk,
@@ -36,16 +36,9 @@ from pmtui.models import (
 )
 from pmtui.settings import Thresholds
 from pmtui.views import build_view
-from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
-    BALANCE,
-    CM_ACCOUNT,
-    CM_POSITION_RISK,
-    PM_ACCOUNT,
-    POSITION_RISK,
-    UM_ACCOUNT,
-    papi_server,
-)
-from tests.test_cli import live, run  # noqa: F401
+from tests.papi_server import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, POSITION_RISK, UM_ACCOUNT
+from tests.sentences import assert_sentence
+from tests.test_cli import run
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 
@@ -289,7 +282,7 @@ def test_absent_account_values_show_as_a_dash_in_the_table():
 
 @pytest.mark.parametrize("name", UM_FIXTURES + PM_FIXTURES + RISK_FIXTURES + BALANCE_FIXTURES + CM_FIXTURES
                          + CM_RISK_FIXTURES)
-def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):  # noqa: F811
+def test_snapshot_json_serves_each_real_body_unchanged(capsys, live, name):
     path = ENDPOINT[name]
     live.set_body(path, load_body(name))
     code, out, err = run(capsys, "snapshot", "--json", "--all")
@@ -327,14 +320,14 @@ def _strings(data):
         yield data
 
 
-def test_snapshot_table_on_the_connector_account_shows_dashes(capsys, live):  # noqa: F811
+def test_snapshot_table_on_the_connector_account_shows_dashes(capsys, live):
     live.set_body(PM_ACCOUNT, load_body("connector_tests/account_information.json"))
     code, out, err = run(capsys, "snapshot")
     assert (code, err) == (0, "")
     assert "uniMMR 5,167.9217" in out and "available —" in out
 
 
-def test_check_is_not_unknown_on_the_connector_account(capsys, live):  # noqa: F811
+def test_check_is_not_unknown_on_the_connector_account(capsys, live):
     live.set_body(PM_ACCOUNT, load_body("connector_tests/account_information.json"))
     code, out, err = run(capsys, "check")
     assert not out.startswith("PMTUI UNKNOWN"), out
@@ -381,10 +374,6 @@ def test_every_field_pmtui_reads_is_one_the_sdk_declares(model, sdk):
 
 
 # --- consumers of the now-optional fields: None is unknown, never a safe-looking zero ------------
-
-from pmtui.alerts import Rule, check_rules  # noqa: E402
-from pmtui.filters import parse as parse_filter  # noqa: E402
-from pmtui.health import Level, position_level  # noqa: E402
 
 
 def _um_with_open_position(**over) -> dict:
@@ -481,9 +470,6 @@ def test_widgets_render_absent_values_as_dashes():
 
 # --- Binance's real error bodies through the client and `check` --------------------------------
 
-from pmtui import errors as E  # noqa: E402
-from tests.sentences import assert_sentence  # noqa: E402
-
 #: The class each real error must become, whatever HTTP status carries it.
 ERROR_CLASS = {
     "errors_md_1000.json": E.ServerError, "errors_md_1001.json": E.ServerError,
@@ -515,7 +501,7 @@ def test_each_real_error_sent_with_http_200_is_that_error_in_check(capsys, live,
 
 
 @pytest.mark.parametrize("name", ERROR_FIXTURES)
-async def test_each_real_error_maps_to_its_class(papi_server, name):  # noqa: F811
+async def test_each_real_error_maps_to_its_class(papi_server, name):
     from pmtui.client import PapiClient
     from pmtui.signing import HmacSigner
     from tests.papi_server import API_KEY, API_SECRET

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,12 @@ def test_transitions_reach_the_target_style():
     attrs = [1, 2, 3, 4, 7, 9]
     states = [(frozenset(rng.sample(attrs, rng.randrange(4))), rng.choice(colours), rng.choice(backs))
               for _ in range(200)]
-    for current, target in zip(states, states[1:]):
+    for current, target in pairwise(states):
         step = transition(current, target)
         params = step[2:-1] if step else None
         assert (apply_sgr(current, params) if step else current) == target, (current, target, step)
-        assert len(step) <= len("\x1b[0;" + ";".join([*map(str, sorted(target[0])), *(c for c in target[1:] if c)]) + "m")
+        reset_and_set = "\x1b[0;" + ";".join([*map(str, sorted(target[0])), *(c for c in target[1:] if c)]) + "m"
+        assert len(step) <= len(reset_and_set)
     assert transition(None, DEFAULT) == "\x1b[0m"
 
 
@@ -119,7 +121,7 @@ def test_a_real_dashboard_session_replays_to_the_same_screens(tmp_path):
         term.drain(1.2)  # a refresh or two
     stream = bytes(term.output)
     cuts = [0] + [m.start() for m in CUP.finditer(stream)] + [len(stream)]
-    writes = [stream[a:b].decode("utf-8", "replace") for a, b in zip(cuts, cuts[1:]) if b > a]
+    writes = [stream[a:b].decode("utf-8", "replace") for a, b in pairwise(cuts) if b > a]
     assert len(writes) > 100
     written, sent = assert_same_screens(writes, 80, 24)
     assert sent < written

@@ -10,7 +10,6 @@ plain http:// to anything but loopback).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -23,7 +22,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from pydantic import SecretStr
 
 from pmtui.budget import WeightBudget
 from pmtui.cli import main
@@ -279,7 +277,7 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
     app.notify = lambda message, *a, **k: (notes.append(str(message)), notify(message, *a, **k))[1]  # type: ignore[method-assign]
     shot_dir = tmp_path / "shots"
     shot_dir.mkdir()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30)):
 
         async def refresh(ok: bool) -> None:
             """Refresh now (key r: also what a person does after fixing the key) until it ends
@@ -287,7 +285,8 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
             polls = app.monitor.poller.polls
             app.action_refresh_now()
             deadline = asyncio.get_running_loop().time() + 10
-            while app.monitor.poller.polls <= polls or app.monitor.fetching or ok == (app.monitor.poller.error is not None):
+            while (app.monitor.poller.polls <= polls or app.monitor.fetching
+                   or ok == (app.monitor.poller.error is not None)):
                 assert asyncio.get_running_loop().time() < deadline, f"no refresh under {name}"
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.05)  # let the screen paint

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from pmtui.tui.widgets.detail import DetailScreen
 from pmtui.tui.widgets.help import HelpScreen
-from tests.harness import frozen_clock, make_app, refresh, settled, wait_until  # noqa: F401
+from tests.harness import refresh, settled, wait_until
 
 SIZE = (80, 24)
 

@@ -21,8 +21,8 @@ from pmtui.stream import (
     RiskLevelChange,
     UserStream,
 )
-from tests.papi_server import API_KEY, LISTEN_KEY, PapiServer, papi_server  # noqa: F401
-from tests.ws_server import WsServer, ws_server  # noqa: F401
+from tests.papi_server import API_KEY, LISTEN_KEY, PapiServer
+from tests.ws_server import WsServer
 
 WAIT = 5.0  # the longest any condition may take to come true
 
@@ -70,7 +70,7 @@ class Run:
                                  on_status=self.statuses.append, **options)
         self.task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Run":
+    async def __aenter__(self) -> Run:
         self.task = asyncio.create_task(self.stream.run())
         return self
 

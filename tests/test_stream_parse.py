@@ -19,11 +19,12 @@ from pmtui.stream import (
 )
 from pmtui.text import is_clean
 from pmtui.urls import check_url
+from tests.test_real_payloads import load_body_text
 
 
 def check_stream_url(url: str) -> str:
     return check_url(url, "stream_url", websocket=True)
-from tests.test_real_payloads import load_body_text
+
 
 STREAM = Path(__file__).parent / "fixtures" / "real" / "stream"
 FIXTURES = sorted(p.name for p in STREAM.glob("*.json"))
@@ -123,8 +124,10 @@ def test_unknown_event_types_are_ignored():
     ('{"e": "ACCOUNT_UPDATE", "E": "12x"}', "The stream sent a ACCOUNT_UPDATE event without a valid event time."),
     ('{"e": "listenKeyExpired", "E": 99999999999999999999}',
      "The stream sent a listenKeyExpired event without a valid event time."),
-    ('{"e": "riskLevelChange", "E": 1, "u": "lots"}', "The stream sent a riskLevelChange whose uniMMR is not a number."),
-    ('{"e": "riskLevelChange", "E": 1, "u": "Infinity"}', "The stream sent a riskLevelChange whose uniMMR is not a number."),
+    ('{"e": "riskLevelChange", "E": 1, "u": "lots"}',
+     "The stream sent a riskLevelChange whose uniMMR is not a number."),
+    ('{"e": "riskLevelChange", "E": 1, "u": "Infinity"}',
+     "The stream sent a riskLevelChange whose uniMMR is not a number."),
     ('{"e": "riskLevelChange", "E": 1, "m": true}',
      "The stream sent a riskLevelChange whose maintenance margin is not a number."),
     ('{"e": "riskLevelChange", "E": 1, "eq": [1]}', "The stream sent a riskLevelChange whose equity is not a number."),
@@ -154,7 +157,7 @@ def test_a_hostile_event_type_is_cleaned_in_the_sentence():
     assert parse_event('{"e": "\\u001b]0;pwned\\u0007", "E": null}') is None
 
 
-# --- the stream URL (pmtui.urls.check_url) -----------------------------------------------------------------------------
+# --- the stream URL (pmtui.urls.check_url) ------------------------------------------------------
 
 
 @pytest.mark.parametrize("url,expected", [

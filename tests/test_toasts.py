@@ -8,7 +8,7 @@ from textual.geometry import Region
 from textual.widgets._toast import Toast
 
 from pmtui.monitor import Notice
-from tests.harness import frozen_clock, make_app, screen_text, settled  # noqa: F401
+from tests.harness import screen_text, settled
 
 LONG = ("5 positions within 10% of liquidation: BTCUSDT long 0.1%, ETHUSDT long 2.3%, SOLUSDT long 5%"
         " +2 more. (+2 more: h shows the log)")
@@ -38,7 +38,7 @@ async def stack_toasts(app, pilot, n: int = 4) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (60, 18), (200, 50)])
-async def test_toasts_never_cover_the_account_panel(make_app, frozen_clock, size):  # noqa: F811
+async def test_toasts_never_cover_the_account_panel(make_app, frozen_clock, size):
     app = make_app(clock=frozen_clock)
     async with app.run_test(size=size, notifications=True) as pilot:
         await settled(pilot)
@@ -56,7 +56,7 @@ async def test_toasts_never_cover_the_account_panel(make_app, frozen_clock, size
 
 
 @pytest.mark.parametrize("size", [(20, 10), (40, 12), (59, 30)])
-async def test_toasts_never_cover_the_compact_views_unimmr(make_app, frozen_clock, size):  # noqa: F811
+async def test_toasts_never_cover_the_compact_views_unimmr(make_app, frozen_clock, size):
     app = make_app(clock=frozen_clock, scenario="margin-call")
     async with app.run_test(size=size, notifications=True) as pilot:
         await settled(pilot)

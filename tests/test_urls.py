@@ -29,7 +29,8 @@ def test_https_anywhere_http_only_to_loopback() -> None:
     )
     assert isinstance(info.value, ConfigError) and isinstance(info.value, ValueError)
     assert info.value.keys == ("base_url",)
-    assert info.value.sentence(" in /x.toml").startswith("Refusing plain http:// to papi.example.com (base_url in /x.toml)")
+    assert info.value.sentence(" in /x.toml").startswith(
+        "Refusing plain http:// to papi.example.com (base_url in /x.toml)")
 
 
 def test_websocket_urls() -> None:

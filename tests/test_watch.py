@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT, papi_server  # noqa: F401
+from tests.papi_server import API_KEY, API_SECRET, UM_ACCOUNT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -196,7 +196,7 @@ def test_recording_that_cannot_be_written_is_said_once_and_watching_goes_on(tmp_
     assert err.startswith("pmtui: warning: Cannot create the history file")
 
 
-def test_watch_says_a_fault_once_and_recovers_by_itself(papi_server):  # noqa: F811
+def test_watch_says_a_fault_once_and_recovers_by_itself(papi_server):
     env = {"PMTUI_BASE_URL": papi_server.base_url, "PMTUI_API_KEY": API_KEY, "PMTUI_API_SECRET": API_SECRET}
     w = Watch("--interval", "1", env=env)
     assert " · LIVE" in w.line()

@@ -1,8 +1,6 @@
 """A real WebSocket server on 127.0.0.1 that plays scripted user-data-stream connections.
 
-Test helper only (not shipped). Use the `ws_server` fixture:
-
-    from tests.ws_server import ws_server  # noqa: F401  (registers the fixture)
+Test helper only (not shipped). Use the `ws_server` fixture (tests/conftest.py registers it for every test):
 
     async def test_x(ws_server):
         ws_server.script(("refuse", 403))                   # the next connection: HTTP 403
@@ -48,7 +46,7 @@ class WsServer:
         self._server: Any = None
         self.closed_by_client = 0
 
-    async def start(self) -> "WsServer":
+    async def start(self) -> WsServer:
         self._server = await serve(
             self._handle, "127.0.0.1", 0, process_request=self._process_request,
             ping_interval=None, compression=None, close_timeout=0.5,
