@@ -15,7 +15,7 @@ from pmtui.riskfeed import HOURLY, INDEX_ALL_INTERVAL, RETRY, RiskFeed, weight_p
 from pmtui.riskinputs import AssetIndexPrice, CollateralRate
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
-from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
+from tests.papi_server import (
     API_KEY,
     API_SECRET,
     CM_BRACKETS,
@@ -25,7 +25,6 @@ from tests.papi_server import (  # noqa: F401  (papi_server is a fixture)
     TIME,
     UM_BRACKETS,
     PapiServer,
-    papi_server,
 )
 
 
@@ -47,7 +46,7 @@ def client_on(papi: PapiServer, sapi: PapiServer | None = None) -> PapiClient:
 # --- the client -------------------------------------------------------------------------------
 
 
-async def test_sapi_paths_go_to_the_sapi_host_signed_and_counted(papi_server, sapi_server):  # noqa: F811
+async def test_sapi_paths_go_to_the_sapi_host_signed_and_counted(papi_server, sapi_server):
     async with client_on(papi_server, sapi_server) as client:
         rates = await client.collateral_rates()
         prices = await client.asset_index_prices("BTC")
@@ -69,14 +68,14 @@ async def test_sapi_paths_go_to_the_sapi_host_signed_and_counted(papi_server, sa
     assert sent == 50 + 1 + 50 + 1 + 1 + 1  # + the clock sync
 
 
-async def test_every_index_price_at_once_costs_50(papi_server):  # noqa: F811
+async def test_every_index_price_at_once_costs_50(papi_server):
     async with client_on(papi_server) as client:
         await client.asset_index_prices()
         assert client.budget.sent == 50 + 1
     assert [n for n, _ in papi_server.requests[-1].params][0] == "timestamp"
 
 
-async def test_a_refusal_on_the_sapi_host_is_an_auth_error(papi_server, sapi_server):  # noqa: F811
+async def test_a_refusal_on_the_sapi_host_is_an_auth_error(papi_server, sapi_server):
     sapi_server.revoke()
     async with client_on(papi_server, sapi_server) as client:
         with pytest.raises(AuthError) as info:
@@ -220,7 +219,7 @@ async def test_an_unexpected_error_costs_the_input_not_the_refresh():
 # --- the Monitor ------------------------------------------------------------------------------
 
 
-async def test_monitors_share_one_feed_and_publish_the_model(papi_server):  # noqa: F811
+async def test_monitors_share_one_feed_and_publish_the_model(papi_server):
     feed = RiskFeed()
     monitors = [Monitor(settings=Settings(base_url=papi_server.base_url), client=client_on(papi_server),
                         risk_feed=feed) for _ in range(2)]
@@ -234,7 +233,7 @@ async def test_monitors_share_one_feed_and_publish_the_model(papi_server):  # no
         assert state.risk.inputs.reported_unimmr == state.pm.uniMMR
 
 
-async def test_a_refused_sapi_makes_the_model_approximate_never_the_snapshot_fail(papi_server, sapi_server):  # noqa: F811
+async def test_a_refused_sapi_makes_the_model_approximate_never_the_snapshot_fail(papi_server, sapi_server):
     sapi_server.revoke()
     m = Monitor(settings=Settings(base_url=papi_server.base_url), client=client_on(papi_server, sapi_server),
                 risk_feed=RiskFeed())
@@ -244,7 +243,7 @@ async def test_a_refused_sapi_makes_the_model_approximate_never_the_snapshot_fai
     assert any("Binance refused /sapi/v1/portfolio/collateralRate (-2015)" in r for r in state.risk.base.reasons)
 
 
-async def test_without_a_feed_the_monitor_asks_nothing_of_the_model(papi_server):  # noqa: F811
+async def test_without_a_feed_the_monitor_asks_nothing_of_the_model(papi_server):
     m = Monitor(settings=Settings(base_url=papi_server.base_url), client=client_on(papi_server))
     async with m:
         state = await m.fetch_once()

@@ -16,8 +16,7 @@ from pmtui.alerts import Alerts, AlertState, Rule, check_rules
 from pmtui.model import RiskModel
 from pmtui.riskview import liq_perfdata, liquidation_text, parse_move, pct, reconciliation_text
 from pmtui.settings import AlertSettings, Thresholds
-from tests.papi_server import papi_server  # noqa: F401  (a fixture)
-from tests.test_cli import live, run  # noqa: F401  (live is a fixture)
+from tests.test_cli import run
 from tests.test_model import bal, book
 
 
@@ -83,7 +82,7 @@ def test_check_rules_take_the_model():
 # --- the commands, against the local PAPI imitation (which serves the five inputs too) -----------
 
 
-def test_snapshot_json_has_view_risk(capsys, live):  # noqa: F811
+def test_snapshot_json_has_view_risk(capsys, live):
     code, out, _ = run(capsys, "snapshot", "--json")
     assert code == 0
     risk = json.loads(out)["view"]["risk"]
@@ -92,7 +91,7 @@ def test_snapshot_json_has_view_risk(capsys, live):  # noqa: F811
     assert {"/sapi/v1/portfolio/collateralRate", "/papi/v1/um/leverageBracket"} <= set(live.paths())
 
 
-def test_check_says_no_liquidation_move_from_a_model_that_does_not_reconcile(capsys, live):  # noqa: F811
+def test_check_says_no_liquidation_move_from_a_model_that_does_not_reconcile(capsys, live):
     code, out, _ = run(capsys, "check")
     detail, _, perf = out.strip().partition(" | ")
     # The SDK's example rates name only USDC: the model is far off Binance's uniMMR, so a move it
@@ -108,7 +107,7 @@ def test_check_says_the_liquidation_move_of_a_model_that_reconciles(capsys):
     assert re.search(r"\bliq_move_(down|up)=-?\d+\.\d%", perf), perf
 
 
-def test_whatif_prints_one_scenario(capsys, live):  # noqa: F811
+def test_whatif_prints_one_scenario(capsys, live):
     code, out, _ = run(capsys, "whatif", "-10", "--json")
     assert code == 0
     doc = json.loads(out)
@@ -117,7 +116,7 @@ def test_whatif_prints_one_scenario(capsys, live):  # noqa: F811
     assert code == 0 and out.startswith("every non-stablecoin -10.0%: uniMMR ")
 
 
-def test_whatif_refuses_nonsense_in_one_sentence(capsys, live):  # noqa: F811
+def test_whatif_refuses_nonsense_in_one_sentence(capsys, live):
     code, _, err = run(capsys, "whatif", "ten")
     assert code == 2 and "MOVE must be a percent from -99 to +300" in err
     code, _, err = run(capsys, "whatif", "-10", "NOPE")
