@@ -450,7 +450,8 @@ class PmtuiApp(App[int]):
             return
         view, verdict, note = state.view, state.verdict, state.account_note
         age = fmt.age(state.unimmr_age) if state.unimmr_age is not None else ""
-        self.query_one("#summary", SummaryBar).show(view, verdict)
+        # An estimate on the digits: Binance's figure in the header is behind the positions.
+        self.query_one("#summary", SummaryBar).show(view, verdict, age if state.estimate is not None else "")
         panel = self.query_one("#account", AccountPanel)
         panel.show(view, note, verdict, age, fallback=state.fallback, estimate=state.estimate,
                    estimate_age=fmt.age(state.estimate_age) if state.estimate_age is not None else "")
