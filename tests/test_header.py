@@ -42,7 +42,7 @@ async def test_between_uniMMR_fetches_the_header_says_how_old_binances_figure_is
         assert f"uniMMR {binance}" in header and "ago" not in header, header
 
 
-async def test_at_80_columns_the_header_never_cuts_uniMMR_short(make_app, frozen_clock):
+async def test_at_80_columns_the_header_never_cuts_uniMMR_short(make_app, frozen_clock):  # noqa: F811
     """DANGER in the margin-call demo: the reason (a position's distance to liquidation) is long,
     and the header read `uniMMR 2…`, a figure cut to its first digit."""
     app = make_app(clock=frozen_clock, scenario="margin-call", step=36, title="DEMO margin-call")  # as the CLI names it

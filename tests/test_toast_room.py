@@ -28,7 +28,7 @@ async def test_the_newest_toast_is_read_whole_when_they_do_not_all_fit(make_app,
             app._toast(Notice("Alert", f"{i}: {LONG}", "error", timeout=600))
             await wait_until(pilot, lambda: any_toast_drawn(app), what="a toast drawn")
 
-            def newest() -> Toast | None:
+            def newest(i: int = i) -> Toast | None:
                 return next((t for t in app.screen.query(Toast) if f"{i}: " in str(t.render())), None)
 
             await wait_until(pilot, lambda: (t := newest()) is not None and drawn_whole(app, t),
