@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input
-from textual.widgets._toast import ToastRack
+from textual.widgets._toast import Toast, ToastRack
 from textual.worker import Worker, WorkerState
 
 from pmtui import filters, fmt
@@ -275,6 +275,7 @@ class PmtuiApp(App[int]):
         title = f"{shown(profile)} · {notice.title}" if profile else notice.title
         self.notify(notice.message, title=title, severity=notice.severity,  # type: ignore[arg-type]
                     timeout=notice.timeout, markup=False)
+        self.call_after_refresh(self._place_toasts)  # room for the newest
         if notice.bell:
             self.bell()  # the terminal bell: it reaches a person over SSH
 
@@ -450,7 +451,8 @@ class PmtuiApp(App[int]):
             return
         view, verdict, note = state.view, state.verdict, state.account_note
         age = fmt.age(state.unimmr_age) if state.unimmr_age is not None else ""
-        self.query_one("#summary", SummaryBar).show(view, verdict)
+        # An estimate on the digits: Binance's figure in the header is behind the positions.
+        self.query_one("#summary", SummaryBar).show(view, verdict, age if state.estimate is not None else "")
         panel = self.query_one("#account", AccountPanel)
         panel.show(view, note, verdict, age, fallback=state.fallback, estimate=state.estimate,
                    estimate_age=fmt.age(state.estimate_age) if state.estimate_age is not None else "")
@@ -522,6 +524,24 @@ class PmtuiApp(App[int]):
         if styles.margin.bottom != below or styles.max_height != Scalar.from_number(room):
             styles.margin = (0, 0, below, 0)
             styles.max_height = room
+        self._trim_toasts(rack, room)
+
+    def _trim_toasts(self, rack: ToastRack, room: int, tries: int = 5) -> None:
+        """Toasts that do not fit the room wait below the older ones, hidden (Textual cannot
+        scroll the hidden rack): at 80x24 three alerts 2 s apart hid the newest below its title.
+        The newest is the one to read (the log keeps them all): the oldest give way to it."""
+        toasts = list(rack.query(Toast))
+        if len(toasts) < len(self._notifications) or any(not t.region.height for t in toasts):
+            if tries:  # not mounted or not laid out yet: again after the next refresh
+                self.call_after_refresh(lambda: self._trim_toasts(rack, room, tries - 1))
+            return
+        tall = [t.region.height + t.styles.margin.top + t.styles.margin.bottom for t in toasts]
+        used = sum(tall)
+        for toast, height in zip(toasts[:-1], tall, strict=False):
+            if used <= room:
+                break
+            used -= height
+            toast._expire()  # as its timeout would: forgotten, and its holder removed with it
 
     # --- actions ----------------------------------------------------------------------------
 

@@ -20,13 +20,18 @@ class SummaryBar(StyledStatic):
         self.title = title
         self.view: AccountView | None = None
         self.verdict: Verdict | None = None
+        self.behind = ""
 
     def on_mount(self) -> None:
         self.show(None)
 
-    def show(self, view: AccountView | None, verdict: Verdict | None = None) -> None:
-        """`verdict`: the app's (it knows whether the data is stale); default: the view's own."""
+    def show(self, view: AccountView | None, verdict: Verdict | None = None, behind: str = "") -> None:
+        """`verdict`: the app's (it knows whether the data is stale); default: the view's own.
+        `behind`: how old Binance's uniMMR is, when it is older than the positions (the digits
+        then show an estimate): the header says its figure with that age, never as current as
+        the clock beside it."""
         self.view = view
+        self.behind = behind
         self.verdict = verdict if verdict is not None or view is None else view.verdict()
         self.show_text(self.render_text())
 
@@ -36,9 +41,10 @@ class SummaryBar(StyledStatic):
     def render_text(self) -> Text:
         clock = fmt.clock_time(time.time())
         width = self.content_size.width
-        # At a narrow width what is said elsewhere gives way first (open count, uPnL: the panel
-        # and tables show them); the clock always shows, at the right, and the reason is cut last.
-        for extras in (2, 1, 0):
+        # At a narrow width what is said elsewhere gives way first (open count, uPnL, uniMMR: the
+        # panel and tables show them), each whole, never a figure cut short; the clock always
+        # shows, at the right, and the reason is cut last.
+        for extras in (3, 2, 1, 0):
             line = self._line(extras)
             if not width or line.cell_len + 2 + len(clock) <= width:
                 break
@@ -51,7 +57,7 @@ class SummaryBar(StyledStatic):
         return line
 
     def _line(self, extras: int) -> Text:
-        """Everything but the clock; `extras`: how many of uPnL and the open count to add."""
+        """Everything but the clock; `extras`: how many of uniMMR, uPnL and the open count to add."""
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {self.title} ", style="bold reverse")
         view, verdict = self.view, self.verdict
@@ -60,14 +66,20 @@ class SummaryBar(StyledStatic):
         else:
             line.append("  ")
             line.append(f" {verdict.badge} ", style=self.style(verdict.style))
-            line.append(f" {verdict.reason}")
-            if view.unimmr is not None and verdict.said(UNIMMR) is None:
+            ago = f" ({self.behind} ago)" if self.behind and not verdict.stale else ""
+            said = verdict.said(UNIMMR)
+            reason = verdict.reason
+            if said is not None and ago:
+                reason = reason.replace(said, said + ago, 1)
+            line.append(f" {reason}")
+            if extras >= 1 and view.unimmr is not None and said is None:
                 line.append("  uniMMR ")
                 line.append(fmt.ratio(view.unimmr), style="bold")
-            if extras >= 1:
+                line.append(ago)
+            if extras >= 2:
                 line.append("  uPnL ")
                 line.append(fmt.money(view.upnl, sign=True), style=self.pnl_style(view.upnl))
-            if extras >= 2:
+            if extras >= 3:
                 line.append(f"  open {len(view.open_positions)}")
         return line
 
