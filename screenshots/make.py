@@ -31,10 +31,10 @@ sys.path.insert(0, str(HERE.parent))  # a checkout works without installing pmtu
 import httpx  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
-from pmtui.accounts import Account  # noqa: E402
 from pmtui.budget import WeightBudget  # noqa: E402
 from pmtui.client import PapiClient  # noqa: E402
 from pmtui.demo import DEMO_ACCOUNTS, DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
+from pmtui.fleet import Account  # noqa: E402
 from pmtui.monitor import Monitor  # noqa: E402
 from pmtui.poller import Poller  # noqa: E402
 from pmtui.settings import Settings  # noqa: E402
