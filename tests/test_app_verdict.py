@@ -232,13 +232,13 @@ async def test_compact_view_says_level_unimmr_and_stale_after_faults(make_app, f
         compact = app.query_one(CompactView)
         assert compact.display and not app.query_one(AccountPanel).display
         shown = screen_text(app)
-        assert "✓ OK" in shown and "uniMMR 10.7189" in shown and "LIVE" in shown
+        assert "✓ OK" in shown and "uniMMR 10.3371" in shown and "LIVE" in shown
         frozen_clock.advance(14)
         app.client._http._transport.fault = "503"
         await refresh(pilot)
         shown = screen_text(app)
         assert "◌ STALE" in shown and "last OK" in shown and "✓ OK" not in shown, shown
-        assert "uniMMR 10.7189" in shown and "14s" in shown
+        assert "uniMMR 10.3371" in shown and "14s" in shown
 
 
 @pytest.mark.parametrize("size", [(20, 10), (40, 12)])

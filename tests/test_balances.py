@@ -9,7 +9,9 @@ signed timestamps), so the client keeps the real clock while the pollers read th
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -222,7 +224,15 @@ def test_snapshot_json_repeats_the_rows_exactly(capsys, live):
     assert table.index("Balances") < table.index("Positions")
 
 
-def test_snapshot_says_why_balances_are_missing_and_check_does_not_read_them(capsys, live):
+def config_with(text: str) -> Path:
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "risk-off.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_snapshot_says_why_balances_are_missing_and_check_does_not_read_them(capsys, live, monkeypatch):
     live.set_mode("error", path=BALANCE, status=401, body=REFUSAL)
     code, out, err = run(capsys, "snapshot", "--json")
     assert (code, err) == (0, "")
@@ -232,7 +242,11 @@ def test_snapshot_says_why_balances_are_missing_and_check_does_not_read_them(cap
     assert code == 0 and f"Not shown (balance): {SENTENCE}." in out
     asked = live.count(BALANCE)
     code, out, err = run(capsys, "check")
-    assert code == 0 and out.startswith("PMTUI OK") and live.count(BALANCE) == asked
+    # The risk model reads the balances (every asset's net); with it off, check does not.
+    assert code == 0 and out.startswith("PMTUI OK") and live.count(BALANCE) == asked + 1
+    monkeypatch.setenv("PMTUI_CONFIG", str(config_with("risk_model = false\n")))
+    code, out, err = run(capsys, "check")
+    assert code == 0 and live.count(BALANCE) == asked + 1  # risk_model = false: not read again
 
 
 def test_snapshot_fails_in_one_sentence_when_the_balances_fail_otherwise(capsys, live):

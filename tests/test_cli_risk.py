@@ -189,7 +189,7 @@ def test_check_line_says_band_status_and_headroom(capsys, exchange):
     assert out.startswith(
         "PMTUI WARNING - uniMMR 1.4000 at or below the warning level 1.5 (margin call band, status MARGIN_CALL),"
         " headroom to 1.05 350.00 (25.0%),"
-        " 1 open positions, uPnL +0.00; liquidation ")  # the risk model's move (pmtui.riskview)
+        " 1 open positions, uPnL +0.00 | ")  # no move: the canned model does not reconcile
     assert "account_equity=1400.00000000 account_maint_margin=1000.00000000" in out
 
 
@@ -356,7 +356,7 @@ def test_check_applies_the_liquidation_distance_rule(capsys, exchange, liq, code
     lead = f"BTCUSDT {near} from liquidation, under the {under[near]}; " if near else ""
     assert got == code and out.startswith(f"PMTUI {word} - {lead}uniMMR 3.0000")
     if said:
-        assert f"uPnL +0.00; {said}; liquidation " in out  # then the risk model's move
+        assert f"uPnL +0.00; {said} | " in out
     assert "ETHUSDT" not in out  # its row is an extra: the account holds no ETH
 
 
@@ -370,7 +370,7 @@ def test_check_rules_follow_the_alerts_table(capsys, exchange):
     assert code == 2 and "liquidation price" not in out
     assert out.startswith("PMTUI CRITICAL - BTCUSDT 4.0% from liquidation, under the critical distance 5%;"
                           " uniMMR 3.0000")
-    assert "; Total uPnL -200.00 is below -100.00; liquidation " in out
+    assert "; Total uPnL -200.00 is below -100.00 | " in out
 
 
 # --- snapshot ------------------------------------------------------------------------------------

@@ -49,7 +49,10 @@ from tests.soak import screen_text
 # Unique per run, so a hit can only be a leak (never a coincidence with fixture text).
 KEY = "canaryKey" + secrets.token_hex(16)
 SECRET = "canarySecret" + secrets.token_hex(20)
-SIGNED = {UM_ACCOUNT, PM_ACCOUNT, POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK}
+SIGNED = {UM_ACCOUNT, PM_ACCOUNT, POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK,
+          # the risk model's inputs (pmtui.riskfeed): signed GETs like the others
+          "/sapi/v1/portfolio/collateralRate", "/sapi/v1/portfolio/asset-index-price",
+          "/sapi/v1/portfolio/margin-asset-leverage", "/papi/v1/um/leverageBracket", "/papi/v1/cm/leverageBracket"}
 
 # (name, how to set it up on the server). Each fault hits the UM account, the one call every
 # scenario makes; the clock jumps make pmtui resync and sign again.
