@@ -35,7 +35,7 @@ def test_the_core_imports_without_textual():
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if tool is None:
-        pytest.skip("import-linter is not installed (the `lint` extra; .ci/run installs it and runs this test)")
+        pytest.skip(reason="import-linter is not installed (the `lint` extra; .ci/run installs it and runs this test)")
     env = {"PYTHONPATH": str(tree), "PATH": str(Path(sys.executable).parent)}
     return subprocess.run([tool, "--config", str(tree / "pyproject.toml"), "--no-cache"], cwd=tree, env=env,
                           capture_output=True, text=True, timeout=180)

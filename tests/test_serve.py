@@ -479,7 +479,7 @@ def require_browser(message: str) -> None:
     installs it) makes that a failure."""
     if os.environ.get("PMTUI_REQUIRE_BROWSER") == "1":
         pytest.fail(message + " (PMTUI_REQUIRE_BROWSER=1)")
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def test_without_a_browser_the_browser_test_is_skipped_unless_ci_requires_it(monkeypatch):
