@@ -81,6 +81,13 @@ SEARCH_TARGETS = (LIQUIDATION_UNIMMR, Decimal("1.2"), Decimal("1.5"))
 TOLERANCE = Decimal("1e-7")
 #: Beyond this relative gap to Binance's own uniMMR the model calls itself approximate.
 RECONCILE_GAP = Decimal("0.02")
+
+
+def reconcile_gap(unimmr: Decimal | None, reported: Decimal | None) -> Decimal | None:
+    """How far the model's uniMMR is from Binance's, as a fraction of Binance's (None: unknown)."""
+    if unimmr is None or reported is None or reported <= 0:
+        return None
+    return (unimmr - reported) / reported
 _Q4 = Decimal("0.0001")
 _Q2 = Decimal("0.01")
 
@@ -658,10 +665,11 @@ class RiskModel:
         reasons = list(dict.fromkeys([*self.inputs.problems, *self._missing.values()]))
         unimmr = equity / mm if mm > 0 else None
         reported = self.inputs.reported_unimmr
-        if move == 0 and reported is not None and unimmr is not None and reported > 0:
-            if abs(unimmr - reported) > RECONCILE_GAP * reported:
-                reasons.append(f"The model's uniMMR {_fixed(unimmr, _Q4)} is more than 2% from "
-                               f"Binance's {reported}: an input is missing or out of date.")
+        gap = reconcile_gap(unimmr, reported) if move == 0 else None
+        if unimmr is not None and gap is not None and abs(gap) > RECONCILE_GAP:
+            # The last reason, so what is missing reads first (pmtui.riskview.off names that one).
+            reasons.append(f"The model's uniMMR {_fixed(unimmr, _Q4)} is more than 2% from "
+                           f"Binance's {reported}: an input is missing or out of date.")
         return ModelResult(unimmr, equity, mm, fmm, mmm, tuple(lines), tuple(self._missing),
                            tuple(reasons))
 

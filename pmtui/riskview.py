@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from pmtui import fmt
-from pmtui.model import RECONCILE_GAP, RiskModel
+from pmtui.model import RECONCILE_GAP, RiskModel, reconcile_gap
 
 _ONE_DP = Decimal("0.1")
 
@@ -41,13 +41,13 @@ def off(model: RiskModel) -> str | None:
     Binance reports (more than RECONCILE_GAP apart), or it has no maintenance margin at all. A
     model that does not reproduce Binance's own figure is no basis for "what move liquidates
     me": a missing input (collateral rates refused, say) would read as "liquidation: now"."""
-    base, reported = model.base, model.inputs.reported_unimmr
+    base = model.base
     if base.unimmr is None:
         return "the risk model has no maintenance margin"
-    if reported is not None and reported > 0 and abs(base.unimmr - reported) > RECONCILE_GAP * reported:
-        why = next((r for r in base.reasons if not r.startswith("The model's uniMMR")), None)
-        gap = pct((base.unimmr - reported) / reported)
-        return f"the risk model is {gap} from Binance's uniMMR" + (f" ({why.rstrip('.')})" if why else "")
+    gap = reconcile_gap(base.unimmr, model.inputs.reported_unimmr)
+    if gap is not None and abs(gap) > RECONCILE_GAP:
+        why = base.reasons[0] if len(base.reasons) > 1 else None  # the last one is the gap itself
+        return f"the risk model is {pct(gap)} from Binance's uniMMR" + (f" ({why.rstrip('.')})" if why else "")
     return None
 
 
@@ -73,12 +73,10 @@ def liquidation_text(model: RiskModel) -> str | None:
 def reconciliation_text(model: RiskModel) -> str:
     """"model 2.01 · Δ +0.4%" beside Binance's uniMMR, or what makes the model approximate."""
     base = model.base
-    reported = model.inputs.reported_unimmr
     if base.unimmr is None:
         return "model: no maintenance margin"
     shown = f"model {fmt.ratio(base.unimmr)}"
-    if reported is not None and reported > 0:
-        gap = (base.unimmr - reported) / reported
+    if (gap := reconcile_gap(base.unimmr, model.inputs.reported_unimmr)) is not None:
         shown += f" · Δ {pct(gap)}"
     if base.approximate:
         shown += " · approximate: " + base.reasons[0]
