@@ -91,6 +91,20 @@ def _port(text: str) -> int:
     return int(text)
 
 
+DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464"  # pmtui.metrics' (imported only when metrics are asked for)
+
+
+def _metrics_address(text: str) -> str:
+    """--metrics-address: checked here, so a bad one is a usage error before anything starts."""
+    from pmtui.metrics import parse_address
+
+    try:
+        parse_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 DEFAULT_MAX_TABS = 4  # pmtui.tui.serve's (not imported here: the parser must not import aiohttp's side)
 
 
@@ -135,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="WARNING at or below this uniMMR (default: thresholds.unimmr_warn, 1.5)")
     check.add_argument("-c", "--critical", metavar="UNIMMR", type=_ratio,
                        help="CRITICAL at or below this uniMMR (default: thresholds.unimmr_danger, 1.2)")
+    check.add_argument("--prom-textfile", metavar="PATH", type=Path,
+                       help="also write the accounts' Prometheus metrics to PATH (node_exporter's textfile "
+                       "collector: a .prom file in its --collector.textfile.directory), atomically")
     _common(check, suppress=True)
 
     watch = sub.add_parser(
@@ -144,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--json", action="store_true",
                        help="JSON lines: the fields of snapshot --json, plus level, reason and what changed")
+    watch.add_argument("--metrics-address", metavar="HOST:PORT", nargs="?", const=DEFAULT_METRICS_ADDRESS,
+                       type=_metrics_address,
+                       help=f"also serve Prometheus metrics at http://HOST:PORT/metrics (alone: "
+                       f"{DEFAULT_METRICS_ADDRESS}; any address off loopback is open to whoever reaches it)")
     _common(watch, suppress=True)
 
     whatif = sub.add_parser(
@@ -305,9 +326,10 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     if command == "snapshot":
         return asyncio.run(commands.snapshot(fleet, as_json=args.json, include_zero=args.all))
     if command == "check":
-        return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical))
+        return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical,
+                                          prom_textfile=args.prom_textfile))
     if command == "watch":
-        return asyncio.run(commands.watch(fleet, as_json=args.json))
+        return asyncio.run(commands.watch(fleet, as_json=args.json, metrics_address=args.metrics_address))
     if command == "whatif":
         from pmtui import riskview
 

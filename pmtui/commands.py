@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmtui import output
@@ -225,9 +226,11 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
     return worst.code, line
 
 
-async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None) -> int:
+async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None,
+                prom_textfile: Path | None = None) -> int:
     """One status line for cron / Nagios over every account (fetched at once, on one budget): the
-    worst account's exit code. A fleet of one prints its own line."""
+    worst account's exit code. A fleet of one prints its own line. `prom_textfile`: also write the
+    accounts' metrics there for node_exporter (a failure to is a warning: the line still decides)."""
     async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
         assert account.monitor is not None and account.settings is not None
         t = check_thresholds(account.settings.thresholds, warning, critical)
@@ -246,6 +249,13 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         unimmr = state.view.unimmr if state.view is not None else None
         results.append(CheckResult(account.profile, level, line, unimmr=unimmr))
         _record(fleet, account.profile, state)
+    if prom_textfile is not None:
+        from pmtui.metrics import write_textfile
+
+        try:
+            write_textfile(fleet, prom_textfile)
+        except PmtuiError as err:
+            print(f"pmtui: warning: {err.message}", file=sys.stderr)
     if fleet.single:
         result = results[0]
         if result.error is not None:
@@ -263,14 +273,15 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
 
 # --- watch ------------------------------------------------------------------------------------------
 
-async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
+async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | None = None) -> int:
     """The core without a screen: one line per new state of any account (every refresh, fault,
     recovery, pushed event and alert; a fault that repeats, or the same picture again, is said
     once), led by its profile when there are several (JSON: a "profile" field first). Accounts that
     cannot be watched are said once on stderr, and so is what the dashboard would toast
     ("Recording stopped"). Output goes through a LineWriter: a reader that stops reading never
     stops the Monitors or a signal, one that goes away ends the command (exit 0). Stops on Ctrl-C,
-    SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
+    SIGTERM or a hang-up: 128 + the signal (130, 143, 129). `metrics_address`: also serve the
+    accounts' Prometheus metrics there (pmtui.metrics; a port taken is the command's error)."""
     from pmtui.lines import LineWriter, notice_line
     from pmtui.mailbox import Mailbox
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
@@ -293,6 +304,16 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     for account in watched:
         assert account.monitor is not None
         account.monitor.subscribe(listener(account.profile))
+    metrics = None
+    if metrics_address is not None:
+        from pmtui.metrics import start_metrics
+
+        try:
+            metrics = start_metrics(fleet, metrics_address)
+        except PmtuiError:
+            await fleet.aclose()
+            raise
+        print(f"pmtui: metrics on {metrics.url}", file=sys.stderr, flush=True)
     runners = [asyncio.ensure_future(a.monitor.run()) for a in watched if a.monitor is not None]
     everything: asyncio.Future[Any] = asyncio.gather(*runners)
     stopped_by: list[int] = []
@@ -349,6 +370,8 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
             await everything
         except BaseException:
             pass
+        if metrics is not None:
+            await asyncio.to_thread(metrics.close)
         await fleet.aclose()
     if not stopped_by:
         out.drain(1.0)  # what is queued, unless the reader is stuck
