@@ -326,3 +326,25 @@ def test_a_textfile_that_cannot_be_written_is_a_warning_and_the_check_still_answ
     out, err = capsys.readouterr()
     assert out.startswith("PMTUI ") and code != 3
     assert err == f"pmtui: warning: Could not write the metrics to {path}: No such file or directory.\n"
+
+
+# --- the client's hook ----------------------------------------------------------------------------
+
+async def test_the_client_counts_every_response_by_path_and_status():
+    from pmtui.client import PapiClient
+    from pmtui.errors import PmtuiError
+    from pmtui.signing import HmacSigner
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/fapi/v1/time":
+            return httpx.Response(200, json={"serverTime": 1_750_000_000_000})
+        return httpx.Response(503, text="Service Unavailable")
+
+    client = PapiClient(api_key="k", signer=HmacSigner("s"), base_url="http://127.0.0.1:9",
+                        transport=httpx.MockTransport(answer))
+    async with client:
+        with pytest.raises(PmtuiError):
+            await client.um_account()
+    assert client.responses[("/fapi/v1/time", 200)] >= 1
+    assert client.responses[("/papi/v2/um/account", 503)] >= 1
+    assert set(client.responses) == {("/fapi/v1/time", 200), ("/papi/v2/um/account", 503)}
