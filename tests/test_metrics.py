@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import stat
 from dataclasses import replace
@@ -348,3 +349,13 @@ async def test_the_client_counts_every_response_by_path_and_status():
     assert client.responses[("/fapi/v1/time", 200)] >= 1
     assert client.responses[("/papi/v2/um/account", 503)] >= 1
     assert set(client.responses) == {("/fapi/v1/time", 200), ("/papi/v2/um/account", 503)}
+
+
+def test_the_readme_lists_every_metric_the_collector_exports():
+    text = generate_latest(metrics.registry_of(metrics.FleetCollector(fleet_of()))).decode()
+    exported = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\|.*?(?=\|)", section, re.MULTILINE))
+    documented = {name for cell in listed for name in re.findall(r"`(pmtui_\w+)`", cell)}
+    assert documented == exported

@@ -25,6 +25,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "deploy" / "prometheus" / "pmtui.rules.yml"
+DASHBOARD = REPO / "deploy" / "grafana" / "pmtui.json"
 
 
 def tool(name: str) -> str:
@@ -49,6 +50,11 @@ def wait_for(condition, what: str, timeout: float, why=lambda: "") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}: {why()}")
         time.sleep(0.1)
+
+
+def dashboard_queries() -> list[str]:
+    board = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for panel in board["panels"] for t in panel["targets"]]
 
 
 def test_promtool_passes_the_alerting_rules():
@@ -121,6 +127,18 @@ def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
         assert answer[0] > 1  # the demo's normal scenario: a real figure, not a 0 stand-in
         groups = httpx.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
         assert [(g["name"], len(g["rules"])) for g in groups] == [("pmtui", 9)]
+        # Every query of the Grafana dashboard is PromQL this Prometheus runs, and finds data (but
+        # the risk model's move, absent while the model does not reconcile with Binance's uniMMR).
+        def empty() -> list[str]:
+            missing = []
+            for expr in dashboard_queries():
+                body = httpx.get(f"{api}/query", params={"query": expr.replace("$profile", ".*")}, timeout=5).json()
+                assert body["status"] == "success", (expr, body)
+                if not body["data"]["result"] and "pmtui_liquidation_move_ratio" not in expr:
+                    missing.append(expr)  # rate() needs a second scrape
+            return missing
+
+        wait_for(lambda: not empty(), "data for every dashboard query", 10, why=empty)
     finally:
         server.terminate()
         server.wait(timeout=15)
