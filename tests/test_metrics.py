@@ -280,6 +280,26 @@ def test_a_port_already_taken_is_one_sentence():
     assert monitor.subscribers == []  # nothing left following
 
 
+def test_an_address_off_loopback_is_served_with_the_warning(monkeypatch):
+    bound: list[tuple[int, str]] = []
+
+    def fake_server(port, addr, registry):  # no real socket on a real interface in a test
+        bound.append((port, addr))
+        return SimpleNamespace(server_port=port, shutdown=lambda: None, server_close=lambda: None), \
+            SimpleNamespace(join=lambda timeout: None)
+
+    monkeypatch.setattr(metrics, "start_http_server", fake_server)
+    said: list[str] = []
+    server = metrics.start_metrics(fleet_of(Account("a", monitor=FakeMonitor(state()))), "0.0.0.0:9464",
+                                   warn=said.append)
+    server.close()
+    assert bound == [(9464, "0.0.0.0")]
+    assert said == [metrics.parse_address("0.0.0.0:9464")[2]]
+    said.clear()
+    metrics.start_metrics(fleet_of(), "127.0.0.1:9464", warn=said.append).close()
+    assert said == []
+
+
 def test_watch_with_a_port_taken_says_so_in_one_line_and_exits_1(capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
