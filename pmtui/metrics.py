@@ -66,6 +66,7 @@ def _profile(profile: str) -> str:
 
 
 def _num(value: Decimal | int | float) -> float:
+    """The one place money leaves Decimal: Prometheus samples are float64 (exact to ~15 digits)."""
     return float(value)
 
 
