@@ -210,7 +210,11 @@ def _dashboard(fleet: Fleet, args: argparse.Namespace) -> int:
     app.kiosk = args.kiosk
     app.page_title = server is not None  # the browser tab's title says the verdict
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
-    return TerminalGuard(app).run()
+    try:
+        return TerminalGuard(app).run()
+    finally:
+        if fleet.recorder is not None:
+            fleet.recorder.close()  # what is still queued goes to the file before pmtui exits
 
 
 def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
@@ -297,7 +301,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         _debug_log(command, [a.profile for a in chosen],
                    [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)])
     stream = command in ("watch", "dashboard")
-    fleet = Fleet.build(options, chosen, stream=stream, history=options.history() if stream else None)
+    wanted = any(a.settings.records(default=False) for a in chosen if a.settings is not None)
+    fleet = Fleet.build(options, chosen, stream=stream, history=options.history(wanted=wanted) if stream else None)
     if command == "dashboard" and not fleet.watched:
         asyncio.run(fleet.aclose())
         first = chosen[0]

@@ -68,15 +68,17 @@ async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any]) -> list[tupl
 
 
 def _record(fleet: Fleet, profile: str, state: MonitorState) -> None:
-    """--record for the one-shot commands: this state as one history row. Recording is a side
-    job: a failure is a warning, the state is still the answer."""
+    """--record for the one-shot commands: this state as one history row and one recorded state
+    (pmtui.record). Recording is a side job: a failure is a warning, the state is still the answer."""
     history = fleet.options.history()
     if history is None or state.view is None:
         return
     from pmtui.history import sample_from_view
+    from pmtui.record import record_now
 
     try:
         history.record(sample_from_view(state.view, profile))
+        record_now(history.path, profile, state)
     except PmtuiError as err:
         label = fleet.label(profile)
         print(f"pmtui: warning: {label + ': ' if label else ''}{err.message}", file=sys.stderr)
