@@ -249,7 +249,7 @@ class Recorder:
 
     def _fail(self, sentence: str) -> None:
         self.error = f"{sentence} Recording stopped."  # and the dashboard goes on without it
-        log.warning("%s", self.error)
+        log.info("%s", self.error)  # the Monitors say it to people (attach)
         with self._cond:
             self._queue.clear()
 
@@ -257,9 +257,8 @@ class Recorder:
         mine = self._profiles.setdefault(profile, _Profile())
         changed = mine.pending | state.changed
         doc = state_doc(state, changed, mine.state)
-        if mine.doc is None or mine.rows + 1 >= self.keyframe_every:
-            kind, body = KEYFRAME, _pack(doc)
-        else:
+        changes = None
+        if mine.doc is not None:
             changes = diff(mine.doc, doc, [], [])
             # Nothing new but the kinds of change (or, on a tick, the estimate's age): no row.
             moved = [c for c in changes if c[0] and c[0][0] not in ("changed", "changedPositions")]
@@ -267,6 +266,9 @@ class Recorder:
                              and all(c[0] == ["view", "account", "estimateAge"] for c in moved)):
                 mine.pending = changed
                 return
+        if changes is None or mine.rows + 1 >= self.keyframe_every:
+            kind, body = KEYFRAME, _pack(doc)
+        else:
             kind, body = DELTA, _pack(changes)
         view = doc.get("view") or {}
         conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
