@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--until", metavar="WHEN", type=_when, help="up to (not including) this time")
     hist.add_argument("--format", choices=["table", "csv", "json"], default="table",
                       help="table (default), or csv/json with the exact decimal strings")
+    hist.add_argument("--states", action="store_true",
+                      help="every recorded state whole (positions with prices, balances, verdict, alerts) "
+                      "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
     dash = sub.add_parser("dashboard", help="open the dashboard (the default)")
@@ -352,6 +355,11 @@ def _main(args: argparse.Namespace, command: str) -> int:
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
         if command == "history":
             from pmtui import commands
+
+            if args.states and args.format != "json":
+                return _usage(command, "--states prints JSON: add --format json")
+            if args.states:
+                return commands.history_states(options, profile=args.profile, since=args.since, until=args.until)
 
             return commands.history(options, profile=args.profile, since=args.since, until=args.until,
                                     fmt=args.format, width=max(40, shutil.get_terminal_size((140, 24)).columns))

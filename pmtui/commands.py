@@ -405,3 +405,19 @@ def history(options: FleetOptions, *, profile: str | None, since: int | None, un
     else:
         print(output.history_table(rows, width=width))
     return 0
+
+
+def history_states(options: FleetOptions, *, profile: str | None, since: int | None, until: int | None) -> int:
+    """`history --states --format json`: every recorded state, oldest first, as a JSON array of
+    {"time", "timeMs", "profile", "state"}: the state is `watch --json`'s object for it, decimal
+    strings as the API sent them."""
+    from pmtui.history import _iso
+    from pmtui.record import read_states
+
+    history = options.history(reading=True)
+    assert history is not None
+    rows = read_states(history.path, profile=profile, since_ms=since, until_ms=until)
+    json.dump([{"time": _iso(r.time_ms), "timeMs": r.time_ms, "profile": r.profile, "state": r.doc}
+               for r in rows], sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

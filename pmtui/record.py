@@ -53,6 +53,8 @@ QUEUE_SIZE = 2000
 COMMIT_EVERY = 1.0
 #: Seconds between two retention passes.
 RETENTION_EVERY = 60.0
+#: The first dropped state is said, then again every this many more.
+DROPS_SAID = 1000
 KEYFRAME, DELTA = 0, 1
 
 STATES_SCHEMA = """
@@ -176,8 +178,8 @@ class Recorder:
             if len(self._queue) >= self._queue_size:
                 self._queue.popleft()
                 self.dropped += 1
-                if self.dropped == 1 or self.dropped % 100 == 0:
-                    log.warning("recording cannot keep up with the disk: %d states dropped so far", self.dropped)
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.info("recording cannot keep up with the disk: %d states dropped so far", self.dropped)
             self._queue.append(item)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="pmtui-record", daemon=True)
@@ -191,17 +193,25 @@ class Recorder:
         monitor.history = None  # its samples come here too: one writer, one sentence if it fails
         monitor.recorder = self
 
+        dropped = 0
+
+        def say(message: str) -> None:
+            # Not from inside this publish: the notice is a state of its own, right after.
+            asyncio.get_running_loop().call_soon(functools.partial(
+                monitor.publish, STATUS, notices=[Notice("Recording", message, "warning", timeout=8)]))
+
         def on_state(state: MonitorState) -> None:
-            nonlocal told
+            nonlocal told, dropped
             if self.error is None:
                 self.put(monitor.profile, state)
+                if self.dropped and (not dropped or self.dropped >= dropped + DROPS_SAID):
+                    dropped = self.dropped
+                    say(f"The disk cannot keep up with recording: {dropped} states were not recorded.")
             elif not told:
                 told = True
-                # Not from inside this publish: the notice is a state of its own, right after.
-                asyncio.get_running_loop().call_soon(functools.partial(
-                    monitor.publish, STATUS, notices=[Notice("Recording", self.error, "warning", timeout=8)]))
+                say(self.error)
 
-        return monitor.subscribe(on_state)  # type: ignore[no-any-return]
+        return monitor.subscribe(on_state)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop the thread (blocking: call it in a thread from async code)."""
@@ -211,7 +221,7 @@ class Recorder:
         if self._thread is not None:
             self._thread.join(timeout)
         if self.dropped:
-            log.warning("recording dropped %d states the disk could not keep up with", self.dropped)
+            log.info("recording dropped %d states the disk could not keep up with", self.dropped)
 
     # --- the thread -------------------------------------------------------------------------
 
