@@ -28,7 +28,9 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import sqlite3
+import struct
 import threading
 import time
 import zlib
@@ -118,11 +120,72 @@ def patch(doc: Any, changes: list[list[Any]]) -> Any:
 
 
 def _pack(value: Any) -> bytes:
-    return zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 6)
+    return zlib.compress(_json(value), 6)
 
 
 def _unpack(body: bytes) -> Any:
     return json.loads(zlib.decompress(body))
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _deflate(data: bytes, zdict: bytes) -> bytes:
+    c = zlib.compressobj(6, zdict=zdict) if zdict else zlib.compressobj(6)
+    return c.compress(data) + c.flush()
+
+
+def _inflate(data: bytes, zdict: bytes) -> bytes:
+    d = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+    return d.decompress(data) + d.flush()
+
+
+def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tuple[bytes, bytes]:
+    """A delta's body, and its paths (the next delta's dictionary). Paths and values apart: the
+    paths repeat from one refresh to the next and compress to almost nothing against the last
+    delta's; a value is `[]` (deleted), `[value]`, or `[n, tail]` for a string that keeps the old
+    one's first n characters (a price that moved keeps its leading digits)."""
+    ops: list[list[Any]] = []
+    for change in changes:
+        if len(change) == 1:
+            ops.append([])
+            continue
+        old = _at(before, change[0])
+        new = change[1]
+        if isinstance(old, str) and isinstance(new, str):
+            n = len(os.path.commonprefix([old, new]))
+            ops.append([n, new[n:]])
+        else:
+            ops.append([new])
+    paths = _json([c[0] for c in changes])
+    packed = _deflate(paths, last_paths)
+    return struct.pack(">I", len(packed)) + packed + _deflate(_json(ops), b""), paths
+
+
+def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
+    """`doc` with the delta applied (in place where it can be), and the delta's paths."""
+    (size,) = struct.unpack(">I", body[:4])
+    paths_json = _inflate(body[4:4 + size], last_paths)
+    paths, ops = json.loads(paths_json), json.loads(_inflate(body[4 + size:], b""))
+    changes: list[list[Any]] = []
+    for path, op in zip(paths, ops, strict=True):
+        if not op:
+            changes.append([path])
+        elif len(op) == 1:
+            changes.append([path, op[0]])
+        else:
+            changes.append([path, _at(doc, path)[:op[0]] + op[1]])
+    return patch(doc, changes), paths_json
+
+
+def _at(doc: Any, path: list[Any]) -> Any:
+    try:
+        for key in path:
+            doc = doc[key]
+    except (KeyError, IndexError, TypeError):
+        return None  # a new key
+    return doc
 
 
 # --- the writer -----------------------------------------------------------------------------------
@@ -134,6 +197,7 @@ class _Profile:
     doc: dict[str, Any] | None = None
     state: MonitorState | None = None
     rows: int = 0  # rows since the last keyframe
+    paths: bytes = b""  # the last delta's paths (the next one's dictionary)
     pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
 
 
@@ -277,14 +341,16 @@ class Recorder:
                 mine.pending = changed
                 return
         if changes is None or mine.rows + 1 >= self.keyframe_every:
-            kind, body = KEYFRAME, _pack(doc)
+            kind, body, paths = KEYFRAME, _pack(doc), b""
         else:
-            kind, body = DELTA, _pack(changes)
+            assert mine.doc is not None
+            body, paths = encode_delta(mine.doc, changes, mine.paths)
+            kind = DELTA
         view = doc.get("view") or {}
         conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
                      (time_ms, profile, doc.get("level"),
                       (view.get("account") or {}).get("uniMMR"), kind, body))
-        mine.doc, mine.state, mine.pending = doc, state, frozenset()
+        mine.doc, mine.state, mine.pending, mine.paths = doc, state, frozenset(), paths
         mine.rows = 0 if kind == KEYFRAME else mine.rows + 1
         self.written += 1
 
@@ -400,7 +466,7 @@ def read_states(path: Path | str, *, profile: str | None = None, since_ms: int |
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
     except sqlite3.Error as exc:
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
-    except (zlib.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except (zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
                            " (written by another program, or damaged).") from None
     finally:
@@ -423,13 +489,14 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
             + (" AND time_ms < ?" if until_ms is not None else "") + " ORDER BY id",
             (name, start or 0, *(() if until_ms is None else (until_ms,))))
         doc: Any = None
+        paths = b""
         for t, kind, body in rows:
             if kind == KEYFRAME:
-                doc = _unpack(body)
+                doc, paths = _unpack(body), b""
             elif doc is None:
                 continue  # deltas whose keyframe retention deleted
             else:
-                doc = patch(doc, _unpack(body))
+                doc, paths = decode_delta(doc, body, paths)
             if since_ms is None or t >= since_ms:
                 # A copy: the next delta patches `doc` in place.
                 yield Recorded(int(t), clean(str(name)), json.loads(json.dumps(doc)))

@@ -23,7 +23,7 @@ from pmtui.fleet import FleetOptions, make_monitor
 from pmtui.health import Level
 from pmtui.history import History, HistoryError
 from pmtui.monitor import CLOCK, DATA, STATUS
-from pmtui.record import Recorder, diff, patch, prune, read_states, record_now, state_doc
+from pmtui.record import Recorder, decode_delta, diff, encode_delta, patch, prune, read_states, record_now, state_doc
 from pmtui.settings import Settings
 from tests.test_monitor import real_state
 
@@ -62,6 +62,12 @@ def test_diff_and_patch_rebuild_the_document():
     assert patch(json.loads(json.dumps(a)), changes) == b
     assert [["x"], "1.1"] in changes  # a decimal string is compared as text: 1.10 -> 1.1 is a change
     assert patch({"l": [1]}, diff({"l": [1]}, {"l": [1, 2]}, [], [])) == {"l": [1, 2]}
+    # As stored: paths apart, a string that moved as its new tail; decoded from the old document.
+    body, paths = encode_delta(a, changes, b"")
+    again, _ = encode_delta(b, diff(b, a, [], []), paths)  # the next delta, on this one's paths
+    doc, p1 = decode_delta(json.loads(json.dumps(a)), body, b"")
+    assert doc == b and p1 == paths
+    assert decode_delta(doc, again, p1)[0] == a
 
 
 async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
