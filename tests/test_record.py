@@ -23,7 +23,18 @@ from pmtui.fleet import FleetOptions, make_monitor
 from pmtui.health import Level
 from pmtui.history import History, HistoryError
 from pmtui.monitor import CLOCK, DATA, STATUS
-from pmtui.record import Recorder, decode_delta, diff, encode_delta, patch, prune, read_states, record_now, state_doc
+from pmtui.record import (
+    Recorder,
+    connect,
+    decode_delta,
+    diff,
+    encode_delta,
+    patch,
+    prune,
+    read_states,
+    record_now,
+    state_doc,
+)
 from pmtui.settings import Settings
 from tests.test_monitor import real_state
 
@@ -188,14 +199,47 @@ def test_a_disk_that_cannot_keep_up_loses_the_oldest_states_counted():
     assert recorder.dropped == 2 and [item[1][1].seq for item in recorder._queue] == [2, 3, 4]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
-def test_a_read_only_folder_is_one_sentence(tmp_path):
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody may write in: mode 0500, and immutable too when the tests run as root (root
+    ignores the mode)."""
     folder = tmp_path / "ro"
     folder.mkdir(mode=0o500)
-    recorder = Recorder(folder / "h.sqlite3")
+    immutable = os.geteuid() == 0
+    if immutable and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("root here cannot make a folder read-only")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_read_only_folder_is_one_sentence(read_only_folder):
+    recorder = Recorder(read_only_folder / "h.sqlite3")
     recorder.put("p", real_state())
     wait_for(lambda: recorder.error is not None, "the writer to fail")
-    assert recorder.error.count(".") >= 1 and "Recording stopped." in recorder.error
+    why = "Operation not permitted" if os.geteuid() == 0 else "Permission denied"
+    file = read_only_folder / "h.sqlite3"
+    assert recorder.error == f"Cannot create the history file {file}: {why}. Recording stopped."
+
+
+def test_a_full_disk_is_one_sentence(tmp_path, monkeypatch):
+    import pmtui.record
+
+    def small(path):  # a disk with room for a few pages only
+        conn = connect(path)
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages + 3}")
+        return conn
+
+    monkeypatch.setattr(pmtui.record, "connect", small)
+    recorder = Recorder(tmp_path / "h.sqlite3", keyframe_every=1)  # whole documents: the disk fills fast
+    state = real_state()
+    for i in range(200):
+        recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, last_ok_wall=T0 + i)))
+    wait_for(lambda: recorder.error is not None, "the writer to fail")
+    assert recorder.error == f"Cannot record to {tmp_path / 'h.sqlite3'}: database or disk is full. Recording stopped."
+    recorder.put("p", state)  # and after that, nothing is queued
+    assert not recorder._queue
 
 
 def test_the_file_is_private_and_in_wal_mode(tmp_path):
@@ -316,3 +360,18 @@ def test_one_shot_records_and_history_states(capsys, exchange, tmp_path):
     assert [d["unimmr"] for d in json.loads(out)] == ["1.40000000", "2.10000000"]
     code, _, err = run(capsys, "history", "--history-file", str(file), "--states")
     assert code == 2 and "--format json" in err
+
+
+async def test_the_fleet_records_every_account_through_one_writer(tmp_path):
+    from pmtui.fleet import Account, Fleet
+
+    options = FleetOptions(demo=True, profiles=("alpha", "bravo"), record=True, history_file=tmp_path / "h.sqlite3")
+    accounts = [Account(p, Settings(profile=p, risk_model=False)) for p in options.profiles]
+    fleet = Fleet.build(options, accounts, history=options.history())
+    assert fleet.recorder is not None and all(a.monitor.recorder is fleet.recorder for a in fleet.watched)
+    for account in fleet.watched:
+        await account.monitor.refresh()
+    await fleet.aclose()  # writes what is queued before it returns
+    assert {r.profile for r in read_states(tmp_path / "h.sqlite3")} == {"alpha", "bravo"}
+    assert {s.profile for s in History(tmp_path / "h.sqlite3").read()} == {"alpha", "bravo"}
+    assert FleetOptions().history(wanted=True) is not None and FleetOptions().history() is None
