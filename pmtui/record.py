@@ -103,20 +103,35 @@ def diff(a: Any, b: Any, path: list[Any], out: list[list[Any]]) -> list[list[Any
 
 
 def patch(doc: Any, changes: list[list[Any]]) -> Any:
-    """`doc` with `changes` (from diff) applied (in place where it can be)."""
+    """A new document: `doc` with `changes` (from diff) applied. `doc` is left as it was: only the
+    containers on a changed path are copied, the rest is shared (so a reader keeps every state
+    it decoded at the cost of what changed, never a deep copy)."""
+    copied: set[int] = set()
+
+    def fresh(value: Any) -> Any:
+        if id(value) in copied:
+            return value
+        value = value.copy()
+        copied.add(id(value))
+        return value
+
+    root = doc
     for change in changes:
         path = change[0]
         if not path:
-            doc = change[1]
+            root = change[1]
             continue
-        parent = doc
+        root = fresh(root)
+        parent = root
         for key in path[:-1]:
-            parent = parent[key]
+            child = fresh(parent[key])
+            parent[key] = child
+            parent = child
         if len(change) == 1:
             del parent[path[-1]]
         else:
             parent[path[-1]] = change[1]
-    return doc
+    return root
 
 
 def _pack(value: Any) -> bytes:
@@ -164,7 +179,7 @@ def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tu
 
 
 def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
-    """`doc` with the delta applied (in place where it can be), and the delta's paths."""
+    """A new document, `doc` with the delta applied, and the delta's paths."""
     (size,) = struct.unpack(">I", body[:4])
     paths_json = _inflate(body[4:4 + size], last_paths)
     paths, ops = json.loads(paths_json), json.loads(_inflate(body[4 + size:], b""))
@@ -445,7 +460,8 @@ def _data_bytes(conn: sqlite3.Connection) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """One recorded state: when, whose, and its document (watch --json's object)."""
+    """One recorded state: when, whose, and its document (watch --json's object; it shares what
+    did not change with the states around it: read it, do not change it)."""
 
     time_ms: int
     profile: str
@@ -498,5 +514,4 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
             else:
                 doc, paths = decode_delta(doc, body, paths)
             if since_ms is None or t >= since_ms:
-                # A copy: the next delta patches `doc` in place.
-                yield Recorded(int(t), clean(str(name)), json.loads(json.dumps(doc)))
+                yield Recorded(int(t), clean(str(name)), doc)  # shares what did not change: read-only
