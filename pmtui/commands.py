@@ -78,7 +78,9 @@ def _record(fleet: Fleet, profile: str, state: MonitorState) -> None:
 
     try:
         history.record(sample_from_view(state.view, profile))
-        record_now(history.path, profile, state)
+        settings = next((a.settings for a in fleet.accounts if a.profile == profile and a.settings), None)
+        record_now(history.path, profile, state, retention_days=settings.retention_days if settings else None,
+                   max_size_mb=settings.max_size if settings else None)
     except PmtuiError as err:
         label = fleet.label(profile)
         print(f"pmtui: warning: {label + ': ' if label else ''}{err.message}", file=sys.stderr)

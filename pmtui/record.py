@@ -392,14 +392,16 @@ def _insert_sample(conn: sqlite3.Connection, sample: Sample) -> None:
                   _text(sample.maint_margin), _text(sample.total_upnl), sample.level))
 
 
-def record_now(path: Path | str, profile: str, state: MonitorState) -> None:
-    """One state as a keyframe, written at once (the one-shot commands' --record). HistoryError
-    with a sentence when the file cannot be written."""
+def record_now(path: Path | str, profile: str, state: MonitorState, *, retention_days: float | None = None,
+               max_size_mb: float | None = None) -> None:
+    """One state as a keyframe, written at once, and retention applied (the one-shot commands'
+    --record). HistoryError with a sentence when the file cannot be written."""
     recorder = Recorder(path)
     conn = connect(recorder.path)
     try:
         with conn:
             recorder._write_state(conn, profile, state, int(time.time() * 1000))
+        prune(conn, time.time(), retention_days, max_size_mb)
     except sqlite3.Error as exc:
         raise HistoryError(f"Cannot record to {recorder.path}: {_reason(exc)}.") from None
     finally:
