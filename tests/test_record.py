@@ -375,3 +375,21 @@ async def test_the_fleet_records_every_account_through_one_writer(tmp_path):
     assert {r.profile for r in read_states(tmp_path / "h.sqlite3")} == {"alpha", "bravo"}
     assert {s.profile for s in History(tmp_path / "h.sqlite3").read()} == {"alpha", "bravo"}
     assert FleetOptions().history(wanted=True) is not None and FleetOptions().history() is None
+
+
+def test_the_writer_enforces_retention_itself(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    # Every row a keyframe: an old row goes at once (a delta waits for the keyframe after it).
+    recorder = Recorder(path, clock=clock, retention_days=1, keyframe_every=1)
+    state = real_state()
+
+    def at(seconds: float) -> None:
+        clock.now = T0 + seconds
+        recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, last_ok_wall=clock.now)))
+
+    at(0)
+    wait_for(lambda: recorder.written == 1, "the first state")
+    at(3 * 86400)  # three days later: the first state is past retention
+    recorder.close()
+    assert [r.time_ms for r in read_states(path)] == [int((T0 + 3 * 86400) * 1000)]
