@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--until", metavar="WHEN", type=_when, help="up to (not including) this time")
     hist.add_argument("--format", choices=["table", "csv", "json"], default="table",
                       help="table (default), or csv/json with the exact decimal strings")
+    hist.add_argument("--states", action="store_true",
+                      help="every recorded state whole (positions with prices, balances, verdict, alerts) "
+                      "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
     dash = sub.add_parser("dashboard", help="open the dashboard (the default)")
@@ -231,7 +234,11 @@ def _dashboard(fleet: Fleet, args: argparse.Namespace) -> int:
     app.kiosk = args.kiosk
     app.page_title = server is not None  # the browser tab's title says the verdict
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
-    return TerminalGuard(app).run()
+    try:
+        return TerminalGuard(app).run()
+    finally:
+        if fleet.recorder is not None:
+            fleet.recorder.close()  # what is still queued goes to the file before pmtui exits
 
 
 def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
@@ -318,7 +325,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         _debug_log(command, [a.profile for a in chosen],
                    [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)])
     stream = command in ("watch", "dashboard")
-    fleet = Fleet.build(options, chosen, stream=stream, history=options.history() if stream else None)
+    wanted = any(a.settings.records(default=False) for a in chosen if a.settings is not None)
+    fleet = Fleet.build(options, chosen, stream=stream, history=options.history(wanted=wanted) if stream else None)
     if command == "dashboard" and not fleet.watched:
         asyncio.run(fleet.aclose())
         first = chosen[0]
@@ -369,6 +377,11 @@ def _main(args: argparse.Namespace, command: str) -> int:
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
         if command == "history":
             from pmtui import commands
+
+            if args.states and args.format != "json":
+                return _usage(command, "--states prints JSON: add --format json")
+            if args.states:
+                return commands.history_states(options, profile=args.profile, since=args.since, until=args.until)
 
             return commands.history(options, profile=args.profile, since=args.since, until=args.until,
                                     fmt=args.format, width=max(40, shutil.get_terminal_size((140, 24)).columns))

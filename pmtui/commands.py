@@ -69,15 +69,19 @@ async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any]) -> list[tupl
 
 
 def _record(fleet: Fleet, profile: str, state: MonitorState) -> None:
-    """--record for the one-shot commands: this state as one history row. Recording is a side
-    job: a failure is a warning, the state is still the answer."""
+    """--record for the one-shot commands: this state as one history row and one recorded state
+    (pmtui.record). Recording is a side job: a failure is a warning, the state is still the answer."""
     history = fleet.options.history()
     if history is None or state.view is None:
         return
     from pmtui.history import sample_from_view
+    from pmtui.record import record_now
 
     try:
         history.record(sample_from_view(state.view, profile))
+        settings = next((a.settings for a in fleet.accounts if a.profile == profile and a.settings), None)
+        record_now(history.path, profile, state, retention_days=settings.retention_days if settings else None,
+                   max_size_mb=settings.max_size if settings else None)
     except PmtuiError as err:
         label = fleet.label(profile)
         print(f"pmtui: warning: {label + ': ' if label else ''}{err.message}", file=sys.stderr)
@@ -425,4 +429,20 @@ def history(options: FleetOptions, *, profile: str | None, since: int | None, un
         export_json(rows, sys.stdout)
     else:
         print(output.history_table(rows, width=width))
+    return 0
+
+
+def history_states(options: FleetOptions, *, profile: str | None, since: int | None, until: int | None) -> int:
+    """`history --states --format json`: every recorded state, oldest first, as a JSON array of
+    {"time", "timeMs", "profile", "state"}: the state is `watch --json`'s object for it, decimal
+    strings as the API sent them."""
+    from pmtui.history import _iso
+    from pmtui.record import read_states
+
+    history = options.history(reading=True)
+    assert history is not None
+    rows = read_states(history.path, profile=profile, since_ms=since, until_ms=until)
+    json.dump([{"time": _iso(r.time_ms), "timeMs": r.time_ms, "profile": r.profile, "state": r.doc}
+               for r in rows], sys.stdout, indent=2)
+    sys.stdout.write("\n")
     return 0
