@@ -447,3 +447,40 @@ async def test_a_viewer_does_not_attach_to_the_demo_nor_to_a_daemon_without_its_
     real = attach.Hello("1", 1, False, (("alpha", None), ("beta", "No API key")))
     fleet, why = attach.attached_fleet(FleetOptions(profiles=("beta",)), [_account("beta", Settings())], real, run_dir)
     assert fleet is None and why.endswith("does not watch beta")
+
+
+async def test_the_dashboard_attached_renders_the_daemons_states_and_goes_stale_when_it_dies(run_dir):
+    from pmtui.settings import Settings
+    from pmtui.tui.app import PmtuiApp
+    from pmtui.tui.widgets.status import StatusBar
+    from tests.harness import rendered, wait_until
+
+    def status(app: PmtuiApp) -> str:
+        return " ".join(rendered(app.query_one(StatusBar)).split())
+
+    fleet = Fleet.build(FleetOptions(demo=True))
+    demo = fleet.accounts[0].monitor
+    async with demo:
+        state = await demo.fetch_once(risk=False)
+    path = run_dir / "d" / "daemon.sock"
+    requests: list[tuple] = []
+    daemon = AttachServer(path, hello([("demo", None)], demo=True), lambda *r: requests.append(r), lambda _: None)
+    await daemon.start()
+    daemon.publish("demo", state)
+    found, _ = await asyncio.to_thread(attach.probe, path)
+    attached, _ = attach.attached_fleet(FleetOptions(demo=True), [_account("demo", Settings())], found, path)
+    assert attached is not None
+    attached.accounts[0].monitor.attachment.reconnect = 0.05
+    app = PmtuiApp.for_fleet(attached)
+    app.remember_theme = False
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.view is not None, what="the daemon's state")
+            assert app.view.pm.uniMMR == state.pm.uniMMR and len(app.view.open_positions) == 13
+            await pilot.press("r")
+            await wait_until(pilot, lambda: requests == [("demo", "refresh", None)], what="r sent")
+            await daemon.aclose()
+            await wait_until(pilot, lambda: "STALE" in status(app), what="STALE")
+            assert "The pmtui daemon went away" in status(app)
+    finally:
+        await daemon.aclose()
