@@ -233,6 +233,10 @@ class AttachServer:
                 self.say(f"pmtui: warning: disconnected viewer #{viewer.number}: it sent {why}")
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # The daemon stops (aclose): the stream's own callback would report a cancelled
+            # handler as an error with its traceback, so this one ends normally.
+            pass
         finally:
             self._viewers.discard(viewer)
             sender.cancel()

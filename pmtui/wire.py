@@ -244,10 +244,10 @@ class Encoder:
             "verdict": None if s.verdict is None else _VERDICT.dump_python(s.verdict, mode="json"),
             "status": _status(s.status),
             "account": self._once("account", s.account, lambda: _um(s.account)),
-            "pm": _pm(s.pm),
+            "pm": self._once("pm", s.pm, lambda: _pm(s.pm)),
             "risks": self._once("risks", s.risks, lambda: _raws(s.risks)),
-            "cm": None if s.cm is None else s.cm.raw,
-            "cm_risks": _raws(s.cm_risks),
+            "cm": self._once("cm", s.cm, lambda: s.cm.raw),  # type: ignore[union-attr]
+            "cm_risks": self._once("cm_risks", s.cm_risks, lambda: _raws(s.cm_risks)),
             "unavailable": s.unavailable,
             "account_note": s.account_note,
             "unimmr_age": s.unimmr_age,
@@ -292,10 +292,10 @@ class Decoder:
 
     def _state(self, d: dict[str, Any]) -> MonitorState:
         balances: tuple[Balance, ...] | None = self._once("balances", d["balances"], parse_balance)
-        cm: CmAccount | None = None if d["cm"] is None else parse_cm_account(d["cm"])
-        cm_risks: tuple[CmPositionRisk, ...] | None = (None if d["cm_risks"] is None
-                                                       else parse_cm_position_risk(d["cm_risks"]))
-        parts = {"account": self._once("account", d["account"], parse_um_account), "pm": _pm_of(d["pm"]), "cm": cm}
+        cm: CmAccount | None = self._once("cm", d["cm"], parse_cm_account)
+        cm_risks: tuple[CmPositionRisk, ...] | None = self._once("cm_risks", d["cm_risks"], parse_cm_position_risk)
+        parts = {"account": self._once("account", d["account"], parse_um_account),
+                 "pm": self._once("pm", d["pm"], _pm_of), "cm": cm}
         risks: tuple[PositionRisk, ...] | None = self._once("risks", d["risks"], parse_position_risk)
         view = self._once("view", d["view"], lambda v: _view_of(v, d, parts))
         return MonitorState(
