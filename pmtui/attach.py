@@ -192,16 +192,16 @@ class RemoteMonitor:
     async def fetch_once(self, **_: Any) -> MonitorState:
         """The daemon's current state, for `check` (and snapshot): the first to come. Its fault,
         or the daemon gone, is the caller's error, as a failed fetch would be."""
-        async with self:
-            self.attachment.start()
-            await self._first.wait()  # the daemon's state, or its absence said (lost)
-            state = self._state
-            error = state.status.error
-            if error is not None:
-                raise error
-            if state.account is None:
-                raise DaemonGone(f"The pmtui daemon has no data for {shown_name(self.profile)} yet.")
-            return state
+        # One connection for every account of the fleet: the fleet closes it, not each account.
+        self.attachment.start()
+        await self._first.wait()  # the daemon's state, or its absence said (lost)
+        state = self._state
+        error = state.status.error
+        if error is not None:
+            raise error
+        if state.account is None:
+            raise DaemonGone(f"The pmtui daemon has no data for {shown_name(self.profile)} yet.")
+        return state
 
     # --- from the attachment -------------------------------------------------------------------
 
@@ -268,6 +268,8 @@ class Attachment:
 
     async def aclose(self) -> None:
         self._closed = True
+        for monitor in self.monitors.values():
+            monitor._first.set()  # nobody waits for a state any more
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(BaseException):

@@ -484,3 +484,25 @@ async def test_the_dashboard_attached_renders_the_daemons_states_and_goes_stale_
             assert "The pmtui daemon went away" in status(app)
     finally:
         await daemon.aclose()
+
+
+async def test_check_attached_to_a_daemon_of_several_accounts_judges_them_all(run_dir, capfd):
+    options = FleetOptions(demo=True, all_profiles=True)
+    path = run_dir / "d" / "daemon.sock"
+    ready = asyncio.Event()
+    task = asyncio.ensure_future(commands.daemon(Fleet.build(options, stream=True), socket=path, environ={},
+                                                 ready=ready.set))
+    try:
+        await until(lambda: ready.is_set() or task.done(), "the daemon ready", 20)
+        assert not task.done(), task.result()
+        found, _ = await asyncio.to_thread(attach.probe, path)
+        assert found is not None and found.watched == ["alpha", "bravo", "charlie"]
+        fleet, _ = attach.attached_fleet(options, select(options), found, path)
+        assert fleet is not None
+        capfd.readouterr()
+        code = await asyncio.wait_for(commands.check(fleet), 20)  # one connection, closed once by the fleet
+        out = capfd.readouterr().out
+        assert code == 2 and out.startswith("PMTUI CRITICAL - charlie: ") and "3 accounts checked" in out
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
