@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine", "attach")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ TARGETS = (
            None, 100.0, "ms", "<= 100 ms"),
     Target("risk_engine_ms", "Risk engine: model + ladder (11 x 10 underlyings) + both liquidation "
            "searches, 200 positions (CPU)", "decimal_sum_ms", None, 20.0, "ms", "<= 20 ms on one core"),
+    Target("weight_ratio_attached_5_vs_1", "Exchange weight per minute, 5 viewers attached to the daemon / 1",
+           "weight_per_min_polling_5", None, 1.05, "x", "<= 1x (N attached viewers cost one)"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -96,6 +98,7 @@ BASELINE_NAMES = {
     "bytes_per_refresh_80x24_rich_live": "bench/rich_live.py, its own 80x24 pty, same window (B)",
     "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
     "decimal_sum_ms": "a plain Decimal sum of the same book (ms)",
+    "weight_per_min_polling_5": "5 viewers polling on their own, same run (weight per minute)",
 }
 
 
