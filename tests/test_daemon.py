@@ -506,3 +506,29 @@ async def test_check_attached_to_a_daemon_of_several_accounts_judges_them_all(ru
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_viewer_says_why_it_polls_and_attach_insists(run_dir, capsys):
+    from pmtui import cli
+
+    assert cli.main(["--demo", "watch", "--attach", "--no-attach"]) == 2
+    assert "--attach and --no-attach ask for opposite things" in capsys.readouterr().err
+    nowhere = run_dir / "none.sock"
+    assert cli.main(["--demo", "check", "--attach", "--socket", str(nowhere)]) == 3
+    out, err = capsys.readouterr()
+    assert out.startswith("PMTUI UNKNOWN - --attach: no pmtui daemon runs on") and err.count("\n") == 1
+    # A socket left by a daemon that crashed: the viewer says so, and polls by itself.
+    path = run_dir / "d" / "daemon.sock"
+    path.parent.mkdir(mode=0o700)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()
+    path.chmod(0o600)
+    assert cli.main(["--demo", "check", "--socket", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("PMTUI OK - ")
+    assert err == f"pmtui: polling the exchange itself: no pmtui daemon answers on {path} (left by one that stopped)\n"
+    # One that others may open is not trusted, not even tried.
+    path.chmod(0o666)
+    assert cli.main(["--demo", "check", "--attach", "--socket", str(path)]) == 3
+    assert "is not private to you, so pmtui does not trust it" in capsys.readouterr().err
