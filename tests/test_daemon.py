@@ -532,3 +532,15 @@ def test_a_viewer_says_why_it_polls_and_attach_insists(run_dir, capsys):
     path.chmod(0o666)
     assert cli.main(["--demo", "check", "--attach", "--socket", str(path)]) == 3
     assert "is not private to you, so pmtui does not trust it" in capsys.readouterr().err
+
+
+def test_the_daemon_watches_every_profile_of_the_config_file_unless_some_are_named(tmp_path):
+    from pmtui.cli import _daemon_options
+
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.alpha]\napi_key = "k"\napi_secret = "s"\n')
+    assert _daemon_options(FleetOptions(config=config)).all_profiles
+    assert _daemon_options(FleetOptions(config=config, profiles=("alpha",))) == FleetOptions(
+        config=config, profiles=("alpha",))
+    assert not _daemon_options(FleetOptions()).all_profiles  # no config file: the one default account
+    assert not _daemon_options(FleetOptions(demo=True)).all_profiles  # --demo: the demo account
