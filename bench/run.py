@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine", "record")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine", "record",
+           "attach")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ TARGETS = (
     Target("record_bytes_per_day", "Recording: history file growth per account per day, every state, "
            "2 s interval, 13 positions", "raw_json_bytes_per_day", "record_ratio", 20 * 1024 * 1024, "B",
            "<= 20 MB a day"),
+    Target("weight_ratio_attached_5_vs_1", "Exchange weight per minute, 5 viewers attached to the daemon / 1",
+           "weight_per_min_polling_5", None, 1.05, "x", "<= 1x (N attached viewers cost one)"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -100,6 +103,7 @@ BASELINE_NAMES = {
     "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
     "decimal_sum_ms": "a plain Decimal sum of the same book (ms)",
     "raw_json_bytes_per_day": "the same states as raw JSON documents, one per state (B a day)",
+    "weight_per_min_polling_5": "5 viewers polling on their own, same run (weight per minute)",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import shutil
@@ -22,7 +23,7 @@ from pmtui.errors import ConfigError, PmtuiError
 from pmtui.text import name as shown_name
 
 if TYPE_CHECKING:
-    from pmtui.fleet import Fleet, FleetOptions
+    from pmtui.fleet import Account, Fleet, FleetOptions
 
 log = logging.getLogger("pmtui")
 
@@ -61,6 +62,13 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    "with --demo, history-demo.sqlite3)")
     g.add_argument("--kiosk", action="store_true", default=d or False,
                    help="dashboard: view only, for a wall screen; q, ctrl+q, ctrl+c and pause do nothing")
+    g.add_argument("--attach", action="store_true", default=d or False,
+                   help="dashboard, watch, check: show a running pmtui daemon's states, or fail (the default "
+                   "when its socket exists and is yours: no requests of their own)")
+    g.add_argument("--no-attach", action="store_true", default=d or False,
+                   help="dashboard, watch, check: poll the exchange even when a pmtui daemon runs")
+    g.add_argument("--socket", metavar="PATH", type=Path, default=d,
+                   help="the daemon's Unix socket (default: $XDG_RUNTIME_DIR/pmtui/daemon.sock)")
 
 
 def _when(text: str) -> int:
@@ -189,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
                       "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
+    dmn = sub.add_parser(
+        "daemon", help="headless collector (systemd): every profile on one budget; viewers attach to it",
+        description="Watches every profile of the config file (or those named with --profile) as "
+        "one fleet on one weight budget, until SIGTERM or SIGINT (exit 0). Each event is one line on "
+        "stderr (journald), the sentences of pmtui watch. Dashboards, watch and check on this host "
+        "attach to its Unix socket (--socket) instead of polling. Under systemd (Type=notify) it "
+        "says READY=1 once the first states are in, and feeds the watchdog.",
+    )
+    dmn.add_argument("--metrics-address", metavar="HOST:PORT", nargs="?", const=DEFAULT_METRICS_ADDRESS,
+                     type=_metrics_address,
+                     help=f"serve Prometheus metrics at http://HOST:PORT/metrics (alone: {DEFAULT_METRICS_ADDRESS}; "
+                     "any address off loopback is open to whoever reaches it)")
+    _common(dmn, suppress=True)
+
     dash = sub.add_parser("dashboard", help="open the dashboard (the default)")
     _common(dash, suppress=True)
 
@@ -288,6 +310,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     names = [*(getattr(args, "profile", None) or []), *(getattr(args, "profile_after", None) or [])]
     args.profiles = list(dict.fromkeys(names))
     args.profile = args.profiles[0] if len(args.profiles) == 1 else None
+    # --attach True, --no-attach False, neither None (attach when a daemon of ours is there).
+    args.attach_both = args.attach and args.no_attach
+    args.attach = True if args.attach else False if args.no_attach else None
     return args
 
 
@@ -324,9 +349,13 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     if args.debug:
         _debug_log(command, [a.profile for a in chosen],
                    [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)])
-    stream = command in ("watch", "dashboard")
-    wanted = any(a.settings.records(default=False) for a in chosen if a.settings is not None)
-    fleet = Fleet.build(options, chosen, stream=stream, history=options.history(wanted=wanted) if stream else None)
+    stream = command in ("watch", "dashboard", "daemon")
+    fleet = _attached(command, options, chosen, args)
+    if fleet is None:
+        # The daemon records by default (`record = false` turns it off); the others with --record.
+        wanted = any(a.settings.records(default=command == "daemon") for a in chosen if a.settings is not None)
+        fleet = Fleet.build(options, chosen, stream=stream,
+                            history=options.history(wanted=wanted) if stream else None)
     if command == "dashboard" and not fleet.watched:
         asyncio.run(fleet.aclose())
         first = chosen[0]
@@ -338,6 +367,9 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
                                           prom_textfile=args.prom_textfile))
     if command == "watch":
         return asyncio.run(commands.watch(fleet, as_json=args.json, metrics_address=args.metrics_address))
+    if command == "daemon":
+        # Here the lead wires the metrics server and alert routes in as DaemonPlugins.
+        return asyncio.run(commands.daemon(fleet, socket=args.socket, metrics_address=args.metrics_address))
     if command == "whatif":
         from pmtui import riskview
 
@@ -348,6 +380,44 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
             return _usage(command, str(err).rstrip("."))
         return asyncio.run(commands.whatif(fleet, move, args.asset, as_json=args.json))
     return _dashboard(fleet, args)
+
+
+def _attached(command: str, options: FleetOptions, chosen: list[Account], args: argparse.Namespace) -> Fleet | None:
+    """The fleet on a running daemon's states, for a viewer (dashboard, watch, check) that may
+    attach: with --attach, or when the daemon's socket exists and is this user's. None: poll as
+    always (said on stderr when a daemon's socket is there but not used). --attach without a
+    daemon to attach to is a ConfigError."""
+    if command not in ("dashboard", "watch", "check") or args.attach is False:
+        return None
+    from pmtui import attach
+    from pmtui.daemon import socket_path
+
+    path = args.socket or socket_path()
+    hello, why = attach.probe(path)
+    fleet = None
+    if hello is not None:
+        fleet, why = attach.attached_fleet(options, chosen, hello, path)
+    if fleet is not None:
+        attach.say(why or "attached")
+        return fleet
+    if args.attach:
+        raise ConfigError(f"--attach: {why or f'no pmtui daemon runs on {path}'}.")
+    if why is not None:
+        attach.say(f"polling the exchange itself: {why}")
+    return None
+
+
+def _daemon_options(options: FleetOptions) -> FleetOptions:
+    """The daemon watches every profile of the config file unless some are named (a file without
+    [profiles.NAME] tables, or none at all: the one default account, as other commands)."""
+    if options.profiles or options.all_profiles or options.demo:
+        return options
+    from pmtui.config import config_file, profile_names
+
+    file = config_file(options.config)
+    if file is not None and profile_names(file)[1]:
+        return dataclasses.replace(options, all_profiles=True)
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,7 +439,11 @@ def _main(args: argparse.Namespace, command: str) -> int:
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
     options = options_of(args)
+    if args.attach_both:
+        return _usage(command, "--attach and --no-attach ask for opposite things: give one of them")
     try:
+        if command == "daemon":
+            options = _daemon_options(options)
         if options.many:
             if command in ("history", "whatif"):
                 return _usage(command, f"{command} reads one profile at a time: give one --profile, not several")

@@ -15,11 +15,12 @@ import re
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pmtui import output
 from pmtui.errors import ConfigError, PmtuiError
@@ -28,6 +29,8 @@ from pmtui.health import Level
 from pmtui.text import name as shown_name
 
 if TYPE_CHECKING:
+    from pmtui.lines import LineWriter
+    from pmtui.mailbox import Mailbox
     from pmtui.monitor import MonitorState
     from pmtui.settings import Settings, Thresholds
 
@@ -277,37 +280,89 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
 
 # --- watch ------------------------------------------------------------------------------------------
 
-async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | None = None) -> int:
-    """The core without a screen: one line per new state of any account (every refresh, fault,
-    recovery, pushed event and alert; a fault that repeats, or the same picture again, is said
-    once), led by its profile when there are several (JSON: a "profile" field first). Accounts that
-    cannot be watched are said once on stderr, and so is what the dashboard would toast
-    ("Recording stopped"). Output goes through a LineWriter: a reader that stops reading never
-    stops the Monitors or a signal, one that goes away ends the command (exit 0). Stops on Ctrl-C,
-    SIGTERM or a hang-up: 128 + the signal (130, 143, 129). `metrics_address`: also serve the
-    accounts' Prometheus metrics there (pmtui.metrics; a port taken is the command's error)."""
-    from pmtui.lines import LineWriter, notice_line
-    from pmtui.mailbox import Mailbox
-    from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
+class WatchLines:
+    """What `watch` says of each new state, written once for `watch` (stdout), the daemon's log
+    (stderr, for journald) and a watch attached to the daemon: one line per refresh, fault,
+    recovery, pushed event and alert, led by the profile when there are several (JSON: a
+    "profile" field first); a fault that repeats, or the same picture again, is said once; what
+    the dashboard would toast ("Recording stopped") goes to `err`."""
 
-    watched = fleet.watched
+    def __init__(self, fleet: Fleet, out: LineWriter, err: LineWriter, *, as_json: bool = False) -> None:
+        self.fleet, self.out, self.err, self.as_json = fleet, out, err, as_json
+        self._shown: dict[str, MonitorState] = {}
+        self._last_fault: dict[str, str | None] = {}
+        self._last_line: dict[str, str] = {}
+
+    def say(self, profile: str, state: MonitorState) -> None:
+        from pmtui.lines import notice_line
+        from pmtui.monitor import DATA, FAULT
+
+        label = self.fleet.label(profile)
+        printed = bool(state.changed & WORTH_A_LINE)
+        for notice in state.notices:  # what the dashboard would toast ("Recording stopped"): stderr
+            if not (printed and notice.title in SAID_IN_LINE):
+                self.err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
+        if not printed:
+            return
+        fault = state.status.error.message if state.status.error is not None else None
+        if not (state.changed & WORTH_A_LINE) - {FAULT} and not state.alerts and fault == self._last_fault.get(profile):
+            return  # the same fault again (each retry): said once is enough
+        self._last_fault[profile] = fault
+        if self.as_json:
+            before = self._shown.get(profile)
+            positions = output.changed_positions(before.view if before else None, state.view)
+            line = output.watch_json(state, state.changed, positions)
+            self.out.write(line if self.fleet.single else f'{{"profile":{json.dumps(profile)},{line[1:]}')
+        else:
+            line = output.watch_line(state)
+            line = f"{label}: {line}" if label else line
+            # At start the account, positionRisk and exchangeInfo each publish the same picture
+            # within one second: one line says it.
+            if line != self._last_line.get(profile):
+                self.out.write(line)
+            self._last_line[profile] = line
+        if DATA in state.changed:
+            self._shown[profile] = state
+
+
+async def follow(queue: Mailbox[str], until: asyncio.Future[Any], handle: Callable[[str, MonitorState], None]) -> None:
+    """Hand each account's newest waiting state to `handle` until `until` is done."""
+    while not until.done():
+        getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+        await asyncio.wait([getter, until], return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            return
+        handle(*getter.result())
+
+
+def _not_watched(fleet: Fleet) -> None:
     for account in fleet.accounts:
         if account.monitor is None:
             _error(fleet, account.profile, account.error or "not watched")
+
+
+async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | None = None) -> int:
+    """The core without a screen: one line per new state of any account (WatchLines). Accounts
+    that cannot be watched are said once on stderr. Output goes through a LineWriter: a reader
+    that stops reading never stops the Monitors or a signal, one that goes away ends the command
+    (exit 0). Stops on Ctrl-C, SIGTERM or a hang-up: 128 + the signal (130, 143, 129).
+    `metrics_address`: also serve the accounts' Prometheus metrics there (pmtui.metrics; a port
+    taken is the command's error)."""
+    from pmtui.lines import LineWriter
+    from pmtui.mailbox import Mailbox
+
+    watched = fleet.watched
+    _not_watched(fleet)
     if not watched:
         await fleet.aclose()
         return 1
     # Bounded: one waiting state per account, newest wins (a flood of pushed events on one account
     # neither grows memory nor holds back the others' lines).
     queue: Mailbox[str] = Mailbox()
-    worth = {DATA, FAULT, PUSH, ALERTS}
-
-    def listener(profile: str) -> Callable[[MonitorState], None]:
-        return lambda state: queue.put(profile, state)
-
     for account in watched:
         assert account.monitor is not None
-        account.monitor.subscribe(listener(account.profile))
+        account.monitor.subscribe(partial(queue.put, account.profile))
     metrics = None
     if metrics_address is not None:
         from pmtui.metrics import start_metrics
@@ -331,43 +386,8 @@ async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | N
         loop.add_signal_handler(sig, stop, sig)
     out = LineWriter(on_closed=lambda: loop.call_soon_threadsafe(everything.cancel))
     err = LineWriter(sys.stderr.fileno())
-    shown: dict[str, MonitorState] = {}
-    last_fault: dict[str, str | None] = {}
-    last_line: dict[str, str] = {}
     try:
-        while not everything.done():
-            getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
-            await asyncio.wait([getter, everything], return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                break
-            profile, state = getter.result()
-            label = fleet.label(profile)
-            printed = bool(state.changed & worth)
-            for notice in state.notices:  # what the dashboard would toast ("Recording stopped"): stderr
-                if not (printed and notice.title in SAID_IN_LINE):
-                    err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
-            if not printed:
-                continue
-            fault = state.status.error.message if state.status.error is not None else None
-            if not (state.changed & worth) - {FAULT} and not state.alerts and fault == last_fault.get(profile):
-                continue  # the same fault again (each retry): said once is enough
-            last_fault[profile] = fault
-            if as_json:
-                before = shown.get(profile)
-                positions = output.changed_positions(before.view if before else None, state.view)
-                line = output.watch_json(state, state.changed, positions)
-                out.write(line if fleet.single else f'{{"profile":{json.dumps(profile)},{line[1:]}')
-            else:
-                line = output.watch_line(state)
-                line = f"{label}: {line}" if label else line
-                # At start the account, positionRisk and exchangeInfo each publish the same picture
-                # within one second: one line says it.
-                if line != last_line.get(profile):
-                    out.write(line)
-                last_line[profile] = line
-            if DATA in state.changed:
-                shown[profile] = state
+        await follow(queue, everything, WatchLines(fleet, out, err, as_json=as_json).say)
     finally:
         everything.cancel()
         try:
@@ -383,8 +403,145 @@ async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | N
     return 128 + stopped_by[0] if stopped_by else 0
 
 
+# --- daemon -----------------------------------------------------------------------------------------
+
+class DaemonPlugin(Protocol):
+    """Something more the daemon does with the states (Prometheus metrics, alert routes): it sees
+    every state of every account, and runs beside the Monitors until the daemon stops. Neither
+    may block: `on_state` is called from the Monitors' loop."""
+
+    def on_state(self, profile: str, state: MonitorState) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def daemon(fleet: Fleet, *, socket: Path | None = None, plugins: Sequence[DaemonPlugin] = (),
+                 metrics_address: str | None = None, environ: Mapping[str, str] | None = None, ready: Callable[[], None] = lambda: None) -> int:
+    """`pmtui daemon`: every account's Monitor (stream included) until SIGTERM or SIGINT, with no
+    screen: each event one line on stderr (journald's), the sentences `watch` prints; each state
+    to the viewers attached to the Unix socket (`socket`: pmtui.daemon.socket_path's by default;
+    a path that is not private, or that another daemon holds, is refused in one sentence);
+    systemd told READY=1 once every account's first refresh has ended (data or fault),
+    WATCHDOG=1 while the loop runs and STOPPING=1 at the end. A clean stop closes every
+    Monitor (stream sockets, clients, history) and the socket, and exits 0. `plugins`: metrics
+    and alert delivery, wired by the CLI (see DaemonPlugin). `metrics_address`: serve the
+    accounts' Prometheus metrics there, as `watch` does. `ready` is called with READY=1
+    (tests wait on it)."""
+    import os
+
+    from pmtui import daemon as d
+    from pmtui.lines import LineWriter
+    from pmtui.mailbox import Mailbox
+    from pmtui.monitor import DATA, FAULT
+
+    env = os.environ if environ is None else environ
+    err = LineWriter(sys.stderr.fileno())
+    watched = fleet.watched
+    for account in fleet.accounts:
+        if account.monitor is None:
+            err.write(f"pmtui: error: {shown_name(account.profile)}: {account.error or 'not watched'}")
+    if not watched:
+        await fleet.aclose()
+        err.drain(1.0)
+        return 1
+    monitors = {a.profile: a.monitor for a in watched if a.monitor is not None}
+
+    def request(profile: str | None, op: str, paused: bool | None) -> None:
+        for name, monitor in monitors.items():
+            if profile is None or name == profile:
+                if op == "refresh":
+                    monitor.refresh_now()
+                else:
+                    monitor.set_paused(not monitor.poller.paused if paused is None else paused)
+
+    path = socket or d.socket_path(env)
+    server = d.AttachServer(path, d.hello([(a.profile, a.error) for a in fleet.accounts], demo=fleet.options.demo),
+                            request, err.write)
+    try:
+        await server.start()
+    except BaseException:
+        await fleet.aclose()
+        raise
+    metrics = None
+    if metrics_address is not None:
+        from pmtui.metrics import start_metrics
+
+        try:
+            metrics = start_metrics(fleet, metrics_address)
+        except PmtuiError:
+            await server.aclose()
+            await fleet.aclose()
+            raise
+        err.write(f"pmtui: metrics on {metrics.url}")
+    err.write(f"pmtui: daemon watching {len(monitors)} account{'s' if len(monitors) != 1 else ''};"
+              f" viewers attach at {path}")
+    queue: Mailbox[str] = Mailbox()
+    waiting = set(monitors)  # accounts whose first refresh has not ended yet
+
+    def listener(profile: str) -> Callable[[MonitorState], None]:
+        def on_state(state: MonitorState) -> None:
+            queue.put(profile, state)
+            server.publish(profile, state)
+            for plugin in plugins:
+                try:
+                    plugin.on_state(profile, state)
+                except Exception:  # a plugin's bug must not stop the others, nor the collector
+                    log.debug("daemon plugin failed", exc_info=True)
+            if waiting and state.changed & {DATA, FAULT}:
+                waiting.discard(profile)
+                if not waiting:
+                    d.notify("READY=1", environ=env)
+                    ready()
+        return on_state
+
+    for profile, monitor in monitors.items():
+        monitor.subscribe(listener(profile))
+    tasks = [asyncio.ensure_future(m.run()) for m in monitors.values()]
+    tasks += [asyncio.ensure_future(p.run()) for p in plugins]
+    beat = d.watchdog_interval(env)
+    if beat is not None:
+        tasks.append(asyncio.ensure_future(_watchdog(beat, env)))
+    everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, everything.cancel)
+    try:
+        await follow(queue, everything, WatchLines(fleet, err, err).say)
+    finally:
+        d.notify("STOPPING=1", environ=env)
+        everything.cancel()
+        try:
+            await everything
+        except BaseException:
+            pass
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        await server.aclose()
+        if metrics is not None:
+            await asyncio.to_thread(metrics.close)
+        await asyncio.gather(*(p.aclose() for p in plugins), return_exceptions=True)
+        await fleet.aclose()
+        err.write("pmtui: daemon stopped")
+        err.drain(1.0)
+    return 0
+
+
+async def _watchdog(every: float, environ: Mapping[str, str]) -> None:
+    """WATCHDOG=1 as long as the event loop runs this (a loop stuck in a blocking call goes
+    silent, and systemd restarts the service)."""
+    from pmtui.daemon import notify
+
+    while True:
+        notify("WATCHDOG=1", environ=environ)
+        await asyncio.sleep(every)
+
+
 #: Notices whose news a printed watch line already carries (its alerts, its fault, LIVE again).
 SAID_IN_LINE = frozenset({"Alert", "Alert cleared", "Refresh failed", "Action needed", "Recovered", "Internal error"})
+#: What in a state is worth a line (a tick of the clock, or a change of status alone, is not).
+WORTH_A_LINE = frozenset({"data", "fault", "push", "alerts"})
 
 
 # --- whatif -----------------------------------------------------------------------------------------

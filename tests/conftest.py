@@ -30,6 +30,8 @@ def _isolated_user_dirs(
         ("XDG_DATA_HOME", ".local/share"),
         ("XDG_STATE_HOME", ".local/state"),
         ("XDG_CACHE_HOME", ".cache"),
+        # A developer's running `pmtui daemon` stays out too: viewers attach to its socket.
+        ("XDG_RUNTIME_DIR", "run"),
         ("APPDATA", "AppData/Roaming"),
         ("LOCALAPPDATA", "AppData/Local"),
     ):
