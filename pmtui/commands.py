@@ -418,7 +418,8 @@ class DaemonPlugin(Protocol):
 
 
 async def daemon(fleet: Fleet, *, socket: Path | None = None, plugins: Sequence[DaemonPlugin] = (),
-                 metrics_address: str | None = None, environ: Mapping[str, str] | None = None, ready: Callable[[], None] = lambda: None) -> int:
+                 metrics_address: str | None = None, environ: Mapping[str, str] | None = None,
+                 ready: Callable[[], None] = lambda: None) -> int:
     """`pmtui daemon`: every account's Monitor (stream included) until SIGTERM or SIGINT, with no
     screen: each event one line on stderr (journald's), the sentences `watch` prints; each state
     to the viewers attached to the Unix socket (`socket`: pmtui.daemon.socket_path's by default;

@@ -156,6 +156,41 @@ async def test_daemon_runs_the_demo_tells_systemd_streams_states_and_stops_clean
     assert err.splitlines()[0].startswith("pmtui: daemon watching 1 account")
 
 
+async def test_the_daemon_serves_its_accounts_metrics_and_stops_serving_them_with_it(run_dir, capfd):
+    import re
+
+    import httpx
+
+    fleet = Fleet.build(FleetOptions(demo=True), stream=True)
+    ready = asyncio.Event()
+    task = asyncio.ensure_future(commands.daemon(fleet, socket=run_dir / "sock" / "daemon.sock",
+                                                 metrics_address="127.0.0.1:0", environ={}, ready=ready.set))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        said = capfd.readouterr().err  # the address is said before the daemon is ready
+        url = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", said)
+        assert url is not None, said
+        async with httpx.AsyncClient() as http:
+            body = ""
+
+            async def scraped() -> bool:
+                nonlocal body
+                body = (await http.get(url.group(1))).text
+                return 'pmtui_unimmr{profile="demo"}' in body
+
+            deadline = time.monotonic() + 15
+            while not await scraped():
+                assert time.monotonic() < deadline, body[-500:]
+                await asyncio.sleep(0.05)
+    finally:
+        if not task.done():
+            os.kill(os.getpid(), signal.SIGTERM)
+        code = await asyncio.wait_for(task, 20)
+    assert code == 0
+    with pytest.raises(httpx.ConnectError):  # closed with the daemon
+        httpx.get(url.group(1), timeout=2)
+
+
 def test_a_daemon_process_stops_cleanly_on_sigterm(run_dir):
     """The one real process: started as systemd would, READY=1, then SIGTERM: exit 0."""
     n = Notifications(run_dir / "notify")
