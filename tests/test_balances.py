@@ -370,3 +370,28 @@ def test_the_text_snapshot_has_a_balances_table_only_when_something_is_in_them()
     narrow = output.snapshot_table(um, t, width=60, balances=parse_balance([row("BTC", crossMarginBorrowed="0.5")]))
     assert "Balances" in narrow and "not shown at this width" in narrow and "Borrowed" in narrow
     assert max(len(line) for line in narrow.splitlines()) <= 60
+
+
+async def test_a_server_that_does_not_serve_balances_is_said_alike_on_the_dashboard_and_in_a_snapshot(frozen_clock):
+    """A 404 on /papi/v1/balance (a proxy that passes only some endpoints on) means "not served"
+    in both paths (pmtui.endpoints.BALANCE.absent_ok): one sentence, not asked again until `r`."""
+    canned = Canned()
+    del canned.routes[BALANCE]
+    absent = "the exchange does not serve /papi/v1/balance (HTTP 404)"
+    snap = monitor_on(canned, frozen_clock)
+    assert (await snap.fetch_once()).unavailable == {"balance": absent}
+    await snap.aclose()
+    m = monitor_on(canned, frozen_clock, interval=2, account_interval=10)
+    for p in (m.poller, m.account_poller, m.balance_poller):
+        p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
+    assert await m.refresh()
+    state = m.state
+    assert state.unavailable == {"balance": absent} and state.balance_note == absent
+    assert state.balances is None and not state.stale and state.view is not None
+    frozen_clock.advance(30)
+    await m.refresh()
+    assert canned.seen.count(BALANCE) == 2  # the snapshot's and the loop's first: not asked again
+    m.refresh_now()  # `r` asks again
+    await m.refresh()
+    assert canned.seen.count(BALANCE) == 3 and m.state.unavailable == {"balance": absent}
+    await m.aclose()
