@@ -10,10 +10,7 @@ One budget can be shared by several clients (several accounts watched from one I
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-
+from pmtui.clock import SYSTEM_CLOCK, Clock
 from pmtui.endpoints import (
     BALANCE,
     CM_ACCOUNT,
@@ -43,9 +40,7 @@ class WeightBudget:
         share: float = 0.5,
         limit: int = WEIGHT_LIMIT,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be more than 0 and at most 1")
@@ -54,11 +49,10 @@ class WeightBudget:
         #: Weight per second pmtui may spend on average.
         self.rate = share * limit / 60.0
         self.capacity = max(self.rate * BURST_SECONDS, max(WEIGHTS.values()))
-        self._monotonic = monotonic
-        self._wall = wall
-        self._sleep = sleep
+        self._clock = clock
+        self._monotonic = clock.monotonic
         self._tokens = self.capacity
-        self._stamp = monotonic()
+        self._stamp = clock.monotonic()
         #: The IP's weight in the current minute, as last reported plus what we sent since.
         self.ip_used: int | None = None
         self._minute_ends = 0.0  # monotonic time the reported minute ends
@@ -99,7 +93,7 @@ class WeightBudget:
         """Wait (asynchronously, never blocking the loop) until `weight` fits, then spend it."""
         while (wait := self.wait_for(weight)) > 0:
             self.waited += wait
-            await self._sleep(wait)
+            await self._clock.sleep(wait)
         self._take(weight)
 
     def charge(self, weight: int) -> None:
@@ -118,7 +112,7 @@ class WeightBudget:
     def observe(self, used_weight: int, server_ms: float | None = None) -> None:
         """The IP's weight this minute from `X-MBX-USED-WEIGHT-1M`, at server time `server_ms`
         (local time when unknown): the minute it counts ends at the next whole minute."""
-        now_ms = server_ms if server_ms is not None else self._wall() * 1000
+        now_ms = server_ms if server_ms is not None else self._clock.time() * 1000
         left = 60.0 - (now_ms / 1000.0) % 60.0
         self._refill()
         self.ip_used = max(0, used_weight)

@@ -19,11 +19,8 @@ import asyncio
 import email.utils
 import ipaddress
 import logging
-import random
 import re
-import time
 import zlib
-from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -32,6 +29,7 @@ from pydantic import SecretStr
 
 from pmtui import __version__
 from pmtui.budget import WeightBudget, weight_of
+from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
 from pmtui.endpoints import (
     ASSET_INDEX_PRICE,
     BALANCE,
@@ -166,8 +164,7 @@ class PapiClient:
         recv_window: int = 5000,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         budget: WeightBudget | None = None,
     ) -> None:
         if not 0 < recv_window <= MAX_RECV_WINDOW:
@@ -183,10 +180,10 @@ class PapiClient:
         self._signer = signer
         self.recv_window = recv_window
         self.timeout = timeout
-        self._clock = clock
-        self._monotonic = monotonic
+        #: Signed timestamps and ages (time), bans (monotonic), round trips, the backoff's jitter.
+        self.clock = clock
         #: pmtui's own weight budget; shared when several clients watch accounts from one IP.
-        self.budget = budget if budget is not None else WeightBudget()
+        self.budget = budget if budget is not None else WeightBudget(clock=clock)
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
@@ -249,7 +246,7 @@ class PapiClient:
 
     def server_now_ms(self) -> int:
         """The exchange's time now, in ms: this machine's clock plus the measured offset."""
-        return int(self._clock() * 1000) + (self.time_offset_ms or 0)
+        return int(self.clock.time() * 1000) + (self.time_offset_ms or 0)
 
     # --- the risk model's inputs (pmtui.riskfeed) ---------------------------------------------
 
@@ -316,16 +313,16 @@ class PapiClient:
 
     def blocked_for(self) -> float:
         """Seconds left of a ban or Retry-After wait (0 when requests may go out)."""
-        return max(0.0, max(self._blocked_until, self.budget.blocked_until) - self._monotonic())
+        return max(0.0, max(self._blocked_until, self.budget.blocked_until) - self.clock.monotonic())
 
     async def sync_time(self, deadline: float | None = None) -> int:
         """Measure server time minus local time against /fapi/v1/time (midpoint of the trip).
 
         A time that cannot be right (out of range, or far from the same answer's Date header) is
         BadServerTime, and the offset measured before stays."""
-        t0 = self._clock()
+        t0 = self.clock.time()
         data = await self._send(self._base(SERVER_TIME), SERVER_TIME.path, "", deadline=deadline)
-        t1 = self._clock()
+        t1 = self.clock.time()
         server = data.get("serverTime") if isinstance(data, dict) else None
         if not isinstance(server, int) or isinstance(server, bool):
             raise MalformedResponse("The exchange's time endpoint did not return a server time.")
@@ -391,7 +388,7 @@ class PapiClient:
             log.debug("clock sync failed (%s); using offset %+d ms", err.kind, self.time_offset_ms)
 
     def _signed_query(self, params: dict[str, str] | None = None) -> str:
-        timestamp = int(self._clock() * 1000) + (self.time_offset_ms or 0)
+        timestamp = int(self.clock.time() * 1000) + (self.time_offset_ms or 0)
         query = urlencode({**(params or {}), "timestamp": timestamp, "recvWindow": self.recv_window})
         assert self._signer is not None  # signed_get refuses to start without one
         # The signature must be the last parameter; it is computed over everything before it.
@@ -408,7 +405,7 @@ class PapiClient:
             raise ValueError(f"{method} {path} is not a request pmtui may send (only GETs, and the listen key)")
         if (wait := self.blocked_for()) > 0:
             # Our own block, or one another account on this IP (this budget) earned.
-            own = self._blocked_until > self._monotonic() and self._block_error is not None
+            own = self._blocked_until > self.clock.monotonic() and self._block_error is not None
             err = self._block_error if own else self.budget.block_error
             if isinstance(err, PmtuiError):
                 raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
@@ -422,7 +419,7 @@ class PapiClient:
         timed_out = RequestTimeout(f"The exchange did not answer within {self.timeout:g} s ({path}).")
         if loop.time() >= deadline:
             raise timed_out
-        started = time.perf_counter()
+        started = self.clock.perf_counter()
         try:
             # httpx's timeout is per read: a server trickling a byte a second never trips it.
             async with asyncio.timeout_at(deadline):
@@ -433,12 +430,12 @@ class PapiClient:
             raise NetworkError(
                 f"Could not reach {urlsplit(base).hostname}: {_network_reason(err)}."
             ) from None
-        self.latency_ms = (time.perf_counter() - started) * 1000
+        self.latency_ms = (self.clock.perf_counter() - started) * 1000
         self._note_date(response.headers.get("Date"))
         weight = response.headers.get("X-MBX-USED-WEIGHT-1M")
         if weight and weight.isdigit() and len(weight) < 10:
             self.used_weight = int(weight)
-            self.budget.observe(self.used_weight, self._clock() * 1000 + (self.time_offset_ms or 0))
+            self.budget.observe(self.used_weight, self.clock.time() * 1000 + (self.time_offset_ms or 0))
         log.debug("%s %s -> %s in %.0f ms, weight %s", method, path, response.status_code, self.latency_ms,
                   clean(weight or "", 20) or None)
         status = response.status_code
@@ -495,7 +492,7 @@ class PapiClient:
         except (TypeError, ValueError, IndexError, OverflowError):
             return
         # A Date header has 1 s resolution: take the middle of that second.
-        self._response_date_ms = self._date_offset_ms = round((server + 0.5 - self._clock()) * 1000)
+        self._response_date_ms = self._date_offset_ms = round((server + 0.5 - self.clock.time()) * 1000)
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -506,13 +503,13 @@ class PapiClient:
             if msg and secret:
                 # A proxy (or a careless server) may echo the request back: never pass a key on.
                 msg = msg.replace(secret, "<redacted>")
-        retry_after = _retry_after(headers.get("Retry-After"), self._clock())
+        retry_after = _retry_after(headers.get("Retry-After"), self.clock.time())
         if status == 418 or _BAN_UNTIL.search(msg or ""):
             return self._ban(status, code, msg, retry_after)
         if status == 429 or code in RATE_CODES:
             self._rate_strikes += 1
             # Our own backoff is the least we wait: a "Retry-After: 0" must not make us hammer.
-            backoff = min(60.0, 2.0 ** min(self._rate_strikes, 6)) * random.uniform(0.8, 1.2)
+            backoff = min(60.0, 2.0 ** min(self._rate_strikes, 6)) * uniform(self.clock, 0.8, 1.2)
             wait = min(MAX_RATE_WAIT, max(retry_after or 0.0, backoff))
             return self._block(
                 RateLimited(
@@ -588,7 +585,7 @@ class PapiClient:
     def _ban(self, status: int, code: int | None, msg: str | None, retry_after: float | None) -> PmtuiError:
         waits = [retry_after] if retry_after is not None else []
         if match := _BAN_UNTIL.search(msg or ""):
-            now_ms = self._clock() * 1000 + (self.time_offset_ms or 0)
+            now_ms = self.clock.time() * 1000 + (self.time_offset_ms or 0)
             until = (int(match.group(1)) - now_ms) / 1000
             if until <= MAX_BAN:  # "banned until 2099" is not a ban Binance gives
                 waits.append(until)
@@ -603,7 +600,7 @@ class PapiClient:
         )
 
     def _block(self, err: PmtuiError) -> PmtuiError:
-        self._blocked_until = self._monotonic() + (err.retry_after or 0.0)
+        self._blocked_until = self.clock.monotonic() + (err.retry_after or 0.0)
         self._block_error = err
         if self._blocked_until > self.budget.blocked_until:
             self.budget.blocked_until, self.budget.block_error = self._blocked_until, err

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any, Protocol, TypeVar
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
 from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT
 from pmtui.client import PapiClient
+from pmtui.clock import Clock
 from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, UM_POSITION_RISK, Endpoint
 from pmtui.errors import PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
@@ -237,24 +237,27 @@ class Monitor:
 
     def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
                  profile: str | None = None, markets_cache: Path | None = None,
-                 risk_feed: RiskFeed | None = None) -> None:
+                 risk_feed: RiskFeed | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
         self.client = client
+        #: Every time and wait here (the client's clock unless given: one clock for the account).
+        self.clock = clock if clock is not None else client.clock
         self.profile = profile or settings.profile
         #: The UM account and positionRisk, every `interval` seconds.
         self.poller: Poller[tuple[UmAccount, tuple[PositionRisk, ...] | None]] = Poller(
-            fetch=self._fetch_positions, interval=settings.interval, blocked_for=client.blocked_for
+            fetch=self._fetch_positions, interval=settings.interval, blocked_for=client.blocked_for,
+            clock=self.clock,
         )
         #: /papi/v1/account (uniMMR), weight 20: on its own slower cadence.
         self.account_poller: Poller[PmAccount] = Poller(
             fetch=self._fetch_pm, interval=settings.account_interval,
-            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for, clock=self.clock,
         )
         #: /papi/v1/balance (margin loans, interest, every wallet), weight 20 like the account:
         #: on the account's cadence and spacing, never more often.
         self.balance_poller: Poller[tuple[Balance, ...]] = Poller(
             fetch=client.balance, interval=settings.account_interval,
-            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for, clock=self.clock,
         )
         # When each endpoint beside the UM account is asked next, and why one is refused: the
         # same object for each (pmtui.schedule). positionRisk rides with the UM account; COIN-M
@@ -342,7 +345,7 @@ class Monitor:
         on_status=self.on_push_status); it runs beside the polling while `run()` does."""
         self.stream = stream
         self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
-                               since=time.monotonic(), events=0)
+                               since=self.clock.monotonic(), events=0)
 
     async def run(self) -> None:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
@@ -426,11 +429,11 @@ class Monitor:
         except Exception as err:  # UserStream.run never raises; if it did, polling carries on
             log.debug("stream stopped", exc_info=True)
             self.on_push_status(PushStatus(False, f"the push stream stopped ({type(err).__name__})",
-                                           time.monotonic(), 0))
+                                           self.clock.monotonic(), 0))
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(TICK)
+            await self.clock.sleep(TICK)
             try:
                 self.tick()
             except Exception as err:  # the clock must keep going: a dead ticker freezes "LIVE (0s ago)"
@@ -454,11 +457,11 @@ class Monitor:
         while not self._closed:
             delay = self.poller.delay()
             held = self._held_until()
-            early = delay is not None and held is not None and held - time.monotonic() < delay
+            early = delay is not None and held is not None and held - self.clock.monotonic() < delay
             if early:
                 assert held is not None
-                delay = max(0.0, held - time.monotonic())
-            self.next_at = None if delay is None else time.monotonic() + delay
+                delay = max(0.0, held - self.clock.monotonic())
+            self.next_at = None if delay is None else self.clock.monotonic() + delay
             self.publish(STATUS)
             if self._due:
                 return
@@ -483,7 +486,7 @@ class Monitor:
         waits for them, as it needs them)."""
         if self.poller.error is not None:
             return None
-        now = time.monotonic()
+        now = self.clock.monotonic()
         acct, bal = self.account_schedule, self.balance_schedule
         times = [t for t in (acct.held_until(now) if self._account_due() else None, bal.held_until(now))
                  if t is not None]
@@ -504,16 +507,17 @@ class Monitor:
             ok = await self.poller.poll()
             data = self.poller.data if ok else None
             acct = self.account_schedule
-            if data is not None and acct.spaced(time.monotonic()) and (self._account_due() or self._band_moving()):
-                acct.asked(time.monotonic())
+            spaced = acct.spaced(self.clock.monotonic())
+            if data is not None and spaced and (self._account_due() or self._band_moving()):
+                acct.asked(self.clock.monotonic())
                 if await self.account_poller.poll():
                     self._account_basis = totals(data[0])
                 delay = self.account_poller.delay()
                 if delay is not None and self.push is not None and self.push.up:
                     delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
-                acct.plan(time.monotonic(), delay)
+                acct.plan(self.clock.monotonic(), delay)
                 _note_refusal(acct, self.account_poller)
-            if data is not None and self.balance_schedule.ready(time.monotonic()):
+            if data is not None and self.balance_schedule.ready(self.clock.monotonic()):
                 await self._poll_balance()
         finally:
             self.fetching = False
@@ -564,9 +568,9 @@ class Monitor:
         if rs.refusal is None:
             # A key that may not read positionRisk: the positions still show, without prices. Any
             # other failure fails this refresh (STALE) and is retried on its cadence.
-            rs.asked(time.monotonic())
+            rs.asked(self.clock.monotonic())
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
-        if self.cm_schedule.due(time.monotonic()):
+        if self.cm_schedule.due(self.clock.monotonic()):
             await self._fetch_cm()
         return account, risks
 
@@ -575,9 +579,9 @@ class Monitor:
         does not serve it (404), ends its polling until `r` (the pane says why, the rest goes on);
         any other fault keeps the last balances, marked stale, and retries with backoff."""
         bal = self.balance_schedule
-        bal.asked(time.monotonic())
+        bal.asked(self.clock.monotonic())
         await self.balance_poller.poll()
-        bal.plan(time.monotonic(), self.balance_poller.delay())
+        bal.plan(self.clock.monotonic(), self.balance_poller.delay())
         _note_refusal(bal, self.balance_poller)
 
     async def _fetch_cm(self, *, always_risk: bool = False) -> None:
@@ -585,22 +589,22 @@ class Monitor:
         case, for a one-shot). Refusals (and a 404) are remembered in their schedules; any other
         failure propagates, failing this refresh like the UM parts' would."""
         cs, crs = self.cm_schedule, self.cm_risk_schedule
-        cs.asked(time.monotonic())
+        cs.asked(self.clock.monotonic())
         cm, cs.refusal = await optional(self.client.cm_account, cs.endpoint)
         risks = None
         if cm is not None and crs.refusal is None and (always_risk or cm.open_positions):
-            crs.asked(time.monotonic())
+            crs.asked(self.clock.monotonic())
             risks, crs.refusal = await optional(self.client.cm_position_risk, crs.endpoint)
         self.cm, self.cm_risks = cm, risks
         held = cm is not None and bool(cm.open_positions)
-        cs.plan(time.monotonic(), 0.0 if held else cs.cadence)
+        cs.plan(self.clock.monotonic(), 0.0 if held else cs.cadence)
 
     def _account_due(self) -> bool:
         """On its cadence (slowed while pushed), when asked for; and at the positions' pace while
         the account is at WARN or worse, when a stale uniMMR hides the most (unless it backs off).
         Never sooner than MIN_ACCOUNT_INTERVAL after the last request, whatever asks (its cadence,
         `r`, a moving band, a push): a held `r` must not send the 20-weight endpoint often."""
-        acct, now = self.account_schedule, time.monotonic()
+        acct, now = self.account_schedule, self.clock.monotonic()
         if acct.due_at is None or acct.refusal is not None:
             return False
         if acct.due(now):
@@ -707,8 +711,8 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), time.time(),
-                                      mono=time.monotonic())
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
+                                      mono=self.clock.monotonic())
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events
@@ -740,7 +744,7 @@ class Monitor:
         """`r`: refresh everything now, retrying refused endpoints, at most once per
         `refresh_debounce` s; a press inside that window (a held key) is coalesced into one
         refresh at the window's end, not lost."""
-        wait = self._last_manual + self.refresh_debounce - time.monotonic()
+        wait = self._last_manual + self.refresh_debounce - self.clock.monotonic()
         if wait > 0:
             if self._manual_handle is None:
                 self._manual_handle = asyncio.get_running_loop().call_later(wait, self._manual_refresh)
@@ -749,7 +753,7 @@ class Monitor:
 
     def _manual_refresh(self) -> None:
         self._manual_handle = None
-        self._last_manual = time.monotonic()
+        self._last_manual = self.clock.monotonic()
         self.poller.reset_stop()
         self.account_poller.reset_stop()
         self.balance_poller.reset_stop()
@@ -770,7 +774,7 @@ class Monitor:
 
     def set_paused(self, paused: bool) -> None:
         self.poller.paused = paused
-        self.paused_since = time.time() if paused else None
+        self.paused_since = self.clock.time() if paused else None
         if not paused:
             self._due = True
         self._wake.set()
@@ -800,7 +804,7 @@ class Monitor:
         acct = self.account_schedule
         if not status.up and acct.due_at is not None and self.account_poller.delay() is not None:
             # Push went down: uniMMR's poll goes back to its own cadence from its last fetch.
-            tried = acct.tried or time.monotonic()
+            tried = acct.tried or self.clock.monotonic()
             acct.due_at = min(acct.due_at, tried + self.account_poller.interval)
         self.publish(PUSH)
 
@@ -829,11 +833,11 @@ class Monitor:
         after the events came (it covers them: see refresh)."""
         if self._push_handle is not None or self._closed:
             return  # one refresh for a burst of events
-        wait = max(self.push_debounce, self._push_fetched + self.poller.interval - time.monotonic())
+        wait = max(self.push_debounce, self._push_fetched + self.poller.interval - self.clock.monotonic())
 
         def go() -> None:
             self._push_handle = None
-            self._push_fetched = time.monotonic()
+            self._push_fetched = self.clock.monotonic()
             self._ask()
 
         self._push_handle = asyncio.get_running_loop().call_later(wait, go)
@@ -869,7 +873,7 @@ class Monitor:
             return  # nothing polled yet to complete it: the poll will bring uniMMR soon
         # Newest wins: a flood of events waits in one slot, not a queue.
         self._risk_pending = (when, pushed)
-        wait = self._risk_applied + RISK_SPACING - time.monotonic()
+        wait = self._risk_applied + RISK_SPACING - self.clock.monotonic()
         if wait <= 0:
             self._apply_pending_risk()
         elif self._risk_handle is None:
@@ -880,7 +884,7 @@ class Monitor:
         pending, self._risk_pending = self._risk_pending, None
         if pending is None or self._closed or pending[0] < self._pm_sent_ms:
             return  # REST answered since: it is newer
-        self._risk_applied = time.monotonic()
+        self._risk_applied = self.clock.monotonic()
         self.account_poller.accept(pending[1])
         self._rebuild()
         self._publish_alerts([DATA, PUSH], self._evaluate())
@@ -971,7 +975,7 @@ class Monitor:
     def refresh_weight(self) -> int:
         """The next refresh's weight: the UM parts, and the COIN-M ones when they are due."""
         weight = REFRESH_WEIGHT
-        if self.cm_schedule.due(time.monotonic()):
+        if self.cm_schedule.due(self.clock.monotonic()):
             weight += CM_WEIGHT if self.cm is not None and self.cm.open_positions else self.cm_schedule.endpoint.weight
         return weight
 
@@ -985,7 +989,7 @@ class Monitor:
             age=p.age(),
             last_ok_wall=p.last_ok_wall,
             interval=p.interval,
-            next_in=None if self.next_at is None else self.next_at - time.monotonic(),
+            next_in=None if self.next_at is None else self.next_at - self.clock.monotonic(),
             fetching=self.fetching,
             latency_ms=self.client.latency_ms,
             used_weight=self.client.used_weight,

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from pmtui.client import PapiClient
+from pmtui.clock import SYSTEM_CLOCK, Clock
 from pmtui.endpoints import (
     ASSET_INDEX_PRICE,
     CM_BRACKETS,
@@ -97,9 +97,9 @@ class RiskFeed:
     """The shared, cached inputs. Not tied to one account: `update` takes the caller's client."""
 
     def __init__(self, *, account_interval: float = 10.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.account_interval = account_interval
-        self._monotonic = monotonic
+        self._monotonic = clock.monotonic
         self._lock = asyncio.Lock()
         self.slots = {
             "rates": _Slot("collateral rates", COLLATERAL_RATE.path, HOURLY, lambda c: c.collateral_rates()),
