@@ -665,7 +665,7 @@ class Monitor:
         (then cached). A failure is no fault: prices just keep 6 significant digits."""
         source = self.client.time_base_url
         path = self.markets_cache
-        markets = load_cache(path, source) if path is not None else None
+        markets = load_cache(path, source, now=self.clock.time()) if path is not None else None
         if markets is None:
             try:
                 markets = await self.client.exchange_info()
@@ -674,7 +674,7 @@ class Monitor:
                 return False
             if path is not None and markets:
                 try:
-                    save_cache(path, markets, source)
+                    save_cache(path, markets, source, self.clock.time())
                 except OSError as err:
                     log.debug("exchangeInfo cache not written: %s", err.strerror or type(err).__name__)
         if not markets:
@@ -688,7 +688,7 @@ class Monitor:
     def _record(self) -> None:
         if self.view is None:
             return
-        sample = sample_from_view(self.view, self.profile)
+        sample = sample_from_view(self.view, self.profile, int(self.clock.time() * 1000))
         self.series.add(sample)
         if self.history is not None:
             task = asyncio.get_running_loop().create_task(self._record_to(self.history, sample))
