@@ -10,41 +10,21 @@ One budget can be shared by several clients (several accounts watched from one I
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from pmtui.clock import SYSTEM_CLOCK, Clock
+from pmtui.endpoints import (
+    BALANCE,
+    CM_ACCOUNT,
+    CM_POSITION_RISK,
+    ENDPOINTS,
+    PM_ACCOUNT,
+    UM_ACCOUNT,
+    UM_POSITION_RISK,
+)
 
 #: Binance's request-weight limit per IP and minute (REQUEST_WEIGHT, 1 MINUTE).
 WEIGHT_LIMIT = 6000
-#: Weight of each path pmtui may request (papi-notes); defined once, used by the client and views.
-WEIGHTS = {
-    "/papi/v2/um/account": 5,
-    "/papi/v1/account": 20,
-    "/papi/v1/um/positionRisk": 5,
-    "/papi/v1/balance": 20,
-    # "Request Weight 5" and "1" on Binance's "Get CM Account Detail" and "Query CM Position
-    # Information" pages; "Weight(IP): 5" and "1" in the official SDK (account_api.py).
-    "/papi/v1/cm/account": 5,
-    "/papi/v1/cm/positionRisk": 1,
-    "/papi/v1/ping": 1,
-    "/fapi/v1/time": 1,
-    # "Request Weight 1" on Binance's USD-M "Exchange Information" page.
-    "/fapi/v1/exchangeInfo": 1,
-    # POST, PUT and DELETE alike: "Request Weight 1" on Binance's Start/Keepalive/Close User Data
-    # Stream pages (developers.binance.com/docs/derivatives/portfolio-margin/user-data-streams),
-    # "Weight(IP): 1" in the official SDK (binance-connector-python user_data_streams_api.py).
-    "/papi/v1/listenKey": 1,
-    # The risk model's inputs (papi-notes "Inputs for the model", from the official SDK's
-    # docstrings): collateral rates and margin leverage 50 on the spot API host; an asset index
-    # price 1 with `asset` (INDEX_ALL_WEIGHT without); the leverage brackets 1 each.
-    "/sapi/v1/portfolio/collateralRate": 50,
-    "/sapi/v1/portfolio/asset-index-price": 1,
-    "/sapi/v1/portfolio/margin-asset-leverage": 50,
-    "/papi/v1/um/leverageBracket": 1,
-    "/papi/v1/cm/leverageBracket": 1,
-}
-#: /sapi/v1/portfolio/asset-index-price without `asset`: every asset at once.
-INDEX_ALL_WEIGHT = 50
+#: Weight of each path pmtui may request, from the table of endpoints (pmtui.endpoints).
+WEIGHTS = {e.path: e.weight for e in ENDPOINTS}
 #: Stop sending when the IP's weight this minute would pass this share of the limit: room is
 #: left for the other programs (and a margin for the requests already in flight).
 IP_CEILING = 0.9
@@ -60,9 +40,7 @@ class WeightBudget:
         share: float = 0.5,
         limit: int = WEIGHT_LIMIT,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be more than 0 and at most 1")
@@ -71,11 +49,10 @@ class WeightBudget:
         #: Weight per second pmtui may spend on average.
         self.rate = share * limit / 60.0
         self.capacity = max(self.rate * BURST_SECONDS, max(WEIGHTS.values()))
-        self._monotonic = monotonic
-        self._wall = wall
-        self._sleep = sleep
+        self._clock = clock
+        self._monotonic = clock.monotonic
         self._tokens = self.capacity
-        self._stamp = monotonic()
+        self._stamp = clock.monotonic()
         #: The IP's weight in the current minute, as last reported plus what we sent since.
         self.ip_used: int | None = None
         self._minute_ends = 0.0  # monotonic time the reported minute ends
@@ -116,7 +93,7 @@ class WeightBudget:
         """Wait (asynchronously, never blocking the loop) until `weight` fits, then spend it."""
         while (wait := self.wait_for(weight)) > 0:
             self.waited += wait
-            await self._sleep(wait)
+            await self._clock.sleep(wait)
         self._take(weight)
 
     def charge(self, weight: int) -> None:
@@ -135,7 +112,7 @@ class WeightBudget:
     def observe(self, used_weight: int, server_ms: float | None = None) -> None:
         """The IP's weight this minute from `X-MBX-USED-WEIGHT-1M`, at server time `server_ms`
         (local time when unknown): the minute it counts ends at the next whole minute."""
-        now_ms = server_ms if server_ms is not None else self._wall() * 1000
+        now_ms = server_ms if server_ms is not None else self._clock.time() * 1000
         left = 60.0 - (now_ms / 1000.0) % 60.0
         self._refill()
         self.ip_used = max(0, used_weight)
@@ -147,10 +124,10 @@ def weight_of(path: str) -> int:
 
 
 #: One dashboard refresh: the UM account and positionRisk.
-REFRESH_WEIGHT = WEIGHTS["/papi/v2/um/account"] + WEIGHTS["/papi/v1/um/positionRisk"]
+REFRESH_WEIGHT = UM_ACCOUNT.weight + UM_POSITION_RISK.weight
 #: What COIN-M adds to a refresh while the account holds a COIN-M position (else only the CM
 #: account, once a minute: pmtui.monitor.CM_IDLE_INTERVAL).
-CM_WEIGHT = WEIGHTS["/papi/v1/cm/account"] + WEIGHTS["/papi/v1/cm/positionRisk"]
+CM_WEIGHT = CM_ACCOUNT.weight + CM_POSITION_RISK.weight
 
 
 def weight_per_minute(interval: float, account_interval: float | None = None,
@@ -160,13 +137,13 @@ def weight_per_minute(interval: float, account_interval: float | None = None,
     every `account_interval` s, positionRisk every `risk_interval` s, /papi/v1/balance every
     `balance_interval` s (the dashboard polls it on the account's cadence) and the COIN-M account
     and positionRisk every `cm_interval` s (None: not polled)."""
-    total = WEIGHTS["/papi/v2/um/account"] * 60 / interval
+    total = UM_ACCOUNT.weight * 60 / interval
     if cm_interval:
         total += CM_WEIGHT * 60 / cm_interval
     if account_interval:
-        total += WEIGHTS["/papi/v1/account"] * 60 / account_interval
+        total += PM_ACCOUNT.weight * 60 / account_interval
     if risk_interval:
-        total += WEIGHTS["/papi/v1/um/positionRisk"] * 60 / risk_interval
+        total += UM_POSITION_RISK.weight * 60 / risk_interval
     if balance_interval:
-        total += WEIGHTS["/papi/v1/balance"] * 60 / balance_interval
+        total += BALANCE.weight * 60 / balance_interval
     return total

@@ -19,20 +19,39 @@ import asyncio
 import email.utils
 import ipaddress
 import logging
-import random
 import re
-import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import SecretStr
 
 from pmtui import __version__
-from pmtui.budget import INDEX_ALL_WEIGHT, WeightBudget, weight_of
+from pmtui.budget import WeightBudget, weight_of
+from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
+from pmtui.endpoints import (
+    ASSET_INDEX_PRICE,
+    BALANCE,
+    BY_PATH,
+    CM_ACCOUNT,
+    CM_BRACKETS,
+    CM_POSITION_RISK,
+    COLLATERAL_RATE,
+    ENDPOINTS,
+    EXCHANGE_INFO,
+    INDEX_ALL_WEIGHT,
+    LISTEN_KEY,
+    MARGIN_LEVERAGE,
+    PING,
+    PM_ACCOUNT,
+    SERVER_TIME,
+    UM_ACCOUNT,
+    UM_BRACKETS,
+    UM_POSITION_RISK,
+    Endpoint,
+)
 from pmtui.errors import (
     ApiError,
     AuthError,
@@ -53,7 +72,7 @@ from pmtui.errors import (
     WafBlocked,
 )
 from pmtui.logs import Redactor
-from pmtui.market import EXCHANGE_INFO_PATH, SymbolRules, parse_exchange_info
+from pmtui.market import SymbolRules
 from pmtui.models import (
     Balance,
     CmAccount,
@@ -62,68 +81,26 @@ from pmtui.models import (
     PositionRisk,
     UmAccount,
     decode_json,
-    parse_balance,
-    parse_cm_account,
-    parse_cm_position_risk,
-    parse_pm_account,
-    parse_position_risk,
-    parse_um_account,
 )
-from pmtui.riskinputs import (
-    AssetIndexPrice,
-    CollateralRate,
-    MarginAssetLeverage,
-    SymbolBrackets,
-    parse_brackets,
-    parse_collateral_rates,
-    parse_index_prices,
-    parse_margin_leverage,
-)
+from pmtui.riskinputs import AssetIndexPrice, CollateralRate, MarginAssetLeverage, SymbolBrackets
 from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_SAPI_URL, DEFAULT_TIME_BASE_URL, MAX_RECV_WINDOW
 from pmtui.signing import Signer
 from pmtui.text import clean
 from pmtui.urls import check_url
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # httpx logs each request URL at INFO, signature included: redact it wherever the record goes.
 logging.getLogger("httpx").addFilter(Redactor([]))
 
-# Paths pmtui may ever request: all documented read-only endpoints.
-READ_ONLY_PATHS = frozenset(
-    {
-        "/papi/v2/um/account",
-        "/papi/v1/account",
-        "/papi/v1/um/positionRisk",
-        "/papi/v1/balance",
-        # COIN-M positions in the same account (Get CM Account Detail, Query CM Position Information).
-        "/papi/v1/cm/account",
-        "/papi/v1/cm/positionRisk",
-        "/papi/v1/ping",
-        "/fapi/v1/time",
-        # Public market data (no key, no signature): each symbol's tick and step size, for display.
-        "/fapi/v1/exchangeInfo",
-        # The risk model's inputs (pmtui.riskfeed): leverage brackets on the PAPI host ...
-        "/papi/v1/um/leverageBracket",
-        "/papi/v1/cm/leverageBracket",
-    }
-) | frozenset(
-    {
-        # ... and, on Binance's spot API host (sapi_url), collateral rates, asset index prices and
-        # margin leverage per asset: the only paths pmtui sends there (SAPI_PATHS).
-        "/sapi/v1/portfolio/collateralRate",
-        "/sapi/v1/portfolio/asset-index-price",
-        "/sapi/v1/portfolio/margin-asset-leverage",
-    }
-)
-#: The paths that go to `sapi_url` (every /sapi/ one); all other signed GETs go to base_url.
-SAPI_PATHS = frozenset(p for p in READ_ONLY_PATHS if p.startswith("/sapi/"))
+# Paths pmtui may ever request (pmtui.endpoints): all documented read-only GETs ...
+READ_ONLY_PATHS = frozenset(e.path for e in ENDPOINTS if e.methods == {"GET"})
+#: ... of which these go to `sapi_url` (the risk model's inputs); the others to base_url or the time host.
+SAPI_PATHS = frozenset(e.path for e in ENDPOINTS if e.host == "sapi")
 #: The one path pmtui may send anything but GET to: the user data stream's listen key (POST
-#: creates it, PUT keeps it alive). It changes nothing in the account; it lets its holder read
-#: account events, so the key itself is treated as a secret. Never DELETE: Binance hands every
-#: consumer of an account the same key, so closing it would cut the person's trading bot off its
-#: stream; an unused key expires by itself 60 minutes after the last keep-alive.
-LISTEN_KEY_PATH = "/papi/v1/listenKey"
-KEYED_METHODS = frozenset({"POST", "PUT"})
+#: creates it, PUT keeps it alive, never DELETE: see pmtui.endpoints.LISTEN_KEY).
+LISTEN_KEY_PATH = LISTEN_KEY.path
+KEYED_METHODS = LISTEN_KEY.methods
 # A listen key goes into the stream URL's path: only letters and digits (Binance's are 60-64).
 _LISTEN_KEY = re.compile(r"[A-Za-z0-9]{16,128}")
 AUTH_HELP = (
@@ -188,8 +165,7 @@ class PapiClient:
         recv_window: int = 5000,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         budget: WeightBudget | None = None,
     ) -> None:
         if not 0 < recv_window <= MAX_RECV_WINDOW:
@@ -205,10 +181,10 @@ class PapiClient:
         self._signer = signer
         self.recv_window = recv_window
         self.timeout = timeout
-        self._clock = clock
-        self._monotonic = monotonic
+        #: Signed timestamps and ages (time), bans (monotonic), round trips, the backoff's jitter.
+        self.clock = clock
         #: pmtui's own weight budget; shared when several clients watch accounts from one IP.
-        self.budget = budget if budget is not None else WeightBudget()
+        self.budget = budget if budget is not None else WeightBudget(clock=clock)
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
@@ -245,56 +221,60 @@ class PapiClient:
 
     # --- public endpoints -------------------------------------------------------------------
 
+    async def get(self, endpoint: Endpoint[T], params: dict[str, str] | None = None, *,
+                  weight: int | None = None) -> T:
+        """A signed GET of `endpoint`, parsed by the table's parser."""
+        return endpoint.parse(await self.signed_get(endpoint.path, params, weight=weight))
+
     async def um_account(self) -> UmAccount:
-        return parse_um_account(await self.signed_get("/papi/v2/um/account"))
+        return await self.get(UM_ACCOUNT)
 
     async def pm_account(self) -> PmAccount:
-        return parse_pm_account(await self.signed_get("/papi/v1/account"))
+        return await self.get(PM_ACCOUNT)
 
     async def position_risk(self) -> tuple[PositionRisk, ...]:
-        return parse_position_risk(await self.signed_get("/papi/v1/um/positionRisk"))
+        return await self.get(UM_POSITION_RISK)
 
     async def balance(self) -> tuple[Balance, ...]:
         """Every asset's balances (cross margin loans and interest, UM and CM wallets); weight 20."""
-        return parse_balance(await self.signed_get("/papi/v1/balance"))
+        return await self.get(BALANCE)
 
     async def cm_account(self) -> CmAccount:
         """COIN-M assets and positions (amounts in contracts, margins and uPnL in the coin)."""
-        return parse_cm_account(await self.signed_get("/papi/v1/cm/account"))
+        return await self.get(CM_ACCOUNT)
 
     async def cm_position_risk(self) -> tuple[CmPositionRisk, ...]:
         """COIN-M mark and liquidation prices, notionalValue in the coin."""
-        return parse_cm_position_risk(await self.signed_get("/papi/v1/cm/positionRisk"))
+        return await self.get(CM_POSITION_RISK)
 
     def server_now_ms(self) -> int:
         """The exchange's time now, in ms: this machine's clock plus the measured offset."""
-        return int(self._clock() * 1000) + (self.time_offset_ms or 0)
+        return int(self.clock.time() * 1000) + (self.time_offset_ms or 0)
 
     # --- the risk model's inputs (pmtui.riskfeed) ---------------------------------------------
 
     async def collateral_rates(self) -> tuple[CollateralRate, ...]:
         """GET /sapi/v1/portfolio/collateralRate on sapi_url (weight 50): each asset's haircut."""
-        return parse_collateral_rates(await self.signed_get("/sapi/v1/portfolio/collateralRate"))
+        return await self.get(COLLATERAL_RATE)
 
     async def asset_index_prices(self, asset: str | None = None) -> tuple[AssetIndexPrice, ...]:
         """GET /sapi/v1/portfolio/asset-index-price on sapi_url: one asset's USD index price
         (weight 1), or every asset's (weight 50) when `asset` is None."""
-        path = "/sapi/v1/portfolio/asset-index-price"
         if asset is None:
-            return parse_index_prices(await self.signed_get(path, weight=INDEX_ALL_WEIGHT))
-        return parse_index_prices(await self.signed_get(path, {"asset": asset}))
+            return await self.get(ASSET_INDEX_PRICE, weight=INDEX_ALL_WEIGHT)
+        return await self.get(ASSET_INDEX_PRICE, {"asset": asset})
 
     async def margin_asset_leverage(self) -> tuple[MarginAssetLeverage, ...]:
         """GET /sapi/v1/portfolio/margin-asset-leverage on sapi_url (weight 50)."""
-        return parse_margin_leverage(await self.signed_get("/sapi/v1/portfolio/margin-asset-leverage"))
+        return await self.get(MARGIN_LEVERAGE)
 
     async def um_brackets(self) -> tuple[SymbolBrackets, ...]:
         """GET /papi/v1/um/leverageBracket (weight 1): every UM symbol's maintenance brackets."""
-        return parse_brackets(await self.signed_get("/papi/v1/um/leverageBracket"))
+        return await self.get(UM_BRACKETS)
 
     async def cm_brackets(self) -> tuple[SymbolBrackets, ...]:
         """GET /papi/v1/cm/leverageBracket (weight 1): every COIN-M symbol's brackets."""
-        return parse_brackets(await self.signed_get("/papi/v1/cm/leverageBracket"))
+        return await self.get(CM_BRACKETS)
 
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 
@@ -317,31 +297,35 @@ class PapiClient:
     async def _keyed(self, method: str) -> Any:
         if not self._api_key:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
-        await self.budget.acquire(weight_of(LISTEN_KEY_PATH))
-        return await self._send(self.base_url, LISTEN_KEY_PATH, "", method=method, keyed=True, paid=True)
+        await self.budget.acquire(LISTEN_KEY.weight)
+        return await self._send(self._base(LISTEN_KEY), LISTEN_KEY.path, "", method=method, keyed=True, paid=True)
 
     async def exchange_info(self) -> dict[str, SymbolRules]:
         """GET /fapi/v1/exchangeInfo on the time host (public: no API key header, no signature):
         each USD-M symbol's tick size, step size and precisions (pmtui.market)."""
-        await self.budget.acquire(weight_of(EXCHANGE_INFO_PATH))
-        return parse_exchange_info(await self._send(self.time_base_url, EXCHANGE_INFO_PATH, "", paid=True))
+        await self.budget.acquire(EXCHANGE_INFO.weight)
+        return EXCHANGE_INFO.parse(await self._send(self._base(EXCHANGE_INFO), EXCHANGE_INFO.path, "", paid=True))
 
     async def ping(self) -> None:
-        await self.budget.acquire(weight_of("/papi/v1/ping"))
-        await self._send(self.base_url, "/papi/v1/ping", "", paid=True)
+        await self.budget.acquire(PING.weight)
+        await self._send(self._base(PING), PING.path, "", paid=True)
+
+    def _base(self, endpoint: Endpoint[Any]) -> str:
+        """The base URL of the endpoint's host."""
+        return {"papi": self.base_url, "sapi": self.sapi_url, "fapi": self.time_base_url}[endpoint.host]
 
     def blocked_for(self) -> float:
         """Seconds left of a ban or Retry-After wait (0 when requests may go out)."""
-        return max(0.0, max(self._blocked_until, self.budget.blocked_until) - self._monotonic())
+        return max(0.0, max(self._blocked_until, self.budget.blocked_until) - self.clock.monotonic())
 
     async def sync_time(self, deadline: float | None = None) -> int:
         """Measure server time minus local time against /fapi/v1/time (midpoint of the trip).
 
         A time that cannot be right (out of range, or far from the same answer's Date header) is
         BadServerTime, and the offset measured before stays."""
-        t0 = self._clock()
-        data = await self._send(self.time_base_url, "/fapi/v1/time", "", deadline=deadline)
-        t1 = self._clock()
+        t0 = self.clock.time()
+        data = await self._send(self._base(SERVER_TIME), SERVER_TIME.path, "", deadline=deadline)
+        t1 = self.clock.time()
         server = data.get("serverTime") if isinstance(data, dict) else None
         if not isinstance(server, int) or isinstance(server, bool):
             raise MalformedResponse("The exchange's time endpoint did not return a server time.")
@@ -369,7 +353,8 @@ class PapiClient:
         sapi_url, every other to base_url. `weight`: when the path's cost depends on its params."""
         if self._signer is None or not self._api_key:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
-        base = self.sapi_url if path in SAPI_PATHS else self.base_url
+        endpoint = BY_PATH.get(path)
+        base = self._base(endpoint) if endpoint is not None else self.base_url
         # Wait for the budget before the deadline starts and before signing: a wait must not age
         # the timestamp past recvWindow, nor count as the exchange being slow.
         await self.budget.acquire(weight if weight is not None else weight_of(path))
@@ -406,7 +391,7 @@ class PapiClient:
             log.debug("clock sync failed (%s); using offset %+d ms", err.kind, self.time_offset_ms)
 
     def _signed_query(self, params: dict[str, str] | None = None) -> str:
-        timestamp = int(self._clock() * 1000) + (self.time_offset_ms or 0)
+        timestamp = int(self.clock.time() * 1000) + (self.time_offset_ms or 0)
         query = urlencode({**(params or {}), "timestamp": timestamp, "recvWindow": self.recv_window})
         assert self._signer is not None  # signed_get refuses to start without one
         # The signature must be the last parameter; it is computed over everything before it.
@@ -415,14 +400,15 @@ class PapiClient:
     async def _send(self, base: str, path: str, query: str, *, method: str = "GET", signed: bool = False,
                     keyed: bool = False, deadline: float | None = None, paid: bool = False) -> Any:
         # The allowlist, exactly: documented read-only GETs, and POST/PUT of the listen key.
+        endpoint = BY_PATH.get(path)
         if method == "GET":
-            if path not in READ_ONLY_PATHS:
+            if endpoint is None or "GET" not in endpoint.methods:
                 raise ValueError(f"{path} is not a read-only endpoint pmtui knows")
-        elif method not in KEYED_METHODS or path != LISTEN_KEY_PATH:
+        elif endpoint is None or method not in endpoint.methods:
             raise ValueError(f"{method} {path} is not a request pmtui may send (only GETs, and the listen key)")
         if (wait := self.blocked_for()) > 0:
             # Our own block, or one another account on this IP (this budget) earned.
-            own = self._blocked_until > self._monotonic() and self._block_error is not None
+            own = self._blocked_until > self.clock.monotonic() and self._block_error is not None
             err = self._block_error if own else self.budget.block_error
             if isinstance(err, PmtuiError):
                 raise type(err)(err.message, status=err.status, code=err.code, retry_after=wait)
@@ -436,7 +422,7 @@ class PapiClient:
         timed_out = RequestTimeout(f"The exchange did not answer within {self.timeout:g} s ({path}).")
         if loop.time() >= deadline:
             raise timed_out
-        started = time.perf_counter()
+        started = self.clock.perf_counter()
         try:
             # httpx's timeout is per read: a server trickling a byte a second never trips it.
             async with asyncio.timeout_at(deadline):
@@ -447,12 +433,12 @@ class PapiClient:
             raise NetworkError(
                 f"Could not reach {urlsplit(base).hostname}: {_network_reason(err)}."
             ) from None
-        self.latency_ms = (time.perf_counter() - started) * 1000
+        self.latency_ms = (self.clock.perf_counter() - started) * 1000
         self._note_date(response.headers.get("Date"))
         weight = response.headers.get("X-MBX-USED-WEIGHT-1M")
         if weight and weight.isdigit() and len(weight) < 10:
             self.used_weight = int(weight)
-            self.budget.observe(self.used_weight, self._clock() * 1000 + (self.time_offset_ms or 0))
+            self.budget.observe(self.used_weight, self.clock.time() * 1000 + (self.time_offset_ms or 0))
         log.debug("%s %s -> %s in %.0f ms, weight %s", method, path, response.status_code, self.latency_ms,
                   clean(weight or "", 20) or None)
         status = response.status_code
@@ -510,7 +496,7 @@ class PapiClient:
         except (TypeError, ValueError, IndexError, OverflowError):
             return
         # A Date header has 1 s resolution: take the middle of that second.
-        self._response_date_ms = self._date_offset_ms = round((server + 0.5 - self._clock()) * 1000)
+        self._response_date_ms = self._date_offset_ms = round((server + 0.5 - self.clock.time()) * 1000)
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -521,13 +507,13 @@ class PapiClient:
             if msg and secret:
                 # A proxy (or a careless server) may echo the request back: never pass a key on.
                 msg = msg.replace(secret, "<redacted>")
-        retry_after = _retry_after(headers.get("Retry-After"), self._clock())
+        retry_after = _retry_after(headers.get("Retry-After"), self.clock.time())
         if status == 418 or _BAN_UNTIL.search(msg or ""):
             return self._ban(status, code, msg, retry_after)
         if status == 429 or code in RATE_CODES:
             self._rate_strikes += 1
             # Our own backoff is the least we wait: a "Retry-After: 0" must not make us hammer.
-            backoff = min(60.0, 2.0 ** min(self._rate_strikes, 6)) * random.uniform(0.8, 1.2)
+            backoff = min(60.0, 2.0 ** min(self._rate_strikes, 6)) * uniform(self.clock, 0.8, 1.2)
             wait = min(MAX_RATE_WAIT, max(retry_after or 0.0, backoff))
             return self._block(
                 RateLimited(
@@ -603,7 +589,7 @@ class PapiClient:
     def _ban(self, status: int, code: int | None, msg: str | None, retry_after: float | None) -> PmtuiError:
         waits = [retry_after] if retry_after is not None else []
         if match := _BAN_UNTIL.search(msg or ""):
-            now_ms = self._clock() * 1000 + (self.time_offset_ms or 0)
+            now_ms = self.clock.time() * 1000 + (self.time_offset_ms or 0)
             until = (int(match.group(1)) - now_ms) / 1000
             if until <= MAX_BAN:  # "banned until 2099" is not a ban Binance gives
                 waits.append(until)
@@ -618,7 +604,7 @@ class PapiClient:
         )
 
     def _block(self, err: PmtuiError) -> PmtuiError:
-        self._blocked_until = self._monotonic() + (err.retry_after or 0.0)
+        self._blocked_until = self.clock.monotonic() + (err.retry_after or 0.0)
         self._block_error = err
         if self._blocked_until > self.budget.blocked_until:
             self.budget.blocked_until, self.budget.block_error = self._blocked_until, err

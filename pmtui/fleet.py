@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pmtui.clock import SYSTEM_CLOCK, Clock, SystemClock
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.health import Level
 from pmtui.text import name as shown_name
@@ -206,9 +207,10 @@ def secrets_of(settings: Settings) -> list[str]:
 # --- clients and monitors ---------------------------------------------------------------------------
 
 def make_client(settings: Settings, options: FleetOptions, transport: httpx.AsyncBaseTransport | None = None,
-                budget: WeightBudget | None = None) -> PapiClient:
+                budget: WeightBudget | None = None, *, clock: Clock = SYSTEM_CLOCK) -> PapiClient:
     """The client for these settings; with --demo, on `transport` (a new demo exchange if not
-    given). `budget`: a WeightBudget shared with other clients (several accounts on one IP)."""
+    given). `budget`: a WeightBudget shared with other clients (several accounts on one IP).
+    `clock`: the fleet's one clock (a test's fake one)."""
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.config import default_config_path
@@ -245,16 +247,19 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
         recv_window=settings.recv_window,
         timeout=settings.timeout,
         transport=transport,
-        budget=budget if budget is not None else WeightBudget(settings.weight_share / options.tabs),
+        clock=clock,
+        budget=budget if budget is not None else WeightBudget(settings.weight_share / options.tabs, clock=clock),
     )
 
 
 def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, history: History | None = None,
                  stream: bool = False, transport: httpx.AsyncBaseTransport | None = None,
-                 budget: WeightBudget | None = None, risk_feed: RiskFeed | None = None) -> Monitor:
+                 budget: WeightBudget | None = None, risk_feed: RiskFeed | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> Monitor:
     """The one core every consumer runs on. `stream`: also listen to the user data stream (unless
     the settings turn it off). `transport`: the demo exchange (or a test's) under the client.
-    `risk_feed`: the risk model's market inputs, shared by the fleet (a new one if not given)."""
+    `risk_feed`: the risk model's market inputs, shared by the fleet (a new one if not given).
+    `clock`: the one clock the client, the Monitor, its pollers and its stream read."""
     from pmtui.market import cache_path
     from pmtui.monitor import Monitor
     from pmtui.riskfeed import RiskFeed
@@ -265,12 +270,12 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
         from pmtui.demo import DemoExchange
 
         transport = DemoExchange(hedge=options.hedge, scenario=options.scenario)
-    client = make_client(settings, options, transport, budget)
+    client = make_client(settings, options, transport, budget, clock=clock)
     # The demo's exchangeInfo is the demo's own: never cached where a real one would be read.
     monitor = Monitor(settings=settings, client=client, history=history, profile=profile,
-                      markets_cache=None if options.demo else cache_path(),
+                      markets_cache=None if options.demo else cache_path(), clock=clock,
                       risk_feed=None if not settings.risk_model
-                      else risk_feed or RiskFeed(account_interval=settings.account_interval))
+                      else risk_feed or RiskFeed(account_interval=settings.account_interval, clock=clock))
     # The demo streams from memory; a demo stand-in that cannot stream gets no stream (never the
     # real exchange's).
     connect = getattr(transport, "connect", None) if options.demo else None
@@ -287,14 +292,14 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
     return monitor
 
 
-def shared_budget(accounts: Sequence[Account], tabs: int = 1) -> WeightBudget:
+def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYSTEM_CLOCK) -> WeightBudget:
     """One budget for every account's client: the weight limit is the IP's. Its share is the
     smallest any account's settings allow, so no profile's limit is passed (a served tab's part
     of it: 1/tabs)."""
     from pmtui.budget import WeightBudget
 
     shares = [a.settings.weight_share for a in accounts if a.settings is not None]
-    return WeightBudget(min(shares, default=0.5) / tabs)
+    return WeightBudget(min(shares, default=0.5) / tabs, clock=clock)
 
 
 # --- the fleet --------------------------------------------------------------------------------------
@@ -308,25 +313,29 @@ class Fleet:
     budget: WeightBudget | None = None
     #: The one writer of every account's states to the history file (None: not recording).
     recorder: Recorder | None = None
+    #: The one clock every account's client, Monitor, pollers and stream read.
+    clock: Clock = SYSTEM_CLOCK
 
     @classmethod
     def build(cls, options: FleetOptions, accounts: Sequence[Account] | None = None, *, stream: bool = False,
-              history: History | None = None) -> Fleet:
+              history: History | None = None, clock: Clock | None = None) -> Fleet:
         """A Monitor for each account that has settings, all on one weight budget; with --demo each
         on its own demo exchange, all of them on one IP's weight count. Of several, an account
         whose client cannot be made (a bad private key file) keeps that sentence as its error; a
         fleet of one raises it. `stream`: the Monitors listen to the user data stream too.
         `history`: every state of every account is recorded to that file (pmtui.record), by one
         writer thread, with the first account's retention settings; the daemon passes
-        `options.history(wanted=...)` here to record while nobody watches."""
+        `options.history(wanted=...)` here to record while nobody watches.
+        `clock`: the one clock of the fleet (made here: the system's, unless a test passes one)."""
+        clock = clock if clock is not None else SystemClock()
         chosen = list(accounts) if accounts is not None else select(options)
         single = not options.many
-        budget = None if single else shared_budget(chosen, options.tabs)
+        budget = None if single else shared_budget(chosen, options.tabs, clock)
         from pmtui.riskfeed import RiskFeed
 
         # Market data is the same for every account on the IP: one feed of the risk model's inputs.
         intervals = [a.settings.account_interval for a in chosen if a.settings is not None]
-        risk_feed = RiskFeed(account_interval=max(intervals, default=10.0))
+        risk_feed = RiskFeed(account_interval=max(intervals, default=10.0), clock=clock)
         first = None
         for account in chosen:
             if account.error is not None or account.settings is None:
@@ -343,7 +352,7 @@ class Fleet:
                 # The demo accounts are each a market of their own: each its own feed of market data.
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,
                                                stream=stream, transport=transport, budget=budget,
-                                               risk_feed=None if options.demo else risk_feed)
+                                               risk_feed=None if options.demo else risk_feed, clock=clock)
             except PmtuiError as err:
                 if single:
                     raise
@@ -359,7 +368,7 @@ class Fleet:
             for account in chosen:
                 if account.monitor is not None:
                     recorder.attach(account.monitor)
-        return cls(chosen, options, budget, recorder)
+        return cls(chosen, options, budget, recorder, clock)
 
     @property
     def single(self) -> bool:

@@ -32,7 +32,6 @@ from pmtui.text import is_clean
 
 log = logging.getLogger(__name__)
 
-EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
 #: The cache is refetched when older than this (tick sizes change rarely: a day is plenty).
 MAX_AGE = 24 * 3600.0
 #: More symbols than this is not an answer Binance gives (it lists a few hundred): the rest is cut.

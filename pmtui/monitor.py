@@ -34,16 +34,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
-from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT, WEIGHTS
+from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT
 from pmtui.client import PapiClient
-from pmtui.errors import ApiError, AuthError, PmtuiError
+from pmtui.clock import Clock
+from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, UM_POSITION_RISK, Endpoint
+from pmtui.errors import PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
@@ -53,6 +54,7 @@ from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import Estimate, estimate_unimmr
 from pmtui.riskfeed import RiskFeed, book_assets, build_model
+from pmtui.schedule import Schedule
 from pmtui.series import SessionSeries
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
 from pmtui.stream import FUTURE_TOLERANCE_MS, AccountChange, PushStatus, RiskLevelChange, StreamEvent
@@ -211,33 +213,23 @@ def risk_level(unimmr: Any, status: str | None, t: Thresholds) -> Level:
     return max(ratio_level(unimmr, t), status_level(status))
 
 
-def refused(path: str, err: PmtuiError) -> str:
-    """A short sentence for an endpoint the key may not read (for AuthError only)."""
-    how = f"code {err.code}" if err.code is not None else f"HTTP {err.status}" if err.status else err.kind
-    return f"the exchange refused {path} ({how}); the API key may lack access to it"
-
-
-async def optional(fetch: Callable[[], Awaitable[T]], path: str, *,
-                   absent_ok: bool = False) -> tuple[T | None, str | None]:
-    """An optional endpoint: its data, or None and why when the key may not read it (AuthError
-    only; any other failure propagates, as it says nothing about the key). `absent_ok`: a server
-    that does not serve the path at all (HTTP 404) is said the same way: retrying will not help,
-    and the rest of the account does not depend on it (COIN-M, which a proxy may not pass on)."""
+async def optional(fetch: Callable[[], Awaitable[T]], endpoint: Endpoint[Any]) -> tuple[T | None, str | None]:
+    """An optional endpoint: its data, or None and why when it will not answer until a person
+    acts (the table's `Endpoint.unavailable`: a refusal, or a 404 where that means "not served").
+    Any other failure propagates, as it says nothing about the endpoint."""
     try:
         return await fetch(), None
-    except AuthError as err:
-        return None, refused(path, err)
-    except ApiError as err:
-        if absent_ok and err.status == 404:
-            return None, f"the exchange does not serve {path} (HTTP 404)"
+    except PmtuiError as err:
+        if (why := endpoint.unavailable(err)) is not None:
+            return None, why
         raise
 
 
-ACCOUNT_PATH = "/papi/v1/account"
-RISK_PATH = "/papi/v1/um/positionRisk"
-BALANCE_PATH = "/papi/v1/balance"
-CM_ACCOUNT_PATH = "/papi/v1/cm/account"
-CM_RISK_PATH = "/papi/v1/cm/positionRisk"
+def _note_refusal(schedule: Schedule, poller: Poller[Any]) -> None:
+    """A poll's fault that means the endpoint will not answer until a person acts (a refusal, or
+    a 404 where the table says that means "not served"): noted, and not asked again until `r`."""
+    if poller.error is not None and (why := schedule.endpoint.unavailable(poller.error)) is not None:
+        schedule.refusal = why
 
 
 class Monitor:
@@ -245,25 +237,36 @@ class Monitor:
 
     def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
                  profile: str | None = None, markets_cache: Path | None = None,
-                 risk_feed: RiskFeed | None = None) -> None:
+                 risk_feed: RiskFeed | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
         self.client = client
+        #: Every time and wait here (the client's clock unless given: one clock for the account).
+        self.clock = clock if clock is not None else client.clock
         self.profile = profile or settings.profile
         #: The UM account and positionRisk, every `interval` seconds.
         self.poller: Poller[tuple[UmAccount, tuple[PositionRisk, ...] | None]] = Poller(
-            fetch=self._fetch_positions, interval=settings.interval, blocked_for=client.blocked_for
+            fetch=self._fetch_positions, interval=settings.interval, blocked_for=client.blocked_for,
+            clock=self.clock,
         )
         #: /papi/v1/account (uniMMR), weight 20: on its own slower cadence.
         self.account_poller: Poller[PmAccount] = Poller(
             fetch=self._fetch_pm, interval=settings.account_interval,
-            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for, clock=self.clock,
         )
         #: /papi/v1/balance (margin loans, interest, every wallet), weight 20 like the account:
         #: on the account's cadence and spacing, never more often.
         self.balance_poller: Poller[tuple[Balance, ...]] = Poller(
             fetch=client.balance, interval=settings.account_interval,
-            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for,
+            min_interval=MIN_ACCOUNT_INTERVAL, blocked_for=client.blocked_for, clock=self.clock,
         )
+        # When each endpoint beside the UM account is asked next, and why one is refused: the
+        # same object for each (pmtui.schedule). positionRisk rides with the UM account; COIN-M
+        # with it too, every CM_IDLE_INTERVAL s while no COIN-M position is open.
+        self.account_schedule = Schedule(PM_ACCOUNT, self.account_poller.interval, MIN_ACCOUNT_INTERVAL)
+        self.balance_schedule = Schedule(BALANCE, self.balance_poller.interval, MIN_ACCOUNT_INTERVAL)
+        self.risk_schedule = Schedule(UM_POSITION_RISK, self.poller.interval)
+        self.cm_schedule = Schedule(CM_ACCOUNT, CM_IDLE_INTERVAL)
+        self.cm_risk_schedule = Schedule(CM_POSITION_RISK, CM_IDLE_INTERVAL)
         self.alerts = Alerts.from_settings(settings)
         self.notifier = Notifier.from_settings(settings)
         self.series = SessionSeries()
@@ -276,29 +279,20 @@ class Monitor:
         self.stream: Stream | None = None
         self.push: PushStatus | None = None
         self.view: AccountView | None = None
-        #: Why positionRisk is missing, if the key may not read it.
-        self.risk_note: str | None = None
-        #: COIN-M: the last CM account and positionRisk, and why either is refused.
+        #: COIN-M: the last CM account and positionRisk.
         self.cm: CmAccount | None = None
         self.cm_risks: tuple[CmPositionRisk, ...] | None = None
-        self.cm_note: str | None = None  # the key may not read /papi/v1/cm/account
-        self.cm_risk_note: str | None = None  # ... or /papi/v1/cm/positionRisk
-        self._cm_next = 0.0  # monotonic time COIN-M is due
         self.fetching = False
         self.next_at: float | None = None  # monotonic time of the next planned fetch
         self.paused_since: float | None = None
         self._subscribers: list[Callable[[MonitorState], None]] = []
         self._seq = 0
         self._state: MonitorState | None = None
-        self._account_next: float | None = 0.0  # monotonic time the account is due; None: not polled
-        self._account_tried: float | None = None  # monotonic time of the last account request
         self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
         #: The view built when the account object last came (fetched or pushed): what the estimate
         #: of uniMMR moves from; and that estimate, while newer positions than those are shown.
         self._estimate_basis: AccountView | None = None
         self.estimate: Estimate | None = None
-        self._balance_next: float | None = 0.0  # monotonic time the balances are due; None: not polled
-        self._balance_tried: float | None = None  # monotonic time of the last balance request
         self._balance_rows: tuple[tuple[Balance, ...] | None, tuple[BalanceRow, ...]] = (None, ())
         self._last_manual = -REFRESH_DEBOUNCE  # monotonic time a person last started a refresh
         self._manual_handle: asyncio.TimerHandle | None = None
@@ -314,7 +308,6 @@ class Monitor:
         self._risk_handle: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
-        self._refused: dict[str, str] = {}  # a one-shot's refused optional endpoints
         #: Each symbol's tick and step size (exchangeInfo, for display); empty until loaded.
         self.markets: Markets = {}
         #: Where exchangeInfo is cached (None: not cached, as for the demo).
@@ -354,7 +347,7 @@ class Monitor:
         on_status=self.on_push_status); it runs beside the polling while `run()` does."""
         self.stream = stream
         self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
-                               since=time.monotonic(), events=0)
+                               since=self.clock.monotonic(), events=0)
 
     async def run(self) -> None:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
@@ -438,11 +431,11 @@ class Monitor:
         except Exception as err:  # UserStream.run never raises; if it did, polling carries on
             log.debug("stream stopped", exc_info=True)
             self.on_push_status(PushStatus(False, f"the push stream stopped ({type(err).__name__})",
-                                           time.monotonic(), 0))
+                                           self.clock.monotonic(), 0))
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(TICK)
+            await self.clock.sleep(TICK)
             try:
                 self.tick()
             except Exception as err:  # the clock must keep going: a dead ticker freezes "LIVE (0s ago)"
@@ -466,11 +459,11 @@ class Monitor:
         while not self._closed:
             delay = self.poller.delay()
             held = self._held_until()
-            early = delay is not None and held is not None and held - time.monotonic() < delay
+            early = delay is not None and held is not None and held - self.clock.monotonic() < delay
             if early:
                 assert held is not None
-                delay = max(0.0, held - time.monotonic())
-            self.next_at = None if delay is None else time.monotonic() + delay
+                delay = max(0.0, held - self.clock.monotonic())
+            self.next_at = None if delay is None else self.clock.monotonic() + delay
             self.publish(STATUS)
             if self._due:
                 return
@@ -495,12 +488,10 @@ class Monitor:
         waits for them, as it needs them)."""
         if self.poller.error is not None:
             return None
-        times = []
-        if self._account_due() and not self._account_spaced() and self._account_tried is not None:
-            times.append(self._account_tried + MIN_ACCOUNT_INTERVAL)
-        balance_due = self._balance_next is not None and time.monotonic() >= self._balance_next
-        if balance_due and not self._balance_spaced() and self._balance_tried is not None:
-            times.append(self._balance_tried + MIN_ACCOUNT_INTERVAL)
+        now = self.clock.monotonic()
+        acct, bal = self.account_schedule, self.balance_schedule
+        times = [t for t in (acct.held_until(now) if self._account_due() else None, bal.held_until(now))
+                 if t is not None]
         # A hair after the spacing ends, so the refresh it wakes finds it ended.
         return min(times) + SPACING_MARGIN if times else None
 
@@ -517,15 +508,18 @@ class Monitor:
         try:
             ok = await self.poller.poll()
             data = self.poller.data if ok else None
-            if data is not None and self._account_spaced() and (self._account_due() or self._band_moving()):
-                self._account_tried = time.monotonic()
+            acct = self.account_schedule
+            spaced = acct.spaced(self.clock.monotonic())
+            if data is not None and spaced and (self._account_due() or self._band_moving()):
+                acct.asked(self.clock.monotonic())
                 if await self.account_poller.poll():
                     self._account_basis = totals(data[0])
                 delay = self.account_poller.delay()
                 if delay is not None and self.push is not None and self.push.up:
                     delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
-                self._account_next = None if delay is None else time.monotonic() + delay
-            if data is not None and self._balance_due():
+                acct.plan(self.clock.monotonic(), delay)
+                _note_refusal(acct, self.account_poller)
+            if data is not None and self.balance_schedule.ready(self.clock.monotonic()):
                 await self._poll_balance()
         finally:
             self.fetching = False
@@ -572,61 +566,53 @@ class Monitor:
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         account = await self.client.um_account()
         risks = None
-        if self.risk_note is None:
+        rs = self.risk_schedule
+        if rs.refusal is None:
             # A key that may not read positionRisk: the positions still show, without prices. Any
             # other failure fails this refresh (STALE) and is retried on its cadence.
-            risks, self.risk_note = await optional(self.client.position_risk, RISK_PATH)
-        if self.cm_note is None and time.monotonic() >= self._cm_next:
+            rs.asked(self.clock.monotonic())
+            risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
+        if self.cm_schedule.due(self.clock.monotonic()):
             await self._fetch_cm()
         return account, risks
 
-    def _balance_due(self) -> bool:
-        """Due on its cadence (or asked for by `r` or a pushed margin event), and never sooner
-        than MIN_ACCOUNT_INTERVAL after the last balance request, whatever asks."""
-        due = self._balance_next
-        return due is not None and time.monotonic() >= due and self._balance_spaced()
-
-    def _balance_spaced(self) -> bool:
-        tried = self._balance_tried
-        return tried is None or time.monotonic() - tried >= MIN_ACCOUNT_INTERVAL
-
     async def _poll_balance(self) -> None:
-        """One balance fetch. A refusal (AuthError) stops its poller (the pane says why, the rest
-        goes on); any other fault keeps the last balances, marked stale, and retries with backoff."""
-        self._balance_tried = time.monotonic()
+        """One balance fetch, on the account's cadence and spacing. A refusal, or a server that
+        does not serve it (404), ends its polling until `r` (the pane says why, the rest goes on);
+        any other fault keeps the last balances, marked stale, and retries with backoff."""
+        bal = self.balance_schedule
+        bal.asked(self.clock.monotonic())
         await self.balance_poller.poll()
-        delay = self.balance_poller.delay()
-        self._balance_next = None if delay is None else time.monotonic() + delay
+        bal.plan(self.clock.monotonic(), self.balance_poller.delay())
+        _note_refusal(bal, self.balance_poller)
 
     async def _fetch_cm(self, *, always_risk: bool = False) -> None:
         """The COIN-M account, and its positionRisk when a position is open (`always_risk`: in any
-        case, for a one-shot). Refusals are remembered (cm_note, cm_risk_note); any other failure
-        propagates, failing this refresh like the UM parts' would."""
-        cm, self.cm_note = await optional(self.client.cm_account, CM_ACCOUNT_PATH, absent_ok=True)
+        case, for a one-shot). Refusals (and a 404) are remembered in their schedules; any other
+        failure propagates, failing this refresh like the UM parts' would."""
+        cs, crs = self.cm_schedule, self.cm_risk_schedule
+        cs.asked(self.clock.monotonic())
+        cm, cs.refusal = await optional(self.client.cm_account, cs.endpoint)
         risks = None
-        if cm is not None and self.cm_risk_note is None and (always_risk or cm.open_positions):
-            risks, self.cm_risk_note = await optional(self.client.cm_position_risk, CM_RISK_PATH, absent_ok=True)
+        if cm is not None and crs.refusal is None and (always_risk or cm.open_positions):
+            crs.asked(self.clock.monotonic())
+            risks, crs.refusal = await optional(self.client.cm_position_risk, crs.endpoint)
         self.cm, self.cm_risks = cm, risks
         held = cm is not None and bool(cm.open_positions)
-        self._cm_next = time.monotonic() + (0.0 if held else CM_IDLE_INTERVAL)
-
-    def _account_spaced(self) -> bool:
-        """Never sooner than MIN_ACCOUNT_INTERVAL after the last account request, whatever asks
-        (its cadence, `r`, a moving band, a push): a held `r` must not send the 20-weight endpoint often."""
-        tried = self._account_tried
-        return tried is None or time.monotonic() - tried >= MIN_ACCOUNT_INTERVAL
+        cs.plan(self.clock.monotonic(), 0.0 if held else cs.cadence)
 
     def _account_due(self) -> bool:
         """On its cadence (slowed while pushed), when asked for; and at the positions' pace while
-        the account is at WARN or worse, when a stale uniMMR hides the most (unless it backs off)."""
-        if self._account_next is None:
+        the account is at WARN or worse, when a stale uniMMR hides the most (unless it backs off).
+        Never sooner than MIN_ACCOUNT_INTERVAL after the last request, whatever asks (its cadence,
+        `r`, a moving band, a push): a held `r` must not send the 20-weight endpoint often."""
+        acct, now = self.account_schedule, self.clock.monotonic()
+        if acct.due_at is None or acct.refusal is not None:
             return False
-        now = time.monotonic()
-        if now >= self._account_next:
+        if acct.due(now):
             return True
-        tried = self._account_tried
-        return (self._urgent() and self.account_poller.error is None and tried is not None
-                and now - tried >= self.poller.interval)
+        return (self._urgent() and self.account_poller.error is None and acct.tried is not None
+                and now - acct.tried >= self.poller.interval)
 
     def _urgent(self) -> bool:
         """The account is at WARN or worse: by Binance's uniMMR or status, or by the verdict (a
@@ -640,7 +626,7 @@ class Monitor:
         """Whether the UM account moved enough since the last uniMMR to change its band: then the
         account is fetched now instead of at its cadence, but not while it backs off after a fault."""
         a, basis = self.account_poller, self._account_basis
-        if self._account_next is None or a.data is None or basis is None or a.error is not None:
+        if self.account_schedule.due_at is None or a.data is None or basis is None or a.error is not None:
             return False
         assert self.poller.data is not None
         guess = estimate_unimmr(a.data, totals(self.poller.data[0]), basis)
@@ -664,7 +650,7 @@ class Monitor:
         if self.risk_feed is not None:
             self.risk = build_model(
                 self.risk_feed, account=account, risks=risks, pm=pm,
-                balances=None if "balance" in self._refused else self.balance_poller.data,
+                balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
                 cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
                 now_ms=self.client.server_now_ms())
 
@@ -681,7 +667,7 @@ class Monitor:
         (then cached). A failure is no fault: prices just keep 6 significant digits."""
         source = self.client.time_base_url
         path = self.markets_cache
-        markets = load_cache(path, source) if path is not None else None
+        markets = load_cache(path, source, now=self.clock.time()) if path is not None else None
         if markets is None:
             try:
                 markets = await self.client.exchange_info()
@@ -690,7 +676,7 @@ class Monitor:
                 return False
             if path is not None and markets:
                 try:
-                    save_cache(path, markets, source)
+                    save_cache(path, markets, source, self.clock.time())
                 except OSError as err:
                     log.debug("exchangeInfo cache not written: %s", err.strerror or type(err).__name__)
         if not markets:
@@ -704,7 +690,7 @@ class Monitor:
     def _record(self) -> None:
         if self.view is None:
             return
-        sample = sample_from_view(self.view, self.profile)
+        sample = sample_from_view(self.view, self.profile, int(self.clock.time() * 1000))
         self.series.add(sample)
         if self.recorder is not None:
             self.recorder.put_sample(sample)
@@ -729,8 +715,8 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), time.time(),
-                                      mono=time.monotonic())
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
+                                      mono=self.clock.monotonic())
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events
@@ -762,7 +748,7 @@ class Monitor:
         """`r`: refresh everything now, retrying refused endpoints, at most once per
         `refresh_debounce` s; a press inside that window (a held key) is coalesced into one
         refresh at the window's end, not lost."""
-        wait = self._last_manual + self.refresh_debounce - time.monotonic()
+        wait = self._last_manual + self.refresh_debounce - self.clock.monotonic()
         if wait > 0:
             if self._manual_handle is None:
                 self._manual_handle = asyncio.get_running_loop().call_later(wait, self._manual_refresh)
@@ -771,15 +757,12 @@ class Monitor:
 
     def _manual_refresh(self) -> None:
         self._manual_handle = None
-        self._last_manual = time.monotonic()
+        self._last_manual = self.clock.monotonic()
         self.poller.reset_stop()
         self.account_poller.reset_stop()
         self.balance_poller.reset_stop()
-        self._account_next = 0.0  # a person asked: fetch everything, and retry refused endpoints
-        self._balance_next = 0.0
-        self.risk_note = None
-        self.cm_note = self.cm_risk_note = None
-        self._cm_next = 0.0
+        for schedule in self._schedules():  # a person asked: fetch everything, retry refused endpoints
+            schedule.retry()
         if self.risk_feed is not None:
             self.risk_feed.refresh_now()
         self._ask()
@@ -795,7 +778,7 @@ class Monitor:
 
     def set_paused(self, paused: bool) -> None:
         self.poller.paused = paused
-        self.paused_since = time.time() if paused else None
+        self.paused_since = self.clock.time() if paused else None
         if not paused:
             self._due = True
         self._wake.set()
@@ -822,10 +805,11 @@ class Monitor:
     def on_push_status(self, status: PushStatus) -> None:
         """From the stream: up, or down with its reason."""
         self.push = status
-        if not status.up and self._account_next is not None and self.account_poller.delay() is not None:
+        acct = self.account_schedule
+        if not status.up and acct.due_at is not None and self.account_poller.delay() is not None:
             # Push went down: uniMMR's poll goes back to its own cadence from its last fetch.
-            tried = self._account_tried or time.monotonic()
-            self._account_next = min(self._account_next, tried + self.account_poller.interval)
+            tried = acct.tried or self.clock.monotonic()
+            acct.due_at = min(acct.due_at, tried + self.account_poller.interval)
         self.publish(PUSH)
 
     def on_push_event(self, event: StreamEvent) -> None:
@@ -838,12 +822,12 @@ class Monitor:
                 self._internal_error("applying a pushed risk level", err)
                 self._push_refresh()
         elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS | BALANCE_EVENTS:
-            if event.kind in ACCOUNT_EVENTS and self._account_next is not None:
-                self._account_next = 0.0  # uniMMR moved too
-            if event.kind in BALANCE_EVENTS and self._balance_next is not None:
-                self._balance_next = 0.0  # a loan, its interest or a transfer: the balances moved
+            if event.kind in ACCOUNT_EVENTS:
+                self.account_schedule.ask_now()  # uniMMR moved too
+            if event.kind in BALANCE_EVENTS:
+                self.balance_schedule.ask_now()  # a loan, its interest or a transfer: the balances moved
             if event.kind in POSITION_EVENTS:
-                self._cm_next = 0.0  # a COIN-M position may have opened (or moved)
+                self.cm_schedule.ask_now()  # a COIN-M position may have opened (or moved)
             self._push_refresh()
 
     def _push_refresh(self) -> None:
@@ -853,11 +837,11 @@ class Monitor:
         after the events came (it covers them: see refresh)."""
         if self._push_handle is not None or self._closed:
             return  # one refresh for a burst of events
-        wait = max(self.push_debounce, self._push_fetched + self.poller.interval - time.monotonic())
+        wait = max(self.push_debounce, self._push_fetched + self.poller.interval - self.clock.monotonic())
 
         def go() -> None:
             self._push_handle = None
-            self._push_fetched = time.monotonic()
+            self._push_fetched = self.clock.monotonic()
             self._ask()
 
         self._push_handle = asyncio.get_running_loop().call_later(wait, go)
@@ -883,7 +867,7 @@ class Monitor:
             if (risk_level(update["uniMMR"], update.get("accountStatus", pm.accountStatus), t)
                     < risk_level(pm.uniMMR, pm.accountStatus, t)):
                 # Better news than what is shown: let REST say so (soon, spacing kept).
-                self._account_next = 0.0 if self._account_next is not None else None
+                self.account_schedule.ask_now()
                 self._push_refresh()
                 return
             pushed = pm.model_copy(update=update)
@@ -893,7 +877,7 @@ class Monitor:
             return  # nothing polled yet to complete it: the poll will bring uniMMR soon
         # Newest wins: a flood of events waits in one slot, not a queue.
         self._risk_pending = (when, pushed)
-        wait = self._risk_applied + RISK_SPACING - time.monotonic()
+        wait = self._risk_applied + RISK_SPACING - self.clock.monotonic()
         if wait <= 0:
             self._apply_pending_risk()
         elif self._risk_handle is None:
@@ -904,12 +888,12 @@ class Monitor:
         pending, self._risk_pending = self._risk_pending, None
         if pending is None or self._closed or pending[0] < self._pm_sent_ms:
             return  # REST answered since: it is newer
-        self._risk_applied = time.monotonic()
+        self._risk_applied = self.clock.monotonic()
         self.account_poller.accept(pending[1])
         self._rebuild()
         self._publish_alerts([DATA, PUSH], self._evaluate())
         # Binance may push a level change late (after liquidation began): confirm by REST soon.
-        self._account_next = 0.0 if self._account_next is not None else None
+        self.account_schedule.ask_now()
         self._push_refresh()
 
     # --- views of the state ---------------------------------------------------------------
@@ -920,23 +904,15 @@ class Monitor:
         p, a = self.poller, self.account_poller
         view = self.view
         verdict = None
-        refused_account = a.stopped or "account" in self._refused
+        refused_account = a.stopped or self.account_schedule.refusal is not None
         if view is not None:
             stale = p.stale or (view.pm is not None and a.stale)
             verdict = view.verdict(stale=stale, refused=refused_account)
         source = a if view is not None and view.pm is not None else p
         data = p.data
-        unavailable = dict(self._refused)
-        if a.stopped and a.error is not None and isinstance(a.error, AuthError):
-            unavailable["account"] = refused(ACCOUNT_PATH, a.error)
-        if self.risk_note is not None:
-            unavailable["positionRisk"] = self.risk_note
-        if (cm_why := self.cm_note or self.cm_risk_note) is not None:
-            unavailable["cm"] = cm_why
+        unavailable = self._unavailable()
         fallback = a.stopped or "account" in unavailable
         b = self.balance_poller
-        if b.stopped and isinstance(b.error, AuthError):
-            unavailable["balance"] = refused(BALANCE_PATH, b.error)
         return MonitorState(
             seq=self._seq,
             changed=changed,
@@ -964,6 +940,20 @@ class Monitor:
             risk=self.risk,
         )
 
+    def _schedules(self) -> tuple[Schedule, ...]:
+        return (self.account_schedule, self.balance_schedule, self.risk_schedule, self.cm_schedule,
+                self.cm_risk_schedule)
+
+    def _unavailable(self) -> dict[str, str]:
+        """Why each optional part is missing, by part: its schedule's refusal (the same sentence
+        whether a one-shot or the loop asked, for a refusal and for a 404 alike)."""
+        parts: dict[str, str] = {}
+        for schedule in self._schedules():
+            part = schedule.endpoint.part
+            if part is not None and part not in parts and schedule.refusal is not None:
+                parts[part] = schedule.refusal
+        return parts
+
     def _judged_balances(self) -> tuple[BalanceRow, ...]:
         """The balance rows, judged once per fetch (a state is published every second)."""
         data = self.balance_poller.data
@@ -983,14 +973,14 @@ class Monitor:
             return f"unavailable: {a.error.message}"
         if a.error is not None:
             return f"stale: {a.error.message}"
-        return self.risk_note
+        return self.risk_schedule.refusal
 
     @property
     def refresh_weight(self) -> int:
         """The next refresh's weight: the UM parts, and the COIN-M ones when they are due."""
         weight = REFRESH_WEIGHT
-        if self.cm_note is None and time.monotonic() >= self._cm_next:
-            weight += CM_WEIGHT if self.cm is not None and self.cm.open_positions else WEIGHTS[CM_ACCOUNT_PATH]
+        if self.cm_schedule.due(self.clock.monotonic()):
+            weight += CM_WEIGHT if self.cm is not None and self.cm.open_positions else self.cm_schedule.endpoint.weight
         return weight
 
     def status_info(self) -> StatusInfo:
@@ -1003,7 +993,7 @@ class Monitor:
             age=p.age(),
             last_ok_wall=p.last_ok_wall,
             interval=p.interval,
-            next_in=None if self.next_at is None else self.next_at - time.monotonic(),
+            next_in=None if self.next_at is None else self.next_at - self.clock.monotonic(),
             fetching=self.fetching,
             latency_ms=self.client.latency_ms,
             used_weight=self.client.used_weight,
@@ -1021,9 +1011,11 @@ class Monitor:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
-        Only an access refusal (AuthError) lets a snapshot go without an optional part: then it
-        is None and `unavailable[part]` holds one sentence (so `check` may fall back to the UM
-        margin ratio). Every other failure propagates unchanged: it says nothing about the key,
+        Only an access refusal (AuthError), or a 404 where the endpoint table says that means
+        "not served" (pmtui.endpoints: balance, COIN-M), lets a snapshot go without an optional
+        part, exactly as the dashboard does: then it is None and `unavailable[part]` holds one
+        sentence (so `check` may fall back to the UM margin ratio). Every other failure
+        propagates unchanged: it says nothing about the key,
         and the data would be incomplete for a reason that may pass, so the caller reports it
         (`check`: UNKNOWN), never shows it as absent. `markets`: also each symbol's tick size
         (load_markets; its failure is nothing to report). `balance`: /papi/v1/balance as well
@@ -1034,33 +1026,23 @@ class Monitor:
         um = await self.client.um_account()
         if markets:
             await self.load_markets()
-        pm = risks = None
-        unavailable: dict[str, str] = {}
+        pm = risks = balances = None
+        for schedule in self._schedules():
+            schedule.refusal = None
+        # The same `optional` (and so the same meaning of a refusal or a 404) as the loop's.
         if account:
-            pm, why = await optional(self.client.pm_account, ACCOUNT_PATH)
-            if why is not None:
-                unavailable["account"] = why
+            pm, self.account_schedule.refusal = await optional(self.client.pm_account, PM_ACCOUNT)
         if position_risk:
-            risks, why = await optional(self.client.position_risk, RISK_PATH)
-            if why is not None:
-                unavailable["positionRisk"] = why
-        balances = None
+            risks, self.risk_schedule.refusal = await optional(self.client.position_risk, UM_POSITION_RISK)
         if balance:
-            balances, why = await optional(self.client.balance, BALANCE_PATH, absent_ok=True)
-            if why is not None:
-                unavailable["balance"] = why
+            balances, self.balance_schedule.refusal = await optional(self.client.balance, BALANCE)
         if cm:
-            self.cm_note = self.cm_risk_note = None
             await self._fetch_cm(always_risk=True)
-            if (cm_why := self.cm_note or self.cm_risk_note) is not None:
-                unavailable["cm"] = cm_why
         self.poller.accept((um, risks))
         if pm is not None:
             self.account_poller.accept(pm)
         if balances is not None:
             self.balance_poller.accept(balances)
-        self.risk_note = unavailable.get("positionRisk")
-        self._refused = {k: v for k, v in unavailable.items() if k in ("account", "balance")}
         if risk and self.risk_feed is not None:
             await self._update_risk_feed()
         self._rebuild()

@@ -8,12 +8,11 @@ result is kept through any number of failures.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
 from pmtui.errors import PmtuiError
 from pmtui.settings import MAX_INTERVAL, MIN_INTERVAL
 
@@ -33,8 +32,8 @@ class Poller(Generic[T]):
     min_interval: float = MIN_INTERVAL
     #: Seconds the client still refuses to send (a ban or Retry-After), if it can tell.
     blocked_for: Callable[[], float] = lambda: 0.0
-    monotonic: Callable[[], float] = time.monotonic
-    wall: Callable[[], float] = time.time
+    #: Ages and backoff read it (monotonic, wall), and the backoff's jitter (random).
+    clock: Clock = SYSTEM_CLOCK
 
     data: T | None = None
     last_ok: float | None = None  # monotonic time of the last good fetch
@@ -43,7 +42,6 @@ class Poller(Generic[T]):
     failures: int = 0  # consecutive failed fetches
     paused: bool = False
     polls: int = 0
-    _random: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
         self.interval = self.clamp(self.interval)
@@ -76,8 +74,8 @@ class Poller(Generic[T]):
         self.data = result
         self.error = None
         self.failures = 0
-        self.last_ok = self.monotonic()
-        self.last_ok_wall = self.wall()
+        self.last_ok = self.clock.monotonic()
+        self.last_ok_wall = self.clock.time()
         return True
 
     def accept(self, data: T) -> None:
@@ -86,8 +84,8 @@ class Poller(Generic[T]):
         self.data = data
         self.error = None
         self.failures = 0
-        self.last_ok = self.monotonic()
-        self.last_ok_wall = self.wall()
+        self.last_ok = self.clock.monotonic()
+        self.last_ok_wall = self.clock.time()
 
     def delay(self) -> float | None:
         """Seconds until the next fetch; None while paused or stopped (wait for a person)."""
@@ -102,12 +100,12 @@ class Poller(Generic[T]):
         # Exponential backoff with jitter, never shorter than the interval or the client's block.
         # The exponent is capped: past ~1000 failures (17 h offline) 2**n overflows a float.
         backoff = min(MAX_BACKOFF, self.interval * 2 ** min(self.failures - 1, 32))
-        backoff *= self._random.uniform(0.8, 1.2)
+        backoff *= uniform(self.clock, 0.8, 1.2)
         return float(max(self.interval, backoff, self.blocked_for()))
 
     def age(self) -> float | None:
         """Seconds since the last good fetch."""
-        return None if self.last_ok is None else self.monotonic() - self.last_ok
+        return None if self.last_ok is None else self.clock.monotonic() - self.last_ok
 
     def stale_after(self) -> float:
         return max(STALE_MIN_S, STALE_INTERVALS * self.interval)

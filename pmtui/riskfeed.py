@@ -25,14 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pmtui.budget import INDEX_ALL_WEIGHT, WEIGHTS
 from pmtui.client import PapiClient
+from pmtui.clock import SYSTEM_CLOCK, Clock
+from pmtui.endpoints import (
+    ASSET_INDEX_PRICE,
+    CM_BRACKETS,
+    COLLATERAL_RATE,
+    INDEX_ALL_WEIGHT,
+    MARGIN_LEVERAGE,
+    UM_BRACKETS,
+)
 from pmtui.errors import AuthError, PmtuiError
 from pmtui.model import Inputs, RiskModel, cm_legs, split_symbol, um_legs
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount, coin_of
@@ -51,12 +58,6 @@ INDEX_PER_ASSET_MAX = 8
 INDEX_ALL_INTERVAL = 60.0
 #: An asset no Monitor asked about for this long is no longer priced.
 WANTED_FOR = 600.0
-
-COLLATERAL_PATH = "/sapi/v1/portfolio/collateralRate"
-INDEX_PATH = "/sapi/v1/portfolio/asset-index-price"
-LEVERAGE_PATH = "/sapi/v1/portfolio/margin-asset-leverage"
-UM_BRACKETS_PATH = "/papi/v1/um/leverageBracket"
-CM_BRACKETS_PATH = "/papi/v1/cm/leverageBracket"
 
 
 @dataclass
@@ -86,10 +87,9 @@ class _Slot:
 
 def weight_per_minute(account_interval: float, assets: int) -> float:
     """The feed's nominal weight a minute with `assets` assets to price."""
-    slow = sum(WEIGHTS[p] for p in (COLLATERAL_PATH, LEVERAGE_PATH, UM_BRACKETS_PATH,
-                                     CM_BRACKETS_PATH)) * 60 / HOURLY
+    slow = sum(e.weight for e in (COLLATERAL_RATE, MARGIN_LEVERAGE, UM_BRACKETS, CM_BRACKETS)) * 60 / HOURLY
     if assets <= INDEX_PER_ASSET_MAX:
-        return slow + assets * WEIGHTS[INDEX_PATH] * 60 / account_interval
+        return slow + assets * ASSET_INDEX_PRICE.weight * 60 / account_interval
     return slow + INDEX_ALL_WEIGHT * 60 / max(account_interval, INDEX_ALL_INTERVAL)
 
 
@@ -97,17 +97,17 @@ class RiskFeed:
     """The shared, cached inputs. Not tied to one account: `update` takes the caller's client."""
 
     def __init__(self, *, account_interval: float = 10.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.account_interval = account_interval
-        self._monotonic = monotonic
+        self._monotonic = clock.monotonic
         self._lock = asyncio.Lock()
         self.slots = {
-            "rates": _Slot("collateral rates", COLLATERAL_PATH, HOURLY, lambda c: c.collateral_rates()),
-            "leverage": _Slot("margin leverages", LEVERAGE_PATH, HOURLY, lambda c: c.margin_asset_leverage()),
-            "um": _Slot("UM leverage brackets", UM_BRACKETS_PATH, HOURLY, lambda c: c.um_brackets()),
-            "cm": _Slot("COIN-M leverage brackets", CM_BRACKETS_PATH, HOURLY, lambda c: c.cm_brackets()),
+            "rates": _Slot("collateral rates", COLLATERAL_RATE.path, HOURLY, lambda c: c.collateral_rates()),
+            "leverage": _Slot("margin leverages", MARGIN_LEVERAGE.path, HOURLY, lambda c: c.margin_asset_leverage()),
+            "um": _Slot("UM leverage brackets", UM_BRACKETS.path, HOURLY, lambda c: c.um_brackets()),
+            "cm": _Slot("COIN-M leverage brackets", CM_BRACKETS.path, HOURLY, lambda c: c.cm_brackets()),
         }
-        self.index = _Slot("index prices", INDEX_PATH, account_interval, _nothing)
+        self.index = _Slot("index prices", ASSET_INDEX_PRICE.path, account_interval, _nothing)
         self.prices: dict[str, AssetIndexPrice] = {}
         self._wanted: dict[str, float] = {}  # asset -> monotonic time a Monitor last asked
         #: Bumped whenever some input changed: a Monitor rebuilds its model only then.

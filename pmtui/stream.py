@@ -27,10 +27,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -38,6 +36,7 @@ from typing import Any
 import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
 from pmtui.errors import BadFrame, ListenKeyInvalid, PmtuiError
 from pmtui.logs import Redactor, secret_forms
 from pmtui.models import wire_decimal
@@ -245,12 +244,10 @@ class UserStream:
         ping_interval: float = 20.0,
         ping_timeout: float = 20.0,
         max_backoff: float = 60.0,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Clock | None = None,
         healthy_s: float = 60.0,
         open_timeout: float = 10.0,
         close_timeout: float = SHUTDOWN_TIMEOUT,
-        rng: Callable[[], float] = random.random,
         server_ms: Callable[[], int] | None = None,
     ) -> None:
         #: The PapiClient (anything with create/keepalive_listen_key coroutines).
@@ -267,12 +264,12 @@ class UserStream:
         self.open_timeout = open_timeout
         #: Bound of a socket's close handshake (on shutdown too).
         self.close_timeout = close_timeout
-        self._monotonic = monotonic
-        self._sleep = sleep  # reconnect backoff waits only (keep-alive runs on the loop's clock)
-        self._rng = rng
+        #: Reconnect backoff (its waits and jitter) and health ages read it; the client's clock
+        #: unless given. (The keep-alive runs on the loop's clock.)
+        self.clock: Clock = clock if clock is not None else getattr(client, "clock", SYSTEM_CLOCK)
         #: The exchange's time now, in ms (the client's clock and measured offset by default).
         if server_ms is None:
-            server_ms = getattr(client, "server_now_ms", _wall_ms)
+            server_ms = getattr(client, "server_now_ms", None) or (lambda: int(self.clock.time() * 1000))
         self._server_ms: Callable[[], int] = server_ms
         self._redactor = _KeyRedactor()
         self._ws_log = logging.getLogger("pmtui.stream.socket")
@@ -284,7 +281,8 @@ class UserStream:
         self._ws: Any = None
         self._last_risk_time: int | None = None
         self._connected_at: float | None = None  # monotonic time the current connection opened
-        self._status = PushStatus(False, "connecting to the exchange's user data stream", monotonic(), 0)
+        self._status = PushStatus(False, "connecting to the exchange's user data stream",
+                                  self.clock.monotonic(), 0)
         #: Delays of the last reconnect waits (for tests and the debug log).
         self.backoffs: deque[float] = deque(maxlen=100)
 
@@ -321,7 +319,8 @@ class UserStream:
                 self._set(up=False, reason=end.reason)
                 if end.key_gone:
                     self._key = None
-                healthy = self._connected_at is not None and self._monotonic() - self._connected_at >= self.healthy_s
+                opened = self._connected_at
+                healthy = opened is not None and self.clock.monotonic() - opened >= self.healthy_s
                 self._connected_at = None
                 if healthy:
                     attempt = 0
@@ -330,12 +329,12 @@ class UserStream:
                 elif healthy:
                     delay = 0.0  # a long good connection ended (the 24 h cut, an expired key)
                 else:
-                    delay = min(self.max_backoff, 2.0 ** attempt) * (0.5 + 0.5 * self._rng())
+                    delay = min(self.max_backoff, 2.0 ** attempt) * uniform(self.clock, 0.5, 1.0)
                     attempt = min(attempt + 1, 30)
                 delay = max(delay, end.wait)
                 self.backoffs.append(delay)
                 if delay > 0:
-                    await self._sleep(delay)
+                    await self.clock.sleep(delay)
         finally:
             await self._shutdown()
 
@@ -363,7 +362,7 @@ class UserStream:
                 raise
             raise _Reconnect(self._open_reason(exc)) from None
         self._ws = ws
-        self._connected_at = self._monotonic()
+        self._connected_at = self.clock.monotonic()
         self._status = replace(self._status, connections=self._status.connections + 1)
         self._set(up=True, reason=None)
         reader = asyncio.ensure_future(self._read(ws))
@@ -493,7 +492,7 @@ class UserStream:
 
     def _set(self, *, up: bool, reason: str | None) -> None:
         old = self._status
-        since = self._monotonic() if up != old.up else old.since
+        since = self.clock.monotonic() if up != old.up else old.since
         new = replace(old, up=up, reason=reason, since=since)
         if new == old:
             return
@@ -509,10 +508,6 @@ class UserStream:
             callback(value)
         except Exception as exc:  # noqa: BLE001 - a broken callback must not end the stream
             log.debug("user data stream: callback raised %s", type(exc).__name__)
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 _EVENT_NAMES = {"RiskLevelChange": "riskLevelChange", "ListenKeyExpired": "listenKeyExpired"}

@@ -36,7 +36,6 @@ from pmtui.client import PapiClient  # noqa: E402
 from pmtui.demo import DEMO_ACCOUNTS, DEMO_API_KEY, DEMO_API_SECRET, DemoExchange  # noqa: E402
 from pmtui.fleet import Account  # noqa: E402
 from pmtui.monitor import Monitor  # noqa: E402
-from pmtui.poller import Poller  # noqa: E402
 from pmtui.settings import Settings  # noqa: E402
 from pmtui.signing import HmacSigner  # noqa: E402
 from pmtui.tui.app import PmtuiApp  # noqa: E402
@@ -58,6 +57,7 @@ class PinnedClock:
     def reset(self) -> None:
         self.now = EPOCH
         self._perf = 0.0
+        self._random = random.Random(0)  # the backoff's jitter shows in the countdown
 
     def time(self) -> float:
         return self.now
@@ -69,8 +69,15 @@ class PinnedClock:
         self._perf += self._latency
         return self._perf
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def random(self) -> float:
+        return self._random.random()
+
     def pin(self) -> None:
-        """Point the `time` of every pmtui module at this clock (clock times, ages, latency)."""
+        """Point the `time` of the pmtui modules not yet on the injected Clock (the clock on screen,
+    "3 s ago") at this clock; the client, Monitor and pollers get it passed (demo_app)."""
         fake = types.SimpleNamespace(
             time=self.time, monotonic=self.monotonic, perf_counter=self.perf_counter,
             localtime=time.gmtime, gmtime=time.gmtime, strftime=time.strftime, sleep=time.sleep,
@@ -102,16 +109,14 @@ def demo_app(*, hedge: bool = False, transport: DemoExchange | None = None) -> P
     clock = CLOCK
     clock.reset()
     transport = transport or DemoExchange(seed=SEED, hedge=hedge, clock=clock.time)
+    # The budget keeps real time: on the pinned clock its bucket would never refill.
     client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=transport,
-                        clock=clock.time)
+                        clock=clock, budget=WeightBudget())
     title = "DEMO hedge" if hedge else "DEMO"
     # A 60 s interval: no timed refresh moves prices while a picture is taken.
     app = PmtuiApp(settings=Settings(interval=60.0), client=client, title=title)
     app.remember_theme = False  # the pictures are of the default theme, whatever this user chose
     app.monitor.refresh_debounce = 0.0  # the pictures press r faster than a person
-    for poller in (v for v in vars(app.monitor).values() if isinstance(v, Poller)):
-        poller.monotonic, poller.wall = clock.monotonic, clock.time
-        poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
     return app
 
 
@@ -147,7 +152,7 @@ def accounts_app() -> tuple[PmtuiApp, list[Account]]:
         exchange = DemoExchange(same_ip=first, clock=CLOCK.time, **options)
         first = first or exchange
         client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
-                            clock=CLOCK.time, budget=budget)
+                            clock=CLOCK, budget=budget)
         settings = Settings(interval=60.0)
         accounts.append(Account(name, settings, Monitor(settings=settings, client=client, profile=name)))
     app = PmtuiApp.for_accounts(accounts, demo=True, start=False)

@@ -7,7 +7,6 @@ The fixtures (frozen_clock, make_app) are registered for every test by tests/con
 from __future__ import annotations
 
 import io
-import random
 import sys
 import time
 import types
@@ -22,7 +21,9 @@ from textual.pilot import Pilot
 
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
+from pmtui.clock import ManualClock
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+from pmtui.monitor import Monitor
 from pmtui.poller import Poller
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
@@ -34,31 +35,24 @@ UM_ACCOUNT = "/papi/v2/um/account"
 FROZEN_EPOCH = 1_736_942_400.0
 
 
-class FrozenClock:
-    """Wall and monotonic time that move only when told to; `latency` is every request's round trip.
+class FrozenClock(ManualClock):
+    """A pmtui.clock.Clock whose wall and monotonic time move only when told to; `latency` is
+    every request's round trip; the backoff's jitter is seeded. Pass it to the client and the
+    Monitor (build_app does): their ages, countdowns and latencies are the same on every run.
 
-    `install()` swaps a stand-in `time` module into every loaded pmtui module, so clock times, ages,
-    countdowns and latencies on screen are the same on every run (and in every time zone).
+    The display helpers that still read the `time` module (pmtui.fmt, output, history, market and
+    two widgets, for the clock on screen and "3 s ago") are not on the Clock yet: `install()`
+    swaps a stand-in `time` module into those, so the screen is the same in every time zone too.
     """
 
     def __init__(self, epoch: float = FROZEN_EPOCH, latency_ms: float = 42.0) -> None:
-        self.now = epoch
-        self.start = epoch
+        super().__init__(epoch)
         self.latency = latency_ms / 1000
         self._perf = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return 1000.0 + self.now - self.start
 
     def perf_counter(self) -> float:
         self._perf += self.latency  # consecutive reads (a request's start and end) are `latency` apart
         return self._perf
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
     def module(self) -> types.SimpleNamespace:
         return types.SimpleNamespace(
@@ -118,18 +112,16 @@ def build_app(
         api_key=api_key,
         signer=HmacSigner(api_secret),
         transport=transport,
-        clock=wall,
+        **({"clock": clock} if clock else {}),
         **({"base_url": base_url} if base_url else {}),
     )
     # Tests press `r` far more often than a person: without the debounce and the weight budget
     # (tests/test_budget.py proves both), each press would wait for them instead of testing.
-    client.budget = WeightBudget(1.0, limit=10**9)
-    app = PmtuiApp(settings=Settings(interval=interval), client=client, title=title)
+    client.budget = WeightBudget(1.0, limit=10**9, clock=client.clock)
+    settings = Settings(interval=interval)
+    # The Monitor, its pollers and its stream read the client's clock (the frozen one, if given).
+    app = PmtuiApp(settings=settings, monitor=Monitor(settings=settings, client=client), title=title)
     app.monitor.refresh_debounce = 0.0
-    if clock is not None:
-        for poller in pollers(app):
-            poller.monotonic, poller.wall = clock.monotonic, clock.time
-            poller._random = random.Random(0)  # the backoff's jitter shows in the countdown
     return app
 
 

@@ -205,14 +205,23 @@ class _Clock:
     def monotonic(self) -> float:
         return self.now
 
+    def time(self) -> float:
+        return 1_736_942_400.0 + self.now
+
+    def perf_counter(self) -> float:
+        return self.now
+
     async def sleep(self, seconds: float) -> None:
         self.now += seconds
         await asyncio.sleep(0)
 
+    def random(self) -> float:
+        return 0.5
+
 
 def _demo_client(name: str, budget: WeightBudget, same_ip: DemoExchange | None = None,
                  clock=None) -> PapiClient:
-    exchange = DemoExchange(same_ip=same_ip, symbols=40, **({"clock": clock} if clock else {}),
+    exchange = DemoExchange(same_ip=same_ip, symbols=40, **({"clock": clock.time} if clock else {}),
                             **DEMO_ACCOUNTS[name])
     return PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
                       budget=budget, **({"clock": clock} if clock else {}))
@@ -220,7 +229,7 @@ def _demo_client(name: str, budget: WeightBudget, same_ip: DemoExchange | None =
 
 async def test_many_monitors_on_one_budget_stay_within_it():
     clock = _Clock()
-    budget = WeightBudget(0.5, limit=600, monotonic=clock.monotonic, sleep=clock.sleep)  # 5 weight/s
+    budget = WeightBudget(0.5, limit=600, clock=clock)  # 5 weight/s
     first = None
     monitors = []
     for name in DEMO_ACCOUNTS:
@@ -320,7 +329,7 @@ def demo_accounts(clock: FrozenClock | None = None, errors: dict[str, str] | Non
     accounts = []
     first = None
     for name in DEMO_ACCOUNTS:
-        client = _demo_client(name, budget, first, clock=clock.time if clock else None)
+        client = _demo_client(name, budget, first, clock=clock)
         first = first or client._http._transport
         settings = Settings(interval=60)
         accounts.append(Account(name, settings, Monitor(settings=settings, client=client, profile=name)))

@@ -18,6 +18,7 @@ import pytest
 from pmtui import output
 from pmtui.budget import WeightBudget, weight_per_minute
 from pmtui.client import PapiClient
+from pmtui.clock import ManualClock
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.errors import AuthError, SchemaError
 from pmtui.health import Level
@@ -125,9 +126,7 @@ async def test_the_client_reads_the_balances_and_a_refusal_is_an_auth_error(papi
 
 
 def monitor_for(server, clock, *, timeout: float = 5.0, **settings) -> Monitor:
-    m = Monitor(settings=Settings(**settings), client=client_for(server, timeout))
-    for p in (m.poller, m.account_poller, m.balance_poller):
-        p.monotonic, p.wall = clock.monotonic, clock.time
+    m = Monitor(settings=Settings(**settings), client=client_for(server, timeout), clock=clock)
     m.refresh_debounce = 0.0
     return m
 
@@ -172,8 +171,6 @@ async def test_a_failing_balance_keeps_the_last_rows_marked_stale_then_recovers(
 async def test_balances_keep_the_account_cadence_and_spacing_whatever_asks(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock, interval=2, account_interval=10)
-    for p in (m.poller, m.account_poller, m.balance_poller):
-        p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
     for _ in range(16):  # 30 s of refreshes every 2 s
         await m.refresh()
         frozen_clock.advance(2)
@@ -266,7 +263,7 @@ async def test_the_demo_holds_one_loan_its_interest_accrues_and_equity_carries_i
 
     exchange = DemoExchange(seed=7, symbols=40, clock=lambda: 1_750_000_000.0)
     client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
-                        clock=lambda: 1_750_000_000.0, budget=WeightBudget(1.0, limit=10**9))
+                        clock=ManualClock(1_750_000_000.0), budget=WeightBudget(1.0, limit=10**9))
     async with client:
         first = await client.balance()
         um, pm = await client.um_account(), await client.pm_account()
@@ -348,8 +345,6 @@ async def test_hostile_asset_names_show_as_data_in_the_pane(papi_server):
 async def test_watch_json_carries_the_raw_balance_rows_and_why_they_are_missing(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock)
-    for p in (m.poller, m.account_poller, m.balance_poller):
-        p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
     await m.refresh()
     doc = json.loads(output.watch_json(m.state, [], []))
     assert doc["balance"] == balance_body(NOW_MS)[:1]  # the zero BNB row left out, as in snapshot
@@ -370,3 +365,26 @@ def test_the_text_snapshot_has_a_balances_table_only_when_something_is_in_them()
     narrow = output.snapshot_table(um, t, width=60, balances=parse_balance([row("BTC", crossMarginBorrowed="0.5")]))
     assert "Balances" in narrow and "not shown at this width" in narrow and "Borrowed" in narrow
     assert max(len(line) for line in narrow.splitlines()) <= 60
+
+
+async def test_a_server_that_does_not_serve_balances_is_said_alike_on_the_dashboard_and_in_a_snapshot(frozen_clock):
+    """A 404 on /papi/v1/balance (a proxy that passes only some endpoints on) means "not served"
+    in both paths (pmtui.endpoints.BALANCE.absent_ok): one sentence, not asked again until `r`."""
+    canned = Canned()
+    del canned.routes[BALANCE]
+    absent = "the exchange does not serve /papi/v1/balance (HTTP 404)"
+    snap = monitor_on(canned, frozen_clock)
+    assert (await snap.fetch_once()).unavailable == {"balance": absent}
+    await snap.aclose()
+    m = monitor_on(canned, frozen_clock, interval=2, account_interval=10)
+    assert await m.refresh()
+    state = m.state
+    assert state.unavailable == {"balance": absent} and state.balance_note == absent
+    assert state.balances is None and not state.stale and state.view is not None
+    frozen_clock.advance(30)
+    await m.refresh()
+    assert canned.seen.count(BALANCE) == 2  # the snapshot's and the loop's first: not asked again
+    m.refresh_now()  # `r` asks again
+    await m.refresh()
+    assert canned.seen.count(BALANCE) == 3 and m.state.unavailable == {"balance": absent}
+    await m.aclose()

@@ -29,16 +29,22 @@ class FakeTime:
     def monotonic(self) -> float:
         return self.now
 
-    def wall(self) -> float:
+    def time(self) -> float:
         return self.wall0 + self.now
+
+    def perf_counter(self) -> float:
+        return self.now
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def random(self) -> float:
+        return 0.5
+
 
 def budget(t: FakeTime, share: float = 0.5) -> WeightBudget:
-    return WeightBudget(share, monotonic=t.monotonic, wall=t.wall, sleep=t.sleep)
+    return WeightBudget(share, clock=t)
 
 
 def test_the_rate_is_the_share_of_binances_limit():
@@ -78,9 +84,9 @@ async def test_however_often_it_is_asked_the_weight_per_minute_stays_under_the_s
 async def test_other_programs_near_the_limit_hold_pmtui_until_the_minute_rolls_over():
     t = FakeTime(wall=1_736_942_400.0 + 45)  # 45 s into a minute
     b = budget(t)
-    b.observe(5300, server_ms=t.wall() * 1000)  # the IP used 5300 of 6000 already
+    b.observe(5300, server_ms=t.time() * 1000)  # the IP used 5300 of 6000 already
     assert b.wait_for(5) == 0  # 5305 is under the 90% ceiling (5400)
-    b.observe(5398, server_ms=t.wall() * 1000)
+    b.observe(5398, server_ms=t.time() * 1000)
     assert b.wait_for(5) == pytest.approx(15.0)  # until the minute ends
     await b.acquire(5)
     assert t.sleeps == [pytest.approx(15.0)]
@@ -90,7 +96,7 @@ async def test_other_programs_near_the_limit_hold_pmtui_until_the_minute_rolls_o
 def test_what_pmtui_sends_counts_against_the_reported_minute_until_the_next_report():
     t = FakeTime()
     b = budget(t)
-    b.observe(int(WEIGHT_LIMIT * IP_CEILING) - 30, server_ms=t.wall() * 1000)
+    b.observe(int(WEIGHT_LIMIT * IP_CEILING) - 30, server_ms=t.time() * 1000)
     assert b.try_acquire(20) and b.ip_used == int(WEIGHT_LIMIT * IP_CEILING) - 10
     assert not b.try_acquire(20)  # would pass the ceiling
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from pmtui.client import ACCESS_HELP, PapiClient
+from pmtui.clock import SystemClock
 from pmtui.errors import (
     ApiError,
     AuthError,
@@ -64,13 +65,15 @@ from tests.papi_server import (
 THIRD_PARTY = ("httpx", "httpcore")
 
 
-class FakeMonotonic:
-    """A monotonic clock the test moves by hand, to step through bans without sleeping."""
+class FakeMonotonic(SystemClock):
+    """The system's clock but for monotonic time, which the test moves by hand, to step through
+    bans without sleeping (the local server checks the signed timestamps: wall time stays real)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.now = 1000.0
 
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
 
 
@@ -211,7 +214,7 @@ async def test_private_key_signatures_accepted(kind, make_client, papi_server):
 
 async def test_429_with_retry_after_blocks_sending(make_client, papi_server, caplog):
     mono = FakeMonotonic()
-    client = make_client(monotonic=mono)
+    client = make_client(clock=mono)
     await client.sync_time()
     papi_server.inject("429", retry_after=7, path=UM_ACCOUNT)
     err = await expect(RateLimited, client.um_account, papi_server, caplog)
@@ -231,7 +234,7 @@ async def test_429_with_retry_after_blocks_sending(make_client, papi_server, cap
 
 async def test_429_without_retry_after_backs_off(make_client, papi_server, caplog):
     mono = FakeMonotonic()
-    client = make_client(monotonic=mono)
+    client = make_client(clock=mono)
     await client.sync_time()
     papi_server.inject("429", retry_after=None, path=UM_ACCOUNT)
     err = await expect(RateLimited, client.um_account, papi_server, caplog)
@@ -247,7 +250,7 @@ async def test_429_without_retry_after_backs_off(make_client, papi_server, caplo
 async def test_418_ban_is_honoured(server_clock_ms, make_client, papi_server, caplog):
     papi_server.clock_offset_ms = server_clock_ms  # "banned until" is in server time
     mono = FakeMonotonic()
-    client = make_client(monotonic=mono)
+    client = make_client(clock=mono)
     await client.sync_time()
     papi_server.inject("418", retry_after=300, path=PM_ACCOUNT)
     err = await expect(IPBanned, client.pm_account, papi_server, caplog)

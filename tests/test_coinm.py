@@ -45,7 +45,7 @@ def open_cm(liq: str = "171025.70213315", mark: str = "86480.25000000") -> tuple
 
 def monitor_on(canned: Canned, clock=None) -> Monitor:
     client = PapiClient(api_key="k", signer=HmacSigner("s"), transport=canned,
-                        budget=WeightBudget(1.0, limit=10**9), **({"clock": clock.time} if clock else {}))
+                        budget=WeightBudget(1.0, limit=10**9), **({"clock": clock} if clock else {}))
     m = Monitor(settings=Settings(interval=5), client=client)
     m.refresh_debounce = 0.0
     return m
@@ -76,7 +76,6 @@ async def test_the_client_reads_both_cm_endpoints_signed(papi_server):
 async def test_without_a_cm_position_cm_is_asked_once_a_minute_and_never_its_position_risk(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock)
-    m.poller.monotonic, m.poller.wall = frozen_clock.monotonic, frozen_clock.time
     await m.refresh()
     frozen_clock.advance(10)
     await m.refresh()
@@ -132,7 +131,6 @@ async def test_a_cm_server_error_makes_the_data_stale_then_it_recovers(frozen_cl
     canned = Canned()
     canned.routes[CM_ACCOUNT], canned.routes[CM_POSITION_RISK] = (200, account), (200, risks)
     m = monitor_on(canned, frozen_clock)
-    m.poller.monotonic, m.poller.wall = frozen_clock.monotonic, frozen_clock.time
     assert await m.refresh()
     canned.routes[CM_POSITION_RISK] = (500, {"code": -1000, "msg": "An unknown error occurred."})
     frozen_clock.advance(20)

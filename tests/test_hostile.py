@@ -378,7 +378,7 @@ async def test_a_transient_position_risk_failure_is_retried_not_sticky(hostile):
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
         assert app.monitor.poller.error is not None and app.monitor.poller.error.kind == "server"
-        assert app.monitor.risk_note is None  # not "the key may lack access"
+        assert app.monitor.risk_schedule.refusal is None  # not "the key may lack access"
         assert "may lack access" not in str(app.query_one("#status").render())
         await pilot.press("r")
         await wait_until(pilot, lambda: app.monitor.poller.polls == 2 and not app.monitor.fetching)
@@ -395,7 +395,7 @@ async def test_an_access_refusal_of_position_risk_is_sticky(hostile):
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
         assert app.monitor.poller.error is None and app.monitor.poller.data[1] is None
-        assert app.monitor.risk_note == (f"the exchange refused {POSITION_RISK} (code -2015); "
+        assert app.monitor.risk_schedule.refusal == (f"the exchange refused {POSITION_RISK} (code -2015); "
                                   "the API key may lack access to it")
         app.monitor.poll_now()  # a timed refresh (not `r`, which retries refused endpoints)
         await wait_until(pilot, lambda: app.monitor.poller.polls == 2 and not app.monitor.fetching)

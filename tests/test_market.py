@@ -17,6 +17,7 @@ from rich.console import Console
 from pmtui.alerts import Alerts, AlertState, Rule
 from pmtui.budget import WeightBudget
 from pmtui.client import READ_ONLY_PATHS, PapiClient
+from pmtui.clock import ManualClock
 from pmtui.demo import DemoExchange
 from pmtui.market import (
     MAX_AGE,
@@ -254,7 +255,7 @@ async def test_snapshot_table_shows_prices_and_amounts_to_the_demo_ticks():
 
     exchange = DemoExchange(seed=1, symbols=40, clock=lambda: 1_750_000_000.0)
     client = PapiClient(api_key="pmtui-demo-key", signer=HmacSigner("pmtui-demo-secret"), transport=exchange,
-                        clock=lambda: 1_750_000_000.0)
+                        clock=ManualClock(1_750_000_000.0))
     async with Monitor(settings=Settings(), client=client) as m:
         state = await m.fetch_once(markets=True)
     assert m.markets["BTCUSDT"].tick_size == D("0.1") and m.markets["1000PEPEUSDT"].tick_size == D("1E-7")

@@ -45,7 +45,7 @@ UM = "/papi/v2/um/account"
 def monitor_on(transport, clock=None, **settings) -> Monitor:
     client = PapiClient(api_key="k", signer=HmacSigner("s"), transport=transport,
                         budget=WeightBudget(1.0, limit=10**9),
-                        **({"clock": clock.time} if clock else {}))
+                        **({"clock": clock} if clock else {}))
     m = Monitor(settings=Settings(**settings), client=client)
     m.refresh_debounce = 0.0
     return m
@@ -88,8 +88,6 @@ async def test_a_refresh_publishes_fetching_then_data_and_states_are_immutable()
 async def test_uniMMR_keeps_its_own_cadence(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock, interval=5, account_interval=30)
-    for p in (m.poller, m.account_poller):
-        p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
     await m.refresh()
     assert canned.seen.count(PM) == 1
     frozen_clock.advance(10)
@@ -212,8 +210,6 @@ async def test_a_risk_level_change_asks_rest_to_confirm_and_account_events_refre
 async def test_push_up_slows_the_uniMMR_poll_and_push_down_restores_it(frozen_clock):
     canned = Canned()
     m = monitor_on(canned, frozen_clock, interval=5, account_interval=30)
-    for p in (m.poller, m.account_poller):
-        p.monotonic, p.wall = frozen_clock.monotonic, frozen_clock.time
     m.on_push_status(PushStatus(up=True, reason=None, since=0.0, events=0))
     assert m.state.status.push.up
     await m.refresh()

@@ -22,11 +22,26 @@ from pmtui.poller import MAX_BACKOFF, MAX_INTERVAL, STALE_MIN_S, Poller
 
 
 class Clock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
+    """A pmtui.clock.Clock that moves only when a test sets `t` (monotonic); the wall stands still."""
 
-    def __call__(self) -> float:
+    def __init__(self, t: float = 1000.0, wall: float = 1_700_000_000.0, seed: int = 7) -> None:
+        self.t, self.wall = t, wall
+        self._random = random.Random(seed)
+
+    def monotonic(self) -> float:
         return self.t
+
+    def time(self) -> float:
+        return self.wall
+
+    def perf_counter(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    def random(self) -> float:
+        return self._random.random()
 
 
 class Fetch:
@@ -45,14 +60,8 @@ class Fetch:
 
 
 def make(*script, interval: float = 2.0, blocked: float = 0.0, seed: int = 7, **kw) -> Poller:
-    clock = Clock()
-    wall = Clock(1_700_000_000.0)
-    poller = Poller(
-        fetch=Fetch(*script), interval=interval, blocked_for=lambda: blocked, monotonic=clock,
-        wall=wall, _random=random.Random(seed), **kw,
-    )
-    poller.clock, poller.wall_clock = clock, wall  # type: ignore[attr-defined]
-    return poller
+    return Poller(fetch=Fetch(*script), interval=interval, blocked_for=lambda: blocked,
+                  clock=Clock(seed=seed), **kw)
 
 
 # --- bookkeeping -------------------------------------------------------------------------------

@@ -228,8 +228,8 @@ async def test_a_stale_push_never_clears_a_live_margin_call_only_rest_does(papi_
         # REST says all clear: now, and only now, the alert clears.
         papi_server.set_body(PM_ACCOUNT, None)
         monitor.account_poller.min_interval = 0.01
-        monitor._account_tried = None  # the spacing (5 s) waived: REST may answer at once
-        monitor._account_next = 0.0
+        monitor.account_schedule.tried = None  # the spacing (5 s) waived: REST may answer at once
+        monitor.account_schedule.due_at = 0.0
         monitor.poll_now()
         await until(lambda: monitor.state.pm.accountStatus == "NORMAL", "REST's all clear")
         await until(lambda: not monitor.alerts.active(), "the alerts cleared by REST")

@@ -96,7 +96,7 @@ class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
 
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
 
 
@@ -132,7 +132,7 @@ class FakeClient:
 
 async def test_the_feed_fetches_each_input_on_its_own_cadence():
     clock, client = Clock(), FakeClient()
-    feed = RiskFeed(account_interval=10.0, monotonic=clock)
+    feed = RiskFeed(account_interval=10.0, clock=clock)
     await feed.update(client, ["BTC", "USDT"])
     assert sorted(client.calls) == ["cm", "index:BTC", "index:USDT", "leverage", "rates", "um"]
     client.calls.clear()
@@ -151,7 +151,7 @@ async def test_the_feed_fetches_each_input_on_its_own_cadence():
 
 async def test_many_assets_are_priced_all_at_once_at_most_once_a_minute():
     clock, client = Clock(), FakeClient()
-    feed = RiskFeed(account_interval=10.0, monotonic=clock)
+    feed = RiskFeed(account_interval=10.0, clock=clock)
     await feed.update(client, [f"C{i}" for i in range(9)])
     assert [c for c in client.calls if c.startswith("index")] == ["index:*"]
     client.calls.clear()
@@ -168,7 +168,7 @@ async def test_many_assets_are_priced_all_at_once_at_most_once_a_minute():
 async def test_a_refused_input_is_one_sentence_and_not_asked_again_until_r():
     clock, client = Clock(), FakeClient()
     client.fail["rates"] = AuthError("refused", status=401, code=-2015)
-    feed = RiskFeed(monotonic=clock)
+    feed = RiskFeed(clock=clock)
     await feed.update(client, ["BTC"])
     (problem,) = feed.problems()
     assert problem == ("The model has no collateral rates: Binance refused "
@@ -187,7 +187,7 @@ async def test_a_refused_input_is_one_sentence_and_not_asked_again_until_r():
 
 async def test_a_failing_input_keeps_its_last_data_marked_old_and_is_retried():
     clock, client = Clock(), FakeClient()
-    feed = RiskFeed(monotonic=clock)
+    feed = RiskFeed(clock=clock)
     await feed.update(client, ["BTC"])
     clock.now += HOURLY
     client.fail["rates"] = ServerError(
@@ -210,7 +210,7 @@ async def test_a_failing_input_keeps_its_last_data_marked_old_and_is_retried():
 async def test_an_unexpected_error_costs_the_input_not_the_refresh():
     client = FakeClient()
     client.fail["um"] = ZeroDivisionError("bug")
-    feed = RiskFeed(monotonic=Clock())
+    feed = RiskFeed(clock=Clock())
     await feed.update(client, ["BTC"])
     (problem,) = feed.problems()
     assert "unexpected internal error (ZeroDivisionError)" in problem

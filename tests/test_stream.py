@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ import pytest
 
 from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
+from pmtui.clock import ManualClock
 from pmtui.stream import (
     MAX_BAD_FRAMES,
     AccountChange,
@@ -47,6 +49,29 @@ async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
             await asyncio.sleep(0.005)
 
 
+class StreamClock:
+    """A pmtui.clock.Clock for the stream: monotonic time as the test sets it, the backoff's
+    sleeps through `sleep` (real ones if not given), its jitter fixed at `rnd`."""
+
+    def __init__(self, mono, sleep=None, rnd: float = 0.5) -> None:
+        self._mono, self._sleep, self._rnd = mono, sleep, rnd
+
+    def monotonic(self) -> float:
+        return self._mono()
+
+    def time(self) -> float:
+        return time.time()
+
+    def perf_counter(self) -> float:
+        return time.perf_counter()
+
+    async def sleep(self, seconds: float) -> None:
+        await (self._sleep or asyncio.sleep)(seconds)
+
+    def random(self) -> float:
+        return self._rnd
+
+
 class Run:
     """A UserStream running against the local servers, with what it reported."""
 
@@ -63,7 +88,7 @@ class Run:
             self.sleeps.append(seconds)
             await asyncio.sleep(0)
 
-        options.setdefault("sleep", sleep)
+        options["clock"] = StreamClock(options.pop("monotonic", time.monotonic), sleep)
         options.setdefault("ping_interval", 5.0)
         options.setdefault("ping_timeout", 5.0)
         self.stream = UserStream(self.client, ws.url, on_event=self.events.append,
@@ -392,7 +417,7 @@ async def test_backoff_grows_capped_and_resets_after_a_healthy_connection():
 
     statuses = []
     stream = UserStream(FakeClient(), "wss://example.invalid/pm/ws", on_event=print, on_status=statuses.append,
-                        connect=connect, sleep=sleep, monotonic=lambda: clock[0], rng=lambda: 1.0,
+                        connect=connect, clock=StreamClock(lambda: clock[0], sleep, rnd=1.0),
                         max_backoff=8.0)
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(stream.run(), WAIT)
@@ -416,7 +441,7 @@ async def test_jitter_stays_within_half_to_full_backoff():
             raise asyncio.CancelledError
 
     stream = UserStream(FakeClient(), "wss://example.invalid/pm/ws", on_event=print, on_status=lambda s: None,
-                        connect=connect, sleep=sleep, rng=lambda: 0.0)
+                        connect=connect, clock=StreamClock(time.monotonic, sleep, rnd=0.0))
     with pytest.raises(asyncio.CancelledError):
         await stream.run()
     assert sleeps == [0.5, 1.0, 2.0, 4.0]
@@ -493,7 +518,7 @@ async def test_demo_stream_pushes_a_risk_level_change_in_the_margin_call_scenari
     events: list = []
     statuses: list = []
     async with PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
-                          clock=lambda: 1_750_000_000.0, budget=WeightBudget(1.0, limit=10**9)) as client:
+                          clock=ManualClock(1_750_000_000.0), budget=WeightBudget(1.0, limit=10**9)) as client:
         stream = UserStream(client, DEFAULT_STREAM_URL, on_event=events.append, on_status=statuses.append,
                             connect=exchange.connect)
         task = asyncio.create_task(stream.run())
@@ -523,7 +548,7 @@ async def test_demo_stream_is_deterministic_for_a_seed():
         exchange = DemoExchange(scenario="margin-call", seed=11, symbols=30, clock=lambda: 1_750_000_000.0)
         events: list = []
         async with PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
-                              clock=lambda: 1_750_000_000.0, budget=WeightBudget(1.0, limit=10**9)) as client:
+                              clock=ManualClock(1_750_000_000.0), budget=WeightBudget(1.0, limit=10**9)) as client:
             stream = UserStream(client, "wss://fstream.binance.com/pm/ws", on_event=events.append,
                                 on_status=lambda s: None, connect=exchange.connect)
             task = asyncio.create_task(stream.run())
@@ -606,7 +631,8 @@ async def test_another_program_deleting_the_key_only_costs_a_reconnect():
             await asyncio.sleep(0)
 
         stream = UserStream(client, "wss://fstream.binance.com/pm/ws", on_event=lambda e: None,
-                            on_status=statuses.append, connect=exchange.connect, sleep=no_wait)
+                            on_status=statuses.append, connect=exchange.connect,
+                            clock=StreamClock(time.monotonic, no_wait))
         task = asyncio.create_task(stream.run())
         await until(lambda: stream.status.up)
         async with httpx.AsyncClient(transport=exchange, base_url="https://papi.binance.com") as other:
