@@ -271,6 +271,7 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     ("Recording stopped"). Output goes through a LineWriter: a reader that stops reading never
     stops the Monitors or a signal, one that goes away ends the command (exit 0). Stops on Ctrl-C,
     SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
+    from pmtui.delivery import Deliverer
     from pmtui.lines import LineWriter, notice_line
     from pmtui.mailbox import Mailbox
     from pmtui.monitor import ALERTS, DATA, FAULT, PUSH
@@ -293,6 +294,11 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     for account in watched:
         assert account.monitor is not None
         account.monitor.subscribe(listener(account.profile))
+    # Alerts off the terminal (apprise routes, repeats, heartbeat): never in the way of the lines.
+    deliverer = Deliverer.for_accounts(watched)
+    for problem in deliverer.problems:
+        print(notice_line("warning", problem), file=sys.stderr)
+    deliverer.start()
     runners = [asyncio.ensure_future(a.monitor.run()) for a in watched if a.monitor is not None]
     everything: asyncio.Future[Any] = asyncio.gather(*runners)
     stopped_by: list[int] = []
@@ -349,6 +355,7 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
             await everything
         except BaseException:
             pass
+        await deliverer.aclose()
         await fleet.aclose()
     if not stopped_by:
         out.drain(1.0)  # what is queued, unless the reader is stuck
@@ -358,6 +365,31 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
 
 #: Notices whose news a printed watch line already carries (its alerts, its fault, LIVE again).
 SAID_IN_LINE = frozenset({"Alert", "Alert cleared", "Refresh failed", "Action needed", "Recovered", "Internal error"})
+
+
+# --- alerts test -----------------------------------------------------------------------------------
+
+async def alerts_test(accounts: Sequence[Account], level: str | None = None) -> int:
+    """`pmtui alerts test`: a test message through every alert route of these accounts (of one
+    level when given), one line per route, redacted: 0 when every one worked, else 1."""
+    from pmtui.delivery import Deliverer
+
+    for account in accounts:
+        if account.settings is None:
+            print(f"pmtui: error: {shown_name(account.profile)}: {account.error}", file=sys.stderr)
+    deliverer = Deliverer({a.profile: a.settings.alerts for a in accounts if a.settings is not None})
+    for problem in deliverer.problems:
+        print(f"pmtui: error: {problem}", file=sys.stderr)
+    results = await deliverer.test(level)
+    if not results:
+        if not deliverer.problems:
+            which = f"{level} alert routes" if level else "alert routes"
+            print(f"pmtui: error: No {which} are configured: add apprise URLs to [alerts.routes] in the"
+                  " config file (see config.example.toml).", file=sys.stderr)
+        return 1
+    for route, levels, ok, why in results:
+        print(f"{'ok' if ok else 'FAILED':6}  {'+'.join(levels):21}  {route.name}" + ("" if ok else f": {why}"))
+    return 0 if all(ok for _, _, ok, _ in results) and not deliverer.problems else 1
 
 
 # --- whatif -----------------------------------------------------------------------------------------

@@ -193,12 +193,13 @@ def _account(profile: str, load: Callable[[str | None], Settings]) -> Account:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """The settings' secrets, for the debug log's redaction."""
+    """The settings' secrets, for the debug log's redaction: the credentials, and the alert
+    route and heartbeat URLs (they carry tokens; httpx logs the URL it requests)."""
     return [
         s.get_secret_value()
         for s in (settings.api_key, settings.api_secret, settings.private_key_passphrase)
         if s is not None
-    ]
+    ] + settings.alerts.route_urls()
 
 
 # --- clients and monitors ---------------------------------------------------------------------------
