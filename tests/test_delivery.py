@@ -63,7 +63,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"json://127.0.0.1:{self.port}/hook"
+        return f"json://127.0.0.1:{self.port}/hook?wait=0"
 
     def messages(self) -> list[str]:
         with self.lock:
@@ -503,3 +503,57 @@ def test_route_urls_are_redacted_in_the_debug_log():
     settings = Settings(alerts=AlertSettings(routes={"critical": [f"tgram://{TOKEN}/1"]},
                                              heartbeat_url=f"https://hc-ping.com/{TOKEN}x"))
     assert f"tgram://{TOKEN}/1" in secrets_of(settings) and f"https://hc-ping.com/{TOKEN}x" in secrets_of(settings)
+
+
+# --- wired in: the dashboard and `pmtui watch` ------------------------------------------------------
+
+
+def _demo_app(settings: Settings):
+    from pmtui.client import PapiClient
+    from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET
+    from pmtui.signing import HmacSigner
+    from pmtui.tui.app import PmtuiApp
+
+    client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET),
+                        transport=DemoExchange(seed=7, symbols=20))
+    return PmtuiApp(settings=settings, client=client, title="DEMO")
+
+
+#: A rule that always holds on the demo account (its uniMMR is far below 1000), and a route per level.
+def _always(url: str) -> AlertSettings:
+    return AlertSettings(unimmr_below=1000, blind_for=False,
+                         routes={lv: [url] for lv in ("warn", "danger", "critical")})
+
+
+async def test_the_dashboard_sends_its_alerts_through_the_routes(receiver):
+    app = _demo_app(Settings(interval=60, risk_model=False, alerts=_always(receiver.url)))
+    async with app.run_test():
+        got = await receiver.wait_for(lambda m: any("below 1000" in x for x in m))
+    assert any(x.startswith("pmtui ") and ": default | " in x and "uniMMR" in x for x in got)
+
+
+async def test_the_dashboard_says_in_one_toast_that_apprise_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "apprise", None)
+    app = _demo_app(Settings(interval=60, risk_model=False, alerts=_always(f"json://u:{TOKEN}@127.0.0.1/")))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert [n.message for n in app._notifications][:1] == [INSTALL_HINT]
+
+
+async def test_watch_sends_its_alerts_through_the_routes(receiver, tmp_path, capfd):
+    import signal
+
+    from pmtui import commands
+    from pmtui.fleet import Fleet, select
+
+    routes = "".join(f'{level} = ["{receiver.url}"]\n' for level in ("warn", "danger", "critical"))
+    config = _config(tmp_path, f"risk_model = false\n[alerts]\nunimmr_below = 1000\n[alerts.routes]\n{routes}")
+    options = FleetOptions(demo=True, config=config)
+    fleet = Fleet.build(options, select(options), stream=True)
+    watching = asyncio.ensure_future(commands.watch(fleet))
+    try:
+        await receiver.wait_for(lambda m: any("below 1000" in x for x in m))
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)  # watch's own handler ends it, as a supervisor would
+        assert await asyncio.wait_for(watching, 10) == 143
+    assert "below 1000" in capfd.readouterr().out  # the same alert on its line
