@@ -306,6 +306,8 @@ class Deliverer:
         return clean(f"{word} on {profile}: {event.message} ({_clock_text(event.time)})", 1000)
 
     def _send(self, profile: str, levels: set[str], message: Message) -> None:
+        # Plain text on one line each, whatever a profile name or an exchange's text held.
+        message = Message(clean(message.title, 200), clean(message.body, 1000), message.kind)
         for route in self.routes:
             if any((profile, level) in route.wants for level in levels):
                 try:
@@ -345,7 +347,7 @@ class Deliverer:
                 body = clean(f"Still CRITICAL on {profile} since {_clock_text(first.since)}:"
                              f" {first.message}{more}", 1000)
                 message = Message(f"pmtui CRITICAL (still): {profile}", body, FAILURE)
-            self._send(profile, set().union(*(h.told for h in helds)), message)
+            self._send(profile, {"critical"}, message)  # a repeat is a CRITICAL: its own level's routes
         self._ping(now)
 
     def _silent(self, profile: str, now: float) -> bool:

@@ -211,13 +211,24 @@ async def test_each_event_goes_to_the_routes_of_its_own_level_and_its_all_clear_
 
 async def test_repeat_covers_only_critical_and_stops_when_the_engine_no_longer_holds_it():
     clock, sent = Clock(), Sent()
-    d = Deliverer({"alpha": alerts(danger=["json://d/"], critical=["json://c/"])}, sender=sent, clock=clock)
+    d = Deliverer({"alpha": alerts(warn=["json://w/"], danger=["json://d/"], critical=["json://c/"])}, sender=sent,
+                  clock=clock)
     d.events("alpha", [event(Level.DANGER, rule="liq_distance_below", subject="BTCUSDT:LONG")])
     d.events("alpha", [event(Level.CRITICAL)])
+    d.events("alpha", [event(Level.WARN, rule="stale_for"), event(Level.OK, rule="liq_distance_below",
+                                                                 subject="BTCUSDT:LONG", state=CLEARED)])
+    d.events("alpha", [event(Level.CRITICAL, rule="stale_for", state="escalated")])
+    assert [(r.url, m.title) for r in d.routes for m in _queued_on(r)] == [
+        ("json://w/", "pmtui WARN: alpha"), ("json://d/", "pmtui DANGER: alpha"), ("json://d/", "pmtui cleared: alpha"),
+        ("json://c/", "pmtui CRITICAL: alpha"), ("json://c/", "pmtui CRITICAL: alpha")]
     clock.now += 300
     d.tick()
-    assert [m.title for m in _queued(d)] == ["pmtui DANGER: alpha", "pmtui CRITICAL: alpha",
-                                             "pmtui CRITICAL (still): alpha"]
+    # Both CRITICALs are due (one message per rule), to the critical routes only.
+    assert [(r.url, m.title) for r in d.routes for m in _queued_on(r)] == [
+        ("json://c/", "pmtui CRITICAL (still): alpha"), ("json://c/", "pmtui CRITICAL (still): alpha")]
+    clock.now += 299
+    d.tick()
+    assert _queued(d) == []
 
     class Engine:  # a Monitor's rule engine that cleared it without telling people (on_clear = false)
         def active(self) -> list[Any]:
@@ -236,12 +247,15 @@ async def until(condition: Callable[[], Any], timeout: float = 2.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def _queued(d: Deliverer) -> list[Message]:
+def _queued_on(route: Route) -> list[Message]:
     out = []
-    for route in d.routes:
-        while not route.queue.empty():
-            out.append(route.queue.get_nowait())
+    while not route.queue.empty():
+        out.append(route.queue.get_nowait())
     return out
+
+
+def _queued(d: Deliverer) -> list[Message]:
+    return [m for route in d.routes for m in _queued_on(route)]
 
 
 # --- failures: retried, counted, one sentence, never blocking ----------------------------------------
@@ -303,12 +317,13 @@ async def test_a_route_that_does_not_answer_in_time_is_a_failure_in_a_few_words(
 
 
 async def test_hostile_reason_text_reaches_the_route_as_plain_text(receiver):
-    d = Deliverer({"alpha": alerts(critical=[receiver.url])})
+    d = Deliverer({"al\x1b[2Jpha": alerts(critical=[receiver.url])})  # a profile name is text from a file
     d.start()
     hostile = "\x1b[31m\x1b]0;owned\x07[bold]BTC[/bold] <script>x</script>\r\nline2\x9b2J is near liquidation."
-    d.events("alpha", [event(message=hostile)])
+    d.events("al\x1b[2Jpha", [event(message=hostile)])
     (got,) = await receiver.wait_for(lambda m: len(m) == 1)
     await d.aclose()
+    assert receiver.bodies[0]["title"] == "pmtui CRITICAL: alpha"
     body = receiver.bodies[0]["message"]
     assert body == "CRITICAL on alpha: [bold]BTC[/bold] <script>x</script> line2 is near liquidation. (12:00 UTC)"
     assert not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in body)
