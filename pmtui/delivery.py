@@ -5,7 +5,8 @@ while it holds, an alert when pmtui cannot see an account, and a dead-man URL.
 subscribes it to a fleet's monitors, as the dashboard, `watch` and the daemon do). It never
 blocks its caller: each route has a bounded queue and a task of its own that sends through
 apprise in a thread, retries with backoff (`sleep` is injected, as the clock is) and counts what
-it sent, retried, failed and dropped (`Route.sent`, `.failed`, ...: what metrics read). A failure
+it sent, retried, failed and dropped (`Route.sent`, `.retried`, `.failed`, `.dropped`, and
+`Deliverer.pings_sent`, `.pings_failed` for the heartbeat URL: what metrics read). A failure
 is one log sentence naming the route as apprise's privacy mode shows it: a URL carries a token,
 so it is never shown whole.
 
@@ -19,6 +20,17 @@ fetched (GET) every minute, so a dead host is noticed from outside (healthchecks
 
 apprise is optional (the `alerts` extra): without it, routes give one sentence in `problems` and
 nothing is sent; everything else goes on.
+
+Use (the dashboard, `watch`, the daemon)::
+
+    deliverer = Deliverer.for_accounts(fleet.watched)  # subscribes to each Monitor
+    for sentence in deliverer.problems: ...           # say each once
+    deliverer.start()                                 # on the running loop
+    ...
+    await deliverer.aclose()                          # a moment for what is queued, then stop
+
+A caller with events but no Monitor (states from elsewhere) calls `observe(profile, state)` or
+`events(profile, events)` itself.
 """
 
 from __future__ import annotations
@@ -180,7 +192,6 @@ class Deliverer:
         backoff: float = 2.0,
         timeout: float = 30.0,
         queue_size: int = 50,
-        apprise: Any = None,
     ) -> None:
         self.settings = dict(profiles)
         self._sender = sender or _apprise_send
@@ -193,7 +204,8 @@ class Deliverer:
         by_url: dict[str, Route] = {}
         wanted = [(p, level, u.get_secret_value()) for p, a in self.settings.items()
                   for level, urls in a.routes.items() for u in urls]
-        module = apprise if apprise is not None else (_apprise() if wanted and sender is None else None)
+        # A test's sender needs no apprise; pmtui's own does.
+        module = _apprise() if wanted and sender is None else None
         if wanted and module is None and sender is None:
             self.problems.append(INSTALL_HINT)
             wanted = []
@@ -357,7 +369,7 @@ class Deliverer:
     def _blind_message(self, profile: str, now: float, held: _Held, still: bool = False) -> Message:
         why = "its Monitor has stopped publishing" if self._silent(profile, now) else self._why.get(
             profile, "no data has come yet")
-        body = clean(f"pmtui cannot see account {profile} for {_minutes(now - held.started)}: {why}.", 1000)
+        body = f"pmtui cannot see account {profile} for {_minutes(now - held.started)}: {why.rstrip('.')}."
         return Message(f"pmtui CRITICAL{' (still)' if still else ''}: {profile}", body, FAILURE)
 
     def _forget_cleared(self) -> None:
