@@ -572,3 +572,12 @@ async def test_watch_sends_its_alerts_through_the_routes(receiver, tmp_path, cap
         os.kill(os.getpid(), signal.SIGTERM)  # watch's own handler ends it, as a supervisor would
         assert await asyncio.wait_for(watching, 10) == 143
     assert "below 1000" in capfd.readouterr().out  # the same alert on its line
+
+
+def test_the_demo_never_pings_the_heartbeat_url(tmp_path):
+    from pmtui.fleet import select
+
+    config = _config(tmp_path, f'[alerts]\nheartbeat_url = "https://hc-ping.com/{TOKEN}"\n')
+    assert load_settings(config_path=config, env={}).alerts.heartbeat_url is not None
+    for options in (FleetOptions(demo=True, config=config), FleetOptions(demo=True, all_profiles=True, config=config)):
+        assert all(a.settings is not None and a.settings.alerts.heartbeat_url is None for a in select(options))
