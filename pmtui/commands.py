@@ -294,11 +294,6 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     for account in watched:
         assert account.monitor is not None
         account.monitor.subscribe(listener(account.profile))
-    # Alerts off the terminal (apprise routes, repeats, heartbeat): never in the way of the lines.
-    deliverer = Deliverer.for_accounts(watched)
-    for problem in deliverer.problems:
-        print(notice_line("warning", problem), file=sys.stderr)
-    deliverer.start()
     runners = [asyncio.ensure_future(a.monitor.run()) for a in watched if a.monitor is not None]
     everything: asyncio.Future[Any] = asyncio.gather(*runners)
     stopped_by: list[int] = []
@@ -312,6 +307,11 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
         loop.add_signal_handler(sig, stop, sig)
     out = LineWriter(on_closed=lambda: loop.call_soon_threadsafe(everything.cancel))
     err = LineWriter(sys.stderr.fileno())
+    # Alerts off the terminal (apprise routes, repeats, heartbeat): never in the way of the lines.
+    deliverer = Deliverer.for_accounts(watched, on_problem=lambda sentence: err.write(notice_line("warning", sentence)))
+    for problem in deliverer.problems:
+        err.write(notice_line("warning", problem))
+    deliverer.start()
     shown: dict[str, MonitorState] = {}
     last_fault: dict[str, str | None] = {}
     last_line: dict[str, str] = {}

@@ -192,8 +192,11 @@ class Deliverer:
         backoff: float = 2.0,
         timeout: float = 30.0,
         queue_size: int = 50,
+        on_problem: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = dict(profiles)
+        #: Where a delivery failure's sentence goes (a toast, a stderr line); None: the log only.
+        self.on_problem = on_problem
         self._sender = sender or _apprise_send
         self._pinger = pinger or _http_ping
         self._clock, self._wall, self._sleep = clock, wall, sleep
@@ -326,8 +329,8 @@ class Deliverer:
                     route.queue.put_nowait(message)
                 except asyncio.QueueFull:
                     route.dropped += 1
-                    log.warning("Alert route %s has %d messages waiting; this one is dropped.",
-                                route.name, route.queue.qsize())
+                    self._say(f"Alert route {route.name} has {route.queue.qsize()} messages waiting;"
+                              " this one is dropped.")
 
     # --- time passing: repeats, the heartbeat alert, the dead-man URL ---------------------------
 
@@ -407,10 +410,21 @@ class Deliverer:
             self.pings_sent += 1
         else:
             self.pings_failed += 1
-            log.warning("The heartbeat URL %s could not be reached (%s); pmtui tries again in a minute.",
-                        redact_http(url), why)
+            self._say(f"The heartbeat URL {redact_http(url)} could not be reached ({why}); pmtui tries"
+                      " again in a minute.")
 
     # --- sending --------------------------------------------------------------------------------
+
+    def _say(self, sentence: str) -> None:
+        """One sentence per failure (every URL in it redacted): to `on_problem`, or the log."""
+        if self.on_problem is None:
+            log.warning("%s", sentence)
+            return
+        log.debug("%s", sentence)
+        try:
+            self.on_problem(sentence)
+        except Exception:  # a closed screen or stream must not stop delivery
+            log.debug("on_problem failed", exc_info=True)
 
     async def attempt(self, route: Route, message: Message) -> tuple[bool, str]:
         """One try at one route: whether it worked, and why not in a few words."""
@@ -437,8 +451,8 @@ class Deliverer:
                 await self._sleep(delay)
                 delay = min(delay * 2, 300.0)
         route.failed += 1
-        log.warning("Alert route %s could not deliver %r after %d tries (%s).", route.name, message.title,
-                    self.tries, why)
+        self._say(f"Alert route {route.name} could not deliver {message.title!r} after {self.tries} tries"
+                  f" ({why}).")
         return False
 
     async def _work(self, route: Route) -> None:

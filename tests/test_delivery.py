@@ -581,3 +581,18 @@ def test_the_demo_never_pings_the_heartbeat_url(tmp_path):
     assert load_settings(config_path=config, env={}).alerts.heartbeat_url is not None
     for options in (FleetOptions(demo=True, config=config), FleetOptions(demo=True, all_profiles=True, config=config)):
         assert all(a.settings is not None and a.settings.alerts.heartbeat_url is None for a in select(options))
+
+
+async def test_a_failure_sentence_goes_to_on_problem_when_given(caplog):
+    """The dashboard toasts it and watch writes it on stderr, instead of the log."""
+    async def sleep(seconds: float) -> None:
+        pass
+
+    said: list[str] = []
+    d = Deliverer({"alpha": alerts(critical=["json://c/"])}, sender=Sent([False] * 4), sleep=sleep,
+                  on_problem=said.append)
+    with caplog.at_level(logging.WARNING, logger="pmtui"):
+        assert not await d.deliver(d.routes[0], Message("pmtui CRITICAL: alpha", "b"))
+    assert said == ["Alert route json://… could not deliver 'pmtui CRITICAL: alpha' after 4 tries (the service did"
+                    " not accept it or could not be reached)."]
+    assert caplog.messages == []

@@ -334,10 +334,13 @@ class PmtuiApp(App[int]):
         from pmtui.delivery import Deliverer
         from pmtui.fleet import Account
 
+        def say(sentence: str, severity: str = "warning") -> None:
+            self.notify(sentence, title="Alert routes", severity=severity, timeout=15, markup=False)  # type: ignore[arg-type]
+
         self._deliverer = Deliverer.for_accounts(self.accounts or [Account(self.monitor.profile, self.settings,
-                                                                           self.monitor)])
+                                                                           self.monitor)], on_problem=say)
         for problem in self._deliverer.problems:
-            self.notify(problem, title="Alert routes", severity="error", timeout=15, markup=False)
+            say(problem, "error")
         self._deliverer.start()
 
     async def on_unmount(self) -> None:
