@@ -237,6 +237,7 @@ class Deliverer:
         self._why: dict[str, str] = {}
         self._pinged: dict[str, float] = {}
         self._pinging: set[str] = set()
+        self._ping_failing: set[str] = set()
         self._monitors: dict[str, Monitor] = {}
         self._unsubscribes: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -408,10 +409,13 @@ class Deliverer:
             self._pinging.discard(url)
         if ok:
             self.pings_sent += 1
-        else:
-            self.pings_failed += 1
+            self._ping_failing.discard(url)
+            return
+        self.pings_failed += 1
+        if url not in self._ping_failing:  # said once until it works again, not every minute
+            self._ping_failing.add(url)
             self._say(f"The heartbeat URL {redact_http(url)} could not be reached ({why}); pmtui tries"
-                      " again in a minute.")
+                      " again every minute.")
 
     # --- sending --------------------------------------------------------------------------------
 
