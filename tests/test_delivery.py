@@ -40,6 +40,7 @@ class Receiver:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.gets: list[str] = []
         self.lock = threading.Lock()
         receiver = self
 
@@ -49,6 +50,13 @@ class Receiver:
                 with receiver.lock:
                     receiver.bodies.append(json.loads(data))
                     receiver.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 - a heartbeat ping
+                with receiver.lock:
+                    receiver.gets.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -440,6 +448,15 @@ async def test_the_heartbeat_url_is_fetched_every_minute_only_while_every_accoun
     d.tick()
     await until(lambda: d.pings_sent == 2)
     assert pinged == [url, url]
+
+
+async def test_the_heartbeat_url_gets_a_real_get(receiver):
+    url = f"http://127.0.0.1:{receiver.port}/{TOKEN}"
+    d = Deliverer({"alpha": AlertSettings(heartbeat_url=url)})
+    d.observe("alpha", state(status()))
+    d.tick()
+    await until(lambda: d.pings_sent == 1, timeout=5)
+    assert receiver.gets == [f"/{TOKEN}"]
 
 
 async def test_a_heartbeat_url_that_fails_is_one_redacted_sentence(caplog):
