@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from common import BENCH, ROOT, machine_info
 
-MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine")
+MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine", "record")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ TARGETS = (
            None, 100.0, "ms", "<= 100 ms"),
     Target("risk_engine_ms", "Risk engine: model + ladder (11 x 10 underlyings) + both liquidation "
            "searches, 200 positions (CPU)", "decimal_sum_ms", None, 20.0, "ms", "<= 20 ms on one core"),
+    Target("record_bytes_per_day", "Recording: history file growth per account per day, every state, "
+           "2 s interval, 13 positions", "raw_json_bytes_per_day", "record_ratio", 20 * 1024 * 1024, "B",
+           "<= 20 MB a day"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -96,6 +99,7 @@ BASELINE_NAMES = {
     "bytes_per_refresh_80x24_rich_live": "bench/rich_live.py, its own 80x24 pty, same window (B)",
     "baseline_ws_roundtrip_ms": "the same frame over a bare local WebSocket (ms)",
     "decimal_sum_ms": "a plain Decimal sum of the same book (ms)",
+    "raw_json_bytes_per_day": "the same states as raw JSON documents, one per state (B a day)",
 }
 
 

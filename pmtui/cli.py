@@ -91,6 +91,20 @@ def _port(text: str) -> int:
     return int(text)
 
 
+DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464"  # pmtui.metrics' (imported only when metrics are asked for)
+
+
+def _metrics_address(text: str) -> str:
+    """--metrics-address: checked here, so a bad one is a usage error before anything starts."""
+    from pmtui.metrics import parse_address
+
+    try:
+        parse_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 DEFAULT_MAX_TABS = 4  # pmtui.tui.serve's (not imported here: the parser must not import aiohttp's side)
 
 
@@ -135,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="WARNING at or below this uniMMR (default: thresholds.unimmr_warn, 1.5)")
     check.add_argument("-c", "--critical", metavar="UNIMMR", type=_ratio,
                        help="CRITICAL at or below this uniMMR (default: thresholds.unimmr_danger, 1.2)")
+    check.add_argument("--prom-textfile", metavar="PATH", type=Path,
+                       help="also write the accounts' Prometheus metrics to PATH (node_exporter's textfile "
+                       "collector: a .prom file in its --collector.textfile.directory), atomically")
     _common(check, suppress=True)
 
     watch = sub.add_parser(
@@ -144,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--json", action="store_true",
                        help="JSON lines: the fields of snapshot --json, plus level, reason and what changed")
+    watch.add_argument("--metrics-address", metavar="HOST:PORT", nargs="?", const=DEFAULT_METRICS_ADDRESS,
+                       type=_metrics_address,
+                       help=f"also serve Prometheus metrics at http://HOST:PORT/metrics (alone: "
+                       f"{DEFAULT_METRICS_ADDRESS}; any address off loopback is open to whoever reaches it)")
     _common(watch, suppress=True)
 
     whatif = sub.add_parser(
@@ -163,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--until", metavar="WHEN", type=_when, help="up to (not including) this time")
     hist.add_argument("--format", choices=["table", "csv", "json"], default="table",
                       help="table (default), or csv/json with the exact decimal strings")
+    hist.add_argument("--states", action="store_true",
+                      help="every recorded state whole (positions with prices, balances, verdict, alerts) "
+                      "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
     alerts = sub.add_parser("alerts", help="alert routes: `alerts test` sends a test message through each")
@@ -221,7 +245,11 @@ def _dashboard(fleet: Fleet, args: argparse.Namespace) -> int:
     app.kiosk = args.kiosk
     app.page_title = server is not None  # the browser tab's title says the verdict
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.
-    return TerminalGuard(app).run()
+    try:
+        return TerminalGuard(app).run()
+    finally:
+        if fleet.recorder is not None:
+            fleet.recorder.close()  # what is still queued goes to the file before pmtui exits
 
 
 def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
@@ -308,7 +336,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         _debug_log(command, [a.profile for a in chosen],
                    [s for a in chosen if a.settings is not None for s in secrets_of(a.settings)])
     stream = command in ("watch", "dashboard")
-    fleet = Fleet.build(options, chosen, stream=stream, history=options.history() if stream else None)
+    wanted = any(a.settings.records(default=False) for a in chosen if a.settings is not None)
+    fleet = Fleet.build(options, chosen, stream=stream, history=options.history(wanted=wanted) if stream else None)
     if command == "dashboard" and not fleet.watched:
         asyncio.run(fleet.aclose())
         first = chosen[0]
@@ -316,9 +345,10 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     if command == "snapshot":
         return asyncio.run(commands.snapshot(fleet, as_json=args.json, include_zero=args.all))
     if command == "check":
-        return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical))
+        return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical,
+                                          prom_textfile=args.prom_textfile))
     if command == "watch":
-        return asyncio.run(commands.watch(fleet, as_json=args.json))
+        return asyncio.run(commands.watch(fleet, as_json=args.json, metrics_address=args.metrics_address))
     if command == "whatif":
         from pmtui import riskview
 
@@ -358,6 +388,11 @@ def _main(args: argparse.Namespace, command: str) -> int:
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
         if command == "history":
             from pmtui import commands
+
+            if args.states and args.format != "json":
+                return _usage(command, "--states prints JSON: add --format json")
+            if args.states:
+                return commands.history_states(options, profile=args.profile, since=args.since, until=args.until)
 
             return commands.history(options, profile=args.profile, since=args.since, until=args.until,
                                     fmt=args.format, width=max(40, shutil.get_terminal_size((140, 24)).columns))

@@ -23,6 +23,7 @@ import random
 import re
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -227,6 +228,8 @@ class PapiClient:
         self._response_date_ms: int | None = None  # the same, from the last response only
         self._rate_strikes = 0  # consecutive 429s without Retry-After, for exponential backoff
         self._listen_key: str | None = None  # the last one created: redacted from any message
+        #: Responses by (path, HTTP status) since start, for pmtui_requests_total (pmtui.metrics).
+        self.responses: Counter[tuple[str, int]] = Counter()
 
     async def __aenter__(self) -> PapiClient:
         return self
@@ -453,6 +456,7 @@ class PapiClient:
         log.debug("%s %s -> %s in %.0f ms, weight %s", method, path, response.status_code, self.latency_ms,
                   clean(weight or "", 20) or None)
         status = response.status_code
+        self.responses[path, status] += 1
         if status == 200:
             data = decode_json(content)
             code, msg = _binance_error_of(data)

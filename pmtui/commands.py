@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmtui import output
@@ -68,15 +69,19 @@ async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any]) -> list[tupl
 
 
 def _record(fleet: Fleet, profile: str, state: MonitorState) -> None:
-    """--record for the one-shot commands: this state as one history row. Recording is a side
-    job: a failure is a warning, the state is still the answer."""
+    """--record for the one-shot commands: this state as one history row and one recorded state
+    (pmtui.record). Recording is a side job: a failure is a warning, the state is still the answer."""
     history = fleet.options.history()
     if history is None or state.view is None:
         return
     from pmtui.history import sample_from_view
+    from pmtui.record import record_now
 
     try:
         history.record(sample_from_view(state.view, profile))
+        settings = next((a.settings for a in fleet.accounts if a.profile == profile and a.settings), None)
+        record_now(history.path, profile, state, retention_days=settings.retention_days if settings else None,
+                   max_size_mb=settings.max_size if settings else None)
     except PmtuiError as err:
         label = fleet.label(profile)
         print(f"pmtui: warning: {label + ': ' if label else ''}{err.message}", file=sys.stderr)
@@ -225,9 +230,11 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
     return worst.code, line
 
 
-async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None) -> int:
+async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None,
+                prom_textfile: Path | None = None) -> int:
     """One status line for cron / Nagios over every account (fetched at once, on one budget): the
-    worst account's exit code. A fleet of one prints its own line."""
+    worst account's exit code. A fleet of one prints its own line. `prom_textfile`: also write the
+    accounts' metrics there for node_exporter (a failure to is a warning: the line still decides)."""
     async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
         assert account.monitor is not None and account.settings is not None
         t = check_thresholds(account.settings.thresholds, warning, critical)
@@ -246,6 +253,13 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         unimmr = state.view.unimmr if state.view is not None else None
         results.append(CheckResult(account.profile, level, line, unimmr=unimmr))
         _record(fleet, account.profile, state)
+    if prom_textfile is not None:
+        from pmtui.metrics import write_textfile
+
+        try:
+            write_textfile(fleet, prom_textfile)
+        except PmtuiError as err:
+            print(f"pmtui: warning: {err.message}", file=sys.stderr)
     if fleet.single:
         result = results[0]
         if result.error is not None:
@@ -263,14 +277,15 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
 
 # --- watch ------------------------------------------------------------------------------------------
 
-async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
+async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | None = None) -> int:
     """The core without a screen: one line per new state of any account (every refresh, fault,
     recovery, pushed event and alert; a fault that repeats, or the same picture again, is said
     once), led by its profile when there are several (JSON: a "profile" field first). Accounts that
     cannot be watched are said once on stderr, and so is what the dashboard would toast
     ("Recording stopped"). Output goes through a LineWriter: a reader that stops reading never
     stops the Monitors or a signal, one that goes away ends the command (exit 0). Stops on Ctrl-C,
-    SIGTERM or a hang-up: 128 + the signal (130, 143, 129)."""
+    SIGTERM or a hang-up: 128 + the signal (130, 143, 129). `metrics_address`: also serve the
+    accounts' Prometheus metrics there (pmtui.metrics; a port taken is the command's error)."""
     from pmtui.delivery import Deliverer
     from pmtui.lines import LineWriter, notice_line
     from pmtui.mailbox import Mailbox
@@ -294,6 +309,16 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
     for account in watched:
         assert account.monitor is not None
         account.monitor.subscribe(listener(account.profile))
+    metrics = None
+    if metrics_address is not None:
+        from pmtui.metrics import start_metrics
+
+        try:
+            metrics = start_metrics(fleet, metrics_address)
+        except PmtuiError:
+            await fleet.aclose()
+            raise
+        print(f"pmtui: metrics on {metrics.url}", file=sys.stderr, flush=True)
     runners = [asyncio.ensure_future(a.monitor.run()) for a in watched if a.monitor is not None]
     everything: asyncio.Future[Any] = asyncio.gather(*runners)
     stopped_by: list[int] = []
@@ -356,6 +381,8 @@ async def watch(fleet: Fleet, *, as_json: bool = False) -> int:
         except BaseException:
             pass
         await deliverer.aclose()
+        if metrics is not None:
+            await asyncio.to_thread(metrics.close)
         await fleet.aclose()
     if not stopped_by:
         out.drain(1.0)  # what is queued, unless the reader is stuck
@@ -434,4 +461,20 @@ def history(options: FleetOptions, *, profile: str | None, since: int | None, un
         export_json(rows, sys.stdout)
     else:
         print(output.history_table(rows, width=width))
+    return 0
+
+
+def history_states(options: FleetOptions, *, profile: str | None, since: int | None, until: int | None) -> int:
+    """`history --states --format json`: every recorded state, oldest first, as a JSON array of
+    {"time", "timeMs", "profile", "state"}: the state is `watch --json`'s object for it, decimal
+    strings as the API sent them."""
+    from pmtui.history import _iso
+    from pmtui.record import read_states
+
+    history = options.history(reading=True)
+    assert history is not None
+    rows = read_states(history.path, profile=profile, since_ms=since, until_ms=until)
+    json.dump([{"time": _iso(r.time_ms), "timeMs": r.time_ms, "profile": r.profile, "state": r.doc}
+               for r in rows], sys.stdout, indent=2)
+    sys.stdout.write("\n")
     return 0

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pmtui.client import PapiClient
     from pmtui.history import History
     from pmtui.monitor import Monitor
+    from pmtui.record import Recorder
     from pmtui.riskfeed import RiskFeed
     from pmtui.settings import Settings
 
@@ -66,11 +67,12 @@ class FleetOptions:
         """The one profile asked for, when one is."""
         return self.profiles[0] if len(self.profiles) == 1 else None
 
-    def history(self, *, reading: bool = False) -> History | None:
-        """The history file --record writes to (None without --record), or `reading` it. The
-        demo's never is the real one: without --history-file, --demo records to (and `history
-        --demo` reads) history-demo.sqlite3 beside it."""
-        if not (self.record or reading):
+    def history(self, *, reading: bool = False, wanted: bool = False) -> History | None:
+        """The history file --record writes to (None without --record, or `wanted`: the settings'
+        `record = true`, or the daemon, which records unless `record = false`), or `reading` it.
+        The demo's never is the real one: without --history-file, --demo records to (and
+        `history --demo` reads) history-demo.sqlite3 beside it."""
+        if not (self.record or reading or wanted):
             return None
         from pmtui.history import History, demo_path
 
@@ -313,6 +315,8 @@ class Fleet:
     accounts: list[Account]
     options: FleetOptions = field(default_factory=FleetOptions)
     budget: WeightBudget | None = None
+    #: The one writer of every account's states to the history file (None: not recording).
+    recorder: Recorder | None = None
 
     @classmethod
     def build(cls, options: FleetOptions, accounts: Sequence[Account] | None = None, *, stream: bool = False,
@@ -320,7 +324,10 @@ class Fleet:
         """A Monitor for each account that has settings, all on one weight budget; with --demo each
         on its own demo exchange, all of them on one IP's weight count. Of several, an account
         whose client cannot be made (a bad private key file) keeps that sentence as its error; a
-        fleet of one raises it. `stream`: the Monitors listen to the user data stream too."""
+        fleet of one raises it. `stream`: the Monitors listen to the user data stream too.
+        `history`: every state of every account is recorded to that file (pmtui.record), by one
+        writer thread, with the first account's retention settings; the daemon passes
+        `options.history(wanted=...)` here to record while nobody watches."""
         chosen = list(accounts) if accounts is not None else select(options)
         single = not options.many
         budget = None if single else shared_budget(chosen, options.tabs)
@@ -350,7 +357,18 @@ class Fleet:
                 if single:
                     raise
                 account.error = err.message
-        return cls(chosen, options, budget)
+        recorder = None
+        if history is not None:
+            from pmtui.record import Recorder
+
+            first_settings = next((a.settings for a in chosen if a.settings is not None), None)
+            recorder = Recorder(history.path,
+                                retention_days=first_settings.retention_days if first_settings else None,
+                                max_size_mb=first_settings.max_size if first_settings else None)
+            for account in chosen:
+                if account.monitor is not None:
+                    recorder.attach(account.monitor)
+        return cls(chosen, options, budget, recorder)
 
     @property
     def single(self) -> bool:
@@ -369,6 +387,8 @@ class Fleet:
     async def aclose(self) -> None:
         """Close every account's Monitor (its client, its stream)."""
         await asyncio.gather(*(a.monitor.aclose() for a in self.accounts if a.monitor is not None))
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)  # what is queued is written first
 
     async def __aenter__(self) -> Fleet:
         return self

@@ -39,6 +39,7 @@ FILENAME = "history.sqlite3"
 DEMO_FILENAME = "history-demo.sqlite3"
 COLUMNS = ("time_ms", "profile", "unimmr", "account_equity", "maint_margin", "total_upnl", "level")
 _SCHEMA = """
+PRAGMA auto_vacuum = INCREMENTAL;  -- a new file only: retention can give pages back (pmtui.record)
 CREATE TABLE IF NOT EXISTS samples (
     time_ms        INTEGER NOT NULL,
     profile        TEXT    NOT NULL,

@@ -268,6 +268,8 @@ class Monitor:
         self.notifier = Notifier.from_settings(settings)
         self.series = SessionSeries()
         self.history = history  # --record: every refresh also goes to this SQLite file
+        #: --record through a pmtui.record.Recorder (it attaches itself): samples go to its writer.
+        self.recorder: Any = None
         #: Seconds between two refreshes a person may start (tests that press r often lower it).
         self.refresh_debounce = REFRESH_DEBOUNCE
         self.push_debounce = PUSH_DEBOUNCE
@@ -704,7 +706,9 @@ class Monitor:
             return
         sample = sample_from_view(self.view, self.profile)
         self.series.add(sample)
-        if self.history is not None:
+        if self.recorder is not None:
+            self.recorder.put_sample(sample)
+        elif self.history is not None:
             task = asyncio.get_running_loop().create_task(self._record_to(self.history, sample))
             self._tasks.append(task)
             task.add_done_callback(self._forget)

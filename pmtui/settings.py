@@ -420,6 +420,14 @@ class Settings(BaseModel):
     #: Run the risk model (uniMMR from its inputs, the liquidation move): its inputs add up to
     #: ~50 weight a minute and reach sapi_url; false: Binance's uniMMR alone, no model requests.
     risk_model: bool = True
+    #: Record every state to the history file (pmtui.record): true records on the dashboard as
+    #: --record does; false never records. Unset: the dashboard records only with --record, the
+    #: daemon always (see `records`).
+    record: bool | None = None
+    #: Recorded states and samples older than this many days are deleted.
+    retention_days: float = 30.0
+    #: The history file's recorded data is kept under this many MB (the oldest goes first).
+    max_size: float = 1024.0
     #: The user data stream's websocket URL (wss; ws only to loopback test servers).
     stream_url: Annotated[str, URL] = DEFAULT_STREAM_URL
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -447,15 +455,15 @@ class Settings(BaseModel):
     def _stream_url(cls, value: str) -> str:
         return check_url(value, "stream_url", websocket=True)
 
-    @field_validator("stream", mode="before")
+    @field_validator("stream", "record", mode="before")
     @classmethod
     def _strict_bool(cls, value: Any, info: Any) -> Any:
-        if not isinstance(value, bool):
+        if not isinstance(value, bool) and not (value is None and info.field_name == "record"):
             raise SettingProblem(f"{info.field_name}{{where}} must be true or false.", info.field_name)
         return value
 
     @field_validator("interval", "account_interval", "timeout", "recv_window", "weight_share",
-                     mode="before")
+                     "retention_days", "max_size", mode="before")
     @classmethod
     def _no_bool(cls, value: Any, info: Any) -> Any:
         if isinstance(value, bool):
@@ -484,6 +492,20 @@ class Settings(BaseModel):
                 name,
             )
         return value
+
+    @field_validator("retention_days", "max_size")
+    @classmethod
+    def _positive(cls, value: float, info: Any) -> float:
+        unit = "days" if info.field_name == "retention_days" else "MB"
+        if not math.isfinite(value) or value <= 0:
+            raise SettingProblem(f"{info.field_name}{{where}} must be a positive number of {unit} (got {value:g}).",
+                                 info.field_name)
+        return value
+
+    def records(self, *, default: bool) -> bool:
+        """Whether to record: the `record` setting when set, else `default` (--record on the
+        dashboard; True for the daemon, which records while nobody watches)."""
+        return default if self.record is None else self.record
 
     @field_validator("weight_share")
     @classmethod

@@ -35,7 +35,8 @@ def _isolated_user_dirs(
     ):
         monkeypatch.setenv(var, str(home / sub))
     for var in list(os.environ):
-        if var.startswith("PMTUI_"):
+        # PMTUI_REQUIRE_* are the suite's own switches (.ci/run's: no skipping), not pmtui's.
+        if var.startswith("PMTUI_") and not var.startswith("PMTUI_REQUIRE_"):
             monkeypatch.delenv(var)
     # `snapshot` fits the terminal it runs in: the tests' tables are those of a 140-column one,
     # whatever terminal (or pytest-xdist worker) runs them. Tests of other widths set their own.

@@ -1,0 +1,119 @@
+"""9. Recording: bytes the history file grows by per account per day, every state recorded
+(pmtui.record), at a 2 s interval with the demo's 13 positions (12 UM and one COIN-M).
+
+A Monitor runs over the demo exchange (margin-call scenario, seeded) on a fake clock that moves
+2 s per refresh, its states recorded by a Recorder as `--record` does; the file's size after the
+run (WAL checkpointed), scaled from the simulated seconds to a day.
+
+Baseline, same run and states: the raw JSON of every recorded state (`watch --json`'s objects,
+one per state, what a naive record would write), scaled the same way.
+Prints record_bytes_per_day, raw_json_bytes_per_day, record_ratio (record / raw), record_bytes_per_state
+and record_states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+from common import emit, parse_args
+
+INTERVAL = 2.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_750_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now - 1_749_000_000.0
+
+
+def install(clock: Clock) -> None:
+    """Every loaded pmtui module reads the fake clock (as the tests' FrozenClock does)."""
+    fake = types.SimpleNamespace(time=clock.time, monotonic=clock.monotonic, perf_counter=clock.time,
+                                 localtime=time.gmtime, gmtime=time.gmtime, strftime=time.strftime,
+                                 sleep=time.sleep)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("pmtui") and getattr(module, "time", None) is time:
+            module.time = fake  # type: ignore[attr-defined]
+
+
+async def run(refreshes: int, path: Path) -> tuple[int, int, float]:
+    import pmtui.client  # noqa: F401  (loaded before the clock is swapped in)
+    import pmtui.poller  # noqa: F401
+    import pmtui.riskfeed  # noqa: F401
+    from pmtui.demo import DemoExchange
+    from pmtui.fleet import FleetOptions, make_monitor
+    from pmtui.record import Recorder, state_doc
+    from pmtui.settings import Settings
+
+    clock = Clock()
+    install(clock)
+    exchange = DemoExchange(seed=7, clock=clock.time, scenario="margin-call")
+    monitor = make_monitor(Settings(interval=INTERVAL), FleetOptions(demo=True), profile="demo",
+                           transport=exchange)
+    recorder = Recorder(path, clock=clock.time)
+    recorder.attach(monitor)
+    raw = 0
+    states = 0
+    before = None
+
+    def measure(state) -> None:  # type: ignore[no-untyped-def]
+        nonlocal raw, states, before
+        raw += len(json_text(state_doc(state, before=before)))
+        states += 1
+        before = state
+
+    monitor.subscribe(measure)
+    start = clock.now
+    for _ in range(refreshes):
+        await monitor.refresh()
+        if monitor._risk_task is not None:
+            await monitor._risk_task
+        clock.now += INTERVAL
+    seconds = clock.now - start
+    await monitor.aclose()
+    recorder.close()
+    return raw, states, seconds
+
+
+def json_text(doc: object) -> str:
+    import json
+
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    refreshes = 60 if args.quick else 300
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.sqlite3"
+        raw, states, seconds = asyncio.run(run(refreshes, path))
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (rows,) = conn.execute("SELECT count(*) FROM states").fetchone()
+        conn.close()
+        size = os.path.getsize(path)
+    day = 86400 / seconds
+    emit({
+        "record_bytes_per_day": round(size * day),
+        "raw_json_bytes_per_day": round(raw * day),
+        "record_ratio": round(size / raw, 4),
+        "record_bytes_per_state": round(size / max(rows, 1)),
+        "record_states": states,
+        "record_rows": rows,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,519 @@
+"""Recording: every published state of every account, to the history file, compact and off the
+event loop.
+
+Each state is recorded as the document `pmtui watch --json` prints for it (output.state_doc: the
+API's objects with their decimal strings untouched, what pmtui made of them, the verdict and its
+reason, the alerts fired or cleared, the status sentence, and which kinds of change it carries),
+in the `states` table of pmtui.history's SQLite file, beside its five-number `samples`:
+
+- a row per state: time, profile, level, uniMMR, and a body: a *keyframe* (the whole document,
+  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). Every
+  KEYFRAME_EVERY-th row of a profile, and the first one a Recorder writes, is a keyframe, so a
+  reader decodes at most that many rows to reach any state, and never across two processes.
+- a state that changes nothing (the same document) is not a row: its kinds of change go to the
+  next row. A clock tick is a row only when it changes more than the estimate's age (its verdict,
+  its staleness, its status sentence).
+
+Writing runs in one thread per file (the Recorder), fed through a bounded queue: a disk that cannot
+keep up loses the oldest states, counted in a warning, never the dashboard's time. It commits at
+least once a second in WAL mode, so `kill -9` loses at most the last second and never the file.
+Retention (`retention_days`, `max_size` in MB) is enforced by the same thread. A file that cannot
+be written (read-only folder, full disk) is one sentence (`error`) and the end of recording; the
+Monitor says it once and goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import sqlite3
+import struct
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pmtui import output
+from pmtui.history import History, HistoryError, Sample, _reason
+from pmtui.monitor import CLOCK, STATUS, MonitorState, Notice
+from pmtui.text import clean
+
+log = logging.getLogger(__name__)
+
+#: One keyframe per this many rows of a profile (about 5 minutes at a 2 s interval).
+KEYFRAME_EVERY = 150
+#: States waiting for the writer; past this the oldest are dropped (and counted).
+QUEUE_SIZE = 2000
+#: Seconds between two commits at most: what `kill -9` may lose.
+COMMIT_EVERY = 1.0
+#: Seconds between two retention passes.
+RETENTION_EVERY = 60.0
+#: The first dropped state is said, then again every this many more.
+DROPS_SAID = 1000
+KEYFRAME, DELTA = 0, 1
+
+STATES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS states (
+    id      INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    profile TEXT    NOT NULL,
+    level   TEXT,
+    unimmr  TEXT,
+    kind    INTEGER NOT NULL,
+    body    BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS states_by_profile ON states (profile, id);
+CREATE INDEX IF NOT EXISTS states_by_time ON states (time_ms);
+"""
+
+
+# --- documents and their deltas -------------------------------------------------------------------
+
+def state_doc(state: MonitorState, changed: frozenset[str] | set[str] | None = None,
+              before: MonitorState | None = None) -> dict[str, Any]:
+    """The recorded document of a state: `watch --json`'s object for it."""
+    positions = output.changed_positions(before.view if before else None, state.view)
+    return json.loads(output.watch_json(state, state.changed if changed is None else changed, positions))
+
+
+def diff(a: Any, b: Any, path: list[Any], out: list[list[Any]]) -> list[list[Any]]:
+    """The changes from `a` to `b`: [path, value] to set, [path] to delete. Lists of the same
+    length change item by item; otherwise a changed value is set whole."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out.extend([[*path, k]] for k in a if k not in b)
+        for k, v in b.items():
+            if k not in a:
+                out.append([[*path, k], v])
+            elif a[k] != v or type(a[k]) is not type(v):
+                diff(a[k], v, [*path, k], out)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y or type(x) is not type(y):
+                diff(x, y, [*path, i], out)
+    else:
+        out.append([path, b])
+    return out
+
+
+def patch(doc: Any, changes: list[list[Any]]) -> Any:
+    """A new document: `doc` with `changes` (from diff) applied. `doc` is left as it was: only the
+    containers on a changed path are copied, the rest is shared (so a reader keeps every state
+    it decoded at the cost of what changed, never a deep copy)."""
+    copied: set[int] = set()
+
+    def fresh(value: Any) -> Any:
+        if id(value) in copied:
+            return value
+        value = value.copy()
+        copied.add(id(value))
+        return value
+
+    root = doc
+    for change in changes:
+        path = change[0]
+        if not path:
+            root = change[1]
+            continue
+        root = fresh(root)
+        parent = root
+        for key in path[:-1]:
+            child = fresh(parent[key])
+            parent[key] = child
+            parent = child
+        if len(change) == 1:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = change[1]
+    return root
+
+
+def _pack(value: Any) -> bytes:
+    return zlib.compress(_json(value), 6)
+
+
+def _unpack(body: bytes) -> Any:
+    return json.loads(zlib.decompress(body))
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _deflate(data: bytes, zdict: bytes) -> bytes:
+    c = zlib.compressobj(6, zdict=zdict) if zdict else zlib.compressobj(6)
+    return c.compress(data) + c.flush()
+
+
+def _inflate(data: bytes, zdict: bytes) -> bytes:
+    d = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+    return d.decompress(data) + d.flush()
+
+
+def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tuple[bytes, bytes]:
+    """A delta's body, and its paths (the next delta's dictionary). Paths and values apart: the
+    paths repeat from one refresh to the next and compress to almost nothing against the last
+    delta's; a value is `[]` (deleted), `[value]`, or `[n, tail]` for a string that keeps the old
+    one's first n characters (a price that moved keeps its leading digits)."""
+    ops: list[list[Any]] = []
+    for change in changes:
+        if len(change) == 1:
+            ops.append([])
+            continue
+        old = _at(before, change[0])
+        new = change[1]
+        if isinstance(old, str) and isinstance(new, str):
+            n = len(os.path.commonprefix([old, new]))
+            ops.append([n, new[n:]])
+        else:
+            ops.append([new])
+    paths = _json([c[0] for c in changes])
+    packed = _deflate(paths, last_paths)
+    return struct.pack(">I", len(packed)) + packed + _deflate(_json(ops), b""), paths
+
+
+def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
+    """A new document, `doc` with the delta applied, and the delta's paths."""
+    (size,) = struct.unpack(">I", body[:4])
+    paths_json = _inflate(body[4:4 + size], last_paths)
+    paths, ops = json.loads(paths_json), json.loads(_inflate(body[4 + size:], b""))
+    changes: list[list[Any]] = []
+    for path, op in zip(paths, ops, strict=True):
+        if not op:
+            changes.append([path])
+        elif len(op) == 1:
+            changes.append([path, op[0]])
+        else:
+            changes.append([path, _at(doc, path)[:op[0]] + op[1]])
+    return patch(doc, changes), paths_json
+
+
+def _at(doc: Any, path: list[Any]) -> Any:
+    try:
+        for key in path:
+            doc = doc[key]
+    except (KeyError, IndexError, TypeError):
+        return None  # a new key
+    return doc
+
+
+# --- the writer -----------------------------------------------------------------------------------
+
+@dataclass
+class _Profile:
+    """What the writer remembers of a profile: its last row's document and state."""
+
+    doc: dict[str, Any] | None = None
+    state: MonitorState | None = None
+    rows: int = 0  # rows since the last keyframe
+    paths: bytes = b""  # the last delta's paths (the next one's dictionary)
+    pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
+
+
+class Recorder:
+    """One thread writing states (and the five-number samples) to one history file.
+
+    `put` never blocks: it queues the state (the oldest waiting one goes when the queue is full).
+    `close` writes what is queued and stops. After a failure `error` holds one sentence and
+    nothing more is written."""
+
+    def __init__(self, path: Path | str, *, retention_days: float | None = None, max_size_mb: float | None = None,
+                 queue_size: int = QUEUE_SIZE, clock: Callable[[], float] = time.time,
+                 keyframe_every: int = KEYFRAME_EVERY) -> None:
+        self.path = Path(path).expanduser()
+        self.retention_days = retention_days
+        self.max_size_mb = max_size_mb
+        self.keyframe_every = keyframe_every
+        self.clock = clock
+        self.error: str | None = None
+        self.dropped = 0
+        self.written = 0
+        self._queue: deque[tuple[str, Any]] = deque()
+        self._queue_size = queue_size
+        self._cond = threading.Condition()
+        self._closing = False
+        self._profiles: dict[str, _Profile] = {}
+        self._thread: threading.Thread | None = None
+        self._pruned = float("-inf")
+
+    # --- the event loop's side --------------------------------------------------------------
+
+    def put(self, profile: str, state: MonitorState) -> None:
+        self._put(("state", (profile, state, int(self.clock() * 1000))))
+
+    def put_sample(self, sample: Sample) -> None:
+        self._put(("sample", sample))
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        if self.error is not None or self._closing:
+            return
+        with self._cond:
+            if len(self._queue) >= self._queue_size:
+                self._queue.popleft()
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.info("recording cannot keep up with the disk: %d states dropped so far", self.dropped)
+            self._queue.append(item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pmtui-record", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def attach(self, monitor: Any) -> Callable[[], None]:
+        """Record every state `monitor` publishes; when recording fails, the monitor says so once
+        (a notice: a toast on the dashboard, a line on stderr headless) and goes on."""
+        told = False
+        monitor.history = None  # its samples come here too: one writer, one sentence if it fails
+        monitor.recorder = self
+
+        dropped = 0
+
+        def say(message: str) -> None:
+            # Not from inside this publish: the notice is a state of its own, right after.
+            asyncio.get_running_loop().call_soon(functools.partial(
+                monitor.publish, STATUS, notices=[Notice("Recording", message, "warning", timeout=8)]))
+
+        def on_state(state: MonitorState) -> None:
+            nonlocal told, dropped
+            if self.error is None:
+                self.put(monitor.profile, state)
+                if self.dropped and (not dropped or self.dropped >= dropped + DROPS_SAID):
+                    dropped = self.dropped
+                    say(f"The disk cannot keep up with recording: {dropped} states were not recorded.")
+            elif not told:
+                told = True
+                say(self.error)
+
+        return monitor.subscribe(on_state)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread (blocking: call it in a thread from async code)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.dropped:
+            log.info("recording dropped %d states the disk could not keep up with", self.dropped)
+
+    # --- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            conn = connect(self.path)
+        except HistoryError as err:
+            self._fail(err.message)
+            return
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._closing:
+                        self._cond.wait(COMMIT_EVERY)
+                    items = list(self._queue)
+                    self._queue.clear()
+                    closing = self._closing
+                if items:
+                    with conn:  # one transaction per batch: at most a second's states
+                        for kind, item in items:
+                            if kind == "state":
+                                self._write_state(conn, *item)
+                            else:
+                                _insert_sample(conn, item)
+                if self.clock() - self._pruned >= RETENTION_EVERY:
+                    self._pruned = self.clock()
+                    prune(conn, self.clock(), self.retention_days, self.max_size_mb)
+                if closing:
+                    return
+        except (sqlite3.Error, OSError) as exc:
+            reason = _reason(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or type(exc).__name__)
+            self._fail(f"Cannot record to {self.path}: {reason}.")
+        finally:
+            conn.close()
+
+    def _fail(self, sentence: str) -> None:
+        self.error = f"{sentence} Recording stopped."  # and the dashboard goes on without it
+        log.info("%s", self.error)  # the Monitors say it to people (attach)
+        with self._cond:
+            self._queue.clear()
+
+    def _write_state(self, conn: sqlite3.Connection, profile: str, state: MonitorState, time_ms: int) -> None:
+        mine = self._profiles.setdefault(profile, _Profile())
+        changed = mine.pending | state.changed
+        doc = state_doc(state, changed, mine.state)
+        changes = None
+        if mine.doc is not None:
+            changes = diff(mine.doc, doc, [], [])
+            # Nothing new but the kinds of change (or, on a tick, the estimate's age): no row.
+            moved = [c for c in changes if c[0] and c[0][0] not in ("changed", "changedPositions")]
+            if not moved or (changed <= {CLOCK, STATUS}
+                             and all(c[0] == ["view", "account", "estimateAge"] for c in moved)):
+                mine.pending = changed
+                return
+        if changes is None or mine.rows + 1 >= self.keyframe_every:
+            kind, body, paths = KEYFRAME, _pack(doc), b""
+        else:
+            assert mine.doc is not None
+            body, paths = encode_delta(mine.doc, changes, mine.paths)
+            kind = DELTA
+        view = doc.get("view") or {}
+        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
+                     (time_ms, profile, doc.get("level"),
+                      (view.get("account") or {}).get("uniMMR"), kind, body))
+        mine.doc, mine.state, mine.pending, mine.paths = doc, state, frozenset(), paths
+        mine.rows = 0 if kind == KEYFRAME else mine.rows + 1
+        self.written += 1
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """The history file opened for writing (created private), in WAL mode, with both tables."""
+    history = History(path)
+    conn = history._connect(create=True)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
+        conn.executescript(STATES_SCHEMA)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise HistoryError(f"Cannot record to {path}: {_reason(exc)}.") from None
+    return conn
+
+
+def _insert_sample(conn: sqlite3.Connection, sample: Sample) -> None:
+    from pmtui.history import COLUMNS, _text
+
+    conn.execute(f"INSERT INTO samples ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (sample.time_ms, sample.profile, _text(sample.unimmr), _text(sample.account_equity),
+                  _text(sample.maint_margin), _text(sample.total_upnl), sample.level))
+
+
+def record_now(path: Path | str, profile: str, state: MonitorState, *, retention_days: float | None = None,
+               max_size_mb: float | None = None) -> None:
+    """One state as a keyframe, written at once, and retention applied (the one-shot commands'
+    --record). HistoryError with a sentence when the file cannot be written."""
+    recorder = Recorder(path)
+    conn = connect(recorder.path)
+    try:
+        with conn:
+            recorder._write_state(conn, profile, state, int(time.time() * 1000))
+        prune(conn, time.time(), retention_days, max_size_mb)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"Cannot record to {recorder.path}: {_reason(exc)}.") from None
+    finally:
+        conn.close()
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+def prune(conn: sqlite3.Connection, now: float, retention_days: float | None, max_size_mb: float | None) -> int:
+    """Delete what is older than `retention_days`, then the oldest until the file's data fits in
+    `max_size_mb`. A profile's rows go up to its first keyframe after the cut, so every row left
+    can still be decoded. Returns the rows deleted."""
+    deleted = 0
+    if retention_days is not None:
+        deleted += _cut(conn, int((now - retention_days * 86400) * 1000))
+    if max_size_mb is not None:
+        limit = max_size_mb * 1024 * 1024
+        for _ in range(20):  # each pass drops the oldest tenth of the time recorded
+            if _data_bytes(conn) <= limit:
+                break
+            first, last = conn.execute("SELECT min(time_ms), max(time_ms) FROM states").fetchone()
+            if first is None or first == last:
+                break
+            cut = _cut(conn, first + max(1, (last - first) // 10))
+            deleted += cut
+            if not cut:
+                break
+    if deleted:
+        conn.execute("PRAGMA incremental_vacuum")
+    return deleted
+
+
+def _cut(conn: sqlite3.Connection, before_ms: int) -> int:
+    with conn:
+        n = conn.execute("DELETE FROM samples WHERE time_ms < ?", (before_ms,)).rowcount
+        for (profile,) in conn.execute("SELECT DISTINCT profile FROM states").fetchall():
+            # Up to the first keyframe at or after the cut; without one, only a profile all older.
+            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind = ? AND time_ms >= ?",
+                                   (profile, KEYFRAME, before_ms)).fetchone()
+            if keep is None:
+                (newest, last) = conn.execute("SELECT max(time_ms), max(id) FROM states WHERE profile = ?",
+                                              (profile,)).fetchone()
+                if newest >= before_ms:
+                    continue  # its newest rows are deltas on an older keyframe: kept until the next one
+                keep = last + 1
+            n += conn.execute("DELETE FROM states WHERE profile = ? AND id < ?", (profile, keep)).rowcount
+    return n
+
+
+def _data_bytes(conn: sqlite3.Connection) -> int:
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    return int((pages - free) * size)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One recorded state: when, whose, and its document (watch --json's object; it shares what
+    did not change with the states around it: read it, do not change it)."""
+
+    time_ms: int
+    profile: str
+    doc: dict[str, Any]
+
+
+def read_states(path: Path | str, *, profile: str | None = None, since_ms: int | None = None,
+                until_ms: int | None = None) -> list[Recorded]:
+    """The recorded states with since_ms <= time < until_ms, oldest first (a file without states
+    has none). HistoryError with a sentence when the file cannot be read."""
+    history = History(path)
+    conn = history._connect(create=False)
+    try:
+        return sorted(_read(conn, profile, since_ms, until_ms), key=lambda r: r.time_ms)
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []  # a file from before states were recorded
+        raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
+    except sqlite3.Error as exc:
+        raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
+    except (zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
+                           " (written by another program, or damaged).") from None
+    finally:
+        conn.close()
+
+
+def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
+          until_ms: int | None) -> Iterator[Recorded]:
+    if profile is not None:
+        profiles = [profile]
+    else:
+        profiles = [p for (p,) in conn.execute("SELECT DISTINCT profile FROM states")]
+    for name in profiles:
+        start = None
+        if since_ms is not None:
+            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind = ? AND time_ms <= ?",
+                                    (name, KEYFRAME, since_ms)).fetchone()
+        rows = conn.execute(
+            "SELECT time_ms, kind, body FROM states WHERE profile = ? AND id >= ?"
+            + (" AND time_ms < ?" if until_ms is not None else "") + " ORDER BY id",
+            (name, start or 0, *(() if until_ms is None else (until_ms,))))
+        doc: Any = None
+        paths = b""
+        for t, kind, body in rows:
+            if kind == KEYFRAME:
+                doc, paths = _unpack(body), b""
+            elif doc is None:
+                continue  # deltas whose keyframe retention deleted
+            else:
+                doc, paths = decode_delta(doc, body, paths)
+            if since_ms is None or t >= since_ms:
+                yield Recorded(int(t), clean(str(name)), doc)  # shares what did not change: read-only
