@@ -337,6 +337,8 @@ async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | N
     for problem in deliverer.problems:
         err.write(notice_line("warning", problem))
     deliverer.start()
+    if metrics is not None:
+        metrics.collector.deliverer = deliverer
     shown: dict[str, MonitorState] = {}
     last_fault: dict[str, str | None] = {}
     last_line: dict[str, str] = {}

@@ -616,3 +616,24 @@ async def test_a_failure_sentence_goes_to_on_problem_when_given(caplog):
     assert said == ["Alert route json://… could not deliver 'pmtui CRITICAL: alpha' after 4 tries (the service did"
                     " not accept it or could not be reached)."]
     assert caplog.messages == []
+
+
+def test_metrics_count_each_routes_messages_without_its_url():
+    from prometheus_client import generate_latest
+
+    from pmtui import metrics
+    from pmtui.fleet import Fleet
+
+    d = Deliverer({"alpha": AlertSettings(routes={"critical": [f"json://u:{TOKEN}@127.0.0.1/c"],
+                                                  "warn": [f"json://u:{TOKEN}@127.0.0.1/c", "json://127.0.0.1/w"]},
+                                          heartbeat_url=f"https://hc-ping.com/{TOKEN}")}, sender=Sent())
+    first, second = d.routes
+    first.sent, first.retried, first.failed, second.dropped, d.pings_failed = 3, 2, 1, 4, 5
+    collector = metrics.FleetCollector(Fleet([], FleetOptions()))
+    collector.deliverer = d
+    text = generate_latest(metrics.registry_of(collector)).decode()
+    assert 'pmtui_alert_messages_total{result="sent",route="1:warn+critical"} 3.0' in text
+    assert 'pmtui_alert_messages_total{result="failed",route="1:warn+critical"} 1.0' in text
+    assert 'pmtui_alert_messages_total{result="dropped",route="2:warn"} 4.0' in text
+    assert 'pmtui_heartbeat_pings_total{result="failed"} 5.0' in text
+    assert TOKEN not in text and "127.0.0.1" not in text and "hc-ping" not in text
