@@ -135,6 +135,7 @@ class RemoteMonitor:
     """One account of the daemon's, as a Monitor to whoever renders it."""
 
     client = None  # no exchange of its own
+    remote = True  # the daemon delivers this account's alerts (pmtui.delivery): a viewer must not repeat them
 
     def __init__(self, profile: str, settings: Settings, attachment: Attachment) -> None:
         self.profile = profile

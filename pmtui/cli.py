@@ -211,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
                      "any address off loopback is open to whoever reaches it)")
     _common(dmn, suppress=True)
 
+    alerts = sub.add_parser("alerts", help="alert routes: `alerts test` sends a test message through each")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser, required=True)
+    alerts_test = alerts_sub.add_parser(
+        "test", help="send a test message through every alert route and say which worked",
+        description="Sends a test message through every apprise URL in [alerts.routes] (of the profiles "
+        "chosen) and prints one line per route, its URL redacted: ok or FAILED and why. Exit 0 when "
+        "every route worked, 1 otherwise.")
+    alerts_test.add_argument("--level", choices=["warn", "danger", "critical"],
+                             help="only the routes of this level")
+    _common(alerts_test, suppress=True)
+
     dash = sub.add_parser("dashboard", help="open the dashboard (the default)")
     _common(dash, suppress=True)
 
@@ -461,6 +472,11 @@ def _main(args: argparse.Namespace, command: str) -> int:
                                     fmt=args.format, width=max(40, shutil.get_terminal_size((140, 24)).columns))
         if command == "serve":
             return _serve(options, args)
+        if command == "alerts":
+            from pmtui import commands
+            from pmtui.fleet import select
+
+            return asyncio.run(commands.alerts_test(select(options), args.level))
         return _run(command, options, args)
     except PmtuiError as err:
         log.debug("failed: %s (%s)", err.message, type(err).__name__)

@@ -386,6 +386,16 @@ async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | N
         loop.add_signal_handler(sig, stop, sig)
     out = LineWriter(on_closed=lambda: loop.call_soon_threadsafe(everything.cancel))
     err = LineWriter(sys.stderr.fileno())
+    # Alerts off the terminal (apprise routes, repeats, heartbeat): never in the way of the lines.
+    from pmtui.delivery import Deliverer
+    from pmtui.lines import notice_line
+
+    deliverer = Deliverer.for_accounts(watched, on_problem=lambda sentence: err.write(notice_line("warning", sentence)))
+    for problem in deliverer.problems:
+        err.write(notice_line("warning", problem))
+    deliverer.start()
+    if metrics is not None:
+        metrics.collector.deliverer = deliverer
     try:
         await follow(queue, everything, WatchLines(fleet, out, err, as_json=as_json).say)
     finally:
@@ -394,6 +404,7 @@ async def watch(fleet: Fleet, *, as_json: bool = False, metrics_address: str | N
             await everything
         except BaseException:
             pass
+        await deliverer.aclose()
         if metrics is not None:
             await asyncio.to_thread(metrics.close)
         await fleet.aclose()
@@ -476,6 +487,16 @@ async def daemon(fleet: Fleet, *, socket: Path | None = None, plugins: Sequence[
             await fleet.aclose()
             raise
         err.write(f"pmtui: metrics on {metrics.url}")
+    # Alerts off the terminal (apprise routes, repeats, heartbeat), as watch and the dashboard do.
+    from pmtui.delivery import Deliverer
+    from pmtui.lines import notice_line
+
+    deliverer = Deliverer.for_accounts(watched, on_problem=lambda sentence: err.write(notice_line("warning", sentence)))
+    for problem in deliverer.problems:
+        err.write(notice_line("warning", problem))
+    deliverer.start()
+    if metrics is not None:
+        metrics.collector.deliverer = deliverer
     err.write(f"pmtui: daemon watching {len(monitors)} account{'s' if len(monitors) != 1 else ''};"
               f" viewers attach at {path}")
     queue: Mailbox[str] = Mailbox()
@@ -520,6 +541,7 @@ async def daemon(fleet: Fleet, *, socket: Path | None = None, plugins: Sequence[
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await server.aclose()
+        await deliverer.aclose()
         if metrics is not None:
             await asyncio.to_thread(metrics.close)
         await asyncio.gather(*(p.aclose() for p in plugins), return_exceptions=True)
@@ -543,6 +565,31 @@ async def _watchdog(every: float, environ: Mapping[str, str]) -> None:
 SAID_IN_LINE = frozenset({"Alert", "Alert cleared", "Refresh failed", "Action needed", "Recovered", "Internal error"})
 #: What in a state is worth a line (a tick of the clock, or a change of status alone, is not).
 WORTH_A_LINE = frozenset({"data", "fault", "push", "alerts"})
+
+
+# --- alerts test -----------------------------------------------------------------------------------
+
+async def alerts_test(accounts: Sequence[Account], level: str | None = None) -> int:
+    """`pmtui alerts test`: a test message through every alert route of these accounts (of one
+    level when given), one line per route, redacted: 0 when every one worked, else 1."""
+    from pmtui.delivery import Deliverer
+
+    for account in accounts:
+        if account.settings is None:
+            print(f"pmtui: error: {shown_name(account.profile)}: {account.error}", file=sys.stderr)
+    deliverer = Deliverer({a.profile: a.settings.alerts for a in accounts if a.settings is not None})
+    for problem in deliverer.problems:
+        print(f"pmtui: error: {problem}", file=sys.stderr)
+    results = await deliverer.test(level)
+    if not results:
+        if not deliverer.problems:
+            which = f"{level} alert routes" if level else "alert routes"
+            print(f"pmtui: error: No {which} are configured: add apprise URLs to [alerts.routes] in the"
+                  " config file (see config.example.toml).", file=sys.stderr)
+        return 1
+    for route, levels, ok, why in results:
+        print(f"{'ok' if ok else 'FAILED':6}  {'+'.join(levels):21}  {route.name}" + ("" if ok else f": {why}"))
+    return 0 if all(ok for _, _, ok, _ in results) and not deliverer.problems else 1
 
 
 # --- whatif -----------------------------------------------------------------------------------------

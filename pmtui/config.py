@@ -134,6 +134,7 @@ _EXPECTED = {
     "bool": "true or false",
     "rule_decimal": "a number, or false to turn the rule off",
     "rule_seconds": "a number of seconds, or false to turn the rule off",
+    "routes": "a table ([alerts.routes]) of warn, danger and critical lists of apprise URLs",
 }
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -258,12 +259,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} is not valid TOML{place}: {reason}.") from None
 
 
+#: Keys whose values are secret besides the credentials: apprise URLs and a dead-man URL carry tokens.
+_PRIVATE_KEYS = _SECRET_KEYS | {"routes", "heartbeat_url"}
+
+
 def _holds_secret(table: Mapping[str, Any]) -> bool:
     # A loop, not recursion: [a.a.a...] headers nest tables deeper than Python's recursion limit.
     stack = [table]
     while stack:
         for key, value in stack.pop().items():
-            if key in _SECRET_KEYS:
+            if key in _PRIVATE_KEYS:
                 return True
             if isinstance(value, dict):
                 stack.append(value)
@@ -303,7 +308,9 @@ def _check_value(key: str, value: Any, kind: str, source: _Source) -> Any:
                 f"{key}{source.where()} must be {expected}; true is not a threshold."
             )
         kind = kind.removeprefix("rule_")
-    if kind in ("secret", "command", "path", "url"):
+    if kind == "routes":
+        ok = isinstance(value, dict)  # the levels and lists: AlertSettings checks them
+    elif kind in ("secret", "command", "path", "url"):
         ok = isinstance(value, str)
     elif kind == "millis":
         ok = isinstance(value, int) and not isinstance(value, bool)

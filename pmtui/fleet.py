@@ -138,7 +138,7 @@ def select(options: FleetOptions, load: Callable[[str | None], Settings] | None 
             from pmtui.demo import DEMO_ACCOUNTS
 
             name = options.profile if options.profile in DEMO_ACCOUNTS and options.scenario == "normal" else "demo"
-            return [Account(name, load(None))]
+            return [Account(name, _demo(load(None)))]
         settings = load(options.profile)
         return [Account(settings.profile, settings)]
     names = list(options.profiles)
@@ -151,7 +151,7 @@ def select(options: FleetOptions, load: Callable[[str | None], Settings] | None 
         if unknown:
             raise ConfigError(f"The demo has no account {unknown[0]!r}; its accounts are"
                               f" {', '.join(DEMO_ACCOUNTS)}.")
-        settings = load(None)
+        settings = _demo(load(None))
         return [Account(name, settings) for name in (names or DEMO_ACCOUNTS)]
     # The environment's credentials stand in for every profile's (settings precedence): all the
     # "accounts" would be one account, watched several times under different names.
@@ -181,6 +181,14 @@ def select(options: FleetOptions, load: Callable[[str | None], Settings] | None 
     return [_account(name, load) for name in names]
 
 
+def _demo(settings: Settings) -> Settings:
+    """The demo's settings: no heartbeat URL, whose pings would tell an outside watcher that the
+    real accounts are seen while only the demo is."""
+    if settings.alerts.heartbeat_url is None:
+        return settings
+    return settings.model_copy(update={"alerts": settings.alerts.model_copy(update={"heartbeat_url": None})})
+
+
 def _account(profile: str, load: Callable[[str | None], Settings]) -> Account:
     try:
         settings = load(profile)
@@ -196,12 +204,13 @@ def _account(profile: str, load: Callable[[str | None], Settings]) -> Account:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """The settings' secrets, for the debug log's redaction."""
+    """The settings' secrets, for the debug log's redaction: the credentials, and the alert
+    route and heartbeat URLs (they carry tokens; httpx logs the URL it requests)."""
     return [
         s.get_secret_value()
         for s in (settings.api_key, settings.api_secret, settings.private_key_passphrase)
         if s is not None
-    ]
+    ] + settings.alerts.route_urls()
 
 
 # --- clients and monitors ---------------------------------------------------------------------------

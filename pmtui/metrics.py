@@ -39,6 +39,7 @@ from pmtui.text import name as shown_name
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
+    from pmtui.delivery import Deliverer
     from pmtui.fleet import Fleet
     from pmtui.model import Crossing, RiskModel
     from pmtui.monitor import MonitorState
@@ -84,6 +85,8 @@ class FleetCollector(Collector):
         self._states: dict[str, MonitorState] = {}
         self._unsubscribe: list[Callable[[], None]] = []
         self._moves: dict[str, tuple[RiskModel, Crossing | None]] = {}
+        #: The alert Deliverer (pmtui.delivery) beside this fleet, when there is one: its counters.
+        self.deliverer: Deliverer | None = None
         for account in fleet.watched:
             assert account.monitor is not None
             self._states[account.profile] = account.monitor.state
@@ -159,8 +162,27 @@ class FleetCollector(Collector):
                 counts[key] = counts.get(key, 0) + n
         for (endpoint, code), n in sorted(counts.items()):
             requests.add_metric([endpoint, str(code)], n)
+        alerts, pings = self._delivery()
         yield from (build, unimmr, equity, maint, headroom, level, status, liq, notional, move, age, last, up,
-                    stream, weight, requests)
+                    stream, weight, requests, alerts, pings)
+
+    def _delivery(self) -> tuple[CounterMetricFamily, CounterMetricFamily]:
+        """Alert messages per route and heartbeat pings. A route is named by its place and levels
+        ("1:critical"), never by its URL: that carries a token."""
+        alerts = CounterMetricFamily("pmtui_alert_messages", "alert messages per route ([alerts.routes], by place "
+                                     "and levels) by result: sent, retried, failed (after every try), dropped "
+                                     "(its queue full)", labels=["route", "result"])
+        pings = CounterMetricFamily("pmtui_heartbeat_pings", "heartbeat_url fetches by result (sent, failed)",
+                                    labels=["result"])
+        d = self.deliverer
+        if d is not None:
+            for i, route in enumerate(d.routes, 1):
+                for result in ("sent", "retried", "failed", "dropped"):
+                    alerts.add_metric([f"{i}:{'+'.join(route.levels)}", result], getattr(route, result))
+            if d.heartbeats:
+                pings.add_metric(["sent"], d.pings_sent)
+                pings.add_metric(["failed"], d.pings_failed)
+        return alerts, pings
 
     def _account(self, name: str, profile: str, state: MonitorState, now: float, **f: Any) -> None:
         info = state.status

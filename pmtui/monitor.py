@@ -235,6 +235,9 @@ def _note_refusal(schedule: Schedule, poller: Poller[Any]) -> None:
 class Monitor:
     """One account's truth. `run()` keeps it current; `subscribe` gets every new state."""
 
+    #: Its states are its own (a viewer's RemoteMonitor is True: the daemon it shows delivers alerts).
+    remote = False
+
     def __init__(self, *, settings: Settings, client: PapiClient, history: History | None = None,
                  profile: str | None = None, markets_cache: Path | None = None,
                  risk_feed: RiskFeed | None = None, clock: Clock | None = None) -> None:

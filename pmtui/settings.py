@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pmtui.errors import SettingProblem
 from pmtui.text import clean
-from pmtui.urls import check_url
+from pmtui.urls import check_url, is_loopback
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_RECV_WINDOW",
     "MIN_ACCOUNT_INTERVAL",
     "MIN_INTERVAL",
+    "ROUTE_LEVELS",
     "AlertSettings",
     "Kind",
     "Settings",
@@ -73,6 +75,12 @@ FRACTION = Kind("fraction")  # a float share such as 0.5
 MILLIS = Kind("millis")  # a whole number of milliseconds
 #: Added to a rule's field in [alerts]: `false` turns the rule off (the value becomes None).
 RULE = Kind("rule")
+#: The [alerts.routes] table: a list of apprise URLs per level (each a secret: they carry tokens).
+ROUTES = Kind("routes")
+#: The levels [alerts.routes] may name, least severe first (pmtui.health.Level's labels).
+ROUTE_LEVELS = ("warn", "danger", "critical")
+#: Most URLs one level may hold: a list longer than that is a mistake, not a paging plan.
+MAX_ROUTES = 20
 
 #: Longest request deadline, in seconds.
 MAX_TIMEOUT = 300.0
@@ -213,6 +221,16 @@ class AlertSettings(BaseModel):
     command_timeout: float = 10.0
     #: A desktop notification through notify-send, when it is installed.
     desktop: bool = False
+    #: Off-terminal delivery (pmtui.delivery, the `alerts` extra): apprise URLs per level
+    #: ("warn", "danger", "critical"); an event goes to the routes of its own level.
+    routes: Annotated[dict[str, tuple[SecretStr, ...]], ROUTES] = Field(default_factory=dict)
+    #: Seconds between repeats of a CRITICAL to its routes while it holds; false: told once.
+    repeat: Annotated[float | None, RULE] = 300.0
+    #: Seconds pmtui may go without current data for an account before that is an alert itself
+    #: (CRITICAL, to the critical routes: a dead collector or a revoked key must not look calm).
+    blind_for: Annotated[float | None, RULE] = 300.0
+    #: A dead-man URL (healthchecks.io style) pmtui GETs every minute while the account is current.
+    heartbeat_url: SecretStr | None = None
 
     @field_validator("unimmr_below", "liq_distance_below", "upnl_below", "position_upnl_below",
                      "hysteresis", "liq_move_below", mode="before")
@@ -222,10 +240,10 @@ class AlertSettings(BaseModel):
             return None  # `false` turns a rule off
         return finite_decimal(value)
 
-    @field_validator("stale_for", "cooldown", "command_timeout", mode="before")
+    @field_validator("stale_for", "cooldown", "command_timeout", "repeat", "blind_for", mode="before")
     @classmethod
     def _seconds_before(cls, value: Any, info: Any) -> Any:
-        if value is False and info.field_name == "stale_for":
+        if value is False and info.field_name in ("stale_for", "repeat", "blind_for"):
             return None
         if isinstance(value, bool):
             raise SettingProblem(
@@ -277,16 +295,21 @@ class AlertSettings(BaseModel):
             )
         return value
 
-    @field_validator("stale_for", "cooldown", "command_timeout")
+    @field_validator("stale_for", "cooldown", "command_timeout", "repeat", "blind_for")
     @classmethod
     def _seconds(cls, value: float | None, info: Any) -> float | None:
         name = info.field_name
         if value is None:
             return None
         high = MAX_COMMAND_TIMEOUT if name == "command_timeout" else MAX_ALERT_SECONDS
-        low_ok = value >= 0 if name == "cooldown" else value > 0
+        # A repeat or a heartbeat faster than a minute would page a person every few seconds.
+        if name in ("repeat", "blind_for"):
+            low_ok, low = value >= 60, "at least 60"
+        elif name == "cooldown":
+            low_ok, low = value >= 0, "from 0"
+        else:
+            low_ok, low = value > 0, "more than 0"
         if not math.isfinite(value) or not low_ok or value > high:
-            low = "from 0" if name == "cooldown" else "more than 0"
             raise SettingProblem(
                 f"{name}{{where}} must be {low} and at most {high:g} seconds (got {value:g}).",
                 f"alerts.{name}",
@@ -308,6 +331,57 @@ class AlertSettings(BaseModel):
         if not argv:
             raise SettingProblem("command{where} is empty.", "alerts.command")
         return value
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _routes_before(cls, value: Any) -> Any:
+        """Levels and lists checked here, one sentence each; a URL is never echoed (it holds a
+        token). Whether apprise knows a URL is pmtui.delivery's to say (apprise is optional)."""
+        if not isinstance(value, dict):
+            raise SettingProblem("routes{where} must be a table like [alerts.routes] with warn, danger and"
+                                 " critical lists of apprise URLs.", "alerts.routes")
+        for level, urls in value.items():
+            if level not in ROUTE_LEVELS:
+                raise SettingProblem(f"routes{{where}} has a level {clean(str(level), 40)!r}; the levels are"
+                                     f" {', '.join(ROUTE_LEVELS)}.", "alerts.routes")
+            if isinstance(urls, (str, SecretStr)) or not isinstance(urls, (list, tuple)):
+                raise SettingProblem(f"routes.{level}{{where}} must be a list of apprise URLs in quotes, such as"
+                                     f' {level} = ["json://host/path"].', "alerts.routes")
+            if len(urls) > MAX_ROUTES:
+                raise SettingProblem(f"routes.{level}{{where}} holds {len(urls)} URLs; at most {MAX_ROUTES}.",
+                                     "alerts.routes")
+            for i, url in enumerate(urls, 1):
+                text = url.get_secret_value() if isinstance(url, SecretStr) else url
+                if not isinstance(text, str) or "://" not in text.strip():
+                    raise SettingProblem(f"routes.{level}{{where}}: entry {i} is not an apprise URL (like"
+                                         ' "tgram://bottoken/ChatID").', "alerts.routes")
+        return {level: tuple(u if isinstance(u, SecretStr) else SecretStr(u.strip()) for u in urls)
+                for level, urls in value.items()}
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _heartbeat_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """https (http only to a loopback test server); never echoed: the path is the check's key."""
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            parts = None
+        ok = parts is not None and bool(parts.hostname) and (
+            parts.scheme == "https" or parts.scheme == "http" and is_loopback(parts.hostname or ""))
+        if not ok:
+            raise SettingProblem("heartbeat_url{where} must be an https:// URL (http:// only to a loopback"
+                                 " test server), such as https://hc-ping.com/your-check-uuid.",
+                                 "alerts.heartbeat_url")
+        return SecretStr(url)
+
+    def route_urls(self) -> list[str]:
+        """Every route URL and the heartbeat URL, for a log filter that redacts them. Never display."""
+        urls = [u.get_secret_value() for level in self.routes.values() for u in level]
+        return urls + ([self.heartbeat_url.get_secret_value()] if self.heartbeat_url is not None else [])
 
     def argv(self) -> list[str] | None:
         """The command split like a shell would (it runs without one), or None."""

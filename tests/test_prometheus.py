@@ -61,7 +61,7 @@ def test_promtool_passes_the_alerting_rules():
     done = subprocess.run([tool("promtool"), "check", "rules", str(RULES)], capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 9 rules found" in done.stdout
+    assert "SUCCESS: 10 rules found" in done.stdout
 
 
 def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
@@ -126,7 +126,7 @@ def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
                  why=lambda: f"Prometheus said {answer}, the watch printed {printed[-5:]}")
         assert answer[0] > 1  # the demo's normal scenario: a real figure, not a 0 stand-in
         groups = httpx.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
-        assert [(g["name"], len(g["rules"])) for g in groups] == [("pmtui", 9)]
+        assert [(g["name"], len(g["rules"])) for g in groups] == [("pmtui", 10)]
         # Every query of the Grafana dashboard is PromQL this Prometheus runs, and finds data (but
         # the risk model's move, absent while the model does not reconcile with Binance's uniMMR).
         def empty() -> list[str]:

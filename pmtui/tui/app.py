@@ -51,6 +51,7 @@ from pmtui.tui.widgets.whatif import WhatIfScreen
 from pmtui.views import PositionRow
 
 if TYPE_CHECKING:
+    from pmtui.delivery import Deliverer
     from pmtui.fleet import Account, Fleet
     from pmtui.tui.widgets.overview import OverviewScreen
 
@@ -167,6 +168,7 @@ class PmtuiApp(App[int]):
         #: Every account watched (pmtui.fleet.Account); empty for today's single account.
         self.accounts: list[Account] = list(accounts or []) if len(accounts or []) > 1 else []
         self._demo_titles = False
+        self._deliverer: Deliverer | None = None
 
     @classmethod
     def for_accounts(cls, accounts: Sequence[Account], *, demo: bool = False, start: bool = True) -> PmtuiApp:
@@ -231,6 +233,8 @@ class PmtuiApp(App[int]):
         self.query_one("#filter").display = False
         self.query_one(PositionsTable).focus()
         self._title_positions()
+        if self.start_monitor:
+            self._deliver_alerts()
         if self.accounts:
             self._mount_accounts()
             return
@@ -325,9 +329,25 @@ class PmtuiApp(App[int]):
             self.run_worker(partial(uistate.save_theme, theme.name), thread=True, name="save-theme",
                             exit_on_error=False)
 
+    def _deliver_alerts(self) -> None:
+        """Alerts off the terminal too (apprise routes, repeats, heartbeat: pmtui.delivery)."""
+        from pmtui.delivery import Deliverer
+        from pmtui.fleet import Account
+
+        def say(sentence: str, severity: str = "warning") -> None:
+            self.notify(sentence, title="Alert routes", severity=severity, timeout=15, markup=False)  # type: ignore[arg-type]
+
+        self._deliverer = Deliverer.for_accounts(self.accounts or [Account(self.monitor.profile, self.settings,
+                                                                           self.monitor)], on_problem=say)
+        for problem in self._deliverer.problems:
+            say(problem, "error")
+        self._deliverer.start()
+
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._deliverer is not None:
+            await self._deliverer.aclose()
         if self.accounts:
             import asyncio
 
