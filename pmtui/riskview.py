@@ -70,14 +70,24 @@ def liquidation_text(model: RiskModel) -> str | None:
     return text + rough
 
 
-def reconciliation_text(model: RiskModel) -> str:
-    """"model 2.01 · Δ +0.4%" beside Binance's uniMMR, or what makes the model approximate."""
+def reconciliation_head(model: RiskModel) -> str:
+    """"model 2.0100 · Δ +0.4%": the model's uniMMR and how far from Binance's (the gap only
+    when Binance's is known)."""
     base = model.base
     if base.unimmr is None:
         return "model: no maintenance margin"
     shown = f"model {fmt.ratio(base.unimmr)}"
     if (gap := reconcile_gap(base.unimmr, model.inputs.reported_unimmr)) is not None:
         shown += f" · Δ {pct(gap)}"
+    return shown
+
+
+def reconciliation_text(model: RiskModel) -> str:
+    """"model 2.01 · Δ +0.4%" beside Binance's uniMMR, or what makes the model approximate."""
+    base = model.base
+    shown = reconciliation_head(model)
+    if base.unimmr is None:
+        return shown
     if base.approximate:
         shown += " · approximate: " + base.reasons[0]
     return shown
