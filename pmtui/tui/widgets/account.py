@@ -25,6 +25,18 @@ WHY_LINES = 2
 
 
 class AccountFacts(StyledStatic):
+    _args: tuple | None = None
+
+    def show_facts(self, *args) -> None:
+        """render_facts(*args), shown; again on each resize (the lines are fitted to the width,
+        which the digits beside them change as well as the terminal)."""
+        self._args = args
+        self.show_text(self.render_facts(*args))
+
+    def on_resize(self) -> None:
+        if self._args is not None:
+            self.show_text(self.render_facts(*self._args))
+
     def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None,
                      estimate: Estimate | None = None, age: str = "", risk: RiskModel | None = None) -> Text:
         """`estimate`: uniMMR and headroom as they may be now (the headroom shows it, marked);
@@ -217,15 +229,7 @@ class AccountPanel(Horizontal):
         facts = self.query_one("#account-facts", AccountFacts)
         if view is None or view.pm is None or fallback or (verdict is not None and verdict.stale):
             risk = None  # nothing current to reconcile it with
-        self._facts_args = (view, note, verdict, estimate, age, risk)
-        facts.show_text(facts.render_facts(view, note, verdict, estimate, age, risk))
-
-    def on_resize(self) -> None:
-        """The first line is fitted to the width: fit it again."""
-        args = getattr(self, "_facts_args", None)
-        if args is not None:
-            facts = self.query_one(AccountFacts)
-            facts.show_text(facts.render_facts(*args))
+        facts.show_facts(view, note, verdict, estimate, age, risk)
 
     @staticmethod
     def _caption(widget: StyledStatic, verdict: Verdict | None, name: str, age: str) -> Text:

@@ -60,19 +60,20 @@ def cell_width(width: int, label: int) -> int:
 
 def cell_text(rung: Rung, width: int) -> tuple[str, Level]:
     """A rung as drawn in a cell of `width`: "✓ 10.34", "▲ 1.35", "× liquidated" ("× liq."); at
-    NARROW "✓10.3" (fewer decimals from 10 up, cut toward liquidation like every ratio); and the
-    level that colours it."""
+    NARROW "✓10.3": fewer decimals where the figure would not fit, cut toward liquidation like
+    every ratio, never cropped; and the level that colours it."""
     gap = "" if width < MEDIUM else " "
     if rung.liquidated:
         return f"{Level.CRITICAL.mark}{gap}{WORD if width >= WIDE else SHORT}", Level.CRITICAL
     level = Level[rung.level]
     ratio = rung.unimmr
-    if ratio is not None and ratio >= 1000:
-        shown = "999+"
-    elif ratio is not None and width < MEDIUM and ratio >= 10:
-        shown = fmt.ratio(ratio, 1) if ratio < 100 else fmt.ratio(ratio, 0)
-    else:
-        shown = fmt.ratio(ratio, 2)
+    room = width - len(level.mark + gap)
+    shown = "999+"
+    if ratio is None or ratio < 1000:
+        for places in (2, 1, 0):  # fewer decimals rather than a cropped figure
+            shown = fmt.ratio(ratio, places)
+            if len(shown) <= room:
+                break
     return f"{level.mark}{gap}{shown}", level
 
 

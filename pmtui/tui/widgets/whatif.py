@@ -155,6 +155,10 @@ class ModelReport(StyledStatic):
                     else f"\nLiquidation (uniMMR 1.05): no move of {alone} in -99% … +300% reaches it",
                     style=muted)
         level = Level.CRITICAL if rung.liquidated else Level[rung.level]
+        if rung.liquidated:
+            # The account would not get there: no figures after it as if it did.
+            when = "already now" if at == 0 else f"on the way, at {pct(at)}" if at is not None else "on the way"
+            head.append(f"\nLiquidated before this move: uniMMR reaches 1.05 {when}.", style=self.level_style(level))
         facts = Table.grid(padding=(0, 2))
         for _ in range(3):
             facts.add_column(justify="right")
@@ -164,19 +168,20 @@ class ModelReport(StyledStatic):
         reported = model.inputs.reported_unimmr
         if reported is not None:
             facts.add_row("Binance's uniMMR", fmt.ratio(reported), "")
-        facts.add_row("adjusted equity", fmt.money(base.adjusted_equity), fmt.money(result.adjusted_equity))
-        facts.add_row("maint. margin", fmt.money(base.maint_margin), fmt.money(result.maint_margin))
-        facts.add_row("  futures", fmt.money(base.futures_mm), fmt.money(result.futures_mm))
-        facts.add_row("  margin loans", fmt.money(base.margin_mm), fmt.money(result.margin_mm))
+        gone = rung.liquidated
+        facts.add_row("adjusted equity", fmt.money(base.adjusted_equity),
+                      "—" if gone else fmt.money(result.adjusted_equity))
+        facts.add_row("maint. margin", fmt.money(base.maint_margin), "—" if gone else fmt.money(result.maint_margin))
+        facts.add_row("  futures", fmt.money(base.futures_mm), "—" if gone else fmt.money(result.futures_mm))
+        facts.add_row("  margin loans", fmt.money(base.margin_mm), "—" if gone else fmt.money(result.margin_mm))
         before = {a.asset: a for a in base.assets}
         changes = sorted(((a, a.equity - before[a.asset].equity if a.asset in before else a.equity)
                           for a in result.assets), key=lambda x: (-abs(x[1]), x[0].asset))
         drivers = Table(box=None, padding=(0, 1), title="What drives it (USD)", title_justify="left")
-        for name in ("Asset", "Net after", "Price after", "Haircut", "Equity after", "Change"):
+        for name in ("Asset", "Price after", "Haircut", "Equity after", "Change"):
             drivers.add_column(name, justify="left" if name == "Asset" else "right")
-        for line, change in [c for c in changes if c[1]][:TOP]:
-            drivers.add_row(Text(line.asset), fmt.money(line.net, 8 if abs(line.net) < 1 else 4),
-                            fmt.money(line.price, 4), fmt.percent(line.rate, 1),
+        for line, change in [c for c in changes if c[1] and not gone][:TOP]:
+            drivers.add_row(Text(line.asset), fmt.money(line.price, 4), fmt.percent(line.rate, 1),
                             fmt.money(line.equity),
                             Text(fmt.money(change, sign=True), style=self.pnl_style(change)))
         body = Table.grid()
