@@ -15,9 +15,9 @@ from textual.widgets import Input
 from pmtui import fmt
 from pmtui.client import PapiClient
 from pmtui.model import RiskModel, reconcile_gap
+from pmtui.risk import Estimate
 from pmtui.riskfeed import RiskFeed
 from pmtui.riskview import liquidation_text, pct, reconciliation_head
-from pmtui.risk import Estimate
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 from pmtui.tui.app import PmtuiApp

@@ -33,8 +33,8 @@ HINT = "e.g. -10 (all prices down 10%), or  +5 BTCUSDT  (one symbol)"
 MODEL_HINT = "e.g. -10 (every non-stablecoin down 10%), or  BTC -10  (one underlying)"
 NOTE = ("An estimate: linear notional scaling (COIN-M in USD, with its coin wallet); collateral haircuts "
         "and margin tiers are not modelled.")
-MODEL_NOTE = ("Binance's uniMMR formula: each asset's collateral haircut, every position's uPnL and the "
-              "bracket its new notional falls in, re-evaluated. Stablecoins do not move.")
+# One line at 80 columns (the box shows one line of note there).
+MODEL_NOTE = "Binance's formula: haircuts, uPnL, brackets; stablecoins fixed."
 TOP = 8  # positions listed as drivers
 
 
@@ -181,7 +181,8 @@ class ModelReport(StyledStatic):
         for name in ("Asset", "Price after", "Haircut", "Equity after", "Change"):
             drivers.add_column(name, justify="left" if name == "Asset" else "right")
         for line, change in [c for c in changes if c[1] and not gone][:TOP]:
-            drivers.add_row(Text(line.asset), fmt.money(line.price, 4), fmt.percent(line.rate, 1),
+            drivers.add_row(Text(line.asset), fmt.money(line.price, 2 if line.price >= 100 else 6),
+                            fmt.percent(line.rate, 1),
                             fmt.money(line.equity),
                             Text(fmt.money(change, sign=True), style=self.pnl_style(change)))
         body = Table.grid()
@@ -226,10 +227,11 @@ class WhatIfScreen(ModalScreen[None]):
             why = rough[0].upper() + rough[1:] + "." if rough is not None else (
                 model.base.reasons[0] if model.base.approximate else None)
             box.border_title = "What-if: price move (approximate)" if why else "What-if: price move (exact model)"
-            text = Text(MODEL_NOTE)
-            if why is not None:
-                text.append("\napproximate: ", style=note.level_style(Level.WARN))
-                text.append(why)  # may carry an exchange's words: plain text, never markup
+            text = Text()
+            if why is not None:  # first: it must be in sight at 80x24
+                text.append("approximate: ", style=note.level_style(Level.WARN))
+                text.append(why + "\n")  # may carry an exchange's words: plain text, never markup
+            text.append(MODEL_NOTE)
             note.show_text(text)
             self.query_one(ShockReport).say("Type a move and press enter: the risk model replays it exactly.")
             return
