@@ -51,6 +51,16 @@ def off(model: RiskModel) -> str | None:
     return None
 
 
+def why_approximate(model: RiskModel) -> str | None:
+    """The one sentence that says why the model's figures are approximate (`off`'s first, as a
+    sentence), or None when they are not."""
+    if (reason := off(model)) is not None:
+        return reason[0].upper() + reason[1:] + "."
+    if model.base.approximate:
+        return model.base.reasons[0]
+    return None
+
+
 def liquidation_text(model: RiskModel) -> str | None:
     """"liquidation at -10.2% (BTC -10.0%)": the move of every non-stablecoin (down or up,
     whichever is nearer) that takes uniMMR to 1.05, and the one underlying that gets there

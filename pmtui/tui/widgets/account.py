@@ -15,7 +15,7 @@ from pmtui import fmt
 from pmtui.health import LIQUIDATION, Level, Verdict, ratio_level, status_level
 from pmtui.model import RiskModel
 from pmtui.risk import Estimate, Headroom, unimmr_band
-from pmtui.riskview import liquidation_text, off, reconciliation_head
+from pmtui.riskview import liquidation_text, reconciliation_head, why_approximate
 from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.views import AccountView
 
@@ -111,11 +111,7 @@ class AccountFacts(StyledStatic):
         exchange's words: plain text, never markup)."""
         muted = self.style("muted")
         head = reconciliation_head(model)
-        why = off(model)
-        if why is not None:
-            why = why[0].upper() + why[1:] + "."
-        elif model.base.approximate:
-            why = model.base.reasons[0]
+        why = why_approximate(model)
         move = liquidation_text(model)
         lines: list[Text] = []
         line = Text()

@@ -21,7 +21,7 @@ from textual.widgets import Footer
 from pmtui import fmt
 from pmtui.health import Level
 from pmtui.model import LADDER_MOVES, RiskModel, Rung
-from pmtui.riskview import liquidation_text, off, pct
+from pmtui.riskview import liquidation_text, off, pct, why_approximate
 from pmtui.text import clean
 from pmtui.tui.widgets.styles import StyledStatic
 
@@ -41,15 +41,6 @@ def title(model: RiskModel | None) -> str:
     if model is not None and (off(model) is not None or model.base.approximate):
         name += " (approximate)"
     return name
-
-
-def why_approximate(model: RiskModel) -> str | None:
-    """The one sentence that says why the figures are approximate (off's first), or None."""
-    if (reason := off(model)) is not None:
-        return reason[0].upper() + reason[1:] + "."
-    if model.base.approximate:
-        return model.base.reasons[0]
-    return None
 
 
 def cell_width(width: int, label: int) -> int:

@@ -25,7 +25,7 @@ from pmtui.health import Level
 from pmtui.model import RiskModel, underlying_of
 from pmtui.models import CmAccount, CmPositionRisk, PmAccount, UmAccount
 from pmtui.risk import ShockResult, coin_m_unpriced, shock_account
-from pmtui.riskview import nearest_move, off, parse_move, pct
+from pmtui.riskview import nearest_move, off, parse_move, pct, why_approximate
 from pmtui.settings import Thresholds
 from pmtui.tui.widgets.styles import StyledStatic
 
@@ -223,16 +223,14 @@ class WhatIfScreen(ModalScreen[None]):
         note = self.query_one("#shock-note", StyledStatic)
         model = self.model
         if model is not None:
-            rough = off(model)
-            why = rough[0].upper() + rough[1:] + "." if rough is not None else (
-                model.base.reasons[0] if model.base.approximate else None)
+            why = why_approximate(model)
             box.border_title = "What-if: price move (approximate)" if why else "What-if: price move (exact model)"
-            text = Text()
+            said = Text()
             if why is not None:  # first: it must be in sight at 80x24
-                text.append("approximate: ", style=note.level_style(Level.WARN))
-                text.append(why + "\n")  # may carry an exchange's words: plain text, never markup
-            text.append(MODEL_NOTE)
-            note.show_text(text)
+                said.append("approximate: ", style=note.level_style(Level.WARN))
+                said.append(why + "\n")  # may carry an exchange's words: plain text, never markup
+            said.append(MODEL_NOTE)
+            note.show_text(said)
             self.query_one(ShockReport).say("Type a move and press enter: the risk model replays it exactly.")
             return
         box.border_title = "What-if: price shock (linear estimate)"
