@@ -184,6 +184,11 @@ class LadderPanel(Vertical):
         yield LadderMatrix(id="ladder-panel-matrix", rows=MAX_ROWS)
 
     def show(self, model: RiskModel | None, note: str | None = None) -> None:
+        # No model (risk_model = false, or its inputs not in yet): the positions keep the room.
+        if self.has_class("-no-model") != (model is None):
+            self.set_class(model is None, "-no-model")
+            self.call_after_refresh(self.show, model, note)  # once the stylesheet has said whether it shows
+            return
         if not self.display:
             return
         self.border_title = title(model)
