@@ -183,12 +183,19 @@ class LadderPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield LadderMatrix(id="ladder-panel-matrix", rows=MAX_ROWS)
 
+    _latest: tuple[RiskModel | None, str | None] = (None, None)
+
     def show(self, model: RiskModel | None, note: str | None = None) -> None:
+        self._latest = (model, note)
         # No model (risk_model = false, or its inputs not in yet): the positions keep the room.
         if self.has_class("-no-model") != (model is None):
             self.set_class(model is None, "-no-model")
-            self.call_after_refresh(self.show, model, note)  # once the stylesheet has said whether it shows
+            self.call_after_refresh(self._draw_latest)  # once the stylesheet has said whether it shows
             return
+        self._draw_latest()
+
+    def _draw_latest(self) -> None:
+        model, note = self._latest
         if not self.display:
             return
         self.border_title = title(model)
