@@ -21,7 +21,7 @@ from pmtui.riskview import liquidation_text, pct, reconciliation_head
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 from pmtui.tui.app import PmtuiApp
-from pmtui.tui.widgets.ladder import LadderScreen
+from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen
 from tests.harness import rendered, screen_text, settled, wait_until
 from tests.test_model import bal, book, prices, rates
 from tests.test_monitor import real_state
@@ -260,3 +260,22 @@ async def test_the_margin_call_demo_ladder_reads_liquidated_and_fills_the_room_a
             name = line.split()[0]
             assert ("× liquidated" in line) == (name in gone), line
             assert not re.search(r"(?<![\w%])-\d", line), line  # never a negative uniMMR
+
+
+async def test_the_ladder_panel_settles_when_no_model_and_a_model_come_in_one_frame():
+    """None then a model before the stylesheet caught up: each deferred redraw re-applied its own
+    (old) model's class, and the two toggled each other for ever (a busy loop at start-up)."""
+    model = exact_model()
+    app = hand_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        panel = app.query_one(LadderPanel)
+        toggles = []
+        set_class = panel.set_class
+        panel.set_class = lambda *a, **k: (toggles.append(a), set_class(*a, **k))[1]  # type: ignore[method-assign]
+        panel.show(None, "waiting")
+        app.receive(real_state(risk=model))  # the app shows the model on the panel next
+        for _ in range(5):
+            await pilot.pause()
+        assert len(toggles) <= 3, toggles
+        assert not panel.has_class("-no-model") and panel.display
+        assert "✓" in rendered(app.query_one("#ladder-panel-matrix"))
