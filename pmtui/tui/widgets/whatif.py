@@ -4,7 +4,7 @@ uniMMR, adjusted equity and maintenance margin after it, and the assets that dri
 Exact where the risk model is there (pmtui.model: Binance's formula, with each asset's haircut,
 uPnL and the bracket each position's new notional falls in), "approximate" when the model does
 not reconcile with Binance's uniMMR. Without the model (risk_model = false, or its inputs not yet
-in) the old linear estimate stands in, and says so (README, "What-if").
+in) the old linear estimate stands in, and says so (README, "The linear what-if estimate").
 """
 
 from __future__ import annotations
