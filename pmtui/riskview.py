@@ -51,6 +51,16 @@ def off(model: RiskModel) -> str | None:
     return None
 
 
+def why_approximate(model: RiskModel) -> str | None:
+    """The one sentence that says why the model's figures are approximate (`off`'s first, as a
+    sentence), or None when they are not."""
+    if (reason := off(model)) is not None:
+        return reason[0].upper() + reason[1:] + "."
+    if model.base.approximate:
+        return model.base.reasons[0]
+    return None
+
+
 def liquidation_text(model: RiskModel) -> str | None:
     """"liquidation at -10.2% (BTC -10.0%)": the move of every non-stablecoin (down or up,
     whichever is nearer) that takes uniMMR to 1.05, and the one underlying that gets there
@@ -70,14 +80,24 @@ def liquidation_text(model: RiskModel) -> str | None:
     return text + rough
 
 
-def reconciliation_text(model: RiskModel) -> str:
-    """"model 2.01 · Δ +0.4%" beside Binance's uniMMR, or what makes the model approximate."""
+def reconciliation_head(model: RiskModel) -> str:
+    """"model 2.0100 · Δ +0.4%": the model's uniMMR and how far from Binance's (the gap only
+    when Binance's is known)."""
     base = model.base
     if base.unimmr is None:
         return "model: no maintenance margin"
     shown = f"model {fmt.ratio(base.unimmr)}"
     if (gap := reconcile_gap(base.unimmr, model.inputs.reported_unimmr)) is not None:
         shown += f" · Δ {pct(gap)}"
+    return shown
+
+
+def reconciliation_text(model: RiskModel) -> str:
+    """"model 2.01 · Δ +0.4%" beside Binance's uniMMR, or what makes the model approximate."""
+    base = model.base
+    shown = reconciliation_head(model)
+    if base.unimmr is None:
+        return shown
     if base.approximate:
         shown += " · approximate: " + base.reasons[0]
     return shown

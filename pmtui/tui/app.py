@@ -42,6 +42,7 @@ from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_tit
 from pmtui.tui.widgets.detail import DetailScreen
 from pmtui.tui.widgets.help import HelpScreen
 from pmtui.tui.widgets.history import HistoryPanel
+from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen, unavailable
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.styles import level_variables
@@ -64,6 +65,8 @@ STALE_MARK = "◌ STALE · "
 COMPACT_BELOW = (60, 18)
 # (columns, lines) from which the history panel has room beside the tables.
 ROOMY = (160, 40)
+#: Lines from which the stress ladder stands under the positions (with ROOMY's columns).
+LADDER_ROOM = 50
 
 
 def title_of(state: MonitorState) -> str:
@@ -116,6 +119,8 @@ class PmtuiApp(App[int]):
         Binding("enter", "filter_done", "Done", show=False, priority=True),
         Binding("a", "toggle_all", "All", tooltip="All rows: zero positions, assets and balances too"),
         Binding("w", "what_if", "What-if"),
+        # Not in the footer: at 80 columns it would push History out (the help and README list it).
+        Binding("L", "ladder", "Ladder", key_display="L", show=False),
         Binding("h", "toggle_history", "History"),
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
@@ -125,7 +130,7 @@ class PmtuiApp(App[int]):
     ]
     #: Keys that act on the dashboard's account: not while the Accounts overview is on screen.
     DASHBOARD_ACTIONS = frozenset({"refresh_now", "toggle_pause", "toggle_all", "what_if", "toggle_history",
-                                   "slower", "faster"})
+                                   "slower", "faster", "ladder"})
 
     #: --kiosk (a wall screen, a served page anyone may click): keys that would end or freeze the
     #: view do nothing, and the command palette (which can quit) does not open.
@@ -218,6 +223,7 @@ class PmtuiApp(App[int]):
             yield BalancesNote(id="balances-note")
             yield FilterInput(placeholder=f"filter: {filters.TERMS}", id="filter")
             yield PositionsTable(id="positions")
+            yield LadderPanel(id="ladder-panel")  # only where there is room (app.tcss)
         yield StatusBar(id="status")
         # Compact: every key the dashboard has fits at 80 columns, What-if and History included.
         yield Footer(compact=True)
@@ -475,7 +481,9 @@ class PmtuiApp(App[int]):
         self.query_one("#summary", SummaryBar).show(view, verdict, age if state.estimate is not None else "")
         panel = self.query_one("#account", AccountPanel)
         panel.show(view, note, verdict, age, fallback=state.fallback, estimate=state.estimate,
-                   estimate_age=fmt.age(state.estimate_age) if state.estimate_age is not None else "")
+                   estimate_age=fmt.age(state.estimate_age) if state.estimate_age is not None else "",
+                   risk=state.risk)
+        self._render_risk()
         panel.set_class(verdict is not None and verdict.stale, "-stale")
         info = state.status
         problem: str | None
@@ -487,6 +495,16 @@ class PmtuiApp(App[int]):
             self.account_title, view, verdict, age, self.query_one("#status", StatusBar).state_word(info),
             fmt.age(info.age) if info.age is not None else "", problem,
         )
+
+    def _render_risk(self) -> None:
+        """The stress ladder, live: on its screen (L) and in the dashboard's free room."""
+        state = self.state
+        model = state.risk if state is not None else None
+        note = None if model is not None else unavailable(self.settings.risk_model)
+        self.query_one("#ladder-panel", LadderPanel).show(model, note)
+        for screen in self.screen_stack:
+            if isinstance(screen, LadderScreen):
+                screen.show(model, note)
 
     def _title_positions(self) -> None:
         table = self.query_one("#positions", PositionsTable)
@@ -524,6 +542,9 @@ class PmtuiApp(App[int]):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._place_toasts)
+        # From LADDER_ROOM lines (and ROOMY columns, app.tcss) the ladder fills the positions' empty rows.
+        self.screen_stack[0].set_class(self.size.height >= LADDER_ROOM, "-ladder-room")
+        self.call_after_refresh(self._render_risk)
 
     def _place_toasts(self) -> None:
         """Keep toasts between the account panel and the status bar (app.tcss puts them over the
@@ -597,8 +618,17 @@ class PmtuiApp(App[int]):
         if state is None or state.account is None:
             self.notify("No account data yet: wait for the first refresh.", severity="warning", markup=False)
             return
+        # The exact model where there is one; the linear estimate only without it, saying why.
         self.push_screen(WhatIfScreen(state.account, state.pm, self.settings.thresholds, cm=state.cm,
-                                      cm_risks=state.cm_risks))
+                                      cm_risks=state.cm_risks, model=state.risk,
+                                      model_note=None if state.risk is not None
+                                      else unavailable(self.settings.risk_model)))
+
+    def action_ladder(self) -> None:
+        """`L`: the stress ladder, whole book and each underlying, on a screen of its own."""
+        if not isinstance(self.screen, LadderScreen):
+            model = self.state.risk if self.state is not None else None
+            self.push_screen(LadderScreen(model, None if model is not None else unavailable(self.settings.risk_model)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.kiosk and action in self.KIOSK_BLOCKED:
@@ -685,7 +715,9 @@ class PmtuiApp(App[int]):
                             self.query_one(PositionsTable).action_reverse_sort)
         yield SystemCommand("Refresh less often", "Longer interval (+)", self.action_slower)
         yield SystemCommand("Refresh more often", "Shorter interval (-)", self.action_faster)
-        yield SystemCommand("What-if", "Shock prices and estimate uniMMR (w)", self.action_what_if)
+        yield SystemCommand("What-if", "Move prices and see uniMMR after it (w)", self.action_what_if)
+        yield SystemCommand("Stress ladder", "uniMMR after -50% … +50%, book and each underlying (L)",
+                            self.action_ladder)
         yield SystemCommand("History and alerts", "Sparklines and the alert log (h)",
                             self.action_toggle_history)
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)

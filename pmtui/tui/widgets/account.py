@@ -1,7 +1,10 @@
 """The account panel: uniMMR shown large, coloured by the account's verdict, with its age under it,
-the account-wide figures of `/papi/v1/account` and the headroom left before liquidation."""
+the account-wide figures of `/papi/v1/account`, the headroom left before liquidation, and the risk
+model's own uniMMR beside Binance's (how far apart) with the move that liquidates."""
 
 from __future__ import annotations
+
+import textwrap
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,18 +13,35 @@ from textual.widgets import Digits
 
 from pmtui import fmt
 from pmtui.health import LIQUIDATION, Level, Verdict, ratio_level, status_level
+from pmtui.model import RiskModel
 from pmtui.risk import Estimate, Headroom, unimmr_band
+from pmtui.riskview import liquidation_text, reconciliation_head, why_approximate
 from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.views import AccountView
 
 LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
+#: Lines at most for why the model is approximate (the ladder's note and `snapshot --json` say it all).
+WHY_LINES = 2
 
 
 class AccountFacts(StyledStatic):
+    _args: tuple | None = None
+
+    def show_facts(self, *args) -> None:
+        """render_facts(*args), shown; again on each resize (the lines are fitted to the width,
+        which the digits beside them change as well as the terminal)."""
+        self._args = args
+        self.show_text(self.render_facts(*args))
+
+    def on_resize(self) -> None:
+        if self._args is not None:
+            self.show_text(self.render_facts(*self._args))
+
     def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None,
-                     estimate: Estimate | None = None, age: str = "") -> Text:
+                     estimate: Estimate | None = None, age: str = "", risk: RiskModel | None = None) -> Text:
         """`estimate`: uniMMR and headroom as they may be now (the headroom shows it, marked);
-        then Binance's own uniMMR is said with its `age`."""
+        then Binance's own uniMMR is said with its `age`. `risk`: the risk model, said beside
+        Binance's uniMMR with the move that liquidates."""
         text = Text(no_wrap=True, overflow="ellipsis")
         muted = self.style("muted")
         if view is None:
@@ -59,17 +79,62 @@ class AccountFacts(StyledStatic):
         text.append(fmt.money(pm.actualEquity))
         text.append("  avail. ")
         text.append(fmt.money(pm.totalAvailableBalance))
-        text.append("\nMaint. ")
-        text.append(fmt.money(pm.accountMaintMargin), style="bold")
-        text.append("  initial ")
-        text.append(fmt.money(pm.accountInitialMargin))
-        if note:
-            text.append(f"  ({note})", style=muted)
-        elif estimate is not None:
-            # The digits show the estimate: Binance's own figure, and how old it is, stays in sight.
-            text.append(f"  Binance uniMMR {fmt.ratio(pm.uniMMR)}" + (f" {age} ago" if age else ""), style=muted)
+        # The digits show the estimate: Binance's own figure, and how old it is, stays in sight
+        # (beside the model's when there is one). Shorter words where narrow, never a cut figure.
+        binance = [f"{word} {fmt.ratio(pm.uniMMR)}" + (f" {age} ago" if age else "")
+                   for word in ("Binance uniMMR", "Binance")] if estimate is not None and not note else []
+        variants = [(i, b) for i in ("initial ", "init. ") for b in binance] + [("initial ", None)]
+        for initial, extra in variants:
+            line = Text("Maint. ")
+            line.append(fmt.money(pm.accountMaintMargin), style="bold")
+            line.append(f"  {initial}")
+            line.append(fmt.money(pm.accountInitialMargin))
+            if note:
+                line.append(f"  ({note})", style=muted)  # the one line that may be cut: a sentence
+            elif extra is not None:
+                line.append(f"  {extra}", style=muted)
+            if not width or line.cell_len <= width:
+                break
+        text.append("\n")
+        text.append_text(line)
+        if binance and extra is None:
+            text.append(f"\n{binance[-1]}", style=muted)  # too narrow beside the margins: its own line
+        if risk is not None:
+            self._risk(text, risk, width)
         self._liquidation(text, verdict)
         return text
+
+    def _risk(self, text: Text, model: RiskModel, width: int) -> None:
+        """Under Binance's uniMMR (the digits, or the line above with an estimate): "model 2.0100 ·
+        Δ +0.4% · liquidation at -10.2% (BTC -10.0%)", on one line where it fits, else over two;
+        beyond 2% apart (or an input missing) "approximate" and why, wrapped (it may carry an
+        exchange's words: plain text, never markup)."""
+        muted = self.style("muted")
+        head = reconciliation_head(model)
+        why = why_approximate(model)
+        move = liquidation_text(model)
+        lines: list[Text] = []
+        line = Text()
+        line.append(head, style=self.style("muted") if why is None else self.level_style(Level.WARN))
+        if why is not None:
+            line.append(" · approximate", style=self.level_style(Level.WARN))
+        if move is not None:
+            if not width or line.cell_len + 3 + len(move) <= width:
+                line.append(" · ")
+            else:
+                lines.append(line)
+                line = Text()
+            line.append(move, style="bold")
+        lines.append(line)
+        if why is not None:
+            wrapped = textwrap.wrap(why, width) if width > 8 else [why]
+            if len(wrapped) > WHY_LINES:
+                wrapped = [*wrapped[: WHY_LINES - 1], textwrap.shorten(" ".join(wrapped[WHY_LINES - 1:]),
+                                                                      max(width, 10), placeholder=" …")]
+            lines.extend(Text(w, style=muted) for w in wrapped)
+        for one in lines:
+            text.append("\n")
+            text.append_text(one)
 
     def _first_line(self, view: AccountView, verdict: Verdict, estimate: Estimate | None, *, target: bool,
                     band: bool) -> Text:
@@ -124,10 +189,11 @@ class AccountPanel(Horizontal):
 
     def show(self, view: AccountView | None, note: str | None = None, verdict: Verdict | None = None,
              age: str = "", fallback: bool = False, estimate: Estimate | None = None,
-             estimate_age: str = "") -> None:
+             estimate_age: str = "", risk: RiskModel | None = None) -> None:
         """`verdict`: the app's (stale or not); `age`: how old Binance's uniMMR is; `fallback`: the
         key may not read uniMMR, so the digits show the UM margin ratio; `estimate`: uniMMR as it
-        may be now (the digits show it, the caption says it is an estimate and `estimate_age`)."""
+        may be now (the digits show it, the caption says it is an estimate and `estimate_age`);
+        `risk`: the risk model (None: off or not ready), said beside Binance's uniMMR."""
         if view is not None and verdict is None:
             verdict = view.verdict(refused=fallback)
         fallback = fallback and view is not None and view.pm is None
@@ -157,15 +223,9 @@ class AccountPanel(Horizontal):
         else:
             caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
         facts = self.query_one("#account-facts", AccountFacts)
-        self._facts_args = (view, note, verdict, estimate, age)
-        facts.show_text(facts.render_facts(view, note, verdict, estimate, age))
-
-    def on_resize(self) -> None:
-        """The first line is fitted to the width: fit it again."""
-        args = getattr(self, "_facts_args", None)
-        if args is not None:
-            facts = self.query_one(AccountFacts)
-            facts.show_text(facts.render_facts(*args))
+        if view is None or view.pm is None or fallback or (verdict is not None and verdict.stale):
+            risk = None  # nothing current to reconcile it with
+        facts.show_facts(view, note, verdict, estimate, age, risk)
 
     @staticmethod
     def _caption(widget: StyledStatic, verdict: Verdict | None, name: str, age: str) -> Text:
