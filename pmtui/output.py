@@ -24,7 +24,7 @@ from pmtui.monitor import MonitorState
 from pmtui.risk import Estimate, account_headroom, unimmr_band
 from pmtui.riskview import liq_perfdata, liquidation_text, reconciliation_text
 from pmtui.settings import AlertSettings, Thresholds
-from pmtui.views import AccountView, balance_rows, build_view
+from pmtui.views import AccountView, PositionRow, balance_rows, build_view
 
 
 def _json_default(value: Any) -> str:
@@ -95,7 +95,7 @@ def parts_of(state: MonitorState) -> dict[str, Any]:
                 cm=state.cm, cm_risks=state.cm_risks, risk=state.risk)
 
 
-def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
+def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict[str, Any] | None = None,
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
@@ -287,7 +287,7 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
         p = row.position
         if row.is_cm:  # contracts, and money in USD at the mark like every row (its coin without a price;
             # the coin figures are in --json)
-            def usd(value: Decimal | None, sign: bool = False, row=row) -> str:
+            def usd(value: Decimal | None, sign: bool = False, row: PositionRow = row) -> str:
                 at_mark = row.usd(value) if value is not None else None
                 return fmt.money(at_mark, sign=sign) if at_mark is not None else fmt.coin(value, row.coin, sign=sign)
 
@@ -303,12 +303,12 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
     return _fit(f"Positions ({len(rows)}) · money in USD", _POSITION_COLS, cells, width)
 
 
-def _symbol(row) -> str:
+def _symbol(row: PositionRow) -> str:
     """The symbol, marked CM for a COIN-M position (the text table has no colour to say it)."""
     return f"{row.position.symbol} CM" if row.is_cm else row.position.symbol
 
 
-def _side(row) -> str:
+def _side(row: PositionRow) -> str:
     p = row.position
     if not p.is_open:
         return "—"
