@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -202,12 +203,16 @@ Col = tuple[str, bool, int]
 def _fit(title: str, cols: Sequence[Col], rows: list[list[str]], width: int) -> Table:
     """A table of `rows` that fits `width`: while it does not, the lowest-priority column goes
     (a number is never cut); what was left out is said under the title."""
+    # Each column's width, from its widest cell, given to Rich: otherwise Rich measures every cell
+    # of every row for each try and again to print (a 300-symbol snapshot took seconds to fit).
+    # It is the width Rich would find itself (no_wrap text: its widest line).
+    widths = [max(_cells(text) for text in (name, *(row[i] for row in rows))) for i, (name, _, _) in enumerate(cols)]
     keep = list(range(len(cols)))
     while True:
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
         for i in keep:
             name, left, _ = cols[i]
-            table.add_column(name, justify="left" if left else "right", no_wrap=True)
+            table.add_column(name, justify="left" if left else "right", no_wrap=True, width=widths[i])
         for row in rows:
             table.add_row(*(row[i] for i in keep))
         if len(keep) <= 2 or _measure(table) <= width:
@@ -218,6 +223,10 @@ def _fit(title: str, cols: Sequence[Col], rows: list[list[str]], width: int) -> 
         table.caption = f"not shown at this width: {', '.join(dropped)}"
         table.caption_justify = "left"
     return table
+
+
+def _cells(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
 
 
 def _measure(table: Table) -> int:
