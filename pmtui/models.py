@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
 
@@ -108,11 +109,14 @@ def _to_text(value: Any) -> str:
     return value if shown == value else shown + CLEANED_MARK
 
 
-def _optional(convert):
+T = TypeVar("T")
+
+
+def _optional(convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
     """A converter for a field that may be absent: "" and null are Binance's "not given", and a
     value that does not convert is dropped (with a debug line), never a reason to refuse a payload."""
 
-    def to_optional(value: Any) -> Any:
+    def to_optional(value: Any) -> T | None:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         try:
@@ -411,10 +415,11 @@ def _describe(err: ValidationError, what: str) -> SchemaError:
 # row is reused only when it equals the earlier one exactly: the same keys, values only of type
 # str or int, equal and of the same type (True == 1 and Decimal(1) == 1, so the int values'
 # types are checked again). Validation depends on nothing else, so the result is the same model.
-_LAST_ROWS: dict[tuple[type, str | None], list[tuple[Any, dict, tuple[str, ...]] | None]] = {}
+_Seen = tuple[Any, dict[str, Any], tuple[str, ...]]  # (model, row, keys of int values)
+_LAST_ROWS: dict[tuple[type, str | None], list[_Seen | None]] = {}
 
 
-def _reusable(obj: Any, row: dict) -> tuple[Any, dict, tuple[str, ...]] | None:
+def _reusable(obj: Any, row: dict[str, Any]) -> _Seen | None:
     int_keys = []
     for key, value in row.items():
         if type(value) is int:
@@ -424,7 +429,7 @@ def _reusable(obj: Any, row: dict) -> tuple[Any, dict, tuple[str, ...]] | None:
     return (obj, row, tuple(int_keys))
 
 
-def _still_ints(row: dict, keys: tuple[str, ...]) -> bool:
+def _still_ints(row: dict[str, Any], keys: tuple[str, ...]) -> bool:
     for key in keys:
         if type(row[key]) is not int:
             return False
@@ -439,7 +444,7 @@ def _rows(data: Any, field: str | None, model: type[M], what: str) -> tuple[M, .
         raise SchemaError(f"The {what} response has no list of {field or 'rows'}.")
     last = _LAST_ROWS.get((model, field), [])
     n_last = len(last)
-    seen: list[tuple[Any, dict, tuple[str, ...]] | None] = []
+    seen: list[_Seen | None] = []
     out = []
     for i, row in enumerate(rows):
         if type(row) is not dict and not isinstance(row, dict):
@@ -524,12 +529,12 @@ def parse_balance(data: Any) -> tuple[Balance, ...]:
     return tuple(unique.values())
 
 
-def _unique(rows, keys):
+def _unique(rows: tuple[CmPosition, ...], keys: list[tuple[str, str]]) -> tuple[CmPosition, ...]:
     """Rows with a repeated (symbol, side) key merged as parse_um_account does: the later row wins,
     in the first one's place, but an open row never loses to a flat one."""
     if len(set(keys)) == len(keys):
         return rows
-    unique: dict = {}
+    unique: dict[tuple[str, str], CmPosition] = {}
     for key, p in zip(keys, rows, strict=True):
         held = unique.get(key)
         if held is not None and held.is_open and not p.is_open:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -24,7 +25,7 @@ from pmtui.monitor import MonitorState
 from pmtui.risk import Estimate, account_headroom, unimmr_band
 from pmtui.riskview import liq_perfdata, liquidation_text, reconciliation_text
 from pmtui.settings import AlertSettings, Thresholds
-from pmtui.views import AccountView, balance_rows, build_view
+from pmtui.views import AccountView, PositionRow, balance_rows, build_view
 
 
 def _json_default(value: Any) -> str:
@@ -95,7 +96,7 @@ def parts_of(state: MonitorState) -> dict[str, Any]:
                 cm=state.cm, cm_risks=state.cm_risks, risk=state.risk)
 
 
-def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict | None = None,
+def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict[str, Any] | None = None,
                   pm: PmAccount | None = None, risks: Sequence[PositionRisk] | None = None,
                   unavailable: Mapping[str, str] | None = None, view: AccountView | None = None,
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
@@ -202,12 +203,16 @@ Col = tuple[str, bool, int]
 def _fit(title: str, cols: Sequence[Col], rows: list[list[str]], width: int) -> Table:
     """A table of `rows` that fits `width`: while it does not, the lowest-priority column goes
     (a number is never cut); what was left out is said under the title."""
+    # Each column's width, from its widest cell, given to Rich: otherwise Rich measures every cell
+    # of every row for each try and again to print (a 300-symbol snapshot took seconds to fit).
+    # It is the width Rich would find itself (no_wrap text: its widest line).
+    widths = [max(_cells(text) for text in (name, *(row[i] for row in rows))) for i, (name, _, _) in enumerate(cols)]
     keep = list(range(len(cols)))
     while True:
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
         for i in keep:
             name, left, _ = cols[i]
-            table.add_column(name, justify="left" if left else "right", no_wrap=True)
+            table.add_column(name, justify="left" if left else "right", no_wrap=True, width=widths[i])
         for row in rows:
             table.add_row(*(row[i] for i in keep))
         if len(keep) <= 2 or _measure(table) <= width:
@@ -218,6 +223,10 @@ def _fit(title: str, cols: Sequence[Col], rows: list[list[str]], width: int) -> 
         table.caption = f"not shown at this width: {', '.join(dropped)}"
         table.caption_justify = "left"
     return table
+
+
+def _cells(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
 
 
 def _measure(table: Table) -> int:
@@ -287,7 +296,7 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
         p = row.position
         if row.is_cm:  # contracts, and money in USD at the mark like every row (its coin without a price;
             # the coin figures are in --json)
-            def usd(value: Decimal | None, sign: bool = False, row=row) -> str:
+            def usd(value: Decimal | None, sign: bool = False, row: PositionRow = row) -> str:
                 at_mark = row.usd(value) if value is not None else None
                 return fmt.money(at_mark, sign=sign) if at_mark is not None else fmt.coin(value, row.coin, sign=sign)
 
@@ -303,12 +312,12 @@ def _positions_table(view: AccountView, include_zero: bool, width: int) -> Table
     return _fit(f"Positions ({len(rows)}) · money in USD", _POSITION_COLS, cells, width)
 
 
-def _symbol(row) -> str:
+def _symbol(row: PositionRow) -> str:
     """The symbol, marked CM for a COIN-M position (the text table has no colour to say it)."""
     return f"{row.position.symbol} CM" if row.is_cm else row.position.symbol
 
 
-def _side(row) -> str:
+def _side(row: PositionRow) -> str:
     p = row.position
     if not p.is_open:
         return "—"

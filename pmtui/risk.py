@@ -16,7 +16,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from pmtui.health import Level, Totals, liq_level, ratio_level, status_level, totals  # noqa: F401  (their old home: still importable here)
+# Their old home: still importable from here (explicit re-exports, `x as x`).
+from pmtui.health import Level as Level
+from pmtui.health import Totals as Totals
+from pmtui.health import liq_level as liq_level
+from pmtui.health import ratio_level as ratio_level
+from pmtui.health import status_level as status_level
+from pmtui.health import totals as totals
 from pmtui.models import CmAccount, CmPositionRisk, PmAccount, Position, PositionRisk, UmAccount
 from pmtui.settings import Thresholds
 

@@ -7,10 +7,16 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 # Every test may ask for these modules' fixtures by name, without importing them:
 # frozen_clock and make_app (harness), hostile, papi_server, ws_server.
 pytest_plugins = ["tests.harness", "tests.hostile_server", "tests.papi_server", "tests.ws_server"]
+
+# Hypothesis' default deadline (200 ms an example) fails a property on a loaded 2-core CI machine,
+# not on a bug: no deadline for the tests that keep the defaults. Example counts are each test's.
+settings.register_profile("pmtui", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pmtui"))
 
 
 @pytest.fixture(autouse=True)

@@ -485,13 +485,15 @@ def test_check_still_answers_when_recording_fails(capsys, exchange, tmp_path):
 def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
     """`check --demo --scenario margin-call` again and again on one exchange: each run is one
     market step, and the word follows uniMMR's band all the way down to liquidation and back."""
-    exchange = DemoExchange(seed=3, scenario="margin-call", symbols=40, clock=lambda: 1_750_000_000.0)
+    # From step 44 (the 44 runs before it were all "normal"): the bands change at steps 54
+    # (margin call), 60, 66 (liquidation), 78, 80 and 85 (normal again).
+    exchange = DemoExchange(seed=3, scenario="margin-call", symbols=40, clock=lambda: 1_750_000_000.0, step=44)
     monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: exchange)
     # uniMMR's bands alone: liquidation alerts off, liquidation levels out of reach, and no risk
-    # model (its inputs' weight would hold each of the 110 runs back a second on the budget).
+    # model (its inputs' weight would hold each of the 56 runs back a second on the budget).
     config("risk_model = false\n[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS)
     bands = []
-    for _ in range(110):
+    for _ in range(56):
         code, out, _ = run(capsys, "check", "--demo", "--scenario", "margin-call")
         unimmr = Decimal(out.split(" uniMMR=")[1].split(";")[0])
         word = ("OK" if unimmr > Decimal("1.5") else "WARNING" if unimmr > Decimal("1.2") else "CRITICAL")

@@ -41,7 +41,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -1332,7 +1332,7 @@ class _DemoConnect:
         self._url = url
         self._socket: _DemoSocket | None = None
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, _DemoSocket]:
         async def open_() -> _DemoSocket:
             self._socket = self._exchange._open_socket(self._url)
             return self._socket
