@@ -53,6 +53,12 @@ KINDS = ("unimmr_below", "status_not_normal", "liq_distance_below", "upnl_below"
          "liq_move_below")
 
 
+#: What a rule says of a reading: the alert, its all-clear (or how to make it from the last
+#: value), and the short form; and the function that words a reading (value, threshold, clear-at).
+Said = tuple[str, str | Callable[[Any], str], str]
+Words = Callable[[Decimal, Decimal, Decimal], Said]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One rule. `name` is its config key (it identifies the rule in events); `kind` is what it
@@ -302,7 +308,7 @@ class Alerts:
     def _clear_at(self, threshold: Decimal) -> Decimal:
         return threshold + abs(threshold) * self.hysteresis
 
-    def _below(self, rule: Rule, subject: str, value: Decimal | None, words, level: Level = Level.WARN,
+    def _below(self, rule: Rule, subject: str, value: Decimal | None, words: Words, level: Level = Level.WARN,
                *, label: str = "", gone: str = "") -> _Reading:
         """`words(value, threshold, clear_at)` gives (fire message, clear message or a function of
         the last event's value giving it, brief). `gone`: the clear message when there is no value
@@ -324,7 +330,7 @@ class Alerts:
         else:
             value, name = view.totals.ratio, "UM margin ratio"
 
-        def words(v: Decimal, x: Decimal, clear_at: Decimal):
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> Said:
             where = unimmr_band(v) + " band" if pm is not None else "uniMMR unavailable"
 
             def clear(last: Any) -> str:
@@ -363,7 +369,7 @@ class Alerts:
         price = row.risk.liquidationPrice
         label = _label(row)
 
-        def words(v: Decimal, x: Decimal, clear_at: Decimal):
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> Said:
             shown = fmt.price(price, row.tick_size) if price is not None else "unknown"
             return (f"{label} is {_pct(v)} from its liquidation price {shown} (alert below {_pct(x)}).",
                     f"{label} is {_pct(v, down=False)} from its liquidation price again,"
@@ -388,7 +394,7 @@ class Alerts:
         way = "fall" if nearest is None or nearest <= 0 else "rise"
         rough = " (the model is approximate)" if model.base.approximate else ""
 
-        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> tuple[str, str, str]:
+        def words(v: Decimal, x: Decimal, clear_at: Decimal) -> Said:
             return (f"A {way} of {_show(v, 1, True)}% in every non-stablecoin would take uniMMR to "
                     f"liquidation (alert below {fmt.amount(x)}%){rough}.",
                     f"Liquidation is a {way} of {_show(v, 1, False)}% away again, above "
@@ -407,8 +413,8 @@ class Alerts:
                          _says("Data is fresh again."), f"no fresh data for {fmt.age(age)}")]
 
 
-def _upnl_msg(what: str):
-    def words(v: Decimal, x: Decimal, clear_at: Decimal):
+def _upnl_msg(what: str) -> Words:
+    def words(v: Decimal, x: Decimal, clear_at: Decimal) -> Said:
         return (f"{what} {fmt.money(v, sign=True)} is below {fmt.money(x, sign=True)}.",
                 f"{what} {fmt.money(v, sign=True)} is back above {fmt.money(clear_at, sign=True)}.",
                 f"{what.removesuffix(' uPnL')} {fmt.money(v, sign=True)}")

@@ -664,7 +664,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return seconds if seconds <= MAX_BAN else None
 
 
-def _decoder(encoding: str):
+def _decoder(encoding: str) -> zlib._Decompress | None:
     """A bounded decompressor for the Content-Encoding httpx asked for (gzip, deflate)."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):

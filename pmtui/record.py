@@ -80,7 +80,8 @@ def state_doc(state: MonitorState, changed: frozenset[str] | set[str] | None = N
               before: MonitorState | None = None) -> dict[str, Any]:
     """The recorded document of a state: `watch --json`'s object for it."""
     positions = output.changed_positions(before.view if before else None, state.view)
-    return json.loads(output.watch_json(state, state.changed if changed is None else changed, positions))
+    doc: dict[str, Any] = json.loads(output.watch_json(state, state.changed if changed is None else changed, positions))
+    return doc
 
 
 def diff(a: Any, b: Any, path: list[Any], out: list[list[Any]]) -> list[list[Any]]:
@@ -290,7 +291,8 @@ class Recorder:
                 told = True
                 say(self.error)
 
-        return monitor.subscribe(on_state)
+        unsubscribe: Callable[[], None] = monitor.subscribe(on_state)
+        return unsubscribe
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop the thread (blocking: call it in a thread from async code)."""
