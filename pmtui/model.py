@@ -186,6 +186,11 @@ class Inputs:
     margin_leverage: Sequence[MarginAssetLeverage] | None = None
     open_loss: Decimal = ZERO  # USD (/papi/v1/account totalMarginOpenLoss); held in a what-if
     reported_unimmr: Decimal | None = None  # Binance's own, for the reconciliation
+    # The model's gap to Binance's uniMMR measured when that figure came, on the positions of the
+    # same refresh (pmtui.monitor carries it until the next one). Measured again on positions
+    # seconds newer than Binance's figure, a fast market alone would make the model look off.
+    # None: measure it on these inputs.
+    reconciled_gap: Decimal | None = None
     problems: Sequence[str] = ()
     now_ms: int | None = None  # the (server) clock, injected; None: no staleness check
     max_age_ms: int = 10 * 60_000  # an index price older than this is stale
@@ -665,7 +670,8 @@ class RiskModel:
         reasons = list(dict.fromkeys([*self.inputs.problems, *self._missing.values()]))
         unimmr = equity / mm if mm > 0 else None
         reported = self.inputs.reported_unimmr
-        gap = reconcile_gap(unimmr, reported) if move == 0 else None
+        gap = None if move != 0 else (self.inputs.reconciled_gap if self.inputs.reconciled_gap is not None
+                                      else reconcile_gap(unimmr, reported))
         if unimmr is not None and gap is not None and abs(gap) > RECONCILE_GAP:
             # The last reason, so what is missing reads first (pmtui.riskview.off names that one).
             reasons.append(f"The model's uniMMR {_fixed(unimmr, _Q4)} is more than 2% from "
@@ -674,6 +680,19 @@ class RiskModel:
                            tuple(reasons))
 
     # -- what the user reads ---------------------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        """Every input there and usable: its gap to Binance's figure says how right it is."""
+        return not self.inputs.problems and not self._missing
+
+    @property
+    def gap(self) -> Decimal | None:
+        """How far the model is from Binance's uniMMR, as a fraction of it (None: either is
+        unknown): as measured when Binance's figure came, when the Monitor says so."""
+        if self.inputs.reconciled_gap is not None:
+            return self.inputs.reconciled_gap
+        return reconcile_gap(self.base.unimmr, self.inputs.reported_unimmr)
 
     @cached_property
     def underlyings(self) -> tuple[str, ...]:

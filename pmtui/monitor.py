@@ -36,6 +36,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -295,6 +296,8 @@ class Monitor:
         #: The view built when the account object last came (fetched or pushed): what the estimate
         #: of uniMMR moves from; and that estimate, while newer positions than those are shown.
         self._estimate_basis: AccountView | None = None
+        # Binance's last PmAccount and the risk model's gap to its uniMMR when it came (_rebuild).
+        self._reconciled: tuple[PmAccount | None, Decimal | None] = (None, None)
         self.estimate: Estimate | None = None
         self._balance_rows: tuple[tuple[Balance, ...] | None, tuple[BalanceRow, ...]] = (None, ())
         self._last_manual = -REFRESH_DEBOUNCE  # monotonic time a person last started a refresh
@@ -651,11 +654,17 @@ class Monitor:
         elif basis.account is not account:  # newer positions than Binance's figure
             self.estimate = view.estimate_since(basis)
         if self.risk_feed is not None:
+            # The gap to Binance's uniMMR is measured on the refresh that brought it (its positions
+            # are of the same moment) and carried until the next one: positions seconds newer
+            # than Binance's figure would make a fast market look like a wrong model.
+            fresh = pm is not self._reconciled[0] or self._reconciled[1] is None
             self.risk = build_model(
                 self.risk_feed, account=account, risks=risks, pm=pm,
                 balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
                 cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
-                now_ms=self.client.server_now_ms())
+                now_ms=self.client.server_now_ms(), reconciled_gap=None if fresh else self._reconciled[1])
+            if fresh:  # a gap measured on missing inputs says nothing: measured again next time
+                self._reconciled = (pm, self.risk.gap if self.risk.complete else None)
 
     async def _update_risk_feed(self) -> None:
         """Whatever of the shared model inputs is due, for the assets this book holds (the

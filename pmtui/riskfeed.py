@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -221,7 +221,7 @@ def book_assets(balances: Iterable[Balance] | None, risks: Iterable[PositionRisk
 def build_model(feed: RiskFeed, *, account: UmAccount | None, risks: tuple[PositionRisk, ...] | None,
                 pm: PmAccount | None, balances: tuple[Balance, ...] | None, cm: CmAccount | None,
                 cm_risks: tuple[CmPositionRisk, ...] | None, thresholds: Thresholds,
-                now_ms: int | None = None) -> RiskModel:
+                now_ms: int | None = None, reconciled_gap: Decimal | None = None) -> RiskModel:
     """The account's RiskModel from one Monitor's parts and the shared feed. Each part the
     Monitor lacks is a sentence, so the model says "approximate" rather than guess in silence."""
     problems = feed.problems()
@@ -236,15 +236,33 @@ def build_model(feed: RiskFeed, *, account: UmAccount | None, risks: tuple[Posit
         problems.append("The model has no COIN-M mark prices (/papi/v1/cm/positionRisk), so it "
                         "leaves out the COIN-M positions.")
     return RiskModel(Inputs(
-        balances=balances or (),
+        balances=_current(balances or (), account, cm),
         um=um_legs(risks or (), um_mm),
         cm=cm_legs(cm_risks or (), cm_mm),
         open_loss=(pm.totalMarginOpenLoss or Decimal(0)) if pm is not None else Decimal(0),
         reported_unimmr=pm.uniMMR if pm is not None else None,
+        reconciled_gap=reconciled_gap,
         problems=tuple(problems),
         now_ms=now_ms,
         **feed.inputs(),
     ), thresholds)
+
+
+def _current(balances: Sequence[Balance], account: UmAccount | None, cm: CmAccount | None) -> tuple[Balance, ...]:
+    """The balances with their UM and COIN-M wallet and uPnL taken from the accounts of this
+    refresh: /papi/v1/balance is polled more slowly than the positions, and its uPnL is the
+    part of equity that moves with every price (the model would lag the market it prices)."""
+    um = {a.asset: a for a in account.assets} if account is not None else {}
+    coin = {a.asset: a for a in cm.assets} if cm is not None else {}
+    fresh = []
+    for b in balances:
+        update: dict[str, Decimal] = {}
+        if (u := um.get(b.asset)) is not None:
+            update.update(umWalletBalance=u.crossWalletBalance, umUnrealizedPNL=u.crossUnPnl)
+        if (c := coin.get(b.asset)) is not None:
+            update.update(cmWalletBalance=c.crossWalletBalance, cmUnrealizedPNL=c.crossUnPnl)
+        fresh.append(b.model_copy(update=update) if update else b)
+    return tuple(fresh)
 
 
 async def _nothing(client: PapiClient) -> None:

@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from pmtui import fmt
-from pmtui.model import RECONCILE_GAP, RiskModel, reconcile_gap
+from pmtui.model import RECONCILE_GAP, RiskModel
 
 _ONE_DP = Decimal("0.1")
 
@@ -44,7 +44,7 @@ def off(model: RiskModel) -> str | None:
     base = model.base
     if base.unimmr is None:
         return "the risk model has no maintenance margin"
-    gap = reconcile_gap(base.unimmr, model.inputs.reported_unimmr)
+    gap = model.gap
     if gap is not None and abs(gap) > RECONCILE_GAP:
         why = base.reasons[0] if len(base.reasons) > 1 else None  # the last one is the gap itself
         return f"the risk model is {pct(gap)} from Binance's uniMMR" + (f" ({why.rstrip('.')})" if why else "")
@@ -87,7 +87,7 @@ def reconciliation_head(model: RiskModel) -> str:
     if base.unimmr is None:
         return "model: no maintenance margin"
     shown = f"model {fmt.ratio(base.unimmr)}"
-    if (gap := reconcile_gap(base.unimmr, model.inputs.reported_unimmr)) is not None:
+    if (gap := model.gap) is not None:
         shown += f" · Δ {pct(gap)}"
     return shown
 

@@ -3,6 +3,7 @@ and the shared, cached feed (its cadences, refusals, staleness) with a frozen cl
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -248,3 +249,35 @@ async def test_without_a_feed_the_monitor_asks_nothing_of_the_model(papi_server)
     async with m:
         state = await m.fetch_once()
     assert state.risk is None and not any(p.startswith("/sapi/") for p in papi_server.paths())
+
+
+async def test_in_the_margin_call_demo_the_model_reconciles_at_every_refresh_between_binances_figures():
+    """The demo computes uniMMR by the model's formula, so the model reconciles with it exactly,
+    but Binance's figure comes every 10 s and the market moves every refresh: re-measured on
+    newer positions (and on balances polled more slowly still) the model looked "approximate"
+    for seconds at a time. The model takes the UM/COIN-M wallet and uPnL of the positions'
+    refresh, and the gap measured on the refresh that brought Binance's figure is carried."""
+    from pmtui.clock import ManualClock
+    from pmtui.demo import DemoExchange
+    from pmtui.fleet import FleetOptions, make_monitor
+    from pmtui.model import RiskModel
+    from pmtui.riskview import off
+
+    clock = ManualClock()
+    exchange = DemoExchange(scenario="margin-call", clock=clock.time, step=44)
+    m = make_monitor(Settings(), FleetOptions(demo=True), profile="demo", transport=exchange, clock=clock,
+                     budget=WeightBudget(1.0, clock=clock))
+    carried, remeasured = [], []
+    async with m:
+        for _ in range(25):
+            await m.refresh()
+            while m._risk_task is not None:  # the feed's first inputs
+                await m._risk_task
+            if m.risk is not None and m.risk.base.unimmr is not None:
+                carried.append(off(m.risk))
+                again = RiskModel(dataclasses.replace(m.risk.inputs, reconciled_gap=None))
+                remeasured.append(off(again))
+            clock.advance(2.0)
+    assert len(carried) >= 20
+    assert carried == [None] * len(carried)
+    assert any(r is not None for r in remeasured)  # what the panel said before

@@ -121,3 +121,21 @@ def test_whatif_refuses_nonsense_in_one_sentence(capsys, live):
     assert code == 2 and "MOVE must be a percent from -99 to +300" in err
     code, _, err = run(capsys, "whatif", "-10", "NOPE")
     assert code == 1 and "NOPE moves nothing in this account's book" in err
+
+
+def test_the_gap_measured_when_binances_figure_came_is_carried_not_remeasured_on_newer_prices():
+    """Binance's uniMMR is up to account_interval old; positions are seconds newer. In a fast
+    market, re-measuring the model against the old figure says "approximate" for a model that
+    reconciled: the gap measured on the refresh that brought Binance's figure is carried."""
+    from pmtui.riskview import off
+
+    exact = RiskModel(book())
+    stale_figure = exact.base.unimmr * D("1.08")  # the market moved 8% since Binance's figure
+    remeasured = RiskModel(book(reported_unimmr=stale_figure))
+    assert off(remeasured) is not None and remeasured.base.approximate
+    carried = RiskModel(book(reported_unimmr=stale_figure, reconciled_gap=D("0.003")))
+    assert carried.gap == D("0.003") and off(carried) is None and not carried.base.approximate
+    assert reconciliation_text(carried) == f"model {fmt.ratio(exact.base.unimmr)} · Δ +0.3%"
+    # A gap that was too wide when measured stays wide: the model says so until the next figure.
+    wide = RiskModel(book(reported_unimmr=stale_figure, reconciled_gap=D("-0.05")))
+    assert off(wide) is not None and wide.base.approximate
