@@ -1,6 +1,6 @@
-"""The metrics against the real thing: Debian's `prometheus` scrapes `pmtui --demo watch
---metrics-address` on 127.0.0.1 and its HTTP API answers pmtui_unimmr with the figure the watch
-printed; `promtool` passes the exposition and deploy/prometheus/pmtui.rules.yml, which the same
+"""The metrics against the real thing: Debian's `prometheus` scrapes `pmtui --demo daemon
+--metrics-address` on 127.0.0.1 and its HTTP API answers pmtui_unimmr with the figure the daemon
+logged; `promtool` passes the exposition and deploy/prometheus/pmtui.rules.yml, which the same
 Prometheus loads.
 
 Without `prometheus`/`promtool` installed these skip, unless PMTUI_REQUIRE_PROMETHEUS=1 (.ci/run
@@ -64,13 +64,20 @@ def test_promtool_passes_the_alerting_rules():
     assert "SUCCESS: 10 rules found" in done.stdout
 
 
-def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
+def test_prometheus_scrapes_the_daemon_and_answers_its_unimmr(tmp_path: Path):
+    """`pmtui daemon` as systemd would run it, with metrics on; Prometheus scrapes it."""
+    import re
+    import shutil
+    import tempfile
+
     prometheus, promtool = tool("prometheus"), tool("promtool")
     # Both start at once: Prometheus 2.x's scrape manager takes its first targets ~5 s after start.
     target = f"127.0.0.1:{free_port()}"
+    run_dir = Path(tempfile.mkdtemp(prefix="pmtui-", dir="/tmp"))  # a Unix socket's path is short
     watch = subprocess.Popen(
-        [sys.executable, "-m", "pmtui", "--demo", "watch", "--json", "--metrics-address", target],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "pmtui", "--demo", "daemon", "--metrics-address", target,
+         "--socket", str(run_dir / "daemon.sock")],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -82,23 +89,19 @@ def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
         [prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    printed: list[str] = []  # the account's uniMMR of each JSON line, the API's string
-    said: list[str] = []  # watch's stderr
-
-    def read_lines() -> None:
-        for line in watch.stdout:  # type: ignore[union-attr]
-            account = json.loads(line).get("account")
-            if isinstance(account, dict) and account.get("uniMMR"):
-                printed.append(account["uniMMR"])
+    printed: list[str] = []  # the uniMMR of each of the daemon's lines (4 places, as watch says it)
+    said: list[str] = []  # the daemon's log (stderr)
 
     def read_errors() -> None:
-        said.extend(watch.stderr)  # type: ignore[arg-type]
+        for line in watch.stderr:  # type: ignore[union-attr]
+            said.append(line)
+            if (found := re.search(r" · uniMMR (\d+\.\d+) · ", line)) is not None:
+                printed.append(found.group(1))
 
-    threading.Thread(target=read_lines, daemon=True).start()
     threading.Thread(target=read_errors, daemon=True).start()
     try:
         # The exposition itself, as promtool lints it (names, units, types, HELP).
-        wait_for(lambda: printed and said, "watch's first JSON line", 20, why=lambda: "".join(said))
+        wait_for(lambda: printed and said, "the daemon's first line", 20, why=lambda: "".join(said))
         assert said[0] == f"pmtui: metrics on http://{target}/metrics\n"
         scraped = httpx.get(f"http://{target}/metrics", timeout=5).text
         assert "pmtui_unimmr{" in scraped
@@ -119,11 +122,12 @@ def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
             answer[:] = [float(result[0]["value"][1])]
             assert result[0]["metric"] == {"__name__": "pmtui_unimmr", "profile": "demo", "instance": target,
                                            "job": "pmtui"}
-            # The figure of a state the watch printed too (a scrape may run a line ahead of it).
-            return answer[0] in {float(u) for u in printed}
+            # The figure of a state the daemon logged too, there to 4 places (a scrape may run a
+            # line ahead of it).
+            return any(abs(answer[0] - float(u)) < 0.0001 for u in printed)
 
-        wait_for(answered, "Prometheus to answer pmtui_unimmr with a uniMMR the watch printed", 20,
-                 why=lambda: f"Prometheus said {answer}, the watch printed {printed[-5:]}")
+        wait_for(answered, "Prometheus to answer pmtui_unimmr with a uniMMR the daemon logged", 20,
+                 why=lambda: f"Prometheus said {answer}, the daemon logged {printed[-5:]}")
         assert answer[0] > 1  # the demo's normal scenario: a real figure, not a 0 stand-in
         groups = httpx.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
         assert [(g["name"], len(g["rules"])) for g in groups] == [("pmtui", 10)]
@@ -143,4 +147,5 @@ def test_prometheus_scrapes_pmtui_watch_and_answers_its_unimmr(tmp_path: Path):
         server.terminate()
         server.wait(timeout=15)
         watch.send_signal(signal.SIGTERM)
-        assert watch.wait(timeout=15) == 143
+        assert watch.wait(timeout=15) == 0  # the daemon's clean stop, as under systemd
+        shutil.rmtree(run_dir, ignore_errors=True)
