@@ -20,7 +20,6 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.css.scalar import Scalar
-from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input
@@ -30,12 +29,12 @@ from textual.worker import Worker, WorkerState
 from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
-from pmtui.mailbox import merge
 from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.text import name as shown
 from pmtui.tui import uistate
+from pmtui.tui.bridge import StateChanged, forward
 from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
@@ -89,10 +88,6 @@ class FilterInput(Input):
             await self.run_action(bindings[0].action)
             return
         await super()._on_key(event)
-
-
-class StateChanged(Message):
-    """The Monitor published one or more states since the last one was shown."""
 
 
 class PmtuiApp(App[int]):
@@ -159,7 +154,6 @@ class PmtuiApp(App[int]):
         self.state: MonitorState | None = None
         self.filter_text = ""
         self.show_all = False
-        self._pending: list[MonitorState] = []  # published, not yet shown
         self._unsubscribe: Callable[[], None] | None = None
         #: The theme picked in the palette is saved (pmtui/tui/uistate.py) and used on the next start.
         self.remember_theme = True
@@ -234,7 +228,7 @@ class PmtuiApp(App[int]):
         if self.accounts:
             self._mount_accounts()
             return
-        self._unsubscribe = self.monitor.subscribe(self.receive)
+        self._unsubscribe = forward(self.monitor, self)
         if self.start_monitor:
             self.run_worker(self.monitor.run(), name="monitor", group="monitor", exit_on_error=False)
         self.show_state(self.monitor.state, frozenset())
@@ -251,7 +245,7 @@ class PmtuiApp(App[int]):
             monitor = account.monitor
             if monitor is None:
                 continue
-            unsubscribes.append(monitor.subscribe(partial(self._route, monitor)))
+            unsubscribes.append(forward(monitor, self))
             if self.start_monitor:
                 self.run_worker(monitor.run(), name="monitor", group="monitor", exit_on_error=False)
 
@@ -262,13 +256,6 @@ class PmtuiApp(App[int]):
         self._unsubscribe = unsubscribe_all
         self.show_state(self.monitor.state, frozenset())
         self.push_screen(OverviewScreen(self.accounts))
-
-    def _route(self, monitor: Monitor, state: MonitorState) -> None:
-        if monitor is self.monitor:
-            self.receive(state)
-        elif state.notices:
-            for notice in state.notices:
-                self._toast(notice, monitor.profile)
 
     def _toast(self, notice: Notice, profile: str | None = None) -> None:
         """A notice as a toast; with several accounts its title names the account's profile."""
@@ -292,7 +279,6 @@ class PmtuiApp(App[int]):
                         markup=False)
             return False
         if account.monitor is not self.monitor:
-            self._pending = []
             self.monitor = account.monitor
             self.client = account.monitor.client
             self.settings = account.settings
@@ -338,25 +324,22 @@ class PmtuiApp(App[int]):
     # --- states -----------------------------------------------------------------------------
 
     def receive(self, state: MonitorState) -> None:
-        """From the Monitor's loop: hold the state until shown. A burst becomes one message and
-        one state (newest wins, carrying the older ones' alerts and notices): a flood of pushed
-        events cannot pile up states faster than the screen draws them."""
-        if self._pending:
-            self._pending[-1] = merge(self._pending[-1], state)
-            return
-        self._pending.append(state)
-        self.post_message(StateChanged())
+        """`state` as if the dashboard's Monitor published it (tests hand-build states)."""
+        self.post_message(StateChanged(self.monitor.profile, state))
 
-    def on_state_changed(self, _message: StateChanged) -> None:
-        pending, self._pending = self._pending, []
-        if not pending:
+    def on_state_changed(self, message: StateChanged) -> None:
+        """A state, or a burst merged into one (pmtui/tui/bridge.py): the dashboard's account's is
+        shown, with the alerts and notices of every state in the burst; another account's only
+        toasts its notices (the Accounts overview listens for itself)."""
+        state = message.state
+        if message.profile != self.monitor.profile:
+            for notice in state.notices:
+                self._toast(notice, message.profile)
             return
-        changed = frozenset().union(*(s.changed for s in pending))
         try:
             with self.batch_update():
-                for state in pending:
-                    self._announce(state)
-                self.show_state(pending[-1], changed)
+                self._announce(state)
+                self.show_state(state)
         except NoMatches:
             pass  # a state that arrives while the app shuts down has nothing left to draw on
 
