@@ -82,14 +82,14 @@ async def test_a_burst_posted_while_the_app_is_busy_is_drawn_once_and_loses_noth
 
         app.show_state = counting  # type: ignore[method-assign]
         draws = 0
-        draw = app._render_view
+        draw = app.main._render_view
 
         def counting_draw():
             nonlocal draws
             draws += 1
             draw()
 
-        app._render_view = counting_draw  # type: ignore[method-assign]
+        app.main._render_view = counting_draw  # type: ignore[method-assign]
         told = toasts(app)
         states = burst(real_state())
         for state in states:  # no await between: the app's loop cannot run, as when it is busy
