@@ -1,9 +1,11 @@
 """The Textual dashboard: it renders the Monitor's states and turns keys into requests to it.
 
 The Monitor (pmtui/monitor.py) fetches, schedules, streams, judges and alerts; every state it
-publishes reaches the app as a `StateChanged` message, handled inside `batch_update()` (as memray's
-live view does with its snapshots). The app keeps only what a person chose to see: the filter,
-"all rows", the open panels.
+publishes reaches the app as a `StateChanged` message (pmtui/tui/bridge.py: a burst is merged into
+one), handled inside `batch_update()` (as memray's live view does with its snapshots).
+`PmtuiApp` holds the accounts, the toasts, the theme and the keys that hold everywhere; its
+default screen, `MainScreen`, is the dashboard: its panes, its keys, and what a person chose to
+see there (the filter, "all rows", the open panels).
 """
 
 from __future__ import annotations
@@ -310,7 +312,7 @@ class MainScreen(Screen[None]):
             self.notify("No account data yet: wait for the first refresh.", severity="warning", markup=False)
             return
         self.app.push_screen(WhatIfScreen(state.account, state.pm, self.owner.settings.thresholds, cm=state.cm,
-                                      cm_risks=state.cm_risks))
+                                          cm_risks=state.cm_risks))
 
     def action_accounts(self) -> None:
         """`esc` on the dashboard: back to the Accounts overview."""
