@@ -108,7 +108,9 @@ async def test_several_accounts_a_burst_redraws_the_overview_once_and_toasts_eve
     accounts = demo_accounts()
     app = overview_app(accounts)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+        # The overview is on top, and the app listens (it shows the first state once the dashboard
+        # below is mounted; states published by hand before that would reach nobody).
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.state is not None)
         overview = app.screen
         draws = 0
         draw = overview.draw
@@ -127,3 +129,30 @@ async def test_several_accounts_a_burst_redraws_the_overview_once_and_toasts_eve
         await pilot.pause()
         assert draws == 1
         assert told == [(f"{other.profile} · Alert", f"notice {i}") for i in range(N)]
+
+
+# --- the dashboard is the app's default screen ------------------------------------------------------
+
+
+async def test_the_dashboards_keys_live_on_its_screen_and_act_only_there():
+    from pmtui.tui.app import MainScreen
+    from pmtui.tui.widgets.help import HelpScreen
+
+    assert {b.action for b in PmtuiApp.BINDINGS} == {"help", "quit"}  # only what holds everywhere
+    app = hand_app()
+    asked: list[str] = []
+    app.monitor.refresh_now = lambda: asked.append("r")  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.screen is app.main
+        await pilot.press("r")
+        await wait_until(pilot, lambda: asked == ["r"], what="r refreshes on the dashboard")
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("r")  # help is on top: the dashboard's key does nothing there
+        await pilot.pause()
+        assert asked == ["r"]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.main)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: asked == ["r", "r"], what="r refreshes again")
