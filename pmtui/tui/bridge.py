@@ -5,8 +5,10 @@ the screen may draw slower than that. Textual merges a burst for us: before it h
 it asks that message whether the next one waiting in the queue supersedes it (`can_replace`, in
 textual/message_pump.py `_process_messages_loop`), as it does for its own Resize and Layout. A
 newer state of the same account does, once it carries what the older one said that a reader of
-only the newer would miss (what changed, its alert events and notices: pmtui.mailbox.merge).
-So a burst posted while the app is busy is handled, and drawn, once.
+only the newer would miss (what changed, its alert events and notices, the last MAX_CARRIED of
+each: pmtui.mailbox.merge). So a burst posted while the app is busy is handled, and drawn, once.
+Textual only compares neighbours: states of two accounts that alternate in one queue are each
+handled (the Monitor spaces its own publishes, so that stays a few a second per account).
 """
 
 from __future__ import annotations

@@ -18,6 +18,19 @@ LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
 
 
 class AccountFacts(StyledStatic):
+    _facts: tuple | None = None  # what `show` was last given, to fit again at a new width
+
+    def show(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None,
+             estimate: Estimate | None = None, age: str = "") -> None:
+        self._facts = (view, note, verdict, estimate, age)
+        self.show_text(self.render_facts(view, note, verdict, estimate, age))
+
+    def on_resize(self) -> None:
+        """The first line is fitted to this widget's width: fit it again when that changes (its
+        own Resize: drawn before the first layout, its width was 0 and the widest line stayed)."""
+        if self._facts is not None:
+            self.show_text(self.render_facts(*self._facts))
+
     def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None,
                      estimate: Estimate | None = None, age: str = "") -> Text:
         """`estimate`: uniMMR and headroom as they may be now (the headroom shows it, marked);
@@ -157,15 +170,7 @@ class AccountPanel(Horizontal):
         else:
             caption.show_text(self._caption(caption, verdict, "UM ratio" if fallback else "uniMMR", age))
         facts = self.query_one("#account-facts", AccountFacts)
-        self._facts_args = (view, note, verdict, estimate, age)
-        facts.show_text(facts.render_facts(view, note, verdict, estimate, age))
-
-    def on_resize(self) -> None:
-        """The first line is fitted to the width: fit it again."""
-        args = getattr(self, "_facts_args", None)
-        if args is not None:
-            facts = self.query_one(AccountFacts)
-            facts.show_text(facts.render_facts(*args))
+        facts.show(view, note, verdict, estimate, age)
 
     @staticmethod
     def _caption(widget: StyledStatic, verdict: Verdict | None, name: str, age: str) -> Text:
