@@ -162,7 +162,7 @@ async def refresh(pilot: Pilot, key: str | None = "r") -> None:
     if key:
         await pilot.press(key)
     else:
-        app.action_refresh_now()
+        app.main.action_refresh_now()
     await settled(pilot, before + 1)
 
 

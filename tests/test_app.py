@@ -1,7 +1,7 @@
 """The dashboard as a person uses it: Pilot drives real key presses and clicks at 80x24, and every
 test checks both the app's state and what is on the screen.
 
-Refreshes are driven with `r` (or `action_refresh_now`) and a long interval, so nothing depends on
+Refreshes are driven with `r` (or `main.action_refresh_now`) and a long interval, so nothing depends on
 timer luck; the few tests about timing itself (pause, auto-recovery, auth stop) use the 1 s minimum.
 """
 

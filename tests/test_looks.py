@@ -100,7 +100,7 @@ async def test_focus_and_stale_never_look_alike(make_app, frozen_clock):
         assert focused[0] != unfocused and focused[0][0] == "round"
         frozen_clock.advance(14)
         app.client._http._transport.fault = "503"
-        app.action_refresh_now()
+        app.main.action_refresh_now()
         await wait_until(pilot, lambda: app.monitor.poller.stale and table.has_class("-stale"))
         await pilot.pause()
         stale = table.styles.border_top

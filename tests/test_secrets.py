@@ -286,7 +286,7 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
             """Refresh now (key r: also what a person does after fixing the key) until it ends
             well (ok) or in an error (not ok). The app's own timer waits its 1 s interval."""
             polls = app.monitor.poller.polls
-            app.action_refresh_now()
+            app.main.action_refresh_now()
             deadline = asyncio.get_running_loop().time() + 10
             while (app.monitor.poller.polls <= polls or app.monitor.fetching
                    or ok == (app.monitor.poller.error is not None)):

@@ -1,8 +1,8 @@
 """The Accounts overview (--all-profiles): one row per account, worst first, coloured by level;
 `enter` opens that account's dashboard, which `esc` leaves for this screen again.
 
-It listens to every account's Monitor and redraws on a burst of states once (as the dashboard
-does), so a row moves as soon as its account's health does."""
+It listens to every account's Monitor and redraws on a burst of states once (StateChanged, as the
+dashboard does), so a row moves as soon as its account's health does."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from pmtui import fmt
-from pmtui.monitor import MonitorState
 from pmtui.overview import AccountRow, account_row, totals
 from pmtui.text import name as shown
+from pmtui.tui.bridge import StateChanged, forward
 from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 
@@ -146,10 +146,6 @@ class TotalsLine(StyledStatic):
         self.show_text(text)
 
 
-class AccountsChanged(Message):
-    """Some account published states since the overview last drew."""
-
-
 class OverviewScreen(Screen[None]):
     """Every account at a glance; `enter` opens one (the app rebinds its dashboard to it)."""
 
@@ -176,8 +172,6 @@ class OverviewScreen(Screen[None]):
     def __init__(self, accounts: Sequence[Account]) -> None:
         super().__init__()
         self.accounts = list(accounts)
-        self._states: dict[str, MonitorState] = {}
-        self._dirty = False
         self._unsubscribe: list[Callable[[], None]] = []
 
     def compose(self) -> ComposeResult:
@@ -195,8 +189,7 @@ class OverviewScreen(Screen[None]):
         table.border_title = "Accounts, worst first · money in USD"
         for account in self.accounts:
             if account.monitor is not None:
-                self._states[account.profile] = account.monitor.state
-                self._unsubscribe.append(account.monitor.subscribe(self._receive))
+                self._unsubscribe.append(forward(account.monitor, self))
         self.draw()
         table.focus()
 
@@ -204,15 +197,8 @@ class OverviewScreen(Screen[None]):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
 
-    def _receive(self, state: MonitorState) -> None:
-        """From a Monitor's loop: note it; one message redraws for a burst of states."""
-        if not self._dirty:
-            self._dirty = True
-            self.post_message(AccountsChanged())
-
-    def on_accounts_changed(self, _message: AccountsChanged) -> None:
-        self._dirty = False
-        self.draw()
+    def on_state_changed(self, _message: StateChanged) -> None:
+        self.draw()  # every row: the ranking may change with one account's health
 
     def rows(self) -> list[AccountRow]:
         return [account_row(a.profile, a.monitor.state if a.monitor is not None else None, a.error)
