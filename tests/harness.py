@@ -138,7 +138,9 @@ def make_app() -> Callable[..., PmtuiApp]:
 # --- waiting ---------------------------------------------------------------------------------
 
 
-async def wait_until(pilot: Pilot, condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> None:
+async def wait_until(pilot: Pilot, condition: Callable[[], Any], timeout: float = 15.0, what: str = "") -> None:
+    """Until `condition` holds. The timeout only bounds a hang: a passing test waits for the
+    condition, never for it, so it is wide enough for both cores busy (5 s was not, under load)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
