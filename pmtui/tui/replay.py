@@ -1,0 +1,47 @@
+"""The dashboard on a recording (`pmtui replay`): PmtuiApp as it is, fed by a ReplayMonitor
+(pmtui.replay), with the keys that move through time. Read-only: `r` and `p` say so."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Input
+
+from pmtui.replay import ReplayMonitor
+from pmtui.settings import Settings
+from pmtui.tui.app import PmtuiApp
+
+#: The replay's own actions: not while a person types in the filter box (space is a character there).
+_REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play"})
+
+
+class ReplayApp(PmtuiApp):
+    """PmtuiApp on recorded states. Priority bindings: the positions table would otherwise take
+    ← and → for scrolling sideways."""
+
+    BINDINGS = [
+        Binding("left", "replay_step(-1)", "Back", key_display="←", priority=True),
+        Binding("right", "replay_step(1)", "Next", key_display="→", priority=True),
+        Binding("left_square_bracket", "replay_jump(-1)", "Prev event", key_display="[", priority=True),
+        Binding("right_square_bracket", "replay_jump(1)", "Next event", key_display="]", priority=True),
+        Binding("space", "replay_play", "Play", priority=True),
+    ]
+
+    def __init__(self, *, settings: Settings, monitor: ReplayMonitor, title: str, start: bool = True) -> None:
+        super().__init__(settings=settings, monitor=monitor, title=f"REPLAY {title}",  # type: ignore[arg-type]
+                         start=start)
+        self.replay = monitor
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _REPLAY_ACTIONS and (self.screen is not self.screen_stack[0]
+                                          or isinstance(self.focused, Input)):
+            return False
+        return super().check_action(action, parameters)
+
+    def action_replay_step(self, by: int) -> None:
+        self.replay.step(by)
+
+    def action_replay_jump(self, direction: int) -> None:
+        self.replay.jump(direction)
+
+    def action_replay_play(self) -> None:
+        self.replay.toggle_play()
