@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pmtui import fmt
 from pmtui.cli import main
 from pmtui.clock import ManualClock
 from pmtui.demo import DemoExchange
@@ -16,6 +17,7 @@ from pmtui.replay import ReplayMonitor, load, nearest, state_of
 from pmtui.settings import Settings
 from pmtui.tui.replay import ReplayApp
 from pmtui.tui.widgets.status import StatusBar
+from pmtui.tui.widgets.summary import SummaryBar
 
 T0 = 1_796_600_000.0  # 2026-12-06
 
@@ -90,6 +92,8 @@ async def test_replay_steps_jumps_plays_and_never_says_live(recorded):
         text = shown()
         assert "8.11" in text and "REPLAY" in text and "LIVE" not in text
         assert "state 1 of" in str(status.render())
+        # The header's clock is the recorded moment's, not today's.
+        assert fmt.clock_time(data[0].time_ms / 1000) in str(app.query_one(SummaryBar).render())
         await pilot.press("right")
         await pilot.pause()
         assert monitor.cursor == 1 and app.state.seq == monitor.state_at(1).seq

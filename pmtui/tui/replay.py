@@ -9,6 +9,9 @@ from textual.widgets import Input
 from pmtui.replay import ReplayMonitor
 from pmtui.settings import Settings
 from pmtui.tui.app import PmtuiApp
+from pmtui.tui.widgets.assets import AssetsTable
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.summary import SummaryBar
 
 #: The replay's own actions: not while a person types in the filter box (space is a character there).
 _REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play"})
@@ -30,6 +33,15 @@ class ReplayApp(PmtuiApp):
         super().__init__(settings=settings, monitor=monitor, title=f"REPLAY {title}",  # type: ignore[arg-type]
                          start=start)
         self.replay = monitor
+
+    def on_mount(self) -> None:
+        """Before PmtuiApp's (Textual calls the subclass's handler first): the header's clock and
+        the tables' ages tell the recorded moment's time, not today's."""
+        for widget in (self.query_one(SummaryBar), self.query_one(AssetsTable), self.query_one(PositionsTable)):
+            widget.clock = self._recorded_now
+
+    def _recorded_now(self) -> float:
+        return self.replay.records[self.replay.cursor].time_ms / 1000
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _REPLAY_ACTIONS and (self.screen is not self.screen_stack[0]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from pmtui import fmt
@@ -116,5 +115,5 @@ class PositionsTable(KeyedTable):
         ]
 
     def show(self, rows: list[PositionRow]) -> bool:
-        now = time.time()
+        now = self.clock()
         return self.set_rows({r.key: self.cells(r, now) for r in rows})
