@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "replay", help="the dashboard on recorded states (--record, the daemon): read-only, no requests",
         description="Opens the dashboard on the states recorded for one profile: ←/→ step one state, "
         "[/] jump to the previous/next event (alert, level change, fault), space plays at 1x/10x/60x. "
-        "Reads 24 hours of recording: around --at, from --since, or up to now.")
+        "Reads the recording 12 hours either side of --at, from --since on, or else of the last 24 hours.")
     when = rep.add_mutually_exclusive_group()
     when.add_argument("--at", metavar="WHEN", type=_when,
                       help="open at the state nearest this time (2026-12-07 03:14) or this long ago (3h)")

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pmtui.alerts import AlertEvent
+from pmtui.alerts import CLEARED, AlertEvent
 from pmtui.errors import PmtuiError
 from pmtui.fed import FedMonitor
 from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict
@@ -336,7 +336,12 @@ class ReplayMonitor(FedMonitor):
 
     def _show(self, notices: tuple[Notice, ...] = ()) -> None:
         state = self.state_at(self.cursor)
-        changed = frozenset({DATA}) | (state.changed & {ALERTS, FAULT})
+        # The alerts of that moment as toasts, as they were shown then (never sent again: remote).
+        notices = tuple(Notice(f"Alert at {time.strftime('%H:%M:%S', time.localtime(e.time))}", e.message,
+                               "error" if e.level >= Level.DANGER else "warning", timeout=6)
+                        for e in state.alerts if e.state != CLEARED) + notices
+        # Its alerts go to the log and its fault shows, whatever kinds of change the row carries.
+        changed = frozenset({DATA}) | (state.changed & {FAULT}) | ({ALERTS} if state.alerts else set())
         self._publish(dataclasses.replace(
             state, changed=changed, notices=notices,
             status=dataclasses.replace(state.status, replay=self.where())))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ from pmtui.cli import main
 from pmtui.clock import ManualClock
 from pmtui.demo import DemoExchange
 from pmtui.fleet import FleetOptions, make_monitor
+from pmtui.monitor import ALERTS
 from pmtui.record import Recorder, read_states
-from pmtui.replay import ReplayMonitor, load, nearest, state_of
+from pmtui.replay import GAP, ReplayMonitor, events, load, nearest, state_of
 from pmtui.settings import Settings
 from pmtui.tui.replay import ReplayApp
 from pmtui.tui.widgets.status import StatusBar
@@ -149,3 +152,44 @@ async def test_at_picks_the_nearest_state_and_nothing_recorded_is_one_sentence(r
     assert main(["replay", "--demo", "--profile", "alpha", "--history-file", str(path)]) == 1
     err = capsys.readouterr().err
     assert "Nothing recorded for profile alpha in the last 24 hours in the history file" in err
+
+
+async def test_events_are_alerts_level_changes_and_faults_and_a_play_skips_long_gaps(recorded):
+    path, _ = recorded
+    rows = [r for r in read_states(path) if "assets" in r.doc]
+    alert = {"rule": "unimmr_below", "subject": "account", "state": "fired", "level": "danger", "value": "1.4",
+             "threshold": "1.5", "message": "uniMMR 1.4 is below 1.5.", "time_ms": rows[1].time_ms,
+             "time": "", "items": []}
+    hours = 3 * 3600 * 1000
+    edited = [rows[0],
+              dataclasses.replace(rows[1], doc={**rows[1].doc, "alerts": [alert]}),
+              dataclasses.replace(rows[2], doc={**rows[2].doc, "error": "The exchange did not answer."}),
+              rows[3]]
+    # Hours later (a gap while nothing was recorded), the same data again.
+    edited += [dataclasses.replace(r, time_ms=r.time_ms + hours) for r in rows[3:5]]
+    assert events(edited) == [1, 2, 3]  # the alert, the fault, its recovery
+    ticks = Ticks()
+    published = []
+    monitor = ReplayMonitor("demo", Settings(risk_model=False), edited, clock=ticks)
+    monitor.subscribe(published.append)
+    monitor.jump(1)
+    assert monitor.cursor == 1 and published[-1].alerts[0].message == "uniMMR 1.4 is below 1.5."
+    assert published[-1].notices[0].message == "uniMMR 1.4 is below 1.5." and ALERTS in published[-1].changed
+    monitor.jump(1)
+    state = published[-1]
+    assert state.status.error is not None and state.status.word == "REPLAY"
+    assert "The exchange did not answer." in state.status.error.message
+    monitor.step(1)
+    monitor.toggle_play()  # 1x: the three hours are skipped after GAP seconds, not waited out
+    for _ in range(2):
+        ticks.now += GAP / 2
+        monitor.tick()
+    assert monitor.cursor == 3  # 30 s of the gap played
+    ticks.now += GAP / 2
+    monitor.tick()
+    assert monitor.cursor == 4 and monitor.speed == 1  # then the rest of its three hours skipped
+    hours_on = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(edited[4].time_ms / 1000))
+    assert hours_on in (monitor.state.status.replay or "")  # the recorded time, three hours on
+    ticks.now += GAP / 2
+    monitor.tick()
+    assert monitor.cursor == 5 and monitor.speed == 0 and published[-1].notices[-1].message == "End of the recording."

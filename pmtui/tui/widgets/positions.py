@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from pmtui import fmt
@@ -115,5 +116,5 @@ class PositionsTable(KeyedTable):
         ]
 
     def show(self, rows: list[PositionRow]) -> bool:
-        now = self.clock()
+        now = self.clock() if self.clock else time.time()
         return self.set_rows({r.key: self.cells(r, now) for r in rows})
