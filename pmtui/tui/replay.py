@@ -21,11 +21,15 @@ class ReplayApp(PmtuiApp):
     """PmtuiApp on recorded states. Priority bindings: the positions table would otherwise take
     ← and → for scrolling sideways."""
 
+    # Only space in the footer: it must keep the dashboard's keys at 80 columns, and the status
+    # bar says ←/→ and [/] beside the recorded time.
     BINDINGS = [
-        Binding("left", "replay_step(-1)", "Back", key_display="←", priority=True),
-        Binding("right", "replay_step(1)", "Next", key_display="→", priority=True),
-        Binding("left_square_bracket", "replay_jump(-1)", "Prev event", key_display="[", priority=True),
-        Binding("right_square_bracket", "replay_jump(1)", "Next event", key_display="]", priority=True),
+        Binding("left", "replay_step(-1)", "Back", key_display="←", priority=True, show=False),
+        Binding("right", "replay_step(1)", "Next", key_display="→", priority=True, show=False),
+        Binding("left_square_bracket", "replay_jump(-1)", "Prev event", key_display="[", priority=True,
+                show=False),
+        Binding("right_square_bracket", "replay_jump(1)", "Next event", key_display="]", priority=True,
+                show=False),
         Binding("space", "replay_play", "Play", priority=True),
     ]
 

@@ -46,7 +46,10 @@ class StatusBar(StyledStatic):
         optional: list[tuple[str, str]] = []  # shown after the essentials if they fit, last dropped first
         text.append(f" {word} ", style=self.style(style))
         if info.replay is not None:  # a recorded moment: no countdown, weight or push of today
-            text.append(f" {info.replay}")
+            parts = info.replay.split(" · ")  # the last parts (key hints) go first where room is short
+            while len(parts) > 1 and width > 0 and text.cell_len + 1 + cell_len(" · ".join(parts)) > width:
+                parts.pop()
+            text.append(f" {' · '.join(parts)}")
             if info.error is not None:
                 text.append("\n ")
                 text.append(info.error.message, style=self.style("state--stale"))
