@@ -101,6 +101,9 @@ async def test_replay_steps_jumps_plays_and_never_says_live(recorded, monkeypatc
         text = shown()
         assert "8.11" in text and "REPLAY" in text and "LIVE" not in text
         assert "state 1 of" in str(status.render())
+        # Where room is short the key hints go, never the time: the bar stays one line.
+        narrow = status.render_text(app.state.status, 70).plain
+        assert "\n" not in narrow and "2026-12-0" in narrow and "[/] event" not in narrow
         # The header's clock is the recorded moment's, not today's.
         assert fmt.clock_time(data[0].time_ms / 1000) in str(app.query_one(SummaryBar).render())
         await pilot.press("right")
