@@ -27,6 +27,7 @@ from pmtui.fed import FedMonitor
 from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict
 from pmtui.history import Sample
 from pmtui.models import (
+    PmAccount,
     parse_balance,
     parse_cm_account,
     parse_cm_position_risk,
@@ -39,7 +40,7 @@ from pmtui.risk import Estimate
 from pmtui.stream import PushStatus
 from pmtui.text import clean
 from pmtui.text import name as shown_name
-from pmtui.views import balance_rows, build_view
+from pmtui.views import AccountView, balance_rows, build_view
 from pmtui.wire import _joined
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def _state_of(doc: dict[str, Any], time_ms: int, settings: Settings, seq: int) -
         balance_stale=stale and balances is not None, balance_note=None, risk=None)
 
 
-def _verdict_of(doc: dict[str, Any], view: Any, pm: Any, stale: bool) -> Verdict | None:
+def _verdict_of(doc: dict[str, Any], view: AccountView | None, pm: PmAccount | None, stale: bool) -> Verdict | None:
     """The recorded verdict: the view's own when it says the same words (its causes then point at
     what set it), else the recorded words as they were."""
     word, reason = doc.get("level"), doc.get("reason")

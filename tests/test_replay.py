@@ -19,7 +19,8 @@ from pmtui.monitor import ALERTS
 from pmtui.record import Recorder, read_states
 from pmtui.replay import GAP, ReplayMonitor, events, load, nearest, state_of
 from pmtui.settings import Settings
-from pmtui.tui.replay import ReplayApp
+from pmtui.tui.replay import NO_LADDER, ReplayApp
+from pmtui.tui.widgets.ladder import LadderScreen
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.summary import SummaryBar
 
@@ -101,6 +102,11 @@ async def test_replay_steps_jumps_plays_and_never_says_live(recorded, monkeypatc
         text = shown()
         assert "8.11" in text and "REPLAY" in text and "LIVE" not in text
         assert "state 1 of" in str(status.render())
+        await pilot.press("L")  # the ladder says why it has nothing, not "waiting for its inputs"
+        await pilot.pause()
+        assert isinstance(app.screen, LadderScreen) and app.screen._note == NO_LADDER
+        await pilot.press("escape")
+        await pilot.pause()
         # Where room is short the key hints go, never the time: the bar stays one line.
         narrow = status.render_text(app.state.status, 70).plain
         assert "\n" not in narrow and "2026-12-0" in narrow and "[/] event" not in narrow

@@ -10,9 +10,12 @@ from pmtui.replay import ReplayMonitor
 from pmtui.settings import Settings
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.assets import AssetsTable
+from pmtui.tui.widgets.balances import BalancesTable
+from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.summary import SummaryBar
 
+NO_LADDER = "A replay has no stress ladder: the risk model's inputs are not recorded."
 #: The replay's own actions: not while a person types in the filter box (space is a character there).
 _REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play"})
 
@@ -41,11 +44,24 @@ class ReplayApp(PmtuiApp):
     def on_mount(self) -> None:
         """Before PmtuiApp's (Textual calls the subclass's handler first): the header's clock and
         the tables' ages tell the recorded moment's time, not today's."""
-        for widget in (self.query_one(SummaryBar), self.query_one(AssetsTable), self.query_one(PositionsTable)):
+        for widget in (self.query_one(SummaryBar), self.query_one(AssetsTable), self.query_one(PositionsTable),
+                       self.query_one(BalancesTable)):
             widget.clock = self._recorded_now
 
     def _recorded_now(self) -> float:
         return self.replay.records[self.replay.cursor].time_ms / 1000
+
+    def _render_risk(self) -> None:
+        """No ladder: the record keeps the model's figures, not its inputs (brackets, haircuts),
+        so it cannot be rebuilt; said so rather than "waiting for its inputs"."""
+        self.query_one("#ladder-panel", LadderPanel).show(None, NO_LADDER)
+        for screen in self.screen_stack:
+            if isinstance(screen, LadderScreen):
+                screen.show(None, NO_LADDER)
+
+    def action_ladder(self) -> None:
+        if not isinstance(self.screen, LadderScreen):
+            self.push_screen(LadderScreen(None, NO_LADDER))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _REPLAY_ACTIONS and (self.screen is not self.screen_stack[0]
