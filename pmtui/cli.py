@@ -292,6 +292,11 @@ def _replay(options: FleetOptions, args: argparse.Namespace) -> int:
     from pmtui.tui.replay import ReplayApp
     from pmtui.tui.terminal import TerminalGuard
 
+    history = options.history(reading=True)
+    path = history.path if history is not None else None
+    if path is not None and path.is_file() and path.stat().st_size > 5_000_000:
+        # Hours of states take seconds to decode (~0.5 ms each): say what is happening meanwhile.
+        print(f"pmtui: reading the states recorded in {path}…", file=sys.stderr, flush=True)
     profile, settings, records, start = load(options, at_ms=args.at, since_ms=args.since)
     monitor = ReplayMonitor(profile, settings, records, start=start)
     title = f"DEMO {profile}" if options.demo else shown_name(profile)
