@@ -21,17 +21,17 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmtui.daemon import ours
 from pmtui.errors import PmtuiError
+from pmtui.fed import FedMonitor
 from pmtui.fleet import Account, Fleet, FleetOptions
 from pmtui.history import sample_from_view
-from pmtui.monitor import CLOCK, DATA, FAULT, MonitorState, Notice, StatusInfo
-from pmtui.series import SessionSeries
+from pmtui.monitor import CLOCK, DATA, FAULT, MonitorState, Notice
 from pmtui.text import clean
 from pmtui.text import name as shown_name
 from pmtui.wire import MAX_LINE, Decoder, WireError, dumps, loads
@@ -120,53 +120,21 @@ def attached_fleet(options: FleetOptions, chosen: Sequence[Account], hello: Hell
     return Fleet(list(chosen), options), said
 
 
-class _Pace:
-    """What the dashboard reads of a Monitor's poller: whether it is paused (the daemon's word)."""
-
-    def __init__(self, monitor: RemoteMonitor) -> None:
-        self._monitor = monitor
-
-    @property
-    def paused(self) -> bool:
-        return self._monitor.state.status.paused
-
-
-class RemoteMonitor:
+class RemoteMonitor(FedMonitor):
     """One account of the daemon's, as a Monitor to whoever renders it."""
 
-    client = None  # no exchange of its own
     remote = True  # the daemon delivers this account's alerts (pmtui.delivery): a viewer must not repeat them
 
     def __init__(self, profile: str, settings: Settings, attachment: Attachment) -> None:
-        self.profile = profile
-        self.settings = settings
+        super().__init__(profile, settings)
         self.attachment = attachment
-        self.series = SessionSeries()
-        self.markets: dict[str, Any] = {}
-        self.poller = _Pace(self)
-        self._subscribers: list[Callable[[MonitorState], None]] = []
-        self._state = MonitorState(seq=0, changed=frozenset(), view=None, verdict=None, status=StatusInfo(
-            paused=False, stopped=False, stale=False, error=None, age=None, last_ok_wall=None,
-            interval=settings.interval, next_in=None, fetching=True, latency_ms=None, used_weight=None,
-            offset_ms=None))
         self._received = time.monotonic()  # when the daemon's last state came
         self._gone: str | None = None  # why the daemon is not there, while it is not
         self._before = self._state  # the daemon's last state, while it is away
         self._first = asyncio.Event()
         attachment.monitors[profile] = self
 
-    # --- what the renderers use of a Monitor ------------------------------------------------
-
-    def subscribe(self, callback: Callable[[MonitorState], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
-
-    @property
-    def state(self) -> MonitorState:
-        return self._state
-
-    def status_info(self) -> StatusInfo:
-        return self._state.status
+    # --- what the renderers use of a Monitor ---------------------------------------------
 
     async def run(self) -> None:
         await self.attachment.running()
@@ -174,21 +142,11 @@ class RemoteMonitor:
     async def aclose(self) -> None:
         await self.attachment.aclose()
 
-    async def __aenter__(self) -> RemoteMonitor:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     def refresh_now(self) -> None:
         self.attachment.send({"op": "refresh", "profile": self.profile})
 
     def set_paused(self, paused: bool) -> None:
         self.attachment.send({"op": "pause", "profile": self.profile, "paused": paused})
-
-    def step_interval(self, direction: int) -> float:
-        """The daemon keeps its own pace for everyone attached: unchanged."""
-        return self._state.status.interval
 
     async def fetch_once(self, **_: Any) -> MonitorState:
         """The daemon's current state, for `check` (and snapshot): the first to come. Its fault,
@@ -234,14 +192,6 @@ class RemoteMonitor:
             balance_stale=last.balances is not None, alerts=(),
             notices=(Notice("Daemon", err.message, "warning", timeout=8),) if first else ()))
         self._first.set()
-
-    def _publish(self, state: MonitorState) -> None:
-        self._state = state
-        for callback in list(self._subscribers):
-            try:
-                callback(state)
-            except Exception:  # a subscriber's bug must not stop the others
-                log.debug("state subscriber failed", exc_info=True)
 
 
 class Attachment:

@@ -197,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
                       "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
+    rep = sub.add_parser(
+        "replay", help="the dashboard on recorded states (--record, the daemon): read-only, no requests",
+        description="Opens the dashboard on the states recorded for one profile: ←/→ step one state, "
+        "[/] jump to the previous/next event (alert, level change, fault), space plays at 1x/10x/60x. "
+        "Reads the recording 12 hours either side of --at, from --since on, or else of the last 24 hours.")
+    when = rep.add_mutually_exclusive_group()
+    when.add_argument("--at", metavar="WHEN", type=_when,
+                      help="open at the state nearest this time (2026-12-07 03:14) or this long ago (3h)")
+    when.add_argument("--since", metavar="WHEN", type=_when,
+                      help="from this long ago (12h) or this time (2026-12-07T03:00); default: the last 24 hours")
+    _common(rep, suppress=True)
+
     dmn = sub.add_parser(
         "daemon", help="headless collector (systemd): every profile on one budget; viewers attach to it",
         description="Watches every profile of the config file (or those named with --profile) as "
@@ -272,6 +284,23 @@ def _dashboard(fleet: Fleet, args: argparse.Namespace) -> int:
     finally:
         if fleet.recorder is not None:
             fleet.recorder.close()  # what is still queued goes to the file before pmtui exits
+
+
+def _replay(options: FleetOptions, args: argparse.Namespace) -> int:
+    """`pmtui replay`: the dashboard on one profile's recorded states; no client, no requests."""
+    from pmtui.replay import ReplayMonitor, load
+    from pmtui.tui.replay import ReplayApp
+    from pmtui.tui.terminal import TerminalGuard
+
+    history = options.history(reading=True)
+    path = history.path if history is not None else None
+    if path is not None and path.is_file() and path.stat().st_size > 5_000_000:
+        # Hours of states take seconds to decode (~0.5 ms each): say what is happening meanwhile.
+        print(f"pmtui: reading the states recorded in {path}…", file=sys.stderr, flush=True)
+    profile, settings, records, start = load(options, at_ms=args.at, since_ms=args.since)
+    monitor = ReplayMonitor(profile, settings, records, start=start)
+    title = f"DEMO {profile}" if options.demo else shown_name(profile)
+    return TerminalGuard(ReplayApp(settings=settings, monitor=monitor, title=title)).run()
 
 
 def _serve(options: FleetOptions, args: argparse.Namespace) -> int:
@@ -456,7 +485,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
         if command == "daemon":
             options = _daemon_options(options)
         if options.many:
-            if command in ("history", "whatif"):
+            if command in ("history", "whatif", "replay"):
                 return _usage(command, f"{command} reads one profile at a time: give one --profile, not several")
             if args.demo and args.scenario != "normal":
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
@@ -472,6 +501,8 @@ def _main(args: argparse.Namespace, command: str) -> int:
                                     fmt=args.format, width=max(40, shutil.get_terminal_size((140, 24)).columns))
         if command == "serve":
             return _serve(options, args)
+        if command == "replay":
+            return _replay(options, args)
         if command == "alerts":
             from pmtui import commands
             from pmtui.fleet import select

@@ -112,11 +112,16 @@ class StatusInfo:
     push: PushStatus | None = None
     #: Wall time the person paused refreshing, while paused.
     paused_since: float | None = None
+    #: A recorded state replayed (pmtui replay): the words after REPLAY (its time, where the
+    #: cursor is); never LIVE, however current the state was when it was recorded.
+    replay: str | None = None
 
     @property
     def word(self) -> str:
         """Whether what is shown is current, in one word, the same on every surface (the status
-        bar, the overview, `watch`): LIVE, STALE, NO DATA, CONNECTING, PAUSED or ERROR."""
+        bar, the overview, `watch`): LIVE, STALE, NO DATA, CONNECTING, PAUSED, ERROR or REPLAY."""
+        if self.replay is not None:
+            return "REPLAY"
         if self.stopped:
             return "ERROR"
         if self.paused:

@@ -48,7 +48,8 @@ class AssetsTable(KeyedTable):
             money(a.initialMargin),
             money(a.positionInitialMargin),
             money(a.openOrderInitialMargin),
-            Cell(fmt.since_ms(a.updateTime or 0), sort_key=a.updateTime or 0, style=self.style("muted")),
+            Cell(fmt.since_ms(a.updateTime or 0, self.clock() if self.clock else None), sort_key=a.updateTime or 0,
+                 style=self.style("muted")),
         ]
 
     def show(self, rows: tuple[AssetRow, ...]) -> bool:

@@ -64,7 +64,8 @@ class BalancesTable(KeyedTable):
             pnl(b.cmUnrealizedPNL),
             money(b.umWalletBalance),
             pnl(b.umUnrealizedPNL),
-            Cell(fmt.since_ms(b.updateTime or 0), sort_key=b.updateTime or 0, style=self.style("muted")),
+            Cell(fmt.since_ms(b.updateTime or 0, self.clock() if self.clock else None), sort_key=b.updateTime or 0,
+                 style=self.style("muted")),
         ]
 
     def show(self, rows: tuple[BalanceRow, ...]) -> bool:

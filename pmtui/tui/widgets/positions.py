@@ -116,5 +116,5 @@ class PositionsTable(KeyedTable):
         ]
 
     def show(self, rows: list[PositionRow]) -> bool:
-        now = time.time()
+        now = self.clock() if self.clock else time.time()
         return self.set_rows({r.key: self.cells(r, now) for r in rows})

@@ -15,7 +15,8 @@ OFFSET_SHOWN_MS = 1000
 
 
 _WORD_STYLES = {"ERROR": "state--error", "PAUSED": "state--paused", "NO DATA": "state--stale",
-                "STALE": "state--stale", "CONNECTING": "state--paused", "LIVE": "state--live"}
+                "STALE": "state--stale", "CONNECTING": "state--paused", "LIVE": "state--live",
+                "REPLAY": "state--paused"}
 
 
 def state_word(info: StatusInfo) -> tuple[str, str]:
@@ -44,6 +45,15 @@ class StatusBar(StyledStatic):
         text = Text(no_wrap=False, overflow="fold")
         optional: list[tuple[str, str]] = []  # shown after the essentials if they fit, last dropped first
         text.append(f" {word} ", style=self.style(style))
+        if info.replay is not None:  # a recorded moment: no countdown, weight or push of today
+            parts = info.replay.split(" · ")  # the last parts (key hints) go first where room is short
+            while len(parts) > 1 and width > 0 and text.cell_len + 1 + cell_len(" · ".join(parts)) > width:
+                parts.pop()
+            text.append(f" {' · '.join(parts)}")
+            if info.error is not None:
+                text.append("\n ")
+                text.append(info.error.message, style=self.style("state--stale"))
+            return text
         if info.last_ok_wall is not None:
             text.append(f" {fmt.clock_time(info.last_ok_wall)} ({fmt.age(info.age)} ago)")
         if info.stopped:

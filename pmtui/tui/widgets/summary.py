@@ -5,6 +5,7 @@ all of it."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 
@@ -15,6 +16,8 @@ from pmtui.views import AccountView
 
 
 class SummaryBar(StyledStatic):
+    #: The clock at the right (a replay's: the recorded moment).
+    clock: Callable[[], float] = staticmethod(time.time)
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
@@ -39,7 +42,7 @@ class SummaryBar(StyledStatic):
         self.show_text(self.render_text())  # the clock stays at the right whatever the width
 
     def render_text(self) -> Text:
-        clock = fmt.clock_time(time.time())
+        clock = fmt.clock_time(self.clock())
         width = self.content_size.width
         # At a narrow width what is said elsewhere gives way first (open count, uPnL, uniMMR: the
         # panel and tables show them), each whole, never a figure cut short; the clock always

@@ -18,7 +18,7 @@ widths shrink back when wide rows go.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -103,6 +103,8 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     """Base for the asset and position tables: subclasses declare COLUMNS."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    #: What "now" is for the ages the rows show (a replay's: the recorded moment); None: the time.
+    clock: Callable[[], float] | None = None
     DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("", False)  # column key, reverse
     COMPONENT_CLASSES = STYLE_CLASSES | TABLE_CLASSES
     TIE_COLUMN: ClassVar[str] = ""  # sorts rows whose sorted values are equal (stable order)

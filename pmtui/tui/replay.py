@@ -1,0 +1,79 @@
+"""The dashboard on a recording (`pmtui replay`): PmtuiApp as it is, fed by a ReplayMonitor
+(pmtui.replay), with the keys that move through time. Read-only: `r` and `p` say so."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Input
+
+from pmtui.replay import ReplayMonitor
+from pmtui.settings import Settings
+from pmtui.tui.app import PmtuiApp
+from pmtui.tui.widgets.assets import AssetsTable
+from pmtui.tui.widgets.balances import BalancesTable
+from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen
+from pmtui.tui.widgets.positions import PositionsTable
+from pmtui.tui.widgets.summary import SummaryBar
+
+NO_LADDER = "A replay has no stress ladder: the risk model's inputs are not recorded."
+#: The replay's own actions: not while a person types in the filter box (space is a character there).
+_REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play"})
+
+
+class ReplayApp(PmtuiApp):
+    """PmtuiApp on recorded states. Priority bindings: the positions table would otherwise take
+    ← and → for scrolling sideways."""
+
+    # Only space in the footer: it must keep the dashboard's keys at 80 columns, and the status
+    # bar says ←/→ and [/] beside the recorded time.
+    BINDINGS = [
+        Binding("left", "replay_step(-1)", "Back", key_display="←", priority=True, show=False),
+        Binding("right", "replay_step(1)", "Next", key_display="→", priority=True, show=False),
+        Binding("left_square_bracket", "replay_jump(-1)", "Prev event", key_display="[", priority=True,
+                show=False),
+        Binding("right_square_bracket", "replay_jump(1)", "Next event", key_display="]", priority=True,
+                show=False),
+        Binding("space", "replay_play", "Play", priority=True),
+    ]
+
+    def __init__(self, *, settings: Settings, monitor: ReplayMonitor, title: str, start: bool = True) -> None:
+        super().__init__(settings=settings, monitor=monitor, title=f"REPLAY {title}",  # type: ignore[arg-type]
+                         start=start)
+        self.replay = monitor
+
+    def on_mount(self) -> None:
+        """Before PmtuiApp's (Textual calls the subclass's handler first): the header's clock and
+        the tables' ages tell the recorded moment's time, not today's."""
+        for widget in (self.query_one(SummaryBar), self.query_one(AssetsTable), self.query_one(PositionsTable),
+                       self.query_one(BalancesTable)):
+            widget.clock = self._recorded_now
+
+    def _recorded_now(self) -> float:
+        return self.replay.records[self.replay.cursor].time_ms / 1000
+
+    def _render_risk(self) -> None:
+        """No ladder: the record keeps the model's figures, not its inputs (brackets, haircuts),
+        so it cannot be rebuilt; said so rather than "waiting for its inputs"."""
+        self.query_one("#ladder-panel", LadderPanel).show(None, NO_LADDER)
+        for screen in self.screen_stack:
+            if isinstance(screen, LadderScreen):
+                screen.show(None, NO_LADDER)
+
+    def action_ladder(self) -> None:
+        if not isinstance(self.screen, LadderScreen):
+            self.push_screen(LadderScreen(None, NO_LADDER))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _REPLAY_ACTIONS and (self.screen is not self.screen_stack[0]
+                                          or isinstance(self.focused, Input)):
+            return False
+        return super().check_action(action, parameters)
+
+    def action_replay_step(self, by: int) -> None:
+        self.replay.step(by)
+
+    def action_replay_jump(self, direction: int) -> None:
+        self.replay.jump(direction)
+
+    def action_replay_play(self) -> None:
+        self.replay.toggle_play()
