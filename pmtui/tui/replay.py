@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from textual.binding import Binding
 from textual.widgets import Input
 
 from pmtui.replay import ReplayMonitor
 from pmtui.settings import Settings
-from pmtui.tui.app import PmtuiApp
+from pmtui.tui.app import MainScreen, PmtuiApp
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesTable
 from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen
@@ -40,28 +42,10 @@ class ReplayApp(PmtuiApp):
         super().__init__(settings=settings, monitor=monitor, title=f"REPLAY {title}",  # type: ignore[arg-type]
                          start=start)
         self.replay = monitor
-
-    def on_mount(self) -> None:
-        """Before PmtuiApp's (Textual calls the subclass's handler first): the header's clock and
-        the tables' ages tell the recorded moment's time, not today's."""
-        for widget in (self.query_one(SummaryBar), self.query_one(AssetsTable), self.query_one(PositionsTable),
-                       self.query_one(BalancesTable)):
-            widget.clock = self._recorded_now
+        self.main = ReplayScreen()
 
     def _recorded_now(self) -> float:
         return self.replay.records[self.replay.cursor].time_ms / 1000
-
-    def _render_risk(self) -> None:
-        """No ladder: the record keeps the model's figures, not its inputs (brackets, haircuts),
-        so it cannot be rebuilt; said so rather than "waiting for its inputs"."""
-        self.query_one("#ladder-panel", LadderPanel).show(None, NO_LADDER)
-        for screen in self.screen_stack:
-            if isinstance(screen, LadderScreen):
-                screen.show(None, NO_LADDER)
-
-    def action_ladder(self) -> None:
-        if not isinstance(self.screen, LadderScreen):
-            self.push_screen(LadderScreen(None, NO_LADDER))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _REPLAY_ACTIONS and (self.screen is not self.screen_stack[0]
@@ -77,3 +61,27 @@ class ReplayApp(PmtuiApp):
 
     def action_replay_play(self) -> None:
         self.replay.toggle_play()
+
+
+class ReplayScreen(MainScreen):
+    """The dashboard's screen on a recording: the clocks tell the recorded moment, and no ladder."""
+
+    def on_mount(self) -> None:
+        """Before MainScreen's (Textual calls the subclass's handler first): the header's clock and
+        the tables' ages tell the recorded moment's time, not today's."""
+        now = cast(ReplayApp, self.app)._recorded_now
+        for widget in (self.query_one(SummaryBar), self.query_one(AssetsTable), self.query_one(PositionsTable),
+                       self.query_one(BalancesTable)):
+            widget.clock = now
+
+    def _render_risk(self) -> None:
+        """No ladder: the record keeps the model's figures, not its inputs (brackets, haircuts),
+        so it cannot be rebuilt; said so rather than "waiting for its inputs"."""
+        self.query_one("#ladder-panel", LadderPanel).show(None, NO_LADDER)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, LadderScreen):
+                screen.show(None, NO_LADDER)
+
+    def action_ladder(self) -> None:
+        if not isinstance(self.app.screen, LadderScreen):
+            self.app.push_screen(LadderScreen(None, NO_LADDER))
