@@ -12,7 +12,7 @@ Three phases of the same run, each over the same window, all at `--interval 1`:
 
 Targets (issue 23): attached weight is 1x whatever the number of viewers (attached_5 equals
 attached_1), and an extra attached viewer costs no more CPU than a polling one. The exchange is
-tests/papi_server.py on 127.0.0.1; nothing leaves the machine.
+tests/support/papi_server.py on 127.0.0.1; nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from common import ROOT, cpu_seconds, emit, isolated_env, median, parse_args
 
 from pmtui.budget import WEIGHTS
-from tests.papi_server import API_KEY, API_SECRET, PapiServer
+from tests.support.papi_server import API_KEY, API_SECRET, PapiServer
 
 WARMUP_S = 8.0  # the viewers started in the phase have imported and attached by then
 

@@ -48,7 +48,7 @@ The tree (class -> parent: what it means; retried or stops):
   not retried: the dashboard stops recording with one message, `pmtui history` exits with it.
 
 Binance's own `code` decides the type before the HTTP status does: the same error can come with
-HTTP 200, 4xx or 5xx. A new subclass must be added to this list (tests/test_errors.py checks).
+HTTP 200, 4xx or 5xx. A new subclass must be added to this list (tests/unit/test_errors.py checks).
 """
 
 from __future__ import annotations

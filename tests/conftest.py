@@ -11,7 +11,9 @@ from hypothesis import settings
 
 # Every test may ask for these modules' fixtures by name, without importing them:
 # frozen_clock and make_app (harness), hostile, papi_server, ws_server.
-pytest_plugins = ["tests.harness", "tests.hostile_server", "tests.papi_server", "tests.ws_server"]
+pytest_plugins = [
+    "tests.support.harness", "tests.support.hostile_server", "tests.support.papi_server", "tests.support.ws_server",
+]
 
 # Hypothesis' default deadline (200 ms an example) fails a property on a loaded 2-core CI machine,
 # not on a bug: no deadline for the tests that keep the defaults. Example counts are each test's.
@@ -72,7 +74,7 @@ def live(monkeypatch, papi_server):
     """Environment pointing pmtui at the local PAPI imitation server."""
     # Imported here, not at the top: a plugin module imported before pytest registers it misses
     # pytest's assertion rewriting (PytestAssertRewriteWarning).
-    from tests.papi_server import API_KEY, API_SECRET
+    from tests.support.papi_server import API_KEY, API_SECRET
 
     monkeypatch.setenv("PMTUI_BASE_URL", papi_server.base_url)
     monkeypatch.setenv("PMTUI_API_KEY", API_KEY)
@@ -83,7 +85,7 @@ def live(monkeypatch, papi_server):
 @pytest.fixture
 def exchange(monkeypatch):
     """`--demo` talks to the Canned transport made by this fixture's function."""
-    from tests.test_cli_risk import Canned  # imports the plugin modules: see `live`
+    from tests.cli.test_cli_risk import Canned  # imports the plugin modules: see `live`
 
     def install(**routes) -> Canned:
         canned = Canned(**routes)

@@ -11,7 +11,7 @@ It models only what Textual's full-screen frames are made of: cursor positioning
 return, text, and SGR. Any other control sequence passes through unchanged; one that may change
 the screen's contents (clears, scrolls, inserts, an unparseable SGR, a line feed followed by text)
 makes the frame go out exactly as written and the copy unknown where it could differ, so the next
-frame rewrites it. The output is correct by construction on those grounds; tests/test_screendiff.py
+frame rewrites it. The output is correct by construction on those grounds; tests/tui/test_screendiff.py
 replays both streams into a terminal emulator (pyte) and compares the screens.
 """
 

@@ -1,0 +1,395 @@
+"""Recording every state (pmtui.record): round trip, dedup, retention, failures, kill -9, hostile text."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pmtui.alerts import AlertEvent
+from pmtui.demo import DemoExchange
+from pmtui.fleet import FleetOptions, make_monitor
+from pmtui.health import Level
+from pmtui.history import History, HistoryError
+from pmtui.monitor import CLOCK, DATA, STATUS
+from pmtui.record import (
+    Recorder,
+    connect,
+    decode_delta,
+    diff,
+    encode_delta,
+    patch,
+    prune,
+    read_states,
+    record_now,
+    state_doc,
+)
+from pmtui.settings import Settings
+from tests.core.test_monitor import real_state
+
+T0 = 1_750_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def on_disk(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def strip(doc: dict) -> dict:
+    """A document without the kinds of change (a row carries those of the states it stands for)."""
+    return {k: v for k, v in doc.items() if k not in ("changed", "changedPositions")}
+
+
+def test_diff_and_patch_rebuild_the_document():
+    a = {"x": "1.10", "l": [{"p": "1"}, {"p": "2"}], "gone": 1, "n": None}
+    b = {"x": "1.1", "l": [{"p": "1"}, {"p": "3"}], "n": {"k": []}, "new": [1, 2]}
+    changes = diff(a, b, [], [])
+    assert patch(json.loads(json.dumps(a)), changes) == b
+    assert [["x"], "1.1"] in changes  # a decimal string is compared as text: 1.10 -> 1.1 is a change
+    assert patch({"l": [1]}, diff({"l": [1]}, {"l": [1, 2]}, [], [])) == {"l": [1, 2]}
+    # As stored: paths apart, a string that moved as its new tail; decoded from the old document.
+    body, paths = encode_delta(a, changes, b"")
+    again, _ = encode_delta(b, diff(b, a, [], []), paths)  # the next delta, on this one's paths
+    doc, p1 = decode_delta(json.loads(json.dumps(a)), body, b"")
+    assert doc == b and p1 == paths
+    assert decode_delta(doc, again, p1)[0] == a
+
+
+async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
+    clock = Clock()
+    monitor = make_monitor(Settings(risk_model=False), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=5, symbols=40))
+    recorder = Recorder(tmp_path / "h.sqlite3", clock=clock, keyframe_every=3)  # keyframes and deltas both
+    recorder.attach(monitor)
+    published: list[tuple[frozenset, dict]] = []
+    monitor.subscribe(lambda state: published.append((state.changed, strip(state_doc(state)))))
+    for _ in range(6):
+        await monitor.refresh()
+        clock.now += 2
+    await monitor.aclose()
+    recorder.close()
+    assert recorder.error is None
+    rows = read_states(tmp_path / "h.sqlite3")
+    # Every state but those that repeat the last one recorded (a status change alone may move
+    # only the estimate's age, which its time tells).
+    expected: list[dict] = []
+    for changed, doc in published:
+        moved = diff(expected[-1], doc, [], []) if expected else [[["new"]]]
+        if moved and not (changed <= {CLOCK, STATUS} and all(c[0] == ["view", "account", "estimateAge"]
+                                                             for c in moved)):
+            expected.append(doc)
+    assert [strip(r.doc) for r in rows] == expected and len(rows) >= 6
+    last = rows[-1].doc
+    raw = monitor._state.risks[0].raw  # type: ignore[union-attr]
+    assert last["positionRisk"][0]["markPrice"] == raw["markPrice"]  # the API's string, digit for digit
+    assert {r.profile for r in rows} == {"demo"} and rows[0].time_ms == int(T0 * 1000)
+    assert "data" in last["changed"] and last["level"] and last["view"]["positions"]
+    # Its samples went through the same writer: `pmtui history` reads them as before.
+    assert len(History(tmp_path / "h.sqlite3").read()) == 6
+    # A reader from a moment on starts at the keyframe before it.
+    later = read_states(tmp_path / "h.sqlite3", since_ms=rows[4].time_ms, profile="demo")
+    assert [strip(r.doc) for r in later] == [strip(r.doc) for r in rows[4:]]
+
+
+def test_unchanged_states_cost_nothing(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    recorder = Recorder(path, clock=clock)
+    state = real_state()
+    recorder.put("p", state)
+    recorder.close()
+    size = on_disk(path)
+    recorder = Recorder(path, clock=clock)
+    recorder.put("p", state)  # a new writer starts on a keyframe
+    for i in range(500):  # then 500 ticks and repeats of the same data: no row
+        clock.now += 1
+        recorder.put("p", dataclasses.replace(state, seq=i, changed=frozenset({CLOCK if i % 2 else DATA})))
+    moved = dataclasses.replace(state, changed=frozenset({STATUS}),
+                                status=dataclasses.replace(state.status, stale=True))
+    recorder.put("p", moved)
+    recorder.close()
+    rows = read_states(path)
+    assert len(rows) == 3 and rows[2].doc["stale"] is True
+    assert set(rows[2].doc["changed"]) == {CLOCK, DATA, STATUS}  # the skipped states' kinds are kept
+    grown = on_disk(path) - size
+    assert grown < 64 * 1024  # one keyframe and one small delta, not 500 documents (~10 KB each)
+
+
+def test_retention_deletes_old_rows_and_what_is_left_still_reads(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    recorder = Recorder(path, clock=clock, keyframe_every=4)
+    state = real_state()
+    for day in range(10):
+        for i in range(6):
+            clock.now = T0 + day * 86400 + i
+            recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status,
+                                                                                    last_ok_wall=clock.now)))
+            recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, stale=i % 2 == 0)))
+    recorder.close()
+    before = read_states(path)
+    conn = sqlite3.connect(path)
+    deleted = prune(conn, T0 + 9 * 86400 + 100, retention_days=3, max_size_mb=None)
+    conn.close()
+    after = read_states(path)
+    assert deleted > 0 and after
+    cut = (T0 + 6 * 86400 + 100) * 1000
+    assert min(r.time_ms for r in after) >= cut - 86400 * 1000  # nothing from before the cut's keyframe
+    assert all(r.time_ms >= cut for r in after[1:]) or after[0].time_ms < cut
+    assert [strip(r.doc) for r in after] == [strip(r.doc) for r in before if r.time_ms >= after[0].time_ms]
+    # max_size: the oldest go until the data fits.
+    conn = sqlite3.connect(path)
+    prune(conn, T0 + 9 * 86400 + 100, retention_days=None, max_size_mb=0.001)
+    conn.close()
+    assert len(read_states(path)) < len(after)
+
+
+async def test_a_file_that_cannot_be_written_is_one_sentence_and_watching_goes_on(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monitor = make_monitor(Settings(risk_model=False), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=5, symbols=40))
+    recorder = Recorder(blocker / "h.sqlite3")
+    recorder.attach(monitor)
+    notices = []
+    monitor.subscribe(lambda state: notices.extend(state.notices))
+    await monitor.refresh()
+    wait_for(lambda: recorder.error is not None, "the writer to fail")
+    for _ in range(3):
+        await monitor.refresh()
+        await asyncio.sleep(0)  # the notice is published on the loop's next turn
+    await monitor.aclose()
+    said = [n for n in notices if n.title == "Recording"]
+    assert len(said) == 1 and str(blocker) in said[0].message and said[0].message.endswith("Recording stopped.")
+    assert monitor._state is not None and monitor._state.view is not None  # still watching
+
+
+def test_a_disk_that_cannot_keep_up_loses_the_oldest_states_counted():
+    recorder = Recorder("/nonexistent/h.sqlite3", queue_size=3)
+    recorder._thread = threading.Thread()  # a writer that never drains: the disk is stuck
+    states = [dataclasses.replace(real_state(), seq=i) for i in range(5)]
+    for state in states:
+        recorder.put("p", state)
+    assert recorder.dropped == 2 and [item[1][1].seq for item in recorder._queue] == [2, 3, 4]
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody may write in: mode 0500, and immutable too when the tests run as root (root
+    ignores the mode)."""
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    immutable = os.geteuid() == 0
+    if immutable and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("root here cannot make a folder read-only")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_read_only_folder_is_one_sentence(read_only_folder):
+    recorder = Recorder(read_only_folder / "h.sqlite3")
+    recorder.put("p", real_state())
+    wait_for(lambda: recorder.error is not None, "the writer to fail")
+    why = "Operation not permitted" if os.geteuid() == 0 else "Permission denied"
+    file = read_only_folder / "h.sqlite3"
+    assert recorder.error == f"Cannot create the history file {file}: {why}. Recording stopped."
+
+
+def test_a_full_disk_is_one_sentence(tmp_path, monkeypatch):
+    import pmtui.record
+
+    def small(path):  # a disk with room for a few pages only
+        conn = connect(path)
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages + 3}")
+        return conn
+
+    monkeypatch.setattr(pmtui.record, "connect", small)
+    recorder = Recorder(tmp_path / "h.sqlite3", keyframe_every=1)  # whole documents: the disk fills fast
+    state = real_state()
+    for i in range(200):
+        recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, last_ok_wall=T0 + i)))
+    wait_for(lambda: recorder.error is not None, "the writer to fail")
+    assert recorder.error == f"Cannot record to {tmp_path / 'h.sqlite3'}: database or disk is full. Recording stopped."
+    recorder.put("p", state)  # and after that, nothing is queued
+    assert not recorder._queue
+
+
+def test_the_file_is_private_and_in_wal_mode(tmp_path):
+    path = tmp_path / "new" / "h.sqlite3"
+    record_now(path, "p", real_state())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_hostile_strings_are_stored_as_data(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    evil = "\x1b[2J[bold red]boom[/] ' OR 1=1; DROP TABLE states; --\u202e"
+    event = AlertEvent(rule="unimmr_below", subject=evil, value=None, threshold=None, message=evil,
+                       level=Level.DANGER, time=T0)
+    state = real_state(alerts=(event,), account_note=evil)
+    record_now(path, evil, state)
+    (row,) = read_states(path)
+    assert row.doc["alerts"][0]["message"] == evil  # the data, exactly, in the JSON document
+    assert "\x1b" not in row.profile and "\u202e" not in row.profile  # a name shown is cleaned
+    assert read_states(path, profile=evil)  # and found by what it is
+
+
+def test_old_files_without_states_still_read(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE samples (time_ms INTEGER NOT NULL, profile TEXT NOT NULL, unimmr TEXT,"
+                       " account_equity TEXT, maint_margin TEXT, total_upnl TEXT, level TEXT NOT NULL);"
+                       "INSERT INTO samples VALUES (1, 'p', '1.5', '2', '3', '-4', 'ok');")
+    conn.close()
+    assert read_states(path) == []
+    assert [s.unimmr for s in History(path).read()] == [pytest.approx(1.5)]
+    with pytest.raises(HistoryError):
+        read_states(tmp_path / "none.sqlite3")
+
+
+def test_settings_for_recording():
+    assert Settings().records(default=True) and not Settings().records(default=False)
+    assert not Settings(record=False).records(default=True) and Settings(record=True).records(default=False)
+    with pytest.raises(ValueError, match="retention_days"):
+        Settings(retention_days=0)
+    with pytest.raises(ValueError, match="max_size"):
+        Settings(max_size=float("nan"))
+
+
+WRITER = """
+import asyncio
+from pmtui.demo import DemoExchange
+from pmtui.fleet import FleetOptions, make_monitor
+from pmtui.record import Recorder
+from pmtui.settings import Settings
+
+async def main():
+    monitor = make_monitor(Settings(risk_model=False), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=5, symbols=40))
+    Recorder({path!r}).attach(monitor)
+    while True:  # a refresh after another, each a state or two to record, until killed
+        await monitor.refresh()
+        await asyncio.sleep(0)
+
+asyncio.run(main())
+"""
+
+
+def test_kill_9_mid_write_loses_at_most_the_last_second(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(path=str(path)))
+    proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE)
+    try:
+        def rows() -> int:
+            try:
+                conn = sqlite3.connect(path, timeout=1)
+                try:
+                    return int(conn.execute("SELECT count(*) FROM states").fetchone()[0])
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                return 0
+
+        wait_for(lambda: rows() >= 10, "the writer to commit 10 states", timeout=30)
+        seen = rows()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    back = read_states(path)
+    assert len(back) >= seen  # every committed state, up to the last commit before the kill
+    assert back[-1].doc["view"]["account"]["uniMMR"] and back[-1].profile == "demo"
+    assert b"Traceback" not in (proc.stderr.read() if proc.stderr else b"")
+
+
+def test_one_shot_records_and_history_states(capsys, exchange, tmp_path):
+    from tests.cli.test_cli import run
+    from tests.cli.test_cli_risk import pm_body
+
+    file = tmp_path / "h.sqlite3"
+    exchange(pm=(200, pm_body("1.40000000")))
+    assert run(capsys, "check", "--demo", "--record", "--history-file", str(file))[0] == 1
+    exchange(pm=(200, pm_body("2.10000000")))
+    code, snapshot, _ = run(capsys, "--record", "--history-file", str(file), "snapshot", "--demo", "--json")
+    assert code == 0
+    code, out, _ = run(capsys, "history", "--history-file", str(file), "--states", "--format", "json")
+    states = json.loads(out)
+    assert code == 0 and [s["state"]["account"]["uniMMR"] for s in states] == ["1.40000000", "2.10000000"]
+    assert [s["state"]["level"] for s in states] == ["WARN", "OK"] and states[0]["profile"] == "demo"
+    shown = json.loads(snapshot)
+    for key in ("account", "positions", "assets", "positionRisk"):
+        assert states[1]["state"][key] == shown[key]  # what snapshot --json printed, exactly
+    # The five figures come out as before.
+    code, out, _ = run(capsys, "history", "--history-file", str(file), "--format", "json")
+    assert [d["unimmr"] for d in json.loads(out)] == ["1.40000000", "2.10000000"]
+    code, _, err = run(capsys, "history", "--history-file", str(file), "--states")
+    assert code == 2 and "--format json" in err
+
+
+async def test_the_fleet_records_every_account_through_one_writer(tmp_path):
+    from pmtui.fleet import Account, Fleet
+
+    options = FleetOptions(demo=True, profiles=("alpha", "bravo"), record=True, history_file=tmp_path / "h.sqlite3")
+    accounts = [Account(p, Settings(profile=p, risk_model=False)) for p in options.profiles]
+    fleet = Fleet.build(options, accounts, history=options.history())
+    assert fleet.recorder is not None and all(a.monitor.recorder is fleet.recorder for a in fleet.watched)
+    for account in fleet.watched:
+        await account.monitor.refresh()
+    await fleet.aclose()  # writes what is queued before it returns
+    assert {r.profile for r in read_states(tmp_path / "h.sqlite3")} == {"alpha", "bravo"}
+    assert {s.profile for s in History(tmp_path / "h.sqlite3").read()} == {"alpha", "bravo"}
+    assert FleetOptions().history(wanted=True) is not None and FleetOptions().history() is None
+
+
+def test_the_writer_enforces_retention_itself(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    # Every row a keyframe: an old row goes at once (a delta waits for the keyframe after it).
+    recorder = Recorder(path, clock=clock, retention_days=1, keyframe_every=1)
+    state = real_state()
+
+    def at(seconds: float) -> None:
+        clock.now = T0 + seconds
+        recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, last_ok_wall=clock.now)))
+
+    at(0)
+    wait_for(lambda: recorder.written == 1, "the first state")
+    at(3 * 86400)  # three days later: the first state is past retention
+    recorder.close()
+    assert [r.time_ms for r in read_states(path)] == [int((T0 + 3 * 86400) * 1000)]

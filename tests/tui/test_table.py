@@ -1,0 +1,223 @@
+"""KeyedTable on its own: what a refresh repaints, the cursor, columns that scroll or hide."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.app import App, ComposeResult
+
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable
+from tests.support.harness import rendered, wait_until
+
+
+class Table(KeyedTable):
+    COLUMNS = (
+        Column("name", "Name", largest_first=False),
+        Column("side", "Side", largest_first=False),
+        Column("value", "Value"),
+        Column("a", "Alpha"),
+        Column("b", "Beta"),
+        Column("c", "Gamma"),
+        Column("d", "Delta"),
+    )
+    DEFAULT_SORT = ("value", True)
+    TIE_COLUMN = "name"
+    FIXED_COLUMNS = 2
+
+
+def row(name: str, value: int, side: str = "L", extra: str = "x") -> list[Cell]:
+    return [Cell(name, justify="left"), Cell(side, justify="left"), Cell(f"{value:,}", sort_key=Decimal(value))] + [
+        Cell(f"{extra}{i}") for i in range(4)
+    ]
+
+
+class TableApp(App[None]):
+    CSS = "Table { height: 1fr; }"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Table(id="t")
+
+    def on_keyed_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        self.selected.append(event.key)
+
+
+def book(n: int, bump: dict[str, int] | None = None) -> dict[str, list[Cell]]:
+    bump = bump or {}
+    return {f"S{i:04d}": row(f"S{i:04d}", 1000 * (n - i) + bump.get(f"S{i:04d}", 0)) for i in range(n)}
+
+
+def lines_painted(table: Table) -> list[int]:
+    """Wrap render_line to record which lines the compositor asks for."""
+    asked: list[int] = []
+    original = table.render_line
+
+    def spy(y: int):
+        asked.append(y)
+        return original(y)
+
+    table.render_line = spy  # type: ignore[method-assign]
+    return asked
+
+
+async def test_an_update_re_renders_and_repaints_only_the_changed_rows():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Table)
+        table.focus()
+        table.set_rows(book(20))
+        await pilot.pause()
+        asked = lines_painted(table)
+        before = table.rows_rendered
+        rows = book(20)
+        rows["S0003"] = row("S0003", 17000, extra="y")  # same sorted value: no move
+        assert table.set_rows(rows)
+        await pilot.pause()
+        assert table.rows_rendered - before == 1  # one strip rendered again, the rest cached
+        assert asked == [4]  # only its line: not the header (0), not the other rows
+        assert "y0" in rendered(table)
+        # The same rows again: nothing changes, nothing is painted.
+        asked.clear()
+        assert not table.set_rows(book(20) | {"S0003": row("S0003", 17000, extra="y")})
+        await pilot.pause()
+        assert asked == [] and table.rows_rendered - before == 1
+
+
+async def test_cursor_follows_its_key_across_a_re_sort_and_scroll_stays():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Table)
+        table.focus()
+        table.set_rows(book(50))
+        await pilot.pause()
+        await pilot.press("pagedown", "j", "j")
+        key, scroll = table.cursor_key(), table.scroll_y
+        assert scroll > 0
+        table.set_rows(book(50, bump={key: 10**6}))  # it jumps to the top
+        await pilot.pause()
+        assert table.cursor_key() == key and table.cursor_row == 0 == table.get_row_index(key)
+        assert table.scroll_y == scroll
+        table.sort_by("name")
+        assert table.cursor_key() == key and table.row_keys == sorted(table.row_keys)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.selected == [key], what="RowSelected")
+
+
+async def test_fixed_columns_stay_while_the_others_scroll_and_hidden_ones_are_counted():
+    app = TableApp()
+    async with app.run_test(size=(34, 10)) as pilot:
+        table = app.query_one(Table)
+        table.focus()
+        table.set_rows(book(5))
+        await pilot.pause()
+        left, right = table.hidden_columns
+        assert left == 0 and right > 0
+        header = rendered(table).splitlines()[0]
+        assert f"{right} more ▶" in header
+        name, value = table.column_span("name"), table.column_span("value")
+        assert value is not None
+        await pilot.press("right")
+        await pilot.pause()
+        assert table.hidden_columns[0] == 1
+        assert table.column_span("name") == name  # fixed: same place
+        assert table.column_span("value") is None  # scrolled out
+        header = rendered(table).splitlines()[0]
+        assert "Name" in header and "Side" in header and "Value" not in header and "◀ 1" in header
+        for _ in range(10):
+            await pilot.press("right")
+        assert table.hidden_columns[1] == 0  # stops at the last column
+        await pilot.press(*["left"] * 10)
+        assert table.hidden_columns[0] == 0
+        # No number is ever cut: each shown cell is drawn whole.
+        text = rendered(table)
+        for key in table.row_keys:
+            for i, cell in enumerate(table.get_row(key)):
+                if table.column_span(Table.COLUMNS[i].key) is not None:
+                    assert cell.plain in text
+
+
+async def test_column_widths_shrink_back_when_the_wide_rows_go():
+    app = TableApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(Table)
+        table.set_rows(book(3))
+        await pilot.pause()
+        narrow = table.column_width("value")
+        table.set_rows(book(3) | {"WIDE": row("WIDE", 10**12)})
+        assert table.column_width("value") == len("1,000,000,000,000") > narrow
+        table.set_rows(book(3))
+        assert table.column_width("value") == narrow
+        # A cell that narrows in place shrinks its column too.
+        table.set_rows(book(3) | {"WIDE": row("WIDE", 10**12)})
+        table.set_rows(book(3) | {"WIDE": row("WIDE", 1)})
+        assert table.column_width("value") == narrow
+
+
+async def test_header_click_sorts_and_row_click_moves_the_cursor():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Table)
+        table.set_rows(book(6))
+        await pilot.pause()
+        x, _ = table.column_span("name")
+        assert await pilot.click(Table, offset=(x, 0))
+        assert (table.sort_column, table.sort_reverse) == ("name", False)
+        assert "Name ▲" in rendered(table)
+        assert await pilot.click(Table, offset=(x, 0))
+        assert table.sort_reverse is True
+        assert await pilot.click(Table, offset=(x, 3))  # the third row
+        assert table.cursor_row == 2
+        assert await pilot.click(Table, offset=(x, 3))  # again: selects it
+        await wait_until(pilot, lambda: app.selected == [table.row_keys[2]], what="RowSelected")
+
+
+async def test_2000_rows_render_only_what_is_visible():
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(Table)
+        table.focus()
+        table.set_rows(book(2000))
+        await pilot.pause()
+        assert table.row_count == 2000
+        assert table.rows_rendered <= 19  # the visible rows, not 2000
+        # 5% of the rows change (every 20th): only the visible ones among them are rendered.
+        before = table.rows_rendered
+        table.set_rows(book(2000) | {f"S{i:04d}": row(f"S{i:04d}", 1000 * (2000 - i), extra="z")
+                                      for i in range(0, 2000, 20)})
+        await pilot.pause()
+        assert table.rows_rendered - before == 1  # S0000 is the only changed row on screen
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.cursor_row == 1999 and table.scroll_y == table.max_scroll_y
+        assert table.row_keys[-1] in rendered(table)
+
+
+async def test_the_cursor_row_keeps_its_cells_colours_and_shows_a_bar():
+    """The cursor starts on the first row, the riskiest: a bar marks it, its colours stay (issue 19)."""
+    from rich.color import Color as RichColor
+
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Table)
+        table.focus()
+        rows = book(3)
+        first = next(iter(rows))
+        rows[first][0] = Cell(first, style="bold #ff0000", justify="left")  # a level colour
+        rows[first][1] = Cell("L", style="#ffffff on #aa0000", justify="left")  # CRITICAL's badge
+        table.set_rows(rows)
+        await pilot.pause()
+        assert table.cursor_key() == first
+        for focused in (True, False):
+            segments = list(table.render_line(1))  # the cursor row
+            assert segments[0].text.startswith("▌")
+            name = next(s for s in segments if first in s.text)
+            assert name.style.color == RichColor.parse("#ff0000"), focused
+            badge = next(s for s in segments if s.text.strip() == "L")
+            assert badge.style.bgcolor == RichColor.parse("#aa0000"), focused
+            other = list(table.render_line(2))
+            assert not other[0].text.startswith("▌")  # only the cursor row has the bar
+            table.blur()
+            await pilot.pause()
