@@ -46,6 +46,10 @@ The tree (class -> parent: what it means; retried or stops):
   (a pmtui bug to report); retried in case it was the exchange's.
 - HistoryError -> PmtuiError (in `pmtui.history`): the history file cannot be read or written;
   not retried: the dashboard stops recording with one message, `pmtui history` exits with it.
+- DaemonGone -> PmtuiError (in `pmtui.attach`): the daemon a viewer was attached to went away;
+  its last states stay on screen, marked stale, and the viewer reattaches when it is back.
+- ReplayError -> PmtuiError (in `pmtui.replay`): a recorded state that does not read; `pmtui
+  replay` says so in one sentence.
 
 Binance's own `code` decides the type before the HTTP status does: the same error can come with
 HTTP 200, 4xx or 5xx. A new subclass must be added to this list (tests/unit/test_errors.py checks).
