@@ -374,7 +374,7 @@ async def test_the_client_counts_every_response_by_path_and_status():
 def test_the_readme_lists_every_metric_the_collector_exports():
     text = generate_latest(metrics.registry_of(metrics.FleetCollector(fleet_of()))).decode()
     exported = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\|.*?(?=\|)", section, re.MULTILINE))
     documented = {name for cell in listed for name in re.findall(r"`(pmtui_\w+)`", cell)}

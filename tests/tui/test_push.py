@@ -45,7 +45,11 @@ def pushing_app(papi, ws, **settings) -> PmtuiApp:
 
 async def test_a_risk_level_change_is_on_screen_and_alerted_without_a_poll(papi_server, ws_server):
     go = asyncio.Event()
-    ws_server.script(("wait", go), ("send", lambda: risk_frame(papi_server.now_ms(), "1.10", "REDUCE_ONLY")), ("hold",))
+    # Dated 30 s ahead (within the stream's 60 s tolerance): newer than any REST figure of this
+    # test by construction, so a clock sync or poll that a loaded machine delays past `go` can
+    # never make the Monitor rightly prefer REST, which is not what this test is about.
+    ws_server.script(("wait", go), ("send", lambda: risk_frame(papi_server.now_ms() + 30_000, "1.10", "REDUCE_ONLY")),
+                     ("hold",))
     app = pushing_app(papi_server, ws_server, interval=30, account_interval=60)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settled(pilot)

@@ -16,8 +16,9 @@ from pmtui.views import AccountView
 
 
 class SummaryBar(StyledStatic):
-    #: The clock at the right (a replay's: the recorded moment).
-    clock: Callable[[], float] = staticmethod(time.time)
+    #: The clock at the right: a replay's (the recorded moment), or None for time.time, looked up
+    #: at each call (the tests' frozen time replaces the module's `time`).
+    clock: Callable[[], float] | None = None
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
@@ -42,7 +43,7 @@ class SummaryBar(StyledStatic):
         self.show_text(self.render_text())  # the clock stays at the right whatever the width
 
     def render_text(self) -> Text:
-        clock = fmt.clock_time(self.clock())
+        clock = fmt.clock_time(self.clock() if self.clock is not None else time.time())
         width = self.content_size.width
         # At a narrow width what is said elsewhere gives way first (open count, uPnL, uniMMR: the
         # panel and tables show them), each whole, never a figure cut short; the clock always
