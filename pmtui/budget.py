@@ -31,6 +31,11 @@ IP_CEILING = 0.9
 #: Seconds of pmtui's own rate the bucket may hold: a refresh burst goes out at once, a held key
 #: drains it and then runs at the steady rate.
 BURST_SECONDS = 2.0
+#: A one-shot command (snapshot, check, whatif) runs once and ends: it may spend a whole minute
+#: of its share at once (3,000 weight at weight_share 0.5), so a `check` of several accounts with
+#: the risk model's inputs answers in a second or two, not after the bucket refills (a Nagios
+#: check has 10 s). Past that it waits like the dashboard; the IP's reported weight still rules.
+ONE_SHOT_BURST_SECONDS = 60.0
 _EPSILON = 1e-6
 
 
@@ -41,6 +46,7 @@ class WeightBudget:
         limit: int = WEIGHT_LIMIT,
         *,
         clock: Clock = SYSTEM_CLOCK,
+        burst_seconds: float = BURST_SECONDS,
     ) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be more than 0 and at most 1")
@@ -48,7 +54,7 @@ class WeightBudget:
         self.share = share
         #: Weight per second pmtui may spend on average.
         self.rate = share * limit / 60.0
-        self.capacity = max(self.rate * BURST_SECONDS, max(WEIGHTS.values()))
+        self.capacity = max(self.rate * burst_seconds, max(WEIGHTS.values()))
         self._clock = clock
         self._monotonic = clock.monotonic
         self._tokens = self.capacity

@@ -479,6 +479,8 @@ def _main(args: argparse.Namespace, command: str) -> int:
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
     options = options_of(args)
+    if command in ("snapshot", "check", "whatif"):
+        options = dataclasses.replace(options, one_shot=True)
     if args.attach_both:
         return _usage(command, "--attach and --no-attach ask for opposite things: give one of them")
     try:

@@ -56,6 +56,16 @@ class FleetOptions:
     overrides: tuple[tuple[str, Any], ...] = ()
     #: One of this many dashboards `pmtui serve` runs at once: its budget is 1/tabs of the share.
     tabs: int = 1
+    #: A command that fetches once and ends (snapshot, check, whatif): its budget may spend a
+    #: minute's share at once (pmtui.budget.ONE_SHOT_BURST_SECONDS).
+    one_shot: bool = False
+
+    @property
+    def burst_seconds(self) -> float:
+        """Seconds of its rate the weight budget may spend at once."""
+        from pmtui.budget import BURST_SECONDS, ONE_SHOT_BURST_SECONDS
+
+        return ONE_SHOT_BURST_SECONDS if self.one_shot else BURST_SECONDS
 
     @property
     def many(self) -> bool:
@@ -257,7 +267,8 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
         timeout=settings.timeout,
         transport=transport,
         clock=clock,
-        budget=budget if budget is not None else WeightBudget(settings.weight_share / options.tabs, clock=clock),
+        budget=budget if budget is not None else WeightBudget(settings.weight_share / options.tabs, clock=clock,
+                                                              burst_seconds=options.burst_seconds),
     )
 
 
@@ -301,14 +312,18 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
     return monitor
 
 
-def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYSTEM_CLOCK) -> WeightBudget:
+def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYSTEM_CLOCK,
+                  burst_seconds: float | None = None) -> WeightBudget:
     """One budget for every account's client: the weight limit is the IP's. Its share is the
     smallest any account's settings allow, so no profile's limit is passed (a served tab's part
     of it: 1/tabs)."""
     from pmtui.budget import WeightBudget
 
     shares = [a.settings.weight_share for a in accounts if a.settings is not None]
-    return WeightBudget(min(shares, default=0.5) / tabs, clock=clock)
+    from pmtui.budget import BURST_SECONDS
+
+    return WeightBudget(min(shares, default=0.5) / tabs, clock=clock,
+                        burst_seconds=BURST_SECONDS if burst_seconds is None else burst_seconds)
 
 
 # --- the fleet --------------------------------------------------------------------------------------
@@ -339,7 +354,7 @@ class Fleet:
         clock = clock if clock is not None else SystemClock()
         chosen = list(accounts) if accounts is not None else select(options)
         single = not options.many
-        budget = None if single else shared_budget(chosen, options.tabs, clock)
+        budget = None if single else shared_budget(chosen, options.tabs, clock, options.burst_seconds)
         from pmtui.riskfeed import RiskFeed
 
         # Market data is the same for every account on the IP: one feed of the risk model's inputs.
