@@ -314,6 +314,7 @@ class RiskModel:
         t = self.thresholds
         self._levels = (t.unimmr_warn, t.unimmr_danger, t.unimmr_critical)
         self._cache: dict[tuple[str | None, Decimal], tuple[Decimal, Decimal]] = {}
+        self._crossings: dict[tuple[Decimal, str | None], Crossing] = {}
         self._base_lines: dict[str, tuple[Decimal, Decimal]] = {}  # asset -> (equity, margin MM)
         self.base = self.scenario(ZERO)
         self._base_equity = self.base.adjusted_equity
@@ -742,12 +743,19 @@ class RiskModel:
     def liquidation_move(self, target: Decimal = LIQUIDATION_UNIMMR,
                          underlying: str | None = None) -> Crossing:
         """The smallest move down and up taking uniMMR to `target` (± 1e-7), by scanning
-        −99% … +300% outward and refining the first bracket that crosses over the exact model."""
+        −99% … +300% outward and refining the first bracket that crosses over the exact model.
+        Kept: the model never changes, and the panel, the ladder, check and the metrics each ask."""
+        key = (target, underlying)
+        if (found := self._crossings.get(key)) is not None:
+            return found
         now = self._gap(ZERO, underlying, target)
         if now is not None and now <= 0:
-            return Crossing(target, ZERO, ZERO)
-        return Crossing(target, self._search(_DOWN_GRID, underlying, target),
-                        self._search(_UP_GRID, underlying, target))
+            found = Crossing(target, ZERO, ZERO)
+        else:
+            found = Crossing(target, self._search(_DOWN_GRID, underlying, target),
+                             self._search(_UP_GRID, underlying, target))
+        self._crossings[key] = found
+        return found
 
     def _search(self, grid: Sequence[Decimal], underlying: str | None,
                 target: Decimal) -> Decimal | None:
