@@ -59,7 +59,8 @@ async def measure(quick: bool) -> dict[str, float]:
 
     def frame(i: int) -> tuple[str, str]:
         mmr = f"{1.10 + (i % 7) * 0.05:.2f}"  # through the danger and margin-call bands
-        body = {"e": "riskLevelChange", "E": 1_736_942_500_000 + i, "u": mmr, "s": "MARGIN_CALL",
+        # Dated now: an event older than the REST uniMMR on screen is rightly ignored.
+        body = {"e": "riskLevelChange", "E": int(time.time() * 1000) + i, "u": mmr, "s": "MARGIN_CALL",
                 "eq": "30.23", "ae": "30.23", "m": "15.11"}
         return json.dumps(body), mmr
 
