@@ -87,6 +87,8 @@ class LadderMatrix(StyledStatic):
         self._draw()
 
     def _draw(self) -> None:
+        if not self.display or (self.parent is not None and not self.parent.display):
+            return  # hidden (no room for the dashboard's panel): drawn when shown (on_resize)
         width = self.content_size.width
         key = (self.model, self.note, width, self.rows)
         if key == self._drawn:
