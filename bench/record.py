@@ -37,6 +37,17 @@ class Clock:
     def monotonic(self) -> float:
         return self.now - 1_749_000_000.0
 
+    def perf_counter(self) -> float:
+        return self.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        import asyncio
+
+        await asyncio.sleep(0)  # the bench drives refresh() itself: nothing here waits on time
+
+    def random(self) -> float:
+        return 0.5
+
 
 def install(clock: Clock) -> None:
     """Every loaded pmtui module reads the fake clock (as the tests' FrozenClock does)."""
@@ -60,8 +71,13 @@ async def run(refreshes: int, path: Path) -> tuple[int, int, float]:
     clock = Clock()
     install(clock)
     exchange = DemoExchange(seed=7, clock=clock.time, scenario="margin-call")
+    # The Monitor, its client and budget read the injected clock (pmtui.clock): the fake one, and
+    # a budget that never makes a refresh wait (a frozen clock would never refill it).
+    from pmtui.budget import WeightBudget
+
     monitor = make_monitor(Settings(interval=INTERVAL), FleetOptions(demo=True), profile="demo",
-                           transport=exchange)
+                           transport=exchange, clock=clock,  # type: ignore[arg-type]
+                           budget=WeightBudget(1.0, limit=10**9, clock=clock))  # type: ignore[arg-type]
     recorder = Recorder(path, clock=clock.time)
     recorder.attach(monitor)
     raw = 0
