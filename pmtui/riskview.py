@@ -80,15 +80,19 @@ def liquidation_text(model: RiskModel) -> str | None:
     return text + rough
 
 
-def reconciliation_head(model: RiskModel) -> str:
+def reconciliation_head(model: RiskModel, age: str = "") -> str:
     """"model 2.0100 · Δ +0.4%": the model's uniMMR and how far from Binance's (the gap only
-    when Binance's is known)."""
+    when Binance's is known). A gap measured when Binance's figure came and carried since says
+    that figure's `age` ("Δ 0.0% 14s ago"): the model has moved with the market since, and its
+    uniMMR beside an older Binance figure must not read as a gap of now."""
     base = model.base
     if base.unimmr is None:
         return "model: no maintenance margin"
     shown = f"model {fmt.ratio(base.unimmr)}"
     if (gap := model.gap) is not None:
         shown += f" · Δ {pct(gap)}"
+        if model.inputs.reconciled_gap is not None and age and age != "—":
+            shown += f" {age} ago"
     return shown
 
 

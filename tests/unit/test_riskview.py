@@ -139,3 +139,15 @@ def test_the_gap_measured_when_binances_figure_came_is_carried_not_remeasured_on
     # A gap that was too wide when measured stays wide: the model says so until the next figure.
     wide = RiskModel(book(reported_unimmr=stale_figure, reconciled_gap=D("-0.05")))
     assert off(wide) is not None and wide.base.approximate
+
+
+def test_a_carried_gap_says_the_age_of_the_figure_it_was_measured_on():
+    """Beside "Binance uniMMR 8.8813 14s ago", "model 8.8518 · Δ 0.0%" read as a contradiction:
+    the Δ is the one measured on that 14 s old figure, and says so."""
+    from pmtui.riskview import reconciliation_head
+
+    exact = RiskModel(book())
+    carried = RiskModel(book(reported_unimmr=exact.base.unimmr * D("1.003"), reconciled_gap=D("0")))
+    assert reconciliation_head(carried, "14s") == f"model {fmt.ratio(exact.base.unimmr)} · Δ 0.0% 14s ago"
+    measured = RiskModel(book(reported_unimmr=exact.base.unimmr))
+    assert reconciliation_head(measured, "14s") == f"model {fmt.ratio(exact.base.unimmr)} · Δ 0.0%"

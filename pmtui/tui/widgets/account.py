@@ -100,17 +100,17 @@ class AccountFacts(StyledStatic):
         if binance and extra is None:
             text.append(f"\n{binance[-1]}", style=muted)  # too narrow beside the margins: its own line
         if risk is not None:
-            self._risk(text, risk, width)
+            self._risk(text, risk, width, age)
         self._liquidation(text, verdict)
         return text
 
-    def _risk(self, text: Text, model: RiskModel, width: int) -> None:
+    def _risk(self, text: Text, model: RiskModel, width: int, age: str = "") -> None:
         """Under Binance's uniMMR (the digits, or the line above with an estimate): "model 2.0100 ·
         Δ +0.4% · liquidation at -10.2% (BTC -10.0%)", on one line where it fits, else over two;
         beyond 2% apart (or an input missing) "approximate" and why, wrapped (it may carry an
         exchange's words: plain text, never markup)."""
         muted = self.style("muted")
-        head = reconciliation_head(model)
+        head = reconciliation_head(model, age)
         why = why_approximate(model)
         move = liquidation_text(model)
         lines: list[Text] = []
