@@ -209,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="from this long ago (12h) or this time (2026-12-07T03:00); default: the last 24 hours")
     _common(rep, suppress=True)
 
+    rpt = sub.add_parser(
+        "report", help="a post-mortem of a recorded period: uniMMR chart, level changes and what drove them, "
+        "alerts, faults",
+        description="Reads one profile's recorded states (--record, the daemon) and writes a post-mortem: "
+        "the uniMMR over the period with the band lines, each level change with the positions whose "
+        "maintenance margin or loss moved most, the alerts, faults and gaps in the recording. "
+        "No requests. Markdown by default; --format html is one self-contained page with the chart as SVG.")
+    rpt.add_argument("--since", metavar="WHEN", type=_when,
+                     help="from this long ago (12h) or this time (2026-12-07T03:00); default: the last 24 hours")
+    rpt.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
+    rpt.add_argument("--output", metavar="FILE", type=Path,
+                     help="write the report to FILE (private to you) instead of stdout")
+    _common(rpt, suppress=True)
+
     dmn = sub.add_parser(
         "daemon", help="headless collector (systemd): every profile on one budget; viewers attach to it",
         description="Watches every profile of the config file (or those named with --profile) as "
@@ -487,7 +501,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
         if command == "daemon":
             options = _daemon_options(options)
         if options.many:
-            if command in ("history", "whatif", "replay"):
+            if command in ("history", "whatif", "replay", "report"):
                 return _usage(command, f"{command} reads one profile at a time: give one --profile, not several")
             if args.demo and args.scenario != "normal":
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
@@ -505,6 +519,10 @@ def _main(args: argparse.Namespace, command: str) -> int:
             return _serve(options, args)
         if command == "replay":
             return _replay(options, args)
+        if command == "report":
+            from pmtui import commands
+
+            return commands.report(options, since=args.since, fmt=args.format, output_file=args.output)
         if command == "alerts":
             from pmtui import commands
             from pmtui.fleet import select

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import shutil
 import signal
@@ -634,6 +635,28 @@ def history(options: FleetOptions, *, profile: str | None, since: int | None, un
         export_json(rows, sys.stdout)
     else:
         print(output.history_table(rows, width=width))
+    return 0
+
+
+def report(options: FleetOptions, *, since: int | None, fmt: str, output_file: Path | None = None) -> int:
+    """`pmtui report`: the post-mortem of one profile's recorded period (pmtui.report), as
+    markdown or one HTML page, on stdout or to `output_file` (private: it holds account data)."""
+    from pmtui import report as post_mortem
+    from pmtui.replay import load
+
+    profile, settings, records, _ = load(options, since_ms=since)
+    text = post_mortem.render(post_mortem.build(profile, records, settings, since_ms=since), fmt)
+    if output_file is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        fd = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(fd, 0o600)  # an older file of the same name may have been readable by others
+            f.write(text)
+    except OSError as err:
+        raise ConfigError(f"Cannot write the report to {output_file}: {err.strerror or type(err).__name__}.") from None
+    print(f"pmtui: report written to {output_file}", file=sys.stderr)
     return 0
 
 
