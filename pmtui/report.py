@@ -301,10 +301,15 @@ def _summary(r: Report) -> list[str]:
              + (f" (asked for everything since {when(r.since_ms)})." if r.since_ms is not None else ".")]
     if levels:
         lines.append(f"Level {levels[0]} at the start, {levels[-1]} at the end, the worst {worst}; "
-                     f"{len(r.changes)} level changes, {len(r.alerts)} alerts, {len(r.outages)} faults or gaps.")
+                     f"{_count(len(r.changes), 'level change')}, {_count(len(r.alerts), 'alert')}, "
+                     f"{_count(len(r.outages), 'fault or gap', 'faults or gaps')}.")
     if lowest is not None:
         lines.append(f"Lowest uniMMR {fmt.ratio(lowest.unimmr)} at {when(lowest.time_ms)}.")
     return lines
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _bands_words(r: Report) -> str:
