@@ -476,8 +476,8 @@ def chart_svg(r: Report, width: int = 960, height: int = 300) -> str:
             runs[-1].append(f"{x(p.time_ms):.1f},{y(float(p.unimmr)):.1f}")
     for run in runs:
         if len(run) == 1:
-            cx, cy = run[0].split(",")
-            parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="#1d4ed8"/>')
+            px, py = run[0].split(",")
+            parts.append(f'<circle cx="{px}" cy="{py}" r="2" fill="#1d4ed8"/>')
         elif run:
             parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="#1d4ed8" stroke-width="2"/>')
     # The y axis: round ratios in range (the bands are labelled on the right), faint grid lines.
@@ -486,9 +486,9 @@ def chart_svg(r: Report, width: int = 960, height: int = 300) -> str:
         parts.insert(2, f'<line x1="{left}" y1="{y(v):.1f}" x2="{left + w}" y2="{y(v):.1f}" stroke="#e5e5e5"/>')
         parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
     # The alerts: a mark at the foot of the chart, in the alert's colour.
-    for a in r.alerts:
-        ax, colour = x(a.time_ms), LEVEL_COLOURS.get(a.level.upper(), "#333")
-        parts.append(f'<path d="M{ax:.1f},{top + h - 9} l-4,8 h8 z" fill="{colour}"><title>alert {_h(a.state)}'
+    for alert in r.alerts:
+        ax, colour = x(alert.time_ms), LEVEL_COLOURS.get(alert.level.upper(), "#333")
+        parts.append(f'<path d="M{ax:.1f},{top + h - 9} l-4,8 h8 z" fill="{colour}"><title>alert {_h(alert.state)}'
                      '</title></path>')
     days = t1 - t0 > 86_400_000
     for i in range(5):
