@@ -56,6 +56,8 @@ def test_no_recording_or_an_empty_period_is_one_sentence(history, tmp_path, caps
         err.count("\n") == 1
     assert main(["report", "--demo", "--history-file", str(history), "--since", "2026-12-07T00:00+00:00"]) == 1
     assert "pmtui: error: Nothing recorded for profile demo since " in capsys.readouterr().err
+    assert main(["report", "--demo", "--all-profiles"]) == 2
+    assert "report reads one profile at a time" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         main(["report", "--demo", "--since", "yesterday-ish"])
     assert info.value.code == 2

@@ -142,3 +142,12 @@ def test_the_sparkline_shows_each_slice_at_its_lowest():
     assert sparkline(points, width=3) == "▁█▄"
     assert sparkline([Point(0, None, "")]) == ""
     assert sparkline([Point(0, Decimal("2"), "OK"), Point(1, None, "")], width=2) == "▁ "
+
+
+def test_one_state_is_a_report_too(rows):
+    first = next(r for r in rows if "assets" in r.doc)
+    report = build("demo", [first], SETTINGS)
+    assert not report.changes and not report.outages
+    assert "None: the level stayed the same through the period." in markdown(report)
+    page = html_page(report)
+    assert "<circle" in page and "<polyline" not in page  # one point, drawn as a dot
