@@ -435,7 +435,7 @@ def chart_svg(r: Report, width: int = 960, height: int = 300) -> str:
     """uniMMR over the period as an inline SVG: the line (on a log scale, so the bands near 1 stay
     apart however high the ratio was), the band lines, level changes as vertical lines, faults and
     gaps shaded."""
-    left, right, top, bottom = 60, 90, 16, 30
+    left, right, top, bottom = 60, 90, 16, 42
     w, h = width - left - right, height - top - bottom
     t0, t1 = r.start_ms, max(r.end_ms, r.start_ms + 1)
     known = [float(p.unimmr) for p in r.points if p.unimmr is not None and p.unimmr > 0 and p.unimmr.is_finite()]
@@ -485,16 +485,16 @@ def chart_svg(r: Report, width: int = 960, height: int = 300) -> str:
     for v in ticks:
         parts.insert(2, f'<line x1="{left}" y1="{y(v):.1f}" x2="{left + w}" y2="{y(v):.1f}" stroke="#e5e5e5"/>')
         parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
-    # The alerts: a mark at the foot of the chart, in the alert's colour.
+    # The alerts: a mark under the chart (not over a low line), in the alert's colour.
     for alert in r.alerts:
         ax, colour = x(alert.time_ms), LEVEL_COLOURS.get(alert.level.upper(), "#333")
-        parts.append(f'<path d="M{ax:.1f},{top + h - 9} l-4,8 h8 z" fill="{colour}"><title>alert {_h(alert.state)}'
+        parts.append(f'<path d="M{ax:.1f},{top + h + 2} l-4,8 h8 z" fill="{colour}"><title>alert {_h(alert.state)}'
                      '</title></path>')
     days = t1 - t0 > 86_400_000
     for i in range(5):
         ms = t0 + (t1 - t0) * i // 4
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        parts.append(f'<text x="{x(ms):.1f}" y="{top + h + 18}" text-anchor="{anchor}">{_hm(ms, days)}</text>')
+        parts.append(f'<text x="{x(ms):.1f}" y="{top + h + 28}" text-anchor="{anchor}">{_hm(ms, days)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
