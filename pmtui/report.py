@@ -501,7 +501,10 @@ def chart_svg(r: Report, width: int = 960, height: int = 300) -> str:
 
 def html_page(r: Report) -> str:
     profile = _h(r.profile, 80)
+    # The policy: no script runs and nothing is fetched, even if some text slipped through as markup.
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>pmtui report: {profile}</title>", f"<style>{STYLE}</style></head><body>",
            f"<h1>pmtui report: {profile}</h1>", *(f"<p>{html.escape(line)}</p>" for line in _summary(r)),
            "<h2>uniMMR</h2>"]

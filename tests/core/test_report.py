@@ -81,6 +81,7 @@ def test_the_chart_has_the_band_lines_from_the_settings(rows):
                                                                 unimmr_critical="2.2"))
     page = html_page(build("demo", rows, settings))
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "content=\"default-src 'none'; style-src 'unsafe-inline'\"" in page  # no script, nothing fetched
     assert page.count("<svg") == 1 and "<polyline" in page
     for words in ("warn 3", "danger 2.5", "critical 2.2"):
         assert f">{words}</text>" in page
