@@ -1,0 +1,262 @@
+"""The public mark price stream (pmtui.markstream): Binance's published payloads, repricing an
+account on the marks, and every fault against a real WebSocket server on 127.0.0.1 — each one
+sentence, and the accounts it concerns back on polling. Clocks are injected; waits are bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from pmtui.clock import ManualClock
+from pmtui.errors import BadFrame, ConfigError
+from pmtui.markstream import (
+    FLAP_CONNECTIONS,
+    MARK_PRICE_PATH,
+    MAX_BAD_FRAMES,
+    AccountMarks,
+    Mark,
+    MarkFeed,
+    maint_margin,
+    parse_marks,
+    reprice,
+)
+from pmtui.models import PositionRisk, UmAccount
+from pmtui.riskinputs import SymbolBrackets
+from tests.core.test_real_payloads import load_body
+from tests.support.papi_server import position_risk_body, um_account_body
+from tests.support.ws_server import WsServer
+
+WAIT = 5.0
+NOW_MS = 1_736_942_400_000  # ManualClock's wall time at start, in ms
+
+
+async def until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+class FastClock(ManualClock):
+    """A ManualClock whose sleeps (the reconnect backoff) pass at once, moving time on."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+
+def frame(marks: dict[str, str], when: int = NOW_MS) -> str:
+    return json.dumps([{"e": "markPriceUpdate", "E": when, "s": s, "p": p, "i": p, "P": p, "r": "0.0001",
+                        "T": when + 3_600_000} for s, p in marks.items()])
+
+
+# --- Binance's payloads ------------------------------------------------------------------------
+
+
+def test_binances_published_mark_price_examples_parse():
+    one, skipped = parse_marks(load_body("stream/mark_price_update.en.json"))
+    assert one == {"BTCUSDT": Mark(Decimal("11794.15000000"), 1562305380000)} and skipped == 0
+    pair, _ = parse_marks(load_body("stream/mark_price_pair.cm.zh-CN.json"))
+    assert pair["BTCUSD_201225"].price == Decimal("10934.62615417")  # a delivery contract: "r": "", "T": 0
+    assert pair["BTCUSD_PERP"] == Mark(Decimal("11012.31359011"), 1596095725000)
+
+
+def test_the_all_market_example_as_printed_is_refused_and_with_its_comma_parses():
+    """The docs' !markPrice@arr example lacks a comma after "i": not JSON, one sentence."""
+    body = load_body("stream/mark_price_all_market.en.odd.json")
+    with pytest.raises(BadFrame, match="not valid JSON"):
+        parse_marks(body)
+    fixed = body.replace('"11784.62659091"', '"11784.62659091",', 1)
+    assert parse_marks(fixed)[0] == {"BTCUSDT": Mark(Decimal("11185.87786614"), 1562305380000)}
+
+
+@pytest.mark.parametrize("garbage, words", [
+    (b"\xff\xfe", "not UTF-8"), ("{not json", "not valid JSON"), ('"a string"', "not a list"),
+    ("[NaN]", "not valid JSON"), ('[{"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "abc"}]', "without one"),
+])
+def test_garbage_is_one_sentence(garbage, words):
+    with pytest.raises(BadFrame, match=words):
+        parse_marks(garbage)
+
+
+def test_bad_elements_are_left_out_and_counted():
+    good = {"e": "markPriceUpdate", "E": NOW_MS, "s": "BTCUSDT", "p": "90000.1"}
+    bad = [{"e": "markPriceUpdate", "E": NOW_MS, "s": "ETH USDT", "p": "1"},  # not a symbol
+           {"e": "markPriceUpdate", "E": NOW_MS, "s": "XUSDT", "p": "0"},  # no mark
+           {"e": "markPriceUpdate", "E": True, "s": "YUSDT", "p": "1"},
+           {"e": "kline", "E": NOW_MS, "s": "ZUSDT", "p": "1"}, 7]
+    marks, skipped = parse_marks(json.dumps([good, *bad]))
+    assert marks == {"BTCUSDT": Mark(Decimal("90000.1"), NOW_MS)} and skipped == len(bad)
+
+
+def test_the_url_is_checked_like_every_other():
+    assert MarkFeed("wss://fstream.binance.com/").url == "wss://fstream.binance.com/ws/!markPrice@arr@1s"
+    assert MarkFeed("ws://127.0.0.1:9").url.endswith(MARK_PRICE_PATH)
+    with pytest.raises(ConfigError, match="market_stream_url"):
+        MarkFeed("ws://fstream.binance.com")
+
+
+# --- repricing -----------------------------------------------------------------------------------
+
+
+def parts() -> tuple[UmAccount, tuple[PositionRisk, ...]]:
+    return (UmAccount.model_validate(um_account_body(NOW_MS)),
+            tuple(PositionRisk.model_validate(r) for r in position_risk_body(NOW_MS)))
+
+
+def test_a_move_of_the_mark_moves_upnl_notional_margin_and_the_asset():
+    account, risks = parts()
+    marks = {"BTCUSDT": Mark(Decimal("69385.6"), NOW_MS), "ETHUSDT": Mark(Decimal("2889.12000000"), NOW_MS)}
+    got = reprice(account, risks, marks, since_ms=NOW_MS - 1000, now_ms=NOW_MS + 500)
+    assert got is not None and got.age == 0.5
+    btc = next(p for p in got.account.positions if p.symbol == "BTCUSDT")
+    move = Decimal("0.200") * (Decimal("69385.6") - Decimal("86732.00000000"))  # -3469.28
+    assert btc.unrealizedProfit == Decimal("-98.10000000") + move
+    assert btc.notional == Decimal("0.200") * Decimal("69385.6")
+    # No brackets: Binance's maintenance margin scaled with the notional (-20%).
+    assert btc.maintMargin == Decimal("34.69280000") * Decimal("13877.12") / Decimal("17346.40000000")
+    usdt = got.account.assets[0]
+    assert usdt.crossUnPnl == Decimal("-132.55000000") + move
+    assert usdt.maintMargin == Decimal("61.42300000") + btc.maintMargin - Decimal("34.69280000")
+    row = next(r for r in got.risks if r.symbol == "BTCUSDT")
+    assert row.markPrice == Decimal("69385.6") and row.liquidationPrice == Decimal("38112.44102511")
+    eth = next(p for p in got.account.positions if p.symbol == "ETHUSDT")
+    assert eth == next(p for p in account.positions if p.symbol == "ETHUSDT")  # its mark did not move
+    assert account.assets[0].crossUnPnl == Decimal("-132.55000000")  # the fetched parts stay as they were
+
+
+def test_brackets_give_the_maintenance_margin_by_binances_rule():
+    row = SymbolBrackets.model_validate({"symbol": "BTCUSDT", "brackets": [
+        {"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0,
+         "maintMarginRatio": 0.004, "cum": 0},
+        {"bracket": 2, "initialLeverage": 100, "notionalCap": 600000, "notionalFloor": 50000,
+         "maintMarginRatio": 0.005, "cum": 50}]})
+    account, risks = parts()
+    feed = AccountMarks(MarkFeed("ws://127.0.0.1:9"))
+    table = feed.brackets((row,))
+    assert maint_margin(Decimal("-60000"), Decimal("1"), Decimal("1"), table["BTCUSDT"]) == Decimal("250.000")
+    marks = {"BTCUSDT": Mark(Decimal("69385.6"), NOW_MS), "ETHUSDT": Mark(Decimal("2889.12"), NOW_MS)}
+    got = reprice(account, risks, marks, since_ms=0, brackets=table)
+    assert got is not None
+    assert next(p for p in got.account.positions if p.symbol == "BTCUSDT").maintMargin == \
+        Decimal("0.004") * Decimal("13877.12")
+
+
+def test_marks_older_than_the_positions_or_missing_change_nothing():
+    account, risks = parts()
+    old = {"BTCUSDT": Mark(Decimal("1"), NOW_MS - 5000), "ETHUSDT": Mark(Decimal("1"), NOW_MS - 5000)}
+    assert reprice(account, risks, old, since_ms=NOW_MS) is None
+    assert reprice(account, risks, {"BTCUSDT": Mark(Decimal("1"), NOW_MS)}, since_ms=0) is None  # no ETH mark
+    assert reprice(account, None, old, since_ms=0) is None  # no positionRisk: no mark to move from
+
+
+# --- the stream against a real server ------------------------------------------------------------
+
+
+def feed_for(ws: WsServer, clock: ManualClock, **options) -> MarkFeed:
+    return MarkFeed(ws.url.removesuffix("/pm/ws"), clock=clock, **options)
+
+
+async def test_marks_arrive_on_the_public_path_and_price_an_account(ws_server):
+    clock = FastClock()
+    ws_server.script(("send", frame({"BTCUSDT": "90000", "ETHUSDT": "3000"})), ("hold",))
+    feed = feed_for(ws_server, clock)
+    calls = []
+    off = feed.subscribe(lambda: calls.append(1))
+    try:
+        await until(lambda: feed.mark("BTCUSDT") is not None)
+        assert ws_server.paths == [MARK_PRICE_PATH]
+        assert feed.problem({"BTCUSDT", "ETHUSDT"}) is None and calls
+        assert feed.problem({"DOGEUSDT"}) == ("The mark price stream has no price for DOGEUSDT."
+                                              " Prices come from polling.")
+        clock.advance(5)  # no frame for 5 s of the injected clock: it lags
+        assert feed.problem({"BTCUSDT"}) == ("The mark price stream is 5 s behind (last price of BTCUSDT)."
+                                             " Prices come from polling.")
+    finally:
+        off()
+        await feed.aclose()
+
+
+async def test_garbage_frames_are_said_then_the_stream_is_made_again(ws_server):
+    clock = FastClock()
+    ws_server.script(*[("send", "garbage")] * MAX_BAD_FRAMES, ("hold",))
+    ws_server.script(("send", frame({"BTCUSDT": "90000"})), ("hold",))
+    feed = feed_for(ws_server, clock)
+    off = feed.subscribe(lambda: None)
+    try:
+        await until(lambda: feed.mark("BTCUSDT") is not None)
+        assert ws_server.accepted == 2 and feed.status.bad_frames == MAX_BAD_FRAMES
+        assert feed.problem({"BTCUSDT"}) is None
+    finally:
+        off()
+        await feed.aclose()
+
+
+async def test_a_stream_that_stops_is_one_sentence_and_comes_back(ws_server):
+    clock = FastClock()
+    resume = asyncio.Event()
+    ws_server.script(("send", frame({"BTCUSDT": "90000"})), ("close", 1001))
+    ws_server.script(("wait", resume), ("send", frame({"BTCUSDT": "91000"})), ("hold",))
+    feed = feed_for(ws_server, clock)
+    off = feed.subscribe(lambda: None)
+    try:
+        await until(lambda: ws_server.accepted == 2)
+        await until(lambda: feed.status.connections == 2)
+        assert feed.problem({"BTCUSDT"}) is not None  # a frame is pending: not live yet, or down
+        resume.set()
+        await until(lambda: feed.mark("BTCUSDT") is not None and feed.mark("BTCUSDT").price == 91000)
+        assert feed.problem({"BTCUSDT"}) is None
+    finally:
+        off()
+        await feed.aclose()
+
+
+async def test_a_stream_that_is_down_says_why(ws_server):
+    clock = FastClock()
+    for _ in range(3):
+        ws_server.script(("refuse", 403))
+    ws_server.script(("hold",))
+    feed = feed_for(ws_server, clock)
+    seen: list[str | None] = []
+    off = feed.subscribe(lambda: seen.append(feed.problem({"BTCUSDT"})))
+    try:
+        await until(lambda: "The exchange refused the mark price stream (HTTP 403). Prices come from polling."
+                    in seen)
+    finally:
+        off()
+        await feed.aclose()
+
+
+async def test_a_stream_that_reconnects_every_second_is_not_live(ws_server):
+    clock = FastClock()
+    for _ in range(FLAP_CONNECTIONS + 1):
+        ws_server.script(("send", lambda: frame({"BTCUSDT": "90000"}, int(clock.time() * 1000))), ("close", 1011))
+    ws_server.script(("send", lambda: frame({"BTCUSDT": "90000"}, int(clock.time() * 1000))), ("hold",))
+    feed = feed_for(ws_server, clock)
+    off = feed.subscribe(lambda: None)
+    try:
+        await until(lambda: feed.status.connections >= FLAP_CONNECTIONS + 2 and feed.status.up)
+        problem = feed.problem({"BTCUSDT"})
+        assert problem is not None and "reconnected 3 times in 30 s" in problem
+        clock.advance(31)  # it held: live again once the mark is current
+        assert feed.problem(()) is None
+    finally:
+        off()
+        await feed.aclose()
+
+
+async def test_a_mark_dated_far_ahead_is_not_taken(ws_server):
+    clock = FastClock()
+    ws_server.script(("send", frame({"BTCUSDT": "1"}, NOW_MS + 3_600_000)), ("send", frame({"ETHUSDT": "2"})),
+                     ("hold",))
+    feed = feed_for(ws_server, clock)
+    off = feed.subscribe(lambda: None)
+    try:
+        await until(lambda: feed.mark("ETHUSDT") is not None)
+        assert feed.mark("BTCUSDT") is None
+    finally:
+        off()
+        await feed.aclose()
