@@ -260,3 +260,129 @@ async def test_a_mark_dated_far_ahead_is_not_taken(ws_server):
     finally:
         off()
         await feed.aclose()
+
+
+# --- the Monitor on the marks ------------------------------------------------------------------
+
+
+def monitor_with_marks(clock: ManualClock):
+    from pmtui.budget import WeightBudget
+    from pmtui.client import PapiClient
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+    from pmtui.signing import HmacSigner
+    from tests.cli.test_cli_risk import Canned
+    from tests.support.papi_server import pm_account_body
+
+    transport = Canned(um=(200, um_account_body(NOW_MS)), risk=(200, position_risk_body(NOW_MS)),
+                       pm=(200, pm_account_body(NOW_MS)))
+    client = PapiClient(api_key="k", signer=HmacSigner("s"), transport=transport,
+                        budget=WeightBudget(1.0, limit=10**9), clock=clock)
+    monitor = Monitor(settings=Settings(risk_model=False), client=client)
+    feed = MarkFeed("ws://127.0.0.1:9", clock=clock, server_ms=client.server_now_ms)
+    feed._set(up=True, reason=None)  # a connected stream, fed by hand below
+    monitor.attach_marks(feed)
+    return monitor, feed
+
+
+async def test_a_move_of_one_mark_reprices_the_account_as_an_estimate_with_its_age():
+    from pmtui.monitor import MARKS
+
+    clock = ManualClock()
+    m, feed = monitor_with_marks(clock)
+    assert await m.refresh()
+    before = m.state
+    assert not before.marks_live and before.status.marks_note == (
+        "The mark price stream has no price for BTCUSDT. Prices come from polling.")
+    now = m.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("69385.6"), now), "ETHUSDT": Mark(Decimal("2889.12"), now)})
+    clock.advance(0.4)
+    m._on_marks()
+    after = m.state
+    assert MARKS in after.changed and after.marks_live and after.status.marks_note is None
+    row = after.view.row("UM:BTCUSDT:BOTH") or next(r for r in after.view.open_positions
+                                                     if r.position.symbol == "BTCUSDT")
+    assert row.mark_price == Decimal("69385.6")
+    assert row.liq_distance == (Decimal("69385.6") - Decimal("38112.44102511")) / Decimal("69385.6")
+    assert after.view.upnl == before.view.upnl + Decimal("0.200") * (Decimal("69385.6") - Decimal("86732"))
+    # uniMMR: Binance's figure stays in the header; the digits show the estimate, 0.4 s old.
+    assert after.view.pm.uniMMR == Decimal("166.10853477")
+    assert after.estimate is not None and after.estimate.uniMMR < Decimal("166.10853477")
+    assert after.estimate_age == pytest.approx(0.4, abs=0.01)
+    assert after.account is before.account  # what REST sent is kept as sent (the JSON output prints it)
+    # The stream goes down: the account says so and falls back to REST's figures.
+    feed._set(up=False, reason="the connection to the mark price stream broke")
+    m._on_marks()
+    down = m.state
+    assert not down.marks_live and down.status.marks_note == (
+        "The connection to the mark price stream broke. Prices come from polling.")
+    assert down.view.upnl == before.view.upnl and down.estimate is None
+
+
+async def test_a_quiet_stream_is_found_by_the_tick():
+    clock = ManualClock()
+    m, feed = monitor_with_marks(clock)
+    assert await m.refresh()
+    now = m.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("90000"), now), "ETHUSDT": Mark(Decimal("3000"), now)})
+    m._on_marks()
+    assert m.state.marks_live
+    clock.advance(4)  # no frame: the next tick says so
+    state = m.tick()
+    assert not state.marks_live and "is 4 s behind" in (state.status.marks_note or "")
+
+
+async def test_twenty_accounts_on_one_ip_see_a_20_percent_move_from_one_stream(papi_server, ws_server):
+    """The end-to-end proof: twenty profiles on the local test exchange, one mark price stream.
+    BTCUSDT falls 20%: every account shows it (mark, uPnL, an estimated uniMMR) without a REST
+    request and without the injected clock moving (so well within 2 s), and REST stays within
+    the shared budget."""
+    import time
+
+    from pmtui.fleet import Account, Fleet, FleetOptions
+    from pmtui.settings import Settings
+    from tests.support.papi_server import API_KEY, API_SECRET, UM_ACCOUNT
+
+    clock = ManualClock(wall=time.time())  # the exchange's clock and ours agree; ours does not move
+    base = ws_server.url.removesuffix("/pm/ws")
+    accounts = [Account(f"acct{i:02}", Settings(api_key=API_KEY, api_secret=API_SECRET, base_url=papi_server.base_url,
+                                                market_stream_url=base, risk_model=False, interval=600.0,
+                                                account_interval=600.0))
+                for i in range(20)]
+    move = asyncio.Event()
+    ws_server.script(("send", lambda: frame({"BTCUSDT": "86732.00000000", "ETHUSDT": "2889.12000000"},
+                                            papi_server.now_ms())),
+                     ("wait", move),
+                     ("send", lambda: frame({"BTCUSDT": "69385.60000000", "ETHUSDT": "2889.12000000"},
+                                            papi_server.now_ms())),
+                     ("hold",))
+    # one_shot: the first refresh of twenty accounts goes out in one burst of the shared budget.
+    fleet = Fleet.build(FleetOptions(all_profiles=True, one_shot=True), accounts, stream=True, clock=clock)
+    monitors = [a.monitor for a in fleet.watched]
+    assert len(monitors) == 20 and fleet.marks is not None
+    assert all(m.marks is not None and m.marks.feed is fleet.marks for m in monitors)
+    tasks = [asyncio.create_task(m.run()) for m in monitors]
+    try:
+        await until(lambda: all(m.state.view is not None and m.state.marks_live for m in monitors), 30)
+        assert ws_server.accepted == 1  # one connection for all twenty
+        rest = papi_server.count(UM_ACCOUNT)
+        start = clock.monotonic()
+        move.set()
+
+        def moved(m) -> bool:
+            row = next(r for r in m.state.view.open_positions if r.position.symbol == "BTCUSDT")
+            return row.mark_price == Decimal("69385.60000000")
+
+        await until(lambda: all(moved(m) for m in monitors), 10)
+        assert clock.monotonic() - start < 2.0
+        assert papi_server.count(UM_ACCOUNT) == rest  # the marks moved them, not a REST refresh
+        for m in monitors:
+            s = m.state
+            assert s.estimate is not None and s.estimate.uniMMR < s.view.pm.uniMMR
+            assert s.risks is not None and s.risks[0].markPrice == Decimal("86732.00000000")  # REST's, as sent
+        assert fleet.budget is not None and fleet.budget.sent <= fleet.budget.capacity
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await fleet.aclose()
