@@ -696,12 +696,11 @@ class Monitor:
         if pm is None or basis is None or basis.pm is not pm:
             # Binance's own figure just came (or there is none): it replaces any estimate. Its
             # basis is the positions it came with, not marks newer than both.
+            self._estimate_basis, self.estimate = view, None
             if priced is not None:
-                basis = build_view(fetched, self.settings.thresholds, risks=fetched_risks, pm=pm,
-                                   cm=self.cm, cm_risks=self.cm_risks)
-            self._estimate_basis, self.estimate = basis if priced is not None else view, None
-            if priced is not None and pm is not None:
-                self.estimate = view.estimate_since(basis)
+                self._estimate_basis = build_view(fetched, self.settings.thresholds, risks=fetched_risks, pm=pm,
+                                                  cm=self.cm, cm_risks=self.cm_risks)
+                self.estimate = view.estimate_since(self._estimate_basis)
         elif basis.account is not account:  # newer positions (or marks) than Binance's figure
             self.estimate = view.estimate_since(basis)
         else:  # back on the positions Binance's figure came with (the mark stream fell away)
@@ -711,8 +710,9 @@ class Monitor:
             # are of the same moment) and carried until the next one: positions seconds newer
             # than Binance's figure would make a fast market look like a wrong model.
             fresh = pm is not self._reconciled[0] or self._reconciled[1] is None
+            # (So a fresh gap is measured on the fetched positions, never on newer stream marks.)
             self.risk = build_model(
-                self.risk_feed, account=account, risks=risks, pm=pm,
+                self.risk_feed, account=fetched if fresh else account, risks=fetched_risks if fresh else risks, pm=pm,
                 balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
                 cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
                 now_ms=self.client.server_now_ms(), reconciled_gap=None if fresh else self._reconciled[1])
