@@ -385,7 +385,8 @@ class Monitor:
             return
         if self.marks.news(self.poller.data[0]):
             self._rebuild()
-            self._publish_alerts([DATA, MARKS], self._evaluate())
+            # Marks may raise an alert at once; only REST's figures clear one.
+            self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
 
     async def run(self) -> None:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
@@ -779,9 +780,9 @@ class Monitor:
 
     # --- alerts ---------------------------------------------------------------------------
 
-    def _evaluate(self) -> list[AlertEvent]:
+    def _evaluate(self, *, hold_clears: bool = False) -> list[AlertEvent]:
         events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
-                                      mono=self.clock.monotonic())
+                                      mono=self.clock.monotonic(), hold_clears=hold_clears)
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events

@@ -265,7 +265,7 @@ async def test_a_mark_dated_far_ahead_is_not_taken(ws_server):
 # --- the Monitor on the marks ------------------------------------------------------------------
 
 
-def monitor_with_marks(clock: ManualClock):
+def monitor_with_marks(clock: ManualClock, feed: MarkFeed | None = None, rename: dict[str, str] | None = None):
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.monitor import Monitor
@@ -274,13 +274,16 @@ def monitor_with_marks(clock: ManualClock):
     from tests.cli.test_cli_risk import Canned
     from tests.support.papi_server import pm_account_body
 
-    transport = Canned(um=(200, um_account_body(NOW_MS)), risk=(200, position_risk_body(NOW_MS)),
-                       pm=(200, pm_account_body(NOW_MS)))
+    um, risks = um_account_body(NOW_MS), position_risk_body(NOW_MS)
+    for row in [*um["positions"], *risks]:
+        row["symbol"] = (rename or {}).get(row["symbol"], row["symbol"])
+    transport = Canned(um=(200, um), risk=(200, risks), pm=(200, pm_account_body(NOW_MS)))
     client = PapiClient(api_key="k", signer=HmacSigner("s"), transport=transport,
                         budget=WeightBudget(1.0, limit=10**9), clock=clock)
     monitor = Monitor(settings=Settings(risk_model=False), client=client)
-    feed = MarkFeed("ws://127.0.0.1:9", clock=clock, server_ms=client.server_now_ms)
-    feed._set(up=True, reason=None)  # a connected stream, fed by hand below
+    if feed is None:
+        feed = MarkFeed("ws://127.0.0.1:9", clock=clock, server_ms=client.server_now_ms)
+        feed._set(up=True, reason=None)  # a connected stream, fed by hand below
     monitor.attach_marks(feed)
     return monitor, feed
 
@@ -385,4 +388,60 @@ async def test_twenty_accounts_on_one_ip_see_a_20_percent_move_from_one_stream(p
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await fleet.aclose()
+
+
+async def test_a_symbol_the_stream_never_priced_sends_only_its_account_back_to_polling():
+    clock = ManualClock()
+    plain, feed = monitor_with_marks(clock)
+    odd, _ = monitor_with_marks(clock, feed, rename={"ETHUSDT": "NEWCOINUSDT"})
+    for m in (plain, odd):
+        assert await m.refresh()
+    now = plain.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("80000"), now), "ETHUSDT": Mark(Decimal("3000"), now)})
+    for m in (plain, odd):
+        m._on_marks()
+    assert plain.state.marks_live
+    assert not odd.state.marks_live and odd.state.status.marks_note == (
+        "The mark price stream has no price for NEWCOINUSDT. Prices come from polling.")
+    btc = next(r for r in odd.state.view.open_positions if r.position.symbol == "BTCUSDT")
+    assert btc.mark_price == Decimal("86732.00000000")  # all of it stays on REST's figures
+
+
+def test_the_demo_serves_the_mark_stream_at_the_prices_its_positions_carry():
+    from pmtui.demo import DemoExchange
+
+    demo = DemoExchange(seed=7)
+    marks, skipped = parse_marks(demo.mark_frame())
+    assert skipped == 0 and marks
+    body = asyncio.run(_position_risk(demo))
+    held = {r["symbol"]: Decimal(r["markPrice"]) for r in body if Decimal(r["positionAmt"]) != 0}
+    assert held and all(marks[s].price == price for s, price in held.items() if s in marks)
+    assert set(held) <= set(marks)
+
+
+async def _position_risk(demo) -> list:
+    from pmtui.client import PapiClient
+    from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET
+    from pmtui.signing import HmacSigner
+
+    client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=demo)
+    try:
+        return [r.raw for r in await client.position_risk()]
+    finally:
+        await client.aclose()
+
+
+async def test_the_demo_fleet_streams_marks_from_its_own_exchange():
+    from pmtui.fleet import Fleet, FleetOptions
+
+    fleet = Fleet.build(FleetOptions(demo=True), stream=True)
+    monitor = fleet.watched[0].monitor
+    task = asyncio.create_task(monitor.run())
+    try:
+        await until(lambda: monitor.state.view is not None and monitor.state.marks_live)
+        assert monitor.marks is not None and monitor.marks.feed.status.connections == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await fleet.aclose()
