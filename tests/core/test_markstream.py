@@ -445,3 +445,36 @@ async def test_the_demo_fleet_streams_marks_from_its_own_exchange():
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await fleet.aclose()
+
+
+async def test_watch_does_not_print_a_line_a_second_for_the_marks():
+    """`watch` says each REST refresh and each alert; the states the marks publish every second
+    would be 50 lines a second for 50 accounts."""
+    import dataclasses
+
+    from pmtui.commands import WatchLines
+    from pmtui.fleet import Fleet
+    from pmtui.monitor import DATA, MARKS
+
+    class Lines:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def write(self, line: str) -> None:
+            self.lines.append(line)
+
+    clock = ManualClock()
+    m, feed = monitor_with_marks(clock)
+    assert await m.refresh()
+    out = Lines()
+    say = WatchLines(Fleet([]), out, Lines()).say  # type: ignore[arg-type]
+    say("a", m.state)
+    assert len(out.lines) == 1
+    now = m.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("80000"), now), "ETHUSDT": Mark(Decimal("3000"), now)})
+    m._on_marks()
+    assert m.state.changed >= {DATA, MARKS}
+    say("a", m.state)
+    assert len(out.lines) == 1
+    say("a", dataclasses.replace(m.state, changed=frozenset({DATA})))  # a refresh: said
+    assert len(out.lines) == 2
