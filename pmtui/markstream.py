@@ -476,8 +476,7 @@ class AccountMarks:
         self.live = False
         #: Why not, one sentence (None while live).
         self.note: str | None = "Connecting to the mark price stream; prices come from polling."
-        #: Seconds since the oldest mark the shown figures rest on (None: REST's own).
-        self.age: float | None = None
+        self._priced: tuple[str, ...] = ()  # the symbols the shown figures are at the stream's marks
         self._seen: tuple[Any, ...] | None = None
         self._brackets: tuple[Any, dict[str, Any]] = (None, {})
 
@@ -486,12 +485,21 @@ class AccountMarks:
             self._brackets = (rows, bracket_table(rows))
         return self._brackets[1]
 
+    @property
+    def age(self) -> float | None:
+        """Seconds since the oldest mark of the account's symbols was computed, while the shown
+        figures are the stream's (None: REST's own). A price that did not move is as current as
+        the frame that repeated it."""
+        return self.feed.age(self._priced) if self._priced else None
+
     def news(self, account: UmAccount | None) -> bool:
-        """Whether anything this account shows would change: a new mark of one of its symbols, or
-        its live/not-live verdict. Cheap: called on every frame and every tick."""
+        """Whether anything this account shows would change: a price of one of its symbols that
+        moved (and is newer than its positions), or its live/not-live verdict. Cheap: called on
+        every frame and every tick; a frame that repeats the prices rebuilds nothing."""
         symbols = sorted({p.symbol for p in account.open_positions}) if account is not None else []
         problem = self.feed.problem(symbols)
-        seen = (problem, tuple(self.feed.marks.get(s) for s in symbols))
+        marks = [self.feed.marks.get(s) for s in symbols]
+        seen = (problem, tuple((m.price, m.event_ms >= self.since_ms) if m is not None else None for m in marks))
         if seen == self._seen:
             return False
         self._seen = seen
@@ -504,11 +512,11 @@ class AccountMarks:
         symbols = {p.symbol for p in account.open_positions}
         self.note = self.feed.problem(symbols)
         self.live = self.note is None
-        self.age = None
+        self._priced = ()
         if not self.live:
             return None
         priced = reprice(account, risks, self.feed.marks, since_ms=self.since_ms,
                          brackets=self.brackets(brackets), now_ms=self.feed.server_ms())
         if priced is not None:
-            self.age = priced.age
+            self._priced = tuple(sorted(symbols))
         return priced

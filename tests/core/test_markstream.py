@@ -478,3 +478,19 @@ async def test_watch_does_not_print_a_line_a_second_for_the_marks():
     assert len(out.lines) == 1
     say("a", dataclasses.replace(m.state, changed=frozenset({DATA})))  # a refresh: said
     assert len(out.lines) == 2
+
+
+async def test_a_frame_that_repeats_the_prices_rebuilds_nothing_but_keeps_the_age_current():
+    clock = ManualClock()
+    m, feed = monitor_with_marks(clock)
+    assert await m.refresh()
+    now = m.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("80000"), now), "ETHUSDT": Mark(Decimal("3000"), now)})
+    m._on_marks()
+    seq = m.state.seq
+    clock.advance(2)
+    later = m.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("80000"), later), "ETHUSDT": Mark(Decimal("3000"), later)})
+    m._on_marks()
+    assert m.state.seq == seq  # nothing moved: no new view, no state
+    assert m.tick().estimate_age == 0.0  # the tick's state: the prices are as current as the last frame
