@@ -352,13 +352,15 @@ async def test_twenty_accounts_on_one_ip_see_a_20_percent_move_from_one_stream(p
                                                 market_stream_url=base, risk_model=False, interval=600.0,
                                                 account_interval=600.0))
                 for i in range(20)]
-    move = asyncio.Event()
+    move, stop = asyncio.Event(), asyncio.Event()
     ws_server.script(("send", lambda: frame({"BTCUSDT": "86732.00000000", "ETHUSDT": "2889.12000000"},
                                             papi_server.now_ms())),
                      ("wait", move),
                      ("send", lambda: frame({"BTCUSDT": "69385.60000000", "ETHUSDT": "2889.12000000"},
                                             papi_server.now_ms())),
-                     ("hold",))
+                     ("wait", stop), ("close", 1001))
+    for _ in range(5):
+        ws_server.script(("refuse", 503))
     # one_shot: the first refresh of twenty accounts goes out in one burst of the shared budget.
     fleet = Fleet.build(FleetOptions(all_profiles=True, one_shot=True), accounts, stream=True, clock=clock)
     monitors = [a.monitor for a in fleet.watched]
@@ -384,6 +386,11 @@ async def test_twenty_accounts_on_one_ip_see_a_20_percent_move_from_one_stream(p
             assert s.estimate is not None and s.estimate.uniMMR < s.view.pm.uniMMR
             assert s.risks is not None and s.risks[0].markPrice == Decimal("86732.00000000")  # REST's, as sent
         assert fleet.budget is not None and fleet.budget.sent <= fleet.budget.capacity
+        # The stream stops: every account says so and shows REST's figures again.
+        stop.set()
+        await until(lambda: not any(m.state.marks_live or moved(m) for m in monitors), 10)
+        assert all("mark price stream" in (m.state.status.marks_note or "") for m in monitors)
+        assert all(m.state.estimate is None for m in monitors)
     finally:
         for task in tasks:
             task.cancel()
