@@ -95,8 +95,11 @@ def test_bad_elements_are_left_out_and_counted():
 def test_the_url_is_checked_like_every_other():
     assert MarkFeed("wss://fstream.binance.com/").url == "wss://fstream.binance.com/ws/!markPrice@arr@1s"
     assert MarkFeed("ws://127.0.0.1:9").url.endswith(MARK_PRICE_PATH)
-    with pytest.raises(ConfigError, match="market_stream_url"):
+    with pytest.raises(ConfigError) as refused:
         MarkFeed("ws://fstream.binance.com")
+    assert refused.value.message.format(where="") == (
+        "Refusing plain ws:// to fstream.binance.com (market_stream_url): market prices must only travel"
+        " over TLS (ws is allowed for loopback test servers).")
 
 
 # --- repricing -----------------------------------------------------------------------------------
