@@ -461,6 +461,25 @@ def reprice(account: UmAccount, risks: Sequence[PositionRisk] | None, marks: Map
     return Repriced(repriced, rows, max(0.0, (now - oldest) / 1000))
 
 
+def unpriceable(account: UmAccount, risks: Sequence[PositionRisk] | None) -> str | None:
+    """Why the account's open UM positions cannot follow the stream's marks (one sentence), or
+    None: each needs its positionRisk row's mark to move from, and a quote asset to book it in."""
+    if not account.open_positions:
+        return None
+    if risks is None:
+        return "Without positionRisk there is no mark to move the positions from. Prices come from polling."
+    marked = {r.key for r in risks if r.positionAmt != 0 and r.markPrice is not None and r.markPrice > 0}
+    assets = [a.asset for a in account.assets]
+    for p in account.open_positions:
+        if p.key not in marked:
+            return (f"positionRisk gives no mark price for {clean(p.symbol, MAX_SYMBOL_LEN)}, so the stream's marks"
+                    " cannot move it. Prices come from polling.")
+        if not any(p.symbol.endswith(a) for a in assets):
+            return (f"The account lists no asset {clean(p.symbol, MAX_SYMBOL_LEN)} is margined in, so the"
+                    " stream's marks cannot move it. Prices come from polling.")
+    return None
+
+
 # --- one account's use of the feed ---------------------------------------------------------------
 
 
@@ -510,7 +529,7 @@ class AccountMarks:
         """The account at the stream's marks, or None (REST's figures stand: the stream is not live
         for it, or no mark is newer than the positions)."""
         symbols = {p.symbol for p in account.open_positions}
-        self.note = self.feed.problem(symbols)
+        self.note = self.feed.problem(symbols) or unpriceable(account, risks)
         self.live = self.note is None
         self._priced = ()
         if not self.live:

@@ -609,8 +609,6 @@ class Monitor:
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         sent = self.client.server_now_ms()
         account = await self.client.um_account()
-        if self.marks is not None:  # a mark older than this request is older than its positions
-            self.marks.since_ms = sent
         risks = None
         rs = self.risk_schedule
         if rs.refusal is None:
@@ -620,6 +618,8 @@ class Monitor:
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
         if self.cm_schedule.due(self.clock.monotonic()):
             await self._fetch_cm()
+        if self.marks is not None:  # a mark older than this request is older than its positions
+            self.marks.since_ms = sent
         return account, risks
 
     async def _poll_balance(self) -> None:

@@ -504,3 +504,37 @@ async def test_a_frame_that_repeats_the_prices_rebuilds_nothing_but_keeps_the_ag
     m._on_marks()
     assert m.state.seq == seq  # nothing moved: no new view, no state
     assert m.tick().estimate_age == 0.0  # the tick's state: the prices are as current as the last frame
+
+
+async def test_frames_that_keep_coming_but_lag_are_not_live(ws_server):
+    clock = FastClock()
+    ws_server.script(("send", frame({"BTCUSDT": "90000"}, NOW_MS - 12_000)), ("hold",))
+    feed = feed_for(ws_server, clock)
+    off = feed.subscribe(lambda: None)
+    try:
+        await until(lambda: feed.mark("BTCUSDT") is not None)
+        assert feed.status.up and feed.problem({"BTCUSDT"}) == (
+            "The mark price stream is 12 s behind (last price of BTCUSDT). Prices come from polling.")
+    finally:
+        off()
+        await feed.aclose()
+
+
+def test_an_account_the_marks_cannot_move_says_so():
+    from pmtui.markstream import unpriceable
+
+    account, risks = parts()
+    assert unpriceable(account, risks) is None
+    assert unpriceable(account, None) == (
+        "Without positionRisk there is no mark to move the positions from. Prices come from polling.")
+    no_eth = tuple(r for r in risks if r.symbol != "ETHUSDT")
+    assert unpriceable(account, no_eth) == ("positionRisk gives no mark price for ETHUSDT, so the stream's"
+                                            " marks cannot move it. Prices come from polling.")
+    bare = account.model_copy(update={"assets": ()})
+    assert "lists no asset BTCUSDT is margined in" in (unpriceable(bare, risks) or "")
+    feed = MarkFeed("ws://127.0.0.1:9")
+    feed._set(up=True, reason=None)
+    feed.marks.update({"BTCUSDT": Mark(Decimal("1"), NOW_MS), "ETHUSDT": Mark(Decimal("1"), NOW_MS)})
+    feed.server_ms = lambda: NOW_MS
+    mine = AccountMarks(feed)
+    assert mine.apply(account, no_eth, None) is None and not mine.live  # never "live" while showing REST's
