@@ -538,3 +538,26 @@ def test_an_account_the_marks_cannot_move_says_so():
     feed.server_ms = lambda: NOW_MS
     mine = AccountMarks(feed)
     assert mine.apply(account, no_eth, None) is None and not mine.live  # never "live" while showing REST's
+
+
+async def test_a_base_url_of_its_own_streams_marks_only_from_a_market_stream_url_of_its_own():
+    """Binance's prices beside another server's positions would be nonsense (and a test server's
+    fleet must never reach the real exchange); `stream = false` streams nothing."""
+    from pmtui.fleet import Account, Fleet, FleetOptions
+    from pmtui.settings import Settings
+
+    def fleet(**settings) -> Fleet:
+        accounts = [Account(n, Settings(api_key="k", api_secret="s", **settings)) for n in ("a", "b")]
+        return Fleet.build(FleetOptions(all_profiles=True), accounts, stream=True)
+
+    own = fleet(base_url="http://127.0.0.1:9")
+    assert own.marks is None and all(a.monitor.marks is None for a in own.watched)
+    paired = fleet(base_url="http://127.0.0.1:9", market_stream_url="ws://127.0.0.1:9")
+    assert paired.marks is not None and all(a.monitor.marks.feed is paired.marks for a in paired.watched)
+    assert paired.marks.url == "ws://127.0.0.1:9/ws/!markPrice@arr@1s"
+    off = fleet(base_url="http://127.0.0.1:9", market_stream_url="ws://127.0.0.1:9", stream=False)
+    assert off.marks is None and all(a.monitor.marks is None for a in off.watched)
+    binance = fleet()
+    assert binance.marks is not None and binance.marks.url == "wss://fstream.binance.com/ws/!markPrice@arr@1s"
+    for f in (own, paired, off, binance):
+        await f.aclose()
