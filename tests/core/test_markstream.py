@@ -57,16 +57,16 @@ def frame(marks: dict[str, str], when: int = NOW_MS) -> str:
 
 
 def test_binances_published_mark_price_examples_parse():
-    one, skipped = parse_marks(load_body("stream/mark_price_update.en.json"))
+    one, skipped = parse_marks(load_body("market_stream/mark_price_update.en.json"))
     assert one == {"BTCUSDT": Mark(Decimal("11794.15000000"), 1562305380000)} and skipped == 0
-    pair, _ = parse_marks(load_body("stream/mark_price_pair.cm.zh-CN.json"))
+    pair, _ = parse_marks(load_body("market_stream/mark_price_pair.cm.zh-CN.json"))
     assert pair["BTCUSD_201225"].price == Decimal("10934.62615417")  # a delivery contract: "r": "", "T": 0
     assert pair["BTCUSD_PERP"] == Mark(Decimal("11012.31359011"), 1596095725000)
 
 
 def test_the_all_market_example_as_printed_is_refused_and_with_its_comma_parses():
     """The docs' !markPrice@arr example lacks a comma after "i": not JSON, one sentence."""
-    body = load_body("stream/mark_price_all_market.en.odd.json")
+    body = load_body("market_stream/mark_price_all_market.en.odd.json")
     with pytest.raises(BadFrame, match="not valid JSON"):
         parse_marks(body)
     fixed = body.replace('"11784.62659091"', '"11784.62659091",', 1)
