@@ -547,8 +547,8 @@ async def test_a_base_url_of_its_own_streams_marks_only_from_a_market_stream_url
     from pmtui.settings import Settings
 
     def fleet(**settings) -> Fleet:
-        accounts = [Account(n, Settings(api_key="k", api_secret="s", **settings)) for n in ("a", "b")]
-        return Fleet.build(FleetOptions(all_profiles=True), accounts, stream=True)
+        return Fleet.build(FleetOptions(), [Account("a", Settings(api_key="k", api_secret="s", **settings))],
+                           stream=True)
 
     own = fleet(base_url="http://127.0.0.1:9")
     assert own.marks is None and all(a.monitor.marks is None for a in own.watched)
