@@ -235,15 +235,17 @@ class Alerts:
         return [e for e in events if self.on_clear or e.state != CLEARED]
 
     def evaluate(self, state: AlertState, now: float | None = None, *,
-                 mono: float | None = None) -> list[AlertEvent]:
+                 mono: float | None = None, hold_clears: bool = False) -> list[AlertEvent]:
         """Events for what changed since the last call. `now`: epoch seconds for the events
-        (default: time.time()); `mono`: monotonic seconds for the cooldown (default: time.monotonic())."""
+        (default: time.time()); `mono`: monotonic seconds for the cooldown (default: time.monotonic()).
+        `hold_clears`: the view is an estimate (positions moved to the stream's marks): it may
+        start or raise an alert, never clear one; the next REST figures do."""
         now = time.time() if now is None else now
         mono = time.monotonic() if mono is None else mono
         events: list[AlertEvent] = []
         for rule in self.rules:
             readings, present = self._read(rule, state)
-            happened = [e for r in readings if (e := self._step(rule, r, now, mono)) is not None]
+            happened = [e for r in readings if (e := self._step(rule, r, now, mono, hold_clears)) is not None]
             if present is not None:  # subjects that went away (a closed position)
                 for (name, subject), track in self._tracks.items():
                     if name == rule.name and track.active and subject not in present:
@@ -255,7 +257,7 @@ class Alerts:
             events.extend(_group(rule, happened))
         return events
 
-    def _step(self, rule: Rule, r: _Reading, now: float, mono: float) -> _Brief | None:
+    def _step(self, rule: Rule, r: _Reading, now: float, mono: float, hold_clears: bool = False) -> _Brief | None:
         track = self._tracks.setdefault((rule.name, r.subject), _Track())
         threshold = rule.threshold
         if not track.active:
@@ -268,7 +270,7 @@ class Alerts:
             track.label = r.label or None
             return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED),
                           r.brief)
-        if r.recovered:
+        if r.recovered and not hold_clears:
             track.active = False
             return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message(track.value),
                                      Level.OK, now, CLEARED), r.brief)

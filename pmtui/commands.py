@@ -296,15 +296,15 @@ class WatchLines:
 
     def say(self, profile: str, state: MonitorState) -> None:
         from pmtui.lines import notice_line
-        from pmtui.monitor import DATA, FAULT
+        from pmtui.monitor import DATA, FAULT, MARKS
 
         label = self.fleet.label(profile)
         printed = bool(state.changed & WORTH_A_LINE)
         for notice in state.notices:  # what the dashboard would toast ("Recording stopped"): stderr
             if not (printed and notice.title in SAID_IN_LINE):
                 self.err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
-        if not printed:
-            return
+        if not printed or (MARKS in state.changed and not state.alerts):
+            return  # the positions at the stream's marks, each second: refreshes and alerts say enough
         fault = state.status.error.message if state.status.error is not None else None
         if not (state.changed & WORTH_A_LINE) - {FAULT} and not state.alerts and fault == self._last_fault.get(profile):
             return  # the same fault again (each retry): said once is enough

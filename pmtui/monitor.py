@@ -49,6 +49,7 @@ from pmtui.errors import PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
+from pmtui.markstream import AccountMarks, MarkFeed
 from pmtui.model import RiskModel
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
@@ -88,6 +89,8 @@ INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
 #: The risk model's inputs came in (pmtui.riskfeed): state.risk was rebuilt on them.
 RISK = "risk"
+#: The public mark price stream moved the positions (or its health changed): pmtui.markstream.
+MARKS = "marks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,10 @@ class StatusInfo:
     #: A recorded state replayed (pmtui replay): the words after REPLAY (its time, where the
     #: cursor is); never LIVE, however current the state was when it was recorded.
     replay: str | None = None
+    #: The public mark price stream prices this account's positions now (pmtui.markstream).
+    marks_live: bool = False
+    #: Why it does not, one sentence (None: live, or the account does not use the stream).
+    marks_note: str | None = None
 
     @property
     def word(self) -> str:
@@ -194,6 +201,12 @@ class MonitorState:
     @property
     def stale(self) -> bool:
         return self.status.stale
+
+    @property
+    def marks_live(self) -> bool:
+        """The view's prices are the public mark stream's, seconds old (not REST's): the REST
+        cadence may relax (pmtui.markstream)."""
+        return self.status.marks_live
 
 
 class Stream(Protocol):
@@ -327,6 +340,8 @@ class Monitor:
         self.risk_feed = risk_feed
         self.risk: RiskModel | None = None
         self._risk_task: asyncio.Task[None] | None = None
+        #: The fleet's shared mark price stream, as this account uses it (attach_marks).
+        self.marks: AccountMarks | None = None
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -360,9 +375,25 @@ class Monitor:
         self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
                                since=self.clock.monotonic(), events=0)
 
+    def attach_marks(self, feed: MarkFeed) -> None:
+        """Reprice the positions on the fleet's mark price stream between REST refreshes."""
+        self.marks = AccountMarks(feed)
+
+    def _on_marks(self) -> None:
+        """A frame of marks (or a change of the stream's health, or a tick): rebuild what moved."""
+        if self._closed or self.marks is None or self.poller.data is None:
+            return
+        if self.marks.news(self.poller.data[0]):
+            self._rebuild()
+            # Marks may raise an alert at once; only REST's figures clear one.
+            self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
+
     async def run(self) -> None:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
         loop = asyncio.get_running_loop()
+        if self.marks is not None:
+            off = self.marks.feed.subscribe(self._on_marks)
+            self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
         self._tasks.append(loop.create_task(self.load_markets(), name="pmtui-markets"))
@@ -455,6 +486,7 @@ class Monitor:
     def tick(self) -> MonitorState:
         """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for
         N seconds" can start to hold without a fetch arriving)."""
+        self._on_marks()  # a mark stream gone quiet is found by time passing, not by a frame
         age = self.poller.age()
         events: list[AlertEvent] = []
         if self.view is not None and age is not None and age > self.poller.interval:
@@ -575,6 +607,7 @@ class Monitor:
             self._risk_task = None
 
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
+        sent = self.client.server_now_ms()
         account = await self.client.um_account()
         risks = None
         rs = self.risk_schedule
@@ -585,6 +618,8 @@ class Monitor:
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
         if self.cm_schedule.due(self.clock.monotonic()):
             await self._fetch_cm()
+        if self.marks is not None:  # a mark older than this request is older than its positions
+            self.marks.since_ms = sent
         return account, risks
 
     async def _poll_balance(self) -> None:
@@ -647,24 +682,38 @@ class Monitor:
     def _rebuild(self) -> None:
         if self.poller.data is None:
             return
-        account, risks = self.poller.data
+        fetched, fetched_risks = account, risks = self.poller.data
         pm = self.account_poller.data
+        priced = None
+        if self.marks is not None:  # between REST refreshes, the positions at the stream's marks
+            feed = self.risk_feed.inputs()["um_brackets"] if self.risk_feed is not None else None
+            priced = self.marks.apply(account, risks, feed)
+            if priced is not None:
+                account, risks = priced.account, priced.risks
         view = build_view(account, self.settings.thresholds, risks=risks, pm=pm,
                           markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
         self.view = view
         basis = self._estimate_basis
         if pm is None or basis is None or basis.pm is not pm:
-            # Binance's own figure just came (or there is none): it replaces any estimate.
+            # Binance's own figure just came (or there is none): it replaces any estimate. Its
+            # basis is the positions it came with, not marks newer than both.
             self._estimate_basis, self.estimate = view, None
-        elif basis.account is not account:  # newer positions than Binance's figure
+            if priced is not None:
+                self._estimate_basis = build_view(fetched, self.settings.thresholds, risks=fetched_risks, pm=pm,
+                                                  cm=self.cm, cm_risks=self.cm_risks)
+                self.estimate = view.estimate_since(self._estimate_basis)
+        elif basis.account is not account:  # newer positions (or marks) than Binance's figure
             self.estimate = view.estimate_since(basis)
+        else:  # back on the positions Binance's figure came with (the mark stream fell away)
+            self.estimate = None
         if self.risk_feed is not None:
             # The gap to Binance's uniMMR is measured on the refresh that brought it (its positions
             # are of the same moment) and carried until the next one: positions seconds newer
             # than Binance's figure would make a fast market look like a wrong model.
             fresh = pm is not self._reconciled[0] or self._reconciled[1] is None
+            # (So a fresh gap is measured on the fetched positions, never on newer stream marks.)
             self.risk = build_model(
-                self.risk_feed, account=account, risks=risks, pm=pm,
+                self.risk_feed, account=fetched if fresh else account, risks=fetched_risks if fresh else risks, pm=pm,
                 balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
                 cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
                 now_ms=self.client.server_now_ms(), reconciled_gap=None if fresh else self._reconciled[1])
@@ -731,9 +780,9 @@ class Monitor:
 
     # --- alerts ---------------------------------------------------------------------------
 
-    def _evaluate(self) -> list[AlertEvent]:
+    def _evaluate(self, *, hold_clears: bool = False) -> list[AlertEvent]:
         events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
-                                      mono=self.clock.monotonic())
+                                      mono=self.clock.monotonic(), hold_clears=hold_clears)
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events
@@ -945,7 +994,7 @@ class Monitor:
             account_note=self._account_note(),
             unimmr_age=source.age(),
             estimate=self.estimate,
-            estimate_age=p.age() if self.estimate is not None else None,
+            estimate_age=self._estimate_age(),
             fallback=fallback,
             alerts=alerts,
             notices=notices,
@@ -956,6 +1005,15 @@ class Monitor:
             balance_note=unavailable.get("balance") or self._balance_note(),
             risk=self.risk,
         )
+
+    def _estimate_age(self) -> float | None:
+        """How old the estimate's inputs are: the marks' age while the stream prices them, else the
+        positions' (the estimate moves from them)."""
+        if self.estimate is None:
+            return None
+        if self.marks is not None and self.marks.age is not None:
+            return self.marks.age
+        return self.poller.age()
 
     def _schedules(self) -> tuple[Schedule, ...]:
         return (self.account_schedule, self.balance_schedule, self.risk_schedule, self.cm_schedule,
@@ -1018,6 +1076,8 @@ class Monitor:
             budget_wait=self.client.budget.wait_for(self.refresh_weight),
             push=self.push,
             paused_since=self.paused_since,
+            marks_live=self.marks is not None and self.marks.live,
+            marks_note=self.marks.note if self.marks is not None else None,
         )
 
     # --- one-shot (snapshot, check) --------------------------------------------------------
@@ -1065,3 +1125,11 @@ class Monitor:
         self._rebuild()
         return self.publish(DATA)
 
+
+
+async def _until_cancelled(then: Callable[[], None]) -> None:
+    """Wait until cancelled (the Monitor stops), then call `then` (leave the mark stream)."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        then()

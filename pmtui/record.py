@@ -42,7 +42,7 @@ from typing import Any
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
-from pmtui.monitor import CLOCK, STATUS, MonitorState, Notice
+from pmtui.monitor import CLOCK, MARKS, STATUS, MonitorState, Notice
 from pmtui.text import clean
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,8 @@ class Recorder:
 
         def on_state(state: MonitorState) -> None:
             nonlocal told, dropped
+            if MARKS in state.changed and not state.alerts:
+                return  # the positions at the stream's marks, each second: REST's refreshes are recorded
             if self.error is None:
                 self.put(monitor.profile, state)
                 if self.dropped and (not dropped or self.dropped >= dropped + DROPS_SAID):

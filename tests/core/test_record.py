@@ -393,3 +393,31 @@ def test_the_writer_enforces_retention_itself(tmp_path):
     at(3 * 86400)  # three days later: the first state is past retention
     recorder.close()
     assert [r.time_ms for r in read_states(path)] == [int((T0 + 3 * 86400) * 1000)]
+
+
+def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_path):
+    """A fleet of 50 on the public mark stream would write 50 rows a second: its repriced states
+    are the screen's; what is recorded is each REST refresh (and any alert the marks raise)."""
+    from pmtui.monitor import MARKS
+
+    class Source:
+        profile = "a"
+        history = recorder = None
+
+        def __init__(self) -> None:
+            self.callbacks: list = []
+
+        def subscribe(self, callback):
+            self.callbacks.append(callback)
+            return lambda: None
+
+    recorder = Recorder(tmp_path / "h.sqlite3", clock=Clock())
+    source = Source()
+    recorder.attach(source)
+    seen: list = []
+    recorder.put = lambda profile, state: seen.append(state.changed)  # type: ignore[method-assign]
+    base = real_state()
+    source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA, MARKS})))
+    source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA})))
+    recorder.close()
+    assert seen == [frozenset({DATA})]
