@@ -37,6 +37,7 @@ from pmtui.text import clean
 from pmtui.text import name as shown
 from pmtui.tui import uistate
 from pmtui.tui.bridge import StateChanged, forward
+from pmtui.tui.stylesheet import Stylesheet
 from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
@@ -451,6 +452,7 @@ class PmtuiApp(App[int]):
         for tests that publish hand-built states. `accounts` (more than one, see for_accounts):
         the Accounts overview first, every account's Monitor running, `monitor` the one shown."""
         super().__init__()
+        self.stylesheet = Stylesheet(variables=self.get_css_variables())  # nothing is read into it yet
         if monitor is None:
             assert client is not None, "a client or a monitor"
             monitor = Monitor(settings=settings, client=client, history=history, profile=profile)
