@@ -48,6 +48,7 @@ from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, U
 from pmtui.errors import PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
+from pmtui.ledger import Ledger, LedgerView
 from pmtui.market import Markets, load_cache, save_cache
 from pmtui.model import RiskModel
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
@@ -88,6 +89,8 @@ INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
 #: The risk model's inputs came in (pmtui.riskfeed): state.risk was rebuilt on them.
 RISK = "risk"
+#: The ledger (pmtui.ledger) read something new.
+LEDGER = "ledger"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,9 @@ class MonitorState:
     #: uniMMR from first principles on this state's parts and the shared inputs (pmtui.model);
     #: None without a risk feed or before the first data.
     risk: RiskModel | None = None
+    #: Funding, commission, interest, realized PnL and forced fills (pmtui.ledger); None: not
+    #: read (a one-shot that did not ask for it).
+    ledger: LedgerView | None = None
 
     @property
     def stale(self) -> bool:
@@ -327,6 +333,9 @@ class Monitor:
         self.risk_feed = risk_feed
         self.risk: RiskModel | None = None
         self._risk_task: asyncio.Task[None] | None = None
+        #: Flows and forced fills, read minutes apart in the background (pmtui.ledger).
+        self.ledger = Ledger(clock=self.clock)
+        self._ledger_task: asyncio.Task[None] | None = None
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -552,7 +561,22 @@ class Monitor:
             self._risk_task = asyncio.get_running_loop().create_task(self._refresh_risk())
             self._tasks.append(self._risk_task)
             self._risk_task.add_done_callback(self._forget)
+        if ok and self._ledger_task is None and self.ledger.due():
+            self._ledger_task = asyncio.get_running_loop().create_task(self._refresh_ledger())
+            self._tasks.append(self._ledger_task)
+            self._ledger_task.add_done_callback(self._forget)
         return ok
+
+    async def _refresh_ledger(self) -> None:
+        """Read what of the ledger is due (its faults are its own sentences); publish what came,
+        with the alert for a new liquidation or ADL fill."""
+        try:
+            before = self.ledger.version
+            await self.ledger.update(self.client)
+            if self.ledger.version != before:
+                self._publish_alerts([LEDGER], self._evaluate())
+        finally:
+            self._ledger_task = None
 
     async def _fetch_pm(self) -> PmAccount:
         """/papi/v1/account, noting when (server time) it was asked: a pushed riskLevelChange
@@ -732,7 +756,8 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk, self._ledger_view()),
+                                      self.clock.time(),
                                       mono=self.clock.monotonic())
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
@@ -778,6 +803,7 @@ class Monitor:
         self.poller.reset_stop()
         self.account_poller.reset_stop()
         self.balance_poller.reset_stop()
+        self.ledger.retry()
         for schedule in self._schedules():  # a person asked: fetch everything, retry refused endpoints
             schedule.retry()
         if self.risk_feed is not None:
@@ -955,7 +981,11 @@ class Monitor:
             balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
             balance_note=unavailable.get("balance") or self._balance_note(),
             risk=self.risk,
+            ledger=self._ledger_view(),
         )
+
+    def _ledger_view(self) -> LedgerView | None:
+        return self.ledger.view() if self.ledger.version else None
 
     def _schedules(self) -> tuple[Schedule, ...]:
         return (self.account_schedule, self.balance_schedule, self.risk_schedule, self.cm_schedule,
@@ -1024,7 +1054,7 @@ class Monitor:
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
                          markets: bool = False, balance: bool = True, cm: bool = True,
-                         risk: bool = True) -> MonitorState:
+                         risk: bool = True, ledger: Ledger | None = None) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -1062,6 +1092,9 @@ class Monitor:
             self.balance_poller.accept(balances)
         if risk and self.risk_feed is not None:
             await self._update_risk_feed()
+        if ledger is not None:  # this ledger too, read to now (its faults are its own sentences)
+            self.ledger = ledger
+            await ledger.read_all(self.client)
         self._rebuild()
         return self.publish(DATA)
 
