@@ -172,6 +172,9 @@ async def ledger(fleet: Fleet, *, since_ms: int, fmt: str = "table") -> int:
             doc = json.dumps(output.ledger_json(view, since_ms), indent=2, default=output.json_default)
             sections.append(doc if fleet.single else f"{json.dumps(account.profile)}: " + doc.replace("\n", "\n  "))
         elif fmt == "csv":
+            for note in (*view.notes, *view.unavailable.values()):  # CSV is data only: the sentences go aside
+                print(f"pmtui: {shown_name(account.profile) + ': ' if not fleet.single else ''}note: {note}",
+                      file=sys.stderr)
             text = output.ledger_csv(view.between(since_ms))
             if not fleet.single:  # one table: the profile first on each line
                 head, *lines = text.splitlines()

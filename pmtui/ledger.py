@@ -69,6 +69,9 @@ RETRY = 60.0
 MAX_ENTRIES = 50_000
 #: The kinds the totals add up, in the order the screen shows them.
 TOTAL_KINDS = ("funding", "commission", "interest", "realized")
+#: Kinds no total counts: money moved, not earned or paid; and margin interest of type PORTFOLIO,
+#: which /papi/v1/portfolio/interest-history already lists (counted once, from there).
+NOT_COUNTED = frozenset({"transfer", "negative-balance interest"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,7 @@ def totals(entries: Iterable[LedgerEntry], prices: Mapping[str, Decimal]) -> dic
     rest: dict[str, dict[str, Decimal]] = {}
     rows: dict[str, int] = {}
     for e in entries:
-        if e.amount is None or e.implausible or e.kind == "transfer":
+        if e.amount is None or e.implausible or e.kind in NOT_COUNTED:
             continue
         kind = e.kind if e.kind in TOTAL_KINDS else "other"
         rows[kind] = rows.get(kind, 0) + 1
@@ -339,10 +342,10 @@ class Ledger:
                     full = False
             if not full:
                 cursor.window_end = cursor.narrowed_end = None
-                if window_end >= now_ms:  # caught up: the next read starts a little before now
-                    cursor.done_ms = max(cursor.done_ms, now_ms - OVERLAP_MS)
-                    return False
                 cursor.done_ms = window_end + 1
+                if cursor.done_ms >= now_ms:  # caught up: the next read starts a little before now
+                    cursor.done_ms = now_ms - OVERLAP_MS
+                    return False
         return True
 
     def _take(self, cursor: _Cursor, page: LedgerPage) -> None:

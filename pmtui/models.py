@@ -724,7 +724,10 @@ def _margin_interest_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]
         at = _need(row, "interestAccuredTime", _to_millis)
         word = _maybe(row, "type", _to_text) or "INTEREST"
         tx = _row_text(row.get("txId")) or f"{asset}:{at}:{word}"
-        return LedgerEntry(path, tx, at, "interest", word, asset, -_need(row, "interest", _to_decimal), None,
+        # PORTFOLIO is "Portfolio Margin negative balance daily interest" (the docs page): the same
+        # charge /papi/v1/portfolio/interest-history lists, so it is counted from there, not twice.
+        kind = "negative-balance interest" if word == "PORTFOLIO" else "interest"
+        return LedgerEntry(path, tx, at, kind, word, asset, -_need(row, "interest", _to_decimal), None,
                            f"on {fmt_plain(_maybe(row, 'principal', _to_decimal))} at "
                            f"{fmt_plain(_maybe(row, 'interestRate', _to_decimal))}", row)
     return read
