@@ -131,6 +131,8 @@ class _Cursor:
     #: Not read up to now yet (a long `since`, a gap): read again CATCH_UP seconds on.
     behind: bool = True
     clashes: int = 0
+    #: Rows sent from outside the asked window (kept, but no reason to page on).
+    outside: int = 0
 
 
 # --- what a consumer reads: immutable ------------------------------------------------------------
@@ -329,9 +331,13 @@ class Ledger:
                 params[s.limit[0]] = str(s.limit[1])
             page = await fetch(client, params)
             self._take(cursor, page)
-            full = s.limit is not None and page.count >= s.limit[1] and bool(page.entries)
+            # Only rows inside the asked window move it on: a server that ignores the window (the
+            # same full page whatever is asked) must not be paged through a millisecond at a time.
+            times = [e.time for e in page.entries if start <= e.time <= end]
+            if len(times) < len(page.entries):
+                cursor.outside += len(page.entries) - len(times)
+            full = s.limit is not None and page.count >= s.limit[1] and bool(times)
             if full:
-                times = [e.time for e in page.entries]
                 if times[0] <= times[-1]:  # oldest first: go on after the newest
                     cursor.done_ms = max(max(times), start + 1)
                 else:  # newest first: narrow from the end
@@ -385,6 +391,9 @@ class Ledger:
             if c.clashes:
                 notes.append(f"{path} sent {c.clashes} row{'s' if c.clashes != 1 else ''} repeating an id with "
                              "other figures; the first one read is kept.")
+            if c.outside:
+                notes.append(f"{path} sent {c.outside} row{'s' if c.outside != 1 else ''} from outside the time "
+                             "asked for; they are shown, and the ledger reads on from the window's end.")
             if c.behind and (c.schedule.tried is not None):
                 notes.append(f"The ledger is still reading {path} (from {_day(c.done_ms)}).")
             read_to = c.done_ms if read_to is None else min(read_to, c.done_ms)

@@ -128,7 +128,7 @@ def um_force_orders(ex: DemoExchange, params: dict[str, str], now: float) -> byt
         return b"[]"
     now_ms = int(now * 1000)
     if ex._liquidated_ms is None:
-        ex._liquidated_ms = now_ms
+        ex._liquidated_ms = now_ms - 1000  # a second before it was first asked about
     at = ex._liquidated_ms
     start, end = _window(params, now_ms)
     if not start <= at <= end:
