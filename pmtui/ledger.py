@@ -289,6 +289,13 @@ class Ledger:
                     cursor.schedule.plan(self.clock.monotonic(), RETRY)
                 self.version += 1
                 continue
+            except Exception:  # a bug, not a fault: said, retried on its cadence, the rest read on
+                log.debug("reading %s failed", cursor.source.endpoint.path, exc_info=True)
+                cursor.error = (f"Unexpected internal error while reading {cursor.source.endpoint.path}; "
+                                "retrying in a minute (run with --debug for details).")
+                cursor.schedule.plan(self.clock.monotonic(), RETRY)
+                self.version += 1
+                continue
             if cursor.error is not None:
                 cursor.error = None
                 self.version += 1

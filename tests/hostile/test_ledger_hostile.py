@@ -112,3 +112,19 @@ async def test_many_requests_are_bounded_per_update():
 
     ledger, client = await _read(handle)
     assert len([c for c in client.calls if c[0] == UM]) == MAX_REQUESTS and ledger.behind
+
+
+async def test_a_bug_while_reading_one_source_is_a_sentence_and_waits_a_minute():
+    def boom(params):
+        raise ZeroDivisionError  # not an exchange fault: a bug pmtui must survive
+
+    clock = ManualClock(NOW_MS / 1000)
+    client = FakeClient({UM: boom})
+    ledger = Ledger(clock=clock)
+    await ledger.update(client)
+    note = next(n for n in ledger.view().notes if "/papi/v1/um/income" in n)
+    assert note == ("Unexpected internal error while reading /papi/v1/um/income; retrying in a minute "
+                    "(run with --debug for details).")
+    client.calls.clear()
+    await ledger.update(client)
+    assert client.calls == []  # not again at once, every refresh

@@ -32,8 +32,9 @@ WINDOW_NAMES = {"today": "today (UTC)", "24h": "24 h", "7d": "7 d"}
 class LedgerTotals(StyledStatic):
     def show(self, view: LedgerView | None, now_ms: int, prices: dict[str, Decimal]) -> None:
         if view is None:
-            self.show_text(Text("The ledger has not been read yet: it is read a few seconds after the "
-                                "first refresh, then every few minutes.", style=self.style("muted")))
+            self.show_text(Text("The ledger has not been read yet: it is read in the background after the "
+                                "first refresh (its first read takes a week back), then every few minutes.",
+                                style=self.style("muted")))
             return
         text = Text()
         forced = [e for e in view.forced if e.time >= now_ms - 7 * 86_400_000]
