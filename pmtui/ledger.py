@@ -99,6 +99,8 @@ SOURCES: tuple[Source, ...] = (
     Source(NEGATIVE_EXCHANGE, 3600.0, 90 * DAY_MS, 90 * DAY_MS, None, "three months"),
 )
 BY_PATH = {s.endpoint.path: s for s in SOURCES}
+#: Seconds between two reads of the forced orders at least, however many pushes ask.
+FORCED_SPACING = 30.0
 #: Only the forced fills (`check`: the last day's liquidations and ADLs, weight 100).
 FORCED = tuple(s for s in SOURCES if s.endpoint in (UM_FORCE_ORDERS, CM_FORCE_ORDERS))
 #: Request weight a minute once caught up (README: "the ledger adds about 36 a minute").
@@ -241,7 +243,9 @@ class Ledger:
             start = now_ms - self.lookback_ms
             self._cursors = []
             for s in self._sources:
-                cursor = _Cursor(s, Schedule(s.endpoint, s.cadence), done_ms=max(start, now_ms - s.retention_ms))
+                spacing = FORCED_SPACING if s in FORCED else 0.0
+                cursor = _Cursor(s, Schedule(s.endpoint, s.cadence, spacing),
+                                 done_ms=max(start, now_ms - s.retention_ms))
                 if start < now_ms - s.retention_ms:
                     cursor.gap = (f"Binance keeps {s.endpoint.path} for {s.kept}: the ledger cannot read it "
                                   f"before {_day(now_ms - s.retention_ms)}.")
@@ -253,6 +257,13 @@ class Ledger:
         """Whether an update would read anything."""
         now = self.clock.monotonic() if now is None else now
         return self._cursors is None or any(c.schedule.ready(now) for c in self._cursors)
+
+    def ask_forced(self) -> None:
+        """A pushed forced order (a liquidation or ADL on the stream): its endpoints are due now,
+        FORCED_SPACING apart at least (a burst of fills is one read)."""
+        for c in self._cursors or ():
+            if c.source in FORCED:
+                c.schedule.ask_now()
 
     def retry(self) -> None:
         """A person asked (`r`): a refused or failing source is asked again now (the others keep

@@ -683,7 +683,8 @@ def _income_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]:
 
 def _forced_kind(row: dict[str, Any]) -> str:
     """LIQUIDATION or ADL: Binance marks its forced orders by client order id ("autoclose-" a
-    liquidation, "adl_autoclose" an ADL; the user data stream's ORDER_TRADE_UPDATE docs). A row
+    liquidation, "adl_autoclose" an ADL: the PM user data stream's ORDER_TRADE_UPDATE page,
+    tests/fixtures/real/stream/order_trade_update.en.json). A row
     with neither is a forced order of unknown cause: counted as a liquidation, the worse news."""
     cid = row.get("clientOrderId")
     return "ADL" if isinstance(cid, str) and cid.startswith("adl_") else "LIQUIDATION"

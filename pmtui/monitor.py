@@ -865,6 +865,8 @@ class Monitor:
                 self._internal_error("applying a pushed risk level", err)
                 self._push_refresh()
         elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS | BALANCE_EVENTS:
+            if event.forced:  # Binance closed a position itself: the ledger's forced orders at once
+                self.ledger.ask_forced()
             if event.kind in ACCOUNT_EVENTS:
                 self.account_schedule.ask_now()  # uniMMR moved too
             if event.kind in BALANCE_EVENTS:

@@ -75,3 +75,36 @@ async def test_the_margin_call_demo_liquidates_once_and_the_fill_is_a_critical_a
         await _refresh_and_read(monitor)
         again = [e for s in states[before:] for e in s.alerts if e.rule == "forced_fill"]
         assert again == [] and len(monitor.state.ledger.forced) == 1  # the same fill: told once
+
+
+async def test_a_pushed_liquidation_order_asks_the_forced_orders_at_once_spaced():
+    import json
+
+    from pmtui.stream import AccountChange, parse_event
+
+    frame = {"e": "ORDER_TRADE_UPDATE", "fs": "UM", "E": 1, "T": 1,
+             "o": {"s": "BTCUSDT", "c": "autoclose-17", "X": "FILLED"}}
+    event = parse_event(json.dumps(frame))
+    assert isinstance(event, AccountChange) and event.forced
+    frame["o"]["c"] = "my-bot-42"
+    assert not parse_event(json.dumps(frame)).forced  # type: ignore[union-attr]
+    monitor, clock, _ = demo_monitor("normal")
+    async with monitor:
+        await _refresh_and_read(monitor)
+        clock.advance(60)
+        assert not monitor.ledger.due()  # the ledger's cadence is minutes
+        monitor.on_push_event(event)
+        assert monitor.ledger.due()
+        client = monitor.client
+        sent: list[str] = []
+        real = client.signed_get
+
+        async def spy(path, params=None, **kw):
+            sent.append(path)
+            return await real(path, params, **kw)
+
+        client.signed_get = spy  # type: ignore[method-assign]
+        await monitor.ledger.update(client)
+        assert sorted(sent) == ["/papi/v1/cm/forceOrders", "/papi/v1/um/forceOrders"]  # only those
+        monitor.on_push_event(event)
+        assert not monitor.ledger.due()  # 30 s apart at least, however many fills are pushed
