@@ -531,6 +531,15 @@ def _past(rule: Rule, value: Decimal | float | str | None, last: Decimal | float
 # --- stateless: `pmtui check` --------------------------------------------------------------------
 
 
+#: Seconds back `check` counts a liquidation or ADL fill as CRITICAL.
+CHECK_FORCED_FOR = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Fills:
+    forced: tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """Every rule that holds right now, with the worst level among them (OK when none holds)."""
@@ -558,6 +567,9 @@ def check_rules(
     snapshot, with no memory: no hysteresis, no cooldown."""
     engine = Alerts(rules if rules is not None else rules_from(alerts or AlertSettings()),
                     thresholds=thresholds, cooldown=0, hysteresis=Decimal(0))
+    if ledger is not None:  # check: the last day's forced fills, whether read here or by a daemon (7 days)
+        since_ms = ((time.time() if now is None else now) - CHECK_FORCED_FOR) * 1000
+        ledger = _Fills(tuple(e for e in ledger.forced if e.time >= since_ms))
     events = tuple(e for e in engine.evaluate(AlertState(view, age, risk, ledger), now) if e.state == FIRED)
     ranked = tuple(sorted(events, key=lambda e: e.level, reverse=True))  # stable: rule order within a level
     return CheckResult(worst(e.level for e in ranked), ranked)

@@ -134,9 +134,14 @@ def test_each_forced_fill_is_a_critical_alert_once_in_watch_and_in_check():
     assert engine.evaluate(AlertState(ledger=view), 1_800_000_001.0, mono=2.0) == []  # told once
     assert engine.active() == []  # it happened: nothing to clear, nothing to repeat
     view_one = view_of("um_force_orders.docs.en.json")
-    checked = check_rules(None, rules=[Rule("forced_fill", "forced_fill")], ledger=view_one)  # type: ignore[arg-type]
+    hour_after = 1596107620.087 + 3600
+    checked = check_rules(None, rules=[Rule("forced_fill", "forced_fill")], ledger=view_one,  # type: ignore[arg-type]
+                          now=hour_after)
     assert checked.level is Level.CRITICAL and checked.messages == [
         "Liquidated: BTCUSDT SELL 0.001 @ 10913.21000 (filled) at 2020-07-30 11:13:40 UTC."]
+    later = check_rules(None, rules=[Rule("forced_fill", "forced_fill")], ledger=view_one,  # type: ignore[arg-type]
+                        now=hour_after + 86_400)
+    assert later.level is Level.OK  # check counts the last day's fills (a daemon's state holds 7 days)
 
 
 def _serve_all(live: Any) -> None:
