@@ -389,9 +389,12 @@ class Fleet:
             recorder = Recorder(history.path,
                                 retention_days=first_settings.retention_days if first_settings else None,
                                 max_size_mb=first_settings.max_size if first_settings else None)
+            from pmtui.ledgerstore import LedgerStore
+
             for account in chosen:
                 if account.monitor is not None:
                     recorder.attach(account.monitor)
+                    account.monitor.ledger_store = LedgerStore(history.path, account.profile)
         return cls(chosen, options, budget, recorder, clock)
 
     @property

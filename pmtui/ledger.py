@@ -28,6 +28,7 @@ asset with no price apart, in its own coin, never guessed. An amount no fee or f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -234,6 +235,9 @@ class Ledger:
         self._entries: dict[tuple[str, str], LedgerEntry] = {}
         self._trimmed = False
         self._updated = False
+        #: Rows not yet in the history file (with --record: pmtui.ledgerstore).
+        self._unsaved: list[LedgerEntry] = []
+        self._store_note: str | None = None
         self._view: LedgerView | None = None
         #: Bumped whenever something a consumer shows changed.
         self.version = 0
@@ -382,6 +386,7 @@ class Ledger:
             held = self._entries.get(key)
             if held is None:
                 self._entries[key] = e
+                self._unsaved.append(e)
             elif held.raw != e.raw and held != e:
                 cursor.clashes += 1  # the same id with other figures: the first one stays
 
@@ -392,6 +397,47 @@ class Ledger:
         for key, _ in ordered[: len(ordered) - MAX_ENTRIES]:
             del self._entries[key]
         self._trimmed = True
+
+    # --- the history file (--record): pmtui.ledgerstore -----------------------------------------
+
+    async def load(self, store: Any, now_ms: int) -> None:
+        """What an earlier session kept: its rows, and each endpoint read on from where it ended
+        (less OVERLAP) rather than from LOOKBACK back. A file that does not read is one sentence."""
+        cursors = self._init(now_ms)
+        try:
+            rows, marks = await asyncio.to_thread(store.load, now_ms - self.lookback_ms)
+        except PmtuiError as err:
+            self._store_note = err.message
+            return
+        pages: dict[str, list[dict[str, Any]]] = {}
+        for path, raw in rows:
+            if path in BY_PATH and isinstance(raw, dict):
+                pages.setdefault(path, []).append(raw)
+        for path, raws in pages.items():
+            endpoint = BY_PATH[path].endpoint
+            page = endpoint.parse({"rows": raws} if endpoint in (MARGIN_INTEREST, NEGATIVE_EXCHANGE) else raws)
+            for e in page.entries:
+                self._entries.setdefault((path, e.id), e)
+        for c in cursors:
+            mark = marks.get(c.source.endpoint.path)
+            if mark is not None and c.window_end is None and mark - OVERLAP_MS > c.done_ms:
+                c.done_ms = min(mark - OVERLAP_MS, now_ms)
+                c.gap = None
+        self._view = None
+        self.version += 1
+
+    async def save(self, store: Any, now_ms: int) -> None:
+        """New rows and how far each endpoint was read, to the history file (in a thread)."""
+        rows = [(e.source, e.id, e.time, e.raw) for e in self._unsaved]
+        marks = {c.source.endpoint.path: c.done_ms for c in self._cursors or ()}
+        self._unsaved = []
+        try:
+            await asyncio.to_thread(store.save, rows, marks, now_ms)
+        except PmtuiError as err:
+            if self._store_note != err.message:
+                self._store_note = err.message
+                self._view = None
+                self.version += 1
 
     def view(self) -> LedgerView:
         if self._view is not None:
@@ -420,6 +466,8 @@ class Ledger:
             e = odd[0]
             notes.append(f"{len(odd)} ledger row{'s' if len(odd) != 1 else ''} with an implausible amount "
                          f"({e.amount} {e.asset or ''}".rstrip() + ") shown as sent but left out of the totals.")
+        if self._store_note is not None:
+            notes.append(self._store_note)
         if self._trimmed:
             notes.append(f"The ledger keeps its newest {MAX_ENTRIES} rows; older ones were let go.")
         self._view = LedgerView(entries, self._start_ms, read_to, tuple(notes), unavailable)

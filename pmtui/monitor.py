@@ -336,6 +336,9 @@ class Monitor:
         #: Flows and forced fills, read minutes apart in the background (pmtui.ledger).
         self.ledger = Ledger(clock=self.clock)
         self._ledger_task: asyncio.Task[None] | None = None
+        #: With --record, the ledger's rows are kept in the history file too (pmtui.ledgerstore).
+        self.ledger_store: Any = None
+        self._ledger_loaded = False
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -571,8 +574,14 @@ class Monitor:
         """Read what of the ledger is due (its faults are its own sentences); publish what came,
         with the alert for a new liquidation or ADL fill."""
         try:
+            store = self.ledger_store
+            if store is not None and not self._ledger_loaded:  # --record: what an earlier session read
+                self._ledger_loaded = True
+                await self.ledger.load(store, self.client.server_now_ms())
             before = self.ledger.version
             await self.ledger.update(self.client)
+            if store is not None:
+                await self.ledger.save(store, self.client.server_now_ms())
             if self.ledger.version != before:
                 self._publish_alerts([LEDGER], self._evaluate())
         finally:
