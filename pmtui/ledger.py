@@ -226,8 +226,10 @@ class Ledger:
     """One account's ledger: `update(client)` reads what is due, `view()` is what it holds."""
 
     def __init__(self, *, clock: Clock | None = None, lookback_ms: int = LOOKBACK_MS,
-                 sources: Iterable[Source] = SOURCES, now_ms: int | None = None) -> None:
+                 sources: Iterable[Source] = SOURCES, now_ms: int | None = None, first_delay: float = 0.0) -> None:
         self.clock = clock or SYSTEM_CLOCK
+        #: Seconds after the first update before the first read (the Monitor's: the account first).
+        self.first_delay = first_delay
         self.lookback_ms = lookback_ms
         self._sources = tuple(sources)
         self._cursors: list[_Cursor] | None = None
@@ -250,6 +252,8 @@ class Ledger:
                 spacing = FORCED_SPACING if s in FORCED else 0.0
                 cursor = _Cursor(s, Schedule(s.endpoint, s.cadence, spacing),
                                  done_ms=max(start, now_ms - s.retention_ms))
+                if self.first_delay:
+                    cursor.schedule.plan(self.clock.monotonic(), self.first_delay)
                 if start < now_ms - s.retention_ms:
                     cursor.gap = (f"Binance keeps {s.endpoint.path} for {s.kept}: the ledger cannot read it "
                                   f"before {_day(now_ms - s.retention_ms)}.")
@@ -282,13 +286,14 @@ class Ledger:
         return self._cursors is None or any(
             c.behind for c in self._cursors if c.schedule.refusal is None and c.error is None)
 
-    async def update(self, client: Any, now_ms: int | None = None) -> bool:
-        """Read every due source (at most MAX_REQUESTS each); True when anything new came."""
+    async def update(self, client: Any, now_ms: int | None = None, *, unspaced: bool = False) -> bool:
+        """Read every due source (at most MAX_REQUESTS each); True when anything new came.
+        `unspaced`: a one-shot reading to the end, not held by the forced orders' spacing."""
         now_ms = client.server_now_ms() if now_ms is None else now_ms
         before = len(self._entries), self.version
         for cursor in self._init(now_ms):
             mono = self.clock.monotonic()
-            if not cursor.schedule.ready(mono):
+            if not (cursor.schedule.due(mono) if unspaced else cursor.schedule.ready(mono)):
                 continue
             cursor.schedule.asked(mono)
             try:
@@ -334,7 +339,7 @@ class Ledger:
             for c in self._init(now_ms):
                 if c.behind:
                     c.schedule.ask_now()
-            await self.update(client, now_ms)
+            await self.update(client, now_ms, unspaced=True)
             if not self.behind:
                 break
         return self.view()

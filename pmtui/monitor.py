@@ -91,6 +91,9 @@ DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "s
 RISK = "risk"
 #: The ledger (pmtui.ledger) read something new.
 LEDGER = "ledger"
+#: Seconds after the first refresh before the ledger's first read (~300 weight): the account's own
+#: figures come first, on screen and on the weight budget.
+LEDGER_START_DELAY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +337,7 @@ class Monitor:
         self.risk: RiskModel | None = None
         self._risk_task: asyncio.Task[None] | None = None
         #: Flows and forced fills, read minutes apart in the background (pmtui.ledger).
-        self.ledger = Ledger(clock=self.clock)
+        self.ledger = Ledger(clock=self.clock, first_delay=LEDGER_START_DELAY)
         self._ledger_task: asyncio.Task[None] | None = None
         #: With --record, the ledger's rows are kept in the history file too (pmtui.ledgerstore).
         self.ledger_store: Any = None

@@ -11,7 +11,7 @@ from pmtui.clock import ManualClock
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.health import Level
 from pmtui.ledger import totals
-from pmtui.monitor import LEDGER, Monitor, MonitorState
+from pmtui.monitor import LEDGER, LEDGER_START_DELAY, Monitor, MonitorState
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
 
@@ -30,10 +30,16 @@ def demo_monitor(scenario: str, step: int = 0) -> tuple[Monitor, ManualClock, li
 
 
 async def _refresh_and_read(monitor: Monitor) -> None:
+    """A refresh, and the ledger read it starts (the first one LEDGER_START_DELAY after the first refresh)."""
+    first = monitor.ledger.version == 0
     assert await monitor.refresh()
     task = monitor._ledger_task
     assert task is not None  # read in the background, never inside the refresh
     await task
+    if first:
+        assert monitor.state.ledger is None or not monitor.state.ledger.entries  # not yet: the account first
+        monitor.clock.advance(LEDGER_START_DELAY)  # type: ignore[attr-defined]
+        await _refresh_and_read(monitor)
 
 
 async def test_the_demo_ledger_has_funding_every_8_hours_and_hourly_loan_interest():
