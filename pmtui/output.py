@@ -619,7 +619,8 @@ def ledger_table(view: Any, now_ms: int, *, since_ms: int, prices: Mapping[str, 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
                       markup=False, highlight=False)
-    spans = {**windows(now_ms), "since": since_ms}
+    # Only the windows the read covers: `--since 24h` has no 7-day total to show (it would be 24 h's).
+    spans = {**{k: v for k, v in windows(now_ms).items() if v >= since_ms}, "since": since_ms}
     sums = {name: totals(view.between(start), prices or {}) for name, start in spans.items()}
     head = Table(title="Ledger totals (USD)", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     head.add_column("kind")

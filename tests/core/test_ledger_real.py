@@ -121,6 +121,9 @@ def test_every_output_path_keeps_the_rows_as_sent():
     csv = output.ledger_csv(view.entries)
     assert "COMMISSION:9689322392" in csv and ",-24.4440," in csv and ",-0.00024995," in csv
     table = output.ledger_table(view, 1_800_000_000_000, since_ms=0, width=160)
+    assert "7 d" in table
+    day = output.ledger_table(view, 1_800_000_000_000, since_ms=1_800_000_000_000 - 86_400_000, width=160)
+    assert "24 h" in day and "7 d" not in day  # a day read has no week's total
     assert "!! 2020-07-30 11:13:40" in table and "LIQUIDATION" in table and "ETH 1.10264488" in table
 
 
