@@ -197,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
                       "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
+    led = sub.add_parser(
+        "ledger", help="funding, commission, interest, realized PnL and liquidation/ADL fills since a time",
+        description="Reads the account's income, interest and forced-order history from the exchange "
+        "(read-only; Binance keeps about three months) and prints totals by kind and every event.")
+    led.add_argument("--since", metavar="WHEN", type=_when, default="24h",
+                     help="from this long ago (24h, 7d) or this time (2025-06-01T08:00); default: 24h")
+    led.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                     help="table (default: totals by kind and the events), csv (the events), or json "
+                     "(the API's rows unchanged, by endpoint)")
+    _common(led, suppress=True)
+
     rep = sub.add_parser(
         "replay", help="the dashboard on recorded states (--record, the daemon): read-only, no requests",
         description="Opens the dashboard on the states recorded for one profile: ←/→ step one state, "
@@ -424,6 +435,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     if command == "daemon":
         # Here the lead wires the metrics server and alert routes in as DaemonPlugins.
         return asyncio.run(commands.daemon(fleet, socket=args.socket, metrics_address=args.metrics_address))
+    if command == "ledger":
+        return asyncio.run(commands.ledger(fleet, since_ms=args.since, fmt=args.format))
     if command == "whatif":
         from pmtui import riskview
 
@@ -493,7 +506,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
     options = options_of(args)
-    if command in ("snapshot", "check", "whatif"):
+    if command in ("snapshot", "check", "whatif", "ledger"):
         options = dataclasses.replace(options, one_shot=True)
     if args.attach_both:
         return _usage(command, "--attach and --no-attach ask for opposite things: give one of them")

@@ -27,6 +27,7 @@ from pmtui import output
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.fleet import Account, Fleet, FleetOptions, rank_key
 from pmtui.health import Level
+from pmtui.ledger import DAY_MS, FORCED, Ledger
 from pmtui.text import name as shown_name
 
 if TYPE_CHECKING:
@@ -100,7 +101,9 @@ async def snapshot(fleet: Fleet, *, as_json: bool = False, include_zero: bool = 
     # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
     async def fetch(account: Account) -> MonitorState:
         assert account.monitor is not None
-        return await account.monitor.fetch_once(markets=not as_json)
+        # JSON adds the last day's ledger, its rows as the API sent them (pmtui.ledger).
+        book = Ledger(lookback_ms=DAY_MS, clock=fleet.clock) if as_json else None
+        return await account.monitor.fetch_once(markets=not as_json, ledger=book)
 
     results = await _fetch_all(fleet, fetch)
     # The terminal's width (or COLUMNS); 140 into a pipe or file.
@@ -138,6 +141,66 @@ async def snapshot(fleet: Fleet, *, as_json: bool = False, include_zero: bool = 
     return 1 if failed else 0
 
 
+# --- ledger -----------------------------------------------------------------------------------------
+
+async def ledger(fleet: Fleet, *, since_ms: int, fmt: str = "table") -> int:
+    """Each account's ledger from `since_ms` (epoch ms) to now: funding, commission, interest,
+    realized PnL, liquidation and ADL fills. table: totals by kind and the events; csv: the events;
+    json: the API's rows unchanged by endpoint. Several accounts: a section (json: a key, csv: a
+    `profile` column) each. Exit 1 if any account failed."""
+    async def fetch(account: Account) -> MonitorState:
+        assert account.monitor is not None
+        now_ms = int(fleet.clock.time() * 1000)
+        book = Ledger(lookback_ms=max(now_ms - since_ms, 0), clock=fleet.clock)
+        return await account.monitor.fetch_once(account=False, position_risk=False, balance=False, cm=False,
+                                                risk=False, ledger=book)
+
+    results = await _fetch_all(fleet, fetch)
+    width = max(40, shutil.get_terminal_size((140, 24)).columns)
+    sections: list[str] = []
+    failed = 0
+    for account, state, error in results:
+        if error is not None or state is None or state.ledger is None:
+            failed += 1
+            _error(fleet, account.profile, error or "no data")
+            if fmt == "json":
+                sections.append(f"{json.dumps(account.profile)}: {json.dumps({'error': error})}")
+            elif fmt == "table":
+                sections.append(f"== {shown_name(account.profile)} ==\nerror: {error}")
+            continue
+        view = state.ledger
+        if fmt == "json":
+            doc = json.dumps(output.ledger_json(view, since_ms), indent=2, default=output.json_default)
+            sections.append(doc if fleet.single else f"{json.dumps(account.profile)}: " + doc.replace("\n", "\n  "))
+        elif fmt == "csv":
+            for note in (*view.notes, *view.unavailable.values()):  # CSV is data only: the sentences go aside
+                print(f"pmtui: {shown_name(account.profile) + ': ' if not fleet.single else ''}note: {note}",
+                      file=sys.stderr)
+            text = output.ledger_csv(view.between(since_ms))
+            if not fleet.single:  # one table: the profile first on each line
+                head, *lines = text.splitlines()
+                text = "\n".join([f"profile,{head}", *(f"{json.dumps(account.profile)},{line}" for line in lines)])
+            sections.append(text.rstrip("\n"))
+        else:
+            from pmtui.ledger import prices_from
+
+            table = output.ledger_table(view, int(fleet.clock.time() * 1000), since_ms=since_ms,
+                                        prices=prices_from(state.risk), width=width)
+            sections.append(table if fleet.single else f"== {shown_name(account.profile)} ==\n{table}")
+    if fleet.single:
+        if not failed:  # its error was said on stderr
+            print(sections[0])
+    elif fmt == "json":
+        print("{\n  " + ",\n  ".join(sections) + "\n}")
+    elif fmt == "csv":
+        if sections:
+            first, *rest = sections
+            print("\n".join([first, *(s.split("\n", 1)[1] for s in rest if "\n" in s)]))
+    else:
+        print("\n\n".join(sections))
+    return 1 if failed else 0
+
+
 # --- check ------------------------------------------------------------------------------------------
 
 def check_thresholds(t: Thresholds, warning: Decimal | None, critical: Decimal | None) -> Thresholds:
@@ -161,6 +224,7 @@ def judge(state: MonitorState, settings: Settings, thresholds: Thresholds) -> tu
     return output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
         unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks, risk=state.risk,
+        ledger=state.ledger,
     )
 
 
@@ -244,7 +308,10 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         t = check_thresholds(account.settings.thresholds, warning, critical)
         # /papi/v1/balance only for the risk model (its liquidation move needs every asset's net):
         # uniMMR already counts the loans, and a check run every minute saves its 20 weight.
-        return await account.monitor.fetch_once(balance=account.settings.risk_model), t
+        # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on.
+        forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) if account.settings.alerts.forced_fill \
+            else None
+        return await account.monitor.fetch_once(balance=account.settings.risk_model, ledger=forced), t
 
     results: list[CheckResult] = []
     for account, fetched, error in await _fetch_all(fleet, fetch):

@@ -429,9 +429,12 @@ class Fleet:
             recorder = Recorder(history.path,
                                 retention_days=first_settings.retention_days if first_settings else None,
                                 max_size_mb=first_settings.max_size if first_settings else None)
+            from pmtui.ledgerstore import LedgerStore
+
             for account in chosen:
                 if account.monitor is not None:
                     recorder.attach(account.monitor)
+                    account.monitor.ledger_store = LedgerStore(history.path, account.profile)
         if marks is not None:
             users = [a.monitor for a in chosen if a.monitor is not None and a.monitor.marks is not None]
             if users and users[0].marks is not None and users[0].marks.feed is marks:

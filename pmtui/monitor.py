@@ -48,6 +48,7 @@ from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, U
 from pmtui.errors import PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
+from pmtui.ledger import Ledger, LedgerView
 from pmtui.market import Markets, load_cache, save_cache
 from pmtui.markstream import AccountMarks, MarkFeed
 from pmtui.model import RiskModel
@@ -91,6 +92,11 @@ DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "s
 RISK = "risk"
 #: The public mark price stream moved the positions (or its health changed): pmtui.markstream.
 MARKS = "marks"
+#: The ledger (pmtui.ledger) read something new.
+LEDGER = "ledger"
+#: Seconds after the first refresh before the ledger's first read (~300 weight): the account's own
+#: figures come first, on screen and on the weight budget.
+LEDGER_START_DELAY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +203,9 @@ class MonitorState:
     #: uniMMR from first principles on this state's parts and the shared inputs (pmtui.model);
     #: None without a risk feed or before the first data.
     risk: RiskModel | None = None
+    #: Funding, commission, interest, realized PnL and forced fills (pmtui.ledger); None: not
+    #: read (a one-shot that did not ask for it).
+    ledger: LedgerView | None = None
 
     @property
     def stale(self) -> bool:
@@ -342,6 +351,12 @@ class Monitor:
         self._risk_task: asyncio.Task[None] | None = None
         #: The fleet's shared mark price stream, as this account uses it (attach_marks).
         self.marks: AccountMarks | None = None
+        #: Flows and forced fills, read minutes apart in the background (pmtui.ledger).
+        self.ledger = Ledger(clock=self.clock, first_delay=LEDGER_START_DELAY)
+        self._ledger_task: asyncio.Task[None] | None = None
+        #: With --record, the ledger's rows are kept in the history file too (pmtui.ledgerstore).
+        self.ledger_store: Any = None
+        self._ledger_loaded = False
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -584,7 +599,28 @@ class Monitor:
             self._risk_task = asyncio.get_running_loop().create_task(self._refresh_risk())
             self._tasks.append(self._risk_task)
             self._risk_task.add_done_callback(self._forget)
+        if ok and self._ledger_task is None and self.ledger.due():
+            self._ledger_task = asyncio.get_running_loop().create_task(self._refresh_ledger())
+            self._tasks.append(self._ledger_task)
+            self._ledger_task.add_done_callback(self._forget)
         return ok
+
+    async def _refresh_ledger(self) -> None:
+        """Read what of the ledger is due (its faults are its own sentences); publish what came,
+        with the alert for a new liquidation or ADL fill."""
+        try:
+            store = self.ledger_store
+            if store is not None and not self._ledger_loaded:  # --record: what an earlier session read
+                self._ledger_loaded = True
+                await self.ledger.load(store, self.client.server_now_ms())
+            before = self.ledger.version
+            await self.ledger.update(self.client)
+            if store is not None:
+                await self.ledger.save(store, self.client.server_now_ms())
+            if self.ledger.version != before:
+                self._publish_alerts([LEDGER], self._evaluate())
+        finally:
+            self._ledger_task = None
 
     async def _fetch_pm(self) -> PmAccount:
         """/papi/v1/account, noting when (server time) it was asked: a pushed riskLevelChange
@@ -781,8 +817,8 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self, *, hold_clears: bool = False) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
-                                      mono=self.clock.monotonic(), hold_clears=hold_clears)
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk, self._ledger_view()),
+                                      self.clock.time(), mono=self.clock.monotonic(), hold_clears=hold_clears)
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events
@@ -827,6 +863,7 @@ class Monitor:
         self.poller.reset_stop()
         self.account_poller.reset_stop()
         self.balance_poller.reset_stop()
+        self.ledger.retry()
         for schedule in self._schedules():  # a person asked: fetch everything, retry refused endpoints
             schedule.retry()
         if self.risk_feed is not None:
@@ -888,6 +925,8 @@ class Monitor:
                 self._internal_error("applying a pushed risk level", err)
                 self._push_refresh()
         elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS | BALANCE_EVENTS:
+            if event.forced:  # Binance closed a position itself: the ledger's forced orders at once
+                self.ledger.ask_forced()
             if event.kind in ACCOUNT_EVENTS:
                 self.account_schedule.ask_now()  # uniMMR moved too
             if event.kind in BALANCE_EVENTS:
@@ -1004,6 +1043,7 @@ class Monitor:
             balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
             balance_note=unavailable.get("balance") or self._balance_note(),
             risk=self.risk,
+            ledger=self._ledger_view(),
         )
 
     def _estimate_age(self) -> float | None:
@@ -1014,6 +1054,8 @@ class Monitor:
         if self.marks is not None and self.marks.age is not None:
             return self.marks.age
         return self.poller.age()
+    def _ledger_view(self) -> LedgerView | None:
+        return self.ledger.view() if self.ledger.version else None
 
     def _schedules(self) -> tuple[Schedule, ...]:
         return (self.account_schedule, self.balance_schedule, self.risk_schedule, self.cm_schedule,
@@ -1084,7 +1126,7 @@ class Monitor:
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
                          markets: bool = False, balance: bool = True, cm: bool = True,
-                         risk: bool = True) -> MonitorState:
+                         risk: bool = True, ledger: Ledger | None = None) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -1122,6 +1164,9 @@ class Monitor:
             self.balance_poller.accept(balances)
         if risk and self.risk_feed is not None:
             await self._update_risk_feed()
+        if ledger is not None:  # this ledger too, read to now (its faults are its own sentences)
+            self.ledger = ledger
+            await ledger.read_all(self.client)
         self._rebuild()
         return self.publish(DATA)
 

@@ -214,6 +214,8 @@ class AlertSettings(BaseModel):
     position_upnl_below: Annotated[Decimal | None, RULE] = None
     #: No good refresh for this many seconds.
     stale_for: Annotated[float | None, RULE] = 30.0
+    #: A liquidation or ADL fill in the ledger (/papi/v1/um|cm/forceOrders): CRITICAL, once a fill.
+    forced_fill: bool = True
     #: Seconds before the same rule and subject may fire again.
     cooldown: float = 300.0
     #: A fired rule clears only once the value is this fraction past its threshold.
@@ -256,7 +258,7 @@ class AlertSettings(BaseModel):
             )
         return value
 
-    @field_validator("status_not_normal", "on_clear", "desktop", mode="before")
+    @field_validator("status_not_normal", "forced_fill", "on_clear", "desktop", mode="before")
     @classmethod
     def _strict_bool(cls, value: Any, info: Any) -> Any:
         if not isinstance(value, bool):

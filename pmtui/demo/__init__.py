@@ -53,6 +53,7 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from pmtui.demo import ledger as demo_ledger
 from pmtui.demo import risk as demo_risk
 from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
@@ -580,6 +581,8 @@ _ROUTES = {
     "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
     # The risk model's inputs (pmtui.demo.risk), consistent with this book's own uniMMR.
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_risk.RISK_ROUTES.items()},
+    # The ledger (pmtui.demo.ledger): funding, loan interest, the margin-call's liquidation fill.
+    **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_ledger.LEDGER_ROUTES.items()},
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 # The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the
@@ -690,6 +693,8 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._band: str | None = None  # uniMMR band last pushed (or seen at the first connect)
         self._snapshot: _Snapshot | None = None
         self._exchange_info_body: bytes | None = None
+        #: When the margin-call scenario's liquidation fill happened (pmtui.demo.ledger), ms.
+        self._liquidated_ms: int | None = None
 
     @property
     def step(self) -> int:

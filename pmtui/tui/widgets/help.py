@@ -24,6 +24,7 @@ KEYS = [
     ("w", "what-if: move prices (all, or BTC -10), uniMMR after"),
     ("L", "stress ladder: uniMMR at -50% … +50%, per underlying"),
     ("h", "history sparklines and the alert log"),
+    ("f", "ledger: funding, fees, interest, liquidation/ADL fills"),
     ("r", "refresh now (also retries after a fixed error)"),
     ("p", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
