@@ -119,6 +119,7 @@ class MainScreen(Screen[None]):
         # Not in the footer: at 80 columns it would push History out (the help and README list it).
         Binding("L", "ladder", "Ladder", key_display="L", show=False),
         Binding("h", "toggle_history", "History"),
+        Binding("H", "history_span", "Span", key_display="H", show=False),  # the charts' 1 h / 24 h / 7 d
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
@@ -329,6 +330,13 @@ class MainScreen(Screen[None]):
         self.set_class(shown, "-history-open")
         if shown:
             panel.show(self.owner.monitor.series)
+
+    def action_history_span(self) -> None:
+        """`H`: the history charts' next span (1 h, 24 h, 7 d)."""
+        panel = self.query_one(HistoryPanel)
+        panel.cycle_span()
+        if not panel.display:
+            self.notify(f"History charts: the last {panel.span[1]} (h shows them).", timeout=3, markup=False)
 
     def action_what_if(self) -> None:
         state = self.state
@@ -749,7 +757,7 @@ class PmtuiApp(App[int]):
         yield SystemCommand("What-if", "Move prices and see uniMMR after it (w)", main.action_what_if)
         yield SystemCommand("Stress ladder", "uniMMR after -50% … +50%, book and each underlying (L)",
                             main.action_ladder)
-        yield SystemCommand("History and alerts", "Sparklines and the alert log (h)",
+        yield SystemCommand("History and alerts", "Charts and the alert log (h; H: 1 h, 24 h, 7 d)",
                             main.action_toggle_history)
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         if self.accounts:
