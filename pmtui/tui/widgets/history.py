@@ -138,18 +138,24 @@ class Chart(Styled, PlotextPlot):
         bands = sorted(v for v, _ in self.bands)
         if bands:
             # uniMMR on a banded scale: below the lowest band, each band to the next, and above the
-            # highest, each an equal share of the height, so its bands stay rows apart however high
-            # it is (the axis is labelled at each knot).
+            # highest, each a share of the height, so its bands stay rows apart however high it
+            # is (the axis is labelled at each knot).
             knots = [min(low, bands[0] - (bands[1] - bands[0])), *bands, max(high, bands[-1] * 2)]
         else:
             if low == high:
                 low, high = low - abs(low) / 100 - Decimal("0.01"), high + abs(high) / 100 + Decimal("0.01")
             knots = [low, high]
 
+        # Where the line is gets twice the room of an empty stretch.
+        base = [0.0]
+        for i in range(len(knots) - 1):
+            base.append(base[-1] + (2.0 if low < knots[i + 1] and high > knots[i] else 1.0))
+
         def scale(value: Decimal) -> float:
             for i in range(len(knots) - 1):
                 if value <= knots[i + 1] or i == len(knots) - 2:
-                    return i + float((value - knots[i]) / (knots[i + 1] - knots[i]))
+                    share = float((value - knots[i]) / (knots[i + 1] - knots[i]))
+                    return base[i] + share * (base[i + 1] - base[i])
             return 0.0
 
         for run in segments(self.points, gap):
@@ -157,7 +163,7 @@ class Chart(Styled, PlotextPlot):
         for value, level in self.bands:
             plt.hline(scale(value), _rgb(self.style(f"chart--{level.label}")))
         plt.xlim(start, end)
-        plt.ylim(-0.05, len(knots) - 0.95)
+        plt.ylim(-0.05 * base[-1], base[-1] * 1.02)
         ticks = knots if bands else [low, (low + high) / 2, high]
         plt.yticks([scale(t) for t in ticks], [fmt.plain(t) if t in bands else _tick(self.figure, t) for t in ticks])
         xs, labels = time_ticks(start, end, width - 8)
@@ -244,10 +250,11 @@ class HistoryPanel(Horizontal):
             data = combine(self._recorded, data)
         end = data.end
         if end is not None:
-            start = end - seconds
-            data = ChartData(thin(data.window(seconds).unimmr, start, end, lowest),
-                             thin(data.window(seconds).equity, start, end, latest),
-                             thin(data.window(seconds).liq, start, end, lowest), data.source, data.problem)
+            shown = data.window(seconds)
+            # Thinned over the time the points cover (a few minutes of session keep every point).
+            start = min((p[0][0] for p in (shown.unimmr, shown.equity, shown.liq) if p), default=end)
+            data = ChartData(thin(shown.unimmr, start, end, lowest), thin(shown.equity, start, end, latest),
+                             thin(shown.liq, start, end, lowest), data.source, data.problem)
         where = f"{label} · {data.source}" + (" (recording unread)" if data.problem else "")
         t = self._thresholds
         bands = () if t is None else ((t.unimmr_warn, Level.WARN), (t.unimmr_danger, Level.DANGER),
