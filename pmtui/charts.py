@@ -21,11 +21,11 @@ from pmtui.series import SessionSeries
 SPANS: tuple[tuple[int, str], ...] = ((3600, "1 h"), (86400, "24 h"), (7 * 86400, "7 d"))
 #: Points per figure at most: more than a chart has braille dots across on any terminal.
 BUCKETS = 240
-#: Moments of a span the recorded states are read at for the liquidation distance (each read
-#: decodes from a keyframe, so their number, not the span's length, bounds the work).
+#: Recorded samples the states are read around for the liquidation distance (each read decodes
+#: from a keyframe, so their number, not the span's length, bounds the work).
 PROBES = 120
-#: Seconds of recorded states one probe reads at most.
-PROBE_SECONDS = 60.0
+#: Seconds of recorded states one probe reads (around its sample) at most.
+PROBE_SECONDS = 30.0
 
 Point = tuple[float, Decimal]
 
@@ -116,26 +116,27 @@ def from_recording(path: Path | str, profile: str, since_ms: int, until_ms: int)
     from pmtui.history import History
     from pmtui.record import read_states
 
-    start, end = since_ms / 1000, until_ms / 1000
     samples = History(path).read(since_ms, until_ms, profile)
+    if not samples:
+        return ChartData(source="recorded")
+    # Thinned over the time recorded, not the whole span: an hour of record in a 24 h span keeps
+    # its detail (the chart's axis is the data's).
+    start, end = samples[0].time_ms / 1000, until_ms / 1000
     unimmr = [(s.time_ms / 1000, s.unimmr) for s in samples if s.unimmr is not None and s.unimmr.is_finite()]
     equity = [(s.time_ms / 1000, s.account_equity) for s in samples
               if s.account_equity is not None and s.account_equity.is_finite()]
     liq: list[Point] = []
-    if samples:  # states only where samples are: both are written by the same recorder
-        step = (until_ms - since_ms) / PROBES
-        probe = int(min(step, PROBE_SECONDS * 1000))
-        first = samples[0].time_ms
-        for i in range(PROBES):
-            at = since_ms + int(i * step)
-            if at + step < first:
-                continue  # nothing recorded that early
-            nearest = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=at,
-                                                                   until_ms=at + probe)
-                       if (d := liq_of_doc(r.doc)) is not None]
-            if nearest:
-                liq.append(min(nearest, key=lambda p: p[1]))
-    return ChartData(thin(unimmr, start, end, lowest), thin(equity, start, end, latest), tuple(liq),
+    # The states at PROBES samples spread over the record (where something was recorded, never
+    # between two runs), each read from its keyframe.
+    picks = sorted({samples[i * (len(samples) - 1) // max(1, PROBES - 1)].time_ms for i in range(PROBES)})
+    window = int(PROBE_SECONDS * 1000) // 2
+    for at in picks:
+        nearest = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=at - window,
+                                                               until_ms=at + window)
+                   if (d := liq_of_doc(r.doc)) is not None]
+        if nearest:
+            liq.append(min(nearest, key=lambda p: p[1]))
+    return ChartData(thin(unimmr, start, end, lowest), thin(equity, start, end, latest), tuple(sorted(set(liq))),
                      source="recorded")
 
 

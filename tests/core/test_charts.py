@@ -47,3 +47,6 @@ def test_from_recording_reads_the_samples_and_the_states(tmp_path):
     nearest = min(d for r in states if (d := liq_of_doc(r.doc)) is not None)
     assert data.liq and min(v for _, v in data.liq) == nearest
     assert from_recording(path, "someone-else", since, until) == ChartData(source="recorded")
+    # Sixteen seconds recorded in a 7-day span: every sample, and the states around them, still read.
+    week = from_recording(path, "demo", until - 7 * 86400 * 1000, until)
+    assert len(week.unimmr) == 8 and min(v for _, v in week.liq) == nearest
