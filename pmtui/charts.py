@@ -21,9 +21,11 @@ from pmtui.series import SessionSeries
 SPANS: tuple[tuple[int, str], ...] = ((3600, "1 h"), (86400, "24 h"), (7 * 86400, "7 d"))
 #: Points per figure at most: more than a chart has braille dots across on any terminal.
 BUCKETS = 240
-#: Recorded samples the states are read around for the liquidation distance (each read decodes
-#: from a keyframe, so their number, not the span's length, bounds the work).
-PROBES = 120
+#: Recorded samples the states are read around for the liquidation distance in a long record (each
+#: read decodes from a keyframe, so their number, not the span's length, bounds the work).
+PROBES = 40
+#: Samples up to which the record's states are all read once instead (an hour at a 2 s interval).
+READ_ALL = 2000
 #: Seconds of recorded states one probe reads (around its sample) at most.
 PROBE_SECONDS = 30.0
 
@@ -126,16 +128,21 @@ def from_recording(path: Path | str, profile: str, since_ms: int, until_ms: int)
     equity = [(s.time_ms / 1000, s.account_equity) for s in samples
               if s.account_equity is not None and s.account_equity.is_finite()]
     liq: list[Point] = []
-    # The states at PROBES samples spread over the record (where something was recorded, never
-    # between two runs), each read from its keyframe.
-    picks = sorted({samples[i * (len(samples) - 1) // max(1, PROBES - 1)].time_ms for i in range(PROBES)})
-    window = int(PROBE_SECONDS * 1000) // 2
-    for at in picks:
-        nearest = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=at - window,
-                                                               until_ms=at + window)
-                   if (d := liq_of_doc(r.doc)) is not None]
-        if nearest:
-            liq.append(min(nearest, key=lambda p: p[1]))
+    if len(samples) <= READ_ALL:  # a short record: every state once (fewer decodes than probing it)
+        liq = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=since_ms, until_ms=until_ms)
+               if (d := liq_of_doc(r.doc)) is not None]
+        liq = list(thin(liq, start, end, lowest))
+    else:
+        # The states around PROBES samples spread over the record (where something was recorded,
+        # never between two runs), each read from its keyframe.
+        picks = sorted({samples[i * (len(samples) - 1) // (PROBES - 1)].time_ms for i in range(PROBES)})
+        window = int(PROBE_SECONDS * 1000) // 2
+        for at in picks:
+            nearest = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=at - window,
+                                                                   until_ms=at + window)
+                       if (d := liq_of_doc(r.doc)) is not None]
+            if nearest:
+                liq.append(min(nearest, key=lambda p: p[1]))
     return ChartData(thin(unimmr, start, end, lowest), thin(equity, start, end, latest), tuple(sorted(set(liq))),
                      source="recorded")
 

@@ -50,3 +50,16 @@ def test_from_recording_reads_the_samples_and_the_states(tmp_path):
     # Sixteen seconds recorded in a 7-day span: every sample, and the states around them, still read.
     week = from_recording(path, "demo", until - 7 * 86400 * 1000, until)
     assert len(week.unimmr) == 8 and min(v for _, v in week.liq) == nearest
+
+
+def test_a_long_record_is_probed_around_its_samples(tmp_path, monkeypatch):
+    import pmtui.charts as charts
+
+    path = tmp_path / "h.sqlite3"
+    asyncio.run(record(path, refreshes=6))
+    states = [r for r in read_states(path, profile="demo") if "assets" in r.doc]
+    monkeypatch.setattr(charts, "READ_ALL", 0)  # as if it were longer than an hour
+    until = int(T0 * 1000) + 60_000
+    data = from_recording(path, "demo", until - 86400 * 1000, until)
+    # Each probe keeps the nearest of the states within 15 s of its sample: here all of them.
+    assert data.liq and {v for _, v in data.liq} == {min(d for r in states if (d := liq_of_doc(r.doc)) is not None)}
