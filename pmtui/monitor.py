@@ -58,7 +58,7 @@ from pmtui.poller import Poller
 from pmtui.risk import Estimate, estimate_unimmr
 from pmtui.riskfeed import RiskFeed, book_assets, build_model
 from pmtui.schedule import Schedule
-from pmtui.series import SessionSeries
+from pmtui.series import SessionSeries, nearest_liq
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
 from pmtui.stream import FUTURE_TOLERANCE_MS, AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, BalanceRow, balance_rows, build_view
@@ -793,7 +793,7 @@ class Monitor:
         if self.view is None:
             return
         sample = sample_from_view(self.view, self.profile, int(self.clock.time() * 1000))
-        self.series.add(sample)
+        self.series.add(sample, nearest_liq(self.view))
         if self.recorder is not None:
             self.recorder.put_sample(sample)
         elif self.history is not None:

@@ -125,6 +125,7 @@ class MainScreen(Screen[None]):
         Binding("h", "toggle_history", "History"),
         # The ledger (funding, fees, interest, forced fills): not in the footer, like L (80 columns).
         Binding("f", "ledger", "Ledger", show=False),
+        Binding("H", "history_span", "Span", key_display="H", show=False),  # the charts' 1 h / 24 h / 7 d
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
@@ -337,6 +338,13 @@ class MainScreen(Screen[None]):
         self.set_class(shown, "-history-open")
         if shown:
             panel.show(self.owner.monitor.series)
+
+    def action_history_span(self) -> None:
+        """`H`: the history charts' next span (1 h, 24 h, 7 d)."""
+        panel = self.query_one(HistoryPanel)
+        panel.cycle_span()
+        if not panel.display:
+            self.notify(f"History charts: the last {panel.span[1]} (h shows them).", timeout=3, markup=False)
 
     def action_what_if(self) -> None:
         state = self.state
@@ -775,7 +783,7 @@ class PmtuiApp(App[int]):
         yield SystemCommand("What-if", "Move prices and see uniMMR after it (w)", main.action_what_if)
         yield SystemCommand("Stress ladder", "uniMMR after -50% … +50%, book and each underlying (L)",
                             main.action_ladder)
-        yield SystemCommand("History and alerts", "Sparklines and the alert log (h)",
+        yield SystemCommand("History and alerts", "Charts and the alert log (h; H: 1 h, 24 h, 7 d)",
                             main.action_toggle_history)
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         if self.accounts:

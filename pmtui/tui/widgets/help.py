@@ -23,7 +23,7 @@ KEYS = [
     ("a", "all rows, zero ones too / only open (non-zero) ones"),
     ("w", "what-if: move prices (all, or BTC -10), uniMMR after"),
     ("L", "stress ladder: uniMMR at -50% … +50%, per underlying"),
-    ("h", "history sparklines and the alert log"),
+    ("h / H", "history charts and alert log / span: 1h, 24h, 7d"),
     ("f", "ledger: funding, fees, interest, liquidation/ADL fills"),
     ("r", "refresh now (also retries after a fixed error)"),
     ("p", "pause / resume refreshing"),
