@@ -42,6 +42,7 @@ from typing import Any, Protocol, TypeVar
 
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
 from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT
+from pmtui.cadence import Pacer, Standing
 from pmtui.client import PapiClient
 from pmtui.clock import Clock
 from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, UM_POSITION_RISK, Endpoint
@@ -327,6 +328,10 @@ class Monitor:
         self.risk_feed = risk_feed
         self.risk: RiskModel | None = None
         self._risk_task: asyncio.Task[None] | None = None
+        #: The fleet's planner of REST cadences on its shared budget (pmtui.cadence); None: this
+        #: account refreshes every `interval` seconds (one account, or a one-shot).
+        self.pacer: Pacer | None = None
+        self._refresh_started: float | None = None  # monotonic time the last refresh started
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -455,7 +460,7 @@ class Monitor:
     def tick(self) -> MonitorState:
         """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for
         N seconds" can start to hold without a fetch arriving)."""
-        age = self.poller.age()
+        age = self._late_age()
         events: list[AlertEvent] = []
         if self.view is not None and age is not None and age > self.poller.interval:
             events = self._evaluate()
@@ -468,7 +473,7 @@ class Monitor:
         (pause, interval) wakes the wait to plan again from now. A fetch the spacing held back
         ends the wait when the spacing ends (then the whole refresh runs: its uPnL goes with it)."""
         while not self._closed:
-            delay = self.poller.delay()
+            delay = self._rest_delay()
             held = self._held_until()
             early = delay is not None and held is not None and held - self.clock.monotonic() < delay
             if early:
@@ -484,6 +489,8 @@ class Monitor:
             except TimeoutError:
                 if early and self._held_until() is not None:
                     continue  # still held back (the timer fired early, or a test's clock stood still)
+                if self.pacer is not None and (self._rest_delay() or 0.0) > SPACING_MARGIN:
+                    continue  # the fleet slowed this account's cadence meanwhile
                 return
             if self._due:
                 return
@@ -515,6 +522,7 @@ class Monitor:
             self._push_handle = None
         self.fetching = True
         self.next_at = None
+        self._refresh_started = self.clock.monotonic()
         self.publish(STATUS)
         try:
             ok = await self.poller.poll()
@@ -732,7 +740,7 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
+        events = self.alerts.evaluate(AlertState(self.view, self._late_age(), self.risk), self.clock.time(),
                                       mono=self.clock.monotonic())
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
@@ -817,11 +825,71 @@ class Monitor:
         self._wake.set()
         return self.poller.interval
 
+    # --- the fleet's cadence (pmtui.cadence) -------------------------------------------------
+
+    @property
+    def pushed(self) -> bool:
+        """This account's state is fed by pushes, so REST only reconciles it (on the fleet's slow
+        cadence while it is calm): today its user data stream is live. The one hook the cadence and
+        the staleness judgement key off."""
+        return self.push is not None and self.push.up
+
+    def level(self) -> Level | None:
+        """How bad the account is now: the verdict's level, or Binance's uniMMR band and status if
+        worse; None before the first data."""
+        if self.view is None:
+            return None
+        pm = self.account_poller.data
+        if pm is None:
+            return self.view.level
+        return max(self.view.level, risk_level(pm.uniMMR, pm.accountStatus, self.settings.thresholds))
+
+    def standing(self) -> Standing:
+        """What the fleet's planner needs to give this account its cadence."""
+        level = self.level()
+        every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
+        urgent = level is not None and level >= Level.WARN
+        return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
+                        self.refresh_weight,
+                        ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
+                         (BALANCE.weight, self.balance_poller.interval)))
+
+    def cadence(self, *, fresh: bool = False) -> float:
+        """Seconds between this account's refreshes: the fleet's plan, else its own interval."""
+        planned = self.pacer.cadence(self.standing(), fresh=fresh) if self.pacer is not None else None
+        return max(planned, self.poller.interval) if planned is not None else self.poller.interval
+
+    def _rest_delay(self) -> float | None:
+        """Seconds until the next refresh: the poller's (paused, stopped, backing off), or on the
+        fleet's cadence from the start of the last refresh."""
+        delay = self.poller.delay()
+        if delay is None or self.poller.error is not None or self.pacer is None or self._refresh_started is None:
+            return delay
+        return max(0.0, self._refresh_started + self.cadence() - self.clock.monotonic())
+
+    def _slack(self) -> float:
+        """Seconds of the data's age that are deliberate: a pushed account on a slow cadence is
+        late (stale, "no fresh data") only past it. Without pushes, none."""
+        slack = max(0.0, self.cadence() - self.poller.interval) if self.pacer is not None and self.pushed else 0.0
+        self.poller.slack = slack
+        return slack
+
+    def _late_age(self) -> float | None:
+        """Seconds the data is behind what its cadence promises (its age, less the slack)."""
+        age = self.poller.age()
+        return None if age is None else max(0.0, age - self._slack())
+
     # --- push -----------------------------------------------------------------------------
 
     def on_push_status(self, status: PushStatus) -> None:
-        """From the stream: up, or down with its reason."""
+        """From the stream: up, or down with its reason. Down: REST reconciles now and polls at
+        the account's own pace again (the fleet plans anew)."""
+        dropped = self.pushed and not status.up
         self.push = status
+        if self.pacer is not None:
+            self.cadence(fresh=True)
+            if dropped:
+                self._ask()
         acct = self.account_schedule
         if not status.up and acct.due_at is not None and self.account_poller.delay() is not None:
             # Push went down: uniMMR's poll goes back to its own cadence from its last fetch.
@@ -919,6 +987,7 @@ class Monitor:
                notices: tuple[Notice, ...] = ()) -> MonitorState:
         self._seq += 1
         p, a = self.poller, self.account_poller
+        self._slack()  # the staleness below knows the account's cadence
         view = self.view
         verdict = None
         refused_account = a.stopped or self.account_schedule.refusal is not None
