@@ -185,6 +185,9 @@ class PapiClient:
         self.clock = clock
         #: pmtui's own weight budget; shared when several clients watch accounts from one IP.
         self.budget = budget if budget is not None else WeightBudget(clock=clock)
+        #: This account's requests go first on a shared budget (it is at WARN or worse: the
+        #: Monitor says so, pmtui.cadence); False: they leave the budget's reserve to those.
+        self.urgent = True
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
@@ -357,7 +360,7 @@ class PapiClient:
         base = self._base(endpoint) if endpoint is not None else self.base_url
         # Wait for the budget before the deadline starts and before signing: a wait must not age
         # the timestamp past recvWindow, nor count as the exchange being slow.
-        await self.budget.acquire(weight if weight is not None else weight_of(path))
+        await self.budget.acquire(weight if weight is not None else weight_of(path), urgent=self.urgent)
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:

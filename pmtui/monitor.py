@@ -332,6 +332,8 @@ class Monitor:
         #: account refreshes every `interval` seconds (one account, or a one-shot).
         self.pacer: Pacer | None = None
         self._refresh_started: float | None = None  # monotonic time the last refresh started
+        self._slow = False  # on a cadence slower than its interval (calm, pushed)
+        self._stagger = 1.0  # the part of the cadence the next slow refresh waits
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -523,6 +525,7 @@ class Monitor:
         self.fetching = True
         self.next_at = None
         self._refresh_started = self.clock.monotonic()
+        self._stagger = 1.0
         self.publish(STATUS)
         try:
             ok = await self.poller.poll()
@@ -849,6 +852,7 @@ class Monitor:
         level = self.level()
         every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
         urgent = level is not None and level >= Level.WARN
+        self.client.urgent = urgent or level is None  # first in the budget's queue (not yet known: too)
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
@@ -865,7 +869,15 @@ class Monitor:
         delay = self.poller.delay()
         if delay is None or self.poller.error is not None or self.pacer is None or self._refresh_started is None:
             return delay
-        return max(0.0, self._refresh_started + self.cadence() - self.clock.monotonic())
+        cadence = self.cadence()
+        slow = cadence > self.poller.interval
+        if slow and not self._slow:
+            # The first slow refresh comes at a random point of the cadence: accounts that slowed
+            # down together (at start, after a network blip) spread over it instead of all coming
+            # due at once and queueing on the budget past their time.
+            self._stagger = self.clock.random()
+        self._slow = slow
+        return max(0.0, self._refresh_started + cadence * (self._stagger if slow else 1.0) - self.clock.monotonic())
 
     def _slack(self) -> float:
         """Seconds of the data's age that are deliberate: a pushed account on a slow cadence is
