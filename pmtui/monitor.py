@@ -491,7 +491,7 @@ class Monitor:
             except TimeoutError:
                 if early and self._held_until() is not None:
                     continue  # still held back (the timer fired early, or a test's clock stood still)
-                if self.pacer is not None and (self._rest_delay() or 0.0) > SPACING_MARGIN:
+                if (self._paced_delay() or 0.0) > SPACING_MARGIN:
                     continue  # the fleet slowed this account's cadence meanwhile
                 return
             if self._due:
@@ -867,8 +867,14 @@ class Monitor:
         """Seconds until the next refresh: the poller's (paused, stopped, backing off), or on the
         fleet's cadence from the start of the last refresh."""
         delay = self.poller.delay()
-        if delay is None or self.poller.error is not None or self.pacer is None or self._refresh_started is None:
-            return delay
+        paced = self._paced_delay() if delay is not None else None
+        return delay if paced is None else paced
+
+    def _paced_delay(self) -> float | None:
+        """Seconds until the next refresh on the fleet's cadence, from the start of the last one;
+        None: not paced (no fleet, never refreshed, or the poller backs off after a fault)."""
+        if self.pacer is None or self._refresh_started is None or self.poller.error is not None:
+            return None
         cadence = self.cadence()
         slow = cadence > self.poller.interval
         if slow and not self._slow:

@@ -163,3 +163,20 @@ async def test_a_stale_judgement_still_holds_for_a_pushed_account_past_its_caden
         assert m.state.stale and m._late_age() == CALM_CADENCE[0] + 43
     finally:
         await fleet.aclose()
+
+
+async def test_an_account_whose_refresh_failed_retries_on_its_backoff_not_its_slow_cadence(exchanges):
+    """A first request that timed out under load left one account of 50 without data for good:
+    the wait's re-check took the backoff (counted from now) for a cadence that had not run out."""
+    clock = SteppingClock(time.time())
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET, risk_model=False,
+                                       interval=1.0, base_url=exchanges[name].base_url)) for name in NAMES[:2]]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES[:2]), accounts, clock=clock)
+    try:
+        m = fleet.watched[0].monitor
+        assert m is not None
+        exchanges[NAMES[0]].set_mode("503")
+        assert not await m.refresh()
+        await asyncio.wait_for(m._sleep_until_due(), 5)  # the backoff (about a second) ran out: retry
+    finally:
+        await fleet.aclose()
