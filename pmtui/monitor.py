@@ -80,6 +80,9 @@ PUSH_SLOWDOWN = 3
 TICK = 1.0
 #: Seconds past the end of MIN_ACCOUNT_INTERVAL a held-back fetch's refresh is planned.
 SPACING_MARGIN = 0.05
+#: Seconds an account on the fleet's cadence waits at most before it looks at its cadence again:
+#: as others calm down (or streams come up) the plan gives it a faster one, which it must follow.
+PACE_RECHECK = 5.0
 #: Seconds between COIN-M fetches while the account holds no COIN-M position.
 CM_IDLE_INTERVAL = 60.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
@@ -486,13 +489,15 @@ class Monitor:
             if self._due:
                 return
             self._wake.clear()
+            if delay is not None and self.pacer is not None:
+                delay = min(delay, PACE_RECHECK)  # the fleet's plan may have changed meanwhile
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
                 if early and self._held_until() is not None:
                     continue  # still held back (the timer fired early, or a test's clock stood still)
                 if (self._paced_delay() or 0.0) > SPACING_MARGIN:
-                    continue  # the fleet slowed this account's cadence meanwhile
+                    continue  # not due yet on the fleet's cadence (as it is now)
                 return
             if self._due:
                 return

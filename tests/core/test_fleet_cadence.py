@@ -180,3 +180,30 @@ async def test_an_account_whose_refresh_failed_retries_on_its_backoff_not_its_sl
         await asyncio.wait_for(m._sleep_until_due(), 5)  # the backoff (about a second) ran out: retry
     finally:
         await fleet.aclose()
+
+
+async def test_a_sleeping_account_follows_a_faster_plan_without_being_woken(exchanges, monkeypatch):
+    """At start every account's plan is slow (no stream up yet, nothing known, all on one budget);
+    one that went to sleep on it must take the faster plan once the fleet settles, not sleep on."""
+    import pmtui.cadence
+    import pmtui.monitor
+
+    monkeypatch.setattr(pmtui.monitor, "PACE_RECHECK", 0.05)
+    clock = SteppingClock(time.time())
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET, risk_model=False,
+                                       base_url=exchanges[name].base_url)) for name in NAMES[:2]]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES[:2]), accounts, clock=clock)
+    try:
+        m = fleet.watched[0].monitor
+        assert m is not None
+        m.on_push_status(UP)
+        assert await m.refresh()
+        m._due = False
+        sleeping = asyncio.ensure_future(m._sleep_until_due())
+        await asyncio.sleep(0.2)
+        assert not sleeping.done()  # calm and pushed: 30 s
+        monkeypatch.setattr(pmtui.cadence, "CALM_CADENCE", (3.0, 60.0))  # the plan changes, nobody wakes it
+        clock.advance(3.5)
+        await asyncio.wait_for(sleeping, 2)
+    finally:
+        await fleet.aclose()
