@@ -57,9 +57,11 @@ class Standing:
 
 
 def tier(s: Standing) -> int:
-    if s.level is None or s.level >= Level.DANGER:
-        return DANGER if s.level is not None else WARN
-    if s.level >= Level.WARN:
+    """Not known yet counts as calm: its first refresh is due at once anyway (`due_times`), and
+    fifty accounts starting together must not look like fifty at WARN to the plan."""
+    if s.level is not None and s.level >= Level.DANGER:
+        return DANGER
+    if s.level is not None and s.level >= Level.WARN:
         return WARN
     return CALM_PUSHED if s.pushed else CALM
 
@@ -70,9 +72,13 @@ def cost(s: Standing, cadence: float) -> float:
 
 
 #: How far each tier is stretched, in turn, before the next gives anything: a calm pushed account
-#: to a minute, a calm one nothing pushes for to 10 s, one at WARN to 5 s. If that is not enough,
-#: every account slows by the same factor (DANGER too), so the budget always holds.
-STRETCH = ((CALM_PUSHED, CALM_CADENCE[1]), (CALM, 10.0), (WARN, 5.0))
+#: to a minute, a calm one nothing pushes for to 10 s, one at WARN to 5 s; then the calm pushed
+#: ones (their stream still tells of every change) to 5 minutes, the calm unpushed to a minute,
+#: WARN to 15 s. If that is not enough, every account slows by the same factor (DANGER too), so
+#: the budget always holds. (Five accounts at WARN, each fully refreshed every 5 s, spend 40
+#: weight a second: most of a 3,000-a-minute budget.)
+STRETCH = ((CALM_PUSHED, CALM_CADENCE[1]), (CALM, 10.0), (WARN, 5.0),
+           (CALM_PUSHED, 300.0), (CALM, 60.0), (WARN, 15.0))
 
 
 def plan(standings: Sequence[Standing], rate: float) -> dict[str, float]:

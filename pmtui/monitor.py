@@ -857,7 +857,7 @@ class Monitor:
         level = self.level()
         every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
         urgent = level is not None and level >= Level.WARN
-        self.client.urgent = urgent or level is None  # first in the budget's queue (not yet known: too)
+        self.client.urgent = urgent  # first in the budget's queue
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
@@ -893,9 +893,11 @@ class Monitor:
     def _slack(self) -> float:
         """Seconds of the data's age that are deliberate: a pushed account on a slow cadence is
         late (stale, "no fresh data") only past it. Without pushes, none."""
-        slack = max(0.0, self.cadence() - self.poller.interval) if self.pacer is not None and self.pushed else 0.0
-        self.poller.slack = slack
-        return slack
+        cadence = self.cadence() if self.pacer is not None and self.pushed else 0.0
+        for poller in (self.account_poller, self.balance_poller):  # they ride on its refreshes
+            poller.slack = max(0.0, cadence - poller.interval)
+        self.poller.slack = max(0.0, cadence - self.poller.interval)
+        return self.poller.slack
 
     def _late_age(self) -> float | None:
         """Seconds the data is behind what its cadence promises (its age, less the slack)."""

@@ -21,8 +21,14 @@ def spend(standings: list[Standing], cadence: dict[str, float]) -> float:
 
 
 def test_a_calm_pushed_account_is_reconciled_every_30_s_and_an_unpushed_one_at_its_interval():
-    c = plan([st("calm"), st("blind", pushed=False), st("warn", Level.WARN), st("new", None)], RATE)
+    c = plan([st("calm"), st("blind", pushed=False), st("warn", Level.WARN), st("new", None, pushed=False)], RATE)
     assert c == {"calm": CALM_CADENCE[0], "blind": 2.0, "warn": 2.0, "new": 2.0}
+
+
+def test_fifty_accounts_not_known_yet_do_not_plan_like_fifty_at_warn():
+    """At start nothing is known: counted as WARN, the plan stretched every account to ~8 min."""
+    c = plan([st(f"a{i}", None) for i in range(50)], RATE)
+    assert max(c.values()) <= CALM_CADENCE[1]
 
 
 def test_a_person_slower_interval_is_kept():
@@ -79,3 +85,10 @@ def test_the_pacer_plans_again_at_once_when_an_account_changes_tier():
     assert pacer.cadence(fleet[0]) == CALM_CADENCE[0]
     fleet[0] = st("a", Level.WARN)  # same instant: the cached plan must not answer
     assert pacer.cadence(fleet[0]) == 2.0
+
+
+def test_calm_pushed_accounts_give_up_to_5_minutes_before_warn_ones_go_past_5_s():
+    fleet = [st(f"calm{i}") for i in range(45)] + [st(f"warn{i}", Level.WARN) for i in range(4)]
+    c = plan(fleet, RATE)
+    assert spend(fleet, c) <= RATE + 1e-6
+    assert c["warn0"] == 5.0 and CALM_CADENCE[1] < c["calm0"] <= 300.0
