@@ -844,12 +844,13 @@ class Monitor:
 
     def level(self) -> Level | None:
         """How bad the account is now: the verdict's level, or Binance's uniMMR band and status if
-        worse; None before the first data."""
+        worse; None while it is not known (no data yet, or no uniMMR yet where the key may read it)."""
         if self.view is None:
             return None
         pm = self.account_poller.data
         if pm is None:
-            return self.view.level
+            known = self.account_schedule.refusal is not None or self.account_poller.stopped
+            return self.view.level if known else None
         return max(self.view.level, risk_level(pm.uniMMR, pm.accountStatus, self.settings.thresholds))
 
     def standing(self) -> Standing:
@@ -857,7 +858,9 @@ class Monitor:
         level = self.level()
         every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
         urgent = level is not None and level >= Level.WARN
-        self.client.urgent = urgent  # first in the budget's queue
+        # First in the budget's queue: at WARN or worse, or without data yet (first data for all
+        # before a second refresh of any).
+        self.client.urgent = urgent or level is None
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
