@@ -208,3 +208,21 @@ async def test_a_sleeping_account_follows_a_faster_plan_without_being_woken(exch
         await asyncio.wait_for(sleeping, 2)
     finally:
         await fleet.aclose()
+
+
+async def test_check_all_profiles_fetches_every_account_at_once_without_waiting_for_the_budget(exchanges, capsys):
+    """`check --all-profiles` on local exchanges: every account answered, concurrently, within the
+    one-shot's burst (nothing waited for the bucket), and no pacer on a one-shot."""
+    from pmtui import commands
+
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET,
+                                       base_url=exchanges[name].base_url)) for name in NAMES]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES, one_shot=True), accounts)
+    try:
+        code = await commands.check(fleet)
+    finally:
+        await fleet.aclose()
+    out = capsys.readouterr().out
+    assert code == 1 and "warn WARNING" in out and "4 accounts checked" in out  # WARNING: uniMMR 1.35
+    assert fleet.budget is not None and fleet.budget.waited == 0.0 and fleet.budget.sent > fleet.budget.rate * 2
+    assert all(a.monitor is not None and a.monitor.pacer is None for a in fleet.accounts)
