@@ -9,7 +9,8 @@ it matters and how much else tells pmtui about it:
   needs REST only to reconcile: every CALM_CADENCE[0] s, stretched up to CALM_CADENCE[1] s when
   the budget is short;
 - an account nothing pushes for is polled at its own interval (`interval`, 2 s by default);
-- one at WARN or worse (or not known yet) at its interval too, and it is the last to slow down.
+- one at WARN or worse at its interval too, and it is the last to slow down (one not known yet
+  is due at once, and planned as calm).
 
 When the sum passes the budget, the calmest tier is stretched first, then the next (STRETCH): an
 account at DANGER keeps its pace longest. `plan` is the pure part (standings in, cadences out);
