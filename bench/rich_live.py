@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from decimal import Decimal
 
 import counted_pmtui  # noqa: F401  (counts the refreshes served by the demo exchange)
 from rich.console import Console
@@ -27,7 +28,8 @@ def table(view) -> Table:
         t.add_column(name, justify="left" if name in ("Symbol", "Side") else "right", no_wrap=True)
     for r in sorted(view.open_positions, key=lambda r: r.position.maintMargin, reverse=True):
         p = r.position
-        pnl = p.unrealizedProfit or 0
+        # Decimal(0) is falsy: `or 0` handed an int to fmt.money, and the script died at a flat uPnL.
+        pnl = p.unrealizedProfit if p.unrealizedProfit is not None else Decimal(0)
         t.add_row(p.symbol, "LONG" if p.is_long else "SHORT", fmt.money(abs(p.notional)),
                   f"[{'green' if pnl > 0 else 'red'}]{fmt.money(pnl, sign=True)}[/]",
                   fmt.percent(r.liq_distance), fmt.percent(r.share), fmt.money(p.maintMargin))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from common import BENCH, ROOT, machine_info
 
 MODULES = ("pipeline", "table_tick", "startup", "idle", "memory", "term_bytes", "push", "risk_engine", "record",
-           "attach")
+           "attach", "fleet")
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,19 @@ TARGETS = (
            "<= 20 MB a day"),
     Target("weight_ratio_attached_5_vs_1", "Exchange weight per minute, 5 viewers attached to the daemon / 1",
            "weight_per_min_polling_5", None, 1.05, "x", "<= 1x (N attached viewers cost one)"),
+    Target("fleet_staleness_max_s_ranked_50", "50 accounts, one IP: how far behind the latest data any account is "
+           "(a live stream counts to the planned reconcile)", "fleet_staleness_max_s_polling_50", None, 2.0, "s",
+           "<= 2 s (issue 25; prices between refreshes need the mark price stream)"),
+    Target("warn_rest_age_max_s_ranked_50", "50 accounts: oldest REST data of an account at WARN",
+           "warn_rest_age_max_s_polling_50", None, 5.0, "s", "<= 5 s"),
+    Target("weight_per_min_ranked_50", "50 accounts: REST weight per minute", "weight_per_min_polling_50", None,
+           3000, "", "<= 3,000 (the budget)"),
+    Target("first_data_all_s_ranked_50", "50 accounts: start to first data for all (local server)",
+           "first_data_all_s_polling_50", None, 3.0, "s", "<= 3 s"),
+    Target("cpu_pct_ranked_50", "50 accounts: CPU, % of one core", "cpu_pct_polling_50", None, 25.0, "%", "<= 25%"),
+    Target("rss_mb_ranked_50", "50 accounts: RSS", "rss_mb_polling_50", None, 200.0, "MB", "<= 200 MB"),
+    Target("check_all_profiles_50_s", "`check --all-profiles`, 50 accounts, process start to exit",
+           "check_one_profile_s", None, 10.0, "s", "<= 10 s (a Nagios check's timeout)"),
     Target("rss_growth_mb", "RSS growth, 100 -> last refresh", "rss_after_100_mb", "rss_ratio",
            5.0, "MB", "<= 5 MB"),
 )
@@ -104,6 +117,13 @@ BASELINE_NAMES = {
     "decimal_sum_ms": "a plain Decimal sum of the same book (ms)",
     "raw_json_bytes_per_day": "the same states as raw JSON documents, one per state (B a day)",
     "weight_per_min_polling_5": "5 viewers polling on their own, same run (weight per minute)",
+    "fleet_staleness_max_s_polling_50": "today's polling, every account every interval, same run (s)",
+    "warn_rest_age_max_s_polling_50": "today's polling, same run (s)",
+    "weight_per_min_polling_50": "today's polling, same run",
+    "first_data_all_s_polling_50": "today's polling, same run (s)",
+    "cpu_pct_polling_50": "today's polling, same run (%)",
+    "rss_mb_polling_50": "today's polling, same run (MB)",
+    "check_one_profile_s": "`check --profile a00`, one account, same run (s)",
 }
 
 

@@ -36,6 +36,10 @@ BURST_SECONDS = 2.0
 #: the risk model's inputs answers in a second or two, not after the bucket refills (a Nagios
 #: check has 10 s). Past that it waits like the dashboard; the IP's reported weight still rules.
 ONE_SHOT_BURST_SECONDS = 60.0
+#: Seconds of the rate a request that is not urgent leaves in the bucket for one that is: while
+#: many accounts wait on one budget, an account at WARN or worse (pmtui.cadence) goes first, so a
+#: burst of calm accounts' reconciles never holds its refresh back.
+PRIORITY_RESERVE_SECONDS = 1.0
 _EPSILON = 1e-6
 
 
@@ -55,6 +59,8 @@ class WeightBudget:
         #: Weight per second pmtui may spend on average.
         self.rate = share * limit / 60.0
         self.capacity = max(self.rate * burst_seconds, max(WEIGHTS.values()))
+        #: What a request that is not urgent leaves in the bucket (see PRIORITY_RESERVE_SECONDS).
+        self.reserve = min(self.rate * PRIORITY_RESERVE_SECONDS, self.capacity - max(WEIGHTS.values()))
         self._clock = clock
         self._monotonic = clock.monotonic
         self._tokens = self.capacity
@@ -79,12 +85,13 @@ class WeightBudget:
         if now >= self._minute_ends:
             self.ip_used = None  # a new minute: the last report no longer applies
 
-    def wait_for(self, weight: int) -> float:
-        """Seconds before `weight` may be sent (0: now)."""
+    def wait_for(self, weight: int, *, urgent: bool = True) -> float:
+        """Seconds before `weight` may be sent (0: now). Not `urgent`: it also leaves `reserve`."""
         self._refill()
         waits = [0.0]
-        if self._tokens < weight - _EPSILON:  # (float rounding must not leave an endless tiny wait)
-            waits.append((weight - self._tokens) / self.rate)
+        need = weight + (0.0 if urgent else self.reserve)
+        if self._tokens < need - _EPSILON:  # (float rounding must not leave an endless tiny wait)
+            waits.append((need - self._tokens) / self.rate)
         if self.ip_used is not None and self.ip_used + weight > self.limit * IP_CEILING:
             waits.append(self._minute_ends - self._monotonic())
         return max(waits)
@@ -95,9 +102,10 @@ class WeightBudget:
         self._take(weight)
         return True
 
-    async def acquire(self, weight: int) -> None:
-        """Wait (asynchronously, never blocking the loop) until `weight` fits, then spend it."""
-        while (wait := self.wait_for(weight)) > 0:
+    async def acquire(self, weight: int, *, urgent: bool = True) -> None:
+        """Wait (asynchronously, never blocking the loop) until `weight` fits, then spend it. Not
+        `urgent`: until it fits with `reserve` to spare, so urgent requests waiting go first."""
+        while (wait := self.wait_for(weight, urgent=urgent)) > 0:
             self.waited += wait
             await self._clock.sleep(wait)
         self._take(weight)

@@ -360,6 +360,16 @@ def _mark_feed(accounts: Sequence[Account], options: FleetOptions, clock: Clock)
     if options.demo or not settings or not settings[0].stream:
         return None
     return MarkFeed(settings[0].market_stream_url, clock=clock)
+def pace(accounts: Sequence[Account], budget: WeightBudget, clock: Clock) -> None:
+    """One planner of REST cadences for every account on the budget (pmtui.cadence): calm accounts
+    whose state is pushed are reconciled every 30-60 s, the rest at their interval, those at WARN
+    or worse last to slow down when the budget is short."""
+    from pmtui.cadence import Pacer
+
+    monitors = [a.monitor for a in accounts if a.monitor is not None]
+    pacer = Pacer(lambda: [m.standing() for m in monitors], lambda: budget.rate, clock.monotonic)
+    for monitor in monitors:
+        monitor.pacer = pacer
 
 
 # --- the fleet --------------------------------------------------------------------------------------
@@ -421,6 +431,8 @@ class Fleet:
                 if single:
                     raise
                 account.error = err.message
+        if budget is not None and not options.one_shot:
+            pace(chosen, budget, clock)
         recorder = None
         if history is not None:
             from pmtui.record import Recorder

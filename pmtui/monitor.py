@@ -42,6 +42,7 @@ from typing import Any, Protocol, TypeVar
 
 from pmtui.alerts import CLEARED, AlertEvent, Alerts, AlertState
 from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT
+from pmtui.cadence import Pacer, Standing
 from pmtui.client import PapiClient
 from pmtui.clock import Clock
 from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, UM_POSITION_RISK, Endpoint
@@ -81,6 +82,9 @@ PUSH_SLOWDOWN = 3
 TICK = 1.0
 #: Seconds past the end of MIN_ACCOUNT_INTERVAL a held-back fetch's refresh is planned.
 SPACING_MARGIN = 0.05
+#: Seconds an account on the fleet's cadence waits at most before it looks at its cadence again:
+#: as others calm down (or streams come up) the plan gives it a faster one, which it must follow.
+PACE_RECHECK = 5.0
 #: Seconds between COIN-M fetches while the account holds no COIN-M position.
 CM_IDLE_INTERVAL = 60.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
@@ -351,12 +355,19 @@ class Monitor:
         self._risk_task: asyncio.Task[None] | None = None
         #: The fleet's shared mark price stream, as this account uses it (attach_marks).
         self.marks: AccountMarks | None = None
+        self._marks_live = False  # whether the marks priced the account at the last frame
         #: Flows and forced fills, read minutes apart in the background (pmtui.ledger).
         self.ledger = Ledger(clock=self.clock, first_delay=LEDGER_START_DELAY)
         self._ledger_task: asyncio.Task[None] | None = None
         #: With --record, the ledger's rows are kept in the history file too (pmtui.ledgerstore).
         self.ledger_store: Any = None
         self._ledger_loaded = False
+        #: The fleet's planner of REST cadences on its shared budget (pmtui.cadence); None: this
+        #: account refreshes every `interval` seconds (one account, or a one-shot).
+        self.pacer: Pacer | None = None
+        self._refresh_started: float | None = None  # monotonic time the last refresh started
+        self._slow = False  # on a cadence slower than its interval (calm, pushed)
+        self._stagger = 1.0  # the part of the cadence the next slow refresh waits
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -398,6 +409,15 @@ class Monitor:
         """A frame of marks (or a change of the stream's health, or a tick): rebuild what moved."""
         if self._closed or self.marks is None or self.poller.data is None:
             return
+        live = self.marks.live
+        if self.pacer is not None and live != self._marks_live:
+            # The marks' health moved the account on or off the slow cadence (`pushed`): plan
+            # anew; off it (the stream stopped pricing it), REST reconciles now.
+            was_pushed = self._marks_live and self.push is not None and self.push.up
+            self.cadence(fresh=True)
+            if was_pushed:
+                self._ask()
+        self._marks_live = live
         if self.marks.news(self.poller.data[0]):
             self._rebuild()
             # Marks may raise an alert at once; only REST's figures clear one.
@@ -502,7 +522,7 @@ class Monitor:
         """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for
         N seconds" can start to hold without a fetch arriving)."""
         self._on_marks()  # a mark stream gone quiet is found by time passing, not by a frame
-        age = self.poller.age()
+        age = self._late_age()
         events: list[AlertEvent] = []
         if self.view is not None and age is not None and age > self.poller.interval:
             events = self._evaluate()
@@ -515,7 +535,7 @@ class Monitor:
         (pause, interval) wakes the wait to plan again from now. A fetch the spacing held back
         ends the wait when the spacing ends (then the whole refresh runs: its uPnL goes with it)."""
         while not self._closed:
-            delay = self.poller.delay()
+            delay = self._rest_delay()
             held = self._held_until()
             early = delay is not None and held is not None and held - self.clock.monotonic() < delay
             if early:
@@ -526,11 +546,15 @@ class Monitor:
             if self._due:
                 return
             self._wake.clear()
+            if delay is not None and self.pacer is not None:
+                delay = min(delay, PACE_RECHECK)  # the fleet's plan may have changed meanwhile
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except TimeoutError:
                 if early and self._held_until() is not None:
                     continue  # still held back (the timer fired early, or a test's clock stood still)
+                if (self._paced_delay() or 0.0) > SPACING_MARGIN:
+                    continue  # not due yet on the fleet's cadence (as it is now)
                 return
             if self._due:
                 return
@@ -562,6 +586,8 @@ class Monitor:
             self._push_handle = None
         self.fetching = True
         self.next_at = None
+        self._refresh_started = self.clock.monotonic()
+        self._stagger = 1.0
         self.publish(STATUS)
         try:
             ok = await self.poller.poll()
@@ -817,7 +843,7 @@ class Monitor:
     # --- alerts ---------------------------------------------------------------------------
 
     def _evaluate(self, *, hold_clears: bool = False) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk, self._ledger_view()),
+        events = self.alerts.evaluate(AlertState(self.view, self._late_age(), self.risk, self._ledger_view()),
                                       self.clock.time(), mono=self.clock.monotonic(), hold_clears=hold_clears)
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
@@ -903,11 +929,93 @@ class Monitor:
         self._wake.set()
         return self.poller.interval
 
+    # --- the fleet's cadence (pmtui.cadence) -------------------------------------------------
+
+    @property
+    def pushed(self) -> bool:
+        """This account's state is fed by pushes, so REST only reconciles it (on the fleet's slow
+        cadence while it is calm): its user data stream is live (positions, balances, risk level)
+        and the public mark price stream prices every open position (pmtui.markstream). Either one
+        down, and the account polls at its own pace again. The one hook the cadence and the
+        staleness judgement key off."""
+        return self.push is not None and self.push.up and self.marks is not None and self.marks.live
+
+    def level(self) -> Level | None:
+        """How bad the account is now: the verdict's level, or Binance's uniMMR band and status if
+        worse; None while it is not known (no data yet, or no uniMMR yet where the key may read it)."""
+        if self.view is None:
+            return None
+        pm = self.account_poller.data
+        if pm is None:
+            known = self.account_schedule.refusal is not None or self.account_poller.stopped
+            return self.view.level if known else None
+        return max(self.view.level, risk_level(pm.uniMMR, pm.accountStatus, self.settings.thresholds))
+
+    def standing(self) -> Standing:
+        """What the fleet's planner needs to give this account its cadence."""
+        level = self.level()
+        every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
+        urgent = level is not None and level >= Level.WARN
+        # First in the budget's queue: at WARN or worse, or without data yet (first data for all
+        # before a second refresh of any).
+        self.client.urgent = urgent or level is None
+        return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
+                        self.refresh_weight,
+                        ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
+                         (BALANCE.weight, self.balance_poller.interval)))
+
+    def cadence(self, *, fresh: bool = False) -> float:
+        """Seconds between this account's refreshes: the fleet's plan, else its own interval."""
+        planned = self.pacer.cadence(self.standing(), fresh=fresh) if self.pacer is not None else None
+        return max(planned, self.poller.interval) if planned is not None else self.poller.interval
+
+    def _rest_delay(self) -> float | None:
+        """Seconds until the next refresh: the poller's (paused, stopped, backing off), or on the
+        fleet's cadence from the start of the last refresh."""
+        delay = self.poller.delay()
+        paced = self._paced_delay() if delay is not None else None
+        return delay if paced is None else paced
+
+    def _paced_delay(self) -> float | None:
+        """Seconds until the next refresh on the fleet's cadence, from the start of the last one;
+        None: not paced (no fleet, never refreshed, or the poller backs off after a fault)."""
+        if self.pacer is None or self._refresh_started is None or self.poller.error is not None:
+            return None
+        cadence = self.cadence()
+        slow = cadence > self.poller.interval
+        if slow and not self._slow:
+            # The first slow refresh comes at a random point of the cadence: accounts that slowed
+            # down together (at start, after a network blip) spread over it instead of all coming
+            # due at once and queueing on the budget past their time.
+            self._stagger = self.clock.random()
+        self._slow = slow
+        return max(0.0, self._refresh_started + cadence * (self._stagger if slow else 1.0) - self.clock.monotonic())
+
+    def _slack(self) -> float:
+        """Seconds of the data's age that are deliberate: a pushed account on a slow cadence is
+        late (stale, "no fresh data") only past it. Without pushes, none."""
+        cadence = self.cadence() if self.pacer is not None and self.pushed else 0.0
+        for poller in (self.account_poller, self.balance_poller):  # they ride on its refreshes
+            poller.slack = max(0.0, cadence - poller.interval)
+        self.poller.slack = max(0.0, cadence - self.poller.interval)
+        return self.poller.slack
+
+    def _late_age(self) -> float | None:
+        """Seconds the data is behind what its cadence promises (its age, less the slack)."""
+        age = self.poller.age()
+        return None if age is None else max(0.0, age - self._slack())
+
     # --- push -----------------------------------------------------------------------------
 
     def on_push_status(self, status: PushStatus) -> None:
-        """From the stream: up, or down with its reason."""
+        """From the stream: up, or down with its reason. Down: REST reconciles now and polls at
+        the account's own pace again (the fleet plans anew)."""
+        dropped = self.pushed and not status.up
         self.push = status
+        if self.pacer is not None:
+            self.cadence(fresh=True)
+            if dropped:
+                self._ask()
         acct = self.account_schedule
         if not status.up and acct.due_at is not None and self.account_poller.delay() is not None:
             # Push went down: uniMMR's poll goes back to its own cadence from its last fetch.
@@ -1007,6 +1115,7 @@ class Monitor:
                notices: tuple[Notice, ...] = ()) -> MonitorState:
         self._seq += 1
         p, a = self.poller, self.account_poller
+        self._slack()  # the staleness below knows the account's cadence
         view = self.view
         verdict = None
         refused_account = a.stopped or self.account_schedule.refusal is not None

@@ -42,6 +42,9 @@ class Poller(Generic[T]):
     failures: int = 0  # consecutive failed fetches
     paused: bool = False
     polls: int = 0
+    #: Seconds of age that are deliberate, not late: an account whose state is pushed is
+    #: reconciled by REST on a slow cadence (pmtui.cadence), and is stale only past that.
+    slack: float = 0.0
 
     def __post_init__(self) -> None:
         self.interval = self.clamp(self.interval)
@@ -113,7 +116,7 @@ class Poller(Generic[T]):
     @property
     def stale(self) -> bool:
         age = self.age()
-        return age is not None and (self.error is not None or age > self.stale_after())
+        return age is not None and (self.error is not None or age - self.slack > self.stale_after())
 
     def reset_stop(self) -> None:
         """After a person fixed the cause (or pressed refresh), try again."""

@@ -205,3 +205,17 @@ async def test_check_of_several_accounts_with_the_risk_model_does_not_wait_for_t
     assert fleet.budget is not None and fleet.budget.waited == 0.0
     # ...while it sent more than the dashboard's 2 s bucket holds (which would have waited).
     assert fleet.budget.sent > fleet.budget.rate * 2
+
+
+def test_an_urgent_request_goes_before_the_calm_ones_waiting_on_a_shared_budget():
+    """Fifty accounts on one budget: a burst of calm accounts' reconciles must not hold back the
+    refresh of the one at WARN (pmtui.cadence sets PapiClient.urgent)."""
+    from pmtui.budget import WeightBudget
+    from pmtui.clock import ManualClock
+
+    clock = ManualClock()
+    budget = WeightBudget(0.5, clock=clock)  # 50 a second, 100 at most, 50 held back by the calm
+    assert budget.try_acquire(90)
+    clock.advance(1.0)  # 60 in the bucket
+    assert budget.wait_for(20) == 0.0
+    assert budget.wait_for(20, urgent=False) == pytest.approx((20 + 50 - 60) / 50)  # 0.2 s
