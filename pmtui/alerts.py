@@ -36,6 +36,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any
 
@@ -159,12 +160,26 @@ class _Reading:
     start: bool  # the rule holds (it would fire)
     recovered: bool  # past threshold plus hysteresis (a fired rule clears)
     level: Level
-    message: str
-    #: The clear message, given the value of the rule's last event (to say what is over).
-    clear_message: Callable[[Any], str]
-    #: Label and value in a few words, for a group's list ("BTCUSDT long 0.1%").
-    brief: str = ""
+    #: (the fire message, the clear message or a function of the rule's last event value giving
+    #: it, label and value in a few words for a group's list: "BTCUSDT long 0.1%"). Worded only
+    #: when an event is made: at 1,000 positions, formatting every reading each refresh was a
+    #: tenth of the refresh, for messages nobody reads.
+    said: Callable[[], Said]
     label: str = ""  # the position's name ("BTCUSDT long"), for "closed"
+
+    @property
+    def message(self) -> str:
+        return self.said()[0]
+
+    @property
+    def clear_message(self) -> Callable[[Any], str]:
+        """The clear message, given the value of the rule's last event (to say what is over)."""
+        clear = self.said()[1]
+        return clear if callable(clear) else _says(clear)
+
+    @property
+    def brief(self) -> str:
+        return self.said()[2]
 
 
 def _says(text: str) -> Callable[[Any], str]:
@@ -317,10 +332,9 @@ class Alerts:
         assert isinstance(threshold, Decimal)
         clear_at = self._clear_at(threshold)
         if value is None:
-            return _Reading(subject, None, False, True, Level.OK, "", _says(gone), gone.rstrip("."), label)
-        fire, clear, brief = words(value, threshold, clear_at)
-        return _Reading(subject, value, value < threshold, value >= clear_at, level, fire,
-                        clear if callable(clear) else _says(clear), brief, label)
+            return _Reading(subject, None, False, True, Level.OK, cache(lambda: ("", gone, gone.rstrip("."))), label)
+        return _Reading(subject, value, value < threshold, value >= clear_at, level,
+                        cache(lambda: words(value, threshold, clear_at)), label)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
         value: Decimal | None
@@ -360,7 +374,7 @@ class Alerts:
             return f"Account status is NORMAL again{was}."
 
         return [_Reading(ACCOUNT, status, not normal, normal, level,
-                         f"Account status is {status}, not NORMAL.", clear, f"status {status}")]
+                         cache(lambda: (f"Account status is {status}, not NORMAL.", clear, f"status {status}")))]
 
     def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
         if row.risk is None:
@@ -409,8 +423,8 @@ class Alerts:
         limit = float(rule.threshold)
         clear_at = limit - limit * float(self.hysteresis)
         return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
-                         f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
-                         _says("Data is fresh again."), f"no fresh data for {fmt.age(age)}")]
+                         cache(lambda: (f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
+                                        "Data is fresh again.", f"no fresh data for {fmt.age(age)}")))]
 
 
 def _upnl_msg(what: str) -> Words:
