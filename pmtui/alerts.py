@@ -36,8 +36,8 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from functools import cache
 from typing import Any
 
 from pmtui import fmt

@@ -125,7 +125,6 @@ class PositionsTable(KeyedTable):
         # A COIN-M row: its symbol marked CM, its amount in contracts, and its money in USD at the
         # mark like every other row's, so a column reads (and sorts) in one unit at a glance; the
         # coin figures Binance sends are in the detail panel. Without a price, the coin with its unit.
-        upnl_usd = row.upnl_usd
 
         def money(value: Decimal | None, *, sign: bool = False) -> str:
             if not cm or value is None:

@@ -24,7 +24,7 @@ widths shrink back when wide rows go.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -905,7 +905,7 @@ class _LazyRows(Mapping[str, list[Cell]]):
     def __getitem__(self, key: str) -> list[Cell]:
         return self._table._cells(key)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._table._source or ())
 
     def __len__(self) -> int:
