@@ -24,6 +24,7 @@ from textual.css.query import NoMatches
 from textual.css.scalar import Scalar
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.widgets._toast import Toast, ToastRack
 from textual.worker import Worker, WorkerState
@@ -31,7 +32,7 @@ from textual.worker import Worker, WorkerState
 from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
-from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
+from pmtui.monitor import ALERTS, DATA, FAULT, STATUS, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.text import name as shown
@@ -61,6 +62,10 @@ log = logging.getLogger(__name__)
 
 # Before a table's title while its data is not current (with the dashed amber border, app.tcss).
 STALE_MARK = "◌ STALE · "
+
+#: Seconds a refresh must have been running before the screen says "fetching…": most end sooner,
+#: and then the state they publish is the one screen update of that refresh, not the second.
+FETCHING_SHOWN_AFTER = 0.3
 
 # (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
 COMPACT_BELOW = (60, 18)
@@ -483,6 +488,7 @@ class PmtuiApp(App[int]):
         self.accounts: list[Account] = list(accounts or []) if len(accounts or []) > 1 else []
         self._demo_titles = False
         self._deliverer: Deliverer | None = None
+        self._held: Timer | None = None  # a "fetching…" state waiting for FETCHING_SHOWN_AFTER
 
     @classmethod
     def for_accounts(cls, accounts: Sequence[Account], *, demo: bool = False, start: bool = True) -> PmtuiApp:
@@ -653,6 +659,19 @@ class PmtuiApp(App[int]):
             for notice in state.notices:
                 self._toast(notice, message.profile)
             return
+        if self._held is not None:  # this state is newer: it says everything the held one did
+            self._held.stop()
+            self._held = None
+        if message.changed == {STATUS} and state.status.fetching and not state.notices:
+            self._held = self.set_timer(FETCHING_SHOWN_AFTER, partial(self._show_held, state))
+            return
+        self._show_new(state)
+
+    def _show_held(self, state: MonitorState) -> None:
+        self._held = None
+        self._show_new(state)
+
+    def _show_new(self, state: MonitorState) -> None:
         try:
             with self.batch_update():
                 self._announce(state)
