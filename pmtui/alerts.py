@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
-from functools import cache
 from typing import Any
 
 from pmtui import fmt
@@ -151,7 +150,23 @@ def _jsonable(value: Any) -> Any:
 # --- readings ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+class _Once:
+    """A reading's words, made the first time they are asked for (functools.cache costs more to
+    set up than most readings ever use: one per position per rule, each refresh)."""
+
+    __slots__ = ("_make", "_said")
+
+    def __init__(self, make: Callable[[], Said]) -> None:
+        self._make = make
+        self._said: Said | None = None
+
+    def __call__(self) -> Said:
+        if self._said is None:
+            self._said = self._make()
+        return self._said
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__
 class _Reading:
     """One subject's value under one rule this refresh."""
 
@@ -234,6 +249,7 @@ class Alerts:
         self.hysteresis = Decimal(hysteresis)
         self.on_clear = on_clear
         self._tracks: dict[tuple[str, str], _Track] = {}
+        self._clear_cache: dict[tuple[Decimal, Decimal], Decimal] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Alerts:
@@ -321,7 +337,12 @@ class Alerts:
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
 
     def _clear_at(self, threshold: Decimal) -> Decimal:
-        return threshold + abs(threshold) * self.hysteresis
+        # Once per threshold, not once per position read against it.
+        key = (threshold, self.hysteresis)
+        known = self._clear_cache.get(key)
+        if known is None:
+            known = self._clear_cache[key] = threshold + abs(threshold) * self.hysteresis
+        return known
 
     def _below(self, rule: Rule, subject: str, value: Decimal | None, words: Words, level: Level = Level.WARN,
                *, label: str = "", gone: str = "") -> _Reading:
@@ -332,9 +353,9 @@ class Alerts:
         assert isinstance(threshold, Decimal)
         clear_at = self._clear_at(threshold)
         if value is None:
-            return _Reading(subject, None, False, True, Level.OK, cache(lambda: ("", gone, gone.rstrip("."))), label)
+            return _Reading(subject, None, False, True, Level.OK, _Once(lambda: ("", gone, gone.rstrip("."))), label)
         return _Reading(subject, value, value < threshold, value >= clear_at, level,
-                        cache(lambda: words(value, threshold, clear_at)), label)
+                        _Once(lambda: words(value, threshold, clear_at)), label)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
         value: Decimal | None
@@ -374,7 +395,7 @@ class Alerts:
             return f"Account status is NORMAL again{was}."
 
         return [_Reading(ACCOUNT, status, not normal, normal, level,
-                         cache(lambda: (f"Account status is {status}, not NORMAL.", clear, f"status {status}")))]
+                         _Once(lambda: (f"Account status is {status}, not NORMAL.", clear, f"status {status}")))]
 
     def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
         if row.risk is None:
@@ -423,7 +444,7 @@ class Alerts:
         limit = float(rule.threshold)
         clear_at = limit - limit * float(self.hysteresis)
         return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
-                         cache(lambda: (f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
+                         _Once(lambda: (f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
                                         "Data is fresh again.", f"no fresh data for {fmt.age(age)}")))]
 
 
