@@ -905,6 +905,9 @@ class _LazyRows(Mapping[str, list[Cell]]):
     def __getitem__(self, key: str) -> list[Cell]:
         return self._table._cells(key)
 
+    def __contains__(self, key: object) -> bool:  # without building the row's cells
+        return key in (self._table._source or ())
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._table._source or ())
 
