@@ -154,7 +154,23 @@ def _jsonable(value: Any) -> Any:
 # --- readings ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+class _Once:
+    """A reading's words, made the first time they are asked for (functools.cache costs more to
+    set up than most readings ever use: one per position per rule, each refresh)."""
+
+    __slots__ = ("_make", "_said")
+
+    def __init__(self, make: Callable[[], Said]) -> None:
+        self._make = make
+        self._said: Said | None = None
+
+    def __call__(self) -> Said:
+        if self._said is None:
+            self._said = self._make()
+        return self._said
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__
 class _Reading:
     """One subject's value under one rule this refresh."""
 
@@ -163,12 +179,26 @@ class _Reading:
     start: bool  # the rule holds (it would fire)
     recovered: bool  # past threshold plus hysteresis (a fired rule clears)
     level: Level
-    message: str
-    #: The clear message, given the value of the rule's last event (to say what is over).
-    clear_message: Callable[[Any], str]
-    #: Label and value in a few words, for a group's list ("BTCUSDT long 0.1%").
-    brief: str = ""
+    #: (the fire message, the clear message or a function of the rule's last event value giving
+    #: it, label and value in a few words for a group's list: "BTCUSDT long 0.1%"). Worded only
+    #: when an event is made: at 1,000 positions, formatting every reading each refresh was a
+    #: tenth of the refresh, for messages nobody reads.
+    said: Callable[[], Said]
     label: str = ""  # the position's name ("BTCUSDT long"), for "closed"
+
+    @property
+    def message(self) -> str:
+        return self.said()[0]
+
+    @property
+    def clear_message(self) -> Callable[[Any], str]:
+        """The clear message, given the value of the rule's last event (to say what is over)."""
+        clear = self.said()[1]
+        return clear if callable(clear) else _says(clear)
+
+    @property
+    def brief(self) -> str:
+        return self.said()[2]
 
 
 def _says(text: str) -> Callable[[Any], str]:
@@ -224,6 +254,7 @@ class Alerts:
         self.on_clear = on_clear
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._fills_told: set[str] = set()  # forced fills already fired (endpoint:orderId)
+        self._clear_cache: dict[tuple[Decimal, Decimal], Decimal] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Alerts:
@@ -316,7 +347,12 @@ class Alerts:
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
 
     def _clear_at(self, threshold: Decimal) -> Decimal:
-        return threshold + abs(threshold) * self.hysteresis
+        # Once per threshold, not once per position read against it.
+        key = (threshold, self.hysteresis)
+        known = self._clear_cache.get(key)
+        if known is None:
+            known = self._clear_cache[key] = threshold + abs(threshold) * self.hysteresis
+        return known
 
     def _below(self, rule: Rule, subject: str, value: Decimal | None, words: Words, level: Level = Level.WARN,
                *, label: str = "", gone: str = "") -> _Reading:
@@ -327,10 +363,9 @@ class Alerts:
         assert isinstance(threshold, Decimal)
         clear_at = self._clear_at(threshold)
         if value is None:
-            return _Reading(subject, None, False, True, Level.OK, "", _says(gone), gone.rstrip("."), label)
-        fire, clear, brief = words(value, threshold, clear_at)
-        return _Reading(subject, value, value < threshold, value >= clear_at, level, fire,
-                        clear if callable(clear) else _says(clear), brief, label)
+            return _Reading(subject, None, False, True, Level.OK, _Once(lambda: ("", gone, gone.rstrip("."))), label)
+        return _Reading(subject, value, value < threshold, value >= clear_at, level,
+                        _Once(lambda: words(value, threshold, clear_at)), label)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
         value: Decimal | None
@@ -370,7 +405,7 @@ class Alerts:
             return f"Account status is NORMAL again{was}."
 
         return [_Reading(ACCOUNT, status, not normal, normal, level,
-                         f"Account status is {status}, not NORMAL.", clear, f"status {status}")]
+                         _Once(lambda: (f"Account status is {status}, not NORMAL.", clear, f"status {status}")))]
 
     def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
         if row.risk is None:
@@ -437,8 +472,8 @@ class Alerts:
         limit = float(rule.threshold)
         clear_at = limit - limit * float(self.hysteresis)
         return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
-                         f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
-                         _says("Data is fresh again."), f"no fresh data for {fmt.age(age)}")]
+                         _Once(lambda: (f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
+                                        "Data is fresh again.", f"no fresh data for {fmt.age(age)}")))]
 
 
 def _fill_says(e: Any) -> str:
