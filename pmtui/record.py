@@ -36,7 +36,8 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ COMMIT_EVERY = 1.0
 RETENTION_EVERY = 60.0
 #: The first dropped state is said, then again every this many more.
 DROPS_SAID = 1000
-KEYFRAME, DELTA = 0, 1
+#: Row kinds: the whole document (0, 1: the first format, still read), or its stored form (2, 3).
+KEYFRAME, DELTA, STORED_KEYFRAME, STORED_DELTA = 0, 1, 2, 3
+KEYFRAMES = (KEYFRAME, STORED_KEYFRAME)
 
 STATES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
@@ -71,6 +74,12 @@ CREATE TABLE IF NOT EXISTS states (
 );
 CREATE INDEX IF NOT EXISTS states_by_profile ON states (profile, id);
 CREATE INDEX IF NOT EXISTS states_by_time ON states (time_ms);
+CREATE TABLE IF NOT EXISTS inputs (
+    id      INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    profile TEXT    NOT NULL,
+    body    BLOB    NOT NULL
+);
 """
 
 
@@ -204,17 +213,185 @@ def _at(doc: Any, path: list[Any]) -> Any:
     return doc
 
 
+# --- the stored form: the view left out, derived again on reading ----------------------------------
+#
+# A row (kinds STORED_KEYFRAME / STORED_DELTA) holds the document without its `view`, which is what
+# pmtui made of the API's objects: every figure in it moves with every price, and it is most of the
+# bytes. The few facts the view rests on that the objects do not hold go in the document's "~"
+# entry: the estimate, the risk model's own inputs of that moment (index prices, the gap to
+# Binance's uniMMR, its problems, its clock) and the id of an `inputs` row, written when the
+# slow inputs change (thresholds, brackets, collateral rates, margin leverage). Reading derives the
+# view from them by the same functions the Monitor used, then applies the row's residual (the
+# leaves where the derived view differs from the recorded one, if any): the document read back is
+# always the one recorded.
+
+#: The model's inputs that change rarely: in the `inputs` table, not in every row.
+SLOW_INPUTS = ("um_brackets", "cm_brackets", "collateral_rates", "tiered_collateral_rates", "margin_leverage",
+               "max_age_ms", "stablecoins")
+#: The model's inputs read from the document itself (stored in "~" only when they differ).
+DOC_INPUTS = ("balances", "um", "cm", "open_loss", "reported_unimmr")
+
+
+def slow_inputs(state: MonitorState) -> dict[str, Any] | None:
+    """The `inputs` row of a state: its thresholds, and the risk model's slow inputs (the
+    brackets of the symbols it holds only: the exchange's whole list is hundreds of kilobytes)."""
+    if state.view is None:
+        return None
+    found: dict[str, Any] = {"thresholds": state.view.thresholds.model_dump(mode="json")}
+    model = state.risk
+    if model is not None:
+        dumped = _risk_dump(model)
+        found["risk"] = {k: dumped["inputs"][k] for k in SLOW_INPUTS}
+        found["riskThresholds"] = dumped["thresholds"]
+    return found
+
+
+def _risk_dump(model: Any) -> dict[str, Any]:
+    from pmtui.wire import _risk
+
+    return _risk(model)
+
+
+def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs: dict[str, Any] | None,
+               time_ms: int) -> dict[str, Any]:
+    """What a row holds of the document `full` of `state`: all but the view, and what it needs
+    to derive the view again (see above)."""
+    stored = {k: v for k, v in full.items() if k != "view"}
+    if "view" not in full or inputs is None:
+        return stored
+    facts: dict[str, Any] = {"in": inputs_id}
+    shown = full["view"]["account"]
+    if "equityEstimate" in shown:  # as shown: the same figures make the same words
+        facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
+        facts["estAge"] = shown.get("estimateAge")
+    if state.risk is not None:
+        live = _risk_dump(state.risk)["inputs"]
+        derived = _doc_inputs(stored)
+        facts["risk"] = {
+            "index_prices": live["index_prices"], "reconciled_gap": live["reconciled_gap"],
+            "problems": live["problems"],
+            "now": None if live["now_ms"] is None else live["now_ms"] - time_ms,
+            **{k: live[k] for k in DOC_INPUTS if live[k] != derived[k]},
+        }
+    stored["~"] = facts
+    residual = diff(derive_view(stored, time_ms, inputs), full["view"], [], [])
+    if residual:
+        facts["view"] = residual
+    return stored
+
+
+def _parts(doc: dict[str, Any]) -> dict[str, Any]:
+    """The API's objects of a recorded document, parsed."""
+    from pmtui.models import (
+        parse_balance,
+        parse_cm_account,
+        parse_cm_position_risk,
+        parse_pm_account,
+        parse_position_risk,
+        parse_um_account,
+    )
+
+    cm_doc = doc.get("cm")
+    return {
+        "account": parse_um_account({"assets": doc["assets"], "positions": doc["positions"]}),
+        "pm": parse_pm_account(doc["account"]) if doc.get("account") is not None else None,
+        "risks": parse_position_risk(doc["positionRisk"]) if doc.get("positionRisk") is not None else None,
+        "cm": parse_cm_account(cm_doc["account"]) if cm_doc else None,
+        "cm_risks": parse_cm_position_risk(cm_doc["positionRisk"])
+        if cm_doc and cm_doc.get("positionRisk") is not None else None,
+        "balances": parse_balance(doc["balance"]) if doc.get("balance") is not None else None,
+    }
+
+
+def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model's inputs a document holds, dumped as wire's Inputs adapter dumps them."""
+    from pmtui.model import Inputs, cm_legs, um_legs
+    from pmtui.riskfeed import _current
+    from pmtui.wire import _INPUTS
+
+    p = parts or _parts(doc)
+    account, cm, pm = p["account"], p["cm"], p["pm"]
+    inputs = Inputs(
+        balances=_current(p["balances"] or (), account, cm),
+        um=um_legs(p["risks"] or (), {r.key: r.maintMargin for r in account.positions}),
+        cm=cm_legs(p["cm_risks"] or (), {r.key: r.maintMargin for r in cm.positions} if cm is not None else {}),
+        open_loss=(pm.totalMarginOpenLoss or Decimal(0)) if pm is not None else Decimal(0),
+        reported_unimmr=pm.uniMMR if pm is not None else None)
+    dumped: dict[str, Any] = _INPUTS.dump_python(inputs, mode="json")
+    return {k: dumped[k] for k in DOC_INPUTS}
+
+
+def risk_model(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None,
+               parts: dict[str, Any] | None = None) -> Any:
+    """The risk model of a stored document as the Monitor had it (pmtui.model.RiskModel), or None
+    when it had none or the row does not say."""
+    from pmtui.wire import _risk_of
+
+    facts = doc.get("~") or {}
+    own = facts.get("risk")
+    if own is None or inputs is None or "risk" not in inputs:
+        return None
+    fast = {k: v for k, v in own.items() if k != "now"}
+    fast["now_ms"] = None if own.get("now") is None else own["now"] + time_ms
+    for k, v in _doc_inputs(doc, parts).items():
+        fast.setdefault(k, v)
+    return _risk_of({"inputs": {**inputs["risk"], **fast}, "thresholds": inputs["riskThresholds"]})
+
+
+def derive_view(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The view of a stored document, derived (before its residual)."""
+    from types import SimpleNamespace
+
+    from pmtui.risk import Estimate
+    from pmtui.settings import Thresholds
+    from pmtui.views import build_view
+    from pmtui.wire import _joined
+
+    p = _parts(doc)
+    risks = p["risks"]
+    joined = _joined([[r.symbol, r.positionSide, r.raw] for r in risks]) if risks is not None else None
+    view = build_view(p["account"], Thresholds.model_validate(inputs["thresholds"]), risks=joined, pm=p["pm"],
+                      markets={}, cm=p["cm"], cm_risks=p["cm_risks"])
+    facts = doc.get("~") or {}
+    verdict = SimpleNamespace(word=doc.get("level"), reason=doc.get("reason"), stale=doc.get("stale"))
+    estimate = Estimate(Decimal(facts["est"][0]), Decimal(facts["est"][1])) if "est" in facts else None
+    derived = output.view_json(view, verdict, estimate=estimate,  # type: ignore[arg-type]
+                               estimate_age=facts.get("estAge"))
+    model = risk_model(doc, time_ms, inputs, p)
+    if model is not None:
+        derived["risk"] = model.to_json()
+    return derived
+
+
+def full_doc(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None) -> dict[str, Any]:
+    """The recorded document (watch --json's object) of a stored one: its view derived again."""
+    facts = doc.get("~")
+    if facts is None or inputs is None:
+        return {k: v for k, v in doc.items() if k != "~"}
+    view = patch(derive_view(doc, time_ms, inputs), facts.get("view") or [])
+    full: dict[str, Any] = {}
+    for k, v in doc.items():
+        if k == "changed":
+            full["view"] = view  # where watch --json has it
+        if k != "~":
+            full[k] = v
+    return full
+
+
 # --- the writer -----------------------------------------------------------------------------------
 
 @dataclass
 class _Profile:
     """What the writer remembers of a profile: its last row's document and state."""
 
-    doc: dict[str, Any] | None = None
+    doc: dict[str, Any] | None = None  # as stored
+    full: dict[str, Any] | None = None  # as recorded
     state: MonitorState | None = None
     rows: int = 0  # rows since the last keyframe
     paths: bytes = b""  # the last delta's paths (the next one's dictionary)
     pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
+    inputs: dict[str, Any] | None = None  # the last `inputs` row written, and its id
+    inputs_id: int = 0
 
 
 class Recorder:
@@ -347,28 +524,34 @@ class Recorder:
     def _write_state(self, conn: sqlite3.Connection, profile: str, state: MonitorState, time_ms: int) -> None:
         mine = self._profiles.setdefault(profile, _Profile())
         changed = mine.pending | state.changed
-        doc = state_doc(state, changed, mine.state)
+        full = state_doc(state, changed, mine.state)
+        inputs = slow_inputs(state)
+        if inputs is not None and (inputs != mine.inputs or not mine.inputs_id):
+            mine.inputs_id = conn.execute("INSERT INTO inputs (time_ms, profile, body) VALUES (?, ?, ?)",
+                                          (time_ms, profile, _pack(inputs))).lastrowid or 0
+            mine.inputs = inputs
+        doc = stored_doc(full, state, mine.inputs_id, inputs, time_ms)
         changes = None
-        if mine.doc is not None:
-            changes = diff(mine.doc, doc, [], [])
+        if mine.doc is not None and mine.full is not None:
             # Nothing new but the kinds of change (or, on a tick, the estimate's age): no row.
-            moved = [c for c in changes if c[0] and c[0][0] not in ("changed", "changedPositions")]
+            moved = [c for c in diff(mine.full, full, [], []) if c[0] and c[0][0] not in ("changed", "changedPositions")]
             if not moved or (changed <= {CLOCK, STATUS}
                              and all(c[0] == ["view", "account", "estimateAge"] for c in moved)):
                 mine.pending = changed
                 return
+            changes = diff(mine.doc, doc, [], [])
         if changes is None or mine.rows + 1 >= self.keyframe_every:
-            kind, body, paths = KEYFRAME, _pack(doc), b""
+            kind, body, paths = STORED_KEYFRAME, _pack(doc), b""
         else:
             assert mine.doc is not None
             body, paths = encode_delta(mine.doc, changes, mine.paths)
-            kind = DELTA
-        view = doc.get("view") or {}
+            kind = STORED_DELTA
+        view = full.get("view") or {}
         conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
-                     (time_ms, profile, doc.get("level"),
+                     (time_ms, profile, full.get("level"),
                       (view.get("account") or {}).get("uniMMR"), kind, body))
-        mine.doc, mine.state, mine.pending, mine.paths = doc, state, frozenset(), paths
-        mine.rows = 0 if kind == KEYFRAME else mine.rows + 1
+        mine.doc, mine.full, mine.state, mine.pending, mine.paths = doc, full, state, frozenset(), paths
+        mine.rows = 0 if kind == STORED_KEYFRAME else mine.rows + 1
         self.written += 1
 
 
@@ -441,8 +624,8 @@ def _cut(conn: sqlite3.Connection, before_ms: int) -> int:
         n = conn.execute("DELETE FROM samples WHERE time_ms < ?", (before_ms,)).rowcount
         for (profile,) in conn.execute("SELECT DISTINCT profile FROM states").fetchall():
             # Up to the first keyframe at or after the cut; without one, only a profile all older.
-            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind = ? AND time_ms >= ?",
-                                   (profile, KEYFRAME, before_ms)).fetchone()
+            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind IN (?, ?)"
+                                   " AND time_ms >= ?", (profile, *KEYFRAMES, before_ms)).fetchone()
             if keep is None:
                 (newest, last) = conn.execute("SELECT max(time_ms), max(id) FROM states WHERE profile = ?",
                                               (profile,)).fetchone()
@@ -450,6 +633,12 @@ def _cut(conn: sqlite3.Connection, before_ms: int) -> int:
                     continue  # its newest rows are deltas on an older keyframe: kept until the next one
                 keep = last + 1
             n += conn.execute("DELETE FROM states WHERE profile = ? AND id < ?", (profile, keep)).rowcount
+            # The inputs rows no row left refers to: all but the newest before the first row kept.
+            (first,) = conn.execute("SELECT min(time_ms) FROM states WHERE profile = ?", (profile,)).fetchone()
+            (last,) = conn.execute("SELECT max(id) FROM inputs WHERE profile = ? AND time_ms <= ?",
+                                   (profile, first if first is not None else before_ms)).fetchone()
+            if last is not None:
+                conn.execute("DELETE FROM inputs WHERE profile = ? AND id < ?", (profile, last))
     return n
 
 
@@ -462,14 +651,51 @@ def _data_bytes(conn: sqlite3.Connection) -> int:
 
 # --- reading -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+class _Derived:
+    """Recorded.doc: a row in the stored form derives its document when first asked for."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return None  # the dataclass field's default
+        if obj._doc is None and obj.stored is not None:
+            try:
+                obj._doc = full_doc(obj.stored, obj.time_ms, obj.inputs)
+            except Exception:  # any part malformed: the view is what cannot be read
+                raise HistoryError("A recorded state of the history file cannot be read (written by another"
+                                   " program, or damaged).") from None
+        return obj._doc
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._doc = value
+
+
+@dataclass(eq=False)
 class Recorded:
     """One recorded state: when, whose, and its document (watch --json's object; it shares what
-    did not change with the states around it: read it, do not change it)."""
+    did not change with the states around it: read it, do not change it). A row in the stored
+    form (`stored`: the document without its view; `inputs`: the `inputs` row it refers to)
+    derives its document when `doc` is first read, not when the file is."""
 
     time_ms: int
     profile: str
-    doc: dict[str, Any]
+    doc: dict[str, Any] = _Derived()  # type: ignore[assignment]
+    stored: dict[str, Any] | None = field(default=None, repr=False)
+    inputs: dict[str, Any] | None = field(default=None, repr=False)
+
+    def risk_model(self) -> Any:
+        """The risk model the Monitor had at that moment (pmtui.model.RiskModel), or None."""
+        if self.stored is None or self.inputs is None:
+            return None
+        try:
+            return risk_model(self.stored, self.time_ms, self.inputs)
+        except Exception:  # a model that does not read is no ladder, never a failed replay
+            return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Recorded) and (self.time_ms, self.profile, self.doc) == (
+            other.time_ms, other.profile, other.doc)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def read_states(path: Path | str, *, profile: str | None = None, since_ms: int | None = None,
@@ -502,20 +728,31 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
     for name in profiles:
         start = None
         if since_ms is not None:
-            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind = ? AND time_ms <= ?",
-                                    (name, KEYFRAME, since_ms)).fetchone()
+            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind IN (?, ?)"
+                                    " AND time_ms <= ?", (name, *KEYFRAMES, since_ms)).fetchone()
         rows = conn.execute(
             "SELECT time_ms, kind, body FROM states WHERE profile = ? AND id >= ?"
             + (" AND time_ms < ?" if until_ms is not None else "") + " ORDER BY id",
             (name, start or 0, *(() if until_ms is None else (until_ms,))))
         doc: Any = None
         paths = b""
+        inputs = {i: _unpack(body) for i, body in conn.execute(
+            "SELECT id, body FROM inputs WHERE profile = ?", (name,))} if _has_inputs(conn) else {}
         for t, kind, body in rows:
-            if kind == KEYFRAME:
+            if kind in KEYFRAMES:
                 doc, paths = _unpack(body), b""
             elif doc is None:
                 continue  # deltas whose keyframe retention deleted
             else:
                 doc, paths = decode_delta(doc, body, paths)
             if since_ms is None or t >= since_ms:
-                yield Recorded(int(t), clean(str(name)), doc)  # shares what did not change: read-only
+                # shares what did not change: read-only
+                if kind in (KEYFRAME, DELTA):
+                    yield Recorded(int(t), clean(str(name)), doc)
+                else:
+                    yield Recorded(int(t), clean(str(name)), stored=doc,
+                                   inputs=inputs.get((doc.get("~") or {}).get("in")))
+
+
+def _has_inputs(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inputs'").fetchone() is not None
