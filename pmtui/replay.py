@@ -322,6 +322,9 @@ class ReplayMonitor(FedMonitor):
         if state is None:
             rec = self.records[index]
             state = state_of(rec.doc, rec.time_ms, self.settings, seq=index + 1)
+            model = rec.risk_model() if hasattr(rec, "risk_model") else None
+            if model is not None:  # recorded with its inputs: the ladder and what-if of that moment
+                state = dataclasses.replace(state, risk=model)
             if len(self._cache) > 256:
                 self._cache.clear()
             self._cache[index] = state
