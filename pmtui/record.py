@@ -259,6 +259,11 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     stored = {k: v for k, v in full.items() if k != "view"}
     if "view" not in full or inputs is None:
         return stored
+    if full.get("changedPositions") == _open_keys(full["view"]):
+        stored["changedPositions"] = ALL  # every open position moved: the usual refresh
+    stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"))
+    if isinstance(full.get("positionRisk"), list):
+        stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
     facts: dict[str, Any] = {"in": inputs_id}
     shown = full["view"]["account"]
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
@@ -280,6 +285,90 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     return stored
 
 
+#: changedPositions when it names every open position (the view says which are open).
+ALL = "*"
+#: A UM account's position field that is its positionRisk row's (the same figure, sent twice).
+SAME = {"=": "positionRisk"}
+#: (field of /papi/v1/um/account's position, the same figure's field in its positionRisk row)
+TWICE = (("notional", "notional"), ("unrealizedProfit", "unRealizedProfit"))
+
+
+def _open_keys(view: dict[str, Any]) -> list[str]:
+    from pmtui.views import row_key
+
+    return sorted(row_key(p["symbol"], p["positionSide"], p["venue"]) for p in view.get("positions", ()))
+
+
+def _copies(positions: Any, risks: Any, restore: bool = False) -> Any:
+    """The UM positions with each figure their positionRisk row repeats as SAME, or their
+    initial margin as IM when it is notional / leverage to the 8th decimal (or, `restore`, those
+    figures back). Any other shape is left as it is."""
+    if not isinstance(positions, list) or not isinstance(risks, list):
+        return positions
+    by_key = {(r.get("symbol"), r.get("positionSide")): r for r in risks if isinstance(r, dict)}
+    if restore:
+        by_key = {k: _formulas(r, restore=True) for k, r in by_key.items()}
+    out = []
+    for p in positions:
+        twin = by_key.get((p.get("symbol"), p.get("positionSide"))) if isinstance(p, dict) else None
+        if twin is not None:
+            p = dict(p)
+            for mine, theirs in TWICE:
+                if restore and p.get(mine) == SAME:
+                    p[mine] = twin[theirs]
+                elif not restore and isinstance(p.get(mine), str) and p.get(mine) == twin.get(theirs):
+                    p[mine] = SAME
+            im = _formula("im", twin)
+            if restore and p.get("initialMargin") == IM and im is not None:
+                p["initialMargin"] = im
+            elif not restore and isinstance(p.get("initialMargin"), str) and p["initialMargin"] == im:
+                p["initialMargin"] = IM
+        out.append(p)
+    return out
+
+
+#: A figure Binance derives from others of its row, when it is that to the 8th decimal.
+NOTIONAL, UPNL, IM = {"=": "amt*mark"}, {"=": "amt*(mark-entry)"}, {"=": "|notional|/leverage"}
+_Q8 = Decimal("1E-8")
+
+
+def _formula(name: str, row: dict[str, Any]) -> str | None:
+    from decimal import ROUND_HALF_EVEN, InvalidOperation
+
+    try:
+        amt, mark = Decimal(row["positionAmt"]), Decimal(row["markPrice"])
+        if name == "notional":
+            value = amt * mark
+        elif name == "upnl":
+            value = amt * (mark - Decimal(row["entryPrice"]))
+        else:
+            value = abs(Decimal(row["notional"])) / Decimal(row["leverage"])
+        return f"{value.quantize(_Q8, ROUND_HALF_EVEN):f}"
+    except (KeyError, TypeError, ValueError, ArithmeticError, InvalidOperation):
+        return None
+
+
+def _formulas(row: Any, restore: bool = False) -> Any:
+    """A positionRisk row with its notional and uPnL as their formulas when they are (or back)."""
+    if not isinstance(row, dict):
+        return row
+    row = dict(row)
+    for field_, marker, name in (("notional", NOTIONAL, "notional"), ("unRealizedProfit", UPNL, "upnl")):
+        if restore and row.get(field_) == marker:
+            row[field_] = _formula(name, row)
+        elif not restore and isinstance(row.get(field_), str) and row[field_] == _formula(name, row):
+            row[field_] = marker
+    return row
+
+
+def _restored(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document's API objects as they came (its formulas and copies computed again)."""
+    risks = doc.get("positionRisk")
+    if isinstance(risks, list):
+        doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
+    return {**doc, "positions": _copies(doc.get("positions"), risks, restore=True)}
+
+
 def _parts(doc: dict[str, Any]) -> dict[str, Any]:
     """The API's objects of a recorded document, parsed."""
     from pmtui.models import (
@@ -291,6 +380,7 @@ def _parts(doc: dict[str, Any]) -> dict[str, Any]:
         parse_um_account,
     )
 
+    doc = _restored(doc)
     cm_doc = doc.get("cm")
     return {
         "account": parse_um_account({"assets": doc["assets"], "positions": doc["positions"]}),
@@ -368,11 +458,14 @@ def full_doc(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None) -
     facts = doc.get("~")
     if facts is None or inputs is None:
         return {k: v for k, v in doc.items() if k != "~"}
+    doc = _restored(doc)
     view = patch(derive_view(doc, time_ms, inputs), facts.get("view") or [])
     full: dict[str, Any] = {}
     for k, v in doc.items():
         if k == "changed":
             full["view"] = view  # where watch --json has it
+        if k == "changedPositions" and v == ALL:
+            v = _open_keys(view)
         if k != "~":
             full[k] = v
     return full
