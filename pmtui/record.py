@@ -266,6 +266,7 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
         stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
     facts: dict[str, Any] = {"in": inputs_id}
     shown = full["view"]["account"]
+    facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
         facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
         facts["estAge"] = shown.get("estimateAge")
@@ -774,6 +775,14 @@ class Recorded:
     doc: dict[str, Any] = _Derived()  # type: ignore[assignment]
     stored: dict[str, Any] | None = field(default=None, repr=False)
     inputs: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def top(self) -> dict[str, Any]:
+        """The document as far as it is cheap: all but its view (the stored form; else `doc`)."""
+        known: dict[str, Any] | None = self.__dict__.get("_doc")
+        if known is None and self.stored is not None:
+            return self.stored
+        return self.doc
 
     def risk_model(self) -> Any:
         """The risk model the Monitor had at that moment (pmtui.model.RiskModel), or None."""

@@ -166,7 +166,14 @@ def _verdict_of(doc: dict[str, Any], view: AccountView | None, pm: PmAccount | N
 
 def sample_of(rec: Recorded) -> Sample:
     """The sparklines' figures of a recorded state, without rebuilding it."""
-    account = rec.doc.get("account") or {}
+    top = _top(rec)
+    account = top.get("account") or {}
+    facts = top.get("~")
+    if isinstance(facts, dict) and "upnl" in facts:  # recorded beside the view: it need not be derived
+        return Sample(time_ms=rec.time_ms, profile=rec.profile, unimmr=_dec(account.get("uniMMR")),
+                      account_equity=_dec(account.get("accountEquity")),
+                      maint_margin=_dec(account.get("accountMaintMargin")), total_upnl=_dec(facts["upnl"]),
+                      level=str(top.get("level") or ""))
     figures = (rec.doc.get("view") or {}).get("account") or {}
     return Sample(time_ms=rec.time_ms, profile=rec.profile, unimmr=_dec(figures.get("uniMMR")),
                   account_equity=_dec(account.get("accountEquity") or figures.get("marginBalance")),
@@ -174,12 +181,18 @@ def sample_of(rec: Recorded) -> Sample:
                   total_upnl=_dec(figures.get("totalUnrealizedProfit")), level=str(rec.doc.get("level") or ""))
 
 
+def _top(rec: Recorded) -> dict[str, Any]:
+    """All of a recorded document but its view, without deriving the view (pmtui.record)."""
+    top = getattr(rec, "top", None)
+    return top if isinstance(top, dict) else rec.doc
+
+
 def events(records: Sequence[Recorded]) -> list[int]:
     """The indexes of the states that are events: an alert, a level change, a fault or recovery."""
     found = []
     for i, rec in enumerate(records):
-        doc = rec.doc
-        before = records[i - 1].doc if i else None
+        doc = _top(rec)
+        before = _top(records[i - 1]) if i else None
         if doc.get("alerts") or (before is not None and (
                 doc.get("level") != before.get("level") or bool(doc.get("error")) != bool(before.get("error")))):
             found.append(i)
@@ -209,7 +222,7 @@ class ReplayMonitor(FedMonitor):
         super().__init__(profile, settings)
         assert records, "a replay needs at least one recorded state"
         # Not the moments before the first data (connecting): they show nothing.
-        self.records = [r for r in records if "assets" in r.doc or r.doc.get("error")] or list(records)
+        self.records = [r for r in records if "assets" in _top(r) or _top(r).get("error")] or list(records)
         self.events = events(self.records)
         self.cursor = -1
         self.speed = 0  # 0: paused; else one of SPEEDS
