@@ -7,7 +7,11 @@ reason, the alerts fired or cleared, the status sentence, and which kinds of cha
 in the `states` table of pmtui.history's SQLite file, beside its five-number `samples`:
 
 - a row per state: time, profile, level, uniMMR, and a body: a *keyframe* (the whole document,
-  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). Every
+  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). The
+  document is stored without what pmtui derived from the API's objects (its `view`, the risk
+  model's block), derived again on reading from them and the model's inputs (an `inputs` row
+  written when they change), and with the figures Binance repeats or derives by formula as
+  markers ("the stored form" below): what reads back is exactly the recorded document. Every
   KEYFRAME_EVERY-th row of a profile, and the first one a Recorder writes, is a keyframe, so a
   reader decodes at most that many rows to reach any state, and never across two processes.
 - a state that changes nothing (the same document) is not a row: its kinds of change go to the
@@ -628,7 +632,8 @@ class Recorder:
         changes = None
         if mine.doc is not None and mine.full is not None:
             # Nothing new but the kinds of change (or, on a tick, the estimate's age): no row.
-            moved = [c for c in diff(mine.full, full, [], []) if c[0] and c[0][0] not in ("changed", "changedPositions")]
+            moved = [c for c in diff(mine.full, full, [], [])
+                     if c[0] and c[0][0] not in ("changed", "changedPositions")]
             if not moved or (changed <= {CLOCK, STATUS}
                              and all(c[0] == ["view", "account", "estimateAge"] for c in moved)):
                 mine.pending = changed
