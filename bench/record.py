@@ -126,7 +126,8 @@ def day_file(source: Path, path: Path) -> int:
     dst = sqlite3.connect(path)
     for sql in tables:
         dst.execute(sql)
-    dst.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?)", inputs)
+    if inputs:
+        dst.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?)", inputs)
     t0 = 1_750_000_000_000
     n = 0
     with dst:

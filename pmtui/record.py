@@ -29,6 +29,7 @@ Monitor says it once and goes on.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import json
 import logging
@@ -39,7 +40,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -65,6 +66,9 @@ DROPS_SAID = 1000
 #: Row kinds: the whole document (0, 1: the first format, still read), or its stored form (2, 3).
 KEYFRAME, DELTA, STORED_KEYFRAME, STORED_DELTA = 0, 1, 2, 3
 KEYFRAMES = (KEYFRAME, STORED_KEYFRAME)
+#: A row's flags (what a replay needs to know of it without decoding it): it has data or a fault
+#: to show, it carries alerts, it carries a fault.
+HAS_DATA, ALERTS_FLAG, ERROR_FLAG = 1, 2, 4
 
 STATES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
@@ -646,9 +650,12 @@ class Recorder:
             body, paths = encode_delta(mine.doc, changes, mine.paths)
             kind = STORED_DELTA
         view = full.get("view") or {}
-        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
+        flags = (HAS_DATA if "assets" in full or full.get("error") else 0) \
+            | (ALERTS_FLAG if full.get("alerts") else 0) | (ERROR_FLAG if full.get("error") else 0)
+        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body, flags)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (time_ms, profile, full.get("level"),
-                      (view.get("account") or {}).get("uniMMR"), kind, body))
+                      (view.get("account") or {}).get("uniMMR"), kind, body, flags))
         mine.doc, mine.full, mine.state, mine.pending, mine.paths = doc, full, state, frozenset(), paths
         mine.rows = 0 if kind == STORED_KEYFRAME else mine.rows + 1
         self.written += 1
@@ -662,6 +669,8 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
         conn.executescript(STATES_SCHEMA)
+        if "flags" not in {row[1] for row in conn.execute("PRAGMA table_info(states)")}:
+            conn.execute("ALTER TABLE states ADD COLUMN flags INTEGER")  # a file of the first format
     except sqlite3.Error as exc:
         conn.close()
         raise HistoryError(f"Cannot record to {path}: {_reason(exc)}.") from None
@@ -863,3 +872,102 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
 
 def _has_inputs(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inputs'").fetchone() is not None
+
+
+class LazyStates(Sequence[Recorded]):
+    """A profile's recorded states, opened without decoding them: only each row's time, kind,
+    level and flags are read; a state is decoded when asked for, from its keyframe on, and the
+    few stretches (keyframe to keyframe) last asked for are kept."""
+
+    KEPT = 8
+
+    def __init__(self, path: Path, rows: list[tuple[int, int, int, str | None, int | None]]) -> None:
+        self.path = path
+        self._ids = [r[0] for r in rows]
+        self._starts = [i for i, r in enumerate(rows) if r[2] in KEYFRAMES]
+        # Not the moments before the first data (connecting): they show nothing.
+        shown = [i for i, r in enumerate(rows) if r[4] is None or r[4] & HAS_DATA] or list(range(len(rows)))
+        self._shown = shown
+        self.times = [int(rows[i][1]) for i in shown]
+        self.levels = [rows[i][3] for i in shown]
+        self.flags = [rows[i][4] for i in shown]
+        self._kept: dict[int, list[Recorded]] = {}
+
+    def __len__(self) -> int:
+        return len(self._shown)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        row = self._shown[index]
+        start = self._starts[bisect.bisect_right(self._starts, row) - 1]
+        stretch = self._kept.get(start)
+        if stretch is None:
+            stretch = self._decode(start)
+            if len(self._kept) >= self.KEPT:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[start] = stretch
+        return stretch[row - start]
+
+    def _decode(self, start: int) -> list[Recorded]:
+        end = next((s for s in self._starts if s > start), len(self._ids))
+        history = History(self.path)
+        conn = history._connect(create=False)
+        try:
+            rows = conn.execute("SELECT id, time_ms, profile, kind, body FROM states WHERE id >= ? AND id <= ?"
+                                " AND profile = (SELECT profile FROM states WHERE id = ?) ORDER BY id",
+                                (self._ids[start], self._ids[end - 1], self._ids[start])).fetchall()
+            wanted = set(self._ids[start:end])
+            inputs = {i: _unpack(body) for i, body in conn.execute("SELECT id, body FROM inputs")} \
+                if _has_inputs(conn) else {}
+            out: list[Recorded] = []
+            doc: Any = None
+            paths = b""
+            for row_id, t, profile, kind, body in rows:
+                if kind in KEYFRAMES:
+                    doc, paths = _unpack(body), b""
+                else:
+                    doc, paths = decode_delta(doc, body, paths)
+                if row_id in wanted:
+                    name = clean(str(profile))
+                    out.append(Recorded(int(t), name, doc) if kind in (KEYFRAME, DELTA) else Recorded(
+                        int(t), name, stored=doc, inputs=inputs.get((doc.get("~") or {}).get("in"))))
+            return out
+        except (sqlite3.Error, zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError,
+                AttributeError):
+            raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
+                               " (written by another program, or damaged).") from None
+        finally:
+            conn.close()
+
+
+def open_states(path: Path | str, profile: str, *, since_ms: int | None = None,
+                until_ms: int | None = None) -> LazyStates:
+    """A profile's states with since_ms <= time < until_ms, oldest first, decoded on demand
+    (the states before the first data, connecting, left out). HistoryError with a sentence when
+    the file cannot be read."""
+    history = History(path)
+    conn = history._connect(create=False)
+    try:
+        has_flags = "flags" in {row[1] for row in conn.execute("PRAGMA table_info(states)")}
+        rows = conn.execute(
+            f"SELECT id, time_ms, kind, level, {'flags' if has_flags else 'NULL'} FROM states WHERE profile = ?"
+            " AND time_ms >= ? AND time_ms < ? ORDER BY id",
+            (profile, since_ms if since_ms is not None else -(2**62), until_ms if until_ms is not None else 2**62),
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            rows = []
+        else:
+            raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
+    except sqlite3.Error as exc:
+        raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
+    finally:
+        conn.close()
+    # From the first keyframe in the range on: every row shown can be decoded.
+    first = next((i for i, r in enumerate(rows) if r[2] in KEYFRAMES), len(rows))
+    return LazyStates(history.path, rows[first:])

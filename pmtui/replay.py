@@ -36,6 +36,7 @@ from pmtui.models import (
     parse_um_account,
 )
 from pmtui.monitor import ALERTS, DATA, FAULT, MonitorState, Notice, StatusInfo
+from pmtui.record import ALERTS_FLAG, ERROR_FLAG, LazyStates
 from pmtui.risk import Estimate
 from pmtui.stream import PushStatus
 from pmtui.text import clean
@@ -189,6 +190,10 @@ def _top(rec: Recorded) -> dict[str, Any]:
 
 def events(records: Sequence[Recorded]) -> list[int]:
     """The indexes of the states that are events: an alert, a level change, a fault or recovery."""
+    levels, flags = getattr(records, "levels", None), getattr(records, "flags", None)
+    if levels is not None and flags is not None and None not in flags:  # from the rows' columns, not decoded
+        return [i for i, f in enumerate(flags) if f & ALERTS_FLAG or (i and (
+            levels[i] != levels[i - 1] or bool(f & ERROR_FLAG) != bool(flags[i - 1] & ERROR_FLAG)))]
     found = []
     for i, rec in enumerate(records):
         doc = _top(rec)
@@ -201,7 +206,7 @@ def events(records: Sequence[Recorded]) -> list[int]:
 
 def nearest(records: Sequence[Recorded], time_ms: int) -> int:
     """The index of the state recorded nearest `time_ms`."""
-    times = [r.time_ms for r in records]
+    times = getattr(records, "times", None) or [r.time_ms for r in records]
     i = bisect.bisect_left(times, time_ms)
     if i == len(times) or (i and time_ms - times[i - 1] <= times[i] - time_ms):
         return max(0, i - 1)
@@ -222,7 +227,10 @@ class ReplayMonitor(FedMonitor):
         super().__init__(profile, settings)
         assert records, "a replay needs at least one recorded state"
         # Not the moments before the first data (connecting): they show nothing.
-        self.records = [r for r in records if "assets" in _top(r) or _top(r).get("error")] or list(records)
+        if isinstance(records, LazyStates):  # opened lazily: it leaves out the moments before data itself
+            self.records: Sequence[Recorded] = records
+        else:
+            self.records = [r for r in records if "assets" in _top(r) or _top(r).get("error")] or list(records)
         self.events = events(self.records)
         self.cursor = -1
         self.speed = 0  # 0: paused; else one of SPEEDS
@@ -378,12 +386,12 @@ WINDOW_HOURS = 24
 
 
 def load(options: Any, *, at_ms: int | None = None, since_ms: int | None = None,
-         now: float | None = None) -> tuple[str, Settings, list[Recorded], int]:
+         now: float | None = None) -> tuple[str, Settings, Sequence[Recorded], int]:
     """The profile, its settings, its recorded states and the index to open at, for `pmtui
     replay`; ConfigError with one sentence when nothing is recorded there."""
     from pmtui.errors import ConfigError
     from pmtui.fleet import select
-    from pmtui.record import read_states
+    from pmtui.record import open_states
 
     account = select(options)[0]
     assert account.settings is not None
@@ -397,7 +405,8 @@ def load(options: Any, *, at_ms: int | None = None, since_ms: int | None = None,
     else:
         since, until, when = now_ms - window, None, f" in the last {WINDOW_HOURS} hours"
     exists = history.path.exists()
-    records = read_states(history.path, profile=account.profile, since_ms=since, until_ms=until) if exists else []
+    records: Sequence[Recorded] = open_states(history.path, account.profile, since_ms=since, until_ms=until) \
+        if exists else []
     if not records:
         raise ConfigError(f"Nothing recorded for profile {shown_name(account.profile)}{when} in the history file "
                           f"{history.path}: record with --record or run the daemon.")

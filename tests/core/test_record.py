@@ -426,3 +426,27 @@ async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read
     conn.close()
     (again,) = read_states(path, profile="old")
     assert again.doc == old
+
+
+async def test_open_states_decodes_only_what_is_asked_and_reads_the_same_documents(tmp_path):
+    from pmtui.record import open_states
+    from pmtui.replay import events
+
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    monitor = make_monitor(Settings(risk_model=False), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=5, symbols=40, scenario="margin-call", step=14))
+    recorder = Recorder(path, clock=clock, keyframe_every=3)  # several stretches
+    recorder.attach(monitor)
+    for _ in range(8):
+        await monitor.refresh()
+        clock.now += 2
+    await monitor.aclose()
+    recorder.close()
+    eager = [r for r in read_states(path, profile="demo") if "assets" in r.doc or r.doc.get("error")]
+    lazy = open_states(path, "demo")
+    assert len(lazy) == len(eager) and lazy.times == [r.time_ms for r in eager]
+    assert not lazy._kept  # opened: nothing decoded
+    assert lazy[len(lazy) - 1].doc == eager[-1].doc and len(lazy._kept) == 1  # one stretch
+    assert [r.doc for r in lazy] == [r.doc for r in eager]
+    assert events(lazy) == events(eager)  # from the rows' columns, as from the documents
