@@ -141,12 +141,14 @@ def day_file(source: Path, path: Path) -> int:
 
 
 def replay_open(path: Path) -> float:
-    from pmtui.record import read_states
+    from pmtui import record
     from pmtui.replay import ReplayMonitor
     from pmtui.settings import Settings
 
     start = time.perf_counter()
-    records = read_states(path, profile="demo")
+    # As pmtui.replay.load reads (before open_states there was only read_states: every state decoded).
+    opener = getattr(record, "open_states", None)
+    records = opener(path, "demo") if opener is not None else record.read_states(path, profile="demo")
     monitor = ReplayMonitor("demo", Settings(), records, clock=lambda: 0.0)
     assert monitor.state is not None
     return time.perf_counter() - start
