@@ -119,7 +119,8 @@ DAY_STATES = 43_200
 def day_file(source: Path, path: Path) -> int:
     """A day of states: `source`'s rows again and again (each copy starts at a keyframe), 2 s apart."""
     src = sqlite3.connect(source)
-    rows = src.execute("SELECT profile, level, unimmr, kind, body FROM states ORDER BY id").fetchall()
+    flags = "flags" if "flags" in {c[1] for c in src.execute("PRAGMA table_info(states)")} else "NULL"
+    rows = src.execute(f"SELECT profile, level, unimmr, kind, body, {flags} FROM states ORDER BY id").fetchall()
     tables = [sql for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name != 'samples'")]
     inputs = src.execute("SELECT * FROM inputs").fetchall() if any("inputs" in t for t in tables) else []
     src.close()
@@ -132,9 +133,11 @@ def day_file(source: Path, path: Path) -> int:
     n = 0
     with dst:
         while n < DAY_STATES:
-            for profile, level, unimmr, kind, body in rows:
-                dst.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body)"
-                            " VALUES (?, ?, ?, ?, ?, ?)", (t0 + 2000 * n, profile, level, unimmr, kind, body))
+            for profile, level, unimmr, kind, body, flag in rows:
+                dst.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
+                            f"{', flags' if flags != 'NULL' else ''}) VALUES (?, ?, ?, ?, ?, ?"
+                            f"{', ?' if flags != 'NULL' else ''})",
+                            (t0 + 2000 * n, profile, level, unimmr, kind, body, *((flag,) if flags != "NULL" else ())))
                 n += 1
     dst.close()
     return n
