@@ -18,6 +18,10 @@ in the `states` table of pmtui.history's SQLite file, beside its five-number `sa
   next row. A clock tick is a row only when it changes more than the estimate's age (its verdict,
   its staleness, its status sentence).
 
+Reading: `read_states` decodes every row of a range (each document's view derived when first
+read: `Recorded.doc`); `open_states` (the replay's) reads only each row's time, kind, level and
+flags, and decodes a state when asked for, from its keyframe.
+
 Writing runs in one thread per file (the Recorder), fed through a bounded queue: a disk that cannot
 keep up loses the oldest states, counted in a warning, never the dashboard's time. It commits at
 least once a second in WAL mode, so `kill -9` loses at most the last second and never the file.
