@@ -50,7 +50,7 @@ FIRED, ESCALATED, CLEARED = "fired", "escalated", "cleared"
 
 #: Rule kinds, and which config key makes each.
 KINDS = ("unimmr_below", "status_not_normal", "liq_distance_below", "upnl_below", "stale_for",
-         "liq_move_below")
+         "liq_move_below", "forced_fill")
 
 
 #: What a rule says of a reading: the alert, its all-clear (or how to make it from the last
@@ -88,6 +88,8 @@ def rules_from(alerts: AlertSettings) -> list[Rule]:
         rules.append(Rule("position_upnl_below", "upnl_below", alerts.position_upnl_below, True))
     if alerts.stale_for is not None:
         rules.append(Rule("stale_for", "stale_for", alerts.stale_for))
+    if alerts.forced_fill:
+        rules.append(Rule("forced_fill", "forced_fill"))
     return rules
 
 
@@ -100,6 +102,8 @@ class AlertState:
     age: float | None = None
     #: The risk model (pmtui.model.RiskModel) for `liq_move_below`; None: not known.
     risk: Any = None
+    #: The ledger (pmtui.ledger.LedgerView) for `forced_fill`; None: not read.
+    ledger: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +223,7 @@ class Alerts:
         self.hysteresis = Decimal(hysteresis)
         self.on_clear = on_clear
         self._tracks: dict[tuple[str, str], _Track] = {}
+        self._fills_told: set[str] = set()  # forced fills already fired (endpoint:orderId)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Alerts:
@@ -235,15 +240,20 @@ class Alerts:
         return [e for e in events if self.on_clear or e.state != CLEARED]
 
     def evaluate(self, state: AlertState, now: float | None = None, *,
-                 mono: float | None = None) -> list[AlertEvent]:
+                 mono: float | None = None, hold_clears: bool = False) -> list[AlertEvent]:
         """Events for what changed since the last call. `now`: epoch seconds for the events
-        (default: time.time()); `mono`: monotonic seconds for the cooldown (default: time.monotonic())."""
+        (default: time.time()); `mono`: monotonic seconds for the cooldown (default: time.monotonic()).
+        `hold_clears`: the view is an estimate (positions moved to the stream's marks): it may
+        start or raise an alert, never clear one; the next REST figures do."""
         now = time.time() if now is None else now
         mono = time.monotonic() if mono is None else mono
         events: list[AlertEvent] = []
         for rule in self.rules:
+            if rule.kind == "forced_fill":
+                events.extend(self._forced(rule, state.ledger, now))
+                continue
             readings, present = self._read(rule, state)
-            happened = [e for r in readings if (e := self._step(rule, r, now, mono)) is not None]
+            happened = [e for r in readings if (e := self._step(rule, r, now, mono, hold_clears)) is not None]
             if present is not None:  # subjects that went away (a closed position)
                 for (name, subject), track in self._tracks.items():
                     if name == rule.name and track.active and subject not in present:
@@ -255,7 +265,7 @@ class Alerts:
             events.extend(_group(rule, happened))
         return events
 
-    def _step(self, rule: Rule, r: _Reading, now: float, mono: float) -> _Brief | None:
+    def _step(self, rule: Rule, r: _Reading, now: float, mono: float, hold_clears: bool = False) -> _Brief | None:
         track = self._tracks.setdefault((rule.name, r.subject), _Track())
         threshold = rule.threshold
         if not track.active:
@@ -268,7 +278,7 @@ class Alerts:
             track.label = r.label or None
             return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.message, r.level, now, FIRED),
                           r.brief)
-        if r.recovered:
+        if r.recovered and not hold_clears:
             track.active = False
             return _Brief(AlertEvent(rule.name, r.subject, r.value, threshold, r.clear_message(track.value),
                                      Level.OK, now, CLEARED), r.brief)
@@ -403,6 +413,24 @@ class Alerts:
 
         return [self._below(rule, ACCOUNT, value, words)]
 
+    def _forced(self, rule: Rule, ledger: Any, now: float) -> list[AlertEvent]:
+        """A liquidation or ADL fill the ledger shows: CRITICAL, once per fill (it happened; it
+        never holds or clears, so it is not an active alert and is not repeated)."""
+        if ledger is None:
+            return []
+        new = [e for e in ledger.forced if f"{e.source}:{e.id}" not in self._fills_told]
+        if not new:
+            return []
+        self._fills_told.update(f"{e.source}:{e.id}" for e in new)
+        items = tuple(AlertEvent(rule.name, f"{e.source}:{e.id}", e.type, None, _fill_says(e), Level.CRITICAL, now)
+                      for e in new)
+        if len(items) == 1:
+            return [items[0]]
+        shown = "; ".join(_fill_says(e).rstrip(".") for e in new[:GROUP_SHOWN])
+        more = f" +{len(new) - GROUP_SHOWN} more" if len(new) > GROUP_SHOWN else ""
+        return [AlertEvent(rule.name, ",".join(i.subject for i in items), items[0].value, None,
+                           f"{len(items)} forced fills: {shown}{more}.", Level.CRITICAL, now, FIRED, items)]
+
     def _stale(self, rule: Rule, age: float | None) -> list[_Reading]:
         if age is None or rule.threshold is None:
             return []
@@ -411,6 +439,12 @@ class Alerts:
         return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
                          f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
                          _says("Data is fresh again."), f"no fresh data for {fmt.age(age)}")]
+
+
+def _fill_says(e: Any) -> str:
+    """One sentence for a forced fill (a ledger entry; its text was cleaned when it was read)."""
+    what = "Auto-deleveraged (ADL)" if e.kind == "adl" else "Liquidated"
+    return f"{what}: {e.symbol} {e.info} at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(e.time / 1000))}."
 
 
 def _upnl_msg(what: str) -> Words:
@@ -499,6 +533,15 @@ def _past(rule: Rule, value: Decimal | float | str | None, last: Decimal | float
 # --- stateless: `pmtui check` --------------------------------------------------------------------
 
 
+#: Seconds back `check` counts a liquidation or ADL fill as CRITICAL.
+CHECK_FORCED_FOR = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Fills:
+    forced: tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """Every rule that holds right now, with the worst level among them (OK when none holds)."""
@@ -520,11 +563,15 @@ def check_rules(
     now: float | None = None,
     rules: Sequence[Rule] | None = None,
     risk: Any = None,
+    ledger: Any = None,
 ) -> CheckResult:
     """Evaluate the rules (`rules`, else those `alerts` turns on, else the defaults) once on a
     snapshot, with no memory: no hysteresis, no cooldown."""
     engine = Alerts(rules if rules is not None else rules_from(alerts or AlertSettings()),
                     thresholds=thresholds, cooldown=0, hysteresis=Decimal(0))
-    events = tuple(e for e in engine.evaluate(AlertState(view, age, risk), now) if e.state == FIRED)
+    if ledger is not None:  # check: the last day's forced fills, whether read here or by a daemon (7 days)
+        since_ms = ((time.time() if now is None else now) - CHECK_FORCED_FOR) * 1000
+        ledger = _Fills(tuple(e for e in ledger.forced if e.time >= since_ms))
+    events = tuple(e for e in engine.evaluate(AlertState(view, age, risk, ledger), now) if e.state == FIRED)
     ranked = tuple(sorted(events, key=lambda e: e.level, reverse=True))  # stable: rule order within a level
     return CheckResult(worst(e.level for e in ranked), ranked)

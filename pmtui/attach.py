@@ -32,6 +32,7 @@ from pmtui.fed import FedMonitor
 from pmtui.fleet import Account, Fleet, FleetOptions
 from pmtui.history import sample_from_view
 from pmtui.monitor import CLOCK, DATA, FAULT, MonitorState, Notice
+from pmtui.series import nearest_liq
 from pmtui.text import clean
 from pmtui.text import name as shown_name
 from pmtui.wire import MAX_LINE, Decoder, WireError, dumps, loads
@@ -168,7 +169,7 @@ class RemoteMonitor(FedMonitor):
         self._received = time.monotonic()
         self._gone = None
         if DATA in state.changed and state.view is not None:
-            self.series.add(sample_from_view(state.view, self.profile))
+            self.series.add(sample_from_view(state.view, self.profile), nearest_liq(state.view))
         self._publish(state)
         if state.account is not None or state.status.error is not None:
             self._first.set()  # something to judge: data, or why there is none

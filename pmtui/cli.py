@@ -197,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
                       "instead of the five figures; with --format json")
     _common(hist, suppress=True)
 
+    led = sub.add_parser(
+        "ledger", help="funding, commission, interest, realized PnL and liquidation/ADL fills since a time",
+        description="Reads the account's income, interest and forced-order history from the exchange "
+        "(read-only; Binance keeps about three months) and prints totals by kind and every event.")
+    led.add_argument("--since", metavar="WHEN", type=_when, default="24h",
+                     help="from this long ago (24h, 7d) or this time (2025-06-01T08:00); default: 24h")
+    led.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                     help="table (default: totals by kind and the events), csv (the events), or json "
+                     "(the API's rows unchanged, by endpoint)")
+    _common(led, suppress=True)
+
     rep = sub.add_parser(
         "replay", help="the dashboard on recorded states (--record, the daemon): read-only, no requests",
         description="Opens the dashboard on the states recorded for one profile: ←/→ step one state, "
@@ -208,6 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--since", metavar="WHEN", type=_when,
                       help="from this long ago (12h) or this time (2026-12-07T03:00); default: the last 24 hours")
     _common(rep, suppress=True)
+
+    rpt = sub.add_parser(
+        "report", help="a post-mortem of a recorded period: uniMMR chart, level changes and what drove them, "
+        "alerts, faults",
+        description="Reads one profile's recorded states (--record, the daemon) and writes a post-mortem: "
+        "the uniMMR over the period with the band lines, each level change with the positions whose "
+        "maintenance margin or loss moved most, the alerts, faults and gaps in the recording. "
+        "No requests. Markdown by default; --format html is one self-contained page with the chart as SVG.")
+    rpt.add_argument("--since", metavar="WHEN", type=_when,
+                     help="from this long ago (12h) or this time (2026-12-07T03:00); default: the last 24 hours")
+    rpt.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
+    rpt.add_argument("--output", metavar="FILE", type=Path,
+                     help="write the report to FILE (private to you) instead of stdout")
+    _common(rpt, suppress=True)
 
     dmn = sub.add_parser(
         "daemon", help="headless collector (systemd): every profile on one budget; viewers attach to it",
@@ -410,6 +435,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     if command == "daemon":
         # Here the lead wires the metrics server and alert routes in as DaemonPlugins.
         return asyncio.run(commands.daemon(fleet, socket=args.socket, metrics_address=args.metrics_address))
+    if command == "ledger":
+        return asyncio.run(commands.ledger(fleet, since_ms=args.since, fmt=args.format))
     if command == "whatif":
         from pmtui import riskview
 
@@ -479,7 +506,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
         # Never a live request with a demo-only option: the person meant the demo.
         return _usage(command, "--hedge and --scenario are for the demo exchange: add --demo")
     options = options_of(args)
-    if command in ("snapshot", "check", "whatif"):
+    if command in ("snapshot", "check", "whatif", "ledger"):
         options = dataclasses.replace(options, one_shot=True)
     if args.attach_both:
         return _usage(command, "--attach and --no-attach ask for opposite things: give one of them")
@@ -487,7 +514,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
         if command == "daemon":
             options = _daemon_options(options)
         if options.many:
-            if command in ("history", "whatif", "replay"):
+            if command in ("history", "whatif", "replay", "report"):
                 return _usage(command, f"{command} reads one profile at a time: give one --profile, not several")
             if args.demo and args.scenario != "normal":
                 return _usage(command, "--scenario is for the one demo account; --all-profiles has three of its own")
@@ -505,6 +532,10 @@ def _main(args: argparse.Namespace, command: str) -> int:
             return _serve(options, args)
         if command == "replay":
             return _replay(options, args)
+        if command == "report":
+            from pmtui import commands
+
+            return commands.report(options, since=args.since, fmt=args.format, output_file=args.output)
         if command == "alerts":
             from pmtui import commands
             from pmtui.fleet import select

@@ -31,24 +31,31 @@ from pydantic import SecretStr
 from pmtui import __version__
 from pmtui.budget import WeightBudget, weight_of
 from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
-from pmtui.endpoints import (
+from pmtui.endpoints import (  # the ledger's, apart to ease merging
     ASSET_INDEX_PRICE,
     BALANCE,
     BY_PATH,
     CM_ACCOUNT,
     CM_BRACKETS,
+    CM_FORCE_ORDERS,
+    CM_INCOME,
     CM_POSITION_RISK,
     COLLATERAL_RATE,
     ENDPOINTS,
     EXCHANGE_INFO,
     INDEX_ALL_WEIGHT,
     LISTEN_KEY,
+    MARGIN_INTEREST,
     MARGIN_LEVERAGE,
+    NEGATIVE_EXCHANGE,
     PING,
     PM_ACCOUNT,
+    PM_INTEREST,
     SERVER_TIME,
     UM_ACCOUNT,
     UM_BRACKETS,
+    UM_FORCE_ORDERS,
+    UM_INCOME,
     UM_POSITION_RISK,
     Endpoint,
 )
@@ -77,6 +84,7 @@ from pmtui.models import (
     Balance,
     CmAccount,
     CmPositionRisk,
+    LedgerPage,
     PmAccount,
     PositionRisk,
     UmAccount,
@@ -275,6 +283,29 @@ class PapiClient:
     async def cm_brackets(self) -> tuple[SymbolBrackets, ...]:
         """GET /papi/v1/cm/leverageBracket (weight 1): every COIN-M symbol's brackets."""
         return await self.get(CM_BRACKETS)
+
+    # --- the ledger (pmtui.ledger): `params` are the window and page (startTime, endTime, limit) ---
+
+    async def um_income(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(UM_INCOME, params)
+
+    async def cm_income(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(CM_INCOME, params)
+
+    async def pm_interest(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(PM_INTEREST, params)
+
+    async def margin_interest(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(MARGIN_INTEREST, params)
+
+    async def um_force_orders(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(UM_FORCE_ORDERS, params)
+
+    async def cm_force_orders(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(CM_FORCE_ORDERS, params)
+
+    async def negative_exchange(self, params: dict[str, str]) -> LedgerPage:
+        return await self.get(NEGATIVE_EXCHANGE, params)
 
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 

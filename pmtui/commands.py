@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import shutil
 import signal
@@ -26,6 +27,7 @@ from pmtui import output
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.fleet import Account, Fleet, FleetOptions, rank_key
 from pmtui.health import Level
+from pmtui.ledger import DAY_MS, FORCED, Ledger
 from pmtui.text import name as shown_name
 
 if TYPE_CHECKING:
@@ -99,7 +101,9 @@ async def snapshot(fleet: Fleet, *, as_json: bool = False, include_zero: bool = 
     # The table shows prices to each symbol's tick size; JSON keeps the API's strings.
     async def fetch(account: Account) -> MonitorState:
         assert account.monitor is not None
-        return await account.monitor.fetch_once(markets=not as_json)
+        # JSON adds the last day's ledger, its rows as the API sent them (pmtui.ledger).
+        book = Ledger(lookback_ms=DAY_MS, clock=fleet.clock) if as_json else None
+        return await account.monitor.fetch_once(markets=not as_json, ledger=book)
 
     results = await _fetch_all(fleet, fetch)
     # The terminal's width (or COLUMNS); 140 into a pipe or file.
@@ -137,6 +141,66 @@ async def snapshot(fleet: Fleet, *, as_json: bool = False, include_zero: bool = 
     return 1 if failed else 0
 
 
+# --- ledger -----------------------------------------------------------------------------------------
+
+async def ledger(fleet: Fleet, *, since_ms: int, fmt: str = "table") -> int:
+    """Each account's ledger from `since_ms` (epoch ms) to now: funding, commission, interest,
+    realized PnL, liquidation and ADL fills. table: totals by kind and the events; csv: the events;
+    json: the API's rows unchanged by endpoint. Several accounts: a section (json: a key, csv: a
+    `profile` column) each. Exit 1 if any account failed."""
+    async def fetch(account: Account) -> MonitorState:
+        assert account.monitor is not None
+        now_ms = int(fleet.clock.time() * 1000)
+        book = Ledger(lookback_ms=max(now_ms - since_ms, 0), clock=fleet.clock)
+        return await account.monitor.fetch_once(account=False, position_risk=False, balance=False, cm=False,
+                                                risk=False, ledger=book)
+
+    results = await _fetch_all(fleet, fetch)
+    width = max(40, shutil.get_terminal_size((140, 24)).columns)
+    sections: list[str] = []
+    failed = 0
+    for account, state, error in results:
+        if error is not None or state is None or state.ledger is None:
+            failed += 1
+            _error(fleet, account.profile, error or "no data")
+            if fmt == "json":
+                sections.append(f"{json.dumps(account.profile)}: {json.dumps({'error': error})}")
+            elif fmt == "table":
+                sections.append(f"== {shown_name(account.profile)} ==\nerror: {error}")
+            continue
+        view = state.ledger
+        if fmt == "json":
+            doc = json.dumps(output.ledger_json(view, since_ms), indent=2, default=output.json_default)
+            sections.append(doc if fleet.single else f"{json.dumps(account.profile)}: " + doc.replace("\n", "\n  "))
+        elif fmt == "csv":
+            for note in (*view.notes, *view.unavailable.values()):  # CSV is data only: the sentences go aside
+                print(f"pmtui: {shown_name(account.profile) + ': ' if not fleet.single else ''}note: {note}",
+                      file=sys.stderr)
+            text = output.ledger_csv(view.between(since_ms))
+            if not fleet.single:  # one table: the profile first on each line
+                head, *lines = text.splitlines()
+                text = "\n".join([f"profile,{head}", *(f"{json.dumps(account.profile)},{line}" for line in lines)])
+            sections.append(text.rstrip("\n"))
+        else:
+            from pmtui.ledger import prices_from
+
+            table = output.ledger_table(view, int(fleet.clock.time() * 1000), since_ms=since_ms,
+                                        prices=prices_from(state.risk), width=width)
+            sections.append(table if fleet.single else f"== {shown_name(account.profile)} ==\n{table}")
+    if fleet.single:
+        if not failed:  # its error was said on stderr
+            print(sections[0])
+    elif fmt == "json":
+        print("{\n  " + ",\n  ".join(sections) + "\n}")
+    elif fmt == "csv":
+        if sections:
+            first, *rest = sections
+            print("\n".join([first, *(s.split("\n", 1)[1] for s in rest if "\n" in s)]))
+    else:
+        print("\n\n".join(sections))
+    return 1 if failed else 0
+
+
 # --- check ------------------------------------------------------------------------------------------
 
 def check_thresholds(t: Thresholds, warning: Decimal | None, critical: Decimal | None) -> Thresholds:
@@ -160,6 +224,7 @@ def judge(state: MonitorState, settings: Settings, thresholds: Thresholds) -> tu
     return output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
         unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks, risk=state.risk,
+        ledger=state.ledger,
     )
 
 
@@ -243,7 +308,10 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         t = check_thresholds(account.settings.thresholds, warning, critical)
         # /papi/v1/balance only for the risk model (its liquidation move needs every asset's net):
         # uniMMR already counts the loans, and a check run every minute saves its 20 weight.
-        return await account.monitor.fetch_once(balance=account.settings.risk_model), t
+        # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on.
+        forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) if account.settings.alerts.forced_fill \
+            else None
+        return await account.monitor.fetch_once(balance=account.settings.risk_model, ledger=forced), t
 
     results: list[CheckResult] = []
     for account, fetched, error in await _fetch_all(fleet, fetch):
@@ -295,15 +363,15 @@ class WatchLines:
 
     def say(self, profile: str, state: MonitorState) -> None:
         from pmtui.lines import notice_line
-        from pmtui.monitor import DATA, FAULT
+        from pmtui.monitor import DATA, FAULT, MARKS
 
         label = self.fleet.label(profile)
         printed = bool(state.changed & WORTH_A_LINE)
         for notice in state.notices:  # what the dashboard would toast ("Recording stopped"): stderr
             if not (printed and notice.title in SAID_IN_LINE):
                 self.err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
-        if not printed:
-            return
+        if not printed or (MARKS in state.changed and not state.alerts):
+            return  # the positions at the stream's marks, each second: refreshes and alerts say enough
         fault = state.status.error.message if state.status.error is not None else None
         if not (state.changed & WORTH_A_LINE) - {FAULT} and not state.alerts and fault == self._last_fault.get(profile):
             return  # the same fault again (each retry): said once is enough
@@ -634,6 +702,28 @@ def history(options: FleetOptions, *, profile: str | None, since: int | None, un
         export_json(rows, sys.stdout)
     else:
         print(output.history_table(rows, width=width))
+    return 0
+
+
+def report(options: FleetOptions, *, since: int | None, fmt: str, output_file: Path | None = None) -> int:
+    """`pmtui report`: the post-mortem of one profile's recorded period (pmtui.report), as
+    markdown or one HTML page, on stdout or to `output_file` (private: it holds account data)."""
+    from pmtui import report as post_mortem
+    from pmtui.replay import load
+
+    profile, settings, records, _ = load(options, since_ms=since)
+    text = post_mortem.render(post_mortem.build(profile, records, settings, since_ms=since), fmt)
+    if output_file is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        fd = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(fd, 0o600)  # an older file of the same name may have been readable by others
+            f.write(text)
+    except OSError as err:
+        raise ConfigError(f"Cannot write the report to {output_file}: {err.strerror or type(err).__name__}.") from None
+    print(f"pmtui: report written to {output_file}", file=sys.stderr)
     return 0
 
 

@@ -21,10 +21,17 @@ from pmtui.market import SymbolRules, parse_exchange_info
 from pmtui.models import (
     parse_balance,
     parse_cm_account,
+    parse_cm_force_orders,
+    parse_cm_income,
     parse_cm_position_risk,
+    parse_margin_interest,
+    parse_negative_exchange,
     parse_pm_account,
+    parse_pm_interest,
     parse_position_risk,
     parse_um_account,
+    parse_um_force_orders,
+    parse_um_income,
 )
 from pmtui.riskinputs import parse_brackets, parse_collateral_rates, parse_index_prices, parse_margin_leverage
 
@@ -110,9 +117,32 @@ MARGIN_LEVERAGE = Endpoint("/sapi/v1/portfolio/margin-asset-leverage", "sapi", 5
 UM_BRACKETS = Endpoint("/papi/v1/um/leverageBracket", "papi", 1, parse_brackets)
 CM_BRACKETS = Endpoint("/papi/v1/cm/leverageBracket", "papi", 1, parse_brackets)
 
+# --- the ledger (pmtui.ledger): flows and forced fills, polled minutes apart ------------------
+# Weights: "Weight(IP): 30" (UM and CM income), "50" (negative balance interest), "1" (margin
+# interest), "100" (negative balance auto-exchange) and, for forceOrders, "20 with symbol, 50
+# without" in the official SDK's docstrings (binance-connector-python, account_api.py and
+# trade_api.py); pmtui never sends a symbol, so 50. Each is optional ("ledger"): a key that may not
+# read one leaves that part of the ledger out, with a sentence, and a 404 means the same.
+UM_INCOME = Endpoint("/papi/v1/um/income", "papi", 30, parse_um_income, part="ledger", absent_ok=True)
+CM_INCOME = Endpoint("/papi/v1/cm/income", "papi", 30, parse_cm_income, part="ledger", absent_ok=True)
+PM_INTEREST = Endpoint("/papi/v1/portfolio/interest-history", "papi", 50, parse_pm_interest, part="ledger",
+                       absent_ok=True)
+MARGIN_INTEREST = Endpoint("/papi/v1/margin/marginInterestHistory", "papi", 1, parse_margin_interest,
+                           part="ledger", absent_ok=True)
+UM_FORCE_ORDERS = Endpoint("/papi/v1/um/forceOrders", "papi", 50, parse_um_force_orders, part="ledger",
+                           absent_ok=True)
+CM_FORCE_ORDERS = Endpoint("/papi/v1/cm/forceOrders", "papi", 50, parse_cm_force_orders, part="ledger",
+                           absent_ok=True)
+NEGATIVE_EXCHANGE = Endpoint("/papi/v1/portfolio/negative-balance-exchange-record", "papi", 100,
+                             parse_negative_exchange, part="ledger", absent_ok=True)
+LEDGER_ENDPOINTS: tuple[Endpoint[Any], ...] = (
+    UM_INCOME, CM_INCOME, PM_INTEREST, MARGIN_INTEREST, UM_FORCE_ORDERS, CM_FORCE_ORDERS, NEGATIVE_EXCHANGE,
+)
+
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
     UM_ACCOUNT, PM_ACCOUNT, UM_POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PING, LISTEN_KEY,
     SERVER_TIME, EXCHANGE_INFO, COLLATERAL_RATE, ASSET_INDEX_PRICE, MARGIN_LEVERAGE, UM_BRACKETS, CM_BRACKETS,
+    *LEDGER_ENDPOINTS,
 )
 BY_PATH: dict[str, Endpoint[Any]] = {e.path: e for e in ENDPOINTS}
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pmtui.budget import WeightBudget
     from pmtui.client import PapiClient
     from pmtui.history import History
+    from pmtui.markstream import MarkFeed
     from pmtui.monitor import Monitor
     from pmtui.record import Recorder
     from pmtui.riskfeed import RiskFeed
@@ -275,11 +276,13 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
 def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, history: History | None = None,
                  stream: bool = False, transport: httpx.AsyncBaseTransport | None = None,
                  budget: WeightBudget | None = None, risk_feed: RiskFeed | None = None,
-                 clock: Clock = SYSTEM_CLOCK) -> Monitor:
+                 clock: Clock = SYSTEM_CLOCK, mark_feed: MarkFeed | None = None) -> Monitor:
     """The one core every consumer runs on. `stream`: also listen to the user data stream (unless
     the settings turn it off). `transport`: the demo exchange (or a test's) under the client.
     `risk_feed`: the risk model's market inputs, shared by the fleet (a new one if not given).
-    `clock`: the one clock the client, the Monitor, its pollers and its stream read."""
+    `clock`: the one clock the client, the Monitor, its pollers and its stream read.
+    `mark_feed`: the fleet's public mark price stream, shared by its Monitors (with `stream`; the
+    demo's is its own exchange's)."""
     from pmtui.market import cache_path
     from pmtui.monitor import Monitor
     from pmtui.riskfeed import RiskFeed
@@ -309,7 +312,29 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
             on_event=monitor.on_push_event, on_status=monitor.on_push_status,
             **({"connect": connect} if connect is not None else {}),
         ))
+    if stream and settings.stream:
+        _attach_marks(monitor, settings, options, client, connect, mark_feed, clock)
     return monitor
+
+
+def _attach_marks(monitor: Monitor, settings: Settings, options: FleetOptions, client: PapiClient,
+                  connect: Any, feed: MarkFeed | None, clock: Clock) -> None:
+    """The public mark price stream under the Monitor: the fleet's shared one; the demo's own
+    exchange's (each demo account is a market of its own). Like the user data stream, a
+    `base_url` of its own (a proxy, a test server) streams marks only from a
+    `market_stream_url` of its own: never Binance's prices beside another server's positions."""
+    from pmtui.markstream import MarkFeed
+    from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_MARKET_STREAM_URL
+
+    if options.demo:
+        if connect is None:
+            return
+        feed = MarkFeed(settings.market_stream_url, clock=clock, connect=connect, server_ms=client.server_now_ms)
+    else:
+        if settings.market_stream_url == DEFAULT_MARKET_STREAM_URL and client.base_url != DEFAULT_BASE_URL:
+            return
+        feed = feed or MarkFeed(settings.market_stream_url, clock=clock, server_ms=client.server_now_ms)
+    monitor.attach_marks(feed)
 
 
 def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYSTEM_CLOCK,
@@ -326,6 +351,17 @@ def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYS
                         burst_seconds=BURST_SECONDS if burst_seconds is None else burst_seconds)
 
 
+def _mark_feed(accounts: Sequence[Account], options: FleetOptions, clock: Clock) -> MarkFeed | None:
+    """One mark price stream for every account (the first account's `market_stream_url`; the
+    market is the same for all), unless the settings turn streaming off. The demo's are its own."""
+    from pmtui.markstream import MarkFeed
+
+    settings = [a.settings for a in accounts if a.settings is not None and a.error is None]
+    if options.demo or not settings or not settings[0].stream:
+        return None
+    return MarkFeed(settings[0].market_stream_url, clock=clock)
+
+
 # --- the fleet --------------------------------------------------------------------------------------
 
 @dataclass
@@ -339,6 +375,8 @@ class Fleet:
     recorder: Recorder | None = None
     #: The one clock every account's client, Monitor, pollers and stream read.
     clock: Clock = SYSTEM_CLOCK
+    #: The public mark price stream every Monitor shares (None: not streaming).
+    marks: MarkFeed | None = None
 
     @classmethod
     def build(cls, options: FleetOptions, accounts: Sequence[Account] | None = None, *, stream: bool = False,
@@ -360,6 +398,7 @@ class Fleet:
         # Market data is the same for every account on the IP: one feed of the risk model's inputs.
         intervals = [a.settings.account_interval for a in chosen if a.settings is not None]
         risk_feed = RiskFeed(account_interval=max(intervals, default=10.0), clock=clock)
+        marks = _mark_feed(chosen, options, clock) if stream else None
         first = None
         for account in chosen:
             if account.error is not None or account.settings is None:
@@ -376,7 +415,8 @@ class Fleet:
                 # The demo accounts are each a market of their own: each its own feed of market data.
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,
                                                stream=stream, transport=transport, budget=budget,
-                                               risk_feed=None if options.demo else risk_feed, clock=clock)
+                                               risk_feed=None if options.demo else risk_feed, clock=clock,
+                                               mark_feed=marks)
             except PmtuiError as err:
                 if single:
                     raise
@@ -389,10 +429,19 @@ class Fleet:
             recorder = Recorder(history.path,
                                 retention_days=first_settings.retention_days if first_settings else None,
                                 max_size_mb=first_settings.max_size if first_settings else None)
+            from pmtui.ledgerstore import LedgerStore
+
             for account in chosen:
                 if account.monitor is not None:
                     recorder.attach(account.monitor)
-        return cls(chosen, options, budget, recorder, clock)
+                    account.monitor.ledger_store = LedgerStore(history.path, account.profile)
+        if marks is not None:
+            users = [a.monitor for a in chosen if a.monitor is not None and a.monitor.marks is not None]
+            if users and users[0].marks is not None and users[0].marks.feed is marks:
+                marks.server_ms = users[0].client.server_now_ms  # the exchange's clock, as measured
+            else:
+                marks = None
+        return cls(chosen, options, budget, recorder, clock, marks)
 
     @property
     def single(self) -> bool:
@@ -411,6 +460,8 @@ class Fleet:
     async def aclose(self) -> None:
         """Close every account's Monitor (its client, its stream)."""
         await asyncio.gather(*(a.monitor.aclose() for a in self.accounts if a.monitor is not None))
+        if self.marks is not None:
+            await self.marks.aclose()
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)  # what is queued is written first
 

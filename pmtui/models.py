@@ -15,6 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
 
@@ -555,3 +556,223 @@ def parse_cm_account(data: Any) -> CmAccount:
 
 def parse_cm_position_risk(data: Any) -> tuple[CmPositionRisk, ...]:
     return _rows(data, None, CmPositionRisk, "CM position risk")
+
+
+# --- the ledger: what the account paid and received, and what was forced (pmtui.ledger) --------
+# Five kinds of rows, each parsed into one LedgerEntry. Lenient per row: a row that does not read
+# (no time, no id, an amount that is not a number) is left out and counted, never a reason to drop
+# the page, since one odd row must not hide a liquidation beside it. Every text field is cleaned.
+
+#: Income types (Binance's /papi/v1/um/income and cm/income "incomeType") and the kind each
+#: counts under. Any other type is kept and shown as it came, under "other".
+INCOME_KINDS = {
+    "FUNDING_FEE": "funding",
+    "COMMISSION": "commission",
+    "REALIZED_PNL": "realized",
+    "INSURANCE_CLEAR": "liquidation fee",
+    "AUTO_EXCHANGE": "auto-exchange",
+    "TRANSFER": "transfer",
+    "INTERNAL_TRANSFER": "transfer",
+    "CROSS_COLLATERAL_TRANSFER": "transfer",
+}
+#: An amount past this (in any asset) is not a fee or a funding payment: it is shown as data, and
+#: left out of the totals with a sentence (pmtui.ledger).
+IMPLAUSIBLE = Decimal("1e12")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One row of the ledger: `source` is the endpoint's path, `id` its key within that path
+    (deduplicated on both), `amount` signed as the account sees it (interest is a cost, so
+    negative); `raw` the row as the API sent it."""
+
+    source: str
+    id: str
+    time: int  # ms, server time
+    kind: str  # funding, commission, interest, realized, liquidation, adl, auto-exchange, ...
+    type: str  # the API's own word: incomeType, the interest type, LIQUIDATION/ADL
+    asset: str | None
+    amount: Decimal | None
+    symbol: str | None = None
+    info: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def forced(self) -> bool:
+        """A liquidation or ADL fill: news a person must not miss."""
+        return self.kind in ("liquidation", "adl")
+
+    @property
+    def implausible(self) -> bool:
+        return self.amount is not None and abs(self.amount) > IMPLAUSIBLE
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPage:
+    """One response: its entries in the order sent, and how many rows did not read (and why,
+    the first one's reason)."""
+
+    entries: tuple[LedgerEntry, ...]
+    dropped: int = 0
+    why: str | None = None
+    #: Rows in the response, read or not (a full page means there may be more).
+    count: int = 0
+
+
+def _row_text(value: Any) -> str:
+    """Free text from a row (`info`, an id): cleaned, "" when not text or not given."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    return clean(value) if isinstance(value, str) else ""
+
+
+def _ledger_page(data: Any, field_name: str | None, what: str,
+                 read: Callable[[dict[str, Any]], LedgerEntry]) -> LedgerPage:
+    rows = data.get(field_name) if field_name is not None and isinstance(data, dict) else data
+    if field_name is not None and isinstance(data, dict) and rows is None and data.get("total") in (0, "0"):
+        rows = []  # {"total": 0} with no rows: nothing in the window
+    if not isinstance(rows, list):
+        raise SchemaError(f"The {what} response has no list of {field_name or 'rows'}.")
+    out: list[LedgerEntry] = []
+    dropped, why = 0, None
+    for i, row in enumerate(rows):
+        try:
+            if not isinstance(row, dict):
+                raise ValueError("not an object")
+            out.append(read(row))
+        except (ValueError, ValidationError, KeyError, TypeError) as err:
+            dropped += 1
+            if why is None:
+                msg = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
+                why = f"row {i}: {clean(msg.removeprefix('Value error, '), 80)}"
+    return LedgerPage(tuple(out), dropped, why, len(rows))
+
+
+def _need(row: dict[str, Any], key: str, convert: Callable[[Any], T]) -> T:
+    if key not in row:
+        raise ValueError(f"no {key}")
+    try:
+        return convert(row[key])
+    except ValueError as err:
+        raise ValueError(f"{key}: {err}") from None
+
+
+def _id(value: Any) -> str:
+    text = _row_text(value)
+    if not text.strip():
+        raise ValueError("expected an id")
+    return text
+
+
+def _maybe(row: dict[str, Any], key: str, convert: Callable[[Any], T]) -> T | None:
+    return _optional(convert)(row.get(key))
+
+
+def _income_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]:
+    def read(row: dict[str, Any]) -> LedgerEntry:
+        kind_word = _need(row, "incomeType", _to_text)
+        # "trandId is unique in the same incomeType for a user" (the official SDK's docstring).
+        return LedgerEntry(
+            path, f"{kind_word}:{_need(row, 'tranId', _id)}", _need(row, "time", _to_millis),
+            INCOME_KINDS.get(kind_word, "other"), kind_word, _maybe(row, "asset", _to_text),
+            _need(row, "income", _to_decimal), _maybe(row, "symbol", _to_text), _row_text(row.get("info")), row)
+    return read
+
+
+def _forced_kind(row: dict[str, Any]) -> str:
+    """LIQUIDATION or ADL: Binance marks its forced orders by client order id ("autoclose-" a
+    liquidation, "adl_autoclose" an ADL: the PM user data stream's ORDER_TRADE_UPDATE page,
+    tests/fixtures/real/stream/order_trade_update.en.json). A row
+    with neither is a forced order of unknown cause: counted as a liquidation, the worse news."""
+    cid = row.get("clientOrderId")
+    return "ADL" if isinstance(cid, str) and cid.startswith("adl_") else "LIQUIDATION"
+
+
+def _force_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]:
+    def read(row: dict[str, Any]) -> LedgerEntry:
+        word = _forced_kind(row)
+        at = _maybe(row, "updateTime", _to_millis) or _need(row, "time", _to_millis)
+        qty = _maybe(row, "executedQty", _to_decimal)
+        price = _maybe(row, "avgPrice", _to_decimal)
+        side = _maybe(row, "side", _to_text) or "?"
+        status = _maybe(row, "status", _to_text) or "?"
+        info = f"{side} {fmt_plain(qty)} @ {fmt_plain(price)} ({status.lower()})"
+        return LedgerEntry(path, _need(row, "orderId", _id), at, word.lower(), word, None, None,
+                           _need(row, "symbol", _to_text), info, row)
+    return read
+
+
+def fmt_plain(value: Decimal | None) -> str:
+    return "?" if value is None else format(value, "f")
+
+
+def _pm_interest_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]:
+    def read(row: dict[str, Any]) -> LedgerEntry:
+        asset = _need(row, "asset", _to_text)
+        at = _need(row, "interestAccuredTime", _to_millis)  # sic: Binance's spelling
+        rate = _maybe(row, "interestRate", _to_decimal)
+        return LedgerEntry(path, f"{asset}:{at}", at, "interest", "NEGATIVE_BALANCE", asset,
+                           -_need(row, "interest", _to_decimal), None,
+                           f"on {fmt_plain(_maybe(row, 'principal', _to_decimal))} at {fmt_plain(rate)}", row)
+    return read
+
+
+def _margin_interest_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]:
+    def read(row: dict[str, Any]) -> LedgerEntry:
+        asset = _need(row, "asset", _to_text)
+        at = _need(row, "interestAccuredTime", _to_millis)
+        word = _maybe(row, "type", _to_text) or "INTEREST"
+        tx = _row_text(row.get("txId")) or f"{asset}:{at}:{word}"
+        # PORTFOLIO is "Portfolio Margin negative balance daily interest" (the docs page): the same
+        # charge /papi/v1/portfolio/interest-history lists, so it is counted from there, not twice.
+        kind = "negative-balance interest" if word == "PORTFOLIO" else "interest"
+        return LedgerEntry(path, tx, at, kind, word, asset, -_need(row, "interest", _to_decimal), None,
+                           f"on {fmt_plain(_maybe(row, 'principal', _to_decimal))} at "
+                           f"{fmt_plain(_maybe(row, 'interestRate', _to_decimal))}", row)
+    return read
+
+
+def _exchange_entry(path: str) -> Callable[[dict[str, Any]], LedgerEntry]:
+    def read(row: dict[str, Any]) -> LedgerEntry:
+        start = _need(row, "startTime", _to_millis)
+        end = _maybe(row, "endTime", _to_millis)
+        given = row.get("details")
+        details: list[Any] = given if isinstance(given, list) else []
+        parts = [f"{_row_text(d.get('asset'))} {_row_text(d.get('negativeBalance'))}"
+                 for d in details if isinstance(d, dict)]
+        return LedgerEntry(path, f"{start}:{end}", start, "auto-exchange", "NEGATIVE_BALANCE_EXCHANGE", None, None,
+                           None, "negative balance exchanged: " + (", ".join(parts) or "?"), row)
+    return read
+
+
+def parse_um_income(data: Any) -> LedgerPage:
+    return _ledger_page(data, None, "UM income", _income_entry("/papi/v1/um/income"))
+
+
+def parse_cm_income(data: Any) -> LedgerPage:
+    return _ledger_page(data, None, "CM income", _income_entry("/papi/v1/cm/income"))
+
+
+def parse_um_force_orders(data: Any) -> LedgerPage:
+    return _ledger_page(data, None, "UM force orders", _force_entry("/papi/v1/um/forceOrders"))
+
+
+def parse_cm_force_orders(data: Any) -> LedgerPage:
+    return _ledger_page(data, None, "CM force orders", _force_entry("/papi/v1/cm/forceOrders"))
+
+
+def parse_pm_interest(data: Any) -> LedgerPage:
+    return _ledger_page(data, None, "negative balance interest",
+                        _pm_interest_entry("/papi/v1/portfolio/interest-history"))
+
+
+def parse_margin_interest(data: Any) -> LedgerPage:
+    return _ledger_page(data, "rows", "margin interest",
+                        _margin_interest_entry("/papi/v1/margin/marginInterestHistory"))
+
+
+def parse_negative_exchange(data: Any) -> LedgerPage:
+    return _ledger_page(data, "rows", "negative balance exchange",
+                        _exchange_entry("/papi/v1/portfolio/negative-balance-exchange-record"))

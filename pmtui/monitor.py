@@ -48,7 +48,9 @@ from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, U
 from pmtui.errors import PmtuiError
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
+from pmtui.ledger import Ledger, LedgerView
 from pmtui.market import Markets, load_cache, save_cache
+from pmtui.markstream import AccountMarks, MarkFeed
 from pmtui.model import RiskModel
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
 from pmtui.notify import Notifier
@@ -56,7 +58,7 @@ from pmtui.poller import Poller
 from pmtui.risk import Estimate, estimate_unimmr
 from pmtui.riskfeed import RiskFeed, book_assets, build_model
 from pmtui.schedule import Schedule
-from pmtui.series import SessionSeries
+from pmtui.series import SessionSeries, nearest_liq
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
 from pmtui.stream import FUTURE_TOLERANCE_MS, AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, BalanceRow, balance_rows, build_view
@@ -88,6 +90,13 @@ INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
 #: The risk model's inputs came in (pmtui.riskfeed): state.risk was rebuilt on them.
 RISK = "risk"
+#: The public mark price stream moved the positions (or its health changed): pmtui.markstream.
+MARKS = "marks"
+#: The ledger (pmtui.ledger) read something new.
+LEDGER = "ledger"
+#: Seconds after the first refresh before the ledger's first read (~300 weight): the account's own
+#: figures come first, on screen and on the weight budget.
+LEDGER_START_DELAY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,10 @@ class StatusInfo:
     #: A recorded state replayed (pmtui replay): the words after REPLAY (its time, where the
     #: cursor is); never LIVE, however current the state was when it was recorded.
     replay: str | None = None
+    #: The public mark price stream prices this account's positions now (pmtui.markstream).
+    marks_live: bool = False
+    #: Why it does not, one sentence (None: live, or the account does not use the stream).
+    marks_note: str | None = None
 
     @property
     def word(self) -> str:
@@ -190,10 +203,19 @@ class MonitorState:
     #: uniMMR from first principles on this state's parts and the shared inputs (pmtui.model);
     #: None without a risk feed or before the first data.
     risk: RiskModel | None = None
+    #: Funding, commission, interest, realized PnL and forced fills (pmtui.ledger); None: not
+    #: read (a one-shot that did not ask for it).
+    ledger: LedgerView | None = None
 
     @property
     def stale(self) -> bool:
         return self.status.stale
+
+    @property
+    def marks_live(self) -> bool:
+        """The view's prices are the public mark stream's, seconds old (not REST's): the REST
+        cadence may relax (pmtui.markstream)."""
+        return self.status.marks_live
 
 
 class Stream(Protocol):
@@ -327,6 +349,14 @@ class Monitor:
         self.risk_feed = risk_feed
         self.risk: RiskModel | None = None
         self._risk_task: asyncio.Task[None] | None = None
+        #: The fleet's shared mark price stream, as this account uses it (attach_marks).
+        self.marks: AccountMarks | None = None
+        #: Flows and forced fills, read minutes apart in the background (pmtui.ledger).
+        self.ledger = Ledger(clock=self.clock, first_delay=LEDGER_START_DELAY)
+        self._ledger_task: asyncio.Task[None] | None = None
+        #: With --record, the ledger's rows are kept in the history file too (pmtui.ledgerstore).
+        self.ledger_store: Any = None
+        self._ledger_loaded = False
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -360,9 +390,25 @@ class Monitor:
         self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
                                since=self.clock.monotonic(), events=0)
 
+    def attach_marks(self, feed: MarkFeed) -> None:
+        """Reprice the positions on the fleet's mark price stream between REST refreshes."""
+        self.marks = AccountMarks(feed)
+
+    def _on_marks(self) -> None:
+        """A frame of marks (or a change of the stream's health, or a tick): rebuild what moved."""
+        if self._closed or self.marks is None or self.poller.data is None:
+            return
+        if self.marks.news(self.poller.data[0]):
+            self._rebuild()
+            # Marks may raise an alert at once; only REST's figures clear one.
+            self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
+
     async def run(self) -> None:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
         loop = asyncio.get_running_loop()
+        if self.marks is not None:
+            off = self.marks.feed.subscribe(self._on_marks)
+            self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
         self._tasks.append(loop.create_task(self.load_markets(), name="pmtui-markets"))
@@ -455,6 +501,7 @@ class Monitor:
     def tick(self) -> MonitorState:
         """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for
         N seconds" can start to hold without a fetch arriving)."""
+        self._on_marks()  # a mark stream gone quiet is found by time passing, not by a frame
         age = self.poller.age()
         events: list[AlertEvent] = []
         if self.view is not None and age is not None and age > self.poller.interval:
@@ -552,7 +599,28 @@ class Monitor:
             self._risk_task = asyncio.get_running_loop().create_task(self._refresh_risk())
             self._tasks.append(self._risk_task)
             self._risk_task.add_done_callback(self._forget)
+        if ok and self._ledger_task is None and self.ledger.due():
+            self._ledger_task = asyncio.get_running_loop().create_task(self._refresh_ledger())
+            self._tasks.append(self._ledger_task)
+            self._ledger_task.add_done_callback(self._forget)
         return ok
+
+    async def _refresh_ledger(self) -> None:
+        """Read what of the ledger is due (its faults are its own sentences); publish what came,
+        with the alert for a new liquidation or ADL fill."""
+        try:
+            store = self.ledger_store
+            if store is not None and not self._ledger_loaded:  # --record: what an earlier session read
+                self._ledger_loaded = True
+                await self.ledger.load(store, self.client.server_now_ms())
+            before = self.ledger.version
+            await self.ledger.update(self.client)
+            if store is not None:
+                await self.ledger.save(store, self.client.server_now_ms())
+            if self.ledger.version != before:
+                self._publish_alerts([LEDGER], self._evaluate())
+        finally:
+            self._ledger_task = None
 
     async def _fetch_pm(self) -> PmAccount:
         """/papi/v1/account, noting when (server time) it was asked: a pushed riskLevelChange
@@ -575,6 +643,7 @@ class Monitor:
             self._risk_task = None
 
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
+        sent = self.client.server_now_ms()
         account = await self.client.um_account()
         risks = None
         rs = self.risk_schedule
@@ -585,6 +654,8 @@ class Monitor:
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
         if self.cm_schedule.due(self.clock.monotonic()):
             await self._fetch_cm()
+        if self.marks is not None:  # a mark older than this request is older than its positions
+            self.marks.since_ms = sent
         return account, risks
 
     async def _poll_balance(self) -> None:
@@ -647,24 +718,38 @@ class Monitor:
     def _rebuild(self) -> None:
         if self.poller.data is None:
             return
-        account, risks = self.poller.data
+        fetched, fetched_risks = account, risks = self.poller.data
         pm = self.account_poller.data
+        priced = None
+        if self.marks is not None:  # between REST refreshes, the positions at the stream's marks
+            feed = self.risk_feed.inputs()["um_brackets"] if self.risk_feed is not None else None
+            priced = self.marks.apply(account, risks, feed)
+            if priced is not None:
+                account, risks = priced.account, priced.risks
         view = build_view(account, self.settings.thresholds, risks=risks, pm=pm,
                           markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
         self.view = view
         basis = self._estimate_basis
         if pm is None or basis is None or basis.pm is not pm:
-            # Binance's own figure just came (or there is none): it replaces any estimate.
+            # Binance's own figure just came (or there is none): it replaces any estimate. Its
+            # basis is the positions it came with, not marks newer than both.
             self._estimate_basis, self.estimate = view, None
-        elif basis.account is not account:  # newer positions than Binance's figure
+            if priced is not None:
+                self._estimate_basis = build_view(fetched, self.settings.thresholds, risks=fetched_risks, pm=pm,
+                                                  cm=self.cm, cm_risks=self.cm_risks)
+                self.estimate = view.estimate_since(self._estimate_basis)
+        elif basis.account is not account:  # newer positions (or marks) than Binance's figure
             self.estimate = view.estimate_since(basis)
+        else:  # back on the positions Binance's figure came with (the mark stream fell away)
+            self.estimate = None
         if self.risk_feed is not None:
             # The gap to Binance's uniMMR is measured on the refresh that brought it (its positions
             # are of the same moment) and carried until the next one: positions seconds newer
             # than Binance's figure would make a fast market look like a wrong model.
             fresh = pm is not self._reconciled[0] or self._reconciled[1] is None
+            # (So a fresh gap is measured on the fetched positions, never on newer stream marks.)
             self.risk = build_model(
-                self.risk_feed, account=account, risks=risks, pm=pm,
+                self.risk_feed, account=fetched if fresh else account, risks=fetched_risks if fresh else risks, pm=pm,
                 balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
                 cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
                 now_ms=self.client.server_now_ms(), reconciled_gap=None if fresh else self._reconciled[1])
@@ -708,7 +793,7 @@ class Monitor:
         if self.view is None:
             return
         sample = sample_from_view(self.view, self.profile, int(self.clock.time() * 1000))
-        self.series.add(sample)
+        self.series.add(sample, nearest_liq(self.view))
         if self.recorder is not None:
             self.recorder.put_sample(sample)
         elif self.history is not None:
@@ -731,9 +816,9 @@ class Monitor:
 
     # --- alerts ---------------------------------------------------------------------------
 
-    def _evaluate(self) -> list[AlertEvent]:
-        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk), self.clock.time(),
-                                      mono=self.clock.monotonic())
+    def _evaluate(self, *, hold_clears: bool = False) -> list[AlertEvent]:
+        events = self.alerts.evaluate(AlertState(self.view, self.poller.age(), self.risk, self._ledger_view()),
+                                      self.clock.time(), mono=self.clock.monotonic(), hold_clears=hold_clears)
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events
@@ -778,6 +863,7 @@ class Monitor:
         self.poller.reset_stop()
         self.account_poller.reset_stop()
         self.balance_poller.reset_stop()
+        self.ledger.retry()
         for schedule in self._schedules():  # a person asked: fetch everything, retry refused endpoints
             schedule.retry()
         if self.risk_feed is not None:
@@ -839,6 +925,8 @@ class Monitor:
                 self._internal_error("applying a pushed risk level", err)
                 self._push_refresh()
         elif isinstance(event, AccountChange) and event.kind in POSITION_EVENTS | ACCOUNT_EVENTS | BALANCE_EVENTS:
+            if event.forced:  # Binance closed a position itself: the ledger's forced orders at once
+                self.ledger.ask_forced()
             if event.kind in ACCOUNT_EVENTS:
                 self.account_schedule.ask_now()  # uniMMR moved too
             if event.kind in BALANCE_EVENTS:
@@ -945,7 +1033,7 @@ class Monitor:
             account_note=self._account_note(),
             unimmr_age=source.age(),
             estimate=self.estimate,
-            estimate_age=p.age() if self.estimate is not None else None,
+            estimate_age=self._estimate_age(),
             fallback=fallback,
             alerts=alerts,
             notices=notices,
@@ -955,7 +1043,19 @@ class Monitor:
             balance_stale=b.data is not None and "balance" not in unavailable and (b.stale or p.stale),
             balance_note=unavailable.get("balance") or self._balance_note(),
             risk=self.risk,
+            ledger=self._ledger_view(),
         )
+
+    def _estimate_age(self) -> float | None:
+        """How old the estimate's inputs are: the marks' age while the stream prices them, else the
+        positions' (the estimate moves from them)."""
+        if self.estimate is None:
+            return None
+        if self.marks is not None and self.marks.age is not None:
+            return self.marks.age
+        return self.poller.age()
+    def _ledger_view(self) -> LedgerView | None:
+        return self.ledger.view() if self.ledger.version else None
 
     def _schedules(self) -> tuple[Schedule, ...]:
         return (self.account_schedule, self.balance_schedule, self.risk_schedule, self.cm_schedule,
@@ -1018,13 +1118,15 @@ class Monitor:
             budget_wait=self.client.budget.wait_for(self.refresh_weight),
             push=self.push,
             paused_since=self.paused_since,
+            marks_live=self.marks is not None and self.marks.live,
+            marks_note=self.marks.note if self.marks is not None else None,
         )
 
     # --- one-shot (snapshot, check) --------------------------------------------------------
 
     async def fetch_once(self, *, account: bool = True, position_risk: bool = True,
                          markets: bool = False, balance: bool = True, cm: bool = True,
-                         risk: bool = True) -> MonitorState:
+                         risk: bool = True, ledger: Ledger | None = None) -> MonitorState:
         """Everything once, for the headless commands: the UM account first (it also syncs the
         clock; its failure is the caller's error), then the optional endpoints.
 
@@ -1062,6 +1164,17 @@ class Monitor:
             self.balance_poller.accept(balances)
         if risk and self.risk_feed is not None:
             await self._update_risk_feed()
+        if ledger is not None:  # this ledger too, read to now (its faults are its own sentences)
+            self.ledger = ledger
+            await ledger.read_all(self.client)
         self._rebuild()
         return self.publish(DATA)
 
+
+
+async def _until_cancelled(then: Callable[[], None]) -> None:
+    """Wait until cancelled (the Monitor stops), then call `then` (leave the mark stream)."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        then()

@@ -37,6 +37,10 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+#: For callers that dump the API's rows themselves (`ledger --format json`).
+json_default = _json_default
+
+
 def _dec(value: Decimal | None) -> str | None:
     """A derived figure for JSON: its exact decimal string ("Infinity" when unbounded), or null."""
     return None if value is None else fmt.plain(value) if value.is_finite() else str(value)
@@ -93,7 +97,7 @@ def parts_of(state: MonitorState) -> dict[str, Any]:
     """What snapshot_json and snapshot_table take from a fetched state, besides the UM account
     (one place, so `snapshot` for one account and for many print the same parts)."""
     return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances,
-                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk)
+                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk, ledger=state.ledger)
 
 
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict[str, Any] | None = None,
@@ -102,7 +106,7 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
                   cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None,
                   estimate: Estimate | None = None, estimate_age: float | None = None,
-                  risk: Any = None) -> str:
+                  risk: Any = None, ledger: Any = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
@@ -114,7 +118,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
     adds "cm": {"account": the /papi/v1/cm/account body, "positionRisk": the
     /papi/v1/cm/positionRisk rows or null}, both exactly as received (zero rows included), or
     null. Given `view`, it adds "view": what pmtui derived (view_json); the API's objects are
-    never changed. Given `risk` too (pmtui.model.RiskModel), "view" holds "risk": its to_json()."""
+    never changed. Given `risk` too (pmtui.model.RiskModel), "view" holds "risk": its to_json().
+    Given `ledger` (pmtui.ledger.LedgerView), "ledger": its rows as the API sent them (ledger_json)."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
@@ -144,6 +149,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                                 estimate_age=estimate_age)
         if risk is not None:
             doc["view"]["risk"] = risk.to_json()
+    if ledger is not None:
+        doc["ledger"] = ledger_json(ledger)
     if extra:
         doc.update(extra)
     return json.dumps(doc, indent=2, default=_json_default)
@@ -155,7 +162,8 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    unavailable: Mapping[str, str] | None = None,
                    markets: Mapping[str, SymbolRules] | None = None,
                    balances: Sequence[Balance] | None = None, cm: CmAccount | None = None,
-                   cm_risks: Sequence[CmPositionRisk] | None = None, risk: Any = None) -> str:
+                   cm_risks: Sequence[CmPositionRisk] | None = None, risk: Any = None,
+                   ledger: Any = None) -> str:
     """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick;
     `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero. COIN-M
     positions (`cm`) are rows of the positions tables, their symbol marked CM."""
@@ -367,6 +375,7 @@ def check_line(
     cm: CmAccount | None = None,
     cm_risks: Sequence[CmPositionRisk] | None = None,
     risk: Any = None,
+    ledger: Any = None,
 ) -> tuple[Level | None, str]:
     """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for,
     None for UNKNOWN.
@@ -407,7 +416,7 @@ def check_line(
         detail = f"{near}{_fired_liq(view, t)}; {detail}"
     detail += f", {len(view.open_positions)} open positions, uPnL {fmt.money(view.upnl, sign=True)}"
     if alerts is not None:
-        result = check_rules(view, alerts=alerts, thresholds=t, risk=risk)
+        result = check_rules(view, alerts=alerts, thresholds=t, risk=risk, ledger=ledger)
         # A rule that holds is a WARNING, a critical one (within liq_distance_critical of a
         # liquidation price, uniMMR or status in liquidation) CRITICAL; uniMMR's own bands above
         # already make reduce-only CRITICAL.
@@ -550,3 +559,88 @@ def history_table(rows: Iterable[Sample], *, width: int = 140) -> str:
         )
     console.print(table)
     return buffer.getvalue().rstrip()
+
+
+# --- the ledger (pmtui.ledger): `ledger --format table|csv|json` and snapshot's "ledger" --------
+
+LEDGER_KIND_NAMES = {"funding": "funding", "commission": "commission", "interest": "interest",
+                     "realized": "realized PnL", "other": "other"}
+#: How the totals are in USD, said under them.
+LEDGER_USD_NOTE = ("USD: stablecoins at 1 USD, other assets at Binance's index price now (not at "
+                   "the event's time); an asset with no price is listed apart in its own coin. "
+                   "Transfers are not counted.")
+
+
+def ledger_json(view: Any, since_ms: int | None = None) -> dict[str, Any]:
+    """The API's rows unchanged, by endpoint path (oldest first), with what the ledger covers and
+    its sentences; `since_ms`: only rows from then on."""
+    doc: dict[str, Any] = {
+        "since": since_ms if since_ms is not None else view.since_ms,
+        "readTo": view.read_to_ms,
+        "rows": view.raw_rows(since_ms),
+    }
+    if view.notes:
+        doc["notes"] = list(view.notes)
+    if view.unavailable:
+        doc["unavailable"] = dict(view.unavailable)
+    return doc
+
+
+def ledger_total_text(total: Any) -> str:
+    """A kind's total: "-12.34" (USD), with unpriced coins apart ("-12.34, -0.0001 BTC"), "0.00" for none."""
+    parts = [] if total.usd is None else [fmt.money(total.usd, sign=True)]
+    parts += [f"{fmt.amount(v)} {coin}" for coin, v in sorted(total.unpriced.items())]
+    return ", ".join(parts) if parts else "0.00"
+
+
+def _csv_safe(text: str) -> str:
+    """Text a spreadsheet would read as a formula gets a leading quote (it came from the network)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def ledger_csv(entries: Sequence[Any]) -> str:
+    import csv
+
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(["time_ms", "time_utc", "endpoint", "id", "kind", "type", "symbol", "asset", "amount", "info"])
+    for e in entries:
+        out.writerow([e.time, fmt.utc_time(e.time), e.source, _csv_safe(e.id), e.kind, _csv_safe(e.type),
+                      _csv_safe(e.symbol or ""), _csv_safe(e.asset or ""),
+                      "" if e.amount is None else fmt.plain(e.amount), _csv_safe(e.info)])
+    return buffer.getvalue()
+
+
+def ledger_table(view: Any, now_ms: int, *, since_ms: int, prices: Mapping[str, Decimal] | None = None,
+                 width: int = 140) -> str:
+    """Totals by kind (today, 24 h, 7 d and since `since_ms`) and every event since then."""
+    from pmtui.ledger import TOTAL_KINDS, totals, windows
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
+                      markup=False, highlight=False)
+    # Only the windows the read covers: `--since 24h` has no 7-day total to show (it would be 24 h's).
+    spans = {**{k: v for k, v in windows(now_ms).items() if v >= since_ms}, "since": since_ms}
+    sums = {name: totals(view.between(start), prices or {}) for name, start in spans.items()}
+    head = Table(title="Ledger totals (USD)", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    head.add_column("kind")
+    for name in spans:
+        head.add_column({"today": "today (UTC)", "24h": "24 h", "7d": "7 d",
+                         "since": f"since {fmt.utc_time(since_ms)}"}[name], justify="right")
+    for kind in (*TOTAL_KINDS, "other"):
+        head.add_row(LEDGER_KIND_NAMES[kind], *(ledger_total_text(sums[name][kind]) for name in spans))
+    console.print(head)
+    console.print(LEDGER_USD_NOTE)
+    entries = view.between(since_ms)
+    events = Table(title=f"Events ({len(entries)})", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    for name in ("time (UTC)", "kind", "type", "symbol", "amount", "asset", "info"):
+        events.add_column(name, justify="right" if name == "amount" else "left", overflow="fold")
+    for e in entries:
+        mark = "!! " if e.forced else ""
+        events.add_row(mark + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.time / 1000)),
+                       e.kind.upper() if e.forced else e.kind, e.type, e.symbol or "",
+                       "" if e.amount is None else fmt.plain(e.amount), e.asset or "", e.info)
+    console.print(events)
+    for note in (*view.notes, *view.unavailable.values()):
+        console.print(f"note: {note}")
+    return buffer.getvalue().rstrip("\n")

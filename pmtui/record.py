@@ -52,7 +52,7 @@ from typing import Any
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
-from pmtui.monitor import CLOCK, STATUS, MonitorState, Notice
+from pmtui.monitor import CLOCK, MARKS, STATUS, MonitorState, Notice
 from pmtui.text import clean
 
 log = logging.getLogger(__name__)
@@ -279,6 +279,9 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     facts: dict[str, Any] = {"in": inputs_id}
     shown = full["view"]["account"]
     facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
+    # The charts' nearest liquidation distance, likewise (the nearest only: the chart draws that).
+    liq = [p["liqDistance"] for p in full["view"].get("positions", ()) if isinstance(p.get("liqDistance"), str)]
+    facts["liq"] = sorted(liq, key=_number)[:1]
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
         facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
         facts["estAge"] = shown.get("estimateAge")
@@ -565,6 +568,8 @@ class Recorder:
 
         def on_state(state: MonitorState) -> None:
             nonlocal told, dropped
+            if MARKS in state.changed and not state.alerts:
+                return  # the positions at the stream's marks, each second: REST's refreshes are recorded
             if self.error is None:
                 self.put(monitor.profile, state)
                 if self.dropped and (not dropped or self.dropped >= dropped + DROPS_SAID):
@@ -975,3 +980,20 @@ def open_states(path: Path | str, profile: str, *, since_ms: int | None = None,
     # From the first keyframe in the range on: every row shown can be decoded.
     first = next((i for i, r in enumerate(rows) if r[2] in KEYFRAMES), len(rows))
     return LazyStates(history.path, rows[first:])
+
+
+def _number(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return Decimal("Infinity")
+    return value if value.is_finite() else Decimal("Infinity")
+
+
+def liq_distances(rec: Recorded) -> list[Any]:
+    """A recorded state's positions' liquidation distances (view.positions[].liqDistance), as
+    view rows pmtui.charts.liq_of_doc reads, without deriving the view when the row keeps them."""
+    facts = rec.top.get("~")
+    if isinstance(facts, dict) and isinstance(facts.get("liq"), list):
+        return [{"liqDistance": v} for v in facts["liq"]]
+    return list((rec.doc.get("view") or {}).get("positions") or ())

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import bisect
 import dataclasses
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pmtui.alerts import CLEARED, AlertEvent
+from pmtui.charts import liq_of_doc
 from pmtui.errors import PmtuiError
 from pmtui.fed import FedMonitor
 from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict
@@ -204,6 +207,32 @@ def events(records: Sequence[Recorded]) -> list[int]:
     return found
 
 
+_RELATIVE = re.compile(r"^([+-])\s*(\d+(?:\.\d+)?)\s*([smhd])$", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def parse_moment(text: str, current_ms: int) -> int:
+    """`t` in a replay: "2026-12-07 03:14" (local time), "03:14" (on the shown moment's day) or
+    "-2h" / "+30m" (from the shown moment) -> epoch ms. ValueError with a sentence otherwise."""
+    words = text.strip()
+    try:
+        if (match := _RELATIVE.match(words)) is not None:
+            seconds = float(match.group(2)) * _UNIT[match.group(3).lower()]
+            ms = current_ms + int((seconds if match.group(1) == "+" else -seconds) * 1000)
+        elif (match := _CLOCK.match(words)) is not None:
+            day = datetime.fromtimestamp(current_ms / 1000)
+            ms = int(day.replace(hour=int(match.group(1)), minute=int(match.group(2)),
+                                 second=int(match.group(3) or 0), microsecond=0).timestamp() * 1000)
+        else:
+            ms = int(datetime.fromisoformat(words).timestamp() * 1000)  # naive: local time, as shown
+        datetime.fromtimestamp(ms / 1000)  # a time a clock can show (not the year 300000)
+        return ms
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"{clean(words)[:40]!r} is not a time: type a date and time like 2026-12-07 03:14, "
+                         "a time like 03:14, or -2h.") from None
+
+
 def nearest(records: Sequence[Recorded], time_ms: int) -> int:
     """The index of the state recorded nearest `time_ms`."""
     times = getattr(records, "times", None) or [r.time_ms for r in records]
@@ -274,6 +303,16 @@ class ReplayMonitor(FedMonitor):
         self._play_ms = self.records[index].time_ms
         self._rebuild_series()
         self._show(notices)
+
+    def seek_time(self, time_ms: int) -> None:
+        """`t`: the state recorded nearest `time_ms` (playing stops); a time outside the
+        recording is said, beside the first or last state shown."""
+        self.speed = 0
+        index = nearest(self.records, time_ms)
+        first, last = self.records[0].time_ms, self.records[-1].time_ms
+        note = ("before the recording starts: its first state" if time_ms < first - GAP * 1000 else
+                "after the recording ends: its last state" if time_ms > last + GAP * 1000 else None)
+        self.seek(index, notices=(Notice("Replay", f"{_local(time_ms)} is {note}.", timeout=4),) if note else ())
 
     def step(self, by: int) -> None:
         """`←`/`→`: the previous or next state (playing stops)."""
@@ -374,11 +413,9 @@ class ReplayMonitor(FedMonitor):
     def _rebuild_series(self) -> None:
         """The sparklines: the recorded figures up to the cursor (as many as they hold)."""
         series = self.series
-        keep = series.unimmr.maxlen
-        for s in (series.unimmr, series.equity, series.upnl):
-            s.clear()
-        for rec in self.records[max(0, self.cursor + 1 - keep):self.cursor + 1]:
-            series.add(sample_of(rec))
+        series.clear()
+        for rec in self.records[max(0, self.cursor + 1 - series.unimmr.maxlen):self.cursor + 1]:
+            series.add(sample_of(rec), liq_of_doc(rec))
 
 
 #: Hours of recording read around --at, and back from now without --at or --since.

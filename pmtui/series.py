@@ -1,7 +1,8 @@
-"""In-memory series of this session's figures, for the dashboard's sparklines. No I/O.
+"""In-memory series of this session's figures, for the history panel's charts. No I/O.
 
-`SessionSeries.add(sample)` takes the same `pmtui.history.Sample` a refresh records to SQLite;
-each figure is a `Series`, a ring buffer of the last `maxlen` values with gaps for unknowns.
+`SessionSeries.add(sample, liq)` takes the same `pmtui.history.Sample` a refresh records to SQLite
+(and the nearest liquidation distance); each figure is a `Series`, a ring buffer of the last
+`maxlen` values with gaps for unknowns, beside the times they were taken at.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pmtui.history import Sample
+    from pmtui.views import AccountView
 
 __all__ = ["Series", "SessionSeries"]
 
@@ -71,15 +73,35 @@ class Series:
         return [float(v) for v in self._known() if math.isfinite(float(v))]
 
 
+def nearest_liq(view: AccountView | None) -> Decimal | None:
+    """The open position nearest its liquidation price: how far, as a fraction of its mark."""
+    near = view.nearest_liquidation if view is not None else None
+    return near.liq_distance if near is not None else None
+
+
 class SessionSeries:
-    """The dashboard's sparklines over this session: uniMMR, account equity and total uPnL."""
+    """The history panel's figures over this session: uniMMR, account equity, total uPnL and the
+    nearest liquidation distance, with the time (epoch seconds) of each. `version` counts the
+    changes: a chart draws again only when it moved."""
 
     def __init__(self, maxlen: int = 600) -> None:
+        self.times: deque[float] = deque(maxlen=maxlen)
         self.unimmr = Series(maxlen)
         self.equity = Series(maxlen)
         self.upnl = Series(maxlen)
+        self.liq = Series(maxlen)
+        self.version = 0
 
-    def add(self, sample: Sample) -> None:
+    def add(self, sample: Sample, liq: Decimal | None = None) -> None:
+        self.times.append(sample.time_ms / 1000)
         self.unimmr.append(sample.unimmr)
         self.equity.append(sample.account_equity)
         self.upnl.append(sample.total_upnl)
+        self.liq.append(liq)
+        self.version += 1
+
+    def clear(self) -> None:
+        self.times.clear()
+        for series in (self.unimmr, self.equity, self.upnl, self.liq):
+            series.clear()
+        self.version += 1

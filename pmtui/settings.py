@@ -28,6 +28,7 @@ from pmtui.urls import check_url, is_loopback
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MARKET_STREAM_URL",
     "DEFAULT_SAPI_URL",
     "DEFAULT_STREAM_URL",
     "DEFAULT_TIME_BASE_URL",
@@ -50,6 +51,9 @@ DEFAULT_TIME_BASE_URL = "https://fapi.binance.com"
 DEFAULT_SAPI_URL = "https://api.binance.com"
 #: The Portfolio Margin user data stream (the listen key is appended as a path segment).
 DEFAULT_STREAM_URL = "wss://fstream.binance.com/pm/ws"
+#: The USD-M market stream host: pmtui appends /ws/!markPrice@arr@1s (every mark price, each
+#: second, no weight; COIN-M's host is wss://dstream.binance.com).
+DEFAULT_MARKET_STREAM_URL = "wss://fstream.binance.com"
 
 #: Seconds between UM account polls, at least and at most.
 MIN_INTERVAL = 1.0
@@ -210,6 +214,8 @@ class AlertSettings(BaseModel):
     position_upnl_below: Annotated[Decimal | None, RULE] = None
     #: No good refresh for this many seconds.
     stale_for: Annotated[float | None, RULE] = 30.0
+    #: A liquidation or ADL fill in the ledger (/papi/v1/um|cm/forceOrders): CRITICAL, once a fill.
+    forced_fill: bool = True
     #: Seconds before the same rule and subject may fire again.
     cooldown: float = 300.0
     #: A fired rule clears only once the value is this fraction past its threshold.
@@ -252,7 +258,7 @@ class AlertSettings(BaseModel):
             )
         return value
 
-    @field_validator("status_not_normal", "on_clear", "desktop", mode="before")
+    @field_validator("status_not_normal", "forced_fill", "on_clear", "desktop", mode="before")
     @classmethod
     def _strict_bool(cls, value: Any, info: Any) -> Any:
         if not isinstance(value, bool):
@@ -430,6 +436,9 @@ class Settings(BaseModel):
     max_size: float = 1024.0
     #: The user data stream's websocket URL (wss; ws only to loopback test servers).
     stream_url: Annotated[str, URL] = DEFAULT_STREAM_URL
+    #: The public market stream's base (wss; ws only to loopback): the all-market mark price
+    #: stream, shared by every account, reprices positions between REST refreshes.
+    market_stream_url: Annotated[str, URL] = DEFAULT_MARKET_STREAM_URL
     thresholds: Thresholds = Field(default_factory=Thresholds)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     #: The config file actually read, if any.
@@ -454,6 +463,11 @@ class Settings(BaseModel):
     @classmethod
     def _stream_url(cls, value: str) -> str:
         return check_url(value, "stream_url", websocket=True)
+
+    @field_validator("market_stream_url")
+    @classmethod
+    def _market_stream_url(cls, value: str) -> str:
+        return check_url(value, "market_stream_url", websocket=True)
 
     @field_validator("stream", "record", mode="before")
     @classmethod

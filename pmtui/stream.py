@@ -101,6 +101,9 @@ class AccountChange:
 
     kind: str  # the event type, e.g. ACCOUNT_UPDATE
     event_time: int  # E, ms
+    #: An order Binance placed itself: a liquidation ("autoclose-…") or an ADL ("adl_autoclose…")
+    #: client order id on ORDER_TRADE_UPDATE (the ledger reads its forced orders at once).
+    forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,10 @@ def parse_event(frame: str | bytes) -> StreamEvent | None:
     if kind == "listenKeyExpired":
         return ListenKeyExpired(when)
     if kind in ACCOUNT_EVENTS:
-        return AccountChange(name, when)
+        order = data.get("o")
+        cid = order.get("c") if isinstance(order, dict) else None
+        forced = kind == "ORDER_TRADE_UPDATE" and isinstance(cid, str) and cid.startswith(("autoclose-", "adl_"))
+        return AccountChange(name, when, forced)
     status = data.get("s")
     if status is not None and not isinstance(status, str):
         raise BadFrame("The stream sent a riskLevelChange whose status is not text.")

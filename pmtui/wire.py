@@ -31,12 +31,15 @@ from pydantic import TypeAdapter
 from pmtui import errors
 from pmtui.alerts import AlertEvent
 from pmtui.health import Level, Verdict
+from pmtui.ledger import BY_PATH as LEDGER_BY_PATH
+from pmtui.ledger import LedgerView
 from pmtui.market import SymbolRules
 from pmtui.model import Inputs, RiskModel
 from pmtui.models import (
     Balance,
     CmAccount,
     CmPositionRisk,
+    LedgerEntry,
     PmAccount,
     PositionRisk,
     UmAccount,
@@ -212,6 +215,26 @@ def _risk_of(data: dict[str, Any]) -> RiskModel:
     return RiskModel(_INPUTS.validate_python(data["inputs"]), Thresholds.model_validate(data["thresholds"]))
 
 
+def _ledger(view: LedgerView) -> dict[str, Any]:
+    """The ledger as its rows were sent, by endpoint (the viewer parses them again, as the Monitor did)."""
+    return {"since": view.since_ms, "readTo": view.read_to_ms, "rows": view.raw_rows(),
+            "notes": list(view.notes), "unavailable": dict(view.unavailable)}
+
+
+def _ledger_of(data: dict[str, Any]) -> LedgerView:
+    entries: list[LedgerEntry] = []
+    for path, rows in data["rows"].items():
+        endpoint = LEDGER_BY_PATH[path].endpoint  # KeyError: not a ledger path, so not a state
+        wrapped = {"rows": rows} if endpoint.path in _ROWS_IN_OBJECT else rows
+        entries.extend(endpoint.parse(wrapped).entries)
+    entries.sort(key=lambda e: (e.time, e.source, e.id))
+    return LedgerView(tuple(entries), data["since"], data["readTo"], tuple(str(n) for n in data["notes"]),
+                      {str(k): str(v) for k, v in data["unavailable"].items()})
+
+
+_ROWS_IN_OBJECT = {"/papi/v1/margin/marginInterestHistory", "/papi/v1/portfolio/negative-balance-exchange-record"}
+
+
 # --- a whole state --------------------------------------------------------------------------------
 
 class Encoder:
@@ -260,6 +283,7 @@ class Encoder:
             "balance_stale": s.balance_stale,
             "balance_note": s.balance_note,
             "risk": self._once("risk", s.risk, lambda: _risk(s.risk)),  # type: ignore[arg-type]
+            "ledger": self._once("ledger", s.ledger, lambda: _ledger(s.ledger)),  # type: ignore[arg-type]
         }
 
 
@@ -324,4 +348,5 @@ class Decoder:
             balance_stale=bool(d["balance_stale"]),
             balance_note=d["balance_note"],
             risk=self._once("risk", d["risk"], _risk_of),
+            ledger=self._once("ledger", d.get("ledger"), _ledger_of),  # .get: a daemon from before the ledger
         )

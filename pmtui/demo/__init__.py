@@ -53,10 +53,14 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from pmtui.demo import ledger as demo_ledger
 from pmtui.demo import risk as demo_risk
 from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
 from pmtui.settings import Thresholds
+
+#: The path the public mark price stream ends with (pmtui.markstream.MARK_PRICE_PATH).
+MARK_STREAM_SUFFIX = "!markPrice@arr@1s"
 
 # Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
 DEMO_API_KEY = "pmtui-demo-key"
@@ -577,6 +581,8 @@ _ROUTES = {
     "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
     # The risk model's inputs (pmtui.demo.risk), consistent with this book's own uniMMR.
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_risk.RISK_ROUTES.items()},
+    # The ledger (pmtui.demo.ledger): funding, loan interest, the margin-call's liquidation fill.
+    **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_ledger.LEDGER_ROUTES.items()},
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 # The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the
@@ -687,6 +693,8 @@ class DemoExchange(httpx.AsyncBaseTransport):
         self._band: str | None = None  # uniMMR band last pushed (or seen at the first connect)
         self._snapshot: _Snapshot | None = None
         self._exchange_info_body: bytes | None = None
+        #: When the margin-call scenario's liquidation fill happened (pmtui.demo.ledger), ms.
+        self._liquidated_ms: int | None = None
 
     @property
     def step(self) -> int:
@@ -973,7 +981,9 @@ class DemoExchange(httpx.AsyncBaseTransport):
         options (max_size, ping_interval...) are accepted and have nothing to do here."""
         return _DemoConnect(self, url)
 
-    def _open_socket(self, url: str) -> _DemoSocket:
+    def _open_socket(self, url: str) -> _DemoSocket | _DemoMarkSocket:
+        if urlsplit(url).path.endswith(MARK_STREAM_SUFFIX):  # the public mark price stream
+            return _DemoMarkSocket(self)
         key = urlsplit(url).path.rstrip("/").rpartition("/")[2]
         if self._listen_key is None or not hmac.compare_digest(key, self._listen_key):
             raise InvalidStatus(Response(400, "Bad Request", Headers(), b""))
@@ -982,6 +992,16 @@ class DemoExchange(httpx.AsyncBaseTransport):
         if self._band is None:
             self._band = _status(self._current().uni_mmr)
         return sock
+
+    def mark_frame(self) -> str:
+        """The all-market mark price stream's frame now: every held USD-M symbol at the current
+        step's mark (the price positionRisk reports), dated now."""
+        now_ms = int(self._clock() * 1000)
+        marks = self._marks(self._move(self._step))
+        return _dumps([
+            {"e": "markPriceUpdate", "E": now_ms, "s": leg.symbol.name, "p": _fixed(marks[leg.symbol.name], 8),
+             "i": _fixed(marks[leg.symbol.name], 8), "P": "0", "r": "0.00010000", "T": 0}
+            for leg in self._legs]).decode()
 
     def _current(self) -> _Snapshot:
         if self._snapshot is None:
@@ -1330,21 +1350,42 @@ class _DemoConnect:
     def __init__(self, exchange: DemoExchange, url: str) -> None:
         self._exchange = exchange
         self._url = url
-        self._socket: _DemoSocket | None = None
+        self._socket: _DemoSocket | _DemoMarkSocket | None = None
 
-    def __await__(self) -> Generator[Any, None, _DemoSocket]:
-        async def open_() -> _DemoSocket:
+    def __await__(self) -> Generator[Any, None, _DemoSocket | _DemoMarkSocket]:
+        async def open_() -> _DemoSocket | _DemoMarkSocket:
             self._socket = self._exchange._open_socket(self._url)
             return self._socket
 
         return open_().__await__()
 
-    async def __aenter__(self) -> _DemoSocket:
+    async def __aenter__(self) -> _DemoSocket | _DemoMarkSocket:
         return await self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._socket is not None:
             await self._socket.close()
+
+
+class _DemoMarkSocket:
+    """The demo's `!markPrice@arr@1s`: its held symbols' marks, a frame a second (the market itself
+    moves a step per poll round, as the REST answers see it)."""
+
+    def __init__(self, exchange: DemoExchange) -> None:
+        self._exchange = exchange
+        self._closed = False
+        self._first = True
+
+    async def recv(self) -> str:
+        if not self._first:
+            await asyncio.sleep(1.0)
+        self._first = False
+        if self._closed:
+            raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+        return self._exchange.mark_frame()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self._closed = True
 
 
 class _DemoSocket:

@@ -11,9 +11,10 @@ see there (the filter, "all rows", the open panels).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -31,12 +32,14 @@ from textual.worker import Worker, WorkerState
 from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
-from pmtui.monitor import ALERTS, DATA, FAULT, Monitor, MonitorState, Notice
+from pmtui.ledger import prices_from
+from pmtui.monitor import ALERTS, DATA, FAULT, LEDGER, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.text import name as shown
 from pmtui.tui import uistate
 from pmtui.tui.bridge import StateChanged, forward
+from pmtui.tui.stylesheet import Stylesheet
 from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
@@ -44,6 +47,7 @@ from pmtui.tui.widgets.detail import DetailScreen
 from pmtui.tui.widgets.help import HelpScreen
 from pmtui.tui.widgets.history import HistoryPanel
 from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen, unavailable
+from pmtui.tui.widgets.ledger import LedgerScreen
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.styles import level_variables
@@ -119,6 +123,9 @@ class MainScreen(Screen[None]):
         # Not in the footer: at 80 columns it would push History out (the help and README list it).
         Binding("L", "ladder", "Ladder", key_display="L", show=False),
         Binding("h", "toggle_history", "History"),
+        # The ledger (funding, fees, interest, forced fills): not in the footer, like L (80 columns).
+        Binding("f", "ledger", "Ledger", show=False),
+        Binding("H", "history_span", "Span", key_display="H", show=False),  # the charts' 1 h / 24 h / 7 d
         Binding("plus", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
@@ -183,6 +190,8 @@ class MainScreen(Screen[None]):
             self._render_view()
         else:
             self._render_verdict()
+        if LEDGER in changed:
+            self._render_ledger()
         self._render_status()
 
     def visible_positions(self) -> list[PositionRow]:
@@ -330,6 +339,13 @@ class MainScreen(Screen[None]):
         if shown:
             panel.show(self.owner.monitor.series)
 
+    def action_history_span(self) -> None:
+        """`H`: the history charts' next span (1 h, 24 h, 7 d)."""
+        panel = self.query_one(HistoryPanel)
+        panel.cycle_span()
+        if not panel.display:
+            self.notify(f"History charts: the last {panel.span[1]} (h shows them).", timeout=3, markup=False)
+
     def action_what_if(self) -> None:
         state = self.state
         if state is None or state.account is None:
@@ -347,6 +363,23 @@ class MainScreen(Screen[None]):
             model = self.state.risk if self.state is not None else None
             self.app.push_screen(LadderScreen(model, None if model is not None
                                               else unavailable(self.owner.settings.risk_model)))
+
+    def action_ledger(self) -> None:
+        """`f`: the ledger on a screen of its own (it follows the states as they come)."""
+        if not isinstance(self.app.screen, LedgerScreen):
+            self.app.push_screen(LedgerScreen(*self._ledger_args()))
+
+    def _ledger_args(self) -> tuple[Any, int, dict[str, Any]]:
+        state = self.state
+        client = self.owner.monitor.client  # None for a viewer of the daemon: this machine's clock
+        now_ms = client.server_now_ms() if client is not None else int(time.time() * 1000)
+        return (state.ledger if state is not None else None, now_ms,
+                prices_from(state.risk if state is not None else None))
+
+    def _render_ledger(self) -> None:
+        for screen in self.app.screen_stack:
+            if isinstance(screen, LedgerScreen):
+                screen.show(*self._ledger_args())
 
     def action_accounts(self) -> None:
         """`esc` on the dashboard: back to the Accounts overview."""
@@ -451,6 +484,7 @@ class PmtuiApp(App[int]):
         for tests that publish hand-built states. `accounts` (more than one, see for_accounts):
         the Accounts overview first, every account's Monitor running, `monitor` the one shown."""
         super().__init__()
+        self.stylesheet = Stylesheet(variables=self.get_css_variables())  # nothing is read into it yet
         if monitor is None:
             assert client is not None, "a client or a monitor"
             monitor = Monitor(settings=settings, client=client, history=history, profile=profile)
@@ -749,7 +783,7 @@ class PmtuiApp(App[int]):
         yield SystemCommand("What-if", "Move prices and see uniMMR after it (w)", main.action_what_if)
         yield SystemCommand("Stress ladder", "uniMMR after -50% … +50%, book and each underlying (L)",
                             main.action_ladder)
-        yield SystemCommand("History and alerts", "Sparklines and the alert log (h)",
+        yield SystemCommand("History and alerts", "Charts and the alert log (h; H: 1 h, 24 h, 7 d)",
                             main.action_toggle_history)
         yield SystemCommand("Help", "Keys and colours (?)", self.action_help)
         if self.accounts:

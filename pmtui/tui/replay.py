@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import cast
 
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
 
-from pmtui.replay import ReplayMonitor
+from pmtui.replay import ReplayMonitor, parse_moment
 from pmtui.settings import Settings
 from pmtui.tui.app import MainScreen, PmtuiApp
 from pmtui.tui.widgets.assets import AssetsTable
@@ -19,7 +22,22 @@ from pmtui.tui.widgets.summary import SummaryBar
 
 NO_LADDER = "No stress ladder at this moment: its risk model's inputs were not recorded."
 #: The replay's own actions: not while a person types in the filter box (space is a character there).
-_REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play"})
+_REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play", "replay_time"})
+
+
+class TimeScreen(ModalScreen[str | None]):
+    """`t`: a small box to type the moment to go to; enter goes, esc leaves."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="time-box"):
+            yield Static("Go to: 2026-12-07 03:14, 03:14 (that day), or -2h / +30m (from here)", markup=False)
+            yield Input(placeholder="time", id="time-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
 
 
 class ReplayApp(PmtuiApp):
@@ -36,6 +54,7 @@ class ReplayApp(PmtuiApp):
         Binding("right_square_bracket", "replay_jump(1)", "Next event", key_display="]", priority=True,
                 show=False),
         Binding("space", "replay_play", "Play", priority=True),
+        Binding("t", "replay_time", "Time", priority=True, show=False),
     ]
 
     def __init__(self, *, settings: Settings, monitor: ReplayMonitor, title: str, start: bool = True) -> None:
@@ -61,6 +80,21 @@ class ReplayApp(PmtuiApp):
 
     def action_replay_play(self) -> None:
         self.replay.toggle_play()
+
+    def action_replay_time(self) -> None:
+        self.push_screen(TimeScreen(), self._go_to)
+
+    def _go_to(self, text: str | None) -> None:
+        """The typed moment: the nearest recorded state; anything else is one sentence, and the
+        replay stays where it was."""
+        if text is None or not text.strip():
+            return
+        try:
+            when = parse_moment(text, self.replay.records[self.replay.cursor].time_ms)
+        except ValueError as err:
+            self.notify(str(err), title="Replay", severity="warning", timeout=6, markup=False)
+            return
+        self.replay.seek_time(when)
 
 
 class ReplayScreen(MainScreen):

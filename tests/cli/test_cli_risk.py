@@ -490,8 +490,8 @@ def test_margin_call_demo_check_walks_through_every_band(capsys, monkeypatch):
     exchange = DemoExchange(seed=3, scenario="margin-call", symbols=40, clock=lambda: 1_750_000_000.0, step=44)
     monkeypatch.setattr("pmtui.demo.DemoExchange", lambda **kwargs: exchange)
     # uniMMR's bands alone: liquidation alerts off, liquidation levels out of reach, and no risk
-    # model (its inputs' weight would hold each of the 56 runs back a second on the budget).
-    config("risk_model = false\n[alerts]\nliq_distance_below = false\n" + NO_LIQ_LEVELS)
+    # model and no forced fills (their weight would hold each of the 56 runs back on the budget).
+    config("risk_model = false\n[alerts]\nliq_distance_below = false\nforced_fill = false\n" + NO_LIQ_LEVELS)
     bands = []
     for _ in range(56):
         code, out, _ = run(capsys, "check", "--demo", "--scenario", "margin-call")

@@ -151,6 +151,15 @@ def test_cooldown_runs_on_the_monotonic_clock_not_the_wall_clock():
     assert states(again) == [(FIRED, ACCOUNT)] and again[0].time == wall - 3600  # events keep wall time
 
 
+def test_an_estimate_may_fire_an_alert_but_never_clear_it():
+    """Positions moved to the public mark stream's prices (pmtui.markstream) are an estimate: they
+    may start or raise an alert at once; only REST's figures clear one."""
+    alerts = engine(UNIMMR)
+    assert states(alerts.evaluate(AlertState(view("1.4")), 1.0, mono=1.0, hold_clears=True)) == [(FIRED, ACCOUNT)]
+    assert alerts.evaluate(AlertState(view("1.6")), 2.0, mono=2.0, hold_clears=True) == []
+    assert states(alerts.evaluate(AlertState(view("1.6")), 3.0, mono=3.0)) == [(CLEARED, ACCOUNT)]
+
+
 def test_unimmr_rule_falls_back_to_the_um_ratio_and_says_so():
     alerts = engine(UNIMMR)
     # No /papi/v1/account: UM ratio = 1400 / 1000.
@@ -312,9 +321,9 @@ def test_stale_for():
 
 def test_rules_from_settings_defaults_and_switches():
     assert [r.name for r in rules_from(AlertSettings())] == [
-        "unimmr_below", "status_not_normal", "liq_distance_below", "stale_for"]  # upnl off
+        "unimmr_below", "status_not_normal", "liq_distance_below", "stale_for", "forced_fill"]  # upnl off
     some = AlertSettings(unimmr_below=False, status_not_normal=False, liq_distance_below=False,
-                         stale_for=False, upnl_below="-1", position_upnl_below="-2")
+                         stale_for=False, forced_fill=False, upnl_below="-1", position_upnl_below="-2")
     assert [(r.name, r.kind, r.per_position) for r in rules_from(some)] == [
         ("upnl_below", "upnl_below", False), ("position_upnl_below", "upnl_below", True)]
 

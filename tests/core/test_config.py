@@ -945,6 +945,17 @@ def test_stream_defaults_and_layers(cfg):
     assert load_settings(config_path=path, overrides={"stream": True}, env={}).stream is True
 
 
+def test_market_stream_url_defaults_layers_and_checks(cfg):
+    assert load_settings(env={}).market_stream_url == "wss://fstream.binance.com"
+    path = cfg('[profiles.local]\nmarket_stream_url = "ws://127.0.0.1:9000/"\n')
+    assert load_settings(config_path=path, profile="local", env={}).market_stream_url == "ws://127.0.0.1:9000"
+    env = {"PMTUI_MARKET_STREAM_URL": "wss://dstream.binance.com"}
+    assert load_settings(config_path=path, profile="local", env=env).market_stream_url == "wss://dstream.binance.com"
+    message = load_error(env={"PMTUI_MARKET_STREAM_URL": "ws://fstream.binance.com"})
+    assert message.startswith("Refusing plain ws:// to fstream.binance.com (market_stream_url from environment"
+                              " variable PMTUI_MARKET_STREAM_URL): market prices must only travel over TLS")
+
+
 def test_stream_values_are_checked(cfg):
     path = cfg('stream = "yes"\n')
     assert load_error(config_path=path) == f"stream in {path} must be true or false, not a string."

@@ -28,6 +28,7 @@ from pmtui import attach, commands, wire
 from pmtui.daemon import AttachServer, hello, notify, ours, socket_path, watchdog_interval
 from pmtui.errors import ConfigError
 from pmtui.fleet import Fleet, FleetOptions, select
+from pmtui.ledger import DAY_MS, Ledger
 from pmtui.monitor import DATA, MonitorState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -334,7 +335,8 @@ async def test_a_state_makes_the_round_trip_exactly():
     fleet = Fleet.build(FleetOptions(demo=True, scenario="margin-call"))
     monitor = fleet.accounts[0].monitor
     async with monitor:
-        state = await monitor.fetch_once(markets=True)
+        state = await monitor.fetch_once(markets=True, ledger=Ledger(lookback_ms=DAY_MS, clock=fleet.clock))
+    assert state.ledger is not None and state.ledger.entries  # a day of the demo's funding and interest
     line = wire.dumps({"type": "state", "profile": "demo", "state": wire.Encoder().state(state)})
     assert b"\n" not in line[:-1]
     back = wire.Decoder().state(wire.loads(line)["state"])
@@ -350,6 +352,7 @@ async def test_a_state_makes_the_round_trip_exactly():
     from pmtui import output
 
     assert output.watch_json(back, back.changed, []) == output.watch_json(state, state.changed, [])
+    assert [e.raw for e in back.ledger.entries] == [e.raw for e in state.ledger.entries]  # the viewer's `f`
     assert output.watch_line(back) == output.watch_line(state)
 
 

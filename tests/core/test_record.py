@@ -450,3 +450,29 @@ async def test_open_states_decodes_only_what_is_asked_and_reads_the_same_documen
     assert lazy[len(lazy) - 1].doc == eager[-1].doc and len(lazy._kept) == 1  # one stretch
     assert [r.doc for r in lazy] == [r.doc for r in eager]
     assert events(lazy) == events(eager)  # from the rows' columns, as from the documents
+def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_path):
+    """A fleet of 50 on the public mark stream would write 50 rows a second: its repriced states
+    are the screen's; what is recorded is each REST refresh (and any alert the marks raise)."""
+    from pmtui.monitor import MARKS
+
+    class Source:
+        profile = "a"
+        history = recorder = None
+
+        def __init__(self) -> None:
+            self.callbacks: list = []
+
+        def subscribe(self, callback):
+            self.callbacks.append(callback)
+            return lambda: None
+
+    recorder = Recorder(tmp_path / "h.sqlite3", clock=Clock())
+    source = Source()
+    recorder.attach(source)
+    seen: list = []
+    recorder.put = lambda profile, state: seen.append(state.changed)  # type: ignore[method-assign]
+    base = real_state()
+    source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA, MARKS})))
+    source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA})))
+    recorder.close()
+    assert seen == [frozenset({DATA})]

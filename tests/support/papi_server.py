@@ -294,6 +294,12 @@ ROUTES = {
     PING: (lambda now: {}, 1, False),
     TIME: (lambda now: {"serverTime": now}, 1, False),
     EXCHANGE_INFO: (exchange_info_body, 1, False),
+    # The ledger (pmtui.ledger): nothing happened, unless a test sets a body (set_body).
+    **{path: (lambda now: [], weight, True) for path, weight in (
+        ("/papi/v1/um/income", 30), ("/papi/v1/cm/income", 30), ("/papi/v1/portfolio/interest-history", 50),
+        ("/papi/v1/um/forceOrders", 50), ("/papi/v1/cm/forceOrders", 50))},
+    "/papi/v1/margin/marginInterestHistory": (lambda now: {"rows": [], "total": 0}, 1, True),
+    "/papi/v1/portfolio/negative-balance-exchange-record": (lambda now: {"rows": [], "total": 0}, 100, True),
 }
 
 WAF_PAGE = (

@@ -22,6 +22,7 @@ from textual.widgets import Input
 from pmtui import fmt
 from pmtui.client import AUTH_HELP
 from pmtui.demo import DemoExchange
+from pmtui.endpoints import LEDGER_ENDPOINTS
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.detail import DetailScreen, label
@@ -540,6 +541,9 @@ async def test_scroll_position_survives_refresh(make_app):
             assert table.scroll_y == scroll
 
 
+LEDGER_PATHS = {e.path for e in LEDGER_ENDPOINTS}
+
+
 class ScriptedExchange(httpx.AsyncBaseTransport):
     """UM account answers from a script (one per request, the last repeats). No signature check:
     this exists to move rows around on purpose; the demo and the local server check signatures."""
@@ -558,6 +562,9 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json={"symbols": []})
         if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account"):  # a key without access: the rest must work
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
+        if request.url.path in LEDGER_PATHS:  # the ledger, read beside: nothing happened (not a UM answer)
+            return httpx.Response(200, json={"rows": [], "total": 0} if "margin/" in request.url.path
+                                  or "negative" in request.url.path else [])
         book = self.books[min(self.served, len(self.books) - 1)]
         self.served += 1
         rows = [

@@ -119,17 +119,20 @@ async def test_each_screen_footer_shows_its_own_keys_and_80_columns_keep_help(ma
     app = make_app(clock=frozen_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot)
-        assert "? Help" in footer_line(app) and "q Quit" in footer_line(app)
+        # The footer re-draws its keys a moment after the screen changes: wait for it to show
+        # a key of the new screen, then check that no key of the old one is left.
+        await wait_until(pilot, lambda: "? Help" in footer_line(app) and "q Quit" in footer_line(app),
+                         what="the dashboard's footer")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen) and "Close" in footer_line(app),
+                         what="the detail screen's footer")
         line = footer_line(app)
-        assert "Close" in line and "Quit" not in line and "Refresh" not in line, line
+        assert "Quit" not in line and "Refresh" not in line, line
         await pilot.press("escape", "question_mark")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen) and "Close" in footer_line(app),
+                         what="the help screen's footer")
         line = footer_line(app)
-        assert "Close" in line and "Filter" not in line, line
+        assert "Filter" not in line, line
 
 
 async def test_paused_says_since_when(make_app, frozen_clock):

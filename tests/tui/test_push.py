@@ -325,8 +325,10 @@ async def test_a_flood_of_risk_events_keeps_the_queues_bounded(papi_server, ws_s
         run.states.clear()
         go.set()
         await until(lambda: run.stream.status.events >= n, f"the whole flood {run.stream.status}", timeout=120)
-        # Every event went through the Monitor; a few states a second came out of it (newest wins) ...
-        assert len(run.states) < n / 20
+        # Every event went through the Monitor; a few states a second came out of it (newest wins),
+        # so far fewer states than events: n / 20 held on an idle machine, but a loaded one takes
+        # longer over the flood and so publishes more of those few a second.
+        assert len(run.states) < n / 5
         run.states.clear()
         assert len(box) == 1  # ... and nothing piled up behind them
         await until(lambda: monitor._risk_pending is None, "the last event applied")

@@ -250,3 +250,50 @@ async def test_a_margin_call_replays_with_the_risk_model_and_ladder_the_live_one
         await pilot.press("L")
         await pilot.pause()
         assert isinstance(app.screen, LadderScreen) and app.screen._model is model and app.screen._note is None
+async def test_t_goes_to_a_typed_time_and_bad_input_is_one_sentence(recorded):
+    path, _ = recorded
+    rows = read_states(path, profile="demo")
+    monitor = ReplayMonitor("demo", Settings(risk_model=False), rows, clock=Ticks())
+    app = ReplayApp(settings=Settings(risk_model=False), monitor=monitor, title="DEMO demo", start=False)
+    records = monitor.records
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+
+        async def go(text: str) -> None:
+            await pilot.press("t")
+            await pilot.pause()
+            await pilot.press(*text, "enter")
+            await pilot.pause()
+
+        await go("+6s")  # states are 2 s apart: three on
+        assert monitor.cursor == 3
+        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(records[5].time_ms / 1000))
+        await go(moment)
+        assert monitor.cursor == 5 and app.state.seq == monitor.state_at(5).seq
+        await go("-2s")
+        assert monitor.cursor == 4
+        before = (monitor.cursor, app.state.seq, len(app._notifications))
+        await go("banana")
+        assert (monitor.cursor, app.state.seq) == before[:2]
+        said = list(app._notifications)[before[2]:]
+        assert [n.message for n in said] == ["'banana' is not a time: type a date and time like 2026-12-07 03:14, "
+                                             "a time like 03:14, or -2h."]
+        assert app.screen is app.screen_stack[0]  # the box is gone, the dashboard as it was
+        await go("-1d")  # before the recording: its first state, said
+        assert monitor.cursor == 0
+        assert any("before the recording starts" in n.message for n in app._notifications)
+
+
+def test_parse_moment_reads_the_three_forms():
+    from datetime import datetime
+
+    from pmtui.replay import parse_moment
+
+    shown = int(datetime(2026, 12, 7, 4, 0).timestamp() * 1000)
+    assert parse_moment("2026-12-07 03:14", shown) == int(datetime(2026, 12, 7, 3, 14).timestamp() * 1000)
+    assert parse_moment("03:14", shown) == int(datetime(2026, 12, 7, 3, 14).timestamp() * 1000)
+    assert parse_moment("-2h", shown) == shown - 2 * 3600 * 1000
+    assert parse_moment("+30m", shown) == shown + 30 * 60 * 1000
+    for bad in ("banana", "25:99", "+99999999999d", "03:14 tomorrow"):
+        with pytest.raises(ValueError, match="is not a time"):
+            parse_moment(bad, shown)

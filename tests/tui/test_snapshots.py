@@ -134,3 +134,29 @@ def test_margin_call(snap_compare, make_app, frozen_clock, size, theme):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=MARGIN_CALL_SIZES[size], run_before=run_before)
+
+
+# --- the history panel's charts (h) ------------------------------------------------------------------
+
+HISTORY_SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+@pytest.mark.parametrize("size", list(HISTORY_SIZES))
+def test_history_charts(snap_compare, make_app, frozen_clock, size, theme):
+    """`h` on the margin-call demo: uniMMR falling through its bands (1.5 / 1.2 lines), equity and
+    the nearest liquidation distance over the session, the time axis in HH:MM (200x50: the side
+    column of test_margin_call)."""
+    app = make_app(clock=frozen_clock, scenario="margin-call", step=20)
+
+    async def run_before(pilot: Pilot) -> None:
+        await settled(pilot)
+        pilot.app.theme = theme
+        for _ in range(30):
+            frozen_clock.advance(2)
+            await refresh(pilot)
+        await pilot.press("h")
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=HISTORY_SIZES[size], run_before=run_before)

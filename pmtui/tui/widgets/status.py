@@ -84,6 +84,10 @@ class StatusBar(StyledStatic):
                 text.append(" · push ✓", style=self.style("state--live"))
             else:
                 text.append(" · push down · polling", style=self.style("level--warn"))
+        if info.marks_live:  # the public mark price stream prices the positions (pmtui.markstream)
+            text.append(" · marks ✓", style=self.style("state--live"))
+        elif info.marks_note is not None:
+            text.append(" · marks: polling", style=self.style("level--warn"))
         # Latency and weight last, as many as still fit: the latency is dropped first.
         while optional and width > 0 and text.cell_len + sum(cell_len(p) for p, _ in optional) > width:
             optional.pop()
@@ -99,4 +103,7 @@ class StatusBar(StyledStatic):
         elif push is not None and not push.up and push.reason:
             text.append("\n ")
             text.append(f"Push: {push.reason}", style=self.style("muted"))
+        elif not info.marks_live and info.marks_note is not None:
+            text.append("\n ")
+            text.append(info.marks_note, style=self.style("muted"))
         return text

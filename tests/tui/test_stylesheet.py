@@ -1,0 +1,53 @@
+"""pmtui.tui.stylesheet: component classes resolved once per CSS path give Textual's own styles."""
+
+from __future__ import annotations
+
+import pytest
+from textual.css.stylesheet import Stylesheet as TextualStylesheet
+
+from pmtui.tui import stylesheet
+from tests.support.harness import settled
+
+
+def component_rules(app) -> dict[tuple[str, str | None, int, str], dict]:
+    """Every widget's resolved component classes, by (type, id, place in the DOM, class)."""
+    found = {}
+    for place, node in enumerate(app.screen.walk_children(with_self=True)):
+        for name, styles in node._component_styles.items():
+            found[(type(node).__name__, node.id, place, name)] = styles.base.get_rules()
+    return found
+
+
+async def shown(make_app, theme: str) -> dict:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        app.theme = theme
+        await pilot.pause()
+        return component_rules(app)
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_cached_component_styles_are_textuals_own(make_app, monkeypatch, theme):
+    cached_first = await shown(make_app, theme)
+    cached_again = await shown(make_app, theme)  # from the cache, for every widget
+    with monkeypatch.context() as m:
+        m.setattr(stylesheet.Stylesheet, "_process_component_classes", TextualStylesheet._process_component_classes)
+        textual = await shown(make_app, theme)
+    assert len(textual) > 100  # the tables' and panels' colour classes, the footer keys'
+    assert cached_first == textual and cached_again == textual
+
+
+async def test_a_second_dashboard_matches_no_colour_class_again(make_app, monkeypatch):
+    await shown(make_app, "textual-dark")
+    matched: list[str] = []
+    apply = TextualStylesheet.apply
+
+    def counting(self, node, **kwargs):
+        if type(node).__name__ == "DOMNode":  # the virtual node Textual builds per component class
+            matched.append(next(iter(node.classes)))
+        return apply(self, node, **kwargs)
+
+    monkeypatch.setattr(TextualStylesheet, "apply", counting)
+    await shown(make_app, "textual-dark")
+    assert matched == []
