@@ -85,15 +85,20 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
         "liqDistance": _dec(r.liq_distance),
         "liqLevel": r.liq_level.name if r.liq_distance is not None else None,
         "venue": r.venue,
+        "adlQuantile": r.adl,
+        "nextTier": None if (tier := view.next_tier(r)) is None else tier.to_json(),
     } for r in rows]
-    return {"account": account, "positions": positions}
+    return {"account": account, "positions": positions,
+            # Net and gross per underlying coin, largest first (pmtui.exposure); why trading is locked.
+            "exposure": {e.coin: e.to_json() for e in view.exposure},
+            "locks": list(view.locks)}
 
 
 def parts_of(state: MonitorState) -> dict[str, Any]:
     """What snapshot_json and snapshot_table take from a fetched state, besides the UM account
     (one place, so `snapshot` for one account and for many print the same parts)."""
     return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances,
-                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk)
+                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk, extra_notes=state.extra_notes)
 
 
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict[str, Any] | None = None,
@@ -102,7 +107,7 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
                   cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None,
                   estimate: Estimate | None = None, estimate_age: float | None = None,
-                  risk: Any = None) -> str:
+                  risk: Any = None, extra_notes: Mapping[str, str] | None = None) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
@@ -144,6 +149,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                                 estimate_age=estimate_age)
         if risk is not None:
             doc["view"]["risk"] = risk.to_json()
+        if extra_notes:  # why the ADL queue or the trading locks are not (currently) known
+            doc["view"]["notes"] = dict(extra_notes)
     if extra:
         doc.update(extra)
     return json.dumps(doc, indent=2, default=_json_default)
@@ -155,7 +162,8 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    unavailable: Mapping[str, str] | None = None,
                    markets: Mapping[str, SymbolRules] | None = None,
                    balances: Sequence[Balance] | None = None, cm: CmAccount | None = None,
-                   cm_risks: Sequence[CmPositionRisk] | None = None, risk: Any = None) -> str:
+                   cm_risks: Sequence[CmPositionRisk] | None = None, risk: Any = None,
+                   extra_notes: Mapping[str, str] | None = None) -> str:
     """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick;
     `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero. COIN-M
     positions (`cm`) are rows of the positions tables, their symbol marked CM."""

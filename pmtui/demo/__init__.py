@@ -53,6 +53,7 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from pmtui.demo import queue as demo_queue
 from pmtui.demo import risk as demo_risk
 from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
@@ -577,6 +578,8 @@ _ROUTES = {
     "/fapi/v1/exchangeInfo": _Route(1, False, "_exchange_info"),
     # The risk model's inputs (pmtui.demo.risk), consistent with this book's own uniMMR.
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_risk.RISK_ROUTES.items()},
+    # The ADL queue and trading locks (pmtui.demo.queue).
+    **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_queue.QUEUE_ROUTES.items()},
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 # The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the
