@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from pmtui import fmt
 from pmtui.model import STABLECOINS, cm_contract_size, split_symbol
 from pmtui.models import Balance, TradingStatus, UmAccountConfig, coin_of
-from pmtui.riskinputs import SymbolBrackets
+from pmtui.riskinputs import AssetIndexPrice, SymbolBrackets
 
 ZERO = Decimal(0)
 _CENT = Decimal("0.01")
@@ -220,3 +221,23 @@ def lock_reasons(config: UmAccountConfig | None, status: TradingStatus | None) -
             until = f" until {when:%Y-%m-%d %H:%M} UTC"
         reasons.append(f"{'the account' if name == 'ACCOUNT' else name} locked{rule}{until}")
     return tuple(reasons)
+
+
+def exposure_text(rows: tuple[CoinExposure, ...], *, known_balances: bool = True, most: int = 6) -> str:
+    """One line of the largest nets: "Exposure BTC +1 ≈ +$60,000 · ETH -2.5 ≈ -$7,500" (coin
+    amounts to 4 places, USD to the dollar: the figures rest on marks)."""
+    parts = []
+    for e in rows[:most]:
+        net = fmt.money(e.net, 4, sign=True).rstrip("0").rstrip(".")
+        usd = f" ≈ {fmt.money(e.net_usd, 0, sign=True).replace('+', '+$').replace('-', '-$')}" \
+            if e.net_usd is not None else " (no price)"
+        parts.append(f"{e.coin} {net}{usd}")
+    text = "Exposure " + (" · ".join(parts) if parts else "none beside stablecoins")
+    if len(rows) > most:
+        text += f" (+{len(rows) - most} more)"
+    return text if known_balances else text + " (positions only: balances not read)"
+
+
+def usd_prices(index_prices: Iterable[AssetIndexPrice] | None) -> dict[str, Decimal]:
+    """The risk engine's asset index prices (/sapi/v1/portfolio/asset-index-price) by asset."""
+    return {p.asset: p.assetIndexPrice for p in index_prices or () if p.asset and p.assetIndexPrice is not None}

@@ -57,7 +57,7 @@ from pmtui.endpoints import (
     Endpoint,
 )
 from pmtui.errors import PmtuiError
-from pmtui.exposure import lock_reasons
+from pmtui.exposure import lock_reasons, usd_prices
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.market import Markets, load_cache, save_cache
@@ -220,6 +220,10 @@ class MonitorState:
     #: Why the ADL queue ("adl") or the trading locks ("locks") are not (currently) known, one
     #: sentence each; never a reason to fail the rest (not in `unavailable`).
     extra_notes: dict[str, str] = field(default_factory=dict)
+    #: The UM and COIN-M adlQuantile rows as last fetched (None: not fetched or refused).
+    adl: tuple[tuple[AdlQuantile, ...] | None, tuple[AdlQuantile, ...] | None] = (None, None)
+    #: Why the account cannot trade, one phrase each (pmtui.exposure.lock_reasons); (): nothing says so.
+    locks: tuple[str, ...] = ()
 
     @property
     def stale(self) -> bool:
@@ -691,8 +695,7 @@ class Monitor:
         account, risks = self.poller.data
         pm = self.account_poller.data
         inputs = self.risk_feed.inputs() if self.risk_feed is not None else {}
-        prices = {p.asset: p.assetIndexPrice for p in inputs.get("index_prices") or ()
-                  if p.asset and p.assetIndexPrice is not None}
+        prices = usd_prices(inputs.get("index_prices"))
         view = build_view(account, self.settings.thresholds, risks=risks, pm=pm,
                           markets=self.markets, cm=self.cm, cm_risks=self.cm_risks,
                           balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
@@ -1061,6 +1064,8 @@ class Monitor:
             balance_note=unavailable.get("balance") or self._balance_note(),
             risk=self.risk,
             extra_notes=self._extra_notes(),
+            adl=self.adl,
+            locks=view.locks if view is not None else (),
         )
 
     def _schedules(self) -> tuple[Schedule, ...]:
