@@ -556,7 +556,9 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json=[])
         if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
             return httpx.Response(200, json={"symbols": []})
-        if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account"):  # a key without access: the rest must work
+        if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account", "/papi/v1/um/adlQuantile",
+                                "/papi/v1/um/accountConfig", "/papi/v1/um/apiTradingStatus"):
+            # A key without access: the rest must work.
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         book = self.books[min(self.served, len(self.books) - 1)]
         self.served += 1
