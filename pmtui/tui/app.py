@@ -211,7 +211,8 @@ class MainScreen(Screen[None]):
         self.query_one("#positions", PositionsTable).show(self.visible_positions())
         self._title_positions()
         if isinstance(self.app.screen, DetailScreen):
-            self.app.screen.show(view.row(self.app.screen.key))
+            row = view.row(self.app.screen.key)
+            self.app.screen.show(row, view.next_tier(row) if row is not None else None)
         self._render_balances()
         self._render_exposure()
 
@@ -431,7 +432,7 @@ class MainScreen(Screen[None]):
         key = event.key
         row = self.view.row(key)
         if row is not None:
-            self.app.push_screen(DetailScreen(key, row))
+            self.app.push_screen(DetailScreen(key, row, self.view.next_tier(row)))
 
 
 class PmtuiApp(App[int]):
