@@ -223,14 +223,21 @@ def lock_reasons(config: UmAccountConfig | None, status: TradingStatus | None) -
     return tuple(reasons)
 
 
+def dollars(value: Decimal | None, *, sign: bool = False) -> str:
+    """USD to the dollar, the sign before the "$": "+$60,000", "-$7,223", "$1,200"; None: "—"."""
+    if value is None:
+        return "—"
+    text = fmt.money(value, 0, sign=sign)
+    return text[0] + "$" + text[1:] if text[:1] in "+-" else "$" + text
+
+
 def exposure_text(rows: tuple[CoinExposure, ...], *, known_balances: bool = True, most: int = 6) -> str:
     """One line of the largest nets: "Exposure BTC +1 ≈ +$60,000 · ETH -2.5 ≈ -$7,500" (coin
     amounts to 4 places, USD to the dollar: the figures rest on marks)."""
     parts = []
     for e in rows[:most]:
         net = fmt.money(e.net, 4, sign=True).rstrip("0").rstrip(".")
-        usd = f" ≈ {fmt.money(e.net_usd, 0, sign=True).replace('+', '+$').replace('-', '-$')}" \
-            if e.net_usd is not None else " (no price)"
+        usd = f" ≈ {dollars(e.net_usd, sign=True)}" if e.net_usd is not None else " (no price)"
         parts.append(f"{e.coin} {net}{usd}")
     text = "Exposure " + (" · ".join(parts) if parts else "none beside stablecoins")
     if len(rows) > most:

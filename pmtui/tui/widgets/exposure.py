@@ -9,7 +9,7 @@ from decimal import Decimal
 from rich.text import Text
 
 from pmtui import fmt
-from pmtui.exposure import CoinExposure
+from pmtui.exposure import CoinExposure, dollars
 from pmtui.tui.widgets.styles import StyledStatic
 from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 
@@ -21,7 +21,7 @@ def coins(value: Decimal) -> str:
 
 
 def usd(value: Decimal | None, *, sign: bool = False) -> str:
-    return "—" if value is None else "$" + fmt.money(value, 0, sign=sign)
+    return dollars(value, sign=sign)
 
 
 class ExposureTable(KeyedTable):
@@ -39,7 +39,9 @@ class ExposureTable(KeyedTable):
 
     def cells(self, e: CoinExposure) -> list[Cell]:
         def amount(value: Decimal) -> Cell:
-            return Cell(coins(value), sort_key=value, style=self.pnl_style(value) if value else self.style("muted"))
+            if not value:
+                return Cell("0", sort_key=value, style=self.style("muted"))
+            return Cell(coins(value), sort_key=value, style=self.pnl_style(value))
 
         return [
             Cell(e.coin, style="bold", justify="left"),
