@@ -34,20 +34,25 @@ from pmtui.health import Level, Verdict
 from pmtui.market import SymbolRules
 from pmtui.model import Inputs, RiskModel
 from pmtui.models import (
+    ADL_MAX,
+    AdlQuantile,
     Balance,
     CmAccount,
     CmPositionRisk,
     PmAccount,
     PositionRisk,
     UmAccount,
+    parse_adl_quantiles,
     parse_balance,
     parse_cm_account,
     parse_cm_position_risk,
     parse_position_risk,
     parse_um_account,
+    wire_decimal,
 )
 from pmtui.monitor import MonitorState, Notice, StatusInfo
 from pmtui.risk import Estimate
+from pmtui.riskinputs import parse_brackets
 from pmtui.settings import Thresholds
 from pmtui.stream import PushStatus
 from pmtui.views import AccountView, balance_rows, build_view
@@ -175,6 +180,13 @@ def _view(view: AccountView, state: MonitorState) -> dict[str, Any]:
         "thresholds": view.thresholds.model_dump(mode="json"),
         # Only the symbols of its rows: the whole exchange's rules are thousands of entries.
         "markets": _RULES.dump_python({s: m for s, m in view.markets.items() if s in symbols}, mode="json"),
+        # Exposure, tiers, the ADL queue and locks (pmtui.exposure): the brackets of its rows only.
+        "balances": "=" if view.balances is state.balances else _raws(view.balances),
+        "prices": {asset: str(price) for asset, price in view.prices.items()},
+        "brackets": [[b.raw for s, b in table.items() if s in symbols]
+                     for table in (view.um_brackets, view.cm_brackets)],
+        "adl": {row.key: row.adl for row in view.open_positions if row.adl is not None},
+        "locks": list(view.locks),
     }
 
 
@@ -182,10 +194,22 @@ def _view_of(data: dict[str, Any], state: dict[str, Any], parts: dict[str, Any])
     account = parts["account"] if data["account"] == "=" else parse_um_account(data["account"])
     pm = parts["pm"] if data["pm"] == "=" else _pm_of(data["pm"])
     cm = parts["cm"] if data["cm"] == "=" else parse_cm_account(data["cm"][0]) if data["cm"] else None
-    return build_view(account, Thresholds.model_validate(data["thresholds"]),
+    balances = data.get("balances")
+    brackets = data.get("brackets") or [[], []]
+    view = build_view(account, Thresholds.model_validate(data["thresholds"]),
                       risks=_joined(data["risks"]), pm=pm,
                       markets=_RULES.validate_python(data["markets"]), cm=cm,
-                      cm_risks=parse_cm_position_risk(data["cm_risks"]))
+                      cm_risks=parse_cm_position_risk(data["cm_risks"]),
+                      balances=parts["balances"] if balances == "=" else
+                      None if balances is None else parse_balance(balances),
+                      prices={str(a): wire_decimal(p) for a, p in (data.get("prices") or {}).items()},
+                      brackets=(parse_brackets(brackets[0]), parse_brackets(brackets[1])),
+                      locks=tuple(str(r) for r in data.get("locks") or ()))
+    adl = data.get("adl") or {}
+    for row in view.open_positions:  # as the Monitor joined them (its rows' quantiles only)
+        q = adl.get(row.key)
+        row.adl = q if type(q) is int and 0 <= q <= ADL_MAX else None
+    return view
 
 
 def _joined(pairs: list[list[Any]]) -> dict[tuple[str, str], PositionRisk]:
@@ -260,6 +284,9 @@ class Encoder:
             "balance_stale": s.balance_stale,
             "balance_note": s.balance_note,
             "risk": self._once("risk", s.risk, lambda: _risk(s.risk)),  # type: ignore[arg-type]
+            "extra_notes": s.extra_notes,
+            "adl": [_raws(rows) for rows in s.adl],
+            "locks": list(s.locks),
         }
 
 
@@ -295,7 +322,7 @@ class Decoder:
         cm: CmAccount | None = self._once("cm", d["cm"], parse_cm_account)
         cm_risks: tuple[CmPositionRisk, ...] | None = self._once("cm_risks", d["cm_risks"], parse_cm_position_risk)
         parts = {"account": self._once("account", d["account"], parse_um_account),
-                 "pm": self._once("pm", d["pm"], _pm_of), "cm": cm}
+                 "pm": self._once("pm", d["pm"], _pm_of), "cm": cm, "balances": balances}
         risks: tuple[PositionRisk, ...] | None = self._once("risks", d["risks"], parse_position_risk)
         view = self._once("view", d["view"], lambda v: _view_of(v, d, parts))
         return MonitorState(
@@ -324,4 +351,12 @@ class Decoder:
             balance_stale=bool(d["balance_stale"]),
             balance_note=d["balance_note"],
             risk=self._once("risk", d["risk"], _risk_of),
+            extra_notes={str(k): str(v) for k, v in (d.get("extra_notes") or {}).items()},
+            adl=_adl_of(d.get("adl")),
+            locks=tuple(str(r) for r in d.get("locks") or ()),
         )
+
+
+def _adl_of(data: Any) -> tuple[tuple[AdlQuantile, ...] | None, tuple[AdlQuantile, ...] | None]:
+    um, cm = data if isinstance(data, list) and len(data) == 2 else (None, None)
+    return (None if um is None else parse_adl_quantiles(um), None if cm is None else parse_adl_quantiles(cm))

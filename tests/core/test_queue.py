@@ -139,3 +139,20 @@ async def test_the_demo_answers_every_new_endpoint():
     assert state.view.locks == () and m.account_config is not None and m.account_config.canTrade
     assert state.view.exposure and state.view.exposure[0].coin == "BTC"  # the demo's largest book
     await m.aclose()
+
+
+async def test_a_daemon_viewer_gets_the_same_exposure_adl_and_locks():
+    from pmtui.wire import Decoder, Encoder, dumps, loads
+
+    canned = Canned()
+    canned.routes[ADL] = (200, FRONT)
+    canned.routes[STATUS] = (200, real("um_trading_status.py.txt"))
+    m = monitor_on(canned, ManualClock(1_750_000_000.0))
+    await m.refresh()
+    state = m.state
+    seen = Decoder().state(loads(dumps(Encoder().state(state))))
+    assert seen.view is not None and state.view is not None
+    assert seen.view.row("BTCUSDT:BOTH").adl == 4 and seen.locks == state.locks and seen.view.locks
+    assert [e.to_json() for e in seen.view.exposure] == [e.to_json() for e in state.view.exposure]
+    assert seen.view.verdict().reason == state.view.verdict().reason and seen.adl[0] is not None
+    await m.aclose()
