@@ -167,6 +167,12 @@ def _alert_of(data: dict[str, Any]) -> AlertEvent:
                       time=data["time"], state=data["state"], items=tuple(_alert_of(e) for e in data["items"]))
 
 
+def _plain(data: Any) -> Any:
+    """Raw rows with the numbers Binance sent unquoted (read as Decimal: the brackets' ratios) as
+    exact strings, which the parsers read back as the same Decimals."""
+    return None if data is None else json.loads(json.dumps(data, default=str))
+
+
 def _view(view: AccountView, state: MonitorState) -> dict[str, Any]:
     """What build_view made the view of; a part that is the state's own is said by reference."""
     symbols = {row.position.symbol for row in view.open_positions}
@@ -183,7 +189,7 @@ def _view(view: AccountView, state: MonitorState) -> dict[str, Any]:
         # Exposure, tiers, the ADL queue and locks (pmtui.exposure): the brackets of its rows only.
         "balances": "=" if view.balances is state.balances else _raws(view.balances),
         "prices": {asset: str(price) for asset, price in view.prices.items()},
-        "brackets": [[b.raw for s, b in table.items() if s in symbols]
+        "brackets": [_plain([b.raw for s, b in table.items() if s in symbols])
                      for table in (view.um_brackets, view.cm_brackets)],
         "adl": {row.key: row.adl for row in view.open_positions if row.adl is not None},
         "locks": list(view.locks),
@@ -285,7 +291,7 @@ class Encoder:
             "balance_note": s.balance_note,
             "risk": self._once("risk", s.risk, lambda: _risk(s.risk)),  # type: ignore[arg-type]
             "extra_notes": s.extra_notes,
-            "adl": [_raws(rows) for rows in s.adl],
+            "adl": [_plain(_raws(rows)) for rows in s.adl],
             "locks": list(s.locks),
         }
 
