@@ -504,8 +504,9 @@ async def test_filter_sort_and_cursor_survive_refreshes(make_app):
         await settled(pilot)
         table = positions(app)
         await type_filter(pilot, "usdt", submit=True)
-        # MM% -> Maint., Amount, Entry, Mark, Liq. price, Lev., Initial, Upd., health, Symbol, Side, Notional, uPnL
-        await pilot.press(*"s" * 13)
+        # MM% -> Maint., Amount, Entry, Mark, Liq. price, Lev., ADL, Initial, Upd., health, Symbol, Side,
+        # Notional, uPnL
+        await pilot.press(*"s" * 14)
         assert table.sort_column == "upnl"
         await pilot.press("j", "j")
         chosen = table.cursor_key()
