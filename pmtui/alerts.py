@@ -41,6 +41,7 @@ from typing import Any
 
 from pmtui import fmt
 from pmtui.health import Level, ratio_level, worst
+from pmtui.models import ADL_MAX
 from pmtui.risk import liq_level, status_level, unimmr_band
 from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.views import AccountView, PositionRow
@@ -78,6 +79,8 @@ def rules_from(alerts: AlertSettings) -> list[Rule]:
         rules.append(Rule("unimmr_below", "unimmr_below", alerts.unimmr_below))
     if alerts.status_not_normal:
         rules.append(Rule("status_not_normal", "status_not_normal"))
+    if alerts.adl_front:
+        rules.append(Rule("adl_front", "adl_front", Decimal(ADL_MAX), True))
     if alerts.liq_distance_below is not None:
         rules.append(Rule("liq_distance_below", "liq_distance_below", alerts.liq_distance_below, True))
     if alerts.liq_move_below is not None:
@@ -337,6 +340,8 @@ class Alerts:
             return [self._below(rule, ACCOUNT, view.upnl, _upnl_msg("Total uPnL"))], None
         rows = view.open_positions
         present = {row.key for row in rows}
+        if rule.kind == "adl_front":
+            return [self._adl(row) for row in rows if row.adl is not None], present
         if rule.kind == "liq_distance_below":
             return [r for row in rows if (r := self._liq(rule, row)) is not None], present
         if rule.kind == "upnl_below":
@@ -406,6 +411,17 @@ class Alerts:
 
         return [_Reading(ACCOUNT, status, not normal, normal, level,
                          _Once(lambda: (f"Account status is {status}, not NORMAL.", clear, f"status {status}")))]
+
+    def _adl(self, row: PositionRow) -> _Reading:
+        """A position at the front of the ADL queue: should a counterparty be liquidated at a
+        loss the insurance fund cannot cover, it is closed first, at that price, unasked."""
+        label, q = _label(row), row.adl
+        front = q is not None and q >= ADL_MAX
+        return _Reading(row.key, None if q is None else Decimal(q), front, not front, Level.WARN if front else Level.OK,
+                        _Once(lambda: (f"{label} is at the front of the ADL queue (quantile {q} of {ADL_MAX}): it "
+                                       "would be auto-deleveraged first.",
+                                       f"{label} has left the front of the ADL queue (quantile {q}).",
+                                       f"{label} ADL {q}")), label)
 
     def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
         if row.risk is None:

@@ -203,6 +203,8 @@ class AlertSettings(BaseModel):
     unimmr_below: Annotated[Decimal | None, RULE] = Decimal("1.5")
     #: accountStatus anything but NORMAL.
     status_not_normal: bool = True
+    #: An open position at the front of the ADL queue (adlQuantile 4: deleveraged first).
+    adl_front: bool = True
     #: An open position's distance to its liquidation price below this fraction of mark.
     liq_distance_below: Annotated[Decimal | None, RULE] = Decimal("0.10")
     #: The move of every non-stablecoin (a fall, or a rise for a short book) that would take uniMMR
@@ -258,7 +260,7 @@ class AlertSettings(BaseModel):
             )
         return value
 
-    @field_validator("status_not_normal", "forced_fill", "on_clear", "desktop", mode="before")
+    @field_validator("status_not_normal", "forced_fill", "adl_front", "on_clear", "desktop", mode="before")
     @classmethod
     def _strict_bool(cls, value: Any, info: Any) -> Any:
         if not isinstance(value, bool):

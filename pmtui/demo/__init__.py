@@ -54,6 +54,7 @@ from websockets.frames import Close
 from websockets.http11 import Response
 
 from pmtui.demo import ledger as demo_ledger
+from pmtui.demo import queue as demo_queue
 from pmtui.demo import risk as demo_risk
 from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
@@ -583,6 +584,8 @@ _ROUTES = {
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_risk.RISK_ROUTES.items()},
     # The ledger (pmtui.demo.ledger): funding, loan interest, the margin-call's liquidation fill.
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_ledger.LEDGER_ROUTES.items()},
+    # The ADL queue and trading locks (pmtui.demo.queue).
+    **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_queue.QUEUE_ROUTES.items()},
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 # The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the

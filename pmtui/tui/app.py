@@ -45,6 +45,7 @@ from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
 from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.exposure import ExposureNote, ExposureTable, exposure_title
 from pmtui.tui.widgets.help import HelpScreen
 from pmtui.tui.widgets.history import HistoryPanel
 from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen, unavailable
@@ -193,6 +194,8 @@ class MainScreen(Screen[None]):
             yield AssetsTable(id="assets")
             yield BalancesTable(id="balances")
             yield BalancesNote(id="balances-note")
+            yield ExposureTable(id="exposure")
+            yield ExposureNote(id="exposure-note")
             yield FilterInput(placeholder=f"filter: {filters.TERMS}", id="filter")
             yield PositionsTable(id="positions")
             yield LadderPanel(id="ladder-panel")  # only where there is room (app.tcss)
@@ -237,8 +240,24 @@ class MainScreen(Screen[None]):
         self.query_one("#positions", PositionsTable).show(self.visible_positions())
         self._title_positions()
         if isinstance(self.app.screen, DetailScreen):
-            self.app.screen.show(view.row(self.app.screen.key))
+            row = view.row(self.app.screen.key)
+            self.app.screen.show(row, view.next_tier(row) if row is not None else None)
         self._render_balances()
+        self._render_exposure()
+
+    def _render_exposure(self) -> None:
+        """Net exposure per coin: the pane from 40 lines on, else one line (app.tcss picks)."""
+        view = self.view
+        if view is None:
+            return
+        rows, known = view.exposure, view.balances is not None
+        table = self.query_one("#exposure", ExposureTable)
+        table.set_class(self.state is not None and self.state.stale, "-stale")
+        table.show(rows)
+        title = exposure_title(rows, known)
+        if table.border_title != title:
+            table.border_title = title
+        self.query_one("#exposure-note", ExposureNote).show(rows, known_balances=known)
 
     def _render_balances(self) -> None:
         """The Balances pane: its rows, its own staleness and note in the title; where the screen
@@ -466,7 +485,7 @@ class MainScreen(Screen[None]):
         key = event.key
         row = self.view.row(key)
         if row is not None:
-            self.app.push_screen(DetailScreen(key, row))
+            self.app.push_screen(DetailScreen(key, row, self.view.next_tier(row)))
 
 
 class PmtuiApp(App[int]):

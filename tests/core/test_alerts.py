@@ -343,8 +343,9 @@ def test_stale_for():
 
 def test_rules_from_settings_defaults_and_switches():
     assert [r.name for r in rules_from(AlertSettings())] == [
-        "unimmr_below", "status_not_normal", "liq_distance_below", "stale_for", "forced_fill"]  # upnl off
-    some = AlertSettings(unimmr_below=False, status_not_normal=False, liq_distance_below=False,
+        "unimmr_below", "status_not_normal", "adl_front", "liq_distance_below", "stale_for",
+        "forced_fill"]  # upnl off
+    some = AlertSettings(unimmr_below=False, status_not_normal=False, adl_front=False, liq_distance_below=False,
                          stale_for=False, forced_fill=False, upnl_below="-1", position_upnl_below="-2")
     assert [(r.name, r.kind, r.per_position) for r in rules_from(some)] == [
         ("upnl_below", "upnl_below", False), ("position_upnl_below", "upnl_below", True)]

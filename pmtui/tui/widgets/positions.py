@@ -10,6 +10,7 @@ from typing import Any
 
 from pmtui import fmt
 from pmtui.health import Level
+from pmtui.models import ADL_MAX
 from pmtui.tui.widgets.table import Cell, Column, KeyedTable
 from pmtui.views import PositionRow
 
@@ -92,6 +93,7 @@ class PositionsTable(KeyedTable):
         Column("mark", "Mark"),
         Column("liqprice", "Liq. price"),
         Column("lev", "Lev.", name="Leverage"),
+        Column("adl", "ADL", width=3, name="ADL quantile"),
         Column("im", "Initial", name="Initial margin"),
         Column("age", "Upd.", name="Updated"),
     )
@@ -154,6 +156,8 @@ class PositionsTable(KeyedTable):
             _price(row.liquidation_price, row.tick_size),
             Cell(f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
                  sort_key=_far(row.leverage, missing=Decimal(0))),
+            Cell("—" if row.adl is None else str(row.adl), sort_key=-1 if row.adl is None else row.adl,
+                 style=self.level_style(Level.WARN) if row.adl == ADL_MAX else ""),
             margin(p.initialMargin),
             Cell(fmt.since_ms(p.updateTime, now), sort_key=-(p.updateTime or 0), style=self.style("muted")),
         ]
