@@ -75,6 +75,7 @@ SORT_KEYS: dict[str, Callable[[PositionRow], Any]] = {
     "lev": lambda r: _far(r.leverage, missing=Decimal(0)),
     "im": lambda r: _margin_key(r, r.position.initialMargin),
     "age": lambda r: -(r.position.updateTime or 0),
+    "adl": lambda r: -1 if r.adl is None else r.adl,
 }
 
 
@@ -156,7 +157,7 @@ class PositionsTable(KeyedTable):
             _price(row.liquidation_price, row.tick_size),
             Cell(f"{fmt.amount(row.leverage)}x" if row.leverage is not None else "—",
                  sort_key=_far(row.leverage, missing=Decimal(0))),
-            Cell("—" if row.adl is None else str(row.adl), sort_key=-1 if row.adl is None else row.adl,
+            Cell("—" if row.adl is None else str(row.adl), sort_key=SORT_KEYS["adl"](row),
                  style=self.level_style(Level.WARN) if row.adl == ADL_MAX else ""),
             margin(p.initialMargin),
             Cell(fmt.since_ms(p.updateTime, now), sort_key=-(p.updateTime or 0), style=self.style("muted")),
