@@ -780,7 +780,8 @@ async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app
     import pmtui.tui.widgets.positions
 
     monkeypatch.setattr(pmtui.tui.widgets.positions, "time", FrozenClock(time.time()).module())
-    app = server_app(make_app, papi_server)
+    # Only the test's refreshes: a timed one (60 s) came in too when a loaded machine took that long.
+    app = server_app(make_app, papi_server, interval=3600.0)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         table = positions(app)

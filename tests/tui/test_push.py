@@ -318,6 +318,9 @@ async def test_a_flood_of_risk_events_keeps_the_queues_bounded(papi_server, ws_s
                 '"eq":"30.23416728","ae":"30.23416728","m":"15.11708371"}')
 
     ws_server.script(("wait", go), ("flood", n, frame), ("hold",))
+    # REST agrees with the flood's last word: should a loaded machine miss the stream's pongs and
+    # reconcile over REST (as it must), the newest state still says the newest uniMMR.
+    papi_server.set_body(PM_ACCOUNT, {**margin_call_body(papi_server.now_ms()), "uniMMR": f"1.{400000 - n + 1:06d}"})
     async with Pushing(papi_server, ws_server) as run:
         box: Mailbox[str] = Mailbox()
         monitor = run.monitor
