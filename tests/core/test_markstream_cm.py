@@ -299,3 +299,38 @@ async def test_the_demo_prices_its_coin_m_position_live_from_its_own_coin_m_stre
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await fleet.aclose()
+
+
+async def test_an_attached_viewer_draws_the_repriced_view_the_daemon_draws():
+    """The daemon's view at the stream's marks crosses the wire as it is (not REST's figures
+    beneath it), beside `marks ✓`; what REST sent stays exactly as sent."""
+    import json
+
+    from pmtui import wire
+
+    clock = ManualClock()
+    cm = cm_feed("ws://127.0.0.1:9", clock)
+    m, feed = monitor_with_cm(clock, cm)
+    cm.server_ms = m.client.server_now_ms
+    cm._set(up=True, reason=None)
+    assert await m.refresh()
+    now = m.client.server_now_ms()
+    feed.marks.update({"BTCUSDT": Mark(Decimal("69385.6"), now), "ETHUSDT": Mark(Decimal("2889.12"), now)})
+    cm.marks["BTCUSD_PERP"] = Mark(Decimal("69184.2"), now)
+    m._on_marks()
+    state = m.state
+    assert state.marks_live and state.view.account is not state.account and state.view.cm is not state.cm
+    back = wire.Decoder().state(json.loads(json.dumps(wire.Encoder().state(state))))
+    assert back.marks_live and back.status.marks_note is None
+
+    def figures(view):  # the rows' figures (a row's equality also compares the raw dict it came in)
+        return [(r.position.model_dump(), r.risk.model_dump() if r.risk is not None else None, r.level,
+                 r.liq_distance, r.share) for r in view.open_positions]
+
+    assert figures(back.view) == figures(state.view)
+    assert (back.view.upnl, back.view.maint_margin, back.view.totals) == (
+        state.view.upnl, state.view.maint_margin, state.view.totals)
+    rows = {r.position.symbol: r.mark_price for r in back.view.open_positions}
+    assert rows["BTCUSD_PERP"] == Decimal("69184.2") and rows["BTCUSDT"] == Decimal("69385.6")
+    assert back.cm.raw == state.cm.raw and [p.raw for p in back.account.positions] == [
+        p.raw for p in state.account.positions]
