@@ -220,6 +220,36 @@ async def test_an_unknown_coin_m_symbol_sends_only_its_account_back_to_polling()
         "The COIN-M mark price stream has no price for NEWUSD_PERP. Prices come from polling.")
 
 
+async def test_coin_m_garbage_sends_back_only_the_accounts_holding_coin_m(ws_server):
+    """A COIN-M stream that sends nothing readable: after 5 frames in a row it is made again and
+    says so; the account with a COIN-M position is on polling, one without stays live."""
+    from pmtui.markstream import MAX_BAD_FRAMES
+    from tests.core.test_markstream import monitor_with_marks
+
+    clock = FastClock()
+    ws_server.script(("send", frame({"BTCUSD_PERP": "86480.25"})),
+                     *[("send", "{garbage")] * MAX_BAD_FRAMES, ("hold",))
+    cm = cm_feed(ws_server.url.removesuffix("/pm/ws"), clock)
+    holder, feed = monitor_with_cm(clock, cm)
+    plain, _ = monitor_with_marks(clock, feed)  # UM positions only
+    plain.attach_marks(feed, cm)
+    cm.server_ms = feed.server_ms = holder.client.server_now_ms
+    for m in (holder, plain):
+        assert await m.refresh()
+    off = cm.subscribe(lambda: None)
+    try:
+        await until(lambda: cm.status.connections >= 2 and not cm.status.up)
+        live_um(holder, feed)
+        for m in (holder, plain):
+            m._on_marks()
+        assert plain.state.marks_live
+        assert not holder.state.marks_live and holder.state.status.marks_note == (
+            "The COIN-M mark price stream sent 5 frames in a row pmtui could not read. Prices come from polling.")
+    finally:
+        off()
+        await cm.aclose()
+
+
 async def test_coin_m_positions_without_a_coin_m_stream_are_not_live():
     clock = ManualClock()
     m, feed = monitor_with_cm(clock, None)
