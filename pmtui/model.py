@@ -385,7 +385,7 @@ class RiskModel:
                 self._note(f"position {cm.symbol}", f"The position {cm.symbol} has no usable "
                            "coin or mark price, so it is left out of the model.")
                 continue
-            size = cm.contract_size or _CM_CONTRACT_SIZE.get(coin, _CM_DEFAULT_CONTRACT_SIZE)
+            size = cm.contract_size or cm_contract_size(coin)
             coin_notional = cm.contracts * size / cm.mark  # signed, in the coin
             coin_asset = asset(coin)
             coin_asset.cm_term += coin_notional

@@ -444,9 +444,10 @@ class Monitor:
         self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
                                since=self.clock.monotonic(), events=0)
 
-    def attach_marks(self, feed: MarkFeed) -> None:
-        """Reprice the positions on the fleet's mark price stream between REST refreshes."""
-        self.marks = AccountMarks(feed)
+    def attach_marks(self, feed: MarkFeed, cm_feed: MarkFeed | None = None) -> None:
+        """Reprice the positions on the fleet's mark price streams (USD-M's, and COIN-M's for
+        COIN-M positions) between REST refreshes."""
+        self.marks = AccountMarks(feed, cm_feed)
 
     def _on_marks(self) -> None:
         """A frame of marks (or a change of the stream's health, or a tick): rebuild what moved."""
@@ -461,7 +462,7 @@ class Monitor:
             if was_pushed:
                 self._ask()
         self._marks_live = live
-        if self.marks.news(self.poller.data[0]):
+        if self.marks.news(self.poller.data[0], self.cm):
             self._rebuild()
             # Marks may raise an alert at once; only REST's figures clear one.
             self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
@@ -470,8 +471,9 @@ class Monitor:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
         loop = asyncio.get_running_loop()
         if self.marks is not None:
-            off = self.marks.feed.subscribe(self._on_marks)
-            self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
+            for feed in self.marks.feeds:
+                off = feed.subscribe(self._on_marks)
+                self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
         self._tasks.append(loop.create_task(self.load_markets(), name="pmtui-markets"))
@@ -744,6 +746,7 @@ class Monitor:
         case, for a one-shot). Refusals (and a 404) are remembered in their schedules; any other
         failure propagates, failing this refresh like the UM parts' would."""
         cs, crs = self.cm_schedule, self.cm_risk_schedule
+        sent = self.client.server_now_ms()
         cs.asked(self.clock.monotonic())
         cm, cs.refusal = await optional(self.client.cm_account, cs.endpoint)
         risks = None
@@ -751,6 +754,8 @@ class Monitor:
             crs.asked(self.clock.monotonic())
             risks, crs.refusal = await optional(self.client.cm_position_risk, crs.endpoint)
         self.cm, self.cm_risks = cm, risks
+        if self.marks is not None:  # a COIN-M mark older than this request is older than its positions
+            self.marks.cm_since_ms = sent
         held = cm is not None and bool(cm.open_positions)
         cs.plan(self.clock.monotonic(), 0.0 if held else cs.cadence)
 
@@ -790,17 +795,18 @@ class Monitor:
         if self.poller.data is None:
             return
         fetched, fetched_risks = account, risks = self.poller.data
+        cm, cm_risks = self.cm, self.cm_risks
         pm = self.account_poller.data
         priced = None
-        if self.marks is not None:  # between REST refreshes, the positions at the stream's marks
+        if self.marks is not None:  # between REST refreshes, the positions at the streams' marks
             feed = self.risk_feed.inputs()["um_brackets"] if self.risk_feed is not None else None
-            priced = self.marks.apply(account, risks, feed)
+            priced = self.marks.apply(account, risks, feed, cm, cm_risks)
             if priced is not None:
-                account, risks = priced.account, priced.risks
+                account, risks, cm, cm_risks = priced.account, priced.risks, priced.cm, priced.cm_risks
         inputs = self.risk_feed.inputs() if self.risk_feed is not None else {}
         prices = usd_prices(inputs.get("index_prices"))
         view = build_view(account, self.settings.thresholds, risks=risks, pm=pm,
-                          markets=self.markets, cm=self.cm, cm_risks=self.cm_risks,
+                          markets=self.markets, cm=cm, cm_risks=cm_risks,
                           balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
                           prices=prices, brackets=(inputs.get("um_brackets"), inputs.get("cm_brackets")),
                           adl=self.adl, locks=lock_reasons(self.account_config, self.trading_status))
@@ -814,7 +820,7 @@ class Monitor:
                 self._estimate_basis = build_view(fetched, self.settings.thresholds, risks=fetched_risks, pm=pm,
                                                   cm=self.cm, cm_risks=self.cm_risks)
                 self.estimate = view.estimate_since(self._estimate_basis)
-        elif basis.account is not account:  # newer positions (or marks) than Binance's figure
+        elif basis.account is not account or basis.cm is not cm:  # newer positions (or marks) than Binance's figure
             self.estimate = view.estimate_since(basis)
         else:  # back on the positions Binance's figure came with (the mark stream fell away)
             self.estimate = None
@@ -827,8 +833,9 @@ class Monitor:
             self.risk = build_model(
                 self.risk_feed, account=fetched if fresh else account, risks=fetched_risks if fresh else risks, pm=pm,
                 balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
-                cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
-                now_ms=self.client.server_now_ms(), reconciled_gap=None if fresh else self._reconciled[1])
+                cm=self.cm if fresh else cm, cm_risks=self.cm_risks if fresh else cm_risks,
+                thresholds=self.settings.thresholds, now_ms=self.client.server_now_ms(),
+                reconciled_gap=None if fresh else self._reconciled[1])
             if fresh:  # a gap measured on missing inputs says nothing: measured again next time
                 self._reconciled = (pm, self.risk.gap if self.risk.complete else None)
 

@@ -124,6 +124,10 @@ def _status(info: StatusInfo) -> dict[str, Any]:
         "error": None if err is None else {"class": type(err).__name__, "message": err.message, "kind": err.kind,
                                            "status": err.status, "code": err.code, "retryable": err.retryable},
         "push": None if info.push is None else _PUSH.dump_python(info.push, mode="json"),
+        # Whether the public mark price streams price the account, and why not: the viewer's
+        # status bar says what the daemon's would.
+        "marks_live": info.marks_live,
+        "marks_note": info.marks_note,
     }
 
 
@@ -145,8 +149,12 @@ def _error_of(data: dict[str, Any] | None) -> errors.PmtuiError | None:
 
 def _status_of(data: dict[str, Any]) -> StatusInfo:
     push = data.get("push")
+    note = data.get("marks_note")  # .get: a daemon from before the mark price stream sends neither
+    if note is not None and not isinstance(note, str):
+        raise WireError("a marks_note that is not text")
     return StatusInfo(**{name: data[name] for name in _STATUS_PLAIN}, error=_error_of(data.get("error")),
-                      push=None if push is None else _PUSH.validate_python(push))
+                      push=None if push is None else _PUSH.validate_python(push),
+                      marks_live=data.get("marks_live") is True, marks_note=note)
 
 
 def _value(value: Decimal | float | str | None) -> Any:
@@ -174,18 +182,29 @@ def _plain(data: Any) -> Any:
     """Raw rows with the numbers Binance sent unquoted (read as Decimal: the brackets' ratios) as
     exact strings, which the parsers read back as the same Decimals."""
     return None if data is None else json.loads(json.dumps(data, default=str))
+def _moved(row: Any) -> dict[str, Any]:
+    """A row the mark price stream moved: its raw dict (model_copy keeps REST's) with its figures
+    as they are now, so a viewer draws the same repriced view as the daemon."""
+    return {**row.raw, **{name: format(value, "f") for name, value in row if isinstance(value, Decimal)}}
 
 
 def _view(view: AccountView, state: MonitorState) -> dict[str, Any]:
     """What build_view made the view of; a part that is the state's own is said by reference."""
     symbols = {row.position.symbol for row in view.open_positions}
+    um_moved = view.account is not state.account
+    cm_moved = view.cm is not None and view.cm is not state.cm
+    um_row = _moved if um_moved else (lambda row: row.raw)
+    cm_row = _moved if cm_moved else (lambda row: row.raw)
+    cm = view.cm
     return {
-        "account": "=" if view.account is state.account else _um(view.account),
+        "account": "=" if not um_moved else {"assets": [_moved(a) for a in view.account.assets],
+                                              "positions": [_moved(p) for p in view.account.positions]},
         "pm": "=" if view.pm is state.pm else _pm(view.pm),
         # positionRisk as joined to the rows, by their keys (build_view takes the mapping as is).
-        "risks": [[*key, row.raw] for key, row in view.risks.items()],
-        "cm": "=" if view.cm is state.cm else _raws([view.cm]) if view.cm is not None else None,
-        "cm_risks": _raws(view.cm_risks.values()),
+        "risks": [[*key, um_row(row)] for key, row in view.risks.items()],
+        "cm": "=" if cm is state.cm else None if cm is None else [
+            {**cm.raw, "assets": [_moved(a) for a in cm.assets], "positions": [_moved(p) for p in cm.positions]}],
+        "cm_risks": [cm_row(row) for row in view.cm_risks.values()],
         "thresholds": view.thresholds.model_dump(mode="json"),
         # Only the symbols of its rows: the whole exchange's rules are thousands of entries.
         "markets": _RULES.dump_python({s: m for s, m in view.markets.items() if s in symbols}, mode="json"),
