@@ -580,6 +580,10 @@ async def soak(refreshes: int = 200, seed: int = 1, *, schedule: list[Step] | No
         client.budget = WeightBudget(1.0, limit=10**9)
         app = PmtuiApp(settings=settings, client=client, title="soak")
         app.monitor.poller.min_interval = 0.01  # the accelerated pace; Settings keep their 1 s minimum
+        # No ledger reads: their first burst (a week back, seven endpoints) shares this process with
+        # the server and the app, and the soak is about the account's own faults (the ledger's:
+        # tests/hostile/test_ledger_hostile.py).
+        app.monitor.ledger.first_delay = float("inf")
         app.monitor.poller.interval = FAST
         if (account := getattr(app.monitor, "account_poller", None)) is not None:
             account.min_interval, account.interval = 0.01, 10 * FAST  # 10 s vs 1 s in real life
@@ -744,6 +748,7 @@ async def accounts_soak(seconds: float = 600.0, seed: int = 1, *,
                             interval=2.0, stream_url=streams[n].url, profile=n)
         client = make_client(settings, argparse.Namespace(demo=False), None, budget)
         m = Monitor(settings=settings, client=client, profile=n)
+        m.ledger.first_delay = float("inf")  # as in the one-account soak: its faults, not the ledger's
         m.attach_stream(UserStream(client, streams[n].url, on_event=m.on_push_event, on_status=m.on_push_status))
         monitors[n] = m
     problems = _Problems()
