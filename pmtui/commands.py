@@ -33,8 +33,8 @@ from pmtui.text import name as shown_name
 if TYPE_CHECKING:
     from pmtui.lines import LineWriter
     from pmtui.mailbox import Mailbox
-    from pmtui.monitor import MonitorState
     from pmtui.settings import Settings, Thresholds
+    from pmtui.state import MonitorState
 
 log = logging.getLogger("pmtui")
 
@@ -363,7 +363,7 @@ class WatchLines:
 
     def say(self, profile: str, state: MonitorState) -> None:
         from pmtui.lines import notice_line
-        from pmtui.monitor import DATA, FAULT, MARKS
+        from pmtui.state import DATA, FAULT, MARKS
 
         label = self.fleet.label(profile)
         printed = bool(state.changed & WORTH_A_LINE)
@@ -514,7 +514,7 @@ async def daemon(fleet: Fleet, *, socket: Path | None = None, plugins: Sequence[
     from pmtui import daemon as d
     from pmtui.lines import LineWriter
     from pmtui.mailbox import Mailbox
-    from pmtui.monitor import DATA, FAULT
+    from pmtui.state import DATA, FAULT
 
     env = os.environ if environ is None else environ
     err = LineWriter(sys.stderr.fileno())

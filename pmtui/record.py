@@ -52,7 +52,7 @@ from typing import Any
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
-from pmtui.monitor import CLOCK, MARKS, STATUS, MonitorState, Notice
+from pmtui.state import CLOCK, MARKS, STATUS, MonitorState, Notice
 from pmtui.text import clean
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,6 @@ from pmtui.demo import DemoExchange
 from pmtui.fleet import FleetOptions, make_monitor
 from pmtui.health import Level
 from pmtui.history import History, HistoryError
-from pmtui.monitor import CLOCK, DATA, STATUS
 from pmtui.record import (
     Recorder,
     connect,
@@ -37,6 +36,7 @@ from pmtui.record import (
     state_doc,
 )
 from pmtui.settings import Settings
+from pmtui.state import CLOCK, DATA, STATUS
 from tests.core.test_monitor import real_state
 
 T0 = 1_750_000_000.0
@@ -453,7 +453,7 @@ async def test_open_states_decodes_only_what_is_asked_and_reads_the_same_documen
 def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_path):
     """A fleet of 50 on the public mark stream would write 50 rows a second: its repriced states
     are the screen's; what is recorded is each REST refresh (and any alert the marks raise)."""
-    from pmtui.monitor import MARKS
+    from pmtui.state import MARKS
 
     class Source:
         profile = "a"
