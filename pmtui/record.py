@@ -285,6 +285,12 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
         facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
         facts["estAge"] = shown.get("estimateAge")
+    if state.view is not None:  # the view's slow facts the API's objects do not hold
+        adl = {row.key: row.adl for row in state.view.open_positions if row.adl is not None}
+        if adl:
+            facts["adl"] = adl
+        if state.view.locks:
+            facts["locks"] = list(state.view.locks)
     if state.risk is not None:
         live = _risk_dump(state.risk)["inputs"]
         derived = _doc_inputs(stored)
@@ -448,6 +454,7 @@ def derive_view(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any]) -> di
     """The view of a stored document, derived (before its residual)."""
     from types import SimpleNamespace
 
+    from pmtui.exposure import usd_prices
     from pmtui.risk import Estimate
     from pmtui.settings import Thresholds
     from pmtui.views import build_view
@@ -456,14 +463,23 @@ def derive_view(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any]) -> di
     p = _parts(doc)
     risks = p["risks"]
     joined = _joined([[r.symbol, r.positionSide, r.raw] for r in risks]) if risks is not None else None
-    view = build_view(p["account"], Thresholds.model_validate(inputs["thresholds"]), risks=joined, pm=p["pm"],
-                      markets={}, cm=p["cm"], cm_risks=p["cm_risks"])
     facts = doc.get("~") or {}
+    model = risk_model(doc, time_ms, inputs, p)
+    # As the Monitor built it: its exposure, next tiers, ADL queue and locks from the same inputs.
+    fed = model.inputs if model is not None else None
+    view = build_view(p["account"], Thresholds.model_validate(inputs["thresholds"]), risks=joined, pm=p["pm"],
+                      markets={}, cm=p["cm"], cm_risks=p["cm_risks"], balances=p["balances"],
+                      prices=usd_prices(fed.index_prices if fed is not None else None),
+                      brackets=(fed.um_brackets, fed.cm_brackets) if fed is not None else (None, None),
+                      locks=tuple(str(r) for r in facts.get("locks") or ()))
+    adl = facts.get("adl") or {}
+    for row in view.open_positions:  # as the Monitor joined them (its rows' quantiles only)
+        q = adl.get(row.key)
+        row.adl = q if type(q) is int else None
     verdict = SimpleNamespace(word=doc.get("level"), reason=doc.get("reason"), stale=doc.get("stale"))
     estimate = Estimate(Decimal(facts["est"][0]), Decimal(facts["est"][1])) if "est" in facts else None
     derived = output.view_json(view, verdict, estimate=estimate,  # type: ignore[arg-type]
                                estimate_age=facts.get("estAge"))
-    model = risk_model(doc, time_ms, inputs, p)
     if model is not None:
         derived["risk"] = model.to_json()
     return derived

@@ -118,6 +118,32 @@ async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
     assert [strip(r.doc) for r in later] == [strip(r.doc) for r in rows[4:]]
 
 
+async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_queue(tmp_path):
+    # With the risk model on, the view holds exposure per coin, each position's next margin tier
+    # and ADL quantile: derived again on reading from the recorded inputs, never stored whole
+    # (a residual in every row was most of the file's bytes).
+    clock = Clock()
+    monitor = make_monitor(Settings(), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=7, scenario="margin-call"))
+    recorder = Recorder(tmp_path / "h.sqlite3", clock=clock)
+    recorder.attach(monitor)
+    published: list[dict] = []
+    monitor.subscribe(lambda state: published.append(strip(state_doc(state))) if DATA in state.changed else None)
+    for _ in range(3):
+        await monitor.refresh()
+        if monitor._risk_task is not None:
+            await monitor._risk_task
+        clock.now += 2
+    await monitor.aclose()
+    recorder.close()
+    rows = [r for r in read_states(tmp_path / "h.sqlite3") if "view" in r.doc]
+    assert rows and strip(rows[-1].doc) in published
+    view = rows[-1].doc["view"]
+    assert view["exposure"] and any(p.get("nextTier") for p in view["positions"])
+    assert any(p.get("adlQuantile") is not None for p in view["positions"])
+    assert all("view" not in r.stored["~"] for r in rows)  # nothing left over to store
+
+
 def test_unchanged_states_cost_nothing(tmp_path):
     path = tmp_path / "h.sqlite3"
     clock = Clock()
