@@ -274,6 +274,8 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     if full.get("changedPositions") == _open_keys(full["view"]):
         stored["changedPositions"] = ALL  # every open position moved: the usual refresh
     stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"))
+    if "assets" in full:
+        stored["assets"] = _sums(full.get("assets"), _restored(full).get("positions"))
     if isinstance(full.get("positionRisk"), list):
         stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
     facts: dict[str, Any] = {"in": inputs_id}
@@ -388,7 +390,53 @@ def _restored(doc: dict[str, Any]) -> dict[str, Any]:
     risks = doc.get("positionRisk")
     if isinstance(risks, list):
         doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
-    return {**doc, "positions": _copies(doc.get("positions"), risks, restore=True)}
+    positions = _copies(doc.get("positions"), risks, restore=True)
+    if "assets" not in doc:
+        return {**doc, "positions": positions}
+    return {**doc, "positions": positions, "assets": _sums(doc.get("assets"), positions, restore=True)}
+
+
+#: A UM asset's figure that is the sum of its positions' (those whose symbol ends with the asset).
+SUM = {"=": "sum"}
+#: (field of /papi/v1/um/account's asset, its positions' field it sums); its initialMargin is
+#: positionInitialMargin + openOrderInitialMargin.
+SUMS = (("crossUnPnl", "unrealizedProfit"), ("maintMargin", "maintMargin"),
+        ("positionInitialMargin", "initialMargin"))
+
+
+def _sums(assets: Any, positions: Any, restore: bool = False) -> Any:
+    """The UM assets with each figure that is its positions' sum (to the digit) as SUM (or,
+    `restore`, back). Any other shape is left as it is."""
+    if not isinstance(assets, list) or not isinstance(positions, list):
+        return assets
+    out = []
+    for a in assets:
+        if isinstance(a, dict) and isinstance(a.get("asset"), str):
+            a = dict(a)
+            mine = [p for p in positions if isinstance(p, dict) and str(p.get("symbol", "")).endswith(a["asset"])]
+            figures = {field_: _total([p.get(theirs) for p in mine]) for field_, theirs in SUMS}
+            if restore:
+                for field_, _ in SUMS:
+                    if a.get(field_) == SUM:
+                        a[field_] = figures[field_]
+                if a.get("initialMargin") == SUM:
+                    a["initialMargin"] = _total([a.get("positionInitialMargin"), a.get("openOrderInitialMargin")])
+            else:
+                im = _total([a.get("positionInitialMargin"), a.get("openOrderInitialMargin")])
+                if isinstance(a.get("initialMargin"), str) and a["initialMargin"] == im:
+                    a["initialMargin"] = SUM
+                for field_, _ in SUMS:
+                    if mine and isinstance(a.get(field_), str) and a[field_] == figures[field_]:
+                        a[field_] = SUM
+        out.append(a)
+    return out
+
+
+def _total(figures: list[Any]) -> str | None:
+    try:
+        return f"{sum((Decimal(f) for f in figures), Decimal(0)):f}"
+    except (TypeError, ValueError, ArithmeticError):
+        return None
 
 
 def _parts(doc: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pmtui.health import Level
 from pmtui.history import History, HistoryError
 from pmtui.monitor import CLOCK, DATA, STATUS
 from pmtui.record import (
+    SUM,
     Recorder,
     connect,
     decode_delta,
@@ -142,6 +143,10 @@ async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_
     assert view["exposure"] and any(p.get("nextTier") for p in view["positions"])
     assert any(p.get("adlQuantile") is not None for p in view["positions"])
     assert all("view" not in r.stored["~"] for r in rows)  # nothing left over to store
+    # A UM asset's margins and uPnL, its positions' sums to the digit, are stored as that.
+    usdt = next(a for a in rows[-1].stored["assets"] if a["asset"] == "USDT")
+    assert usdt["maintMargin"] == usdt["crossUnPnl"] == usdt["initialMargin"] == SUM
+    assert next(a for a in rows[-1].doc["assets"] if a["asset"] == "USDT")["maintMargin"][0].isdigit()
 
 
 def test_unchanged_states_cost_nothing(tmp_path):
