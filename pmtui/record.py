@@ -69,6 +69,8 @@ RETENTION_EVERY = 60.0
 DROPS_SAID = 1000
 #: Row kinds: the whole document (0, 1: the first format, still read), or its stored form (2, 3).
 KEYFRAME, DELTA, STORED_KEYFRAME, STORED_DELTA = 0, 1, 2, 3
+#: A stored delta whose values are deflated against the last delta's too (see encode_delta).
+STORED_DELTA_ON_LAST = 4
 KEYFRAMES = (KEYFRAME, STORED_KEYFRAME)
 #: A row's flags (what a replay needs to know of it without decoding it): it has data or a fault
 #: to show, it carries alerts, it carries a fault.
@@ -168,21 +170,26 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _deflate(data: bytes, zdict: bytes) -> bytes:
-    c = zlib.compressobj(6, zdict=zdict) if zdict else zlib.compressobj(6)
+def _deflate(data: bytes, zdict: bytes, raw: bool = False) -> bytes:
+    # raw: no zlib header and checksum (6 bytes a stream: a row's body is a few hundred)
+    bits = -15 if raw else 15
+    c = zlib.compressobj(6, zlib.DEFLATED, bits, zdict=zdict) if zdict else zlib.compressobj(6, zlib.DEFLATED, bits)
     return c.compress(data) + c.flush()
 
 
-def _inflate(data: bytes, zdict: bytes) -> bytes:
-    d = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+def _inflate(data: bytes, zdict: bytes, raw: bool = False) -> bytes:
+    bits = -15 if raw else 15
+    d = zlib.decompressobj(bits, zdict=zdict) if zdict else zlib.decompressobj(bits)
     return d.decompress(data) + d.flush()
 
 
-def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tuple[bytes, bytes]:
-    """A delta's body, and its paths (the next delta's dictionary). Paths and values apart: the
-    paths repeat from one refresh to the next and compress to almost nothing against the last
-    delta's; a value is `[]` (deleted), `[value]`, or `[n, tail]` for a string that keeps the old
-    one's first n characters (a price that moved keeps its leading digits)."""
+def encode_delta(before: Any, changes: list[list[Any]], last: bytes) -> tuple[bytes, bytes]:
+    """A delta's body (row kind STORED_DELTA_ON_LAST), and what the next delta is deflated
+    against (this one's paths and values). Paths and values apart: the paths repeat from one
+    refresh to the next and compress to almost nothing against the last delta's, and the values
+    share their shape and leading digits with the last delta's; a value is `[]` (deleted),
+    `[value]`, or `[n, tail]` for a string that keeps the old one's first n characters (a price
+    that moved keeps its leading digits). Raw deflate streams: no header or checksum per row."""
     ops: list[list[Any]] = []
     for change in changes:
         if len(change) == 1:
@@ -195,16 +202,28 @@ def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tu
             ops.append([n, new[n:]])
         else:
             ops.append([new])
-    paths = _json([c[0] for c in changes])
-    packed = _deflate(paths, last_paths)
-    return struct.pack(">I", len(packed)) + packed + _deflate(_json(ops), b""), paths
+    last_paths, _, last_ops = last.partition(b"\0")
+    paths, values = _json([c[0] for c in changes]), _json(ops)
+    packed = _deflate(paths, last_paths, raw=True)
+    body = _varint(len(packed)) + packed + _deflate(values, last_ops, raw=True)
+    return body, paths + b"\0" + values
 
 
-def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
-    """A new document, `doc` with the delta applied, and the delta's paths."""
-    (size,) = struct.unpack(">I", body[:4])
-    paths_json = _inflate(body[4:4 + size], last_paths)
-    paths, ops = json.loads(paths_json), json.loads(_inflate(body[4 + size:], b""))
+def decode_delta(doc: Any, body: bytes, last: bytes, kind: int = STORED_DELTA_ON_LAST) -> tuple[Any, bytes]:
+    """A new document, `doc` with the delta applied, and what the next delta is deflated against
+    (a delta of the first kinds, DELTA and STORED_DELTA: its paths only, values on their own)."""
+    if kind == STORED_DELTA_ON_LAST:
+        last_paths, _, last_ops = last.partition(b"\0")
+        size, start = _unvarint(body)
+        paths_json = _inflate(body[start:start + size], last_paths, raw=True)
+        ops_json = _inflate(body[start + size:], last_ops, raw=True)
+        context = paths_json + b"\0" + ops_json
+    else:
+        (size,) = struct.unpack(">I", body[:4])
+        paths_json = _inflate(body[4:4 + size], last.partition(b"\0")[0])
+        ops_json = _inflate(body[4 + size:], b"")
+        context = paths_json
+    paths, ops = json.loads(paths_json), json.loads(ops_json)
     changes: list[list[Any]] = []
     for path, op in zip(paths, ops, strict=True):
         if not op:
@@ -213,7 +232,27 @@ def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
             changes.append([path, op[0]])
         else:
             changes.append([path, _at(doc, path)[:op[0]] + op[1]])
-    return patch(doc, changes), paths_json
+    return patch(doc, changes), context
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _unvarint(data: bytes) -> tuple[int, int]:
+    """The number at the start of `data`, and where what follows it starts."""
+    n = shift = 0
+    for i, byte in enumerate(data):
+        n |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return n, i + 1
+        shift += 7
+    raise ValueError("a delta cut short")
 
 
 def _at(doc: Any, path: list[Any]) -> Any:
@@ -561,7 +600,7 @@ class _Profile:
     full: dict[str, Any] | None = None  # as recorded
     state: MonitorState | None = None
     rows: int = 0  # rows since the last keyframe
-    paths: bytes = b""  # the last delta's paths (the next one's dictionary)
+    paths: bytes = b""  # the last delta's paths and values (the next one's dictionaries)
     pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
     inputs: dict[str, Any] | None = None  # the last `inputs` row written, and its id
     inputs_id: int = 0
@@ -721,7 +760,7 @@ class Recorder:
         else:
             assert mine.doc is not None
             body, paths = encode_delta(mine.doc, changes, mine.paths)
-            kind = STORED_DELTA
+            kind = STORED_DELTA_ON_LAST
         view = full.get("view") or {}
         flags = (HAS_DATA if "assets" in full or full.get("error") else 0) \
             | (ALERTS_FLAG if full.get("alerts") else 0) | (ERROR_FLAG if full.get("error") else 0)
@@ -933,7 +972,7 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
             elif doc is None:
                 continue  # deltas whose keyframe retention deleted
             else:
-                doc, paths = decode_delta(doc, body, paths)
+                doc, paths = decode_delta(doc, body, paths, kind)
             if since_ms is None or t >= since_ms:
                 # shares what did not change: read-only
                 if kind in (KEYFRAME, DELTA):
@@ -1004,7 +1043,7 @@ class LazyStates(Sequence[Recorded]):
                 if kind in KEYFRAMES:
                     doc, paths = _unpack(body), b""
                 else:
-                    doc, paths = decode_delta(doc, body, paths)
+                    doc, paths = decode_delta(doc, body, paths, kind)
                 if row_id in wanted:
                     name = clean(str(profile))
                     out.append(Recorded(int(t), name, doc) if kind in (KEYFRAME, DELTA) else Recorded(

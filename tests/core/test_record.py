@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from pmtui.health import Level
 from pmtui.history import History, HistoryError
 from pmtui.monitor import CLOCK, DATA, STATUS
 from pmtui.record import (
+    STORED_DELTA,
     SUM,
     Recorder,
     connect,
@@ -81,6 +83,14 @@ def test_diff_and_patch_rebuild_the_document():
     doc, p1 = decode_delta(json.loads(json.dumps(a)), body, b"")
     assert doc == b and p1 == paths
     assert decode_delta(doc, again, p1)[0] == a
+    # Rows of the format before (kind STORED_DELTA: paths against the last paths, values on their
+    # own, zlib streams) still read.
+    old_paths = json.dumps([c[0] for c in changes], separators=(",", ":")).encode()
+    old_ops = [[c[1]] if len(c) == 2 else [] for c in changes]
+    old_body = (struct.pack(">I", len(zlib.compress(old_paths))) + zlib.compress(old_paths)
+                + zlib.compress(json.dumps(old_ops).encode()))
+    assert decode_delta(json.loads(json.dumps(a)), old_body, b"", STORED_DELTA) == (b, old_paths)
+    assert len(body) < len(old_body)
 
 
 async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
