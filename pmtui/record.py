@@ -312,7 +312,7 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
         return stored
     if full.get("changedPositions") == _open_keys(full["view"]):
         stored["changedPositions"] = ALL  # every open position moved: the usual refresh
-    stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"))
+    stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"), brackets=_brackets(inputs))
     if "assets" in full:
         stored["assets"] = _sums(full.get("assets"), _restored(full).get("positions"))
     if isinstance(full.get("positionRisk"), list):
@@ -334,7 +334,7 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
             facts["locks"] = list(state.view.locks)
     if state.risk is not None:
         live = _risk_dump(state.risk)["inputs"]
-        derived = _doc_inputs(stored)
+        derived = _doc_inputs(stored, inputs=inputs)
         facts["risk"] = {
             "index_prices": live["index_prices"], "reconciled_gap": live["reconciled_gap"],
             "problems": live["problems"],
@@ -362,10 +362,12 @@ def _open_keys(view: dict[str, Any]) -> list[str]:
     return sorted(row_key(p["symbol"], p["positionSide"], p["venue"]) for p in view.get("positions", ()))
 
 
-def _copies(positions: Any, risks: Any, restore: bool = False) -> Any:
-    """The UM positions with each figure their positionRisk row repeats as SAME, or their
-    initial margin as IM when it is notional / leverage to the 8th decimal (or, `restore`, those
-    figures back). Any other shape is left as it is."""
+def _copies(positions: Any, risks: Any, restore: bool = False,
+            brackets: dict[str, list[dict[str, Any]]] | None = None) -> Any:
+    """The UM positions with each figure their positionRisk row repeats as SAME, their initial
+    margin as IM when it is notional / leverage to the 8th decimal, and their maintenance margin
+    as MM when it is what their symbol's recorded brackets make of their notional (or,
+    `restore`, those figures back). Any other shape is left as it is."""
     if not isinstance(positions, list) or not isinstance(risks, list):
         return positions
     by_key = {(r.get("symbol"), r.get("positionSide")): r for r in risks if isinstance(r, dict)}
@@ -386,8 +388,37 @@ def _copies(positions: Any, risks: Any, restore: bool = False) -> Any:
                 p["initialMargin"] = im
             elif not restore and isinstance(p.get("initialMargin"), str) and p["initialMargin"] == im:
                 p["initialMargin"] = IM
+            mm = _maint(twin.get("notional"), (brackets or {}).get(str(p.get("symbol"))))
+            if restore and p.get("maintMargin") == MM and mm is not None:
+                p["maintMargin"] = mm
+            elif not restore and isinstance(p.get("maintMargin"), str) and p["maintMargin"] == mm:
+                p["maintMargin"] = MM
         out.append(p)
     return out
+
+
+#: A UM position's maintenance margin, |notional| x its bracket's rate - the bracket's cum, to the 8th decimal.
+MM = {"=": "|notional|*mmr-cum"}
+
+
+def _brackets(inputs: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The UM brackets an `inputs` row holds, by symbol."""
+    found = ((inputs or {}).get("risk") or {}).get("um_brackets") or ()
+    return {b["symbol"]: b.get("brackets") or [] for b in found if isinstance(b, dict) and "symbol" in b}
+
+
+def _maint(notional: Any, tiers: list[dict[str, Any]] | None) -> str | None:
+    if not tiers or not isinstance(notional, str):
+        return None
+    try:
+        n = abs(Decimal(notional))
+        for t in tiers:
+            if Decimal(str(t["notionalFloor"])) <= n < Decimal(str(t["notionalCap"])):
+                value = n * Decimal(str(t["maintMarginRatio"])) - Decimal(str(t["cum"]))
+                return f"{value.quantize(_Q8):f}"
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    return None
 
 
 #: A figure Binance derives from others of its row, when it is that to the 8th decimal.
@@ -424,12 +455,12 @@ def _formulas(row: Any, restore: bool = False) -> Any:
     return row
 
 
-def _restored(doc: dict[str, Any]) -> dict[str, Any]:
+def _restored(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored document's API objects as they came (its formulas and copies computed again)."""
     risks = doc.get("positionRisk")
     if isinstance(risks, list):
         doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
-    positions = _copies(doc.get("positions"), risks, restore=True)
+    positions = _copies(doc.get("positions"), risks, restore=True, brackets=_brackets(inputs))
     if "assets" not in doc:
         return {**doc, "positions": positions}
     return {**doc, "positions": positions, "assets": _sums(doc.get("assets"), positions, restore=True)}
@@ -478,7 +509,7 @@ def _total(figures: list[Any]) -> str | None:
         return None
 
 
-def _parts(doc: dict[str, Any]) -> dict[str, Any]:
+def _parts(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The API's objects of a recorded document, parsed."""
     from pmtui.models import (
         parse_balance,
@@ -489,7 +520,7 @@ def _parts(doc: dict[str, Any]) -> dict[str, Any]:
         parse_um_account,
     )
 
-    doc = _restored(doc)
+    doc = _restored(doc, inputs)
     cm_doc = doc.get("cm")
     return {
         "account": parse_um_account({"assets": doc["assets"], "positions": doc["positions"]}),
@@ -502,13 +533,14 @@ def _parts(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None) -> dict[str, Any]:
+def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None,
+                inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model's inputs a document holds, dumped as wire's Inputs adapter dumps them."""
     from pmtui.model import Inputs, cm_legs, um_legs
     from pmtui.riskfeed import _current
     from pmtui.wire import _INPUTS
 
-    p = parts or _parts(doc)
+    p = parts or _parts(doc, inputs)
     account, cm, pm = p["account"], p["cm"], p["pm"]
     inputs = Inputs(
         balances=_current(p["balances"] or (), account, cm),
@@ -532,7 +564,7 @@ def risk_model(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None,
         return None
     fast = {k: v for k, v in own.items() if k != "now"}
     fast["now_ms"] = None if own.get("now") is None else own["now"] + time_ms
-    for k, v in _doc_inputs(doc, parts).items():
+    for k, v in _doc_inputs(doc, parts, inputs).items():
         fast.setdefault(k, v)
     return _risk_of({"inputs": {**inputs["risk"], **fast}, "thresholds": inputs["riskThresholds"]})
 
@@ -547,7 +579,7 @@ def derive_view(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any]) -> di
     from pmtui.views import build_view
     from pmtui.wire import _joined
 
-    p = _parts(doc)
+    p = _parts(doc, inputs)
     risks = p["risks"]
     joined = _joined([[r.symbol, r.positionSide, r.raw] for r in risks]) if risks is not None else None
     facts = doc.get("~") or {}
@@ -577,7 +609,7 @@ def full_doc(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None) -
     facts = doc.get("~")
     if facts is None or inputs is None:
         return {k: v for k, v in doc.items() if k != "~"}
-    doc = _restored(doc)
+    doc = _restored(doc, inputs)
     view = patch(derive_view(doc, time_ms, inputs), facts.get("view") or [])
     full: dict[str, Any] = {}
     for k, v in doc.items():

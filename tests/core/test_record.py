@@ -26,6 +26,7 @@ from pmtui.health import Level
 from pmtui.history import History, HistoryError
 from pmtui.monitor import CLOCK, DATA, STATUS
 from pmtui.record import (
+    MM,
     STORED_DELTA,
     SUM,
     Recorder,
@@ -157,6 +158,9 @@ async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_
     usdt = next(a for a in rows[-1].stored["assets"] if a["asset"] == "USDT")
     assert usdt["maintMargin"] == usdt["crossUnPnl"] == usdt["initialMargin"] == SUM
     assert next(a for a in rows[-1].doc["assets"] if a["asset"] == "USDT")["maintMargin"][0].isdigit()
+    # A position's maintenance margin, what its recorded brackets make of its notional, likewise.
+    assert all(p["maintMargin"] == MM for p in rows[-1].stored["positions"])
+    assert all(p["maintMargin"][0].isdigit() for p in rows[-1].doc["positions"])
 
 
 def test_unchanged_states_cost_nothing(tmp_path):
