@@ -542,13 +542,13 @@ def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None,
 
     p = parts or _parts(doc, inputs)
     account, cm, pm = p["account"], p["cm"], p["pm"]
-    inputs = Inputs(
+    model_inputs = Inputs(
         balances=_current(p["balances"] or (), account, cm),
         um=um_legs(p["risks"] or (), {r.key: r.maintMargin for r in account.positions}),
         cm=cm_legs(p["cm_risks"] or (), {r.key: r.maintMargin for r in cm.positions} if cm is not None else {}),
         open_loss=(pm.totalMarginOpenLoss or Decimal(0)) if pm is not None else Decimal(0),
         reported_unimmr=pm.uniMMR if pm is not None else None)
-    dumped: dict[str, Any] = _INPUTS.dump_python(inputs, mode="json")
+    dumped: dict[str, Any] = _INPUTS.dump_python(model_inputs, mode="json")
     return {k: dumped[k] for k in DOC_INPUTS}
 
 
