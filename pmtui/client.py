@@ -410,7 +410,7 @@ class PapiClient:
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:
-            await self._sync_clock(deadline)
+            await self._first_sync(deadline)
         try:
             return await self._send(base, path, self._signed_query(params), signed=True,
                                     deadline=deadline, paid=True)
@@ -429,7 +429,20 @@ class PapiClient:
                     status=err.status,
                 ) from None
 
-    async def _sync_clock(self, deadline: float | None = None) -> None:
+    async def _first_sync(self, deadline: float) -> None:
+        """The first clock sync: one for every client on this budget with the same time host (a
+        fleet's 50 accounts on one exchange need its clock measured once, not 50 requests at
+        start in front of their first data). A failed one is not shared: the next asks again."""
+        syncs = self.budget.time_syncs
+        pending = syncs.get(self.time_base_url)
+        if pending is not None and pending.done() and not pending.cancelled() and pending.exception() is None:
+            self.time_offset_ms = pending.result()
+            return
+        if pending is None or pending.done() or pending.get_loop() is not asyncio.get_running_loop():
+            pending = syncs[self.time_base_url] = asyncio.ensure_future(self._sync_clock(deadline))
+        self.time_offset_ms = await asyncio.shield(pending)
+
+    async def _sync_clock(self, deadline: float | None = None) -> int:
         try:
             await self.sync_time(deadline)
         except (NetworkError, ServerError, MalformedResponse, ApiError, WafBlocked) as err:
@@ -438,6 +451,8 @@ class PapiClient:
             # caught: a time source that answers nonsense is a fault to show, not to paper over.)
             self.time_offset_ms = self._date_offset_ms or 0
             log.debug("clock sync failed (%s); using offset %+d ms", err.kind, self.time_offset_ms)
+        assert self.time_offset_ms is not None
+        return self.time_offset_ms
 
     def _signed_query(self, params: dict[str, str] | None = None) -> str:
         timestamp = int(self.clock.time() * 1000) + (self.time_offset_ms or 0)
