@@ -19,30 +19,27 @@ import time
 from common import emit, parse_args
 
 
-async def measure(quick: bool) -> dict[str, float]:
-    from websockets.asyncio.client import connect
-    from websockets.asyncio.server import serve
+def frame(i: int) -> tuple[str, str]:
+    mmr = f"{1.10 + (i % 7) * 0.05:.2f}"  # through the danger and margin-call bands
+    # Dated now: an event older than the REST uniMMR on screen is rightly ignored.
+    body = {"e": "riskLevelChange", "E": int(time.time() * 1000) + i, "u": mmr, "s": "MARGIN_CALL",
+            "eq": "30.23", "ae": "30.23", "m": "15.11"}
+    return json.dumps(body), mmr
 
-    from pmtui.budget import WeightBudget
-    from pmtui.client import PapiClient
-    from pmtui.config import Settings
-    from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
-    from pmtui.monitor import Monitor
-    from pmtui.signing import HmacSigner
-    from pmtui.stream import UserStream
-    from pmtui.tui.app import PmtuiApp
-    from pmtui.tui.widgets.summary import SummaryBar
 
-    rounds = 15 if quick else 60
-    probe_box: asyncio.Queue[str] = asyncio.Queue()
-    outbox: asyncio.Queue[str] = asyncio.Queue()
-    connected = asyncio.Event()
+class _Frames:
+    """A local WebSocket server that sends what is put in `outbox` (or `probe_box`, on /probe)."""
 
-    async def handler(conn) -> None:
+    def __init__(self) -> None:
+        self.probe_box: asyncio.Queue[str] = asyncio.Queue()
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.connected = asyncio.Event()
+
+    async def handler(self, conn) -> None:
         probing = conn.request.path.endswith("/probe")
         if not probing:
-            connected.set()
-        box = probe_box if probing else outbox
+            self.connected.set()
+        box = self.probe_box if probing else self.outbox
         closed = asyncio.ensure_future(conn.wait_closed())
         try:
             while True:  # until the client goes away (the server waits for its handlers)
@@ -57,29 +54,46 @@ async def measure(quick: bool) -> dict[str, float]:
         finally:
             closed.cancel()
 
-    def frame(i: int) -> tuple[str, str]:
-        mmr = f"{1.10 + (i % 7) * 0.05:.2f}"  # through the danger and margin-call bands
-        # Dated now: an event older than the REST uniMMR on screen is rightly ignored.
-        body = {"e": "riskLevelChange", "E": int(time.time() * 1000) + i, "u": mmr, "s": "MARGIN_CALL",
-                "eq": "30.23", "ae": "30.23", "m": "15.11"}
-        return json.dumps(body), mmr
 
-    async with serve(handler, "127.0.0.1", 0, ping_interval=None) as server:
+async def floor(rounds: int) -> list[float]:
+    """The same frames over the same kind of socket, nothing else (ms each)."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    frames = _Frames()
+    times: list[float] = []
+    async with serve(frames.handler, "127.0.0.1", 0, ping_interval=None) as server:
         port = next(iter(server.sockets)).getsockname()[1]
-        url = f"ws://127.0.0.1:{port}/pm/ws"
-
-        # The floor: the same frames over the same kind of socket, nothing else.
-        floor: list[float] = []
-        async with connect(url + "/probe", ping_interval=None) as probe:
+        async with connect(f"ws://127.0.0.1:{port}/pm/ws/probe", ping_interval=None) as probe:
             for i in range(rounds):
                 text, _ = frame(i)
                 t0 = time.perf_counter()
-                await probe_box.put(text)
+                await frames.probe_box.put(text)
                 await probe.recv()
-                floor.append((time.perf_counter() - t0) * 1000)
-        connected.clear()
+                times.append((time.perf_counter() - t0) * 1000)
+    return times
 
-        exchange = DemoExchange(seed=7)
+
+async def latencies(rounds: int, exchange=None, size: tuple[int, int] = (100, 30)) -> list[float]:
+    """Pushed riskLevelChange -> painted, in ms, for each of `rounds` frames, on a dashboard
+    over `exchange` (the demo account by default)."""
+    from websockets.asyncio.server import serve
+
+    from pmtui.budget import WeightBudget
+    from pmtui.client import PapiClient
+    from pmtui.config import Settings
+    from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+    from pmtui.monitor import Monitor
+    from pmtui.signing import HmacSigner
+    from pmtui.stream import UserStream
+    from pmtui.tui.app import PmtuiApp
+    from pmtui.tui.widgets.summary import SummaryBar
+
+    frames = _Frames()
+    async with serve(frames.handler, "127.0.0.1", 0, ping_interval=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/pm/ws"
+        exchange = exchange if exchange is not None else DemoExchange(seed=7)
         client = PapiClient(api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=exchange,
                             budget=WeightBudget(1.0, limit=10**9))
         monitor = Monitor(settings=Settings(interval=30, account_interval=60), client=client)
@@ -87,6 +101,7 @@ async def measure(quick: bool) -> dict[str, float]:
         monitor.attach_stream(UserStream(client, url, on_event=monitor.on_push_event,
                                          on_status=monitor.on_push_status))
         app = PmtuiApp(settings=monitor.settings, monitor=monitor, title="BENCH")
+        app.remember_theme = False
         painted: list[float] = []
         want: list[str] = []
         display = app._display
@@ -101,16 +116,17 @@ async def measure(quick: bool) -> dict[str, float]:
 
         app._display = hooked  # type: ignore[method-assign]
         latencies: list[float] = []
-        async with app.run_test(size=(100, 30)) as pilot:
-            await asyncio.wait_for(connected.wait(), 10)
+        async with app.run_test(size=size) as pilot:
+            await asyncio.wait_for(frames.connected.wait(), 10)
             while monitor.view is None:
                 await pilot.pause(0.01)
+            await pilot.pause(0.3)  # the first data's frame is not what is measured
             for i in range(rounds):
                 text, mmr = frame(i)
                 painted.clear()
                 want[:] = [mmr]
                 t0 = time.perf_counter()
-                await outbox.put(text)
+                await frames.outbox.put(text)
                 deadline = t0 + 5
                 while not painted and time.perf_counter() < deadline:
                     await asyncio.sleep(0.001)
@@ -119,12 +135,19 @@ async def measure(quick: bool) -> dict[str, float]:
                 await pilot.pause(0.05)
     if not latencies:
         raise RuntimeError("no pushed uniMMR was ever painted")
+    return latencies
+
+
+async def measure(quick: bool) -> dict[str, float]:
+    rounds = 15 if quick else 60
+    base = await floor(rounds)
+    times = await latencies(rounds)
     return {
-        "push_latency_ms": statistics.median(latencies),
-        "push_latency_max_ms": max(latencies),
-        "push_painted": len(latencies),
+        "push_latency_ms": statistics.median(times),
+        "push_latency_max_ms": max(times),
+        "push_painted": len(times),
         "push_rounds": rounds,
-        "baseline_ws_roundtrip_ms": statistics.median(floor),
+        "baseline_ws_roundtrip_ms": statistics.median(base),
     }
 
 

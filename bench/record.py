@@ -9,6 +9,10 @@ Baseline, same run and states: the raw JSON of every recorded state (`watch --js
 one per state, what a naive record would write), scaled the same way.
 Prints record_bytes_per_day, raw_json_bytes_per_day, record_ratio (record / raw), record_bytes_per_state
 and record_states.
+
+replay_open_s: seconds `pmtui replay` takes to open a day of states (43,200 at 2 s): the run's rows
+copied, time-shifted, until they fill a day, then read and handed to a ReplayMonitor (as
+pmtui.replay.load and the app do), its first moment shown.
 """
 
 from __future__ import annotations
@@ -109,6 +113,50 @@ def json_text(doc: object) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
+DAY_STATES = 43_200
+
+
+def day_file(source: Path, path: Path) -> int:
+    """A day of states: `source`'s rows again and again (each copy starts at a keyframe), 2 s apart."""
+    src = sqlite3.connect(source)
+    flags = "flags" if "flags" in {c[1] for c in src.execute("PRAGMA table_info(states)")} else "NULL"
+    rows = src.execute(f"SELECT profile, level, unimmr, kind, body, {flags} FROM states ORDER BY id").fetchall()
+    tables = [sql for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name != 'samples'")]
+    inputs = src.execute("SELECT * FROM inputs").fetchall() if any("inputs" in t for t in tables) else []
+    src.close()
+    dst = sqlite3.connect(path)
+    for sql in tables:
+        dst.execute(sql)
+    if inputs:
+        dst.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?)", inputs)
+    t0 = 1_750_000_000_000
+    n = 0
+    with dst:
+        while n < DAY_STATES:
+            for profile, level, unimmr, kind, body, flag in rows:
+                dst.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
+                            f"{', flags' if flags != 'NULL' else ''}) VALUES (?, ?, ?, ?, ?, ?"
+                            f"{', ?' if flags != 'NULL' else ''})",
+                            (t0 + 2000 * n, profile, level, unimmr, kind, body, *((flag,) if flags != "NULL" else ())))
+                n += 1
+    dst.close()
+    return n
+
+
+def replay_open(path: Path) -> float:
+    from pmtui import record
+    from pmtui.replay import ReplayMonitor
+    from pmtui.settings import Settings
+
+    start = time.perf_counter()
+    # As pmtui.replay.load reads (before open_states there was only read_states: every state decoded).
+    opener = getattr(record, "open_states", None)
+    records = opener(path, "demo") if opener is not None else record.read_states(path, profile="demo")
+    monitor = ReplayMonitor("demo", Settings(), records, clock=lambda: 0.0)
+    assert monitor.state is not None
+    return time.perf_counter() - start
+
+
 def main() -> None:
     args = parse_args(__doc__)
     refreshes = 60 if args.quick else 300
@@ -120,6 +168,9 @@ def main() -> None:
         (rows,) = conn.execute("SELECT count(*) FROM states").fetchone()
         conn.close()
         size = os.path.getsize(path)
+        day = Path(tmp) / "day.sqlite3"
+        day_file(path, day)
+        open_s = replay_open(day)
     day = 86400 / seconds
     emit({
         "record_bytes_per_day": round(size * day),
@@ -128,6 +179,7 @@ def main() -> None:
         "record_bytes_per_state": round(size / max(rows, 1)),
         "record_states": states,
         "record_rows": rows,
+        "replay_open_s": round(open_s, 2),
     })
 
 

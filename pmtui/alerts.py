@@ -41,6 +41,7 @@ from typing import Any
 
 from pmtui import fmt
 from pmtui.health import Level, ratio_level, worst
+from pmtui.models import ADL_MAX
 from pmtui.risk import liq_level, status_level, unimmr_band
 from pmtui.settings import AlertSettings, Settings, Thresholds
 from pmtui.views import AccountView, PositionRow
@@ -78,6 +79,8 @@ def rules_from(alerts: AlertSettings) -> list[Rule]:
         rules.append(Rule("unimmr_below", "unimmr_below", alerts.unimmr_below))
     if alerts.status_not_normal:
         rules.append(Rule("status_not_normal", "status_not_normal"))
+    if alerts.adl_front:
+        rules.append(Rule("adl_front", "adl_front", Decimal(ADL_MAX), True))
     if alerts.liq_distance_below is not None:
         rules.append(Rule("liq_distance_below", "liq_distance_below", alerts.liq_distance_below, True))
     if alerts.liq_move_below is not None:
@@ -154,7 +157,23 @@ def _jsonable(value: Any) -> Any:
 # --- readings ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+class _Once:
+    """A reading's words, made the first time they are asked for (functools.cache costs more to
+    set up than most readings ever use: one per position per rule, each refresh)."""
+
+    __slots__ = ("_make", "_said")
+
+    def __init__(self, make: Callable[[], Said]) -> None:
+        self._make = make
+        self._said: Said | None = None
+
+    def __call__(self) -> Said:
+        if self._said is None:
+            self._said = self._make()
+        return self._said
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__
 class _Reading:
     """One subject's value under one rule this refresh."""
 
@@ -163,12 +182,26 @@ class _Reading:
     start: bool  # the rule holds (it would fire)
     recovered: bool  # past threshold plus hysteresis (a fired rule clears)
     level: Level
-    message: str
-    #: The clear message, given the value of the rule's last event (to say what is over).
-    clear_message: Callable[[Any], str]
-    #: Label and value in a few words, for a group's list ("BTCUSDT long 0.1%").
-    brief: str = ""
+    #: (the fire message, the clear message or a function of the rule's last event value giving
+    #: it, label and value in a few words for a group's list: "BTCUSDT long 0.1%"). Worded only
+    #: when an event is made: at 1,000 positions, formatting every reading each refresh was a
+    #: tenth of the refresh, for messages nobody reads.
+    said: Callable[[], Said]
     label: str = ""  # the position's name ("BTCUSDT long"), for "closed"
+
+    @property
+    def message(self) -> str:
+        return self.said()[0]
+
+    @property
+    def clear_message(self) -> Callable[[Any], str]:
+        """The clear message, given the value of the rule's last event (to say what is over)."""
+        clear = self.said()[1]
+        return clear if callable(clear) else _says(clear)
+
+    @property
+    def brief(self) -> str:
+        return self.said()[2]
 
 
 def _says(text: str) -> Callable[[Any], str]:
@@ -224,6 +257,7 @@ class Alerts:
         self.on_clear = on_clear
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._fills_told: set[str] = set()  # forced fills already fired (endpoint:orderId)
+        self._clear_cache: dict[tuple[Decimal, Decimal], Decimal] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Alerts:
@@ -306,6 +340,8 @@ class Alerts:
             return [self._below(rule, ACCOUNT, view.upnl, _upnl_msg("Total uPnL"))], None
         rows = view.open_positions
         present = {row.key for row in rows}
+        if rule.kind == "adl_front":
+            return [self._adl(row) for row in rows if row.adl is not None], present
         if rule.kind == "liq_distance_below":
             return [r for row in rows if (r := self._liq(rule, row)) is not None], present
         if rule.kind == "upnl_below":
@@ -316,7 +352,12 @@ class Alerts:
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
 
     def _clear_at(self, threshold: Decimal) -> Decimal:
-        return threshold + abs(threshold) * self.hysteresis
+        # Once per threshold, not once per position read against it.
+        key = (threshold, self.hysteresis)
+        known = self._clear_cache.get(key)
+        if known is None:
+            known = self._clear_cache[key] = threshold + abs(threshold) * self.hysteresis
+        return known
 
     def _below(self, rule: Rule, subject: str, value: Decimal | None, words: Words, level: Level = Level.WARN,
                *, label: str = "", gone: str = "") -> _Reading:
@@ -327,10 +368,9 @@ class Alerts:
         assert isinstance(threshold, Decimal)
         clear_at = self._clear_at(threshold)
         if value is None:
-            return _Reading(subject, None, False, True, Level.OK, "", _says(gone), gone.rstrip("."), label)
-        fire, clear, brief = words(value, threshold, clear_at)
-        return _Reading(subject, value, value < threshold, value >= clear_at, level, fire,
-                        clear if callable(clear) else _says(clear), brief, label)
+            return _Reading(subject, None, False, True, Level.OK, _Once(lambda: ("", gone, gone.rstrip("."))), label)
+        return _Reading(subject, value, value < threshold, value >= clear_at, level,
+                        _Once(lambda: words(value, threshold, clear_at)), label)
 
     def _unimmr(self, rule: Rule, view: AccountView) -> list[_Reading]:
         value: Decimal | None
@@ -370,7 +410,18 @@ class Alerts:
             return f"Account status is NORMAL again{was}."
 
         return [_Reading(ACCOUNT, status, not normal, normal, level,
-                         f"Account status is {status}, not NORMAL.", clear, f"status {status}")]
+                         _Once(lambda: (f"Account status is {status}, not NORMAL.", clear, f"status {status}")))]
+
+    def _adl(self, row: PositionRow) -> _Reading:
+        """A position at the front of the ADL queue: should a counterparty be liquidated at a
+        loss the insurance fund cannot cover, it is closed first, at that price, unasked."""
+        label, q = _label(row), row.adl
+        front = q is not None and q >= ADL_MAX
+        return _Reading(row.key, None if q is None else Decimal(q), front, not front, Level.WARN if front else Level.OK,
+                        _Once(lambda: (f"{label} is at the front of the ADL queue (quantile {q} of {ADL_MAX}): it "
+                                       "would be auto-deleveraged first.",
+                                       f"{label} has left the front of the ADL queue (quantile {q}).",
+                                       f"{label} ADL {q}")), label)
 
     def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
         if row.risk is None:
@@ -437,8 +488,8 @@ class Alerts:
         limit = float(rule.threshold)
         clear_at = limit - limit * float(self.hysteresis)
         return [_Reading(ACCOUNT, round(age, 1), age >= limit, age <= clear_at, Level.WARN,
-                         f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
-                         _says("Data is fresh again."), f"no fresh data for {fmt.age(age)}")]
+                         _Once(lambda: (f"No fresh data for {fmt.age(age)} (alert after {limit:g} s).",
+                                        "Data is fresh again.", f"no fresh data for {fmt.age(age)}")))]
 
 
 def _fill_says(e: Any) -> str:

@@ -185,6 +185,7 @@ class RemoteMonitor(FedMonitor):
         err = DaemonGone(f"The pmtui daemon went away ({why}); showing its last data, reattaching.")
         status = dataclasses.replace(
             last.status, stale=True, error=err, fetching=False, next_in=None, budget_wait=0.0,
+            marks_live=False, marks_note=None,  # the daemon is gone: nothing is priced live here
             age=None if last.status.age is None else last.status.age + since)
         self._publish(dataclasses.replace(
             last, changed=frozenset({FAULT} if first else {CLOCK}), status=status,

@@ -68,7 +68,7 @@ class WeightBudget:
         self.rate = share * limit / 60.0
         self.capacity = max(self.rate * burst_seconds, max(WEIGHTS.values()))
         #: What a request that is not urgent leaves in the bucket (see PRIORITY_RESERVE_SECONDS).
-        self.reserve = min(self.rate * PRIORITY_RESERVE_SECONDS, self.capacity - max(WEIGHTS.values()))
+        self.reserve = min(self.rate * PRIORITY_RESERVE_SECONDS, self.capacity)
         self._clock = clock
         self._monotonic = clock.monotonic
         self._tokens = self.capacity
@@ -116,7 +116,9 @@ class WeightBudget:
         """Seconds before `weight` may be sent (0: now). Not `urgent`: it also leaves `reserve`."""
         self._refill()
         waits = [0.0]
-        need = weight + (0.0 if urgent else self.reserve)
+        # A calm heavy request (the ledger's 100) may need more than the bucket holds with the
+        # reserve kept: it waits for a full bucket instead, never for ever.
+        need = weight if urgent else min(weight + self.reserve, self.capacity)
         # What is lent (`lend`) is for urgent requests only: the rest wait until it is repaid.
         have = self._tokens - (0.0 if urgent else self.debt)
         if have < need - _EPSILON:  # (float rounding must not leave an endless tiny wait)

@@ -62,10 +62,14 @@ class ChartData:
         return ChartData(cut(self.unimmr), cut(self.equity), cut(self.liq), self.source, self.problem)
 
 
-def liq_of_doc(doc: dict[str, Any]) -> Decimal | None:
-    """The nearest liquidation distance of a recorded state (`watch --json`'s view.positions)."""
+def liq_of_doc(doc: Any) -> Decimal | None:
+    """The nearest liquidation distance of a recorded state (`watch --json`'s view.positions; given
+    a pmtui.record.Recorded, read without deriving its view where the row keeps them)."""
+    from pmtui.record import Recorded, liq_distances
+
     nearest: Decimal | None = None
-    for row in (doc.get("view") or {}).get("positions") or ():
+    rows = liq_distances(doc) if isinstance(doc, Recorded) else (doc.get("view") or {}).get("positions") or ()
+    for row in rows:
         value = _decimal(row.get("liqDistance") if isinstance(row, dict) else None)
         if value is not None and (nearest is None or value < nearest):
             nearest = value
@@ -130,7 +134,7 @@ def from_recording(path: Path | str, profile: str, since_ms: int, until_ms: int)
     liq: list[Point] = []
     if len(samples) <= READ_ALL:  # a short record: every state once (fewer decodes than probing it)
         liq = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=since_ms, until_ms=until_ms)
-               if (d := liq_of_doc(r.doc)) is not None]
+               if (d := liq_of_doc(r)) is not None]
         liq = list(thin(liq, start, end, lowest))
     else:
         # The states around PROBES samples spread over the record (where something was recorded,
@@ -140,7 +144,7 @@ def from_recording(path: Path | str, profile: str, since_ms: int, until_ms: int)
         for at in picks:
             nearest = [(r.time_ms / 1000, d) for r in read_states(path, profile=profile, since_ms=at - window,
                                                                    until_ms=at + window)
-                       if (d := liq_of_doc(r.doc)) is not None]
+                       if (d := liq_of_doc(r)) is not None]
             if nearest:
                 liq.append(min(nearest, key=lambda p: p[1]))
     return ChartData(thin(unimmr, start, end, lowest), thin(equity, start, end, latest), tuple(sorted(set(liq))),

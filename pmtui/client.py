@@ -37,6 +37,7 @@ from pmtui.endpoints import (  # the ledger's, apart to ease merging
     BALANCE,
     BY_PATH,
     CM_ACCOUNT,
+    CM_ADL,
     CM_BRACKETS,
     CM_FORCE_ORDERS,
     CM_INCOME,
@@ -54,10 +55,13 @@ from pmtui.endpoints import (  # the ledger's, apart to ease merging
     PM_INTEREST,
     SERVER_TIME,
     UM_ACCOUNT,
+    UM_ACCOUNT_CONFIG,
+    UM_ADL,
     UM_BRACKETS,
     UM_FORCE_ORDERS,
     UM_INCOME,
     UM_POSITION_RISK,
+    UM_TRADING_STATUS,
     Endpoint,
 )
 from pmtui.errors import (
@@ -82,13 +86,16 @@ from pmtui.errors import (
 from pmtui.logs import Redactor
 from pmtui.market import SymbolRules
 from pmtui.models import (
+    AdlQuantile,
     Balance,
     CmAccount,
     CmPositionRisk,
     LedgerPage,
     PmAccount,
     PositionRisk,
+    TradingStatus,
     UmAccount,
+    UmAccountConfig,
     decode_json,
 )
 from pmtui.riskinputs import AssetIndexPrice, CollateralRate, MarginAssetLeverage, SymbolBrackets
@@ -324,6 +331,23 @@ class PapiClient:
 
     async def negative_exchange(self, params: dict[str, str]) -> LedgerPage:
         return await self.get(NEGATIVE_EXCHANGE, params)
+    # --- the ADL queue and trading locks ------------------------------------------------------
+
+    async def um_adl(self) -> tuple[AdlQuantile, ...]:
+        """GET /papi/v1/um/adlQuantile (weight 5): each UM symbol's ADL queue position, 0-4."""
+        return await self.get(UM_ADL)
+
+    async def cm_adl(self) -> tuple[AdlQuantile, ...]:
+        """GET /papi/v1/cm/adlQuantile (weight 5): the same for COIN-M."""
+        return await self.get(CM_ADL)
+
+    async def um_account_config(self) -> UmAccountConfig:
+        """GET /papi/v1/um/accountConfig (weight 5): canTrade and the position mode."""
+        return await self.get(UM_ACCOUNT_CONFIG)
+
+    async def um_trading_status(self) -> TradingStatus:
+        """GET /papi/v1/um/apiTradingStatus (weight 10 for every symbol): quantitative-rule locks."""
+        return await self.get(UM_TRADING_STATUS)
 
     # --- the user data stream's listen key (API key header only: no signature, no timestamp) ---
 

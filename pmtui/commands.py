@@ -224,7 +224,7 @@ def judge(state: MonitorState, settings: Settings, thresholds: Thresholds) -> tu
     return output.check_line(
         state.account, thresholds, pm=state.pm, risks=state.risks, alerts=settings.alerts,
         unavailable=state.unavailable, cm=state.cm, cm_risks=state.cm_risks, risk=state.risk,
-        ledger=state.ledger,
+        ledger=state.ledger, adl=state.adl, locks=state.locks,
     )
 
 

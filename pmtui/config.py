@@ -10,7 +10,7 @@ Precedence, lowest first:
    every profile; ``[profiles.NAME]`` overrides them for one profile.
 2. environment variables ``PMTUI_API_KEY``, ``PMTUI_API_SECRET``, ``PMTUI_PRIVATE_KEY_FILE``,
    ``PMTUI_PRIVATE_KEY_PASSPHRASE``, ``PMTUI_BASE_URL``, ``PMTUI_STREAM_URL``,
-   ``PMTUI_MARKET_STREAM_URL`` (and ``PMTUI_PROFILE`` to pick a profile).
+   ``PMTUI_MARKET_STREAM_URL``, ``PMTUI_CM_MARKET_STREAM_URL`` (and ``PMTUI_PROFILE`` to pick a profile).
 3. ``overrides`` from command-line flags (None values are ignored).
 
 Which keys a table may hold, and the type each must have in TOML, come from the models' fields
@@ -121,6 +121,7 @@ _ENV_KEYS = {
     "PMTUI_BASE_URL": "base_url",
     "PMTUI_STREAM_URL": "stream_url",
     "PMTUI_MARKET_STREAM_URL": "market_stream_url",
+    "PMTUI_CM_MARKET_STREAM_URL": "cm_market_stream_url",
     "PMTUI_SAPI_URL": "sapi_url",
 }
 _EXPECTED = {

@@ -19,6 +19,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pmtui.errors import ApiError, AuthError, PmtuiError
 from pmtui.market import SymbolRules, parse_exchange_info
 from pmtui.models import (
+    parse_adl_quantiles,
     parse_balance,
     parse_cm_account,
     parse_cm_force_orders,
@@ -29,7 +30,9 @@ from pmtui.models import (
     parse_pm_account,
     parse_pm_interest,
     parse_position_risk,
+    parse_trading_status,
     parse_um_account,
+    parse_um_account_config,
     parse_um_force_orders,
     parse_um_income,
 )
@@ -138,11 +141,22 @@ NEGATIVE_EXCHANGE = Endpoint("/papi/v1/portfolio/negative-balance-exchange-recor
 LEDGER_ENDPOINTS: tuple[Endpoint[Any], ...] = (
     UM_INCOME, CM_INCOME, PM_INTEREST, MARGIN_INTEREST, UM_FORCE_ORDERS, CM_FORCE_ORDERS, NEGATIVE_EXCHANGE,
 )
+# --- the ADL queue and trading locks (issue 26) ---------------------------------------------------
+# "Weight(IP): 5" on both adlQuantile methods of the official SDK (trade_api.py), whose docstring
+# says "Values update every 30s"; accountConfig "Weight(IP): 5"; apiTradingStatus "1 for a single
+# `symbol`, 10 when `symbol` is omitted" (account_api.py). Each optional: a key that may not read
+# one loses that column or line, nothing else.
+UM_ADL = Endpoint("/papi/v1/um/adlQuantile", "papi", 5, parse_adl_quantiles, part="adl")
+CM_ADL = Endpoint("/papi/v1/cm/adlQuantile", "papi", 5, parse_adl_quantiles, part="adl", absent_ok=True)
+UM_ACCOUNT_CONFIG = Endpoint("/papi/v1/um/accountConfig", "papi", 5, parse_um_account_config, part="locks")
+UM_TRADING_STATUS = Endpoint("/papi/v1/um/apiTradingStatus", "papi", 10, parse_trading_status, part="locks")
+ADL_ENDPOINTS: tuple[Endpoint[Any], ...] = (UM_ADL, CM_ADL, UM_ACCOUNT_CONFIG, UM_TRADING_STATUS)
 
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
     UM_ACCOUNT, PM_ACCOUNT, UM_POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PING, LISTEN_KEY,
     SERVER_TIME, EXCHANGE_INFO, COLLATERAL_RATE, ASSET_INDEX_PRICE, MARGIN_LEVERAGE, UM_BRACKETS, CM_BRACKETS,
     *LEDGER_ENDPOINTS,
+    *ADL_ENDPOINTS,
 )
 BY_PATH: dict[str, Endpoint[Any]] = {e.path: e for e in ENDPOINTS}
 

@@ -50,6 +50,8 @@ The tree (class -> parent: what it means; retried or stops):
   its last states stay on screen, marked stale, and the viewer reattaches when it is back.
 - ReplayError -> PmtuiError (in `pmtui.replay`): a recorded state that does not read; `pmtui
   replay` says so in one sentence.
+- ReportError -> PmtuiError (in `pmtui.report`): a period with nothing recorded to report;
+  `pmtui report` says so in one sentence and exits 1.
 
 Binance's own `code` decides the type before the HTTP status does: the same error can come with
 HTTP 200, 4xx or 5xx. A new subclass must be added to this list (tests/unit/test_errors.py checks).

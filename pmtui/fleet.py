@@ -276,13 +276,14 @@ def make_client(settings: Settings, options: FleetOptions, transport: httpx.Asyn
 def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, history: History | None = None,
                  stream: bool = False, transport: httpx.AsyncBaseTransport | None = None,
                  budget: WeightBudget | None = None, risk_feed: RiskFeed | None = None,
-                 clock: Clock = SYSTEM_CLOCK, mark_feed: MarkFeed | None = None) -> Monitor:
+                 clock: Clock = SYSTEM_CLOCK, mark_feed: MarkFeed | None = None,
+                 cm_mark_feed: MarkFeed | None = None) -> Monitor:
     """The one core every consumer runs on. `stream`: also listen to the user data stream (unless
     the settings turn it off). `transport`: the demo exchange (or a test's) under the client.
     `risk_feed`: the risk model's market inputs, shared by the fleet (a new one if not given).
     `clock`: the one clock the client, the Monitor, its pollers and its stream read.
     `mark_feed`: the fleet's public mark price stream, shared by its Monitors (with `stream`; the
-    demo's is its own exchange's)."""
+    demo's is its own exchange's); `cm_mark_feed` the same for COIN-M positions."""
     from pmtui.market import cache_path
     from pmtui.monitor import Monitor
     from pmtui.riskfeed import RiskFeed
@@ -313,28 +314,44 @@ def make_monitor(settings: Settings, options: FleetOptions, *, profile: str, his
             **({"connect": connect} if connect is not None else {}),
         ))
     if stream and settings.stream:
-        _attach_marks(monitor, settings, options, client, connect, mark_feed, clock)
+        _attach_marks(monitor, settings, options, client, connect, (mark_feed, cm_mark_feed), clock)
     return monitor
 
 
 def _attach_marks(monitor: Monitor, settings: Settings, options: FleetOptions, client: PapiClient,
-                  connect: Any, feed: MarkFeed | None, clock: Clock) -> None:
+                  connect: Any, feeds: tuple[MarkFeed | None, MarkFeed | None], clock: Clock) -> None:
     """The public mark price stream under the Monitor: the fleet's shared one; the demo's own
     exchange's (each demo account is a market of its own). Like the user data stream, a
     `base_url` of its own (a proxy, a test server) streams marks only from a
-    `market_stream_url` of its own: never Binance's prices beside another server's positions."""
-    from pmtui.markstream import MarkFeed
-    from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_MARKET_STREAM_URL
+    `market_stream_url` of its own: never Binance's prices beside another server's positions.
+    COIN-M positions the same, on `cm_market_stream_url` (without it they are not live)."""
+    import functools
 
+    from pmtui.markstream import MarkFeed
+    from pmtui.settings import DEFAULT_BASE_URL, DEFAULT_CM_MARKET_STREAM_URL, DEFAULT_MARKET_STREAM_URL
+
+    feed, cm_feed = feeds
     if options.demo:
         if connect is None:
             return
         feed = MarkFeed(settings.market_stream_url, clock=clock, connect=connect, server_ms=client.server_now_ms)
+        cm_feed = MarkFeed(settings.cm_market_stream_url, **_CM_FEED, clock=clock,
+                           connect=functools.partial(connect, coin_m=True), server_ms=client.server_now_ms)
     else:
-        if settings.market_stream_url == DEFAULT_MARKET_STREAM_URL and client.base_url != DEFAULT_BASE_URL:
+        own = client.base_url != DEFAULT_BASE_URL
+        if settings.market_stream_url == DEFAULT_MARKET_STREAM_URL and own:
             return
         feed = feed or MarkFeed(settings.market_stream_url, clock=clock, server_ms=client.server_now_ms)
-    monitor.attach_marks(feed)
+        if not (settings.cm_market_stream_url == DEFAULT_CM_MARKET_STREAM_URL and own):
+            cm_feed = cm_feed or MarkFeed(settings.cm_market_stream_url, **_CM_FEED, clock=clock,
+                                          server_ms=client.server_now_ms)
+        else:
+            cm_feed = None
+    monitor.attach_marks(feed, cm_feed)
+
+
+#: How a COIN-M mark price stream is made (pmtui.markstream.MarkFeed's setting and name).
+_CM_FEED: dict[str, Any] = {"setting": "cm_market_stream_url", "label": "COIN-M mark price stream"}
 
 
 def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYSTEM_CLOCK,
@@ -351,14 +368,17 @@ def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYS
                         burst_seconds=BURST_SECONDS if burst_seconds is None else burst_seconds)
 
 
-def _mark_feed(accounts: Sequence[Account], options: FleetOptions, clock: Clock) -> MarkFeed | None:
-    """One mark price stream for every account (the first account's `market_stream_url`; the
-    market is the same for all), unless the settings turn streaming off. The demo's are its own."""
+def _mark_feed(accounts: Sequence[Account], options: FleetOptions, clock: Clock, cm: bool = False) -> MarkFeed | None:
+    """One mark price stream for every account (the first account's `market_stream_url`, or with
+    `cm` its `cm_market_stream_url`; the market is the same for all), unless the settings turn
+    streaming off. The demo's are its own."""
     from pmtui.markstream import MarkFeed
 
     settings = [a.settings for a in accounts if a.settings is not None and a.error is None]
     if options.demo or not settings or not settings[0].stream:
         return None
+    if cm:
+        return MarkFeed(settings[0].cm_market_stream_url, **_CM_FEED, clock=clock)
     return MarkFeed(settings[0].market_stream_url, clock=clock)
 def pace(accounts: Sequence[Account], budget: WeightBudget, clock: Clock) -> None:
     """One planner of REST cadences for every account on the budget (pmtui.cadence): calm accounts
@@ -391,6 +411,8 @@ class Fleet:
     clock: Clock = SYSTEM_CLOCK
     #: The public mark price stream every Monitor shares (None: not streaming).
     marks: MarkFeed | None = None
+    #: The COIN-M one (None: not streaming).
+    cm_marks: MarkFeed | None = None
 
     @classmethod
     def build(cls, options: FleetOptions, accounts: Sequence[Account] | None = None, *, stream: bool = False,
@@ -413,6 +435,7 @@ class Fleet:
         intervals = [a.settings.account_interval for a in chosen if a.settings is not None]
         risk_feed = RiskFeed(account_interval=max(intervals, default=10.0), clock=clock)
         marks = _mark_feed(chosen, options, clock) if stream else None
+        cm_marks = _mark_feed(chosen, options, clock, cm=True) if stream else None
         first = None
         for account in chosen:
             if account.error is not None or account.settings is None:
@@ -430,7 +453,7 @@ class Fleet:
                 account.monitor = make_monitor(account.settings, options, profile=account.profile, history=history,
                                                stream=stream, transport=transport, budget=budget,
                                                risk_feed=None if options.demo else risk_feed, clock=clock,
-                                               mark_feed=marks)
+                                               mark_feed=marks, cm_mark_feed=cm_marks)
             except PmtuiError as err:
                 if single:
                     raise
@@ -457,7 +480,14 @@ class Fleet:
                 marks.server_ms = users[0].client.server_now_ms  # the exchange's clock, as measured
             else:
                 marks = None
-        return cls(chosen, options, budget, recorder, clock, marks)
+        if cm_marks is not None:
+            users = [a.monitor for a in chosen if a.monitor is not None and a.monitor.marks is not None
+                     and a.monitor.marks.cm_feed is cm_marks]
+            if users:
+                cm_marks.server_ms = users[0].client.server_now_ms
+            else:
+                cm_marks = None
+        return cls(chosen, options, budget, recorder, clock, marks, cm_marks)
 
     @property
     def single(self) -> bool:
@@ -476,8 +506,9 @@ class Fleet:
     async def aclose(self) -> None:
         """Close every account's Monitor (its client, its stream)."""
         await asyncio.gather(*(a.monitor.aclose() for a in self.accounts if a.monitor is not None))
-        if self.marks is not None:
-            await self.marks.aclose()
+        for feed in (self.marks, self.cm_marks):
+            if feed is not None:
+                await feed.aclose()
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)  # what is queued is written first
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, getcontext, localcontext
+from functools import lru_cache
 
 _QUANTS = {n: Decimal(1).scaleb(-n) for n in range(0, 13)}
 
@@ -70,15 +71,29 @@ PRICE_DIGITS = 6
 _MAX_PLACES = 18
 
 
-def _to_step(value: Decimal, step: Decimal) -> tuple[Decimal, int]:
-    """`value` rounded half-even to a multiple of `step`, and the decimals `step` has."""
-    exponent = step.normalize().as_tuple().exponent
+@lru_cache(maxsize=1024)
+def _step_facts(step: Decimal) -> tuple[int, Decimal, int]:
+    """(decimals, the quantum 10**-decimals, digits beyond the decimals) of a step: the same few
+    tick and step sizes come for every price and amount drawn, each refresh."""
+    # Of the normalized step: 0.10 and 0.1 are one key to the cache, and must get one answer.
+    normal = step.normalize()
+    digits, exponent = normal.as_tuple()[1:]
     assert isinstance(exponent, int)  # callers pass a finite step
     places = min(_MAX_PLACES, max(0, -exponent))
-    with localcontext() as ctx:
-        # Enough digits for the whole quotient and the product, however small the step.
-        ctx.prec = max(ctx.prec, value.adjusted() - step.adjusted() + len(step.as_tuple().digits) + places + 4)
-        q = ((value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(Decimal(1).scaleb(-places))
+    return places, Decimal(1).scaleb(-places), len(digits) - normal.adjusted()
+
+
+def _to_step(value: Decimal, step: Decimal) -> tuple[Decimal, int]:
+    """`value` rounded half-even to a multiple of `step`, and the decimals `step` has."""
+    places, quantum, extra = _step_facts(step)
+    # Enough digits for the whole quotient and the product, however small the step.
+    need = value.adjusted() + extra + places + 4
+    if getcontext().prec >= need:  # the usual case: no context to set up
+        q = ((value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(quantum)
+    else:
+        with localcontext() as ctx:
+            ctx.prec = need
+            q = ((value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(quantum)
     return (abs(q) if q == 0 else q), places
 
 

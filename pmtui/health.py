@@ -14,7 +14,7 @@ whether it can be trusted (stale data, or no uniMMR at all).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
@@ -234,6 +234,8 @@ def account_level(account: UmAccount, t: Thresholds, unimmr: Decimal | None = No
 # --- the verdict ---------------------------------------------------------------------------------
 
 UNIMMR, STATUS, LIQUIDATION, FALLBACK = "uniMMR", "status", "liquidation", "fallback"
+#: The cause of a verdict the account's trading locks set (canTrade false, apiTradingStatus).
+LOCKED = "locked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,10 +295,14 @@ def verdict(
     nearest: tuple[str, Decimal] | None = None,
     fallback: tuple[Decimal | None, Level] | None = None,
     stale: bool = False,
+    locks: Sequence[str] = (),
 ) -> Verdict:
     """The account's verdict from its parts: uniMMR (None: not known), `accountStatus`, the
     position nearest its liquidation price as (label, distance), and the UM margin ratio with its
     level as `fallback` (given only when the key cannot read uniMMR at all; it is then named).
+
+    `locks`: why the account cannot trade (canTrade false, a quantitative-rule lock): at least
+    WARN, since a locked account cannot de-risk, whatever its ratios say.
 
     Without uniMMR or fallback, a known DANGER or worse (a position near liquidation) still
     stands; anything milder is UNKNOWN: nothing here may say OK without uniMMR."""
@@ -311,6 +317,8 @@ def verdict(
     if nearest is not None:
         label, distance = nearest
         parts.append((liq_level(distance, t), LIQUIDATION, f"{label} {fmt.percent(distance)} from liquidation"))
+    if locks:
+        parts.append((Level.WARN, LOCKED, "trading locked: " + "; ".join(locks)))
     level = worst(p[0] for p in parts)
     blind = unimmr is None and fallback is None
     if level is Level.OK:

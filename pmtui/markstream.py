@@ -33,8 +33,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
 from pmtui.errors import BadFrame
-from pmtui.model import RiskModel
-from pmtui.models import PositionRisk, UmAccount, wire_decimal
+from pmtui.model import RiskModel, cm_contract_size
+from pmtui.models import CmAccount, CmPositionRisk, PositionRisk, UmAccount, wire_decimal
 from pmtui.riskinputs import SymbolBrackets
 from pmtui.text import clean
 from pmtui.urls import check_url
@@ -156,12 +156,15 @@ class _Reconnect(Exception):
 class MarkFeed:
     """The mark price stream shared by a Fleet's Monitors. See the module docstring."""
 
-    def __init__(self, base_url: str, *, clock: Clock | None = None,
+    def __init__(self, base_url: str, *, setting: str = "market_stream_url", label: str = "mark price stream",
+                 clock: Clock | None = None,
                  connect: Callable[..., Any] = websockets.asyncio.client.connect,
                  server_ms: Callable[[], int] | None = None, lag_s: float = LAG_S,
                  silence_s: float = SILENCE_S, max_backoff: float = 30.0, ping_interval: float = 20.0,
                  ping_timeout: float = 20.0, open_timeout: float = 10.0, close_timeout: float = 2.0) -> None:
-        self.base_url = check_url(base_url, "market_stream_url", websocket=True)
+        self.base_url = check_url(base_url, setting, websocket=True)
+        #: How its sentences name it: "mark price stream", "COIN-M mark price stream".
+        self.label = label
         self.url = self.base_url + MARK_PRICE_PATH
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._connect = connect
@@ -173,7 +176,7 @@ class MarkFeed:
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.open_timeout, self.close_timeout = open_timeout, close_timeout
         self.marks: dict[str, Mark] = {}
-        self._status = MarkStatus(False, "connecting to the mark price stream", self.clock.monotonic())
+        self._status = MarkStatus(False, f"connecting to the {label}", self.clock.monotonic())
         self._opened: deque[float] = deque(maxlen=FLAP_CONNECTIONS)  # monotonic times of the last connections
         self._subscribers: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -232,19 +235,19 @@ class MarkFeed:
         (the account it concerns polls: its figures are REST's)."""
         status = self._status
         if not status.up:
-            return f"{_sentence(status.reason or 'the mark price stream is down')} Prices come from polling."
+            return f"{_sentence(status.reason or f'the {self.label} is down')} Prices come from polling."
         if self._flapping():
-            return (f"The mark price stream reconnected {len(self._opened)} times in {FLAP_WINDOW_S:g} s."
+            return (f"The {self.label} reconnected {len(self._opened)} times in {FLAP_WINDOW_S:g} s."
                     " Prices come from polling until it holds.")
         now = self.server_ms()
         for symbol in sorted(symbols):
             mark = self.marks.get(symbol)
             if mark is None:
-                return (f"The mark price stream has no price for {clean(symbol, MAX_SYMBOL_LEN)}."
+                return (f"The {self.label} has no price for {clean(symbol, MAX_SYMBOL_LEN)}."
                         " Prices come from polling.")
             behind = (now - mark.event_ms) / 1000
             if behind > self.lag_s:
-                return (f"The mark price stream is {behind:.0f} s behind (last price of"
+                return (f"The {self.label} is {behind:.0f} s behind (last price of"
                         f" {clean(symbol, MAX_SYMBOL_LEN)}). Prices come from polling.")
         return None
 
@@ -275,7 +278,7 @@ class MarkFeed:
                     raise
                 except Exception as exc:  # noqa: BLE001 - never a traceback out of run()
                     log.debug("mark price stream: unexpected %s", type(exc).__name__)
-                    reason = f"the mark price stream stopped on an unexpected error ({type(exc).__name__})"
+                    reason = f"the {self.label} stopped on an unexpected error ({type(exc).__name__})"
                 self._set(up=False, reason=reason)
                 start = self._connected_at
                 if start is not None and self.clock.monotonic() - start >= FLAP_WINDOW_S:
@@ -285,7 +288,7 @@ class MarkFeed:
                 self.backoffs.append(delay)
                 await self.clock.sleep(delay)
         finally:
-            self._set(up=False, reason="the mark price stream is stopped")
+            self._set(up=False, reason=f"the {self.label} is stopped")
 
     async def _session(self) -> None:
         """One connection until it ends (raises _Reconnect)."""
@@ -298,7 +301,7 @@ class MarkFeed:
         except BaseException as exc:  # noqa: BLE001 - a reason, or re-raised
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise _Reconnect(_open_reason(exc, self.open_timeout)) from None
+            raise _Reconnect(_open_reason(exc, self.open_timeout, self.label)) from None
         self._connected_at = self.clock.monotonic()
         self._opened.append(self._connected_at)
         self._status = replace(self._status, connections=self._status.connections + 1)
@@ -306,8 +309,8 @@ class MarkFeed:
             await self._read(ws)
         except ConnectionClosed as closed:
             rcvd = closed.rcvd
-            raise _Reconnect(f"the exchange closed the mark price stream (code {rcvd.code})" if rcvd is not None
-                             else "the connection to the mark price stream broke") from None
+            raise _Reconnect(f"the exchange closed the {self.label} (code {rcvd.code})" if rcvd is not None
+                             else f"the connection to the {self.label} broke") from None
         finally:
             try:
                 async with asyncio.timeout(self.close_timeout):
@@ -321,16 +324,17 @@ class MarkFeed:
             try:
                 frame = await asyncio.wait_for(ws.recv(), self.silence_s)
             except TimeoutError:
-                raise _Reconnect(f"the mark price stream sent nothing for {self.silence_s:g} s") from None
+                raise _Reconnect(f"the {self.label} sent nothing for {self.silence_s:g} s") from None
             try:
                 marks, skipped = parse_marks(frame)
             except BadFrame as err:
                 bad_run += 1
                 self._status = replace(self._status, bad_frames=self._status.bad_frames + 1)
                 if bad_run >= MAX_BAD_FRAMES:
-                    raise _Reconnect(f"the mark price stream sent {bad_run} frames in a row pmtui could not"
+                    raise _Reconnect(f"the {self.label} sent {bad_run} frames in a row pmtui could not"
                                      " read") from None
-                self._set(up=self._status.up, reason=err.message.rstrip("."))
+                reason = err.message.rstrip(".").replace("mark price stream", self.label, 1)
+                self._set(up=self._status.up, reason=reason)
                 continue
             bad_run = 0
             now = self.server_ms()
@@ -356,16 +360,16 @@ class MarkFeed:
         self._notify()  # the accounts' sentences change with it
 
 
-def _open_reason(exc: BaseException, open_timeout: float) -> str:
+def _open_reason(exc: BaseException, open_timeout: float, label: str = "mark price stream") -> str:
     if isinstance(exc, InvalidStatus):
-        return f"the exchange refused the mark price stream (HTTP {exc.response.status_code})"
+        return f"the exchange refused the {label} (HTTP {exc.response.status_code})"
     if isinstance(exc, TimeoutError):
-        return f"the mark price stream did not connect within {open_timeout:g} s"
+        return f"the {label} did not connect within {open_timeout:g} s"
     if isinstance(exc, InvalidHandshake):
-        return f"the mark price stream's handshake failed ({type(exc).__name__})"
+        return f"the {label}'s handshake failed ({type(exc).__name__})"
     if isinstance(exc, OSError):
-        return "could not connect to the mark price stream (network down, DNS, or firewall)"
-    return f"could not connect to the mark price stream ({type(exc).__name__})"
+        return f"could not connect to the {label} (network down, DNS, or firewall)"
+    return f"could not connect to the {label} ({type(exc).__name__})"
 
 
 def _sentence(fragment: str) -> str:
@@ -382,8 +386,12 @@ class Repriced:
     refreshes (the raw parts stay as fetched). `age`: seconds since the oldest mark used."""
 
     account: UmAccount
-    risks: tuple[PositionRisk, ...]
+    risks: tuple[PositionRisk, ...] | None
     age: float
+    #: The COIN-M account and its positionRisk at the COIN-M stream's marks (as fetched: none open,
+    #: or no mark newer than them).
+    cm: CmAccount | None = None
+    cm_risks: tuple[CmPositionRisk, ...] | None = None
 
 
 def bracket_table(rows: Sequence[SymbolBrackets] | None) -> dict[str, tuple[list[Decimal], list[Decimal],
@@ -480,22 +488,121 @@ def unpriceable(account: UmAccount, risks: Sequence[PositionRisk] | None) -> str
     return None
 
 
+
+@dataclass(frozen=True, slots=True)
+class RepricedCm:
+    """The COIN-M parts at the COIN-M stream's marks; `oldest_ms`: the oldest mark used."""
+
+    account: CmAccount
+    risks: tuple[CmPositionRisk, ...]
+    oldest_ms: int
+
+
+def contracts_usd(contracts: Decimal, coin: str, notional_value: Decimal, mark: Decimal) -> Decimal:
+    """What the contracts are worth in USD (fixed for an inverse contract): |contracts| x contract
+    size (pmtui.model's), while Binance's own |notionalValue| x mark agrees within 1%; else (a
+    contract size pmtui does not know) Binance's figure, as pmtui.risk.coin_m_exposures reads it."""
+    ours = abs(contracts) * cm_contract_size(coin)
+    binance = abs(notional_value) * mark
+    return ours if abs(ours - binance) <= binance / 100 else binance
+
+
+def reprice_cm(cm: CmAccount, risks: Sequence[CmPositionRisk] | None, marks: Mapping[str, Mark], *,
+               since_ms: int) -> RepricedCm | None:
+    """`cm` and `risks` with each open COIN-M (inverse) position at its stream mark, in its coin:
+
+        uPnL     = contracts x contract size x (1/entry - 1/mark)   so it moves by V x (1/m0 - 1/m1)
+        notional = contracts x contract size / mark
+        maint    = its USD maintenance margin (fixed, as V is) / mark   (maintMargin x m0 / m1)
+
+    V = contracts x contract size (USD, signed by direction; contracts_usd), m0 positionRisk's mark.
+    The coin's asset row moves by the same amounts. Only marks at or after `since_ms` (when the COIN-M positions were
+    asked for) are news; None when none is, or a position cannot be moved (cm_unpriceable)."""
+    by_key = {r.key: r for r in risks or () if r.positionAmt != 0}
+    coins = {a.asset for a in cm.assets}
+    upnl_delta: dict[str, Decimal] = {}
+    mm_delta: dict[str, Decimal] = {}
+    new_positions = {}
+    new_risks = {}
+    oldest: int | None = None
+    for p in cm.open_positions:
+        risk = by_key.get(p.key)
+        mark = marks.get(p.symbol)
+        if (risk is None or risk.markPrice is None or risk.markPrice <= 0 or risk.notionalValue is None
+                or mark is None or p.coin is None or p.coin not in coins):
+            return None
+        oldest = mark.event_ms if oldest is None else min(oldest, mark.event_ms)
+        if mark.event_ms < since_ms or mark.price == risk.markPrice:
+            continue  # REST's figure is as new: kept
+        m0, m1 = risk.markPrice, mark.price
+        usd = contracts_usd(p.positionAmt, p.coin, risk.notionalValue, m0) * (1 if p.is_long else -1)
+        move = usd * (1 / m0 - 1 / m1)
+        notional = usd / m1
+        mm = p.maintMargin * m0 / m1
+        upnl_delta[p.coin] = upnl_delta.get(p.coin, Decimal(0)) + move
+        mm_delta[p.coin] = mm_delta.get(p.coin, Decimal(0)) + mm - p.maintMargin
+        new_positions[p.key] = p.model_copy(update={
+            "maintMargin": mm,
+            "unrealizedProfit": None if p.unrealizedProfit is None else p.unrealizedProfit + move})
+        new_risks[risk.key] = risk.model_copy(update={
+            "markPrice": m1, "notionalValue": notional,
+            "unRealizedProfit": None if risk.unRealizedProfit is None else risk.unRealizedProfit + move})
+    if not new_positions or oldest is None:
+        return None
+    assets = tuple(
+        a.model_copy(update={"crossUnPnl": a.crossUnPnl + upnl_delta[a.asset],
+                             "maintMargin": a.maintMargin + mm_delta[a.asset]})
+        if a.asset in upnl_delta else a for a in cm.assets)
+    moved = cm.model_copy(update={
+        "assets": assets, "positions": tuple(new_positions.get(p.key, p) for p in cm.positions)})
+    rows = tuple(new_risks.get(r.key, r) if r.positionAmt != 0 else r for r in risks or ())
+    return RepricedCm(moved, rows, oldest)
+
+
+def cm_unpriceable(cm: CmAccount | None, risks: Sequence[CmPositionRisk] | None) -> str | None:
+    """Why the account's open COIN-M positions cannot follow the COIN-M stream's marks (one
+    sentence), or None: each needs its positionRisk row's mark and notionalValue to move from,
+    and its coin's asset row to book the move in."""
+    if cm is None or not cm.open_positions:
+        return None
+    if risks is None:
+        return ("Without COIN-M positionRisk there is no mark to move the COIN-M positions from."
+                " Prices come from polling.")
+    marked = {r.key for r in risks if r.positionAmt != 0 and r.markPrice is not None and r.markPrice > 0
+              and r.notionalValue is not None}
+    coins = {a.asset for a in cm.assets}
+    for p in cm.open_positions:
+        name = clean(p.symbol, MAX_SYMBOL_LEN)
+        if p.key not in marked:
+            return (f"COIN-M positionRisk gives no mark price or notional for {name}, so the stream's marks"
+                    " cannot move it. Prices come from polling.")
+        if p.coin is None or p.coin not in coins:
+            return (f"The COIN-M account lists no coin {name} is margined in, so the stream's marks cannot"
+                    " move it. Prices come from polling.")
+    return None
+
+
 # --- one account's use of the feed ---------------------------------------------------------------
 
 
 class AccountMarks:
-    """What one Monitor keeps of the shared feed: whether its positions are priced live, why not
-    (one sentence), and the repriced parts its view is built on."""
+    """What one Monitor keeps of the shared feeds (USD-M's, and COIN-M's if it has one): whether
+    its positions are priced live (every open one, UM and COIN-M, at a live mark), why not (one
+    sentence), and the repriced parts its view is built on."""
 
-    def __init__(self, feed: MarkFeed) -> None:
+    def __init__(self, feed: MarkFeed, cm_feed: MarkFeed | None = None) -> None:
         self.feed = feed
+        self.cm_feed = cm_feed
         #: The exchange's time (ms) the positions shown were asked for: older marks are not news.
         self.since_ms = 0
-        #: The stream prices every open UM position of the account now (else: REST's figures).
+        #: The same for the COIN-M positions (fetched on their own cadence).
+        self.cm_since_ms = 0
+        #: The streams price every open position of the account now (else: REST's figures).
         self.live = False
         #: Why not, one sentence (None while live).
         self.note: str | None = "Connecting to the mark price stream; prices come from polling."
-        self._priced: tuple[str, ...] = ()  # the symbols the shown figures are at the stream's marks
+        self._priced: tuple[str, ...] = ()  # the UM symbols the shown figures are at the stream's marks
+        self._cm_priced: tuple[str, ...] = ()  # the COIN-M ones
         self._seen: tuple[Any, ...] | None = None
         self._brackets: tuple[Any, dict[str, Any]] = (None, {})
 
@@ -505,37 +612,73 @@ class AccountMarks:
         return self._brackets[1]
 
     @property
+    def feeds(self) -> tuple[MarkFeed, ...]:
+        return (self.feed,) if self.cm_feed is None else (self.feed, self.cm_feed)
+
+    @property
     def age(self) -> float | None:
         """Seconds since the oldest mark of the account's symbols was computed, while the shown
         figures are the stream's (None: REST's own). A price that did not move is as current as
         the frame that repeated it."""
-        return self.feed.age(self._priced) if self._priced else None
+        ages = [self.feed.age(self._priced) if self._priced else None,
+                self.cm_feed.age(self._cm_priced) if self.cm_feed is not None and self._cm_priced else None]
+        known = [a for a in ages if a is not None]
+        return max(known) if known else None
 
-    def news(self, account: UmAccount | None) -> bool:
+    def _problem(self, symbols: Iterable[str], cm_symbols: Iterable[str]) -> str | None:
+        cm_symbols = sorted(cm_symbols)
+        problem = self.feed.problem(symbols)
+        if problem is None and cm_symbols:
+            if self.cm_feed is None:
+                return ("No COIN-M mark price stream is set for this account's server"
+                        " (cm_market_stream_url). Prices come from polling.")
+            problem = self.cm_feed.problem(cm_symbols)
+        return problem
+
+    def news(self, account: UmAccount | None, cm: CmAccount | None = None) -> bool:
         """Whether anything this account shows would change: a price of one of its symbols that
         moved (and is newer than its positions), or its live/not-live verdict. Cheap: called on
         every frame and every tick; a frame that repeats the prices rebuilds nothing."""
         symbols = sorted({p.symbol for p in account.open_positions}) if account is not None else []
-        problem = self.feed.problem(symbols)
+        cm_symbols = sorted({p.symbol for p in cm.open_positions}) if cm is not None else []
+        problem = self._problem(symbols, cm_symbols)
         marks = [self.feed.marks.get(s) for s in symbols]
-        seen = (problem, tuple((m.price, m.event_ms >= self.since_ms) if m is not None else None for m in marks))
+        cm_marks = [self.cm_feed.marks.get(s) for s in cm_symbols] if self.cm_feed is not None else []
+        seen = (problem,
+                tuple((m.price, m.event_ms >= self.since_ms) if m is not None else None for m in marks),
+                tuple((m.price, m.event_ms >= self.cm_since_ms) if m is not None else None for m in cm_marks))
         if seen == self._seen:
             return False
         self._seen = seen
         return True
 
     def apply(self, account: UmAccount, risks: Sequence[PositionRisk] | None,
-              brackets: Sequence[SymbolBrackets] | None) -> Repriced | None:
-        """The account at the stream's marks, or None (REST's figures stand: the stream is not live
-        for it, or no mark is newer than the positions)."""
+              brackets: Sequence[SymbolBrackets] | None, cm: CmAccount | None = None,
+              cm_risks: Sequence[CmPositionRisk] | None = None) -> Repriced | None:
+        """The account at the streams' marks, or None (REST's figures stand: the streams are not
+        live for every open position, or no mark is newer than the positions)."""
         symbols = {p.symbol for p in account.open_positions}
-        self.note = self.feed.problem(symbols) or unpriceable(account, risks)
+        cm_symbols = {p.symbol for p in cm.open_positions} if cm is not None else set()
+        self.note = (self._problem(symbols, cm_symbols) or unpriceable(account, risks)
+                     or cm_unpriceable(cm, cm_risks))
         self.live = self.note is None
-        self._priced = ()
+        self._priced = self._cm_priced = ()
         if not self.live:
             return None
+        now = self.feed.server_ms()
         priced = reprice(account, risks, self.feed.marks, since_ms=self.since_ms,
-                         brackets=self.brackets(brackets), now_ms=self.feed.server_ms())
+                         brackets=self.brackets(brackets), now_ms=now)
+        moved_cm = None
+        if cm is not None and cm_symbols and self.cm_feed is not None:
+            moved_cm = reprice_cm(cm, cm_risks, self.cm_feed.marks, since_ms=self.cm_since_ms)
+        if priced is None and moved_cm is None:
+            return None
         if priced is not None:
             self._priced = tuple(sorted(symbols))
-        return priced
+        else:
+            priced = Repriced(account, tuple(risks) if risks is not None else None, 0.0)
+        if moved_cm is None:
+            return replace(priced, cm=cm, cm_risks=tuple(cm_risks) if cm_risks is not None else None)
+        self._cm_priced = tuple(sorted(cm_symbols))
+        return replace(priced, cm=moved_cm.account, cm_risks=moved_cm.risks,
+                       age=max(priced.age, max(0.0, (now - moved_cm.oldest_ms) / 1000)))

@@ -67,6 +67,11 @@ _STRICTEST_MARGIN_MMR = max(MARGIN_MMR_BY_LEVERAGE.values())
 _CM_CONTRACT_SIZE = {"BTC": Decimal(100)}
 _CM_DEFAULT_CONTRACT_SIZE = Decimal(10)
 
+
+def cm_contract_size(coin: str) -> Decimal:
+    """USD per COIN-M contract of `coin` (Binance: 100 for BTC, 10 for every other coin)."""
+    return _CM_CONTRACT_SIZE.get(coin, _CM_DEFAULT_CONTRACT_SIZE)
+
 LADDER_MOVES: tuple[Decimal, ...] = tuple(Decimal(m) for m in (
     "-0.5", "-0.3", "-0.2", "-0.1", "-0.05", "0", "0.05", "0.1", "0.2", "0.3", "0.5"))
 #: Where the liquidation search looks: −99% … +300%, scanned outward on these points, then refined.
@@ -380,7 +385,7 @@ class RiskModel:
                 self._note(f"position {cm.symbol}", f"The position {cm.symbol} has no usable "
                            "coin or mark price, so it is left out of the model.")
                 continue
-            size = cm.contract_size or _CM_CONTRACT_SIZE.get(coin, _CM_DEFAULT_CONTRACT_SIZE)
+            size = cm.contract_size or cm_contract_size(coin)
             coin_notional = cm.contracts * size / cm.mark  # signed, in the coin
             coin_asset = asset(coin)
             coin_asset.cm_term += coin_notional

@@ -776,3 +776,135 @@ def parse_margin_interest(data: Any) -> LedgerPage:
 def parse_negative_exchange(data: Any) -> LedgerPage:
     return _ledger_page(data, "rows", "negative balance exchange",
                         _exchange_entry("/papi/v1/portfolio/negative-balance-exchange-record"))
+# --- the ADL queue and trading locks (/papi/v1/um|cm/adlQuantile, um/accountConfig, um/apiTradingStatus)
+# Lenient row by row: these say how exposed or how free the account is, never what it holds, so
+# one odd row is left out (logged at debug), never a reason to refuse the others.
+
+#: Binance's ADL quantiles: 0 (back of the queue) to 4 (front: deleveraged first).
+ADL_MAX = 4
+
+
+def _adl_value(value: Any) -> int | None:
+    """A quantile 0-4 as Binance sends it (a JSON int); anything else is not a quantile."""
+    if type(value) is int and 0 <= value <= ADL_MAX:
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value() and 0 <= value <= ADL_MAX:
+        return int(value)
+    return None
+
+
+class AdlQuantile(WireModel):
+    """One row of `GET /papi/v1/um/adlQuantile` or `/papi/v1/cm/adlQuantile`: `{"symbol",
+    "adlQuantile": {"LONG": 3, "SHORT": 3, "BOTH": 0}}` ("HEDGE" instead of "BOTH" in hedge mode
+    with cross margin). Only the 0-4 values are kept; an unknown side or value is left out."""
+
+    symbol: Text
+    quantiles: dict[str, int] = {}
+
+    def for_side(self, side: str, long: bool) -> int | None:
+        """A position's quantile: its own side's in hedge mode; for a one-way ("BOTH") row the
+        higher of BOTH and its direction's side, as Binance's page does not say which of them it
+        fills: the queue position shown is never nearer the back than the exchange may mean."""
+        if side != "BOTH":
+            return self.quantiles.get(side)
+        found = [q for k in ("BOTH", "LONG" if long else "SHORT") if (q := self.quantiles.get(k)) is not None]
+        return max(found, default=None)
+
+
+def parse_adl_quantiles(data: Any) -> tuple[AdlQuantile, ...]:
+    """Parsed JSON of an adlQuantile endpoint -> its rows; a row without a symbol or a map of
+    quantiles is left out. Not a list at all: SchemaError."""
+    if not isinstance(data, list):
+        raise SchemaError("The ADL quantile response is not a list.")
+    out = []
+    for row in data:
+        if not isinstance(row, dict) or not isinstance(row.get("adlQuantile"), dict):
+            log.debug("ADL quantile row dropped: not an object with adlQuantile")
+            continue
+        quantiles = {k: q for k, v in row["adlQuantile"].items()
+                     if k in ("LONG", "SHORT", "BOTH") and (q := _adl_value(v)) is not None}
+        try:
+            item = AdlQuantile.model_validate({"symbol": row.get("symbol"), "quantiles": quantiles})
+        except ValidationError as err:
+            log.debug("ADL quantile row dropped: %s", err.errors()[0]["msg"])
+            continue
+        item._raw = row
+        out.append(item)
+    return tuple(out)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, got {_json_type(value)}")
+
+
+OptBool = Annotated[bool | None, BeforeValidator(_optional(_to_bool))]
+
+
+class UmAccountConfig(WireModel):
+    """`GET /papi/v1/um/accountConfig`: whether the UM account may trade at all (`canTrade`)."""
+
+    canTrade: OptBool = None
+    canDeposit: OptBool = None
+    canWithdraw: OptBool = None
+    dualSidePosition: OptBool = None
+    updateTime: OptMillis = None
+
+
+def parse_um_account_config(data: Any) -> UmAccountConfig:
+    if not isinstance(data, dict):
+        raise SchemaError("The UM account configuration response is not a JSON object.")
+    try:
+        return UmAccountConfig.from_wire(data)
+    except ValidationError as err:  # every field is optional: only a shape this odd gets here
+        raise _describe(err, "UM account configuration") from None
+
+
+class TradingIndicator(WireModel):
+    """One quantitative-rule indicator of `/papi/v1/um/apiTradingStatus` (UFR, IFER, GCR, DR,
+    TMV...): `isLocked` with `plannedRecoverTime` when the rule has locked trading."""
+
+    indicator: OptText = None
+    isLocked: OptBool = None
+    plannedRecoverTime: OptMillis = None
+    value: OptMoney = None
+    triggerValue: OptMoney = None
+
+
+class TradingStatus(WireModel):
+    """`GET /papi/v1/um/apiTradingStatus`: indicators by symbol, "ACCOUNT" for the whole account."""
+
+    indicators: dict[str, tuple[TradingIndicator, ...]] = {}
+    updateTime: OptMillis = None
+
+    @property
+    def locked(self) -> tuple[tuple[str, TradingIndicator], ...]:
+        """(symbol or "ACCOUNT", indicator) of every rule that has locked trading."""
+        return tuple((name, i) for name, rows in self.indicators.items() for i in rows if i.isLocked)
+
+
+def parse_trading_status(data: Any) -> TradingStatus:
+    """Parsed JSON of `/papi/v1/um/apiTradingStatus` -> TradingStatus; an indicator that is not an
+    object is left out, and so is a name that is not clean text. `{}` (nothing to report) is
+    an empty status."""
+    if not isinstance(data, dict):
+        raise SchemaError("The API trading status response is not a JSON object.")
+    raw = data.get("indicators")
+    indicators: dict[str, tuple[TradingIndicator, ...]] = {}
+    for name, rows in (raw.items() if isinstance(raw, dict) else ()):
+        try:
+            key = _to_text(name)
+        except ValueError:
+            continue
+        kept = []
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, dict):
+                try:
+                    kept.append(TradingIndicator.from_wire(row))
+                except ValidationError as err:
+                    log.debug("trading indicator dropped: %s", err.errors()[0]["msg"])
+        indicators[key] = tuple(kept)
+    status = TradingStatus(indicators=indicators, updateTime=_optional(_to_millis)(data.get("updateTime")))
+    status._raw = data
+    return status

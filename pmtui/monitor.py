@@ -45,15 +45,37 @@ from pmtui.budget import CM_WEIGHT, REFRESH_WEIGHT
 from pmtui.cadence import Pacer, Standing
 from pmtui.client import PapiClient
 from pmtui.clock import Clock
-from pmtui.endpoints import BALANCE, CM_ACCOUNT, CM_POSITION_RISK, PM_ACCOUNT, UM_POSITION_RISK, Endpoint
+from pmtui.endpoints import (
+    BALANCE,
+    CM_ACCOUNT,
+    CM_ADL,
+    CM_POSITION_RISK,
+    PM_ACCOUNT,
+    UM_ACCOUNT_CONFIG,
+    UM_ADL,
+    UM_POSITION_RISK,
+    UM_TRADING_STATUS,
+    Endpoint,
+)
 from pmtui.errors import PmtuiError
+from pmtui.exposure import lock_reasons, usd_prices
 from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.ledger import Ledger, LedgerView
 from pmtui.market import Markets, load_cache, save_cache
 from pmtui.markstream import AccountMarks, MarkFeed
 from pmtui.model import RiskModel
-from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
+from pmtui.models import (
+    AdlQuantile,
+    Balance,
+    CmAccount,
+    CmPositionRisk,
+    PmAccount,
+    PositionRisk,
+    TradingStatus,
+    UmAccount,
+    UmAccountConfig,
+)
 from pmtui.notify import Notifier
 from pmtui.poller import Poller
 from pmtui.risk import Estimate, estimate_unimmr
@@ -87,6 +109,11 @@ SPACING_MARGIN = 0.05
 PACE_RECHECK = 5.0
 #: Seconds between COIN-M fetches while the account holds no COIN-M position.
 CM_IDLE_INTERVAL = 60.0
+#: Seconds between ADL quantile fetches (Binance: "Values update every 30s"), asked only while the
+#: market (UM, COIN-M) holds a position: 5 weight each, so at most 20 a minute.
+ADL_INTERVAL = 30.0
+#: Seconds between trading-lock fetches (accountConfig 5 + apiTradingStatus 10: 15 weight a minute).
+LOCKS_INTERVAL = 60.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 
@@ -210,6 +237,13 @@ class MonitorState:
     #: Funding, commission, interest, realized PnL and forced fills (pmtui.ledger); None: not
     #: read (a one-shot that did not ask for it).
     ledger: LedgerView | None = None
+    #: Why the ADL queue ("adl") or the trading locks ("locks") are not (currently) known, one
+    #: sentence each; never a reason to fail the rest (not in `unavailable`).
+    extra_notes: dict[str, str] = field(default_factory=dict)
+    #: The UM and COIN-M adlQuantile rows as last fetched (None: not fetched or refused).
+    adl: tuple[tuple[AdlQuantile, ...] | None, tuple[AdlQuantile, ...] | None] = (None, None)
+    #: Why the account cannot trade, one phrase each (pmtui.exposure.lock_reasons); (): nothing says so.
+    locks: tuple[str, ...] = ()
 
     @property
     def stale(self) -> bool:
@@ -302,6 +336,15 @@ class Monitor:
         self.risk_schedule = Schedule(UM_POSITION_RISK, self.poller.interval)
         self.cm_schedule = Schedule(CM_ACCOUNT, CM_IDLE_INTERVAL)
         self.cm_risk_schedule = Schedule(CM_POSITION_RISK, CM_IDLE_INTERVAL)
+        # The ADL queue and the trading locks: optional extras, each on its own cadence.
+        self.adl_schedule = Schedule(UM_ADL, ADL_INTERVAL)
+        self.cm_adl_schedule = Schedule(CM_ADL, ADL_INTERVAL)
+        self.config_schedule = Schedule(UM_ACCOUNT_CONFIG, LOCKS_INTERVAL)
+        self.trading_schedule = Schedule(UM_TRADING_STATUS, LOCKS_INTERVAL)
+        self.adl: tuple[tuple[AdlQuantile, ...] | None, tuple[AdlQuantile, ...] | None] = (None, None)
+        self.account_config: UmAccountConfig | None = None
+        self.trading_status: TradingStatus | None = None
+        self._extra_faults: dict[str, str] = {}  # endpoint path -> the last fault's sentence
         self.alerts = Alerts.from_settings(settings)
         self.notifier = Notifier.from_settings(settings)
         self.series = SessionSeries()
@@ -403,9 +446,10 @@ class Monitor:
         self.push = PushStatus(up=False, reason="connecting to the exchange's user data stream",
                                since=self.clock.monotonic(), events=0)
 
-    def attach_marks(self, feed: MarkFeed) -> None:
-        """Reprice the positions on the fleet's mark price stream between REST refreshes."""
-        self.marks = AccountMarks(feed)
+    def attach_marks(self, feed: MarkFeed, cm_feed: MarkFeed | None = None) -> None:
+        """Reprice the positions on the fleet's mark price streams (USD-M's, and COIN-M's for
+        COIN-M positions) between REST refreshes."""
+        self.marks = AccountMarks(feed, cm_feed)
 
     def _on_marks(self) -> None:
         """A frame of marks (or a change of the stream's health, or a tick): rebuild what moved."""
@@ -420,7 +464,7 @@ class Monitor:
             if was_pushed:
                 self._ask()
         self._marks_live = live
-        if self.marks.news(self.poller.data[0]):
+        if self.marks.news(self.poller.data[0], self.cm):
             self._rebuild()
             # Marks may raise an alert at once; only REST's figures clear one.
             self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
@@ -429,8 +473,9 @@ class Monitor:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
         loop = asyncio.get_running_loop()
         if self.marks is not None:
-            off = self.marks.feed.subscribe(self._on_marks)
-            self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
+            for feed in self.marks.feeds:
+                off = feed.subscribe(self._on_marks)
+                self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
         starts: list[tuple[Callable[[], Awaitable[Any]], str]] = [(self.load_markets, "pmtui-markets")]
@@ -626,6 +671,8 @@ class Monitor:
                 _note_refusal(acct, self.account_poller)
             if data is not None and self.balance_schedule.ready(self.clock.monotonic()):
                 await self._poll_balance()
+            if data is not None:
+                await self._poll_extras()
         finally:
             self.fetching = False
             self._first_screen = False
@@ -723,6 +770,7 @@ class Monitor:
         case, for a one-shot). Refusals (and a 404) are remembered in their schedules; any other
         failure propagates, failing this refresh like the UM parts' would."""
         cs, crs = self.cm_schedule, self.cm_risk_schedule
+        sent = self.client.server_now_ms()
         cs.asked(self.clock.monotonic())
         cm, cs.refusal = await optional(self.client.cm_account, cs.endpoint)
         risks = None
@@ -730,6 +778,8 @@ class Monitor:
             crs.asked(self.clock.monotonic())
             risks, crs.refusal = await optional(self.client.cm_position_risk, crs.endpoint)
         self.cm, self.cm_risks = cm, risks
+        if self.marks is not None:  # a COIN-M mark older than this request is older than its positions
+            self.marks.cm_since_ms = sent
         held = cm is not None and bool(cm.open_positions)
         cs.plan(self.clock.monotonic(), 0.0 if held else cs.cadence)
 
@@ -769,15 +819,21 @@ class Monitor:
         if self.poller.data is None:
             return
         fetched, fetched_risks = account, risks = self.poller.data
+        cm, cm_risks = self.cm, self.cm_risks
         pm = self.account_poller.data
         priced = None
-        if self.marks is not None:  # between REST refreshes, the positions at the stream's marks
+        if self.marks is not None:  # between REST refreshes, the positions at the streams' marks
             feed = self.risk_feed.inputs()["um_brackets"] if self.risk_feed is not None else None
-            priced = self.marks.apply(account, risks, feed)
+            priced = self.marks.apply(account, risks, feed, cm, cm_risks)
             if priced is not None:
-                account, risks = priced.account, priced.risks
+                account, risks, cm, cm_risks = priced.account, priced.risks, priced.cm, priced.cm_risks
+        inputs = self.risk_feed.inputs() if self.risk_feed is not None else {}
+        prices = usd_prices(inputs.get("index_prices"))
         view = build_view(account, self.settings.thresholds, risks=risks, pm=pm,
-                          markets=self.markets, cm=self.cm, cm_risks=self.cm_risks)
+                          markets=self.markets, cm=cm, cm_risks=cm_risks,
+                          balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
+                          prices=prices, brackets=(inputs.get("um_brackets"), inputs.get("cm_brackets")),
+                          adl=self.adl, locks=lock_reasons(self.account_config, self.trading_status))
         self.view = view
         basis = self._estimate_basis
         if pm is None or basis is None or basis.pm is not pm:
@@ -788,7 +844,7 @@ class Monitor:
                 self._estimate_basis = build_view(fetched, self.settings.thresholds, risks=fetched_risks, pm=pm,
                                                   cm=self.cm, cm_risks=self.cm_risks)
                 self.estimate = view.estimate_since(self._estimate_basis)
-        elif basis.account is not account:  # newer positions (or marks) than Binance's figure
+        elif basis.account is not account or basis.cm is not cm:  # newer positions (or marks) than Binance's figure
             self.estimate = view.estimate_since(basis)
         else:  # back on the positions Binance's figure came with (the mark stream fell away)
             self.estimate = None
@@ -801,10 +857,69 @@ class Monitor:
             self.risk = build_model(
                 self.risk_feed, account=fetched if fresh else account, risks=fetched_risks if fresh else risks, pm=pm,
                 balances=None if self.balance_schedule.refusal is not None else self.balance_poller.data,
-                cm=self.cm, cm_risks=self.cm_risks, thresholds=self.settings.thresholds,
-                now_ms=self.client.server_now_ms(), reconciled_gap=None if fresh else self._reconciled[1])
+                cm=self.cm if fresh else cm, cm_risks=self.cm_risks if fresh else cm_risks,
+                thresholds=self.settings.thresholds, now_ms=self.client.server_now_ms(),
+                reconciled_gap=None if fresh else self._reconciled[1])
             if fresh:  # a gap measured on missing inputs says nothing: measured again next time
                 self._reconciled = (pm, self.risk.gap if self.risk.complete else None)
+
+    # --- the ADL queue and trading locks ----------------------------------------------------
+
+    def _extra_schedules(self) -> tuple[Schedule, ...]:
+        return (self.adl_schedule, self.cm_adl_schedule, self.config_schedule, self.trading_schedule)
+
+    async def _poll_extras(self, *, always: bool = False) -> None:
+        """Whatever of the ADL queue and the trading locks is due (`always`: all of it, for a
+        one-shot); the ADL queue only of a market with an open position. A refusal (or a 404)
+        stops that endpoint until `r`; any other fault keeps the last answer (its note says so)
+        and is tried again on its cadence. Neither ever fails the refresh."""
+        data = self.poller.data
+        um_open = data is not None and bool(data[0].open_positions)
+        cm_open = self.cm is not None and bool(self.cm.open_positions)
+        jobs: list[tuple[Schedule, Callable[[], Awaitable[Any]], bool]] = [
+            (self.adl_schedule, self.client.um_adl, um_open),
+            (self.cm_adl_schedule, self.client.cm_adl, cm_open),
+            (self.config_schedule, self.client.um_account_config, True),
+            (self.trading_schedule, self.client.um_trading_status, True),
+        ]
+        for schedule, fetch, wanted in jobs:
+            now = self.clock.monotonic()
+            if not wanted:  # no position: no queue to be in (and no old figure shown later)
+                self._store_extra(schedule, None)
+                continue
+            if not (schedule.ready(now) or always and schedule.refusal is None):
+                continue
+            schedule.asked(now)
+            path = schedule.endpoint.path
+            try:
+                value, schedule.refusal = await optional(fetch, schedule.endpoint)
+            except PmtuiError as err:
+                self._extra_faults[path] = err.message
+            else:
+                self._extra_faults.pop(path, None)
+                self._store_extra(schedule, value)
+            schedule.plan(self.clock.monotonic(), schedule.cadence)
+
+    def _store_extra(self, schedule: Schedule, value: Any) -> None:
+        if schedule is self.adl_schedule:
+            self.adl = (value, self.adl[1])
+        elif schedule is self.cm_adl_schedule:
+            self.adl = (self.adl[0], value)
+        elif schedule is self.config_schedule:
+            self.account_config = value
+        else:
+            self.trading_status = value
+
+    def _extra_notes(self) -> dict[str, str]:
+        """Why the ADL queue or the locks are not (current), by part: a refusal, or the last fault."""
+        notes: dict[str, str] = {}
+        for schedule in self._extra_schedules():
+            part = schedule.endpoint.part
+            fault = self._extra_faults.get(schedule.endpoint.path)
+            why = schedule.refusal or (f"not current: {fault}" if fault else None)
+            if part is not None and why and part not in notes:
+                notes[part] = why
+        return notes
 
     async def _update_risk_feed(self) -> None:
         """Whatever of the shared model inputs is due, for the assets this book holds (the
@@ -914,8 +1029,8 @@ class Monitor:
         self.account_poller.reset_stop()
         self.balance_poller.reset_stop()
         self.ledger.retry()
-        for schedule in self._schedules():  # a person asked: fetch everything, retry refused endpoints
-            schedule.retry()
+        for schedule in (*self._schedules(), *self._extra_schedules()):  # a person asked: fetch
+            schedule.retry()  # everything, retry refused endpoints
         if self.risk_feed is not None:
             self.risk_feed.refresh_now()
         self._ask()
@@ -1177,6 +1292,9 @@ class Monitor:
             balance_note=unavailable.get("balance") or self._balance_note(),
             risk=self.risk,
             ledger=self._ledger_view(),
+            extra_notes=self._extra_notes(),
+            adl=self.adl,
+            locks=view.locks if view is not None else (),
         )
 
     def _estimate_age(self) -> float | None:
@@ -1291,6 +1409,10 @@ class Monitor:
         if cm:
             await self._fetch_cm(always_risk=True)
         self.poller.accept((um, risks))
+        if account:
+            for schedule in self._extra_schedules():
+                schedule.refusal = None
+            await self._poll_extras(always=True)
         if pm is not None:
             self.account_poller.accept(pm)
         if balances is not None:

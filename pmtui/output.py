@@ -17,7 +17,8 @@ from rich.table import Table
 
 from pmtui import fmt
 from pmtui.alerts import check_rules
-from pmtui.health import LIQUIDATION, UNIMMR, Level, Verdict, liq_level, ratio_level, worst
+from pmtui.exposure import exposure_text, usd_prices
+from pmtui.health import LIQUIDATION, LOCKED, UNIMMR, Level, Verdict, liq_level, ratio_level, worst
 from pmtui.history import Sample
 from pmtui.market import SymbolRules
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
@@ -89,15 +90,21 @@ def view_json(view: AccountView, verdict: Verdict | None = None, *, include_zero
         "liqDistance": _dec(r.liq_distance),
         "liqLevel": r.liq_level.name if r.liq_distance is not None else None,
         "venue": r.venue,
+        "adlQuantile": r.adl,
+        "nextTier": None if (tier := view.next_tier(r)) is None else tier.to_json(),
     } for r in rows]
-    return {"account": account, "positions": positions}
+    return {"account": account, "positions": positions,
+            # Net and gross per underlying coin, largest first (pmtui.exposure); why trading is locked.
+            "exposure": {e.coin: e.to_json() for e in view.exposure},
+            "locks": list(view.locks)}
 
 
 def parts_of(state: MonitorState) -> dict[str, Any]:
     """What snapshot_json and snapshot_table take from a fetched state, besides the UM account
     (one place, so `snapshot` for one account and for many print the same parts)."""
     return dict(pm=state.pm, risks=state.risks, unavailable=state.unavailable, balances=state.balances,
-                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk, ledger=state.ledger)
+                cm=state.cm, cm_risks=state.cm_risks, risk=state.risk, ledger=state.ledger,
+                extra_notes=state.extra_notes, adl=state.adl, locks=state.locks)
 
 
 def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict[str, Any] | None = None,
@@ -106,7 +113,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                   verdict: Verdict | None = None, balances: Sequence[Balance] | None = None,
                   cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None,
                   estimate: Estimate | None = None, estimate_age: float | None = None,
-                  risk: Any = None, ledger: Any = None) -> str:
+                  risk: Any = None, ledger: Any = None, extra_notes: Mapping[str, str] | None = None,
+                  adl: Any = None, locks: tuple[str, ...] = ()) -> str:
     """The API's own rows (decimal strings untouched); like the table, open positions and
     non-zero assets only unless include_zero.
 
@@ -117,9 +125,10 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
     include_zero; "" kept as sent), or null. Given `cm` (or a reason in unavailable["cm"]), it
     adds "cm": {"account": the /papi/v1/cm/account body, "positionRisk": the
     /papi/v1/cm/positionRisk rows or null}, both exactly as received (zero rows included), or
-    null. Given `view`, it adds "view": what pmtui derived (view_json); the API's objects are
-    never changed. Given `risk` too (pmtui.model.RiskModel), "view" holds "risk": its to_json().
-    Given `ledger` (pmtui.ledger.LedgerView), "ledger": its rows as the API sent them (ledger_json)."""
+    null. Given `view`, it adds "view": what pmtui derived (view_json, ADL and locks included);
+    the API's objects are never changed. Given `risk` too (pmtui.model.RiskModel), "view"
+    holds "risk": its to_json(). Given `ledger` (pmtui.ledger.LedgerView), "ledger": its rows as
+    the API sent them (ledger_json)."""
     positions = account.positions if include_zero else account.open_positions
     assets = account.assets if include_zero else tuple(a for a in account.assets if not a.is_zero)
     doc: dict[str, Any] = {
@@ -149,6 +158,8 @@ def snapshot_json(account: UmAccount, *, include_zero: bool = False, extra: dict
                                 estimate_age=estimate_age)
         if risk is not None:
             doc["view"]["risk"] = risk.to_json()
+        if extra_notes:  # why the ADL queue or the trading locks are not (currently) known
+            doc["view"]["notes"] = dict(extra_notes)
     if ledger is not None:
         doc["ledger"] = ledger_json(ledger)
     if extra:
@@ -163,11 +174,18 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
                    markets: Mapping[str, SymbolRules] | None = None,
                    balances: Sequence[Balance] | None = None, cm: CmAccount | None = None,
                    cm_risks: Sequence[CmPositionRisk] | None = None, risk: Any = None,
-                   ledger: Any = None) -> str:
+                   ledger: Any = None, extra_notes: Mapping[str, str] | None = None, adl: Any = None,
+                   locks: tuple[str, ...] = ()) -> str:
     """The snapshot as text tables; `markets` (exchangeInfo) shows prices to each symbol's tick;
     `balances` (/papi/v1/balance) adds a Balances table when any of them is non-zero. COIN-M
     positions (`cm`) are rows of the positions tables, their symbol marked CM."""
-    view = build_view(account, t, risks=risks, pm=pm, markets=markets, cm=cm, cm_risks=cm_risks)
+    view = build_view(account, t, risks=risks, pm=pm, markets=markets, cm=cm, cm_risks=cm_risks,
+                      balances=tuple(balances) if balances is not None else None,
+                      adl=adl if adl is not None else (None, None), locks=locks,
+                      # The risk engine's prices and brackets, as the dashboard's view has them.
+                      prices=usd_prices(risk.inputs.index_prices) if risk is not None else None,
+                      brackets=(risk.inputs.um_brackets, risk.inputs.cm_brackets) if risk is not None
+                      else (None, None))
     # markup=False: a "[" in a symbol or asset name is text, not Rich markup (a stray "[/]" raised).
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
@@ -194,6 +212,11 @@ def snapshot_table(account: UmAccount, t: Thresholds, *, include_zero: bool = Fa
         console.print(f"Risk {reconciliation_text(risk)}  {liquidation_text(risk) or ''}".rstrip())
     for part, why in (unavailable or {}).items():
         console.print(f"Not shown ({part}): {why}.")
+    if locks:  # a locked account cannot de-risk: said before any table
+        console.print("Trading locked: " + "; ".join(locks))
+    console.print(exposure_text(view.exposure, known_balances=balances is not None))
+    for part, why in (extra_notes or {}).items():
+        console.print(f"Not current ({part}): {why}")
     console.print(_assets_table(view, include_zero, width))
     if balances is not None and any(not b.is_zero for b in balances):
         console.print(_balances_table(balances, include_zero, width))
@@ -376,6 +399,8 @@ def check_line(
     cm_risks: Sequence[CmPositionRisk] | None = None,
     risk: Any = None,
     ledger: Any = None,
+    adl: Any = None,
+    locks: tuple[str, ...] = (),
 ) -> tuple[Level | None, str]:
     """One monitoring line (Nagios style, with perfdata after '|') and the level it stands for,
     None for UNKNOWN.
@@ -388,9 +413,12 @@ def check_line(
     their messages follow the summary. COIN-M positions (`cm`, `cm_risks`) count as positions
     do: the nearest liquidation over both markets decides. With `risk` (pmtui.model.RiskModel) it
     says the liquidation move ("liquidation at -10.2% (BTC -10.0%)") and adds it as perfdata
-    (liq_move_down, liq_move_up); Binance's own uniMMR still judges."""
+    (liq_move_down, liq_move_up); Binance's own uniMMR still judges. `adl` (the UM and COIN-M
+    adlQuantile rows) lets the adl_front rule apply; `locks` (why the account cannot trade)
+    make it at least WARNING and are said first."""
     unavailable = unavailable or {}
-    view = build_view(account, t, risks=risks, pm=pm, cm=cm, cm_risks=cm_risks)
+    view = build_view(account, t, risks=risks, pm=pm, cm=cm, cm_risks=cm_risks,
+                      adl=adl if adl is not None else (None, None), locks=locks)
     tot = view.totals
     verdict = view.verdict(refused="account" in unavailable)
     level = verdict.level
@@ -411,6 +439,8 @@ def check_line(
         worst_asset = max(view.assets, key=lambda r: r.level, default=None)
         if worst_asset is not None and worst_asset.level > Level.OK:
             detail += f", {worst_asset.asset.asset} maintenance margin at {fmt.percent(worst_asset.usage)} of balance"
+    if (locked := verdict.said(LOCKED)) is not None:  # a locked account cannot de-risk
+        detail = f"{locked}; {detail}"
     near = verdict.said(LIQUIDATION)
     if near is not None:  # what sets the level comes first; uniMMR and status are said below anyway
         detail = f"{near}{_fired_liq(view, t)}; {detail}"

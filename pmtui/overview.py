@@ -37,6 +37,14 @@ class AccountRow:
     #: One sentence when something is wrong: the fetch's fault, or the profile's ConfigError.
     problem: str | None = None
     stale: bool = False
+    #: The public mark price streams: "live" (they reprice every open position), "polling" (they
+    #: do not: REST's figures), None (the account does not use them).
+    marks: str | None = None
+
+    @property
+    def marks_marker(self) -> str:
+        """Beside the Data word: ◆ repriced live by the marks, ◇ on polling, nothing without them."""
+        return {"live": " ◆", "polling": " ◇"}.get(self.marks or "", "")
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -55,10 +63,12 @@ def account_row(profile: str, state: MonitorState | None, error: str | None = No
         return AccountRow(profile, None, "! ERROR", data="CONFIG", problem=error or "not watched")
     word = state.status.word
     fault = state.status.error.message if state.status.error is not None else None
+    info = state.status
+    marks = "live" if info.marks_live else "polling" if info.marks_note is not None else None
     view, verdict = state.view, state.verdict
     if view is None or verdict is None:
         badge = "! ERROR" if fault is not None else "… WAITING"
-        return AccountRow(profile, None, badge, data=word, problem=fault)
+        return AccountRow(profile, None, badge, data=word, problem=fault, marks=marks)
     near = view.nearest_liquidation
     pm = view.pm
     problem = fault
@@ -80,6 +90,7 @@ def account_row(profile: str, state: MonitorState | None, error: str | None = No
         data=word,
         problem=problem,
         stale=verdict.stale,
+        marks=marks,
     )
 
 

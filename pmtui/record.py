@@ -7,12 +7,20 @@ reason, the alerts fired or cleared, the status sentence, and which kinds of cha
 in the `states` table of pmtui.history's SQLite file, beside its five-number `samples`:
 
 - a row per state: time, profile, level, uniMMR, and a body: a *keyframe* (the whole document,
-  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). Every
+  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). The
+  document is stored without what pmtui derived from the API's objects (its `view`, the risk
+  model's block), derived again on reading from them and the model's inputs (an `inputs` row
+  written when they change), and with the figures Binance repeats or derives by formula as
+  markers ("the stored form" below): what reads back is exactly the recorded document. Every
   KEYFRAME_EVERY-th row of a profile, and the first one a Recorder writes, is a keyframe, so a
   reader decodes at most that many rows to reach any state, and never across two processes.
 - a state that changes nothing (the same document) is not a row: its kinds of change go to the
   next row. A clock tick is a row only when it changes more than the estimate's age (its verdict,
   its staleness, its status sentence).
+
+Reading: `read_states` decodes every row of a range (each document's view derived when first
+read: `Recorded.doc`); `open_states` (the replay's) reads only each row's time, kind, level and
+flags, and decodes a state when asked for, from its keyframe.
 
 Writing runs in one thread per file (the Recorder), fed through a bounded queue: a disk that cannot
 keep up loses the oldest states, counted in a warning, never the dashboard's time. It commits at
@@ -25,6 +33,7 @@ Monitor says it once and goes on.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import json
 import logging
@@ -35,8 +44,9 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +67,12 @@ COMMIT_EVERY = 1.0
 RETENTION_EVERY = 60.0
 #: The first dropped state is said, then again every this many more.
 DROPS_SAID = 1000
-KEYFRAME, DELTA = 0, 1
+#: Row kinds: the whole document (0, 1: the first format, still read), or its stored form (2, 3).
+KEYFRAME, DELTA, STORED_KEYFRAME, STORED_DELTA = 0, 1, 2, 3
+KEYFRAMES = (KEYFRAME, STORED_KEYFRAME)
+#: A row's flags (what a replay needs to know of it without decoding it): it has data or a fault
+#: to show, it carries alerts, it carries a fault.
+HAS_DATA, ALERTS_FLAG, ERROR_FLAG = 1, 2, 4
 
 STATES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
@@ -71,6 +86,12 @@ CREATE TABLE IF NOT EXISTS states (
 );
 CREATE INDEX IF NOT EXISTS states_by_profile ON states (profile, id);
 CREATE INDEX IF NOT EXISTS states_by_time ON states (time_ms);
+CREATE TABLE IF NOT EXISTS inputs (
+    id      INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    profile TEXT    NOT NULL,
+    body    BLOB    NOT NULL
+);
 """
 
 
@@ -204,17 +225,282 @@ def _at(doc: Any, path: list[Any]) -> Any:
     return doc
 
 
+# --- the stored form: the view left out, derived again on reading ----------------------------------
+#
+# A row (kinds STORED_KEYFRAME / STORED_DELTA) holds the document without its `view`, which is what
+# pmtui made of the API's objects: every figure in it moves with every price, and it is most of the
+# bytes. The few facts the view rests on that the objects do not hold go in the document's "~"
+# entry: the estimate, the risk model's own inputs of that moment (index prices, the gap to
+# Binance's uniMMR, its problems, its clock) and the id of an `inputs` row, written when the
+# slow inputs change (thresholds, brackets, collateral rates, margin leverage). Reading derives the
+# view from them by the same functions the Monitor used, then applies the row's residual (the
+# leaves where the derived view differs from the recorded one, if any): the document read back is
+# always the one recorded.
+
+#: The model's inputs that change rarely: in the `inputs` table, not in every row.
+SLOW_INPUTS = ("um_brackets", "cm_brackets", "collateral_rates", "tiered_collateral_rates", "margin_leverage",
+               "max_age_ms", "stablecoins")
+#: The model's inputs read from the document itself (stored in "~" only when they differ).
+DOC_INPUTS = ("balances", "um", "cm", "open_loss", "reported_unimmr")
+
+
+def slow_inputs(state: MonitorState) -> dict[str, Any] | None:
+    """The `inputs` row of a state: its thresholds, and the risk model's slow inputs (the
+    brackets of the symbols it holds only: the exchange's whole list is hundreds of kilobytes)."""
+    if state.view is None:
+        return None
+    found: dict[str, Any] = {"thresholds": state.view.thresholds.model_dump(mode="json")}
+    model = state.risk
+    if model is not None:
+        dumped = _risk_dump(model)
+        found["risk"] = {k: dumped["inputs"][k] for k in SLOW_INPUTS}
+        found["riskThresholds"] = dumped["thresholds"]
+    return found
+
+
+def _risk_dump(model: Any) -> dict[str, Any]:
+    from pmtui.wire import _risk
+
+    return _risk(model)
+
+
+def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs: dict[str, Any] | None,
+               time_ms: int) -> dict[str, Any]:
+    """What a row holds of the document `full` of `state`: all but the view, and what it needs
+    to derive the view again (see above)."""
+    stored = {k: v for k, v in full.items() if k != "view"}
+    if "view" not in full or inputs is None:
+        return stored
+    if full.get("changedPositions") == _open_keys(full["view"]):
+        stored["changedPositions"] = ALL  # every open position moved: the usual refresh
+    stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"))
+    if isinstance(full.get("positionRisk"), list):
+        stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
+    facts: dict[str, Any] = {"in": inputs_id}
+    shown = full["view"]["account"]
+    facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
+    # The charts' nearest liquidation distance, likewise (the nearest only: the chart draws that).
+    liq = [p["liqDistance"] for p in full["view"].get("positions", ()) if isinstance(p.get("liqDistance"), str)]
+    facts["liq"] = sorted(liq, key=_number)[:1]
+    if "equityEstimate" in shown:  # as shown: the same figures make the same words
+        facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
+        facts["estAge"] = shown.get("estimateAge")
+    if state.risk is not None:
+        live = _risk_dump(state.risk)["inputs"]
+        derived = _doc_inputs(stored)
+        facts["risk"] = {
+            "index_prices": live["index_prices"], "reconciled_gap": live["reconciled_gap"],
+            "problems": live["problems"],
+            "now": None if live["now_ms"] is None else live["now_ms"] - time_ms,
+            **{k: live[k] for k in DOC_INPUTS if live[k] != derived[k]},
+        }
+    stored["~"] = facts
+    residual = diff(derive_view(stored, time_ms, inputs), full["view"], [], [])
+    if residual:
+        facts["view"] = residual
+    return stored
+
+
+#: changedPositions when it names every open position (the view says which are open).
+ALL = "*"
+#: A UM account's position field that is its positionRisk row's (the same figure, sent twice).
+SAME = {"=": "positionRisk"}
+#: (field of /papi/v1/um/account's position, the same figure's field in its positionRisk row)
+TWICE = (("notional", "notional"), ("unrealizedProfit", "unRealizedProfit"))
+
+
+def _open_keys(view: dict[str, Any]) -> list[str]:
+    from pmtui.views import row_key
+
+    return sorted(row_key(p["symbol"], p["positionSide"], p["venue"]) for p in view.get("positions", ()))
+
+
+def _copies(positions: Any, risks: Any, restore: bool = False) -> Any:
+    """The UM positions with each figure their positionRisk row repeats as SAME, or their
+    initial margin as IM when it is notional / leverage to the 8th decimal (or, `restore`, those
+    figures back). Any other shape is left as it is."""
+    if not isinstance(positions, list) or not isinstance(risks, list):
+        return positions
+    by_key = {(r.get("symbol"), r.get("positionSide")): r for r in risks if isinstance(r, dict)}
+    if restore:
+        by_key = {k: _formulas(r, restore=True) for k, r in by_key.items()}
+    out = []
+    for p in positions:
+        twin = by_key.get((p.get("symbol"), p.get("positionSide"))) if isinstance(p, dict) else None
+        if twin is not None:
+            p = dict(p)
+            for mine, theirs in TWICE:
+                if restore and p.get(mine) == SAME:
+                    p[mine] = twin[theirs]
+                elif not restore and isinstance(p.get(mine), str) and p.get(mine) == twin.get(theirs):
+                    p[mine] = SAME
+            im = _formula("im", twin)
+            if restore and p.get("initialMargin") == IM and im is not None:
+                p["initialMargin"] = im
+            elif not restore and isinstance(p.get("initialMargin"), str) and p["initialMargin"] == im:
+                p["initialMargin"] = IM
+        out.append(p)
+    return out
+
+
+#: A figure Binance derives from others of its row, when it is that to the 8th decimal.
+NOTIONAL, UPNL, IM = {"=": "amt*mark"}, {"=": "amt*(mark-entry)"}, {"=": "|notional|/leverage"}
+_Q8 = Decimal("1E-8")
+
+
+def _formula(name: str, row: dict[str, Any]) -> str | None:
+    from decimal import ROUND_HALF_EVEN, InvalidOperation
+
+    try:
+        amt, mark = Decimal(row["positionAmt"]), Decimal(row["markPrice"])
+        if name == "notional":
+            value = amt * mark
+        elif name == "upnl":
+            value = amt * (mark - Decimal(row["entryPrice"]))
+        else:
+            value = abs(Decimal(row["notional"])) / Decimal(row["leverage"])
+        return f"{value.quantize(_Q8, ROUND_HALF_EVEN):f}"
+    except (KeyError, TypeError, ValueError, ArithmeticError, InvalidOperation):
+        return None
+
+
+def _formulas(row: Any, restore: bool = False) -> Any:
+    """A positionRisk row with its notional and uPnL as their formulas when they are (or back)."""
+    if not isinstance(row, dict):
+        return row
+    row = dict(row)
+    for field_, marker, name in (("notional", NOTIONAL, "notional"), ("unRealizedProfit", UPNL, "upnl")):
+        if restore and row.get(field_) == marker:
+            row[field_] = _formula(name, row)
+        elif not restore and isinstance(row.get(field_), str) and row[field_] == _formula(name, row):
+            row[field_] = marker
+    return row
+
+
+def _restored(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document's API objects as they came (its formulas and copies computed again)."""
+    risks = doc.get("positionRisk")
+    if isinstance(risks, list):
+        doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
+    return {**doc, "positions": _copies(doc.get("positions"), risks, restore=True)}
+
+
+def _parts(doc: dict[str, Any]) -> dict[str, Any]:
+    """The API's objects of a recorded document, parsed."""
+    from pmtui.models import (
+        parse_balance,
+        parse_cm_account,
+        parse_cm_position_risk,
+        parse_pm_account,
+        parse_position_risk,
+        parse_um_account,
+    )
+
+    doc = _restored(doc)
+    cm_doc = doc.get("cm")
+    return {
+        "account": parse_um_account({"assets": doc["assets"], "positions": doc["positions"]}),
+        "pm": parse_pm_account(doc["account"]) if doc.get("account") is not None else None,
+        "risks": parse_position_risk(doc["positionRisk"]) if doc.get("positionRisk") is not None else None,
+        "cm": parse_cm_account(cm_doc["account"]) if cm_doc else None,
+        "cm_risks": parse_cm_position_risk(cm_doc["positionRisk"])
+        if cm_doc and cm_doc.get("positionRisk") is not None else None,
+        "balances": parse_balance(doc["balance"]) if doc.get("balance") is not None else None,
+    }
+
+
+def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model's inputs a document holds, dumped as wire's Inputs adapter dumps them."""
+    from pmtui.model import Inputs, cm_legs, um_legs
+    from pmtui.riskfeed import _current
+    from pmtui.wire import _INPUTS
+
+    p = parts or _parts(doc)
+    account, cm, pm = p["account"], p["cm"], p["pm"]
+    inputs = Inputs(
+        balances=_current(p["balances"] or (), account, cm),
+        um=um_legs(p["risks"] or (), {r.key: r.maintMargin for r in account.positions}),
+        cm=cm_legs(p["cm_risks"] or (), {r.key: r.maintMargin for r in cm.positions} if cm is not None else {}),
+        open_loss=(pm.totalMarginOpenLoss or Decimal(0)) if pm is not None else Decimal(0),
+        reported_unimmr=pm.uniMMR if pm is not None else None)
+    dumped: dict[str, Any] = _INPUTS.dump_python(inputs, mode="json")
+    return {k: dumped[k] for k in DOC_INPUTS}
+
+
+def risk_model(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None,
+               parts: dict[str, Any] | None = None) -> Any:
+    """The risk model of a stored document as the Monitor had it (pmtui.model.RiskModel), or None
+    when it had none or the row does not say."""
+    from pmtui.wire import _risk_of
+
+    facts = doc.get("~") or {}
+    own = facts.get("risk")
+    if own is None or inputs is None or "risk" not in inputs:
+        return None
+    fast = {k: v for k, v in own.items() if k != "now"}
+    fast["now_ms"] = None if own.get("now") is None else own["now"] + time_ms
+    for k, v in _doc_inputs(doc, parts).items():
+        fast.setdefault(k, v)
+    return _risk_of({"inputs": {**inputs["risk"], **fast}, "thresholds": inputs["riskThresholds"]})
+
+
+def derive_view(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The view of a stored document, derived (before its residual)."""
+    from types import SimpleNamespace
+
+    from pmtui.risk import Estimate
+    from pmtui.settings import Thresholds
+    from pmtui.views import build_view
+    from pmtui.wire import _joined
+
+    p = _parts(doc)
+    risks = p["risks"]
+    joined = _joined([[r.symbol, r.positionSide, r.raw] for r in risks]) if risks is not None else None
+    view = build_view(p["account"], Thresholds.model_validate(inputs["thresholds"]), risks=joined, pm=p["pm"],
+                      markets={}, cm=p["cm"], cm_risks=p["cm_risks"])
+    facts = doc.get("~") or {}
+    verdict = SimpleNamespace(word=doc.get("level"), reason=doc.get("reason"), stale=doc.get("stale"))
+    estimate = Estimate(Decimal(facts["est"][0]), Decimal(facts["est"][1])) if "est" in facts else None
+    derived = output.view_json(view, verdict, estimate=estimate,  # type: ignore[arg-type]
+                               estimate_age=facts.get("estAge"))
+    model = risk_model(doc, time_ms, inputs, p)
+    if model is not None:
+        derived["risk"] = model.to_json()
+    return derived
+
+
+def full_doc(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None) -> dict[str, Any]:
+    """The recorded document (watch --json's object) of a stored one: its view derived again."""
+    facts = doc.get("~")
+    if facts is None or inputs is None:
+        return {k: v for k, v in doc.items() if k != "~"}
+    doc = _restored(doc)
+    view = patch(derive_view(doc, time_ms, inputs), facts.get("view") or [])
+    full: dict[str, Any] = {}
+    for k, v in doc.items():
+        if k == "changed":
+            full["view"] = view  # where watch --json has it
+        if k == "changedPositions" and v == ALL:
+            v = _open_keys(view)
+        if k != "~":
+            full[k] = v
+    return full
+
+
 # --- the writer -----------------------------------------------------------------------------------
 
 @dataclass
 class _Profile:
     """What the writer remembers of a profile: its last row's document and state."""
 
-    doc: dict[str, Any] | None = None
+    doc: dict[str, Any] | None = None  # as stored
+    full: dict[str, Any] | None = None  # as recorded
     state: MonitorState | None = None
     rows: int = 0  # rows since the last keyframe
     paths: bytes = b""  # the last delta's paths (the next one's dictionary)
     pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
+    inputs: dict[str, Any] | None = None  # the last `inputs` row written, and its id
+    inputs_id: int = 0
 
 
 class Recorder:
@@ -349,28 +635,38 @@ class Recorder:
     def _write_state(self, conn: sqlite3.Connection, profile: str, state: MonitorState, time_ms: int) -> None:
         mine = self._profiles.setdefault(profile, _Profile())
         changed = mine.pending | state.changed
-        doc = state_doc(state, changed, mine.state)
+        full = state_doc(state, changed, mine.state)
+        inputs = slow_inputs(state)
+        if inputs is not None and (inputs != mine.inputs or not mine.inputs_id):
+            mine.inputs_id = conn.execute("INSERT INTO inputs (time_ms, profile, body) VALUES (?, ?, ?)",
+                                          (time_ms, profile, _pack(inputs))).lastrowid or 0
+            mine.inputs = inputs
+        doc = stored_doc(full, state, mine.inputs_id, inputs, time_ms)
         changes = None
-        if mine.doc is not None:
-            changes = diff(mine.doc, doc, [], [])
+        if mine.doc is not None and mine.full is not None:
             # Nothing new but the kinds of change (or, on a tick, the estimate's age): no row.
-            moved = [c for c in changes if c[0] and c[0][0] not in ("changed", "changedPositions")]
+            moved = [c for c in diff(mine.full, full, [], [])
+                     if c[0] and c[0][0] not in ("changed", "changedPositions")]
             if not moved or (changed <= {CLOCK, STATUS}
                              and all(c[0] == ["view", "account", "estimateAge"] for c in moved)):
                 mine.pending = changed
                 return
+            changes = diff(mine.doc, doc, [], [])
         if changes is None or mine.rows + 1 >= self.keyframe_every:
-            kind, body, paths = KEYFRAME, _pack(doc), b""
+            kind, body, paths = STORED_KEYFRAME, _pack(doc), b""
         else:
             assert mine.doc is not None
             body, paths = encode_delta(mine.doc, changes, mine.paths)
-            kind = DELTA
-        view = doc.get("view") or {}
-        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
-                     (time_ms, profile, doc.get("level"),
-                      (view.get("account") or {}).get("uniMMR"), kind, body))
-        mine.doc, mine.state, mine.pending, mine.paths = doc, state, frozenset(), paths
-        mine.rows = 0 if kind == KEYFRAME else mine.rows + 1
+            kind = STORED_DELTA
+        view = full.get("view") or {}
+        flags = (HAS_DATA if "assets" in full or full.get("error") else 0) \
+            | (ALERTS_FLAG if full.get("alerts") else 0) | (ERROR_FLAG if full.get("error") else 0)
+        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body, flags)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (time_ms, profile, full.get("level"),
+                      (view.get("account") or {}).get("uniMMR"), kind, body, flags))
+        mine.doc, mine.full, mine.state, mine.pending, mine.paths = doc, full, state, frozenset(), paths
+        mine.rows = 0 if kind == STORED_KEYFRAME else mine.rows + 1
         self.written += 1
 
 
@@ -382,6 +678,8 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
         conn.executescript(STATES_SCHEMA)
+        if "flags" not in {row[1] for row in conn.execute("PRAGMA table_info(states)")}:
+            conn.execute("ALTER TABLE states ADD COLUMN flags INTEGER")  # a file of the first format
     except sqlite3.Error as exc:
         conn.close()
         raise HistoryError(f"Cannot record to {path}: {_reason(exc)}.") from None
@@ -443,8 +741,8 @@ def _cut(conn: sqlite3.Connection, before_ms: int) -> int:
         n = conn.execute("DELETE FROM samples WHERE time_ms < ?", (before_ms,)).rowcount
         for (profile,) in conn.execute("SELECT DISTINCT profile FROM states").fetchall():
             # Up to the first keyframe at or after the cut; without one, only a profile all older.
-            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind = ? AND time_ms >= ?",
-                                   (profile, KEYFRAME, before_ms)).fetchone()
+            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind IN (?, ?)"
+                                   " AND time_ms >= ?", (profile, *KEYFRAMES, before_ms)).fetchone()
             if keep is None:
                 (newest, last) = conn.execute("SELECT max(time_ms), max(id) FROM states WHERE profile = ?",
                                               (profile,)).fetchone()
@@ -452,6 +750,12 @@ def _cut(conn: sqlite3.Connection, before_ms: int) -> int:
                     continue  # its newest rows are deltas on an older keyframe: kept until the next one
                 keep = last + 1
             n += conn.execute("DELETE FROM states WHERE profile = ? AND id < ?", (profile, keep)).rowcount
+            # The inputs rows no row left refers to: all but the newest before the first row kept.
+            (first,) = conn.execute("SELECT min(time_ms) FROM states WHERE profile = ?", (profile,)).fetchone()
+            (last,) = conn.execute("SELECT max(id) FROM inputs WHERE profile = ? AND time_ms <= ?",
+                                   (profile, first if first is not None else before_ms)).fetchone()
+            if last is not None:
+                conn.execute("DELETE FROM inputs WHERE profile = ? AND id < ?", (profile, last))
     return n
 
 
@@ -464,14 +768,59 @@ def _data_bytes(conn: sqlite3.Connection) -> int:
 
 # --- reading -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+class _Derived:
+    """Recorded.doc: a row in the stored form derives its document when first asked for."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return None  # the dataclass field's default
+        if obj._doc is None and obj.stored is not None:
+            try:
+                obj._doc = full_doc(obj.stored, obj.time_ms, obj.inputs)
+            except Exception:  # any part malformed: the view is what cannot be read
+                raise HistoryError("A recorded state of the history file cannot be read (written by another"
+                                   " program, or damaged).") from None
+        return obj._doc
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._doc = value
+
+
+@dataclass(eq=False)
 class Recorded:
     """One recorded state: when, whose, and its document (watch --json's object; it shares what
-    did not change with the states around it: read it, do not change it)."""
+    did not change with the states around it: read it, do not change it). A row in the stored
+    form (`stored`: the document without its view; `inputs`: the `inputs` row it refers to)
+    derives its document when `doc` is first read, not when the file is."""
 
     time_ms: int
     profile: str
-    doc: dict[str, Any]
+    doc: dict[str, Any] = _Derived()  # type: ignore[assignment]
+    stored: dict[str, Any] | None = field(default=None, repr=False)
+    inputs: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def top(self) -> dict[str, Any]:
+        """The document as far as it is cheap: all but its view (the stored form; else `doc`)."""
+        known: dict[str, Any] | None = self.__dict__.get("_doc")
+        if known is None and self.stored is not None:
+            return self.stored
+        return self.doc
+
+    def risk_model(self) -> Any:
+        """The risk model the Monitor had at that moment (pmtui.model.RiskModel), or None."""
+        if self.stored is None or self.inputs is None:
+            return None
+        try:
+            return risk_model(self.stored, self.time_ms, self.inputs)
+        except Exception:  # a model that does not read is no ladder, never a failed replay
+            return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Recorded) and (self.time_ms, self.profile, self.doc) == (
+            other.time_ms, other.profile, other.doc)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def read_states(path: Path | str, *, profile: str | None = None, since_ms: int | None = None,
@@ -504,20 +853,147 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
     for name in profiles:
         start = None
         if since_ms is not None:
-            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind = ? AND time_ms <= ?",
-                                    (name, KEYFRAME, since_ms)).fetchone()
+            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind IN (?, ?)"
+                                    " AND time_ms <= ?", (name, *KEYFRAMES, since_ms)).fetchone()
         rows = conn.execute(
             "SELECT time_ms, kind, body FROM states WHERE profile = ? AND id >= ?"
             + (" AND time_ms < ?" if until_ms is not None else "") + " ORDER BY id",
             (name, start or 0, *(() if until_ms is None else (until_ms,))))
         doc: Any = None
         paths = b""
+        inputs = {i: _unpack(body) for i, body in conn.execute(
+            "SELECT id, body FROM inputs WHERE profile = ?", (name,))} if _has_inputs(conn) else {}
         for t, kind, body in rows:
-            if kind == KEYFRAME:
+            if kind in KEYFRAMES:
                 doc, paths = _unpack(body), b""
             elif doc is None:
                 continue  # deltas whose keyframe retention deleted
             else:
                 doc, paths = decode_delta(doc, body, paths)
             if since_ms is None or t >= since_ms:
-                yield Recorded(int(t), clean(str(name)), doc)  # shares what did not change: read-only
+                # shares what did not change: read-only
+                if kind in (KEYFRAME, DELTA):
+                    yield Recorded(int(t), clean(str(name)), doc)
+                else:
+                    yield Recorded(int(t), clean(str(name)), stored=doc,
+                                   inputs=inputs.get((doc.get("~") or {}).get("in")))
+
+
+def _has_inputs(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inputs'").fetchone() is not None
+
+
+class LazyStates(Sequence[Recorded]):
+    """A profile's recorded states, opened without decoding them: only each row's time, kind,
+    level and flags are read; a state is decoded when asked for, from its keyframe on, and the
+    few stretches (keyframe to keyframe) last asked for are kept."""
+
+    KEPT = 8
+
+    def __init__(self, path: Path, rows: list[tuple[int, int, int, str | None, int | None]]) -> None:
+        self.path = path
+        self._ids = [r[0] for r in rows]
+        self._starts = [i for i, r in enumerate(rows) if r[2] in KEYFRAMES]
+        # Not the moments before the first data (connecting): they show nothing.
+        shown = [i for i, r in enumerate(rows) if r[4] is None or r[4] & HAS_DATA] or list(range(len(rows)))
+        self._shown = shown
+        self.times = [int(rows[i][1]) for i in shown]
+        self.levels = [rows[i][3] for i in shown]
+        self.flags = [rows[i][4] for i in shown]
+        self._kept: dict[int, list[Recorded]] = {}
+
+    def __len__(self) -> int:
+        return len(self._shown)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        row = self._shown[index]
+        start = self._starts[bisect.bisect_right(self._starts, row) - 1]
+        stretch = self._kept.get(start)
+        if stretch is None:
+            stretch = self._decode(start)
+            if len(self._kept) >= self.KEPT:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[start] = stretch
+        return stretch[row - start]
+
+    def _decode(self, start: int) -> list[Recorded]:
+        end = next((s for s in self._starts if s > start), len(self._ids))
+        history = History(self.path)
+        conn = history._connect(create=False)
+        try:
+            rows = conn.execute("SELECT id, time_ms, profile, kind, body FROM states WHERE id >= ? AND id <= ?"
+                                " AND profile = (SELECT profile FROM states WHERE id = ?) ORDER BY id",
+                                (self._ids[start], self._ids[end - 1], self._ids[start])).fetchall()
+            wanted = set(self._ids[start:end])
+            inputs = {i: _unpack(body) for i, body in conn.execute("SELECT id, body FROM inputs")} \
+                if _has_inputs(conn) else {}
+            out: list[Recorded] = []
+            doc: Any = None
+            paths = b""
+            for row_id, t, profile, kind, body in rows:
+                if kind in KEYFRAMES:
+                    doc, paths = _unpack(body), b""
+                else:
+                    doc, paths = decode_delta(doc, body, paths)
+                if row_id in wanted:
+                    name = clean(str(profile))
+                    out.append(Recorded(int(t), name, doc) if kind in (KEYFRAME, DELTA) else Recorded(
+                        int(t), name, stored=doc, inputs=inputs.get((doc.get("~") or {}).get("in"))))
+            return out
+        except (sqlite3.Error, zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError,
+                AttributeError):
+            raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
+                               " (written by another program, or damaged).") from None
+        finally:
+            conn.close()
+
+
+def open_states(path: Path | str, profile: str, *, since_ms: int | None = None,
+                until_ms: int | None = None) -> LazyStates:
+    """A profile's states with since_ms <= time < until_ms, oldest first, decoded on demand
+    (the states before the first data, connecting, left out). HistoryError with a sentence when
+    the file cannot be read."""
+    history = History(path)
+    conn = history._connect(create=False)
+    try:
+        has_flags = "flags" in {row[1] for row in conn.execute("PRAGMA table_info(states)")}
+        rows = conn.execute(
+            f"SELECT id, time_ms, kind, level, {'flags' if has_flags else 'NULL'} FROM states WHERE profile = ?"
+            " AND time_ms >= ? AND time_ms < ? ORDER BY id",
+            (profile, since_ms if since_ms is not None else -(2**62), until_ms if until_ms is not None else 2**62),
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            rows = []
+        else:
+            raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
+    except sqlite3.Error as exc:
+        raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
+    finally:
+        conn.close()
+    # From the first keyframe in the range on: every row shown can be decoded.
+    first = next((i for i, r in enumerate(rows) if r[2] in KEYFRAMES), len(rows))
+    return LazyStates(history.path, rows[first:])
+
+
+def _number(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return Decimal("Infinity")
+    return value if value.is_finite() else Decimal("Infinity")
+
+
+def liq_distances(rec: Recorded) -> list[Any]:
+    """A recorded state's positions' liquidation distances (view.positions[].liqDistance), as
+    view rows pmtui.charts.liq_of_doc reads, without deriving the view when the row keeps them."""
+    facts = rec.top.get("~")
+    if isinstance(facts, dict) and isinstance(facts.get("liq"), list):
+        return [{"liqDistance": v} for v in facts["liq"]]
+    return list((rec.doc.get("view") or {}).get("positions") or ())

@@ -39,6 +39,7 @@ from pmtui.models import (
     parse_um_account,
 )
 from pmtui.monitor import ALERTS, DATA, FAULT, MonitorState, Notice, StatusInfo
+from pmtui.record import ALERTS_FLAG, ERROR_FLAG, LazyStates
 from pmtui.risk import Estimate
 from pmtui.stream import PushStatus
 from pmtui.text import clean
@@ -169,7 +170,14 @@ def _verdict_of(doc: dict[str, Any], view: AccountView | None, pm: PmAccount | N
 
 def sample_of(rec: Recorded) -> Sample:
     """The sparklines' figures of a recorded state, without rebuilding it."""
-    account = rec.doc.get("account") or {}
+    top = _top(rec)
+    account = top.get("account") or {}
+    facts = top.get("~")
+    if isinstance(facts, dict) and "upnl" in facts:  # recorded beside the view: it need not be derived
+        return Sample(time_ms=rec.time_ms, profile=rec.profile, unimmr=_dec(account.get("uniMMR")),
+                      account_equity=_dec(account.get("accountEquity")),
+                      maint_margin=_dec(account.get("accountMaintMargin")), total_upnl=_dec(facts["upnl"]),
+                      level=str(top.get("level") or ""))
     figures = (rec.doc.get("view") or {}).get("account") or {}
     return Sample(time_ms=rec.time_ms, profile=rec.profile, unimmr=_dec(figures.get("uniMMR")),
                   account_equity=_dec(account.get("accountEquity") or figures.get("marginBalance")),
@@ -177,12 +185,22 @@ def sample_of(rec: Recorded) -> Sample:
                   total_upnl=_dec(figures.get("totalUnrealizedProfit")), level=str(rec.doc.get("level") or ""))
 
 
+def _top(rec: Recorded) -> dict[str, Any]:
+    """All of a recorded document but its view, without deriving the view (pmtui.record)."""
+    top = getattr(rec, "top", None)
+    return top if isinstance(top, dict) else rec.doc
+
+
 def events(records: Sequence[Recorded]) -> list[int]:
     """The indexes of the states that are events: an alert, a level change, a fault or recovery."""
+    levels, flags = getattr(records, "levels", None), getattr(records, "flags", None)
+    if levels is not None and flags is not None and None not in flags:  # from the rows' columns, not decoded
+        return [i for i, f in enumerate(flags) if f & ALERTS_FLAG or (i and (
+            levels[i] != levels[i - 1] or bool(f & ERROR_FLAG) != bool(flags[i - 1] & ERROR_FLAG)))]
     found = []
     for i, rec in enumerate(records):
-        doc = rec.doc
-        before = records[i - 1].doc if i else None
+        doc = _top(rec)
+        before = _top(records[i - 1]) if i else None
         if doc.get("alerts") or (before is not None and (
                 doc.get("level") != before.get("level") or bool(doc.get("error")) != bool(before.get("error")))):
             found.append(i)
@@ -217,7 +235,7 @@ def parse_moment(text: str, current_ms: int) -> int:
 
 def nearest(records: Sequence[Recorded], time_ms: int) -> int:
     """The index of the state recorded nearest `time_ms`."""
-    times = [r.time_ms for r in records]
+    times = getattr(records, "times", None) or [r.time_ms for r in records]
     i = bisect.bisect_left(times, time_ms)
     if i == len(times) or (i and time_ms - times[i - 1] <= times[i] - time_ms):
         return max(0, i - 1)
@@ -238,7 +256,10 @@ class ReplayMonitor(FedMonitor):
         super().__init__(profile, settings)
         assert records, "a replay needs at least one recorded state"
         # Not the moments before the first data (connecting): they show nothing.
-        self.records = [r for r in records if "assets" in r.doc or r.doc.get("error")] or list(records)
+        if isinstance(records, LazyStates):  # opened lazily: it leaves out the moments before data itself
+            self.records: Sequence[Recorded] = records
+        else:
+            self.records = [r for r in records if "assets" in _top(r) or _top(r).get("error")] or list(records)
         self.events = events(self.records)
         self.cursor = -1
         self.speed = 0  # 0: paused; else one of SPEEDS
@@ -361,6 +382,9 @@ class ReplayMonitor(FedMonitor):
         if state is None:
             rec = self.records[index]
             state = state_of(rec.doc, rec.time_ms, self.settings, seq=index + 1)
+            model = rec.risk_model() if hasattr(rec, "risk_model") else None
+            if model is not None:  # recorded with its inputs: the ladder and what-if of that moment
+                state = dataclasses.replace(state, risk=model)
             if len(self._cache) > 256:
                 self._cache.clear()
             self._cache[index] = state
@@ -391,7 +415,7 @@ class ReplayMonitor(FedMonitor):
         series = self.series
         series.clear()
         for rec in self.records[max(0, self.cursor + 1 - series.unimmr.maxlen):self.cursor + 1]:
-            series.add(sample_of(rec), liq_of_doc(rec.doc))
+            series.add(sample_of(rec), liq_of_doc(rec))
 
 
 #: Hours of recording read around --at, and back from now without --at or --since.
@@ -399,12 +423,12 @@ WINDOW_HOURS = 24
 
 
 def load(options: Any, *, at_ms: int | None = None, since_ms: int | None = None,
-         now: float | None = None) -> tuple[str, Settings, list[Recorded], int]:
+         now: float | None = None) -> tuple[str, Settings, Sequence[Recorded], int]:
     """The profile, its settings, its recorded states and the index to open at, for `pmtui
     replay`; ConfigError with one sentence when nothing is recorded there."""
     from pmtui.errors import ConfigError
     from pmtui.fleet import select
-    from pmtui.record import read_states
+    from pmtui.record import open_states
 
     account = select(options)[0]
     assert account.settings is not None
@@ -418,7 +442,8 @@ def load(options: Any, *, at_ms: int | None = None, since_ms: int | None = None,
     else:
         since, until, when = now_ms - window, None, f" in the last {WINDOW_HOURS} hours"
     exists = history.path.exists()
-    records = read_states(history.path, profile=account.profile, since_ms=since, until_ms=until) if exists else []
+    records: Sequence[Recorded] = open_states(history.path, account.profile, since_ms=since, until_ms=until) \
+        if exists else []
     if not records:
         raise ConfigError(f"Nothing recorded for profile {shown_name(account.profile)}{when} in the history file "
                           f"{history.path}: record with --record or run the daemon.")

@@ -157,7 +157,7 @@ class Report:
 def build(profile: str, records: Sequence[Recorded], settings: Settings, *, since_ms: int | None = None) -> Report:
     """The report of `records` (one profile's, oldest first); ReportError when none holds data."""
     # Not the moments before the first data (connecting): they say nothing of the account.
-    records = [r for r in records if "assets" in r.doc or r.doc.get("error")]
+    records = [r for r in records if "assets" in r.top or r.top.get("error")]
     if not records:
         raise ReportError(f"Nothing but connecting was recorded for profile {shown(profile)} in that period: "
                           "no state to report on.")
@@ -190,8 +190,8 @@ def _change(records: Sequence[Recorded], points: Sequence[Point], i: int,
     after = state(i)
     reason = after.verdict.reason if after.verdict is not None else ""
     # The nearest states on either side that have positions (a fault in between has none).
-    j = next((k for k in range(i - 1, -1, -1) if "assets" in records[k].doc), None)
-    k = next((k for k in range(i, len(records)) if "assets" in records[k].doc), None)
+    j = next((k for k in range(i - 1, -1, -1) if "assets" in records[k].top), None)
+    k = next((k for k in range(i, len(records)) if "assets" in records[k].top), None)
     by_maint: tuple[Move, ...] = ()
     by_loss: tuple[Move, ...] = ()
     if j is not None and k is not None:
@@ -236,7 +236,7 @@ def _outages(records: Sequence[Recorded], gap_ms: int) -> list[Outage]:
     out: list[Outage] = []
     run: Outage | None = None
     for i, rec in enumerate(records):
-        error, stale = rec.doc.get("error"), bool(rec.doc.get("stale"))
+        error, stale = rec.top.get("error"), bool(rec.top.get("stale"))
         if i and rec.time_ms - records[i - 1].time_ms > gap_ms:
             out.append(Outage("gap", records[i - 1].time_ms, rec.time_ms,
                               f"nothing recorded for {fmt.age((rec.time_ms - records[i - 1].time_ms) / 1000)}"))

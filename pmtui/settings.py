@@ -28,6 +28,7 @@ from pmtui.urls import check_url, is_loopback
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_CM_MARKET_STREAM_URL",
     "DEFAULT_MARKET_STREAM_URL",
     "DEFAULT_SAPI_URL",
     "DEFAULT_STREAM_URL",
@@ -54,6 +55,8 @@ DEFAULT_STREAM_URL = "wss://fstream.binance.com/pm/ws"
 #: The USD-M market stream host: pmtui appends /ws/!markPrice@arr@1s (every mark price, each
 #: second, no weight; COIN-M's host is wss://dstream.binance.com).
 DEFAULT_MARKET_STREAM_URL = "wss://fstream.binance.com"
+#: The COIN-M market stream host: the same path gives every COIN-M symbol's mark price.
+DEFAULT_CM_MARKET_STREAM_URL = "wss://dstream.binance.com"
 
 #: Seconds between UM account polls, at least and at most.
 MIN_INTERVAL = 1.0
@@ -203,6 +206,8 @@ class AlertSettings(BaseModel):
     unimmr_below: Annotated[Decimal | None, RULE] = Decimal("1.5")
     #: accountStatus anything but NORMAL.
     status_not_normal: bool = True
+    #: An open position at the front of the ADL queue (adlQuantile 4: deleveraged first).
+    adl_front: bool = True
     #: An open position's distance to its liquidation price below this fraction of mark.
     liq_distance_below: Annotated[Decimal | None, RULE] = Decimal("0.10")
     #: The move of every non-stablecoin (a fall, or a rise for a short book) that would take uniMMR
@@ -258,7 +263,7 @@ class AlertSettings(BaseModel):
             )
         return value
 
-    @field_validator("status_not_normal", "forced_fill", "on_clear", "desktop", mode="before")
+    @field_validator("status_not_normal", "forced_fill", "adl_front", "on_clear", "desktop", mode="before")
     @classmethod
     def _strict_bool(cls, value: Any, info: Any) -> Any:
         if not isinstance(value, bool):
@@ -439,6 +444,8 @@ class Settings(BaseModel):
     #: The public market stream's base (wss; ws only to loopback): the all-market mark price
     #: stream, shared by every account, reprices positions between REST refreshes.
     market_stream_url: Annotated[str, URL] = DEFAULT_MARKET_STREAM_URL
+    #: The same for COIN-M positions (the COIN-M market stream host).
+    cm_market_stream_url: Annotated[str, URL] = DEFAULT_CM_MARKET_STREAM_URL
     thresholds: Thresholds = Field(default_factory=Thresholds)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     #: The config file actually read, if any.
@@ -468,6 +475,11 @@ class Settings(BaseModel):
     @classmethod
     def _market_stream_url(cls, value: str) -> str:
         return check_url(value, "market_stream_url", websocket=True)
+
+    @field_validator("cm_market_stream_url")
+    @classmethod
+    def _cm_market_stream_url(cls, value: str) -> str:
+        return check_url(value, "cm_market_stream_url", websocket=True)
 
     @field_validator("stream", "record", mode="before")
     @classmethod

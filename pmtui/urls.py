@@ -58,7 +58,7 @@ def check_url(value: str, what: str, *, websocket: bool = False) -> str:
     if parts.query or parts.fragment:
         raise SettingProblem(f"{what}{{where}} must not have a query or fragment (got {shown!r}).", what)
     if parts.scheme == plain and not is_loopback(host):
-        if websocket and what == "market_stream_url":  # public prices, yet a tampered one misleads
+        if websocket and what in ("market_stream_url", "cm_market_stream_url"):  # public, yet a tampered one misleads
             reason = "market prices must only travel over TLS (ws is allowed for loopback test servers)."
         elif websocket:
             reason = "the account's stream must only travel over TLS (ws is allowed for loopback test servers)."

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
+from pmtui.exposure import CoinExposure, NextTier, exposures, next_tier
 from pmtui.health import (
     Level,
     Totals,
@@ -23,7 +24,9 @@ from pmtui.health import (
     verdict,
 )
 from pmtui.market import SymbolRules
+from pmtui.model import cm_contract_size
 from pmtui.models import (
+    AdlQuantile,
     Asset,
     Balance,
     CmAccount,
@@ -35,6 +38,7 @@ from pmtui.models import (
     UmAccount,
 )
 from pmtui.risk import Estimate, Headroom, account_headroom, estimate_account, join, liq_distance, liq_level, risk_map
+from pmtui.riskinputs import SymbolBrackets
 from pmtui.settings import Thresholds
 
 ZERO = Decimal(0)
@@ -123,6 +127,8 @@ class PositionRow:
     loss_level: Level = Level.OK
     #: UM (USD-M) or CM (COIN-M). (`market` is the symbol's tick and step size.)
     venue: str = UM
+    #: Its ADL queue position, 0 (back) to 4 (front: deleveraged first); None: not known.
+    adl: int | None = None
 
     @property
     def key(self) -> str:
@@ -229,6 +235,39 @@ class AccountView:
     cm: CmAccount | None = None
     #: /papi/v1/cm/positionRisk joined by (symbol, side).
     cm_risks: Mapping[tuple[str, str], CmPositionRisk] = field(default_factory=dict, repr=False)
+    # --- exposure, tiers and locks (pmtui.exposure) ---
+    #: /papi/v1/balance (None: not read): collateral and loans per coin for `exposure`.
+    balances: tuple[Balance, ...] | None = field(default=None, repr=False)
+    #: USD index prices by asset (the risk engine's inputs), when fetched.
+    prices: Mapping[str, Decimal] = field(default_factory=dict, repr=False)
+    #: The leverage brackets by symbol (the risk engine's inputs), for `next_tier`.
+    um_brackets: Mapping[str, SymbolBrackets] = field(default_factory=dict, repr=False)
+    cm_brackets: Mapping[str, SymbolBrackets] = field(default_factory=dict, repr=False)
+    #: Why the account cannot trade (canTrade false, a quantitative-rule lock), one phrase each.
+    locks: tuple[str, ...] = ()
+
+    @cached_property
+    def exposure(self) -> tuple[CoinExposure, ...]:
+        """Net and gross per underlying coin, largest first (pmtui.exposure)."""
+        um = [(r.position.symbol, r.position.positionSide, r.position.positionAmt, r.mark_price)
+              for r in self.open_positions if r.venue == UM]
+        cm = [(r.position.symbol, r.position.positionSide, r.position.positionAmt, r.mark_price)
+              for r in self.open_positions if r.venue == CM]
+        return exposures(um, cm, self.balances or (), self.prices)
+
+    def next_tier(self, row: PositionRow) -> NextTier | None:
+        """How far `row` is from its next margin tier (None: no brackets, or the top tier)."""
+        p = row.position
+        if not row.is_cm:
+            notional = row.notional_usd
+            if notional is None:
+                return None
+            return next_tier(notional, self.um_brackets.get(p.symbol), Decimal(1))
+        mark, coin = row.mark_price, row.coin
+        if mark is None or mark <= 0 or coin is None:
+            return None
+        qty = p.positionAmt * cm_contract_size(coin) / mark
+        return next_tier(qty, self.cm_brackets.get(p.symbol), mark, coin_margined=True)
 
     @cached_property
     def upnl(self) -> Decimal:
@@ -295,7 +334,7 @@ class AccountView:
         /papi/v1/account, so without uniMMR the UM margin ratio judges, and says so; without
         uniMMR for any other reason the verdict is UNKNOWN. `stale`: the data is not current."""
         return _verdict(self.account, self.totals, self.pm, self.nearest_liquidation, self.thresholds,
-                        stale=stale, refused=refused)
+                        stale=stale, refused=refused, locks=self.locks)
 
     @property
     def headroom(self) -> Headroom | None:
@@ -315,6 +354,11 @@ def build_view(
     markets: Mapping[str, SymbolRules] | None = None,
     cm: CmAccount | None = None,
     cm_risks: Iterable[CmPositionRisk] | None = None,
+    balances: tuple[Balance, ...] | None = None,
+    prices: Mapping[str, Decimal] | None = None,
+    brackets: tuple[Iterable[SymbolBrackets] | None, Iterable[SymbolBrackets] | None] = (None, None),
+    adl: tuple[Iterable[AdlQuantile] | None, Iterable[AdlQuantile] | None] = (None, None),
+    locks: tuple[str, ...] = (),
 ) -> AccountView:
     """Rows with their levels. `risks` (positionRisk rows, or `risk.join`'s mapping) adds entry,
     mark and liquidation prices and liquidation distance to each row; `pm` adds uniMMR and
@@ -343,9 +387,10 @@ def build_view(
         m = row.maint_usd
         row.share = m / maint if m is not None and maint > 0 else ZERO
     rows += tuple(cm_rows)
+    _join_adl(rows, adl)
     # The account's level first (it needs only the liquidation distances), then each row's: a
     # large share of the margin is DANGER only on an account that is itself at WARN or worse.
-    level = _verdict(account, tot, pm, _nearest(rows), t, refused=True).level
+    level = _verdict(account, tot, pm, _nearest(rows), t, refused=True, locks=locks).level
     for row in rows:
         _judge(row, balance, t, level)
     return AccountView(
@@ -360,7 +405,22 @@ def build_view(
         markets=markets,
         cm=cm,
         cm_risks=cm_joined,
+        balances=balances,
+        prices=prices or {},
+        um_brackets={b.symbol: b for b in brackets[0] or () if b.symbol},
+        cm_brackets={b.symbol: b for b in brackets[1] or () if b.symbol},
+        locks=locks,
     )
+
+
+def _join_adl(rows: Iterable[PositionRow],
+              adl: tuple[Iterable[AdlQuantile] | None, Iterable[AdlQuantile] | None]) -> None:
+    """Each open row's ADL quantile from its market's adlQuantile rows (by symbol)."""
+    by_venue = {UM: {a.symbol: a for a in adl[0] or ()}, CM: {a.symbol: a for a in adl[1] or ()}}
+    for row in rows:
+        found = by_venue[row.venue].get(row.position.symbol)
+        if found is not None:
+            row.adl = found.for_side(row.position.positionSide, row.position.is_long)
 
 
 def _nearest(rows: Iterable[PositionRow]) -> PositionRow | None:
@@ -369,7 +429,8 @@ def _nearest(rows: Iterable[PositionRow]) -> PositionRow | None:
 
 
 def _verdict(account: UmAccount, tot: Totals, pm: PmAccount | None, near: PositionRow | None,
-             t: Thresholds, *, stale: bool = False, refused: bool = False) -> Verdict:
+             t: Thresholds, *, stale: bool = False, refused: bool = False,
+             locks: tuple[str, ...] = ()) -> Verdict:
     fallback = (tot.ratio, account_level(account, t)) if pm is None and refused else None
     return verdict(
         t,
@@ -378,6 +439,7 @@ def _verdict(account: UmAccount, tot: Totals, pm: PmAccount | None, near: Positi
         nearest=None if near is None or near.liq_distance is None else (position_label(near), near.liq_distance),
         fallback=fallback,
         stale=stale,
+        locks=locks,
     )
 
 

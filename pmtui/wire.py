@@ -36,6 +36,8 @@ from pmtui.ledger import LedgerView
 from pmtui.market import SymbolRules
 from pmtui.model import Inputs, RiskModel
 from pmtui.models import (
+    ADL_MAX,
+    AdlQuantile,
     Balance,
     CmAccount,
     CmPositionRisk,
@@ -43,14 +45,17 @@ from pmtui.models import (
     PmAccount,
     PositionRisk,
     UmAccount,
+    parse_adl_quantiles,
     parse_balance,
     parse_cm_account,
     parse_cm_position_risk,
     parse_position_risk,
     parse_um_account,
+    wire_decimal,
 )
 from pmtui.monitor import MonitorState, Notice, StatusInfo
 from pmtui.risk import Estimate
+from pmtui.riskinputs import parse_brackets
 from pmtui.settings import Thresholds
 from pmtui.stream import PushStatus
 from pmtui.views import AccountView, balance_rows, build_view
@@ -119,6 +124,10 @@ def _status(info: StatusInfo) -> dict[str, Any]:
         "error": None if err is None else {"class": type(err).__name__, "message": err.message, "kind": err.kind,
                                            "status": err.status, "code": err.code, "retryable": err.retryable},
         "push": None if info.push is None else _PUSH.dump_python(info.push, mode="json"),
+        # Whether the public mark price streams price the account, and why not: the viewer's
+        # status bar says what the daemon's would.
+        "marks_live": info.marks_live,
+        "marks_note": info.marks_note,
     }
 
 
@@ -140,8 +149,12 @@ def _error_of(data: dict[str, Any] | None) -> errors.PmtuiError | None:
 
 def _status_of(data: dict[str, Any]) -> StatusInfo:
     push = data.get("push")
+    note = data.get("marks_note")  # .get: a daemon from before the mark price stream sends neither
+    if note is not None and not isinstance(note, str):
+        raise WireError("a marks_note that is not text")
     return StatusInfo(**{name: data[name] for name in _STATUS_PLAIN}, error=_error_of(data.get("error")),
-                      push=None if push is None else _PUSH.validate_python(push))
+                      push=None if push is None else _PUSH.validate_python(push),
+                      marks_live=data.get("marks_live") is True, marks_note=note)
 
 
 def _value(value: Decimal | float | str | None) -> Any:
@@ -165,19 +178,43 @@ def _alert_of(data: dict[str, Any]) -> AlertEvent:
                       time=data["time"], state=data["state"], items=tuple(_alert_of(e) for e in data["items"]))
 
 
+def _plain(data: Any) -> Any:
+    """Raw rows with the numbers Binance sent unquoted (read as Decimal: the brackets' ratios) as
+    exact strings, which the parsers read back as the same Decimals."""
+    return None if data is None else json.loads(json.dumps(data, default=str))
+def _moved(row: Any) -> dict[str, Any]:
+    """A row the mark price stream moved: its raw dict (model_copy keeps REST's) with its figures
+    as they are now, so a viewer draws the same repriced view as the daemon."""
+    return {**row.raw, **{name: format(value, "f") for name, value in row if isinstance(value, Decimal)}}
+
+
 def _view(view: AccountView, state: MonitorState) -> dict[str, Any]:
     """What build_view made the view of; a part that is the state's own is said by reference."""
     symbols = {row.position.symbol for row in view.open_positions}
+    um_moved = view.account is not state.account
+    cm_moved = view.cm is not None and view.cm is not state.cm
+    um_row = _moved if um_moved else (lambda row: row.raw)
+    cm_row = _moved if cm_moved else (lambda row: row.raw)
+    cm = view.cm
     return {
-        "account": "=" if view.account is state.account else _um(view.account),
+        "account": "=" if not um_moved else {"assets": [_moved(a) for a in view.account.assets],
+                                              "positions": [_moved(p) for p in view.account.positions]},
         "pm": "=" if view.pm is state.pm else _pm(view.pm),
         # positionRisk as joined to the rows, by their keys (build_view takes the mapping as is).
-        "risks": [[*key, row.raw] for key, row in view.risks.items()],
-        "cm": "=" if view.cm is state.cm else _raws([view.cm]) if view.cm is not None else None,
-        "cm_risks": _raws(view.cm_risks.values()),
+        "risks": [[*key, um_row(row)] for key, row in view.risks.items()],
+        "cm": "=" if cm is state.cm else None if cm is None else [
+            {**cm.raw, "assets": [_moved(a) for a in cm.assets], "positions": [_moved(p) for p in cm.positions]}],
+        "cm_risks": [cm_row(row) for row in view.cm_risks.values()],
         "thresholds": view.thresholds.model_dump(mode="json"),
         # Only the symbols of its rows: the whole exchange's rules are thousands of entries.
         "markets": _RULES.dump_python({s: m for s, m in view.markets.items() if s in symbols}, mode="json"),
+        # Exposure, tiers, the ADL queue and locks (pmtui.exposure): the brackets of its rows only.
+        "balances": "=" if view.balances is state.balances else _raws(view.balances),
+        "prices": {asset: str(price) for asset, price in view.prices.items()},
+        "brackets": [_plain([b.raw for s, b in table.items() if s in symbols])
+                     for table in (view.um_brackets, view.cm_brackets)],
+        "adl": {row.key: row.adl for row in view.open_positions if row.adl is not None},
+        "locks": list(view.locks),
     }
 
 
@@ -185,10 +222,22 @@ def _view_of(data: dict[str, Any], state: dict[str, Any], parts: dict[str, Any])
     account = parts["account"] if data["account"] == "=" else parse_um_account(data["account"])
     pm = parts["pm"] if data["pm"] == "=" else _pm_of(data["pm"])
     cm = parts["cm"] if data["cm"] == "=" else parse_cm_account(data["cm"][0]) if data["cm"] else None
-    return build_view(account, Thresholds.model_validate(data["thresholds"]),
+    balances = data.get("balances")
+    brackets = data.get("brackets") or [[], []]
+    view = build_view(account, Thresholds.model_validate(data["thresholds"]),
                       risks=_joined(data["risks"]), pm=pm,
                       markets=_RULES.validate_python(data["markets"]), cm=cm,
-                      cm_risks=parse_cm_position_risk(data["cm_risks"]))
+                      cm_risks=parse_cm_position_risk(data["cm_risks"]),
+                      balances=parts["balances"] if balances == "=" else
+                      None if balances is None else parse_balance(balances),
+                      prices={str(a): wire_decimal(p) for a, p in (data.get("prices") or {}).items()},
+                      brackets=(parse_brackets(brackets[0]), parse_brackets(brackets[1])),
+                      locks=tuple(str(r) for r in data.get("locks") or ()))
+    adl = data.get("adl") or {}
+    for row in view.open_positions:  # as the Monitor joined them (its rows' quantiles only)
+        q = adl.get(row.key)
+        row.adl = q if type(q) is int and 0 <= q <= ADL_MAX else None
+    return view
 
 
 def _joined(pairs: list[list[Any]]) -> dict[tuple[str, str], PositionRisk]:
@@ -284,6 +333,9 @@ class Encoder:
             "balance_note": s.balance_note,
             "risk": self._once("risk", s.risk, lambda: _risk(s.risk)),  # type: ignore[arg-type]
             "ledger": self._once("ledger", s.ledger, lambda: _ledger(s.ledger)),  # type: ignore[arg-type]
+            "extra_notes": s.extra_notes,
+            "adl": [_plain(_raws(rows)) for rows in s.adl],
+            "locks": list(s.locks),
         }
 
 
@@ -319,7 +371,7 @@ class Decoder:
         cm: CmAccount | None = self._once("cm", d["cm"], parse_cm_account)
         cm_risks: tuple[CmPositionRisk, ...] | None = self._once("cm_risks", d["cm_risks"], parse_cm_position_risk)
         parts = {"account": self._once("account", d["account"], parse_um_account),
-                 "pm": self._once("pm", d["pm"], _pm_of), "cm": cm}
+                 "pm": self._once("pm", d["pm"], _pm_of), "cm": cm, "balances": balances}
         risks: tuple[PositionRisk, ...] | None = self._once("risks", d["risks"], parse_position_risk)
         view = self._once("view", d["view"], lambda v: _view_of(v, d, parts))
         return MonitorState(
@@ -349,4 +401,12 @@ class Decoder:
             balance_note=d["balance_note"],
             risk=self._once("risk", d["risk"], _risk_of),
             ledger=self._once("ledger", d.get("ledger"), _ledger_of),  # .get: a daemon from before the ledger
+            extra_notes={str(k): str(v) for k, v in (d.get("extra_notes") or {}).items()},
+            adl=_adl_of(d.get("adl")),
+            locks=tuple(str(r) for r in d.get("locks") or ()),
         )
+
+
+def _adl_of(data: Any) -> tuple[tuple[AdlQuantile, ...] | None, tuple[AdlQuantile, ...] | None]:
+    um, cm = data if isinstance(data, list) and len(data) == 2 else (None, None)
+    return (None if um is None else parse_adl_quantiles(um), None if cm is None else parse_adl_quantiles(cm))

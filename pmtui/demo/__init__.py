@@ -54,6 +54,7 @@ from websockets.frames import Close
 from websockets.http11 import Response
 
 from pmtui.demo import ledger as demo_ledger
+from pmtui.demo import queue as demo_queue
 from pmtui.demo import risk as demo_risk
 from pmtui.health import Level, verdict
 from pmtui.settings import MAX_RECV_WINDOW as _MAX_RECV_WINDOW
@@ -583,6 +584,8 @@ _ROUTES = {
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_risk.RISK_ROUTES.items()},
     # The ledger (pmtui.demo.ledger): funding, loan interest, the margin-call's liquidation fill.
     **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_ledger.LEDGER_ROUTES.items()},
+    # The ADL queue and trading locks (pmtui.demo.queue).
+    **{path: _Route(weight, True, handler) for path, (weight, handler) in demo_queue.QUEUE_ROUTES.items()},
 }
 LISTEN_KEY_PATH = "/papi/v1/listenKey"
 # The account's one cross-margin loan (pmtui shows it in the Balances pane): this share of the
@@ -974,16 +977,17 @@ class DemoExchange(httpx.AsyncBaseTransport):
                 sock.push_close()
         return b"{}"
 
-    def connect(self, url: str, **options: Any) -> _DemoConnect:
+    def connect(self, url: str, *, coin_m: bool = False, **options: Any) -> _DemoConnect:
         """An in-memory stand-in for websockets.asyncio.client.connect(url, ...): `async with`
         gives a connection with recv(), close(), ping() and async iteration. The URL's last path
-        segment must be the active listen key (else the handshake is refused, HTTP 400). Other
-        options (max_size, ping_interval...) are accepted and have nothing to do here."""
-        return _DemoConnect(self, url)
+        segment must be the active listen key (else the handshake is refused, HTTP 400), or the
+        mark price stream's (`coin_m`: COIN-M's, whose URL differs from USD-M's only by host).
+        Other options (max_size, ping_interval...) are accepted and have nothing to do here."""
+        return _DemoConnect(self, url, coin_m)
 
-    def _open_socket(self, url: str) -> _DemoSocket | _DemoMarkSocket:
+    def _open_socket(self, url: str, coin_m: bool = False) -> _DemoSocket | _DemoMarkSocket:
         if urlsplit(url).path.endswith(MARK_STREAM_SUFFIX):  # the public mark price stream
-            return _DemoMarkSocket(self)
+            return _DemoMarkSocket(self, coin_m)
         key = urlsplit(url).path.rstrip("/").rpartition("/")[2]
         if self._listen_key is None or not hmac.compare_digest(key, self._listen_key):
             raise InvalidStatus(Response(400, "Bad Request", Headers(), b""))
@@ -993,15 +997,19 @@ class DemoExchange(httpx.AsyncBaseTransport):
             self._band = _status(self._current().uni_mmr)
         return sock
 
-    def mark_frame(self) -> str:
-        """The all-market mark price stream's frame now: every held USD-M symbol at the current
-        step's mark (the price positionRisk reports), dated now."""
+    def mark_frame(self, coin_m: bool = False) -> str:
+        """The all-market mark price stream's frame now: every held USD-M symbol (`coin_m`: the
+        COIN-M one) at the current step's mark (the price positionRisk reports), dated now."""
         now_ms = int(self._clock() * 1000)
         marks = self._marks(self._move(self._step))
+        if coin_m:
+            symbols = [self._cm_leg.symbol.name] if self._cm_leg is not None else []
+        else:
+            symbols = [leg.symbol.name for leg in self._legs]
         return _dumps([
-            {"e": "markPriceUpdate", "E": now_ms, "s": leg.symbol.name, "p": _fixed(marks[leg.symbol.name], 8),
-             "i": _fixed(marks[leg.symbol.name], 8), "P": "0", "r": "0.00010000", "T": 0}
-            for leg in self._legs]).decode()
+            {"e": "markPriceUpdate", "E": now_ms, "s": name, "p": _fixed(marks[name], 8),
+             "i": _fixed(marks[name], 8), "P": "0", "r": "0.00010000", "T": 0}
+            for name in symbols]).decode()
 
     def _current(self) -> _Snapshot:
         if self._snapshot is None:
@@ -1347,14 +1355,15 @@ def _cm_balance_row(v: _CmView) -> dict[str, Any]:
 class _DemoConnect:
     """`async with exchange.connect(url) as ws` (and `ws = await exchange.connect(url)`)."""
 
-    def __init__(self, exchange: DemoExchange, url: str) -> None:
+    def __init__(self, exchange: DemoExchange, url: str, coin_m: bool = False) -> None:
         self._exchange = exchange
         self._url = url
+        self._coin_m = coin_m
         self._socket: _DemoSocket | _DemoMarkSocket | None = None
 
     def __await__(self) -> Generator[Any, None, _DemoSocket | _DemoMarkSocket]:
         async def open_() -> _DemoSocket | _DemoMarkSocket:
-            self._socket = self._exchange._open_socket(self._url)
+            self._socket = self._exchange._open_socket(self._url, self._coin_m)
             return self._socket
 
         return open_().__await__()
@@ -1371,8 +1380,9 @@ class _DemoMarkSocket:
     """The demo's `!markPrice@arr@1s`: its held symbols' marks, a frame a second (the market itself
     moves a step per poll round, as the REST answers see it)."""
 
-    def __init__(self, exchange: DemoExchange) -> None:
+    def __init__(self, exchange: DemoExchange, coin_m: bool = False) -> None:
         self._exchange = exchange
+        self._coin_m = coin_m
         self._closed = False
         self._first = True
 
@@ -1382,7 +1392,7 @@ class _DemoMarkSocket:
         self._first = False
         if self._closed:
             raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
-        return self._exchange.mark_frame()
+        return self._exchange.mark_frame(self._coin_m)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self._closed = True

@@ -25,6 +25,7 @@ from textual.css.query import NoMatches
 from textual.css.scalar import Scalar
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.widgets._toast import Toast, ToastRack
 from textual.worker import Worker, WorkerState
@@ -33,7 +34,7 @@ from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
 from pmtui.ledger import prices_from
-from pmtui.monitor import ALERTS, DATA, FAULT, LEDGER, Monitor, MonitorState, Notice
+from pmtui.monitor import ALERTS, DATA, FAULT, LEDGER, STATUS, Monitor, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.text import clean
 from pmtui.text import name as shown
@@ -44,6 +45,7 @@ from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
 from pmtui.tui.widgets.detail import DetailScreen
+from pmtui.tui.widgets.exposure import ExposureNote, ExposureTable, exposure_title
 from pmtui.tui.widgets.help import HelpScreen
 from pmtui.tui.widgets.history import HistoryPanel
 from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen, unavailable
@@ -65,6 +67,10 @@ log = logging.getLogger(__name__)
 
 # Before a table's title while its data is not current (with the dashed amber border, app.tcss).
 STALE_MARK = "◌ STALE · "
+
+#: Seconds a refresh must have been running before the screen says "fetching…": most end sooner,
+#: and then the state they publish is the one screen update of that refresh, not the second.
+FETCHING_SHOWN_AFTER = 0.3
 
 # (columns, lines) the full dashboard needs; a smaller terminal gets the compact view.
 COMPACT_BELOW = (60, 18)
@@ -98,6 +104,20 @@ class FilterInput(Input):
             await self.run_action(bindings[0].action)
             return
         await super()._on_key(event)
+
+
+def _same_book(before: MonitorState | None, state: MonitorState) -> bool:
+    """Whether `state` only moved uniMMR and the account's status on what `before` showed (a
+    pushed riskLevelChange): the same positions, prices, assets and balances, judged at the same
+    account level (a row's level follows the account's). Then only the verdict is redrawn: at
+    1,000 positions redrawing the book delayed a pushed margin call by 200-450 ms."""
+    if before is None or before.view is None or state.view is None:
+        return False
+    old, new = before.view, state.view
+    return (state.account is before.account and state.risks is before.risks and state.cm is before.cm
+            and state.cm_risks is before.cm_risks and state.balances is before.balances
+            and new.markets is old.markets and new.level == old.level
+            and state.balance_stale == before.balance_stale and state.unavailable == before.unavailable)
 
 
 class MainScreen(Screen[None]):
@@ -174,6 +194,8 @@ class MainScreen(Screen[None]):
             yield AssetsTable(id="assets")
             yield BalancesTable(id="balances")
             yield BalancesNote(id="balances-note")
+            yield ExposureTable(id="exposure")
+            yield ExposureNote(id="exposure-note")
             yield FilterInput(placeholder=f"filter: {filters.TERMS}", id="filter")
             yield PositionsTable(id="positions")
             yield LadderPanel(id="ladder-panel")  # only where there is room (app.tcss)
@@ -184,9 +206,10 @@ class MainScreen(Screen[None]):
     def show_state(self, state: MonitorState, changed: frozenset[str] | None = None) -> None:
         """Render `state` (what changed decides how much is redrawn)."""
         changed = state.changed if changed is None else changed
-        was_stale = self.state.stale if self.state is not None else None
+        before = self.state
+        was_stale = before.stale if before is not None else None
         self.state = state
-        if changed & {DATA, FAULT} or state.stale != was_stale:
+        if FAULT in changed or state.stale != was_stale or (DATA in changed and not _same_book(before, state)):
             self._render_view()
         else:
             self._render_verdict()
@@ -217,8 +240,24 @@ class MainScreen(Screen[None]):
         self.query_one("#positions", PositionsTable).show(self.visible_positions())
         self._title_positions()
         if isinstance(self.app.screen, DetailScreen):
-            self.app.screen.show(view.row(self.app.screen.key))
+            row = view.row(self.app.screen.key)
+            self.app.screen.show(row, view.next_tier(row) if row is not None else None)
         self._render_balances()
+        self._render_exposure()
+
+    def _render_exposure(self) -> None:
+        """Net exposure per coin: the pane from 40 lines on, else one line (app.tcss picks)."""
+        view = self.view
+        if view is None:
+            return
+        rows, known = view.exposure, view.balances is not None
+        table = self.query_one("#exposure", ExposureTable)
+        table.set_class(self.state is not None and self.state.stale, "-stale")
+        table.show(rows)
+        title = exposure_title(rows, known)
+        if table.border_title != title:
+            table.border_title = title
+        self.query_one("#exposure-note", ExposureNote).show(rows, known_balances=known)
 
     def _render_balances(self) -> None:
         """The Balances pane: its rows, its own staleness and note in the title; where the screen
@@ -446,7 +485,7 @@ class MainScreen(Screen[None]):
         key = event.key
         row = self.view.row(key)
         if row is not None:
-            self.app.push_screen(DetailScreen(key, row))
+            self.app.push_screen(DetailScreen(key, row, self.view.next_tier(row)))
 
 
 class PmtuiApp(App[int]):
@@ -502,6 +541,7 @@ class PmtuiApp(App[int]):
         self.accounts: list[Account] = list(accounts or []) if len(accounts or []) > 1 else []
         self._demo_titles = False
         self._deliverer: Deliverer | None = None
+        self._held: Timer | None = None  # a "fetching…" state waiting for FETCHING_SHOWN_AFTER
 
     @classmethod
     def for_accounts(cls, accounts: Sequence[Account], *, demo: bool = False, start: bool = True) -> PmtuiApp:
@@ -672,6 +712,19 @@ class PmtuiApp(App[int]):
             for notice in state.notices:
                 self._toast(notice, message.profile)
             return
+        if self._held is not None:  # this state is newer: it says everything the held one did
+            self._held.stop()
+            self._held = None
+        if message.changed == {STATUS} and state.status.fetching and not state.notices:
+            self._held = self.set_timer(FETCHING_SHOWN_AFTER, partial(self._show_held, state))
+            return
+        self._show_new(state)
+
+    def _show_held(self, state: MonitorState) -> None:
+        self._held = None
+        self._show_new(state)
+
+    def _show_new(self, state: MonitorState) -> None:
         try:
             with self.batch_update():
                 self._announce(state)

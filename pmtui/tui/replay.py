@@ -20,7 +20,7 @@ from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.summary import SummaryBar
 
-NO_LADDER = "A replay has no stress ladder: the risk model's inputs are not recorded."
+NO_LADDER = "No stress ladder at this moment: its risk model's inputs were not recorded."
 #: The replay's own actions: not while a person types in the filter box (space is a character there).
 _REPLAY_ACTIONS = frozenset({"replay_step", "replay_jump", "replay_play", "replay_time"})
 
@@ -109,13 +109,18 @@ class ReplayScreen(MainScreen):
             widget.clock = now
 
     def _render_risk(self) -> None:
-        """No ladder: the record keeps the model's figures, not its inputs (brackets, haircuts),
-        so it cannot be rebuilt; said so rather than "waiting for its inputs"."""
+        """The recorded moment's model (rows recorded with the model's inputs); an older
+        recording has none: said so rather than "waiting for its inputs"."""
+        if self.state is not None and self.state.risk is not None:
+            super()._render_risk()
+            return
         self.query_one("#ladder-panel", LadderPanel).show(None, NO_LADDER)
         for screen in self.app.screen_stack:
             if isinstance(screen, LadderScreen):
                 screen.show(None, NO_LADDER)
 
     def action_ladder(self) -> None:
-        if not isinstance(self.app.screen, LadderScreen):
+        if self.state is not None and self.state.risk is not None:
+            super().action_ladder()
+        elif not isinstance(self.app.screen, LadderScreen):
             self.app.push_screen(LadderScreen(None, NO_LADDER))

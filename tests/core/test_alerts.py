@@ -229,6 +229,28 @@ def test_closed_position_clears_its_alert():
     assert alerts.active() == []
 
 
+def test_readings_are_worded_only_when_an_event_is_made(monkeypatch):
+    """A rule over a large book formats no message for positions where nothing happens (at 1,000
+    positions that was a tenth of each refresh); the one that fires is worded as before."""
+    import pmtui.alerts as alerts_module
+
+    worded = []
+    pct = alerts_module._pct
+    monkeypatch.setattr(alerts_module, "_pct", lambda *a, **k: worded.append(a) or pct(*a, **k))
+    rule = Rule("liq_distance_below", "liq_distance_below", D("0.10"), per_position=True)
+    alerts = engine(rule)
+    symbols = [f"S{i:03d}USDT" for i in range(200)]
+    far = [risk(s, liq="50") for s in symbols]  # all 50% away: nothing fires
+    state = AlertState(view(positions=[position(s) for s in symbols], risks=far))
+    assert step(alerts, state, 1.0) == []
+    assert step(alerts, state, 2.0) == []
+    assert worded == []
+    near = AlertState(view(positions=[position(s) for s in symbols], risks=[risk(symbols[0], liq="92"), *far[1:]]))
+    [event] = step(alerts, near, 3.0)
+    assert event.message == "S000USDT long is 8% from its liquidation price 92 (alert below 10%)."
+    assert 0 < len(worded) <= 6  # the one event's words, not the book's
+
+
 LIQ = Rule("liq_distance_below", "liq_distance_below", D("0.10"), per_position=True)
 BOOK = ("AAAUSDT", "BBBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT")
 
@@ -321,8 +343,9 @@ def test_stale_for():
 
 def test_rules_from_settings_defaults_and_switches():
     assert [r.name for r in rules_from(AlertSettings())] == [
-        "unimmr_below", "status_not_normal", "liq_distance_below", "stale_for", "forced_fill"]  # upnl off
-    some = AlertSettings(unimmr_below=False, status_not_normal=False, liq_distance_below=False,
+        "unimmr_below", "status_not_normal", "adl_front", "liq_distance_below", "stale_for",
+        "forced_fill"]  # upnl off
+    some = AlertSettings(unimmr_below=False, status_not_normal=False, adl_front=False, liq_distance_below=False,
                          stale_for=False, forced_fill=False, upnl_below="-1", position_upnl_below="-2")
     assert [(r.name, r.kind, r.per_position) for r in rules_from(some)] == [
         ("upnl_below", "upnl_below", False), ("position_upnl_below", "upnl_below", True)]

@@ -234,7 +234,7 @@ def test_snapshot_json_repeats_the_cm_bodies_exactly(capsys, live):
     assert Decimal(cm_rows[0]["mmShare"]) > Decimal("0.39")
     assert cm_rows == [{"symbol": "BTCUSD_PERP", "positionSide": "BOTH", "level": "WARN",
                         "mmShare": cm_rows[0]["mmShare"], "liqDistance": cm_rows[0]["liqDistance"],
-                        "liqLevel": "OK", "venue": "CM"}]
+                        "liqLevel": "OK", "venue": "CM", "adlQuantile": None, "nextTier": None}]
     mark = Decimal("86480.25")
     assert Decimal(cm_rows[0]["liqDistance"]) == (Decimal("171025.70213315") - mark) / mark
     code, table, err = run(capsys, "snapshot")

@@ -356,6 +356,36 @@ async def test_a_state_makes_the_round_trip_exactly():
     assert output.watch_line(back) == output.watch_line(state)
 
 
+async def test_the_marks_status_reaches_an_attached_viewer_and_goes_with_the_daemon(tmp_path):
+    """An attached dashboard's status bar says what the daemon's says: `marks ✓`, or `marks:
+    polling` and the sentence; a daemon from before the marks sends neither (not live); a daemon
+    gone prices nothing live."""
+    import dataclasses
+
+    from pmtui.settings import Settings
+
+    polling = "The COIN-M mark price stream has no price for NEWUSD_PERP. Prices come from polling."
+    for live, note in ((True, None), (False, polling)):
+        state = state_of(4)
+        state = dataclasses.replace(state, status=dataclasses.replace(state.status, marks_live=live, marks_note=note))
+        back = wire.Decoder().state(json.loads(json.dumps(wire.Encoder().state(state))))
+        assert (back.marks_live, back.status.marks_note) == (live, note)
+    old = wire.Encoder().state(state)
+    del old["status"]["marks_live"], old["status"]["marks_note"]
+    back = wire.Decoder().state(old)
+    assert not back.marks_live and back.status.marks_note is None
+    with pytest.raises(wire.WireError):
+        bad = wire.Encoder().state(state)
+        bad["status"]["marks_note"] = {"x": 1}
+        wire.Decoder().state(bad)
+    viewer = attach.RemoteMonitor("main", Settings(), attach.Attachment(tmp_path / "d.sock", demo=False))
+    viewer.receive(dataclasses.replace(state, status=dataclasses.replace(state.status, marks_live=True,
+                                                                         marks_note=None)))
+    assert viewer.state.marks_live
+    viewer.lost("connection refused")
+    assert not viewer.state.marks_live and viewer.state.status.stale
+
+
 def test_a_state_with_a_fault_and_alerts_keeps_their_types():
     from decimal import Decimal
 

@@ -34,10 +34,10 @@ class LiveMarks(AccountMarks):
         super().__init__(MarkFeed("ws://127.0.0.1:9", clock=clock))
         self.live, self.note = True, None
 
-    def news(self, account) -> bool:
+    def news(self, account, cm=None) -> bool:
         return False
 
-    def apply(self, account, risks, brackets):
+    def apply(self, account, risks, brackets, cm=None, cm_risks=None):
         return None  # REST's figures stand; `live` stays what the test set
 
 

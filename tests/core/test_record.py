@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -395,6 +396,60 @@ def test_the_writer_enforces_retention_itself(tmp_path):
     assert [r.time_ms for r in read_states(path)] == [int((T0 + 3 * 86400) * 1000)]
 
 
+async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read(tmp_path):
+    """The view (what pmtui derived) is not in the file but comes back exactly; a row written
+    as the whole document (the first format) reads as it was."""
+    from pmtui.record import KEYFRAME, _pack
+
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    monitor = make_monitor(Settings(risk_model=False), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=5, symbols=40))
+    recorder = Recorder(path, clock=clock)
+    recorder.attach(monitor)
+    published: list[dict] = []
+    monitor.subscribe(lambda state: published.append(state_doc(state)))
+    for _ in range(3):
+        await monitor.refresh()
+        clock.now += 2
+    await monitor.aclose()
+    recorder.close()
+    conn = sqlite3.connect(path)
+    bodies = [zlib.decompress(b) for (b,) in conn.execute("SELECT body FROM states WHERE kind = 2")]
+    assert bodies and not any(b"mmShare" in b for b in bodies)  # the view is derived, never stored
+    rows = [r for r in read_states(path) if "view" in r.doc]
+    assert rows and rows[-1].doc["view"] in [d.get("view") for d in published]
+    old = {"fetchedAt": 1, "assets": [], "positions": [], "view": {"account": {"uniMMR": "9"}}, "level": "OK"}
+    with conn:
+        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body) VALUES (?, ?, ?, ?, ?, ?)",
+                     (10**13, "old", "OK", "9", KEYFRAME, _pack(old)))
+    conn.close()
+    (again,) = read_states(path, profile="old")
+    assert again.doc == old
+
+
+async def test_open_states_decodes_only_what_is_asked_and_reads_the_same_documents(tmp_path):
+    from pmtui.record import open_states
+    from pmtui.replay import events
+
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    monitor = make_monitor(Settings(risk_model=False), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=5, symbols=40, scenario="margin-call", step=14))
+    recorder = Recorder(path, clock=clock, keyframe_every=3)  # several stretches
+    recorder.attach(monitor)
+    for _ in range(8):
+        await monitor.refresh()
+        clock.now += 2
+    await monitor.aclose()
+    recorder.close()
+    eager = [r for r in read_states(path, profile="demo") if "assets" in r.doc or r.doc.get("error")]
+    lazy = open_states(path, "demo")
+    assert len(lazy) == len(eager) and lazy.times == [r.time_ms for r in eager]
+    assert not lazy._kept  # opened: nothing decoded
+    assert lazy[len(lazy) - 1].doc == eager[-1].doc and len(lazy._kept) == 1  # one stretch
+    assert [r.doc for r in lazy] == [r.doc for r in eager]
+    assert events(lazy) == events(eager)  # from the rows' columns, as from the documents
 def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_path):
     """A fleet of 50 on the public mark stream would write 50 rows a second: its repriced states
     are the screen's; what is recorded is each REST refresh (and any alert the marks raise)."""

@@ -26,6 +26,7 @@ import pytest
 from pmtui.budget import WeightBudget
 from pmtui.cli import main
 from pmtui.client import READ_ONLY_PATHS, PapiClient
+from pmtui.endpoints import ADL_ENDPOINTS, LEDGER_ENDPOINTS
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.fleet import FleetOptions, make_client
 from pmtui.logs import setup_debug_log
@@ -52,7 +53,9 @@ SECRET = "canarySecret" + secrets.token_hex(20)
 SIGNED = {UM_ACCOUNT, PM_ACCOUNT, POSITION_RISK, BALANCE, CM_ACCOUNT, CM_POSITION_RISK,
           # the risk model's inputs (pmtui.riskfeed): signed GETs like the others
           "/sapi/v1/portfolio/collateralRate", "/sapi/v1/portfolio/asset-index-price",
-          "/sapi/v1/portfolio/margin-asset-leverage", "/papi/v1/um/leverageBracket", "/papi/v1/cm/leverageBracket"}
+          "/sapi/v1/portfolio/margin-asset-leverage", "/papi/v1/um/leverageBracket", "/papi/v1/cm/leverageBracket",
+          # the ledger (pmtui.ledger), the ADL queue and trading locks (pmtui.exposure)
+          *(e.path for e in (*LEDGER_ENDPOINTS, *ADL_ENDPOINTS))}
 
 # (name, how to set it up on the server). Each fault hits the UM account, the one call every
 # scenario makes; the clock jumps make pmtui resync and sign again.

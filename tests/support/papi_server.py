@@ -60,6 +60,12 @@ INDEX_PRICE = "/sapi/v1/portfolio/asset-index-price"
 MARGIN_LEVERAGE = "/sapi/v1/portfolio/margin-asset-leverage"
 UM_BRACKETS = "/papi/v1/um/leverageBracket"
 CM_BRACKETS = "/papi/v1/cm/leverageBracket"
+# The ADL queue and trading locks: canned as an account nobody locks, with no ADL rows (a test
+# sets the real bodies of tests/fixtures/real/queue/ when it wants them).
+UM_ADL = "/papi/v1/um/adlQuantile"
+CM_ADL = "/papi/v1/cm/adlQuantile"
+UM_ACCOUNT_CONFIG = "/papi/v1/um/accountConfig"
+UM_TRADING_STATUS = "/papi/v1/um/apiTradingStatus"
 
 FAULTS = frozenset(
     {"429", "418", "500", "503", "-1001", "403", "html", "truncated", "empty", "schema", "slow", "reset",
@@ -300,6 +306,10 @@ ROUTES = {
         ("/papi/v1/um/forceOrders", 50), ("/papi/v1/cm/forceOrders", 50))},
     "/papi/v1/margin/marginInterestHistory": (lambda now: {"rows": [], "total": 0}, 1, True),
     "/papi/v1/portfolio/negative-balance-exchange-record": (lambda now: {"rows": [], "total": 0}, 100, True),
+    UM_ADL: (lambda now: [], 5, True),
+    CM_ADL: (lambda now: [], 5, True),
+    UM_ACCOUNT_CONFIG: (lambda now: {"canTrade": True, "dualSidePosition": False, "updateTime": 0}, 5, True),
+    UM_TRADING_STATUS: (lambda now: {"indicators": {}, "updateTime": now}, 10, True),
 }
 
 WAF_PAGE = (

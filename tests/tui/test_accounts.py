@@ -483,3 +483,32 @@ async def test_the_overview_adds_up_equity_maint_margin_and_upnl_in_usd():
         assert "3 accounts" in line and "uPnL " in line
         assert table.hidden_columns == (0, 0)
         assert table.get_cell("alpha", "mm").plain == fmt.money(pms[0].accountMaintMargin)
+
+
+async def test_each_row_says_whether_the_mark_price_streams_price_it_live():
+    """◆ beside the Data word: the account's positions follow the public marks; ◇: it is on
+    polling (the streams do not price every open position); nothing: it does not use them."""
+    import dataclasses
+
+    accounts = demo_accounts()
+    app = overview_app(accounts)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fetch_all(accounts)
+        table = app.screen.query_one(AccountsTable)
+        await wait_until(pilot, lambda: table.row_keys == ["charlie", "bravo", "alpha"])
+        assert table.get_cell("alpha", "data").plain == "LIVE"  # a one-shot fetch streams nothing
+        for account, live, note in ((accounts[0], True, None),
+                                    (accounts[1], False, "The COIN-M mark price stream has no price for"
+                                                         " BTCUSD_PERP. Prices come from polling.")):
+            m = account.monitor
+            state = m.state
+            m._state = dataclasses.replace(state, status=dataclasses.replace(state.status, marks_live=live,
+                                                                             marks_note=note))
+            for callback in list(m._subscribers):
+                callback(m._state)
+        await wait_until(pilot, lambda: table.get_cell("alpha", "data").plain == "LIVE ◆", what="live marker")
+        await wait_until(pilot, lambda: table.get_cell("bravo", "data").plain == "LIVE ◇", what="polling marker")
+        assert table.get_cell("charlie", "data").plain == "LIVE"
+        assert "◆ live marks ◇ polling" in str(table.border_title)
+    rows = [account_row("a", dataclasses.replace(accounts[0].monitor.state))]
+    assert rows[0].marks == "live" and rows[0].marks_marker == " ◆"

@@ -505,8 +505,9 @@ async def test_filter_sort_and_cursor_survive_refreshes(make_app):
         await settled(pilot)
         table = positions(app)
         await type_filter(pilot, "usdt", submit=True)
-        # MM% -> Maint., Amount, Entry, Mark, Liq. price, Lev., Initial, Upd., health, Symbol, Side, Notional, uPnL
-        await pilot.press(*"s" * 13)
+        # MM% -> Maint., Amount, Entry, Mark, Liq. price, Lev., ADL, Initial, Upd., health, Symbol, Side,
+        # Notional, uPnL
+        await pilot.press(*"s" * 14)
         assert table.sort_column == "upnl"
         await pilot.press("j", "j")
         chosen = table.cursor_key()
@@ -560,7 +561,9 @@ class ScriptedExchange(httpx.AsyncBaseTransport):
             return httpx.Response(200, json=[])
         if request.url.path == "/fapi/v1/exchangeInfo":  # no tick sizes: not a UM account answer
             return httpx.Response(200, json={"symbols": []})
-        if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account"):  # a key without access: the rest must work
+        if request.url.path in ("/papi/v1/account", "/papi/v1/cm/account", "/papi/v1/um/adlQuantile",
+                                "/papi/v1/um/accountConfig", "/papi/v1/um/apiTradingStatus"):
+            # A key without access: the rest must work.
             return httpx.Response(401, json={"code": -2015, "msg": "Invalid API-key, IP, or permissions."})
         if request.url.path in LEDGER_PATHS:  # the ledger, read beside: nothing happened (not a UM answer)
             return httpx.Response(200, json={"rows": [], "total": 0} if "margin/" in request.url.path
@@ -777,7 +780,8 @@ async def test_fault_sequence_ok_500_garbage_ok_goes_stale_and_recovers(make_app
     import pmtui.tui.widgets.positions
 
     monkeypatch.setattr(pmtui.tui.widgets.positions, "time", FrozenClock(time.time()).module())
-    app = server_app(make_app, papi_server)
+    # Only the test's refreshes: a timed one (60 s) came in too when a loaded machine took that long.
+    app = server_app(make_app, papi_server, interval=3600.0)
     async with app.run_test(size=SIZE) as pilot:
         await settled(pilot)
         table = positions(app)

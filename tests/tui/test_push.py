@@ -23,7 +23,7 @@ from pmtui.stream import UserStream
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.status import StatusBar
 from pmtui.tui.widgets.summary import SummaryBar
-from tests.support.harness import rendered, screen_text, settled, wait_until
+from tests.support.harness import frozen_clock, make_app, rendered, screen_text, settled, wait_until  # noqa: F401
 from tests.support.papi_server import API_KEY, API_SECRET, PM_ACCOUNT, UM_ACCOUNT
 
 SIZE = (100, 30)
@@ -318,6 +318,9 @@ async def test_a_flood_of_risk_events_keeps_the_queues_bounded(papi_server, ws_s
                 '"eq":"30.23416728","ae":"30.23416728","m":"15.11708371"}')
 
     ws_server.script(("wait", go), ("flood", n, frame), ("hold",))
+    # REST agrees with the flood's last word: should a loaded machine miss the stream's pongs and
+    # reconcile over REST (as it must), the newest state still says the newest uniMMR.
+    papi_server.set_body(PM_ACCOUNT, {**margin_call_body(papi_server.now_ms()), "uniMMR": f"1.{400000 - n + 1:06d}"})
     async with Pushing(papi_server, ws_server) as run:
         box: Mailbox[str] = Mailbox()
         monitor = run.monitor
@@ -334,3 +337,32 @@ async def test_a_flood_of_risk_events_keeps_the_queues_bounded(papi_server, ws_s
         await until(lambda: monitor._risk_pending is None, "the last event applied")
         _, waiting = await box.get()
         assert waiting.pm.uniMMR == Decimal(f"1.{400000 - n + 1:06d}")  # the newest state won
+
+
+async def test_a_pushed_unimmr_repaints_the_verdict_not_the_positions(make_app, frozen_clock):  # noqa: F811
+    """A riskLevelChange moves uniMMR only: the header and the account panel show it, and the
+    positions table is neither rebuilt nor repainted (at 1,000 positions that took the push
+    200-450 ms to reach the screen). One that changes the account's level re-judges the rows."""
+    from pmtui.stream import RiskLevelChange
+    from pmtui.tui.widgets.positions import PositionsTable
+
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        monitor, table = app.monitor, app.query_one(PositionsTable)
+        await wait_until(pilot, lambda: monitor.markets, what="tick sizes")  # their own DATA state
+        await pilot.pause()
+        repaints: list[object] = []
+        table.refresh = lambda *a, **k: repaints.append(a) or table  # type: ignore[method-assign]
+        built = table.cells_built
+        pm = monitor.account_poller.data
+        same = pm.uniMMR + 1  # the same band (OK): the account's level does not move
+        monitor.on_push_event(RiskLevelChange(monitor.client.server_now_ms() + 1, same, None, None, None, None))
+        await wait_until(pilot, lambda: f"uniMMR {same:.4f}" in rendered(app.query_one(SummaryBar)),
+                         what="the pushed uniMMR in the header")
+        assert table.cells_built == built and repaints == []
+        # A push into a worse band: the rows are judged again on the account's new level.
+        monitor.on_push_event(RiskLevelChange(monitor.client.server_now_ms() + 2, Decimal("1.10"), "REDUCE_ONLY",
+                                              None, None, None))
+        await wait_until(pilot, lambda: "uniMMR 1.1000" in rendered(app.query_one(SummaryBar)), what="DANGER")
+        assert table.cells_built > built

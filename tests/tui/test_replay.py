@@ -210,6 +210,46 @@ async def test_events_are_alerts_level_changes_and_faults_and_a_play_skips_long_
     assert monitor.cursor == 5 and monitor.speed == 0 and published[-1].notices[-1].message == "End of the recording."
 
 
+async def test_a_margin_call_replays_with_the_risk_model_and_ladder_the_live_one_had(tmp_path):
+    """The risk model's inputs are recorded: the replayed moment's model (its model line and
+    ladder) is the one the live dashboard had, and every document reads back as recorded."""
+    from pmtui.budget import WeightBudget
+    from pmtui.record import state_doc
+
+    path = tmp_path / "h.sqlite3"
+    clock = ManualClock(T0)
+    exchange = DemoExchange(seed=5, scenario="margin-call", clock=clock.time, step=14)
+    monitor = make_monitor(Settings(), FleetOptions(demo=True), profile="demo", transport=exchange, clock=clock,
+                           budget=WeightBudget(1.0, limit=10**9, clock=clock))  # never waits on the frozen clock
+    recorder = Recorder(path, clock=clock.time)
+    recorder.attach(monitor)
+    live: list[tuple[dict, object]] = []
+    monitor.subscribe(lambda s: live.append((state_doc(s), s.risk)))
+    for _ in range(5):
+        await monitor.refresh()
+        while monitor._risk_task is not None:  # the model's inputs
+            await monitor._risk_task
+        clock.advance(2)
+    await monitor.aclose()
+    await asyncio.to_thread(recorder.close)
+    assert recorder.error is None
+    rows = [r for r in read_states(path, profile="demo") if "assets" in r.doc]
+    with_risk = [(d, m) for d, m in live if m is not None]
+    assert rows and with_risk
+    docs = [d for d, _ in live]
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("changed", "changedPositions")}  # noqa: E731
+    for row in rows:  # every recorded document, view and risk block included, is one the live one printed
+        assert strip(row.doc) in [strip(d) for d in docs]
+    last_doc, last_model = with_risk[-1]
+    replay = ReplayMonitor("demo", Settings(), rows, clock=Ticks(), start=len(rows) - 1)
+    model = replay.state.risk
+    assert model is not None and model.to_json() == last_model.to_json() == rows[-1].doc["view"]["risk"]
+    app = ReplayApp(settings=Settings(), monitor=replay, title="DEMO demo", start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, LadderScreen) and app.screen._model is model and app.screen._note is None
 async def test_t_goes_to_a_typed_time_and_bad_input_is_one_sentence(recorded):
     path, _ = recorded
     rows = read_states(path, profile="demo")

@@ -50,7 +50,7 @@ def test_filtered_and_sorted(snap_compare, make_app, frozen_clock):
     async def run_before(pilot: Pilot) -> None:
         await settled(pilot)
         await pilot.press("slash", *"usdt", "enter")  # filter, then back to the table
-        await pilot.press(*"s" * 13)  # MM% -> Maint. -> ... -> uPnL (wraps around), largest first
+        await pilot.press(*"s" * 14)  # MM% -> Maint. -> ... -> ADL -> ... -> uPnL (wraps around), largest first
         await pilot.press("j")
         assert pilot.app.query_one("#positions").sort_column == "upnl"
 

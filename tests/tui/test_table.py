@@ -221,3 +221,56 @@ async def test_the_cursor_row_keeps_its_cells_colours_and_shows_a_bar():
             assert not other[0].text.startswith("▌")  # only the cursor row has the bar
             table.blur()
             await pilot.pause()
+
+
+class LazyTable(Table):
+    """Rows handed over as (name, value) objects: cells built on demand, counted."""
+
+    def row_cells(self, item: tuple[str, int]) -> list[Cell]:
+        self.app.built.append(item[0])  # type: ignore[attr-defined]
+        return row(*item)
+
+    def row_sort_value(self, item: tuple[str, int], column: str) -> object:
+        return {"name": item[0], "value": Decimal(item[1])}[column]
+
+
+class LazyApp(TableApp):
+    def __init__(self) -> None:
+        super().__init__()
+        self.built: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield LazyTable(id="t")
+
+
+def items(n: int, moved: int = 0) -> dict[str, tuple[str, int]]:
+    """n rows, S0000 the largest; `moved` shifts every value (a refresh where every price moved)."""
+    return {f"S{i:04d}": (f"S{i:04d}", 1000 * (n - i) + moved) for i in range(n)}
+
+
+async def test_1000_lazy_rows_build_cells_only_for_the_rows_on_screen():
+    app = LazyApp()
+    async with app.run_test(size=(60, 12)) as pilot:  # 10 rows under the header
+        table = app.query_one(LazyTable)
+        table.focus()
+        table.set_lazy_rows(items(1000))
+        await pilot.pause()
+        on_screen = [f"S{i:04d}" for i in range(10)]
+        assert table.row_count == 1000 and table.row_keys[:10] == on_screen
+        assert set(on_screen) <= set(app.built) and len(app.built) <= 12  # not 1,000 rows' cells
+        assert "S0000" in rendered(table) and table.get_cell("S0999", "value").plain == "1,000"
+        app.built.clear()
+        table.set_lazy_rows(items(1000, moved=1))  # every row changed: still only the screen's
+        await pilot.pause()
+        assert set(on_screen) <= set(app.built) and len(app.built) <= 12
+        assert "1,000,001" in rendered(table)
+        app.built.clear()
+        await pilot.press("pagedown")  # rows that come on screen are built as they come
+        await pilot.pause()
+        assert app.built and set(app.built) <= {f"S{i:04d}" for i in range(10, 30)}
+        assert "S0012" in rendered(table)
+        # Sorted the other way on all 1,000 rows, by values read without building their cells.
+        app.built.clear()
+        table.sort_by("value", reverse=False)
+        await pilot.pause()
+        assert table.row_keys[0] == "S0999" and len(app.built) <= 20

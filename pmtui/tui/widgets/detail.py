@@ -16,6 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from pmtui import fmt
+from pmtui.exposure import NextTier
+from pmtui.models import ADL_MAX
 from pmtui.text import clean
 from pmtui.views import PositionRow
 
@@ -60,7 +62,9 @@ def _quote(symbol: str) -> str | None:
     return next((q for q in _QUOTES if symbol.endswith(q)), None)
 
 
-def detail_table(row: PositionRow) -> Table:
+def detail_table(row: PositionRow, tier: NextTier | None = None) -> Table:
+    """Every field of the position as sent, then what pmtui made of it; `tier`: the room to its
+    next margin tier (AccountView.next_tier)."""
     p = row.position
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -124,6 +128,13 @@ def detail_table(row: PositionRow) -> Table:
     add("Share of maint. margin", fmt.percent(row.share, 2), "MM%")
     add("Distance to liquidation", fmt.percent(row.liq_distance, 2), "Liq%")
     add("Direction", "long" if p.is_long else "short" if p.is_open else "flat")
+    add("ADL quantile", "—" if row.adl is None else f"{row.adl} of {ADL_MAX}" + (
+        " (front of the queue: deleveraged first)" if row.adl == ADL_MAX else ""), "adlQuantile")
+    if tier is not None:
+        room = (f"{fmt.money(tier.room_usd)} USD" if tier.room_usd is not None
+                else fmt.coin(tier.room, row.coin) if tier.coin_margined else fmt.money(tier.room))
+        add("Next margin tier", f"{room} to the {fmt.percent(tier.mmr, 2)} tier "
+            f"(now {fmt.percent(tier.current_mmr, 2)})", "leverage brackets")
     return table
 
 
@@ -134,10 +145,11 @@ class DetailScreen(ModalScreen[None]):
         Binding("escape,q,enter", "dismiss", "Close"),
     ]
 
-    def __init__(self, key: str, row: PositionRow) -> None:
+    def __init__(self, key: str, row: PositionRow, tier: NextTier | None = None) -> None:
         super().__init__()
         self.key = key
         self.row = row
+        self.tier = tier
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box"):
@@ -149,12 +161,12 @@ class DetailScreen(ModalScreen[None]):
         cm = " · COIN-M" if self.row.is_cm else ""
         box.border_title = Text(f"{self.row.position.symbol} {self.row.position.positionSide}{cm}")
         box.border_subtitle = "esc to close"
-        self.show(self.row)
+        self.show(self.row, self.tier)
 
-    def show(self, row: PositionRow | None) -> None:
+    def show(self, row: PositionRow | None, tier: NextTier | None = None) -> None:
         body = self.query_one("#detail-body", Static)
         if row is None:
             body.update(Text("This position is no longer in the account data."))
             return
         self.row = row
-        body.update(detail_table(row))
+        body.update(detail_table(row, tier))

@@ -80,7 +80,7 @@ class AccountsTable(KeyedTable):
             Cell(fmt.percent(row.liq_distance),
                  sort_key=row.liq_distance if row.liq_distance is not None else Decimal("Infinity"),
                  style=liq_style),
-            Cell(row.data, style=data_style, justify="left"),
+            Cell(row.data + row.marks_marker, sort_key=row.data, style=data_style, justify="left"),
             Cell(fmt.money(row.equity), sort_key=row.equity if row.equity is not None else Decimal(-1),
                  style=plain),
             Cell(room_text, sort_key=room_key, style=plain),
@@ -186,7 +186,8 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(AccountsTable)
-        table.border_title = "Accounts, worst first · money in USD"
+        # The Data column's marker: ◆ the mark price streams reprice the account live, ◇ polling.
+        table.border_title = "Accounts, worst first · money in USD · ◆ live marks ◇ polling"
         for account in self.accounts:
             if account.monitor is not None:
                 self._unsubscribe.append(forward(account.monitor, self))

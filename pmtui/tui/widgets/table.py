@@ -9,6 +9,12 @@ change, and the terminal receives only those lines. A row is drawn as a handful 
 It re-sorts only when a sorted value changed or rows came or went, keeping the cursor on the same
 row (not the same index) and the scroll where it was.
 
+A long table (the positions of a large book) hands over its row objects instead
+(`set_lazy_rows`): each row's sort values are read from it, and cells are built only for the rows
+on screen, when they come on screen. At 1,000 positions building every row's cells was almost all
+of a refresh (~150 ms, the event loop blocked), for rows nobody could see. Its column widths are
+then those of the rows built (on screen, or since the last refresh), not of the whole book.
+
 Columns: the first FIXED_COLUMNS stay while the others scroll sideways a whole column at a time
 (left/right), so a number is never cut; columns that do not fit are hidden and the header says
 how many ("◀ 2 · 5 more ▶"). A column is as wide as its widest current cell or its header, so
@@ -18,7 +24,7 @@ widths shrink back when wide rows go.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -185,6 +191,11 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         self._frame_width: int | None = None  # the content width, while render_lines runs
         self._columns_cache: tuple[tuple, _Layout] | None = None
         self.rows_rendered = 0  # rendered lines that were not in the cache (for tests, benchmarks)
+        #: set_lazy_rows: every row object by key (None: set_rows hands over every row's cells),
+        #: and each row's (sorted value, tie value).
+        self._source: dict[str, Any] | None = None
+        self._sort_values: dict[str, tuple[Any, Any]] = {}
+        self.cells_built = 0  # rows whose cells set_lazy_rows had built (for tests, benchmarks)
 
     # --- public reading API -----------------------------------------------------------------
 
@@ -199,7 +210,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
 
     @property
     def rows(self) -> Mapping[str, list[Cell]]:
-        return self._rows
+        return self._rows if self._source is None else _LazyRows(self)
 
     @property
     def cursor_row(self) -> int:
@@ -218,14 +229,21 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         return self._index[key]
 
     def get_row(self, key: str) -> list[Cell]:
-        return list(self._rows[key])
+        return list(self._cells(key))
 
     def get_cell(self, key: str, column: str) -> Cell:
-        return self._rows[key][self._column_index(column)]  # type: ignore[index]
+        return self._cells(key)[self._column_index(column)]  # type: ignore[index]
 
     def get_cell_at(self, coordinate: tuple[int, int]) -> Cell:
         row, col = coordinate
-        return self._rows[self._order[row]][col]
+        return self._cells(self._order[row])[col]
+
+    def _cells(self, key: str) -> list[Cell]:
+        """A row's cells (a lazy row's built now if it has none: for a reader, not the screen)."""
+        cells = self._rows.get(key)
+        if cells is None and self._source is not None:
+            return self.row_cells(self._source[key])
+        return self._rows[key]
 
     def column_width(self, column: str) -> int:
         """The content width of a column (its widest current cell or its header)."""
@@ -256,6 +274,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
 
     def set_rows(self, rows: dict[str, list[Cell]]) -> bool:
         """Make the table show exactly `rows` (in sorted order). Returns whether anything changed."""
+        self._source = None
         old_rows, signatures, counts = self._rows, self._signatures, self._width_counts
         vanished = [k for k in old_rows if k not in rows]
         sort_index = self._column_index(self.sort_column)
@@ -324,6 +343,121 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         """Repaint one line of the content area (0 is the header)."""
         self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
 
+    # --- rows built on demand -----------------------------------------------------------------
+
+    def row_cells(self, row: Any) -> list[Cell]:
+        """The cells of one row object (a table fed by set_lazy_rows defines it)."""
+        raise NotImplementedError
+
+    def row_sort_value(self, row: Any, column: str) -> Any:
+        """The value a row sorts by in `column`: its cell's sort_key, without building the cell."""
+        raise NotImplementedError
+
+    def set_lazy_rows(self, rows: dict[str, Any]) -> bool:
+        """Make the table show exactly `rows` ({key: row object}, in sorted order), building cells
+        (row_cells) only for the rows on screen. A row object that is the same one as last time
+        is taken as unchanged. Returns whether anything changed."""
+        source = self._source
+        if source is None:  # from set_rows (or nothing): start afresh
+            self._forget_all()
+            source = {}
+        vanished = [k for k in source if k not in rows]
+        changed = [k for k, row in rows.items() if source.get(k) is not row]
+        self._source = rows
+        if not (vanished or changed):
+            return False
+        values = self._sort_values
+        resort = bool(vanished)
+        for key in vanished:
+            del values[key]
+            self._forget(key)
+        sort_column, tie_column = self.sort_column, self.TIE_COLUMN
+        for key in changed:
+            row = rows[key]
+            value = (self.row_sort_value(row, sort_column) if sort_column else None,
+                     self.row_sort_value(row, tie_column) if tie_column else None)
+            if values.get(key) != value:
+                values[key] = value
+                resort = True
+        cursor_key = self.cursor_key()
+        before_lines = self._visible_keys()
+        if resort:
+            self._sort(cursor_key, refresh=False)
+        if len(self._order) + 1 != self.virtual_size.height:
+            self.virtual_size = Size(0, len(self._order) + 1)
+        after_lines = self._visible_keys()
+        on_screen = set(after_lines)
+        dirty: set[str] = set()
+        for key in changed:
+            if key in on_screen:
+                if self._put(key, self.row_cells(rows[key])):
+                    dirty.add(key)
+            else:  # built once, off screen now: its cells are out of date, and not needed
+                self._forget(key)
+        for key in after_lines:
+            if key not in self._rows:
+                self._put(key, self.row_cells(rows[key]))
+                dirty.add(key)
+        if self._measure():
+            self._generation += 1
+            self.refresh()
+            return True
+        for y, key in enumerate(after_lines):
+            if key in dirty or (y >= len(before_lines) or before_lines[y] != key):
+                self._refresh_line(y + 1)
+        for y in range(len(after_lines), len(before_lines)):
+            self._refresh_line(y + 1)
+        return True
+
+    def _put(self, key: str, cells: list[Cell]) -> bool:
+        """Hold a lazy row's cells (its widths counted); whether they differ from what it had."""
+        self.cells_built += 1
+        counts = self._width_counts
+        sig = tuple([(c.plain, c.style) for c in cells])
+        before = self._signatures.get(key)
+        self._rows[key] = cells
+        if before == sig:
+            return False
+        if before is None:
+            if not self._signatures:  # the header is aligned as the column's cells are
+                self._justify = [cell.justify or "right" for cell in cells]
+            for i, cell in enumerate(cells):
+                counts[i][cell.cell_len] += 1
+        else:
+            for i, (a, b) in enumerate(zip(before, sig, strict=True)):
+                if a[0] != b[0]:
+                    counts[i][_width(a[0])] -= 1
+                    counts[i][_width(b[0])] += 1
+        self._signatures[key] = sig
+        self._strips.pop(key, None)
+        return True
+
+    def _forget(self, key: str) -> None:
+        """Drop a row's cells (and their widths) and its rendered line."""
+        cells = self._rows.pop(key, None)
+        if cells is not None:
+            sig = self._signatures.pop(key)
+            for i, (text, _style) in enumerate(sig):
+                self._width_counts[i][_width(text)] -= 1
+        self._strips.pop(key, None)
+
+    def _forget_all(self) -> None:
+        self._rows, self._signatures, self._strips = {}, {}, {}
+        self._sort_values = {}
+        self._width_counts = [Counter() for _ in self.COLUMNS]
+
+    def _fill_screen(self) -> None:
+        """Build the cells of lazy rows that came on screen (a scroll, a taller table)."""
+        source = self._source
+        if source is None:
+            return
+        missing = [k for k in self._visible_keys() if k not in self._rows]
+        for key in missing:
+            self._put(key, self.row_cells(source[key]))
+        if missing and self._measure():
+            self._generation += 1
+            self.refresh()  # lines outside this frame's crop were drawn at the old widths
+
     def _visible_keys(self) -> list[str]:
         top = int(self.scroll_y)
         height = max(0, self.scrollable_content_region.height - 1)
@@ -353,32 +487,39 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     def _sort(self, cursor_key: str | None = None, refresh: bool = True) -> None:
         if cursor_key is None:
             cursor_key = self.cursor_key()
-        rows = self._rows
+        # (sorted value, tie value) of every row: from its cells, or a lazy row's from the row.
+        sort_index = self._column_index(self.sort_column)
+        tie_index = self._column_index(self.TIE_COLUMN)
+        values: Mapping[str, tuple[Any, Any]]
+        if self._source is not None:
+            values = self._sort_values
+        elif sort_index is not None:
+            tie_at = tie_index if tie_index is not None else sort_index
+            values = {k: (cells[sort_index].sort_key, cells[tie_at].sort_key) for k, cells in self._rows.items()}
+        else:
+            values = dict.fromkeys(self._rows, (None, None))
         # Start from the current order: a refresh moves few rows, and Python's sort is close to
         # linear on nearly sorted input (and stable: equal rows keep their places).
         index = self._index
-        order = [k for k in self._order if k in rows] + [k for k in rows if k not in index]
-        sort_index = self._column_index(self.sort_column)
-        tie_index = self._column_index(self.TIE_COLUMN)
+        order = [k for k in self._order if k in values] + [k for k in values if k not in index]
         if sort_index is not None and order:
-            tie = tie_index if tie_index is not None else sort_index
             # The tie-breaker keeps equal values (e.g. hundreds of zero rows) in a stable order.
             if self.GROUP_BY_TIE and tie_index is not None:
                 pick = max if self.sort_reverse else min
                 best: dict = {}
-                for cells in rows.values():
-                    t, v = cells[tie].sort_key, cells[sort_index].sort_key
+                for v, t in values.values():
                     seen = best.get(t)
                     best[t] = v if seen is None else pick(seen, v)
 
                 def key(k: str) -> tuple:
-                    cells = rows[k]
-                    t = cells[tie].sort_key
-                    return (best[t], t, cells[sort_index].sort_key)
+                    v, t = values[k]
+                    return (best[t], t, v)
+            elif tie_index is not None:
+                def key(k: str) -> tuple:
+                    return values[k]
             else:
                 def key(k: str) -> tuple:
-                    cells = rows[k]
-                    return (cells[sort_index].sort_key, cells[tie].sort_key)
+                    return values[k][:1]
             order.sort(key=key, reverse=self.sort_reverse)
         self._order = order
         self._index = {k: i for i, k in enumerate(order)}
@@ -393,6 +534,11 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         col = self.COLUMNS[self._column_index(column) or 0]
         self.sort_column = col.key
         self.sort_reverse = col.largest_first if reverse is None else reverse
+        if self._source is not None:  # every row's value in the new column
+            tie = self.TIE_COLUMN
+            self._sort_values = {k: (self.row_sort_value(row, col.key),
+                                     self.row_sort_value(row, tie) if tie else None)
+                                 for k, row in self._source.items()}
         self._measure()  # the arrow may widen the header
         self._generation += 1
         self._sort()
@@ -557,6 +703,12 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._generation += 1  # theme, focus, a class (e.g. -stale): colours may differ
+        if self._source is not None and self._rows:
+            # Lazy rows' cells hold the old colours: built again as they are drawn (set_rows
+            # is handed new cells by its caller).
+            self._rows, self._signatures, self._strips = {}, {}, {}
+            self._width_counts = [Counter() for _ in self.COLUMNS]
+            self.refresh()
 
     def on_focus(self, event: events.Focus) -> None:
         self._generation += 1
@@ -574,6 +726,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         return self.scrollable_content_region.width
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        self._fill_screen()
         self._frame_width = self.scrollable_content_region.width
         try:
             return super().render_lines(crop)
@@ -639,7 +792,10 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         cached = self._strips.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        strip = self._render_row(self._rows[key], index, cursor, width)
+        cells = self._rows.get(key)
+        if cells is None:  # a lazy row not built yet (render_lines builds those on screen first)
+            cells = self._cells(key)
+        strip = self._render_row(cells, index, cursor, width)
         self._strips[key] = (stamp, strip)
         self.rows_rendered += 1
         return strip
@@ -738,3 +894,22 @@ def _strip(parts: Iterable[tuple[str, Style]], width: int, length: int | None = 
     if length == width:
         return Strip(segments, width)
     return Strip(segments).crop_extend(0, width, None)
+
+
+class _LazyRows(Mapping[str, list[Cell]]):
+    """KeyedTable.rows of a table fed by set_lazy_rows: every key, cells built when read."""
+
+    def __init__(self, table: KeyedTable) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> list[Cell]:
+        return self._table._cells(key)
+
+    def __contains__(self, key: object) -> bool:  # without building the row's cells
+        return key in (self._table._source or ())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table._source or ())
+
+    def __len__(self) -> int:
+        return len(self._table._source or ())
