@@ -319,3 +319,32 @@ async def test_a_fleet_sends_every_first_screen_at_once_on_a_loan_then_the_rest(
         assert exchanges["calm0"].count("/papi/v1/account") == 1 and calm.level() == Level.OK
     finally:
         await fleet.aclose()
+
+
+async def test_in_a_fleet_the_listen_key_and_exchange_info_wait_for_the_first_screen(exchanges):
+    """50 listen keys and exchangeInfo requests at start would stand in front of 50 first screens
+    at the exchange: a fleet's account asks for them once its positions came."""
+    from pmtui.stream import UserStream
+
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET, risk_model=False,
+                                       base_url=exchanges[name].base_url, stream_url="ws://127.0.0.1:9/pm/ws"))
+                for name in NAMES[:2]]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES[:2]), accounts, stream=True)
+    m = fleet.watched[0].monitor
+    assert m is not None and isinstance(m.stream, UserStream) and m.pacer is not None
+    server = exchanges[NAMES[0]]
+    server.inject("slow", delay=0.3, path="/papi/v2/um/account")
+    task = asyncio.ensure_future(m.run())
+    try:
+        await asyncio.wait_for(until(lambda: server.count("/papi/v2/um/account") >= 1), 5)
+        assert server.count("/papi/v1/listenKey") == server.count("/fapi/v1/exchangeInfo") == 0
+        await asyncio.wait_for(until(lambda: server.count("/papi/v1/listenKey") >= 1), 5)
+        assert m.poller.data is not None  # only once the first screen was there
+    finally:
+        task.cancel()
+        await fleet.aclose()
+
+
+async def until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
