@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -478,7 +478,7 @@ class Monitor:
                 self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
-        starts: list[tuple[Callable[[], Awaitable[Any]], str]] = [(self.load_markets, "pmtui-markets")]
+        starts: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]] = [(self.load_markets, "pmtui-markets")]
         if self.stream is not None:
             starts.append((self._run_stream, "pmtui-stream"))
         if self.pacer is None:
@@ -503,7 +503,7 @@ class Monitor:
             for task in self._tasks:
                 task.cancel()
 
-    def _start(self, starts: list[tuple[Callable[[], Awaitable[Any]], str]]) -> None:
+    def _start(self, starts: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]]) -> None:
         loop = asyncio.get_running_loop()
         for start, name in starts:
             self._tasks.append(loop.create_task(start(), name=name))
