@@ -92,7 +92,7 @@ class WeightBudget:
     # --- the bucket ------------------------------------------------------------------------
 
     def lend(self, weight: float) -> float:
-        """A start-up burst: `weight` more may go out at once to urgent requests (at most
+        """A start-up burst: `weight` more may go out at once to first screens (at most
         MAX_LOAN_SECONDS of the rate), repaid from the refill that follows before anything else is sent, so no minute
         sends more than it would without it (the bucket never holds more than its capacity plus
         what is still owed: a loan not spent lapses as it is repaid). Returns what was lent."""
@@ -112,15 +112,15 @@ class WeightBudget:
         if now >= self._minute_ends:
             self.ip_used = None  # a new minute: the last report no longer applies
 
-    def wait_for(self, weight: int, *, urgent: bool = True) -> float:
+    def wait_for(self, weight: int, *, urgent: bool = True, borrow: bool = False) -> float:
         """Seconds before `weight` may be sent (0: now). Not `urgent`: it also leaves `reserve`."""
         self._refill()
         waits = [0.0]
         # A calm heavy request (the ledger's 100) may need more than the bucket holds with the
         # reserve kept: it waits for a full bucket instead, never for ever.
         need = weight if urgent else min(weight + self.reserve, self.capacity)
-        # What is lent (`lend`) is for urgent requests only: the rest wait until it is repaid.
-        have = self._tokens - (0.0 if urgent else self.debt)
+        # What is lent (`lend`) is for first screens only (`borrow`): the rest wait until it is repaid.
+        have = self._tokens - (0.0 if borrow else self.debt)
         if have < need - _EPSILON:  # (float rounding must not leave an endless tiny wait)
             waits.append((need - self._tokens + self.debt) / self.rate)  # the debt is repaid first
         if self.ip_used is not None and self.ip_used + weight > self.limit * IP_CEILING:
@@ -133,10 +133,10 @@ class WeightBudget:
         self._take(weight)
         return True
 
-    async def acquire(self, weight: int, *, urgent: bool = True) -> None:
+    async def acquire(self, weight: int, *, urgent: bool = True, borrow: bool = False) -> None:
         """Wait (asynchronously, never blocking the loop) until `weight` fits, then spend it. Not
         `urgent`: until it fits with `reserve` to spare, so urgent requests waiting go first."""
-        while (wait := self.wait_for(weight, urgent=urgent)) > 0:
+        while (wait := self.wait_for(weight, urgent=urgent, borrow=borrow)) > 0:
             self.waited += wait
             await self._clock.sleep(wait)
         self._take(weight)

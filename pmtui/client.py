@@ -217,6 +217,9 @@ class PapiClient:
         #: This account's requests go first on a shared budget (it is at WARN or worse: the
         #: Monitor says so, pmtui.cadence); False: they leave the budget's reserve to those.
         self.urgent = True
+        #: This account has no data yet: its requests may spend a fleet's start-up loan
+        #: (WeightBudget.lend; the Monitor says so).
+        self.first_screen = True
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=tls_context() if transport is None else True,
@@ -430,7 +433,8 @@ class PapiClient:
         base = self._base(endpoint) if endpoint is not None else self.base_url
         # Wait for the budget before the deadline starts and before signing: a wait must not age
         # the timestamp past recvWindow, nor count as the exchange being slow.
-        await self.budget.acquire(weight if weight is not None else weight_of(path), urgent=self.urgent)
+        await self.budget.acquire(weight if weight is not None else weight_of(path), urgent=self.urgent,
+                                  borrow=self.first_screen)
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:

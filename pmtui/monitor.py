@@ -1095,9 +1095,11 @@ class Monitor:
         level = self.level()
         every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
         urgent = level is not None and level >= Level.WARN
-        # First in the budget's queue (and the only ones to spend the fleet's start-up loan): at
-        # WARN or worse, or without data yet (first data for all before a second refresh of any).
-        self.client.urgent = urgent or self.view is None or self.view.level >= Level.WARN
+        # First in the budget's queue: at WARN or worse, or not known yet (first data for all
+        # before a second refresh of any). Only an account without data spends the fleet's
+        # start-up loan: the first screens of all before the rest of any.
+        self.client.urgent = urgent or level is None
+        self.client.first_screen = self.view is None
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),

@@ -312,9 +312,9 @@ async def test_a_fleet_sends_every_first_screen_at_once_on_a_loan_then_the_rest(
             assert server.count("/papi/v1/cm/account") == 0
         calm = d.monitors["calm0"]
         assert calm.view is not None and calm.level() is None and calm._due
-        # Calm, with data: no longer urgent, so the rest never spends the loan (WeightBudget.lend).
+        # With data: the rest never spends the loan (WeightBudget.lend), that is for first screens.
         calm.cadence()
-        assert not calm.client.urgent
+        assert not calm.client.first_screen
         await d.refresh("calm0")
         assert exchanges["calm0"].count("/papi/v1/account") == 1 and calm.level() == Level.OK
     finally:

@@ -15,7 +15,7 @@ def spend(budget: WeightBudget, clock: ManualClock, seconds: float, weight: int 
     for step in range(round(seconds * 10) + 1):
         if step:
             clock.advance(0.1)
-        while budget.wait_for(weight) == 0:
+        while budget.wait_for(weight, borrow=True) == 0:
             budget._take(weight)
             sent += weight
     return sent
@@ -26,7 +26,7 @@ def test_a_loan_sends_at_once_what_the_bucket_alone_could_not():
     budget = WeightBudget(0.5, clock=clock)  # 50 a second, 100 at once
     assert budget.wait_for(650) > 0
     assert budget.lend(650) == 650
-    assert budget.wait_for(650) == 0  # 50 accounts' first screens, now
+    assert budget.wait_for(650, borrow=True) == 0  # 50 accounts' first screens, now
 
 
 def test_what_is_lent_is_repaid_before_anything_more_goes_out_so_no_minute_sends_more():
@@ -49,12 +49,12 @@ def test_a_loan_not_spent_lapses_as_it_is_repaid():
     assert budget.wait_for(budget.capacity + 10) > 0 and budget.debt == 0
 
 
-def test_only_urgent_requests_spend_the_loan():
+def test_only_first_screens_spend_the_loan():
     clock = ManualClock(1000.0)
     budget = WeightBudget(0.5, clock=clock)
     budget.lend(650)
     budget._take(100)  # the bucket's own weight is spent: what is left is lent
-    assert budget.wait_for(20) == 0 and budget.wait_for(20, urgent=False) > 0
+    assert budget.wait_for(20, borrow=True) == 0 and budget.wait_for(20) > 0
 
 
 def test_a_loan_is_at_most_max_loan_seconds_of_the_rate():
