@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -277,6 +277,8 @@ class Monitor:
         self._refresh_started: float | None = None  # monotonic time the last refresh started
         self._slow = False  # on a cadence slower than its interval (calm, pushed)
         self._stagger = 1.0  # the part of the cadence the next slow refresh waits
+        #: The refresh under way is a fleet account's first: only what the first screen needs.
+        self._first_screen = False
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -342,14 +344,23 @@ class Monitor:
                 self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
-        self._tasks.append(loop.create_task(self.load_markets(), name="pmtui-markets"))
+        starts: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]] = [(self.load_markets, "pmtui-markets")]
         if self.stream is not None:
-            self._tasks.append(loop.create_task(self._run_stream(), name="pmtui-stream"))
+            starts.append((self._run_stream, "pmtui-stream"))
+        if self.pacer is None:
+            self._start(starts)
+            starts = []
+        # In a fleet, after the first screen: 50 accounts' listen keys and exchangeInfo at once
+        # would stand in front of their first data at the exchange.
         try:
             while not self._closed:
                 self._due = False
                 try:
-                    await self.refresh()
+                    try:
+                        await self.refresh()
+                    finally:
+                        self._start(starts)
+                        starts = []
                     await self._sleep_until_due()
                 except Exception as err:  # a bug, not a fault: say so, keep the data, go on
                     self._internal_error("refreshing the account", err)
@@ -357,6 +368,11 @@ class Monitor:
         finally:
             for task in self._tasks:
                 task.cancel()
+
+    def _start(self, starts: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]]) -> None:
+        loop = asyncio.get_running_loop()
+        for start, name in starts:
+            self._tasks.append(loop.create_task(start(), name=name))
 
     def _internal_error(self, doing: str, err: Exception) -> None:
         """A bug inside the loop (not an exchange fault): logged for --debug, shown as one
@@ -500,9 +516,14 @@ class Monitor:
         self._refresh_started = self.clock.monotonic()
         self._stagger = 1.0
         self.publish(STATUS)
+        # In a fleet, an account's first refresh asks only for its positions (the UM account and
+        # positionRisk: pmtui.budget.FIRST_SCREEN_WEIGHT): the fleet's start-up loan (WeightBudget.lend) sends
+        # every account's at once, and uniMMR, balances and COIN-M follow on the next refresh,
+        # asked for at once, instead of 50 accounts' full refreshes queueing for a minute.
+        self._first_screen = light = self.pacer is not None and self.poller.data is None
         try:
             ok = await self.poller.poll()
-            data = self.poller.data if ok else None
+            data = self.poller.data if ok and not light else None
             acct = self.account_schedule
             spaced = acct.spaced(self.clock.monotonic())
             if data is not None and spaced and (self._account_due() or self._band_moving()):
@@ -520,6 +541,9 @@ class Monitor:
                 await self._poll_extras()
         finally:
             self.fetching = False
+            self._first_screen = False
+        if light and ok:
+            self._ask()  # the rest of the first refresh, next
         notices: list[Notice] = []
         p = self.poller
         if ok:
@@ -591,7 +615,7 @@ class Monitor:
             # other failure fails this refresh (STALE) and is retried on its cadence.
             rs.asked(self.clock.monotonic())
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
-        if self.cm_schedule.due(self.clock.monotonic()):
+        if self.cm_schedule.due(self.clock.monotonic()) and not self._first_screen:
             await self._fetch_cm()
         if self.marks is not None:  # a mark older than this request is older than its positions
             self.marks.since_ms = sent
@@ -937,9 +961,11 @@ class Monitor:
         level = self.level()
         every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
         urgent = level is not None and level >= Level.WARN
-        # First in the budget's queue: at WARN or worse, or without data yet (first data for all
-        # before a second refresh of any).
+        # First in the budget's queue: at WARN or worse, or not known yet (first data for all
+        # before a second refresh of any). Only an account without data spends the fleet's
+        # start-up loan: the first screens of all before the rest of any.
         self.client.urgent = urgent or level is None
+        self.client.first_screen = self.view is None
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
