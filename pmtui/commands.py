@@ -308,9 +308,12 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         t = check_thresholds(account.settings.thresholds, warning, critical)
         # /papi/v1/balance only for the risk model (its liquidation move needs every asset's net):
         # uniMMR already counts the loans, and a check run every minute saves its 20 weight.
-        # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on.
-        forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) if account.settings.alerts.forced_fill \
-            else None
+        # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on, for
+        # one account: for many, 100 weight each is more than the one-shot burst carries within a
+        # Nagios timeout (50 accounts took 2 minutes); the daemon, which reads them minutes apart,
+        # alerts on them for a fleet.
+        forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) \
+            if account.settings.alerts.forced_fill and fleet.single else None
         return await account.monitor.fetch_once(balance=account.settings.risk_model, ledger=forced), t
 
     results: list[CheckResult] = []
