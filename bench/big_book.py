@@ -107,8 +107,9 @@ async def block(open_rows: int, refreshes: int) -> list[float]:
     from pmtui.client import PapiClient
     from pmtui.config import Settings
     from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET
-    from pmtui.monitor import DATA, Monitor
+    from pmtui.monitor import Monitor
     from pmtui.signing import HmacSigner
+    from pmtui.state import DATA
     from pmtui.tui.app import PmtuiApp
 
     exchange = BigBook(open_rows, seed=7) if open_rows > 20 else DemoExchange(seed=7)

@@ -6,18 +6,24 @@ test exchanges (tests/support/papi_server.py and ws_server.py, in a process of t
 `--serve`, 127.0.0.1 only) as `pmtui watch --all-profiles` would: one weight budget, every
 account's user data stream live. One account in 25 sits at WARN (uniMMR 1.35), the rest are
 calm. "polling" is today's cadence (every account asks every `interval` s and the budget serves
-whoever asks first); "ranked" is the fleet's plan. The four fleets (20 and 50 accounts, each
-way) run at once, each on exchanges of its own, so the run takes about two minutes.
+whoever asks first; no mark price stream, no start-up loan); "ranked" is stream-first: the
+fleet's plan, and the public mark price stream (`market_stream_url`) served by the same process
+on 127.0.0.1, a `!markPrice@arr@1s` frame each second with every symbol the exchanges hold,
+prices moving. The four fleets (20 and 50 accounts, each way) run at once, each on exchanges of
+its own, started START_GAP s apart (one start at a time), so the run takes about two and a half
+minutes, then `check --all-profiles`.
 
 Figures, per mode and fleet size (`_polling_` is the baseline); ages, weight and CPU from SETTLE s
-after first data for all to the end:
-- first_data_all_s: start to the last account's first data.
+after first data for all to the end, sampled every 0.25 s:
+- first_data_all_s: start to the last account's first data (its positions on screen).
+- fleet_staleness_max_s: how old the prices of any account's shown positions (and so its uPnL and
+  liquidation distances) are at most: the event time of the stream's mark it shows, else (REST's
+  price) the age of the REST data, against the clock now.
 - fleet_rest_age_max_s: the oldest REST data of any account (what a person sees in "updated N s
   ago"); warn_rest_age_max_s: the same for the accounts at WARN.
-- fleet_staleness_max_s: how far behind the latest data any account is, counting an account
-  whose stream is live as current up to its planned reconcile (the age pmtui judges staleness
-  and "No fresh data" by: Monitor._late_age). Prices between refreshes come with the mark price
-  stream (issue 25), not measured here.
+- fleet_late_max_s: how far behind any account's REST data is, counting an account whose streams
+  are live as current up to its planned reconcile (the age pmtui judges staleness and "No fresh
+  data" by: Monitor._late_age).
 - weight_per_min: REST weight sent per minute (the budget holds 3,000).
 - cpu_pct: CPU of the fleet's process, % of one core; rss_mb: its resident memory at the end.
 - check_all_profiles_50_s: `pmtui check --all-profiles` of 50 accounts, process start to exit,
@@ -28,27 +34,62 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, emit, isolated_env, parse_args
+from websockets.exceptions import ConnectionClosed
 
 SIZES = (20, 50)
 #: Seconds after first data for all before ages are sampled: the start's burst of first refreshes
 #: (50 accounts' full refreshes are ~2,750 weight, a minute of the budget) settles first.
 SETTLE = 15.0
 MODES = ("polling", "ranked")
+#: Seconds between the starts of the four fleets.
+START_GAP = 8.0
 WARN_EVERY = 25  # one account in 25 at WARN: 1 of 20, 2 of 50
 
 
 # --- the exchanges (a process of their own) ---------------------------------------------------------
 
+#: The marks the local market stream moves, from the test exchanges' positionRisk marks.
+MARKS = {"BTCUSDT": Decimal("86732.00"), "ETHUSDT": Decimal("2889.12"), "SOLUSDT": Decimal("131.41")}
+
+
+def mark_frame(tick: int, now_ms: int) -> str:
+    """One `!markPrice@arr@1s` frame (the shape of tests/fixtures/real/market_stream/): every symbol
+    the exchanges hold, each price swinging ±0.5% and never the same twice (its last digits are
+    the tick), so the bench can tell which frame an account's shown price came from."""
+    swing = Decimal(str(round(math.sin(tick / 7) * 0.005, 6)))
+    stamp = Decimal(tick % 10_000) / 10**8
+    return json.dumps([{"e": "markPriceUpdate", "E": now_ms, "s": s, "p": str((base * (1 + swing)).quantize(
+        Decimal("0.01")) + stamp), "i": str(base), "P": str(base), "r": "0.00010000", "T": now_ms + 3_600_000}
+        for s, base in MARKS.items()])
+
+
+async def serve_marks(ws: Any) -> None:
+    """Binance's all-market mark price stream: a frame each second, on the second, until closed."""
+    tick = 0
+    while True:
+        await asyncio.sleep(1 - time.time() % 1)
+        tick += 1
+        try:
+            await ws.send(mark_frame(tick, int(time.time() * 1000)))
+        except ConnectionClosed:
+            return
+
+
 async def serve() -> None:
+    from websockets.asyncio.server import serve as ws_serve
+
     from tests.support.papi_server import PM_ACCOUNT, PapiServer, pm_account_body
     from tests.support.ws_server import WsServer
 
@@ -57,8 +98,12 @@ async def serve() -> None:
     body["uniMMR"] = "1.35"
     warn.set_body(PM_ACCOUNT, body)
     ws = await WsServer().start()
-    print(json.dumps({"calm": calm.base_url, "warn": warn.base_url, "ws": ws.url}), flush=True)
+    market = await ws_serve(serve_marks, "127.0.0.1", 0, compression=None)
+    host, port = next(iter(market.sockets)).getsockname()[:2]
+    print(json.dumps({"calm": calm.base_url, "warn": warn.base_url, "ws": ws.url, "market": f"ws://{host}:{port}"}),
+          flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the bench closes it
+    market.close()
     await ws.stop()
     calm.stop()
     warn.stop()
@@ -71,14 +116,17 @@ def start_exchanges(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[st
     return proc, json.loads(proc.stdout.readline())
 
 
-def write_config(path: Path, n: int, urls: dict[str, str]) -> None:
+def write_config(path: Path, n: int, urls: dict[str, str], *, marks: bool) -> None:
+    """N profiles; `marks`: with the local mark price stream (today's polling has none)."""
     from tests.support.papi_server import API_KEY, API_SECRET
 
     lines = []
     for i in range(n):
         base = urls["warn"] if i % WARN_EVERY == 0 else urls["calm"]
         lines += [f"[profiles.a{i:02d}]", f'api_key = "{API_KEY}"', f'api_secret = "{API_SECRET}"',
-                  f'base_url = "{base}"', f'stream_url = "{urls["ws"]}"', ""]
+                  f'base_url = "{base}"', f'stream_url = "{urls["ws"]}"']
+        lines += [f'market_stream_url = "{urls["market"]}"'] if marks else []
+        lines += [""]
     path.write_text("\n".join(lines))
     path.chmod(0o600)
 
@@ -91,10 +139,17 @@ async def run_fleet(mode: str, config: Path, seconds: float) -> dict[str, float]
 
     fleet = Fleet.build(FleetOptions(all_profiles=True, config=config), stream=True)
     monitors = [a.monitor for a in fleet.watched if a.monitor is not None]
+    assert fleet.budget is not None
     if mode == "polling":
         for m in monitors:
             m.pacer = None  # today's cadence: every account at its interval, first come first served
-    assert fleet.budget is not None
+        fleet.budget._tokens, fleet.budget.debt = fleet.budget.capacity, 0.0  # and no start-up loan
+    # When each mark the stream sent was computed (its event time), by symbol and price: a shown
+    # price is found here (the stream's) or is REST's (as old as the positions fetched with it).
+    sent_at: dict[tuple[str, Decimal], int] = {}
+    if fleet.marks is not None:
+        feed = fleet.marks
+        fleet.marks.subscribe(lambda: sent_at.update(((s, m.price), m.event_ms) for s, m in feed.marks.items()))
     started = time.perf_counter()
     tasks = [asyncio.create_task(m.run()) for m in monitors]
     first_all: float | None = None
@@ -103,6 +158,7 @@ async def run_fleet(mode: str, config: Path, seconds: float) -> dict[str, float]
     ages: list[float] = []
     warn_ages: list[float] = []
     late: list[float] = []
+    behind_marks: list[float] = []
     while time.perf_counter() - started < seconds:
         await asyncio.sleep(0.25)
         if first_all is None:
@@ -121,6 +177,8 @@ async def run_fleet(mode: str, config: Path, seconds: float) -> dict[str, float]
                     warn_ages.append(age)
             if behind is not None:
                 late.append(behind)
+            if (shown := prices_age(m, sent_at)) is not None:
+                behind_marks.append(shown)
     window = time.perf_counter() - window_start
     cpu = time.process_time() - cpu0
     sent = fleet.budget.sent - sent0
@@ -132,12 +190,28 @@ async def run_fleet(mode: str, config: Path, seconds: float) -> dict[str, float]
         "first_data_all_s": first_all if first_all is not None else float("nan"),
         "fleet_rest_age_max_s": max(ages, default=float("nan")),
         "warn_rest_age_max_s": max(warn_ages, default=float("nan")),
-        "fleet_staleness_max_s": max(late, default=float("nan")),
+        "fleet_staleness_max_s": max(behind_marks, default=float("nan")),
+        "fleet_late_max_s": max(late, default=float("nan")),
         "weight_per_min": sent * 60 / window if window > 0 else float("nan"),
         "cpu_pct": 100 * cpu / window if window > 0 else float("nan"),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "streams_live": pushed,
     }
+
+
+def prices_age(monitor: Any, sent_at: dict[tuple[str, Decimal], int]) -> float | None:
+    """Seconds the prices of the account's shown positions (and so their uPnL and liquidation
+    distances) are behind the market now: a stream mark's event time, else REST's fetch."""
+    view = monitor.state.view
+    if view is None:
+        return None
+    now_ms, rest = time.time() * 1000, monitor.poller.age()
+    ages = [0.0]
+    for row in view.open_positions:
+        price = getattr(row.risk, "markPrice", None)
+        when = sent_at.get((row.position.symbol, price)) if price is not None else None
+        ages.append(max(0.0, (now_ms - when) / 1000) if when is not None else rest or 0.0)
+    return max(ages)
 
 
 # --- the bench --------------------------------------------------------------------------------------
@@ -159,10 +233,15 @@ def measure(quick: bool) -> dict[str, float]:
         try:
             for n in SIZES:
                 for mode in MODES:
+                    if runs:
+                        # One fleet's start at a time (each measures its first data for all), the
+                        # others running meanwhile: four 20-50 account starts at the same instant
+                        # on a 2-core machine measure the machine, not a start.
+                        time.sleep(START_GAP)
                     server, urls = start_exchanges(env)
                     servers.append(server)
                     config = Path(home) / f"{mode}-{n}.toml"
-                    write_config(config, n, urls)
+                    write_config(config, n, urls, marks=mode == "ranked")
                     # 50 accounts' first full refreshes alone are ~2,750 weight: a minute of the budget.
                     runs.append((n, mode, subprocess.Popen(
                         [sys.executable, __file__, "--run", mode, str(config), str(seconds + (30 if n > 20 else 0))],

@@ -31,8 +31,8 @@ from pmtui.errors import PmtuiError
 from pmtui.fed import FedMonitor
 from pmtui.fleet import Account, Fleet, FleetOptions
 from pmtui.history import sample_from_view
-from pmtui.monitor import CLOCK, DATA, FAULT, MonitorState, Notice
 from pmtui.series import nearest_liq
+from pmtui.state import CLOCK, DATA, FAULT, MonitorState, Notice
 from pmtui.text import clean
 from pmtui.text import name as shown_name
 from pmtui.wire import MAX_LINE, Decoder, WireError, dumps, loads

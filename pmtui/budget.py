@@ -10,13 +10,18 @@ One budget can be shared by several clients (several accounts watched from one I
 
 from __future__ import annotations
 
+import asyncio
+
 from pmtui.clock import SYSTEM_CLOCK, Clock
 from pmtui.endpoints import (
     BALANCE,
     CM_ACCOUNT,
     CM_POSITION_RISK,
     ENDPOINTS,
+    EXCHANGE_INFO,
+    LISTEN_KEY,
     PM_ACCOUNT,
+    SERVER_TIME,
     UM_ACCOUNT,
     UM_POSITION_RISK,
 )
@@ -40,6 +45,9 @@ ONE_SHOT_BURST_SECONDS = 60.0
 #: many accounts wait on one budget, an account at WARN or worse (pmtui.cadence) goes first, so a
 #: burst of calm accounts' reconciles never holds its refresh back.
 PRIORITY_RESERVE_SECONDS = 1.0
+#: Most a fleet may borrow at start (`lend`), in seconds of the rate: 50 accounts' first screens
+#: (FIRST_SCREEN_WEIGHT each) are 13 s of it at weight_share 0.5.
+MAX_LOAN_SECONDS = 30.0
 _EPSILON = 1e-6
 
 
@@ -64,6 +72,8 @@ class WeightBudget:
         self._clock = clock
         self._monotonic = clock.monotonic
         self._tokens = self.capacity
+        #: Weight lent at start (`lend`) not yet repaid: the refill pays it before the bucket.
+        self.debt = 0.0
         self._stamp = clock.monotonic()
         #: The IP's weight in the current minute, as last reported plus what we sent since.
         self.ip_used: int | None = None
@@ -75,25 +85,44 @@ class WeightBudget:
         #: (PapiClient sets and reads these, in its own monotonic clock).
         self.blocked_until = 0.0
         self.block_error: object | None = None
+        #: The first clock sync of each time host, shared by the clients on this budget (one IP:
+        #: PapiClient._first_sync).
+        self.time_syncs: dict[str, asyncio.Future[int]] = {}
 
     # --- the bucket ------------------------------------------------------------------------
 
+    def lend(self, weight: float) -> float:
+        """A start-up burst: `weight` more may go out at once to first screens (at most
+        MAX_LOAN_SECONDS of the rate), repaid from the refill that follows before anything else is sent, so no minute
+        sends more than it would without it (the bucket never holds more than its capacity plus
+        what is still owed: a loan not spent lapses as it is repaid). Returns what was lent."""
+        self._refill()
+        weight = max(0.0, min(weight, self.rate * MAX_LOAN_SECONDS - self.debt))
+        self._tokens += weight
+        self.debt += weight
+        return weight
+
     def _refill(self) -> None:
         now = self._monotonic()
-        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        gained = (now - self._stamp) * self.rate
+        repaid = min(self.debt, gained)
+        self.debt -= repaid
+        self._tokens = min(self.capacity + self.debt, self._tokens + gained - repaid)
         self._stamp = now
         if now >= self._minute_ends:
             self.ip_used = None  # a new minute: the last report no longer applies
 
-    def wait_for(self, weight: int, *, urgent: bool = True) -> float:
+    def wait_for(self, weight: int, *, urgent: bool = True, borrow: bool = False) -> float:
         """Seconds before `weight` may be sent (0: now). Not `urgent`: it also leaves `reserve`."""
         self._refill()
         waits = [0.0]
         # A calm heavy request (the ledger's 100) may need more than the bucket holds with the
         # reserve kept: it waits for a full bucket instead, never for ever.
         need = weight if urgent else min(weight + self.reserve, self.capacity)
-        if self._tokens < need - _EPSILON:  # (float rounding must not leave an endless tiny wait)
-            waits.append((need - self._tokens) / self.rate)
+        # What is lent (`lend`) is for first screens only (`borrow`): the rest wait until it is repaid.
+        have = self._tokens - (0.0 if borrow else self.debt)
+        if have < need - _EPSILON:  # (float rounding must not leave an endless tiny wait)
+            waits.append((need - self._tokens + self.debt) / self.rate)  # the debt is repaid first
         if self.ip_used is not None and self.ip_used + weight > self.limit * IP_CEILING:
             waits.append(self._minute_ends - self._monotonic())
         return max(waits)
@@ -104,10 +133,10 @@ class WeightBudget:
         self._take(weight)
         return True
 
-    async def acquire(self, weight: int, *, urgent: bool = True) -> None:
+    async def acquire(self, weight: int, *, urgent: bool = True, borrow: bool = False) -> None:
         """Wait (asynchronously, never blocking the loop) until `weight` fits, then spend it. Not
         `urgent`: until it fits with `reserve` to spare, so urgent requests waiting go first."""
-        while (wait := self.wait_for(weight, urgent=urgent)) > 0:
+        while (wait := self.wait_for(weight, urgent=urgent, borrow=borrow)) > 0:
             self.waited += wait
             await self._clock.sleep(wait)
         self._take(weight)
@@ -141,6 +170,9 @@ def weight_of(path: str) -> int:
 
 #: One dashboard refresh: the UM account and positionRisk.
 REFRESH_WEIGHT = UM_ACCOUNT.weight + UM_POSITION_RISK.weight
+#: What an account of a fleet sends before its first screen (pmtui.monitor): the UM account and
+#: positionRisk, and once at start its listen key, exchangeInfo and the server time.
+FIRST_SCREEN_WEIGHT = REFRESH_WEIGHT + LISTEN_KEY.weight + EXCHANGE_INFO.weight + SERVER_TIME.weight
 #: What COIN-M adds to a refresh while the account holds a COIN-M position (else only the CM
 #: account, once a minute: pmtui.monitor.CM_IDLE_INTERVAL).
 CM_WEIGHT = CM_ACCOUNT.weight + CM_POSITION_RISK.weight

@@ -217,6 +217,9 @@ class PapiClient:
         #: This account's requests go first on a shared budget (it is at WARN or worse: the
         #: Monitor says so, pmtui.cadence); False: they leave the budget's reserve to those.
         self.urgent = True
+        #: This account has no data yet: its requests may spend a fleet's start-up loan
+        #: (WeightBudget.lend; the Monitor says so).
+        self.first_screen = True
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=tls_context() if transport is None else True,
@@ -430,11 +433,12 @@ class PapiClient:
         base = self._base(endpoint) if endpoint is not None else self.base_url
         # Wait for the budget before the deadline starts and before signing: a wait must not age
         # the timestamp past recvWindow, nor count as the exchange being slow.
-        await self.budget.acquire(weight if weight is not None else weight_of(path), urgent=self.urgent)
+        await self.budget.acquire(weight if weight is not None else weight_of(path), urgent=self.urgent,
+                                  borrow=self.first_screen)
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:
-            await self._sync_clock(deadline)
+            await self._first_sync(deadline)
         try:
             return await self._send(base, path, self._signed_query(params), signed=True,
                                     deadline=deadline, paid=True)
@@ -453,7 +457,20 @@ class PapiClient:
                     status=err.status,
                 ) from None
 
-    async def _sync_clock(self, deadline: float | None = None) -> None:
+    async def _first_sync(self, deadline: float) -> None:
+        """The first clock sync: one for every client on this budget with the same time host (a
+        fleet's 50 accounts on one exchange need its clock measured once, not 50 requests at
+        start in front of their first data). A failed one is not shared: the next asks again."""
+        syncs = self.budget.time_syncs
+        pending = syncs.get(self.time_base_url)
+        if pending is not None and pending.done() and not pending.cancelled() and pending.exception() is None:
+            self.time_offset_ms = pending.result()
+            return
+        if pending is None or pending.done() or pending.get_loop() is not asyncio.get_running_loop():
+            pending = syncs[self.time_base_url] = asyncio.ensure_future(self._sync_clock(deadline))
+        self.time_offset_ms = await asyncio.shield(pending)
+
+    async def _sync_clock(self, deadline: float | None = None) -> int:
         try:
             await self.sync_time(deadline)
         except (NetworkError, ServerError, MalformedResponse, ApiError, WafBlocked) as err:
@@ -462,6 +479,8 @@ class PapiClient:
             # caught: a time source that answers nonsense is a fault to show, not to paper over.)
             self.time_offset_ms = self._date_offset_ms or 0
             log.debug("clock sync failed (%s); using offset %+d ms", err.kind, self.time_offset_ms)
+        assert self.time_offset_ms is not None
+        return self.time_offset_ms
 
     def _signed_query(self, params: dict[str, str] | None = None) -> str:
         timestamp = int(self.clock.time() * 1000) + (self.time_offset_ms or 0)

@@ -33,8 +33,8 @@ from pmtui.text import name as shown_name
 if TYPE_CHECKING:
     from pmtui.lines import LineWriter
     from pmtui.mailbox import Mailbox
-    from pmtui.monitor import MonitorState
     from pmtui.settings import Settings, Thresholds
+    from pmtui.state import MonitorState
 
 log = logging.getLogger("pmtui")
 
@@ -308,9 +308,12 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         t = check_thresholds(account.settings.thresholds, warning, critical)
         # /papi/v1/balance only for the risk model (its liquidation move needs every asset's net):
         # uniMMR already counts the loans, and a check run every minute saves its 20 weight.
-        # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on.
-        forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) if account.settings.alerts.forced_fill \
-            else None
+        # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on, for
+        # one account: for many, 100 weight each is more than the one-shot burst carries within a
+        # Nagios timeout (50 accounts took 2 minutes); the daemon, which reads them minutes apart,
+        # alerts on them for a fleet.
+        forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) \
+            if account.settings.alerts.forced_fill and fleet.single else None
         return await account.monitor.fetch_once(balance=account.settings.risk_model, ledger=forced), t
 
     results: list[CheckResult] = []
@@ -363,7 +366,7 @@ class WatchLines:
 
     def say(self, profile: str, state: MonitorState) -> None:
         from pmtui.lines import notice_line
-        from pmtui.monitor import DATA, FAULT, MARKS
+        from pmtui.state import DATA, FAULT, MARKS
 
         label = self.fleet.label(profile)
         printed = bool(state.changed & WORTH_A_LINE)
@@ -514,7 +517,7 @@ async def daemon(fleet: Fleet, *, socket: Path | None = None, plugins: Sequence[
     from pmtui import daemon as d
     from pmtui.lines import LineWriter
     from pmtui.mailbox import Mailbox
-    from pmtui.monitor import DATA, FAULT
+    from pmtui.state import DATA, FAULT
 
     env = os.environ if environ is None else environ
     err = LineWriter(sys.stderr.fileno())

@@ -30,7 +30,7 @@ from typing import Any
 
 from pmtui.errors import ConfigError
 from pmtui.mailbox import Mailbox
-from pmtui.monitor import MonitorState
+from pmtui.state import MonitorState
 from pmtui.text import clean
 from pmtui.wire import VERSION, Encoder, WireError, dumps
 

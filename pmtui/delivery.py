@@ -51,7 +51,8 @@ from pmtui.text import clean
 
 if TYPE_CHECKING:
     from pmtui.fleet import Account
-    from pmtui.monitor import Monitor, MonitorState
+    from pmtui.monitor import Monitor
+    from pmtui.state import MonitorState
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pmtui.monitor import MonitorState, StatusInfo
 from pmtui.series import SessionSeries
+from pmtui.state import MonitorState, StatusInfo
 
 if TYPE_CHECKING:
     from pmtui.settings import Settings

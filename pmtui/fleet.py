@@ -384,12 +384,16 @@ def pace(accounts: Sequence[Account], budget: WeightBudget, clock: Clock) -> Non
     """One planner of REST cadences for every account on the budget (pmtui.cadence): calm accounts
     whose state is pushed are reconciled every 30-60 s, the rest at their interval, those at WARN
     or worse last to slow down when the budget is short."""
+    from pmtui.budget import FIRST_SCREEN_WEIGHT
     from pmtui.cadence import Pacer
 
     monitors = [a.monitor for a in accounts if a.monitor is not None]
     pacer = Pacer(lambda: [m.standing() for m in monitors], lambda: budget.rate, clock.monotonic)
     for monitor in monitors:
         monitor.pacer = pacer
+    # Every account's first screen at once (each first refresh asks for its positions only,
+    # pmtui.monitor): borrowed from the budget's next seconds, so no minute sends more.
+    budget.lend(len(monitors) * FIRST_SCREEN_WEIGHT)
 
 
 # --- the fleet --------------------------------------------------------------------------------------

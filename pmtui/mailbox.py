@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 from typing import Generic, TypeVar
 
-from pmtui.monitor import MonitorState
+from pmtui.state import MonitorState
 
 K = TypeVar("K")
 #: Alert events (and notices) kept from states a newer one replaced, per account.

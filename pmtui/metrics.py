@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pmtui.delivery import Deliverer
     from pmtui.fleet import Fleet
     from pmtui.model import Crossing, RiskModel
-    from pmtui.monitor import MonitorState
+    from pmtui.state import MonitorState
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9464
 DEFAULT_ADDRESS = f"{DEFAULT_HOST}:{DEFAULT_PORT}"

@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -59,7 +58,7 @@ from pmtui.endpoints import (
 )
 from pmtui.errors import PmtuiError
 from pmtui.exposure import lock_reasons, usd_prices
-from pmtui.health import Level, Totals, Verdict, ratio_level, status_level, totals
+from pmtui.health import Level, Totals, ratio_level, status_level, totals
 from pmtui.history import History, sample_from_view
 from pmtui.ledger import Ledger, LedgerView
 from pmtui.market import Markets, load_cache, save_cache
@@ -83,6 +82,7 @@ from pmtui.riskfeed import RiskFeed, book_assets, build_model
 from pmtui.schedule import Schedule
 from pmtui.series import SessionSeries, nearest_liq
 from pmtui.settings import MIN_ACCOUNT_INTERVAL, Settings, Thresholds
+from pmtui.state import ALERTS, CLOCK, DATA, FAULT, LEDGER, MARKS, PUSH, RISK, STATUS, MonitorState, Notice, StatusInfo
 from pmtui.stream import FUTURE_TOLERANCE_MS, AccountChange, PushStatus, RiskLevelChange, StreamEvent
 from pmtui.views import AccountView, BalanceRow, balance_rows, build_view
 
@@ -117,143 +117,9 @@ LOCKS_INTERVAL = 60.0
 # The steps `+` and `-` move the refresh interval through, in seconds.
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300)
 
-# What changed in a published state (MonitorState.changed).
-DATA, FAULT, PUSH, ALERTS, STATUS, CLOCK = "data", "fault", "push", "alerts", "status", "clock"
-#: The risk model's inputs came in (pmtui.riskfeed): state.risk was rebuilt on them.
-RISK = "risk"
-#: The public mark price stream moved the positions (or its health changed): pmtui.markstream.
-MARKS = "marks"
-#: The ledger (pmtui.ledger) read something new.
-LEDGER = "ledger"
 #: Seconds after the first refresh before the ledger's first read (~300 weight): the account's own
 #: figures come first, on screen and on the weight budget.
 LEDGER_START_DELAY = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class StatusInfo:
-    """Everything the status bar shows, from the pollers, the client and the stream."""
-
-    paused: bool
-    stopped: bool
-    stale: bool
-    error: PmtuiError | None
-    age: float | None  # seconds since the last good update
-    last_ok_wall: float | None
-    interval: float
-    next_in: float | None  # seconds until the next fetch; None: none planned
-    fetching: bool
-    latency_ms: float | None
-    used_weight: int | None
-    offset_ms: int | None
-    #: Seconds pmtui's own weight budget still holds the next refresh back (0: none).
-    budget_wait: float = 0.0
-    #: The stream's health; None when pmtui does not stream (stream = false, headless one-shots).
-    push: PushStatus | None = None
-    #: Wall time the person paused refreshing, while paused.
-    paused_since: float | None = None
-    #: A recorded state replayed (pmtui replay): the words after REPLAY (its time, where the
-    #: cursor is); never LIVE, however current the state was when it was recorded.
-    replay: str | None = None
-    #: The public mark price stream prices this account's positions now (pmtui.markstream).
-    marks_live: bool = False
-    #: Why it does not, one sentence (None: live, or the account does not use the stream).
-    marks_note: str | None = None
-
-    @property
-    def word(self) -> str:
-        """Whether what is shown is current, in one word, the same on every surface (the status
-        bar, the overview, `watch`): LIVE, STALE, NO DATA, CONNECTING, PAUSED, ERROR or REPLAY."""
-        if self.replay is not None:
-            return "REPLAY"
-        if self.stopped:
-            return "ERROR"
-        if self.paused:
-            return "PAUSED"
-        if self.error is not None and self.age is None:
-            return "NO DATA"  # nothing fetched yet: nothing to call stale
-        if self.error is not None or self.stale:
-            return "STALE"
-        if self.age is None:
-            return "CONNECTING"
-        return "LIVE"
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something to tell a person once (a toast on the dashboard, a line on stderr headless)."""
-
-    title: str
-    message: str
-    severity: str = "information"  # "information", "warning" or "error"
-    timeout: float = 4.0
-    bell: bool = False
-
-
-@dataclass(frozen=True)
-class MonitorState:
-    """One published state. Immutable: a subscriber may keep it as long as it likes."""
-
-    seq: int
-    changed: frozenset[str]
-    view: AccountView | None
-    verdict: Verdict | None
-    status: StatusInfo
-    #: The raw parts the view was built from (the headless output prints them unchanged).
-    account: UmAccount | None = None
-    pm: PmAccount | None = None
-    risks: tuple[PositionRisk, ...] | None = None
-    #: /papi/v1/cm/account and /papi/v1/cm/positionRisk as last fetched (None: not fetched,
-    #: refused, or for positionRisk not asked while no COIN-M position was open).
-    cm: CmAccount | None = None
-    cm_risks: tuple[CmPositionRisk, ...] | None = None
-    #: Why an optional part is missing, by part ("account", "positionRisk", "cm"): one sentence each.
-    unavailable: dict[str, str] = field(default_factory=dict)
-    #: Why the account panel has no (current) uniMMR, in a few words.
-    account_note: str | None = None
-    #: Seconds since the ratio in the big digits was fetched (or pushed).
-    unimmr_age: float | None = None
-    #: The key may not read /papi/v1/account: the UM margin ratio stands in for uniMMR.
-    fallback: bool = False
-    #: uniMMR and headroom as they may be now, from Binance's last figure and the live uPnL since
-    #: (views.AccountView.estimate_since); None while Binance's own figure is the latest.
-    estimate: Estimate | None = None
-    #: Seconds since the positions the estimate rests on were fetched.
-    estimate_age: float | None = None
-    #: Alert events for people that this state started (or cleared), in order.
-    alerts: tuple[AlertEvent, ...] = ()
-    notices: tuple[Notice, ...] = ()
-    #: /papi/v1/balance as parsed (each keeps its raw row for output); None: not (yet) read.
-    balances: tuple[Balance, ...] | None = None
-    #: The same, judged and sorted problems first, zero rows included (views.balance_rows).
-    balance_rows: tuple[BalanceRow, ...] = ()
-    #: The balances shown are not current (their last fetch failed, or everything is stale).
-    balance_stale: bool = False
-    #: Why the balances are missing or not current, in a sentence (None: they are current).
-    balance_note: str | None = None
-    #: uniMMR from first principles on this state's parts and the shared inputs (pmtui.model);
-    #: None without a risk feed or before the first data.
-    risk: RiskModel | None = None
-    #: Funding, commission, interest, realized PnL and forced fills (pmtui.ledger); None: not
-    #: read (a one-shot that did not ask for it).
-    ledger: LedgerView | None = None
-    #: Why the ADL queue ("adl") or the trading locks ("locks") are not (currently) known, one
-    #: sentence each; never a reason to fail the rest (not in `unavailable`).
-    extra_notes: dict[str, str] = field(default_factory=dict)
-    #: The UM and COIN-M adlQuantile rows as last fetched (None: not fetched or refused).
-    adl: tuple[tuple[AdlQuantile, ...] | None, tuple[AdlQuantile, ...] | None] = (None, None)
-    #: Why the account cannot trade, one phrase each (pmtui.exposure.lock_reasons); (): nothing says so.
-    locks: tuple[str, ...] = ()
-
-    @property
-    def stale(self) -> bool:
-        return self.status.stale
-
-    @property
-    def marks_live(self) -> bool:
-        """The view's prices are the public mark stream's, seconds old (not REST's): the REST
-        cadence may relax (pmtui.markstream)."""
-        return self.status.marks_live
 
 
 class Stream(Protocol):
@@ -411,6 +277,8 @@ class Monitor:
         self._refresh_started: float | None = None  # monotonic time the last refresh started
         self._slow = False  # on a cadence slower than its interval (calm, pushed)
         self._stagger = 1.0  # the part of the cadence the next slow refresh waits
+        #: The refresh under way is a fleet account's first: only what the first screen needs.
+        self._first_screen = False
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -476,14 +344,23 @@ class Monitor:
                 self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.
-        self._tasks.append(loop.create_task(self.load_markets(), name="pmtui-markets"))
+        starts: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]] = [(self.load_markets, "pmtui-markets")]
         if self.stream is not None:
-            self._tasks.append(loop.create_task(self._run_stream(), name="pmtui-stream"))
+            starts.append((self._run_stream, "pmtui-stream"))
+        if self.pacer is None:
+            self._start(starts)
+            starts = []
+        # In a fleet, after the first screen: 50 accounts' listen keys and exchangeInfo at once
+        # would stand in front of their first data at the exchange.
         try:
             while not self._closed:
                 self._due = False
                 try:
-                    await self.refresh()
+                    try:
+                        await self.refresh()
+                    finally:
+                        self._start(starts)
+                        starts = []
                     await self._sleep_until_due()
                 except Exception as err:  # a bug, not a fault: say so, keep the data, go on
                     self._internal_error("refreshing the account", err)
@@ -491,6 +368,11 @@ class Monitor:
         finally:
             for task in self._tasks:
                 task.cancel()
+
+    def _start(self, starts: list[tuple[Callable[[], Coroutine[Any, Any, Any]], str]]) -> None:
+        loop = asyncio.get_running_loop()
+        for start, name in starts:
+            self._tasks.append(loop.create_task(start(), name=name))
 
     def _internal_error(self, doing: str, err: Exception) -> None:
         """A bug inside the loop (not an exchange fault): logged for --debug, shown as one
@@ -634,9 +516,14 @@ class Monitor:
         self._refresh_started = self.clock.monotonic()
         self._stagger = 1.0
         self.publish(STATUS)
+        # In a fleet, an account's first refresh asks only for its positions (the UM account and
+        # positionRisk: pmtui.budget.FIRST_SCREEN_WEIGHT): the fleet's start-up loan (WeightBudget.lend) sends
+        # every account's at once, and uniMMR, balances and COIN-M follow on the next refresh,
+        # asked for at once, instead of 50 accounts' full refreshes queueing for a minute.
+        self._first_screen = light = self.pacer is not None and self.poller.data is None
         try:
             ok = await self.poller.poll()
-            data = self.poller.data if ok else None
+            data = self.poller.data if ok and not light else None
             acct = self.account_schedule
             spaced = acct.spaced(self.clock.monotonic())
             if data is not None and spaced and (self._account_due() or self._band_moving()):
@@ -654,6 +541,9 @@ class Monitor:
                 await self._poll_extras()
         finally:
             self.fetching = False
+            self._first_screen = False
+        if light and ok:
+            self._ask()  # the rest of the first refresh, next
         notices: list[Notice] = []
         p = self.poller
         if ok:
@@ -725,7 +615,7 @@ class Monitor:
             # other failure fails this refresh (STALE) and is retried on its cadence.
             rs.asked(self.clock.monotonic())
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
-        if self.cm_schedule.due(self.clock.monotonic()):
+        if self.cm_schedule.due(self.clock.monotonic()) and not self._first_screen:
             await self._fetch_cm()
         if self.marks is not None:  # a mark older than this request is older than its positions
             self.marks.since_ms = sent
@@ -1071,9 +961,11 @@ class Monitor:
         level = self.level()
         every = self.account_poller.interval * (PUSH_SLOWDOWN if self.pushed else 1)
         urgent = level is not None and level >= Level.WARN
-        # First in the budget's queue: at WARN or worse, or without data yet (first data for all
-        # before a second refresh of any).
+        # First in the budget's queue: at WARN or worse, or not known yet (first data for all
+        # before a second refresh of any). Only an account without data spends the fleet's
+        # start-up loan: the first screens of all before the rest of any.
         self.client.urgent = urgent or level is None
+        self.client.first_screen = self.view is None
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),

@@ -22,10 +22,10 @@ from pmtui.health import LIQUIDATION, LOCKED, UNIMMR, Level, Verdict, liq_level,
 from pmtui.history import Sample
 from pmtui.market import SymbolRules
 from pmtui.models import Balance, CmAccount, CmPositionRisk, PmAccount, PositionRisk, UmAccount
-from pmtui.monitor import MonitorState
 from pmtui.risk import Estimate, account_headroom, unimmr_band
 from pmtui.riskview import liq_perfdata, liquidation_text, reconciliation_text
 from pmtui.settings import AlertSettings, Thresholds
+from pmtui.state import MonitorState
 from pmtui.views import AccountView, PositionRow, balance_rows, build_view
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from pmtui.fleet import rank_key
 from pmtui.health import Level
-from pmtui.monitor import MonitorState
 from pmtui.risk import Headroom
+from pmtui.state import MonitorState
 from pmtui.views import position_label
 
 

@@ -52,7 +52,7 @@ from typing import Any
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
-from pmtui.monitor import CLOCK, MARKS, STATUS, MonitorState, Notice
+from pmtui.state import CLOCK, MARKS, STATUS, MonitorState, Notice
 from pmtui.text import clean
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ RETENTION_EVERY = 60.0
 DROPS_SAID = 1000
 #: Row kinds: the whole document (0, 1: the first format, still read), or its stored form (2, 3).
 KEYFRAME, DELTA, STORED_KEYFRAME, STORED_DELTA = 0, 1, 2, 3
+#: A stored delta whose values are deflated against the last delta's too (see encode_delta).
+STORED_DELTA_ON_LAST = 4
 KEYFRAMES = (KEYFRAME, STORED_KEYFRAME)
 #: A row's flags (what a replay needs to know of it without decoding it): it has data or a fault
 #: to show, it carries alerts, it carries a fault.
@@ -168,21 +170,26 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _deflate(data: bytes, zdict: bytes) -> bytes:
-    c = zlib.compressobj(6, zdict=zdict) if zdict else zlib.compressobj(6)
+def _deflate(data: bytes, zdict: bytes, raw: bool = False) -> bytes:
+    # raw: no zlib header and checksum (6 bytes a stream: a row's body is a few hundred)
+    bits = -15 if raw else 15
+    c = zlib.compressobj(6, zlib.DEFLATED, bits, zdict=zdict) if zdict else zlib.compressobj(6, zlib.DEFLATED, bits)
     return c.compress(data) + c.flush()
 
 
-def _inflate(data: bytes, zdict: bytes) -> bytes:
-    d = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+def _inflate(data: bytes, zdict: bytes, raw: bool = False) -> bytes:
+    bits = -15 if raw else 15
+    d = zlib.decompressobj(bits, zdict=zdict) if zdict else zlib.decompressobj(bits)
     return d.decompress(data) + d.flush()
 
 
-def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tuple[bytes, bytes]:
-    """A delta's body, and its paths (the next delta's dictionary). Paths and values apart: the
-    paths repeat from one refresh to the next and compress to almost nothing against the last
-    delta's; a value is `[]` (deleted), `[value]`, or `[n, tail]` for a string that keeps the old
-    one's first n characters (a price that moved keeps its leading digits)."""
+def encode_delta(before: Any, changes: list[list[Any]], last: bytes) -> tuple[bytes, bytes]:
+    """A delta's body (row kind STORED_DELTA_ON_LAST), and what the next delta is deflated
+    against (this one's paths and values). Paths and values apart: the paths repeat from one
+    refresh to the next and compress to almost nothing against the last delta's, and the values
+    share their shape and leading digits with the last delta's; a value is `[]` (deleted),
+    `[value]`, or `[n, tail]` for a string that keeps the old one's first n characters (a price
+    that moved keeps its leading digits). Raw deflate streams: no header or checksum per row."""
     ops: list[list[Any]] = []
     for change in changes:
         if len(change) == 1:
@@ -195,16 +202,28 @@ def encode_delta(before: Any, changes: list[list[Any]], last_paths: bytes) -> tu
             ops.append([n, new[n:]])
         else:
             ops.append([new])
-    paths = _json([c[0] for c in changes])
-    packed = _deflate(paths, last_paths)
-    return struct.pack(">I", len(packed)) + packed + _deflate(_json(ops), b""), paths
+    last_paths, _, last_ops = last.partition(b"\0")
+    paths, values = _json([c[0] for c in changes]), _json(ops)
+    packed = _deflate(paths, last_paths, raw=True)
+    body = _varint(len(packed)) + packed + _deflate(values, last_ops, raw=True)
+    return body, paths + b"\0" + values
 
 
-def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
-    """A new document, `doc` with the delta applied, and the delta's paths."""
-    (size,) = struct.unpack(">I", body[:4])
-    paths_json = _inflate(body[4:4 + size], last_paths)
-    paths, ops = json.loads(paths_json), json.loads(_inflate(body[4 + size:], b""))
+def decode_delta(doc: Any, body: bytes, last: bytes, kind: int = STORED_DELTA_ON_LAST) -> tuple[Any, bytes]:
+    """A new document, `doc` with the delta applied, and what the next delta is deflated against
+    (a delta of the first kinds, DELTA and STORED_DELTA: its paths only, values on their own)."""
+    if kind == STORED_DELTA_ON_LAST:
+        last_paths, _, last_ops = last.partition(b"\0")
+        size, start = _unvarint(body)
+        paths_json = _inflate(body[start:start + size], last_paths, raw=True)
+        ops_json = _inflate(body[start + size:], last_ops, raw=True)
+        context = paths_json + b"\0" + ops_json
+    else:
+        (size,) = struct.unpack(">I", body[:4])
+        paths_json = _inflate(body[4:4 + size], last.partition(b"\0")[0])
+        ops_json = _inflate(body[4 + size:], b"")
+        context = paths_json
+    paths, ops = json.loads(paths_json), json.loads(ops_json)
     changes: list[list[Any]] = []
     for path, op in zip(paths, ops, strict=True):
         if not op:
@@ -213,7 +232,27 @@ def decode_delta(doc: Any, body: bytes, last_paths: bytes) -> tuple[Any, bytes]:
             changes.append([path, op[0]])
         else:
             changes.append([path, _at(doc, path)[:op[0]] + op[1]])
-    return patch(doc, changes), paths_json
+    return patch(doc, changes), context
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _unvarint(data: bytes) -> tuple[int, int]:
+    """The number at the start of `data`, and where what follows it starts."""
+    n = shift = 0
+    for i, byte in enumerate(data):
+        n |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return n, i + 1
+        shift += 7
+    raise ValueError("a delta cut short")
 
 
 def _at(doc: Any, path: list[Any]) -> Any:
@@ -273,7 +312,9 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
         return stored
     if full.get("changedPositions") == _open_keys(full["view"]):
         stored["changedPositions"] = ALL  # every open position moved: the usual refresh
-    stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"))
+    stored["positions"] = _copies(full.get("positions"), full.get("positionRisk"), brackets=_brackets(inputs))
+    if "assets" in full:
+        stored["assets"] = _sums(full.get("assets"), _restored(full).get("positions"))
     if isinstance(full.get("positionRisk"), list):
         stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
     facts: dict[str, Any] = {"in": inputs_id}
@@ -285,9 +326,15 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
         facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
         facts["estAge"] = shown.get("estimateAge")
+    if state.view is not None:  # the view's slow facts the API's objects do not hold
+        adl = {row.key: row.adl for row in state.view.open_positions if row.adl is not None}
+        if adl:
+            facts["adl"] = adl
+        if state.view.locks:
+            facts["locks"] = list(state.view.locks)
     if state.risk is not None:
         live = _risk_dump(state.risk)["inputs"]
-        derived = _doc_inputs(stored)
+        derived = _doc_inputs(stored, inputs=inputs)
         facts["risk"] = {
             "index_prices": live["index_prices"], "reconciled_gap": live["reconciled_gap"],
             "problems": live["problems"],
@@ -315,10 +362,12 @@ def _open_keys(view: dict[str, Any]) -> list[str]:
     return sorted(row_key(p["symbol"], p["positionSide"], p["venue"]) for p in view.get("positions", ()))
 
 
-def _copies(positions: Any, risks: Any, restore: bool = False) -> Any:
-    """The UM positions with each figure their positionRisk row repeats as SAME, or their
-    initial margin as IM when it is notional / leverage to the 8th decimal (or, `restore`, those
-    figures back). Any other shape is left as it is."""
+def _copies(positions: Any, risks: Any, restore: bool = False,
+            brackets: dict[str, list[dict[str, Any]]] | None = None) -> Any:
+    """The UM positions with each figure their positionRisk row repeats as SAME, their initial
+    margin as IM when it is notional / leverage to the 8th decimal, and their maintenance margin
+    as MM when it is what their symbol's recorded brackets make of their notional (or,
+    `restore`, those figures back). Any other shape is left as it is."""
     if not isinstance(positions, list) or not isinstance(risks, list):
         return positions
     by_key = {(r.get("symbol"), r.get("positionSide")): r for r in risks if isinstance(r, dict)}
@@ -339,8 +388,37 @@ def _copies(positions: Any, risks: Any, restore: bool = False) -> Any:
                 p["initialMargin"] = im
             elif not restore and isinstance(p.get("initialMargin"), str) and p["initialMargin"] == im:
                 p["initialMargin"] = IM
+            mm = _maint(twin.get("notional"), (brackets or {}).get(str(p.get("symbol"))))
+            if restore and p.get("maintMargin") == MM and mm is not None:
+                p["maintMargin"] = mm
+            elif not restore and isinstance(p.get("maintMargin"), str) and p["maintMargin"] == mm:
+                p["maintMargin"] = MM
         out.append(p)
     return out
+
+
+#: A UM position's maintenance margin, |notional| x its bracket's rate - the bracket's cum, to the 8th decimal.
+MM = {"=": "|notional|*mmr-cum"}
+
+
+def _brackets(inputs: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The UM brackets an `inputs` row holds, by symbol."""
+    found = ((inputs or {}).get("risk") or {}).get("um_brackets") or ()
+    return {b["symbol"]: b.get("brackets") or [] for b in found if isinstance(b, dict) and "symbol" in b}
+
+
+def _maint(notional: Any, tiers: list[dict[str, Any]] | None) -> str | None:
+    if not tiers or not isinstance(notional, str):
+        return None
+    try:
+        n = abs(Decimal(notional))
+        for t in tiers:
+            if Decimal(str(t["notionalFloor"])) <= n < Decimal(str(t["notionalCap"])):
+                value = n * Decimal(str(t["maintMarginRatio"])) - Decimal(str(t["cum"]))
+                return f"{value.quantize(_Q8):f}"
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    return None
 
 
 #: A figure Binance derives from others of its row, when it is that to the 8th decimal.
@@ -377,15 +455,61 @@ def _formulas(row: Any, restore: bool = False) -> Any:
     return row
 
 
-def _restored(doc: dict[str, Any]) -> dict[str, Any]:
+def _restored(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored document's API objects as they came (its formulas and copies computed again)."""
     risks = doc.get("positionRisk")
     if isinstance(risks, list):
         doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
-    return {**doc, "positions": _copies(doc.get("positions"), risks, restore=True)}
+    positions = _copies(doc.get("positions"), risks, restore=True, brackets=_brackets(inputs))
+    if "assets" not in doc:
+        return {**doc, "positions": positions}
+    return {**doc, "positions": positions, "assets": _sums(doc.get("assets"), positions, restore=True)}
 
 
-def _parts(doc: dict[str, Any]) -> dict[str, Any]:
+#: A UM asset's figure that is the sum of its positions' (those whose symbol ends with the asset).
+SUM = {"=": "sum"}
+#: (field of /papi/v1/um/account's asset, its positions' field it sums); its initialMargin is
+#: positionInitialMargin + openOrderInitialMargin.
+SUMS = (("crossUnPnl", "unrealizedProfit"), ("maintMargin", "maintMargin"),
+        ("positionInitialMargin", "initialMargin"))
+
+
+def _sums(assets: Any, positions: Any, restore: bool = False) -> Any:
+    """The UM assets with each figure that is its positions' sum (to the digit) as SUM (or,
+    `restore`, back). Any other shape is left as it is."""
+    if not isinstance(assets, list) or not isinstance(positions, list):
+        return assets
+    out = []
+    for a in assets:
+        if isinstance(a, dict) and isinstance(a.get("asset"), str):
+            a = dict(a)
+            mine = [p for p in positions if isinstance(p, dict) and str(p.get("symbol", "")).endswith(a["asset"])]
+            figures = {field_: _total([p.get(theirs) for p in mine]) for field_, theirs in SUMS}
+            if restore:
+                for field_, _ in SUMS:
+                    if a.get(field_) == SUM:
+                        a[field_] = figures[field_]
+                if a.get("initialMargin") == SUM:
+                    a["initialMargin"] = _total([a.get("positionInitialMargin"), a.get("openOrderInitialMargin")])
+            else:
+                im = _total([a.get("positionInitialMargin"), a.get("openOrderInitialMargin")])
+                if isinstance(a.get("initialMargin"), str) and a["initialMargin"] == im:
+                    a["initialMargin"] = SUM
+                for field_, _ in SUMS:
+                    if mine and isinstance(a.get(field_), str) and a[field_] == figures[field_]:
+                        a[field_] = SUM
+        out.append(a)
+    return out
+
+
+def _total(figures: list[Any]) -> str | None:
+    try:
+        return f"{sum((Decimal(f) for f in figures), Decimal(0)):f}"
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def _parts(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The API's objects of a recorded document, parsed."""
     from pmtui.models import (
         parse_balance,
@@ -396,7 +520,7 @@ def _parts(doc: dict[str, Any]) -> dict[str, Any]:
         parse_um_account,
     )
 
-    doc = _restored(doc)
+    doc = _restored(doc, inputs)
     cm_doc = doc.get("cm")
     return {
         "account": parse_um_account({"assets": doc["assets"], "positions": doc["positions"]}),
@@ -409,21 +533,22 @@ def _parts(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None) -> dict[str, Any]:
+def _doc_inputs(doc: dict[str, Any], parts: dict[str, Any] | None = None,
+                inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model's inputs a document holds, dumped as wire's Inputs adapter dumps them."""
     from pmtui.model import Inputs, cm_legs, um_legs
     from pmtui.riskfeed import _current
     from pmtui.wire import _INPUTS
 
-    p = parts or _parts(doc)
+    p = parts or _parts(doc, inputs)
     account, cm, pm = p["account"], p["cm"], p["pm"]
-    inputs = Inputs(
+    model_inputs = Inputs(
         balances=_current(p["balances"] or (), account, cm),
         um=um_legs(p["risks"] or (), {r.key: r.maintMargin for r in account.positions}),
         cm=cm_legs(p["cm_risks"] or (), {r.key: r.maintMargin for r in cm.positions} if cm is not None else {}),
         open_loss=(pm.totalMarginOpenLoss or Decimal(0)) if pm is not None else Decimal(0),
         reported_unimmr=pm.uniMMR if pm is not None else None)
-    dumped: dict[str, Any] = _INPUTS.dump_python(inputs, mode="json")
+    dumped: dict[str, Any] = _INPUTS.dump_python(model_inputs, mode="json")
     return {k: dumped[k] for k in DOC_INPUTS}
 
 
@@ -439,7 +564,7 @@ def risk_model(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None,
         return None
     fast = {k: v for k, v in own.items() if k != "now"}
     fast["now_ms"] = None if own.get("now") is None else own["now"] + time_ms
-    for k, v in _doc_inputs(doc, parts).items():
+    for k, v in _doc_inputs(doc, parts, inputs).items():
         fast.setdefault(k, v)
     return _risk_of({"inputs": {**inputs["risk"], **fast}, "thresholds": inputs["riskThresholds"]})
 
@@ -448,22 +573,32 @@ def derive_view(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any]) -> di
     """The view of a stored document, derived (before its residual)."""
     from types import SimpleNamespace
 
+    from pmtui.exposure import usd_prices
     from pmtui.risk import Estimate
     from pmtui.settings import Thresholds
     from pmtui.views import build_view
     from pmtui.wire import _joined
 
-    p = _parts(doc)
+    p = _parts(doc, inputs)
     risks = p["risks"]
     joined = _joined([[r.symbol, r.positionSide, r.raw] for r in risks]) if risks is not None else None
-    view = build_view(p["account"], Thresholds.model_validate(inputs["thresholds"]), risks=joined, pm=p["pm"],
-                      markets={}, cm=p["cm"], cm_risks=p["cm_risks"])
     facts = doc.get("~") or {}
+    model = risk_model(doc, time_ms, inputs, p)
+    # As the Monitor built it: its exposure, next tiers, ADL queue and locks from the same inputs.
+    fed = model.inputs if model is not None else None
+    view = build_view(p["account"], Thresholds.model_validate(inputs["thresholds"]), risks=joined, pm=p["pm"],
+                      markets={}, cm=p["cm"], cm_risks=p["cm_risks"], balances=p["balances"],
+                      prices=usd_prices(fed.index_prices if fed is not None else None),
+                      brackets=(fed.um_brackets, fed.cm_brackets) if fed is not None else (None, None),
+                      locks=tuple(str(r) for r in facts.get("locks") or ()))
+    adl = facts.get("adl") or {}
+    for row in view.open_positions:  # as the Monitor joined them (its rows' quantiles only)
+        q = adl.get(row.key)
+        row.adl = q if type(q) is int else None
     verdict = SimpleNamespace(word=doc.get("level"), reason=doc.get("reason"), stale=doc.get("stale"))
     estimate = Estimate(Decimal(facts["est"][0]), Decimal(facts["est"][1])) if "est" in facts else None
     derived = output.view_json(view, verdict, estimate=estimate,  # type: ignore[arg-type]
                                estimate_age=facts.get("estAge"))
-    model = risk_model(doc, time_ms, inputs, p)
     if model is not None:
         derived["risk"] = model.to_json()
     return derived
@@ -474,7 +609,7 @@ def full_doc(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None) -
     facts = doc.get("~")
     if facts is None or inputs is None:
         return {k: v for k, v in doc.items() if k != "~"}
-    doc = _restored(doc)
+    doc = _restored(doc, inputs)
     view = patch(derive_view(doc, time_ms, inputs), facts.get("view") or [])
     full: dict[str, Any] = {}
     for k, v in doc.items():
@@ -497,7 +632,7 @@ class _Profile:
     full: dict[str, Any] | None = None  # as recorded
     state: MonitorState | None = None
     rows: int = 0  # rows since the last keyframe
-    paths: bytes = b""  # the last delta's paths (the next one's dictionary)
+    paths: bytes = b""  # the last delta's paths and values (the next one's dictionaries)
     pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
     inputs: dict[str, Any] | None = None  # the last `inputs` row written, and its id
     inputs_id: int = 0
@@ -657,7 +792,7 @@ class Recorder:
         else:
             assert mine.doc is not None
             body, paths = encode_delta(mine.doc, changes, mine.paths)
-            kind = STORED_DELTA
+            kind = STORED_DELTA_ON_LAST
         view = full.get("view") or {}
         flags = (HAS_DATA if "assets" in full or full.get("error") else 0) \
             | (ALERTS_FLAG if full.get("alerts") else 0) | (ERROR_FLAG if full.get("error") else 0)
@@ -869,7 +1004,7 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
             elif doc is None:
                 continue  # deltas whose keyframe retention deleted
             else:
-                doc, paths = decode_delta(doc, body, paths)
+                doc, paths = decode_delta(doc, body, paths, kind)
             if since_ms is None or t >= since_ms:
                 # shares what did not change: read-only
                 if kind in (KEYFRAME, DELTA):
@@ -940,7 +1075,7 @@ class LazyStates(Sequence[Recorded]):
                 if kind in KEYFRAMES:
                     doc, paths = _unpack(body), b""
                 else:
-                    doc, paths = decode_delta(doc, body, paths)
+                    doc, paths = decode_delta(doc, body, paths, kind)
                 if row_id in wanted:
                     name = clean(str(profile))
                     out.append(Recorded(int(t), name, doc) if kind in (KEYFRAME, DELTA) else Recorded(

@@ -38,9 +38,9 @@ from pmtui.models import (
     parse_position_risk,
     parse_um_account,
 )
-from pmtui.monitor import ALERTS, DATA, FAULT, MonitorState, Notice, StatusInfo
 from pmtui.record import ALERTS_FLAG, ERROR_FLAG, LazyStates
 from pmtui.risk import Estimate
+from pmtui.state import ALERTS, DATA, FAULT, MonitorState, Notice, StatusInfo
 from pmtui.stream import PushStatus
 from pmtui.text import clean
 from pmtui.text import name as shown_name

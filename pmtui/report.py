@@ -34,9 +34,9 @@ from pmtui.text import name as shown
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pmtui.monitor import MonitorState
     from pmtui.record import Recorded
     from pmtui.settings import Settings
+    from pmtui.state import MonitorState
     from pmtui.views import PositionRow
 
 #: Positions listed for each figure (maintenance margin, loss) at a level change.

@@ -53,10 +53,10 @@ from pmtui.models import (
     parse_um_account,
     wire_decimal,
 )
-from pmtui.monitor import MonitorState, Notice, StatusInfo
 from pmtui.risk import Estimate
 from pmtui.riskinputs import parse_brackets
 from pmtui.settings import Thresholds
+from pmtui.state import MonitorState, Notice, StatusInfo
 from pmtui.stream import PushStatus
 from pmtui.views import AccountView, balance_rows, build_view
 

@@ -34,8 +34,9 @@ from pmtui import filters, fmt
 from pmtui.client import PapiClient
 from pmtui.history import History
 from pmtui.ledger import prices_from
-from pmtui.monitor import ALERTS, DATA, FAULT, LEDGER, STATUS, Monitor, MonitorState, Notice
+from pmtui.monitor import Monitor
 from pmtui.settings import Settings
+from pmtui.state import ALERTS, DATA, FAULT, LEDGER, STATUS, MonitorState, Notice
 from pmtui.text import clean
 from pmtui.text import name as shown
 from pmtui.tui import uistate

@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from pmtui.mailbox import merge
-from pmtui.monitor import Monitor, MonitorState
+from pmtui.monitor import Monitor
+from pmtui.state import MonitorState
 
 
 # bubble=False: for the pump it was posted to (the overview's copy must not reach the app too).

@@ -14,9 +14,10 @@ from decimal import Decimal
 
 from pmtui import fmt, output
 from pmtui.health import Level
-from pmtui.monitor import SPACING_MARGIN, STATUS
+from pmtui.monitor import SPACING_MARGIN
 from pmtui.risk import Estimate
 from pmtui.settings import MIN_ACCOUNT_INTERVAL
+from pmtui.state import STATUS
 from pmtui.stream import PushStatus
 from tests.cli.test_cli_risk import Canned, pm_body, um_body
 from tests.core.test_monitor import Change, Published, _until, monitor_on, real_state

@@ -219,3 +219,22 @@ def test_an_urgent_request_goes_before_the_calm_ones_waiting_on_a_shared_budget(
     clock.advance(1.0)  # 60 in the bucket
     assert budget.wait_for(20) == 0.0
     assert budget.wait_for(20, urgent=False) == pytest.approx((20 + 50 - 60) / 50)  # 0.2 s
+
+
+async def test_clients_on_one_budget_measure_the_exchanges_clock_once(papi_server):
+    """Fifty accounts of a fleet on one exchange: one /fapi/v1/time at start, not fifty in front of
+    their first data; a client on a budget of its own still measures it itself."""
+    shared = WeightBudget(1.0, limit=10**9)
+    clients = [PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url,
+                          budget=shared) for _ in range(5)]
+    alone = PapiClient(api_key=API_KEY, signer=HmacSigner(API_SECRET), base_url=papi_server.base_url,
+                       budget=WeightBudget(1.0, limit=10**9))
+    try:
+        await asyncio.gather(*(c.um_account() for c in clients))
+        assert papi_server.count("/fapi/v1/time") == 1
+        assert len({c.time_offset_ms for c in clients}) == 1 and clients[0].time_offset_ms is not None
+        await alone.um_account()
+        assert papi_server.count("/fapi/v1/time") == 2
+    finally:
+        for c in (*clients, alone):
+            await c.aclose()

@@ -29,7 +29,7 @@ from pmtui.daemon import AttachServer, hello, notify, ours, socket_path, watchdo
 from pmtui.errors import ConfigError
 from pmtui.fleet import Fleet, FleetOptions, select
 from pmtui.ledger import DAY_MS, Ledger
-from pmtui.monitor import DATA, MonitorState
+from pmtui.state import DATA, MonitorState
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -263,7 +263,7 @@ async def test_a_stale_socket_is_replaced_and_a_second_daemon_is_refused(run_dir
 
 
 def state_of(seq: int, changed: frozenset[str] = frozenset({DATA})) -> MonitorState:
-    from pmtui.monitor import StatusInfo
+    from pmtui.state import StatusInfo
 
     return MonitorState(seq=seq, changed=changed, view=None, verdict=None, status=StatusInfo(
         paused=False, stopped=False, stale=False, error=None, age=1.0, last_ok_wall=None, interval=5.0,

@@ -26,8 +26,8 @@ from pmtui.demo import DemoExchange
 from pmtui.errors import ConfigError
 from pmtui.fleet import Account, FleetOptions, make_monitor
 from pmtui.health import Level
-from pmtui.monitor import MonitorState, StatusInfo
 from pmtui.settings import AlertSettings, Settings
+from pmtui.state import MonitorState, StatusInfo
 
 pytest.importorskip("apprise")
 

@@ -98,6 +98,12 @@ class Driver:
         self.times[name].append(self.clock.monotonic())
         assert await asyncio.wait_for(m.refresh(), 10), m.poller.error
 
+    async def first(self, name: str) -> None:
+        """An account's first data: its first screen (positions only), then at once the rest."""
+        await self.refresh(name)
+        assert self.monitors[name]._due  # the rest of the first refresh is asked for at once
+        await self.refresh(name)
+
     def advance(self, seconds: float) -> None:
         """The test's clock moves, and the exchanges' with it (signed timestamps stay valid)."""
         self.clock.advance(seconds)
@@ -132,7 +138,7 @@ async def test_calm_pushed_accounts_slow_down_warn_keeps_pace_a_dropped_stream_p
         assert budget is not None
         for name, m in d.monitors.items():  # first data, one account at a time
             streamed(m)
-            await d.refresh(name)
+            await d.first(name)
             d.advance(2.5)
         warn = d.monitors["warn"]
         assert warn.level() == Level.WARN and d.monitors["calm0"].level() == Level.OK
@@ -177,17 +183,19 @@ async def test_a_stale_judgement_still_holds_for_a_pushed_account_past_its_caden
         m = fleet.watched[0].monitor
         assert m is not None
         streamed(m)
-        assert await m.refresh()
+        assert await m.refresh() and await m.refresh()  # the first screen, then the rest
+        # (The rest waited for the start-up loan to be repaid, after its positions came: the clock moved.)
+        waited = m.poller.age() or 0.0
         clock.advance(CALM_CADENCE[0] + 3)  # past the poller's 15 s, within the slow cadence's slack
         state = m.tick()
-        assert not state.stale and state.status.age == pytest.approx(CALM_CADENCE[0] + 3, abs=0.5)  # the real age
+        assert not state.stale and state.status.age == pytest.approx(CALM_CADENCE[0] + 3 + waited, abs=0.5)
         assert not state.balance_stale and state.verdict is not None and not state.verdict.stale
-        assert m._late_age() == pytest.approx(5.0, abs=0.5)
+        assert m._late_age() == pytest.approx(5.0 + waited, abs=0.5)
         clock.advance(40)  # REST is now late past its slow cadence too: stale, pushed or not
         state = m.tick()
         assert state.stale and any(e.rule == "stale_for" for e in state.alerts)
         m.on_push_status(DOWN)
-        assert m.state.stale and m._late_age() == pytest.approx(CALM_CADENCE[0] + 43, abs=0.5)
+        assert m.state.stale and m._late_age() == pytest.approx(CALM_CADENCE[0] + 43 + waited, abs=0.5)
     finally:
         await fleet.aclose()
 
@@ -224,7 +232,7 @@ async def test_a_sleeping_account_follows_a_faster_plan_without_being_woken(exch
         m = fleet.watched[0].monitor
         assert m is not None
         streamed(m)
-        assert await m.refresh()
+        assert await m.refresh() and await m.refresh()  # the first screen, then the rest
         m._due = False
         sleeping = asyncio.ensure_future(m._sleep_until_due())
         await asyncio.sleep(0.2)
@@ -263,7 +271,7 @@ async def test_marks_that_stop_pricing_a_calm_account_put_it_back_on_its_own_pac
         d = Driver(fleet, clock, exchanges)
         for name, m in d.monitors.items():
             streamed(m)
-            await d.refresh(name)
+            await d.first(name)
         calm = d.monitors["calm0"]
         assert calm.pushed
         start = clock.monotonic()
@@ -278,3 +286,65 @@ async def test_marks_that_stop_pricing_a_calm_account_put_it_back_on_its_own_pac
         assert every(d.gaps("calm0", stopped), 5.0), d.times["calm0"]
     finally:
         await fleet.aclose()
+
+
+async def test_a_fleet_sends_every_first_screen_at_once_on_a_loan_then_the_rest(exchanges):
+    """50 accounts' full first refreshes are ~2,750 weight, a minute of the budget: each account's
+    first refresh asks for its positions only, on a start-up loan every first screen fits in at
+    once, and uniMMR, balances and COIN-M come with the next refresh, once the loan is repaid."""
+    from pmtui.budget import FIRST_SCREEN_WEIGHT
+
+    clock = SteppingClock(time.time())
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET, risk_model=False,
+                                       base_url=exchanges[name].base_url)) for name in NAMES]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES), accounts, clock=clock)
+    try:
+        d = Driver(fleet, clock, exchanges)
+        budget = fleet.budget
+        assert budget is not None and budget.debt == len(NAMES) * FIRST_SCREEN_WEIGHT
+        start = clock.monotonic()
+        for name in NAMES:
+            await d.refresh(name)
+        assert clock.monotonic() == start and budget.waited == 0.0  # every first screen at once
+        for name, server in exchanges.items():
+            assert server.count("/papi/v2/um/account") == server.count("/papi/v1/um/positionRisk") == 1
+            assert server.count("/papi/v1/account") == server.count("/papi/v1/balance") == 0, name
+            assert server.count("/papi/v1/cm/account") == 0
+        calm = d.monitors["calm0"]
+        assert calm.view is not None and calm.level() is None and calm._due
+        # With data: the rest never spends the loan (WeightBudget.lend), that is for first screens.
+        calm.cadence()
+        assert not calm.client.first_screen
+        await d.refresh("calm0")
+        assert exchanges["calm0"].count("/papi/v1/account") == 1 and calm.level() == Level.OK
+    finally:
+        await fleet.aclose()
+
+
+async def test_in_a_fleet_the_listen_key_and_exchange_info_wait_for_the_first_screen(exchanges):
+    """50 listen keys and exchangeInfo requests at start would stand in front of 50 first screens
+    at the exchange: a fleet's account asks for them once its positions came."""
+    from pmtui.stream import UserStream
+
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET, risk_model=False,
+                                       base_url=exchanges[name].base_url, stream_url="ws://127.0.0.1:9/pm/ws"))
+                for name in NAMES[:2]]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES[:2]), accounts, stream=True)
+    m = fleet.watched[0].monitor
+    assert m is not None and isinstance(m.stream, UserStream) and m.pacer is not None
+    server = exchanges[NAMES[0]]
+    server.inject("slow", delay=0.3, path="/papi/v2/um/account")
+    task = asyncio.ensure_future(m.run())
+    try:
+        await asyncio.wait_for(until(lambda: server.count("/papi/v2/um/account") >= 1), 5)
+        assert server.count("/papi/v1/listenKey") == server.count("/fapi/v1/exchangeInfo") == 0
+        await asyncio.wait_for(until(lambda: server.count("/papi/v1/listenKey") >= 1), 5)
+        assert m.poller.data is not None  # only once the first screen was there
+    finally:
+        task.cancel()
+        await fleet.aclose()
+
+
+async def until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)

@@ -11,9 +11,10 @@ from pmtui.clock import ManualClock
 from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
 from pmtui.health import Level
 from pmtui.ledger import totals
-from pmtui.monitor import LEDGER, LEDGER_START_DELAY, Monitor, MonitorState
+from pmtui.monitor import LEDGER_START_DELAY, Monitor
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.state import LEDGER, MonitorState
 
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 

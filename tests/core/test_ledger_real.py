@@ -179,3 +179,18 @@ def test_the_ledger_command_prints_real_rows_in_each_format(capsys, live, fmt):
         assert any(",liquidation,LIQUIDATION,BTCUSD_200925,," in line for line in lines)
     else:
         assert "Ledger totals (USD)" in out and "!! 2020-07-30 11:13:40" in out
+
+
+def test_check_reads_forced_fills_for_one_account_not_for_a_fleet(capsys, papi_server):
+    """100 weight an account: a fleet's one-shot cannot carry it within a Nagios timeout (50
+    accounts took two minutes), so only a check of one account reads forceOrders."""
+    from tests.hostile.test_hostile_accounts import _config
+
+    def forced_reads() -> int:
+        return sum(1 for r in papi_server.requests if r.path.endswith("/forceOrders"))
+
+    _config(papi_server, ["one", "two"])
+    run(capsys, "check", "--profile", "one")
+    assert forced_reads() == 2  # UM and COIN-M
+    _code, out, _err = run(capsys, "check", "--all-profiles")
+    assert forced_reads() == 2 and "2 accounts checked" in out, out

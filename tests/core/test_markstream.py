@@ -292,7 +292,7 @@ def monitor_with_marks(clock: ManualClock, feed: MarkFeed | None = None, rename:
 
 
 async def test_a_move_of_one_mark_reprices_the_account_as_an_estimate_with_its_age():
-    from pmtui.monitor import MARKS
+    from pmtui.state import MARKS
 
     clock = ManualClock()
     m, feed = monitor_with_marks(clock)
@@ -464,7 +464,7 @@ async def test_watch_does_not_print_a_line_a_second_for_the_marks():
 
     from pmtui.commands import WatchLines
     from pmtui.fleet import Fleet
-    from pmtui.monitor import DATA, MARKS
+    from pmtui.state import DATA, MARKS
 
     class Lines:
         def __init__(self) -> None:

@@ -25,8 +25,8 @@ from pmtui.fleet import Account, Fleet, FleetOptions
 from pmtui.health import Level, Verdict
 from pmtui.model import Crossing
 from pmtui.models import UmAccount
-from pmtui.monitor import MonitorState, StatusInfo
 from pmtui.settings import Thresholds
+from pmtui.state import MonitorState, StatusInfo
 from pmtui.stream import PushStatus
 from pmtui.views import build_view
 from tests.unit.test_risk import pm, position, risk, usdt

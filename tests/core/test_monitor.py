@@ -19,19 +19,10 @@ from pmtui.budget import WeightBudget
 from pmtui.client import PapiClient
 from pmtui.health import Level
 from pmtui.models import parse_pm_account, parse_um_account
-from pmtui.monitor import (
-    ALERTS,
-    DATA,
-    FAULT,
-    PUSH,
-    PUSH_SLOWDOWN,
-    STATUS,
-    Monitor,
-    MonitorState,
-    StatusInfo,
-)
+from pmtui.monitor import PUSH_SLOWDOWN, Monitor
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.state import ALERTS, DATA, FAULT, PUSH, STATUS, MonitorState, StatusInfo
 from pmtui.stream import AccountChange, PushStatus, RiskLevelChange
 from pmtui.views import build_view
 from tests.cli.test_cli_risk import Canned, pm_body

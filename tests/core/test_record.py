@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -23,8 +24,10 @@ from pmtui.demo import DemoExchange
 from pmtui.fleet import FleetOptions, make_monitor
 from pmtui.health import Level
 from pmtui.history import History, HistoryError
-from pmtui.monitor import CLOCK, DATA, STATUS
 from pmtui.record import (
+    MM,
+    STORED_DELTA,
+    SUM,
     Recorder,
     connect,
     decode_delta,
@@ -37,6 +40,7 @@ from pmtui.record import (
     state_doc,
 )
 from pmtui.settings import Settings
+from pmtui.state import CLOCK, DATA, STATUS
 from tests.core.test_monitor import real_state
 
 T0 = 1_750_000_000.0
@@ -80,6 +84,14 @@ def test_diff_and_patch_rebuild_the_document():
     doc, p1 = decode_delta(json.loads(json.dumps(a)), body, b"")
     assert doc == b and p1 == paths
     assert decode_delta(doc, again, p1)[0] == a
+    # Rows of the format before (kind STORED_DELTA: paths against the last paths, values on their
+    # own, zlib streams) still read.
+    old_paths = json.dumps([c[0] for c in changes], separators=(",", ":")).encode()
+    old_ops = [[c[1]] if len(c) == 2 else [] for c in changes]
+    old_body = (struct.pack(">I", len(zlib.compress(old_paths))) + zlib.compress(old_paths)
+                + zlib.compress(json.dumps(old_ops).encode()))
+    assert decode_delta(json.loads(json.dumps(a)), old_body, b"", STORED_DELTA) == (b, old_paths)
+    assert len(body) < len(old_body)
 
 
 async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
@@ -116,6 +128,39 @@ async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
     # A reader from a moment on starts at the keyframe before it.
     later = read_states(tmp_path / "h.sqlite3", since_ms=rows[4].time_ms, profile="demo")
     assert [strip(r.doc) for r in later] == [strip(r.doc) for r in rows[4:]]
+
+
+async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_queue(tmp_path):
+    # With the risk model on, the view holds exposure per coin, each position's next margin tier
+    # and ADL quantile: derived again on reading from the recorded inputs, never stored whole
+    # (a residual in every row was most of the file's bytes).
+    clock = Clock()
+    monitor = make_monitor(Settings(), FleetOptions(demo=True), profile="demo",
+                           transport=DemoExchange(seed=7, scenario="margin-call"))
+    recorder = Recorder(tmp_path / "h.sqlite3", clock=clock)
+    recorder.attach(monitor)
+    published: list[dict] = []
+    monitor.subscribe(lambda state: published.append(strip(state_doc(state))) if DATA in state.changed else None)
+    for _ in range(3):
+        await monitor.refresh()
+        if monitor._risk_task is not None:
+            await monitor._risk_task
+        clock.now += 2
+    await monitor.aclose()
+    recorder.close()
+    rows = [r for r in read_states(tmp_path / "h.sqlite3") if "view" in r.doc]
+    assert rows and strip(rows[-1].doc) in published
+    view = rows[-1].doc["view"]
+    assert view["exposure"] and any(p.get("nextTier") for p in view["positions"])
+    assert any(p.get("adlQuantile") is not None for p in view["positions"])
+    assert all("view" not in r.stored["~"] for r in rows)  # nothing left over to store
+    # A UM asset's margins and uPnL, its positions' sums to the digit, are stored as that.
+    usdt = next(a for a in rows[-1].stored["assets"] if a["asset"] == "USDT")
+    assert usdt["maintMargin"] == usdt["crossUnPnl"] == usdt["initialMargin"] == SUM
+    assert next(a for a in rows[-1].doc["assets"] if a["asset"] == "USDT")["maintMargin"][0].isdigit()
+    # A position's maintenance margin, what its recorded brackets make of its notional, likewise.
+    assert all(p["maintMargin"] == MM for p in rows[-1].stored["positions"])
+    assert all(p["maintMargin"][0].isdigit() for p in rows[-1].doc["positions"])
 
 
 def test_unchanged_states_cost_nothing(tmp_path):
@@ -453,7 +498,7 @@ async def test_open_states_decodes_only_what_is_asked_and_reads_the_same_documen
 def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_path):
     """A fleet of 50 on the public mark stream would write 50 rows a second: its repriced states
     are the screen's; what is recorded is each REST refresh (and any alert the marks raise)."""
-    from pmtui.monitor import MARKS
+    from pmtui.state import MARKS
 
     class Source:
         profile = "a"

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from pmtui import fmt, output
 from pmtui.errors import SchemaError
 from pmtui.models import parse_pm_account, parse_um_account
-from pmtui.monitor import FAULT, MonitorState
 from pmtui.risk import shock_account
 from pmtui.settings import Settings
+from pmtui.state import FAULT, MonitorState
 from pmtui.stream import BadFrame, parse_event
 from tests.cli.test_cli import run
 from tests.cli.test_cli_risk import Canned, risk_body, um_body

@@ -120,7 +120,7 @@ async def test_overview_shows_hostile_names_as_text():
 
 @pytest.mark.parametrize("profile", ["x\u001b[2Jy"])
 async def test_toast_title_names_a_hostile_profile_as_text(profile):
-    from pmtui.monitor import Notice
+    from pmtui.state import Notice
 
     accounts = demo_accounts()
     app = overview_app(accounts)

@@ -9,9 +9,9 @@ from decimal import Decimal
 from pmtui.alerts import AlertEvent
 from pmtui.client import PapiClient
 from pmtui.health import Level
-from pmtui.monitor import ALERTS, CLOCK, DATA, MonitorState, Notice
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.state import ALERTS, CLOCK, DATA, MonitorState, Notice
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.bridge import StateChanged
 from pmtui.tui.widgets.history import HistoryPanel

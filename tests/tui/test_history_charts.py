@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pmtui.monitor import CLOCK
+from pmtui.state import CLOCK
 from pmtui.tui.widgets.history import Chart, HistoryPanel, time_ticks
 from tests.support.harness import refresh, settled, wait_until
 

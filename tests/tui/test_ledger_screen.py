@@ -10,9 +10,9 @@ from pmtui.client import PapiClient
 from pmtui.clock import ManualClock
 from pmtui.ledger import LedgerView
 from pmtui.models import LedgerEntry, parse_um_income
-from pmtui.monitor import LEDGER
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.state import LEDGER
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.ledger import LedgerScreen
 from tests.core.test_ledger_real import view_of

@@ -15,10 +15,10 @@ from pmtui.cli import main
 from pmtui.clock import ManualClock
 from pmtui.demo import DemoExchange
 from pmtui.fleet import FleetOptions, make_monitor
-from pmtui.monitor import ALERTS
 from pmtui.record import Recorder, read_states
 from pmtui.replay import GAP, ReplayMonitor, events, load, nearest, state_of
 from pmtui.settings import Settings
+from pmtui.state import ALERTS
 from pmtui.tui.replay import NO_LADDER, ReplayApp
 from pmtui.tui.widgets.ladder import LadderScreen
 from pmtui.tui.widgets.status import StatusBar

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets._toast import Toast
 
-from pmtui.monitor import Notice
+from pmtui.state import Notice
 from tests.support.harness import frozen_clock, make_app, settled, wait_until  # noqa: F401
 from tests.tui.test_toasts import LONG, any_toast_drawn
 

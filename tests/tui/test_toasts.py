@@ -7,7 +7,7 @@ import pytest
 from textual.geometry import Region
 from textual.widgets._toast import Toast
 
-from pmtui.monitor import Notice
+from pmtui.state import Notice
 from tests.support.harness import screen_text, settled
 
 LONG = ("5 positions within 10% of liquidation: BTCUSDT long 0.1%, ETHUSDT long 2.3%, SOLUSDT long 5%"

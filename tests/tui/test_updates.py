@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from pmtui.client import PapiClient
-from pmtui.monitor import CLOCK, STATUS
 from pmtui.settings import Settings
 from pmtui.signing import HmacSigner
+from pmtui.state import CLOCK, STATUS
 from pmtui.tui.app import PmtuiApp
 from pmtui.tui.widgets.positions import PositionsTable
 from pmtui.tui.widgets.status import StatusBar

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from pmtui import fmt
 from pmtui.budget import WEIGHT_LIMIT
-from pmtui.monitor import StatusInfo
+from pmtui.state import StatusInfo
 from pmtui.tui.widgets.styles import StyledStatic
 
 # Show the clock offset once it is large enough to matter to a person.

@@ -1,0 +1,63 @@
+"""The weight budget's start-up loan (WeightBudget.lend): a fleet's first screens go out at once,
+and no minute sends more than the budget would without it. ManualClock only."""
+
+from __future__ import annotations
+
+import pytest
+
+from pmtui.budget import MAX_LOAN_SECONDS, WeightBudget
+from pmtui.clock import ManualClock
+
+
+def spend(budget: WeightBudget, clock: ManualClock, seconds: float, weight: int = 10) -> int:
+    """Send `weight` (urgent) whenever it fits: now, then every 0.1 s for `seconds`; the weight sent."""
+    sent = 0
+    for step in range(round(seconds * 10) + 1):
+        if step:
+            clock.advance(0.1)
+        while budget.wait_for(weight, borrow=True) == 0:
+            budget._take(weight)
+            sent += weight
+    return sent
+
+
+def test_a_loan_sends_at_once_what_the_bucket_alone_could_not():
+    clock = ManualClock(1000.0)
+    budget = WeightBudget(0.5, clock=clock)  # 50 a second, 100 at once
+    assert budget.wait_for(650) > 0
+    assert budget.lend(650) == 650
+    assert budget.wait_for(650, borrow=True) == 0  # 50 accounts' first screens, now
+
+
+def test_what_is_lent_is_repaid_before_anything_more_goes_out_so_no_minute_sends_more():
+    clock = ManualClock(1000.0)
+    budget = WeightBudget(0.5, clock=clock)
+    budget.lend(650)
+    first = spend(budget, clock, 0.0)
+    assert first == 750  # the bucket and the loan, at once
+    assert budget.wait_for(10) == pytest.approx((10 + 650) / budget.rate)  # the debt first
+    # Over the first minute the same most as without the loan: capacity + 60 s of the rate.
+    assert first + spend(budget, clock, 60.0) <= budget.capacity + 60 * budget.rate
+    assert budget.debt == 0
+
+
+def test_a_loan_not_spent_lapses_as_it_is_repaid():
+    clock = ManualClock(1000.0)
+    budget = WeightBudget(0.5, clock=clock)
+    budget.lend(650)
+    clock.advance(30.0)  # nobody asked: the loan is repaid from the refill, and gone
+    assert budget.wait_for(budget.capacity + 10) > 0 and budget.debt == 0
+
+
+def test_only_first_screens_spend_the_loan():
+    clock = ManualClock(1000.0)
+    budget = WeightBudget(0.5, clock=clock)
+    budget.lend(650)
+    budget._take(100)  # the bucket's own weight is spent: what is left is lent
+    assert budget.wait_for(20, borrow=True) == 0 and budget.wait_for(20) > 0
+
+
+def test_a_loan_is_at_most_max_loan_seconds_of_the_rate():
+    budget = WeightBudget(0.5, clock=ManualClock(1000.0))
+    assert budget.lend(10**6) == pytest.approx(MAX_LOAN_SECONDS * budget.rate)
+    assert budget.lend(10) == 0
