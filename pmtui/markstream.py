@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -38,6 +38,9 @@ from pmtui.models import CmAccount, CmPositionRisk, PositionRisk, UmAccount, wir
 from pmtui.riskinputs import SymbolBrackets
 from pmtui.text import clean
 from pmtui.urls import check_url
+
+B = TypeVar("B", UmAccount, CmAccount)
+R = TypeVar("R", PositionRisk, CmPositionRisk)
 
 log = logging.getLogger(__name__)
 
@@ -417,6 +420,19 @@ def maint_margin(notional: Decimal, old_notional: Decimal, old_mm: Decimal,
     return old_mm * size / old if old > 0 else old_mm
 
 
+def _moved(book: B, risks: Sequence[R], upnl_delta: Mapping[str, Decimal], mm_delta: Mapping[str, Decimal],
+           positions: Mapping[Any, Any], rows: Mapping[Any, R]) -> tuple[B, tuple[R, ...]]:
+    """The account (UM or COIN-M) with its moved `positions` and each asset's uPnL and maintenance
+    margin moved by the same amounts, and its positionRisk rows with the moved ones in place."""
+    assets = tuple(
+        a.model_copy(update={"crossUnPnl": a.crossUnPnl + upnl_delta[a.asset],
+                             "maintMargin": a.maintMargin + mm_delta[a.asset]})
+        if a.asset in upnl_delta else a for a in book.assets)
+    moved = book.model_copy(update={
+        "assets": assets, "positions": tuple(positions.get(p.key, p) for p in book.positions)})
+    return moved, tuple(rows.get(r.key, r) if r.positionAmt != 0 else r for r in risks)
+
+
 def reprice(account: UmAccount, risks: Sequence[PositionRisk] | None, marks: Mapping[str, Mark], *,
             since_ms: int, brackets: Mapping[str, Any] | None = None,
             now_ms: int | None = None) -> Repriced | None:
@@ -458,13 +474,7 @@ def reprice(account: UmAccount, risks: Sequence[PositionRisk] | None, marks: Map
             "unRealizedProfit": None if risk.unRealizedProfit is None else risk.unRealizedProfit + move})
     if not moved or oldest is None:
         return None
-    new_assets = tuple(
-        a.model_copy(update={"crossUnPnl": a.crossUnPnl + upnl_delta[a.asset],
-                             "maintMargin": a.maintMargin + mm_delta[a.asset]})
-        if a.asset in upnl_delta else a for a in account.assets)
-    repriced = account.model_copy(update={
-        "assets": new_assets, "positions": tuple(new_positions.get(p.key, p) for p in account.positions)})
-    rows = tuple(new_risks.get(r.key, r) if r.positionAmt != 0 else r for r in risks)
+    repriced, rows = _moved(account, risks, upnl_delta, mm_delta, new_positions, new_risks)
     now = now_ms if now_ms is not None else oldest
     return Repriced(repriced, rows, max(0.0, (now - oldest) / 1000))
 
@@ -549,13 +559,7 @@ def reprice_cm(cm: CmAccount, risks: Sequence[CmPositionRisk] | None, marks: Map
             "unRealizedProfit": None if risk.unRealizedProfit is None else risk.unRealizedProfit + move})
     if not new_positions or oldest is None:
         return None
-    assets = tuple(
-        a.model_copy(update={"crossUnPnl": a.crossUnPnl + upnl_delta[a.asset],
-                             "maintMargin": a.maintMargin + mm_delta[a.asset]})
-        if a.asset in upnl_delta else a for a in cm.assets)
-    moved = cm.model_copy(update={
-        "assets": assets, "positions": tuple(new_positions.get(p.key, p) for p in cm.positions)})
-    rows = tuple(new_risks.get(r.key, r) if r.positionAmt != 0 else r for r in risks or ())
+    moved, rows = _moved(cm, risks or (), upnl_delta, mm_delta, new_positions, new_risks)
     return RepricedCm(moved, rows, oldest)
 
 
