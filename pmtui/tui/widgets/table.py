@@ -296,15 +296,10 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             if before == sig:
                 old_rows[key] = cells
                 continue
+            self._count_widths(before, sig, cells)
             if before is None:
                 added = resort = True
-                for i, cell in enumerate(cells):
-                    counts[i][cell.cell_len] += 1
             else:
-                for i, (a, b) in enumerate(zip(before, sig, strict=True)):
-                    if a[0] != b[0]:
-                        counts[i][_width(a[0])] -= 1
-                        counts[i][_width(b[0])] += 1
                 if sort_index is not None and before[sort_index] != sig[sort_index]:
                     resort = True
                 if tie_index is not None and before[tie_index] != sig[tie_index]:
@@ -409,10 +404,22 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             self._refresh_line(y + 1)
         return True
 
+    def _count_widths(self, before: Any, sig: Any, cells: list[Cell]) -> None:
+        """Count a row's cell widths into its columns': every cell of a new row (`before` None),
+        only the changed cells of a row that had `before` as its signature."""
+        counts = self._width_counts
+        if before is None:
+            for i, cell in enumerate(cells):
+                counts[i][cell.cell_len] += 1
+            return
+        for i, (a, b) in enumerate(zip(before, sig, strict=True)):
+            if a[0] != b[0]:
+                counts[i][_width(a[0])] -= 1
+                counts[i][_width(b[0])] += 1
+
     def _put(self, key: str, cells: list[Cell]) -> bool:
         """Hold a lazy row's cells (its widths counted); whether they differ from what it had."""
         self.cells_built += 1
-        counts = self._width_counts
         sig = tuple([(c.plain, c.style) for c in cells])
         before = self._signatures.get(key)
         self._rows[key] = cells
@@ -421,13 +428,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if before is None:
             if not self._signatures:  # the header is aligned as the column's cells are
                 self._justify = [cell.justify or "right" for cell in cells]
-            for i, cell in enumerate(cells):
-                counts[i][cell.cell_len] += 1
-        else:
-            for i, (a, b) in enumerate(zip(before, sig, strict=True)):
-                if a[0] != b[0]:
-                    counts[i][_width(a[0])] -= 1
-                    counts[i][_width(b[0])] += 1
+        self._count_widths(before, sig, cells)
         self._signatures[key] = sig
         self._strips.pop(key, None)
         return True
