@@ -351,7 +351,7 @@ def _attach_marks(monitor: Monitor, settings: Settings, options: FleetOptions, c
 
 
 #: How a COIN-M mark price stream is made (pmtui.markstream.MarkFeed's setting and name).
-_CM_FEED: dict[str, Any] = {"setting": "cm_market_stream_url", "label": "COIN-M mark price stream"}
+_CM_FEED: dict[str, Any] = {"setting": "cm_market_stream_url", "label": "COIN-M mark price stream", "pairs": True}
 
 
 def shared_budget(accounts: Sequence[Account], tabs: int = 1, clock: Clock = SYSTEM_CLOCK,

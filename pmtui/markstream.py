@@ -1,4 +1,4 @@
-"""Binance's public all-market mark price stream, one connection for every account of a Fleet.
+"""Binance's public mark price streams, one connection each for every account of a Fleet.
 
     feed = MarkFeed("wss://fstream.binance.com", clock=clock)
     off = feed.subscribe(callback)       # starts the connection on first use; callback() per frame
@@ -10,6 +10,12 @@ The stream (`{market_stream_url}/ws/!markPrice@arr@1s`) pushes every USD-M symbo
 each second and costs no request weight: between two REST refreshes an account's uPnL, notional,
 maintenance margin, liquidation distances and estimated uniMMR follow the marks (`reprice`).
 It is public: no key, no listen key, nothing secret travels on it.
+
+COIN-M has no documented all-market array: its feed (`pairs=True`) reads each held pair's
+`<pair>@markPrice@1s` (every symbol of the pair: BTCUSD_PERP, BTCUSD_251226, ...) as one combined
+stream, `{cm_market_stream_url}/stream?streams=btcusd@markPrice@1s/ethusd@markPrice@1s`. The
+accounts say which pairs they hold (`want`); the connection follows their union, made again
+when it changes (debounced), and there is none while no account holds a COIN-M position.
 
 Whatever goes wrong (down, lagging, garbage, a symbol it never priced, a connection that will not
 hold) is one sentence from `problem`: the accounts it concerns fall back to their REST figures and
@@ -46,6 +52,16 @@ log = logging.getLogger(__name__)
 
 #: What pmtui appends to `market_stream_url`: every symbol's mark price, each second.
 MARK_PRICE_PATH = "/ws/!markPrice@arr@1s"
+#: What a COIN-M feed appends to `cm_market_stream_url`: the combined stream of the pairs held.
+COMBINED_PATH = "/stream?streams="
+#: One pair's stream in it (Binance: "All symbols for streams are lowercase").
+PAIR_STREAM = "{pair}@markPrice@1s"
+#: Streams one connection may carry (Binance's COIN-M page says 200 or 1024 by copy: the lower).
+MAX_PAIRS = 200
+#: Seconds the set of pairs held stays the same before the COIN-M connection is made again for
+#: it (the first one is made at once): accounts report their positions one after another, and a
+#: position may flip open and shut.
+RESUBSCRIBE_S = 2.0
 #: Largest frame accepted: the all-market array is ~150 B a symbol, some 100 KiB for ~600 symbols.
 MAX_FRAME = 2 * 1024 * 1024
 #: Unreadable frames in a row before the connection is made again.
@@ -69,6 +85,21 @@ class Mark:
 
     price: Decimal
     event_ms: int
+
+
+def cm_pair(position: Any) -> str | None:
+    """The pair a COIN-M position's symbol belongs to ("BTCUSD_PERP", "BTCUSD_251226" -> "BTCUSD"):
+    the row's `pair` if it has one, else the symbol before "_". None for anything that is not
+    ASCII letters and digits (it goes into a URL)."""
+    given = position.raw.get("pair") if isinstance(position.raw, dict) else None
+    pair = given if isinstance(given, str) else position.symbol.partition("_")[0]
+    return pair if 0 < len(pair) <= MAX_SYMBOL_LEN and pair.isascii() and pair.isalnum() else None
+
+
+def pairs_url(base_url: str, pairs: Iterable[str]) -> str:
+    """The combined stream of these pairs' mark prices, sorted and lowercased (at most MAX_PAIRS)."""
+    names = sorted({p.lower() for p in pairs})[:MAX_PAIRS]
+    return base_url + COMBINED_PATH + "/".join(PAIR_STREAM.format(pair=p) for p in names)
 
 
 def parse_marks(frame: str | bytes) -> tuple[dict[str, Mark], int]:
@@ -156,11 +187,15 @@ class _Reconnect(Exception):
         self.reason = reason
 
 
+class _Resubscribe(Exception):
+    """The pairs held changed: the COIN-M connection is made again for the new set."""
+
+
 class MarkFeed:
     """The mark price stream shared by a Fleet's Monitors. See the module docstring."""
 
     def __init__(self, base_url: str, *, setting: str = "market_stream_url", label: str = "mark price stream",
-                 clock: Clock | None = None,
+                 pairs: bool = False, clock: Clock | None = None,
                  connect: Callable[..., Any] = websockets.asyncio.client.connect,
                  server_ms: Callable[[], int] | None = None, lag_s: float = LAG_S,
                  silence_s: float = SILENCE_S, max_backoff: float = 30.0, ping_interval: float = 20.0,
@@ -168,7 +203,10 @@ class MarkFeed:
         self.base_url = check_url(base_url, setting, websocket=True)
         #: How its sentences name it: "mark price stream", "COIN-M mark price stream".
         self.label = label
-        self.url = self.base_url + MARK_PRICE_PATH
+        #: COIN-M: the combined stream of the pairs the accounts hold (`want`), not one fixed URL.
+        self.pairs = pairs
+        #: The URL connected to (or being connected to); None while a pairs feed has no pair.
+        self.url: str | None = None if pairs else self.base_url + MARK_PRICE_PATH
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._connect = connect
         #: The exchange's time now (ms): a Monitor's client offers its measured offset.
@@ -186,6 +224,12 @@ class MarkFeed:
         self._connected_at: float | None = None  # monotonic time the current connection opened
         #: Delays of the last reconnect waits (for tests).
         self.backoffs: deque[float] = deque(maxlen=100)
+        self._wants: dict[object, frozenset[str]] = {}  # each account's pairs (lowercase)
+        self._wanted: frozenset[str] = frozenset()  # their union
+        self._wanted_at = self.clock.monotonic()  # when the union last changed
+        self._subscribed: frozenset[str] | None = None  # the pairs of the current connection
+        self._wake = asyncio.Event()  # the union changed
+        self._resubscribing = False  # the next connection is ours, not a reconnect after a fault
 
     def __repr__(self) -> str:
         return f"MarkFeed(url={self.url!r}, up={self._status.up})"
@@ -199,20 +243,38 @@ class MarkFeed:
 
     # --- who listens -----------------------------------------------------------------------
 
-    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[], None], key: object = None) -> Callable[[], None]:
         """`callback()` after every frame (and change of health); the first subscriber starts the
-        connection (on the running loop), the last one to leave closes it."""
+        connection (on the running loop), the last one to leave closes it. Leaving also drops
+        the pairs `key` wanted."""
         self._subscribers.append(callback)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self.run(), name="pmtui-marks")
 
         def off() -> None:
+            if key is not None:
+                self.want(key, ())
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
             if not self._subscribers and self._task is not None:
                 self._task.cancel()
                 self._task = None
         return off
+
+    def want(self, key: object, pairs: Iterable[str]) -> None:
+        """The pairs one account (`key`) holds COIN-M positions in; a pairs feed streams their
+        union, connecting again RESUBSCRIBE_S after it last changed."""
+        held = frozenset(p.lower() for p in pairs)
+        if self._wants.get(key, frozenset()) == held:
+            return
+        if held:
+            self._wants[key] = held
+        else:
+            self._wants.pop(key, None)
+        wanted = frozenset().union(*self._wants.values())
+        if wanted != self._wanted:
+            self._wanted, self._wanted_at = wanted, self.clock.monotonic()
+            self._wake.set()
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
@@ -273,9 +335,13 @@ class MarkFeed:
         try:
             while True:
                 self._connected_at = None
+                url = await self._next_url()
                 try:
-                    await self._session()
+                    await self._session(url)
+                except _Resubscribe:
+                    continue  # at once, and the marks held stay live meanwhile
                 except _Reconnect as stop:
+                    self._resubscribing = False
                     reason = stop.reason
                 except asyncio.CancelledError:
                     raise
@@ -293,11 +359,37 @@ class MarkFeed:
         finally:
             self._set(up=False, reason=f"the {self.label} is stopped")
 
-    async def _session(self) -> None:
-        """One connection until it ends (raises _Reconnect)."""
+    async def _next_url(self) -> str:
+        """The URL to connect to: USD-M's one; COIN-M's for the pairs held (a change of them once
+        the set has held still RESUBSCRIBE_S). While no account holds a pair there is no connection."""
+        if not self.pairs:
+            assert self.url is not None
+            return self.url
+        while True:
+            self._wake.clear()
+            if not self._wanted:
+                self._subscribed = self.url = None
+                self._set(up=False, reason=f"the {self.label} is not connected: no account holds a COIN-M position")
+                await self._wake.wait()
+                self._set(up=False, reason=f"connecting to the {self.label}")
+                continue
+            quiet = RESUBSCRIBE_S - (self.clock.monotonic() - self._wanted_at)
+            if self._subscribed is not None and self._wanted != self._subscribed and quiet > 0:
+                await self.clock.sleep(quiet)
+                continue
+            self._subscribed = self._wanted
+            self.url = pairs_url(self.base_url, self._subscribed)
+            return self.url
+
+    def _resubscribe_due(self) -> bool:
+        return (self.pairs and self._wanted != self._subscribed
+                and self.clock.monotonic() - self._wanted_at >= RESUBSCRIBE_S)
+
+    async def _session(self, url: str) -> None:
+        """One connection until it ends (raises _Reconnect, or _Resubscribe)."""
         try:
             async with asyncio.timeout(self.open_timeout + 1):
-                manager = self._connect(self.url, max_size=MAX_FRAME, ping_interval=self.ping_interval,
+                manager = self._connect(url, max_size=MAX_FRAME, ping_interval=self.ping_interval,
                                         ping_timeout=self.ping_timeout, open_timeout=self.open_timeout,
                                         close_timeout=self.close_timeout, compression=None)
                 ws = await manager.__aenter__()
@@ -306,7 +398,9 @@ class MarkFeed:
                 raise
             raise _Reconnect(_open_reason(exc, self.open_timeout, self.label)) from None
         self._connected_at = self.clock.monotonic()
-        self._opened.append(self._connected_at)
+        if not self._resubscribing:  # a new set of pairs is no sign of a stream that will not hold
+            self._opened.append(self._connected_at)
+        self._resubscribing = False
         self._status = replace(self._status, connections=self._status.connections + 1)
         try:
             await self._read(ws)
@@ -351,6 +445,9 @@ class MarkFeed:
             self._status = replace(self._status, frames=self._status.frames + 1)
             self._set(up=True, reason=None)
             self._notify()
+            if self._resubscribe_due():  # checked on frames: each pair sends one a second
+                self._resubscribing = True
+                raise _Resubscribe
             await asyncio.sleep(0)
 
     def _set(self, *, up: bool, reason: str | None) -> None:
@@ -609,6 +706,15 @@ class AccountMarks:
         self._cm_priced: tuple[str, ...] = ()  # the COIN-M ones
         self._seen: tuple[Any, ...] | None = None
         self._brackets: tuple[Any, dict[str, Any]] = (None, {})
+        self._cm_told: Any = None  # the COIN-M account whose pairs the COIN-M feed was told
+
+    def subscribe(self, callback: Callable[[], None]) -> list[Callable[[], None]]:
+        """`callback()` on each feed's frames; what to call to leave them (which also tells the
+        COIN-M feed this account holds no pair any more)."""
+        offs = [self.feed.subscribe(callback)]
+        if self.cm_feed is not None:
+            offs.append(self.cm_feed.subscribe(callback, key=self))
+        return offs
 
     def brackets(self, rows: Sequence[SymbolBrackets] | None) -> dict[str, Any]:
         if rows is not self._brackets[0]:  # read once per fetch of the brackets
@@ -645,6 +751,10 @@ class AccountMarks:
         every frame and every tick; a frame that repeats the prices rebuilds nothing."""
         symbols = sorted({p.symbol for p in account.open_positions}) if account is not None else []
         cm_symbols = sorted({p.symbol for p in cm.open_positions}) if cm is not None else []
+        if self.cm_feed is not None and cm is not self._cm_told:  # new COIN-M positions: their pairs
+            self._cm_told = cm
+            self.cm_feed.want(self, {pair for p in cm.open_positions if (pair := cm_pair(p)) is not None}
+                              if cm is not None else ())
         problem = self._problem(symbols, cm_symbols)
         marks = [self.feed.marks.get(s) for s in symbols]
         cm_marks = [self.cm_feed.marks.get(s) for s in cm_symbols] if self.cm_feed is not None else []

@@ -339,8 +339,7 @@ class Monitor:
         """Keep the account current until cancelled (or aclose). Never raises a fault."""
         loop = asyncio.get_running_loop()
         if self.marks is not None:
-            for feed in self.marks.feeds:
-                off = feed.subscribe(self._on_marks)
+            for off in self.marks.subscribe(self._on_marks):
                 self._tasks.append(loop.create_task(_until_cancelled(off), name="pmtui-marks-off"))
         self._tasks.append(loop.create_task(self._ticker(), name="pmtui-tick"))
         # Tick sizes beside the first data, never before it: until they come, 6 significant digits.

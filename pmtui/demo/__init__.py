@@ -62,6 +62,9 @@ from pmtui.settings import Thresholds
 
 #: The path the public mark price stream ends with (pmtui.markstream.MARK_PRICE_PATH).
 MARK_STREAM_SUFFIX = "!markPrice@arr@1s"
+#: COIN-M's documented mark price stream, one pair's symbols: `<pair>@markPrice@1s`, read as a
+#: combined stream `/stream?streams=btcusd@markPrice@1s/...` (pmtui.markstream.pairs_url).
+PAIR_STREAM_SUFFIX = "@markPrice@1s"
 
 # Obviously fake, and shaped nothing like a real 64-character Binance key or secret.
 DEMO_API_KEY = "pmtui-demo-key"
@@ -981,13 +984,16 @@ class DemoExchange(httpx.AsyncBaseTransport):
         """An in-memory stand-in for websockets.asyncio.client.connect(url, ...): `async with`
         gives a connection with recv(), close(), ping() and async iteration. The URL's last path
         segment must be the active listen key (else the handshake is refused, HTTP 400), or the
-        mark price stream's (`coin_m`: COIN-M's, whose URL differs from USD-M's only by host).
+        mark price stream's; `coin_m`: COIN-M's host, which serves what Binance documents there,
+        a combined stream of pair mark price streams (anything else: HTTP 400).
         Other options (max_size, ping_interval...) are accepted and have nothing to do here."""
         return _DemoConnect(self, url, coin_m)
 
     def _open_socket(self, url: str, coin_m: bool = False) -> _DemoSocket | _DemoMarkSocket:
+        if coin_m:  # the COIN-M market stream host
+            return _DemoMarkSocket(self, _combined_pairs(url))
         if urlsplit(url).path.endswith(MARK_STREAM_SUFFIX):  # the public mark price stream
-            return _DemoMarkSocket(self, coin_m)
+            return _DemoMarkSocket(self)
         key = urlsplit(url).path.rstrip("/").rpartition("/")[2]
         if self._listen_key is None or not hmac.compare_digest(key, self._listen_key):
             raise InvalidStatus(Response(400, "Bad Request", Headers(), b""))
@@ -997,19 +1003,28 @@ class DemoExchange(httpx.AsyncBaseTransport):
             self._band = _status(self._current().uni_mmr)
         return sock
 
-    def mark_frame(self, coin_m: bool = False) -> str:
-        """The all-market mark price stream's frame now: every held USD-M symbol (`coin_m`: the
-        COIN-M one) at the current step's mark (the price positionRisk reports), dated now."""
+    def mark_frame(self) -> str:
+        """The all-market mark price stream's frame now: every held USD-M symbol at the current
+        step's mark (the price positionRisk reports), dated now."""
+        return _dumps(self._mark_events([leg.symbol.name for leg in self._legs])).decode()
+
+    def pair_frame(self, pair: str) -> str | None:
+        """COIN-M's `<pair>@markPrice@1s` frame now, as a combined stream wraps it
+        (`{"stream": …, "data": [one event per symbol of the pair]}`): the demo's COIN-M symbol if
+        it is of `pair` (lowercase), else None (the demo knows no other COIN-M market)."""
+        names = [self._cm_leg.symbol.name] if self._cm_leg is not None else []
+        names = [n for n in names if n.partition("_")[0].lower() == pair]
+        if not names:
+            return None
+        return _dumps({"stream": pair + PAIR_STREAM_SUFFIX, "data": self._mark_events(names)}).decode()
+
+    def _mark_events(self, symbols: list[str]) -> list[dict[str, Any]]:
         now_ms = int(self._clock() * 1000)
         marks = self._marks(self._move(self._step))
-        if coin_m:
-            symbols = [self._cm_leg.symbol.name] if self._cm_leg is not None else []
-        else:
-            symbols = [leg.symbol.name for leg in self._legs]
-        return _dumps([
+        return [
             {"e": "markPriceUpdate", "E": now_ms, "s": name, "p": _fixed(marks[name], 8),
              "i": _fixed(marks[name], 8), "P": "0", "r": "0.00010000", "T": 0}
-            for name in symbols]).decode()
+            for name in symbols]
 
     def _current(self) -> _Snapshot:
         if self._snapshot is None:
@@ -1376,23 +1391,42 @@ class _DemoConnect:
             await self._socket.close()
 
 
-class _DemoMarkSocket:
-    """The demo's `!markPrice@arr@1s`: its held symbols' marks, a frame a second (the market itself
-    moves a step per poll round, as the REST answers see it)."""
+def _combined_pairs(url: str) -> tuple[str, ...]:
+    """The pairs of a combined COIN-M mark price stream's URL (`/stream?streams=<pair>@markPrice@1s/…`,
+    lowercase); any other URL is refused, HTTP 400."""
+    parts = urlsplit(url)
+    streams = dict(parse_qsl(parts.query)).get("streams", "").split("/") if parts.path == "/stream" else [""]
+    pairs = tuple(s.removesuffix(PAIR_STREAM_SUFFIX) for s in streams)
+    if not all(s.endswith(PAIR_STREAM_SUFFIX) and p.isascii() and p.isalnum() and p == p.lower()
+               for s, p in zip(streams, pairs, strict=True)):
+        raise InvalidStatus(Response(400, "Bad Request", Headers(), b""))
+    return pairs
 
-    def __init__(self, exchange: DemoExchange, coin_m: bool = False) -> None:
+
+class _DemoMarkSocket:
+    """The demo's `!markPrice@arr@1s` (its held USD-M symbols' marks), or with `pairs` COIN-M's
+    combined pair streams (a frame per pair it has a symbol of): a round of frames a second (the
+    market itself moves a step per poll round, as the REST answers see it)."""
+
+    def __init__(self, exchange: DemoExchange, pairs: tuple[str, ...] | None = None) -> None:
         self._exchange = exchange
-        self._coin_m = coin_m
+        self._pairs = pairs
         self._closed = False
         self._first = True
+        self._round: deque[str] = deque()
 
     async def recv(self) -> str:
-        if not self._first:
-            await asyncio.sleep(1.0)
-        self._first = False
-        if self._closed:
-            raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
-        return self._exchange.mark_frame(self._coin_m)
+        while not self._round:
+            if not self._first:
+                await asyncio.sleep(1.0)
+            self._first = False
+            if self._closed:
+                raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+            if self._pairs is None:
+                self._round.append(self._exchange.mark_frame())
+            else:
+                self._round.extend(f for p in self._pairs if (f := self._exchange.pair_frame(p)) is not None)
+        return self._round.popleft()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self._closed = True
