@@ -261,6 +261,11 @@ class MarkFeed:
                 self._task = None
         return off
 
+    @property
+    def wanted(self) -> frozenset[str]:
+        """The pairs (lowercase) the accounts hold: what a pairs feed streams."""
+        return self._wanted
+
     def want(self, key: object, pairs: Iterable[str]) -> None:
         """The pairs one account (`key`) holds COIN-M positions in; a pairs feed streams their
         union, connecting again RESUBSCRIBE_S after it last changed."""

@@ -1,18 +1,29 @@
 """COIN-M positions on the public COIN-M mark price stream (pmtui.markstream, `cm_market_stream_url`):
 inverse repricing against figures checked by hand from Binance's published COIN-M payloads, the
+combined `<pair>@markPrice@1s` streams of the pairs held (and made again when they change), the
 Monitor live only while every open position (UM and COIN-M) has a live mark, one sentence per
 fault, the demo, and the setting. Clocks are injected; waits are bounded."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 import pytest
 
 from pmtui.clock import ManualClock
 from pmtui.errors import ConfigError
-from pmtui.markstream import MARK_PRICE_PATH, Mark, MarkFeed, cm_unpriceable, parse_marks, reprice_cm
+from pmtui.markstream import (
+    RESUBSCRIBE_S,
+    Mark,
+    MarkFeed,
+    cm_pair,
+    cm_unpriceable,
+    pairs_url,
+    parse_marks,
+    reprice_cm,
+)
 from pmtui.models import parse_cm_account, parse_cm_position_risk
 from tests.core.test_markstream import NOW_MS, FastClock, frame, until
 from tests.core.test_real_payloads import load_body
@@ -42,11 +53,41 @@ def cm_parts():
     return account, risks
 
 
+def combined(pair: str, marks: dict[str, str]) -> str:
+    """One frame of `<pair>@markPrice@1s` as a combined stream wraps it: {"stream": …, "data": [...]}."""
+    return json.dumps({"stream": f"{pair}@markPrice@1s", "data": json.loads(frame(marks))})
+
+
 def published_marks() -> dict[str, Mark]:
     """BTCUSD_201225 from COIN-M's Mark Price Stream page, BTCUSD_PERP from its pair page."""
     one, _ = parse_marks(load_body("market_stream/mark_price_update.cm.en.json"))
     pair, _ = parse_marks(load_body("market_stream/mark_price_pair.cm.zh-CN.json"))
     return {"BTCUSD_201225": one["BTCUSD_201225"], "BTCUSD_PERP": pair["BTCUSD_PERP"]}
+
+
+def test_binances_pair_example_parses_bare_and_in_the_combined_envelope():
+    """The English page's `<pair>@markPrice@1s` example: both symbols of the pair, the delivery
+    contract's `"r": ""` no obstacle; the same marks once wrapped as the combined stream sends it."""
+    body = load_body("market_stream/mark_price_pair.cm.en.json")
+    bare, skipped = parse_marks(body)
+    assert skipped == 0 and bare == {"BTCUSD_201225": Mark(Decimal("10934.62615417"), 1596095725000),
+                                     "BTCUSD_PERP": Mark(Decimal("11012.31359011"), 1596095725000)}
+    assert parse_marks(body) == parse_marks(load_body("market_stream/mark_price_pair.cm.zh-CN.json"))
+    # Binance's general page: combined stream events are {"stream":"<streamName>","data":<rawPayload>}.
+    wrapped = '{"stream":"btcusd@markPrice@1s","data":' + body + "}"
+    assert parse_marks(wrapped) == (bare, 0)
+    assert parse_marks(wrapped.encode()) == (bare, 0)
+
+
+def test_the_url_is_the_combined_stream_of_the_pairs_sorted_and_lowercased():
+    assert pairs_url("wss://dstream.binance.com", ["ETHUSD", "BTCUSD", "btcusd"]) == (
+        "wss://dstream.binance.com/stream?streams=btcusd@markPrice@1s/ethusd@markPrice@1s")
+    account = parse_cm_account({"assets": [], "positions": [
+        {"symbol": s, "positionSide": "BOTH", "positionAmt": "1", "initialMargin": "0", "maintMargin": "0", **extra}
+        for s, extra in [("BTCUSD_PERP", {}), ("ETHUSD_251226", {}), ("LINKUSD_PERP", {"pair": "LINKUSD"}),
+                         ("ODD_PERP", {"pair": "ODDUSD"}), ("BAD SYMBOL_PERP", {}), ("X_PERP", {"pair": "a/b"})]]})
+    # The pair is the symbol's part before "_", or the row's `pair`; nothing else goes into a URL.
+    assert [cm_pair(p) for p in account.positions] == ["BTCUSD", "ETHUSD", "LINKUSD", "ODDUSD", None, None]
 
 
 def test_binances_coin_m_mark_price_example_parses():
@@ -97,17 +138,20 @@ def test_coin_m_marks_older_than_the_positions_or_missing_change_nothing():
 
 
 def cm_feed(url: str, clock: ManualClock, **options) -> MarkFeed:
-    return MarkFeed(url, setting="cm_market_stream_url", label="COIN-M mark price stream", clock=clock, **options)
+    return MarkFeed(url, setting="cm_market_stream_url", label="COIN-M mark price stream", pairs=True, clock=clock,
+                    **options)
 
 
 async def test_the_coin_m_stream_is_read_on_its_own_url_and_its_faults_name_it(ws_server):
     clock = FastClock()
-    ws_server.script(("send", frame({"BTCUSD_PERP": "11012.31359011"})), ("send", "not json"), ("hold",))
+    ws_server.script(("send", combined("btcusd", {"BTCUSD_PERP": "11012.31359011"})), ("send", "not json"),
+                     ("hold",))
     feed = cm_feed(ws_server.url.removesuffix("/pm/ws"), clock)
-    off = feed.subscribe(lambda: None)
+    off = feed.subscribe(lambda: None, key="account")
+    feed.want("account", {"BTCUSD"})
     try:
         await until(lambda: feed.status.bad_frames == 1)
-        assert ws_server.paths == [MARK_PRICE_PATH]
+        assert ws_server.paths == ["/stream?streams=btcusd@markPrice@1s"]
         assert feed.status.reason == "The COIN-M mark price stream sent a frame that is not valid JSON"
         assert feed.problem({"BTCUSD_PERP"}) is None
         assert feed.problem({"ETHUSD_PERP"}) == ("The COIN-M mark price stream has no price for ETHUSD_PERP."
@@ -124,7 +168,55 @@ def test_the_coin_m_url_is_checked_like_every_other():
         cm_feed("ws://example.com", ManualClock())
     assert "cm_market_stream_url" in err.value.message
     assert "market prices must only travel over TLS" in err.value.message
-    assert cm_feed("wss://dstream.binance.com", ManualClock()).url == "wss://dstream.binance.com/ws/!markPrice@arr@1s"
+    # No pair held, no URL: it is the combined stream of the pairs the accounts hold.
+    assert cm_feed("wss://dstream.binance.com", ManualClock()).url is None
+
+
+async def test_no_connection_without_coin_m_positions_and_a_new_pair_resubscribes_once_settled(ws_server):
+    """No pair held: no connection. The first pair: connected at once. A new one: the same
+    connection until the set has held still RESUBSCRIBE_S, then one for both (no backoff, still
+    up). The last account leaving: the connection closes and none is made."""
+    clock = ManualClock()
+    more, settled, gone = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    ws_server.script(("send", combined("btcusd", {"BTCUSD_PERP": "86480.25"})), ("wait", more),
+                     ("send", combined("btcusd", {"BTCUSD_PERP": "86481"})),
+                     ("send", combined("btcusd", {"BTCUSD_PERP": "86481.5"})), ("wait", settled),
+                     ("send", combined("btcusd", {"BTCUSD_PERP": "86482"})), ("hold",))
+    ws_server.script(("send", combined("btcusd", {"BTCUSD_PERP": "86483"})),
+                     ("send", combined("ethusd", {"ETHUSD_PERP": "2889.12"})), ("wait", gone),
+                     ("send", combined("btcusd", {"BTCUSD_PERP": "86484"})), ("hold",))
+    feed = cm_feed(ws_server.url.removesuffix("/pm/ws"), clock)
+    watch = feed.subscribe(lambda: None)
+    off_a, off_b = feed.subscribe(lambda: None, key="a"), feed.subscribe(lambda: None, key="b")
+    try:
+        await until(lambda: feed.status.reason == (
+            "the COIN-M mark price stream is not connected: no account holds a COIN-M position"))
+        assert ws_server.paths == [] and feed.url is None
+        feed.want("a", {"BTCUSD"})
+        await until(lambda: feed.mark("BTCUSD_PERP") is not None)
+        assert ws_server.paths == ["/stream?streams=btcusd@markPrice@1s"] and feed.status.up
+        feed.want("b", {"ETHUSD", "BTCUSD"})
+        more.set()
+        # Not settled yet: both frames read on the same connection (a premature resubscribe would
+        # have left after the first and read the next connection's 86483).
+        await until(lambda: feed.mark("BTCUSD_PERP").price in (Decimal("86481.5"), Decimal("86483")))
+        assert feed.mark("BTCUSD_PERP").price == Decimal("86481.5") and len(ws_server.paths) == 1
+        clock.advance(RESUBSCRIBE_S)
+        settled.set()
+        await until(lambda: feed.mark("ETHUSD_PERP") is not None)
+        assert ws_server.paths[1] == "/stream?streams=btcusd@markPrice@1s/ethusd@markPrice@1s"
+        assert feed.status.up and feed.status.connections == 2 and not feed.backoffs
+        assert feed.problem({"BTCUSD_PERP", "ETHUSD_PERP"}) is None
+        off_a()
+        off_b()  # leaving drops an account's pairs
+        assert feed.wanted == frozenset()
+        clock.advance(RESUBSCRIBE_S)
+        gone.set()
+        await until(lambda: ws_server.closed_by_client == 2 and not feed.status.up)
+        assert feed.url is None and len(ws_server.paths) == 2
+    finally:
+        watch()
+        await feed.aclose()
 
 
 # --- the Monitor: live only while every open position has a live mark ----------------------------
@@ -202,6 +294,27 @@ async def test_coin_m_positions_are_repriced_and_the_account_is_live_only_with_t
     assert row.mark_price == Decimal("86480.25000000")
 
 
+async def test_an_account_tells_the_coin_m_feed_its_pairs_and_a_symbol_it_does_not_hold_changes_nothing():
+    clock = ManualClock()
+    cm = cm_feed("ws://127.0.0.1:9", clock)
+    m, feed = monitor_with_cm(clock, cm)
+    cm.server_ms = m.client.server_now_ms
+    cm._set(up=True, reason=None)
+    assert cm.wanted == frozenset()
+    assert await m.refresh()
+    live_um(m, feed)
+    m._on_marks()
+    assert cm.wanted == {"btcusd"}  # its one COIN-M position, BTCUSD_PERP
+    cm.marks["BTCUSD_PERP"] = Mark(Decimal("80000"), m.client.server_now_ms())
+    m._on_marks()
+    live = m.state
+    assert live.marks_live
+    # The pair's delivery contract (no position in it) arrives on the same stream: nothing moves.
+    cm.marks["BTCUSD_251226"] = Mark(Decimal("81000"), m.client.server_now_ms())
+    m._on_marks()
+    assert m.state is live
+
+
 async def test_an_unknown_coin_m_symbol_sends_only_its_account_back_to_polling():
     clock = ManualClock()
     cm = cm_feed("ws://127.0.0.1:9", clock)
@@ -227,7 +340,7 @@ async def test_coin_m_garbage_sends_back_only_the_accounts_holding_coin_m(ws_ser
     from tests.core.test_markstream import monitor_with_marks
 
     clock = FastClock()
-    ws_server.script(("send", frame({"BTCUSD_PERP": "86480.25"})),
+    ws_server.script(("send", combined("btcusd", {"BTCUSD_PERP": "86480.25"})),
                      *[("send", "{garbage")] * MAX_BAD_FRAMES, ("hold",))
     cm = cm_feed(ws_server.url.removesuffix("/pm/ws"), clock)
     holder, feed = monitor_with_cm(clock, cm)
@@ -236,7 +349,8 @@ async def test_coin_m_garbage_sends_back_only_the_accounts_holding_coin_m(ws_ser
     cm.server_ms = feed.server_ms = holder.client.server_now_ms
     for m in (holder, plain):
         assert await m.refresh()
-    off = cm.subscribe(lambda: None)
+    off = cm.subscribe(lambda: None, key="holder")
+    cm.want("holder", {"BTCUSD"})
     try:
         await until(lambda: cm.status.connections >= 2 and not cm.status.up)
         live_um(holder, feed)
@@ -273,13 +387,13 @@ async def test_the_fleet_shares_one_coin_m_stream_from_cm_market_stream_url():
 
     paired = fleet(base_url="http://127.0.0.1:9", market_stream_url="ws://127.0.0.1:9",
                    cm_market_stream_url="ws://127.0.0.1:8")
-    assert paired.cm_marks is not None and paired.cm_marks.url == "ws://127.0.0.1:8/ws/!markPrice@arr@1s"
+    assert paired.cm_marks is not None and paired.cm_marks.base_url == "ws://127.0.0.1:8" and paired.cm_marks.pairs
     assert all(a.monitor.marks.cm_feed is paired.cm_marks for a in paired.watched)
     # A base_url of its own without a cm_market_stream_url of its own: never Binance's COIN-M prices.
     own = fleet(base_url="http://127.0.0.1:9", market_stream_url="ws://127.0.0.1:9")
     assert own.cm_marks is None and all(a.monitor.marks.cm_feed is None for a in own.watched)
     binance = fleet()
-    assert binance.cm_marks is not None and binance.cm_marks.url == "wss://dstream.binance.com/ws/!markPrice@arr@1s"
+    assert binance.cm_marks is not None and binance.cm_marks.base_url == "wss://dstream.binance.com"
     for f in (paired, own, binance):
         await f.aclose()
     assert load_settings(env={"PMTUI_CM_MARKET_STREAM_URL": "ws://127.0.0.1:7"}).cm_market_stream_url == (
@@ -289,16 +403,30 @@ async def test_the_fleet_shares_one_coin_m_stream_from_cm_market_stream_url():
     assert "cm_market_stream_url" in err.value.message
 
 
-def test_the_demo_serves_its_coin_m_mark_on_the_coin_m_stream():
+async def test_the_demo_serves_coin_m_marks_as_binance_documents_them():
+    """Its COIN-M host serves combined `<pair>@markPrice@1s` streams (the envelope, the array),
+    at the mark its positionRisk reports; not the USD-M all-market path, nor a malformed name."""
+    from websockets.exceptions import InvalidStatus
+
     from pmtui.demo import DemoExchange
 
     demo = DemoExchange(seed=7)
-    cm, skipped = parse_marks(demo.mark_frame(coin_m=True))
+    text = demo.pair_frame("btcusd")
+    assert text is not None and json.loads(text)["stream"] == "btcusd@markPrice@1s"
+    cm, skipped = parse_marks(text)
     um, _ = parse_marks(demo.mark_frame())
     assert skipped == 0 and set(cm) == {"BTCUSD_PERP"} and "BTCUSD_PERP" not in um
-    body = asyncio.run(_cm_position_risk(demo))
+    assert demo.pair_frame("ethusd") is None  # no symbol of that pair in the demo's market
+    body = await _cm_position_risk(demo)
     held = {r["symbol"]: Decimal(r["markPrice"]) for r in body if Decimal(r["positionAmt"]) != 0}
     assert held == {s: m.price for s, m in cm.items()}
+    async with demo.connect(pairs_url("wss://dstream.binance.com", {"ETHUSD", "BTCUSD"}), coin_m=True) as ws:
+        assert set(parse_marks(await ws.recv())[0]) == {"BTCUSD_PERP"}
+    for url in ("wss://dstream.binance.com/ws/!markPrice@arr@1s",
+                "wss://dstream.binance.com/stream?streams=BTCUSD@markPrice@1s",
+                "wss://dstream.binance.com/stream?streams=btcusd@markPrice@1s/btcusd@aggTrade"):
+        with pytest.raises(InvalidStatus):
+            await demo.connect(url, coin_m=True)
 
 
 async def _cm_position_risk(demo) -> list:
