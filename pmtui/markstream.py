@@ -740,6 +740,13 @@ class AccountMarks:
         known = [a for a in ages if a is not None]
         return max(known) if known else None
 
+    def _tell_pairs(self, cm: CmAccount | None) -> None:
+        """Tell the COIN-M feed the pairs of this account's open COIN-M positions (once per fetch)."""
+        if self.cm_feed is not None and cm is not self._cm_told:
+            self._cm_told = cm
+            self.cm_feed.want(self, {pair for p in cm.open_positions if (pair := cm_pair(p)) is not None}
+                              if cm is not None else ())
+
     def _problem(self, symbols: Iterable[str], cm_symbols: Iterable[str]) -> str | None:
         cm_symbols = sorted(cm_symbols)
         problem = self.feed.problem(symbols)
@@ -756,10 +763,7 @@ class AccountMarks:
         every frame and every tick; a frame that repeats the prices rebuilds nothing."""
         symbols = sorted({p.symbol for p in account.open_positions}) if account is not None else []
         cm_symbols = sorted({p.symbol for p in cm.open_positions}) if cm is not None else []
-        if self.cm_feed is not None and cm is not self._cm_told:  # new COIN-M positions: their pairs
-            self._cm_told = cm
-            self.cm_feed.want(self, {pair for p in cm.open_positions if (pair := cm_pair(p)) is not None}
-                              if cm is not None else ())
+        self._tell_pairs(cm)
         problem = self._problem(symbols, cm_symbols)
         marks = [self.feed.marks.get(s) for s in symbols]
         cm_marks = [self.cm_feed.marks.get(s) for s in cm_symbols] if self.cm_feed is not None else []
@@ -778,6 +782,7 @@ class AccountMarks:
         live for every open position, or no mark is newer than the positions)."""
         symbols = {p.symbol for p in account.open_positions}
         cm_symbols = {p.symbol for p in cm.open_positions} if cm is not None else set()
+        self._tell_pairs(cm)  # as soon as they are fetched, not at the next frame
         self.note = (self._problem(symbols, cm_symbols) or unpriceable(account, risks)
                      or cm_unpriceable(cm, cm_risks))
         self.live = self.note is None
