@@ -103,9 +103,10 @@ def pairs_url(base_url: str, pairs: Iterable[str]) -> str:
 
 
 def parse_marks(frame: str | bytes) -> tuple[dict[str, Mark], int]:
-    """One frame of `!markPrice@arr@1s`: the marks by symbol, and how many elements were left out
-    (not a markPriceUpdate object, a bad symbol, price or time). A frame that is not a JSON array
-    (or object) of events raises BadFrame, one sentence for a person."""
+    """One frame of `!markPrice@arr@1s` (or a combined stream's `{"stream": …, "data": [...]}`, as
+    COIN-M's pair streams come): the marks by symbol, and how many elements were left out (not a
+    markPriceUpdate object, a bad symbol, price or time). A frame that is not a JSON array (or
+    object) of events raises BadFrame, one sentence for a person."""
     if len(frame) > MAX_FRAME:
         raise BadFrame(f"The mark price stream sent a frame larger than {MAX_FRAME // 1024} KiB.")
     if isinstance(frame, (bytes, bytearray, memoryview)):

@@ -55,7 +55,8 @@ DEFAULT_STREAM_URL = "wss://fstream.binance.com/pm/ws"
 #: The USD-M market stream host: pmtui appends /ws/!markPrice@arr@1s (every mark price, each
 #: second, no weight; COIN-M's host is wss://dstream.binance.com).
 DEFAULT_MARKET_STREAM_URL = "wss://fstream.binance.com"
-#: The COIN-M market stream host: the same path gives every COIN-M symbol's mark price.
+#: The COIN-M market stream host: pmtui appends /stream?streams=<pair>@markPrice@1s/... for the
+#: pairs the accounts hold (Binance documents no all-market array for COIN-M).
 DEFAULT_CM_MARKET_STREAM_URL = "wss://dstream.binance.com"
 
 #: Seconds between UM account polls, at least and at most.
@@ -444,7 +445,7 @@ class Settings(BaseModel):
     #: The public market stream's base (wss; ws only to loopback): the all-market mark price
     #: stream, shared by every account, reprices positions between REST refreshes.
     market_stream_url: Annotated[str, URL] = DEFAULT_MARKET_STREAM_URL
-    #: The same for COIN-M positions (the COIN-M market stream host).
+    #: The same for COIN-M positions (the COIN-M market stream host; the pairs' combined stream).
     cm_market_stream_url: Annotated[str, URL] = DEFAULT_CM_MARKET_STREAM_URL
     thresholds: Thresholds = Field(default_factory=Thresholds)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
