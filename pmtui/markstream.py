@@ -279,6 +279,9 @@ class MarkFeed:
             self._wants.pop(key, None)
         wanted = frozenset().union(*self._wants.values())
         if wanted != self._wanted:
+            if self.pairs and not self._wanted and not self._status.up:
+                # Said at once to the account asking (the loop tells everyone once it runs).
+                self._status = replace(self._status, reason=f"connecting to the {self.label}")
             self._wanted, self._wanted_at = wanted, self.clock.monotonic()
             self._wake.set()
 
@@ -375,7 +378,7 @@ class MarkFeed:
             self._wake.clear()
             if not self._wanted:
                 self._subscribed = self.url = None
-                self._set(up=False, reason=f"the {self.label} is not connected: no account holds a COIN-M position")
+                self._set(up=False, reason=f"the {self.label} has no pair to follow")  # no COIN-M position
                 await self._wake.wait()
                 self._set(up=False, reason=f"connecting to the {self.label}")
                 continue

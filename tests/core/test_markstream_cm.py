@@ -189,10 +189,11 @@ async def test_no_connection_without_coin_m_positions_and_a_new_pair_resubscribe
     watch = feed.subscribe(lambda: None)
     off_a, off_b = feed.subscribe(lambda: None, key="a"), feed.subscribe(lambda: None, key="b")
     try:
-        await until(lambda: feed.status.reason == (
-            "the COIN-M mark price stream is not connected: no account holds a COIN-M position"))
+        await until(lambda: feed.status.reason == "the COIN-M mark price stream has no pair to follow")
         assert ws_server.paths == [] and feed.url is None
         feed.want("a", {"BTCUSD"})
+        assert feed.problem({"BTCUSD_PERP"}) == (  # at once, to the account that holds it
+            "Connecting to the COIN-M mark price stream. Prices come from polling.")
         await until(lambda: feed.mark("BTCUSD_PERP") is not None)
         assert ws_server.paths == ["/stream?streams=btcusd@markPrice@1s"] and feed.status.up
         feed.want("b", {"ETHUSD", "BTCUSD"})
