@@ -350,7 +350,6 @@ class MarkFeed:
                 except _Resubscribe:
                     continue  # at once, and the marks held stay live meanwhile
                 except _Reconnect as stop:
-                    self._resubscribing = False
                     reason = stop.reason
                 except asyncio.CancelledError:
                     raise
@@ -358,6 +357,7 @@ class MarkFeed:
                     log.debug("mark price stream: unexpected %s", type(exc).__name__)
                     reason = f"the {self.label} stopped on an unexpected error ({type(exc).__name__})"
                 self._set(up=False, reason=reason)
+                self._resubscribing = False  # what follows a fault is a reconnect
                 start = self._connected_at
                 if start is not None and self.clock.monotonic() - start >= FLAP_WINDOW_S:
                     attempt = 0  # a connection that held: start the backoff again
