@@ -53,9 +53,9 @@ def cm_parts():
     return account, risks
 
 
-def combined(pair: str, marks: dict[str, str]) -> str:
+def combined(pair: str, marks: dict[str, str], when: int = NOW_MS) -> str:
     """One frame of `<pair>@markPrice@1s` as a combined stream wraps it: {"stream": …, "data": [...]}."""
-    return json.dumps({"stream": f"{pair}@markPrice@1s", "data": json.loads(frame(marks))})
+    return json.dumps({"stream": f"{pair}@markPrice@1s", "data": json.loads(frame(marks, when))})
 
 
 def published_marks() -> dict[str, Mark]:
@@ -217,6 +217,36 @@ async def test_no_connection_without_coin_m_positions_and_a_new_pair_resubscribe
         assert feed.url is None and len(ws_server.paths) == 2
     finally:
         watch()
+        await feed.aclose()
+
+
+async def test_new_pairs_are_no_sign_of_a_stream_that_will_not_hold(ws_server):
+    """Three resubscribes inside FLAP_WINDOW_S are pmtui's own doing: still live, no backoff."""
+    from pmtui.markstream import FLAP_CONNECTIONS
+
+    clock = ManualClock()
+    steps = [asyncio.Event() for _ in range(FLAP_CONNECTIONS)]
+
+    def now() -> str:
+        return combined("btcusd", {"BTCUSD_PERP": "86480.25"}, int(clock.time() * 1000))
+
+    for step in steps:
+        ws_server.script(("send", now), ("wait", step), ("send", now), ("hold",))
+    ws_server.script(("send", now), ("hold",))
+    feed = cm_feed(ws_server.url.removesuffix("/pm/ws"), clock)
+    off = feed.subscribe(lambda: None)
+    try:
+        feed.want("a", {"BTCUSD"})
+        await until(lambda: feed.status.up)
+        for i, (step, pair) in enumerate(zip(steps, ("ETHUSD", "LINKUSD", "SOLUSD"), strict=True)):
+            feed.want(pair, {pair})
+            clock.advance(RESUBSCRIBE_S)
+            step.set()
+            await until(lambda i=i: feed.status.connections == i + 2 and feed.status.up)
+        assert feed.status.connections == FLAP_CONNECTIONS + 1 and not feed.backoffs
+        assert feed.problem({"BTCUSD_PERP"}) is None
+    finally:
+        off()
         await feed.aclose()
 
 
