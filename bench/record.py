@@ -119,8 +119,10 @@ DAY_STATES = 43_200
 def day_file(source: Path, path: Path) -> int:
     """A day of states: `source`'s rows again and again (each copy starts at a keyframe), 2 s apart."""
     src = sqlite3.connect(source)
-    flags = "flags" if "flags" in {c[1] for c in src.execute("PRAGMA table_info(states)")} else "NULL"
-    rows = src.execute(f"SELECT profile, level, unimmr, kind, body, {flags} FROM states ORDER BY id").fetchall()
+    columns = {c[1] for c in src.execute("PRAGMA table_info(states)")}
+    extra = [c for c in ("flags", "meta") if c in columns]
+    rows = src.execute(f"SELECT profile, level, unimmr, kind, body{''.join(', ' + c for c in extra)}"
+                       " FROM states ORDER BY id").fetchall()
     tables = [sql for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name != 'samples'")]
     inputs = src.execute("SELECT * FROM inputs").fetchall() if any("inputs" in t for t in tables) else []
     src.close()
@@ -133,14 +135,21 @@ def day_file(source: Path, path: Path) -> int:
     n = 0
     with dst:
         while n < DAY_STATES:
-            for profile, level, unimmr, kind, body, flag in rows:
-                dst.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
-                            f"{', flags' if flags != 'NULL' else ''}) VALUES (?, ?, ?, ?, ?, ?"
-                            f"{', ?' if flags != 'NULL' else ''})",
-                            (t0 + 2000 * n, profile, level, unimmr, kind, body, *((flag,) if flags != "NULL" else ())))
-                n += 1
+            for row in rows:
+                dst.execute(f"INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
+                            f"{''.join(', ' + c for c in extra)}) VALUES (?{', ?' * (5 + len(extra))})",
+                            (t0 + 2000 * n, *row))
+                n += states_in(row[-1] if "meta" in extra else None)
     dst.close()
     return n
+
+
+def states_in(meta: bytes | None) -> int:
+    """How many states a row holds: a batch row's meta lists them (pmtui.record), else one."""
+    import json
+    import zlib
+
+    return len(json.loads(zlib.decompress(meta))["t"]) if meta else 1
 
 
 def replay_open(path: Path) -> float:

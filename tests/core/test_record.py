@@ -357,14 +357,10 @@ def test_kill_9_mid_write_loses_at_most_the_last_second(tmp_path):
     script.write_text(WRITER.format(path=str(path)))
     proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE)
     try:
-        def rows() -> int:
+        def rows() -> int:  # states committed (a row holds a batch of them, rewritten each commit)
             try:
-                conn = sqlite3.connect(path, timeout=1)
-                try:
-                    return int(conn.execute("SELECT count(*) FROM states").fetchone()[0])
-                finally:
-                    conn.close()
-            except sqlite3.Error:
+                return len(read_states(path))
+            except HistoryError:
                 return 0
 
         wait_for(lambda: rows() >= 10, "the writer to commit 10 states", timeout=30)
@@ -444,7 +440,7 @@ def test_the_writer_enforces_retention_itself(tmp_path):
 async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read(tmp_path):
     """The view (what pmtui derived) is not in the file but comes back exactly; a row written
     as the whole document (the first format) reads as it was."""
-    from pmtui.record import KEYFRAME, _pack
+    from pmtui.record import BATCH_KEY, KEYFRAME, _inflate, _pack
 
     path = tmp_path / "h.sqlite3"
     clock = Clock()
@@ -460,7 +456,8 @@ async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read
     await monitor.aclose()
     recorder.close()
     conn = sqlite3.connect(path)
-    bodies = [zlib.decompress(b) for (b,) in conn.execute("SELECT body FROM states WHERE kind = 2")]
+    bodies = [_inflate(b, b"", raw=True) for (b,) in conn.execute("SELECT body FROM states WHERE kind = ?",
+                                                                   (BATCH_KEY,))]
     assert bodies and not any(b"mmShare" in b for b in bodies)  # the view is derived, never stored
     rows = [r for r in read_states(path) if "view" in r.doc]
     assert rows and rows[-1].doc["view"] in [d.get("view") for d in published]
@@ -521,3 +518,68 @@ def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_p
     source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA})))
     recorder.close()
     assert seen == [frozenset({DATA})]
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "record"
+
+
+def test_a_file_of_the_one_state_a_row_format_reads_as_before_and_records_on(tmp_path):
+    """format-4.sqlite3 was written before batch rows (tests/fixtures/record/README.md): read
+    eagerly or lazily, it is what that code read from it; recording on adds batch rows after."""
+    import gzip
+    import shutil
+
+    from pmtui.record import open_states
+
+    path = tmp_path / "h.sqlite3"
+    shutil.copy(FIXTURES / "format-4.sqlite3", path)
+    expected = json.loads(gzip.decompress((FIXTURES / "format-4.json.gz").read_bytes()))
+
+    def seen(rows) -> list[dict]:
+        return [{"time_ms": r.time_ms, "profile": r.profile, "stored": r.stored,
+                 "uniMMR": ((r.doc.get("view") or {}).get("account") or {}).get("uniMMR")} for r in rows]
+
+    assert seen(read_states(path)) == expected and len(expected) == 8
+    lazy = open_states(path, "demo")
+    assert seen(lazy) == expected[1:]  # not the first (connecting: no data)
+    assert lazy[len(lazy) - 1].risk_model() is not None  # the ladder's inputs, as recorded
+    recorder = Recorder(path, clock=Clock(T0 + 3600))
+    recorder.put("demo", real_state())
+    recorder.close()
+    after = read_states(path)
+    assert seen(after[:8]) == expected and len(after) == 9 and after[8].time_ms == int((T0 + 3600) * 1000)
+
+
+def test_a_batch_of_states_is_one_row_written_at_each_commit(tmp_path):
+    """BATCH_SIZE states a row (SQLite's cost per row and index entry paid once), the row being
+    filled rewritten at each commit (what kill -9 may lose stays the last second's)."""
+    from pmtui.record import BATCH, BATCH_KEY, BATCH_SIZE, open_states
+
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    recorder = Recorder(path, clock=clock, keyframe_every=1000)  # rows that go on from the one before
+    state = real_state()
+    sent = []
+
+    def put(i: int) -> None:
+        clock.now = T0 + 2 * i
+        moved = dataclasses.replace(state, status=dataclasses.replace(state.status, last_ok_wall=clock.now))
+        sent.append(strip(state_doc(moved)))
+        recorder.put("p", moved)
+
+    for i in range(2):  # each committed state is in the file before the next one comes
+        put(i)
+        wait_for(lambda: path.exists() and len(read_states(path)) == len(sent), "the state committed")
+    for i in range(2, 2 * BATCH_SIZE + 5):
+        put(i)
+    recorder.close()
+    conn = sqlite3.connect(path)
+    kinds = [k for (k,) in conn.execute("SELECT kind FROM states ORDER BY id")]
+    conn.close()
+    assert kinds == [BATCH_KEY, BATCH, BATCH]
+    back = read_states(path)
+    assert [strip(r.doc) for r in back] == sent
+    assert [r.time_ms for r in back] == [int((T0 + 2 * i) * 1000) for i in range(len(sent))]
+    # From a moment inside a row on: decoded from the keyframe before it, shown from that moment.
+    lazy = open_states(path, "p", since_ms=back[40].time_ms, until_ms=back[50].time_ms)
+    assert lazy.times == [r.time_ms for r in back[40:50]] and [strip(r.doc) for r in lazy] == sent[40:50]
