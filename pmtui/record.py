@@ -37,6 +37,7 @@ import bisect
 import functools
 import json
 import logging
+import lzma
 import os
 import sqlite3
 import struct
@@ -80,6 +81,10 @@ BATCH_KEY, BATCH = 5, 6
 BATCHES = (BATCH_KEY, BATCH)
 KEYFRAMES = (KEYFRAME, STORED_KEYFRAME, BATCH_KEY)
 _KEYS = "(" + ", ".join("?" * len(KEYFRAMES)) + ")"  # SQL: kind IN _KEYS
+#: A batch row's body starts with its encoding: deflate (while it fills, rewritten each second),
+#: LZMA (once full: a sixth smaller than deflate on these texts; a 1 MiB window is more than a row).
+DEFLATED, LZMA = b"\0", b"\1"
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]
 #: States a batch row holds at most (half a keyframe's stretch: 2.5 minutes at a 2 s interval).
 BATCH_SIZE = 75
 #: A row's flags (what a replay needs to know of it without decoding it): it has data or a fault
@@ -389,7 +394,9 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
     facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
     # The charts' nearest liquidation distance, likewise (the nearest only: the chart draws that).
     liq = [p["liqDistance"] for p in full["view"].get("positions", ()) if isinstance(p.get("liqDistance"), str)]
-    facts["liq"] = sorted(liq, key=_number)[:1]
+    nearest = sorted(liq, key=_number)[:1]
+    if nearest != _nearest_liq(stored):  # else read from the positionRisk rows (liq_distances)
+        facts["liq"] = nearest
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
         facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
         facts["estAge"] = shown.get("estimateAge")
@@ -744,6 +751,7 @@ class _Profile:
     row_id: int | None = None
     context: bytes = b""
     dirty: bool = False
+    sealed: bool = False
 
 
 class Recorder:
@@ -863,6 +871,8 @@ class Recorder:
                     self._pruned = self.clock()
                     prune(conn, self.clock(), self.retention_days, self.max_size_mb)
                 if closing:
+                    with conn:
+                        self.flush(conn, seal=True)
                     conn.execute("PRAGMA incremental_vacuum")  # the pages the batch rows' updates left
                     return
         except (sqlite3.Error, OSError) as exc:
@@ -899,9 +909,9 @@ class Recorder:
             changes = diff(mine.doc, doc, [], [])
         keyframe = changes is None or mine.rows + 1 >= self.keyframe_every
         if keyframe or len(mine.meta) >= BATCH_SIZE:  # a new row
-            self._flush(conn, profile, mine)
+            self._flush(conn, profile, mine, seal=True)
             mine.context = b"" if keyframe else _dictionary(encode_batch(mine.key, mine.deltas))
-            mine.key, mine.deltas, mine.meta, mine.row_id = None, [], [], None
+            mine.key, mine.deltas, mine.meta, mine.row_id, mine.sealed = None, [], [], None, False
         if keyframe:
             mine.key = doc
         else:
@@ -915,13 +925,19 @@ class Recorder:
         mine.rows = 0 if keyframe else mine.rows + 1
         self.written += 1
 
-    def _flush(self, conn: sqlite3.Connection, profile: str, mine: _Profile) -> None:
+    def _flush(self, conn: sqlite3.Connection, profile: str, mine: _Profile, seal: bool = False) -> None:
         """The batch row being filled, written (inserted, or updated with the states since): each
-        commit writes it, so a killed process loses at most the states of the last second."""
-        if not mine.dirty or not mine.meta:
+        commit writes it, so a killed process loses at most the states of the last second. Deflated
+        while it fills (fast: it is written again each second); `seal`: full, written a last time
+        with LZMA (slower, a sixth smaller)."""
+        if not mine.meta or mine.sealed or not (mine.dirty or seal):
             return
         text = encode_batch(mine.key, mine.deltas)
-        body = _deflate(text, b"" if mine.key is not None else mine.context, raw=True)
+        if seal:
+            body = LZMA + lzma.compress(text, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+            mine.sealed = True
+        else:
+            body = DEFLATED + _deflate(text, b"" if mine.key is not None else mine.context, raw=True)
         first = mine.meta[0][0]
         meta = _pack({"t": [t - first for t, _, _ in mine.meta], "l": [m[1] for m in mine.meta],
                       "f": [m[2] for m in mine.meta]})
@@ -936,9 +952,9 @@ class Recorder:
                          (level, body, flags, meta, mine.row_id))
         mine.dirty = False
 
-    def flush(self, conn: sqlite3.Connection) -> None:
+    def flush(self, conn: sqlite3.Connection, seal: bool = False) -> None:
         for profile, mine in self._profiles.items():
-            self._flush(conn, profile, mine)
+            self._flush(conn, profile, mine, seal)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -977,7 +993,7 @@ def record_now(path: Path | str, profile: str, state: MonitorState, *, retention
     try:
         with conn:
             recorder._write_state(conn, profile, state, int(time.time() * 1000))
-            recorder.flush(conn)
+            recorder.flush(conn, seal=True)
         prune(conn, time.time(), retention_days, max_size_mb)
     except sqlite3.Error as exc:
         raise HistoryError(f"Cannot record to {recorder.path}: {_reason(exc)}.") from None
@@ -1112,7 +1128,7 @@ def read_states(path: Path | str, *, profile: str | None = None, since_ms: int |
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
     except sqlite3.Error as exc:
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
-    except (zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except (zlib.error, lzma.LZMAError, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
                            " (written by another program, or damaged).") from None
     finally:
@@ -1152,8 +1168,7 @@ def _decoded(rows: Iterator[tuple[Any, ...]] | list[tuple[Any, ...]],
         if kind in BATCHES:
             if kind == BATCH and doc is None:
                 continue  # a row whose keyframe retention deleted
-            docs, context = decode_batch(doc if kind == BATCH else None,
-                                         _inflate(body, context if kind == BATCH else b"", raw=True))
+            docs, context = decode_batch(doc if kind == BATCH else None, _batch_text(body, kind, context))
             for i, (when, doc) in enumerate(zip(_times(t, meta), docs, strict=True)):
                 yield row_id, i, _recorded(when, name, doc, inputs)
             continue
@@ -1167,6 +1182,15 @@ def _decoded(rows: Iterator[tuple[Any, ...]] | list[tuple[Any, ...]],
             yield row_id, 0, Recorded(int(t), name, doc)
         else:
             yield row_id, 0, _recorded(int(t), name, doc, inputs)
+
+
+def _batch_text(body: bytes, kind: int, context: bytes) -> bytes:
+    """A batch row's text: its body is LZMA (sealed) or deflated (while it filled) after a byte saying which."""
+    if body[:1] == LZMA:
+        return lzma.decompress(body[1:], format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    if body[:1] != DEFLATED:
+        raise ValueError("a batch row of an unknown encoding")
+    return _inflate(body[1:], context if kind == BATCH else b"", raw=True)
 
 
 def _recorded(time_ms: int, name: str, doc: Any, inputs: dict[Any, Any]) -> Recorded:
@@ -1253,8 +1277,8 @@ class LazyStates(Sequence[Recorded]):
                                 " ORDER BY id", (first, last, first)).fetchall()
             found = {(row_id, place): rec for row_id, place, rec in _decoded(rows, _inputs(conn))}
             return [found[(e.row_id, e.place)] for e in self._entries[start:end]]
-        except (sqlite3.Error, zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError,
-                AttributeError):
+        except (sqlite3.Error, zlib.error, lzma.LZMAError, struct.error, ValueError, TypeError, KeyError,
+                IndexError, AttributeError):
             raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
                                " (written by another program, or damaged).") from None
         finally:
@@ -1318,8 +1342,30 @@ def _number(text: str) -> Decimal:
 
 def liq_distances(rec: Recorded) -> list[Any]:
     """A recorded state's positions' liquidation distances (view.positions[].liqDistance), as
-    view rows pmtui.charts.liq_of_doc reads, without deriving the view when the row keeps them."""
+    view rows pmtui.charts.liq_of_doc reads, without deriving the view when the row keeps them
+    or its positionRisk rows give the nearest (as they do unless the row says otherwise)."""
     facts = rec.top.get("~")
     if isinstance(facts, dict) and isinstance(facts.get("liq"), list):
         return [{"liqDistance": v} for v in facts["liq"]]
+    if isinstance(facts, dict) and "in" in facts:
+        try:
+            return [{"liqDistance": v} for v in _nearest_liq(rec.top)]
+        except Exception:  # a row that does not read: the view says, or fails in one sentence
+            pass
     return list((rec.doc.get("view") or {}).get("positions") or ())
+
+
+def _nearest_liq(doc: dict[str, Any]) -> list[str]:
+    """The nearest liquidation distance of a stored document's open positions, from its UM and
+    COIN-M positionRisk rows, as the view writes it (pmtui.risk.liq_distance; [] when none)."""
+    from pmtui.models import parse_cm_position_risk, parse_position_risk
+    from pmtui.risk import liq_distance
+
+    cm = doc.get("cm") or {}
+    try:
+        um = parse_position_risk([_formulas(r, restore=True) for r in doc.get("positionRisk") or []])
+        found = [d for r in (*um, *parse_cm_position_risk(cm.get("positionRisk") or []))
+                 if (d := liq_distance(r)) is not None]  # type: ignore[arg-type]
+    except Exception:
+        return ["?"]  # never the view's: the row keeps its own
+    return [str(output._dec(min(found)))] if found else []

@@ -154,6 +154,15 @@ async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_
     assert view["exposure"] and any(p.get("nextTier") for p in view["positions"])
     assert any(p.get("adlQuantile") is not None for p in view["positions"])
     assert all("view" not in r.stored["~"] for r in rows)  # nothing left over to store
+    # The charts' nearest liquidation distance: read from the positionRisk rows, as the view has it.
+    from pmtui.charts import liq_of_doc
+    from pmtui.record import liq_distances
+
+    assert all("liq" not in r.stored["~"] for r in rows)
+    fresh = [r for r in read_states(tmp_path / "h.sqlite3") if "assets" in r.top]  # views not derived yet
+    nearest = [liq_distances(r) for r in fresh]
+    assert all(r.__dict__.get("_doc") is None for r in fresh)  # read without deriving the view
+    assert nearest == [[{"liqDistance": str(liq_of_doc(r.doc))}] for r in fresh]
     # A UM asset's margins and uPnL, its positions' sums to the digit, are stored as that.
     usdt = next(a for a in rows[-1].stored["assets"] if a["asset"] == "USDT")
     assert usdt["maintMargin"] == usdt["crossUnPnl"] == usdt["initialMargin"] == SUM
@@ -440,7 +449,7 @@ def test_the_writer_enforces_retention_itself(tmp_path):
 async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read(tmp_path):
     """The view (what pmtui derived) is not in the file but comes back exactly; a row written
     as the whole document (the first format) reads as it was."""
-    from pmtui.record import BATCH_KEY, KEYFRAME, _inflate, _pack
+    from pmtui.record import BATCH_KEY, KEYFRAME, _batch_text, _pack
 
     path = tmp_path / "h.sqlite3"
     clock = Clock()
@@ -456,8 +465,8 @@ async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read
     await monitor.aclose()
     recorder.close()
     conn = sqlite3.connect(path)
-    bodies = [_inflate(b, b"", raw=True) for (b,) in conn.execute("SELECT body FROM states WHERE kind = ?",
-                                                                   (BATCH_KEY,))]
+    bodies = [_batch_text(b, BATCH_KEY, b"") for (b,) in conn.execute("SELECT body FROM states WHERE kind = ?",
+                                                                       (BATCH_KEY,))]
     assert bodies and not any(b"mmShare" in b for b in bodies)  # the view is derived, never stored
     rows = [r for r in read_states(path) if "view" in r.doc]
     assert rows and rows[-1].doc["view"] in [d.get("view") for d in published]
@@ -553,7 +562,7 @@ def test_a_file_of_the_one_state_a_row_format_reads_as_before_and_records_on(tmp
 def test_a_batch_of_states_is_one_row_written_at_each_commit(tmp_path):
     """BATCH_SIZE states a row (SQLite's cost per row and index entry paid once), the row being
     filled rewritten at each commit (what kill -9 may lose stays the last second's)."""
-    from pmtui.record import BATCH, BATCH_KEY, BATCH_SIZE, open_states
+    from pmtui.record import BATCH, BATCH_KEY, BATCH_SIZE, DEFLATED, LZMA, open_states
 
     path = tmp_path / "h.sqlite3"
     clock = Clock()
@@ -570,13 +579,22 @@ def test_a_batch_of_states_is_one_row_written_at_each_commit(tmp_path):
     for i in range(2):  # each committed state is in the file before the next one comes
         put(i)
         wait_for(lambda: path.exists() and len(read_states(path)) == len(sent), "the state committed")
+
+    def bodies() -> list[bytes]:
+        conn = sqlite3.connect(path)
+        try:
+            return [b[:1] for (b,) in conn.execute("SELECT body FROM states ORDER BY id")]
+        finally:
+            conn.close()
+
+    assert bodies() == [DEFLATED]  # while it fills: deflate, fast enough to redo each second
     for i in range(2, 2 * BATCH_SIZE + 5):
         put(i)
     recorder.close()
     conn = sqlite3.connect(path)
     kinds = [k for (k,) in conn.execute("SELECT kind FROM states ORDER BY id")]
     conn.close()
-    assert kinds == [BATCH_KEY, BATCH, BATCH]
+    assert kinds == [BATCH_KEY, BATCH, BATCH] and bodies() == [LZMA] * 3  # full or closed: sealed, smaller
     back = read_states(path)
     assert [strip(r.doc) for r in back] == sent
     assert [r.time_ms for r in back] == [int((T0 + 2 * i) * 1000) for i in range(len(sent))]
