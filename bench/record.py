@@ -8,7 +8,8 @@ run (WAL checkpointed), scaled from the simulated seconds to a day.
 Baseline, same run and states: the raw JSON of every recorded state (`watch --json`'s objects,
 one per state, what a naive record would write), scaled the same way.
 Prints record_bytes_per_day, raw_json_bytes_per_day, record_ratio (record / raw), record_bytes_per_state
-and record_states.
+(the file over the states it holds: those that differ from the one before), record_states (published),
+record_rows and record_states_kept (a batch row holds up to pmtui.record.BATCH_SIZE states).
 
 replay_open_s: seconds `pmtui replay` takes to open a day of states (43,200 at 2 s): the run's rows
 copied, time-shifted, until they fill a day, then read and handed to a ReplayMonitor (as
@@ -175,6 +176,8 @@ def main() -> None:
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         (rows,) = conn.execute("SELECT count(*) FROM states").fetchone()
+        meta = "meta" in {c[1] for c in conn.execute("PRAGMA table_info(states)")}
+        kept = sum(states_in(m) for (m,) in conn.execute(f"SELECT {'meta' if meta else 'NULL'} FROM states"))
         conn.close()
         size = os.path.getsize(path)
         day = Path(tmp) / "day.sqlite3"
@@ -185,9 +188,10 @@ def main() -> None:
         "record_bytes_per_day": round(size * day),
         "raw_json_bytes_per_day": round(raw * day),
         "record_ratio": round(size / raw, 4),
-        "record_bytes_per_state": round(size / max(rows, 1)),
+        "record_bytes_per_state": round(size / max(kept, 1)),  # per state in the file (a row may hold many)
         "record_states": states,
         "record_rows": rows,
+        "record_states_kept": kept,  # those not the same as the one before
         "replay_open_s": round(open_s, 2),
     })
 

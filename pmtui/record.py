@@ -6,21 +6,27 @@ API's objects with their decimal strings untouched, what pmtui made of them, the
 reason, the alerts fired or cleared, the status sentence, and which kinds of change it carries),
 in the `states` table of pmtui.history's SQLite file, beside its five-number `samples`:
 
-- a row per state: time, profile, level, uniMMR, and a body: a *keyframe* (the whole document,
-  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). The
-  document is stored without what pmtui derived from the API's objects (its `view`, the risk
-  model's block), derived again on reading from them and the model's inputs (an `inputs` row
-  written when they change), and with the figures Binance repeats or derives by formula as
-  markers ("the stored form" below): what reads back is exactly the recorded document. Every
-  KEYFRAME_EVERY-th row of a profile, and the first one a Recorder writes, is a keyframe, so a
-  reader decodes at most that many rows to reach any state, and never across two processes.
-- a state that changes nothing (the same document) is not a row: its kinds of change go to the
-  next row. A clock tick is a row only when it changes more than the estimate's age (its verdict,
-  its staleness, its status sentence).
+- a row per BATCH_SIZE consecutive states of a profile (a *batch row*: its first state's time,
+  and in `meta` each state's time, level and flags), its body the first state whole (a
+  *keyframe*) or as a *delta* on the row before's last, and each following state as a delta (the
+  leaves that changed since the state before), laid out by path so that a price's successive
+  values sit side by side; deflated while the row fills (it is rewritten at each commit), LZMA
+  once it is full. Rows of the formats before (a state a row: whole, or a delta, zlib) still
+  read. The document is stored without what pmtui derived from the API's objects (its `view`,
+  the risk model's block), derived again on reading from them and the model's inputs (an
+  `inputs` row written when they change), and with the figures Binance repeats or derives by
+  formula as markers ("the stored form" below): what reads back is exactly the recorded
+  document. Every
+  KEYFRAME_EVERY-th state of a profile, and the first one a Recorder writes, is a keyframe (and
+  starts a row), so a reader decodes at most that many states to reach any state, and never
+  across two processes.
+- a state that changes nothing (the same document) is not recorded: its kinds of change go to
+  the next one. A clock tick is recorded only when it changes more than the estimate's age (its
+  verdict, its staleness, its status sentence).
 
-Reading: `read_states` decodes every row of a range (each document's view derived when first
+Reading: `read_states` decodes every state of a range (each document's view derived when first
 read: `Recorded.doc`); `open_states` (the replay's) reads only each row's time, kind, level and
-flags, and decodes a state when asked for, from its keyframe.
+flags (a batch row's meta), and decodes a state when asked for, from its keyframe.
 
 Writing runs in one thread per file (the Recorder), fed through a bounded queue: a disk that cannot
 keep up loses the oldest states, counted in a warning, never the dashboard's time. It commits at
@@ -943,13 +949,12 @@ class Recorder:
                       "f": [m[2] for m in mine.meta]})
         kind = BATCH_KEY if mine.key is not None else BATCH
         level, flags = mine.meta[-1][1], functools.reduce(lambda a, m: a | m[2], mine.meta, 0)
-        if mine.row_id is None:
+        if mine.row_id is None or not conn.execute(  # (a row max_size deleted: written again)
+                "UPDATE states SET level = ?, body = ?, flags = ?, meta = ? WHERE id = ?",
+                (level, body, flags, meta, mine.row_id)).rowcount:
             mine.row_id = conn.execute(
                 "INSERT INTO states (time_ms, profile, level, kind, body, flags, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (first, profile, level, kind, body, flags, meta)).lastrowid
-        else:
-            conn.execute("UPDATE states SET level = ?, body = ?, flags = ?, meta = ? WHERE id = ?",
-                         (level, body, flags, meta, mine.row_id))
         mine.dirty = False
 
     def flush(self, conn: sqlite3.Connection, seal: bool = False) -> None:

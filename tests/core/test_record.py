@@ -601,3 +601,20 @@ def test_a_batch_of_states_is_one_row_written_at_each_commit(tmp_path):
     # From a moment inside a row on: decoded from the keyframe before it, shown from that moment.
     lazy = open_states(path, "p", since_ms=back[40].time_ms, until_ms=back[50].time_ms)
     assert lazy.times == [r.time_ms for r in back[40:50]] and [strip(r.doc) for r in lazy] == sent[40:50]
+
+
+def test_a_row_being_filled_that_retention_deleted_is_written_again(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    clock = Clock()
+    recorder = Recorder(path, clock=clock)
+    state = real_state()
+    recorder.put("p", state)
+    wait_for(lambda: path.exists() and len(read_states(path)) == 1, "the first state committed")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM states")  # as max_size may, from another process
+    conn.close()
+    clock.now += 2
+    recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, stale=True)))
+    recorder.close()
+    assert [r.doc["stale"] for r in read_states(path)] == [False, True]
