@@ -1353,24 +1353,27 @@ def liq_distances(rec: Recorded) -> list[Any]:
     if isinstance(facts, dict) and isinstance(facts.get("liq"), list):
         return [{"liqDistance": v} for v in facts["liq"]]
     if isinstance(facts, dict) and "in" in facts:
-        try:
-            return [{"liqDistance": v} for v in _nearest_liq(rec.top)]
-        except Exception:  # a row that does not read: the view says, or fails in one sentence
-            pass
+        known = rec.__dict__.get("_liq")  # kept: the replay asks again at each step
+        if known is None:
+            known = rec.__dict__["_liq"] = _nearest_liq(rec.top)
+        if known != ["?"]:
+            return [{"liqDistance": v} for v in known]
     return list((rec.doc.get("view") or {}).get("positions") or ())
 
 
 def _nearest_liq(doc: dict[str, Any]) -> list[str]:
-    """The nearest liquidation distance of a stored document's open positions, from its UM and
-    COIN-M positionRisk rows, as the view writes it (pmtui.risk.liq_distance; [] when none)."""
-    from pmtui.models import parse_cm_position_risk, parse_position_risk
-    from pmtui.risk import liq_distance
-
-    cm = doc.get("cm") or {}
+    """The nearest liquidation distance of a stored document's open positions from its UM and
+    COIN-M positionRisk rows, |mark - liquidation| / mark as pmtui.risk.liq_distance has it ([]
+    when none; the writer keeps the view's own figure when this is not it). From the strings, not
+    the parsed rows: a replay asks it of hundreds of states at a time."""
+    found = []
     try:
-        um = parse_position_risk([_formulas(r, restore=True) for r in doc.get("positionRisk") or []])
-        found = [d for r in (*um, *parse_cm_position_risk(cm.get("positionRisk") or []))
-                 if (d := liq_distance(r)) is not None]  # type: ignore[arg-type]
-    except Exception:
+        for row in (*(doc.get("positionRisk") or ()), *((doc.get("cm") or {}).get("positionRisk") or ())):
+            if Decimal(row["positionAmt"]) == 0:
+                continue
+            mark, liquidation = Decimal(row["markPrice"]), Decimal(row["liquidationPrice"])
+            if mark > 0 and liquidation > 0:
+                found.append(abs(mark - liquidation) / mark)
+    except (KeyError, TypeError, AttributeError, ArithmeticError):
         return ["?"]  # never the view's: the row keeps its own
     return [str(output._dec(min(found)))] if found else []
