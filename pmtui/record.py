@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
@@ -105,9 +105,9 @@ CREATE TABLE IF NOT EXISTS states (
     level   TEXT,
     unimmr  TEXT,
     kind    INTEGER NOT NULL,
-    body    BLOB    NOT NULL,
     flags   INTEGER,
-    meta    BLOB
+    meta    BLOB,           -- before the body: read without walking a long body's overflow pages
+    body    BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS states_by_profile ON states (profile, id);
 CREATE INDEX IF NOT EXISTS states_by_time ON states (time_ms);
@@ -1222,9 +1222,8 @@ def _meta_column(conn: sqlite3.Connection) -> str:
     return "meta" if "meta" in {row[1] for row in conn.execute("PRAGMA table_info(states)")} else "NULL"
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One state of a LazyStates, as its row says without decoding it."""
+class _Entry(NamedTuple):
+    """One state of a LazyStates, as its row says without decoding it (a day holds 43,200)."""
 
     row_id: int
     place: int  # in its row
