@@ -8,7 +8,8 @@ run (WAL checkpointed), scaled from the simulated seconds to a day.
 Baseline, same run and states: the raw JSON of every recorded state (`watch --json`'s objects,
 one per state, what a naive record would write), scaled the same way.
 Prints record_bytes_per_day, raw_json_bytes_per_day, record_ratio (record / raw), record_bytes_per_state
-and record_states.
+(the file over the states it holds: those that differ from the one before), record_states (published),
+record_rows and record_states_kept (a batch row holds up to pmtui.record.BATCH_SIZE states).
 
 replay_open_s: seconds `pmtui replay` takes to open a day of states (43,200 at 2 s): the run's rows
 copied, time-shifted, until they fill a day, then read and handed to a ReplayMonitor (as
@@ -119,8 +120,10 @@ DAY_STATES = 43_200
 def day_file(source: Path, path: Path) -> int:
     """A day of states: `source`'s rows again and again (each copy starts at a keyframe), 2 s apart."""
     src = sqlite3.connect(source)
-    flags = "flags" if "flags" in {c[1] for c in src.execute("PRAGMA table_info(states)")} else "NULL"
-    rows = src.execute(f"SELECT profile, level, unimmr, kind, body, {flags} FROM states ORDER BY id").fetchall()
+    columns = {c[1] for c in src.execute("PRAGMA table_info(states)")}
+    extra = [c for c in ("flags", "meta") if c in columns]
+    rows = src.execute(f"SELECT profile, level, unimmr, kind, body{''.join(', ' + c for c in extra)}"
+                       " FROM states ORDER BY id").fetchall()
     tables = [sql for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name != 'samples'")]
     inputs = src.execute("SELECT * FROM inputs").fetchall() if any("inputs" in t for t in tables) else []
     src.close()
@@ -133,14 +136,21 @@ def day_file(source: Path, path: Path) -> int:
     n = 0
     with dst:
         while n < DAY_STATES:
-            for profile, level, unimmr, kind, body, flag in rows:
-                dst.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
-                            f"{', flags' if flags != 'NULL' else ''}) VALUES (?, ?, ?, ?, ?, ?"
-                            f"{', ?' if flags != 'NULL' else ''})",
-                            (t0 + 2000 * n, profile, level, unimmr, kind, body, *((flag,) if flags != "NULL" else ())))
-                n += 1
+            for row in rows:
+                dst.execute(f"INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
+                            f"{''.join(', ' + c for c in extra)}) VALUES (?{', ?' * (5 + len(extra))})",
+                            (t0 + 2000 * n, *row))
+                n += states_in(row[-1] if "meta" in extra else None)
     dst.close()
     return n
+
+
+def states_in(meta: bytes | None) -> int:
+    """How many states a row holds: a batch row's meta lists them (pmtui.record), else one."""
+    import json
+    import zlib
+
+    return len(json.loads(zlib.decompress(meta))["t"]) if meta else 1
 
 
 def replay_open(path: Path) -> float:
@@ -166,6 +176,8 @@ def main() -> None:
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         (rows,) = conn.execute("SELECT count(*) FROM states").fetchone()
+        meta = "meta" in {c[1] for c in conn.execute("PRAGMA table_info(states)")}
+        kept = sum(states_in(m) for (m,) in conn.execute(f"SELECT {'meta' if meta else 'NULL'} FROM states"))
         conn.close()
         size = os.path.getsize(path)
         day = Path(tmp) / "day.sqlite3"
@@ -176,9 +188,10 @@ def main() -> None:
         "record_bytes_per_day": round(size * day),
         "raw_json_bytes_per_day": round(raw * day),
         "record_ratio": round(size / raw, 4),
-        "record_bytes_per_state": round(size / max(rows, 1)),
+        "record_bytes_per_state": round(size / max(kept, 1)),  # per state in the file (a row may hold many)
         "record_states": states,
         "record_rows": rows,
+        "record_states_kept": kept,  # those not the same as the one before
         "replay_open_s": round(open_s, 2),
     })
 

@@ -6,21 +6,27 @@ API's objects with their decimal strings untouched, what pmtui made of them, the
 reason, the alerts fired or cleared, the status sentence, and which kinds of change it carries),
 in the `states` table of pmtui.history's SQLite file, beside its five-number `samples`:
 
-- a row per state: time, profile, level, uniMMR, and a body: a *keyframe* (the whole document,
-  zlib) or a *delta* (the leaves that changed since the profile's previous row, zlib). The
-  document is stored without what pmtui derived from the API's objects (its `view`, the risk
-  model's block), derived again on reading from them and the model's inputs (an `inputs` row
-  written when they change), and with the figures Binance repeats or derives by formula as
-  markers ("the stored form" below): what reads back is exactly the recorded document. Every
-  KEYFRAME_EVERY-th row of a profile, and the first one a Recorder writes, is a keyframe, so a
-  reader decodes at most that many rows to reach any state, and never across two processes.
-- a state that changes nothing (the same document) is not a row: its kinds of change go to the
-  next row. A clock tick is a row only when it changes more than the estimate's age (its verdict,
-  its staleness, its status sentence).
+- a row per BATCH_SIZE consecutive states of a profile (a *batch row*: its first state's time,
+  and in `meta` each state's time, level and flags), its body the first state whole (a
+  *keyframe*) or as a *delta* on the row before's last, and each following state as a delta (the
+  leaves that changed since the state before), laid out by path so that a price's successive
+  values sit side by side; deflated while the row fills (it is rewritten at each commit), LZMA
+  once it is full. Rows of the formats before (a state a row: whole, or a delta, zlib) still
+  read. The document is stored without what pmtui derived from the API's objects (its `view`,
+  the risk model's block), derived again on reading from them and the model's inputs (an
+  `inputs` row written when they change), and with the figures Binance repeats or derives by
+  formula as markers ("the stored form" below): what reads back is exactly the recorded
+  document. Every
+  KEYFRAME_EVERY-th state of a profile, and the first one a Recorder writes, is a keyframe (and
+  starts a row), so a reader decodes at most that many states to reach any state, and never
+  across two processes.
+- a state that changes nothing (the same document) is not recorded: its kinds of change go to
+  the next one. A clock tick is recorded only when it changes more than the estimate's age (its
+  verdict, its staleness, its status sentence).
 
-Reading: `read_states` decodes every row of a range (each document's view derived when first
+Reading: `read_states` decodes every state of a range (each document's view derived when first
 read: `Recorded.doc`); `open_states` (the replay's) reads only each row's time, kind, level and
-flags, and decodes a state when asked for, from its keyframe.
+flags (a batch row's meta), and decodes a state when asked for, from its keyframe.
 
 Writing runs in one thread per file (the Recorder), fed through a bounded queue: a disk that cannot
 keep up loses the oldest states, counted in a warning, never the dashboard's time. It commits at
@@ -37,6 +43,7 @@ import bisect
 import functools
 import json
 import logging
+import lzma
 import os
 import sqlite3
 import struct
@@ -48,7 +55,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
@@ -71,7 +78,21 @@ DROPS_SAID = 1000
 KEYFRAME, DELTA, STORED_KEYFRAME, STORED_DELTA = 0, 1, 2, 3
 #: A stored delta whose values are deflated against the last delta's too (see encode_delta).
 STORED_DELTA_ON_LAST = 4
-KEYFRAMES = (KEYFRAME, STORED_KEYFRAME)
+#: The batched format (what is written now): a row holds up to BATCH_SIZE consecutive states of
+#: a profile in their stored form (see encode_batch), the first one whole (BATCH_KEY) or all as
+#: changes on the row before's last (BATCH); its `meta` column says each one's time, level and
+#: flags. One row rather than thirty: SQLite's cost per row and index entry goes, and a price's
+#: successive values compress side by side.
+BATCH_KEY, BATCH = 5, 6
+BATCHES = (BATCH_KEY, BATCH)
+KEYFRAMES = (KEYFRAME, STORED_KEYFRAME, BATCH_KEY)
+_KEYS = "(" + ", ".join("?" * len(KEYFRAMES)) + ")"  # SQL: kind IN _KEYS
+#: A batch row's body starts with its encoding: deflate (while it fills, rewritten each second),
+#: LZMA (once full: a sixth smaller than deflate on these texts; a 1 MiB window is more than a row).
+DEFLATED, LZMA = b"\0", b"\1"
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]
+#: States a batch row holds at most (half a keyframe's stretch: 2.5 minutes at a 2 s interval).
+BATCH_SIZE = 75
 #: A row's flags (what a replay needs to know of it without decoding it): it has data or a fault
 #: to show, it carries alerts, it carries a fault.
 HAS_DATA, ALERTS_FLAG, ERROR_FLAG = 1, 2, 4
@@ -84,6 +105,8 @@ CREATE TABLE IF NOT EXISTS states (
     level   TEXT,
     unimmr  TEXT,
     kind    INTEGER NOT NULL,
+    flags   INTEGER,
+    meta    BLOB,           -- before the body: read without walking a long body's overflow pages
     body    BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS states_by_profile ON states (profile, id);
@@ -183,25 +206,33 @@ def _inflate(data: bytes, zdict: bytes, raw: bool = False) -> bytes:
     return d.decompress(data) + d.flush()
 
 
+def _op(before: Any, change: list[Any]) -> list[Any]:
+    """A change's value as stored: `[]` (deleted), `[value]`, or `[n, tail]` for a string that
+    keeps the old one's first n characters (a price that moved keeps its leading digits)."""
+    if len(change) == 1:
+        return []
+    old, new = _at(before, change[0]), change[1]
+    if isinstance(old, str) and isinstance(new, str):
+        n = len(os.path.commonprefix([old, new]))
+        return [n, new[n:]]
+    return [new]
+
+
+def _change(doc: Any, path: list[Any], op: list[Any]) -> list[Any]:
+    """The change an _op stands for, on the document it was taken from."""
+    if not op:
+        return [path]
+    if len(op) == 1:
+        return [path, op[0]]
+    return [path, _at(doc, path)[:op[0]] + op[1]]
+
+
 def encode_delta(before: Any, changes: list[list[Any]], last: bytes) -> tuple[bytes, bytes]:
-    """A delta's body (row kind STORED_DELTA_ON_LAST), and what the next delta is deflated
-    against (this one's paths and values). Paths and values apart: the paths repeat from one
-    refresh to the next and compress to almost nothing against the last delta's, and the values
-    share their shape and leading digits with the last delta's; a value is `[]` (deleted),
-    `[value]`, or `[n, tail]` for a string that keeps the old one's first n characters (a price
-    that moved keeps its leading digits). Raw deflate streams: no header or checksum per row."""
-    ops: list[list[Any]] = []
-    for change in changes:
-        if len(change) == 1:
-            ops.append([])
-            continue
-        old = _at(before, change[0])
-        new = change[1]
-        if isinstance(old, str) and isinstance(new, str):
-            n = len(os.path.commonprefix([old, new]))
-            ops.append([n, new[n:]])
-        else:
-            ops.append([new])
+    """A delta's body (row kind STORED_DELTA_ON_LAST, one state a row: the format before batches,
+    still read), and what the next delta is deflated against (this one's paths and values).
+    Paths and values apart, each deflated against the last delta's; values as _op stores them.
+    Raw deflate streams: no header or checksum per row."""
+    ops = [_op(before, change) for change in changes]
     last_paths, _, last_ops = last.partition(b"\0")
     paths, values = _json([c[0] for c in changes]), _json(ops)
     packed = _deflate(paths, last_paths, raw=True)
@@ -224,15 +255,60 @@ def decode_delta(doc: Any, body: bytes, last: bytes, kind: int = STORED_DELTA_ON
         ops_json = _inflate(body[4 + size:], b"")
         context = paths_json
     paths, ops = json.loads(paths_json), json.loads(ops_json)
-    changes: list[list[Any]] = []
-    for path, op in zip(paths, ops, strict=True):
-        if not op:
-            changes.append([path])
-        elif len(op) == 1:
-            changes.append([path, op[0]])
-        else:
-            changes.append([path, _at(doc, path)[:op[0]] + op[1]])
-    return patch(doc, changes), context
+    return patch(doc, [_change(doc, path, op) for path, op in zip(paths, ops, strict=True)]), context
+
+
+def encode_batch(key: Any, deltas: list[list[tuple[list[Any], list[Any]]]]) -> bytes:
+    """The text of a batch row: its first state whole (`key`; None when the row goes on from the
+    row before), then each following state's changes as (path, _op) pairs, laid out by path: the
+    row's paths once, each state's path numbers (a deleted path as -1 - its number), and each
+    path's values in turn, so that the successive values of one price sit side by side (what
+    deflate compresses best). Four JSON texts apart: the first two are the next row's dictionary."""
+    paths: list[list[Any]] = []
+    numbers: dict[bytes, int] = {}
+    columns: list[list[list[Any]]] = []
+    states = []
+    for delta in deltas:
+        mine = []
+        for path, op in delta:
+            n = numbers.setdefault(_json(path), len(paths))
+            if n == len(paths):
+                paths.append(path)
+                columns.append([])
+            if op:
+                columns[n].append(op)
+            mine.append(n if op else -1 - n)
+        states.append(mine)
+    return b"\0".join((_json(paths), _json(states), _json(columns), _json(key)))
+
+
+def decode_batch(doc: Any, text: bytes) -> tuple[list[Any], bytes]:
+    """The documents of a batch row's states (`doc`: the row before's last, unless the row starts
+    whole), and the next row's dictionary."""
+    paths_json, states_json, columns_json, key_json = text.split(b"\0", 3)
+    paths, columns, key = json.loads(paths_json), json.loads(columns_json), json.loads(key_json)
+    docs = []
+    if key is not None:
+        doc = key
+        docs.append(doc)
+    taken = [0] * len(paths)
+    for mine in json.loads(states_json):
+        changes = []
+        for n in mine:
+            if n < 0:
+                changes.append([paths[-1 - n]])
+            else:
+                changes.append(_change(doc, paths[n], columns[n][taken[n]]))
+                taken[n] += 1
+        doc = patch(doc, changes)
+        docs.append(doc)
+    return docs, _dictionary(text)
+
+
+def _dictionary(text: bytes) -> bytes:
+    """What the next batch row is deflated against: this one's paths and path numbers (the same
+    from one minute to the next)."""
+    return b"\0".join(text.split(b"\0", 2)[:2])
 
 
 def _varint(n: int) -> bytes:
@@ -317,12 +393,16 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
         stored["assets"] = _sums(full.get("assets"), _restored(full).get("positions"))
     if isinstance(full.get("positionRisk"), list):
         stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
+    if "alerts" in full:
+        stored["alerts"] = _alerts(full["alerts"])
     facts: dict[str, Any] = {"in": inputs_id}
     shown = full["view"]["account"]
     facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
     # The charts' nearest liquidation distance, likewise (the nearest only: the chart draws that).
     liq = [p["liqDistance"] for p in full["view"].get("positions", ()) if isinstance(p.get("liqDistance"), str)]
-    facts["liq"] = sorted(liq, key=_number)[:1]
+    nearest = sorted(liq, key=_number)[:1]
+    if nearest != _nearest_liq(stored):  # else read from the positionRisk rows (liq_distances)
+        facts["liq"] = nearest
     if "equityEstimate" in shown:  # as shown: the same figures make the same words
         facts["est"] = [shown["equityEstimate"], shown["maintMarginEstimate"]]
         facts["estAge"] = shown.get("estimateAge")
@@ -455,8 +535,41 @@ def _formulas(row: Any, restore: bool = False) -> Any:
     return row
 
 
+#: An alert's ISO time when it is its time_ms's, its items when they are its own words (one subject).
+ISO, OWN = {"=": "iso(time_ms)"}, {"=": "own"}
+_ITEM = ("subject", "state", "level", "value", "message")
+
+
+def _alerts(alerts: Any, restore: bool = False) -> Any:
+    """The alerts (AlertEvent.to_dict's) with what they repeat as ISO and OWN (or, `restore`, back)."""
+    if not isinstance(alerts, list):
+        return alerts
+    out = []
+    for a in alerts:
+        if isinstance(a, dict):
+            a = dict(a)
+            ms = a.get("time_ms")
+            iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000)) if type(ms) is int else None
+            own = [{k: a.get(k) for k in _ITEM}]
+            if restore:
+                if a.get("time") == ISO:
+                    a["time"] = iso
+                if a.get("items") == OWN:
+                    a["items"] = own
+            else:
+                if iso is not None and a.get("time") == iso:
+                    a["time"] = ISO
+                items = a.get("items")
+                if items == own and list(items[0]) == list(_ITEM):  # in that order: the same text
+                    a["items"] = OWN
+        out.append(a)
+    return out
+
+
 def _restored(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored document's API objects as they came (its formulas and copies computed again)."""
+    if "alerts" in doc:
+        doc = {**doc, "alerts": _alerts(doc["alerts"], restore=True)}
     risks = doc.get("positionRisk")
     if isinstance(risks, list):
         doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
@@ -626,16 +739,25 @@ def full_doc(doc: dict[str, Any], time_ms: int, inputs: dict[str, Any] | None) -
 
 @dataclass
 class _Profile:
-    """What the writer remembers of a profile: its last row's document and state."""
+    """What the writer remembers of a profile: its last state's document and state, and the
+    batch row it is filling."""
 
     doc: dict[str, Any] | None = None  # as stored
     full: dict[str, Any] | None = None  # as recorded
     state: MonitorState | None = None
-    rows: int = 0  # rows since the last keyframe
-    paths: bytes = b""  # the last delta's paths and values (the next one's dictionaries)
+    rows: int = 0  # states since the last keyframe
     pending: frozenset[str] = frozenset()  # kinds of change of the states not written since
     inputs: dict[str, Any] | None = None  # the last `inputs` row written, and its id
     inputs_id: int = 0
+    # The batch row being filled: its first state whole (or None), the others' changes, each
+    # one's time, level and flags, its id once inserted, its dictionary (the row before's).
+    key: dict[str, Any] | None = None
+    deltas: list[list[tuple[list[Any], list[Any]]]] = field(default_factory=list)
+    meta: list[tuple[int, str | None, int]] = field(default_factory=list)
+    row_id: int | None = None
+    context: bytes = b""
+    dirty: bool = False
+    sealed: bool = False
 
 
 class Recorder:
@@ -750,10 +872,14 @@ class Recorder:
                                 self._write_state(conn, *item)
                             else:
                                 _insert_sample(conn, item)
+                        self.flush(conn)
                 if self.clock() - self._pruned >= RETENTION_EVERY:
                     self._pruned = self.clock()
                     prune(conn, self.clock(), self.retention_days, self.max_size_mb)
                 if closing:
+                    with conn:
+                        self.flush(conn, seal=True)
+                    conn.execute("PRAGMA incremental_vacuum")  # the pages the batch rows' updates left
                     return
         except (sqlite3.Error, OSError) as exc:
             reason = _reason(exc) if isinstance(exc, sqlite3.Error) else (exc.strerror or type(exc).__name__)
@@ -779,7 +905,7 @@ class Recorder:
         doc = stored_doc(full, state, mine.inputs_id, inputs, time_ms)
         changes = None
         if mine.doc is not None and mine.full is not None:
-            # Nothing new but the kinds of change (or, on a tick, the estimate's age): no row.
+            # Nothing new but the kinds of change (or, on a tick, the estimate's age): no state.
             moved = [c for c in diff(mine.full, full, [], [])
                      if c[0] and c[0][0] not in ("changed", "changedPositions")]
             if not moved or (changed <= {CLOCK, STATUS}
@@ -787,22 +913,53 @@ class Recorder:
                 mine.pending = changed
                 return
             changes = diff(mine.doc, doc, [], [])
-        if changes is None or mine.rows + 1 >= self.keyframe_every:
-            kind, body, paths = STORED_KEYFRAME, _pack(doc), b""
+        keyframe = changes is None or mine.rows + 1 >= self.keyframe_every
+        if keyframe or len(mine.meta) >= BATCH_SIZE:  # a new row
+            self._flush(conn, profile, mine, seal=True)
+            mine.context = b"" if keyframe else _dictionary(encode_batch(mine.key, mine.deltas))
+            mine.key, mine.deltas, mine.meta, mine.row_id, mine.sealed = None, [], [], None, False
+        if keyframe:
+            mine.key = doc
         else:
-            assert mine.doc is not None
-            body, paths = encode_delta(mine.doc, changes, mine.paths)
-            kind = STORED_DELTA_ON_LAST
-        view = full.get("view") or {}
+            assert changes is not None
+            mine.deltas.append([(c[0], _op(mine.doc, c)) for c in changes])
         flags = (HAS_DATA if "assets" in full or full.get("error") else 0) \
             | (ALERTS_FLAG if full.get("alerts") else 0) | (ERROR_FLAG if full.get("error") else 0)
-        conn.execute("INSERT INTO states (time_ms, profile, level, unimmr, kind, body, flags)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (time_ms, profile, full.get("level"),
-                      (view.get("account") or {}).get("uniMMR"), kind, body, flags))
-        mine.doc, mine.full, mine.state, mine.pending, mine.paths = doc, full, state, frozenset(), paths
-        mine.rows = 0 if kind == STORED_KEYFRAME else mine.rows + 1
+        mine.meta.append((time_ms, full.get("level"), flags))
+        mine.dirty = True
+        mine.doc, mine.full, mine.state, mine.pending = doc, full, state, frozenset()
+        mine.rows = 0 if keyframe else mine.rows + 1
         self.written += 1
+
+    def _flush(self, conn: sqlite3.Connection, profile: str, mine: _Profile, seal: bool = False) -> None:
+        """The batch row being filled, written (inserted, or updated with the states since): each
+        commit writes it, so a killed process loses at most the states of the last second. Deflated
+        while it fills (fast: it is written again each second); `seal`: full, written a last time
+        with LZMA (slower, a sixth smaller)."""
+        if not mine.meta or mine.sealed or not (mine.dirty or seal):
+            return
+        text = encode_batch(mine.key, mine.deltas)
+        if seal:
+            body = LZMA + lzma.compress(text, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+            mine.sealed = True
+        else:
+            body = DEFLATED + _deflate(text, b"" if mine.key is not None else mine.context, raw=True)
+        first = mine.meta[0][0]
+        meta = _pack({"t": [t - first for t, _, _ in mine.meta], "l": [m[1] for m in mine.meta],
+                      "f": [m[2] for m in mine.meta]})
+        kind = BATCH_KEY if mine.key is not None else BATCH
+        level, flags = mine.meta[-1][1], functools.reduce(lambda a, m: a | m[2], mine.meta, 0)
+        if mine.row_id is None or not conn.execute(  # (a row max_size deleted: written again)
+                "UPDATE states SET level = ?, body = ?, flags = ?, meta = ? WHERE id = ?",
+                (level, body, flags, meta, mine.row_id)).rowcount:
+            mine.row_id = conn.execute(
+                "INSERT INTO states (time_ms, profile, level, kind, body, flags, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (first, profile, level, kind, body, flags, meta)).lastrowid
+        mine.dirty = False
+
+    def flush(self, conn: sqlite3.Connection, seal: bool = False) -> None:
+        for profile, mine in self._profiles.items():
+            self._flush(conn, profile, mine, seal)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -813,8 +970,11 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
         conn.executescript(STATES_SCHEMA)
-        if "flags" not in {row[1] for row in conn.execute("PRAGMA table_info(states)")}:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(states)")}
+        if "flags" not in columns:
             conn.execute("ALTER TABLE states ADD COLUMN flags INTEGER")  # a file of the first format
+        if "meta" not in columns:
+            conn.execute("ALTER TABLE states ADD COLUMN meta BLOB")  # a file from before batch rows
     except sqlite3.Error as exc:
         conn.close()
         raise HistoryError(f"Cannot record to {path}: {_reason(exc)}.") from None
@@ -838,6 +998,7 @@ def record_now(path: Path | str, profile: str, state: MonitorState, *, retention
     try:
         with conn:
             recorder._write_state(conn, profile, state, int(time.time() * 1000))
+            recorder.flush(conn, seal=True)
         prune(conn, time.time(), retention_days, max_size_mb)
     except sqlite3.Error as exc:
         raise HistoryError(f"Cannot record to {recorder.path}: {_reason(exc)}.") from None
@@ -876,8 +1037,8 @@ def _cut(conn: sqlite3.Connection, before_ms: int) -> int:
         n = conn.execute("DELETE FROM samples WHERE time_ms < ?", (before_ms,)).rowcount
         for (profile,) in conn.execute("SELECT DISTINCT profile FROM states").fetchall():
             # Up to the first keyframe at or after the cut; without one, only a profile all older.
-            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind IN (?, ?)"
-                                   " AND time_ms >= ?", (profile, *KEYFRAMES, before_ms)).fetchone()
+            (keep,) = conn.execute("SELECT min(id) FROM states WHERE profile = ? AND kind IN " + _KEYS
+                                   + " AND time_ms >= ?", (profile, *KEYFRAMES, before_ms)).fetchone()
             if keep is None:
                 (newest, last) = conn.execute("SELECT max(time_ms), max(id) FROM states WHERE profile = ?",
                                               (profile,)).fetchone()
@@ -972,7 +1133,7 @@ def read_states(path: Path | str, *, profile: str | None = None, since_ms: int |
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
     except sqlite3.Error as exc:
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
-    except (zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except (zlib.error, lzma.LZMAError, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
                            " (written by another program, or damaged).") from None
     finally:
@@ -985,56 +1146,108 @@ def _read(conn: sqlite3.Connection, profile: str | None, since_ms: int | None,
         profiles = [profile]
     else:
         profiles = [p for (p,) in conn.execute("SELECT DISTINCT profile FROM states")]
+    meta = _meta_column(conn)
     for name in profiles:
         start = None
         if since_ms is not None:
-            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind IN (?, ?)"
-                                    " AND time_ms <= ?", (name, *KEYFRAMES, since_ms)).fetchone()
+            (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind IN " + _KEYS
+                                    + " AND time_ms <= ?", (name, *KEYFRAMES, since_ms)).fetchone()
         rows = conn.execute(
-            "SELECT time_ms, kind, body FROM states WHERE profile = ? AND id >= ?"
+            f"SELECT id, time_ms, profile, kind, body, {meta} FROM states WHERE profile = ? AND id >= ?"
             + (" AND time_ms < ?" if until_ms is not None else "") + " ORDER BY id",
             (name, start or 0, *(() if until_ms is None else (until_ms,))))
-        doc: Any = None
-        paths = b""
-        inputs = {i: _unpack(body) for i, body in conn.execute(
-            "SELECT id, body FROM inputs WHERE profile = ?", (name,))} if _has_inputs(conn) else {}
-        for t, kind, body in rows:
-            if kind in KEYFRAMES:
-                doc, paths = _unpack(body), b""
-            elif doc is None:
-                continue  # deltas whose keyframe retention deleted
-            else:
-                doc, paths = decode_delta(doc, body, paths, kind)
-            if since_ms is None or t >= since_ms:
-                # shares what did not change: read-only
-                if kind in (KEYFRAME, DELTA):
-                    yield Recorded(int(t), clean(str(name)), doc)
-                else:
-                    yield Recorded(int(t), clean(str(name)), stored=doc,
-                                   inputs=inputs.get((doc.get("~") or {}).get("in")))
+        for _, _, rec in _decoded(rows, _inputs(conn, name)):
+            if (since_ms is None or rec.time_ms >= since_ms) and (until_ms is None or rec.time_ms < until_ms):
+                yield rec
+
+
+def _decoded(rows: Iterator[tuple[Any, ...]] | list[tuple[Any, ...]],
+             inputs: dict[int, Any]) -> Iterator[tuple[int, int, Recorded]]:
+    """Each state of `rows` (id, time, profile, kind, body, meta; one profile's, in order from a
+    keyframe) as (row id, its place in the row, the state). Each shares what did not change with
+    the one before: read-only."""
+    doc: Any = None
+    context = b""
+    for row_id, t, profile, kind, body, meta in rows:
+        name = clean(str(profile))
+        if kind in BATCHES:
+            if kind == BATCH and doc is None:
+                continue  # a row whose keyframe retention deleted
+            docs, context = decode_batch(doc if kind == BATCH else None, _batch_text(body, kind, context))
+            for i, (when, doc) in enumerate(zip(_times(t, meta), docs, strict=True)):
+                yield row_id, i, _recorded(when, name, doc, inputs)
+            continue
+        if kind in KEYFRAMES:
+            doc, context = _unpack(body), b""
+        elif doc is None:
+            continue  # deltas whose keyframe retention deleted
+        else:
+            doc, context = decode_delta(doc, body, context, kind)
+        if kind in (KEYFRAME, DELTA):
+            yield row_id, 0, Recorded(int(t), name, doc)
+        else:
+            yield row_id, 0, _recorded(int(t), name, doc, inputs)
+
+
+def _batch_text(body: bytes, kind: int, context: bytes) -> bytes:
+    """A batch row's text: its body is LZMA (sealed) or deflated (while it filled) after a byte saying which."""
+    if body[:1] == LZMA:
+        return lzma.decompress(body[1:], format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    if body[:1] != DEFLATED:
+        raise ValueError("a batch row of an unknown encoding")
+    return _inflate(body[1:], context if kind == BATCH else b"", raw=True)
+
+
+def _recorded(time_ms: int, name: str, doc: Any, inputs: dict[Any, Any]) -> Recorded:
+    return Recorded(time_ms, name, stored=doc, inputs=inputs.get((doc.get("~") or {}).get("in")))
+
+
+def _times(time_ms: int, meta: bytes) -> list[int]:
+    return [int(time_ms) + dt for dt in _unpack(meta)["t"]]
+
+
+def _inputs(conn: sqlite3.Connection, profile: str | None = None) -> dict[int, Any]:
+    if not _has_inputs(conn):
+        return {}
+    where = (" WHERE profile = ?", (profile,)) if profile is not None else ("", ())
+    return {i: _unpack(body) for i, body in conn.execute("SELECT id, body FROM inputs" + where[0], where[1])}
 
 
 def _has_inputs(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inputs'").fetchone() is not None
 
 
+def _meta_column(conn: sqlite3.Connection) -> str:
+    """The `meta` column, or NULL in a file from before batch rows."""
+    return "meta" if "meta" in {row[1] for row in conn.execute("PRAGMA table_info(states)")} else "NULL"
+
+
+class _Entry(NamedTuple):
+    """One state of a LazyStates, as its row says without decoding it (a day holds 43,200)."""
+
+    row_id: int
+    place: int  # in its row
+    time_ms: int
+    keyframe: bool  # decoding starts here
+    level: str | None
+    flags: int | None
+
+
 class LazyStates(Sequence[Recorded]):
     """A profile's recorded states, opened without decoding them: only each row's time, kind,
-    level and flags are read; a state is decoded when asked for, from its keyframe on, and the
-    few stretches (keyframe to keyframe) last asked for are kept."""
+    level and flags (and a batch row's meta) are read; a state is decoded when asked for, from
+    its keyframe on, and the few stretches (keyframe to keyframe) last asked for are kept."""
 
     KEPT = 8
 
-    def __init__(self, path: Path, rows: list[tuple[int, int, int, str | None, int | None]]) -> None:
+    def __init__(self, path: Path, entries: list[_Entry], shown: list[int]) -> None:
         self.path = path
-        self._ids = [r[0] for r in rows]
-        self._starts = [i for i, r in enumerate(rows) if r[2] in KEYFRAMES]
-        # Not the moments before the first data (connecting): they show nothing.
-        shown = [i for i, r in enumerate(rows) if r[4] is None or r[4] & HAS_DATA] or list(range(len(rows)))
+        self._entries = entries
+        self._starts = [i for i, e in enumerate(entries) if e.keyframe]
         self._shown = shown
-        self.times = [int(rows[i][1]) for i in shown]
-        self.levels = [rows[i][3] for i in shown]
-        self.flags = [rows[i][4] for i in shown]
+        self.times = [entries[i].time_ms for i in shown]
+        self.levels = [entries[i].level for i in shown]
+        self.flags = [entries[i].flags for i in shown]
         self._kept: dict[int, list[Recorded]] = {}
 
     def __len__(self) -> int:
@@ -1047,42 +1260,29 @@ class LazyStates(Sequence[Recorded]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        row = self._shown[index]
-        start = self._starts[bisect.bisect_right(self._starts, row) - 1]
+        entry = self._shown[index]
+        start = self._starts[bisect.bisect_right(self._starts, entry) - 1]
         stretch = self._kept.get(start)
         if stretch is None:
             stretch = self._decode(start)
             if len(self._kept) >= self.KEPT:
                 self._kept.pop(next(iter(self._kept)))
             self._kept[start] = stretch
-        return stretch[row - start]
+        return stretch[entry - start]
 
     def _decode(self, start: int) -> list[Recorded]:
-        end = next((s for s in self._starts if s > start), len(self._ids))
+        end = next((s for s in self._starts if s > start), len(self._entries))
+        first, last = self._entries[start].row_id, self._entries[end - 1].row_id
         history = History(self.path)
         conn = history._connect(create=False)
         try:
-            rows = conn.execute("SELECT id, time_ms, profile, kind, body FROM states WHERE id >= ? AND id <= ?"
-                                " AND profile = (SELECT profile FROM states WHERE id = ?) ORDER BY id",
-                                (self._ids[start], self._ids[end - 1], self._ids[start])).fetchall()
-            wanted = set(self._ids[start:end])
-            inputs = {i: _unpack(body) for i, body in conn.execute("SELECT id, body FROM inputs")} \
-                if _has_inputs(conn) else {}
-            out: list[Recorded] = []
-            doc: Any = None
-            paths = b""
-            for row_id, t, profile, kind, body in rows:
-                if kind in KEYFRAMES:
-                    doc, paths = _unpack(body), b""
-                else:
-                    doc, paths = decode_delta(doc, body, paths, kind)
-                if row_id in wanted:
-                    name = clean(str(profile))
-                    out.append(Recorded(int(t), name, doc) if kind in (KEYFRAME, DELTA) else Recorded(
-                        int(t), name, stored=doc, inputs=inputs.get((doc.get("~") or {}).get("in"))))
-            return out
-        except (sqlite3.Error, zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError,
-                AttributeError):
+            rows = conn.execute(f"SELECT id, time_ms, profile, kind, body, {_meta_column(conn)} FROM states"
+                                " WHERE id >= ? AND id <= ? AND profile = (SELECT profile FROM states WHERE id = ?)"
+                                " ORDER BY id", (first, last, first)).fetchall()
+            found = {(row_id, place): rec for row_id, place, rec in _decoded(rows, _inputs(conn))}
+            return [found[(e.row_id, e.place)] for e in self._entries[start:end]]
+        except (sqlite3.Error, zlib.error, lzma.LZMAError, struct.error, ValueError, TypeError, KeyError,
+                IndexError, AttributeError):
             raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
                                " (written by another program, or damaged).") from None
         finally:
@@ -1096,13 +1296,17 @@ def open_states(path: Path | str, profile: str, *, since_ms: int | None = None,
     the file cannot be read."""
     history = History(path)
     conn = history._connect(create=False)
+    since = since_ms if since_ms is not None else -(2**62)
+    until = until_ms if until_ms is not None else 2**62
     try:
-        has_flags = "flags" in {row[1] for row in conn.execute("PRAGMA table_info(states)")}
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(states)")}
+        # From the keyframe at or before `since` on: every state shown can be decoded.
+        (start,) = conn.execute("SELECT max(id) FROM states WHERE profile = ? AND kind IN " + _KEYS
+                                + " AND time_ms <= ?", (profile, *KEYFRAMES, since)).fetchone()
         rows = conn.execute(
-            f"SELECT id, time_ms, kind, level, {'flags' if has_flags else 'NULL'} FROM states WHERE profile = ?"
-            " AND time_ms >= ? AND time_ms < ? ORDER BY id",
-            (profile, since_ms if since_ms is not None else -(2**62), until_ms if until_ms is not None else 2**62),
-        ).fetchall()
+            f"SELECT id, time_ms, kind, level, {'flags' if 'flags' in columns else 'NULL'},"
+            f" {'meta' if 'meta' in columns else 'NULL'} FROM states WHERE profile = ? AND id >= ?"
+            " AND time_ms < ? ORDER BY id", (profile, start or 0, until)).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             rows = []
@@ -1112,9 +1316,24 @@ def open_states(path: Path | str, profile: str, *, since_ms: int | None = None,
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
     finally:
         conn.close()
-    # From the first keyframe in the range on: every row shown can be decoded.
-    first = next((i for i, r in enumerate(rows) if r[2] in KEYFRAMES), len(rows))
-    return LazyStates(history.path, rows[first:])
+    entries: list[_Entry] = []
+    try:
+        for row_id, t, kind, level, flags, meta in rows:
+            if kind in BATCHES:
+                m = _unpack(meta)
+                entries.extend(_Entry(row_id, i, int(t) + dt, kind == BATCH_KEY and not i, lv, f)
+                               for i, (dt, lv, f) in enumerate(zip(m["t"], m["l"], m["f"], strict=True)))
+            else:
+                entries.append(_Entry(row_id, 0, int(t), kind in KEYFRAMES, level, flags))
+    except (zlib.error, ValueError, TypeError, KeyError):
+        raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
+                           " (written by another program, or damaged).") from None
+    first = next((i for i, e in enumerate(entries) if e.keyframe), len(entries))
+    entries = [e for e in entries[first:] if e.time_ms < until]
+    inside = [i for i, e in enumerate(entries) if e.time_ms >= since]
+    # Not the moments before the first data (connecting): they show nothing.
+    shown = [i for i in inside if (f := entries[i].flags) is None or f & HAS_DATA] or inside
+    return LazyStates(history.path, entries, shown)
 
 
 def _number(text: str) -> Decimal:
@@ -1127,8 +1346,33 @@ def _number(text: str) -> Decimal:
 
 def liq_distances(rec: Recorded) -> list[Any]:
     """A recorded state's positions' liquidation distances (view.positions[].liqDistance), as
-    view rows pmtui.charts.liq_of_doc reads, without deriving the view when the row keeps them."""
+    view rows pmtui.charts.liq_of_doc reads, without deriving the view when the row keeps them
+    or its positionRisk rows give the nearest (as they do unless the row says otherwise)."""
     facts = rec.top.get("~")
     if isinstance(facts, dict) and isinstance(facts.get("liq"), list):
         return [{"liqDistance": v} for v in facts["liq"]]
+    if isinstance(facts, dict) and "in" in facts:
+        known = rec.__dict__.get("_liq")  # kept: the replay asks again at each step
+        if known is None:
+            known = rec.__dict__["_liq"] = _nearest_liq(rec.top)
+        if known != ["?"]:
+            return [{"liqDistance": v} for v in known]
     return list((rec.doc.get("view") or {}).get("positions") or ())
+
+
+def _nearest_liq(doc: dict[str, Any]) -> list[str]:
+    """The nearest liquidation distance of a stored document's open positions from its UM and
+    COIN-M positionRisk rows, |mark - liquidation| / mark as pmtui.risk.liq_distance has it ([]
+    when none; the writer keeps the view's own figure when this is not it). From the strings, not
+    the parsed rows: a replay asks it of hundreds of states at a time."""
+    found = []
+    try:
+        for row in (*(doc.get("positionRisk") or ()), *((doc.get("cm") or {}).get("positionRisk") or ())):
+            if Decimal(row["positionAmt"]) == 0:
+                continue
+            mark, liquidation = Decimal(row["markPrice"]), Decimal(row["liquidationPrice"])
+            if mark > 0 and liquidation > 0:
+                found.append(abs(mark - liquidation) / mark)
+    except (KeyError, TypeError, AttributeError, ArithmeticError):
+        return ["?"]  # never the view's: the row keeps its own
+    return [str(output._dec(min(found)))] if found else []
