@@ -92,6 +92,17 @@ def _ratio(text: str) -> Decimal:
     return value
 
 
+def _timeout(text: str) -> float:
+    """check --timeout: seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds like 8")
+    return value
+
+
 def _port(text: str) -> int:
     """serve --port: 0..65535."""
     if not text.isdigit() or int(text) > 65535:
@@ -157,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="WARNING at or below this uniMMR (default: thresholds.unimmr_warn, 1.5)")
     check.add_argument("-c", "--critical", metavar="UNIMMR", type=_ratio,
                        help="CRITICAL at or below this uniMMR (default: thresholds.unimmr_danger, 1.2)")
+    check.add_argument("--timeout", metavar="SECONDS", type=_timeout, default=None,
+                       help="an account not read within SECONDS is UNKNOWN (default 8: under a Nagios "
+                       "check's 10 s, with the process's start)")
     check.add_argument("--prom-textfile", metavar="PATH", type=Path,
                        help="also write the accounts' Prometheus metrics to PATH (node_exporter's textfile "
                        "collector: a .prom file in its --collector.textfile.directory), atomically")
@@ -429,7 +443,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         return asyncio.run(commands.snapshot(fleet, as_json=args.json, include_zero=args.all))
     if command == "check":
         return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical,
-                                          prom_textfile=args.prom_textfile))
+                                          prom_textfile=args.prom_textfile,
+                                          timeout=args.timeout or commands.CHECK_TIMEOUT))
     if command == "watch":
         return asyncio.run(commands.watch(fleet, as_json=args.json, metrics_address=args.metrics_address))
     if command == "daemon":
