@@ -522,14 +522,16 @@ class Monitor:
         self._refresh_started = self.clock.monotonic()
         self._stagger = 1.0
         self.publish(STATUS)
-        # In a fleet, an account's first refresh asks only for its positions (the UM account and
-        # positionRisk: pmtui.budget.FIRST_SCREEN_WEIGHT): the fleet's start-up loan (WeightBudget.lend) sends
-        # every account's at once, and uniMMR, balances and COIN-M follow on the next refresh,
-        # asked for at once, instead of 50 accounts' full refreshes queueing for a minute.
+        # In a fleet, an account's first refresh asks only for its positions and uniMMR (the UM
+        # account, positionRisk and /papi/v1/account: pmtui.budget.FIRST_SCREEN_WEIGHT): the fleet's
+        # start-up loan (WeightBudget.lend) sends every account's at once, and balances and COIN-M
+        # follow on the next refresh, asked for at once, instead of 50 accounts' full refreshes
+        # queueing for a minute. uniMMR comes first so the fleet knows at once which accounts are
+        # at WARN or worse: their requests go first from then on (pmtui.cadence, `standing`).
         self._first_screen = light = self.pacer is not None and self.poller.data is None
         try:
             ok = await self.poller.poll()
-            data = self.poller.data if ok and not light else None
+            data = self.poller.data if ok else None
             acct = self.account_schedule
             spaced = acct.spaced(self.clock.monotonic())
             if data is not None and spaced and (self._account_due() or self._band_moving()):
@@ -541,9 +543,9 @@ class Monitor:
                     delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
                 acct.plan(self.clock.monotonic(), delay)
                 _note_refusal(acct, self.account_poller)
-            if data is not None and self.balance_schedule.ready(self.clock.monotonic()):
+            if data is not None and not light and self.balance_schedule.ready(self.clock.monotonic()):
                 await self._poll_balance()
-            if data is not None:
+            if data is not None and not light:
                 await self._poll_extras()
         finally:
             self.fetching = False
@@ -978,6 +980,7 @@ class Monitor:
         # start-up loan: the first screens of all before the rest of any.
         self.client.urgent = urgent or level is None
         self.client.first_screen = self.view is None
+        self.client.at_risk = urgent
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
