@@ -60,3 +60,41 @@ def test_one_account_not_read_within_the_timeout_is_unknown(capsys, papi_server)
 def test_timeout_must_be_seconds(capsys):
     code, out, _ = run(capsys, "check", "--timeout", "soon")
     assert code == 3 and out.startswith("PMTUI UNKNOWN - invalid command-line arguments")
+
+
+async def test_a_one_shot_asks_for_an_accounts_parts_at_once():
+    """After the UM account, uniMMR, positionRisk, balances and COIN-M are in flight together, and so
+    are the locks: asked one after another, the first of each group would wait here in vain."""
+    import asyncio
+
+    from pmtui.budget import WeightBudget
+    from pmtui.client import PapiClient
+    from pmtui.demo import DEMO_API_KEY, DEMO_API_SECRET, DemoExchange
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+    from pmtui.signing import HmacSigner
+
+    m = Monitor(settings=Settings(), client=PapiClient(
+        api_key=DEMO_API_KEY, signer=HmacSigner(DEMO_API_SECRET), transport=DemoExchange(),
+        budget=WeightBudget(1.0, limit=10**9)))
+    in_flight: set[str] = set()
+
+    def together(group: set[str]) -> None:
+        met = asyncio.Event()
+        for name in group:
+            fetch = getattr(m.client, name)
+
+            async def wrapped(*args, name=name, fetch=fetch):
+                in_flight.add(name)
+                if group <= in_flight:
+                    met.set()
+                await asyncio.wait_for(met.wait(), 2)  # the others of its group are asked meanwhile
+                return await fetch(*args)
+
+            setattr(m.client, name, wrapped)
+
+    together({"pm_account", "position_risk", "balance", "cm_account"})
+    together({"um_account_config", "um_trading_status"})
+    state = await asyncio.wait_for(m.fetch_once(), 10)
+    assert state.pm is not None and state.risks is not None and m.trading_status is not None
+    await m.aclose()
