@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -444,7 +445,8 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     if command == "check":
         return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical,
                                           prom_textfile=args.prom_textfile,
-                                          timeout=args.timeout or commands.CHECK_TIMEOUT))
+                                          timeout=args.timeout or commands.CHECK_TIMEOUT,
+                                          spent=time.monotonic() - getattr(args, "started", time.monotonic())))
     if command == "watch":
         return asyncio.run(commands.watch(fleet, as_json=args.json, metrics_address=args.metrics_address))
     if command == "daemon":
@@ -503,7 +505,9 @@ def _daemon_options(options: FleetOptions) -> FleetOptions:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()  # check --timeout counts from here: a monitor's timeout counts the start too
     args = _parse(argv)
+    args.started = started
     command = args.command or "dashboard"
     try:
         code = _main(args, command)

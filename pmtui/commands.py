@@ -71,11 +71,12 @@ def _error(fleet: Fleet, profile: str, message: str) -> None:
     print(f"pmtui: error: {label + ': ' if label else ''}{message}", file=sys.stderr)
 
 
-async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any],
-                     timeout: float | None = None) -> list[tuple[Account, Any, str | None]]:
+async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any], timeout: float | None = None,
+                     said: float | None = None) -> list[tuple[Account, Any, str | None]]:
     """`fetch(account)` for every account at once (one budget paces them): each account's state,
     or the sentence why it has none. A bug for one account must not hide the others' answers.
-    `timeout`: seconds to wait for them all; an account not read by then says so."""
+    `timeout`: seconds to wait for them all; an account not read by then says so (that it was
+    not read within `said` seconds, the timeout asked for)."""
     async def one(account: Account) -> tuple[Account, Any, str | None]:
         if account.monitor is None:
             return account, None, account.error or "not watched"
@@ -91,7 +92,8 @@ async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any],
     try:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
-        late = f"not read within {timeout or 0:g} s (--timeout): the exchange or the weight budget was too slow."
+        within = said if said is not None else timeout or 0.0
+        late = f"not read within {within:g} s (--timeout): the exchange or the weight budget was too slow."
         return [task.result() if task.done() else (account, None, late)
                 for account, task in zip(fleet.accounts, tasks, strict=True)]
     finally:
@@ -350,12 +352,13 @@ def check_reads_model(accounts: int, capacity: float) -> bool:
 
 
 async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None,
-                prom_textfile: Path | None = None, timeout: float | None = CHECK_TIMEOUT) -> int:
+                prom_textfile: Path | None = None, timeout: float | None = CHECK_TIMEOUT, spent: float = 0.0) -> int:
     """One status line for cron / Nagios over every account (fetched at once, on one budget): the
     worst account's exit code. A fleet of one prints its own line. `prom_textfile`: also write the
     accounts' metrics there for node_exporter (a failure to is a warning: the line still decides).
-    `timeout`: seconds to wait for the accounts (None: as long as they take); one not read by
-    then is UNKNOWN, with the others' answers beside it."""
+    `timeout`: seconds to wait for the accounts (None: as long as they take), of which `spent`
+    are gone already (the process's start); one not read by then is UNKNOWN, with the others'
+    answers beside it."""
     watched = [a.monitor for a in fleet.watched if a.monitor is not None]
     budget = fleet.budget or (watched[0].client.budget if watched else None)
     model = budget is not None and check_reads_model(len(watched), budget.capacity)
@@ -376,7 +379,8 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
         return await account.monitor.fetch_once(balance=risk, risk=risk, ledger=forced), t
 
     results: list[CheckResult] = []
-    for account, fetched, error in await _fetch_all(fleet, fetch, timeout):
+    waited = None if timeout is None else max(0.0, timeout - spent)
+    for account, fetched, error in await _fetch_all(fleet, fetch, waited, timeout):
         if error is not None:
             results.append(CheckResult(account.profile, None, error=error))
             continue

@@ -26,24 +26,29 @@ def test_the_model_is_read_only_when_it_fits_the_burst_beside_every_verdict():
 
 
 def test_a_fleet_check_sends_no_more_than_its_burst_and_never_waits(capsys, papi_server):
-    # weight_share 0.05: a one-shot may send 300 at once. Five accounts' verdicts are 281 of it; with
-    # the risk model's inputs (each account's balances, the shared inputs) 533, which waited ~47 s.
-    _profiles(papi_server, 5, share=0.05)
+    # weight_share 0.05: a one-shot may send 300 at once. Three accounts' verdicts are 169 of it; with
+    # the risk model's inputs (each account's balances, the shared inputs) 381, which waited ~16 s.
+    _profiles(papi_server, 3, share=0.05)
     code, out, err = run(capsys, "check", "--all-profiles", "--timeout", "5")
-    assert (code, err) == (0, "") and "5 accounts checked (p0 OK, p1 OK, p2 OK, p3 OK, p4 OK)" in out
-    assert papi_server.count(PM_ACCOUNT) == papi_server.count(UM_ACCOUNT) == 5  # each verdict's uniMMR
+    assert (code, err) == (0, "") and "3 accounts checked (p0 OK, p1 OK, p2 OK)" in out
+    assert papi_server.count(PM_ACCOUNT) == papi_server.count(UM_ACCOUNT) == 3  # each verdict's uniMMR
     assert papi_server.count(BALANCE) == papi_server.count(COLLATERAL_RATE) == 0
     assert sum(WEIGHTS.get(r.path, 1) for r in papi_server.requests) <= 300
     no_traceback(out, err)
 
 
-def test_an_account_not_read_within_the_timeout_is_unknown_and_the_others_answer(capsys, papi_server):
+async def test_an_account_not_read_within_the_timeout_is_unknown_and_the_others_answer(capsys, papi_server):
+    from pmtui.commands import check
+    from pmtui.fleet import Fleet, FleetOptions
+
     _profiles(papi_server, 3)
-    papi_server.inject("slow", delay=5.0, path=PM_ACCOUNT)  # one account's uniMMR takes 5 s
-    code, out, err = run(capsys, "check", "--all-profiles", "--timeout", "0.5")
+    papi_server.inject("slow", delay=10.0, path=PM_ACCOUNT)  # one account's uniMMR takes 10 s
+    fleet = Fleet.build(FleetOptions(all_profiles=True, one_shot=True))
+    code = await check(fleet, timeout=1.5)
+    out, err = capsys.readouterr()
     # (the server says on stderr that the client hung up on its slow answer)
     assert code == 3 and not [line for line in err.splitlines() if line.startswith("pmtui")]
-    assert "could not check: not read within 0.5 s (--timeout): the exchange or the weight budget was too slow;" in out
+    assert "could not check: not read within 1.5 s (--timeout): the exchange or the weight budget was too slow;" in out
     assert "3 accounts checked (" in out and out.count(" OK") == 2 and out.count(" UNKNOWN") == 2  # word + count
     no_traceback(out)
 
@@ -98,3 +103,15 @@ async def test_a_one_shot_asks_for_an_accounts_parts_at_once():
     state = await asyncio.wait_for(m.fetch_once(), 10)
     assert state.pm is not None and state.risks is not None and m.trading_status is not None
     await m.aclose()
+
+
+async def test_the_timeout_counts_the_time_the_process_took_to_start(capsys, papi_server):
+    """A Nagios timeout runs from the process's start: what starting took is not waited again."""
+    from pmtui.commands import check
+    from pmtui.fleet import Fleet, FleetOptions
+
+    _profiles(papi_server, 2)
+    fleet = Fleet.build(FleetOptions(all_profiles=True, one_shot=True))
+    assert await check(fleet, timeout=8.0, spent=8.0) == 3
+    out = capsys.readouterr().out
+    assert "could not check: not read within 8 s (--timeout)" in out and "p0 UNKNOWN, p1 UNKNOWN" in out
