@@ -46,8 +46,13 @@ ONE_SHOT_BURST_SECONDS = 60.0
 #: burst of calm accounts' reconciles never holds its refresh back.
 PRIORITY_RESERVE_SECONDS = 1.0
 #: Most a fleet may borrow at start (`lend`), in seconds of the rate: 50 accounts' first screens
-#: (FIRST_SCREEN_WEIGHT each) are 13 s of it at weight_share 0.5.
-MAX_LOAN_SECONDS = 30.0
+#: (FIRST_SCREEN_WEIGHT each) are 33 s of it at weight_share 0.5.
+MAX_LOAN_SECONDS = 35.0
+#: The share of the refill that repays a loan (`lend`); the rest refills the bucket for what may
+#: borrow: first screens, and accounts at WARN or worse, which must not wait half a minute while
+#: fifty calm accounts' first screens are repaid. The most that may be lent is repaid within a
+#: minute (MAX_LOAN_SECONDS <= 60 * REPAY_SHARE), so no minute sends more than it would without it.
+REPAY_SHARE = 0.6
 _EPSILON = 1e-6
 
 
@@ -105,7 +110,7 @@ class WeightBudget:
     def _refill(self) -> None:
         now = self._monotonic()
         gained = (now - self._stamp) * self.rate
-        repaid = min(self.debt, gained)
+        repaid = min(self.debt, gained * REPAY_SHARE)
         self.debt -= repaid
         self._tokens = min(self.capacity + self.debt, self._tokens + gained - repaid)
         self._stamp = now
@@ -119,10 +124,18 @@ class WeightBudget:
         # A calm heavy request (the ledger's 100) may need more than the bucket holds with the
         # reserve kept: it waits for a full bucket instead, never for ever.
         need = weight if urgent else min(weight + self.reserve, self.capacity)
-        # What is lent (`lend`) is for first screens only (`borrow`): the rest wait until it is repaid.
+        # What is lent (`lend`) is for first screens and accounts at risk only (`borrow`): the rest
+        # wait until it is repaid (what they may spend, tokens less debt, grows at the whole rate).
         have = self._tokens - (0.0 if borrow else self.debt)
         if have < need - _EPSILON:  # (float rounding must not leave an endless tiny wait)
-            waits.append((need - self._tokens + self.debt) / self.rate)  # the debt is repaid first
+            if borrow and self.debt > 0:
+                # The bucket gets the refill's unrepaid share until the debt is repaid, then all of it.
+                slow, repaying = self.rate * (1 - REPAY_SHARE), self.debt / (self.rate * REPAY_SHARE)
+                short = need - self._tokens
+                waits.append(short / slow if short <= slow * repaying
+                             else repaying + (short - slow * repaying) / self.rate)
+            else:
+                waits.append((need - have) / self.rate)
         if self.ip_used is not None and self.ip_used + weight > self.limit * IP_CEILING:
             waits.append(self._minute_ends - self._monotonic())
         return max(waits)
@@ -170,9 +183,11 @@ def weight_of(path: str) -> int:
 
 #: One dashboard refresh: the UM account and positionRisk.
 REFRESH_WEIGHT = UM_ACCOUNT.weight + UM_POSITION_RISK.weight
-#: What an account of a fleet sends before its first screen (pmtui.monitor): the UM account and
-#: positionRisk, and once at start its listen key, exchangeInfo and the server time.
-FIRST_SCREEN_WEIGHT = REFRESH_WEIGHT + LISTEN_KEY.weight + EXCHANGE_INFO.weight + SERVER_TIME.weight
+#: What an account of a fleet sends for its first screen (pmtui.monitor): the UM account,
+#: positionRisk and uniMMR (/papi/v1/account: the fleet ranks by it), and once at start its listen
+#: key, exchangeInfo and the server time.
+FIRST_SCREEN_WEIGHT = REFRESH_WEIGHT + PM_ACCOUNT.weight + LISTEN_KEY.weight + EXCHANGE_INFO.weight \
+    + SERVER_TIME.weight
 #: What COIN-M adds to a refresh while the account holds a COIN-M position (else only the CM
 #: account, once a minute: pmtui.monitor.CM_IDLE_INTERVAL).
 CM_WEIGHT = CM_ACCOUNT.weight + CM_POSITION_RISK.weight

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -92,6 +93,17 @@ def _ratio(text: str) -> Decimal:
     return value
 
 
+def _timeout(text: str) -> float:
+    """check --timeout: seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds like 8")
+    return value
+
+
 def _port(text: str) -> int:
     """serve --port: 0..65535."""
     if not text.isdigit() or int(text) > 65535:
@@ -157,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="WARNING at or below this uniMMR (default: thresholds.unimmr_warn, 1.5)")
     check.add_argument("-c", "--critical", metavar="UNIMMR", type=_ratio,
                        help="CRITICAL at or below this uniMMR (default: thresholds.unimmr_danger, 1.2)")
+    check.add_argument("--timeout", metavar="SECONDS", type=_timeout, default=None,
+                       help="an account not read within SECONDS is UNKNOWN (default 8: under a Nagios "
+                       "check's 10 s, with the process's start)")
     check.add_argument("--prom-textfile", metavar="PATH", type=Path,
                        help="also write the accounts' Prometheus metrics to PATH (node_exporter's textfile "
                        "collector: a .prom file in its --collector.textfile.directory), atomically")
@@ -429,7 +444,9 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         return asyncio.run(commands.snapshot(fleet, as_json=args.json, include_zero=args.all))
     if command == "check":
         return asyncio.run(commands.check(fleet, warning=args.warning, critical=args.critical,
-                                          prom_textfile=args.prom_textfile))
+                                          prom_textfile=args.prom_textfile,
+                                          timeout=args.timeout or commands.CHECK_TIMEOUT,
+                                          spent=time.monotonic() - getattr(args, "started", time.monotonic())))
     if command == "watch":
         return asyncio.run(commands.watch(fleet, as_json=args.json, metrics_address=args.metrics_address))
     if command == "daemon":
@@ -488,7 +505,9 @@ def _daemon_options(options: FleetOptions) -> FleetOptions:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()  # check --timeout counts from here: a monitor's timeout counts the start too
     args = _parse(argv)
+    args.started = started
     command = args.command or "dashboard"
     try:
         code = _main(args, command)

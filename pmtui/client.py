@@ -220,6 +220,9 @@ class PapiClient:
         #: This account has no data yet: its requests may spend a fleet's start-up loan
         #: (WeightBudget.lend; the Monitor says so).
         self.first_screen = True
+        #: This account is at WARN or worse: its requests may spend what the loan left too, and
+        #: the part of the refill that does not repay it (WeightBudget.REPAY_SHARE).
+        self.at_risk = False
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=tls_context() if transport is None else True,
@@ -373,13 +376,15 @@ class PapiClient:
     async def _keyed(self, method: str) -> Any:
         if not self._api_key:
             raise AuthError("No API key is configured: set one in the config file, or try --demo.")
-        await self.budget.acquire(LISTEN_KEY.weight)
+        # The fleet's start-up loan counts every account's listen key (FIRST_SCREEN_WEIGHT): a stream
+        # up soon is what lets a calm account's REST slow down, leaving the budget to those at risk.
+        await self.budget.acquire(LISTEN_KEY.weight, borrow=True)
         return await self._send(self._base(LISTEN_KEY), LISTEN_KEY.path, "", method=method, keyed=True, paid=True)
 
     async def exchange_info(self) -> dict[str, SymbolRules]:
         """GET /fapi/v1/exchangeInfo on the time host (public: no API key header, no signature):
         each USD-M symbol's tick size, step size and precisions (pmtui.market)."""
-        await self.budget.acquire(EXCHANGE_INFO.weight)
+        await self.budget.acquire(EXCHANGE_INFO.weight, borrow=True)  # counted in the loan too
         return EXCHANGE_INFO.parse(await self._send(self._base(EXCHANGE_INFO), EXCHANGE_INFO.path, "", paid=True))
 
     async def ping(self) -> None:
@@ -434,7 +439,7 @@ class PapiClient:
         # Wait for the budget before the deadline starts and before signing: a wait must not age
         # the timestamp past recvWindow, nor count as the exchange being slow.
         await self.budget.acquire(weight if weight is not None else weight_of(path), urgent=self.urgent,
-                                  borrow=self.first_screen)
+                                  borrow=self.first_screen or self.at_risk)
         # One deadline for the whole call: a slow clock sync leaves less time, not more.
         deadline = asyncio.get_running_loop().time() + self.timeout
         if self.time_offset_ms is None:

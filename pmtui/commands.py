@@ -24,6 +24,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pmtui import output
+from pmtui.endpoints import (
+    BALANCE,
+    CM_ACCOUNT,
+    CM_ADL,
+    CM_BRACKETS,
+    CM_POSITION_RISK,
+    COLLATERAL_RATE,
+    INDEX_ALL_WEIGHT,
+    MARGIN_LEVERAGE,
+    PM_ACCOUNT,
+    SERVER_TIME,
+    UM_ACCOUNT,
+    UM_ACCOUNT_CONFIG,
+    UM_ADL,
+    UM_BRACKETS,
+    UM_POSITION_RISK,
+    UM_TRADING_STATUS,
+)
 from pmtui.errors import ConfigError, PmtuiError
 from pmtui.fleet import Account, Fleet, FleetOptions, rank_key
 from pmtui.health import Level
@@ -53,9 +71,12 @@ def _error(fleet: Fleet, profile: str, message: str) -> None:
     print(f"pmtui: error: {label + ': ' if label else ''}{message}", file=sys.stderr)
 
 
-async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any]) -> list[tuple[Account, Any, str | None]]:
+async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any], timeout: float | None = None,
+                     said: float | None = None) -> list[tuple[Account, Any, str | None]]:
     """`fetch(account)` for every account at once (one budget paces them): each account's state,
-    or the sentence why it has none. A bug for one account must not hide the others' answers."""
+    or the sentence why it has none. A bug for one account must not hide the others' answers.
+    `timeout`: seconds to wait for them all; an account not read by then says so (that it was
+    not read within `said` seconds, the timeout asked for)."""
     async def one(account: Account) -> tuple[Account, Any, str | None]:
         if account.monitor is None:
             return account, None, account.error or "not watched"
@@ -67,9 +88,18 @@ async def _fetch_all(fleet: Fleet, fetch: Callable[[Account], Any]) -> list[tupl
         except Exception as err:
             return account, None, unexpected(err)
 
+    tasks = [asyncio.ensure_future(one(a)) for a in fleet.accounts]
     try:
-        return list(await asyncio.gather(*(one(a) for a in fleet.accounts)))
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        within = said if said is not None else timeout or 0.0
+        late = f"not read within {within:g} s (--timeout): the exchange or the weight budget was too slow."
+        return [task.result() if task.done() else (account, None, late)
+                for account, task in zip(fleet.accounts, tasks, strict=True)]
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await fleet.aclose()
 
 
@@ -298,26 +328,59 @@ def combine(results: Sequence[CheckResult]) -> tuple[int, str]:
     return worst.code, line
 
 
+#: Seconds `check` waits for its accounts by default: a Nagios check is killed at 10 s, and the
+#: process needs a moment to start and to print. An account not read by then is UNKNOWN.
+CHECK_TIMEOUT = 8.0
+#: What `check` reads of one account for its verdict, at most: the UM account, uniMMR
+#: (/papi/v1/account), positionRisk, the COIN-M account and positionRisk, the ADL queues and the
+#: trading locks. (56 for an account without COIN-M positions.)
+CHECK_WEIGHT = sum(e.weight for e in (UM_ACCOUNT, PM_ACCOUNT, UM_POSITION_RISK, CM_ACCOUNT, CM_POSITION_RISK,
+                                      UM_ADL, CM_ADL, UM_ACCOUNT_CONFIG, UM_TRADING_STATUS))
+#: What the risk model adds: each account's /papi/v1/balance, and once for all its market inputs
+#: (pmtui.riskfeed: collateral rates, margin leverage, both brackets, every index price at most).
+RISK_WEIGHT = BALANCE.weight
+RISK_FEED_WEIGHT = COLLATERAL_RATE.weight + MARGIN_LEVERAGE.weight + UM_BRACKETS.weight + CM_BRACKETS.weight \
+    + INDEX_ALL_WEIGHT
+
+
+def check_reads_model(accounts: int, capacity: float) -> bool:
+    """Whether a check of this many accounts reads the risk model's inputs for the liquidation move
+    it says (the verdict does not need them): only when they fit in the one-shot's burst beside
+    every account's verdict (`capacity`: what the budget may send at once), so a check never waits
+    on the budget for them. 3,000 weight (weight_share 0.5) carry them for up to 35 accounts."""
+    return accounts * (CHECK_WEIGHT + RISK_WEIGHT) + RISK_FEED_WEIGHT + SERVER_TIME.weight <= capacity
+
+
 async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decimal | None = None,
-                prom_textfile: Path | None = None) -> int:
+                prom_textfile: Path | None = None, timeout: float | None = CHECK_TIMEOUT, spent: float = 0.0) -> int:
     """One status line for cron / Nagios over every account (fetched at once, on one budget): the
     worst account's exit code. A fleet of one prints its own line. `prom_textfile`: also write the
-    accounts' metrics there for node_exporter (a failure to is a warning: the line still decides)."""
+    accounts' metrics there for node_exporter (a failure to is a warning: the line still decides).
+    `timeout`: seconds to wait for the accounts (None: as long as they take), of which `spent`
+    are gone already (the process's start); one not read by then is UNKNOWN, with the others'
+    answers beside it."""
+    watched = [a.monitor for a in fleet.watched if a.monitor is not None]
+    budget = fleet.budget or (watched[0].client.budget if watched else None)
+    model = budget is not None and check_reads_model(len(watched), budget.capacity)
+
     async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
         assert account.monitor is not None and account.settings is not None
         t = check_thresholds(account.settings.thresholds, warning, critical)
         # /papi/v1/balance only for the risk model (its liquidation move needs every asset's net):
-        # uniMMR already counts the loans, and a check run every minute saves its 20 weight.
+        # uniMMR already counts the loans. The model when it fits the burst, and always when a
+        # liq_move_below rule needs it (then it is part of the verdict).
+        risk = account.settings.risk_model and (model or account.settings.alerts.liq_move_below is not None)
         # The last day's liquidation and ADL fills (forceOrders, 50 + 50) when forced_fill is on, for
         # one account: for many, 100 weight each is more than the one-shot burst carries within a
         # Nagios timeout (50 accounts took 2 minutes); the daemon, which reads them minutes apart,
         # alerts on them for a fleet.
         forced = Ledger(sources=FORCED, lookback_ms=DAY_MS, clock=fleet.clock) \
             if account.settings.alerts.forced_fill and fleet.single else None
-        return await account.monitor.fetch_once(balance=account.settings.risk_model, ledger=forced), t
+        return await account.monitor.fetch_once(balance=risk, risk=risk, ledger=forced), t
 
     results: list[CheckResult] = []
-    for account, fetched, error in await _fetch_all(fleet, fetch):
+    waited = None if timeout is None else max(0.0, timeout - spent)
+    for account, fetched, error in await _fetch_all(fleet, fetch, waited, timeout):
         if error is not None:
             results.append(CheckResult(account.profile, None, error=error))
             continue

@@ -157,6 +157,12 @@ async def optional(fetch: Callable[[], Awaitable[T]], endpoint: Endpoint[Any]) -
         raise
 
 
+def _ok(outcome: T | BaseException) -> T:
+    """A gathered part's value, once no part failed (fetch_once raises the first failure)."""
+    assert not isinstance(outcome, BaseException)
+    return outcome
+
+
 def _note_refusal(schedule: Schedule, poller: Poller[Any]) -> None:
     """A poll's fault that means the endpoint will not answer until a person acts (a refusal, or
     a 404 where the table says that means "not served"): noted, and not asked again until `r`."""
@@ -515,14 +521,16 @@ class Monitor:
         self._refresh_started = self.clock.monotonic()
         self._stagger = 1.0
         self.publish(STATUS)
-        # In a fleet, an account's first refresh asks only for its positions (the UM account and
-        # positionRisk: pmtui.budget.FIRST_SCREEN_WEIGHT): the fleet's start-up loan (WeightBudget.lend) sends
-        # every account's at once, and uniMMR, balances and COIN-M follow on the next refresh,
-        # asked for at once, instead of 50 accounts' full refreshes queueing for a minute.
+        # In a fleet, an account's first refresh asks only for its positions and uniMMR (the UM
+        # account, positionRisk and /papi/v1/account: pmtui.budget.FIRST_SCREEN_WEIGHT): the fleet's
+        # start-up loan (WeightBudget.lend) sends every account's at once, and balances and COIN-M
+        # follow on the next refresh, asked for at once, instead of 50 accounts' full refreshes
+        # queueing for a minute. uniMMR comes first so the fleet knows at once which accounts are
+        # at WARN or worse: their requests go first from then on (pmtui.cadence, `standing`).
         self._first_screen = light = self.pacer is not None and self.poller.data is None
         try:
             ok = await self.poller.poll()
-            data = self.poller.data if ok and not light else None
+            data = self.poller.data if ok else None
             acct = self.account_schedule
             spaced = acct.spaced(self.clock.monotonic())
             if data is not None and spaced and (self._account_due() or self._band_moving()):
@@ -534,9 +542,9 @@ class Monitor:
                     delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
                 acct.plan(self.clock.monotonic(), delay)
                 _note_refusal(acct, self.account_poller)
-            if data is not None and self.balance_schedule.ready(self.clock.monotonic()):
+            if data is not None and not light and self.balance_schedule.ready(self.clock.monotonic()):
                 await self._poll_balance()
-            if data is not None:
+            if data is not None and not light:
                 await self._poll_extras()
         finally:
             self.fetching = False
@@ -747,14 +755,8 @@ class Monitor:
             (self.config_schedule, self.client.um_account_config, True),
             (self.trading_schedule, self.client.um_trading_status, True),
         ]
-        for schedule, fetch, wanted in jobs:
-            now = self.clock.monotonic()
-            if not wanted:  # no position: no queue to be in (and no old figure shown later)
-                self._store_extra(schedule, None)
-                continue
-            if not (schedule.ready(now) or always and schedule.refusal is None):
-                continue
-            schedule.asked(now)
+        async def one(schedule: Schedule, fetch: Callable[[], Awaitable[Any]]) -> None:
+            schedule.asked(self.clock.monotonic())
             path = schedule.endpoint.path
             try:
                 value, schedule.refusal = await optional(fetch, schedule.endpoint)
@@ -764,6 +766,18 @@ class Monitor:
                 self._extra_faults.pop(path, None)
                 self._store_extra(schedule, value)
             schedule.plan(self.clock.monotonic(), schedule.cadence)
+
+        due = []
+        for schedule, fetch, wanted in jobs:
+            if not wanted:  # no position: no queue to be in (and no old figure shown later)
+                self._store_extra(schedule, None)
+            elif schedule.ready(self.clock.monotonic()) or always and schedule.refusal is None:
+                due.append(one(schedule, fetch))
+        if always:  # a one-shot: all at once, one round trip (each catches its own faults)
+            await asyncio.gather(*due)
+            return
+        for job in due:  # the loop: one after another, as the budget serves them
+            await job
 
     def _store_extra(self, schedule: Schedule, value: Any) -> None:
         if schedule is self.adl_schedule:
@@ -965,6 +979,7 @@ class Monitor:
         # start-up loan: the first screens of all before the rest of any.
         self.client.urgent = urgent or level is None
         self.client.first_screen = self.view is None
+        self.client.at_risk = urgent
         return Standing(self.profile, level, self.pushed, self._refresh_started, self.poller.interval,
                         self.refresh_weight,
                         ((PM_ACCOUNT.weight, MIN_ACCOUNT_INTERVAL if urgent else every),
@@ -1266,15 +1281,27 @@ class Monitor:
         pm = risks = balances = None
         for schedule in self._schedules():
             schedule.refusal = None
+
         # The same `optional` (and so the same meaning of a refusal or a 404) as the loop's.
-        if account:
-            pm, self.account_schedule.refusal = await optional(self.client.pm_account, PM_ACCOUNT)
-        if position_risk:
-            risks, self.risk_schedule.refusal = await optional(self.client.position_risk, UM_POSITION_RISK)
-        if balance:
-            balances, self.balance_schedule.refusal = await optional(self.client.balance, BALANCE)
-        if cm:
-            await self._fetch_cm(always_risk=True)
+        async def part(fetch: Callable[[], Awaitable[T]], schedule: Schedule) -> T | None:
+            value, schedule.refusal = await optional(fetch, schedule.endpoint)
+            return value
+
+        async def nothing() -> None:
+            return None
+
+        # The parts at once (the clock is synced by now): a check of fifty accounts waits for
+        # one round trip, not four. Every part ends before the first failure (in this order) is raised.
+        done = await asyncio.gather(
+            part(self.client.pm_account, self.account_schedule) if account else nothing(),
+            part(self.client.position_risk, self.risk_schedule) if position_risk else nothing(),
+            part(self.client.balance, self.balance_schedule) if balance else nothing(),
+            self._fetch_cm(always_risk=True) if cm else nothing(),
+            return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        pm, risks, balances = (_ok(done[0]), _ok(done[1]), _ok(done[2]))
         self.poller.accept((um, risks))
         if account:
             for schedule in self._extra_schedules():

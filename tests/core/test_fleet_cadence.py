@@ -290,8 +290,9 @@ async def test_marks_that_stop_pricing_a_calm_account_put_it_back_on_its_own_pac
 
 async def test_a_fleet_sends_every_first_screen_at_once_on_a_loan_then_the_rest(exchanges):
     """50 accounts' full first refreshes are ~2,750 weight, a minute of the budget: each account's
-    first refresh asks for its positions only, on a start-up loan every first screen fits in at
-    once, and uniMMR, balances and COIN-M come with the next refresh, once the loan is repaid."""
+    first refresh asks for its positions and uniMMR only (so the fleet knows at once which are at
+    WARN), on a start-up loan every first screen fits in at once, and balances and COIN-M come
+    with the next refresh, once the loan is repaid."""
     from pmtui.budget import FIRST_SCREEN_WEIGHT
 
     clock = SteppingClock(time.time())
@@ -308,15 +309,18 @@ async def test_a_fleet_sends_every_first_screen_at_once_on_a_loan_then_the_rest(
         assert clock.monotonic() == start and budget.waited == 0.0  # every first screen at once
         for name, server in exchanges.items():
             assert server.count("/papi/v2/um/account") == server.count("/papi/v1/um/positionRisk") == 1
-            assert server.count("/papi/v1/account") == server.count("/papi/v1/balance") == 0, name
+            assert server.count("/papi/v1/account") == 1 and server.count("/papi/v1/balance") == 0, name
             assert server.count("/papi/v1/cm/account") == 0
-        calm = d.monitors["calm0"]
-        assert calm.view is not None and calm.level() is None and calm._due
-        # With data: the rest never spends the loan (WeightBudget.lend), that is for first screens.
+        calm, warn = d.monitors["calm0"], d.monitors["warn"]
+        assert calm.view is not None and calm.level() == Level.OK and calm._due
+        assert warn.level() == Level.WARN
+        # With data: the rest never spends the loan (WeightBudget.lend), that is for first screens
+        # and for accounts at risk.
         calm.cadence()
-        assert not calm.client.first_screen
+        warn.cadence()
+        assert not calm.client.first_screen and not calm.client.at_risk and warn.client.at_risk
         await d.refresh("calm0")
-        assert exchanges["calm0"].count("/papi/v1/account") == 1 and calm.level() == Level.OK
+        assert exchanges["calm0"].count("/papi/v1/balance") == 1 and calm.level() == Level.OK
     finally:
         await fleet.aclose()
 
@@ -348,3 +352,33 @@ async def test_in_a_fleet_the_listen_key_and_exchange_info_wait_for_the_first_sc
 async def until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+async def test_an_account_at_warn_is_not_held_behind_the_start_up_loan(exchanges):
+    """Fifty accounts' first screens spend a loan the budget repays over the next half minute; the
+    calm ones wait for it, and an account at WARN (known at its first screen, by its uniMMR) keeps
+    being refreshed meanwhile, on part of the refill: its data is seconds old, not 40-86 s."""
+    clock = SteppingClock(time.time())
+    accounts = [Account(name, Settings(profile=name, api_key=API_KEY, api_secret=API_SECRET, risk_model=False,
+                                       base_url=exchanges[name].base_url)) for name in NAMES]
+    fleet = Fleet.build(FleetOptions(profiles=NAMES), accounts, clock=clock)
+    try:
+        d = Driver(fleet, clock, exchanges)
+        budget = fleet.budget
+        assert budget is not None
+        for name in NAMES:
+            await d.refresh(name)  # each first screen, on the loan
+        budget.lend(1500)  # ... and 46 more accounts' (33 s of the rate to repay)
+        budget._take(round(budget._tokens))
+        warn, calm = d.monitors["warn"], d.monitors["calm0"]
+        assert warn.level() == Level.WARN and calm.level() == Level.OK
+        warn.cadence()
+        calm.cadence()
+        start = clock.monotonic()
+        await d.refresh("warn")  # the rest of its first refresh: balances, the ADL queue, the locks
+        await d.refresh("warn")  # and its next refresh
+        assert clock.monotonic() - start < 10.0  # ~105 weight at 20 a second (REPAY_SHARE 0.6)
+        await d.refresh("calm0")  # the calm account's waits for the repayment
+        assert clock.monotonic() - start > 25.0
+    finally:
+        await fleet.aclose()
