@@ -45,3 +45,49 @@ async def test_a_large_body_is_decoded_and_parsed_in_a_thread_a_small_one_in_pla
         await client.sync_time()
         await client.um_account()  # 20 rows: a thread hop would cost more than the parse
         assert where["decode"] == where["rows"] == {loop_thread}
+
+
+async def test_a_large_books_view_is_built_in_a_thread_and_states_meanwhile_show_the_view_they_carry(monkeypatch):
+    """The view of a refresh of 300 rows is built off the loop. A state published while it is
+    built (a clock tick) carries the account the view on screen was built from, not the newer
+    one being built: a viewer comparing accounts to skip a redraw would otherwise skip the next."""
+    import asyncio
+
+    import pmtui.monitor
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+
+    builders: set[int] = set()
+    entered, release = threading.Event(), threading.Event()
+    build = pmtui.monitor.build_view
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        builders.add(threading.get_ident())
+        entered.set()
+        if not release.wait(10):
+            raise TimeoutError("the test never released the build")
+        return build(*args, **kwargs)
+
+    async with demo_client(symbols=300) as client:
+        monitor = Monitor(settings=Settings(), client=client)
+        release.set()
+        assert await monitor.refresh()
+        first = monitor.state
+        assert first.view is not None and first.account is first.view.account
+        monkeypatch.setattr(pmtui.monitor, "build_view", spy)
+        release.clear()
+        entered.clear()
+        refresh = asyncio.ensure_future(monitor.refresh())
+        for _ in range(10_000):  # until the build is under way in its thread
+            if entered.is_set():
+                break
+            await asyncio.sleep(0.001)
+        assert entered.is_set() and not refresh.done()
+        assert monitor.poller.data[0] is not first.account  # the new account is in ...
+        during = monitor.tick()
+        assert during.view is first.view and during.account is first.account  # ... but not yet shown
+        release.set()
+        assert await refresh
+        after = monitor.state
+        assert after.view is not first.view and after.account is after.view.account is monitor.poller.data[0]
+    assert builders and threading.get_ident() not in builders
