@@ -198,13 +198,14 @@ class _ViewJob:
     def size(self) -> int:
         return len(self.account.positions) + (len(self.cm.positions) if self.cm is not None else 0)
 
-    def __call__(self) -> _Built:
+    def __call__(self, prime: bool = False) -> _Built:
+        """The view; `prime`: with the parts every consumer reads of it worked out too (in a
+        worker thread, rather than on the loop that shows them)."""
         pm = self.pm
         view = build_view(self.account, self.thresholds, risks=self.risks, pm=pm, markets=self.markets,
                           cm=self.cm, cm_risks=self.cm_risks, balances=self.balances, prices=self.prices,
                           brackets=self.brackets, adl=self.adl, locks=self.locks)
-        # What every consumer reads of it, worked out here rather than on the loop that shows it.
-        for part in ("positions", "exposure", "upnl", "maint_margin", "nearest_liquidation"):
+        for part in ("positions", "exposure", "upnl", "maint_margin", "nearest_liquidation") if prime else ():
             getattr(view, part)
         basis = self.basis
         if pm is None or basis is None or basis.pm is not pm:
@@ -766,7 +767,7 @@ class Monitor:
             self._take_view(job())
             return
         taken = self._views_taken
-        built = await asyncio.to_thread(job)
+        built = await asyncio.to_thread(job, True)
         if self._views_taken == taken and not self._closed:
             self._take_view(built)
 
