@@ -204,6 +204,10 @@ class _Reading:
         return self.said()[2]
 
 
+#: The rules read on each open position (upnl_below too, when per_position).
+PER_POSITION = frozenset({"adl_front", "liq_distance_below"})
+
+
 def _says(text: str) -> Callable[[Any], str]:
     return lambda _last: text
 
@@ -274,15 +278,19 @@ class Alerts:
         return [e for e in events if self.on_clear or e.state != CLEARED]
 
     def evaluate(self, state: AlertState, now: float | None = None, *,
-                 mono: float | None = None, hold_clears: bool = False) -> list[AlertEvent]:
+                 mono: float | None = None, hold_clears: bool = False, positions: bool = True) -> list[AlertEvent]:
         """Events for what changed since the last call. `now`: epoch seconds for the events
         (default: time.time()); `mono`: monotonic seconds for the cooldown (default: time.monotonic()).
         `hold_clears`: the view is an estimate (positions moved to the stream's marks): it may
-        start or raise an alert, never clear one; the next REST figures do."""
+        start or raise an alert, never clear one; the next REST figures do. `positions=False`:
+        the rows are those of the last call (a pushed uniMMR), so the rules read on each
+        position are not read again (at 1,000 positions, ~20 ms a push held back)."""
         now = time.time() if now is None else now
         mono = time.monotonic() if mono is None else mono
         events: list[AlertEvent] = []
         for rule in self.rules:
+            if not positions and (rule.kind in PER_POSITION or rule.per_position):
+                continue
             if rule.kind == "forced_fill":
                 events.extend(self._forced(rule, state.ledger, now))
                 continue

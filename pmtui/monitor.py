@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -348,6 +348,8 @@ class Monitor:
         #: The UM account, positionRisk, COIN-M account and positionRisk the view was built from:
         #: what a state carries beside it (while a view is built off the loop, poller.data is newer).
         self._view_data: tuple[Any, Any, Any, Any] | None = None
+        self._job_taken: _ViewJob | None = None  # what the view shown was built from
+        self._building = False  # a view is being built off the loop
 
     # --- subscribing ----------------------------------------------------------------------
 
@@ -767,7 +769,11 @@ class Monitor:
             self._take_view(job())
             return
         taken = self._views_taken
-        built = await asyncio.to_thread(job, True)
+        self._building = True
+        try:
+            built = await asyncio.to_thread(job, True)
+        finally:
+            self._building = False
         if self._views_taken == taken and not self._closed:
             self._take_view(built)
 
@@ -794,8 +800,33 @@ class Monitor:
             adl=self.adl, locks=lock_reasons(self.account_config, self.trading_status),
             basis=self._estimate_basis)
 
+    def _take_pm(self, pm: PmAccount) -> bool:
+        """A pushed uniMMR on the view shown, its rows kept (AccountView.with_pm), when that is
+        what a rebuild would make: the view is of the positions polled last (none is being built
+        off the loop) and the account's level stays. Whether it was taken."""
+        job, view, data = self._job_taken, self.view, self.poller.data
+        if job is None or view is None or data is None or self._building:
+            return False
+        if not (job.fetched is data[0] and job.fetched_risks is data[1] and job.fetched_cm is self.cm
+                and job.fetched_cm_risks is self.cm_risks):
+            return False
+        new = view.with_pm(pm)
+        if new is None:
+            return False
+        basis, estimate = new, None
+        if job.priced:  # the estimate moves from the positions Binance's figure came with
+            old = self._estimate_basis
+            if old is None or old.account is not job.fetched or old.cm is not job.fetched_cm:
+                return False
+            moved = old.with_pm(pm)
+            if moved is None:
+                return False
+            basis, estimate = moved, new.estimate_since(moved)
+        self._take_view(_Built(replace(job, pm=pm), new, basis, estimate))
+        return True
+
     def _take_view(self, built: _Built) -> None:
-        job = built.job
+        job = self._job_taken = built.job
         self._views_taken += 1
         self._view_data = (job.fetched, job.fetched_risks, job.fetched_cm, job.fetched_cm_risks)
         self.view, self._estimate_basis, self.estimate = built.view, built.basis, built.estimate
@@ -933,9 +964,10 @@ class Monitor:
 
     # --- alerts ---------------------------------------------------------------------------
 
-    def _evaluate(self, *, hold_clears: bool = False) -> list[AlertEvent]:
+    def _evaluate(self, *, hold_clears: bool = False, positions: bool = True) -> list[AlertEvent]:
         events = self.alerts.evaluate(AlertState(self.view, self._late_age(), self.risk, self._ledger_view()),
-                                      self.clock.time(), mono=self.clock.monotonic(), hold_clears=hold_clears)
+                                      self.clock.time(), mono=self.clock.monotonic(), hold_clears=hold_clears,
+                                      positions=positions)
         if events:
             self.notifier.send(events)  # the command hook gets every event, cleared ones included
         return events
@@ -1196,8 +1228,10 @@ class Monitor:
             return  # REST answered since: it is newer
         self._risk_applied = self.clock.monotonic()
         self.account_poller.accept(pending[1])
-        self._rebuild()
-        self._publish_alerts([DATA, PUSH], self._evaluate())
+        quick = self._take_pm(pending[1])
+        if not quick:
+            self._rebuild()
+        self._publish_alerts([DATA, PUSH], self._evaluate(positions=not quick))
         # Binance may push a level change late (after liquidation began): confirm by REST soon.
         self.account_schedule.ask_now()
         self._push_refresh()

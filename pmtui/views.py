@@ -4,7 +4,7 @@ the headless commands so both say the same thing."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 
@@ -336,6 +336,21 @@ class AccountView:
         return _verdict(self.account, self.totals, self.pm, self.nearest_liquidation, self.thresholds,
                         stale=stale, refused=refused, locks=self.locks)
 
+    def with_pm(self, pm: PmAccount) -> AccountView | None:
+        """This view with Binance's account object `pm` (a pushed uniMMR) in place of its own, as
+        build_view would make it on the same parts, rows and figures reused; None when the
+        account's level moves with it (a row's level follows the account's: build anew). At
+        1,000 positions building anew held a pushed margin call back ~20 ms."""
+        level = _verdict(self.account, self.totals, pm, self.nearest_liquidation, self.thresholds,
+                         refused=True, locks=self.locks).level
+        if level != self.level:
+            return None
+        view = replace(self, pm=pm)
+        for part in _PM_FREE_PARTS:  # worked out already, and none of them reads pm
+            if part in self.__dict__:
+                view.__dict__[part] = self.__dict__[part]
+        return view
+
     @property
     def headroom(self) -> Headroom | None:
         """How far equity can fall before uniMMR reaches 1.05; None without the account object."""
@@ -343,6 +358,10 @@ class AccountView:
 
     def visible_assets(self, include_zero: bool) -> tuple[AssetRow, ...]:
         return self.assets if include_zero else tuple(r for r in self.assets if not r.asset.is_zero)
+
+
+#: The cached parts of an AccountView that do not depend on its `pm` (with_pm keeps them).
+_PM_FREE_PARTS = ("exposure", "upnl", "maint_margin", "positions", "nearest_liquidation")
 
 
 def build_view(

@@ -91,3 +91,51 @@ async def test_a_large_books_view_is_built_in_a_thread_and_states_meanwhile_show
         after = monitor.state
         assert after.view is not first.view and after.account is after.view.account is monitor.poller.data[0]
     assert builders and threading.get_ident() not in builders
+
+
+async def test_a_pushed_unimmr_keeps_the_rows_of_the_view_unless_the_accounts_level_moves(monkeypatch):
+    """A riskLevelChange moves uniMMR only: the view shown takes it with its rows kept (no view
+    built again, no rule read on each position again: ~40 ms at 1,000 positions before the push
+    reached the screen). One that moves the account's level judges the rows again."""
+    from decimal import Decimal
+
+    import pmtui.alerts
+    import pmtui.monitor
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+    from pmtui.stream import RiskLevelChange
+
+    builds: list[int] = []
+    build = pmtui.monitor.build_view
+    monkeypatch.setattr(pmtui.monitor, "build_view", lambda *a, **k: builds.append(1) or build(*a, **k))
+    per_position: list[str] = []
+    read = pmtui.alerts.Alerts._read
+    monkeypatch.setattr(pmtui.alerts.Alerts, "_read",
+                        lambda self, rule, state: (per_position.append(rule.kind) if rule.kind in
+                                                   pmtui.alerts.PER_POSITION else None) or read(self, rule, state))
+    async with demo_client(symbols=300) as client:
+        monitor = Monitor(settings=Settings(), client=client)
+        monitor.push_debounce = 3600  # the confirming REST refresh is not what is tested
+        assert await monitor.refresh()
+        before = monitor.state
+        assert before.pm is not None and before.view is not None and per_position
+        builds.clear()
+        per_position.clear()
+        same = before.pm.uniMMR + 1  # the same band as before: the account's level stays
+        monitor.on_push_event(RiskLevelChange(client.server_now_ms() + 1, same, None, None, None, None))
+        after = monitor.state
+        assert after.pm.uniMMR == after.view.pm.uniMMR == same and after.verdict.level == before.verdict.level
+        assert builds == [] and per_position == []
+        assert after.view.open_positions is before.view.open_positions and after.view.level == before.view.level
+        # Exactly what building the view anew makes of it.
+        fresh = build(after.account, monitor.settings.thresholds, risks=after.risks, pm=after.pm,
+                      markets=monitor.markets, cm=after.cm, cm_risks=after.cm_risks, balances=after.balances)
+        assert fresh.level == after.view.level and fresh.upnl == after.view.upnl
+        assert [(r.key, r.level) for r in fresh.open_positions] == [(r.key, r.level) for r in after.view.open_positions]
+        # Into a worse band: the rows are judged again on the account's new level.
+        monitor._risk_applied = float("-inf")  # not spaced out behind the first
+        monitor.on_push_event(RiskLevelChange(client.server_now_ms() + 2, Decimal("1.10"), "REDUCE_ONLY",
+                                              None, None, None))
+        worse = monitor.state
+        assert worse.pm.uniMMR == Decimal("1.10") and worse.view.level > before.view.level
+        assert builds and per_position
