@@ -523,7 +523,9 @@ class Monitor:
         age = self._late_age()
         events: list[AlertEvent] = []
         if self.view is not None and age is not None and age > self.poller.interval:
-            events = self._evaluate()
+            # For "stale for N seconds": the rows are those the last evaluation read (every
+            # new view is evaluated as it comes), so the rules on each position are not read.
+            events = self._evaluate(positions=False)
         was_stale = self._state.stale if self._state is not None else False
         changed = [CLOCK] + ([DATA] if self.poller.stale != was_stale else [])
         return self._publish_alerts(changed, events)
@@ -933,7 +935,7 @@ class Monitor:
             return False
         self.markets = markets
         if self.view is not None:
-            self._rebuild()
+            await self._rebuild_off_loop()
             self.publish(DATA)
         return True
 

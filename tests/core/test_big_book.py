@@ -139,3 +139,26 @@ async def test_a_pushed_unimmr_keeps_the_rows_of_the_view_unless_the_accounts_le
         worse = monitor.state
         assert worse.pm.uniMMR == Decimal("1.10") and worse.view.level > before.view.level
         assert builds and per_position
+
+
+async def test_a_tick_while_the_data_is_late_reads_no_rule_on_each_position(monkeypatch):
+    """Late data is found by time passing: each tick then runs the rules for "stale for N s",
+    but not those read on each position (their rows are those the last evaluation read: at
+    1,000 positions ~20 ms of every second)."""
+    import pmtui.alerts
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+
+    kinds: list[str] = []
+    read = pmtui.alerts.Alerts._read
+    monkeypatch.setattr(pmtui.alerts.Alerts, "_read",
+                        lambda self, rule, state: kinds.append(rule.kind) or read(self, rule, state))
+    async with demo_client(symbols=300) as client:
+        monitor = Monitor(settings=Settings(), client=client)
+        assert await monitor.refresh()
+        assert pmtui.alerts.PER_POSITION <= set(kinds)
+        kinds.clear()
+        monkeypatch.setattr(monitor, "_late_age", lambda: 3600.0)  # an hour behind
+        state = monitor.tick()
+        assert "stale_for" in kinds and not pmtui.alerts.PER_POSITION & set(kinds)
+        assert [e.rule for e in state.alerts] == ["stale_for"]
