@@ -803,9 +803,9 @@ class Monitor:
             basis=self._estimate_basis)
 
     def _take_pm(self, pm: PmAccount) -> bool:
-        """A pushed uniMMR on the view shown, its rows kept (AccountView.with_pm), when that is
-        what a rebuild would make: the view is of the positions polled last (none is being built
-        off the loop) and the account's level stays. Whether it was taken."""
+        """A pushed uniMMR on the view shown, its rows kept or judged again on the account's new
+        level (AccountView.with_pm), when the view is of the positions polled last (none is being
+        built off the loop): what a rebuild would make. Whether it was taken."""
         job, view, data = self._job_taken, self.view, self.poller.data
         if job is None or view is None or data is None or self._building:
             return False
@@ -813,17 +813,13 @@ class Monitor:
                 and job.fetched_cm_risks is self.cm_risks):
             return False
         new = view.with_pm(pm)
-        if new is None:
-            return False
         basis, estimate = new, None
         if job.priced:  # the estimate moves from the positions Binance's figure came with
             old = self._estimate_basis
             if old is None or old.account is not job.fetched or old.cm is not job.fetched_cm:
                 return False
-            moved = old.with_pm(pm)
-            if moved is None:
-                return False
-            basis, estimate = moved, new.estimate_since(moved)
+            basis = old.with_pm(pm)
+            estimate = new.estimate_since(basis)
         self._take_view(_Built(replace(job, pm=pm), new, basis, estimate))
         return True
 

@@ -4,6 +4,7 @@ the headless commands so both say the same thing."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from copy import copy
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
@@ -336,17 +337,26 @@ class AccountView:
         return _verdict(self.account, self.totals, self.pm, self.nearest_liquidation, self.thresholds,
                         stale=stale, refused=refused, locks=self.locks)
 
-    def with_pm(self, pm: PmAccount) -> AccountView | None:
+    def with_pm(self, pm: PmAccount) -> AccountView:
         """This view with Binance's account object `pm` (a pushed uniMMR) in place of its own, as
-        build_view would make it on the same parts, rows and figures reused; None when the
-        account's level moves with it (a row's level follows the account's: build anew). At
-        1,000 positions building anew held a pushed margin call back ~20 ms."""
-        level = _verdict(self.account, self.totals, pm, self.nearest_liquidation, self.thresholds,
-                         refused=True, locks=self.locks).level
-        if level != self.level:
-            return None
-        view = replace(self, pm=pm)
-        for part in _PM_FREE_PARTS:  # worked out already, and none of them reads pm
+        build_view would make it on the same parts: the rows and figures reused, or, when the
+        account's level moves, the rows judged again on it (a large share of the margin is
+        DANGER only on an account at WARN or worse). At 1,000 positions building the view anew
+        held a pushed margin call back ~20 ms."""
+        t = self.thresholds
+        level = _verdict(self.account, self.totals, pm, self.nearest_liquidation, t, refused=True,
+                         locks=self.locks).level
+        if level == self.level:
+            view = replace(self, pm=pm)
+            parts = _PM_FREE_PARTS
+        else:
+            rows = tuple(copy(row) for row in self.open_positions)
+            balance = self.totals.margin_balance
+            for row in rows:
+                _judge(row, balance, t, level)
+            view = replace(self, pm=pm, level=level, open_positions=rows)
+            parts = _ROW_FREE_PARTS
+        for part in parts:  # worked out already, and none of them reads what changed
             if part in self.__dict__:
                 view.__dict__[part] = self.__dict__[part]
         return view
@@ -360,8 +370,10 @@ class AccountView:
         return self.assets if include_zero else tuple(r for r in self.assets if not r.asset.is_zero)
 
 
-#: The cached parts of an AccountView that do not depend on its `pm` (with_pm keeps them).
-_PM_FREE_PARTS = ("exposure", "upnl", "maint_margin", "positions", "nearest_liquidation")
+#: The cached parts of an AccountView that do not depend on its `pm` (with_pm keeps them), and
+#: of those the ones that do not hold its rows either.
+_PM_FREE_PARTS: tuple[str, ...] = ("exposure", "upnl", "maint_margin", "positions", "nearest_liquidation")
+_ROW_FREE_PARTS: tuple[str, ...] = ("exposure", "upnl", "maint_margin")
 
 
 def build_view(

@@ -93,16 +93,18 @@ async def test_a_large_books_view_is_built_in_a_thread_and_states_meanwhile_show
     assert builders and threading.get_ident() not in builders
 
 
-async def test_a_pushed_unimmr_keeps_the_rows_of_the_view_unless_the_accounts_level_moves(monkeypatch):
+async def test_a_pushed_unimmr_takes_the_view_shown_as_building_it_anew_would_make_it(monkeypatch):
     """A riskLevelChange moves uniMMR only: the view shown takes it with its rows kept (no view
     built again, no rule read on each position again: ~40 ms at 1,000 positions before the push
-    reached the screen). One that moves the account's level judges the rows again."""
+    reached the screen), or judged again when the account's level moves. Either way the view is
+    what building it anew makes."""
     from decimal import Decimal
 
     import pmtui.alerts
     import pmtui.monitor
+    from pmtui.health import Level
     from pmtui.monitor import Monitor
-    from pmtui.settings import Settings
+    from pmtui.settings import Settings, Thresholds
     from pmtui.stream import RiskLevelChange
 
     builds: list[int] = []
@@ -113,12 +115,23 @@ async def test_a_pushed_unimmr_keeps_the_rows_of_the_view_unless_the_accounts_le
     monkeypatch.setattr(pmtui.alerts.Alerts, "_read",
                         lambda self, rule, state: (per_position.append(rule.kind) if rule.kind in
                                                    pmtui.alerts.PER_POSITION else None) or read(self, rule, state))
+
+    def anew(state):  # type: ignore[no-untyped-def]
+        return build(state.account, monitor.settings.thresholds, risks=state.risks, pm=state.pm,
+                     markets=monitor.markets, cm=state.cm, cm_risks=state.cm_risks, balances=state.balances)
+
+    def judged(view):  # type: ignore[no-untyped-def]
+        return [(r.key, r.level, r.share_level, r.loss_level, r.liq_level) for r in view.open_positions]
+
+    # A share of 1% is past danger: DANGER on an account at WARN or worse, WARN on an OK one.
+    shares = Thresholds(position_share_warn=Decimal("0.005"), position_share_danger=Decimal("0.01"))
     async with demo_client(symbols=300) as client:
-        monitor = Monitor(settings=Settings(), client=client)
+        monitor = Monitor(settings=Settings(thresholds=shares), client=client)
         monitor.push_debounce = 3600  # the confirming REST refresh is not what is tested
         assert await monitor.refresh()
         before = monitor.state
         assert before.pm is not None and before.view is not None and per_position
+        assert before.view.level == Level.OK
         builds.clear()
         per_position.clear()
         same = before.pm.uniMMR + 1  # the same band as before: the account's level stays
@@ -126,19 +139,20 @@ async def test_a_pushed_unimmr_keeps_the_rows_of_the_view_unless_the_accounts_le
         after = monitor.state
         assert after.pm.uniMMR == after.view.pm.uniMMR == same and after.verdict.level == before.verdict.level
         assert builds == [] and per_position == []
-        assert after.view.open_positions is before.view.open_positions and after.view.level == before.view.level
-        # Exactly what building the view anew makes of it.
-        fresh = build(after.account, monitor.settings.thresholds, risks=after.risks, pm=after.pm,
-                      markets=monitor.markets, cm=after.cm, cm_risks=after.cm_risks, balances=after.balances)
-        assert fresh.level == after.view.level and fresh.upnl == after.view.upnl
-        assert [(r.key, r.level) for r in fresh.open_positions] == [(r.key, r.level) for r in after.view.open_positions]
+        assert after.view.open_positions is before.view.open_positions
+        fresh = anew(after)
+        assert fresh.level == after.view.level and fresh.upnl == after.view.upnl and judged(fresh) == judged(after.view)
         # Into a worse band: the rows are judged again on the account's new level.
         monitor._risk_applied = float("-inf")  # not spaced out behind the first
         monitor.on_push_event(RiskLevelChange(client.server_now_ms() + 2, Decimal("1.10"), "REDUCE_ONLY",
                                               None, None, None))
         worse = monitor.state
         assert worse.pm.uniMMR == Decimal("1.10") and worse.view.level > before.view.level
-        assert builds and per_position
+        assert builds == [] and judged(worse.view) != judged(before.view)  # a large share is DANGER now
+        fresh = anew(worse)
+        assert fresh.level == worse.view.level and judged(fresh) == judged(worse.view)
+        assert worse.view.nearest_liquidation is not None
+        assert worse.view.nearest_liquidation.key == fresh.nearest_liquidation.key
 
 
 async def test_a_tick_while_the_data_is_late_reads_no_rule_on_each_position(monkeypatch):
