@@ -118,6 +118,7 @@ async def block(open_rows: int, refreshes: int) -> list[float]:
     monitor = Monitor(settings=Settings(interval=1), client=client)
     app = PmtuiApp(settings=monitor.settings, monitor=monitor, title="BENCH")
     app.remember_theme = False
+    app.freeze_heap = True  # as the CLI's
     data = asyncio.Event()
     monitor.subscribe(lambda s: data.set() if DATA in s.changed and s.view is not None else None)
     blocks: list[float] = []

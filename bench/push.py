@@ -102,6 +102,7 @@ async def latencies(rounds: int, exchange=None, size: tuple[int, int] = (100, 30
                                          on_status=monitor.on_push_status))
         app = PmtuiApp(settings=monitor.settings, monitor=monitor, title="BENCH")
         app.remember_theme = False
+        app.freeze_heap = True  # as the CLI's
         painted: list[float] = []
         want: list[str] = []
         display = app._display

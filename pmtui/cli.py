@@ -316,6 +316,7 @@ def _dashboard(fleet: Fleet, args: argparse.Namespace) -> int:
     if server is not None:
         die_with_server(server)  # a dashboard that `pmtui serve` started ends with its server
     app = PmtuiApp.for_fleet(fleet)
+    app.freeze_heap = True
     app.kiosk = args.kiosk
     app.page_title = server is not None  # the browser tab's title says the verdict
     # Hang-ups, SIGTERM/SIGINT and a dead terminal end the run within seconds, 128+signal.

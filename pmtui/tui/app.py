@@ -10,6 +10,7 @@ see there (the filter, "all rows", the open panels).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -537,6 +538,12 @@ class PmtuiApp(App[int]):
         self._unsubscribe: Callable[[], None] | None = None
         #: The theme picked in the palette is saved (pmtui/tui/uistate.py) and used on the next start.
         self.remember_theme = True
+        #: Once the first data is on screen, the objects of start-up (modules, Textual's widgets
+        #: and styles) leave the garbage collector's sight (gc.freeze): they live as long as the
+        #: process, and each full collection walked them all, ~100 ms of CPU holding the loop at
+        #: times with a book of 1,000 positions. The CLI turns it on; off for tests, which run
+        #: many apps in one process (each freeze would keep the last one's garbage for good).
+        self.freeze_heap = False
         self._saved_theme: str | None = None
         #: Every account watched (pmtui.fleet.Account); empty for today's single account.
         self.accounts: list[Account] = list(accounts or []) if len(accounts or []) > 1 else []
@@ -732,6 +739,9 @@ class PmtuiApp(App[int]):
                 self.show_state(state)
         except NoMatches:
             pass  # a state that arrives while the app shuts down has nothing left to draw on
+        if self.freeze_heap and state.view is not None:
+            self.freeze_heap = False  # once
+            gc.freeze()
 
     def show_state(self, state: MonitorState, changed: frozenset[str] | None = None) -> None:
         """Render `state` on the dashboard (what changed decides how much is redrawn)."""

@@ -48,3 +48,47 @@ async def test_the_adl_column_and_the_next_tier_in_the_detail(make_app):
         assert re.search(rf"ADL quantile +{top.adl} of 4 ", shown)
         tier = view.next_tier(top)
         assert tier is not None and re.search(r"Next margin tier +[0-9,.]+ USD to the [0-9.]+% tier \(now ", shown)
+
+
+async def test_a_thousand_coins_build_cells_only_for_the_rows_on_screen():
+    """A book of 1,000 positions has as many coins: the pane sorts them all by their figures but
+    builds cells only for the rows it shows (every row's cells took ~300 ms a refresh)."""
+    from decimal import Decimal
+
+    from textual.app import App, ComposeResult
+
+    from pmtui.exposure import CoinExposure
+
+    built: list[str] = []
+
+    class Counted(ExposureTable):
+        def cells(self, e: CoinExposure):  # type: ignore[no-untyped-def]
+            built.append(e.coin)
+            return super().cells(e)
+
+    class PaneApp(App[None]):
+        CSS = "ExposureTable { height: 1fr; }"
+
+        def compose(self) -> ComposeResult:
+            yield Counted()
+
+    rows = tuple(CoinExposure(f"C{i:04d}", um=Decimal(i), price=Decimal(2)) for i in range(1000))
+    app = PaneApp()
+    async with app.run_test(size=(100, 12)) as pilot:  # 10 rows under the header
+        table = app.query_one(ExposureTable)
+        table.show(rows)
+        await pilot.pause()
+        assert table.row_count == 1000 and len(built) <= 12
+        assert table.row_keys[:2] == ["C0999", "C0998"]  # the largest gross USD first
+        assert "C0999" in rendered(table) and "+$1,998" in rendered(table)
+        built.clear()
+        moved = tuple(CoinExposure(e.coin, um=e.um + 1, price=e.price) for e in rows)  # every coin moved
+        table.show(moved)
+        await pilot.pause()
+        assert len(built) <= 12 and "+$2,000" in rendered(table)
+        # The book shrinks below LAZY_FROM to just the rows whose cells were built: only those
+        # rows are left (not the 1,000 rows' order with unbuilt rows in it).
+        kept = tuple(e for e in moved if e.coin in table._rows)
+        table.show(kept)
+        await pilot.pause()
+        assert table.row_count == len(kept) < 20 and table.row_keys[0] == "C0999"

@@ -274,6 +274,8 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
 
     def set_rows(self, rows: dict[str, list[Cell]]) -> bool:
         """Make the table show exactly `rows` (in sorted order). Returns whether anything changed."""
+        if self._source is not None:  # from set_lazy_rows: its built rows are not all the rows
+            self._forget_all()
         self._source = None
         old_rows, signatures, counts = self._rows, self._signatures, self._width_counts
         vanished = [k for k in old_rows if k not in rows]
