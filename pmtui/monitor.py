@@ -330,7 +330,7 @@ class Monitor:
             if was_pushed:
                 self._ask()
         self._marks_live = live
-        if self.marks.news(self.poller.data[0], self.cm):
+        if self.marks.news(*self.poller.data, self.cm, self.cm_risks):
             self._rebuild()
             # Marks may raise an alert at once; only REST's figures clear one.
             self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
