@@ -40,7 +40,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
 from pmtui.errors import BadFrame
 from pmtui.model import RiskModel, cm_contract_size
-from pmtui.models import CmAccount, CmPositionRisk, PositionRisk, UmAccount, wire_decimal
+from pmtui.models import CmAccount, CmPosition, CmPositionRisk, Position, PositionRisk, UmAccount, wire_decimal
 from pmtui.riskinputs import SymbolBrackets
 from pmtui.text import clean
 from pmtui.urls import check_url
@@ -692,6 +692,19 @@ def cm_unpriceable(cm: CmAccount | None, risks: Sequence[CmPositionRisk] | None)
     return None
 
 
+def _moves(positions: Sequence[Position | CmPosition], risks: Sequence[PositionRisk | CmPositionRisk] | None,
+           marks: Mapping[str, Mark], since_ms: int) -> tuple[Decimal | None, ...]:
+    """Per position, the mark `reprice` would move it to, or None where REST's figure stands (no
+    mark, one older than the positions, or REST's own mark price)."""
+    rest = {r.key: r.markPrice for r in risks or () if r.positionAmt != 0}
+    out: list[Decimal | None] = []
+    for p in positions:
+        mark = marks.get(p.symbol)
+        moves = mark is not None and mark.event_ms >= since_ms and mark.price != rest.get(p.key)
+        out.append(mark.price if moves and mark is not None else None)
+    return tuple(out)
+
+
 # --- one account's use of the feed ---------------------------------------------------------------
 
 
@@ -761,22 +774,28 @@ class AccountMarks:
             problem = self.cm_feed.problem(cm_symbols)
         return problem
 
-    def news(self, account: UmAccount | None, cm: CmAccount | None = None) -> bool:
-        """Whether anything this account shows would change: a price of one of its symbols that
-        moved (and is newer than its positions), or its live/not-live verdict. Cheap: called on
-        every frame and every tick; a frame that repeats the prices rebuilds nothing."""
-        symbols = sorted({p.symbol for p in account.open_positions}) if account is not None else []
-        cm_symbols = sorted({p.symbol for p in cm.open_positions}) if cm is not None else []
+    def _basis(self, account: UmAccount | None, risks: Sequence[PositionRisk] | None, cm: CmAccount | None,
+               cm_risks: Sequence[CmPositionRisk] | None) -> tuple[Any, ...]:
+        """What the account's figures rest on: the streams' verdict and, per open position, the
+        mark that moves it (newer than its positions and not REST's own price; None: REST's stands)."""
+        positions = account.open_positions if account is not None else []
+        cm_positions = cm.open_positions if cm is not None else []
+        problem = self._problem({p.symbol for p in positions}, {p.symbol for p in cm_positions})
+        cm_marks = self.cm_feed.marks if self.cm_feed is not None else {}
+        return (problem, _moves(positions, risks, self.feed.marks, self.since_ms),
+                _moves(cm_positions, cm_risks, cm_marks, self.cm_since_ms))
+
+    def news(self, account: UmAccount | None, risks: Sequence[PositionRisk] | None = None,
+             cm: CmAccount | None = None, cm_risks: Sequence[CmPositionRisk] | None = None) -> bool:
+        """Whether anything this account shows would change since its figures were last built
+        (`apply`): a mark that moves one of its positions, or its live/not-live verdict. Cheap:
+        called on every frame and every tick. A frame that repeats the prices, or brings the very
+        prices REST's positions carry, rebuilds nothing (a rebuilt state repaints the dashboard)."""
         self._tell_pairs(cm)
-        problem = self._problem(symbols, cm_symbols)
-        marks = [self.feed.marks.get(s) for s in symbols]
-        cm_marks = [self.cm_feed.marks.get(s) for s in cm_symbols] if self.cm_feed is not None else []
-        seen = (problem,
-                tuple((m.price, m.event_ms >= self.since_ms) if m is not None else None for m in marks),
-                tuple((m.price, m.event_ms >= self.cm_since_ms) if m is not None else None for m in cm_marks))
-        if seen == self._seen:
+        basis = self._basis(account, risks, cm, cm_risks)
+        if basis == self._seen:
             return False
-        self._seen = seen
+        self._seen = basis
         return True
 
     def apply(self, account: UmAccount, risks: Sequence[PositionRisk] | None,
@@ -784,6 +803,7 @@ class AccountMarks:
               cm_risks: Sequence[CmPositionRisk] | None = None) -> Repriced | None:
         """The account at the streams' marks, or None (REST's figures stand: the streams are not
         live for every open position, or no mark is newer than the positions)."""
+        self._seen = self._basis(account, risks, cm, cm_risks)  # what `news` compares with
         symbols = {p.symbol for p in account.open_positions}
         cm_symbols = {p.symbol for p in cm.open_positions} if cm is not None else set()
         self._tell_pairs(cm)  # as soon as they are fetched, not at the next frame

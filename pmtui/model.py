@@ -320,6 +320,7 @@ class RiskModel:
         self._levels = (t.unimmr_warn, t.unimmr_danger, t.unimmr_critical)
         self._cache: dict[tuple[str | None, Decimal], tuple[Decimal, Decimal]] = {}
         self._crossings: dict[tuple[Decimal, str | None], Crossing] = {}
+        self._nearest: dict[tuple[Decimal, str | None, Decimal], Decimal | None] = {}
         self._base_lines: dict[str, tuple[Decimal, Decimal]] = {}  # asset -> (equity, margin MM)
         self.base = self.scenario(ZERO)
         self._base_equity = self.base.adjusted_equity
@@ -761,6 +762,48 @@ class RiskModel:
                              self._search(_UP_GRID, underlying, target))
         self._crossings[key] = found
         return found
+
+    def nearest_liquidation(self, underlying: str | None = None, within: Decimal | None = None,
+                            target: Decimal = LIQUIDATION_UNIMMR) -> Decimal | None:
+        """The nearer of liquidation_move's down and up moves (down on a tie), or None where
+        neither exists; with `within`, also None where the nearer is farther than |within|. Then
+        each direction is scanned only as far out as a move that near could lie, to the same
+        bracket and root as liquidation_move: the nearest underlying of ten, found each refresh,
+        asked the others for their whole −99% … +300% for nothing. Kept, as the model never changes."""
+        if within is None or (target, underlying) in self._crossings:
+            c = self.liquidation_move(target, underlying)
+            found = [m for m in (c.down, c.up) if m is not None]
+            near = min(found, key=abs) if found else None
+            return near if near is None or within is None or abs(near) <= abs(within) else None
+        key = (target, underlying, abs(within))
+        if key in self._nearest:
+            return self._nearest[key]
+        bound = abs(within)
+        now = self._gap(ZERO, underlying, target)
+        if now is not None and now <= 0:
+            self._nearest[key] = ZERO
+            return ZERO
+        # Per direction: the grid's next index, the bracket's near end and its gap, the root.
+        scans = [[_DOWN_GRID, 0, ZERO, now, None], [_UP_GRID, 0, ZERO, now, None]]
+        while True:
+            # A root in (a, b] is farther than |a|: a direction whose a is as far as the bound
+            # (or as a root found) cannot give the nearer one.
+            open_ = [sc for sc in scans if sc[4] is None and sc[1] < len(sc[0]) and abs(sc[2]) < bound]
+            if not open_:
+                break
+            sc = min(open_, key=lambda sc: abs(sc[0][sc[1]]))  # outward on both sides at once
+            grid, i, a, fa, _ = sc
+            b = grid[i]
+            fb = self._gap(b, underlying, target)
+            if fb is not None and fb <= 0:
+                sc[4] = self._refine(a, fa, b, fb, underlying, target)
+                bound = min(bound, abs(sc[4]))
+            sc[1], sc[2], sc[3] = i + 1, b, fb
+        found = [sc[4] for sc in scans if sc[4] is not None]
+        near = min(found, key=abs) if found else None  # down first: liquidation_move's tie
+        result = near if near is not None and abs(near) <= abs(within) else None
+        self._nearest[key] = result
+        return result
 
     def _search(self, grid: Sequence[Decimal], underlying: str | None,
                 target: Decimal) -> Decimal | None:

@@ -101,8 +101,12 @@ RISK_SPACING = 0.1
 #: While the stream is up, uniMMR's poll runs this many times slower (riskLevelChange covers the
 #: moments that matter; the poll still corrects whatever the stream did not say).
 PUSH_SLOWDOWN = 3
-#: Seconds between the states published for the clock (ages, countdowns, staleness).
+#: Seconds between the states published for the clock (ages, countdowns, staleness), counted
+#: from the last state published: each state carries the ages, so a tick beside it repaints the
+#: screen for nothing (issue 25: at a 1 s interval, two screen updates a second instead of one).
 TICK = 1.0
+#: Seconds a tick waits on for a refresh that is under way or due by then: its state carries the ages.
+TICK_HOLD = 0.3
 #: Seconds past the end of MIN_ACCOUNT_INTERVAL a held-back fetch's refresh is planned.
 SPACING_MARGIN = 0.05
 #: Seconds an account on the fleet's cadence waits at most before it looks at its cadence again:
@@ -303,6 +307,7 @@ class Monitor:
         self._subscribers: list[Callable[[MonitorState], None]] = []
         self._seq = 0
         self._state: MonitorState | None = None
+        self._published_at = -TICK  # monotonic time of the last state published (the ticker's)
         self._account_basis: Totals | None = None  # the UM account's totals when uniMMR was fetched
         #: The view built when the account object last came (fetched or pushed): what the estimate
         #: of uniMMR moves from; and that estimate, while newer positions than those are shown.
@@ -373,6 +378,7 @@ class Monitor:
                 notices: Iterable[Notice] = ()) -> MonitorState:
         state = self._build(frozenset(changed), tuple(alerts), tuple(notices))
         self._state = state
+        self._published_at = self.clock.monotonic()
         for callback in list(self._subscribers):
             try:
                 callback(state)
@@ -407,7 +413,7 @@ class Monitor:
             if was_pushed:
                 self._ask()
         self._marks_live = live
-        if self.marks.news(self.poller.data[0], self.cm):
+        if self.marks.news(*self.poller.data, self.cm, self.cm_risks):
             self._rebuild()
             # Marks may raise an alert at once; only REST's figures clear one.
             self._publish_alerts([DATA, MARKS], self._evaluate(hold_clears=True))
@@ -514,12 +520,25 @@ class Monitor:
                                            self.clock.monotonic(), 0))
 
     async def _ticker(self) -> None:
+        wait = TICK
         while True:
-            await self.clock.sleep(TICK)
+            await self.clock.sleep(wait)
+            wait = self._tick_wait()
+            if wait > 0.01:  # a state came meanwhile (or a refresh is about to): it carries the ages
+                continue
+            wait = TICK
             try:
                 self.tick()
             except Exception as err:  # the clock must keep going: a dead ticker freezes "LIVE (0s ago)"
                 self._internal_error("updating the state", err)
+
+    def _tick_wait(self) -> float:
+        """Seconds until the clock's next tick: TICK after the last state published, TICK_HOLD
+        more while a refresh is under way or due by then (its state comes instead)."""
+        due = self._published_at + TICK
+        if self.fetching or (self.next_at is not None and self.next_at <= due + TICK_HOLD):
+            due += TICK_HOLD
+        return due - self.clock.monotonic()
 
     def tick(self) -> MonitorState:
         """Ages move on: publish them, and run the rules when a refresh is overdue ("stale for

@@ -15,6 +15,8 @@ from pmtui import fmt
 from pmtui.model import RECONCILE_GAP, RiskModel
 
 _ONE_DP = Decimal("0.1")
+#: "Any distance" for RiskModel.nearest_liquidation: scanned only as far as the nearer side needs.
+_ANY = Decimal("Infinity")
 
 
 def pct(move: Decimal) -> str:
@@ -31,9 +33,14 @@ def nearest_move(model: RiskModel, underlying: str | None = None) -> Decimal | N
 
 
 def nearest_underlying(model: RiskModel) -> tuple[str, Decimal] | None:
-    """The underlying whose move alone liquidates soonest, and that move (None: none does)."""
-    found = [(u, m) for u in model.underlyings[:10] if (m := nearest_move(model, u)) is not None]
-    return min(found, key=lambda x: (abs(x[1]), x[0])) if found else None
+    """The underlying whose move alone liquidates soonest, and that move (None: none does); on a
+    tie, the first by name. Past the first, each is asked only for a move as near as the best."""
+    best: tuple[str, Decimal] | None = None
+    for u in model.underlyings[:10]:
+        m = model.nearest_liquidation(u, within=best[1] if best is not None else _ANY)
+        if m is not None and (best is None or (abs(m), u) < (abs(best[1]), best[0])):
+            best = (u, m)
+    return best
 
 
 def off(model: RiskModel) -> str | None:
@@ -67,7 +74,7 @@ def liquidation_text(model: RiskModel) -> str | None:
     alone soonest. None when the model is `off` (nothing to say that could be trusted)."""
     if off(model) is not None:
         return None
-    move = nearest_move(model)
+    move = model.nearest_liquidation(within=_ANY)  # nearest_move's, scanning only as far as it needs
     rough = " (approximate)" if model.base.approximate else ""
     if move == 0:
         return "liquidation: now (uniMMR at or below 1.05)" + rough

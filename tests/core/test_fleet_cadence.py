@@ -34,7 +34,7 @@ class LiveMarks(AccountMarks):
         super().__init__(MarkFeed("ws://127.0.0.1:9", clock=clock))
         self.live, self.note = True, None
 
-    def news(self, account, cm=None) -> bool:
+    def news(self, account, risks=None, cm=None, cm_risks=None) -> bool:
         return False
 
     def apply(self, account, risks, brackets, cm=None, cm_risks=None):

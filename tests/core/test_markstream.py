@@ -506,6 +506,37 @@ async def test_a_frame_that_repeats_the_prices_rebuilds_nothing_but_keeps_the_ag
     assert m.tick().estimate_age == 0.0  # the tick's state: the prices are as current as the last frame
 
 
+async def test_marks_at_the_prices_rest_already_shows_rebuild_nothing():
+    """The demo's stream carries the very prices its positionRisk does: each frame between two
+    refreshes (and each tick after a refresh) rebuilt the view and the risk model and published a
+    state, a repaint of the whole dashboard for figures that did not move (idle CPU 2.5 -> 10%)."""
+    from pmtui.state import DATA, MARKS
+
+    clock = ManualClock()
+    m, feed = monitor_with_marks(clock)
+    assert await m.refresh()
+    rest = {"BTCUSDT": Decimal("86732"), "ETHUSDT": Decimal("2889.12")}  # positionRisk's marks
+    feed.marks.update({s: Mark(p, m.client.server_now_ms()) for s, p in rest.items()})
+    m._on_marks()
+    assert m.state.marks_live  # the verdict changed: that is news
+    clock.advance(1)
+    assert await m.refresh()
+    published: list = []
+    m.subscribe(published.append)
+    view = m.view
+    m.tick()  # the marks are now older than the positions: REST's figures stood already
+    clock.advance(0.5)
+    feed.marks.update({s: Mark(p, m.client.server_now_ms()) for s, p in rest.items()})
+    m._on_marks()  # newer than the positions, at the prices they carry
+    assert m.view is view
+    assert [s.changed for s in published if s.changed & {DATA, MARKS}] == []
+    assert m.tick().marks_live
+    # A mark that moves a position is news again.
+    feed.marks["BTCUSDT"] = Mark(Decimal("86000"), m.client.server_now_ms())
+    m._on_marks()
+    assert m.view is not view and MARKS in m.state.changed
+
+
 async def test_frames_that_keep_coming_but_lag_are_not_live(ws_server):
     clock = FastClock()
     ws_server.script(("send", frame({"BTCUSDT": "90000"}, NOW_MS - 12_000)), ("hold",))

@@ -264,3 +264,26 @@ async def _until(condition, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
     await asyncio.wait_for(wait(), timeout)
+
+
+async def test_the_clock_ticks_a_second_after_the_last_state_and_not_just_before_a_refresh():
+    """Every state carries the ages: a tick a second after the last one, never beside it, and a
+    refresh under way or due by then comes instead (at a 1 s interval each second was a tick and a
+    refresh, two screen updates for one second's change)."""
+    from pmtui.clock import ManualClock
+    from pmtui.monitor import TICK, TICK_HOLD
+
+    clock = ManualClock()
+    m = monitor_on(Canned(), clock=clock, interval=5)
+    assert await m.refresh()
+    assert m._tick_wait() == pytest.approx(TICK)
+    clock.advance(0.6)
+    assert m._tick_wait() == pytest.approx(TICK - 0.6)
+    m.publish(STATUS)  # any state: its ages are on screen now
+    assert m._tick_wait() == pytest.approx(TICK)
+    m.next_at = clock.monotonic() + TICK + TICK_HOLD / 2  # the next refresh lands about when the tick would
+    assert m._tick_wait() == pytest.approx(TICK + TICK_HOLD)
+    m.next_at = clock.monotonic() + 3 * TICK
+    assert m._tick_wait() == pytest.approx(TICK)
+    m.fetching = True  # a refresh under way
+    assert m._tick_wait() == pytest.approx(TICK + TICK_HOLD)

@@ -71,3 +71,48 @@ async def test_a_clock_tick_with_nothing_new_touches_no_table():
             app.receive(dataclasses.replace(state, seq=seq, changed=frozenset({CLOCK}), unimmr_age=2.0 + seq))
             await wait_until(pilot, lambda seq=seq: app.state.seq == seq, what="the tick shown")
         assert repaints == [] and table.cells_built == built
+
+
+async def test_a_facts_line_gone_for_a_moment_moves_no_pane():
+    """Binance's uniMMR line leaves the account facts for the refresh its figure comes with and is
+    back on the next: the panel keeps its height meanwhile (each time, a relayout and a repaint of
+    the whole screen), and gives it up only when the shorter text lasts."""
+    from rich.text import Text
+
+    from pmtui.tui.widgets.account import HOLD_UPDATES, AccountFacts
+
+    app = hand_app()
+    state = real_state()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.receive(state)
+        await wait_until(pilot, lambda: app.state.view is not None, what="the first state")
+        facts = app.query_one(AccountFacts)
+        panel, positions = app.query_one("#account"), app.query_one(PositionsTable)
+        lines = [6]
+        facts.render_facts = lambda *args: Text("\n".join(f"fact {i}" for i in range(lines[0])))  # type: ignore[method-assign]
+        seq = [1]
+
+        async def tick() -> None:
+            seq[0] += 1
+            app.receive(dataclasses.replace(state, seq=seq[0], changed=frozenset({CLOCK}), unimmr_age=float(seq[0])))
+            await wait_until(pilot, lambda: app.state.seq == seq[0], what="the tick shown")
+            await pilot.pause()
+
+        await tick()
+        assert panel.size.height == 6
+        top = positions.region.y
+        layouts: list[bool] = []
+        refresh = facts.refresh
+        facts.refresh = lambda *a, **k: layouts.append(k.get("layout", False)) or refresh(*a, **k)  # type: ignore[method-assign]
+        lines[0] = 5
+        for _ in range(HOLD_UPDATES):
+            await tick()
+            assert panel.size.height == 6 and positions.region.y == top
+        lines[0] = 6
+        await tick()
+        assert panel.size.height == 6 and positions.region.y == top and True not in layouts
+        assert "fact 5" in rendered(facts)
+        lines[0] = 5
+        for _ in range(HOLD_UPDATES + 1):
+            await tick()
+        assert panel.size.height == 5 and positions.region.y == top - 1  # it lasted: the room goes back

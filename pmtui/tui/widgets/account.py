@@ -24,18 +24,38 @@ LEVEL_CLASSES = tuple(f"-{level.label}" for level in Level)
 WHY_LINES = 2
 
 
+#: Updates (ticks and refreshes) for which a shorter text keeps the facts' height, blank lines
+#: under it. Binance's uniMMR line goes for the refresh its figure comes with the positions and is
+#: back on the next one: at 80 columns a panel one line shorter for a second moved every pane
+#: under it, each time a relayout and a repaint of the whole screen (issue 25: idle CPU).
+HOLD_UPDATES = 6
+
+
 class AccountFacts(StyledStatic):
     _args: tuple | None = None
+    _height = 0  # the lines the facts hold: the text's, or more while a shorter one is held
+    _short = 0  # updates in a row the text had fewer lines than that
 
     def show_facts(self, *args) -> None:
         """render_facts(*args), shown; again on each resize (the lines are fitted to the width,
         which the digits beside them change as well as the terminal)."""
         self._args = args
-        self.show_text(self.render_facts(*args))
+        self.show_text(self._held(self.render_facts(*args)))
 
     def on_resize(self) -> None:
         if self._args is not None:
-            self.show_text(self.render_facts(*self._args))
+            self.show_text(self._held(self.render_facts(*self._args)))
+
+    def _held(self, text: Text) -> Text:
+        """`text`, with blank lines to the height it held while it is shorter for a moment: a
+        longer text shows at once, a shorter one after HOLD_UPDATES updates."""
+        lines = text.plain.count("\n") + 1
+        if lines >= self._height or self._short >= HOLD_UPDATES:
+            self._height, self._short = lines, 0
+        else:
+            self._short += 1
+            text.append("\n" * (self._height - lines))
+        return text
 
     def render_facts(self, view: AccountView | None, note: str | None, verdict: Verdict | None = None,
                      estimate: Estimate | None = None, age: str = "", risk: RiskModel | None = None) -> Text:
