@@ -175,8 +175,8 @@ def _note_refusal(schedule: Schedule, poller: Poller[Any]) -> None:
         schedule.refusal = why
 
 
-#: From this many positions, a refresh builds its views in a worker thread (_rebuild_off_loop);
-#: a smaller book's take a few ms, less than the hop.
+#: From this many open positions, a refresh builds its views in a worker thread
+#: (_rebuild_off_loop); a smaller book's take a few ms, less than the hop.
 OFF_LOOP_POSITIONS = 200
 
 
@@ -206,7 +206,8 @@ class _ViewJob:
 
     @property
     def size(self) -> int:
-        return len(self.account.positions) + (len(self.cm.positions) if self.cm is not None else 0)
+        """Open positions: the rows judged (the flat ones cost little, built when asked for)."""
+        return len(self.account.open_positions) + (len(self.cm.open_positions) if self.cm is not None else 0)
 
     def __call__(self, prime: bool = False) -> _Built:
         """The view; `prime`: with the parts every consumer reads of it worked out too (in a

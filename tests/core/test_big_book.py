@@ -48,7 +48,7 @@ async def test_a_large_body_is_decoded_and_parsed_in_a_thread_a_small_one_in_pla
 
 
 async def test_a_large_books_view_is_built_in_a_thread_and_states_meanwhile_show_the_view_they_carry(monkeypatch):
-    """The view of a refresh of 300 rows is built off the loop. A state published while it is
+    """The view of a refresh of a large book is built off the loop. A state published while it is
     built (a clock tick) carries the account the view on screen was built from, not the newer
     one being built: a viewer comparing accounts to skip a redraw would otherwise skip the next."""
     import asyncio
@@ -68,6 +68,7 @@ async def test_a_large_books_view_is_built_in_a_thread_and_states_meanwhile_show
             raise TimeoutError("the test never released the build")
         return build(*args, **kwargs)
 
+    monkeypatch.setattr(pmtui.monitor, "OFF_LOOP_POSITIONS", 5)  # the demo's dozen open positions
     async with demo_client(symbols=300) as client:
         monitor = Monitor(settings=Settings(), client=client)
         release.set()
@@ -176,3 +177,20 @@ async def test_a_tick_while_the_data_is_late_reads_no_rule_on_each_position(monk
         state = monitor.tick()
         assert "stale_for" in kinds and not pmtui.alerts.PER_POSITION & set(kinds)
         assert [e.rule for e in state.alerts] == ["stale_for"]
+
+
+async def test_a_small_books_view_is_built_in_place(monkeypatch):
+    """A dozen open positions (among 300 flat rows) build in a few ms: on the loop, as before."""
+    import pmtui.monitor
+    from pmtui.monitor import Monitor
+    from pmtui.settings import Settings
+
+    builders: set[int] = set()
+    build = pmtui.monitor.build_view
+    monkeypatch.setattr(pmtui.monitor, "build_view",
+                        lambda *a, **k: builders.add(threading.get_ident()) or build(*a, **k))
+    async with demo_client(symbols=300) as client:
+        monitor = Monitor(settings=Settings(), client=client)
+        assert await monitor.refresh()
+        assert 0 < len(monitor.view.open_positions) < pmtui.monitor.OFF_LOOP_POSITIONS
+    assert builders == {threading.get_ident()}
