@@ -395,6 +395,9 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
         stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
     if "alerts" in full:
         stored["alerts"] = _alerts(full["alerts"])
+    cm = full.get("cm")
+    if isinstance(cm, dict) and isinstance(cm.get("positionRisk"), list):
+        stored["cm"] = {**cm, "positionRisk": [_cm_formulas(r) for r in cm["positionRisk"]]}
     facts: dict[str, Any] = {"in": inputs_id}
     shown = full["view"]["account"]
     facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
@@ -566,10 +569,48 @@ def _alerts(alerts: Any, restore: bool = False) -> Any:
     return out
 
 
+#: A COIN-M positionRisk row's figures Binance derives from its amount (contracts), contract size
+#: (USD), entry and mark price, when they are that to the 8th decimal.
+CM_NOTIONAL, CM_UPNL = {"=": "amt*size/mark"}, {"=": "amt*size*(1/entry-1/mark)"}
+
+
+def _cm_formula(name: str, row: dict[str, Any]) -> str | None:
+    from decimal import ROUND_HALF_EVEN, InvalidOperation
+
+    from pmtui.model import cm_contract_size
+
+    try:
+        size = Decimal(row["positionAmt"]) * cm_contract_size(str(row["symbol"]).split("USD")[0])
+        mark = Decimal(row["markPrice"])
+        if name == "notional":
+            value = size / mark
+        else:
+            value = size * (1 / Decimal(row["entryPrice"]) - 1 / mark)
+        return f"{value.quantize(_Q8, ROUND_HALF_EVEN):f}"
+    except (KeyError, TypeError, ValueError, ArithmeticError, InvalidOperation):
+        return None
+
+
+def _cm_formulas(row: Any, restore: bool = False) -> Any:
+    """A COIN-M positionRisk row with its notionalValue and uPnL as their formulas when they are (or back)."""
+    if not isinstance(row, dict):
+        return row
+    row = dict(row)
+    for field_, marker, name in (("notionalValue", CM_NOTIONAL, "notional"), ("unRealizedProfit", CM_UPNL, "upnl")):
+        if restore and row.get(field_) == marker:
+            row[field_] = _cm_formula(name, row)
+        elif not restore and isinstance(row.get(field_), str) and row[field_] == _cm_formula(name, row):
+            row[field_] = marker
+    return row
+
+
 def _restored(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored document's API objects as they came (its formulas and copies computed again)."""
     if "alerts" in doc:
         doc = {**doc, "alerts": _alerts(doc["alerts"], restore=True)}
+    cm = doc.get("cm")
+    if isinstance(cm, dict) and isinstance(cm.get("positionRisk"), list):
+        doc = {**doc, "cm": {**cm, "positionRisk": [_cm_formulas(r, restore=True) for r in cm["positionRisk"]]}}
     risks = doc.get("positionRisk")
     if isinstance(risks, list):
         doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
