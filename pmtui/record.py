@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
@@ -395,6 +395,9 @@ def stored_doc(full: dict[str, Any], state: MonitorState, inputs_id: int, inputs
         stored["positionRisk"] = [_formulas(r) for r in full["positionRisk"]]
     if "alerts" in full:
         stored["alerts"] = _alerts(full["alerts"])
+    cm = full.get("cm")
+    if isinstance(cm, dict) and isinstance(cm.get("positionRisk"), list):
+        stored["cm"] = {**cm, "positionRisk": [_cm_formulas(r) for r in cm["positionRisk"]]}
     facts: dict[str, Any] = {"in": inputs_id}
     shown = full["view"]["account"]
     facts["upnl"] = shown.get("totalUnrealizedProfit")  # the replay's sparkline, without deriving the view
@@ -566,10 +569,48 @@ def _alerts(alerts: Any, restore: bool = False) -> Any:
     return out
 
 
+#: A COIN-M positionRisk row's figures Binance derives from its amount (contracts), contract size
+#: (USD), entry and mark price, when they are that to the 8th decimal.
+CM_NOTIONAL, CM_UPNL = {"=": "amt*size/mark"}, {"=": "amt*size*(1/entry-1/mark)"}
+
+
+def _cm_formula(name: str, row: dict[str, Any]) -> str | None:
+    from decimal import ROUND_HALF_EVEN, InvalidOperation
+
+    from pmtui.model import cm_contract_size
+
+    try:
+        size = Decimal(row["positionAmt"]) * cm_contract_size(str(row["symbol"]).split("USD")[0])
+        mark = Decimal(row["markPrice"])
+        if name == "notional":
+            value = size / mark
+        else:
+            value = size * (1 / Decimal(row["entryPrice"]) - 1 / mark)
+        return f"{value.quantize(_Q8, ROUND_HALF_EVEN):f}"
+    except (KeyError, TypeError, ValueError, ArithmeticError, InvalidOperation):
+        return None
+
+
+def _cm_formulas(row: Any, restore: bool = False) -> Any:
+    """A COIN-M positionRisk row with its notionalValue and uPnL as their formulas when they are (or back)."""
+    if not isinstance(row, dict):
+        return row
+    row = dict(row)
+    for field_, marker, name in (("notionalValue", CM_NOTIONAL, "notional"), ("unRealizedProfit", CM_UPNL, "upnl")):
+        if restore and row.get(field_) == marker:
+            row[field_] = _cm_formula(name, row)
+        elif not restore and isinstance(row.get(field_), str) and row[field_] == _cm_formula(name, row):
+            row[field_] = marker
+    return row
+
+
 def _restored(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored document's API objects as they came (its formulas and copies computed again)."""
     if "alerts" in doc:
         doc = {**doc, "alerts": _alerts(doc["alerts"], restore=True)}
+    cm = doc.get("cm")
+    if isinstance(cm, dict) and isinstance(cm.get("positionRisk"), list):
+        doc = {**doc, "cm": {**cm, "positionRisk": [_cm_formulas(r, restore=True) for r in cm["positionRisk"]]}}
     risks = doc.get("positionRisk")
     if isinstance(risks, list):
         doc = {**doc, "positionRisk": [_formulas(r, restore=True) for r in risks]}
@@ -1222,32 +1263,23 @@ def _meta_column(conn: sqlite3.Connection) -> str:
     return "meta" if "meta" in {row[1] for row in conn.execute("PRAGMA table_info(states)")} else "NULL"
 
 
-class _Entry(NamedTuple):
-    """One state of a LazyStates, as its row says without decoding it (a day holds 43,200)."""
-
-    row_id: int
-    place: int  # in its row
-    time_ms: int
-    keyframe: bool  # decoding starts here
-    level: str | None
-    flags: int | None
-
-
 class LazyStates(Sequence[Recorded]):
     """A profile's recorded states, opened without decoding them: only each row's time, kind,
     level and flags (and a batch row's meta) are read; a state is decoded when asked for, from
-    its keyframe on, and the few stretches (keyframe to keyframe) last asked for are kept."""
+    its keyframe on, and the few stretches (keyframe to keyframe) last asked for are kept.
+
+    Each state known (a day holds 43,200: lists side by side, not an object each) is its row's id
+    and its place in the row; `starts` are the keyframes' indexes, `shown` the states shown."""
 
     KEPT = 8
 
-    def __init__(self, path: Path, entries: list[_Entry], shown: list[int]) -> None:
+    def __init__(self, path: Path, ids: list[int], places: list[int], starts: list[int], shown: list[int],
+                 times: list[int], levels: list[str | None], flags: list[int | None]) -> None:
         self.path = path
-        self._entries = entries
-        self._starts = [i for i, e in enumerate(entries) if e.keyframe]
-        self._shown = shown
-        self.times = [entries[i].time_ms for i in shown]
-        self.levels = [entries[i].level for i in shown]
-        self.flags = [entries[i].flags for i in shown]
+        self._ids, self._places, self._starts, self._shown = ids, places, starts, shown
+        self.times = [times[i] for i in shown]
+        self.levels = [levels[i] for i in shown]
+        self.flags = [flags[i] for i in shown]
         self._kept: dict[int, list[Recorded]] = {}
 
     def __len__(self) -> int:
@@ -1271,8 +1303,8 @@ class LazyStates(Sequence[Recorded]):
         return stretch[entry - start]
 
     def _decode(self, start: int) -> list[Recorded]:
-        end = next((s for s in self._starts if s > start), len(self._entries))
-        first, last = self._entries[start].row_id, self._entries[end - 1].row_id
+        end = next((s for s in self._starts if s > start), len(self._ids))
+        first, last = self._ids[start], self._ids[end - 1]
         history = History(self.path)
         conn = history._connect(create=False)
         try:
@@ -1280,7 +1312,7 @@ class LazyStates(Sequence[Recorded]):
                                 " WHERE id >= ? AND id <= ? AND profile = (SELECT profile FROM states WHERE id = ?)"
                                 " ORDER BY id", (first, last, first)).fetchall()
             found = {(row_id, place): rec for row_id, place, rec in _decoded(rows, _inputs(conn))}
-            return [found[(e.row_id, e.place)] for e in self._entries[start:end]]
+            return [found[(self._ids[i], self._places[i])] for i in range(start, end)]
         except (sqlite3.Error, zlib.error, lzma.LZMAError, struct.error, ValueError, TypeError, KeyError,
                 IndexError, AttributeError):
             raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
@@ -1316,24 +1348,40 @@ def open_states(path: Path | str, profile: str, *, since_ms: int | None = None,
         raise HistoryError(f"Cannot read the history file {history.path}: {_reason(exc)}.") from None
     finally:
         conn.close()
-    entries: list[_Entry] = []
+    ids: list[int] = []
+    places: list[int] = []
+    starts: list[int] = []
+    times: list[int] = []
+    levels: list[str | None] = []
+    flags: list[int | None] = []
     try:
-        for row_id, t, kind, level, flags, meta in rows:
+        for row_id, t, kind, level, flag, meta in rows:
+            if kind in KEYFRAMES:
+                starts.append(len(ids))
             if kind in BATCHES:
                 m = _unpack(meta)
-                entries.extend(_Entry(row_id, i, int(t) + dt, kind == BATCH_KEY and not i, lv, f)
-                               for i, (dt, lv, f) in enumerate(zip(m["t"], m["l"], m["f"], strict=True)))
+                n = len(m["t"])
+                if len(m["l"]) != n or len(m["f"]) != n:
+                    raise ValueError("a batch row's meta does not add up")
+                ids.extend([row_id] * n)
+                places.extend(range(n))
+                times.extend([int(t) + dt for dt in m["t"]])
+                levels.extend(m["l"])
+                flags.extend(m["f"])
             else:
-                entries.append(_Entry(row_id, 0, int(t), kind in KEYFRAMES, level, flags))
+                ids.append(row_id)
+                places.append(0)
+                times.append(int(t))
+                levels.append(level)
+                flags.append(flag)
     except (zlib.error, ValueError, TypeError, KeyError):
         raise HistoryError(f"The history file {history.path} has recorded states pmtui cannot read"
                            " (written by another program, or damaged).") from None
-    first = next((i for i, e in enumerate(entries) if e.keyframe), len(entries))
-    entries = [e for e in entries[first:] if e.time_ms < until]
-    inside = [i for i, e in enumerate(entries) if e.time_ms >= since]
-    # Not the moments before the first data (connecting): they show nothing.
-    shown = [i for i in inside if (f := entries[i].flags) is None or f & HAS_DATA] or inside
-    return LazyStates(history.path, entries, shown)
+    # From the first keyframe on (every state shown can be decoded), those in the range, not the
+    # moments before the first data (connecting): they show nothing.
+    inside = [i for i in range(starts[0] if starts else len(ids), len(ids)) if since <= times[i] < until]
+    shown = [i for i in inside if (f := flags[i]) is None or f & HAS_DATA] or inside
+    return LazyStates(history.path, ids, places, starts, shown, times, levels, flags)
 
 
 def _number(text: str) -> Decimal:

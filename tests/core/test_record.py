@@ -155,6 +155,12 @@ async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_
     assert view["exposure"] and any(p.get("nextTier") for p in view["positions"])
     assert any(p.get("adlQuantile") is not None for p in view["positions"])
     assert all("view" not in r.stored["~"] for r in rows)  # nothing left over to store
+    # A COIN-M position's notional and uPnL, Binance's formulas of its amount and prices, likewise.
+    from pmtui.record import CM_NOTIONAL, CM_UPNL
+
+    cm_stored, cm_doc = rows[-1].stored["cm"]["positionRisk"][0], rows[-1].doc["cm"]["positionRisk"][0]
+    assert (cm_stored["notionalValue"], cm_stored["unRealizedProfit"]) == (CM_NOTIONAL, CM_UPNL)
+    assert cm_doc["notionalValue"][1].isdigit() and cm_doc["unRealizedProfit"][0].isdigit()
     # The charts' nearest liquidation distance: read from the positionRisk rows, as the view has it.
     from pmtui.charts import liq_of_doc
     from pmtui.record import liq_distances
