@@ -77,6 +77,7 @@ class LadderMatrix(StyledStatic):
         self.model: RiskModel | None = None
         self.note: str | None = None
         self._drawn: tuple[object, ...] | None = None
+        self._shape: tuple[object, ...] | None = None  # the matrix's rows and columns, as last laid out
 
     def show(self, model: RiskModel | None, note: str | None = None) -> None:
         """Draw `model`'s ladder; without one, `note` says why (no redraw for the same model)."""
@@ -96,10 +97,16 @@ class LadderMatrix(StyledStatic):
         self._drawn = key
         model = self.model
         if model is None:
+            self._shape = None
             self.show_text(Text(self.note or "The risk model is not ready yet: waiting for its inputs.",
                                 style=self.style("muted")))
             return
-        self.update(self.render_matrix(model, width))
+        table = self.render_matrix(model, width)
+        # A new model each refresh: its figures change, its size only with its rows and label
+        # column (the cells are fitted to the width). A layout repaints the whole screen.
+        shape = (len(table.rows), table.columns[0].min_width, width)
+        self.update(table, layout=shape != self._shape)
+        self._shape, self._shown = shape, None  # (a note after it is drawn again, even one as before)
 
     def render_matrix(self, model: RiskModel, width: int) -> Table:
         names = [ALL, *(clean(u) for u in model.underlyings[: self.rows])]
