@@ -11,7 +11,7 @@ from rich.text import Text
 from pmtui import fmt
 from pmtui.exposure import CoinExposure, dollars
 from pmtui.tui.widgets.styles import StyledStatic
-from pmtui.tui.widgets.table import Cell, Column, KeyedTable
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable, ShownWhenDisplayed
 
 _NONE = Decimal("-Infinity")  # "no price" sorts below every figure
 
@@ -24,7 +24,7 @@ def usd(value: Decimal | None, *, sign: bool = False) -> str:
     return dollars(value, sign=sign)
 
 
-class ExposureTable(KeyedTable):
+class ExposureTable(ShownWhenDisplayed, KeyedTable):
     COLUMNS = (
         Column("coin", "Coin", largest_first=False),
         Column("net", "Net", name="Net in the coin"),
@@ -55,7 +55,7 @@ class ExposureTable(KeyedTable):
             amount(-e.loans),
         ]
 
-    def show(self, rows: tuple[CoinExposure, ...]) -> bool:
+    def show_rows(self, rows: tuple[CoinExposure, ...]) -> bool:
         return self.set_rows({e.coin: self.cells(e) for e in rows})
 
 
