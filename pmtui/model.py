@@ -255,6 +255,18 @@ class Crossing:
     up: Decimal | None
 
 
+@dataclass(slots=True)
+class _Scan:
+    """One direction of RiskModel.nearest_liquidation: the grid, its next index, the bracket's
+    near end and its gap (None: +inf), the root once found."""
+
+    grid: Sequence[Decimal]
+    i: int = 0
+    a: Decimal = Decimal(0)
+    fa: Decimal | None = None
+    root: Decimal | None = None
+
+
 # --- the compiled book --------------------------------------------------------------------------
 
 
@@ -783,23 +795,21 @@ class RiskModel:
         if now is not None and now <= 0:
             self._nearest[key] = ZERO
             return ZERO
-        # Per direction: the grid's next index, the bracket's near end and its gap, the root.
-        scans = [[_DOWN_GRID, 0, ZERO, now, None], [_UP_GRID, 0, ZERO, now, None]]
+        scans = [_Scan(_DOWN_GRID, fa=now), _Scan(_UP_GRID, fa=now)]
         while True:
             # A root in (a, b] is farther than |a|: a direction whose a is as far as the bound
             # (or as a root found) cannot give the nearer one.
-            open_ = [sc for sc in scans if sc[4] is None and sc[1] < len(sc[0]) and abs(sc[2]) < bound]
+            open_ = [sc for sc in scans if sc.root is None and sc.i < len(sc.grid) and abs(sc.a) < bound]
             if not open_:
                 break
-            sc = min(open_, key=lambda sc: abs(sc[0][sc[1]]))  # outward on both sides at once
-            grid, i, a, fa, _ = sc
-            b = grid[i]
+            sc = min(open_, key=lambda sc: abs(sc.grid[sc.i]))  # outward on both sides at once
+            b = sc.grid[sc.i]
             fb = self._gap(b, underlying, target)
             if fb is not None and fb <= 0:
-                sc[4] = self._refine(a, fa, b, fb, underlying, target)
-                bound = min(bound, abs(sc[4]))
-            sc[1], sc[2], sc[3] = i + 1, b, fb
-        found = [sc[4] for sc in scans if sc[4] is not None]
+                sc.root = self._refine(sc.a, sc.fa, b, fb, underlying, target)
+                bound = min(bound, abs(sc.root))
+            sc.i, sc.a, sc.fa = sc.i + 1, b, fb
+        found = [sc.root for sc in scans if sc.root is not None]
         near = min(found, key=abs) if found else None  # down first: liquidation_move's tie
         result = near if near is not None and abs(near) <= abs(within) else None
         self._nearest[key] = result

@@ -92,3 +92,21 @@ async def test_a_thousand_coins_build_cells_only_for_the_rows_on_screen():
         table.show(kept)
         await pilot.pause()
         assert table.row_count == len(kept) < 20 and table.row_keys[0] == "C0999"
+async def test_the_panes_a_small_terminal_hides_build_no_cells_until_shown(make_app, frozen_clock):
+    """Under 40 lines one line stands in for the exposure and balances panes: their cells built
+    each refresh for nobody were a tenth of a refresh at 80x24. Made taller, they show at once."""
+    from pmtui.tui.widgets.balances import BalancesTable
+
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        await wait_until(pilot, lambda: app.state.balances is not None and app.monitor.view.exposure,
+                         what="balances and exposure")
+        app.main._render_view()
+        exposure, balances = app.main.query_one("#exposure", ExposureTable), app.main.query_one(BalancesTable)
+        assert not exposure.display and exposure.row_count == 0
+        assert not balances.display and balances.row_count == 0
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: exposure.display and exposure.row_count > 0 and balances.row_count > 0,
+                         what="the panes shown with their rows")
+        assert "BTC" in rendered(exposure)

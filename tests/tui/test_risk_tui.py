@@ -279,3 +279,42 @@ async def test_the_ladder_panel_settles_when_no_model_and_a_model_come_in_one_fr
         assert len(toggles) <= 3, toggles
         assert not panel.has_class("-no-model") and panel.display
         assert "✓" in rendered(app.query_one("#ladder-panel-matrix"))
+
+
+async def test_a_new_model_each_refresh_redraws_the_ladder_panel_without_a_layout():
+    """At 200x50 the ladder stands beside the positions and each refresh brings a new model: its
+    figures change, not its size, and a layout (every refresh) repainted the whole screen."""
+    from pmtui.model import UmLeg
+    from pmtui.tui.widgets.ladder import LadderMatrix
+
+    app = hand_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        app.receive(real_state(risk=exact_model()))
+        matrix = app.query_one("#ladder-panel-matrix", LadderMatrix)
+        await wait_until(pilot, lambda: "✓" in rendered(matrix), what="the first ladder")
+        before = rendered(matrix)
+        layouts: list[bool] = []
+        refresh = matrix.refresh
+        matrix.refresh = lambda *a, **k: layouts.append(k.get("layout", False)) or refresh(*a, **k)  # type: ignore[method-assign]
+        app.receive(real_state(seq=2, risk=exact_model(um=[UmLeg("BTCUSDT", D(-3), D(50000))])))
+        await wait_until(pilot, lambda: rendered(matrix) != before, what="the new model's ladder")
+        assert layouts and True not in layouts
+
+
+async def test_a_new_model_with_the_same_ladder_cells_draws_nothing():
+    """Each refresh brings a new model, and mostly the same cells (uniMMR to two decimals): the
+    matrix (a Rich table) is drawn again only when a cell changes."""
+    from pmtui.tui.widgets.ladder import LadderMatrix
+
+    app = hand_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        app.receive(real_state(risk=exact_model()))
+        matrix = app.query_one("#ladder-panel-matrix", LadderMatrix)
+        await wait_until(pilot, lambda: "✓" in rendered(matrix), what="the first ladder")
+        updates: list[object] = []
+        update = matrix.update
+        matrix.update = lambda *a, **k: updates.append(a) or update(*a, **k)  # type: ignore[method-assign]
+        app.receive(real_state(seq=2, risk=exact_model()))  # the same book, a new model
+        await wait_until(pilot, lambda: app.state.seq == 2, what="the second state")
+        await pilot.pause()
+        assert matrix.model is app.state.risk and updates == []

@@ -10,13 +10,13 @@ from rich.text import Text
 from pmtui import fmt
 from pmtui.health import Level
 from pmtui.tui.widgets.styles import StyledStatic
-from pmtui.tui.widgets.table import Cell, Column, KeyedTable
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable, ShownWhenDisplayed
 from pmtui.views import BalanceRow
 
 _NONE = Decimal("-Infinity")  # "not given" sorts below every figure
 
 
-class BalancesTable(KeyedTable):
+class BalancesTable(ShownWhenDisplayed, KeyedTable):
     COLUMNS = (
         Column("asset", "Asset", largest_first=False),
         Column("health", "Health", largest_first=False),
@@ -68,7 +68,7 @@ class BalancesTable(KeyedTable):
                  style=self.style("muted")),
         ]
 
-    def show(self, rows: tuple[BalanceRow, ...]) -> bool:
+    def show_rows(self, rows: tuple[BalanceRow, ...]) -> bool:
         return self.set_rows({r.key: self.cells(r) for r in rows})
 
 

@@ -13,7 +13,7 @@ from rich.text import Text
 from pmtui import fmt
 from pmtui.exposure import CoinExposure, dollars
 from pmtui.tui.widgets.styles import StyledStatic
-from pmtui.tui.widgets.table import Cell, Column, KeyedTable
+from pmtui.tui.widgets.table import Cell, Column, KeyedTable, ShownWhenDisplayed
 
 _NONE = Decimal("-Infinity")  # "no price" sorts below every figure
 
@@ -41,7 +41,7 @@ def usd(value: Decimal | None, *, sign: bool = False) -> str:
     return dollars(value, sign=sign)
 
 
-class ExposureTable(KeyedTable):
+class ExposureTable(ShownWhenDisplayed, KeyedTable):
     COLUMNS = (
         Column("coin", "Coin", largest_first=False),
         Column("net", "Net", name="Net in the coin"),
@@ -78,7 +78,7 @@ class ExposureTable(KeyedTable):
             amount(-e.loans),
         ]
 
-    def show(self, rows: tuple[CoinExposure, ...]) -> bool:
+    def show_rows(self, rows: tuple[CoinExposure, ...]) -> bool:
         """The coins, in sorted order. Beyond LAZY_FROM coins, cells are built for the rows on
         screen only (a book of 1,000 positions has as many coins: building every row's cells
         took ~300 ms a refresh); below, every row's, so the columns fit every row."""
