@@ -46,13 +46,14 @@ ONE_SHOT_BURST_SECONDS = 60.0
 #: burst of calm accounts' reconciles never holds its refresh back.
 PRIORITY_RESERVE_SECONDS = 1.0
 #: Most a fleet may borrow at start (`lend`), in seconds of the rate: 50 accounts' first screens
-#: (FIRST_SCREEN_WEIGHT each) are 33 s of it at weight_share 0.5.
-MAX_LOAN_SECONDS = 35.0
+#: (FIRST_SCREEN_WEIGHT each) are 33 s of it at weight_share 0.5 (the last few then go on the
+#: refill's unrepaid share).
+MAX_LOAN_SECONDS = 30.0
 #: The share of the refill that repays a loan (`lend`); the rest refills the bucket for what may
 #: borrow: first screens, and accounts at WARN or worse, which must not wait half a minute while
 #: fifty calm accounts' first screens are repaid. The most that may be lent is repaid within a
 #: minute (MAX_LOAN_SECONDS <= 60 * REPAY_SHARE), so no minute sends more than it would without it.
-REPAY_SHARE = 0.6
+REPAY_SHARE = 0.5
 _EPSILON = 1e-6
 
 

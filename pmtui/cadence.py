@@ -73,12 +73,13 @@ def cost(s: Standing, cadence: float) -> float:
 
 
 #: How far each tier is stretched, in turn, before the next gives anything: a calm pushed account
-#: to a minute, a calm one nothing pushes for to 10 s, one at WARN to 5 s; then the calm pushed
-#: ones (their stream still tells of every change) to 5 minutes, the calm unpushed to a minute,
-#: WARN to 15 s. If that is not enough, every account slows by the same factor (DANGER too), so
-#: the budget always holds. (Five accounts at WARN, each fully refreshed every 5 s, spend 40
-#: weight a second: most of a 3,000-a-minute budget.)
-STRETCH = ((CALM_PUSHED, CALM_CADENCE[1]), (CALM, 10.0), (WARN, 5.0),
+#: to a minute, a calm one nothing pushes for to 10 s, one at WARN to 4 s (so its REST data is at
+#: most ~5 s old, the refresh's own time included); then the calm pushed ones (their stream
+#: still tells of every change) to 5 minutes, the calm unpushed to a minute, WARN to 15 s. If that
+#: is not enough, every account slows by the same factor (DANGER too), so the budget always
+#: holds. (Five accounts at WARN, each fully refreshed every 4 s, spend 50 weight a second: a
+#: 3,000-a-minute budget, so the calm pushed ones give more first.)
+STRETCH = ((CALM_PUSHED, CALM_CADENCE[1]), (CALM, 10.0), (WARN, 4.0),
            (CALM_PUSHED, 300.0), (CALM, 60.0), (WARN, 15.0))
 
 

@@ -368,7 +368,7 @@ async def test_an_account_at_warn_is_not_held_behind_the_start_up_loan(exchanges
         assert budget is not None
         for name in NAMES:
             await d.refresh(name)  # each first screen, on the loan
-        budget.lend(1500)  # ... and 46 more accounts' (33 s of the rate to repay)
+        budget.lend(1500)  # ... and 46 more accounts' (a minute to repay)
         budget._take(round(budget._tokens))
         warn, calm = d.monitors["warn"], d.monitors["calm0"]
         assert warn.level() == Level.WARN and calm.level() == Level.OK
@@ -377,7 +377,7 @@ async def test_an_account_at_warn_is_not_held_behind_the_start_up_loan(exchanges
         start = clock.monotonic()
         await d.refresh("warn")  # the rest of its first refresh: balances, the ADL queue, the locks
         await d.refresh("warn")  # and its next refresh
-        assert clock.monotonic() - start < 10.0  # ~105 weight at 20 a second (REPAY_SHARE 0.6)
+        assert clock.monotonic() - start < 10.0  # ~105 weight at 25 a second (REPAY_SHARE 0.5)
         await d.refresh("calm0")  # the calm account's waits for the repayment
         assert clock.monotonic() - start > 25.0
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pmtui.budget import MAX_LOAN_SECONDS, REPAY_SHARE, WeightBudget
+from pmtui.budget import FIRST_SCREEN_WEIGHT, MAX_LOAN_SECONDS, REPAY_SHARE, WeightBudget
 from pmtui.clock import ManualClock
 
 
@@ -68,13 +68,13 @@ def test_while_a_loan_is_repaid_an_account_at_risk_still_gets_part_of_the_refill
     # (it may borrow) gets the refill's unrepaid share at once: not half a minute behind.
     clock = ManualClock(1000.0)
     budget = WeightBudget(0.5, clock=clock)
-    budget.lend(1650)
+    assert budget.lend(50 * FIRST_SCREEN_WEIGHT) == 1500  # at most MAX_LOAN_SECONDS of the rate
     spend(budget, clock, 0.0)
-    assert budget.wait_for(10) == pytest.approx((10 + 1650) / budget.rate)  # calm: after the debt
+    assert budget.wait_for(10) == pytest.approx((10 + 1500) / budget.rate)  # calm: after the debt
     assert budget.wait_for(10, borrow=True) == pytest.approx(10 / (budget.rate * (1 - REPAY_SHARE)))
     # A borrower that never stops still leaves the loan repaid within the minute: no minute sends
     # more than the bucket and 60 s of the rate.
-    assert spend(budget, clock, 60.0) <= 60 * budget.rate and budget.debt == 0
+    assert spend(budget, clock, 60.0) <= 60 * budget.rate and budget.debt == pytest.approx(0, abs=1e-6)
     assert MAX_LOAN_SECONDS <= 60 * REPAY_SHARE
 
 
@@ -83,8 +83,8 @@ def test_a_borrower_past_the_repayment_waits_at_the_whole_rate_after_it():
     budget = WeightBudget(0.5, clock=clock, burst_seconds=10.0)  # 500 at once
     budget.lend(300)
     spend(budget, clock, 0.0)
-    # 300 is repaid in 10 s (30 a second); meanwhile the bucket gains 20 a second: 200. 250 takes
-    # those 10 s and then 1 s at the whole rate.
-    assert budget.wait_for(250, borrow=True) == pytest.approx(11.0)
-    clock.advance(11.0)
-    assert budget.wait_for(250, borrow=True) == 0 and budget.debt == 0
+    # 300 is repaid in 12 s (25 a second); meanwhile the bucket gains 25 a second: 300. 350 takes
+    # those 12 s and then 1 s at the whole rate.
+    assert budget.wait_for(350, borrow=True) == pytest.approx(13.0)
+    clock.advance(13.0)
+    assert budget.wait_for(350, borrow=True) == 0 and budget.debt == 0
