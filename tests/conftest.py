@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -19,6 +20,17 @@ pytest_plugins = [
 # not on a bug: no deadline for the tests that keep the defaults. Example counts are each test's.
 settings.register_profile("pmtui", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pmtui"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Python's cyclic garbage collector was a quarter of a Textual test's CPU: every 700 new
+    objects a young collection, and every so often a full one through the ~160,000 objects of the
+    imported modules, test modules and collected items, none of which will ever be garbage.
+    Freezing those (they are never scanned again) and collecting young objects every 10,000
+    allocations instead cuts its time by about two thirds. Garbage is still collected, cycles later.
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.css import stylesheet as textual_stylesheet
 from textual.css.stylesheet import Stylesheet as TextualStylesheet
 
 from pmtui.tui import stylesheet
@@ -33,6 +34,7 @@ async def test_cached_component_styles_are_textuals_own(make_app, monkeypatch, t
     cached_again = await shown(make_app, theme)  # from the cache, for every widget
     with monkeypatch.context() as m:
         m.setattr(stylesheet.Stylesheet, "_process_component_classes", TextualStylesheet._process_component_classes)
+        m.setattr(stylesheet.Stylesheet, "_parse_rules", TextualStylesheet._parse_rules)
         textual = await shown(make_app, theme)
     assert len(textual) > 100  # the tables' and panels' colour classes, the footer keys'
     assert cached_first == textual and cached_again == textual
@@ -51,3 +53,17 @@ async def test_a_second_dashboard_matches_no_colour_class_again(make_app, monkey
     monkeypatch.setattr(TextualStylesheet, "apply", counting)
     await shown(make_app, "textual-dark")
     assert matched == []
+
+
+async def test_a_second_dashboard_parses_no_css_again(make_app, monkeypatch):
+    await shown(make_app, "textual-dark")
+    parsed: list[str] = []
+    parse = textual_stylesheet.parse
+
+    def counting(scope, css, read_from, **kwargs):
+        parsed.append(str(read_from))
+        return parse(scope, css, read_from, **kwargs)
+
+    monkeypatch.setattr(textual_stylesheet, "parse", counting)
+    await shown(make_app, "textual-dark")
+    assert parsed == []
