@@ -360,7 +360,8 @@ async def check(fleet: Fleet, *, warning: Decimal | None = None, critical: Decim
     are gone already (the process's start); one not read by then is UNKNOWN, with the others'
     answers beside it."""
     watched = [a.monitor for a in fleet.watched if a.monitor is not None]
-    budget = fleet.budget or (watched[0].client.budget if watched else None)
+    # An attached fleet's monitors have no client (the daemon's are read): no budget, no model.
+    budget = fleet.budget or next((m.client.budget for m in watched if m.client is not None), None)
     model = budget is not None and check_reads_model(len(watched), budget.capacity)
 
     async def fetch(account: Account) -> tuple[MonitorState, Thresholds]:
@@ -438,6 +439,8 @@ class WatchLines:
                 self.err.write(notice_line(notice.severity, f"{label}: {notice.message}" if label else notice.message))
         if not printed or (MARKS in state.changed and not state.alerts):
             return  # the positions at the stream's marks, each second: refreshes and alerts say enough
+        if state.view is None and state.status.error is None and not state.alerts:
+            return  # nothing known yet (the user stream can be up before the first data): no line
         fault = state.status.error.message if state.status.error is not None else None
         if not (state.changed & WORTH_A_LINE) - {FAULT} and not state.alerts and fault == self._last_fault.get(profile):
             return  # the same fault again (each retry): said once is enough
