@@ -3,8 +3,9 @@ liquidation distance over 1 h, 24 h or 7 d (`H` cycles the span), beside the ale
 
 The points come from the recording when the dashboard has one (read in a worker thread, never on
 the event loop: pmtui.charts.from_recording), joined to this session's newer ones; without a
-recording, from the session alone. A chart draws again only when its points, span, size or theme
-change: never on a clock tick.
+recording, from the session alone. A chart is built again (plotext: the costly part) only when
+what it shows changes: a point on another dot, the range drawn, the span, its size or colours;
+never on a clock tick, nor for a new sample that lands where the last one is drawn.
 """
 
 from __future__ import annotations
@@ -27,7 +28,19 @@ from textual_plotext import PlotextPlot
 
 from pmtui import fmt
 from pmtui.alerts import AlertEvent
-from pmtui.charts import SPANS, ChartData, Point, combine, from_recording, from_session, latest, lowest, segments, thin
+from pmtui.charts import (
+    BUCKETS,
+    SPANS,
+    ChartData,
+    Point,
+    combine,
+    from_recording,
+    from_session,
+    latest,
+    lowest,
+    segments,
+    thin,
+)
 from pmtui.errors import PmtuiError
 from pmtui.health import Level
 from pmtui.series import SessionSeries
@@ -62,6 +75,18 @@ def _rgb(style: Style) -> tuple[int, int, int] | None:
     return (triplet.red, triplet.green, triplet.blue)
 
 
+def frame(first: float, end: float, span: int, dots: int) -> tuple[float, float]:
+    """The time range a chart draws: the span, or the time its points cover (a minute at least),
+    rounded up to a sixteenth of a power of two (room on the left), with its right edge on a grid
+    of `dots` per range. A new sample moves it only a dot at a time, not a few seconds."""
+    extent = max(60.0, min(float(span), end - first))
+    step = 2.0 ** math.floor(math.log2(extent / 16))
+    extent = min(float(span), math.ceil(extent / step) * step)
+    dot = extent / dots
+    right = math.ceil(end / dot) * dot
+    return right - extent, right
+
+
 def time_ticks(start: float, end: float, columns: int) -> tuple[list[float], list[str]]:
     """Where the time axis is labelled (whole local minutes, hours or days) and with what: HH:MM,
     or the day under a day's step."""
@@ -91,7 +116,8 @@ class Chart(Styled, PlotextPlot):
         self.points: tuple[Point, ...] = ()
         self.span = SPANS[0][0]
         self.bands: tuple[tuple[Decimal, Level], ...] = ()
-        self._drawn: tuple[Any, Text] | None = None
+        self._drawn: tuple[Any, Text] | None = None  # ((size, version), the plot)
+        self._plotted: Any = None  # what the plot drawn shows (Chart.render)
         self._version = 0
         self.renders = 0  # plots built: what the tests count to prove a tick draws nothing
 
@@ -111,10 +137,6 @@ class Chart(Styled, PlotextPlot):
         self._version += 1
         self.refresh()
 
-    def notify_style_update(self) -> None:
-        self._drawn = None  # a new theme: new colours
-        super().notify_style_update()
-
     def render(self) -> RenderResult:
         key = (self.size, self._version)
         if self._drawn is not None and self._drawn[0] == key:
@@ -122,18 +144,16 @@ class Chart(Styled, PlotextPlot):
         width, height = self.size
         if not self.points or width < 12 or height < 4:
             text = Text("no data yet" if not self.points else "", style=self.style("muted"), no_wrap=True)
-            self._drawn = (key, text)
+            self._drawn, self._plotted = (key, text), None
             return text
-        self.renders += 1
-        plt = self.plt
-        plt.clear_figure()
-        end = self.points[-1][0]
-        start = max(self.points[0][0], end - self.span)
-        if end - start < 60:
-            start = end - 60  # a minute at least: the first samples are not a line yet
+        # Dots across and down: braille's, two and four a cell, over the whole widget (more than
+        # the plot has, so a point on another dot of the plot is on another one here too).
+        across, down = 2 * width, 4 * height
+        start, end = frame(self.points[0][0], self.points[-1][0], self.span, across)
+        points = [p for p in self.points if p[0] >= start]
         line = _rgb(self.style("chart--line"))
         gap = max(3 * self.span / 240, 90.0)  # longer than this without a point: not joined
-        values = [p[1] for p in self.points]
+        values = [p[1] for p in points]
         low, high = min(values), max(values)
         bands = sorted(v for v, _ in self.bands)
         if bands:
@@ -158,21 +178,46 @@ class Chart(Styled, PlotextPlot):
                     return base[i] + share * (base[i + 1] - base[i])
             return 0.0
 
-        for run in segments(self.points, gap):
-            plt.plot([p[0] for p in run], [scale(p[1]) for p in run], marker="braille", color=line)
-        for value, level in self.bands:
-            plt.hline(scale(value), _rgb(self.style(f"chart--{level.label}")))
-        plt.xlim(start, end)
-        plt.ylim(-0.05 * base[-1], base[-1] * 1.02)
+        runs = [[(p[0], scale(p[1])) for p in run] for run in segments(tuple(points), gap)]
+        bottom, top = -0.05 * base[-1], base[-1] * 1.02
         ticks = knots if bands else [low, (low + high) / 2, high]
-        plt.yticks([scale(t) for t in ticks], [fmt.plain(t) if t in bands else _tick(self.figure, t) for t in ticks])
-        xs, labels = time_ticks(start, end, width - 8)
-        plt.xticks(xs, labels)
+        labels = [fmt.plain(t) if t in bands else _tick(self.figure, t) for t in ticks]
+        xs, times = time_ticks(start, self.points[-1][0], width - 8)
+        levels = [(scale(v), _rgb(self.style(f"chart--{level.label}"))) for v, level in self.bands]
+
+        # What the plot shows: each run as the dots its points are on (a point on the dot of the
+        # one before adds nothing), the axes and the colours. The same: the plot drawn stands.
+        def dots(run: list[tuple[float, float]]) -> tuple[tuple[int, int], ...]:
+            cells = [(int((t - start) / (end - start) * across), int((y - bottom) / (top - bottom) * down))
+                     for t, y in run]
+            return tuple(c for i, c in enumerate(cells) if i == 0 or c != cells[i - 1])
+
+        plotted = (self.size, start, end, tuple(dots(run) for run in runs), tuple(labels), tuple(xs), tuple(times),
+                   line, tuple(levels), base[-1])
+        if self._drawn is not None and plotted == self._plotted:
+            self._drawn = (key, self._drawn[1])
+            return self._drawn[1]
+        self.renders += 1
+        plt = self.plt
+        plt.clear_figure()
+        for run in runs:
+            plt.plot([p[0] for p in run], [p[1] for p in run], marker="braille", color=line)
+        for y, color in levels:
+            plt.hline(y, color)
+        plt.xlim(start, end)
+        plt.ylim(bottom, top)
+        plt.yticks([scale(t) for t in ticks], labels)
+        plt.xticks(xs, times)
         plt.frame(False)
         drawn = super().render()  # textual-plotext's: the plot as Text
         assert isinstance(drawn, Text)
-        self._drawn = (key, drawn)
+        self._drawn, self._plotted = (key, drawn), plotted
         return drawn
+
+    def notify_style_update(self) -> None:
+        # Restyled (a theme, a class): built again only if the colours it is drawn in changed.
+        self._drawn = None if self._drawn is None else (None, self._drawn[1])
+        super().notify_style_update()
 
 
 def recording_of(monitor: Any) -> tuple[Path, str] | None:
@@ -251,10 +296,17 @@ class HistoryPanel(Horizontal):
         end = data.end
         if end is not None:
             shown = data.window(seconds)
-            # Thinned over the time the points cover (a few minutes of session keep every point).
+            # Thinned over the time the points cover (a few minutes of session keep every point),
+            # in stretches of a power of two seconds from a multiple of it: a new sample leaves
+            # the older stretches as they were (and their charts unbuilt, Chart.render).
             start = min((p[0][0] for p in (shown.unimmr, shown.equity, shown.liq) if p), default=end)
-            data = ChartData(thin(shown.unimmr, start, end, lowest), thin(shown.equity, start, end, latest),
-                             thin(shown.liq, start, end, lowest), data.source, data.problem)
+            width = 2.0 ** math.ceil(math.log2(max(end - start, 1.0) / BUCKETS))
+            start = math.floor(start / width) * width
+            buckets = math.floor((end - start) / width) + 1
+            end = start + buckets * width
+            data = ChartData(thin(shown.unimmr, start, end, lowest, buckets),
+                             thin(shown.equity, start, end, latest, buckets),
+                             thin(shown.liq, start, end, lowest, buckets), data.source, data.problem)
         where = f"{label} · {data.source}" + (" (recording unread)" if data.problem else "")
         t = self._thresholds
         bands = () if t is None else ((t.unimmr_warn, Level.WARN), (t.unimmr_danger, Level.DANGER),
