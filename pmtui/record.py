@@ -915,9 +915,10 @@ class Recorder:
                             else:
                                 insert_sample(conn, item)
                         self.flush(conn)
-                if self.clock() - self._pruned >= RETENTION_EVERY:
-                    self._pruned = self.clock()
-                    prune(conn, self.clock(), self.retention_days, self.max_size_mb)
+                now = self.clock()  # read once: the pass's time is the one it is said to run at
+                if now - self._pruned >= RETENTION_EVERY:
+                    self._pruned = now
+                    prune(conn, now, self.retention_days, self.max_size_mb)
                 if closing:
                     with conn:
                         self.flush(conn, seal=True)
