@@ -1,7 +1,9 @@
 """History: an optional SQLite record of each refresh and its export.
 
 One row per refresh: time (ms), profile, uniMMR, account equity, maintenance margin, total uPnL
-and the level as text. Decimals are stored as TEXT so they come back exactly as they went in.
+and the level as text. Decimals are stored as TEXT so they come back exactly as they went in. A
+new file keys the rows by (time, profile), WITHOUT ROWID: of two refreshes of an account in the
+same millisecond the later is kept.
 The file lives in the platformdirs user data dir (``history.sqlite3``) unless a path is given; it
 is created private to the user (0600, in a 0700 folder).
 
@@ -47,10 +49,14 @@ CREATE TABLE IF NOT EXISTS samples (
     account_equity TEXT,
     maint_margin   TEXT,
     total_upnl     TEXT,
-    level          TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS samples_by_time ON samples (time_ms);
+    level          TEXT    NOT NULL,
+    PRIMARY KEY (time_ms, profile)
+) WITHOUT ROWID;
 """
+#: A new file's rows live in one B-tree ordered by (time_ms, profile), which every query reads by
+#: (a range of time, one profile or all, retention's "older than"): no rowid and no second index
+#: on time. A file from before keeps its rowid table and its index (samples_by_time); both read
+#: and record on.
 
 
 class HistoryError(PmtuiError):
@@ -154,11 +160,7 @@ class History:
         conn = self._connect(create=True)
         try:
             with conn:
-                conn.execute(
-                    f"INSERT INTO samples ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (sample.time_ms, sample.profile, _text(sample.unimmr), _text(sample.account_equity),
-                     _text(sample.maint_margin), _text(sample.total_upnl), sample.level),
-                )
+                insert(conn, sample)
         except sqlite3.Error as exc:
             raise HistoryError(f"Cannot write to the history file {self.path}: {_reason(exc)}.") from None
         finally:
@@ -181,10 +183,9 @@ class History:
         sql = f"SELECT {', '.join(COLUMNS)} FROM samples"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY time_ms, rowid"
         conn = self._connect(create=False)
         try:
-            rows = conn.execute(sql, args).fetchall()
+            rows = conn.execute(sql + _order(conn), args).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"Cannot read the history file {self.path}: {_reason(exc)}.") from None
         finally:
@@ -206,6 +207,22 @@ class History:
     async def aread(self, since_ms: int | None = None, until_ms: int | None = None,
                     profile: str | None = None) -> list[Sample]:
         return await asyncio.to_thread(self.read, since_ms, until_ms, profile)
+
+
+def insert(conn: sqlite3.Connection, sample: Sample) -> None:
+    """One row. Two samples of a profile in the same millisecond: the later one is kept (the key is
+    unique in a new file; an old file keeps both)."""
+    conn.execute(f"INSERT OR REPLACE INTO samples ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (sample.time_ms, sample.profile, _text(sample.unimmr), _text(sample.account_equity),
+                  _text(sample.maint_margin), _text(sample.total_upnl), sample.level))
+
+
+def _order(conn: sqlite3.Connection) -> str:
+    """Oldest first: the key's order in a new file; in an old (rowid) file, rows of the same time
+    as they were written."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'samples'").fetchone()
+    old = row is not None and "WITHOUT ROWID" not in (row[0] or "").upper()
+    return " ORDER BY time_ms, rowid" if old else " ORDER BY time_ms, profile"
 
 
 def _reason(exc: sqlite3.Error) -> str:

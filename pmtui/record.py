@@ -59,6 +59,7 @@ from typing import Any
 
 from pmtui import output
 from pmtui.history import History, HistoryError, Sample, _reason
+from pmtui.history import insert as insert_sample
 from pmtui.state import CLOCK, MARKS, STATUS, MonitorState, Notice
 from pmtui.text import clean
 
@@ -912,11 +913,12 @@ class Recorder:
                             if kind == "state":
                                 self._write_state(conn, *item)
                             else:
-                                _insert_sample(conn, item)
+                                insert_sample(conn, item)
                         self.flush(conn)
-                if self.clock() - self._pruned >= RETENTION_EVERY:
-                    self._pruned = self.clock()
-                    prune(conn, self.clock(), self.retention_days, self.max_size_mb)
+                now = self.clock()  # read once: the pass's time is the one it is said to run at
+                if now - self._pruned >= RETENTION_EVERY:
+                    self._pruned = now
+                    prune(conn, now, self.retention_days, self.max_size_mb)
                 if closing:
                     with conn:
                         self.flush(conn, seal=True)
@@ -1020,14 +1022,6 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise HistoryError(f"Cannot record to {path}: {_reason(exc)}.") from None
     return conn
-
-
-def _insert_sample(conn: sqlite3.Connection, sample: Sample) -> None:
-    from pmtui.history import COLUMNS, _text
-
-    conn.execute(f"INSERT INTO samples ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (sample.time_ms, sample.profile, _text(sample.unimmr), _text(sample.account_equity),
-                  _text(sample.maint_margin), _text(sample.total_upnl), sample.level))
 
 
 def record_now(path: Path | str, profile: str, state: MonitorState, *, retention_days: float | None = None,

@@ -447,7 +447,8 @@ def test_the_writer_enforces_retention_itself(tmp_path):
         recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, last_ok_wall=clock.now)))
 
     at(0)
-    wait_for(lambda: recorder.written == 1, "the first state")
+    # and its retention pass at that time (a pass at the later time would delete the row still filling)
+    wait_for(lambda: recorder.written == 1 and recorder._pruned == T0, "the first state")
     at(3 * 86400)  # three days later: the first state is past retention
     recorder.close()
     assert [r.time_ms for r in read_states(path)] == [int((T0 + 3 * 86400) * 1000)]

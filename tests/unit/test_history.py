@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import stat
 from datetime import datetime
 from decimal import Decimal as D
@@ -20,6 +21,7 @@ from pmtui.history import (
     default_path,
     export_csv,
     export_json,
+    insert,
     parse_when,
     sample_from_view,
 )
@@ -64,6 +66,70 @@ def test_read_filters_by_time_and_profile(tmp_path: Path):
         h.record(sample(T0 + i * 1000, profile="a" if i % 2 else "b"))
     assert [s.time_ms for s in h.read(since_ms=T0 + 1000, until_ms=T0 + 3000)] == [T0 + 1000, T0 + 2000]
     assert [s.time_ms for s in h.read(profile="a")] == [T0 + 1000, T0 + 3000]
+
+
+#: The samples table as pmtui created it before it was keyed (WITHOUT ROWID): a rowid table and an index.
+OLD_SCHEMA = """
+PRAGMA auto_vacuum = INCREMENTAL;
+CREATE TABLE samples (time_ms INTEGER NOT NULL, profile TEXT NOT NULL, unimmr TEXT, account_equity TEXT,
+                      maint_margin TEXT, total_upnl TEXT, level TEXT NOT NULL);
+CREATE INDEX samples_by_time ON samples (time_ms);
+"""
+
+
+def test_a_new_file_keys_samples_by_time_and_profile(tmp_path: Path):
+    h = History(tmp_path / "h.sqlite3")
+    h.record(sample(T0 + 1000, profile="b"))
+    h.record(sample(T0 + 1000, profile="a"))  # two accounts in one millisecond: both kept
+    h.record(sample(T0, profile="b", level="ok"))
+    h.record(sample(T0, profile="b", level="danger"))  # one account twice in a millisecond: the later
+    assert [(s.time_ms, s.profile, s.level) for s in h.read()] == [
+        (T0, "b", "danger"), (T0 + 1000, "a", "warn"), (T0 + 1000, "b", "warn")]
+    with sqlite3.connect(h.path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'samples'").fetchone()
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "WITHOUT ROWID" in sql and "samples_by_time" not in names  # the key is the only index
+
+
+def test_an_old_file_reads_and_records_on(tmp_path: Path):
+    from pmtui.record import Recorder
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute("INSERT INTO samples VALUES (?, 'main', '1.5', '2.50', '3', '-4', 'ok')", (T0,))
+    h = History(path)
+    h.record(sample(T0 + 1000, level="warn"))
+    h.record(sample(T0 + 1000, level="danger"))  # no key here: both kept, in the order written
+    recorder = Recorder(path)
+    recorder.put_sample(sample(T0 + 2000))
+    recorder.close()
+    assert recorder.error is None
+    back = h.read()
+    assert [(s.time_ms, s.level) for s in back] == [(T0, "ok"), (T0 + 1000, "warn"), (T0 + 1000, "danger"),
+                                                    (T0 + 2000, "warn")]
+    assert str(back[0].account_equity) == "2.50" and back[3] == sample(T0 + 2000)
+    with sqlite3.connect(path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'samples'").fetchone()
+    assert "WITHOUT ROWID" not in sql  # left as it was
+
+
+def test_a_new_file_is_smaller_than_the_old_schema(tmp_path: Path):
+    """The rowid and the index on time cost more than the key's B-tree leaves pages short."""
+    sizes = {}
+    for name in ("old", "new"):
+        path = tmp_path / f"{name}.sqlite3"
+        if name == "old":
+            with sqlite3.connect(path) as conn:
+                conn.executescript(OLD_SCHEMA)
+        conn = History(path)._connect(create=True)
+        with conn:
+            for i in range(2000):
+                insert(conn, sample(T0 + 2000 * i, profile="demo", unimmr="9.66563957", equity="703832.02355200",
+                                    mm="72817.94637215", upnl=f"-13018.40028119{i:08d}", level="ok"))
+        (sizes[name],) = conn.execute("PRAGMA page_count").fetchone()
+        conn.close()
+    assert sizes["new"] < sizes["old"], sizes  # 52 pages against 56 here
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
