@@ -3,7 +3,9 @@
 
 A Monitor runs over the demo exchange (margin-call scenario, seeded) on a fake clock that moves
 2 s per refresh, its states recorded by a Recorder as `--record` does; the file's size after the
-run (WAL checkpointed), scaled from the simulated seconds to a day.
+run (WAL checkpointed), scaled from the simulated seconds to a day (record_bytes_per_day_scaled,
+which scales the file's fixed pages too), and record_bytes_per_day: the size of a day's file made
+of the run's own rows, copied and time-shifted until they hold a day of states and of samples.
 
 Baseline, same run and states: the raw JSON of every recorded state (`watch --json`'s objects,
 one per state, what a naive record would write), scaled the same way.
@@ -117,17 +119,25 @@ def json_text(doc: object) -> str:
 DAY_STATES = 43_200
 
 
-def day_file(source: Path, path: Path) -> int:
-    """A day of states: `source`'s rows again and again (each copy starts at a keyframe), 2 s apart."""
+def day_file(source: Path, path: Path, states: int = DAY_STATES, samples_n: int = DAY_STATES) -> int:
+    """A day of states: `source`'s rows again and again (each copy starts at a keyframe), 2 s apart,
+    until the file holds `states` of them, and `samples_n` of its five-number samples, time-shifted
+    the same way: the file a day of recording leaves, its fixed pages (schema, indexes, the inputs)
+    counted once."""
     src = sqlite3.connect(source)
+    samples = src.execute("SELECT unimmr, account_equity, maint_margin, total_upnl, level, profile"
+                          " FROM samples ORDER BY time_ms").fetchall()
     columns = {c[1] for c in src.execute("PRAGMA table_info(states)")}
     extra = [c for c in ("flags", "meta") if c in columns]
     rows = src.execute(f"SELECT profile, level, unimmr, kind, body{''.join(', ' + c for c in extra)}"
                        " FROM states ORDER BY id").fetchall()
-    tables = [sql for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name != 'samples'")]
+    tables = [sql for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type IN ('table', 'index')"
+                                            " AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
+    (vacuum,) = src.execute("PRAGMA auto_vacuum").fetchone()
     inputs = src.execute("SELECT * FROM inputs").fetchall() if any("inputs" in t for t in tables) else []
     src.close()
     dst = sqlite3.connect(path)
+    dst.execute(f"PRAGMA auto_vacuum = {int(vacuum)}")  # as the recorder's file: its pointer-map pages too
     for sql in tables:
         dst.execute(sql)
     if inputs:
@@ -135,12 +145,15 @@ def day_file(source: Path, path: Path) -> int:
     t0 = 1_750_000_000_000
     n = 0
     with dst:
-        while n < DAY_STATES:
+        while n < states:
             for row in rows:
                 dst.execute(f"INSERT INTO states (time_ms, profile, level, unimmr, kind, body"
                             f"{''.join(', ' + c for c in extra)}) VALUES (?{', ?' * (5 + len(extra))})",
                             (t0 + 2000 * n, *row))
                 n += states_in(row[-1] if "meta" in extra else None)
+        for i in range(samples_n if samples else 0):
+            dst.execute("INSERT INTO samples (unimmr, account_equity, maint_margin, total_upnl, level, profile,"
+                        " time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)", (*samples[i % len(samples)], t0 + 2000 * i))
     dst.close()
     return n
 
@@ -178,14 +191,22 @@ def main() -> None:
         (rows,) = conn.execute("SELECT count(*) FROM states").fetchone()
         meta = "meta" in {c[1] for c in conn.execute("PRAGMA table_info(states)")}
         kept = sum(states_in(m) for (m,) in conn.execute(f"SELECT {'meta' if meta else 'NULL'} FROM states"))
+        (sampled,) = conn.execute("SELECT count(*) FROM samples").fetchone()
         conn.close()
         size = os.path.getsize(path)
+        # The day file for the size: as many states and samples as a day at this run's pace keeps.
+        sized = Path(tmp) / "sized.sqlite3"
+        day_file(path, sized, round(kept * 86400 / seconds), round(sampled * 86400 / seconds))
+        day_size = os.path.getsize(sized)
         day = Path(tmp) / "day.sqlite3"
         day_file(path, day)
         open_s = replay_open(day)
     day = 86400 / seconds
     emit({
-        "record_bytes_per_day": round(size * day),
+        # The day file's size: a day's states and samples. Scaling the run's file up instead
+        # (record_bytes_per_day_scaled) multiplies its fixed pages too, by 144 for 10 minutes.
+        "record_bytes_per_day": day_size,
+        "record_bytes_per_day_scaled": round(size * day),
         "raw_json_bytes_per_day": round(raw * day),
         "record_ratio": round(size / raw, 4),
         "record_bytes_per_state": round(size / max(kept, 1)),  # per state in the file (a row may hold many)
