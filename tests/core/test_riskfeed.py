@@ -3,6 +3,7 @@ and the shared, cached feed (its cadences, refusals, staleness) with a frozen cl
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from decimal import Decimal
 
@@ -263,7 +264,14 @@ async def test_in_the_margin_call_demo_the_model_reconciles_at_every_refresh_bet
     from pmtui.model import RiskModel
     from pmtui.riskview import off
 
-    clock = ManualClock()
+    class Clock(ManualClock):
+        async def sleep(self, seconds: float) -> None:
+            # A wait (the weight budget's, should a pushed event ask for a refresh in between)
+            # moves this clock as time would: on a clock that never moves it would wait for ever.
+            self.advance(seconds)
+            await asyncio.sleep(0)
+
+    clock = Clock()
     exchange = DemoExchange(scenario="margin-call", clock=clock.time, step=44)
     m = make_monitor(Settings(), FleetOptions(demo=True), profile="demo", transport=exchange, clock=clock,
                      budget=WeightBudget(1.0, clock=clock))
