@@ -526,17 +526,24 @@ def _formula(name: str, row: dict[str, Any]) -> str | None:
         return None
 
 
-def _formulas(row: Any, restore: bool = False) -> Any:
-    """A positionRisk row with its notional and uPnL as their formulas when they are (or back)."""
+def _swap(row: Any, fields: tuple[tuple[str, Any, str], ...], formula: Callable[[str, Any], str | None],
+          restore: bool) -> Any:
+    """`row` with each (field, marker, name) as its marker where the field equals `formula` (or
+    the formula back where the marker stands)."""
     if not isinstance(row, dict):
         return row
     row = dict(row)
-    for field_, marker, name in (("notional", NOTIONAL, "notional"), ("unRealizedProfit", UPNL, "upnl")):
+    for field_, marker, name in fields:
         if restore and row.get(field_) == marker:
-            row[field_] = _formula(name, row)
-        elif not restore and isinstance(row.get(field_), str) and row[field_] == _formula(name, row):
+            row[field_] = formula(name, row)
+        elif not restore and isinstance(row.get(field_), str) and row[field_] == formula(name, row):
             row[field_] = marker
     return row
+
+
+def _formulas(row: Any, restore: bool = False) -> Any:
+    """A positionRisk row with its notional and uPnL as their formulas when they are (or back)."""
+    return _swap(row, (("notional", NOTIONAL, "notional"), ("unRealizedProfit", UPNL, "upnl")), _formula, restore)
 
 
 #: An alert's ISO time when it is its time_ms's, its items when they are its own words (one subject).
@@ -594,15 +601,8 @@ def _cm_formula(name: str, row: dict[str, Any]) -> str | None:
 
 def _cm_formulas(row: Any, restore: bool = False) -> Any:
     """A COIN-M positionRisk row with its notionalValue and uPnL as their formulas when they are (or back)."""
-    if not isinstance(row, dict):
-        return row
-    row = dict(row)
-    for field_, marker, name in (("notionalValue", CM_NOTIONAL, "notional"), ("unRealizedProfit", CM_UPNL, "upnl")):
-        if restore and row.get(field_) == marker:
-            row[field_] = _cm_formula(name, row)
-        elif not restore and isinstance(row.get(field_), str) and row[field_] == _cm_formula(name, row):
-            row[field_] = marker
-    return row
+    return _swap(row, (("notionalValue", CM_NOTIONAL, "notional"), ("unRealizedProfit", CM_UPNL, "upnl")),
+                 _cm_formula, restore)
 
 
 def _restored(doc: dict[str, Any], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
