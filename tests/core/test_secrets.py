@@ -278,6 +278,20 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
     # only make each one wait.
     app.monitor.refresh_debounce = 0.0
     app.client.budget = WeightBudget(1.0, limit=10**9)
+    # Only the test refreshes: with the app's own 1 s timer, a refresh of its own could follow the
+    # faulted one at once (under load, before the wait below looked) and clear the error it waits
+    # for. Each poll's outcome is kept, so the wait reads the one it caused, not the latest.
+    poller = app.monitor.poller
+    poller.interval = 600.0
+    outcomes: list[tuple[bool, PmtuiError | None]] = []
+    poll = poller.poll
+
+    async def kept_poll() -> bool:
+        ok = await poll()
+        outcomes.append((ok, poller.error))
+        return ok
+
+    poller.poll = kept_poll  # type: ignore[method-assign]
     notes: list[str] = []
     notify = app.notify
     app.notify = lambda message, *a, **k: (notes.append(str(message)), notify(message, *a, **k))[1]  # type: ignore[method-assign]
@@ -285,22 +299,21 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
     shot_dir.mkdir()
     async with app.run_test(size=(100, 30)):
 
-        async def refresh(ok: bool) -> None:
+        async def refresh(ok: bool) -> PmtuiError | None:
             """Refresh now (key r: also what a person does after fixing the key) until it ends
-            well (ok) or in an error (not ok). The app's own timer waits its 1 s interval."""
-            polls = app.monitor.poller.polls
+            well (ok) or in an error (not ok); that poll's error."""
+            seen = len(outcomes)
             app.main.action_refresh_now()
             deadline = asyncio.get_running_loop().time() + 30  # a hang's bound, not a measure
-            while (app.monitor.poller.polls <= polls or app.monitor.fetching
-                   or ok == (app.monitor.poller.error is not None)):
-                assert asyncio.get_running_loop().time() < deadline, f"no refresh under {name}"
+            while app.monitor.fetching or all(good != ok for good, _ in outcomes[seen:]):
+                assert asyncio.get_running_loop().time() < deadline, f"no refresh under {name}: {outcomes[seen:]}"
                 await asyncio.sleep(0.01)
             await asyncio.sleep(0.05)  # let the screen paint
+            return next(error for good, error in outcomes[seen:] if good == ok)
 
         for name, opts in FAULTS:
             apply_fault(server, name, opts)
-            await refresh(ok=name in ("ok", "clock+7s", "clock-7s"))
-            error = app.monitor.poller.error
+            error = await refresh(ok=name in ("ok", "clock+7s", "clock-7s"))
             if error is not None:
                 evidence.add_error(f"dashboard error under {name}", error)
             evidence.add(f"screen under {name}", screen_text(app))
@@ -308,7 +321,8 @@ async def test_dashboard_never_shows_secrets(server: EchoServer, tmp_path: Path,
             saved = Path(app.save_screenshot(f"{name}.svg", path=str(shot_dir)))
             evidence.add(f"saved screenshot under {name}", saved.read_text())
             apply_fault(server, "ok", {})
-            app.client._blocked_until = 0.0  # bans are the soak's business; here, move on
+            # Bans and pauses are the soak's business; here, move on.
+            app.client._blocked_until = app.client.budget.blocked_until = 0.0
             await refresh(ok=True)
     assert {w.split(" under ")[1].split(":")[0] for w, _ in evidence.texts
             if w.startswith("dashboard error")} >= {
