@@ -44,6 +44,9 @@ from pmtui.state import CLOCK, DATA, STATUS
 from tests.core.test_monitor import real_state
 
 T0 = 1_750_000_000.0
+# How long `close` may wait for the writer to write what was queued: a hang's bound, not a measure
+# (its default, 5 s, is what a person quitting waits; with both cores busy 500 states took longer).
+CLOSE_S = 120.0
 
 
 class Clock:
@@ -54,7 +57,7 @@ class Clock:
         return self.now
 
 
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+def wait_for(condition, what: str, timeout: float = 60.0) -> None:  # a hang's bound
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -106,7 +109,7 @@ async def test_every_state_of_a_demo_account_comes_back_exactly(tmp_path):
         await monitor.refresh()
         clock.now += 2
     await monitor.aclose()
-    recorder.close()
+    recorder.close(CLOSE_S)
     assert recorder.error is None
     rows = read_states(tmp_path / "h.sqlite3")
     # Every state but those that repeat the last one recorded (a status change alone may move
@@ -148,7 +151,7 @@ async def test_the_view_is_derived_exactly_with_its_exposure_next_tiers_and_adl_
             await monitor._risk_task
         clock.now += 2
     await monitor.aclose()
-    recorder.close()
+    recorder.close(CLOSE_S)
     rows = [r for r in read_states(tmp_path / "h.sqlite3") if "view" in r.doc]
     assert rows and strip(rows[-1].doc) in published
     view = rows[-1].doc["view"]
@@ -185,7 +188,7 @@ def test_unchanged_states_cost_nothing(tmp_path):
     recorder = Recorder(path, clock=clock)
     state = real_state()
     recorder.put("p", state)
-    recorder.close()
+    recorder.close(CLOSE_S)
     size = on_disk(path)
     recorder = Recorder(path, clock=clock)
     recorder.put("p", state)  # a new writer starts on a keyframe
@@ -195,7 +198,7 @@ def test_unchanged_states_cost_nothing(tmp_path):
     moved = dataclasses.replace(state, changed=frozenset({STATUS}),
                                 status=dataclasses.replace(state.status, stale=True))
     recorder.put("p", moved)
-    recorder.close()
+    recorder.close(CLOSE_S)
     rows = read_states(path)
     assert len(rows) == 3 and rows[2].doc["stale"] is True
     assert set(rows[2].doc["changed"]) == {CLOCK, DATA, STATUS}  # the skipped states' kinds are kept
@@ -214,7 +217,7 @@ def test_retention_deletes_old_rows_and_what_is_left_still_reads(tmp_path):
             recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status,
                                                                                     last_ok_wall=clock.now)))
             recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, stale=i % 2 == 0)))
-    recorder.close()
+    recorder.close(CLOSE_S)
     before = read_states(path)
     conn = sqlite3.connect(path)
     deleted = prune(conn, T0 + 9 * 86400 + 100, retention_days=3, max_size_mb=None)
@@ -450,7 +453,7 @@ def test_the_writer_enforces_retention_itself(tmp_path):
     # and its retention pass at that time (a pass at the later time would delete the row still filling)
     wait_for(lambda: recorder.written == 1 and recorder._pruned == T0, "the first state")
     at(3 * 86400)  # three days later: the first state is past retention
-    recorder.close()
+    recorder.close(CLOSE_S)
     assert [r.time_ms for r in read_states(path)] == [int((T0 + 3 * 86400) * 1000)]
 
 
@@ -471,7 +474,7 @@ async def test_rows_hold_no_derived_view_and_rows_of_the_first_format_still_read
         await monitor.refresh()
         clock.now += 2
     await monitor.aclose()
-    recorder.close()
+    recorder.close(CLOSE_S)
     conn = sqlite3.connect(path)
     bodies = [_batch_text(b, BATCH_KEY, b"") for (b,) in conn.execute("SELECT body FROM states WHERE kind = ?",
                                                                        (BATCH_KEY,))]
@@ -501,7 +504,7 @@ async def test_open_states_decodes_only_what_is_asked_and_reads_the_same_documen
         await monitor.refresh()
         clock.now += 2
     await monitor.aclose()
-    recorder.close()
+    recorder.close(CLOSE_S)
     eager = [r for r in read_states(path, profile="demo") if "assets" in r.doc or r.doc.get("error")]
     lazy = open_states(path, "demo")
     assert len(lazy) == len(eager) and lazy.times == [r.time_ms for r in eager]
@@ -533,7 +536,7 @@ def test_the_states_the_mark_stream_publishes_each_second_are_not_recorded(tmp_p
     base = real_state()
     source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA, MARKS})))
     source.callbacks[0](dataclasses.replace(base, changed=frozenset({DATA})))
-    recorder.close()
+    recorder.close(CLOSE_S)
     assert seen == [frozenset({DATA})]
 
 
@@ -562,7 +565,7 @@ def test_a_file_of_the_one_state_a_row_format_reads_as_before_and_records_on(tmp
     assert lazy[len(lazy) - 1].risk_model() is not None  # the ladder's inputs, as recorded
     recorder = Recorder(path, clock=Clock(T0 + 3600))
     recorder.put("demo", real_state())
-    recorder.close()
+    recorder.close(CLOSE_S)
     after = read_states(path)
     assert seen(after[:8]) == expected and len(after) == 9 and after[8].time_ms == int((T0 + 3600) * 1000)
 
@@ -598,7 +601,7 @@ def test_a_batch_of_states_is_one_row_written_at_each_commit(tmp_path):
     assert bodies() == [DEFLATED]  # while it fills: deflate, fast enough to redo each second
     for i in range(2, 2 * BATCH_SIZE + 5):
         put(i)
-    recorder.close()
+    recorder.close(CLOSE_S)
     conn = sqlite3.connect(path)
     kinds = [k for (k,) in conn.execute("SELECT kind FROM states ORDER BY id")]
     conn.close()
@@ -624,5 +627,5 @@ def test_a_row_being_filled_that_retention_deleted_is_written_again(tmp_path):
     conn.close()
     clock.now += 2
     recorder.put("p", dataclasses.replace(state, status=dataclasses.replace(state.status, stale=True)))
-    recorder.close()
+    recorder.close(CLOSE_S)
     assert [r.doc["stale"] for r in read_states(path)] == [False, True]
