@@ -358,3 +358,29 @@ async def test_rows_placed_again_land_where_a_whole_sort_puts_them_their_group_w
             wanted = sorted(values, key=lambda k: (best[k[:5]], k[:5], values[k]), reverse=reverse)
             assert table.row_keys == wanted, (share, reverse)
             assert table.cursor_row == table.get_row_index(table.cursor_key())
+
+
+def test_a_cell_is_the_text_that_text_makes_and_strips_control_codes_only_when_there_are_some(monkeypatch):
+    import rich.control
+    import rich.text
+
+    from pmtui.tui.widgets import table
+
+    for text, style, justify in (("12,345.67", "", "right"), ("BTCUSDT", "bold red", "left"),
+                                 ("a\rb\x07c\x08", "", "center"), ("ünï €", "", "right"), ("", "", "right")):
+        cell = Cell(text, style=style, justify=justify)  # type: ignore[arg-type]
+        made = rich.text.Text(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+        slots = [s for cls in type(made).__mro__ for s in getattr(cls, "__slots__", ())]
+        assert {s: getattr(cell, s) for s in slots} == {s: getattr(made, s) for s in slots}, text
+    assert Cell("a\rb\x07c").plain == "abc"
+    # The strip runs only for a string with something unprintable in it.
+    calls: list[str] = []
+
+    def counted(text: str, *args: object) -> str:
+        calls.append(text)
+        return rich.control.strip_control_codes(text)
+
+    monkeypatch.setattr(rich.text, "strip_control_codes", counted)
+    monkeypatch.setattr(table, "strip_control_codes", counted, raising=False)
+    cells = [Cell(f"{i:,}.00") for i in range(100)] + [Cell("x\ry")]
+    assert calls == ["x\ry"] and cells[-1].plain == "xy"

@@ -31,6 +31,7 @@ from operator import itemgetter
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
+from rich.control import strip_control_codes
 from rich.console import JustifyMethod
 from rich.segment import Segment
 from rich.style import Style
@@ -52,7 +53,22 @@ class Cell(Text):
 
     def __init__(self, text: str, sort_key: Any = None, style: Style | str = "",
                  justify: JustifyMethod = "right") -> None:
-        super().__init__(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")
+        # Text.__init__'s work, set directly: a refresh builds a cell per column per row on
+        # screen, and Text.__init__ (its keyword handling, its control-code strip run on every
+        # string) was half of building them (bench/pipeline.py, issue 25). Text with nothing
+        # unprintable has nothing to strip; other text is stripped as Text strips it.
+        # tests/tui/test_table.py checks that a Cell is the Text that Text.__init__ makes.
+        if not text.isprintable():
+            text = strip_control_codes(text)
+        self._text = [text]
+        self._length = len(text)
+        self._spans = []
+        self.style = style
+        self.justify = justify
+        self.overflow = "ellipsis"
+        self.no_wrap = True
+        self.end = "\n"
+        self.tab_size = None
         self.sort_key = text if sort_key is None else sort_key
 
     def signature(self) -> tuple[str, Any]:
