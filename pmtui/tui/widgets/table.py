@@ -31,8 +31,8 @@ from operator import itemgetter
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
-from rich.control import strip_control_codes
 from rich.console import JustifyMethod
+from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -470,10 +470,10 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             for i, cell in enumerate(cells):
                 counts[i][cell.cell_len] += 1
             return
-        for i, (a, b) in enumerate(zip(before, sig, strict=True)):
-            if a[0] != b[0]:
-                counts[i][_width(a[0])] -= 1
-                counts[i][_width(b[0])] += 1
+        for count, (a, _), (b, _) in zip(counts, before, sig, strict=True):
+            if a != b:
+                count[_width(a)] -= 1
+                count[_width(b)] += 1
 
     def _put(self, key: str, cells: list[Cell]) -> bool:
         """Hold a lazy row's cells (its widths counted); whether they differ from what it had."""
@@ -558,6 +558,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         self._sort_keys = None
         if sorted_ and order:
             # The tie-breaker keeps equal values (e.g. hundreds of zero rows) in a stable order.
+            best = None
             if self.GROUP_BY_TIE and tied:
                 groups: dict[Any, list[str]] = {}
                 for k in order:
@@ -565,26 +566,31 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
                 self._groups = groups
                 pick = max if self.sort_reverse else min
                 best = {t: pick(values[k][0] for k in keys) for t, keys in groups.items()}
-
-                def key(k: str) -> tuple:
-                    v, t = values[k]
-                    return (best[t], t, v)
-            elif tied:
-                key = values.__getitem__
-            else:
-                def key(k: str) -> tuple:
-                    return values[k][:1]
+            key = self._sort_key(best)
             sort_keys = [key(k) for k in order]
-            pairs = sorted(zip(sort_keys, order), key=itemgetter(0), reverse=self.sort_reverse)
+            pairs = sorted(zip(sort_keys, order, strict=True), key=itemgetter(0), reverse=self.sort_reverse)
             order = [k for _, k in pairs]
             self._sort_keys = [s for s, _ in pairs]
         self._set_order(order, cursor_key)
         if refresh:
             self.refresh()
 
+    def _sort_key(self, best: dict[Any, Any] | None) -> Callable[[str], tuple[Any, ...]]:
+        """A row's whole sort key from its (sorted value, tie value); under GROUP_BY_TIE first
+        the best value of its group (`best`: by tie value), then the tie value."""
+        values = self._sort_values
+        if best is not None:
+            def key(k: str) -> tuple[Any, ...]:
+                v, t = values[k]
+                return (best[t], t, v)
+            return key
+        if self._column_index(self.TIE_COLUMN) is not None:
+            return values.__getitem__
+        return lambda k: values[k][:1]
+
     def _set_order(self, order: list[str], cursor_key: str | None) -> None:
         self._order = order
-        self._index = dict(zip(order, range(len(order))))
+        self._index = dict(zip(order, range(len(order)), strict=True))
         if cursor_key is not None and cursor_key in self._index:
             self._cursor = self._index[cursor_key]
         else:
@@ -602,24 +608,13 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if not moved:
             return
         values, index, reverse = self._sort_values, self._index, self.sort_reverse
+        taken, best = moved, None
         if self.GROUP_BY_TIE and self._column_index(self.TIE_COLUMN) is not None:
             groups = self._groups
             pick = max if reverse else min
-            best: dict[Any, Any] = {}
-            for t in {values[k][1] for k in moved}:
-                best[t] = pick(values[k][0] for k in groups[t])
+            best = {t: pick(values[k][0] for k in groups[t]) for t in {values[k][1] for k in moved}}
             taken = [k for t in best for k in groups[t]]
-
-            def key(k: str) -> tuple:
-                v, t = values[k]
-                return (best[t], t, v)
-        elif self._column_index(self.TIE_COLUMN) is not None:
-            taken, key = moved, values.__getitem__
-        else:
-            taken = moved
-
-            def key(k: str) -> tuple:
-                return values[k][:1]
+        key = self._sort_key(best)
         # Put back in their old relative order, each after the rows that sort equal to it: what
         # a stable sort of the whole table gives.
         taken.sort(key=index.__getitem__)
@@ -630,7 +625,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if len(taken) * 32 > len(order):
             # Many rows: merge them in with one sort of the kept keys (sorted already: a run the
             # sort merges into) and theirs, its comparisons in C, no key computed again.
-            pairs = list(zip(sort_keys, order))
+            pairs = list(zip(sort_keys, order, strict=True))
             pairs += [(key(k), k) for k in taken]
             pairs.sort(key=itemgetter(0), reverse=reverse)
             order, sort_keys = [k for _, k in pairs], [s for s, _ in pairs]
