@@ -7,7 +7,8 @@ change, and the terminal receives only those lines. A row is drawn as a handful 
 (adjacent text of equal style merged), not one segment per cell with its own full SGR code.
 
 It re-sorts only when a sorted value changed or rows came or went, keeping the cursor on the same
-row (not the same index) and the scroll where it was.
+row (not the same index) and the scroll where it was; when only values changed, it takes out the
+rows that moved and puts each back in its place (a refresh moves a few rows of thousands).
 
 A long table (the positions of a large book) hands over its row objects instead
 (`set_lazy_rows`): each row's sort values are read from it, and cells are built only for the rows
