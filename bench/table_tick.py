@@ -49,9 +49,10 @@ def moved(rows: dict[str, list[Cell]], keys: list[str], tick: int) -> dict[str, 
         cells = list(rows[key])
         for i in index:
             old = cells[i]
-            value = (1000 + rng.randrange(1, 10**7)) / 100
-            text = fmt.money(Decimal(str(value)))
-            cells[i] = Cell(text, sort_key=value, style=old.style)
+            # A Decimal, as PositionsTable's cells sort by (until 2026-12-08 a float: each
+            # comparison with the other rows' Decimals converted it, ~10x a Decimal's).
+            value = Decimal(1000 + rng.randrange(1, 10**7)) / 100
+            cells[i] = Cell(fmt.money(value), sort_key=value, style=old.style)
         out[key] = cells
     return out
 

@@ -274,3 +274,113 @@ async def test_1000_lazy_rows_build_cells_only_for_the_rows_on_screen():
         table.sort_by("value", reverse=False)
         await pilot.pause()
         assert table.row_keys[0] == "S0999" and len(app.built) <= 20
+
+
+class Counted:
+    """A sort value that counts how often it is compared."""
+
+    compared = 0
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        Counted.compared += 1
+        return isinstance(other, Counted) and self.value == other.value
+
+    def __lt__(self, other: Counted) -> bool:
+        Counted.compared += 1
+        return self.value < other.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def counted_book(n: int, bump: dict[str, int]) -> dict[str, list[Cell]]:
+    rows = {}
+    for i in range(n):
+        key = f"S{i:04d}"
+        value = 1000 * (n - i) + bump.get(key, 0)
+        rows[key] = [Cell(key, justify="left"), Cell("L", justify="left"), Cell(f"{value:,}", sort_key=Counted(value))]
+        rows[key] += [Cell(f"x{j}") for j in range(4)]
+    return rows
+
+
+async def test_a_refresh_that_moves_a_few_of_2000_rows_places_only_those():
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Table)
+        first = counted_book(2000, {})
+        table.set_rows(first)
+        await pilot.pause()
+        moved = {"S0005": 1_500_500, "S1999": 10_000_000, "S0700": -10**8}  # three rows move
+        rows = first | {k: cells for k, cells in counted_book(2000, moved).items() if k in moved}
+        Counted.compared = 0
+        assert table.set_rows(rows)
+        # A binary search each, not a sort of all 2,000 rows (which compares each row at least once).
+        assert Counted.compared < 200
+        values = {k: cells[2].sort_key.value for k, cells in rows.items()}
+        assert table.row_keys == sorted(values, key=lambda k: (values[k], k), reverse=True)
+        assert table.row_keys[0] == "S1999" and table.row_keys[-1] == "S0700"
+
+
+class GroupTable(Table):
+    GROUP_BY_TIE = True
+
+
+class GroupApp(TableApp):
+    def compose(self) -> ComposeResult:
+        yield GroupTable(id="t")
+
+
+def hedge_book(values: dict[str, int]) -> dict[str, list[Cell]]:
+    return {key: row(key[:5], value, side=key[-1]) for key, value in values.items()}
+
+
+async def test_rows_placed_again_land_where_a_whole_sort_puts_them_their_group_with_them():
+    import random
+
+    app = GroupApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(GroupTable)
+        rng = random.Random(7)
+        values = {f"S{i:04d}:{side}": rng.randrange(10**6) for i in range(300) for side in "LS"}
+        table.set_rows(hedge_book(values))
+        await pilot.pause()
+        # Few rows moved (a binary search each), then many (merged in one sort), each way round.
+        for share, reverse in ((3, True), (60, True), (3, False), (150, False)):
+            if table.sort_reverse != reverse:
+                table.sort_by("value", reverse)
+            for key in rng.sample(sorted(values), share):
+                values[key] = rng.randrange(10**6)
+            table.set_rows(hedge_book(values))
+            pick = max if reverse else min
+            best = {name: pick(v for k, v in values.items() if k[:5] == name) for name in {k[:5] for k in values}}
+            wanted = sorted(values, key=lambda k: (best[k[:5]], k[:5], values[k]), reverse=reverse)
+            assert table.row_keys == wanted, (share, reverse)
+            assert table.cursor_row == table.get_row_index(table.cursor_key())
+
+
+def test_a_cell_is_the_text_that_text_makes_and_strips_control_codes_only_when_there_are_some(monkeypatch):
+    import rich.control
+    import rich.text
+
+    from pmtui.tui.widgets import table
+
+    for text, style, justify in (("12,345.67", "", "right"), ("BTCUSDT", "bold red", "left"),
+                                 ("a\rb\x07c\x08", "", "center"), ("ünï €", "", "right"), ("", "", "right")):
+        cell = Cell(text, style=style, justify=justify)  # type: ignore[arg-type]
+        made = rich.text.Text(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+        slots = [s for cls in type(made).__mro__ for s in getattr(cls, "__slots__", ())]
+        assert {s: getattr(cell, s) for s in slots} == {s: getattr(made, s) for s in slots}, text
+    assert Cell("a\rb\x07c").plain == "abc"
+    # The strip runs only for a string with something unprintable in it.
+    calls: list[str] = []
+
+    def counted(text: str, *args: object) -> str:
+        calls.append(text)
+        return rich.control.strip_control_codes(text)
+
+    monkeypatch.setattr(rich.text, "strip_control_codes", counted)
+    monkeypatch.setattr(table, "strip_control_codes", counted, raising=False)
+    cells = [Cell(f"{i:,}.00") for i in range(100)] + [Cell("x\ry")]
+    assert calls == ["x\ry"] and cells[-1].plain == "xy"

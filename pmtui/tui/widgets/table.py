@@ -7,7 +7,8 @@ change, and the terminal receives only those lines. A row is drawn as a handful 
 (adjacent text of equal style merged), not one segment per cell with its own full SGR code.
 
 It re-sorts only when a sorted value changed or rows came or went, keeping the cursor on the same
-row (not the same index) and the scroll where it was.
+row (not the same index) and the scroll where it was; when only values changed, it takes out the
+rows that moved and puts each back in its place (a refresh moves a few rows of thousands).
 
 A long table (the positions of a large book) hands over its row objects instead
 (`set_lazy_rows`): each row's sort values are read from it, and cells are built only for the rows
@@ -27,10 +28,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import JustifyMethod
+from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -51,7 +54,22 @@ class Cell(Text):
 
     def __init__(self, text: str, sort_key: Any = None, style: Style | str = "",
                  justify: JustifyMethod = "right") -> None:
-        super().__init__(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")
+        # Text.__init__'s work, set directly: a refresh builds a cell per column per row on
+        # screen, and Text.__init__ (its keyword handling, its control-code strip run on every
+        # string) was half of building them (bench/pipeline.py, issue 25). Text with nothing
+        # unprintable has nothing to strip; other text is stripped as Text strips it.
+        # tests/tui/test_table.py checks that a Cell is the Text that Text.__init__ makes.
+        if not text.isprintable():
+            text = strip_control_codes(text)
+        self._text = [text]
+        self._length = len(text)
+        self._spans = []
+        self.style = style
+        self.justify = justify
+        self.overflow = "ellipsis"
+        self.no_wrap = True
+        self.end = "\n"
+        self.tab_size = None
         self.sort_key = text if sort_key is None else sort_key
 
     def signature(self) -> tuple[str, Any]:
@@ -218,7 +236,12 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         #: set_lazy_rows: every row object by key (None: set_rows hands over every row's cells),
         #: and each row's (sorted value, tie value).
         self._source: dict[str, Any] | None = None
+        #: Each row's (sorted value, tie value), set_rows' read from its cells.
         self._sort_values: dict[str, tuple[Any, Any]] = {}
+        #: As of the last sort: each row's whole sort key in display order (beside _order), and
+        #: under GROUP_BY_TIE the keys of each tie value; None: a full sort is due (see _resort).
+        self._sort_keys: list[Any] | None = None
+        self._groups: dict[Any, list[str]] = {}
         self.cells_built = 0  # rows whose cells set_lazy_rows had built (for tests, benchmarks)
 
     # --- public reading API -----------------------------------------------------------------
@@ -302,39 +325,46 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             self._forget_all()
         self._source = None
         old_rows, signatures, counts = self._rows, self._signatures, self._width_counts
+        values = self._sort_values
         vanished = [k for k in old_rows if k not in rows]
         sort_index = self._column_index(self.sort_column)
         tie_index = self._column_index(self.TIE_COLUMN)
-        resort = bool(vanished)
+        full = bool(vanished)  # rows came, went or changed groups: sort every row again
+        moved: list[str] = []  # rows whose sorted value changed (placed again, see _resort)
         changed_keys: list[str] = []
         for key in vanished:
             for i, cell in enumerate(old_rows.pop(key)):
                 counts[i][cell.cell_len] -= 1
             del signatures[key]
+            values.pop(key, None)
             self._strips.pop(key, None)
         added = False
-        for key, cells in rows.items():
-            old = old_rows.get(key)
-            if old is cells:
-                continue
+        # Only the rows handed over as new lists are looked at (a caller that keeps an
+        # unchanged row's list costs nothing for it).
+        for key in [k for k, cells in rows.items() if old_rows.get(k) is not cells]:
+            cells = rows[key]
+            old_rows[key] = cells
+            value = (cells[sort_index].sort_key if sort_index is not None else None,
+                     cells[tie_index].sort_key if tie_index is not None else None)
+            old_value = values.get(key)
+            if old_value != value:
+                values[key] = value
+                if old_value is None or old_value[1] != value[1]:
+                    full = True
+                else:
+                    moved.append(key)
             sig = tuple([(c.plain, c.style) for c in cells])
             before = signatures.get(key)
             if before == sig:
-                old_rows[key] = cells
                 continue
             self._count_widths(before, sig, cells)
             if before is None:
-                added = resort = True
+                added = True
             else:
-                if sort_index is not None and before[sort_index] != sig[sort_index]:
-                    resort = True
-                if tie_index is not None and before[tie_index] != sig[tie_index]:
-                    resort = True
                 changed_keys.append(key)
-            old_rows[key] = cells
             signatures[key] = sig
             self._strips.pop(key, None)
-        if not (vanished or added or changed_keys):
+        if not (vanished or added or changed_keys or moved):
             return False
         if added:  # the header is aligned as the column's cells are
             first = next(iter(rows.values()))
@@ -342,8 +372,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         widths_changed = self._measure()
         cursor_key = self.cursor_key()
         before_lines = self._visible_keys()
-        if resort or added:
-            self._sort(cursor_key, refresh=False)
+        self._resort(moved, full, cursor_key)
         if len(self._order) + 1 != self.virtual_size.height:
             self.virtual_size = Size(0, len(self._order) + 1)  # a layout (rows came or went)
         if widths_changed:
@@ -388,7 +417,8 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if not (vanished or changed):
             return False
         values = self._sort_values
-        resort = bool(vanished)
+        full = bool(vanished)
+        moved: list[str] = []
         for key in vanished:
             del values[key]
             self._forget(key)
@@ -397,13 +427,16 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             row = rows[key]
             value = (self.row_sort_value(row, sort_column) if sort_column else None,
                      self.row_sort_value(row, tie_column) if tie_column else None)
-            if values.get(key) != value:
+            old_value = values.get(key)
+            if old_value != value:
                 values[key] = value
-                resort = True
+                if old_value is None or old_value[1] != value[1]:
+                    full = True
+                else:
+                    moved.append(key)
         cursor_key = self.cursor_key()
         before_lines = self._visible_keys()
-        if resort:
-            self._sort(cursor_key, refresh=False)
+        self._resort(moved, full, cursor_key)
         if len(self._order) + 1 != self.virtual_size.height:
             self.virtual_size = Size(0, len(self._order) + 1)
         after_lines = self._visible_keys()
@@ -438,10 +471,13 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             for i, cell in enumerate(cells):
                 counts[i][cell.cell_len] += 1
             return
-        for i, (a, b) in enumerate(zip(before, sig, strict=True)):
-            if a[0] != b[0]:
-                counts[i][_width(a[0])] -= 1
-                counts[i][_width(b[0])] += 1
+        for count, (a, _), (b, _) in zip(counts, before, sig, strict=True):
+            if a != b:  # _width inline: ~15 calls a changed row, ~200 rows a refresh of 2,000
+                wa = len(a) if a.isascii() else cell_len(a)
+                wb = len(b) if b.isascii() else cell_len(b)
+                if wa != wb:
+                    count[wa] -= 1
+                    count[wb] += 1
 
     def _put(self, key: str, cells: list[Cell]) -> bool:
         """Hold a lazy row's cells (its widths counted); whether they differ from what it had."""
@@ -471,6 +507,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
     def _forget_all(self) -> None:
         self._rows, self._signatures, self._strips = {}, {}, {}
         self._sort_values = {}
+        self._sort_keys = None
         self._width_counts = [Counter() for _ in self.COLUMNS]
 
     def _fill_screen(self) -> None:
@@ -515,57 +552,116 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
         if cursor_key is None:
             cursor_key = self.cursor_key()
         # (sorted value, tie value) of every row: from its cells, or a lazy row's from the row.
-        sort_index = self._column_index(self.sort_column)
-        tie_index = self._column_index(self.TIE_COLUMN)
-        values: Mapping[str, tuple[Any, Any]]
-        if self._source is not None:
-            values = self._sort_values
-        elif sort_index is not None:
-            tie_at = tie_index if tie_index is not None else sort_index
-            values = {k: (cells[sort_index].sort_key, cells[tie_at].sort_key) for k, cells in self._rows.items()}
-        else:
-            values = dict.fromkeys(self._rows, (None, None))
+        values = self._sort_values
+        sorted_ = self._column_index(self.sort_column) is not None
+        tied = self._column_index(self.TIE_COLUMN) is not None
         # Start from the current order: a refresh moves few rows, and Python's sort is close to
         # linear on nearly sorted input (and stable: equal rows keep their places).
         index = self._index
         order = [k for k in self._order if k in values] + [k for k in values if k not in index]
-        if sort_index is not None and order:
+        self._sort_keys = None
+        if sorted_ and order:
             # The tie-breaker keeps equal values (e.g. hundreds of zero rows) in a stable order.
-            if self.GROUP_BY_TIE and tie_index is not None:
+            best = None
+            if self.GROUP_BY_TIE and tied:
+                groups: dict[Any, list[str]] = {}
+                for k in order:
+                    groups.setdefault(values[k][1], []).append(k)
+                self._groups = groups
                 pick = max if self.sort_reverse else min
-                best: dict = {}
-                for v, t in values.values():
-                    seen = best.get(t)
-                    best[t] = v if seen is None else pick(seen, v)
+                best = {t: pick(values[k][0] for k in keys) for t, keys in groups.items()}
+            key = self._sort_key(best)
+            sort_keys = [key(k) for k in order]
+            pairs = sorted(zip(sort_keys, order, strict=True), key=itemgetter(0), reverse=self.sort_reverse)
+            order = [k for _, k in pairs]
+            self._sort_keys = [s for s, _ in pairs]
+        self._set_order(order, cursor_key)
+        if refresh:
+            self.refresh()
 
-                def key(k: str) -> tuple:
-                    v, t = values[k]
-                    return (best[t], t, v)
-            elif tie_index is not None:
-                def key(k: str) -> tuple:
-                    return values[k]
-            else:
-                def key(k: str) -> tuple:
-                    return values[k][:1]
-            order.sort(key=key, reverse=self.sort_reverse)
+    def _sort_key(self, best: dict[Any, Any] | None) -> Callable[[str], tuple[Any, ...]]:
+        """A row's whole sort key from its (sorted value, tie value); under GROUP_BY_TIE first
+        the best value of its group (`best`: by tie value), then the tie value."""
+        values = self._sort_values
+        if best is not None:
+            def key(k: str) -> tuple[Any, ...]:
+                v, t = values[k]
+                return (best[t], t, v)
+            return key
+        if self._column_index(self.TIE_COLUMN) is not None:
+            return values.__getitem__
+        return lambda k: values[k][:1]
+
+    def _set_order(self, order: list[str], cursor_key: str | None) -> None:
         self._order = order
-        self._index = {k: i for i, k in enumerate(order)}
+        self._index = dict(zip(order, range(len(order)), strict=True))
         if cursor_key is not None and cursor_key in self._index:
             self._cursor = self._index[cursor_key]
         else:
             self._cursor = max(0, min(self._cursor, len(order) - 1))
-        if refresh:
-            self.refresh()
+
+    def _resort(self, moved: list[str], full: bool, cursor_key: str | None) -> None:
+        """Sort again after an update: every row when rows came, went or changed their tie
+        value; else only the rows whose sorted value changed (`moved`, with the other rows of
+        their group under GROUP_BY_TIE) are taken out and put back where they now belong, a
+        binary search each among the kept sort keys. A refresh moves a few rows of thousands:
+        sorting all 2,000 rows again was half of an update (issue 25)."""
+        if full or self._sort_keys is None or len(self._sort_keys) != len(self._order):
+            self._sort(cursor_key, refresh=False)
+            return
+        if not moved:
+            return
+        values, index, reverse = self._sort_values, self._index, self.sort_reverse
+        taken, best = moved, None
+        if self.GROUP_BY_TIE and self._column_index(self.TIE_COLUMN) is not None:
+            groups = self._groups
+            pick = max if reverse else min
+            best = {t: pick(values[k][0] for k in groups[t]) for t in {values[k][1] for k in moved}}
+            taken = [k for t in best for k in groups[t]]
+        key = self._sort_key(best)
+        # Put back in their old relative order, each after the rows that sort equal to it: what
+        # a stable sort of the whole table gives.
+        taken.sort(key=index.__getitem__)
+        order, sort_keys = self._order, self._sort_keys
+        for i in sorted((index[k] for k in taken), reverse=True):
+            del order[i]
+            del sort_keys[i]
+        if len(taken) * 32 > len(order):
+            # Many rows: merge them in with one sort of the kept keys (sorted already: a run the
+            # sort merges into) and theirs, its comparisons in C, no key computed again.
+            pairs = list(zip(sort_keys, order, strict=True))
+            pairs += [(key(k), k) for k in taken]
+            pairs.sort(key=itemgetter(0), reverse=reverse)
+            order, sort_keys = [k for _, k in pairs], [s for s, _ in pairs]
+            self._sort_keys = sort_keys
+        else:  # a few: a binary search each (~11 comparisons among 2,000 rows)
+            for k in taken:
+                wanted = key(k)
+                lo, hi = 0, len(sort_keys)
+                while lo < hi:  # bisect_right, for a list in descending order too
+                    mid = (lo + hi) // 2
+                    if (sort_keys[mid] < wanted) if reverse else (wanted < sort_keys[mid]):
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                order.insert(lo, k)
+                sort_keys.insert(lo, wanted)
+        self._set_order(order, cursor_key)
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         col = self.COLUMNS[self._column_index(column) or 0]
         self.sort_column = col.key
         self.sort_reverse = col.largest_first if reverse is None else reverse
+        tie = self.TIE_COLUMN
         if self._source is not None:  # every row's value in the new column
-            tie = self.TIE_COLUMN
             self._sort_values = {k: (self.row_sort_value(row, col.key),
                                      self.row_sort_value(row, tie) if tie else None)
                                  for k, row in self._source.items()}
+        else:
+            i, t = self._column_index(col.key), self._column_index(tie)
+            self._sort_values = {k: (cells[i].sort_key if i is not None else None,
+                                     cells[t].sort_key if t is not None else None)
+                                 for k, cells in self._rows.items()}
         self._measure()  # the arrow may widen the header
         self._generation += 1
         self._sort()
