@@ -66,6 +66,9 @@ def isolated_env(home: Path) -> dict[str, str]:
     )
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
+    # An installed pmtui runs from bytecode (pip compiles it); a PYTHONDONTWRITEBYTECODE in the
+    # developer's shell would make every measured start compile pmtui's sources again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

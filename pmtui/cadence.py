@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pmtui.health import Level
 
@@ -144,10 +145,18 @@ class Pacer:
         self._plan: dict[str, float] = {}
         self._tiers: dict[str, int] = {}
         self._made = float("-inf")
+        self._inputs: tuple[Any, ...] | None = None  # what the plan in hand was made from
 
     def replan(self) -> dict[str, float]:
         standings = self._standings()
-        self._plan = plan(standings, self._rate() * PLANNED_SHARE)
+        rate = self._rate() * PLANNED_SHARE
+        # A plan reads only these (not when each account last refreshed): the same, the same
+        # plan. Fifty accounts re-ask after every refresh, and a plan of fifty is a bisection
+        # per tier over all of them: at start-up, CPU that their first data waited for.
+        inputs = (rate, tuple((s.key, tier(s), s.interval, s.weight, s.extras) for s in standings))
+        if inputs != self._inputs:
+            self._plan = plan(standings, rate)
+            self._inputs = inputs
         self._tiers = {s.key: tier(s) for s in standings}
         self._made = self._monotonic()
         return self._plan

@@ -423,7 +423,6 @@ def _debug_log(command: str, profiles: list[str], secrets: list[str]) -> None:
 
 def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
     """Build the Fleet these options name, and hand it to the command or the dashboard."""
-    from pmtui import commands
     from pmtui.fleet import Fleet, secrets_of, select
 
     chosen = select(options)
@@ -441,6 +440,11 @@ def _run(command: str, options: FleetOptions, args: argparse.Namespace) -> int:
         asyncio.run(fleet.aclose())
         first = chosen[0]
         raise ConfigError(f"No account can be watched: {shown_name(first.profile)}: {first.error}")
+    if command == "dashboard":
+        return _dashboard(fleet, args)
+    # Only here: the dashboard's start does without the commands and their output (rich tables).
+    from pmtui import commands
+
     if command == "snapshot":
         return asyncio.run(commands.snapshot(fleet, as_json=args.json, include_zero=args.all))
     if command == "check":
@@ -507,6 +511,10 @@ def _daemon_options(options: FleetOptions) -> FleetOptions:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()  # check --timeout counts from here: a monitor's timeout counts the start too
+    # httpx's package imports its own command-line client when click is installed (apprise brings
+    # it): click, pygments' lexers, rich's syntax and progress, a tenth of a second at every start
+    # for nothing pmtui uses. A None here makes that import fail, and httpx goes on without it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     args = _parse(argv)
     args.started = started
     command = args.command or "dashboard"

@@ -27,6 +27,7 @@ which file (or variable) is at fault, and never contains a secret.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -236,8 +237,23 @@ def read_small_file(path: Path, what: str) -> bytes:
     return data
 
 
+#: The last config file parsed: its bytes and what they parse to. --all-profiles reads the file
+#: once per profile (and once for their names): fifty profiles parsed fifty times each at start.
+_PARSED: tuple[bytes, dict[str, Any]] | None = None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML (a copy of its own: callers may change it); the same bytes parse once."""
+    global _PARSED
     data = read_small_file(path, "config file")
+    if _PARSED is not None and _PARSED[0] == data:
+        return copy.deepcopy(_PARSED[1])
+    parsed = _parse_toml(path, data)
+    _PARSED = (data, parsed)
+    return copy.deepcopy(parsed)
+
+
+def _parse_toml(path: Path, data: bytes) -> dict[str, Any]:
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:

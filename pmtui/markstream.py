@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
@@ -42,6 +41,7 @@ from pmtui.errors import BadFrame
 from pmtui.model import RiskModel, cm_contract_size
 from pmtui.models import CmAccount, CmPosition, CmPositionRisk, Position, PositionRisk, UmAccount, wire_decimal
 from pmtui.riskinputs import SymbolBrackets
+from pmtui.stream import websockets_connect
 from pmtui.text import clean
 from pmtui.urls import check_url
 
@@ -197,7 +197,7 @@ class MarkFeed:
 
     def __init__(self, base_url: str, *, setting: str = "market_stream_url", label: str = "mark price stream",
                  pairs: bool = False, clock: Clock | None = None,
-                 connect: Callable[..., Any] = websockets.asyncio.client.connect,
+                 connect: Callable[..., Any] | None = None,
                  server_ms: Callable[[], int] | None = None, lag_s: float = LAG_S,
                  silence_s: float = SILENCE_S, max_backoff: float = 30.0, ping_interval: float = 20.0,
                  ping_timeout: float = 20.0, open_timeout: float = 10.0, close_timeout: float = 2.0) -> None:
@@ -398,9 +398,10 @@ class MarkFeed:
         """One connection until it ends (raises _Reconnect, or _Resubscribe)."""
         try:
             async with asyncio.timeout(self.open_timeout + 1):
-                manager = self._connect(url, max_size=MAX_FRAME, ping_interval=self.ping_interval,
-                                        ping_timeout=self.ping_timeout, open_timeout=self.open_timeout,
-                                        close_timeout=self.close_timeout, compression=None)
+                connect = self._connect or websockets_connect()
+                manager = connect(url, max_size=MAX_FRAME, ping_interval=self.ping_interval,
+                                  ping_timeout=self.ping_timeout, open_timeout=self.open_timeout,
+                                  close_timeout=self.close_timeout, compression=None)
                 ws = await manager.__aenter__()
         except BaseException as exc:  # noqa: BLE001 - a reason, or re-raised
             if isinstance(exc, asyncio.CancelledError):

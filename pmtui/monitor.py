@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -356,6 +357,8 @@ class Monitor:
         self._stagger = 1.0  # the part of the cadence the next slow refresh waits
         #: The refresh under way is a fleet account's first: only what the first screen needs.
         self._first_screen = False
+        #: The refresh under way is the first of all: its parts go out at once (Monitor._parts).
+        self._together = False
         self._views_taken = 0  # views built and taken: a view built off the loop meanwhile is older
         #: The UM account, positionRisk, COIN-M account and positionRisk the view was built from:
         #: what a state carries beside it (while a view is built off the loop, poller.data is newer).
@@ -620,26 +623,25 @@ class Monitor:
         # follow on the next refresh, asked for at once, instead of 50 accounts' full refreshes
         # queueing for a minute. uniMMR comes first so the fleet knows at once which accounts are
         # at WARN or worse: their requests go first from then on (pmtui.cadence, `standing`).
+        # The first refresh of all (nothing on screen yet) sends its parts at once once the UM
+        # account has synced the clock: first data waits for one round trip after it, not eight.
+        # Later ones go one after another, as the budget serves them.
+        self._together = self.poller.data is None
         self._first_screen = light = self.pacer is not None and self.poller.data is None
         try:
             ok = await self.poller.poll()
             data = self.poller.data if ok else None
-            acct = self.account_schedule
-            spaced = acct.spaced(self.clock.monotonic())
-            if data is not None and spaced and (self._account_due() or self._band_moving()):
-                acct.asked(self.clock.monotonic())
-                if await self.account_poller.poll():
-                    self._account_basis = totals(data[0])
-                delay = self.account_poller.delay()
-                if delay is not None and self.push is not None and self.push.up:
-                    delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
-                acct.plan(self.clock.monotonic(), delay)
-                _note_refusal(acct, self.account_poller)
+            parts: list[Callable[[], Awaitable[None]]] = []
+            if data is not None and self.account_schedule.spaced(self.clock.monotonic()) \
+                    and (self._account_due() or self._band_moving()):
+                parts.append(partial(self._poll_account, data[0]))
             if data is not None and not light and self.balance_schedule.ready(self.clock.monotonic()):
-                await self._poll_balance()
+                parts.append(self._poll_balance)
             if data is not None and not light:
-                await self._poll_extras()
+                parts.append(self._poll_extras)
+            await self._parts(parts)
         finally:
+            self._together = False
             self.fetching = False
             self._first_screen = False
         if light and ok:
@@ -685,6 +687,29 @@ class Monitor:
         finally:
             self._ledger_task = None
 
+    async def _parts(self, parts: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+        """Each part's value: all at once on the first refresh (a failure, the first in this
+        order, is raised once every part has ended), else one after another."""
+        if not self._together:
+            return [await part() for part in parts]
+        done = await asyncio.gather(*(part() for part in parts), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return done
+
+    async def _poll_account(self, um: UmAccount) -> None:
+        """uniMMR (/papi/v1/account), on its cadence: slowed while the stream pushes."""
+        acct = self.account_schedule
+        acct.asked(self.clock.monotonic())
+        if await self.account_poller.poll():
+            self._account_basis = totals(um)
+        delay = self.account_poller.delay()
+        if delay is not None and self.push is not None and self.push.up:
+            delay = min(delay * PUSH_SLOWDOWN, max(delay, 300.0))
+        acct.plan(self.clock.monotonic(), delay)
+        _note_refusal(acct, self.account_poller)
+
     async def _fetch_pm(self) -> PmAccount:
         """/papi/v1/account, noting when (server time) it was asked: a pushed riskLevelChange
         dated before that is older than the uniMMR it would replace."""
@@ -708,15 +733,20 @@ class Monitor:
     async def _fetch_positions(self) -> tuple[UmAccount, tuple[PositionRisk, ...] | None]:
         sent = self.client.server_now_ms()
         account = await self.client.um_account()
-        risks = None
         rs = self.risk_schedule
-        if rs.refusal is None:
+        risks: tuple[PositionRisk, ...] | None = None
+
+        async def position_risk() -> None:
             # A key that may not read positionRisk: the positions still show, without prices. Any
             # other failure fails this refresh (STALE) and is retried on its cadence.
+            nonlocal risks
             rs.asked(self.clock.monotonic())
             risks, rs.refusal = await optional(self.client.position_risk, rs.endpoint)
+
+        parts: list[Callable[[], Awaitable[None]]] = [position_risk] if rs.refusal is None else []
         if self.cm_schedule.due(self.clock.monotonic()) and not self._first_screen:
-            await self._fetch_cm()
+            parts.append(self._fetch_cm)
+        await self._parts(parts)
         if self.marks is not None:  # a mark older than this request is older than its positions
             self.marks.since_ms = sent
         return account, risks
@@ -908,7 +938,7 @@ class Monitor:
                 self._store_extra(schedule, None)
             elif schedule.ready(self.clock.monotonic()) or always and schedule.refusal is None:
                 due.append(one(schedule, fetch))
-        if always:  # a one-shot: all at once, one round trip (each catches its own faults)
+        if always or self._together:  # a one-shot, a first refresh: all at once (each catches its own faults)
             await asyncio.gather(*due)
             return
         for job in due:  # the loop: one after another, as the budget serves them

@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-import websockets.asyncio.client
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from pmtui.clock import SYSTEM_CLOCK, Clock, uniform
@@ -209,6 +208,14 @@ class PushStatus:
 # --- the stream --------------------------------------------------------------------------------
 
 
+def websockets_connect() -> Callable[..., Any]:
+    """websockets' asyncio client, imported at the first real connection: not at start-up (the
+    demo streams from memory; a one-shot command never connects)."""
+    import websockets.asyncio.client
+
+    return websockets.asyncio.client.connect
+
+
 class _Reconnect(Exception):
     """A connection ended: `reason` (one sentence) says why; `key_gone`: get a new key first."""
 
@@ -245,7 +252,7 @@ class UserStream:
         *,
         on_event: Callable[[StreamEvent], None],
         on_status: Callable[[PushStatus], None],
-        connect: Callable[..., Any] = websockets.asyncio.client.connect,
+        connect: Callable[..., Any] | None = None,
         keepalive_s: float = 1800.0,
         ping_interval: float = 20.0,
         ping_timeout: float = 20.0,
@@ -352,7 +359,7 @@ class UserStream:
         url = f"{self.stream_url}/{key}"
         try:
             async with asyncio.timeout(self.open_timeout + 1):  # the connect's own timeout, bounded
-                manager = self._connect(
+                manager = (self._connect or websockets_connect())(
                     url,
                     max_size=MAX_FRAME,
                     ping_interval=self.ping_interval,

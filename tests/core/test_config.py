@@ -1019,3 +1019,25 @@ def test_sapi_url_plain_http_only_to_loopback(cfg):
     )
     path = cfg("sapi_url = 443\n")
     assert load_error(config_path=path) == f"sapi_url in {path} must be a URL in quotes, not a whole number."
+
+
+def test_the_profiles_of_one_file_are_read_with_one_parse(cfg, monkeypatch):
+    """--all-profiles loads each profile from the same file: fifty profiles parsed it fifty-one
+    times at start. The same bytes parse once; changed bytes parse again."""
+    import tomllib
+
+    parses = []
+    loads = tomllib.loads
+    monkeypatch.setattr(config_module, "_PARSED", None)
+    monkeypatch.setattr(tomllib, "loads", lambda text: parses.append(1) or loads(text))
+    profiles = "".join(f'[profiles.p{i}]\ninterval = {i + 2}\n' for i in range(5))
+    path = cfg(profiles)
+    _, names = config_module.profile_names(path, env={})
+    got = [load_settings(config_path=path, profile=name, env={}).interval for name in names]
+    assert got == [2, 3, 4, 5, 6]
+    assert len(parses) == 1
+    config_module._read_toml(path)["profiles"]["p0"]["interval"] = 99  # a caller's change stays its own
+    assert load_settings(config_path=path, profile="p0", env={}).interval == 2
+    path.write_text(profiles.replace("interval = 2\n", "interval = 7\n"))
+    assert load_settings(config_path=path, profile="p0", env={}).interval == 7
+    assert len(parses) == 2

@@ -92,3 +92,26 @@ def test_calm_pushed_accounts_give_up_to_5_minutes_before_warn_ones_go_past_4_s(
     c = plan(fleet, RATE)
     assert spend(fleet, c) <= RATE + 1e-6
     assert c["warn0"] == 4.0 and CALM_CADENCE[1] < c["calm0"] <= 300.0
+
+
+def test_the_pacer_makes_a_plan_again_only_when_what_it_reads_changed(monkeypatch):
+    """Fifty accounts ask after every refresh: a plan made again from the same tiers, intervals,
+    weights and rate (only the last refreshes moved) is the plan in hand, not another bisection."""
+    import pmtui.cadence as cadence
+
+    made = []
+    monkeypatch.setattr(cadence, "plan", lambda standings, rate: made.append(rate) or plan(standings, rate))
+    now = [0.0]
+    fleet = [st(f"a{i}") for i in range(50)] + [st("w", Level.WARN)]
+    pacer = Pacer(lambda: fleet, lambda: 50.0, lambda: now[0])
+    first = pacer.cadence(fleet[0], fresh=True)
+    for step in range(1, 6):
+        now[0] = step * 10.0
+        fleet[1] = st("a1", last=now[0])  # refreshed: only `last` moved
+        assert pacer.cadence(fleet[0], fresh=True) == first
+    assert len(made) == 1
+    fleet[2] = st("a2", interval=5.0)  # an interval changed: planned again, and the plan follows
+    pacer.cadence(fleet[0], fresh=True)
+    fleet[3] = st("a3", Level.WARN)  # a tier changed
+    assert pacer.cadence(fleet[3]) == plan(fleet, 50.0 * cadence.PLANNED_SHARE)["a3"]
+    assert len(made) == 3
