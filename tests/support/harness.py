@@ -156,8 +156,21 @@ async def settled(pilot: Pilot, polls: int = 1) -> PmtuiApp:
     app = pilot.app
     await wait_until(pilot, lambda: app.monitor.poller.polls >= polls and not app.monitor.fetching,
                      what=f"{polls} polls")
+    # The fetch has ended, but its view may still be building (a large book's, in a thread) and
+    # the state it publishes still on its way to the screen: wait for the screen to hold it.
+    await wait_until(pilot, lambda: _shown(app), what="the refresh's state on screen")
     await pilot.pause()
     return app
+
+
+def _shown(app: PmtuiApp) -> bool:
+    """The screen shows the monitor's latest state (or the monitor publishes none of its own)."""
+    monitor = app.monitor
+    if getattr(monitor, "_building", False):
+        return False
+    latest = getattr(monitor, "_state", None)
+    shown = app.main.state
+    return latest is None or (shown is not None and shown.seq >= latest.seq)
 
 
 async def refresh(pilot: Pilot, key: str | None = "r") -> None:
