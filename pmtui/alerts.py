@@ -262,6 +262,7 @@ class Alerts:
         self.hysteresis = Decimal(hysteresis)
         self.on_clear = on_clear
         self._tracks: dict[tuple[str, str], _Track] = {}
+        self._keyed: tuple[AccountView, list[str], set[str]] | None = None  # the last view's row keys
         self._fills_told: set[str] = set()  # forced fills already fired (endpoint:orderId)
         self._clear_cache: dict[tuple[Decimal, Decimal], Decimal] = {}
 
@@ -354,17 +355,26 @@ class Alerts:
         if rule.kind == "upnl_below" and not rule.per_position:
             return [self._below(rule, ACCOUNT, view.upnl, _upnl_msg("Total uPnL"))], None
         rows = view.open_positions
-        present = {row.key for row in rows}
+        keys, present = self._keys(view)
         if rule.kind == "adl_front":
             return [self._adl(row) for row in rows if row.adl is not None], present
+        # A row that is not under the threshold and has no track reads as nothing (_step): it is
+        # skipped before its reading is built. At 1,000 positions building them all was most of
+        # the rules' time, each refresh (issue 25).
+        if rule.kind not in ("liq_distance_below", "upnl_below"):
+            raise ValueError(f"unknown alert rule kind {rule.kind!r}")
+        threshold, tracked = rule.threshold, self._tracked(rule.name)
+        assert isinstance(threshold, Decimal), "the per-position rules' thresholds are amounts"
         if rule.kind == "liq_distance_below":
-            return [r for row in rows if (r := self._liq(rule, row)) is not None], present
-        if rule.kind == "upnl_below":
-            # A uPnL not given is unknown, not recovered: no reading, so an alert stays as it was.
-            # In USD (a COIN-M row's coin uPnL at its mark): the threshold is a USD amount.
-            return [self._below(rule, row.key, upnl, _upnl_msg(f"{_label(row)} uPnL"), label=_label(row))
-                    for row in rows if (upnl := row.upnl_usd) is not None], present
-        raise ValueError(f"unknown alert rule kind {rule.kind!r}")
+            return [r for row, key in zip(rows, keys, strict=True)
+                    if (key in tracked or (row.liq_distance is not None and row.liq_distance < threshold))
+                    and (r := self._liq(rule, row, key)) is not None], present
+        # upnl_below, per position: a uPnL not given is unknown, not recovered: no reading, so an
+        # alert stays as it was. In USD (a COIN-M row's coin uPnL at its mark): the threshold is a USD
+        # amount. The label only for a reading built (naming every row cost more than judging it).
+        return [self._below(rule, key, upnl, _upnl_msg(f"{_label(row)} uPnL"), label=_label(row))
+                for row, key in zip(rows, keys, strict=True)
+                if (upnl := row.upnl_usd) is not None and (key in tracked or upnl < threshold)], present
 
     def _clear_at(self, threshold: Decimal) -> Decimal:
         # Once per threshold, not once per position read against it.
@@ -438,7 +448,18 @@ class Alerts:
                                        f"{label} has left the front of the ADL queue (quantile {q}).",
                                        f"{label} ADL {q}")), label)
 
-    def _liq(self, rule: Rule, row: PositionRow) -> _Reading | None:
+    def _keys(self, view: AccountView) -> tuple[list[str], set[str]]:
+        """The open rows' keys (a property that formats), once per view for all the rules."""
+        if self._keyed is None or self._keyed[0] is not view:
+            keys = [row.key for row in view.open_positions]
+            self._keyed = (view, keys, set(keys))
+        return self._keyed[1], self._keyed[2]
+
+    def _tracked(self, rule_name: str) -> set[str]:
+        """The subjects `rule_name` keeps a track for (it fired on them at least once)."""
+        return {subject for (name, subject) in self._tracks if name == rule_name}
+
+    def _liq(self, rule: Rule, row: PositionRow, key: str | None = None) -> _Reading | None:
         if row.risk is None:
             return None  # not fetched or not listed: unknown, which is not recovered
         distance = row.liq_distance
@@ -454,10 +475,10 @@ class Alerts:
 
         if distance is None:
             label = _label(row)
-            return self._below(rule, row.key, None, words, Level.OK, label=label,
+            return self._below(rule, key or row.key, None, words, Level.OK, label=label,
                                gone=f"{label} has no liquidation price now.")
         level = max(Level.WARN, liq_level(distance, self.thresholds))
-        return self._below(rule, row.key, distance, words, level, label=lambda: _label(row))
+        return self._below(rule, key or row.key, distance, words, level, label=lambda: _label(row))
 
     def _liq_move(self, rule: Rule, model: Any) -> list[_Reading]:
         """The move of every non-stablecoin (down or up, the nearer) that takes uniMMR to

@@ -47,7 +47,7 @@ from pmtui.tui.widgets.account import AccountFacts, AccountPanel
 from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
 from pmtui.tui.widgets.detail import DetailScreen
-from pmtui.tui.widgets.exposure import ExposureNote, ExposureTable, exposure_title
+from pmtui.tui.widgets.exposure import ExposureNote, ExposureTable
 from pmtui.tui.widgets.footer import KeysFooter
 from pmtui.tui.widgets.help import HelpScreen
 from pmtui.tui.widgets.history import HistoryPanel
@@ -256,10 +256,8 @@ class MainScreen(Screen[None]):
         rows, known = view.exposure, view.balances is not None
         table = self.query_one("#exposure", ExposureTable)
         table.set_class(self.state is not None and self.state.stale, "-stale")
-        table.show(rows)
-        title = exposure_title(rows, known)
-        if table.border_title != title:
-            table.border_title = title
+        table.known_balances = known
+        table.show(rows)  # and its title, while it is on screen (from 40 lines, app.tcss)
         self.query_one("#exposure-note", ExposureNote).show(rows, known_balances=known)
 
     def _render_balances(self) -> None:

@@ -251,6 +251,32 @@ def test_readings_are_worded_only_when_an_event_is_made(monkeypatch):
     assert 0 < len(worded) <= 6  # the one event's words, not the book's
 
 
+def test_positions_far_from_a_rule_build_no_reading(monkeypatch):
+    """At 1,000 positions building a reading for every row each refresh was most of the rules'
+    time (issue 25): a row is read only while it is under the threshold or the rule tracks it
+    (so a fired one still clears, with its words)."""
+    import pmtui.alerts as alerts_module
+
+    built = []
+    reading = alerts_module._Reading
+    monkeypatch.setattr(alerts_module, "_Reading", lambda *a, **k: built.append(a[0]) or reading(*a, **k))
+    rules = (Rule("liq_distance_below", "liq_distance_below", D("0.10"), per_position=True),
+             Rule("position_upnl_below", "upnl_below", D("-2000"), per_position=True))
+    alerts = engine(*rules)
+    symbols = [f"S{i:03d}USDT" for i in range(200)]
+    positions = [position(s, upnl="-10") for s in symbols]
+    far = [risk(s, liq="50") for s in symbols]
+    assert step(alerts, AlertState(view(positions=positions, risks=far)), 1.0) == []
+    assert built == []
+    near = [risk(symbols[0], liq="92"), *far[1:]]
+    [fired] = step(alerts, AlertState(view(positions=positions, risks=near)), 2.0)
+    assert (fired.state, fired.subject, built) == (FIRED, "S000USDT:BOTH", ["S000USDT:BOTH"])
+    built.clear()
+    [cleared] = step(alerts, AlertState(view(positions=positions, risks=far)), 3.0)
+    assert (cleared.state, cleared.subject, built) == (CLEARED, "S000USDT:BOTH", ["S000USDT:BOTH"])
+    assert cleared.message == "S000USDT long is 50% from its liquidation price again, above 10.2%."
+
+
 LIQ = Rule("liq_distance_below", "liq_distance_below", D("0.10"), per_position=True)
 BOOK = ("AAAUSDT", "BBBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT")
 

@@ -106,7 +106,10 @@ async def test_the_panes_a_small_terminal_hides_build_no_cells_until_shown(make_
         exposure, balances = app.main.query_one("#exposure", ExposureTable), app.main.query_one(BalancesTable)
         assert not exposure.display and exposure.row_count == 0
         assert not balances.display and balances.row_count == 0
+        # Nor its title (a sum over every coin: 1,000 at 1,000 positions), made once it shows.
+        assert not str(exposure.border_title or "").startswith("Exposure")
         await pilot.resize_terminal(120, 40)
         await wait_until(pilot, lambda: exposure.display and exposure.row_count > 0 and balances.row_count > 0,
                          what="the panes shown with their rows")
         assert "BTC" in rendered(exposure)
+        assert re.fullmatch(r"Exposure \d+ coins · gross \$[\d,]+", str(exposure.border_title))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pmtui.charts import SPANS
 from pmtui.history import Sample
 from pmtui.state import CLOCK
-from pmtui.tui.widgets.history import Chart, HistoryPanel, frame, time_ticks
+from pmtui.tui.widgets.history import CHART_EVERY, Chart, HistoryPanel, frame, time_ticks
 from tests.support.harness import refresh, settled, wait_until
 
 
@@ -96,6 +96,7 @@ async def test_the_session_is_thinned_on_a_grid_a_new_sample_leaves_alone(make_a
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot)
         panel = app.query_one(HistoryPanel)
+        panel.hold = 0  # every sample drawn (CHART_EVERY has its own test)
         series = app.monitor.series
         series.clear()
 
@@ -113,3 +114,30 @@ async def test_the_session_is_thinned_on_a_grid_a_new_sample_leaves_alone(make_a
         # The oldest sample gone and a new one: only the newest stretch differs (thinned from the
         # first point instead, every stretch would shift by a sample).
         assert len(before) < 600 and after[:len(before) - 1] == before[:-1]
+
+
+async def test_new_samples_build_the_charts_at_most_every_few_seconds(make_app, frozen_clock):
+    """plotext's build of three charts on every 1 s refresh was most of the CPU at 200x50 (issue
+    25): samples newer than the drawn ones by less than CHART_EVERY wait for the next; a cleared
+    series (another account) draws at once."""
+    app = make_app(clock=frozen_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        panel = app.query_one(HistoryPanel)
+        chart = app.query_one("#chart-equity", Chart)
+        series = app.monitor.series
+        series.clear()
+
+        def add(t: float) -> None:
+            series.add(Sample(int(t * 1000), "demo", Decimal("5"), Decimal(int(t) % 11), None, None, "ok"))
+            panel.show(series)
+
+        newest = []
+        for second in range(11):
+            add(10_000.0 + second)
+            newest.append(chart.points[-1][0] - 10_000.0)
+        assert CHART_EVERY == 5.0
+        assert newest == [0, 0, 0, 0, 0, 5, 5, 5, 5, 5, 10]
+        series.clear()
+        add(5_000.0)  # older than the drawn ones: another series
+        assert chart.points[-1][0] == 5_000.0

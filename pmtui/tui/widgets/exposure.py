@@ -53,6 +53,8 @@ class ExposureTable(ShownWhenDisplayed, KeyedTable):
         Column("loans", "Loans", name="Borrowed and interest"),
     )
     DEFAULT_SORT = ("grossusd", True)
+    #: Whether the balances were read (the title says when the coins are the positions' alone).
+    known_balances = True
 
     def row_sort_value(self, row: CoinExposure, column: str) -> Any:
         return SORT_KEYS[column](row)
@@ -81,7 +83,11 @@ class ExposureTable(ShownWhenDisplayed, KeyedTable):
     def show_rows(self, rows: tuple[CoinExposure, ...]) -> bool:
         """The coins, in sorted order. Beyond LAZY_FROM coins, cells are built for the rows on
         screen only (a book of 1,000 positions has as many coins: building every row's cells
-        took ~300 ms a refresh); below, every row's, so the columns fit every row."""
+        took ~300 ms a refresh); below, every row's, so the columns fit every row. The title
+        too is made only here, for a pane on screen: its gross sum read every coin each refresh."""
+        title = exposure_title(rows, self.known_balances)
+        if self.border_title != title:
+            self.border_title = title
         if len(rows) >= LAZY_FROM:
             return self.set_lazy_rows({e.coin: e for e in rows})
         return self.set_rows({e.coin: self.cells(e) for e in rows})

@@ -5,7 +5,9 @@ The points come from the recording when the dashboard has one (read in a worker 
 the event loop: pmtui.charts.from_recording), joined to this session's newer ones; without a
 recording, from the session alone. A chart is built again (plotext: the costly part) only when
 what it shows changes: a point on another dot, the range drawn, the span, its size or colours;
-never on a clock tick, nor for a new sample that lands where the last one is drawn.
+never on a clock tick, nor for a new sample that lands where the last one is drawn, and for new
+samples at most every CHART_EVERY seconds of the samples' time (the chart and its title are then
+that much behind; the account panel's figures are the current ones).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ from pmtui.tui.widgets.styles import STYLE_CLASSES, Styled
 SLIM_BELOW = 110
 #: (figure, title)
 FIGURES = (("unimmr", "uniMMR"), ("equity", "Equity"), ("liq", "Nearest liq."))
+#: Seconds of new samples a chart waits for before it is built again: plotext builds a chart in
+#: 10-40 ms, and at 200x50 the three charts built on every 1 s refresh were most of its CPU
+#: (issue 25). A trend loses nothing at this step; a new span, recording or account draws at once.
+CHART_EVERY = 5.0
 #: Time steps the axis is labelled at, the first that leaves room for each label wins.
 _STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800)
 
@@ -241,6 +247,8 @@ class HistoryPanel(Horizontal):
         self._recorded: ChartData | None = None  # the recording's points for this span
         self._loaded: tuple[tuple[Path, str], int, float] | None = None  # what was read: where, span, until
         self._thresholds: Any = None
+        self._drawn_until: float | None = None  # the newest sample's time when the charts were drawn
+        self.hold = CHART_EVERY
 
     def compose(self) -> ComposeResult:
         with Vertical(id="charts"):
@@ -264,8 +272,10 @@ class HistoryPanel(Horizontal):
         self._recording = recording_of(monitor)
         self._thresholds = getattr(getattr(self.app, "settings", None), "thresholds", None)
         seen = (id(series), series.version)
-        if seen == self._seen and self._recorded_current():
-            return  # nothing new: nothing drawn
+        if self._seen is not None and seen[0] == self._seen[0] and self._recorded_current():
+            newest, drawn = (series.times[-1] if series.times else None), self._drawn_until
+            if seen == self._seen or (newest is not None and drawn is not None and 0 <= newest - drawn < self.hold):
+                return  # nothing new, or new samples to draw with the next ones (CHART_EVERY)
         self._seen = seen
         self._draw()
 
@@ -288,6 +298,7 @@ class HistoryPanel(Horizontal):
         if series is None:
             return
         seconds, label = self.span
+        self._drawn_until = series.times[-1] if series.times else None
         data = from_session(series)
         if self._recording is not None and not self._recorded_current():
             self._read_recording()
@@ -367,6 +378,7 @@ class HistoryPanel(Horizontal):
         self._recorded = None
         self._loaded = None
         self._seen = None
+        self._drawn_until = None
 
     @staticmethod
     def _line(event: AlertEvent, style) -> Text:
