@@ -27,7 +27,7 @@ from textual.css.scalar import Scalar
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.widgets._toast import Toast, ToastRack
 from textual.worker import Worker, WorkerState
 
@@ -48,6 +48,7 @@ from pmtui.tui.widgets.assets import AssetsTable
 from pmtui.tui.widgets.balances import BalancesNote, BalancesTable, balances_title
 from pmtui.tui.widgets.detail import DetailScreen
 from pmtui.tui.widgets.exposure import ExposureNote, ExposureTable, exposure_title
+from pmtui.tui.widgets.footer import CompactFooter
 from pmtui.tui.widgets.help import HelpScreen
 from pmtui.tui.widgets.history import HistoryPanel
 from pmtui.tui.widgets.ladder import LadderPanel, LadderScreen, unavailable
@@ -203,7 +204,7 @@ class MainScreen(Screen[None]):
             yield LadderPanel(id="ladder-panel")  # only where there is room (app.tcss)
         yield StatusBar(id="status")
         # Compact: every key the dashboard has fits at 80 columns, What-if and History included.
-        yield Footer(compact=True)
+        yield CompactFooter()
 
     def show_state(self, state: MonitorState, changed: frozenset[str] | None = None) -> None:
         """Render `state` (what changed decides how much is redrawn)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.css import stylesheet as textual_stylesheet
 from textual.css.stylesheet import Stylesheet as TextualStylesheet
+from textual.widgets._footer import FooterKey
 
 from pmtui.tui import stylesheet
 from tests.support.harness import settled
@@ -67,3 +68,20 @@ async def test_a_second_dashboard_parses_no_css_again(make_app, monkeypatch):
     monkeypatch.setattr(textual_stylesheet, "parse", counting)
     await shown(make_app, "textual-dark")
     assert parsed == []
+
+
+async def test_the_footer_keys_are_born_compact_and_not_restyled_for_it(make_app, monkeypatch):
+    restyled: list[str] = []
+    update = FooterKey.update_node_styles
+
+    def counting(self, **kwargs):
+        restyled.append(self.key)
+        return update(self, **kwargs)
+
+    monkeypatch.setattr(FooterKey, "update_node_styles", counting)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert len(keys) > 5 and all(key.has_class("-compact") for key in keys)
+        assert restyled == []  # Textual's FooterKey would add "-compact" once mounted: a restyle each
