@@ -204,7 +204,7 @@ class MainScreen(Screen[None]):
             yield LadderPanel(id="ladder-panel")  # only where there is room (app.tcss)
         yield StatusBar(id="status")
         # Compact: every key the dashboard has fits at 80 columns, What-if and History included.
-        yield KeysFooter(compact=True)
+        yield KeysFooter()
 
     def show_state(self, state: MonitorState, changed: frozenset[str] | None = None) -> None:
         """Render `state` (what changed decides how much is redrawn)."""

@@ -105,9 +105,15 @@ class Stylesheet(TextualStylesheet):
         changed = False
         # As Textual does it (a virtual node per class, its styles kept), minus the matching.
         for component in sorted(components):
+            rules = _RESOLVED.get((path, component))
+            kept = old.get(component)
+            if rules is not None and kept is not None and kept.base._rules == rules and not kept.inline._rules:
+                # The rules found are those the styles already hold (the change was elsewhere in
+                # the path, as most are): keep them, as Textual's equal new ones would be.
+                node._component_styles[component] = kept
+                continue
             virtual = DOMNode(classes=component)
             virtual._attach(node)
-            rules = _RESOLVED.get((path, component))
             if rules is None:
                 self.apply(virtual, animate=False)
                 _RESOLVED[(path, component)] = virtual.styles.base.get_rules()

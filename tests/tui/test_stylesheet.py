@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.css import stylesheet as textual_stylesheet
 from textual.css.stylesheet import Stylesheet as TextualStylesheet
+from textual.dom import DOMNode
+from textual.widgets._footer import FooterKey
 
 from pmtui.tui import stylesheet
 from tests.support.harness import settled
@@ -67,3 +69,41 @@ async def test_a_second_dashboard_parses_no_css_again(make_app, monkeypatch):
     monkeypatch.setattr(textual_stylesheet, "parse", counting)
     await shown(make_app, "textual-dark")
     assert parsed == []
+
+
+async def test_the_footer_keys_are_born_compact_and_not_restyled_for_it(make_app, monkeypatch):
+    restyled: list[str] = []
+    update = FooterKey.update_node_styles
+
+    def counting(self, **kwargs):
+        restyled.append(self.key)
+        return update(self, **kwargs)
+
+    monkeypatch.setattr(FooterKey, "update_node_styles", counting)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert len(keys) > 5 and all(key.has_class("-compact") for key in keys)
+        assert restyled == []  # Textual's FooterKey would add "-compact" once mounted: a restyle each
+
+
+async def test_a_restyle_that_changes_no_colour_class_keeps_their_styles(make_app, monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        # Every widget's CSS path changes (no rule names the class): the rules found for the new
+        # paths are cached the first time.
+        app.screen.add_class("-restyled")
+        await pilot.pause()
+        app.screen.remove_class("-restyled")
+        await pilot.pause()
+        before = component_rules(app)
+        kept = {id(styles) for node in app.screen.walk_children() for styles in node._component_styles.values()}
+        built: list[str] = []
+        monkeypatch.setattr(stylesheet, "DOMNode", lambda classes: built.append(classes) or DOMNode(classes=classes))
+        app.screen.add_class("-restyled")
+        await pilot.pause()
+        assert built == []  # no virtual node per colour class, no match: the same rules are kept
+        assert component_rules(app) == before
+        assert kept == {id(s) for node in app.screen.walk_children() for s in node._component_styles.values()}
