@@ -249,8 +249,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if _PARSED is not None and _PARSED[0] == data:
         return copy.deepcopy(_PARSED[1])
     parsed = _parse_toml(path, data)
+    try:
+        copied = copy.deepcopy(parsed)
+    except RecursionError:  # absurdly deep: not kept, and the checks that follow say why
+        return parsed
     _PARSED = (data, parsed)
-    return copy.deepcopy(parsed)
+    return copied
 
 
 def _parse_toml(path: Path, data: bytes) -> dict[str, Any]:
