@@ -346,13 +346,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             old_rows[key] = cells
             value = (cells[sort_index].sort_key if sort_index is not None else None,
                      cells[tie_index].sort_key if tie_index is not None else None)
-            old_value = values.get(key)
-            if old_value != value:
-                values[key] = value
-                if old_value is None or old_value[1] != value[1]:
-                    full = True
-                else:
-                    moved.append(key)
+            full = _note_value(values, moved, key, value) or full
             sig = tuple([(c.plain, c.style) for c in cells])
             before = signatures.get(key)
             if before == sig:
@@ -427,13 +421,7 @@ class KeyedTable(Styled, ScrollView, can_focus=True):
             row = rows[key]
             value = (self.row_sort_value(row, sort_column) if sort_column else None,
                      self.row_sort_value(row, tie_column) if tie_column else None)
-            old_value = values.get(key)
-            if old_value != value:
-                values[key] = value
-                if old_value is None or old_value[1] != value[1]:
-                    full = True
-                else:
-                    moved.append(key)
+            full = _note_value(values, moved, key, value) or full
         cursor_key = self.cursor_key()
         before_lines = self._visible_keys()
         self._resort(moved, full, cursor_key)
@@ -1036,3 +1024,16 @@ class _LazyRows(Mapping[str, list[Cell]]):
 
     def __len__(self) -> int:
         return len(self._table._source or ())
+
+
+def _note_value(values: dict[str, tuple[Any, Any]], moved: list[str], key: str, value: tuple[Any, Any]) -> bool:
+    """Keep a row's (sort, tie) value; a changed sort value alone puts the row in `moved` (placed
+    again). True: every row must be sorted again (a new row, or its tie value changed)."""
+    old = values.get(key)
+    if old == value:
+        return False
+    values[key] = value
+    if old is None or old[1] != value[1]:
+        return True
+    moved.append(key)
+    return False
