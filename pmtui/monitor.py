@@ -937,12 +937,12 @@ class Monitor:
             if not wanted:  # no position: no queue to be in (and no old figure shown later)
                 self._store_extra(schedule, None)
             elif schedule.ready(self.clock.monotonic()) or always and schedule.refusal is None:
-                due.append(one(schedule, fetch))
+                due.append((schedule, fetch))
         if always or self._together:  # a one-shot, a first refresh: all at once (each catches its own faults)
-            await asyncio.gather(*due)
+            await asyncio.gather(*(one(*job) for job in due))
             return
-        for job in due:  # the loop: one after another, as the budget serves them
-            await job
+        for job in due:  # the loop: one after another, as the budget serves them (each made when
+            await one(*job)  # its turn comes: a refresh cancelled meanwhile leaves none unawaited)
 
     def _store_extra(self, schedule: Schedule, value: Any) -> None:
         if schedule is self.adl_schedule:
