@@ -639,7 +639,7 @@ class Monitor:
                 parts.append(self._poll_balance)
             if data is not None and not light:
                 parts.append(self._poll_extras)
-            await self._parts(parts)
+            await self._parts(parts, together=self._together)
         finally:
             self._together = False
             self.fetching = False
@@ -687,16 +687,19 @@ class Monitor:
         finally:
             self._ledger_task = None
 
-    async def _parts(self, parts: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
-        """Each part's value: all at once on the first refresh (a failure, the first in this
-        order, is raised once every part has ended), else one after another."""
-        if not self._together:
-            return [await part() for part in parts]
+    @staticmethod
+    async def _parts(parts: Sequence[Callable[[], Awaitable[None]]], *, together: bool) -> None:
+        """Run each part: `together` (a first refresh, a one-shot) all at once, the first failure
+        in this order raised once every part has ended; else one after another, as the budget
+        serves them, each started when its turn comes."""
+        if not together:
+            for part in parts:
+                await part()
+            return
         done = await asyncio.gather(*(part() for part in parts), return_exceptions=True)
         for outcome in done:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return done
 
     async def _poll_account(self, um: UmAccount) -> None:
         """uniMMR (/papi/v1/account), on its cadence: slowed while the stream pushes."""
@@ -746,7 +749,7 @@ class Monitor:
         parts: list[Callable[[], Awaitable[None]]] = [position_risk] if rs.refusal is None else []
         if self.cm_schedule.due(self.clock.monotonic()) and not self._first_screen:
             parts.append(self._fetch_cm)
-        await self._parts(parts)
+        await self._parts(parts, together=self._together)
         if self.marks is not None:  # a mark older than this request is older than its positions
             self.marks.since_ms = sent
         return account, risks
@@ -932,17 +935,14 @@ class Monitor:
                 self._store_extra(schedule, value)
             schedule.plan(self.clock.monotonic(), schedule.cadence)
 
-        due = []
+        due: list[Callable[[], Awaitable[None]]] = []
         for schedule, fetch, wanted in jobs:
             if not wanted:  # no position: no queue to be in (and no old figure shown later)
                 self._store_extra(schedule, None)
             elif schedule.ready(self.clock.monotonic()) or always and schedule.refusal is None:
-                due.append((schedule, fetch))
-        if always or self._together:  # a one-shot, a first refresh: all at once (each catches its own faults)
-            await asyncio.gather(*(one(*job) for job in due))
-            return
-        for job in due:  # the loop: one after another, as the budget serves them (each made when
-            await one(*job)  # its turn comes: a refresh cancelled meanwhile leaves none unawaited)
+                due.append(partial(one, schedule, fetch))
+        # A one-shot, a first refresh: all at once (each catches its own faults).
+        await self._parts(due, together=always or self._together)
 
     def _store_extra(self, schedule: Schedule, value: Any) -> None:
         if schedule is self.adl_schedule:
